@@ -1,0 +1,360 @@
+//! Typed, layered configuration: built-in defaults, then an optional TOML file (`--config` or
+//! `ROUGE_CONFIG`), then `ROUGE_*` environment variables (`__` separates sections, e.g.
+//! `ROUGE_GRAPHQL__MAX_DEPTH`), plus the conventional `DATABASE_URL` and `REDIS_URL`.
+//! Secrets are `SecretString`s: they never appear in logs or `Debug` output.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Environment values are parsed like TOML, so an all-digit merchant id arrives as a number;
+/// settings that are text accept either.
+fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        S(String),
+        I(i64),
+        U(u64),
+        F(f64),
+        B(bool),
+    }
+    Ok(Option::<Text>::deserialize(d)?.map(|t| match t {
+        Text::S(s) => s,
+        Text::I(i) => i.to_string(),
+        Text::U(u) => u.to_string(),
+        Text::F(f) => f.to_string(),
+        Text::B(b) => b.to_string(),
+    }))
+}
+
+fn secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    Ok(text(d)?.map(SecretString::from))
+}
+
+/// Secrets the embedded default uses when none are configured. Production refuses every one.
+pub mod demo {
+    pub const JWT_SECRET: &str = "rouge-demo-jwt-secret-not-for-production-use";
+    /// base64 of 32 bytes: "rouge-demo-pii-data-key-32bytes!"
+    pub const PII_DATA_KEY: &str = "cm91Z2UtZGVtby1waWktZGF0YS1rZXktMzJieXRlcyE=";
+    /// base64 of 32 bytes: "rouge-demo-pii-index-key-32byte!"
+    pub const PII_INDEX_KEY: &str = "cm91Z2UtZGVtby1waWktaW5kZXgta2V5LTMyYnl0ZSE=";
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeChatMode {
+    /// The in-process fake WeChat (demo and tests).
+    Fake,
+    /// api.weixin.qq.com with the configured app id and secret.
+    Live,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub env: Environment,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub database: DatabaseConfig,
+    pub kv: KvConfig,
+    pub auth: AuthConfig,
+    pub pii: PiiConfig,
+    pub wechat: WeChatConfig,
+    pub http: HttpConfig,
+    pub graphql: GraphqlConfig,
+    pub jobs: JobsConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` (embedded default) or `postgres://…`. Unset: SQLite under `data_dir`.
+    #[serde(default, deserialize_with = "secret")]
+    pub url: Option<SecretString>,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KvConfig {
+    /// `memory` (in-process, embedded default) or `redis://…`.
+    pub url: SecretString,
+    /// Prefix of every key, so deployments can share a Redis.
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthConfig {
+    /// HS256 key for access tokens, at least 32 bytes. Required in production.
+    #[serde(default, deserialize_with = "secret")]
+    pub jwt_secret: Option<SecretString>,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+    pub login_failures_per_account: u32,
+    pub login_failure_window_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PiiConfig {
+    /// base64 of 32 bytes: encrypts phone numbers. Required in production.
+    #[serde(default, deserialize_with = "secret")]
+    pub data_key: Option<SecretString>,
+    /// base64 of 32 bytes: keys the phone blind index. Required in production.
+    #[serde(default, deserialize_with = "secret")]
+    pub index_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WeChatConfig {
+    pub mode: WeChatMode,
+    #[serde(default, deserialize_with = "text")]
+    pub app_id: Option<String>,
+    #[serde(default, deserialize_with = "secret")]
+    pub app_secret: Option<SecretString>,
+    pub api_base: url::Url,
+    pub pay: PayConfig,
+}
+
+/// WeChat Pay v3 merchant settings (live mode).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PayConfig {
+    #[serde(default, deserialize_with = "text")]
+    pub mch_id: Option<String>,
+    /// Serial number of the merchant API certificate.
+    #[serde(default, deserialize_with = "text")]
+    pub merchant_serial_no: Option<String>,
+    /// The merchant API private key, PEM (PKCS#8 or PKCS#1).
+    #[serde(default, deserialize_with = "secret")]
+    pub merchant_private_key: Option<SecretString>,
+    /// The 32-character APIv3 key that encrypts notifications.
+    #[serde(default, deserialize_with = "secret")]
+    pub api_v3_key: Option<SecretString>,
+    /// WeChat Pay platform public keys, as `serial-or-PUB_KEY_ID=PEM` entries separated by `;;`
+    /// (several during a key switch).
+    #[serde(default, deserialize_with = "text")]
+    pub platform_keys: Option<String>,
+    /// Public https URL of /wechat/pay/notify.
+    #[serde(default, deserialize_with = "text")]
+    pub notify_url: Option<String>,
+    pub api_base: url::Url,
+}
+
+/// Background jobs (closing unpaid orders, refunds, point expiry, reminders, campaigns).
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobsConfig {
+    /// Run the scheduler inside `serve` too (the embedded default); production runs `rouge worker`.
+    pub in_serve: bool,
+    pub payment_timeout_secs: u64,
+    pub points_validity_days: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpConfig {
+    pub max_body_bytes: usize,
+    /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+    /// How long SIGTERM waits for in-flight requests.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GraphqlConfig {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    /// Operations allowed in one batched request.
+    pub max_batch: usize,
+    pub timeout_ms: u64,
+    /// Introspection and GraphiQL; unset means on in development and off in production.
+    pub introspection: Option<bool>,
+}
+
+/// The built-in defaults, as a serialisable tree figment can layer over.
+fn defaults() -> serde_json::Value {
+    serde_json::json!({
+        "env": "development",
+        "listen": "127.0.0.1:8080",
+        "data_dir": "./data",
+        "log_format": "text",
+        "database": { "max_connections": 16 },
+        "kv": { "url": "memory", "prefix": "rouge:" },
+        "auth": {
+            "access_ttl_secs": 900,
+            "refresh_ttl_secs": 30 * 24 * 3600,
+            "login_failures_per_account": 5,
+            "login_failure_window_secs": 900
+        },
+        "pii": {},
+        "wechat": {
+            "mode": "fake",
+            "api_base": "https://api.weixin.qq.com/",
+            "pay": { "api_base": "https://api.mch.weixin.qq.com/" }
+        },
+        "jobs": { "in_serve": true, "payment_timeout_secs": 900, "points_validity_days": 365 },
+        "http": { "max_body_bytes": 256 * 1024, "trust_forwarded_for": false, "shutdown_grace_secs": 20 },
+        "graphql": { "max_depth": 10, "max_complexity": 500, "max_batch": 10, "timeout_ms": 10_000 }
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("refusing to start in production: {0}")]
+    Unsafe(String),
+}
+
+impl Config {
+    /// Loads defaults, the file (if any) and the environment, in that order.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(defaults()));
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("ROUGE_CONFIG").map(PathBuf::from));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment
+            .merge(Env::prefixed("ROUGE_").ignore(&["CONFIG"]).split("__"))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
+            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "kv.url".into()));
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == Environment::Production
+    }
+
+    pub fn introspection(&self) -> bool {
+        self.graphql.introspection.unwrap_or(!self.is_production())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose_secret().to_owned(),
+            None => format!("sqlite://{}/rouge.db?mode=rwc", self.data_dir.display()),
+        }
+    }
+
+    pub fn jwt_secret(&self) -> Vec<u8> {
+        self.auth
+            .jwt_secret
+            .as_ref()
+            .map_or(demo::JWT_SECRET, |s| s.expose_secret())
+            .as_bytes()
+            .to_vec()
+    }
+
+    pub fn pii_keys(&self) -> Result<(Vec<u8>, Vec<u8>), ConfigError> {
+        let decode = |key: &Option<SecretString>, demo: &str, name: &str| {
+            let b64 = key.as_ref().map_or(demo, |k| k.expose_secret());
+            STANDARD
+                .decode(b64.trim())
+                .ok()
+                .filter(|k| k.len() == 32)
+                .ok_or_else(|| {
+                    ConfigError::Unsafe(format!("pii.{name} must be base64 of 32 bytes"))
+                })
+        };
+        Ok((
+            decode(&self.pii.data_key, demo::PII_DATA_KEY, "data_key")?,
+            decode(&self.pii.index_key, demo::PII_INDEX_KEY, "index_key")?,
+        ))
+    }
+
+    /// Production runs only on real parts and real secrets.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let unsafe_ = |msg: &str| Err(ConfigError::Unsafe(msg.to_owned()));
+        self.pii_keys()?;
+        if self.jwt_secret().len() < 32 {
+            return unsafe_("auth.jwt_secret must be at least 32 bytes");
+        }
+        if !self.is_production() {
+            return Ok(());
+        }
+        match &self.auth.jwt_secret {
+            None => return unsafe_("no JWT key: set ROUGE_AUTH__JWT_SECRET"),
+            Some(s) if s.expose_secret() == demo::JWT_SECRET => {
+                return unsafe_("the demo JWT key is configured");
+            }
+            Some(_) => {}
+        }
+        for (key, demo, name) in [
+            (
+                &self.pii.data_key,
+                demo::PII_DATA_KEY,
+                "ROUGE_PII__DATA_KEY",
+            ),
+            (
+                &self.pii.index_key,
+                demo::PII_INDEX_KEY,
+                "ROUGE_PII__INDEX_KEY",
+            ),
+        ] {
+            match key {
+                None => return unsafe_(&format!("no personal-data key: set {name}")),
+                Some(k) if k.expose_secret().trim() == demo => {
+                    return unsafe_(&format!(
+                        "the demo personal-data key is configured in {name}"
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if !self.database_url().starts_with("postgres") {
+            return unsafe_("production runs on PostgreSQL: set DATABASE_URL=postgres://…");
+        }
+        if !self.kv.url.expose_secret().starts_with("redis") {
+            return unsafe_("production runs on Redis: set REDIS_URL=redis://…");
+        }
+        if self.wechat.mode != WeChatMode::Live {
+            return unsafe_(
+                "the fake WeChat is for the demo and tests: set ROUGE_WECHAT__MODE=live",
+            );
+        }
+        if self.wechat.app_id.is_none() || self.wechat.app_secret.is_none() {
+            return unsafe_("set ROUGE_WECHAT__APP_ID and ROUGE_WECHAT__APP_SECRET");
+        }
+        let pay = &self.wechat.pay;
+        if pay.mch_id.is_none()
+            || pay.merchant_serial_no.is_none()
+            || pay.merchant_private_key.is_none()
+            || pay.api_v3_key.is_none()
+            || pay.platform_keys.is_none()
+        {
+            return unsafe_("set the WeChat Pay merchant settings (ROUGE_WECHAT__PAY__*)");
+        }
+        if !pay
+            .notify_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+        {
+            return unsafe_("ROUGE_WECHAT__PAY__NOTIFY_URL must be an https URL");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,309 @@
+//! The rouge server as a library: configuration, wiring of the app state, and `serve`, which
+//! takes a bound listener and a shutdown signal (so tests run it on port 0).
+
+pub mod config;
+pub mod http;
+pub mod metrics;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use domain::auth::TokenKeys;
+use domain::clock::{Clock, SystemClock};
+use domain::kv::{KeyValueStore, KvAccessTokenCache, MemoryStore, RedisStore, RedisStoreOptions};
+use domain::pii::PiiCipher;
+use domain::{AppState, Settings};
+use entities::Migrator;
+use poem::Server;
+use poem::listener::TcpAcceptor;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm_migration::MigratorTrait;
+use secrecy::ExposeSecret;
+use wechat_integration::fake::{FakeConfig, FakeWeChat};
+use wechat_integration::{
+    MiniProgram, MiniProgramClient, MiniProgramConfig, PayConfig, PlatformKey, WeChatPay,
+    WeChatPayClient,
+};
+
+use crate::config::{Config, WeChatMode};
+pub use crate::http::HttpOptions;
+pub use crate::metrics::Metrics;
+
+/// Opens the database pool. SQLite files get WAL, so readers do not wait for the writer.
+pub async fn connect_database(
+    url: &str,
+    max_connections: u32,
+) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    let db = Database::connect(options)
+        .await
+        .context("could not connect to the database")?;
+    if url.starts_with("sqlite") {
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared("PRAGMA journal_mode=WAL;").await?;
+    }
+    Ok(db)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("migration failed")
+}
+
+pub async fn pending_migrations(db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
+    Ok(Migrator::get_pending_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect())
+}
+
+pub fn connect_kv(config: &Config) -> anyhow::Result<Arc<dyn KeyValueStore>> {
+    let url = config.kv.url.expose_secret();
+    if url == "memory" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    let store = RedisStore::connect(&RedisStoreOptions::new(url, config.kv.prefix.clone()))
+        .context("bad REDIS_URL")?;
+    Ok(Arc::new(store))
+}
+
+/// The WeChat clients, and the in-process fake they talk to when configured so (kept alive here).
+pub struct WeChatWiring {
+    pub client: Arc<dyn MiniProgram>,
+    pub pay: Arc<dyn WeChatPay>,
+    pub fake: Option<FakeWeChat>,
+}
+
+/// `notify_url` is where this server receives WeChat Pay notifications (used by the fake; live
+/// mode takes it from configuration).
+pub async fn connect_wechat(
+    config: &Config,
+    kv: Arc<dyn KeyValueStore>,
+    notify_url: &str,
+) -> anyhow::Result<WeChatWiring> {
+    let cache = Arc::new(KvAccessTokenCache::new(kv));
+    match config.wechat.mode {
+        WeChatMode::Fake => {
+            let fake = FakeWeChat::start(FakeConfig::default())
+                .await
+                .context("could not start the fake WeChat")?;
+            let client = MiniProgramClient::new(fake.mini_program_config(), cache)?;
+            let pay = WeChatPayClient::new(fake.pay_config(notify_url))?;
+            Ok(WeChatWiring {
+                client: Arc::new(client),
+                pay: Arc::new(pay),
+                fake: Some(fake),
+            })
+        }
+        WeChatMode::Live => {
+            let app_id = config
+                .wechat
+                .app_id
+                .clone()
+                .context("wechat.app_id is not set")?;
+            let app_secret = config
+                .wechat
+                .app_secret
+                .clone()
+                .context("wechat.app_secret is not set")?;
+            let client = MiniProgramClient::new(
+                MiniProgramConfig {
+                    app_id,
+                    app_secret,
+                    api_base: config.wechat.api_base.clone(),
+                    timeout: Duration::from_secs(5),
+                },
+                cache,
+            )?;
+            Ok(WeChatWiring {
+                client: Arc::new(client),
+                pay: Arc::new(WeChatPayClient::new(live_pay_config(config)?)?),
+                fake: None,
+            })
+        }
+    }
+}
+
+/// The merchant settings for live WeChat Pay.
+fn live_pay_config(config: &Config) -> anyhow::Result<PayConfig> {
+    let pay = &config.wechat.pay;
+    let key_pem = pay
+        .merchant_private_key
+        .as_ref()
+        .context("wechat.pay.merchant_private_key is not set")?;
+    let private_key = wechat_integration::pay::private_key_from_pem(key_pem.expose_secret())
+        .context("wechat.pay.merchant_private_key is not a valid RSA key")?;
+    let api_v3_key = pay
+        .api_v3_key
+        .as_ref()
+        .context("wechat.pay.api_v3_key is not set")?;
+    let mut platform_keys = Vec::new();
+    for entry in pay
+        .platform_keys
+        .as_deref()
+        .unwrap_or_default()
+        .split(";;")
+        .filter(|e| !e.trim().is_empty())
+    {
+        let (serial, pem) = entry
+            .split_once('=')
+            .context("platform keys are serial=PEM entries")?;
+        platform_keys.push(PlatformKey {
+            serial: serial.trim().to_owned(),
+            public_key: wechat_integration::pay::public_key_from_pem(pem.trim())
+                .context("a WeChat Pay platform key is not a valid RSA public key")?,
+        });
+    }
+    Ok(PayConfig {
+        mch_id: pay.mch_id.clone().context("wechat.pay.mch_id is not set")?,
+        app_id: config
+            .wechat
+            .app_id
+            .clone()
+            .context("wechat.app_id is not set")?,
+        merchant_serial_no: pay
+            .merchant_serial_no
+            .clone()
+            .context("wechat.pay.merchant_serial_no is not set")?,
+        merchant_private_key: private_key,
+        api_v3_key: secrecy::SecretSlice::from(api_v3_key.expose_secret().as_bytes().to_vec()),
+        platform_keys,
+        notify_url: pay
+            .notify_url
+            .clone()
+            .context("wechat.pay.notify_url is not set")?,
+        api_base: pay.api_base.clone(),
+        timeout: Duration::from_secs(10),
+    })
+}
+
+/// Business settings from configuration.
+pub fn settings(config: &Config, notify_url: &str) -> Settings {
+    Settings {
+        auth: domain::auth::AuthSettings {
+            access_ttl: chrono::Duration::seconds(
+                i64::try_from(config.auth.access_ttl_secs).unwrap_or(900),
+            ),
+            refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_secs),
+            login_failures_per_account: config.auth.login_failures_per_account,
+            login_failure_window: Duration::from_secs(config.auth.login_failure_window_secs),
+        },
+        orders: domain::orders::OrderSettings {
+            payment_timeout: chrono::Duration::seconds(
+                i64::try_from(config.jobs.payment_timeout_secs).unwrap_or(900),
+            ),
+        },
+        loyalty: domain::loyalty::LoyaltySettings {
+            points_validity: chrono::Duration::days(config.jobs.points_validity_days),
+        },
+        payments: domain::payments::PaymentSettings {
+            notify_url: notify_url.to_owned(),
+        },
+    }
+}
+
+/// Where WeChat Pay notifications reach this server.
+pub fn notify_url(config: &Config, local_base: &str) -> String {
+    match config.wechat.mode {
+        WeChatMode::Live => config.wechat.pay.notify_url.clone().unwrap_or_default(),
+        WeChatMode::Fake => format!("{local_base}{}", http::PAY_NOTIFY_PATH),
+    }
+}
+
+pub fn http_options(config: &Config) -> HttpOptions {
+    HttpOptions {
+        limits: graphql_schema::SchemaLimits {
+            max_depth: config.graphql.max_depth,
+            max_complexity: config.graphql.max_complexity,
+            introspection: config.introspection(),
+        },
+        max_batch: config.graphql.max_batch,
+        max_body_bytes: config.http.max_body_bytes,
+        execution_timeout: Duration::from_millis(config.graphql.timeout_ms),
+        graphiql: config.introspection(),
+        trust_forwarded_for: config.http.trust_forwarded_for,
+    }
+}
+
+/// Everything the app needs, from explicit parts (tests pass their own database, store, WeChat and clock).
+pub struct Parts {
+    pub db: DatabaseConnection,
+    pub kv: Arc<dyn KeyValueStore>,
+    pub wechat: Arc<dyn MiniProgram>,
+    pub pay: Arc<dyn WeChatPay>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+    pub jwt_secret: Vec<u8>,
+    pub pii_keys: (Vec<u8>, Vec<u8>),
+}
+
+pub fn build_state(parts: Parts) -> anyhow::Result<Arc<AppState>> {
+    Ok(Arc::new(AppState {
+        db: parts.db,
+        kv: parts.kv,
+        wechat: parts.wechat,
+        pay: parts.pay,
+        clock: parts.clock,
+        pii: PiiCipher::new(&parts.pii_keys.0, &parts.pii_keys.1)?,
+        tokens: TokenKeys::new(&parts.jwt_secret),
+        settings: parts.settings,
+    }))
+}
+
+/// The app state for a configuration: connects the database, store and WeChat.
+/// `local_base` is this server's own address (for the fake WeChat's notifications).
+pub async fn state_from_config(
+    config: &Config,
+    db: DatabaseConnection,
+    local_base: &str,
+) -> anyhow::Result<(Arc<AppState>, WeChatWiring)> {
+    let kv = connect_kv(config)?;
+    let notify = notify_url(config, local_base);
+    let wechat = connect_wechat(config, kv.clone(), &notify).await?;
+    let state = build_state(Parts {
+        db,
+        kv,
+        wechat: wechat.client.clone(),
+        pay: wechat.pay.clone(),
+        clock: Arc::new(SystemClock),
+        settings: settings(config, &notify),
+        jwt_secret: config.jwt_secret(),
+        pii_keys: config.pii_keys()?,
+    })?;
+    Ok((state, wechat))
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish
+/// (up to `grace`).
+pub async fn serve(
+    state: Arc<AppState>,
+    options: HttpOptions,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    let app = http::routes(state, options, Metrics::install());
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app, shutdown, Some(grace))
+        .await
+}
+
+/// Runs the scheduled tasks (with leases, so any number of replicas may) until `shutdown`.
+pub async fn run_worker(state: Arc<AppState>, shutdown: tokio::sync::watch::Receiver<bool>) {
+    let holder = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    domain::jobs::run_scheduler(state, domain::jobs::scheduled_tasks(), holder, shutdown).await;
+}
+
+/// The address a listener is bound to, for printing and for tests.
+pub fn local_url(listener: &tokio::net::TcpListener) -> std::io::Result<String> {
+    Ok(format!("http://{}", listener.local_addr()?))
+}

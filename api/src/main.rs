@@ -1,0 +1,236 @@
+//! `rouge`: serve, migrate, seed, export-schema.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use api::config::{Config, LogFormat};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "rouge",
+    about = "The Rouge backend: members, coupons, flash sales, bookings, scan-for-gift, campaigns, distributors"
+)]
+struct Cli {
+    /// A TOML configuration file (also ROUGE_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server. With no configuration: SQLite under ./data, in-process store and
+    /// fake WeChat, demo data seeded on first start.
+    Serve {
+        /// Address to listen on (also ROUGE_LISTEN); port 0 picks a free one.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations (a release step in production).
+    Migrate,
+    /// Run the scheduled work (closing unpaid orders, refunds, points expiry, reminders,
+    /// campaigns). Any number of workers may run: each task is leased to one at a time.
+    Worker,
+    /// Load data.
+    Seed {
+        /// The demo stores, staff (hq-demo, manager-demo, ba-demo), distributor (dist-demo) and members.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Write consumer.graphql, staff.graphql and distributor.graphql.
+    ExportSchema {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::ExportSchema { out } = &cli.command {
+        return export_schema(out);
+    }
+    let mut config = Config::load(cli.config.as_deref())?;
+    init_tracing(config.log_format);
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            serve(config).await
+        }
+        Command::Worker => worker(config).await,
+        Command::Migrate => {
+            let db = open_database(&config).await?;
+            api::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Seed { demo } => {
+            if !demo {
+                anyhow::bail!("nothing to seed: pass --demo");
+            }
+            if config.is_production() {
+                anyhow::bail!("demo data is never loaded in production");
+            }
+            let db = open_database(&config).await?;
+            api::migrate(&db).await?;
+            let (state, _wechat) = api::state_from_config(&config, db, "http://127.0.0.1").await?;
+            let seeded =
+                domain::seed::demo(&state, wechat_integration::fake::FakeWeChat::openid_for)
+                    .await?;
+            println!(
+                "{}",
+                if seeded {
+                    "demo data loaded"
+                } else {
+                    "demo data was already there"
+                }
+            );
+            Ok(())
+        }
+        Command::ExportSchema { .. } => Ok(()),
+    }
+}
+
+async fn open_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    if config.database.url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("could not create {}", config.data_dir.display()))?;
+    }
+    api::connect_database(&config.database_url(), config.database.max_connections).await
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = open_database(&config).await?;
+    if config.is_production() {
+        let pending = api::pending_migrations(&db).await?;
+        if !pending.is_empty() {
+            anyhow::bail!(
+                "the database is behind this release; run `rouge migrate` first (pending: {})",
+                pending.join(", ")
+            );
+        }
+    } else {
+        api::migrate(&db).await?;
+    }
+    // Bind first: the fake WeChat needs our address to send payment notifications to.
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("could not listen on {}", config.listen))?;
+    let base = api::local_url(&listener)?;
+    let (state, wechat) = api::state_from_config(&config, db, &base).await?;
+    if wechat.fake.is_some()
+        && domain::seed::demo(&state, wechat_integration::fake::FakeWeChat::openid_for).await?
+    {
+        tracing::info!("demo data seeded (first start)");
+    }
+    println!("rouge listening on {base}");
+    println!("  consumer GraphQL:    {base}/graphql/consumer");
+    println!("  staff GraphQL:       {base}/graphql/staff");
+    println!("  distributor GraphQL: {base}/graphql/distributor");
+    if config.introspection() {
+        println!("  GraphiQL:            open any of the three URLs above in a browser");
+    }
+    if wechat.fake.is_some() {
+        println!("  WeChat: in-process fake (log in with codes like test:demo-lily:1)");
+        println!(
+            "  demo staff: hq-demo, manager-demo, ba-demo; distributor: dist-demo (password demo-password)"
+        );
+    }
+    tracing::info!(
+        env = ?config.env,
+        database = if config.database_url().starts_with("postgres") { "postgresql" } else { "sqlite" },
+        kv = if secrecy::ExposeSecret::expose_secret(&config.kv.url) == "memory" { "in-process" } else { "redis" },
+        "started"
+    );
+    let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+    let jobs = config
+        .jobs
+        .in_serve
+        .then(|| tokio::spawn(api::run_worker(state.clone(), jobs_stopped)));
+    api::serve(
+        state,
+        api::http_options(&config),
+        listener,
+        shutdown_signal(),
+        Duration::from_secs(config.http.shutdown_grace_secs),
+    )
+    .await?;
+    let _ = stop_jobs.send(true);
+    if let Some(jobs) = jobs {
+        let _ = jobs.await;
+    }
+    if let Some(fake) = wechat.fake {
+        fake.shutdown().await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let db = open_database(&config).await?;
+    if config.is_production() && !api::pending_migrations(&db).await?.is_empty() {
+        anyhow::bail!("the database is behind this release; run `rouge migrate` first");
+    }
+    let (state, _wechat) =
+        api::state_from_config(&config, db, &format!("http://{}", config.listen)).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(api::run_worker(state, stopped));
+    println!("rouge worker running");
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    let _ = run.await;
+    Ok(())
+}
+
+/// SIGTERM (Kubernetes) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}
+
+fn export_schema(out: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)?;
+    for (name, sdl) in graphql_schema::sdl() {
+        let path = out.join(format!("{name}.graphql"));
+        std::fs::write(&path, sdl)
+            .with_context(|| format!("could not write {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}

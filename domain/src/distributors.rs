@@ -1,0 +1,57 @@
+//! Distributors (经销商): organisations that buy stock from the brand. Every read is scoped to
+//! the caller's own organisation.
+
+use sea_orm::EntityTrait;
+
+use crate::AppState;
+use crate::auth::DistributorPrincipal;
+use crate::error::{DomainError, ErrorCode, StoreError};
+use entities::distributor;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DistributorsError {
+    #[error("distributor not found")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+crate::store_error_conversions!(DistributorsError);
+
+impl DomainError for DistributorsError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotFound => ErrorCode::NotFound,
+            Self::Store(e) => e.code(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Distributor {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub level: String,
+    pub region: String,
+    pub credit_limit_fen: i64,
+}
+
+/// The caller's own organisation.
+pub async fn own(
+    app: &AppState,
+    who: &DistributorPrincipal,
+) -> Result<Distributor, DistributorsError> {
+    let row = distributor::Entity::find_by_id(who.distributor_id)
+        .one(&app.db)
+        .await?
+        .ok_or(DistributorsError::NotFound)?;
+    Ok(Distributor {
+        id: row.id,
+        code: row.code,
+        name: row.name,
+        level: row.level,
+        region: row.region,
+        credit_limit_fen: row.credit_limit_fen,
+    })
+}

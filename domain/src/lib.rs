@@ -1,0 +1,59 @@
+//! The business of Rouge, one module per capability. Resolvers and CLI commands call these
+//! services; the services decide who may do what and what happens, and own every rule.
+//!
+//! Every service takes the [`AppState`] (database, key-value store, WeChat, clock, keys) and,
+//! where someone is acting, that someone's principal from [`auth`].
+
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod clock;
+pub mod db;
+pub mod distributors;
+pub mod error;
+pub mod inventory;
+pub mod jobs;
+pub mod kv;
+pub mod loyalty;
+pub mod members;
+pub mod orders;
+pub mod payments;
+pub mod pii;
+pub mod seed;
+pub mod subscriptions;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use wechat_integration::{MiniProgram, WeChatPay};
+
+pub use error::{DomainError, ErrorCode, StoreError};
+
+/// Everything the services need, built once at start-up by the api crate (or a test).
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub kv: Arc<dyn kv::KeyValueStore>,
+    pub wechat: Arc<dyn MiniProgram>,
+    pub pay: Arc<dyn WeChatPay>,
+    pub clock: Arc<dyn clock::Clock>,
+    pub pii: pii::PiiCipher,
+    pub tokens: auth::TokenKeys,
+    pub settings: Settings,
+}
+
+/// Business settings that come from configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub auth: auth::AuthSettings,
+    pub orders: orders::OrderSettings,
+    pub loyalty: loyalty::LoyaltySettings,
+    pub payments: payments::PaymentSettings,
+}
+
+/// Facts about the request an action arrives in, kept with audit entries and used for throttling.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub client_ip: Option<IpAddr>,
+}

@@ -1,0 +1,212 @@
+//! Counted WeChat subscription consents (WECHAT.md §4). One accepted wx.requestSubscribeMessage
+//! allows one send of that template to that member; consents accumulate and never expire, and
+//! WeChat offers no way to read how many remain, so Rouge keeps the count. Every sender (booking
+//! reminders, campaigns, automations) goes through [`take`] and [`exhausted`].
+
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use crate::AppState;
+use crate::auth::MemberPrincipal;
+use crate::error::{DomainError, ErrorCode, StoreError};
+use entities::subscription_consent;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionsError {
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+crate::store_error_conversions!(SubscriptionsError);
+
+impl DomainError for SubscriptionsError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidInput(_) => ErrorCode::BadUserInput,
+            Self::Store(e) => e.code(),
+        }
+    }
+}
+
+/// What wx.requestSubscribeMessage answered for one template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentAnswer {
+    Accept,
+    Reject,
+    Ban,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentCount {
+    pub template_id: String,
+    pub remaining: i32,
+}
+
+/// The most templates one wx.requestSubscribeMessage call can ask about.
+const MAX_TEMPLATES_PER_REPORT: usize = 20;
+
+fn check_template_id(id: &str) -> Result<(), SubscriptionsError> {
+    if (1..=128).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        Ok(())
+    } else {
+        Err(SubscriptionsError::InvalidInput(format!(
+            "malformed template id {id:?}"
+        )))
+    }
+}
+
+/// Records the mini-program's report of a wx.requestSubscribeMessage call: each accepted
+/// template gains one consent; "ban" (the member switched the template off) clears them.
+pub async fn record(
+    app: &AppState,
+    me: &MemberPrincipal,
+    answers: &[(String, ConsentAnswer)],
+) -> Result<Vec<ConsentCount>, SubscriptionsError> {
+    if answers.is_empty() || answers.len() > MAX_TEMPLATES_PER_REPORT {
+        return Err(SubscriptionsError::InvalidInput(format!(
+            "report 1 to {MAX_TEMPLATES_PER_REPORT} templates"
+        )));
+    }
+    for (template, _) in answers {
+        check_template_id(template)?;
+    }
+    let now = app.clock.now();
+    let txn = crate::db::begin_write(&app.db).await?;
+    for (template, answer) in answers {
+        match answer {
+            ConsentAnswer::Accept => {
+                subscription_consent::Entity::insert(subscription_consent::ActiveModel {
+                    member_id: Set(me.member_id),
+                    template_id: Set(template.clone()),
+                    remaining: Set(1),
+                    updated_at: Set(now),
+                })
+                .on_conflict(
+                    OnConflict::columns([
+                        subscription_consent::Column::MemberId,
+                        subscription_consent::Column::TemplateId,
+                    ])
+                    .value(
+                        subscription_consent::Column::Remaining,
+                        Expr::col((
+                            subscription_consent::Entity,
+                            subscription_consent::Column::Remaining,
+                        ))
+                        .add(1),
+                    )
+                    .value(subscription_consent::Column::UpdatedAt, Expr::value(now))
+                    .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+            }
+            ConsentAnswer::Ban => set_zero(&txn, me.member_id, template, now).await?,
+            ConsentAnswer::Reject => {}
+        }
+    }
+    txn.commit().await?;
+    counts(app, me.member_id).await
+}
+
+pub async fn counts(
+    app: &AppState,
+    member_id: i64,
+) -> Result<Vec<ConsentCount>, SubscriptionsError> {
+    Ok(subscription_consent::Entity::find()
+        .filter(subscription_consent::Column::MemberId.eq(member_id))
+        .all(&app.db)
+        .await?
+        .into_iter()
+        .map(|c| ConsentCount {
+            template_id: c.template_id,
+            remaining: c.remaining,
+        })
+        .collect())
+}
+
+pub async fn remaining<C: ConnectionTrait>(
+    db: &C,
+    member_id: i64,
+    template_id: &str,
+) -> Result<i32, StoreError> {
+    Ok(
+        subscription_consent::Entity::find_by_id((member_id, template_id.to_owned()))
+            .one(db)
+            .await?
+            .map_or(0, |c| c.remaining),
+    )
+}
+
+/// Uses one consent if there is one; true when taken. A conditional update, so concurrent
+/// senders can never use more consents than the member gave.
+pub async fn take<C: ConnectionTrait>(
+    db: &C,
+    member_id: i64,
+    template_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, StoreError> {
+    let result = subscription_consent::Entity::update_many()
+        .col_expr(
+            subscription_consent::Column::Remaining,
+            Expr::col(subscription_consent::Column::Remaining).sub(1),
+        )
+        .col_expr(subscription_consent::Column::UpdatedAt, Expr::value(now))
+        .filter(subscription_consent::Column::MemberId.eq(member_id))
+        .filter(subscription_consent::Column::TemplateId.eq(template_id))
+        .filter(subscription_consent::Column::Remaining.gt(0))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Gives back a consent taken for a send that never reached WeChat (a retryable failure).
+pub async fn give_back<C: ConnectionTrait>(
+    db: &C,
+    member_id: i64,
+    template_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    subscription_consent::Entity::update_many()
+        .col_expr(
+            subscription_consent::Column::Remaining,
+            Expr::col(subscription_consent::Column::Remaining).add(1),
+        )
+        .col_expr(subscription_consent::Column::UpdatedAt, Expr::value(now))
+        .filter(subscription_consent::Column::MemberId.eq(member_id))
+        .filter(subscription_consent::Column::TemplateId.eq(template_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// WeChat answered 43101: the member has no consent left whatever we counted. Never retried.
+pub async fn exhausted<C: ConnectionTrait>(
+    db: &C,
+    member_id: i64,
+    template_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    set_zero(db, member_id, template_id, now).await
+}
+
+async fn set_zero<C: ConnectionTrait>(
+    db: &C,
+    member_id: i64,
+    template_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    subscription_consent::Entity::update_many()
+        .col_expr(subscription_consent::Column::Remaining, Expr::value(0))
+        .col_expr(subscription_consent::Column::UpdatedAt, Expr::value(now))
+        .filter(subscription_consent::Column::MemberId.eq(member_id))
+        .filter(subscription_consent::Column::TemplateId.eq(template_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! The database as Rust types: one sea-orm entity per table, and the migrations that create them.
+//!
+//! These types are storage rows, not API types: the GraphQL layer never exposes them directly.
+//! Migrations are written once with the schema builder and run on SQLite and PostgreSQL alike.
+
+pub mod migration;
+
+pub mod audit_log;
+pub mod category;
+pub mod distributor;
+pub mod distributor_account;
+pub mod location;
+pub mod member;
+pub mod member_allergy;
+pub mod member_tag;
+pub mod order;
+pub mod order_allocation;
+pub mod order_discount;
+pub mod order_line;
+pub mod payment_notification;
+pub mod points_ledger;
+pub mod product;
+pub mod product_ingredient;
+pub mod refund;
+pub mod sku;
+pub mod staff_account;
+pub mod stock_batch;
+pub mod stock_level;
+pub mod stock_movement;
+pub mod store;
+pub mod subscription_consent;
+pub mod tier;
+
+pub use migration::Migrator;

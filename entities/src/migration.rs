@@ -1,0 +1,30 @@
+//! Schema migrations, run by `rouge migrate` as a release step (and at start-up in the embedded
+//! default). Each migration is backward-compatible with the code released before it: add tables
+//! and nullable columns, backfill, and only then tighten, in a later release.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_foundation;
+mod m0002_catalog_orders;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_foundation::Migration),
+            Box::new(m0002_catalog_orders::Migration),
+        ]
+    }
+}
+
+/// An i64 identity primary key (BIGINT identity on PostgreSQL, INTEGER PRIMARY KEY on SQLite).
+pub(crate) fn id<T: IntoIden>(name: T) -> ColumnDef {
+    ColumnDef::new(name)
+        .big_integer()
+        .not_null()
+        .auto_increment()
+        .primary_key()
+        .to_owned()
+}

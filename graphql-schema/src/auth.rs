@@ -1,0 +1,209 @@
+//! Login, refresh and logout for each audience.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use domain::auth::{self, Audience, IssuedSession, StaffAccount};
+
+use crate::context::{app, meta, principal, staff};
+use crate::error::ApiResult;
+use crate::members::Member;
+
+/// A fresh pair of tokens.
+#[derive(SimpleObject)]
+pub struct SessionTokens {
+    pub access_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+}
+
+impl From<IssuedSession> for SessionTokens {
+    fn from(s: IssuedSession) -> Self {
+        Self {
+            access_token: s.access_token,
+            access_token_expires_at: s.access_expires_at,
+            refresh_token: s.refresh_token,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ConsumerLogin {
+    pub access_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub member: Member,
+}
+
+#[derive(SimpleObject)]
+pub struct StaffLogin {
+    pub access_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub staff: Staff,
+}
+
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum StaffRole {
+    Hq,
+    Manager,
+    Ba,
+}
+
+impl From<auth::StaffRole> for StaffRole {
+    fn from(r: auth::StaffRole) -> Self {
+        match r {
+            auth::StaffRole::Hq => Self::Hq,
+            auth::StaffRole::Manager => Self::Manager,
+            auth::StaffRole::Ba => Self::Ba,
+        }
+    }
+}
+
+/// A staff account: HQ, store manager or beauty advisor.
+#[derive(SimpleObject)]
+pub struct Staff {
+    pub id: ID,
+    pub username: String,
+    pub display_name: String,
+    pub role: StaffRole,
+    pub store_id: Option<ID>,
+}
+
+impl From<StaffAccount> for Staff {
+    fn from(a: StaffAccount) -> Self {
+        Self {
+            id: a.id.into(),
+            username: a.username,
+            display_name: a.display_name,
+            role: a.role.into(),
+            store_id: a.store_id.map(Into::into),
+        }
+    }
+}
+
+async fn refresh(
+    ctx: &Context<'_>,
+    audience: Audience,
+    refresh_token: String,
+) -> ApiResult<SessionTokens> {
+    Ok(auth::refresh(app(ctx), audience, &refresh_token)
+        .await?
+        .into())
+}
+
+async fn logout(ctx: &Context<'_>) -> ApiResult<bool> {
+    auth::logout(app(ctx), principal(ctx).await?).await?;
+    Ok(true)
+}
+
+#[derive(Default)]
+pub struct ConsumerAuthMutation;
+
+#[Object]
+impl ConsumerAuthMutation {
+    /// Exchanges a wx.login code for a session; the member is created on first login.
+    async fn login(&self, ctx: &Context<'_>, code: String) -> ApiResult<ConsumerLogin> {
+        let (session, member) = auth::consumer_login(app(ctx), &code).await?;
+        Ok(ConsumerLogin {
+            access_token: session.access_token,
+            access_token_expires_at: session.access_expires_at,
+            refresh_token: session.refresh_token,
+            member: member.into(),
+        })
+    }
+
+    /// Rotates the refresh token. Using an old one ends the session.
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> ApiResult<SessionTokens> {
+        refresh(ctx, Audience::Consumer, refresh_token).await
+    }
+
+    async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        logout(ctx).await
+    }
+}
+
+#[derive(Default)]
+pub struct StaffAuthQuery;
+
+#[Object]
+impl StaffAuthQuery {
+    /// The signed-in staff account.
+    async fn me(&self, ctx: &Context<'_>) -> ApiResult<Staff> {
+        Ok(auth::staff_account(app(ctx), staff(ctx).await?)
+            .await?
+            .into())
+    }
+}
+
+#[derive(Default)]
+pub struct StaffAuthMutation;
+
+#[Object]
+impl StaffAuthMutation {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> ApiResult<StaffLogin> {
+        let (session, account) =
+            auth::staff_login(app(ctx), meta(ctx)?, &username, &password).await?;
+        Ok(StaffLogin {
+            access_token: session.access_token,
+            access_token_expires_at: session.access_expires_at,
+            refresh_token: session.refresh_token,
+            staff: account.into(),
+        })
+    }
+
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> ApiResult<SessionTokens> {
+        refresh(ctx, Audience::Staff, refresh_token).await
+    }
+
+    async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        logout(ctx).await
+    }
+}
+
+#[derive(Default)]
+pub struct DistributorAuthMutation;
+
+#[Object]
+impl DistributorAuthMutation {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> ApiResult<crate::distributors::DistributorLogin> {
+        let app = app(ctx);
+        let (session, account) =
+            auth::distributor_login(app, meta(ctx)?, &username, &password).await?;
+        Ok(crate::distributors::DistributorLogin {
+            access_token: session.access_token,
+            access_token_expires_at: session.access_expires_at,
+            refresh_token: session.refresh_token,
+            account: account.into(),
+        })
+    }
+
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> ApiResult<SessionTokens> {
+        refresh(ctx, Audience::Distributor, refresh_token).await
+    }
+
+    async fn logout(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        logout(ctx).await
+    }
+}

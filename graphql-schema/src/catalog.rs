@@ -1,0 +1,452 @@
+//! The catalog: members browse it (with allergen warnings), HQ keeps it. Reads of SKUs,
+//! ingredients and stock are batched through data loaders, so a page of products costs a
+//! fixed number of queries whatever its size.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use domain::auth::Principal;
+use domain::{AppState, catalog, inventory};
+
+use crate::context::{app, maybe_principal, public_read, request, staff};
+use crate::error::{ApiError, ApiResult, parse_id};
+use crate::members::SkinType;
+
+/// Loads SKUs by product, ingredients by product and sellable units by SKU.
+pub struct CatalogLoader(pub Arc<AppState>);
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SkusOf(pub i64);
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IngredientsOf(pub i64);
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AvailableOf(pub i64);
+
+impl Loader<SkusOf> for CatalogLoader {
+    type Value = Vec<catalog::Sku>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[SkusOf]) -> Result<HashMap<SkusOf, Self::Value>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let found = catalog::skus_of_products(&self.0, &ids).await?;
+        Ok(found.into_iter().map(|(k, v)| (SkusOf(k), v)).collect())
+    }
+}
+
+impl Loader<IngredientsOf> for CatalogLoader {
+    type Value = Vec<String>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[IngredientsOf],
+    ) -> Result<HashMap<IngredientsOf, Self::Value>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let found = catalog::ingredients_of_products(&self.0, &ids).await?;
+        Ok(found
+            .into_iter()
+            .map(|(k, v)| (IngredientsOf(k), v))
+            .collect())
+    }
+}
+
+impl Loader<AvailableOf> for CatalogLoader {
+    type Value = i64;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[AvailableOf],
+    ) -> Result<HashMap<AvailableOf, Self::Value>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let found = inventory::available_by_sku(&self.0, &ids, None).await?;
+        Ok(found
+            .into_iter()
+            .map(|(k, v)| (AvailableOf(k), v))
+            .collect())
+    }
+}
+
+pub fn loader(app: Arc<AppState>) -> DataLoader<CatalogLoader> {
+    DataLoader::new(CatalogLoader(app), tokio::spawn)
+}
+
+fn loader_of<'a>(ctx: &Context<'a>) -> &'a DataLoader<CatalogLoader> {
+    // Every schema is built with the loader in its data (see `crate::finish`).
+    ctx.data_unchecked::<DataLoader<CatalogLoader>>()
+}
+
+#[derive(SimpleObject)]
+pub struct Category {
+    pub id: ID,
+    pub code: String,
+    pub name: String,
+    pub parent_id: Option<ID>,
+    pub sort_order: i32,
+}
+
+impl From<catalog::Category> for Category {
+    fn from(c: catalog::Category) -> Self {
+        Self {
+            id: c.id.into(),
+            code: c.code,
+            name: c.name,
+            parent_id: c.parent_id.map(Into::into),
+            sort_order: c.sort_order,
+        }
+    }
+}
+
+pub struct Product(pub catalog::Product);
+
+#[Object]
+impl Product {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn category_id(&self) -> ID {
+        self.0.category_id.into()
+    }
+    /// 功效, e.g. 保湿, 舒缓.
+    async fn efficacy_claims(&self) -> &[String] {
+        &self.0.efficacy_claims
+    }
+    async fn suitable_skin_types(&self) -> Vec<SkinType> {
+        self.0
+            .suitable_skin_types
+            .iter()
+            .copied()
+            .map(Into::into)
+            .collect()
+    }
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+    /// INCI names in label order.
+    async fn ingredients(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
+        Ok(loader_of(ctx)
+            .load_one(IngredientsOf(self.0.id))
+            .await?
+            .unwrap_or_default())
+    }
+    async fn skus(&self, ctx: &Context<'_>) -> ApiResult<Vec<Sku>> {
+        Ok(loader_of(ctx)
+            .load_one(SkusOf(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Sku)
+            .collect())
+    }
+    /// The ingredients of this product the signed-in member is allergic to (empty otherwise).
+    async fn allergen_warnings(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
+        let Some(Principal::Member(me)) = maybe_principal(ctx).await else {
+            return Ok(vec![]);
+        };
+        let app = app(ctx);
+        let allergies = request(ctx)?
+            .member_allergies
+            .get_or_init(|| async {
+                catalog::member_allergies(app, me.member_id)
+                    .await
+                    .map_err(ApiError::from)
+            })
+            .await
+            .as_ref()
+            .map_err(Clone::clone)?;
+        if allergies.is_empty() {
+            return Ok(vec![]);
+        }
+        let ingredients = loader_of(ctx)
+            .load_one(IngredientsOf(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(catalog::allergen_warnings(&ingredients, allergies))
+    }
+}
+
+pub struct Sku(pub catalog::Sku);
+
+#[Object]
+impl Sku {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn product_id(&self) -> ID {
+        self.0.product_id.into()
+    }
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    async fn barcode(&self) -> Option<&str> {
+        self.0.barcode.as_deref()
+    }
+    /// 色号
+    async fn shade(&self) -> Option<&str> {
+        self.0.shade.as_deref()
+    }
+    /// 规格
+    async fn size(&self) -> Option<&str> {
+        self.0.size.as_deref()
+    }
+    async fn price_fen(&self) -> i64 {
+        self.0.price_fen
+    }
+    /// Sellable units across locations (unexpired batches).
+    async fn available(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        Ok(loader_of(ctx)
+            .load_one(AvailableOf(self.0.id))
+            .await?
+            .unwrap_or(0))
+    }
+    /// Staff only; null for members.
+    async fn cost_fen(&self, ctx: &Context<'_>) -> Option<i64> {
+        matches!(maybe_principal(ctx).await, Some(Principal::Staff(_))).then_some(self.0.cost_fen)
+    }
+    /// Staff only; null for members.
+    async fn safety_stock(&self, ctx: &Context<'_>) -> Option<i32> {
+        matches!(maybe_principal(ctx).await, Some(Principal::Staff(_)))
+            .then_some(self.0.safety_stock)
+    }
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+}
+
+async fn products_page(
+    ctx: &Context<'_>,
+    first: i32,
+    after: Option<String>,
+    category_id: Option<ID>,
+    skin_type: Option<SkinType>,
+) -> ApiResult<Connection<String, Product>> {
+    let after = after
+        .map(|a| {
+            a.parse::<i64>()
+                .map_err(|_| ApiError::bad_input("malformed cursor"))
+        })
+        .transpose()?;
+    let filter = catalog::ProductFilter {
+        category_id: category_id.as_ref().map(parse_id).transpose()?,
+        skin_type: skin_type.map(Into::into),
+    };
+    let first = u64::try_from(first).map_err(|_| ApiError::bad_input("first must be positive"))?;
+    let (products, has_next) = catalog::products_page(app(ctx), &filter, first, after).await?;
+    let mut connection = Connection::new(after.is_some(), has_next);
+    connection.edges.extend(
+        products
+            .into_iter()
+            .map(|p| Edge::new(p.id.to_string(), Product(p))),
+    );
+    Ok(connection)
+}
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// Active products, by id, 1 to 50 a page.
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+        category_id: Option<ID>,
+        skin_type: Option<SkinType>,
+    ) -> ApiResult<Connection<String, Product>> {
+        public_read(ctx).await?;
+        products_page(ctx, first, after, category_id, skin_type).await
+    }
+
+    async fn product(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Product> {
+        public_read(ctx).await?;
+        Ok(Product(catalog::product(app(ctx), parse_id(&id)?).await?))
+    }
+
+    async fn categories(&self, ctx: &Context<'_>) -> ApiResult<Vec<Category>> {
+        public_read(ctx).await?;
+        Ok(catalog::categories(app(ctx))
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+}
+
+#[derive(InputObject)]
+pub struct NewCategoryInput {
+    pub code: String,
+    pub name: String,
+    pub parent_id: Option<ID>,
+    #[graphql(default)]
+    pub sort_order: i32,
+}
+
+#[derive(InputObject)]
+pub struct NewProductInput {
+    pub code: String,
+    pub name: String,
+    #[graphql(default)]
+    pub description: String,
+    pub category_id: ID,
+    #[graphql(default)]
+    pub efficacy_claims: Vec<String>,
+    #[graphql(default)]
+    pub suitable_skin_types: Vec<SkinType>,
+    /// INCI names in label order.
+    #[graphql(default)]
+    pub ingredients: Vec<String>,
+}
+
+#[derive(InputObject)]
+pub struct ProductChangesInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub category_id: Option<ID>,
+    pub efficacy_claims: Option<Vec<String>>,
+    pub suitable_skin_types: Option<Vec<SkinType>>,
+    pub ingredients: Option<Vec<String>>,
+    pub active: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct NewSkuInput {
+    pub product_id: ID,
+    pub code: String,
+    pub barcode: Option<String>,
+    pub shade: Option<String>,
+    pub size: Option<String>,
+    /// Integer fen (1 yuan = 100 fen).
+    pub price_fen: i64,
+    pub cost_fen: i64,
+    #[graphql(default)]
+    pub safety_stock: i32,
+}
+
+#[derive(InputObject)]
+pub struct SkuChangesInput {
+    pub price_fen: Option<i64>,
+    pub cost_fen: Option<i64>,
+    pub safety_stock: Option<i32>,
+    pub active: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct StaffCatalogMutation;
+
+#[Object]
+impl StaffCatalogMutation {
+    async fn create_category(
+        &self,
+        ctx: &Context<'_>,
+        input: NewCategoryInput,
+    ) -> ApiResult<Category> {
+        let staff = staff(ctx).await?;
+        let input = catalog::NewCategory {
+            code: input.code,
+            name: input.name,
+            parent_id: input.parent_id.as_ref().map(parse_id).transpose()?,
+            sort_order: input.sort_order,
+        };
+        Ok(catalog::create_category(app(ctx), staff, input)
+            .await?
+            .into())
+    }
+
+    async fn create_product(
+        &self,
+        ctx: &Context<'_>,
+        input: NewProductInput,
+    ) -> ApiResult<Product> {
+        let staff = staff(ctx).await?;
+        let input = catalog::NewProduct {
+            code: input.code,
+            name: input.name,
+            description: input.description,
+            category_id: parse_id(&input.category_id)?,
+            efficacy_claims: input.efficacy_claims,
+            suitable_skin_types: input
+                .suitable_skin_types
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            ingredients: input.ingredients,
+        };
+        Ok(Product(
+            catalog::create_product(app(ctx), staff, input).await?,
+        ))
+    }
+
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ProductChangesInput,
+    ) -> ApiResult<Product> {
+        let staff = staff(ctx).await?;
+        let changes = catalog::ProductChanges {
+            name: input.name,
+            description: input.description,
+            category_id: input.category_id.as_ref().map(parse_id).transpose()?,
+            efficacy_claims: input.efficacy_claims,
+            suitable_skin_types: input
+                .suitable_skin_types
+                .map(|t| t.into_iter().map(Into::into).collect()),
+            ingredients: input.ingredients,
+            active: input.active,
+        };
+        Ok(Product(
+            catalog::update_product(app(ctx), staff, parse_id(&id)?, changes).await?,
+        ))
+    }
+
+    async fn add_sku(&self, ctx: &Context<'_>, input: NewSkuInput) -> ApiResult<Sku> {
+        let staff = staff(ctx).await?;
+        let input = catalog::NewSku {
+            product_id: parse_id(&input.product_id)?,
+            code: input.code,
+            barcode: input.barcode,
+            shade: input.shade,
+            size: input.size,
+            price_fen: input.price_fen,
+            cost_fen: input.cost_fen,
+            safety_stock: input.safety_stock,
+        };
+        Ok(Sku(catalog::add_sku(app(ctx), staff, input).await?))
+    }
+
+    async fn update_sku(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: SkuChangesInput,
+    ) -> ApiResult<Sku> {
+        let staff = staff(ctx).await?;
+        let changes = catalog::SkuChanges {
+            price_fen: input.price_fen,
+            cost_fen: input.cost_fen,
+            safety_stock: input.safety_stock,
+            active: input.active,
+        };
+        Ok(Sku(catalog::update_sku(
+            app(ctx),
+            staff,
+            parse_id(&id)?,
+            changes,
+        )
+        .await?))
+    }
+}

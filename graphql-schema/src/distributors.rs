@@ -1,0 +1,80 @@
+//! The distributor's own organisation and account.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use domain::{auth, distributors};
+
+use crate::context::{app, distributor};
+use crate::error::ApiResult;
+
+#[derive(SimpleObject)]
+pub struct DistributorAccount {
+    pub id: ID,
+    pub username: String,
+    pub display_name: String,
+}
+
+impl From<auth::DistributorAccount> for DistributorAccount {
+    fn from(a: auth::DistributorAccount) -> Self {
+        Self {
+            id: a.id.into(),
+            username: a.username,
+            display_name: a.display_name,
+        }
+    }
+}
+
+/// A distributor organisation (经销商).
+#[derive(SimpleObject)]
+pub struct Distributor {
+    pub id: ID,
+    pub code: String,
+    pub name: String,
+    /// A, B or C.
+    pub level: String,
+    pub region: String,
+    pub credit_limit_fen: i64,
+}
+
+impl From<distributors::Distributor> for Distributor {
+    fn from(d: distributors::Distributor) -> Self {
+        Self {
+            id: d.id.into(),
+            code: d.code,
+            name: d.name,
+            level: d.level,
+            region: d.region,
+            credit_limit_fen: d.credit_limit_fen,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct DistributorLogin {
+    pub access_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub account: DistributorAccount,
+}
+
+#[derive(SimpleObject)]
+pub struct DistributorMe {
+    pub account: DistributorAccount,
+    pub distributor: Distributor,
+}
+
+#[derive(Default)]
+pub struct DistributorOwnQuery;
+
+#[Object]
+impl DistributorOwnQuery {
+    /// The signed-in account and its organisation.
+    async fn me(&self, ctx: &Context<'_>) -> ApiResult<DistributorMe> {
+        let who = distributor(ctx).await?;
+        let app = app(ctx);
+        Ok(DistributorMe {
+            account: auth::distributor_account(app, who).await?.into(),
+            distributor: distributors::own(app, who).await?.into(),
+        })
+    }
+}

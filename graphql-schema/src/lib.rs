@@ -1,0 +1,204 @@
+//! The GraphQL surface of Rouge: three schemas, one per audience, merged from one module per
+//! capability (named as in `domain`). Resolvers only translate: shapes in, domain call, shapes out.
+
+pub mod context;
+pub mod error;
+pub mod scalars;
+
+mod audit;
+mod auth;
+mod catalog;
+mod distributors;
+mod inventory;
+mod loyalty;
+mod members;
+mod orders;
+mod subscriptions;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use domain::AppState;
+
+pub use context::RequestContext;
+pub use error::ApiError;
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct ConsumerQuery(
+    members::ConsumerMembersQuery,
+    subscriptions::ConsumerSubscriptionsQuery,
+    catalog::CatalogQuery,
+    orders::ConsumerOrdersQuery,
+    loyalty::LoyaltyQuery,
+    loyalty::ConsumerLoyaltyQuery,
+);
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct ConsumerMutation(
+    auth::ConsumerAuthMutation,
+    members::ConsumerMembersMutation,
+    subscriptions::ConsumerSubscriptionsMutation,
+    orders::ConsumerOrdersMutation,
+);
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct StaffQuery(
+    auth::StaffAuthQuery,
+    members::StaffMembersQuery,
+    audit::StaffAuditQuery,
+    catalog::CatalogQuery,
+    inventory::StaffInventoryQuery,
+    orders::StaffOrdersQuery,
+    loyalty::LoyaltyQuery,
+    loyalty::StaffLoyaltyQuery,
+);
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct StaffMutation(
+    auth::StaffAuthMutation,
+    members::StaffMembersMutation,
+    catalog::StaffCatalogMutation,
+    inventory::StaffInventoryMutation,
+    orders::StaffOrdersMutation,
+    loyalty::StaffLoyaltyMutation,
+);
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct DistributorQuery(distributors::DistributorOwnQuery);
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct DistributorMutation(auth::DistributorAuthMutation);
+
+pub type ConsumerSchema = Schema<ConsumerQuery, ConsumerMutation, EmptySubscription>;
+pub type StaffSchema = Schema<StaffQuery, StaffMutation, EmptySubscription>;
+pub type DistributorSchema = Schema<DistributorQuery, DistributorMutation, EmptySubscription>;
+
+/// Limits every schema enforces. Aliases count towards complexity, since each aliased field is
+/// resolved again.
+#[derive(Debug, Clone)]
+pub struct SchemaLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    /// Off in production: the SDL is published in `graphql-schema/*.graphql` instead.
+    pub introspection: bool,
+}
+
+impl Default for SchemaLimits {
+    fn default() -> Self {
+        Self {
+            max_depth: 10,
+            max_complexity: 500,
+            introspection: true,
+        }
+    }
+}
+
+fn finish<Q, M>(
+    builder: SchemaBuilder<Q, M, EmptySubscription>,
+    app: Option<Arc<AppState>>,
+    limits: &SchemaLimits,
+) -> Schema<Q, M, EmptySubscription>
+where
+    Q: async_graphql::ObjectType + 'static,
+    M: async_graphql::ObjectType + 'static,
+{
+    let mut builder = builder
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .disable_suggestions();
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    if let Some(app) = app {
+        builder = builder.data(catalog::loader(app.clone())).data(app);
+    }
+    builder.finish()
+}
+
+pub fn consumer_schema(app: Arc<AppState>, limits: &SchemaLimits) -> ConsumerSchema {
+    finish(
+        Schema::build(
+            ConsumerQuery::default(),
+            ConsumerMutation::default(),
+            EmptySubscription,
+        ),
+        Some(app),
+        limits,
+    )
+}
+
+pub fn staff_schema(app: Arc<AppState>, limits: &SchemaLimits) -> StaffSchema {
+    finish(
+        Schema::build(
+            StaffQuery::default(),
+            StaffMutation::default(),
+            EmptySubscription,
+        ),
+        Some(app),
+        limits,
+    )
+}
+
+pub fn distributor_schema(app: Arc<AppState>, limits: &SchemaLimits) -> DistributorSchema {
+    finish(
+        Schema::build(
+            DistributorQuery::default(),
+            DistributorMutation::default(),
+            EmptySubscription,
+        ),
+        Some(app),
+        limits,
+    )
+}
+
+/// The SDL of each schema, as checked in under `graphql-schema/<name>.graphql`.
+pub fn sdl() -> [(&'static str, String); 3] {
+    let limits = SchemaLimits::default();
+    [
+        (
+            "consumer",
+            finish(
+                Schema::build(
+                    ConsumerQuery::default(),
+                    ConsumerMutation::default(),
+                    EmptySubscription,
+                ),
+                None,
+                &limits,
+            )
+            .sdl(),
+        ),
+        (
+            "staff",
+            finish(
+                Schema::build(
+                    StaffQuery::default(),
+                    StaffMutation::default(),
+                    EmptySubscription,
+                ),
+                None,
+                &limits,
+            )
+            .sdl(),
+        ),
+        (
+            "distributor",
+            finish(
+                Schema::build(
+                    DistributorQuery::default(),
+                    DistributorMutation::default(),
+                    EmptySubscription,
+                ),
+                None,
+                &limits,
+            )
+            .sdl(),
+        ),
+    ]
+}

@@ -1,0 +1,415 @@
+//! Orders: members place and pay them in the mini-program; BAs record counter sales;
+//! managers and HQ refund.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use domain::{orders, payments};
+
+use crate::context::{app, member, staff};
+use crate::error::{ApiError, ApiResult, parse_id};
+
+macro_rules! mirror {
+    ($name:ident => $domain:path { $($variant:ident),+ $(,)? }) => {
+        #[derive(Enum, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($variant),+ }
+        impl From<$domain> for $name {
+            fn from(v: $domain) -> Self { match v { $(<$domain>::$variant => Self::$variant),+ } }
+        }
+        impl From<$name> for $domain {
+            fn from(v: $name) -> Self { match v { $($name::$variant => <$domain>::$variant),+ } }
+        }
+    };
+}
+
+mirror!(OrderStatus => orders::OrderStatus { PendingPayment, Paid, Closed, PartiallyRefunded, Refunded });
+mirror!(Channel => orders::Channel { Online, InStore });
+mirror!(FulfilmentKind => orders::FulfilmentKind { Pickup, Delivery, Counter });
+mirror!(PaymentMethod => orders::PaymentMethod { Wechat, Alipay, Card, Cash });
+mirror!(DiscountKind => orders::DiscountKind { Tier, Coupon, FlashSale });
+
+#[derive(SimpleObject)]
+pub struct OrderLine {
+    pub id: ID,
+    pub sku_id: ID,
+    pub product_name: String,
+    pub sku_label: String,
+    pub quantity: i32,
+    pub unit_price_fen: i64,
+    /// This line's share of the order's discounts.
+    pub discount_fen: i64,
+    pub line_total_fen: i64,
+    pub refunded_quantity: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct DiscountLine {
+    pub kind: DiscountKind,
+    pub label: String,
+    pub amount_fen: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct Order {
+    pub id: ID,
+    pub order_no: String,
+    pub member_id: ID,
+    pub channel: Channel,
+    pub fulfilment: FulfilmentKind,
+    pub store_id: Option<ID>,
+    pub status: OrderStatus,
+    pub subtotal_fen: i64,
+    pub discount_fen: i64,
+    pub total_fen: i64,
+    pub refunded_fen: i64,
+    pub payment_method: Option<PaymentMethod>,
+    /// The BA credited for the sale.
+    pub ba_id: Option<ID>,
+    /// An unpaid order closes at this time.
+    pub pay_deadline: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub lines: Vec<OrderLine>,
+    pub discounts: Vec<DiscountLine>,
+}
+
+impl From<orders::Order> for Order {
+    fn from(o: orders::Order) -> Self {
+        Self {
+            id: o.id.into(),
+            order_no: o.order_no,
+            member_id: o.member_id.into(),
+            channel: o.channel.into(),
+            fulfilment: o.fulfilment.into(),
+            store_id: o.store_id.map(Into::into),
+            status: o.status.into(),
+            subtotal_fen: o.subtotal_fen,
+            discount_fen: o.discount_fen,
+            total_fen: o.total_fen,
+            refunded_fen: o.refunded_fen,
+            payment_method: o.payment_method.map(Into::into),
+            ba_id: o.ba_id.map(Into::into),
+            pay_deadline: o.pay_deadline,
+            paid_at: o.paid_at,
+            created_at: o.created_at,
+            lines: o
+                .lines
+                .into_iter()
+                .map(|l| OrderLine {
+                    id: l.id.into(),
+                    sku_id: l.sku_id.into(),
+                    product_name: l.product_name,
+                    sku_label: l.sku_label,
+                    quantity: l.quantity,
+                    unit_price_fen: l.unit_price_fen,
+                    discount_fen: l.discount_fen,
+                    line_total_fen: l.line_total_fen,
+                    refunded_quantity: l.refunded_quantity,
+                })
+                .collect(),
+            discounts: o
+                .discounts
+                .into_iter()
+                .map(|d| DiscountLine {
+                    kind: d.kind.into(),
+                    label: d.label,
+                    amount_fen: d.amount_fen,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct OrderPage {
+    pub orders: Vec<Order>,
+    pub has_more: bool,
+}
+
+#[derive(InputObject)]
+pub struct OrderLineInput {
+    pub sku_id: ID,
+    pub quantity: i32,
+}
+
+#[derive(InputObject)]
+pub struct DeliveryAddressInput {
+    pub recipient: String,
+    pub phone: String,
+    pub province: String,
+    pub city: String,
+    pub district: Option<String>,
+    pub detail: String,
+}
+
+/// Give `pickupStoreId` to collect at a store, or `delivery` to have it sent.
+#[derive(InputObject)]
+pub struct PlaceOrderInput {
+    pub lines: Vec<OrderLineInput>,
+    pub pickup_store_id: Option<ID>,
+    pub delivery: Option<DeliveryAddressInput>,
+}
+
+fn lines(input: &[OrderLineInput]) -> ApiResult<Vec<orders::LineInput>> {
+    input
+        .iter()
+        .map(|l| {
+            Ok(orders::LineInput {
+                sku_id: parse_id(&l.sku_id)?,
+                quantity: l.quantity,
+            })
+        })
+        .collect()
+}
+
+/// What wx.requestPayment takes.
+#[derive(SimpleObject)]
+pub struct PaymentParams {
+    pub time_stamp: String,
+    pub nonce_str: String,
+    pub package: String,
+    pub sign_type: String,
+    pub pay_sign: String,
+}
+
+#[derive(Default)]
+pub struct ConsumerOrdersQuery;
+
+#[Object]
+impl ConsumerOrdersQuery {
+    /// The member's orders, newest first; pass the last id as `before` for the next page.
+    async fn my_orders(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        before: Option<ID>,
+    ) -> ApiResult<OrderPage> {
+        let me = member(ctx).await?;
+        let before = before.as_ref().map(parse_id).transpose()?;
+        let first =
+            u64::try_from(first).map_err(|_| ApiError::bad_input("first must be positive"))?;
+        let (list, has_more) = orders::my_orders(app(ctx), me, first, before).await?;
+        Ok(OrderPage {
+            orders: list.into_iter().map(Into::into).collect(),
+            has_more,
+        })
+    }
+
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Order> {
+        let me = member(ctx).await?;
+        Ok(orders::my_order(app(ctx), me, parse_id(&id)?).await?.into())
+    }
+}
+
+#[derive(Default)]
+pub struct ConsumerOrdersMutation;
+
+#[Object]
+impl ConsumerOrdersMutation {
+    /// Places an order and reserves its stock until the payment time-out. Retrying with the
+    /// same idempotency key returns the same order.
+    async fn place_order(
+        &self,
+        ctx: &Context<'_>,
+        input: PlaceOrderInput,
+        idempotency_key: String,
+    ) -> ApiResult<Order> {
+        let me = member(ctx).await?;
+        let fulfilment = match (input.pickup_store_id, input.delivery) {
+            (Some(store), None) => orders::Fulfilment::Pickup {
+                store_id: parse_id(&store)?,
+            },
+            (None, Some(a)) => orders::Fulfilment::Delivery(orders::DeliveryAddress {
+                recipient: a.recipient,
+                phone: a.phone,
+                province: a.province,
+                city: a.city,
+                district: a.district,
+                detail: a.detail,
+            }),
+            _ => return Err(ApiError::bad_input("give either pickupStoreId or delivery")),
+        };
+        let order = orders::place_order(
+            app(ctx),
+            me,
+            orders::PlaceOrder {
+                lines: lines(&input.lines)?,
+                fulfilment,
+            },
+            &idempotency_key,
+        )
+        .await?;
+        Ok(order.into())
+    }
+
+    /// WeChat Pay parameters for wx.requestPayment.
+    async fn pay_order(&self, ctx: &Context<'_>, order_id: ID) -> ApiResult<PaymentParams> {
+        let me = member(ctx).await?;
+        let p = payments::pay_order(app(ctx), me, parse_id(&order_id)?).await?;
+        Ok(PaymentParams {
+            time_stamp: p.time_stamp,
+            nonce_str: p.nonce_str,
+            package: p.package,
+            sign_type: p.sign_type,
+            pay_sign: p.pay_sign,
+        })
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct AllergenWarning {
+    pub product_name: String,
+    pub allergens: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct SalePreview {
+    pub subtotal_fen: i64,
+    pub discount_fen: i64,
+    pub total_fen: i64,
+    /// Products containing the member's allergens: show them to the member before the sale.
+    pub allergen_warnings: Vec<AllergenWarning>,
+}
+
+#[derive(InputObject)]
+pub struct RefundLineInput {
+    pub line_id: ID,
+    pub quantity: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct Refund {
+    pub id: ID,
+    pub order_id: ID,
+    pub refund_no: String,
+    pub amount_fen: i64,
+    pub reason: Option<String>,
+    /// PROCESSING, SUCCESS, CLOSED or ABNORMAL.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<payments::Refund> for Refund {
+    fn from(r: payments::Refund) -> Self {
+        Self {
+            id: r.id.into(),
+            order_id: r.order_id.into(),
+            refund_no: r.refund_no,
+            amount_fen: r.amount_fen,
+            reason: r.reason,
+            status: r.status,
+            created_at: r.created_at,
+            completed_at: r.completed_at,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct StaffOrdersQuery;
+
+#[Object]
+impl StaffOrdersQuery {
+    /// An order of the staff member's store (any store for HQ).
+    async fn store_order(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Order> {
+        let staff = staff(ctx).await?;
+        Ok(orders::staff_order(app(ctx), staff, parse_id(&id)?)
+            .await?
+            .into())
+    }
+
+    async fn order_refunds(&self, ctx: &Context<'_>, order_id: ID) -> ApiResult<Vec<Refund>> {
+        let staff = staff(ctx).await?;
+        let order = orders::staff_order(app(ctx), staff, parse_id(&order_id)?).await?;
+        Ok(payments::refunds_of_order(app(ctx), order.id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Price and allergen warnings for a counter sale, before it is recorded.
+    async fn preview_in_store_sale(
+        &self,
+        ctx: &Context<'_>,
+        member_id: ID,
+        lines: Vec<OrderLineInput>,
+    ) -> ApiResult<SalePreview> {
+        let staff = staff(ctx).await?;
+        let member_id = parse_id(&member_id)?;
+        let p = orders::preview_in_store_sale(app(ctx), staff, member_id, &self::lines(&lines)?)
+            .await?;
+        Ok(SalePreview {
+            subtotal_fen: p.subtotal_fen,
+            discount_fen: p.discount_fen,
+            total_fen: p.total_fen,
+            allergen_warnings: p
+                .allergen_warnings
+                .into_iter()
+                .map(|(product_name, allergens)| AllergenWarning {
+                    product_name,
+                    allergens,
+                })
+                .collect(),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct StaffOrdersMutation;
+
+#[Object]
+impl StaffOrdersMutation {
+    /// Records a sale at the counter, paid on the spot, credited to the BA. When the preview
+    /// showed allergen warnings, `acknowledgeAllergens` must be true.
+    async fn record_in_store_sale(
+        &self,
+        ctx: &Context<'_>,
+        member_id: ID,
+        lines: Vec<OrderLineInput>,
+        payment_method: PaymentMethod,
+        #[graphql(default = false)] acknowledge_allergens: bool,
+        idempotency_key: String,
+    ) -> ApiResult<Order> {
+        let staff = staff(ctx).await?;
+        let member_id = parse_id(&member_id)?;
+        let order = orders::record_in_store_sale(
+            app(ctx),
+            staff,
+            member_id,
+            &self::lines(&lines)?,
+            payment_method.into(),
+            acknowledge_allergens,
+            &idempotency_key,
+        )
+        .await?;
+        Ok(order.into())
+    }
+
+    /// Refunds a paid order: all of it, or the given units.
+    async fn refund_order(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        lines: Option<Vec<RefundLineInput>>,
+        reason: Option<String>,
+    ) -> ApiResult<Refund> {
+        let staff = staff(ctx).await?;
+        let lines = lines
+            .map(|ls| {
+                ls.iter()
+                    .map(|l| {
+                        Ok(orders::RefundLine {
+                            line_id: parse_id(&l.line_id)?,
+                            quantity: l.quantity,
+                        })
+                    })
+                    .collect::<ApiResult<Vec<_>>>()
+            })
+            .transpose()?;
+        Ok(
+            payments::refund_order(app(ctx), staff, parse_id(&order_id)?, lines, reason)
+                .await?
+                .into(),
+        )
+    }
+}

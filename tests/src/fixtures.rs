@@ -1,0 +1,172 @@
+//! Business data tests build on, written through the domain services (as HQ would).
+
+use chrono::NaiveDate;
+use domain::auth::{StaffPrincipal, StaffRole};
+use domain::{catalog, inventory};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::TestApp;
+
+pub async fn staff_principal(app: &TestApp, username: &str) -> StaffPrincipal {
+    let row = entities::staff_account::Entity::find()
+        .filter(entities::staff_account::Column::Username.eq(username))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no staff account {username}"));
+    StaffPrincipal {
+        staff_id: row.id,
+        role: StaffRole::parse(&row.role).unwrap(),
+        store_id: row.store_id,
+        session_id: "fixture".into(),
+    }
+}
+
+/// A small catalog with stock: one serum (with PARFUM) and one cream, at the demo store SH001
+/// (whose counter is `store_location`) and an online warehouse.
+pub struct Catalog {
+    pub hq: StaffPrincipal,
+    pub store_id: i64,
+    pub store_location: i64,
+    pub warehouse: i64,
+    pub category: i64,
+    pub serum: i64,
+    pub serum_sku: i64,
+    pub cream: i64,
+    pub cream_sku: i64,
+}
+
+pub fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// Creates the catalog; `units` of each SKU are received at the store counter.
+pub async fn catalog(app: &TestApp, units: i64) -> Catalog {
+    let hq = staff_principal(app, "hq-demo").await;
+    let state = &app.state;
+    let store = entities::store::Entity::find()
+        .filter(entities::store::Column::Code.eq("SH001"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let store_location = inventory::store_location(app.db(), store.id)
+        .await
+        .unwrap()
+        .id;
+    let warehouse = match inventory::delivery_warehouse(app.db()).await {
+        Ok(w) => w.id,
+        Err(_) => {
+            inventory::create_warehouse(state, &hq, "WH-TEST", "测试仓")
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    let category = catalog::create_category(
+        state,
+        &hq,
+        catalog::NewCategory {
+            code: format!("SKIN{}", uuid::Uuid::new_v4().simple())
+                .chars()
+                .take(12)
+                .collect(),
+            name: "护肤".into(),
+            parent_id: None,
+            sort_order: 1,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let suffix: String = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .chars()
+        .take(6)
+        .collect();
+    let serum = catalog::create_product(
+        state,
+        &hq,
+        catalog::NewProduct {
+            code: format!("SERUM-{suffix}"),
+            name: "玫瑰精华".into(),
+            description: "舒缓修护".into(),
+            category_id: category,
+            efficacy_claims: vec!["舒缓".into(), "保湿".into()],
+            suitable_skin_types: vec![
+                domain::members::SkinType::Dry,
+                domain::members::SkinType::Sensitive,
+            ],
+            ingredients: vec!["AQUA".into(), "GLYCERIN".into(), "Parfum".into()],
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let cream = catalog::create_product(
+        state,
+        &hq,
+        catalog::NewProduct {
+            code: format!("CREAM-{suffix}"),
+            name: "控油面霜".into(),
+            description: String::new(),
+            category_id: category,
+            efficacy_claims: vec!["控油".into()],
+            suitable_skin_types: vec![domain::members::SkinType::Oily],
+            ingredients: vec!["AQUA".into(), "NIACINAMIDE".into()],
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let sku = |product_id, code: String, price| catalog::NewSku {
+        product_id,
+        code,
+        barcode: None,
+        shade: None,
+        size: Some("30ml".into()),
+        price_fen: price,
+        cost_fen: price / 4,
+        safety_stock: 5,
+    };
+    let serum_sku = catalog::add_sku(state, &hq, sku(serum, format!("SERUM-{suffix}-30"), 29_900))
+        .await
+        .unwrap()
+        .id;
+    let cream_sku = catalog::add_sku(state, &hq, sku(cream, format!("CREAM-{suffix}-50"), 19_900))
+        .await
+        .unwrap()
+        .id;
+    if units > 0 {
+        for sku_id in [serum_sku, cream_sku] {
+            for location_id in [store_location, warehouse] {
+                inventory::receive(
+                    state,
+                    &hq,
+                    inventory::Receipt {
+                        location_id,
+                        sku_id,
+                        lot: format!("L{suffix}"),
+                        manufactured_on: date("2026-01-01"),
+                        expires_on: date("2029-01-01"),
+                        quantity: units,
+                    },
+                )
+                .await
+                .unwrap();
+            }
+        }
+    }
+    Catalog {
+        hq,
+        store_id: store.id,
+        store_location,
+        warehouse,
+        category,
+        serum,
+        serum_sku,
+        cream,
+        cream_sku,
+    }
+}

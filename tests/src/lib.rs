@@ -1,0 +1,318 @@
+//! Test harness: fresh databases from a migrated template, isolated key-value namespaces, the
+//! fake WeChat, and the real server on port 0. PostgreSQL and Redis come from `scripts/test`
+//! (ROUGE_TEST_DATABASE_URL, ROUGE_TEST_REDIS_URL); a test that needs one and does not find it
+//! fails with a message saying so, it never skips.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod fixtures;
+pub mod graphql;
+pub mod services;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::AppState;
+use domain::clock::{Clock, SystemClock};
+use domain::kv::{KeyValueStore, MemoryStore, RedisStore, RedisStoreOptions};
+use sea_orm::DatabaseConnection;
+use tokio::sync::oneshot;
+use wechat_integration::MiniProgramClient;
+use wechat_integration::fake::{FakeConfig, FakeWeChat};
+
+pub use graphql::Gql;
+pub use services::{PrivateRedis, TestDb, test_db};
+
+/// Which real parts a test runs on: the embedded default or the production pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file and the in-process key-value store.
+    Embedded,
+    /// PostgreSQL and Redis.
+    Production,
+}
+
+/// Runs an async test body once per backend, as two test functions.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn embedded() {
+                super::$name($crate::Backend::Embedded).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn production() {
+                super::$name($crate::Backend::Production).await
+            }
+        }
+    )+};
+}
+
+pub fn redis_url() -> String {
+    std::env::var("ROUGE_TEST_REDIS_URL")
+        .expect("this test needs Redis: set ROUGE_TEST_REDIS_URL (scripts/test starts one)")
+}
+
+/// A key-value store of its own for one test: the in-process store, or a fresh key prefix on Redis.
+pub fn test_kv(backend: Backend) -> Arc<dyn KeyValueStore> {
+    match backend {
+        Backend::Embedded => Arc::new(MemoryStore::new()),
+        Backend::Production => {
+            let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+            Arc::new(
+                RedisStore::connect(&RedisStoreOptions::new(redis_url(), prefix))
+                    .expect("redis url"),
+            )
+        }
+    }
+}
+
+pub const JWT_SECRET: &[u8] = b"test-jwt-secret-test-jwt-secret-0123456789";
+
+/// A running server with its own database, key-value namespace and fake WeChat.
+pub struct TestApp {
+    pub backend: Backend,
+    pub state: Arc<AppState>,
+    pub base_url: String,
+    pub wechat: FakeWeChat,
+    pub http: reqwest::Client,
+    pub db: TestDb,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub struct TestAppBuilder {
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+    options: api::HttpOptions,
+    kv: Option<Arc<dyn KeyValueStore>>,
+    seed_demo: bool,
+    query_counter: Option<Arc<std::sync::atomic::AtomicUsize>>,
+}
+
+impl TestAppBuilder {
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn http_options(mut self, options: api::HttpOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    pub fn kv(mut self, kv: Arc<dyn KeyValueStore>) -> Self {
+        self.kv = Some(kv);
+        self
+    }
+
+    /// Counts every database statement the app runs.
+    pub fn count_queries(mut self, counter: Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        self.query_counter = Some(counter);
+        self
+    }
+
+    /// Leave out the demo stores, staff and members.
+    pub fn empty(mut self) -> Self {
+        self.seed_demo = false;
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        install_crypto();
+        let db = test_db(self.backend).await;
+        let kv = self.kv.unwrap_or_else(|| test_kv(self.backend));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base_url = api::local_url(&listener).expect("addr");
+        let notify_url = format!("{base_url}{}", api::http::PAY_NOTIFY_PATH);
+        let wechat = FakeWeChat::start(FakeConfig::default())
+            .await
+            .expect("fake wechat");
+        let pay = wechat_integration::WeChatPayClient::new(wechat.pay_config(&notify_url))
+            .expect("pay client");
+        let client = MiniProgramClient::new(
+            wechat.mini_program_config(),
+            Arc::new(domain::kv::KvAccessTokenCache::new(kv.clone())),
+        )
+        .expect("wechat client");
+        let mut conn = db.connection();
+        if let Some(counter) = self.query_counter {
+            conn.set_metric_callback(move |_| {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+        let state = api::build_state(api::Parts {
+            db: conn,
+            kv,
+            wechat: Arc::new(client),
+            pay: Arc::new(pay),
+            clock: self.clock,
+            settings: domain::Settings {
+                payments: domain::payments::PaymentSettings { notify_url },
+                ..Default::default()
+            },
+            jwt_secret: JWT_SECRET.to_vec(),
+            pii_keys: (vec![1; 32], vec![2; 32]),
+        })
+        .expect("state");
+        if self.seed_demo {
+            domain::seed::demo(&state, FakeWeChat::openid_for)
+                .await
+                .expect("seed");
+        }
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(api::serve(
+            state.clone(),
+            self.options,
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+            Duration::from_secs(5),
+        ));
+        TestApp {
+            backend: self.backend,
+            state,
+            base_url,
+            wechat,
+            http: reqwest::Client::new(),
+            db,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+}
+
+impl TestApp {
+    pub fn builder(backend: Backend) -> TestAppBuilder {
+        TestAppBuilder {
+            backend,
+            clock: Arc::new(SystemClock),
+            options: api::HttpOptions::default(),
+            kv: None,
+            seed_demo: true,
+            query_counter: None,
+        }
+    }
+
+    pub async fn start(backend: Backend) -> TestApp {
+        Self::builder(backend).start().await
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.db
+    }
+
+    pub fn consumer(&self) -> Gql {
+        Gql::new(
+            self.http.clone(),
+            format!("{}/graphql/consumer", self.base_url),
+        )
+    }
+
+    pub fn staff(&self) -> Gql {
+        Gql::new(
+            self.http.clone(),
+            format!("{}/graphql/staff", self.base_url),
+        )
+    }
+
+    pub fn distributor(&self) -> Gql {
+        Gql::new(
+            self.http.clone(),
+            format!("{}/graphql/distributor", self.base_url),
+        )
+    }
+
+    /// Logs a WeChat user into the mini-program with a fresh fake login code.
+    pub async fn login_member(&self, wechat_user: &str) -> (Gql, String) {
+        let code = format!("test:{wechat_user}:{}", uuid::Uuid::new_v4().simple());
+        let data = self
+            .consumer()
+            .ok(
+                "mutation($code: String!) { login(code: $code) { accessToken member { id } } }",
+                serde_json::json!({ "code": code }),
+            )
+            .await;
+        let token = data["login"]["accessToken"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        let id = data["login"]["member"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        (self.consumer().with_token(&token), id)
+    }
+
+    /// Logs a demo staff account in (hq-demo, manager-demo, ba-demo).
+    pub async fn login_staff(&self, username: &str) -> Gql {
+        let data = self
+            .staff()
+            .ok(
+                "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }",
+                serde_json::json!({ "u": username, "p": domain::seed::DEMO_PASSWORD }),
+            )
+            .await;
+        self.staff()
+            .with_token(data["login"]["accessToken"].as_str().expect("token"))
+    }
+
+    pub async fn login_distributor(&self, username: &str) -> Gql {
+        let data = self
+            .distributor()
+            .ok(
+                "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }",
+                serde_json::json!({ "u": username, "p": domain::seed::DEMO_PASSWORD }),
+            )
+            .await;
+        self.distributor()
+            .with_token(data["login"]["accessToken"].as_str().expect("token"))
+    }
+
+    /// Stops the server, waiting for in-flight requests.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server");
+        }
+        self.wechat.shutdown().await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// reqwest is built without a default TLS provider: pick ring once per process.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Waits for something another task makes true (a notification delivered, a job done),
+/// checking often and failing after `seconds`. For effects that arrive asynchronously only.
+pub async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests: one test binary (one link) with a module per capability.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth_matrix;
+mod catalog;
+mod contract;
+mod http_surface;
+mod kv_contract;
+mod members;
+mod orders;
+mod sessions;
+mod subscriptions;
