@@ -255,16 +255,30 @@ pub(crate) async fn apply_movement<C: ConnectionTrait>(
 /// Takes `quantity` units of a SKU at a location, soonest-expiring unexpired batch first.
 /// Returns the (batch, units) taken. Concurrent callers can never take more than there is:
 /// each step is a conditional decrement, retried on the next batch when another caller won.
+/// Units to take out of a location, for [`take_fefo`].
+pub(crate) struct Withdrawal<'a> {
+    pub location_id: i64,
+    pub sku_id: i64,
+    pub quantity: i64,
+    pub kind: MovementKind,
+    pub reference: Option<&'a str>,
+    pub staff_id: Option<i64>,
+    pub at: DateTime<Utc>,
+}
+
 pub(crate) async fn take_fefo<C: ConnectionTrait>(
     db: &C,
-    location_id: i64,
-    sku_id: i64,
-    quantity: i64,
-    kind: MovementKind,
-    reference: Option<&str>,
-    staff_id: Option<i64>,
-    at: DateTime<Utc>,
+    withdrawal: Withdrawal<'_>,
 ) -> Result<Vec<(i64, i64)>, InventoryError> {
+    let Withdrawal {
+        location_id,
+        sku_id,
+        quantity,
+        kind,
+        reference,
+        staff_id,
+        at,
+    } = withdrawal;
     let today = at.with_timezone(&DEFAULT_ZONE).date_naive();
     let mut need = quantity;
     let mut taken = Vec::new();
@@ -632,13 +646,15 @@ pub async fn transfer(
     let txn = db::begin_write(&app.db).await?;
     let taken = take_fefo(
         &txn,
-        source.id,
-        sku_id,
-        quantity,
-        MovementKind::TransferOut,
-        Some(&reference),
-        Some(staff.staff_id),
-        now,
+        Withdrawal {
+            location_id: source.id,
+            sku_id,
+            quantity,
+            kind: MovementKind::TransferOut,
+            reference: Some(&reference),
+            staff_id: Some(staff.staff_id),
+            at: now,
+        },
     )
     .await?;
     for (batch_id, units) in taken {

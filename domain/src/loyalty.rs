@@ -141,16 +141,30 @@ pub fn points_for(amount_fen: i64, multiplier_pct: i32) -> i64 {
 }
 
 /// Writes an earning entry (a lot). Returns false when the key was already used: nothing written.
+/// One source event's effect on a member's points.
+pub(crate) struct PointsEvent<'a> {
+    pub member_id: i64,
+    pub points: i64,
+    pub reason: PointsReason,
+    pub reference: &'a str,
+    /// One entry per source event: a replay with the same key adds nothing.
+    pub idempotency_key: &'a str,
+    pub at: DateTime<Utc>,
+}
+
 pub(crate) async fn earn<C: ConnectionTrait>(
     db: &C,
-    member_id: i64,
-    points: i64,
-    reason: PointsReason,
-    reference: &str,
-    idempotency_key: &str,
+    event: &PointsEvent<'_>,
     expires_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    let PointsEvent {
+        member_id,
+        points,
+        reason,
+        reference,
+        idempotency_key,
+        at: now,
+    } = *event;
     if points <= 0 {
         return Ok(false);
     }
@@ -181,14 +195,17 @@ pub(crate) async fn earn<C: ConnectionTrait>(
 /// the key was already used.
 pub(crate) async fn deduct<C: ConnectionTrait>(
     db: &C,
-    member_id: i64,
-    points: i64,
-    reason: PointsReason,
-    reference: &str,
-    idempotency_key: &str,
+    event: &PointsEvent<'_>,
     allow_debt: bool,
-    now: DateTime<Utc>,
 ) -> Result<bool, LoyaltyError> {
+    let PointsEvent {
+        member_id,
+        points,
+        reason,
+        reference,
+        idempotency_key,
+        at: now,
+    } = *event;
     if points <= 0 {
         return Ok(false);
     }
@@ -352,13 +369,15 @@ pub async fn redeem(
     let txn = db::begin_write(&app.db).await?;
     deduct(
         &txn,
-        member_id,
-        points,
-        PointsReason::Redeemed,
-        reward,
-        &format!("redeem:{member_id}:{idempotency_key}"),
+        &PointsEvent {
+            member_id,
+            points,
+            reason: PointsReason::Redeemed,
+            reference: reward,
+            idempotency_key: &format!("redeem:{member_id}:{idempotency_key}"),
+            at: app.clock.now(),
+        },
         false,
-        app.clock.now(),
     )
     .await?;
     txn.commit().await?;

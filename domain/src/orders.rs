@@ -19,7 +19,7 @@ use crate::auth::{AuthError, MemberPrincipal, Permission, StaffPrincipal, StaffR
 use crate::catalog;
 use crate::error::{DomainError, ErrorCode, StoreError, is_unique_violation};
 use crate::inventory::{self, InventoryError, MovementKind, MovementSpec};
-use crate::loyalty::{self, LoyaltyError, PointsReason};
+use crate::loyalty::{self, LoyaltyError, PointsEvent, PointsReason};
 use crate::{AppState, db};
 use entities::{
     member, order, order_allocation, order_discount, order_line, points_ledger, product, sku,
@@ -327,13 +327,15 @@ pub(crate) async fn insert_order(
         .await?;
         let taken = inventory::take_fefo(
             txn,
-            draft.location_id,
-            line.sku_id,
-            i64::from(line.quantity),
-            movement,
-            Some(&order_no),
-            staff_id,
-            now,
+            inventory::Withdrawal {
+                location_id: draft.location_id,
+                sku_id: line.sku_id,
+                quantity: i64::from(line.quantity),
+                kind: movement,
+                reference: Some(&order_no),
+                staff_id,
+                at: now,
+            },
         )
         .await?;
         for (batch_id, units) in taken {
@@ -867,13 +869,15 @@ pub(crate) async fn reward_payment(
     let points = loyalty::points_for(order.total_fen, multiplier);
     let earned = loyalty::earn(
         txn,
-        order.member_id,
-        points,
-        PointsReason::OrderPaid,
-        &order.order_no,
-        &format!("order-paid:{}", order.order_no),
+        &PointsEvent {
+            member_id: order.member_id,
+            points,
+            reason: PointsReason::OrderPaid,
+            reference: &order.order_no,
+            idempotency_key: &format!("order-paid:{}", order.order_no),
+            at: now,
+        },
         Some(now + app.settings.loyalty.points_validity),
-        now,
     )
     .await?;
     if earned || points == 0 {
@@ -1175,13 +1179,15 @@ pub(crate) async fn apply_refund(
         .unwrap_or(0);
         loyalty::deduct(
             txn,
-            order.member_id,
-            back,
-            PointsReason::OrderRefunded,
-            refund_no,
-            &format!("refund:{refund_no}"),
+            &PointsEvent {
+                member_id: order.member_id,
+                points: back,
+                reason: PointsReason::OrderRefunded,
+                reference: refund_no,
+                idempotency_key: &format!("refund:{refund_no}"),
+                at: now,
+            },
             true,
-            now,
         )
         .await?;
     }

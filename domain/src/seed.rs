@@ -255,6 +255,17 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
     Ok(true)
 }
 
+/// code, name, category, claims, suitable skin types, ingredients, SKUs (code, shade, size, price).
+type DemoProduct<'a> = (
+    &'a str,
+    &'a str,
+    i64,
+    &'a [&'a str],
+    &'a [SkinType],
+    &'a [&'a str],
+    &'a [(&'a str, Option<&'a str>, &'a str, i64)],
+);
+
 /// Two categories, four products with ingredients and SKUs, and stock at every location.
 async fn seed_catalog(
     txn: &sea_orm::DatabaseTransaction,
@@ -282,15 +293,7 @@ async fn seed_catalog(
     }
     .insert(txn)
     .await?;
-    let products: [(
-        &str,
-        &str,
-        i64,
-        &[&str],
-        &[SkinType],
-        &[&str],
-        &[(&str, Option<&str>, &str, i64)],
-    ); 4] = [
+    let products: [DemoProduct; 4] = [
         (
             "ROSE-SERUM",
             "玫瑰修护精华",

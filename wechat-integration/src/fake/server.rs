@@ -145,23 +145,26 @@ async fn handle(inner: Arc<Inner>, mut req: Request) -> Response {
 }
 
 /// Checks a `test:<who>:<nonce>` code: single use, five minutes from first sight.
-fn take_code(codes: &mut HashMap<String, CodeState>, code: &str) -> Result<String, Response> {
+fn take_code(
+    codes: &mut HashMap<String, CodeState>,
+    code: &str,
+) -> Result<String, (i64, &'static str)> {
     let mut parts = code.splitn(3, ':');
     let (Some("test"), Some(who), Some(nonce)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(errcode(40029, "invalid code"));
+        return Err((40029, "invalid code"));
     };
     if who.is_empty() || nonce.is_empty() {
-        return Err(errcode(40029, "invalid code"));
+        return Err((40029, "invalid code"));
     }
     let state = codes.entry(code.to_owned()).or_insert(CodeState {
         first_seen: std::time::Instant::now(),
         used: false,
     });
     if state.used {
-        return Err(errcode(40163, "code been used"));
+        return Err((40163, "code been used"));
     }
     if state.first_seen.elapsed() > CODE_LIFETIME {
-        return Err(errcode(40029, "invalid code"));
+        return Err((40029, "invalid code"));
     }
     state.used = true;
     Ok(who.to_owned())
@@ -179,7 +182,7 @@ async fn login(inner: &Inner, q: &HashMap<String, String>) -> Response {
     let code = q.get("js_code").cloned().unwrap_or_default();
     let user = match take_code(&mut lock(inner).login_codes, &code) {
         Ok(user) => user,
-        Err(resp) => return resp,
+        Err((code, msg)) => return errcode(code, msg),
     };
     let session_key = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
@@ -228,21 +231,21 @@ fn token(inner: &Inner, appid: Option<&str>, secret: Option<&str>, force: bool) 
     )
 }
 
-fn check_token(inner: &Inner, q: &HashMap<String, String>) -> Result<(), Response> {
+fn check_token(inner: &Inner, q: &HashMap<String, String>) -> Result<(), Box<Response>> {
     let token = q.get("access_token").cloned().unwrap_or_default();
     match lock(inner).tokens.get(&token) {
         Some(exp) if *exp > Utc::now() => Ok(()),
-        Some(_) => Err(errcode(42001, "access_token expired")),
-        None => Err(errcode(
+        Some(_) => Err(Box::new(errcode(42001, "access_token expired"))),
+        None => Err(Box::new(errcode(
             40001,
             "invalid credential, access_token is invalid or not latest",
-        )),
+        ))),
     }
 }
 
 async fn phone(inner: &Inner, q: &HashMap<String, String>, body: &Value) -> Response {
     if let Err(resp) = check_token(inner, q) {
-        return resp;
+        return *resp;
     }
     if let Some(fault) = mini_program_fault(inner, FaultScope::Phone).await {
         return fault;
@@ -250,7 +253,7 @@ async fn phone(inner: &Inner, q: &HashMap<String, String>, body: &Value) -> Resp
     let code = body["code"].as_str().unwrap_or_default();
     let who = match take_code(&mut lock(inner).phone_codes, code) {
         Ok(who) => who,
-        Err(resp) => return resp,
+        Err((code, msg)) => return errcode(code, msg),
     };
     let pure = if who.len() == 11 && who.starts_with('1') && who.chars().all(|c| c.is_ascii_digit())
     {
@@ -286,7 +289,7 @@ async fn phone(inner: &Inner, q: &HashMap<String, String>, body: &Value) -> Resp
 
 async fn subscribe_send(inner: &Inner, q: &HashMap<String, String>, body: &Value) -> Response {
     if let Err(resp) = check_token(inner, q) {
-        return resp;
+        return *resp;
     }
     if let Some(fault) = mini_program_fault(inner, FaultScope::SubscribeSend).await {
         return fault;
@@ -336,7 +339,7 @@ async fn subscribe_send(inner: &Inner, q: &HashMap<String, String>, body: &Value
 
 async fn wxacode(inner: &Inner, q: &HashMap<String, String>, body: &Value) -> Response {
     if let Err(resp) = check_token(inner, q) {
-        return resp;
+        return *resp;
     }
     if let Some(fault) = mini_program_fault(inner, FaultScope::WxaCode).await {
         return fault;
