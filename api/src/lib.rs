@@ -254,6 +254,7 @@ pub fn build_state(parts: Parts) -> anyhow::Result<Arc<AppState>> {
         clock: parts.clock,
         pii: PiiCipher::new(&parts.pii_keys.0, &parts.pii_keys.1)?,
         tokens: TokenKeys::new(&parts.jwt_secret),
+        codes: domain::signed_codes::CodeSigner::new(&parts.jwt_secret),
         settings: parts.settings,
     }))
 }

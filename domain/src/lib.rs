@@ -20,6 +20,7 @@ pub mod orders;
 pub mod payments;
 pub mod pii;
 pub mod seed;
+pub mod signed_codes;
 pub mod subscriptions;
 
 use std::net::IpAddr;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub clock: Arc<dyn clock::Clock>,
     pub pii: pii::PiiCipher,
     pub tokens: auth::TokenKeys,
+    /// Signs the short-lived QR codes members show at the counter.
+    pub codes: signed_codes::CodeSigner,
     pub settings: Settings,
 }
 

@@ -210,3 +210,59 @@ async fn set_zero<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// What happened to one subscription message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    Sent {
+        msgid: u64,
+    },
+    /// Rouge counted no unused consent: nothing was sent.
+    NoConsent,
+    /// WeChat answered 43101: the member has none left; the count is now zero. Do not retry.
+    Refused,
+    /// 45011: back off, then retry (the consent was given back).
+    RateLimited,
+    /// 45009: the daily quota is spent; stop for the day (the consent was given back).
+    DailyQuota,
+    /// -1, 5xx, network: retry later (the consent was given back).
+    Retry,
+    /// The message itself is wrong (a value breaks its key's rule, bad template or page): a
+    /// retry would fail the same way (the consent was given back).
+    Rejected(String),
+}
+
+/// Sends one subscription message to a member, using one of their counted consents for the
+/// template: the single door every sender (booking reminders, campaigns, automations) goes through.
+pub async fn send_with_consent(
+    app: &AppState,
+    member_id: i64,
+    openid: &str,
+    message: wechat_integration::SubscribeMessage,
+) -> Result<SendOutcome, StoreError> {
+    use wechat_integration::WeChatErrorKind as K;
+    let template = message.template_id.clone();
+    if !take(&app.db, member_id, &template, app.clock.now()).await? {
+        return Ok(SendOutcome::NoConsent);
+    }
+    let message = wechat_integration::SubscribeMessage {
+        touser: openid.to_owned(),
+        ..message
+    };
+    let err = match app.wechat.send_subscribe_message(&message).await {
+        Ok(msgid) => return Ok(SendOutcome::Sent { msgid }),
+        Err(err) => err,
+    };
+    let now = app.clock.now();
+    if err.kind() == K::ConsentExhausted {
+        exhausted(&app.db, member_id, &template, now).await?;
+        return Ok(SendOutcome::Refused);
+    }
+    give_back(&app.db, member_id, &template, now).await?;
+    Ok(match err.kind() {
+        K::RateLimited => SendOutcome::RateLimited,
+        K::DailyQuota => SendOutcome::DailyQuota,
+        K::Busy | K::TokenInvalid => SendOutcome::Retry,
+        _ => SendOutcome::Rejected(err.to_string()),
+    })
+}
