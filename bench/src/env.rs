@@ -1,0 +1,106 @@
+//! The bench environment: a fresh database on the bench PostgreSQL, the bench Redis, and the
+//! release server started as a child process.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub fn admin_url() -> anyhow::Result<String> {
+    std::env::var("ROUGE_TEST_DATABASE_URL").context("run through scripts/bench (ROUGE_TEST_DATABASE_URL)")
+}
+
+pub fn redis_url() -> anyhow::Result<String> {
+    std::env::var("ROUGE_TEST_REDIS_URL").context("run through scripts/bench (ROUGE_TEST_REDIS_URL)")
+}
+
+/// Creates (or recreates) a database for a scenario and migrates it.
+pub async fn fresh_database(name: &str) -> anyhow::Result<(String, DatabaseConnection)> {
+    let admin_url = admin_url()?;
+    let admin = api::connect_database(&admin_url, 1).await?;
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+    admin.close().await?;
+    let (base, _) = admin_url.rsplit_once('/').context("database url")?;
+    let url = format!("{base}/{name}");
+    let db = api::connect_database(&url, 16).await?;
+    api::migrate(&db).await?;
+    Ok((url, db))
+}
+
+pub struct Server {
+    pub base_url: String,
+    pub child: Child,
+}
+
+impl Server {
+    /// Starts the release server on port 0 against a database, with Redis and the fake WeChat.
+    pub async fn start(database_url: &str, extra_env: &[(&str, &str)]) -> anyhow::Result<Server> {
+        let bin = std::env::var("ROUGE_BENCH_SERVER").context("ROUGE_BENCH_SERVER (scripts/bench sets it)")?;
+        let mut cmd = Command::new(bin);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env("DATABASE_URL", database_url)
+            .env("REDIS_URL", redis_url()?)
+            .env("ROUGE_KV__PREFIX", format!("bench:{}:", uuid::Uuid::new_v4().simple()))
+            .env("ROUGE_DATABASE__MAX_CONNECTIONS", "32")
+            .env("ROUGE_JOBS__IN_SERVE", "false")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().context("start the release server")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let base_url = tokio::time::timeout(Duration::from_secs(120), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(url) = line.strip_prefix("rouge listening on ") {
+                    return Ok::<_, anyhow::Error>(url.to_owned());
+                }
+            }
+            bail!("the server exited before listening")
+        })
+        .await
+        .context("the server did not start within two minutes")??;
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Server { base_url, child })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
+pub fn http_client(connections: usize) -> anyhow::Result<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+/// Posts a GraphQL operation; Ok when it answered without errors.
+pub async fn graphql(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let mut req = http.post(url).json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let value: serde_json::Value = resp.json().await.map_err(|e| e.to_string())?;
+    if !status.is_success() || value.get("errors").is_some_and(|e| !e.is_null()) {
+        return Err(format!("{status}: {value}").chars().take(300).collect());
+    }
+    Ok(value)
+}

@@ -1,0 +1,178 @@
+//! A closed-loop load generator: N connections, each sending its next request as soon as the
+//! previous one answered, for a fixed time; latencies in an HDR histogram.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+pub struct Report {
+    pub label: String,
+    pub connections: usize,
+    pub elapsed: Duration,
+    pub ok: u64,
+    pub errors: u64,
+    pub latency: Histogram<u64>,
+}
+
+impl Report {
+    pub fn per_second(&self) -> f64 {
+        (self.ok + self.errors) as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn ms(&self, quantile: f64) -> f64 {
+        self.latency.value_at_quantile(quantile) as f64 / 1000.0
+    }
+
+    pub fn print(&self) {
+        println!(
+            "{:<28} conns={:<4} req/s={:>9.0}  p50={:>7.2}ms  p90={:>7.2}ms  p99={:>7.2}ms  max={:>8.2}ms  ok={} errors={}",
+            self.label,
+            self.connections,
+            self.per_second(),
+            self.ms(0.5),
+            self.ms(0.9),
+            self.ms(0.99),
+            self.latency.max() as f64 / 1000.0,
+            self.ok,
+            self.errors,
+        );
+    }
+}
+
+/// Runs `request(connection, n)` in a loop on each of `connections` tasks for `duration`.
+/// A request returns Ok for a success, Err for an error answer (counted, latency kept).
+pub async fn run<F, Fut>(label: &str, connections: usize, duration: Duration, request: F) -> Report
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
+    let request = Arc::new(request);
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(connections);
+    for connection in 0..connections {
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut histogram = new_histogram();
+            let (mut ok, mut errors, mut n) = (0u64, 0u64, 0u64);
+            let mut first_error = None;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let outcome = request(connection, n).await;
+                let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let _ = histogram.record(micros.max(1));
+                match outcome {
+                    Ok(()) => ok += 1,
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                    }
+                }
+                n += 1;
+            }
+            (histogram, ok, errors, first_error)
+        }));
+    }
+    let mut latency = new_histogram();
+    let (mut ok, mut errors) = (0, 0);
+    let mut first_error = None;
+    for task in tasks {
+        if let Ok((h, o, e, first)) = task.await {
+            let _ = latency.add(&h);
+            ok += o;
+            errors += e;
+            if first_error.is_none() {
+                first_error = first;
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        eprintln!("{label}: first error: {e}");
+    }
+    Report {
+        label: label.to_owned(),
+        connections,
+        elapsed: started.elapsed(),
+        ok,
+        errors,
+        latency,
+    }
+}
+
+/// Sends `total` requests with at most `connections` in flight (a fixed amount of work, not a time).
+pub async fn run_count<F, Fut>(label: &str, connections: usize, total: u64, request: F) -> Report
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
+    let request = Arc::new(request);
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(connections);
+    for connection in 0..connections {
+        let request = request.clone();
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut histogram = new_histogram();
+            let (mut ok, mut errors) = (0u64, 0u64);
+            let mut first_error = None;
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= total {
+                    break;
+                }
+                let t = Instant::now();
+                let outcome = request(connection, n).await;
+                let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let _ = histogram.record(micros.max(1));
+                match outcome {
+                    Ok(()) => ok += 1,
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            (histogram, ok, errors, first_error)
+        }));
+    }
+    let mut latency = new_histogram();
+    let (mut ok, mut errors) = (0, 0);
+    let mut first_error = None;
+    for task in tasks {
+        if let Ok((h, o, e, first)) = task.await {
+            let _ = latency.add(&h);
+            ok += o;
+            errors += e;
+            if first_error.is_none() {
+                first_error = first;
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        eprintln!("{label}: first error: {e}");
+    }
+    Report {
+        label: label.to_owned(),
+        connections,
+        elapsed: started.elapsed(),
+        ok,
+        errors,
+        latency,
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // 1 µs to 60 s at 3 significant figures; the bounds are valid, so this cannot fail.
+    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| unreachable!("valid histogram bounds"))
+}
+
+/// Peak resident memory of a process (VmHWM), in MiB.
+pub fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
