@@ -27,8 +27,15 @@ pub struct Args {
 const QUERY: &str = "query($after: String) { products(first: 20, after: $after) {
   edges { node { id name skus { id priceFen available } } } pageInfo { hasNextPage } } }";
 
-async fn seed(db: &DatabaseConnection, products: usize, skus_per_product: usize) -> anyhow::Result<()> {
-    use entities::{category, location, product, product_ingredient, sku, stock_batch, stock_level, stock_movement};
+async fn seed(
+    db: &DatabaseConnection,
+    products: usize,
+    skus_per_product: usize,
+) -> anyhow::Result<()> {
+    use entities::{
+        category, location, product, product_ingredient, sku, stock_batch, stock_level,
+        stock_movement,
+    };
     let now = Utc::now();
     let cat = category::ActiveModel {
         code: Set("BENCH".into()),
@@ -91,7 +98,9 @@ async fn seed(db: &DatabaseConnection, products: usize, skus_per_product: usize)
                     })
             })
             .collect();
-        product_ingredient::Entity::insert_many(ingredients).exec(db).await?;
+        product_ingredient::Entity::insert_many(ingredients)
+            .exec(db)
+            .await?;
         let skus: Vec<sku::ActiveModel> = chunk
             .iter()
             .flat_map(|p| {
@@ -164,7 +173,12 @@ async fn seed(db: &DatabaseConnection, products: usize, skus_per_product: usize)
             .collect();
         stock_movement::Entity::insert_many(moves).exec(db).await?;
     }
-    println!("seeded {} products, {} SKUs, {} batches", product_ids.len(), sku_ids.len(), batches.len());
+    println!(
+        "seeded {} products, {} SKUs, {} batches",
+        product_ids.len(),
+        sku_ids.len(),
+        batches.len()
+    );
     Ok(())
 }
 
@@ -180,11 +194,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut cursors: Vec<Option<String>> = vec![None];
     let mut after: Option<String> = None;
     loop {
-        let page = graphql(&http, &endpoint, None, &json!({ "query": QUERY, "variables": { "after": after } }))
-            .await
-            .map_err(anyhow::Error::msg)?;
-        let edges = page["data"]["products"]["edges"].as_array().cloned().unwrap_or_default();
-        let Some(last) = edges.last().and_then(|e| e["node"]["id"].as_str().map(str::to_owned)) else { break };
+        let page = graphql(
+            &http,
+            &endpoint,
+            None,
+            &json!({ "query": QUERY, "variables": { "after": after } }),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        let edges = page["data"]["products"]["edges"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let Some(last) = edges
+            .last()
+            .and_then(|e| e["node"]["id"].as_str().map(str::to_owned))
+        else {
+            break;
+        };
         if page["data"]["products"]["pageInfo"]["hasNextPage"] != true {
             break;
         }
@@ -200,10 +227,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     })
     .await;
     for connections in args.connections {
-        let report = load::run("products(first: 20)", connections, Duration::from_secs(args.seconds), {
-            let (http, endpoint, cursors) = (http.clone(), endpoint.clone(), cursors.clone());
-            move |c, n| request(http.clone(), endpoint.clone(), cursors.clone(), c, n)
-        })
+        let report = load::run(
+            "products(first: 20)",
+            connections,
+            Duration::from_secs(args.seconds),
+            {
+                let (http, endpoint, cursors) = (http.clone(), endpoint.clone(), cursors.clone());
+                move |c, n| request(http.clone(), endpoint.clone(), cursors.clone(), c, n)
+            },
+        )
         .await;
         report.print();
     }
@@ -225,7 +257,10 @@ async fn request(
     let index = (connection * 7 + usize::try_from(n).unwrap_or(0)) % cursors.len();
     let body = json!({ "query": QUERY, "variables": { "after": cursors[index] } });
     let page = graphql(&http, &endpoint, None, &body).await?;
-    if page["data"]["products"]["edges"].as_array().is_none_or(|e| e.is_empty()) {
+    if page["data"]["products"]["edges"]
+        .as_array()
+        .is_none_or(|e| e.is_empty())
+    {
         return Err("empty page".into());
     }
     Ok(())

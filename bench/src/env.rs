@@ -10,19 +10,25 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 pub fn admin_url() -> anyhow::Result<String> {
-    std::env::var("ROUGE_TEST_DATABASE_URL").context("run through scripts/bench (ROUGE_TEST_DATABASE_URL)")
+    std::env::var("ROUGE_TEST_DATABASE_URL")
+        .context("run through scripts/bench (ROUGE_TEST_DATABASE_URL)")
 }
 
 pub fn redis_url() -> anyhow::Result<String> {
-    std::env::var("ROUGE_TEST_REDIS_URL").context("run through scripts/bench (ROUGE_TEST_REDIS_URL)")
+    std::env::var("ROUGE_TEST_REDIS_URL")
+        .context("run through scripts/bench (ROUGE_TEST_REDIS_URL)")
 }
 
 /// Creates (or recreates) a database for a scenario and migrates it.
 pub async fn fresh_database(name: &str) -> anyhow::Result<(String, DatabaseConnection)> {
     let admin_url = admin_url()?;
     let admin = api::connect_database(&admin_url, 1).await?;
-    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await?;
     admin.close().await?;
     let (base, _) = admin_url.rsplit_once('/').context("database url")?;
     let url = format!("{base}/{name}");
@@ -39,12 +45,16 @@ pub struct Server {
 impl Server {
     /// Starts the release server on port 0 against a database, with Redis and the fake WeChat.
     pub async fn start(database_url: &str, extra_env: &[(&str, &str)]) -> anyhow::Result<Server> {
-        let bin = std::env::var("ROUGE_BENCH_SERVER").context("ROUGE_BENCH_SERVER (scripts/bench sets it)")?;
+        let bin = std::env::var("ROUGE_BENCH_SERVER")
+            .context("ROUGE_BENCH_SERVER (scripts/bench sets it)")?;
         let mut cmd = Command::new(bin);
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .env("DATABASE_URL", database_url)
             .env("REDIS_URL", redis_url()?)
-            .env("ROUGE_KV__PREFIX", format!("bench:{}:", uuid::Uuid::new_v4().simple()))
+            .env(
+                "ROUGE_KV__PREFIX",
+                format!("bench:{}:", uuid::Uuid::new_v4().simple()),
+            )
             .env("ROUGE_DATABASE__MAX_CONNECTIONS", "32")
             .env("ROUGE_JOBS__IN_SERVE", "false")
             .env("RUST_LOG", "warn")
