@@ -83,6 +83,11 @@ fn kubernetes_manifests_are_consistent() {
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
     assert!(container["resources"]["limits"]["memory"].is_string());
     assert!(container["resources"]["requests"]["cpu"].is_string());
+    let worker = deployments
+        .iter()
+        .find(|d| d["metadata"]["name"] == "rouge-worker")
+        .expect("rouge-worker Deployment");
+    assert_eq!(worker["spec"]["template"]["spec"]["containers"][0]["args"][0], "worker");
     let secret = yaml_docs(&repo().join("k8s/secret-template.yaml"));
     assert_eq!(secret[0]["kind"], "Secret");
     for key in [
