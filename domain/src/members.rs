@@ -30,6 +30,8 @@ pub enum MembersError {
     TagNotFound,
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error("could not allocate a unique member code")]
+    CodeAllocation,
     #[error("stored personal data could not be read")]
     Pii(#[from] crate::pii::PiiError),
     #[error(transparent)]
@@ -45,7 +47,7 @@ impl DomainError for MembersError {
             Self::InvalidInput(_) | Self::SystemTag => ErrorCode::BadUserInput,
             Self::PhoneTaken => ErrorCode::Conflict,
             Self::Auth(e) => e.code(),
-            Self::Pii(_) => ErrorCode::Internal,
+            Self::Pii(_) | Self::CodeAllocation => ErrorCode::Internal,
             Self::Store(e) => e.code(),
         }
     }
@@ -385,9 +387,7 @@ pub async fn find_or_create_by_openid(
             Err(err) => return Err(err.into()),
         }
     }
-    Err(MembersError::Store(StoreError::Db(sea_orm::DbErr::Custom(
-        "could not allocate a member code".into(),
-    ))))
+    Err(MembersError::CodeAllocation)
 }
 
 pub async fn get(app: &AppState, id: i64) -> Result<Member, MembersError> {

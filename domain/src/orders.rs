@@ -48,6 +48,10 @@ pub enum OrdersError {
     #[error("WeChat Pay refused: {0}")]
     PayRefused(String),
     #[error(transparent)]
+    Loyalty(#[from] LoyaltyError),
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+    #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -66,6 +70,8 @@ impl DomainError for OrdersError {
             Self::PaymentExpired => ErrorCode::Expired,
             Self::PayUnavailable(_) => ErrorCode::Unavailable,
             Self::PayRefused(_) => ErrorCode::Internal,
+            Self::Loyalty(e) => e.code(),
+            Self::Catalog(e) => e.code(),
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
         }
@@ -81,15 +87,6 @@ impl From<InventoryError> for OrdersError {
             InventoryError::Auth(a) => Self::Auth(a),
             InventoryError::Store(s) => Self::Store(s),
             InventoryError::Taken(what) => Self::InvalidInput(format!("{what} is taken")),
-        }
-    }
-}
-
-impl From<LoyaltyError> for OrdersError {
-    fn from(e: LoyaltyError) -> Self {
-        match e {
-            LoyaltyError::Store(s) => Self::Store(s),
-            other => Self::Store(StoreError::Db(sea_orm::DbErr::Custom(other.to_string()))),
         }
     }
 }
@@ -737,13 +734,9 @@ async fn sale_preview(
         .sum();
     let discounts = tier_discount(&app.db, member_id, subtotal).await?;
     let discount: i64 = discounts.iter().map(|d| d.amount_fen).sum();
-    let skus = catalog::skus(app, &lines.iter().map(|l| l.sku_id).collect::<Vec<_>>())
-        .await
-        .map_err(|e| OrdersError::Store(StoreError::Db(sea_orm::DbErr::Custom(e.to_string()))))?;
+    let skus = catalog::skus(app, &lines.iter().map(|l| l.sku_id).collect::<Vec<_>>()).await?;
     let product_ids: Vec<i64> = skus.values().map(|s| s.product_id).collect();
-    let warnings = catalog::allergens_for_member(app, member_id, &product_ids)
-        .await
-        .map_err(|e| OrdersError::Store(StoreError::Db(sea_orm::DbErr::Custom(e.to_string()))))?;
+    let warnings = catalog::allergens_for_member(app, member_id, &product_ids).await?;
     let mut allergen_warnings: Vec<(String, Vec<String>)> = Vec::new();
     for line in &draft_lines {
         let product_id = skus.get(&line.sku_id).map(|s| s.product_id);

@@ -23,6 +23,8 @@ pub enum SeedError {
     Store(#[from] StoreError),
     #[error("could not hash a demo password")]
     Hash,
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::InventoryError),
 }
 
 crate::store_error_conversions!(SeedError);
@@ -419,10 +421,7 @@ async fn seed_catalog(
                             at: now,
                         },
                     )
-                    .await
-                    .map_err(|e| {
-                        SeedError::Store(StoreError::Db(sea_orm::DbErr::Custom(e.to_string())))
-                    })?;
+                    .await?;
                 }
             }
         }

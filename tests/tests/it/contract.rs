@@ -87,7 +87,10 @@ fn kubernetes_manifests_are_consistent() {
         .iter()
         .find(|d| d["metadata"]["name"] == "rouge-worker")
         .expect("rouge-worker Deployment");
-    assert_eq!(worker["spec"]["template"]["spec"]["containers"][0]["args"][0], "worker");
+    assert_eq!(
+        worker["spec"]["template"]["spec"]["containers"][0]["args"][0],
+        "worker"
+    );
     let secret = yaml_docs(&repo().join("k8s/secret-template.yaml"));
     assert_eq!(secret[0]["kind"], "Secret");
     for key in [
