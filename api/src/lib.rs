@@ -255,6 +255,7 @@ pub fn build_state(parts: Parts) -> anyhow::Result<Arc<AppState>> {
         pii: PiiCipher::new(&parts.pii_keys.0, &parts.pii_keys.1)?,
         tokens: TokenKeys::new(&parts.jwt_secret),
         codes: domain::signed_codes::CodeSigner::new(&parts.jwt_secret),
+        caches: domain::Caches::default(),
         settings: parts.settings,
     }))
 }

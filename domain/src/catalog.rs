@@ -24,6 +24,11 @@ pub enum CatalogError {
     #[error("{0} is already taken")]
     Taken(&'static str),
     #[error(transparent)]
+    Inventory(#[from] Box<crate::inventory::InventoryError>),
+    /// A failure shared by every request that waited on the same cached load.
+    #[error(transparent)]
+    Shared(std::sync::Arc<CatalogError>),
+    #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -37,6 +42,8 @@ impl DomainError for CatalogError {
             Self::InvalidInput(_) => ErrorCode::BadUserInput,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Taken(_) => ErrorCode::Conflict,
+            Self::Inventory(e) => e.code(),
+            Self::Shared(e) => e.code(),
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
         }
@@ -238,6 +245,7 @@ pub async fn create_category(
             e.into()
         }
     })?;
+    app.caches.listings.invalidate();
     Ok(row.into())
 }
 
@@ -304,6 +312,7 @@ pub async fn create_product(
     })?;
     write_ingredients(&txn, row.id, ingredients).await?;
     txn.commit().await?;
+    app.caches.listings.invalidate();
     Ok(row.into())
 }
 
@@ -403,6 +412,7 @@ pub async fn update_product(
         write_ingredients(&txn, id, ingredients).await?;
     }
     txn.commit().await?;
+    app.caches.listings.invalidate();
     Ok(row.into())
 }
 
@@ -479,6 +489,7 @@ pub async fn add_sku(
             e.into()
         }
     })?;
+    app.caches.listings.invalidate();
     Ok(row.into())
 }
 
@@ -523,6 +534,7 @@ pub async fn update_sku(
         row.active = Set(active);
     }
     row.updated_at = Set(app.clock.now());
+    app.caches.listings.invalidate();
     Ok(row.update(&app.db).await?.into())
 }
 
@@ -677,4 +689,108 @@ pub async fn allergens_for_member(
         .map(|(id, list)| (id, allergen_warnings(&list, &allergies)))
         .filter(|(_, w)| !w.is_empty())
         .collect())
+}
+
+/// A SKU as a listing shows it: with its sellable units.
+#[derive(Debug, Clone)]
+pub struct ListedSku {
+    pub sku: Sku,
+    pub available: i64,
+}
+
+/// A product as a listing shows it: SKUs with stock, and ingredients (for allergen warnings).
+#[derive(Debug, Clone)]
+pub struct ListedProduct {
+    pub product: Product,
+    pub skus: Vec<ListedSku>,
+    pub ingredients: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub items: Vec<ListedProduct>,
+    pub has_next: bool,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub struct ListingKey {
+    category_id: Option<i64>,
+    skin_type: Option<i32>,
+    first: u64,
+    after: Option<i64>,
+}
+
+/// Listings are read far more than the catalog changes: each page is kept for two seconds
+/// (stock shown in a listing may be that old; placing an order checks the real stock), and
+/// concurrent misses for one page share a single load.
+pub struct ListingCache {
+    pages: moka::future::Cache<ListingKey, std::sync::Arc<Listing>>,
+}
+
+impl Default for ListingCache {
+    fn default() -> Self {
+        Self {
+            pages: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(2))
+                .build(),
+        }
+    }
+}
+
+impl ListingCache {
+    /// Catalog writes in this process show at once; other replicas within the time to live.
+    pub fn invalidate(&self) {
+        self.pages.invalidate_all();
+    }
+}
+
+/// A page of the mini-program catalog with everything a listing shows, from the cache.
+pub async fn listing(
+    app: &AppState,
+    filter: &ProductFilter,
+    first: u64,
+    after: Option<i64>,
+) -> Result<std::sync::Arc<Listing>, CatalogError> {
+    if !(1..=50).contains(&first) {
+        return Err(invalid("first must be between 1 and 50"));
+    }
+    let key = ListingKey {
+        category_id: filter.category_id,
+        skin_type: filter.skin_type.map(SkinType::bit),
+        first,
+        after,
+    };
+    app.caches
+        .listings
+        .pages
+        .try_get_with(key, async {
+            let (products, has_next) = products_page(app, filter, first, after).await?;
+            let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
+            let mut skus = skus_of_products(app, &ids).await?;
+            let mut ingredients = ingredients_of_products(app, &ids).await?;
+            let sku_ids: Vec<i64> = skus.values().flatten().map(|s| s.id).collect();
+            let available = crate::inventory::available_by_sku(app, &sku_ids, None)
+                .await
+                .map_err(Box::new)?;
+            let items = products
+                .into_iter()
+                .map(|product| ListedProduct {
+                    skus: skus
+                        .remove(&product.id)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|sku| ListedSku {
+                            available: available.get(&sku.id).copied().unwrap_or(0),
+                            sku,
+                        })
+                        .collect(),
+                    ingredients: ingredients.remove(&product.id).unwrap_or_default(),
+                    product,
+                })
+                .collect();
+            Ok(std::sync::Arc::new(Listing { items, has_next }))
+        })
+        .await
+        .map_err(CatalogError::Shared)
 }

@@ -42,7 +42,15 @@ pub struct AppState {
     pub tokens: auth::TokenKeys,
     /// Signs the short-lived QR codes members show at the counter.
     pub codes: signed_codes::CodeSigner,
+    /// In-process caches of read-mostly data.
+    pub caches: Caches,
     pub settings: Settings,
+}
+
+/// Read-mostly data kept in process for a short time (each replica has its own).
+#[derive(Default)]
+pub struct Caches {
+    pub listings: catalog::ListingCache,
 }
 
 /// Business settings that come from configuration.

@@ -100,7 +100,27 @@ impl From<catalog::Category> for Category {
     }
 }
 
-pub struct Product(pub catalog::Product);
+/// A product; in a listing it carries its SKUs, stock and ingredients, loaded with the page.
+pub struct Product(
+    pub catalog::Product,
+    pub Option<std::sync::Arc<catalog::ListedProduct>>,
+);
+
+impl Product {
+    fn plain(p: catalog::Product) -> Self {
+        Self(p, None)
+    }
+
+    async fn ingredient_list(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
+        match &self.1 {
+            Some(listed) => Ok(listed.ingredients.clone()),
+            None => Ok(loader_of(ctx)
+                .load_one(IngredientsOf(self.0.id))
+                .await?
+                .unwrap_or_default()),
+        }
+    }
+}
 
 #[Object]
 impl Product {
@@ -136,18 +156,22 @@ impl Product {
     }
     /// INCI names in label order.
     async fn ingredients(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
-        Ok(loader_of(ctx)
-            .load_one(IngredientsOf(self.0.id))
-            .await?
-            .unwrap_or_default())
+        self.ingredient_list(ctx).await
     }
     async fn skus(&self, ctx: &Context<'_>) -> ApiResult<Vec<Sku>> {
+        if let Some(listed) = &self.1 {
+            return Ok(listed
+                .skus
+                .iter()
+                .map(|l| Sku(l.sku.clone(), Some(l.available)))
+                .collect());
+        }
         Ok(loader_of(ctx)
             .load_one(SkusOf(self.0.id))
             .await?
             .unwrap_or_default()
             .into_iter()
-            .map(Sku)
+            .map(|s| Sku(s, None))
             .collect())
     }
     /// The ingredients of this product the signed-in member is allergic to (empty otherwise).
@@ -169,15 +193,13 @@ impl Product {
         if allergies.is_empty() {
             return Ok(vec![]);
         }
-        let ingredients = loader_of(ctx)
-            .load_one(IngredientsOf(self.0.id))
-            .await?
-            .unwrap_or_default();
+        let ingredients = self.ingredient_list(ctx).await?;
         Ok(catalog::allergen_warnings(&ingredients, allergies))
     }
 }
 
-pub struct Sku(pub catalog::Sku);
+/// A SKU; in a listing it carries its sellable units, loaded with the page.
+pub struct Sku(pub catalog::Sku, pub Option<i64>);
 
 #[Object]
 impl Sku {
@@ -206,10 +228,13 @@ impl Sku {
     }
     /// Sellable units across locations (unexpired batches).
     async fn available(&self, ctx: &Context<'_>) -> ApiResult<i64> {
-        Ok(loader_of(ctx)
-            .load_one(AvailableOf(self.0.id))
-            .await?
-            .unwrap_or(0))
+        match self.1 {
+            Some(units) => Ok(units),
+            None => Ok(loader_of(ctx)
+                .load_one(AvailableOf(self.0.id))
+                .await?
+                .unwrap_or(0)),
+        }
     }
     /// Staff only; null for members.
     async fn cost_fen(&self, ctx: &Context<'_>) -> Option<i64> {
@@ -243,13 +268,17 @@ async fn products_page(
         skin_type: skin_type.map(Into::into),
     };
     let first = u64::try_from(first).map_err(|_| ApiError::bad_input("first must be positive"))?;
-    let (products, has_next) = catalog::products_page(app(ctx), &filter, first, after).await?;
-    let mut connection = Connection::new(after.is_some(), has_next);
-    connection.edges.extend(
-        products
-            .into_iter()
-            .map(|p| Edge::new(p.id.to_string(), Product(p))),
-    );
+    let listing = catalog::listing(app(ctx), &filter, first, after).await?;
+    let mut connection = Connection::new(after.is_some(), listing.has_next);
+    connection.edges.extend(listing.items.iter().map(|listed| {
+        Edge::new(
+            listed.product.id.to_string(),
+            Product(
+                listed.product.clone(),
+                Some(std::sync::Arc::new(listed.clone())),
+            ),
+        )
+    }));
     Ok(connection)
 }
 
@@ -273,7 +302,9 @@ impl CatalogQuery {
 
     async fn product(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Product> {
         public_read(ctx).await?;
-        Ok(Product(catalog::product(app(ctx), parse_id(&id)?).await?))
+        Ok(Product::plain(
+            catalog::product(app(ctx), parse_id(&id)?).await?,
+        ))
     }
 
     async fn categories(&self, ctx: &Context<'_>) -> ApiResult<Vec<Category>> {
@@ -385,7 +416,7 @@ impl StaffCatalogMutation {
                 .collect(),
             ingredients: input.ingredients,
         };
-        Ok(Product(
+        Ok(Product::plain(
             catalog::create_product(app(ctx), staff, input).await?,
         ))
     }
@@ -408,7 +439,7 @@ impl StaffCatalogMutation {
             ingredients: input.ingredients,
             active: input.active,
         };
-        Ok(Product(
+        Ok(Product::plain(
             catalog::update_product(app(ctx), staff, parse_id(&id)?, changes).await?,
         ))
     }
@@ -425,7 +456,7 @@ impl StaffCatalogMutation {
             cost_fen: input.cost_fen,
             safety_stock: input.safety_stock,
         };
-        Ok(Sku(catalog::add_sku(app(ctx), staff, input).await?))
+        Ok(Sku(catalog::add_sku(app(ctx), staff, input).await?, None))
     }
 
     async fn update_sku(
@@ -441,12 +472,7 @@ impl StaffCatalogMutation {
             safety_stock: input.safety_stock,
             active: input.active,
         };
-        Ok(Sku(catalog::update_sku(
-            app(ctx),
-            staff,
-            parse_id(&id)?,
-            changes,
-        )
-        .await?))
+        let sku = catalog::update_sku(app(ctx), staff, parse_id(&id)?, changes).await?;
+        Ok(Sku(sku, None))
     }
 }

@@ -11,6 +11,8 @@ pub enum WeChatError {
         code: String,
         message: String,
     },
+    /// No usable HTTP answer (connect, timeout, body). Built with [`WeChatError::transport`],
+    /// which drops the URL: it may carry the app secret or the access token.
     #[error("could not reach WeChat")]
     Transport(#[source] reqwest::Error),
     #[error("unexpected answer from WeChat: {0}")]
@@ -58,6 +60,39 @@ pub enum WeChatErrorKind {
 }
 
 impl WeChatError {
+    /// A transport error without its URL (query strings carry secrets and tokens).
+    pub(crate) fn transport(e: reqwest::Error) -> Self {
+        Self::Transport(e.without_url())
+    }
+
+    /// The same failure again, for callers that shared one attempt (a reqwest error cannot be
+    /// cloned, so a transport failure is echoed as errcode -1, which is also `Busy`).
+    pub(crate) fn echo(&self) -> Self {
+        match self {
+            Self::Api { errcode, errmsg } => Self::Api {
+                errcode: *errcode,
+                errmsg: errmsg.clone(),
+            },
+            Self::Pay {
+                status,
+                code,
+                message,
+            } => Self::Pay {
+                status: *status,
+                code: code.clone(),
+                message: message.clone(),
+            },
+            Self::Transport(e) => Self::Api {
+                errcode: -1,
+                errmsg: format!("could not reach WeChat: {e}"),
+            },
+            Self::Decode(m) => Self::Decode(m.clone()),
+            Self::Signature(m) => Self::Signature(m.clone()),
+            Self::Crypto(m) => Self::Crypto(m.clone()),
+            Self::Config(m) => Self::Config(m.clone()),
+        }
+    }
+
     pub fn kind(&self) -> WeChatErrorKind {
         use WeChatErrorKind as K;
         match self {
@@ -79,7 +114,8 @@ impl WeChatError {
             },
             Self::Pay { status, code, .. } => match (status, code.as_str()) {
                 (500..=599, _) | (_, "SYSTEM_ERROR" | "SYSTEMERROR") => K::Busy,
-                (_, "FREQUENCY_LIMITED" | "RATELIMIT_EXCEEDED" | "FREQUENCY_LIMIT_EXCEED") => {
+                (429, _)
+                | (_, "FREQUENCY_LIMITED" | "RATELIMIT_EXCEEDED" | "FREQUENCY_LIMIT_EXCEED") => {
                     K::RateLimited
                 }
                 (_, "SIGN_ERROR") => K::Signature,
@@ -94,5 +130,55 @@ impl WeChatError {
     /// Worth trying again with the same request.
     pub fn is_retryable(&self) -> bool {
         self.kind() == WeChatErrorKind::Busy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(errcode: i64) -> WeChatError {
+        WeChatError::Api {
+            errcode,
+            errmsg: "whatever the text says rid: 1".into(),
+        }
+    }
+
+    #[test]
+    fn kinds_follow_errcodes_and_statuses() {
+        use WeChatErrorKind as K;
+        for (code, kind) in [
+            (40029, K::InvalidCode),
+            (40163, K::CodeUsed),
+            (40226, K::Blocked),
+            (45011, K::RateLimited),
+            (45009, K::DailyQuota),
+            (-1, K::Busy),
+            (43101, K::ConsentExhausted),
+            (47003, K::InvalidValue),
+            (40003, K::InvalidOpenid),
+            (40037, K::InvalidTemplate),
+            (40169, K::InvalidScene),
+            (41030, K::InvalidPage),
+            (40001, K::TokenInvalid),
+            (40014, K::TokenInvalid),
+            (42001, K::TokenInvalid),
+            (12345, K::Other),
+        ] {
+            assert_eq!(api(code).kind(), kind, "{code}");
+            assert_eq!(api(code).is_retryable(), kind == K::Busy, "{code}");
+            assert_eq!(api(code).echo().kind(), kind);
+        }
+        let pay = |status, code: &str| WeChatError::Pay {
+            status,
+            code: code.into(),
+            message: String::new(),
+        };
+        assert_eq!(pay(502, "").kind(), K::Busy);
+        assert_eq!(pay(429, "FREQUENCY_LIMITED").kind(), K::RateLimited);
+        assert_eq!(pay(401, "SIGN_ERROR").kind(), K::Signature);
+        assert_eq!(pay(400, "INVALID_REQUEST").kind(), K::Other);
+        assert!(pay(500, "SYSTEM_ERROR").is_retryable());
+        assert_eq!(WeChatError::Signature("x".into()).kind(), K::Signature);
     }
 }

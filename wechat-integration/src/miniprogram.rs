@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -73,8 +74,13 @@ pub struct MiniProgramClient {
     http: reqwest::Client,
     config: MiniProgramConfig,
     cache: Arc<dyn AccessTokenCache>,
-    /// Only one refresh at a time in this process; others wait and reuse its token.
-    refresh: Mutex<()>,
+    /// The last token this process fetched: used when the shared cache (Redis) has nothing to
+    /// give, so an unreachable cache does not turn into a refresh per call.
+    local: std::sync::Mutex<Option<CachedToken>>,
+    /// Held by the one caller refreshing; holds the last refresh failure for those who waited.
+    refresh: Mutex<Option<WeChatError>>,
+    /// Refresh attempts finished, so a waiter can tell that one ended while it waited.
+    refreshes: AtomicU64,
 }
 
 /// Refresh this long before WeChat's expiry.
@@ -111,12 +117,65 @@ fn lenient_string(v: &Value) -> String {
     }
 }
 
+/// msgid is a 64-bit id that may not fit i64: read it as a number or a string.
 fn lenient_u64(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.parse().ok(),
+        Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// What a protected call answered: JSON (possibly an errcode), or raw bytes (an image).
+enum Reply {
+    Json(Value),
+    Bytes {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+}
+
+impl Reply {
+    /// The JSON body of a successful call: errcode checked.
+    fn into_json(self) -> Result<Value, WeChatError> {
+        match self {
+            Reply::Json(v) => {
+                check_errcode(&v)?;
+                Ok(v)
+            }
+            Reply::Bytes { content_type, .. } => Err(WeChatError::Decode(format!(
+                "expected JSON, got {content_type}"
+            ))),
+        }
+    }
+}
+
+/// Reads an answer: 5xx is WeChat being busy (-1); images come back as bytes, the rest as JSON.
+async fn read_reply(resp: reqwest::Response) -> Result<Reply, WeChatError> {
+    let status = resp.status();
+    if status.is_server_error() {
+        return Err(WeChatError::Api {
+            errcode: -1,
+            errmsg: format!("HTTP {status}"),
+        });
+    }
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = resp.bytes().await.map_err(WeChatError::transport)?;
+    if content_type.starts_with("image/") {
+        return Ok(Reply::Bytes {
+            content_type,
+            bytes: bytes.to_vec(),
+        });
+    }
+    // WeChat labels JSON errors as text/plain at times: parse whatever is not an image.
+    serde_json::from_slice(&bytes)
+        .map(Reply::Json)
+        .map_err(|_| WeChatError::Decode(format!("HTTP {status} {content_type}: not JSON")))
 }
 
 impl MiniProgramClient {
@@ -128,12 +187,14 @@ impl MiniProgramClient {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .build()
-            .map_err(WeChatError::Transport)?;
+            .map_err(WeChatError::transport)?;
         Ok(Self {
             http,
             config,
             cache,
-            refresh: Mutex::new(()),
+            local: std::sync::Mutex::new(None),
+            refresh: Mutex::new(None),
+            refreshes: AtomicU64::new(0),
         })
     }
 
@@ -144,29 +205,64 @@ impl MiniProgramClient {
             .map_err(|e| WeChatError::Config(e.to_string()))
     }
 
-    async fn json(resp: reqwest::Response) -> Result<Value, WeChatError> {
-        if resp.status().is_server_error() {
-            return Err(WeChatError::Api {
-                errcode: -1,
-                errmsg: format!("HTTP {}", resp.status()),
-            });
-        }
-        resp.json::<Value>()
-            .await
-            .map_err(|e| WeChatError::Decode(e.to_string()))
+    /// A cached token with more than the refresh margin left. The shared cache decides (other
+    /// replicas may have refreshed); this process's copy only stands in when it has nothing.
+    async fn cached_token(&self) -> Option<String> {
+        let fresh = |t: &CachedToken| t.expires_at - REFRESH_MARGIN > Utc::now();
+        let cached = match self.cache.get(&self.config.app_id).await {
+            Some(shared) => Some(shared),
+            None => self.local.lock().ok()?.clone(),
+        };
+        cached.filter(fresh).map(|t| t.token)
     }
 
-    /// A valid access token: the cached one, or a fresh one fetched by one caller at a time.
-    async fn access_token(&self, force: bool) -> Result<String, WeChatError> {
-        let fresh = |t: &CachedToken| t.expires_at - REFRESH_MARGIN > Utc::now();
-        if !force && let Some(cached) = self.cache.get(&self.config.app_id).await.filter(fresh) {
-            return Ok(cached.token);
+    /// Forgets `token` (and only `token`: another caller may already have replaced it).
+    async fn invalidate(&self, token: &str) {
+        self.cache.invalidate_if(&self.config.app_id, token).await;
+        if let Ok(mut local) = self.local.lock()
+            && local.as_ref().is_some_and(|t| t.token == token)
+        {
+            *local = None;
         }
-        let _guard = self.refresh.lock().await;
-        // Someone may have refreshed while we waited.
-        if let Some(cached) = self.cache.get(&self.config.app_id).await.filter(fresh) {
-            return Ok(cached.token);
+    }
+
+    /// A valid access token. Single-flight: one refresh at a time in this process; callers
+    /// that waited for it take its outcome (token or failure) instead of starting another.
+    async fn access_token(&self) -> Result<String, WeChatError> {
+        if let Some(token) = self.cached_token().await {
+            return Ok(token);
         }
+        let seen = self.refreshes.load(Ordering::Acquire);
+        let mut last_failure = self.refresh.lock().await;
+        if let Some(token) = self.cached_token().await {
+            return Ok(token);
+        }
+        if self.refreshes.load(Ordering::Acquire) != seen
+            && let Some(failure) = last_failure.as_ref()
+        {
+            return Err(failure.echo());
+        }
+        let fetched = self.fetch_token().await;
+        self.refreshes.fetch_add(1, Ordering::Release);
+        match fetched {
+            Ok(token) => {
+                *last_failure = None;
+                self.cache.put(&self.config.app_id, &token).await;
+                if let Ok(mut local) = self.local.lock() {
+                    *local = Some(token.clone());
+                }
+                Ok(token.token)
+            }
+            Err(e) => {
+                *last_failure = Some(e.echo());
+                Err(e)
+            }
+        }
+    }
+
+    /// POST /cgi-bin/stable_token without force_refresh: repeat calls return the same token,
+    /// so replicas refreshing at the same moment do not invalidate each other's.
+    async fn fetch_token(&self) -> Result<CachedToken, WeChatError> {
         let resp = self
             .http
             .post(self.url("cgi-bin/stable_token")?)
@@ -174,34 +270,30 @@ impl MiniProgramClient {
                 "grant_type": "client_credential",
                 "appid": self.config.app_id,
                 "secret": self.config.app_secret.expose_secret(),
-                "force_refresh": force,
+                "force_refresh": false,
             }))
             .send()
             .await
-            .map_err(WeChatError::Transport)?;
-        let body = Self::json(resp).await?;
-        check_errcode(&body)?;
+            .map_err(WeChatError::transport)?;
+        let body = read_reply(resp).await?.into_json()?;
         let token = body["access_token"]
             .as_str()
+            .filter(|t| !t.is_empty())
             .ok_or_else(|| WeChatError::Decode("no access_token".into()))?
             .to_owned();
         let expires_in = body["expires_in"].as_i64().unwrap_or(7200);
-        let cached = CachedToken {
-            token: token.clone(),
+        Ok(CachedToken {
+            token,
             expires_at: Utc::now() + chrono::Duration::seconds(expires_in),
-        };
-        self.cache.put(&self.config.app_id, &cached).await;
-        Ok(token)
+        })
     }
 
-    /// POSTs JSON to a protected endpoint; a rejected token is refreshed once and the call retried once.
-    async fn post_with_token(
-        &self,
-        path: &str,
-        body: &Value,
-    ) -> Result<reqwest::Response, WeChatError> {
-        let mut token = self.access_token(false).await?;
-        for attempt in 0..2 {
+    /// POSTs JSON to a protected endpoint. A rejected token (40001/40014/42001) is dropped if
+    /// it is still the cached one, a token fetched (once, single-flight) and the call retried once.
+    async fn post_with_token(&self, path: &str, body: &Value) -> Result<Reply, WeChatError> {
+        let mut token = self.access_token().await?;
+        let mut retried = false;
+        loop {
             let mut url = self.url(path)?;
             url.query_pairs_mut().append_pair("access_token", &token);
             let resp = self
@@ -210,33 +302,19 @@ impl MiniProgramClient {
                 .json(body)
                 .send()
                 .await
-                .map_err(WeChatError::Transport)?;
-            let is_json = resp
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|ct| ct.contains("json") || ct.contains("text"));
-            if !is_json || attempt == 1 {
-                return Ok(resp);
-            }
-            let bytes = resp.bytes().await.map_err(WeChatError::Transport)?;
-            let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let token_rejected = matches!(
-                check_errcode(&value),
-                Err(ref e) if e.kind() == WeChatErrorKind::TokenInvalid
+                .map_err(WeChatError::transport)?;
+            let reply = read_reply(resp).await?;
+            let rejected = matches!(
+                &reply,
+                Reply::Json(v) if check_errcode(v).is_err_and(|e| e.kind() == WeChatErrorKind::TokenInvalid)
             );
-            if !token_rejected {
-                return Ok(reqwest::Response::from(
-                    http::Response::builder()
-                        .header("content-type", "application/json")
-                        .body(bytes)
-                        .map_err(|e| WeChatError::Decode(e.to_string()))?,
-                ));
+            if !rejected || retried {
+                return Ok(reply);
             }
-            self.cache.invalidate_if(&self.config.app_id, &token).await;
-            token = self.access_token(true).await?;
+            self.invalidate(&token).await;
+            token = self.access_token().await?;
+            retried = true;
         }
-        Err(WeChatError::Decode("unreachable retry state".into()))
     }
 }
 
@@ -261,34 +339,43 @@ impl MiniProgram for MiniProgramClient {
             ])
             .send()
             .await
-            .map_err(WeChatError::Transport)?;
-        let body = Self::json(resp).await?;
-        check_errcode(&body)?;
+            .map_err(WeChatError::transport)?;
+        let body = read_reply(resp).await?.into_json()?;
         let parsed: SessionBody =
             serde_json::from_value(body).map_err(|e| WeChatError::Decode(e.to_string()))?;
         Ok(LoginSession {
             openid: parsed
                 .openid
+                .filter(|o| !o.is_empty())
                 .ok_or_else(|| WeChatError::Decode("no openid".into()))?,
-            unionid: parsed.unionid,
-            session_key: SecretString::from(parsed.session_key.unwrap_or_default()),
+            unionid: parsed.unionid.filter(|u| !u.is_empty()),
+            session_key: SecretString::from(
+                parsed
+                    .session_key
+                    .ok_or_else(|| WeChatError::Decode("no session_key".into()))?,
+            ),
         })
     }
 
     async fn phone_number(&self, code: &str) -> Result<PhoneNumber, WeChatError> {
-        let resp = self
+        let body = self
             .post_with_token("wxa/business/getuserphonenumber", &json!({ "code": code }))
-            .await?;
-        let body = Self::json(resp).await?;
-        check_errcode(&body)?;
+            .await?
+            .into_json()?;
         let info = &body["phone_info"];
-        Ok(PhoneNumber {
+        let phone = PhoneNumber {
             phone_number: lenient_string(&info["phoneNumber"]),
             pure_phone_number: lenient_string(&info["purePhoneNumber"]),
             country_code: lenient_string(&info["countryCode"]),
-        })
+        };
+        if phone.pure_phone_number.is_empty() {
+            return Err(WeChatError::Decode("no phone_info.purePhoneNumber".into()));
+        }
+        Ok(phone)
     }
 
+    /// Values are checked against their keys' rules first (§4): a value WeChat would refuse
+    /// with 47003 fails here with the same errcode, without using a call.
     async fn send_subscribe_message(&self, msg: &SubscribeMessage) -> Result<u64, WeChatError> {
         for (key, value) in &msg.data {
             check_subscribe_value(key, value).map_err(|e| WeChatError::Api {
@@ -311,14 +398,14 @@ impl MiniProgram for MiniProgramClient {
         if let Some(page) = &msg.page {
             body["page"] = json!(page);
         }
-        let resp = self
+        let body = self
             .post_with_token("cgi-bin/message/subscribe/send", &body)
-            .await?;
-        let body = Self::json(resp).await?;
-        check_errcode(&body)?;
+            .await?
+            .into_json()?;
         lenient_u64(&body["msgid"]).ok_or_else(|| WeChatError::Decode("no msgid".into()))
     }
 
+    /// The scene is checked first (40169 without a call); the width is clamped to 280–1280.
     async fn wxacode_unlimited(&self, req: &WxaCodeRequest) -> Result<Vec<u8>, WeChatError> {
         validate_scene(&req.scene)?;
         let mut body = json!({
@@ -328,19 +415,45 @@ impl MiniProgram for MiniProgramClient {
             "width": req.width.unwrap_or(430).clamp(280, 1280),
         });
         if let Some(page) = &req.page {
+            // WeChat wants "pages/x/index", not "/pages/x/index".
             body["page"] = json!(page.trim_start_matches('/'));
         }
-        let resp = self.post_with_token("wxa/getwxacodeunlimit", &body).await?;
-        let is_image = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("image/"));
-        if is_image {
-            return Ok(resp.bytes().await.map_err(WeChatError::Transport)?.to_vec());
+        match self.post_with_token("wxa/getwxacodeunlimit", &body).await? {
+            Reply::Bytes { bytes, .. } => Ok(bytes),
+            json @ Reply::Json(_) => {
+                json.into_json()?;
+                Err(WeChatError::Decode("neither an image nor an error".into()))
+            }
         }
-        let body = Self::json(resp).await?;
-        check_errcode(&body)?;
-        Err(WeChatError::Decode("neither an image nor an error".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenes_follow_the_documented_rules() {
+        for ok in [
+            "a=1",
+            "b=12&s=SH001",
+            "!#$&'()*+,/:;=?@-._~",
+            &"x".repeat(32),
+        ] {
+            assert!(validate_scene(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", &"x".repeat(33), "100%", "has space", "场景"] {
+            let e = validate_scene(bad).expect_err(bad);
+            assert_eq!(e.kind(), WeChatErrorKind::InvalidScene);
+        }
+    }
+
+    #[test]
+    fn lenient_numbers_and_strings() {
+        assert_eq!(lenient_u64(&json!(18446744073709551615u64)), Some(u64::MAX));
+        assert_eq!(lenient_u64(&json!("18446744073709551615")), Some(u64::MAX));
+        assert_eq!(lenient_u64(&json!(-1)), None);
+        assert_eq!(lenient_string(&json!(86)), "86");
+        assert_eq!(lenient_string(&json!("86")), "86");
     }
 }

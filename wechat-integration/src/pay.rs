@@ -33,6 +33,18 @@ pub struct PlatformKey {
     pub public_key: RsaPublicKey,
 }
 
+impl PlatformKey {
+    /// A platform key from its serial (or PUB_KEY_ID_…) and its PEM public key.
+    pub fn from_pem(serial: &str, pem: &str) -> Result<Self, WeChatError> {
+        Ok(Self {
+            serial: serial.trim().to_owned(),
+            public_key: public_key_from_pem(pem)?,
+        })
+    }
+}
+
+/// Merchant settings. Production keys come from PEM ([`private_key_from_pem`],
+/// [`PlatformKey::from_pem`], [`api_v3_key_from_str`]); never from files in the repository.
 #[derive(Clone)]
 pub struct PayConfig {
     pub mch_id: String,
@@ -147,6 +159,7 @@ pub struct Refund {
     pub refund_fen: i64,
 }
 
+/// What a refund notification says: the same fields as a [`Refund`].
 pub type RefundNotice = Refund;
 
 #[derive(Debug, Clone, Default)]
@@ -194,7 +207,8 @@ pub trait WeChatPay: Send + Sync + 'static {
 
 // --- keys and signatures, shared with the fake ---
 
-/// A 2048-bit key pair, for tests and the demo only. Production keys come from PEM.
+/// A fresh 2048-bit key pair, for tests and the demo only (the fake WeChat's keys).
+/// Production keys come from PEM.
 pub fn generate_test_keypair() -> (RsaPrivateKey, RsaPublicKey) {
     let mut rng = rand::thread_rng();
     // Key generation only fails for absurd sizes.
@@ -222,10 +236,22 @@ pub fn public_key_from_pem(pem: &str) -> Result<RsaPublicKey, WeChatError> {
         .map_err(|e| WeChatError::Config(format!("platform public key: {e}")))
 }
 
+/// The APIv3 key as configured (32 ASCII characters), checked for length.
+pub fn api_v3_key_from_str(key: &str) -> Result<SecretSlice<u8>, WeChatError> {
+    let bytes = key.trim().as_bytes();
+    if bytes.len() != 32 {
+        return Err(WeChatError::Config("the APIv3 key must be 32 bytes".into()));
+    }
+    Ok(SecretSlice::from(bytes.to_vec()))
+}
+
 /// base64(RSASSA-PKCS1-v1_5 with SHA-256).
 pub fn sign(key: &RsaPrivateKey, message: &[u8]) -> String {
-    let signature = SigningKey::<Sha256>::new(key.clone()).sign(message);
-    STANDARD.encode(signature.to_bytes())
+    sign_with(&SigningKey::<Sha256>::new(key.clone()), message)
+}
+
+fn sign_with(key: &SigningKey<Sha256>, message: &[u8]) -> String {
+    STANDARD.encode(key.sign(message).to_bytes())
 }
 
 pub fn verify(key: &RsaPublicKey, message: &[u8], signature_b64: &str) -> bool {
@@ -315,33 +341,49 @@ pub fn encrypt_resource(
     Ok(STANDARD.encode(sealed))
 }
 
-pub(crate) fn parse_transaction(v: &Value) -> Transaction {
-    Transaction {
-        out_trade_no: v["out_trade_no"].as_str().unwrap_or_default().to_owned(),
-        transaction_id: v["transaction_id"].as_str().map(str::to_owned),
-        trade_state: TradeState::parse(v["trade_state"].as_str().unwrap_or_default()),
-        success_time: v["success_time"].as_str().map(str::to_owned),
-        payer_openid: v["payer"]["openid"].as_str().map(str::to_owned),
-        amount_total: v["amount"]["total"].as_i64().unwrap_or(0),
-        payer_total: v["amount"]["payer_total"].as_i64(),
-        currency: v["amount"]["currency"].as_str().unwrap_or("CNY").to_owned(),
-        attach: v["attach"].as_str().map(str::to_owned),
-    }
+/// A field WeChat always sends; its absence means the body is not what we think it is.
+fn required<'a>(v: &'a Value, field: &str) -> Result<&'a str, WeChatError> {
+    v[field]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| WeChatError::Decode(format!("no {field}")))
 }
 
-pub(crate) fn parse_refund(v: &Value) -> Refund {
-    Refund {
-        refund_id: v["refund_id"].as_str().unwrap_or_default().to_owned(),
-        out_refund_no: v["out_refund_no"].as_str().unwrap_or_default().to_owned(),
+fn optional(v: &Value) -> Option<String> {
+    v.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+pub(crate) fn parse_transaction(v: &Value) -> Result<Transaction, WeChatError> {
+    Ok(Transaction {
+        out_trade_no: required(v, "out_trade_no")?.to_owned(),
+        transaction_id: optional(&v["transaction_id"]),
+        trade_state: TradeState::parse(required(v, "trade_state")?),
+        success_time: optional(&v["success_time"]),
+        payer_openid: optional(&v["payer"]["openid"]),
+        amount_total: v["amount"]["total"]
+            .as_i64()
+            .ok_or_else(|| WeChatError::Decode("no amount.total".into()))?,
+        payer_total: v["amount"]["payer_total"].as_i64(),
+        currency: v["amount"]["currency"].as_str().unwrap_or("CNY").to_owned(),
+        attach: optional(&v["attach"]),
+    })
+}
+
+/// A refund answer (`status`) or refund notification (`refund_status`).
+pub(crate) fn parse_refund(v: &Value) -> Result<Refund, WeChatError> {
+    let status = v["status"]
+        .as_str()
+        .or(v["refund_status"].as_str())
+        .ok_or_else(|| WeChatError::Decode("no refund status".into()))?;
+    Ok(Refund {
+        refund_id: required(v, "refund_id")?.to_owned(),
+        out_refund_no: required(v, "out_refund_no")?.to_owned(),
         out_trade_no: v["out_trade_no"].as_str().unwrap_or_default().to_owned(),
-        status: RefundStatus::parse(
-            v["status"]
-                .as_str()
-                .or(v["refund_status"].as_str())
-                .unwrap_or_default(),
-        ),
-        refund_fen: v["amount"]["refund"].as_i64().unwrap_or(0),
-    }
+        status: RefundStatus::parse(status),
+        refund_fen: v["amount"]["refund"]
+            .as_i64()
+            .ok_or_else(|| WeChatError::Decode("no amount.refund".into()))?,
+    })
 }
 
 #[derive(Deserialize)]
@@ -398,9 +440,13 @@ fn verify_signed(
     }
 }
 
+/// Waits before the second and third attempt of a call WeChat Pay answered with 5xx.
+const RETRY_BACKOFF: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
+
 pub struct WeChatPayClient {
     http: reqwest::Client,
     config: PayConfig,
+    signer: SigningKey<Sha256>,
 }
 
 impl WeChatPayClient {
@@ -409,25 +455,44 @@ impl WeChatPayClient {
         if config.api_v3_key.expose_secret().len() != 32 {
             return Err(WeChatError::Config("the APIv3 key must be 32 bytes".into()));
         }
+        if config.platform_keys.is_empty() {
+            return Err(WeChatError::Config(
+                "no platform key: responses and notifications could not be verified".into(),
+            ));
+        }
+        if config.mch_id.is_empty() || config.app_id.is_empty() {
+            return Err(WeChatError::Config("mch_id and app_id are required".into()));
+        }
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
+            // WeChat Pay refuses requests without a User-Agent.
+            .user_agent(concat!(
+                "rouge-wechat-integration/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()
-            .map_err(WeChatError::Transport)?;
-        Ok(Self { http, config })
+            .map_err(WeChatError::transport)?;
+        let signer = SigningKey::<Sha256>::new(config.merchant_private_key.clone());
+        Ok(Self {
+            http,
+            config,
+            signer,
+        })
     }
 
     fn authorization(&self, method: &str, path_and_query: &str, body: &str) -> String {
         let timestamp = Utc::now().timestamp().to_string();
         let nonce = nonce();
         let message = request_message(method, path_and_query, &timestamp, &nonce, body);
-        let signature = sign(&self.config.merchant_private_key, message.as_bytes());
+        let signature = sign_with(&self.signer, message.as_bytes());
         format!(
             "WECHATPAY2-SHA256-RSA2048 mchid=\"{}\",nonce_str=\"{nonce}\",timestamp=\"{timestamp}\",serial_no=\"{}\",signature=\"{signature}\"",
             self.config.mch_id, self.config.merchant_serial_no
         )
     }
 
-    /// One signed call, its response verified; 5xx retried twice with the same body.
+    /// One signed call, its response verified. 5xx and transport failures are tried twice
+    /// more with the same body (so the same out_trade_no / out_refund_no: WeChat deduplicates).
     async fn call(
         &self,
         method: reqwest::Method,
@@ -446,7 +511,10 @@ impl WeChatPayClient {
             url.query().map(|q| format!("?{q}")).unwrap_or_default()
         );
         let mut last_error = None;
-        for _ in 0..3 {
+        for attempt in 0..=RETRY_BACKOFF.len() {
+            if attempt > 0 {
+                tokio::time::sleep(RETRY_BACKOFF[attempt - 1]).await;
+            }
             let mut req = self
                 .http
                 .request(method.clone(), url.clone())
@@ -463,7 +531,7 @@ impl WeChatPayClient {
             let resp = match req.send().await {
                 Ok(resp) => resp,
                 Err(e) => {
-                    last_error = Some(WeChatError::Transport(e));
+                    last_error = Some(WeChatError::transport(e));
                     continue;
                 }
             };
@@ -481,11 +549,18 @@ impl WeChatPayClient {
                 signature: header("Wechatpay-Signature"),
                 serial: header("Wechatpay-Serial"),
             };
-            let bytes = resp.bytes().await.map_err(WeChatError::Transport)?.to_vec();
+            let bytes = match resp.bytes().await {
+                Ok(bytes) => bytes.to_vec(),
+                Err(e) => {
+                    last_error = Some(WeChatError::transport(e));
+                    continue;
+                }
+            };
             if status >= 500 {
                 last_error = Some(pay_error(status, &bytes));
                 continue;
             }
+            // Business answers (2xx and 4xx) are signed: an unverified one is not WeChat's.
             verify_signed(&self.config.platform_keys, &headers, &bytes, Utc::now())?;
             if status >= 400 {
                 return Err(pay_error(status, &bytes));
@@ -515,8 +590,36 @@ fn pay_error(status: u16, body: &[u8]) -> WeChatError {
     }
 }
 
+/// Percent-encodes a path segment (not form encoding: a space must not become '+').
 fn encode_path(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Cuts at a character boundary so the UTF-8 text is at most `max` bytes (WeChat counts bytes).
+fn truncate_bytes(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// RFC 3339 in China time, the form WeChat documents (2026-11-22T10:00:00+08:00).
+fn china_time(t: DateTime<Utc>) -> String {
+    match chrono::FixedOffset::east_opt(8 * 3600) {
+        Some(cst) => t
+            .with_timezone(&cst)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        None => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    }
 }
 
 #[async_trait]
@@ -525,17 +628,17 @@ impl WeChatPay for WeChatPayClient {
         let mut body = json!({
             "appid": self.config.app_id,
             "mchid": self.config.mch_id,
-            "description": order.description.chars().take(127).collect::<String>(),
+            "description": truncate_bytes(&order.description, 127),
             "out_trade_no": order.out_trade_no,
             "notify_url": self.config.notify_url,
             "amount": { "total": order.amount_fen, "currency": "CNY" },
             "payer": { "openid": order.payer_openid },
         });
         if let Some(expire) = order.time_expire {
-            body["time_expire"] = json!(expire.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            body["time_expire"] = json!(china_time(expire));
         }
         if let Some(attach) = &order.attach {
-            body["attach"] = json!(attach);
+            body["attach"] = json!(truncate_bytes(attach, 128));
         }
         let v = self
             .call_json(
@@ -559,7 +662,7 @@ impl WeChatPay for WeChatPayClient {
             self.config.app_id
         );
         Ok(ClientPaymentParams {
-            pay_sign: sign(&self.config.merchant_private_key, message.as_bytes()),
+            pay_sign: sign_with(&self.signer, message.as_bytes()),
             time_stamp,
             nonce_str,
             package,
@@ -573,9 +676,7 @@ impl WeChatPay for WeChatPayClient {
             encode_path(out_trade_no),
             encode_path(&self.config.mch_id)
         );
-        Ok(parse_transaction(
-            &self.call_json(reqwest::Method::GET, &path, None).await?,
-        ))
+        parse_transaction(&self.call_json(reqwest::Method::GET, &path, None).await?)
     }
 
     async fn close_order(&self, out_trade_no: &str) -> Result<(), WeChatError> {
@@ -602,7 +703,7 @@ impl WeChatPay for WeChatPayClient {
         if let Some(reason) = &req.reason {
             body["reason"] = json!(reason);
         }
-        Ok(parse_refund(
+        parse_refund(
             &self
                 .call_json(
                     reqwest::Method::POST,
@@ -610,14 +711,12 @@ impl WeChatPay for WeChatPayClient {
                     Some(&body),
                 )
                 .await?,
-        ))
+        )
     }
 
     async fn query_refund(&self, out_refund_no: &str) -> Result<Refund, WeChatError> {
         let path = format!("v3/refund/domestic/refunds/{}", encode_path(out_refund_no));
-        Ok(parse_refund(
-            &self.call_json(reqwest::Method::GET, &path, None).await?,
-        ))
+        parse_refund(&self.call_json(reqwest::Method::GET, &path, None).await?)
     }
 
     fn verify_notification(
@@ -649,13 +748,13 @@ impl WeChatPay for WeChatPayClient {
             Notification::Refund {
                 id: envelope.id,
                 event_type: envelope.event_type,
-                refund: parse_refund(&resource),
+                refund: parse_refund(&resource)?,
             }
         } else {
             Notification::Transaction {
                 id: envelope.id,
                 event_type: envelope.event_type,
-                transaction: parse_transaction(&resource),
+                transaction: parse_transaction(&resource)?,
             }
         })
     }
@@ -694,5 +793,45 @@ mod tests {
         assert!(!verify(&public, b"messagf", &sig));
         assert!(!verify(&other, b"message", &sig));
         assert!(!verify(&public, b"message", "WECHATPAY/SIGNTEST/abc"));
+    }
+
+    #[test]
+    fn keys_load_from_pem() {
+        use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
+        use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+        let (private, public) = generate_test_keypair();
+        let pkcs8 = private.to_pkcs8_pem(LineEnding::LF).unwrap();
+        let pkcs1 = private.to_pkcs1_pem(LineEnding::LF).unwrap();
+        assert_eq!(private_key_from_pem(&pkcs8).unwrap(), private);
+        assert_eq!(private_key_from_pem(&pkcs1).unwrap(), private);
+        let spki = public.to_public_key_pem(LineEnding::LF).unwrap();
+        let key = PlatformKey::from_pem(" PUB_KEY_ID_0114 ", &spki).unwrap();
+        assert_eq!(key.serial, "PUB_KEY_ID_0114");
+        assert_eq!(key.public_key, public);
+        let pkcs1_public = public.to_pkcs1_pem(LineEnding::LF).unwrap();
+        assert_eq!(public_key_from_pem(&pkcs1_public).unwrap(), public);
+        assert!(matches!(
+            private_key_from_pem("not a key"),
+            Err(WeChatError::Config(_))
+        ));
+        assert!(api_v3_key_from_str("0123456789abcdef0123456789abcdef").is_ok());
+        assert!(api_v3_key_from_str("short").is_err());
+    }
+
+    #[test]
+    fn text_limits_and_formats() {
+        assert_eq!(truncate_bytes("玫瑰", 4), "玫");
+        assert_eq!(truncate_bytes("abc", 127), "abc");
+        assert_eq!(encode_path("R-1_2|3*"), "R-1_2%7C3%2A");
+        let t = DateTime::parse_from_rfc3339("2026-11-22T02:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(china_time(t), "2026-11-22T10:00:00+08:00");
+        assert_eq!(RefundStatus::parse("CLOSE"), RefundStatus::Closed);
+        assert_eq!(RefundStatus::parse("CLOSED"), RefundStatus::Closed);
+        assert_eq!(
+            TradeState::parse("NEWSTATE"),
+            TradeState::Unknown("NEWSTATE".into())
+        );
     }
 }

@@ -49,3 +49,34 @@ impl AccessTokenCache for MemoryTokenCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(t: &str) -> CachedToken {
+        CachedToken {
+            token: t.into(),
+            expires_at: Utc::now() + chrono::Duration::hours(2),
+        }
+    }
+
+    #[tokio::test]
+    async fn invalidates_only_the_token_that_failed() {
+        let cache = MemoryTokenCache::default();
+        cache.put("wx1", &token("new")).await;
+        cache.put("wx2", &token("other")).await;
+        // A caller that failed with an older token must not drop the newer one.
+        cache.invalidate_if("wx1", "old").await;
+        assert_eq!(
+            cache.get("wx1").await.map(|t| t.token).as_deref(),
+            Some("new")
+        );
+        cache.invalidate_if("wx1", "new").await;
+        assert_eq!(cache.get("wx1").await, None);
+        assert_eq!(
+            cache.get("wx2").await.map(|t| t.token).as_deref(),
+            Some("other")
+        );
+    }
+}

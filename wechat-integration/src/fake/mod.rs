@@ -6,7 +6,7 @@
 
 mod server;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 use secrecy::{SecretSlice, SecretString};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{oneshot, watch};
 
 use crate::pay::{self, PROBE_PREFIX, PayConfig, PlatformKey};
 use crate::{MiniProgramConfig, NotificationHeaders};
@@ -36,8 +36,12 @@ pub struct FakeConfig {
     pub app_secret: String,
     pub mch_id: String,
     /// Waits between notification attempts until one is answered 200/204. WeChat's own
-    /// schedule is 15s, 15s, 30s, 3m, …; tests use a fast one.
+    /// schedule is 15s, 15s, 30s, 3m, 10m, 20m, 30m, 30m, 30m, 60m, 3h, 3h, 3h, 6h, 6h;
+    /// tests use a fast one.
     pub notify_retry_delays: Vec<Duration>,
+    /// How long a login or phone code stays valid after the fake first sees it (WeChat: 5
+    /// minutes). A test sets zero to see an expired code answered 40029.
+    pub code_lifetime: Duration,
 }
 
 impl Default for FakeConfig {
@@ -50,6 +54,7 @@ impl Default for FakeConfig {
                 .into_iter()
                 .map(Duration::from_millis)
                 .collect(),
+            code_lifetime: Duration::from_secs(300),
         }
     }
 }
@@ -57,8 +62,11 @@ impl Default for FakeConfig {
 /// Which calls a fault applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FaultScope {
+    /// Every call, the access-token endpoints included.
     All,
     Login,
+    /// /cgi-bin/stable_token and /cgi-bin/token.
+    Token,
     Phone,
     SubscribeSend,
     WxaCode,
@@ -84,7 +92,7 @@ pub struct SentMessage {
     pub touser: String,
     pub template_id: String,
     pub page: Option<String>,
-    pub data: HashMap<String, String>,
+    pub data: BTreeMap<String, String>,
     pub msgid: u64,
 }
 
@@ -171,8 +179,10 @@ pub(crate) struct Inner {
     state: Mutex<State>,
     keys: Keys,
     http: reqwest::Client,
-    delivered: Notify,
+    /// Counts delivery attempts, so a test can await the n-th without sleeping.
+    delivered: watch::Sender<usize>,
     shutdown: Mutex<Option<oneshot::Sender<()>>>,
+    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Handle to a running fake WeChat (cheap to clone).
@@ -191,11 +201,16 @@ fn random_string(len: usize) -> String {
 
 impl FakeWeChat {
     /// Binds 127.0.0.1:0 and serves until [`FakeWeChat::shutdown`].
+    /// The merchant, platform-certificate and platform public-key key pairs are generated here,
+    /// in memory only.
     pub async fn start(config: FakeConfig) -> Result<FakeWeChat, std::io::Error> {
         crate::install_crypto_provider();
-        let (merchant_private, merchant_public) = pay::generate_test_keypair();
-        let (platform_cert, _) = pay::generate_test_keypair();
-        let (platform_pub_key, _) = pay::generate_test_keypair();
+        // RSA key generation takes a while: off the async threads, three at once.
+        let keygen = || tokio::task::spawn_blocking(pay::generate_test_keypair);
+        let (merchant, cert, pub_key) = tokio::join!(keygen(), keygen(), keygen());
+        let (merchant_private, merchant_public) = merchant.map_err(std::io::Error::other)?;
+        let (platform_cert, _) = cert.map_err(std::io::Error::other)?;
+        let (platform_pub_key, _) = pub_key.map_err(std::io::Error::other)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let base_url =
@@ -221,10 +236,14 @@ impl FakeWeChat {
                 api_v3_key: random_string(32),
             },
             http,
-            delivered: Notify::new(),
+            delivered: watch::Sender::new(0),
             shutdown: Mutex::new(Some(tx)),
+            server: Mutex::new(None),
         });
-        server::spawn(inner.clone(), listener, rx)?;
+        let handle = server::spawn(inner.clone(), listener, rx)?;
+        if let Ok(mut server) = inner.server.lock() {
+            *server = Some(handle);
+        }
         Ok(FakeWeChat { inner })
     }
 
@@ -271,10 +290,15 @@ impl FakeWeChat {
         self.inner.keys.merchant_public.clone()
     }
 
+    /// Stops the server and waits until it has (in-flight requests get up to a second).
     pub async fn shutdown(&self) {
         let tx = self.inner.shutdown.lock().ok().and_then(|mut s| s.take());
         if let Some(tx) = tx {
             let _ = tx.send(());
+        }
+        let server = self.inner.server.lock().ok().and_then(|mut s| s.take());
+        if let Some(server) = server {
+            let _ = server.await;
         }
     }
 
@@ -343,12 +367,19 @@ impl FakeWeChat {
         self.with_state(|s| s.token_fetches)
     }
 
-    /// Makes every issued access token invalid at once (40001 on next use).
+    /// Makes every issued access token unknown at once (40001 on next use), as when another
+    /// party fetched a token with the app secret.
     pub fn invalidate_access_tokens(&self) {
         self.with_state(|s| {
             s.tokens.clear();
             s.current_token = None;
         });
+    }
+
+    /// Makes every issued access token expired at once (42001 on next use).
+    pub fn expire_access_tokens(&self) {
+        let past = Utc::now() - chrono::Duration::seconds(1);
+        self.with_state(|s| s.tokens.values_mut().for_each(|exp| *exp = past));
     }
 
     /// Each notification is delivered `n` times, concurrently.
@@ -370,9 +401,18 @@ impl FakeWeChat {
         self.with_state(|s| s.deliveries.clone())
     }
 
-    /// Waits until some delivery gets an answer (for tests that must not sleep).
+    /// Waits until at least `n` delivery attempts (of any notification) have been answered
+    /// or have failed, counting since start. For tests that must not sleep.
+    pub async fn wait_for_deliveries(&self, n: usize) {
+        let mut rx = self.inner.delivered.subscribe();
+        // Err only if the sender is gone, and it lives as long as `self`.
+        let _ = rx.wait_for(|count| *count >= n).await;
+    }
+
+    /// Waits for the next delivery attempt after this call.
     pub async fn wait_for_delivery(&self) {
-        self.inner.delivered.notified().await;
+        let now = *self.inner.delivered.borrow();
+        self.wait_for_deliveries(now + 1).await;
     }
 
     /// The payer pays: the order succeeds and its TRANSACTION.SUCCESS notification is sent
@@ -480,7 +520,7 @@ impl FakeWeChat {
                             status,
                         });
                     }
-                    inner.delivered.notify_waiters();
+                    inner.delivered.send_modify(|count| *count += 1);
                     if status == 200 || status == 204 {
                         break;
                     }

@@ -19,7 +19,6 @@ use super::{
 use crate::NotificationHeaders;
 use crate::pay;
 
-const CODE_LIFETIME: Duration = Duration::from_secs(300);
 const TOKEN_LIFETIME_SECS: i64 = 7200;
 /// A replaced token keeps working this long (WeChat's overlap).
 const TOKEN_OVERLAP_SECS: i64 = 300;
@@ -28,13 +27,13 @@ pub(super) fn spawn(
     inner: Arc<Inner>,
     listener: tokio::net::TcpListener,
     shutdown: oneshot::Receiver<()>,
-) -> std::io::Result<()> {
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     let endpoint = poem::endpoint::make(move |req: Request| {
         let inner = inner.clone();
         async move { handle(inner, req).await }
     });
-    tokio::spawn(async move {
+    Ok(tokio::spawn(async move {
         let stop = async {
             let _ = shutdown.await;
         };
@@ -44,8 +43,7 @@ pub(super) fn spawn(
         {
             tracing::warn!(error = %e, "fake WeChat server stopped");
         }
-    });
-    Ok(())
+    }))
 }
 
 fn json_response(status: StatusCode, value: &Value) -> Response {
@@ -122,19 +120,19 @@ async fn handle(inner: Arc<Inner>, mut req: Request) -> Response {
         (Method::GET, "/sns/jscode2session") => login(&inner, &q).await,
         (Method::POST, "/cgi-bin/stable_token") => {
             let force = json_body["force_refresh"].as_bool().unwrap_or(false);
+            let (appid, secret) = (json_body["appid"].as_str(), json_body["secret"].as_str());
+            token(&inner, appid, secret, force).await
+        }
+        (Method::GET, "/cgi-bin/token") => {
+            let (appid, secret) = (q.get("appid"), q.get("secret"));
             token(
                 &inner,
-                json_body["appid"].as_str(),
-                json_body["secret"].as_str(),
-                force,
+                appid.map(String::as_str),
+                secret.map(String::as_str),
+                true,
             )
+            .await
         }
-        (Method::GET, "/cgi-bin/token") => token(
-            &inner,
-            q.get("appid").map(String::as_str),
-            q.get("secret").map(String::as_str),
-            true,
-        ),
         (Method::POST, "/wxa/business/getuserphonenumber") => phone(&inner, &q, &json_body).await,
         (Method::POST, "/cgi-bin/message/subscribe/send") => {
             subscribe_send(&inner, &q, &json_body).await
@@ -144,10 +142,11 @@ async fn handle(inner: Arc<Inner>, mut req: Request) -> Response {
     }
 }
 
-/// Checks a `test:<who>:<nonce>` code: single use, five minutes from first sight.
+/// Checks a `test:<who>:<nonce>` code: single use, valid for `lifetime` from first sight.
 fn take_code(
     codes: &mut HashMap<String, CodeState>,
     code: &str,
+    lifetime: Duration,
 ) -> Result<String, (i64, &'static str)> {
     let mut parts = code.splitn(3, ':');
     let (Some("test"), Some(who), Some(nonce)) = (parts.next(), parts.next(), parts.next()) else {
@@ -163,7 +162,7 @@ fn take_code(
     if state.used {
         return Err((40163, "code been used"));
     }
-    if state.first_seen.elapsed() > CODE_LIFETIME {
+    if state.first_seen.elapsed() >= lifetime {
         return Err((40029, "invalid code"));
     }
     state.used = true;
@@ -180,7 +179,8 @@ async fn login(inner: &Inner, q: &HashMap<String, String>) -> Response {
         return errcode(40013, "invalid appid");
     }
     let code = q.get("js_code").cloned().unwrap_or_default();
-    let user = match take_code(&mut lock(inner).login_codes, &code) {
+    let lifetime = inner.config.code_lifetime;
+    let user = match take_code(&mut lock(inner).login_codes, &code, lifetime) {
         Ok(user) => user,
         Err((code, msg)) => return errcode(code, msg),
     };
@@ -194,18 +194,27 @@ async fn login(inner: &Inner, q: &HashMap<String, String>) -> Response {
     )
 }
 
-fn token(inner: &Inner, appid: Option<&str>, secret: Option<&str>, force: bool) -> Response {
+/// Issues access tokens: stable_token without force_refresh returns the current token while
+/// it has more than five minutes left; anything else issues a new one, and the previous one
+/// keeps working five more minutes.
+async fn token(inner: &Inner, appid: Option<&str>, secret: Option<&str>, force: bool) -> Response {
+    lock(inner).token_fetches += 1;
+    if let Some(fault) = mini_program_fault(inner, FaultScope::Token).await {
+        return fault;
+    }
     if appid != Some(inner.config.app_id.as_str())
         || secret != Some(inner.config.app_secret.as_str())
     {
         return errcode(40001, "invalid credential");
     }
     let now = Utc::now();
+    let renew_before = now + chrono::Duration::seconds(TOKEN_OVERLAP_SECS);
     let mut s = lock(inner);
-    s.token_fetches += 1;
     if !force
         && let Some(current) = s.current_token.clone()
-        && s.tokens.get(&current).is_some_and(|exp| *exp > now)
+        && s.tokens
+            .get(&current)
+            .is_some_and(|exp| *exp > renew_before)
     {
         let left = (s.tokens[&current] - now).num_seconds();
         return json_response(
@@ -251,7 +260,8 @@ async fn phone(inner: &Inner, q: &HashMap<String, String>, body: &Value) -> Resp
         return fault;
     }
     let code = body["code"].as_str().unwrap_or_default();
-    let who = match take_code(&mut lock(inner).phone_codes, code) {
+    let lifetime = inner.config.code_lifetime;
+    let who = match take_code(&mut lock(inner).phone_codes, code, lifetime) {
         Ok(who) => who,
         Err((code, msg)) => return errcode(code, msg),
     };
@@ -302,7 +312,7 @@ async fn subscribe_send(inner: &Inner, q: &HashMap<String, String>, body: &Value
     if template_id.is_empty() {
         return errcode(40037, "invalid template_id");
     }
-    let mut data = HashMap::new();
+    let mut data = std::collections::BTreeMap::new();
     for (key, value) in body["data"].as_object().into_iter().flatten() {
         let value = value["value"].as_str().unwrap_or_default();
         if let Err(e) = crate::check_subscribe_value(key, value) {
@@ -429,6 +439,9 @@ fn verify_authorization(inner: &Inner, req: &Request, body: &[u8]) -> Result<(),
     let get = |k: &str| fields.get(k).copied().ok_or(format!("no {k}"));
     if get("mchid")? != inner.config.mch_id {
         return Err("mchid does not match".into());
+    }
+    if get("serial_no")? != super::MERCHANT_SERIAL {
+        return Err("unknown merchant certificate serial".into());
     }
     let timestamp: i64 = get("timestamp")?.parse().map_err(|_| "bad timestamp")?;
     if (Utc::now().timestamp() - timestamp).abs() >= pay::MAX_CLOCK_SKEW_SECS {
