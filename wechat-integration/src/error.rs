@@ -11,8 +11,8 @@ pub enum WeChatError {
         code: String,
         message: String,
     },
-    /// No usable HTTP answer (connect, timeout, body). Built with [`WeChatError::transport`],
-    /// which drops the URL: it may carry the app secret or the access token.
+    /// No usable HTTP answer (connect, timeout, body), kept without its URL: the query may
+    /// carry the app secret or the access token.
     #[error("could not reach WeChat")]
     Transport(#[source] reqwest::Error),
     #[error("unexpected answer from WeChat: {0}")]

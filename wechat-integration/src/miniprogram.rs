@@ -65,7 +65,7 @@ pub trait MiniProgram: Send + Sync + 'static {
 pub struct MiniProgramConfig {
     pub app_id: String,
     pub app_secret: SecretString,
-    /// https://api.weixin.qq.com/ in production.
+    /// `https://api.weixin.qq.com/` in production.
     pub api_base: url::Url,
     pub timeout: Duration,
 }

@@ -56,7 +56,7 @@ pub struct PayConfig {
     pub platform_keys: Vec<PlatformKey>,
     /// https, no query.
     pub notify_url: String,
-    /// https://api.mch.weixin.qq.com/ in production.
+    /// `https://api.mch.weixin.qq.com/` in production.
     pub api_base: url::Url,
     pub timeout: Duration,
 }
