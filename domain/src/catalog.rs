@@ -708,7 +708,7 @@ pub struct ListedProduct {
 
 #[derive(Debug, Clone)]
 pub struct Listing {
-    pub items: Vec<ListedProduct>,
+    pub items: Vec<std::sync::Arc<ListedProduct>>,
     pub has_next: bool,
 }
 
@@ -775,18 +775,20 @@ pub async fn listing(
                 .map_err(Box::new)?;
             let items = products
                 .into_iter()
-                .map(|product| ListedProduct {
-                    skus: skus
-                        .remove(&product.id)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|sku| ListedSku {
-                            available: available.get(&sku.id).copied().unwrap_or(0),
-                            sku,
-                        })
-                        .collect(),
-                    ingredients: ingredients.remove(&product.id).unwrap_or_default(),
-                    product,
+                .map(|product| {
+                    std::sync::Arc::new(ListedProduct {
+                        skus: skus
+                            .remove(&product.id)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|sku| ListedSku {
+                                available: available.get(&sku.id).copied().unwrap_or(0),
+                                sku,
+                            })
+                            .collect(),
+                        ingredients: ingredients.remove(&product.id).unwrap_or_default(),
+                        product,
+                    })
                 })
                 .collect();
             Ok(std::sync::Arc::new(Listing { items, has_next }))

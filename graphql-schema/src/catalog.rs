@@ -273,10 +273,7 @@ async fn products_page(
     connection.edges.extend(listing.items.iter().map(|listed| {
         Edge::new(
             listed.product.id.to_string(),
-            Product(
-                listed.product.clone(),
-                Some(std::sync::Arc::new(listed.clone())),
-            ),
+            Product(listed.product.clone(), Some(listed.clone())),
         )
     }));
     Ok(connection)
