@@ -478,10 +478,7 @@ pub async fn refresh(
     if refresh_token.len() > 256 {
         return Err(AuthError::InvalidRefreshToken);
     }
-    let (sid, mut record, new_refresh) = sessions::rotate(app, refresh_token).await?;
-    if record.audience != audience {
-        return Err(AuthError::InvalidRefreshToken);
-    }
+    let (sid, mut record, new_refresh) = sessions::rotate(app, audience, refresh_token).await?;
     match audience {
         Audience::Consumer => {}
         Audience::Staff => {

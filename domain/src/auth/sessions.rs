@@ -95,14 +95,17 @@ pub(super) async fn revoke(app: &AppState, sid: &str) -> Result<(), AuthError> {
 /// the new refresh token.
 pub(super) async fn rotate(
     app: &AppState,
+    audience: super::Audience,
     refresh_token: &str,
 ) -> Result<(String, SessionRecord, String), AuthError> {
     let (sid, secret) = refresh_token
         .split_once('.')
         .filter(|(sid, secret)| !sid.is_empty() && !secret.is_empty())
         .ok_or(AuthError::InvalidRefreshToken)?;
+    // A token presented at another audience's endpoint is refused before it is touched.
     let record = load(app, sid)
         .await?
+        .filter(|r| r.audience == audience)
         .ok_or(AuthError::InvalidRefreshToken)?;
     let new_secret = random_token(32);
     let ttl = app.settings.auth.refresh_ttl;

@@ -18,6 +18,13 @@ async fn refresh_rotates_and_reuse_ends_the_session(backend: Backend) {
     let first_refresh = data["login"]["refreshToken"].as_str().unwrap().to_owned();
     let first_access = data["login"]["accessToken"].as_str().unwrap().to_owned();
 
+    // Another audience's endpoint refuses the token without using it up.
+    assert_eq!(
+        app.staff()
+            .err(REFRESH, json!({ "t": first_refresh }))
+            .await,
+        "UNAUTHENTICATED"
+    );
     let rotated = consumer.ok(REFRESH, json!({ "t": first_refresh })).await;
     let second_refresh = rotated["refreshSession"]["refreshToken"]
         .as_str()
