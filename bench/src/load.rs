@@ -41,6 +41,14 @@ impl Report {
     }
 }
 
+/// When a load run stops.
+enum Stop {
+    /// At this instant (a time-bound run).
+    At(Instant),
+    /// After this many requests in all (a fixed amount of work).
+    After(u64),
+}
+
 /// Runs `request(connection, n)` in a loop on each of `connections` tasks for `duration`.
 /// A request returns Ok for a success, Err for an error answer (counted, latency kept).
 pub async fn run<F, Fut>(label: &str, connections: usize, duration: Duration, request: F) -> Report
@@ -48,79 +56,47 @@ where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), String>> + Send,
 {
-    let request = Arc::new(request);
-    let deadline = Instant::now() + duration;
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(connections);
-    for connection in 0..connections {
-        let request = request.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut histogram = new_histogram();
-            let (mut ok, mut errors, mut n) = (0u64, 0u64, 0u64);
-            let mut first_error = None;
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                let outcome = request(connection, n).await;
-                let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
-                let _ = histogram.record(micros.max(1));
-                match outcome {
-                    Ok(()) => ok += 1,
-                    Err(e) => {
-                        errors += 1;
-                        first_error.get_or_insert(e);
-                    }
-                }
-                n += 1;
-            }
-            (histogram, ok, errors, first_error)
-        }));
-    }
-    let mut latency = new_histogram();
-    let (mut ok, mut errors) = (0, 0);
-    let mut first_error = None;
-    for task in tasks {
-        if let Ok((h, o, e, first)) = task.await {
-            let _ = latency.add(&h);
-            ok += o;
-            errors += e;
-            if first_error.is_none() {
-                first_error = first;
-            }
-        }
-    }
-    if let Some(e) = first_error {
-        eprintln!("{label}: first error: {e}");
-    }
-    Report {
-        label: label.to_owned(),
+    drive(
+        label,
         connections,
-        elapsed: started.elapsed(),
-        ok,
-        errors,
-        latency,
-    }
+        Stop::At(Instant::now() + duration),
+        request,
+    )
+    .await
 }
 
-/// Sends `total` requests with at most `connections` in flight (a fixed amount of work, not a time).
+/// Sends `total` requests with at most `connections` in flight.
 pub async fn run_count<F, Fut>(label: &str, connections: usize, total: u64, request: F) -> Report
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), String>> + Send,
 {
+    drive(label, connections, Stop::After(total), request).await
+}
+
+async fn drive<F, Fut>(label: &str, connections: usize, stop: Stop, request: F) -> Report
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
     let request = Arc::new(request);
-    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let stop = Arc::new(stop);
+    let issued = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(connections);
     for connection in 0..connections {
-        let request = request.clone();
-        let next = next.clone();
+        let (request, stop, issued) = (request.clone(), stop.clone(), issued.clone());
         tasks.push(tokio::spawn(async move {
             let mut histogram = new_histogram();
             let (mut ok, mut errors) = (0u64, 0u64);
             let mut first_error = None;
             loop {
-                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if n >= total {
+                let n = issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let done = match *stop {
+                    Stop::At(deadline) => Instant::now() >= deadline,
+                    Stop::After(total) => n >= total,
+                };
+                if done {
                     break;
                 }
                 let t = Instant::now();

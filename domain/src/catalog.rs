@@ -12,7 +12,7 @@ use sea_orm::{
 use crate::auth::{AuthError, Permission, StaffPrincipal};
 use crate::error::{DomainError, ErrorCode, StoreError, is_unique_violation};
 use crate::members::SkinType;
-use crate::{AppState, db};
+use crate::{AppState, db, validate};
 use entities::{category, member_allergy, product, product_ingredient, sku};
 
 #[derive(Debug, thiserror::Error)]
@@ -145,28 +145,11 @@ impl From<sku::Model> for Sku {
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<String, CatalogError> {
-    let v = value.trim();
-    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(invalid(format!(
-            "{field} must be 1 to {max} printable characters"
-        )));
-    }
-    Ok(v.to_owned())
+    validate::text(field, value, max).map_err(CatalogError::InvalidInput)
 }
 
 fn code(field: &str, value: &str) -> Result<String, CatalogError> {
-    let v = value.trim().to_uppercase();
-    if v.is_empty()
-        || v.len() > 40
-        || !v
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(invalid(format!(
-            "{field} must be 1 to 40 letters, digits, - or _"
-        )));
-    }
-    Ok(v)
+    validate::code(field, value, 40).map_err(CatalogError::InvalidInput)
 }
 
 fn money(field: &str, fen: i64) -> Result<i64, CatalogError> {

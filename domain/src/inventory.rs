@@ -13,7 +13,7 @@ use sea_orm::{
 use crate::auth::{AuthError, Permission, StaffPrincipal, StaffRole};
 use crate::clock::DEFAULT_ZONE;
 use crate::error::{DomainError, ErrorCode, StoreError, is_unique_violation};
-use crate::{AppState, db};
+use crate::{AppState, db, validate};
 use entities::{location, sku, stock_batch, stock_level, stock_movement, store};
 
 #[derive(Debug, thiserror::Error)]
@@ -374,26 +374,11 @@ pub struct NewStore {
 }
 
 fn checked_text(field: &str, value: &str, max: usize) -> Result<String, InventoryError> {
-    let v = value.trim();
-    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
-        return Err(invalid(format!(
-            "{field} must be 1 to {max} printable characters"
-        )));
-    }
-    Ok(v.to_owned())
+    validate::text(field, value, max).map_err(InventoryError::InvalidInput)
 }
 
 fn checked_code(value: &str) -> Result<String, InventoryError> {
-    let v = value.trim().to_uppercase();
-    if v.is_empty()
-        || v.len() > 32
-        || !v
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(invalid("a code is 1 to 32 letters, digits, - or _"));
-    }
-    Ok(v)
+    validate::code("a code", value, 32).map_err(InventoryError::InvalidInput)
 }
 
 /// Opens a store and its counter-stock location.

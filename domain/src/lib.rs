@@ -22,6 +22,7 @@ pub mod pii;
 pub mod seed;
 pub mod signed_codes;
 pub mod subscriptions;
+pub mod validate;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -246,19 +246,8 @@ fn new_member_code() -> String {
     format!("M{body}")
 }
 
-fn printable(s: &str) -> bool {
-    !s.chars().any(char::is_control)
-}
-
 fn check_name(field: &str, value: &str, max_chars: usize) -> Result<String, MembersError> {
-    let trimmed = value.trim();
-    let chars = trimmed.chars().count();
-    if chars == 0 || chars > max_chars || !printable(trimmed) {
-        return Err(invalid(format!(
-            "{field} must be 1 to {max_chars} printable characters"
-        )));
-    }
-    Ok(trimmed.to_owned())
+    crate::validate::text(field, value, max_chars).map_err(MembersError::InvalidInput)
 }
 
 /// Upper-cased, single-spaced INCI names, deduplicated, order kept.

@@ -374,6 +374,38 @@ fn valid_credentials_shape(username: &str, password: &str) -> bool {
     (1..=64).contains(&username.len()) && (1..=256).contains(&password.len())
 }
 
+/// A password login's checks, the same for staff and distributors: shape, throttle, the
+/// account's hash (a dummy one when there is no account, so timing reveals nothing), active.
+async fn check_password<T>(
+    app: &AppState,
+    meta: &RequestMeta,
+    audience: Audience,
+    (username, password): (&str, &str),
+    account: impl std::future::Future<Output = Result<Option<T>, sea_orm::DbErr>>,
+    hash_and_active: impl Fn(&T) -> (String, bool),
+) -> Result<T, AuthError> {
+    if !valid_credentials_shape(username, password) {
+        return Err(AuthError::BadCredentials);
+    }
+    throttle_check(app, audience, username, meta).await?;
+    let row = account.await?;
+    let stored = row.as_ref().map(&hash_and_active);
+    let ok = passwords::verify(password.to_owned(), stored.as_ref().map(|(h, _)| h.clone())).await;
+    match (row, stored) {
+        (Some(row), Some((_, active))) if ok => {
+            if active {
+                Ok(row)
+            } else {
+                Err(AuthError::AccountDisabled)
+            }
+        }
+        _ => {
+            record_failure(app, audience, username, meta).await?;
+            Err(AuthError::BadCredentials)
+        }
+    }
+}
+
 #[tracing::instrument(skip_all, err, fields(username = %username))]
 pub async fn staff_login(
     app: &AppState,
@@ -381,29 +413,18 @@ pub async fn staff_login(
     username: &str,
     password: &str,
 ) -> Result<(IssuedSession, StaffAccount), AuthError> {
-    if !valid_credentials_shape(username, password) {
-        return Err(AuthError::BadCredentials);
-    }
-    throttle_check(app, Audience::Staff, username, meta).await?;
-    let row = staff_account::Entity::find()
+    let account = staff_account::Entity::find()
         .filter(staff_account::Column::Username.eq(username))
-        .one(&app.db)
-        .await?;
-    let ok = passwords::verify(
-        password.to_owned(),
-        row.as_ref().map(|r| r.password_hash.clone()),
+        .one(&app.db);
+    let row = check_password(
+        app,
+        meta,
+        Audience::Staff,
+        (username, password),
+        account,
+        |r| (r.password_hash.clone(), r.active),
     )
-    .await;
-    let row = match row {
-        Some(row) if ok => row,
-        _ => {
-            record_failure(app, Audience::Staff, username, meta).await?;
-            return Err(AuthError::BadCredentials);
-        }
-    };
-    if !row.active {
-        return Err(AuthError::AccountDisabled);
-    }
+    .await?;
     let account = StaffAccount::from_row(row)?;
     let record = SessionRecord {
         audience: Audience::Staff,
@@ -425,29 +446,18 @@ pub async fn distributor_login(
     username: &str,
     password: &str,
 ) -> Result<(IssuedSession, DistributorAccount), AuthError> {
-    if !valid_credentials_shape(username, password) {
-        return Err(AuthError::BadCredentials);
-    }
-    throttle_check(app, Audience::Distributor, username, meta).await?;
-    let row = distributor_account::Entity::find()
+    let account = distributor_account::Entity::find()
         .filter(distributor_account::Column::Username.eq(username))
-        .one(&app.db)
-        .await?;
-    let ok = passwords::verify(
-        password.to_owned(),
-        row.as_ref().map(|r| r.password_hash.clone()),
+        .one(&app.db);
+    let row = check_password(
+        app,
+        meta,
+        Audience::Distributor,
+        (username, password),
+        account,
+        |r| (r.password_hash.clone(), r.active),
     )
-    .await;
-    let row = match row {
-        Some(row) if ok => row,
-        _ => {
-            record_failure(app, Audience::Distributor, username, meta).await?;
-            return Err(AuthError::BadCredentials);
-        }
-    };
-    if !row.active {
-        return Err(AuthError::AccountDisabled);
-    }
+    .await?;
     let record = SessionRecord {
         audience: Audience::Distributor,
         subject: row.id,
