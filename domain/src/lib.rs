@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod clock;
+pub mod coupons;
 pub mod db;
 pub mod distributors;
 pub mod error;

@@ -54,10 +54,21 @@ pub enum OrdersError {
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
+    Coupons(crate::coupons::CouponsError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 crate::store_error_conversions!(OrdersError);
+
+impl From<crate::coupons::CouponsError> for OrdersError {
+    fn from(e: crate::coupons::CouponsError) -> Self {
+        match e {
+            crate::coupons::CouponsError::Orders(inner) => *inner,
+            other => Self::Coupons(other),
+        }
+    }
+}
 
 impl DomainError for OrdersError {
     fn code(&self) -> ErrorCode {
@@ -73,6 +84,7 @@ impl DomainError for OrdersError {
             Self::Loyalty(e) => e.code(),
             Self::Catalog(e) => e.code(),
             Self::Auth(e) => e.code(),
+            Self::Coupons(e) => e.code(),
             Self::Store(e) => e.code(),
         }
     }
@@ -364,7 +376,7 @@ pub(crate) async fn insert_order(
 }
 
 /// Checks the lines of an order: 1 to 20 SKUs, 1 to 99 units each; the same SKU twice is merged.
-fn merge_lines(lines: &[LineInput]) -> Result<Vec<LineInput>, OrdersError> {
+pub(crate) fn merge_lines(lines: &[LineInput]) -> Result<Vec<LineInput>, OrdersError> {
     if lines.is_empty() || lines.len() > 20 {
         return Err(invalid("an order has 1 to 20 lines"));
     }
@@ -385,7 +397,7 @@ fn merge_lines(lines: &[LineInput]) -> Result<Vec<LineInput>, OrdersError> {
 }
 
 /// The SKUs (active, with their product names) behind order lines, at list price.
-async fn price_lines<C: ConnectionTrait>(
+pub(crate) async fn price_lines<C: ConnectionTrait>(
     db: &C,
     lines: &[LineInput],
 ) -> Result<Vec<DraftLine>, OrdersError> {
@@ -428,7 +440,7 @@ async fn price_lines<C: ConnectionTrait>(
 }
 
 /// The member price: the tier's discount on the whole order, as a discount line.
-async fn tier_discount<C: ConnectionTrait>(
+pub(crate) async fn tier_discount<C: ConnectionTrait>(
     db: &C,
     member_id: i64,
     subtotal: i64,
@@ -495,6 +507,19 @@ pub async fn place_order(
     input: PlaceOrder,
     idempotency_key: &str,
 ) -> Result<Order, OrdersError> {
+    place_order_with_coupons(app, me, input, &[], idempotency_key).await
+}
+
+/// [`place_order`] with the member's coupons: one discount line each, used in the order's
+/// transaction (see `coupons`).
+#[tracing::instrument(skip_all, err, fields(member_id = me.member_id))]
+pub async fn place_order_with_coupons(
+    app: &AppState,
+    me: &MemberPrincipal,
+    input: PlaceOrder,
+    coupon_ids: &[i64],
+    idempotency_key: &str,
+) -> Result<Order, OrdersError> {
     check_key(idempotency_key)?;
     let lines = merge_lines(&input.lines)?;
     if let Fulfilment::Delivery(address) = &input.fulfilment {
@@ -511,6 +536,11 @@ pub async fn place_order(
             Fulfilment::Delivery(a) => serde_json::json!({ "delivery": a }),
         },
     ));
+    let fingerprint = if coupon_ids.is_empty() {
+        fingerprint
+    } else {
+        request_hash(&(fingerprint, coupon_ids))
+    };
     if let Some(existing) = by_key(app, &key).await? {
         return replay(app, existing, &fingerprint).await;
     }
@@ -536,7 +566,18 @@ pub async fn place_order(
         .iter()
         .map(|l| l.unit_price_fen * i64::from(l.quantity))
         .sum();
-    let discounts = tier_discount(&app.db, me.member_id, subtotal).await?;
+    let mut discounts = tier_discount(&app.db, me.member_id, subtotal).await?;
+    let coupons_used = coupon_discounts(
+        app,
+        me.member_id,
+        coupon_ids,
+        &draft_lines,
+        Channel::Online,
+        store_id,
+        &discounts,
+    )
+    .await?;
+    discounts.extend(coupons_used.iter().map(|(_, d)| d.clone()));
     let exclusive_ba: Option<Option<i64>> = member::Entity::find_by_id(me.member_id)
         .select_only()
         .column(member::Column::ExclusiveBaId)
@@ -562,7 +603,19 @@ pub async fn place_order(
     };
     let txn = db::begin_write(&app.db).await?;
     let row = match insert_order(&txn, draft, MovementKind::OrderReserve, None, now).await {
-        Ok(row) => row,
+        Ok(row) => {
+            crate::coupons::mark_used(
+                &txn,
+                me.member_id,
+                &coupons_used,
+                Some(row.id),
+                store_id,
+                None,
+                now,
+            )
+            .await?;
+            row
+        }
         Err(OrdersError::Store(StoreError::Db(e))) if is_unique_violation(&e) => {
             drop(txn);
             // The same key raced in from a retry: answer with the order that won.
@@ -573,6 +626,38 @@ pub async fn place_order(
     };
     txn.commit().await?;
     load(app, row).await
+}
+
+/// Discount lines for the coupons of an order being placed (checked: the member's, valid,
+/// in scope, above threshold, stacking).
+async fn coupon_discounts(
+    app: &AppState,
+    member_id: i64,
+    coupon_ids: &[i64],
+    lines: &[DraftLine],
+    channel: Channel,
+    store_id: Option<i64>,
+    before: &[Discount],
+) -> Result<Vec<(i64, Discount)>, OrdersError> {
+    if coupon_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let scoped = crate::coupons::scoped_lines(&app.db, lines).await?;
+    let basket = crate::coupons::Basket {
+        channel,
+        store_id,
+        lines: &scoped,
+        discounted_fen: before.iter().map(|d| d.amount_fen).sum(),
+        has_flash_sale: before.iter().any(|d| d.kind == DiscountKind::FlashSale),
+    };
+    Ok(crate::coupons::discounts_for_order(
+        &app.db,
+        member_id,
+        coupon_ids,
+        &basket,
+        app.clock.now(),
+    )
+    .await?)
 }
 
 async fn by_key(app: &AppState, key: &str) -> Result<Option<order::Model>, OrdersError> {
@@ -789,6 +874,33 @@ pub async fn record_in_store_sale(
     acknowledge_allergens: bool,
     idempotency_key: &str,
 ) -> Result<Order, OrdersError> {
+    record_in_store_sale_with_coupons(
+        app,
+        staff,
+        member_id,
+        lines,
+        payment_method,
+        acknowledge_allergens,
+        &[],
+        idempotency_key,
+    )
+    .await
+}
+
+/// [`record_in_store_sale`] with the coupon QR codes the member showed: one discount line
+/// each, the coupons used in the sale's transaction.
+#[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, err, fields(staff_id = staff.staff_id, member_id))]
+pub async fn record_in_store_sale_with_coupons(
+    app: &AppState,
+    staff: &StaffPrincipal,
+    member_id: i64,
+    lines: &[LineInput],
+    payment_method: PaymentMethod,
+    acknowledge_allergens: bool,
+    coupon_codes: &[String],
+    idempotency_key: &str,
+) -> Result<Order, OrdersError> {
     staff.require(Permission::RecordSale)?;
     check_key(idempotency_key)?;
     let lines = merge_lines(lines)?;
@@ -805,10 +917,27 @@ pub async fn record_in_store_sale(
             .collect::<Vec<_>>(),
         payment_method.as_str(),
     ));
+    let coupon_ids = crate::coupons::coupon_ids_of_codes(app, member_id, coupon_codes).await?;
+    let fingerprint = if coupon_ids.is_empty() {
+        fingerprint
+    } else {
+        request_hash(&(fingerprint, &coupon_ids))
+    };
     if let Some(existing) = by_key(app, &key).await? {
         return replay(app, existing, &fingerprint).await;
     }
-    let (draft_lines, discounts, preview) = sale_preview(app, member_id, &lines).await?;
+    let (draft_lines, mut discounts, preview) = sale_preview(app, member_id, &lines).await?;
+    let coupons_used = coupon_discounts(
+        app,
+        member_id,
+        &coupon_ids,
+        &draft_lines,
+        Channel::InStore,
+        Some(store_id),
+        &discounts,
+    )
+    .await?;
+    discounts.extend(coupons_used.iter().map(|(_, d)| d.clone()));
     if !preview.allergen_warnings.is_empty() && !acknowledge_allergens {
         let listed: Vec<String> = preview
             .allergen_warnings
@@ -840,6 +969,16 @@ pub async fn record_in_store_sale(
         &txn,
         draft,
         MovementKind::InStoreSale,
+        Some(staff.staff_id),
+        now,
+    )
+    .await?;
+    crate::coupons::mark_used(
+        &txn,
+        member_id,
+        &coupons_used,
+        Some(row.id),
+        Some(store_id),
         Some(staff.staff_id),
         now,
     )
@@ -951,6 +1090,7 @@ pub(crate) async fn close_unpaid(app: &AppState, order_id: i64) -> Result<bool, 
     if updated.rows_affected == 0 {
         return Ok(false);
     }
+    crate::coupons::release_for_order(&txn, order_id, now).await?;
     let row = order::Entity::find_by_id(order_id)
         .one(&txn)
         .await?
@@ -1119,6 +1259,9 @@ pub(crate) async fn apply_refund(
         .filter(order::Column::Id.eq(order.id))
         .exec(txn)
         .await?;
+    if status == OrderStatus::Refunded {
+        crate::coupons::release_for_order(txn, order.id, now).await?;
+    }
     // Returned goods go back to the batches they came from.
     let allocations = order_allocation::Entity::find()
         .filter(order_allocation::Column::OrderId.eq(order.id))

@@ -7,6 +7,8 @@ pub mod migration;
 
 pub mod audit_log;
 pub mod category;
+pub mod coupon;
+pub mod coupon_template;
 pub mod distributor;
 pub mod distributor_account;
 pub mod location;

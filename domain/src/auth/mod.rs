@@ -78,7 +78,7 @@ impl StaffRole {
             ManageStock | RefundOrders | AssignExclusiveBa => {
                 matches!(self, Self::Hq | Self::Manager)
             }
-            ReadAuditLog | ManageCatalog | ManageTiers => matches!(self, Self::Hq),
+            ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons => matches!(self, Self::Hq),
         }
     }
 }
@@ -102,6 +102,8 @@ pub enum Permission {
     RefundOrders,
     AssignExclusiveBa,
     ManageTiers,
+    /// Coupon templates, issuing coupons to members, coupon reports.
+    ManageCoupons,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
