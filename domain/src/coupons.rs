@@ -1713,6 +1713,66 @@ pub async fn coupon_report(
     Ok(report)
 }
 
+/// Two demo templates: 满300减50 in every channel, and a stacking 20-yuan cash coupon online.
+pub(crate) async fn seed_demo<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<(), DbErr> {
+    for (name, kind, threshold, reduction, amount, channels, stacks, total, limit) in [
+        (
+            "满300减50",
+            CouponKind::ThresholdReduction,
+            Some(30_000),
+            Some(5_000),
+            None,
+            "[]",
+            false,
+            1_000,
+            1,
+        ),
+        (
+            "无门槛20元",
+            CouponKind::Cash,
+            None,
+            None,
+            Some(2_000),
+            "[\"ONLINE\"]",
+            true,
+            500,
+            2,
+        ),
+    ] {
+        coupon_template::ActiveModel {
+            name: Set(name.into()),
+            kind: Set(kind.as_str().into()),
+            threshold_fen: Set(threshold),
+            reduction_fen: Set(reduction),
+            percent_off: Set(None),
+            cap_fen: Set(None),
+            amount_fen: Set(amount),
+            gift_sku_id: Set(None),
+            total_quantity: Set(total),
+            issued: Set(0),
+            per_member_limit: Set(limit),
+            valid_from: Set(None),
+            valid_until: Set(None),
+            valid_days: Set(Some(30)),
+            sku_ids: Set("[]".into()),
+            category_ids: Set("[]".into()),
+            channels: Set(channels.into()),
+            store_ids: Set("[]".into()),
+            stacks_with_coupons: Set(stacks),
+            stacks_with_flash_sale: Set(false),
+            birthday: Set(false),
+            active: Set(true),
+            created_by: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

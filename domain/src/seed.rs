@@ -154,6 +154,7 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
     .insert(&txn)
     .await?;
     seed_catalog(&txn, &store_locations, warehouse.id, now).await?;
+    crate::coupons::seed_demo(&txn, now).await?;
 
     for (username, display, role, store) in [
         ("hq-demo", "总部运营", StaffRole::Hq, None),

@@ -8,6 +8,7 @@ pub mod scalars;
 mod audit;
 mod auth;
 mod catalog;
+mod coupons;
 mod distributors;
 mod inventory;
 mod loyalty;
@@ -32,6 +33,7 @@ pub struct ConsumerQuery(
     orders::ConsumerOrdersQuery,
     loyalty::LoyaltyQuery,
     loyalty::ConsumerLoyaltyQuery,
+    coupons::ConsumerCouponsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -41,6 +43,7 @@ pub struct ConsumerMutation(
     members::ConsumerMembersMutation,
     subscriptions::ConsumerSubscriptionsMutation,
     orders::ConsumerOrdersMutation,
+    coupons::ConsumerCouponsMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -54,6 +57,7 @@ pub struct StaffQuery(
     orders::StaffOrdersQuery,
     loyalty::LoyaltyQuery,
     loyalty::StaffLoyaltyQuery,
+    coupons::StaffCouponsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -65,6 +69,7 @@ pub struct StaffMutation(
     inventory::StaffInventoryMutation,
     orders::StaffOrdersMutation,
     loyalty::StaffLoyaltyMutation,
+    coupons::StaffCouponsMutation,
 );
 
 #[derive(MergedObject, Default)]

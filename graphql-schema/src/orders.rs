@@ -147,9 +147,11 @@ pub struct PlaceOrderInput {
     pub lines: Vec<OrderLineInput>,
     pub pickup_store_id: Option<ID>,
     pub delivery: Option<DeliveryAddressInput>,
+    /// The member's coupons to use on this order (one discount line each).
+    pub coupon_ids: Option<Vec<ID>>,
 }
 
-fn lines(input: &[OrderLineInput]) -> ApiResult<Vec<orders::LineInput>> {
+pub(crate) fn lines(input: &[OrderLineInput]) -> ApiResult<Vec<orders::LineInput>> {
     input
         .iter()
         .map(|l| {
@@ -228,13 +230,20 @@ impl ConsumerOrdersMutation {
             }),
             _ => return Err(ApiError::bad_input("give either pickupStoreId or delivery")),
         };
-        let order = orders::place_order(
+        let coupon_ids = input
+            .coupon_ids
+            .unwrap_or_default()
+            .iter()
+            .map(parse_id)
+            .collect::<ApiResult<Vec<_>>>()?;
+        let order = orders::place_order_with_coupons(
             app(ctx),
             me,
             orders::PlaceOrder {
                 lines: lines(&input.lines)?,
                 fulfilment,
             },
+            &coupon_ids,
             &idempotency_key,
         )
         .await?;
@@ -369,16 +378,19 @@ impl StaffOrdersMutation {
         payment_method: PaymentMethod,
         #[graphql(default = false)] acknowledge_allergens: bool,
         idempotency_key: String,
+        #[graphql(desc = "Coupon QR codes the member showed; one discount line each.")]
+        coupon_codes: Option<Vec<String>>,
     ) -> ApiResult<Order> {
         let staff = staff(ctx).await?;
         let member_id = parse_id(&member_id)?;
-        let order = orders::record_in_store_sale(
+        let order = orders::record_in_store_sale_with_coupons(
             app(ctx),
             staff,
             member_id,
             &self::lines(&lines)?,
             payment_method.into(),
             acknowledge_allergens,
+            &coupon_codes.unwrap_or_default(),
             &idempotency_key,
         )
         .await?;

@@ -34,6 +34,8 @@ const STAFF_ANY_ROLE: &[&str] = &[
     "redeemPoints",
     "storeOrder",
     "orderRefunds",
+    "inspectCouponCode",
+    "redeemCouponAtCounter",
 ];
 const STAFF_HQ_ONLY: &[&str] = &[
     "memberAuditLog",
@@ -45,6 +47,11 @@ const STAFF_HQ_ONLY: &[&str] = &[
     "createStore",
     "createWarehouse",
     "upsertTier",
+    "couponTemplates",
+    "couponReport",
+    "createCouponTemplate",
+    "setCouponTemplateActive",
+    "issueCoupons",
 ];
 const STAFF_MANAGER_OR_HQ: &[&str] = &[
     "receiveStock",

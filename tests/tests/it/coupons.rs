@@ -1,0 +1,705 @@
+//! Coupons end to end: templates, the claim centre under concurrency, coupons on online orders
+//! and counter sales, the counter QR, refunds giving coupons back, birthday coupons, reports.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use domain::clock::ManualClock;
+use domain::{coupons, payments};
+use rouge_tests::fixtures::{self, Catalog};
+use rouge_tests::graphql::code_of;
+use rouge_tests::{Backend, Gql, TestApp, on_both_backends};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use serde_json::{Value, json};
+
+const CREATE: &str = "mutation($i: CouponTemplateInput!) { createCouponTemplate(input: $i) { id name kind issued totalQuantity } }";
+const CLAIM: &str = "mutation($t: ID!, $k: String!) { claimCoupon(templateId: $t, idempotencyKey: $k) { id status template { id } } }";
+const PLACE: &str =
+    "mutation($i: PlaceOrderInput!, $k: String!) { placeOrder(input: $i, idempotencyKey: $k) {
+  id orderNo status subtotalFen discountFen totalFen discounts { kind label amountFen } } }";
+const PREVIEW: &str = "query($i: PlaceOrderInput!) { previewOrder(input: $i) {
+  subtotalFen discountFen totalFen couponIds bestCouponIds bestCouponDiscountFen discounts { kind label amountFen } lines { skuId quantity } } }";
+const CODE: &str = "query($c: ID!) { couponCode(couponId: $c) { code expiresAt } }";
+const REDEEM: &str =
+    "mutation($c: String!) { redeemCouponAtCounter(code: $c) { id status usedStoreId } }";
+const SALE: &str = "mutation($m: ID!, $l: [OrderLineInput!]!, $k: String!, $c: [String!]) {
+  recordInStoreSale(memberId: $m, lines: $l, paymentMethod: CASH, acknowledgeAllergens: true, idempotencyKey: $k, couponCodes: $c) {
+    id totalFen discountFen discounts { kind label amountFen } lines { id } } }";
+const REPORT: &str = "query($t: ID!) { couponReport(templateId: $t) { issued claimed redeemed expired available discountFen revenueFen orders } }";
+
+fn key() -> String {
+    format!("key-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn cash(name: &str, amount: i64, stacks: bool) -> Value {
+    json!({ "name": name, "kind": "CASH", "amountFen": amount, "totalQuantity": 100,
+            "perMemberLimit": 5, "validDays": 30, "stacksWithCoupons": stacks })
+}
+
+async fn create(hq: &Gql, input: Value) -> String {
+    hq.ok(CREATE, json!({ "i": input })).await["createCouponTemplate"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn claim(me: &Gql, template: &str) -> String {
+    me.ok(CLAIM, json!({ "t": template, "k": key() })).await["claimCoupon"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn order_input(cat: &Catalog, sku: i64, quantity: i32, coupons: &[&str]) -> Value {
+    json!({ "lines": [{ "skuId": sku.to_string(), "quantity": quantity }],
+            "pickupStoreId": cat.store_id.to_string(), "couponIds": coupons })
+}
+
+async fn coupon_row(app: &TestApp, id: &str) -> entities::coupon::Model {
+    entities::coupon::Entity::find_by_id(id.parse::<i64>().unwrap())
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn order_count(app: &TestApp) -> u64 {
+    entities::order::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap()
+}
+
+async fn stock(app: &TestApp, sku: i64, location: i64) -> i64 {
+    domain::inventory::available_by_sku(&app.state, &[sku], Some(location))
+        .await
+        .unwrap()
+        .get(&sku)
+        .copied()
+        .unwrap_or(0)
+}
+
+async fn concurrent_claims_stop_at_the_total_and_each_members_limit(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let hq = app.login_staff("hq-demo").await;
+    let template = create(
+        &hq,
+        json!({ "name": "限量50张", "kind": "CASH", "amountFen": 1000, "totalQuantity": 50,
+                "perMemberLimit": 2, "validDays": 7 }),
+    )
+    .await;
+    let names: Vec<String> = (0..40).map(|i| format!("claimer{i}")).collect();
+    let members: Vec<(Gql, String)> =
+        futures::future::join_all(names.iter().map(|n| app.login_member(n))).await;
+    // 200 claims: every member tries five times (distinct keys), all at once.
+    let attempts = (0..200).map(|i| {
+        let (me, id) = members[i % members.len()].clone();
+        let template = template.clone();
+        async move {
+            (
+                id,
+                me.raw(CLAIM, json!({ "t": template, "k": key() })).await,
+            )
+        }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let mut per_member: HashMap<String, usize> = HashMap::new();
+    let mut codes: HashMap<String, usize> = HashMap::new();
+    for (member, r) in &results {
+        match code_of(r) {
+            None => *per_member.entry(member.clone()).or_default() += 1,
+            Some(code) => *codes.entry(code).or_default() += 1,
+        }
+    }
+    let claimed: usize = per_member.values().sum();
+    assert_eq!(claimed, 50, "errors: {codes:?}");
+    assert!(per_member.values().all(|n| *n <= 2), "{per_member:?}");
+    assert!(
+        codes
+            .keys()
+            .all(|c| c == "SOLD_OUT" || c == "LIMIT_REACHED"),
+        "{codes:?}"
+    );
+    assert!(codes.get("SOLD_OUT").copied().unwrap_or(0) > 0, "{codes:?}");
+    let rows = entities::coupon::Entity::find()
+        .filter(entities::coupon::Column::TemplateId.eq(template.parse::<i64>().unwrap()))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 50);
+    let mut held: HashMap<i64, usize> = HashMap::new();
+    for r in &rows {
+        *held.entry(r.member_id).or_default() += 1;
+    }
+    assert!(held.values().all(|n| *n <= 2), "{held:?}");
+    let tpl = entities::coupon_template::Entity::find_by_id(template.parse::<i64>().unwrap())
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tpl.issued, 50);
+}
+
+async fn claims_are_idempotent_and_limited(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let hq = app.login_staff("hq-demo").await;
+    let template = create(
+        &hq,
+        json!({ "name": "两张", "kind": "PERCENT_DISCOUNT", "percentOff": 15, "capFen": 3000,
+                "totalQuantity": 2, "perMemberLimit": 1, "validDays": 7 }),
+    )
+    .await;
+    let (alice, _) = app.login_member("coupon-alice").await;
+    let (bob, bob_id) = app.login_member("coupon-bob").await;
+    let (carol, carol_id) = app.login_member("coupon-carol").await;
+    let k = key();
+    let first = alice.ok(CLAIM, json!({ "t": template, "k": k })).await;
+    let again = alice.ok(CLAIM, json!({ "t": template, "k": k })).await;
+    assert_eq!(first["claimCoupon"]["id"], again["claimCoupon"]["id"]);
+    assert_eq!(
+        code_of(&alice.raw(CLAIM, json!({ "t": template, "k": key() })).await).as_deref(),
+        Some("LIMIT_REACHED")
+    );
+    claim(&bob, &template).await;
+    assert_eq!(
+        code_of(&carol.raw(CLAIM, json!({ "t": template, "k": key() })).await).as_deref(),
+        Some("SOLD_OUT")
+    );
+    let claimable = carol
+        .ok(
+            "{ claimableCoupons { template { id } held left } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        !claimable["claimableCoupons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["template"]["id"] == template.as_str()),
+        "a template with none left is not offered"
+    );
+    let mine = alice
+        .ok(
+            "{ myCoupons(status: AVAILABLE) { id template { name kind percentOff } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(mine["myCoupons"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["myCoupons"][0]["template"]["kind"], "PERCENT_DISCOUNT");
+
+    // HQ issues to a list: within total and limits, and a retried request gives nothing twice.
+    let roomy = create(&hq, cash("发放券", 500, true)).await;
+    let issue = "mutation($t: ID!, $m: [ID!]!, $k: String!) { issueCoupons(templateId: $t, memberIds: $m, idempotencyKey: $k) { issued already limitReached soldOut unknownMembers } }";
+    let k = key();
+    let out = hq
+        .ok(
+            issue,
+            json!({ "t": roomy, "m": [bob_id, carol_id, "999999"], "k": k }),
+        )
+        .await["issueCoupons"]
+        .clone();
+    assert_eq!(
+        out,
+        json!({ "issued": 2, "already": 0, "limitReached": 0, "soldOut": 0, "unknownMembers": 1 })
+    );
+    let out = hq
+        .ok(
+            issue,
+            json!({ "t": roomy, "m": [bob_id, carol_id], "k": k }),
+        )
+        .await["issueCoupons"]
+        .clone();
+    assert_eq!(out["issued"], 0);
+    assert_eq!(out["already"], 2);
+
+    // Bad templates are refused with BAD_USER_INPUT.
+    let now = Utc::now();
+    for bad in [
+        json!({ "name": "x", "kind": "PERCENT_DISCOUNT", "percentOff": 100, "capFen": 100, "totalQuantity": 1, "validDays": 1 }),
+        json!({ "name": "x", "kind": "PERCENT_DISCOUNT", "percentOff": 0, "capFen": 100, "totalQuantity": 1, "validDays": 1 }),
+        json!({ "name": "x", "kind": "THRESHOLD_REDUCTION", "thresholdFen": 1000, "reductionFen": 1000, "totalQuantity": 1, "validDays": 1 }),
+        json!({ "name": "x", "kind": "CASH", "amountFen": -1, "totalQuantity": 1, "validDays": 1 }),
+        json!({ "name": "x", "kind": "CASH", "amountFen": 100, "totalQuantity": 0, "validDays": 1 }),
+        json!({ "name": "x", "kind": "CASH", "amountFen": 100, "totalQuantity": 1,
+                "validFrom": now.to_rfc3339(), "validUntil": now.to_rfc3339() }),
+        json!({ "name": "x", "kind": "CASH", "amountFen": 100, "totalQuantity": 1 }),
+        json!({ "name": "x", "kind": "GIFT", "totalQuantity": 1, "validDays": 1 }),
+    ] {
+        assert_eq!(
+            code_of(&hq.raw(CREATE, json!({ "i": bad })).await).as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{bad}"
+        );
+    }
+    let ba = app.login_staff("ba-demo").await;
+    assert_eq!(
+        code_of(&ba.raw(CREATE, json!({ "i": cash("x", 100, false) })).await).as_deref(),
+        Some("FORBIDDEN")
+    );
+}
+
+async fn orders_take_coupons_and_refuse_bad_ones_without_changing_anything(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 20).await;
+    let hq = app.login_staff("hq-demo").await;
+    let (me, _) = app.login_member("coupon-dora").await;
+    let (other, _) = app.login_member("coupon-evan").await;
+    let threshold = create(
+        &hq,
+        json!({ "name": "满300减50", "kind": "THRESHOLD_REDUCTION", "thresholdFen": 30000,
+                "reductionFen": 5000, "totalQuantity": 100, "perMemberLimit": 3, "validDays": 30 }),
+    )
+    .await;
+    let stack_a = create(&hq, cash("立减20", 2000, true)).await;
+    let stack_b = create(&hq, cash("立减15", 1500, true)).await;
+    let short = create(&hq, json!({ "name": "一天", "kind": "CASH", "amountFen": 100, "totalQuantity": 10, "validDays": 1 })).await;
+    let cream_only = create(
+        &hq,
+        json!({ "name": "面霜专享", "kind": "CASH", "amountFen": 1000, "totalQuantity": 10,
+                "validDays": 30, "skuIds": [cat.cream_sku.to_string()] }),
+    )
+    .await;
+    let counter_only = create(
+        &hq,
+        json!({ "name": "门店券", "kind": "CASH", "amountFen": 1000, "totalQuantity": 10,
+                "validDays": 30, "channels": ["IN_STORE"] }),
+    )
+    .await;
+    let t1 = claim(&me, &threshold).await;
+    let a = claim(&me, &stack_a).await;
+    let b = claim(&me, &stack_b).await;
+    let expiring = claim(&me, &short).await;
+    let scoped = claim(&me, &cream_only).await;
+    let in_store = claim(&me, &counter_only).await;
+    let foreign = claim(&other, &stack_a).await;
+    clock.advance(Duration::days(2));
+    // (sessions do not last two days)
+    let (me, _) = app.login_member("coupon-dora").await;
+
+    let before_orders = order_count(&app).await;
+    let before_stock = stock(&app, cat.serum_sku, cat.store_location).await;
+    let cases: [(&[&str], i32, &str, &str); 7] = [
+        (&[&t1], 1, "BAD_USER_INPUT", "below threshold"),
+        (&[&expiring], 1, "EXPIRED", "expired"),
+        (&[&foreign], 1, "FORBIDDEN", ""),
+        (&[&scoped], 1, "BAD_USER_INPUT", "out of scope"),
+        (&[&in_store], 1, "BAD_USER_INPUT", "online"),
+        (&[&t1, &a], 2, "BAD_USER_INPUT", "cannot be combined"),
+        (&[&a, &a], 2, "BAD_USER_INPUT", "twice"),
+    ];
+    for (coupons, quantity, code, words) in cases {
+        let r = me
+            .raw(
+                PLACE,
+                json!({ "i": order_input(&cat, cat.serum_sku, quantity, coupons), "k": key() }),
+            )
+            .await;
+        assert_eq!(code_of(&r).as_deref(), Some(code), "{coupons:?}: {r}");
+        let message = r["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(words), "{coupons:?}: {message}");
+    }
+    assert_eq!(
+        order_count(&app).await,
+        before_orders,
+        "no order was written"
+    );
+    assert_eq!(
+        stock(&app, cat.serum_sku, cat.store_location).await,
+        before_stock,
+        "no stock was taken"
+    );
+    for id in [&t1, &a, &scoped, &in_store] {
+        assert_eq!(coupon_row(&app, id).await.status, "AVAILABLE");
+    }
+
+    // Valid: 满300减50 on two serums, one discount line.
+    let order = me
+        .ok(
+            PLACE,
+            json!({ "i": order_input(&cat, cat.serum_sku, 2, &[&t1]), "k": key() }),
+        )
+        .await["placeOrder"]
+        .clone();
+    let coupon_lines: Vec<&Value> = order["discounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "COUPON")
+        .collect();
+    assert_eq!(coupon_lines.len(), 1);
+    assert_eq!(coupon_lines[0]["amountFen"], 5000);
+    assert_eq!(coupon_lines[0]["label"], "满300减50");
+    let discounts: i64 = order["discounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["amountFen"].as_i64().unwrap())
+        .sum();
+    assert_eq!(order["subtotalFen"], 59_800);
+    assert_eq!(order["totalFen"].as_i64().unwrap(), 59_800 - discounts);
+    let used = coupon_row(&app, &t1).await;
+    assert_eq!(used.status, "USED");
+    assert_eq!(
+        used.used_order_id,
+        Some(order["id"].as_str().unwrap().parse().unwrap())
+    );
+    // Used once: a second order with it is a conflict.
+    let r = me
+        .raw(
+            PLACE,
+            json!({ "i": order_input(&cat, cat.serum_sku, 2, &[&t1]), "k": key() }),
+        )
+        .await;
+    assert_eq!(code_of(&r).as_deref(), Some("CONFLICT"), "{r}");
+    // Two stacking coupons: two lines.
+    let order = me
+        .ok(
+            PLACE,
+            json!({ "i": order_input(&cat, cat.cream_sku, 1, &[&a, &b]), "k": key() }),
+        )
+        .await["placeOrder"]
+        .clone();
+    let amounts: Vec<i64> = order["discounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "COUPON")
+        .map(|d| d["amountFen"].as_i64().unwrap())
+        .collect();
+    assert_eq!(amounts, vec![2000, 1500]);
+
+    // An unpaid order that closes gives its coupons back.
+    clock.advance(Duration::minutes(16));
+    assert!(payments::close_overdue_orders(&app.state).await.unwrap() >= 2);
+    for id in [&t1, &a, &b] {
+        let row = coupon_row(&app, id).await;
+        assert_eq!(row.status, "AVAILABLE", "coupon {id}");
+        assert_eq!(row.used_order_id, None);
+    }
+}
+
+async fn preview_picks_the_best_combination(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let cat = fixtures::catalog(&app, 5).await;
+    let hq = app.login_staff("hq-demo").await;
+    let (me, _) = app.login_member("coupon-fay").await;
+    let threshold = create(
+        &hq,
+        json!({ "name": "满300减50", "kind": "THRESHOLD_REDUCTION", "thresholdFen": 30000,
+                "reductionFen": 5000, "totalQuantity": 100, "validDays": 30 }),
+    )
+    .await;
+    let percent = create(
+        &hq,
+        json!({ "name": "九折", "kind": "PERCENT_DISCOUNT", "percentOff": 10, "capFen": 10000,
+                "totalQuantity": 100, "validDays": 30 }),
+    )
+    .await;
+    let a = create(&hq, cash("立减20", 2000, true)).await;
+    let b = create(&hq, cash("立减15", 1500, true)).await;
+    let t = claim(&me, &threshold).await;
+    let p = claim(&me, &percent).await;
+    let ca = claim(&me, &a).await;
+    let cb = claim(&me, &b).await;
+    let _ = t;
+    // Two serums (598 yuan): 10% off (59.80) beats 满300减50 and the two cash coupons (35).
+    let big = me
+        .ok(
+            PREVIEW,
+            json!({ "i": order_input(&cat, cat.serum_sku, 2, &[]) }),
+        )
+        .await["previewOrder"]
+        .clone();
+    // couponIds: [] asks for no coupons; the best is reported anyway.
+    assert_eq!(big["couponIds"], json!([]));
+    assert_eq!(big["bestCouponIds"], json!([p]));
+    assert_eq!(big["bestCouponDiscountFen"], 5980);
+    // One serum (299 yuan): the threshold is not met; the two stacking cash coupons (35) beat 10% (29.90).
+    let small_input = json!({ "lines": [{ "skuId": cat.serum_sku.to_string(), "quantity": 1 }],
+                              "pickupStoreId": cat.store_id.to_string() });
+    let small = me.ok(PREVIEW, json!({ "i": small_input })).await["previewOrder"].clone();
+    let mut best: Vec<String> = small["bestCouponIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    best.sort();
+    let mut expected = vec![ca.clone(), cb.clone()];
+    expected.sort();
+    assert_eq!(best, expected);
+    assert_eq!(small["bestCouponDiscountFen"], 3500);
+    // Without couponIds the preview prices the best combination.
+    assert_eq!(small["couponIds"].as_array().unwrap().len(), 2);
+    let coupon_total: i64 = small["discounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "COUPON")
+        .map(|d| d["amountFen"].as_i64().unwrap())
+        .sum();
+    assert_eq!(coupon_total, 3500);
+    assert_eq!(
+        small["totalFen"].as_i64().unwrap(),
+        29_900 - small["discountFen"].as_i64().unwrap()
+    );
+    // Asking for a combination that does not work names why.
+    let r = me
+        .raw(
+            PREVIEW,
+            json!({ "i": order_input(&cat, cat.serum_sku, 1, &[&t]) }),
+        )
+        .await;
+    assert_eq!(code_of(&r).as_deref(), Some("BAD_USER_INPUT"));
+    // The preview changes nothing.
+    assert_eq!(coupon_row(&app, &p).await.status, "AVAILABLE");
+}
+
+async fn counter_codes_are_redeemed_once(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 10).await;
+    let hq = app.login_staff("hq-demo").await;
+    let ba = app.login_staff("ba-demo").await;
+    let (me, member_id) = app.login_member("coupon-gina").await;
+    let gift = create(
+        &hq,
+        json!({ "name": "面霜小样", "kind": "GIFT", "giftSkuId": cat.cream_sku.to_string(),
+                "totalQuantity": 10, "validDays": 30, "channels": ["IN_STORE"] }),
+    )
+    .await;
+    let coupon = claim(&me, &gift).await;
+    let code = me.ok(CODE, json!({ "c": coupon })).await["couponCode"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Staff see what it is before redeeming.
+    let seen = ba
+        .ok(
+            "query($c: String!) { inspectCouponCode(code: $c) { id status template { kind } } }",
+            json!({ "c": code }),
+        )
+        .await;
+    assert_eq!(seen["inspectCouponCode"]["template"]["kind"], "GIFT");
+    let before = stock(&app, cat.cream_sku, cat.store_location).await;
+    let attempts = (0..12).map(|_| {
+        let ba = ba.clone();
+        let code = code.clone();
+        async move { ba.raw(REDEEM, json!({ "c": code })).await }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let ok = results.iter().filter(|r| code_of(r).is_none()).count();
+    assert_eq!(ok, 1, "{results:?}");
+    assert!(
+        results.iter().filter_map(code_of).all(|c| c == "CONFLICT"),
+        "{results:?}"
+    );
+    assert_eq!(
+        stock(&app, cat.cream_sku, cat.store_location).await,
+        before - 1,
+        "one gift left the counter"
+    );
+    assert_eq!(coupon_row(&app, &coupon).await.status, "USED");
+
+    // A stale QR is refused as EXPIRED; a forged one as BAD_USER_INPUT.
+    let cash_tpl = create(&hq, cash("门店立减", 1000, false)).await;
+    let cash_coupon = claim(&me, &cash_tpl).await;
+    let stale = me.ok(CODE, json!({ "c": cash_coupon })).await["couponCode"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    clock.advance(Duration::minutes(4));
+    let lines = json!([{ "skuId": cat.serum_sku.to_string(), "quantity": 1 }]);
+    let r = ba
+        .raw(
+            SALE,
+            json!({ "m": member_id, "l": lines, "k": key(), "c": [stale] }),
+        )
+        .await;
+    assert_eq!(code_of(&r).as_deref(), Some("EXPIRED"), "{r}");
+    let forged = stale.replacen(&format!(".{cash_coupon}."), ".999999.", 1);
+    assert_eq!(
+        code_of(&ba.raw(REDEEM, json!({ "c": forged })).await).as_deref(),
+        Some("BAD_USER_INPUT")
+    );
+    // A fresh code goes on a counter sale: one discount line; a refund gives the coupon back.
+    let fresh = me.ok(CODE, json!({ "c": cash_coupon })).await["couponCode"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Not a gift: it cannot be redeemed on its own.
+    assert_eq!(
+        code_of(&ba.raw(REDEEM, json!({ "c": fresh })).await).as_deref(),
+        Some("BAD_USER_INPUT")
+    );
+    let sale = ba
+        .ok(
+            SALE,
+            json!({ "m": member_id, "l": lines, "k": key(), "c": [fresh] }),
+        )
+        .await["recordInStoreSale"]
+        .clone();
+    assert!(
+        sale["discounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["kind"] == "COUPON" && d["amountFen"] == 1000),
+        "{sale}"
+    );
+    let row = coupon_row(&app, &cash_coupon).await;
+    assert_eq!(row.status, "USED");
+    assert_eq!(row.used_store_id, Some(cat.store_id));
+    let manager = app.login_staff("manager-demo").await;
+    manager
+        .ok(
+            "mutation($id: ID!) { refundOrder(orderId: $id) { status } }",
+            json!({ "id": sale["id"] }),
+        )
+        .await;
+    assert_eq!(coupon_row(&app, &cash_coupon).await.status, "AVAILABLE");
+}
+
+async fn report_counts_every_copy_and_the_money(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 10).await;
+    let hq = app.login_staff("hq-demo").await;
+    let ba = app.login_staff("ba-demo").await;
+    let template = create(
+        &hq,
+        json!({ "name": "报表券", "kind": "CASH", "amountFen": 2000, "totalQuantity": 10, "validDays": 10 }),
+    )
+    .await;
+    let (a, a_id) = app.login_member("coupon-hana").await;
+    let (b, _) = app.login_member("coupon-ian").await;
+    let (_, c_id) = app.login_member("coupon-jo").await;
+    let used = claim(&a, &template).await;
+    claim(&b, &template).await;
+    hq.ok(
+        "mutation($t: ID!, $m: [ID!]!, $k: String!) { issueCoupons(templateId: $t, memberIds: $m, idempotencyKey: $k) { issued } }",
+        json!({ "t": template, "m": [c_id], "k": key() }),
+    )
+    .await;
+    let code = a.ok(CODE, json!({ "c": used })).await["couponCode"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sale = ba
+        .ok(
+            SALE,
+            json!({ "m": a_id, "l": [{ "skuId": cat.cream_sku.to_string(), "quantity": 2 }], "k": key(), "c": [code] }),
+        )
+        .await["recordInStoreSale"]
+        .clone();
+    clock.advance(Duration::days(11));
+    let hq = app.login_staff("hq-demo").await;
+    let (b, _) = app.login_member("coupon-ian").await;
+    let report = hq.ok(REPORT, json!({ "t": template })).await["couponReport"].clone();
+    assert_eq!(
+        report,
+        json!({ "issued": 3, "claimed": 2, "redeemed": 1, "expired": 2, "available": 0,
+                "discountFen": 2000, "revenueFen": sale["totalFen"], "orders": 1 })
+    );
+    // Expired coupons cannot get a QR.
+    let b_coupons = b
+        .ok("{ myCoupons(status: EXPIRED) { id } }", json!({}))
+        .await;
+    let expired = b_coupons["myCoupons"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        code_of(&b.raw(CODE, json!({ "c": expired })).await).as_deref(),
+        Some("EXPIRED")
+    );
+}
+
+async fn birthday_coupons_come_once_a_year(backend: Backend) {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-05-10T04:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let clock = Arc::new(ManualClock::new(start));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let hq = app.login_staff("hq-demo").await;
+    let template = create(
+        &hq,
+        json!({ "name": "生日礼券", "kind": "CASH", "amountFen": 5000, "totalQuantity": 1000,
+                "perMemberLimit": 1, "validDays": 30, "birthday": true }),
+    )
+    .await;
+    let (may, may_id) = app.login_member("coupon-may").await;
+    let (_, june_id) = app.login_member("coupon-june").await;
+    for (id, birthday) in [(&may_id, "1990-05-20"), (&june_id, "1991-06-02")] {
+        let row = entities::member::Entity::find_by_id(id.parse::<i64>().unwrap())
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut m: entities::member::ActiveModel = row.into();
+        m.birthday = Set(Some(fixtures::date(birthday)));
+        m.update(app.db()).await.unwrap();
+    }
+    // Members cannot claim a birthday template.
+    assert_eq!(
+        code_of(&may.raw(CLAIM, json!({ "t": template, "k": key() })).await).as_deref(),
+        Some("BAD_USER_INPUT")
+    );
+    let tpl_id: i64 = template.parse().unwrap();
+    let copies = |member: String| {
+        let db = app.db().clone();
+        async move {
+            entities::coupon::Entity::find()
+                .filter(entities::coupon::Column::TemplateId.eq(tpl_id))
+                .filter(entities::coupon::Column::MemberId.eq(member.parse::<i64>().unwrap()))
+                .count(&db)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        coupons::issue_birthday_coupons(&app.state).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        coupons::issue_birthday_coupons(&app.state).await.unwrap(),
+        0
+    );
+    assert_eq!(copies(may_id.clone()).await, 1);
+    assert_eq!(copies(june_id.clone()).await, 0);
+    clock.set(start + Duration::days(30));
+    assert_eq!(
+        coupons::issue_birthday_coupons(&app.state).await.unwrap(),
+        1
+    );
+    assert_eq!(copies(june_id.clone()).await, 1);
+    // The next year, again once.
+    clock.set(start + Duration::days(365));
+    assert_eq!(
+        coupons::issue_birthday_coupons(&app.state).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        coupons::issue_birthday_coupons(&app.state).await.unwrap(),
+        0
+    );
+    assert_eq!(copies(may_id).await, 2);
+    let (may, _) = app.login_member("coupon-may").await;
+    let mine = may
+        .ok(
+            "{ myCoupons(status: AVAILABLE) { source template { birthday } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(mine["myCoupons"][0]["source"], "BIRTHDAY");
+}
+
+on_both_backends!(
+    concurrent_claims_stop_at_the_total_and_each_members_limit,
+    claims_are_idempotent_and_limited,
+    orders_take_coupons_and_refuse_bad_ones_without_changing_anything,
+    preview_picks_the_best_combination,
+    counter_codes_are_redeemed_once,
+    report_counts_every_copy_and_the_money,
+    birthday_coupons_come_once_a_year,
+);
