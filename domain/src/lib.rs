@@ -11,6 +11,7 @@ pub mod clock;
 pub mod db;
 pub mod distributors;
 pub mod error;
+pub mod flash_sales;
 pub mod inventory;
 pub mod jobs;
 pub mod kv;
@@ -61,6 +62,7 @@ pub struct Settings {
     pub orders: orders::OrderSettings,
     pub loyalty: loyalty::LoyaltySettings,
     pub payments: payments::PaymentSettings,
+    pub flash_sales: flash_sales::FlashSaleSettings,
 }
 
 /// Facts about the request an action arrives in, kept with audit entries and used for throttling.

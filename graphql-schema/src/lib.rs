@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod catalog;
 mod distributors;
+mod flash_sales;
 mod inventory;
 mod loyalty;
 mod members;
@@ -32,6 +33,7 @@ pub struct ConsumerQuery(
     orders::ConsumerOrdersQuery,
     loyalty::LoyaltyQuery,
     loyalty::ConsumerLoyaltyQuery,
+    flash_sales::ConsumerFlashSalesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -41,6 +43,7 @@ pub struct ConsumerMutation(
     members::ConsumerMembersMutation,
     subscriptions::ConsumerSubscriptionsMutation,
     orders::ConsumerOrdersMutation,
+    flash_sales::ConsumerFlashSalesMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -54,6 +57,7 @@ pub struct StaffQuery(
     orders::StaffOrdersQuery,
     loyalty::LoyaltyQuery,
     loyalty::StaffLoyaltyQuery,
+    flash_sales::StaffFlashSalesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -65,6 +69,7 @@ pub struct StaffMutation(
     inventory::StaffInventoryMutation,
     orders::StaffOrdersMutation,
     loyalty::StaffLoyaltyMutation,
+    flash_sales::StaffFlashSalesMutation,
 );
 
 #[derive(MergedObject, Default)]

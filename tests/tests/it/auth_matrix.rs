@@ -45,6 +45,8 @@ const STAFF_HQ_ONLY: &[&str] = &[
     "createStore",
     "createWarehouse",
     "upsertTier",
+    "flashSales",
+    "scheduleFlashSale",
 ];
 const STAFF_MANAGER_OR_HQ: &[&str] = &[
     "receiveStock",
