@@ -117,7 +117,7 @@ pub struct FlashSaleSettings {
 impl Default for FlashSaleSettings {
     fn default() -> Self {
         Self {
-            grabs_per_second: 5,
+            grabs_per_second: 10,
             warm_ahead: chrono::Duration::minutes(10),
             reconcile_grace: chrono::Duration::seconds(30),
         }

@@ -4,6 +4,7 @@
 mod auth_matrix;
 mod catalog;
 mod contract;
+mod flash_sales;
 mod http_surface;
 mod kv_contract;
 mod members;
