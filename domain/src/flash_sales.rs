@@ -361,7 +361,10 @@ fn refused(outcome: FlashOutcome, sale: Option<&flash_sale::Model>) -> FlashSale
 /// A member grabs `quantity` units of a flash sale. The counters decide in one atomic step;
 /// a successful grab then creates the order at the flash price (payable within the payment
 /// time-out). Never sells more than the sale's units, nor more than the member's limit.
-#[tracing::instrument(skip_all, err, fields(member_id = me.member_id, sale_id))]
+///
+/// Refusals (sold out, limit, ...) are the normal answer for most grabs and are not logged as
+/// errors; the API layer logs internal and unavailable ones.
+#[tracing::instrument(skip_all, fields(member_id = me.member_id, sale_id))]
 pub async fn grab_flash_sale(
     app: &AppState,
     me: &MemberPrincipal,
