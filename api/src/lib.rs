@@ -207,6 +207,7 @@ pub fn settings(config: &Config, notify_url: &str) -> Settings {
         payments: domain::payments::PaymentSettings {
             notify_url: notify_url.to_owned(),
         },
+        flash_sales: domain::flash_sales::FlashSaleSettings::default(),
     }
 }
 

@@ -3,4 +3,5 @@
 
 pub mod catalog;
 pub mod env;
+pub mod flash_sale;
 pub mod load;

@@ -14,11 +14,15 @@ struct Cli {
 enum Scenario {
     /// products(first: 20) with SKUs, prices and stock, at 32 and 128 connections.
     Catalog(rouge_bench::catalog::Args),
+    /// 100,000 grabFlashSale attempts for 1,000 units from 20,000 members at 256 connections,
+    /// with redis-benchmark of the same Lua script as the ceiling.
+    FlashSale(rouge_bench::flash_sale::Args),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Catalog(args) => rouge_bench::catalog::run(args).await,
+        Scenario::FlashSale(args) => rouge_bench::flash_sale::run(args).await,
     }
 }

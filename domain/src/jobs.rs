@@ -31,6 +31,8 @@ pub fn scheduled_tasks() -> Vec<Arc<dyn PeriodicTask>> {
         Arc::new(crate::payments::ReconcileRefunds),
         Arc::new(crate::loyalty::ExpirePoints),
         Arc::new(crate::coupons::BirthdayCoupons),
+        Arc::new(crate::flash_sales::WarmFlashSales),
+        Arc::new(crate::flash_sales::ReconcileFlashSales),
     ]
 }
 

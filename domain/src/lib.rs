@@ -12,6 +12,7 @@ pub mod coupons;
 pub mod db;
 pub mod distributors;
 pub mod error;
+pub mod flash_sales;
 pub mod inventory;
 pub mod jobs;
 pub mod kv;
@@ -62,6 +63,7 @@ pub struct Settings {
     pub orders: orders::OrderSettings,
     pub loyalty: loyalty::LoyaltySettings,
     pub payments: payments::PaymentSettings,
+    pub flash_sales: flash_sales::FlashSaleSettings,
 }
 
 /// Facts about the request an action arrives in, kept with audit entries and used for throttling.

@@ -1123,7 +1123,11 @@ pub(crate) async fn close_unpaid(app: &AppState, order_id: i64) -> Result<bool, 
         )
         .await?;
     }
+    let released = crate::flash_sales::release_closed_order(&txn, order_id, now).await?;
     txn.commit().await?;
+    if let Some(released) = released {
+        crate::flash_sales::give_back(app, released).await;
+    }
     Ok(true)
 }
 

@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_foundation;
 mod m0002_catalog_orders;
 mod m0003_coupons;
+mod m0004_flash_sales;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_foundation::Migration),
             Box::new(m0002_catalog_orders::Migration),
             Box::new(m0003_coupons::Migration),
+            Box::new(m0004_flash_sales::Migration),
         ]
     }
 }

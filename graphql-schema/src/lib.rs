@@ -10,6 +10,7 @@ mod auth;
 mod catalog;
 mod coupons;
 mod distributors;
+mod flash_sales;
 mod inventory;
 mod loyalty;
 mod members;
@@ -34,6 +35,7 @@ pub struct ConsumerQuery(
     loyalty::LoyaltyQuery,
     loyalty::ConsumerLoyaltyQuery,
     coupons::ConsumerCouponsQuery,
+    flash_sales::ConsumerFlashSalesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -44,6 +46,7 @@ pub struct ConsumerMutation(
     subscriptions::ConsumerSubscriptionsMutation,
     orders::ConsumerOrdersMutation,
     coupons::ConsumerCouponsMutation,
+    flash_sales::ConsumerFlashSalesMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -58,6 +61,7 @@ pub struct StaffQuery(
     loyalty::LoyaltyQuery,
     loyalty::StaffLoyaltyQuery,
     coupons::StaffCouponsQuery,
+    flash_sales::StaffFlashSalesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -70,6 +74,7 @@ pub struct StaffMutation(
     orders::StaffOrdersMutation,
     loyalty::StaffLoyaltyMutation,
     coupons::StaffCouponsMutation,
+    flash_sales::StaffFlashSalesMutation,
 );
 
 #[derive(MergedObject, Default)]

@@ -78,7 +78,9 @@ impl StaffRole {
             ManageStock | RefundOrders | AssignExclusiveBa => {
                 matches!(self, Self::Hq | Self::Manager)
             }
-            ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons => matches!(self, Self::Hq),
+            ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons | ManageFlashSales => {
+                matches!(self, Self::Hq)
+            }
         }
     }
 }
@@ -104,6 +106,8 @@ pub enum Permission {
     ManageTiers,
     /// Coupon templates, issuing coupons to members, coupon reports.
     ManageCoupons,
+    /// Schedule flash sales (HQ).
+    ManageFlashSales,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

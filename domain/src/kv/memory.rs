@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use super::{CasOutcome, KeyValueStore, KvError};
+use super::{CasOutcome, FlashCounters, FlashGrab, FlashOutcome, KeyValueStore, KvError};
 
 /// The in-process store of the embedded default. Every operation holds one lock for its whole
 /// length, which is what makes the compound operations atomic. Expired entries are dropped when
@@ -20,6 +20,19 @@ struct Entries {
     map: HashMap<String, Entry>,
     /// Size at which the next full sweep of expired entries runs.
     sweep_at: usize,
+    /// Flash-sale counters by sale key (deleting the sale key deletes them, as in Redis).
+    flash: HashMap<String, FlashState>,
+}
+
+struct FlashState {
+    stock_left: i64,
+    starts_at_ms: i64,
+    ends_at_ms: i64,
+    per_member_limit: i64,
+    members: HashMap<i64, i64>,
+    /// Idempotency key -> (quantity, answer).
+    answers: HashMap<String, (i64, FlashOutcome)>,
+    expires_at: Instant,
 }
 
 struct Entry {
@@ -53,6 +66,13 @@ impl MemoryStore {
 }
 
 impl Entries {
+    fn flash(&mut self, sale: &str, now: Instant) -> Option<&mut FlashState> {
+        if self.flash.get(sale).is_some_and(|f| f.expires_at <= now) {
+            self.flash.remove(sale);
+        }
+        self.flash.get_mut(sale)
+    }
+
     fn live(&mut self, key: &str, now: Instant) -> Option<&mut Entry> {
         if self.map.get(key).is_some_and(|e| !e.live(now)) {
             self.map.remove(key);
@@ -98,7 +118,10 @@ impl KeyValueStore for MemoryStore {
     async fn delete(&self, keys: &[&str]) -> Result<u64, KvError> {
         self.with(|e, now| {
             keys.iter()
-                .filter(|k| e.live(k, now).is_some() && e.map.remove(**k).is_some())
+                .filter(|k| {
+                    let flash = e.flash(k, now).is_some() && e.flash.remove(**k).is_some();
+                    (e.live(k, now).is_some() && e.map.remove(**k).is_some()) || flash
+                })
                 .count() as u64
         })
     }
@@ -137,6 +160,124 @@ impl KeyValueStore for MemoryStore {
                 entry.expires_at = Some(now + ttl);
                 CasOutcome::Swapped
             }
+        })
+    }
+
+    async fn flash_load(
+        &self,
+        sale: &str,
+        counters: &FlashCounters,
+        ttl: Duration,
+    ) -> Result<bool, KvError> {
+        self.with(|e, now| {
+            if e.flash(sale, now).is_some() {
+                return false;
+            }
+            e.flash.insert(
+                sale.to_owned(),
+                FlashState {
+                    stock_left: counters.stock_left,
+                    starts_at_ms: counters.starts_at_ms,
+                    ends_at_ms: counters.ends_at_ms,
+                    per_member_limit: counters.per_member_limit,
+                    members: counters
+                        .members
+                        .iter()
+                        .copied()
+                        .filter(|(_, units)| *units > 0)
+                        .collect(),
+                    answers: HashMap::new(),
+                    expires_at: now + ttl,
+                },
+            );
+            true
+        })
+    }
+
+    async fn flash_grab(
+        &self,
+        sale: &str,
+        member_id: i64,
+        quantity: i64,
+        now_ms: i64,
+        idempotency_key: &str,
+    ) -> Result<FlashGrab, KvError> {
+        self.with(|e, now| {
+            let Some(f) = e.flash(sale, now) else {
+                return FlashGrab::NotLoaded;
+            };
+            if let Some((quantity, outcome)) = f.answers.get(idempotency_key) {
+                return FlashGrab::Replay {
+                    quantity: *quantity,
+                    outcome: *outcome,
+                };
+            }
+            if now_ms < f.starts_at_ms {
+                return FlashGrab::Decided(FlashOutcome::NotStarted);
+            }
+            let held = f.members.get(&member_id).copied().unwrap_or(0);
+            let outcome = if now_ms >= f.ends_at_ms {
+                FlashOutcome::Ended
+            } else if held + quantity > f.per_member_limit {
+                FlashOutcome::LimitReached
+            } else if f.stock_left < quantity {
+                FlashOutcome::SoldOut
+            } else {
+                f.stock_left -= quantity;
+                f.members.insert(member_id, held + quantity);
+                FlashOutcome::Granted
+            };
+            f.answers
+                .insert(idempotency_key.to_owned(), (quantity, outcome));
+            FlashGrab::Decided(outcome)
+        })
+    }
+
+    async fn flash_adjust(
+        &self,
+        sale: &str,
+        member_id: i64,
+        units: i64,
+        forget_key: Option<&str>,
+    ) -> Result<bool, KvError> {
+        self.with(|e, now| {
+            let Some(f) = e.flash(sale, now) else {
+                return false;
+            };
+            if units != 0 {
+                f.stock_left += units;
+                let held = f.members.get(&member_id).copied().unwrap_or(0) - units;
+                if held < 0 {
+                    // Never give back more than the member held.
+                    f.stock_left += held;
+                }
+                if held <= 0 {
+                    f.members.remove(&member_id);
+                } else {
+                    f.members.insert(member_id, held);
+                }
+            }
+            if let Some(key) = forget_key {
+                f.answers.remove(key);
+            }
+            true
+        })
+    }
+
+    async fn flash_counters(&self, sale: &str) -> Result<Option<FlashCounters>, KvError> {
+        self.with(|e, now| {
+            e.flash(sale, now).map(|f| {
+                let mut members: Vec<(i64, i64)> =
+                    f.members.iter().map(|(m, u)| (*m, *u)).collect();
+                members.sort_unstable();
+                FlashCounters {
+                    stock_left: f.stock_left,
+                    starts_at_ms: f.starts_at_ms,
+                    ends_at_ms: f.ends_at_ms,
+                    per_member_limit: f.per_member_limit,
+                    members,
+                }
+            })
         })
     }
 

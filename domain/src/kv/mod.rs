@@ -48,6 +48,59 @@ pub enum CasOutcome {
     Missing,
 }
 
+/// The counters of one flash sale: what the database says when they are loaded, and what the
+/// store holds later (units not yet taken, the window, the limit, and each member's units).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FlashCounters {
+    /// Units still available.
+    pub stock_left: i64,
+    /// The window, as Unix milliseconds: open from `starts_at_ms` until before `ends_at_ms`.
+    pub starts_at_ms: i64,
+    pub ends_at_ms: i64,
+    pub per_member_limit: i64,
+    /// (member id, units the member holds), members holding none left out.
+    pub members: Vec<(i64, i64)>,
+}
+
+/// What a flash-sale grab decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashOutcome {
+    /// The units were taken from the counter and added to the member's.
+    Granted,
+    /// Before the window; not remembered under the idempotency key (a retry may succeed later).
+    NotStarted,
+    Ended,
+    SoldOut,
+    LimitReached,
+}
+
+impl FlashOutcome {
+    pub(crate) fn from_tag(tag: &str) -> Option<Self> {
+        Some(match tag {
+            "G" => Self::Granted,
+            "B" => Self::NotStarted,
+            "E" => Self::Ended,
+            "S" => Self::SoldOut,
+            "L" => Self::LimitReached,
+            _ => return None,
+        })
+    }
+}
+
+/// Result of [`KeyValueStore::flash_grab`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashGrab {
+    /// The sale's counters are not in the store (never warmed, expired, or the store restarted).
+    NotLoaded,
+    /// A new decision under this idempotency key.
+    Decided(FlashOutcome),
+    /// The key was used before: the quantity asked then and the answer given.
+    Replay {
+        quantity: i64,
+        outcome: FlashOutcome,
+    },
+}
+
 #[async_trait]
 pub trait KeyValueStore: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
@@ -72,6 +125,41 @@ pub trait KeyValueStore: Send + Sync + 'static {
         new: &[u8],
         ttl: Duration,
     ) -> Result<CasOutcome, KvError>;
+
+    /// Writes a flash sale's counters when they are absent (first warm, or after the store lost
+    /// them); true when written. Everything lives for `ttl`.
+    async fn flash_load(
+        &self,
+        sale: &str,
+        counters: &FlashCounters,
+        ttl: Duration,
+    ) -> Result<bool, KvError>;
+
+    /// One atomic step: replays an answer already given under `idempotency_key`; otherwise checks
+    /// the window against `now_ms`, the member's limit and the units left, and takes `quantity`
+    /// units when all allow it. Every answer but `NotStarted` is remembered under the key.
+    async fn flash_grab(
+        &self,
+        sale: &str,
+        member_id: i64,
+        quantity: i64,
+        now_ms: i64,
+        idempotency_key: &str,
+    ) -> Result<FlashGrab, KvError>;
+
+    /// Gives `units` back from the member to the counter (negative: takes them), never leaving
+    /// the member below zero, and forgets `forget_key`'s answer when given. False when the
+    /// counters are not loaded (nothing changed).
+    async fn flash_adjust(
+        &self,
+        sale: &str,
+        member_id: i64,
+        units: i64,
+        forget_key: Option<&str>,
+    ) -> Result<bool, KvError>;
+
+    /// The sale's counters as they are now, in one consistent read.
+    async fn flash_counters(&self, sale: &str) -> Result<Option<FlashCounters>, KvError>;
 
     /// Round trip to the store, for readiness checks.
     async fn ping(&self) -> Result<(), KvError>;

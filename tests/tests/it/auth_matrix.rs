@@ -52,6 +52,8 @@ const STAFF_HQ_ONLY: &[&str] = &[
     "createCouponTemplate",
     "setCouponTemplateActive",
     "issueCoupons",
+    "flashSales",
+    "scheduleFlashSale",
 ];
 const STAFF_MANAGER_OR_HQ: &[&str] = &[
     "receiveStock",

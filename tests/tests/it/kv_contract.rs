@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::kv::{CasOutcome, KeyValueStore};
+use domain::kv::{CasOutcome, FlashCounters, FlashGrab, FlashOutcome, KeyValueStore};
 use rouge_tests::{Backend, on_both_backends, test_kv};
 
 async fn basic_operations(backend: Backend) {
@@ -134,7 +134,143 @@ async fn keys_are_isolated_by_namespace(backend: Backend) {
     assert_eq!(b.get("same").await.unwrap(), None);
 }
 
+fn flash_counters(stock: i64, limit: i64) -> FlashCounters {
+    FlashCounters {
+        stock_left: stock,
+        starts_at_ms: 1_000,
+        ends_at_ms: 2_000,
+        per_member_limit: limit,
+        members: vec![],
+    }
+}
+
+async fn flash_grab_semantics(backend: Backend) {
+    let kv = test_kv(backend);
+    let ttl = Duration::from_secs(60);
+    let sale = "flash:{1}";
+    assert_eq!(
+        kv.flash_grab(sale, 7, 1, 1_500, "key-0001").await.unwrap(),
+        FlashGrab::NotLoaded
+    );
+    let mut loaded = flash_counters(3, 2);
+    loaded.members = vec![(9, 1)];
+    loaded.stock_left = 2;
+    assert!(kv.flash_load(sale, &loaded, ttl).await.unwrap());
+    // Loading again does not overwrite what is there.
+    assert!(
+        !kv.flash_load(sale, &flash_counters(99, 9), ttl)
+            .await
+            .unwrap()
+    );
+    assert_eq!(kv.flash_counters(sale).await.unwrap(), Some(loaded.clone()));
+
+    let decided = |o| FlashGrab::Decided(o);
+    assert_eq!(
+        kv.flash_grab(sale, 7, 1, 999, "key-0001").await.unwrap(),
+        decided(FlashOutcome::NotStarted)
+    );
+    // Not started is not remembered: the same key may grab once the sale opens.
+    assert_eq!(
+        kv.flash_grab(sale, 7, 1, 1_000, "key-0001").await.unwrap(),
+        decided(FlashOutcome::Granted)
+    );
+    assert_eq!(
+        kv.flash_grab(sale, 7, 5, 1_000, "key-0001").await.unwrap(),
+        FlashGrab::Replay {
+            quantity: 1,
+            outcome: FlashOutcome::Granted
+        }
+    );
+    assert_eq!(
+        kv.flash_grab(sale, 7, 2, 1_100, "key-0002").await.unwrap(),
+        decided(FlashOutcome::LimitReached)
+    );
+    assert_eq!(
+        kv.flash_grab(sale, 8, 2, 1_100, "key-0003").await.unwrap(),
+        decided(FlashOutcome::SoldOut)
+    );
+    assert_eq!(
+        kv.flash_grab(sale, 8, 1, 1_100, "key-0004").await.unwrap(),
+        decided(FlashOutcome::Granted)
+    );
+    assert_eq!(
+        kv.flash_grab(sale, 8, 1, 1_100, "key-0005").await.unwrap(),
+        decided(FlashOutcome::SoldOut)
+    );
+    assert_eq!(
+        kv.flash_grab(sale, 8, 1, 2_000, "key-0006").await.unwrap(),
+        decided(FlashOutcome::Ended)
+    );
+    assert_eq!(
+        kv.flash_grab(sale, 8, 1, 1_100, "key-0003").await.unwrap(),
+        FlashGrab::Replay {
+            quantity: 2,
+            outcome: FlashOutcome::SoldOut
+        }
+    );
+    let state = kv.flash_counters(sale).await.unwrap().unwrap();
+    assert_eq!(state.stock_left, 0);
+    assert_eq!(state.members, vec![(7, 1), (8, 1), (9, 1)]);
+
+    // Giving back: the unit returns, the member's count drops, the key is forgotten.
+    assert!(kv.flash_adjust(sale, 8, 1, Some("key-0004")).await.unwrap());
+    let state = kv.flash_counters(sale).await.unwrap().unwrap();
+    assert_eq!(state.stock_left, 1);
+    assert_eq!(state.members, vec![(7, 1), (9, 1)]);
+    assert_eq!(
+        kv.flash_grab(sale, 8, 1, 1_100, "key-0004").await.unwrap(),
+        decided(FlashOutcome::Granted)
+    );
+    // Never more back than the member held.
+    assert!(kv.flash_adjust(sale, 9, 5, None).await.unwrap());
+    let state = kv.flash_counters(sale).await.unwrap().unwrap();
+    assert_eq!(state.stock_left, 1);
+    assert_eq!(state.members, vec![(7, 1), (8, 1)]);
+    // Taking units (a negative adjustment) gives them to the member.
+    assert!(kv.flash_adjust(sale, 9, -1, None).await.unwrap());
+    let state = kv.flash_counters(sale).await.unwrap().unwrap();
+    assert_eq!(state.stock_left, 0);
+    assert_eq!(state.members, vec![(7, 1), (8, 1), (9, 1)]);
+
+    // Deleting the sale key drops the counters (as a restart would).
+    kv.delete(&[sale]).await.unwrap();
+    assert_eq!(kv.flash_counters(sale).await.unwrap(), None);
+    assert!(!kv.flash_adjust(sale, 7, 1, None).await.unwrap());
+    assert_eq!(
+        kv.flash_grab(sale, 7, 1, 1_500, "key-0009").await.unwrap(),
+        FlashGrab::NotLoaded
+    );
+}
+
+async fn concurrent_flash_grabs_never_oversell(backend: Backend) {
+    let kv = test_kv(backend);
+    let sale = "flash:{2}";
+    kv.flash_load(sale, &flash_counters(50, 2), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let grabs = (0..400).map(|i| {
+        let kv = kv.clone();
+        tokio::spawn(async move {
+            kv.flash_grab(sale, i % 60, 1, 1_500, &format!("key-{i:05}"))
+                .await
+                .unwrap()
+        })
+    });
+    let granted = futures::future::join_all(grabs)
+        .await
+        .into_iter()
+        .filter(|g| *g.as_ref().unwrap() == FlashGrab::Decided(FlashOutcome::Granted))
+        .count();
+    assert_eq!(granted, 50);
+    let state = kv.flash_counters(sale).await.unwrap().unwrap();
+    assert_eq!(state.stock_left, 0);
+    assert_eq!(state.members.iter().map(|(_, u)| u).sum::<i64>(), 50);
+    assert!(state.members.iter().all(|(_, u)| *u <= 2));
+}
+
 on_both_backends!(
+    flash_grab_semantics,
+    concurrent_flash_grabs_never_oversell,
     basic_operations,
     entries_expire,
     compare_and_swap_semantics,

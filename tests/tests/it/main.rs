@@ -5,6 +5,7 @@ mod auth_matrix;
 mod catalog;
 mod contract;
 mod coupons;
+mod flash_sales;
 mod http_surface;
 mod kv_contract;
 mod members;

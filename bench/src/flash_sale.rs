@@ -1,0 +1,358 @@
+//! `scripts/bench flash-sale`: 100,000 grab attempts for 1,000 units from 20,000 members at 256
+//! connections over HTTP against the release server on PostgreSQL and Redis; then the same Lua
+//! script run by `redis-benchmark` (EVALSHA) as the ceiling, and the ratio.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use chrono::{NaiveDate, Utc};
+use futures::StreamExt;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use serde_json::json;
+
+use crate::env::{Server, fresh_database, http_client, redis_url};
+use crate::load;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(long, default_value_t = 20_000)]
+    members: usize,
+    #[arg(long, default_value_t = 1_000)]
+    units: i32,
+    #[arg(long, default_value_t = 100_000)]
+    attempts: u64,
+    #[arg(long, default_value_t = 256)]
+    connections: usize,
+}
+
+const GRAB: &str = "mutation($s: ID!, $k: String!) { grabFlashSale(saleId: $s, quantity: 1, idempotencyKey: $k) { id totalFen } }";
+
+/// The SKU, its stock in the online warehouse, and the sale (live from now for an hour).
+async fn seed(db: &sea_orm::DatabaseConnection, units: i32) -> anyhow::Result<i64> {
+    use entities::{
+        category, flash_sale, location, product, sku, stock_batch, stock_level, stock_movement,
+    };
+    let now = Utc::now();
+    let cat = category::ActiveModel {
+        code: Set("FLASH".into()),
+        name: Set("秒杀".into()),
+        parent_id: Set(None),
+        sort_order: Set(1),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let wh = location::ActiveModel {
+        code: Set("FLASH-WH".into()),
+        name: Set("电商仓".into()),
+        kind: Set("WAREHOUSE".into()),
+        store_id: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let p = product::ActiveModel {
+        code: Set("FLASH-SERUM".into()),
+        name: Set("玫瑰精华".into()),
+        description: Set(String::new()),
+        category_id: Set(cat.id),
+        efficacy_claims: Set("[]".into()),
+        suitable_skin_types: Set(0b11111),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let s = sku::ActiveModel {
+        product_id: Set(p.id),
+        code: Set("FLASH-SERUM-30".into()),
+        barcode: Set(None),
+        shade: Set(None),
+        size: Set(Some("30ml".into())),
+        price_fen: Set(29_900),
+        cost_fen: Set(7_000),
+        safety_stock: Set(5),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let batch = stock_batch::ActiveModel {
+        sku_id: Set(s.id),
+        lot: Set("FLASH-L1".into()),
+        manufactured_on: Set(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default()),
+        expires_on: Set(NaiveDate::from_ymd_opt(2029, 1, 1).unwrap_or_default()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let on_hand = i64::from(units) * 2;
+    stock_level::ActiveModel {
+        location_id: Set(wh.id),
+        batch_id: Set(batch.id),
+        sku_id: Set(s.id),
+        quantity: Set(on_hand),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    stock_movement::ActiveModel {
+        location_id: Set(wh.id),
+        batch_id: Set(batch.id),
+        sku_id: Set(s.id),
+        delta: Set(on_hand),
+        kind: Set("RECEIPT".into()),
+        reference: Set(Some("bench seed".into())),
+        staff_id: Set(None),
+        note: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let sale = flash_sale::ActiveModel {
+        title: Set("玫瑰精华 秒杀".into()),
+        sku_id: Set(s.id),
+        price_fen: Set(9_900),
+        stock: Set(units),
+        sold: Set(0),
+        per_member_limit: Set(1),
+        starts_at: Set(now - chrono::Duration::seconds(5)),
+        ends_at: Set(now + chrono::Duration::hours(1)),
+        created_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(sale.id)
+}
+
+/// Members log in through the fake WeChat (which creates them) and keep their access tokens.
+async fn login_members(
+    http: &reqwest::Client,
+    endpoint: &str,
+    members: usize,
+) -> anyhow::Result<Vec<String>> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let tokens: Vec<Result<String, String>> = futures::stream::iter(0..members)
+        .map(|i| {
+            let http = http.clone();
+            let body = json!({
+                "query": "mutation($c: String!) { login(code: $c) { accessToken } }",
+                "variables": { "c": format!("test:flash-{i}:{run}") },
+            });
+            async move {
+                let v = crate::env::graphql(&http, endpoint, None, &body).await?;
+                v["data"]["login"]["accessToken"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| "no token".to_owned())
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    tokens
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let (url, db) = fresh_database("bench_flash").await?;
+    let sale_id = seed(&db, args.units).await?;
+    let server = Server::start(&url, &[]).await?;
+    let endpoint = Arc::new(format!("{}/graphql/consumer", server.base_url));
+    let http = http_client(args.connections)?;
+    let started = std::time::Instant::now();
+    let tokens = Arc::new(login_members(&http, &endpoint, args.members).await?);
+    println!(
+        "{} members logged in in {:.1}s; sale {sale_id}: {} units, limit 1",
+        tokens.len(),
+        started.elapsed().as_secs_f64(),
+        args.units
+    );
+    let answers: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let report = load::run_count("grabFlashSale", args.connections, args.attempts, {
+        let (http, endpoint, tokens, answers) = (
+            http.clone(),
+            endpoint.clone(),
+            tokens.clone(),
+            answers.clone(),
+        );
+        move |_, n| {
+            let (http, endpoint, tokens, answers) = (
+                http.clone(),
+                endpoint.clone(),
+                tokens.clone(),
+                answers.clone(),
+            );
+            let key = format!("b{run_id}{n}").chars().take(64).collect::<String>();
+            async move {
+                let token = &tokens[usize::try_from(n).unwrap_or(0) % tokens.len()];
+                let answer = grab(&http, &endpoint, token, sale_id, &key).await;
+                let expected = matches!(
+                    answer.as_str(),
+                    "ORDER" | "SOLD_OUT" | "LIMIT_REACHED" | "RATE_LIMITED"
+                );
+                if let Ok(mut a) = answers.lock() {
+                    *a.entry(answer.clone()).or_default() += 1;
+                }
+                if expected { Ok(()) } else { Err(answer) }
+            }
+        }
+    })
+    .await;
+    report.print();
+    let answers = answers.lock().map(|a| a.clone()).unwrap_or_default();
+    let mut sorted: Vec<_> = answers.iter().collect();
+    sorted.sort();
+    println!("answers: {sorted:?}");
+
+    // The database's view.
+    let orders = entities::flash_sale_grab::Entity::find()
+        .filter(entities::flash_sale_grab::Column::SaleId.eq(sale_id))
+        .count(&db)
+        .await?;
+    let sale = entities::flash_sale::Entity::find_by_id(sale_id)
+        .one(&db)
+        .await?
+        .context("sale")?;
+    let over_limit = entities::flash_sale_quota::Entity::find()
+        .filter(entities::flash_sale_quota::Column::SaleId.eq(sale_id))
+        .filter(entities::flash_sale_quota::Column::Units.gt(1))
+        .count(&db)
+        .await?;
+    let oversold = (i64::try_from(orders).unwrap_or(i64::MAX) - i64::from(sale.stock)).max(0);
+    println!(
+        "orders created: {orders} (answered ORDER: {}), sale.sold={} of {}, oversold: {oversold}, members above the limit: {over_limit}",
+        answers.get("ORDER").copied().unwrap_or(0),
+        sale.sold,
+        sale.stock
+    );
+
+    // The ceiling: the same script, straight at Redis.
+    let ceiling = redis_ceiling(args.connections, args.attempts, args.units).await?;
+    println!(
+        "redis-benchmark EVALSHA flash grab: {ceiling:.0} calls/s; ratio HTTP/ceiling = {:.3}",
+        report.per_second() / ceiling
+    );
+    if let Some(pid) = server.pid()
+        && let Some(rss) = load::peak_rss_mib(pid)
+    {
+        println!("server peak RSS: {rss:.0} MiB");
+    }
+    Ok(())
+}
+
+/// One grab; the answer is ORDER or the error code.
+async fn grab(
+    http: &reqwest::Client,
+    endpoint: &str,
+    token: &str,
+    sale_id: i64,
+    key: &str,
+) -> String {
+    let body = json!({ "query": GRAB, "variables": { "s": sale_id.to_string(), "k": key } });
+    let resp = match http
+        .post(endpoint)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return format!("transport: {e}"),
+    };
+    let value: serde_json::Value = match resp.json().await {
+        Ok(v) => v,
+        Err(e) => return format!("body: {e}"),
+    };
+    if value["data"]["grabFlashSale"]["id"].is_string() {
+        return "ORDER".into();
+    }
+    value["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map_or_else(|| format!("unexpected: {value}"), str::to_owned)
+}
+
+/// Loads the grab script and a sale's counters, then has `redis-benchmark` call EVALSHA with
+/// random members and keys; returns its calls per second.
+async fn redis_ceiling(connections: usize, attempts: u64, units: i32) -> anyhow::Result<f64> {
+    let url = redis_url()?;
+    let client = redis::Client::open(url.as_str())?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let base = "flashbench:{1}";
+    let _: () = redis::cmd("DEL")
+        .arg(base)
+        .arg(format!("{base}:m"))
+        .arg(format!("{base}:k"))
+        .query_async(&mut conn)
+        .await?;
+    let now = Utc::now().timestamp_millis();
+    let _: () = redis::cmd("HSET")
+        .arg(base)
+        .arg("stock")
+        .arg(units)
+        .arg("start")
+        .arg(now - 5_000)
+        .arg("end")
+        .arg(now + 3_600_000)
+        .arg("limit")
+        .arg(1)
+        .query_async(&mut conn)
+        .await?;
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(domain::kv::RedisStore::flash_grab_script())
+        .query_async(&mut conn)
+        .await?;
+    let parsed = reqwest::Url::parse(&url)?;
+    let host = parsed.host_str().unwrap_or("127.0.0.1").to_owned();
+    let port = parsed.port().unwrap_or(6379).to_string();
+    let output = tokio::process::Command::new("redis-benchmark")
+        .args(["-h", &host, "-p", &port, "-q", "-r", "1000000000"])
+        .args(["-c", &connections.to_string(), "-n", &attempts.to_string()])
+        .args(["EVALSHA", &sha, "3", base])
+        .arg(format!("{base}:m"))
+        .arg(format!("{base}:k"))
+        .args(["__rand_int__", "1", &now.to_string(), "k__rand_int__"])
+        .output()
+        .await
+        .context("run redis-benchmark")?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    // "EVALSHA ...: 81234.56 requests per second, p50=..." (the last figure line).
+    let rps = text
+        .split(['\r', '\n'])
+        .filter_map(|l| {
+            let (_, rest) = l.rsplit_once(": ")?;
+            rest.split_whitespace().next()?.parse::<f64>().ok()
+        })
+        .next_back()
+        .with_context(|| format!("redis-benchmark said: {text}"))?;
+    let sold: Option<String> = redis::cmd("HGET")
+        .arg(base)
+        .arg("stock")
+        .query_async(&mut conn)
+        .await?;
+    println!(
+        "redis-benchmark: {}",
+        text.lines().last().unwrap_or_default().trim()
+    );
+    println!(
+        "redis-benchmark left {} of {units} units",
+        sold.unwrap_or_default()
+    );
+    Ok(rps)
+}

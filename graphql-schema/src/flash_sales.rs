@@ -1,0 +1,171 @@
+//! Flash sales (秒杀): HQ schedules them; members see the current ones and grab units, which
+//! creates an order at the flash price to pay within the payment time-out.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use domain::flash_sales;
+
+use crate::context::{app, member, staff};
+use crate::error::{ApiResult, parse_id};
+use crate::orders::Order;
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum FlashSaleStatus {
+    Scheduled,
+    Live,
+    Ended,
+}
+
+impl From<flash_sales::FlashSaleStatus> for FlashSaleStatus {
+    fn from(s: flash_sales::FlashSaleStatus) -> Self {
+        match s {
+            flash_sales::FlashSaleStatus::Scheduled => Self::Scheduled,
+            flash_sales::FlashSaleStatus::Live => Self::Live,
+            flash_sales::FlashSaleStatus::Ended => Self::Ended,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct FlashSale {
+    pub id: ID,
+    pub title: String,
+    pub sku_id: ID,
+    pub price_fen: i64,
+    /// The sale's units.
+    pub stock: i32,
+    /// Units held by orders that are not closed (unpaid orders that close give theirs back).
+    pub sold: i32,
+    pub per_member_limit: i32,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: FlashSaleStatus,
+}
+
+impl From<flash_sales::FlashSale> for FlashSale {
+    fn from(s: flash_sales::FlashSale) -> Self {
+        Self {
+            id: s.id.into(),
+            title: s.title,
+            sku_id: s.sku_id.into(),
+            price_fen: s.price_fen,
+            stock: s.stock,
+            sold: s.sold,
+            per_member_limit: s.per_member_limit,
+            starts_at: s.starts_at,
+            ends_at: s.ends_at,
+            status: s.status.into(),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct ScheduleFlashSaleInput {
+    pub title: String,
+    pub sku_id: ID,
+    /// The flash price of one unit, in fen.
+    pub price_fen: i64,
+    /// Units on sale.
+    pub stock: i32,
+    pub per_member_limit: i32,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct ConsumerFlashSalesQuery;
+
+#[Object]
+impl ConsumerFlashSalesQuery {
+    /// Flash sales that have not ended, soonest first.
+    async fn flash_sales(&self, ctx: &Context<'_>) -> ApiResult<Vec<FlashSale>> {
+        member(ctx).await?;
+        Ok(flash_sales::current_flash_sales(app(ctx))
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn flash_sale(&self, ctx: &Context<'_>, id: ID) -> ApiResult<FlashSale> {
+        member(ctx).await?;
+        Ok(flash_sales::flash_sale(app(ctx), parse_id(&id)?)
+            .await?
+            .into())
+    }
+}
+
+#[derive(Default)]
+pub struct ConsumerFlashSalesMutation;
+
+#[Object]
+impl ConsumerFlashSalesMutation {
+    /// Grabs units of a flash sale and creates the order at the flash price, to pay within the
+    /// payment time-out. Errors: BAD_USER_INPUT (not started yet), EXPIRED (ended), SOLD_OUT,
+    /// LIMIT_REACHED, RATE_LIMITED, UNAVAILABLE. The same idempotency key replays the first
+    /// answer; with another quantity it is a CONFLICT.
+    async fn grab_flash_sale(
+        &self,
+        ctx: &Context<'_>,
+        sale_id: ID,
+        #[graphql(default = 1)] quantity: i32,
+        idempotency_key: String,
+    ) -> ApiResult<Order> {
+        let me = member(ctx).await?;
+        Ok(flash_sales::grab_flash_sale(
+            app(ctx),
+            me,
+            parse_id(&sale_id)?,
+            quantity,
+            &idempotency_key,
+        )
+        .await?
+        .into())
+    }
+}
+
+#[derive(Default)]
+pub struct StaffFlashSalesQuery;
+
+#[Object]
+impl StaffFlashSalesQuery {
+    /// Every flash sale, newest first (HQ).
+    async fn flash_sales(&self, ctx: &Context<'_>) -> ApiResult<Vec<FlashSale>> {
+        let staff = staff(ctx).await?;
+        Ok(flash_sales::all_flash_sales(app(ctx), staff)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct StaffFlashSalesMutation;
+
+#[Object]
+impl StaffFlashSalesMutation {
+    /// Schedules a flash sale (HQ). Its counters are warmed before it starts.
+    async fn schedule_flash_sale(
+        &self,
+        ctx: &Context<'_>,
+        input: ScheduleFlashSaleInput,
+    ) -> ApiResult<FlashSale> {
+        let staff = staff(ctx).await?;
+        Ok(flash_sales::schedule_flash_sale(
+            app(ctx),
+            staff,
+            flash_sales::NewFlashSale {
+                title: input.title,
+                sku_id: parse_id(&input.sku_id)?,
+                price_fen: input.price_fen,
+                stock: input.stock,
+                per_member_limit: input.per_member_limit,
+                starts_at: input.starts_at,
+                ends_at: input.ends_at,
+            },
+        )
+        .await?
+        .into())
+    }
+}

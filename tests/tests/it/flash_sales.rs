@@ -1,0 +1,493 @@
+//! Flash sales (秒杀): scheduling, grabs decided by the counters in one atomic step, orders at the
+//! flash price, units returned by unpaid orders, and counters that follow the database after a
+//! Redis restart or a crash between the counter and the order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use domain::auth::MemberPrincipal;
+use domain::clock::{Clock, ManualClock};
+use domain::flash_sales::{self, FlashSale, FlashSalesError, NewFlashSale};
+use domain::kv::{FlashGrab, FlashOutcome, RedisStore, RedisStoreOptions};
+use domain::{DomainError, ErrorCode, payments};
+use futures::StreamExt;
+use rouge_tests::fixtures::{self, Catalog};
+use rouge_tests::{Backend, PrivateRedis, TestApp, on_both_backends};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::json;
+
+const GRAB: &str = "mutation($s: ID!, $q: Int!, $k: String!) { grabFlashSale(saleId: $s, quantity: $q, idempotencyKey: $k) {
+  id orderNo status subtotalFen discountFen totalFen payDeadline lines { skuId quantity unitPriceFen } discounts { kind amountFen } } }";
+const SCHEDULE: &str = "mutation($i: ScheduleFlashSaleInput!) { scheduleFlashSale(input: $i) {
+  id title priceFen stock sold perMemberLimit status } }";
+
+fn key() -> String {
+    format!("key-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Members written straight to the database (logging 2,000 in over HTTP would be the test).
+async fn members(app: &TestApp, n: usize) -> Vec<MemberPrincipal> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let state = app.state.clone();
+            let openid = format!("flash-{run}-{i}");
+            async move {
+                let m = domain::members::find_or_create_by_openid(&state, &openid, None)
+                    .await
+                    .unwrap();
+                MemberPrincipal {
+                    member_id: m.id,
+                    session_id: "fixture".into(),
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await
+}
+
+async fn schedule(
+    app: &TestApp,
+    cat: &Catalog,
+    stock: i32,
+    limit: i32,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+) -> FlashSale {
+    flash_sales::schedule_flash_sale(
+        &app.state,
+        &cat.hq,
+        NewFlashSale {
+            title: "玫瑰精华 秒杀".into(),
+            sku_id: cat.serum_sku,
+            price_fen: 9_900,
+            stock,
+            per_member_limit: limit,
+            starts_at,
+            ends_at,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+async fn live_sale(app: &TestApp, cat: &Catalog, stock: i32, limit: i32) -> FlashSale {
+    let now = app.state.clock.now();
+    schedule(
+        app,
+        cat,
+        stock,
+        limit,
+        now - Duration::minutes(1),
+        now + Duration::hours(1),
+    )
+    .await
+}
+
+async fn grab(
+    app: &TestApp,
+    me: &MemberPrincipal,
+    sale: i64,
+    quantity: i32,
+    key: &str,
+) -> Result<domain::orders::Order, FlashSalesError> {
+    flash_sales::grab_flash_sale(&app.state, me, sale, quantity, key).await
+}
+
+fn code<T>(r: &Result<T, FlashSalesError>) -> Option<ErrorCode> {
+    r.as_ref().err().map(DomainError::code)
+}
+
+/// The database's units per member of a sale (grab records of orders not closed).
+async fn held_in_db(app: &TestApp, sale: i64) -> HashMap<i64, i64> {
+    let mut held = HashMap::new();
+    for g in entities::flash_sale_grab::Entity::find()
+        .filter(entities::flash_sale_grab::Column::SaleId.eq(sale))
+        .filter(entities::flash_sale_grab::Column::Status.eq("HELD"))
+        .all(app.db())
+        .await
+        .unwrap()
+    {
+        *held.entry(g.member_id).or_insert(0) += i64::from(g.quantity);
+    }
+    held
+}
+
+/// The counters equal the database's truth.
+async fn assert_counters_match(app: &TestApp, sale: i64) {
+    let (counters, truth) = flash_sales::counters_and_truth(&app.state, sale)
+        .await
+        .unwrap();
+    let counters = counters.expect("counters loaded");
+    assert_eq!(counters, truth, "counters equal the database");
+    let held = held_in_db(app, sale).await;
+    let mut from_grabs: Vec<(i64, i64)> = held.into_iter().filter(|(_, u)| *u > 0).collect();
+    from_grabs.sort_unstable();
+    assert_eq!(truth.members, from_grabs, "quotas equal the grab records");
+}
+
+async fn concurrent_grabs_sell_exactly_the_units(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let cat = fixtures::catalog(&app, 200).await;
+    let sale = live_sale(&app, &cat, 100, 1).await;
+    let members = Arc::new(members(&app, 2_000).await);
+    let app = Arc::new(app);
+    let tasks: Vec<_> = (0..5_000)
+        .map(|i| {
+            let app = app.clone();
+            let members = members.clone();
+            tokio::spawn(async move {
+                let me = &members[i % members.len()];
+                let r = grab(&app, me, sale.id, 1, &format!("grab-{i:06}")).await;
+                (me.member_id, r.map(|o| o.id).map_err(|e| e.code()))
+            })
+        })
+        .collect();
+    let mut won: HashMap<i64, usize> = HashMap::new();
+    let mut refusals: HashMap<&'static str, usize> = HashMap::new();
+    for t in tasks {
+        let (member, r) = t.await.unwrap();
+        match r {
+            Ok(_) => *won.entry(member).or_default() += 1,
+            Err(code) => *refusals.entry(code.as_str()).or_default() += 1,
+        }
+    }
+    assert_eq!(won.values().sum::<usize>(), 100, "refusals: {refusals:?}");
+    assert!(won.values().all(|n| *n == 1), "no member above the limit");
+    assert!(
+        refusals
+            .keys()
+            .all(|c| *c == "SOLD_OUT" || *c == "LIMIT_REACHED"),
+        "only sold out or limit reached under load: {refusals:?}"
+    );
+    let row = entities::flash_sale::Entity::find_by_id(sale.id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.sold, 100);
+    let orders = entities::flash_sale_grab::Entity::find()
+        .filter(entities::flash_sale_grab::Column::SaleId.eq(sale.id))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(orders, 100, "exactly 100 orders");
+    let (counters, _) = flash_sales::counters_and_truth(&app.state, sale.id)
+        .await
+        .unwrap();
+    assert_eq!(counters.unwrap().stock_left, 0);
+    assert_counters_match(&app, sale.id).await;
+}
+
+async fn grabs_make_orders_at_the_flash_price_and_replay(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let cat = fixtures::catalog(&app, 20).await;
+    let hq = app.login_staff("hq-demo").await;
+    let now = Utc::now();
+    let input = |price: i64, sku: i64| {
+        json!({ "i": {
+            "title": "玫瑰精华 秒杀", "skuId": sku.to_string(), "priceFen": price, "stock": 3,
+            "perMemberLimit": 2, "startsAt": (now - Duration::minutes(1)).to_rfc3339(),
+            "endsAt": (now + Duration::hours(1)).to_rfc3339() } })
+    };
+    assert_eq!(
+        hq.err(SCHEDULE, input(0, cat.serum_sku)).await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(hq.err(SCHEDULE, input(9_900, 987_654)).await, "NOT_FOUND");
+    let ba = app.login_staff("ba-demo").await;
+    assert_eq!(
+        ba.err(SCHEDULE, input(9_900, cat.serum_sku)).await,
+        "FORBIDDEN"
+    );
+    let sale = hq.ok(SCHEDULE, input(9_900, cat.serum_sku)).await["scheduleFlashSale"].clone();
+    assert_eq!(sale["status"], "LIVE");
+    let sale_id = sale["id"].as_str().unwrap().to_owned();
+
+    let (me, _) = app.login_member("flash-fay").await;
+    let k1 = key();
+    let order =
+        me.ok(GRAB, json!({ "s": sale_id, "q": 1, "k": k1 })).await["grabFlashSale"].clone();
+    assert_eq!(order["status"], "PENDING_PAYMENT");
+    assert_eq!(order["totalFen"], 9_900);
+    assert_eq!(order["subtotalFen"], 29_900);
+    assert_eq!(order["discounts"][0]["kind"], "FLASH_SALE");
+    assert_eq!(order["discounts"][0]["amountFen"], 20_000);
+    // The same key answers with the same order; with another quantity it is a conflict.
+    let again =
+        me.ok(GRAB, json!({ "s": sale_id, "q": 1, "k": k1 })).await["grabFlashSale"].clone();
+    assert_eq!(again["id"], order["id"]);
+    assert_eq!(
+        me.err(GRAB, json!({ "s": sale_id, "q": 2, "k": k1 })).await,
+        "CONFLICT"
+    );
+    // A second unit is within the limit of 2; a third is not.
+    me.ok(GRAB, json!({ "s": sale_id, "q": 1, "k": key() }))
+        .await;
+    let k3 = key();
+    assert_eq!(
+        me.err(GRAB, json!({ "s": sale_id, "q": 1, "k": k3 })).await,
+        "LIMIT_REACHED"
+    );
+    // A refusal replays too.
+    assert_eq!(
+        me.err(GRAB, json!({ "s": sale_id, "q": 1, "k": k3 })).await,
+        "LIMIT_REACHED"
+    );
+    let (other, _) = app.login_member("flash-gus").await;
+    assert_eq!(
+        other
+            .err(GRAB, json!({ "s": sale_id, "q": 2, "k": key() }))
+            .await,
+        "SOLD_OUT"
+    );
+    other
+        .ok(GRAB, json!({ "s": sale_id, "q": 1, "k": key() }))
+        .await;
+    assert_eq!(
+        other
+            .err(GRAB, json!({ "s": sale_id, "q": 1, "k": key() }))
+            .await,
+        "SOLD_OUT"
+    );
+    // The flash order is paid like any other.
+    let pay = "mutation($id: ID!) { payOrder(orderId: $id) { signType } }";
+    me.ok(pay, json!({ "id": order["id"] })).await;
+    assert_counters_match(&app, sale_id.parse().unwrap()).await;
+}
+
+async fn a_member_is_throttled(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let cat = fixtures::catalog(&app, 5).await;
+    let sale = live_sale(&app, &cat, 1, 1).await;
+    let me = &members(&app, 1).await[0];
+    let mut codes = Vec::new();
+    for _ in 0..15 {
+        codes.push(code(&grab(&app, me, sale.id, 1, &key()).await));
+    }
+    assert_eq!(codes[0], None);
+    assert!(codes.contains(&Some(ErrorCode::RateLimited)), "{codes:?}");
+}
+
+async fn sales_answer_clearly_before_and_after_their_window(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 5).await;
+    let now = clock.now();
+    let sale = schedule(
+        &app,
+        &cat,
+        5,
+        1,
+        now + Duration::hours(1),
+        now + Duration::hours(2),
+    )
+    .await;
+    assert_eq!(sale.status, flash_sales::FlashSaleStatus::Scheduled);
+    let me = &members(&app, 1).await[0];
+    let k = key();
+    let early = grab(&app, me, sale.id, 1, &k).await;
+    assert_eq!(code(&early), Some(ErrorCode::BadUserInput));
+    assert!(
+        early.unwrap_err().to_string().contains("not started"),
+        "says it has not started"
+    );
+    // Warmed ahead of the start by the task.
+    clock.advance(Duration::minutes(55));
+    flash_sales::warm_upcoming(&app.state).await.unwrap();
+    clock.advance(Duration::minutes(5));
+    // The same key works once the sale opens: "not started" is not remembered.
+    grab(&app, me, sale.id, 1, &k).await.unwrap();
+    clock.advance(Duration::hours(1));
+    let late = members(&app, 1).await;
+    assert_eq!(
+        code(&grab(&app, &late[0], sale.id, 1, &key()).await),
+        Some(ErrorCode::Expired)
+    );
+    assert_eq!(
+        code(&grab(&app, me, 987_654, 1, &key()).await),
+        Some(ErrorCode::NotFound)
+    );
+    assert_eq!(
+        code(&grab(&app, me, sale.id, 0, &key()).await),
+        Some(ErrorCode::BadUserInput)
+    );
+}
+
+async fn unpaid_flash_orders_give_the_unit_back(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 5).await;
+    let sale = live_sale(&app, &cat, 1, 1).await;
+    let m = members(&app, 2).await;
+    let (a, b) = (&m[0], &m[1]);
+    let order = grab(&app, a, sale.id, 1, &key()).await.unwrap();
+    assert_eq!(
+        code(&grab(&app, b, sale.id, 1, &key()).await),
+        Some(ErrorCode::SoldOut)
+    );
+    clock.advance(Duration::minutes(16));
+    assert_eq!(payments::close_overdue_orders(&app.state).await.unwrap(), 1);
+    let closed = entities::order::Entity::find_by_id(order.id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(closed.status, "CLOSED");
+    assert_counters_match(&app, sale.id).await;
+    let (counters, _) = flash_sales::counters_and_truth(&app.state, sale.id)
+        .await
+        .unwrap();
+    assert_eq!(counters.unwrap().stock_left, 1, "the unit is back");
+    grab(&app, b, sale.id, 1, &key()).await.unwrap();
+    assert_eq!(
+        code(&grab(&app, a, sale.id, 1, &key()).await),
+        Some(ErrorCode::SoldOut),
+        "the member's limit was given back too, but the unit is gone"
+    );
+    assert_counters_match(&app, sale.id).await;
+}
+
+async fn counters_follow_the_database_after_loss_or_crash(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 10).await;
+    let sale = live_sale(&app, &cat, 5, 2).await;
+    let m = members(&app, 3).await;
+    grab(&app, &m[0], sale.id, 2, &key()).await.unwrap();
+    grab(&app, &m[1], sale.id, 1, &key()).await.unwrap();
+
+    // The store loses the counters (a restart without persistence): rebuilt from the database.
+    let counters_key = flash_sales::counters_key(sale.id);
+    app.state.kv.delete(&[&counters_key]).await.unwrap();
+    assert_eq!(
+        code(&grab(&app, &m[0], sale.id, 1, &key()).await),
+        Some(ErrorCode::LimitReached)
+    );
+    assert_counters_match(&app, sale.id).await;
+
+    // A crash between the counter step and the order: the counter holds a unit no order has.
+    let grabbed = app
+        .state
+        .kv
+        .flash_grab(
+            &counters_key,
+            m[2].member_id,
+            1,
+            clock.now().timestamp_millis(),
+            "crashed-grab",
+        )
+        .await
+        .unwrap();
+    assert_eq!(grabbed, FlashGrab::Decided(FlashOutcome::Granted));
+    let (counters, truth) = flash_sales::counters_and_truth(&app.state, sale.id)
+        .await
+        .unwrap();
+    assert_eq!(counters.unwrap().stock_left, truth.stock_left - 1);
+    assert_eq!(
+        flash_sales::reconcile(&app.state, sale.id).await.unwrap(),
+        0,
+        "first seen: may be a grab in flight"
+    );
+    clock.advance(Duration::seconds(31));
+    assert_eq!(
+        flash_sales::reconcile(&app.state, sale.id).await.unwrap(),
+        1
+    );
+    assert_counters_match(&app, sale.id).await;
+    assert_eq!(
+        flash_sales::reconcile(&app.state, sale.id).await.unwrap(),
+        0
+    );
+    // The freed units sell: 5 - 3 = 2 left, member 2 may take both.
+    grab(&app, &m[2], sale.id, 2, &key()).await.unwrap();
+    assert_counters_match(&app, sale.id).await;
+}
+
+on_both_backends!(
+    concurrent_grabs_sell_exactly_the_units,
+    grabs_make_orders_at_the_flash_price_and_replay,
+    a_member_is_throttled,
+    sales_answer_clearly_before_and_after_their_window,
+    unpaid_flash_orders_give_the_unit_back,
+    counters_follow_the_database_after_loss_or_crash
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_outage_mid_sale_never_oversells() {
+    let mut redis = PrivateRedis::start().await;
+    let mut options = RedisStoreOptions::new(redis.url(), "flash:");
+    options.response_timeout = std::time::Duration::from_millis(300);
+    options.connection_timeout = std::time::Duration::from_millis(300);
+    let kv = RedisStore::connect(&options).unwrap();
+    let app = Arc::new(
+        TestApp::builder(Backend::Production)
+            .kv(Arc::new(kv))
+            .start()
+            .await,
+    );
+    let cat = fixtures::catalog(&app, 100).await;
+    let sale = live_sale(&app, &cat, 50, 1).await;
+    let m = Arc::new(members(&app, 120).await);
+    let wave = |range: std::ops::Range<usize>| {
+        let tasks: Vec<_> = range
+            .map(|i| {
+                let app = app.clone();
+                let m = m.clone();
+                tokio::spawn(async move {
+                    code(&grab(&app, &m[i], sale.id, 1, &format!("wave-{i:04}-{}", key())).await)
+                })
+            })
+            .collect();
+        async move {
+            let mut codes = Vec::new();
+            for t in tasks {
+                codes.push(t.await.unwrap());
+            }
+            codes
+        }
+    };
+    let first = wave(0..20).await;
+    assert!(first.iter().all(Option::is_none), "{first:?}");
+
+    redis.kill().await;
+    let down = wave(20..30).await;
+    assert!(
+        down.iter().all(|c| *c == Some(ErrorCode::Unavailable)),
+        "grabs answer UNAVAILABLE while Redis is down: {down:?}"
+    );
+
+    // Back, empty: the sale continues from the database's truth.
+    redis.restart().await;
+    let mut ready = false;
+    for _ in 0..200 {
+        if app.state.kv.ping().await.is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(ready, "Redis answers again");
+    let again = wave(0..20).await;
+    assert!(
+        again.iter().all(|c| *c == Some(ErrorCode::LimitReached)),
+        "the first buyers' limits survive the restart: {again:?}"
+    );
+    let rest = wave(20..120).await;
+    let won = rest.iter().filter(|c| c.is_none()).count();
+    assert_eq!(won, 30, "exactly the units left: {rest:?}");
+    assert!(
+        rest.iter()
+            .all(|c| c.is_none() || *c == Some(ErrorCode::SoldOut)),
+        "{rest:?}"
+    );
+    let row = entities::flash_sale::Entity::find_by_id(sale.id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.sold, 50, "nothing oversold");
+    assert_counters_match(&app, sale.id).await;
+}
