@@ -78,7 +78,9 @@ impl StaffRole {
             ManageStock | RefundOrders | AssignExclusiveBa => {
                 matches!(self, Self::Hq | Self::Manager)
             }
-            ReadAuditLog | ManageCatalog | ManageTiers => matches!(self, Self::Hq),
+            ReadAuditLog | ManageCatalog | ManageTiers | ManageScanCodes => {
+                matches!(self, Self::Hq)
+            }
         }
     }
 }
@@ -102,6 +104,8 @@ pub enum Permission {
     RefundOrders,
     AssignExclusiveBa,
     ManageTiers,
+    /// Pack-code batches for scan-for-gift, their export, insight and fraud reports.
+    ManageScanCodes,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
