@@ -207,6 +207,12 @@ pub fn settings(config: &Config, notify_url: &str) -> Settings {
         payments: domain::payments::PaymentSettings {
             notify_url: notify_url.to_owned(),
         },
+        scan: domain::scan_codes::ScanSettings {
+            key: domain::scan_codes::PackCodeKey::new(&config.pack_code_key()),
+            scans_per_minute: config.scan.scans_per_minute,
+            daily_gift_cap: config.scan.daily_gift_cap,
+            ..Default::default()
+        },
     }
 }
 

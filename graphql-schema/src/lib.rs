@@ -13,6 +13,7 @@ mod inventory;
 mod loyalty;
 mod members;
 mod orders;
+mod scan_codes;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub struct ConsumerQuery(
     orders::ConsumerOrdersQuery,
     loyalty::LoyaltyQuery,
     loyalty::ConsumerLoyaltyQuery,
+    scan_codes::ConsumerScanCodesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -41,6 +43,7 @@ pub struct ConsumerMutation(
     members::ConsumerMembersMutation,
     subscriptions::ConsumerSubscriptionsMutation,
     orders::ConsumerOrdersMutation,
+    scan_codes::ConsumerScanCodesMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -54,6 +57,7 @@ pub struct StaffQuery(
     orders::StaffOrdersQuery,
     loyalty::LoyaltyQuery,
     loyalty::StaffLoyaltyQuery,
+    scan_codes::StaffScanCodesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -65,11 +69,15 @@ pub struct StaffMutation(
     inventory::StaffInventoryMutation,
     orders::StaffOrdersMutation,
     loyalty::StaffLoyaltyMutation,
+    scan_codes::StaffScanCodesMutation,
 );
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct DistributorQuery(distributors::DistributorOwnQuery);
+pub struct DistributorQuery(
+    distributors::DistributorOwnQuery,
+    scan_codes::DistributorScanCodesQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]

@@ -121,8 +121,8 @@ impl PackCodeKey {
         let mac_value = value & ((1u128 << MAC_BITS) - 1);
         let serial = u32::try_from((value >> MAC_BITS) & ((1 << SERIAL_BITS) - 1))
             .map_err(|_| CodeError::Malformed)?;
-        let batch = u32::try_from(value >> (SERIAL_BITS + MAC_BITS))
-            .map_err(|_| CodeError::Malformed)?;
+        let batch =
+            u32::try_from(value >> (SERIAL_BITS + MAC_BITS)).map_err(|_| CodeError::Malformed)?;
         let expected = self.tag(batch, serial);
         let mut got = [0u8; 10];
         for (i, slot) in got.iter_mut().enumerate() {
@@ -170,7 +170,10 @@ mod tests {
         assert_eq!(key.decode("ABC"), Err(CodeError::Malformed));
         assert_eq!(key.decode(&format!("{code}0")), Err(CodeError::Malformed));
         assert_eq!(key.decode(&"U".repeat(CODE_LEN)), Err(CodeError::Malformed));
-        assert_eq!(key.decode("!!!!!!!!!!!!!!!!!!!!!!!!!"), Err(CodeError::Malformed));
+        assert_eq!(
+            key.decode("!!!!!!!!!!!!!!!!!!!!!!!!!"),
+            Err(CodeError::Malformed)
+        );
         assert!(format!("{key:?}").contains(".."));
     }
 }

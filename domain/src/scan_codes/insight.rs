@@ -136,8 +136,7 @@ async fn aggregate(
     for (expr, _) in &chosen {
         q = q.order_by(expr.clone(), sea_orm::Order::Asc);
     }
-    Ok(q
-        .limit(MAX_ROWS)
+    Ok(q.limit(MAX_ROWS)
         .into_model::<InsightRow>()
         .all(&app.db)
         .await?)
@@ -222,8 +221,7 @@ pub async fn cross_territory_report(
     if let Some(to) = to {
         q = q.filter(scan_event::Column::Day.lte(to.format("%Y-%m-%d").to_string()));
     }
-    Ok(q
-        .limit(MAX_ROWS)
+    Ok(q.limit(MAX_ROWS)
         .into_model::<CrossTerritoryRow>()
         .all(&app.db)
         .await?)

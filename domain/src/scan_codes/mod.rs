@@ -15,8 +15,8 @@ use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use rand::Rng;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use wechat_integration::{WeChatError, WeChatErrorKind, WxaCodeRequest};
 
@@ -26,12 +26,14 @@ use crate::error::{DomainError, ErrorCode, StoreError};
 use crate::loyalty::{self, PointsEvent, PointsReason};
 use crate::members::SkinType;
 use crate::{AppState, RequestMeta, db, validate};
-use entities::{distributor, member, scan_code_batch, scan_event, scan_redemption, sku, stock_batch};
+use entities::{
+    distributor, member, scan_code_batch, scan_event, scan_redemption, sku, stock_batch,
+};
 
 pub use codes::{CodeError, DEMO_PACK_CODE_KEY, MAX_CODES_PER_BATCH, PackCodeKey};
 pub use insight::{
-    CrossTerritoryRow, InsightFilter, InsightGroup, InsightRow, MIN_GROUP_MEMBERS,
-    cross_territory_report, flagged_scans, regional_insight, scan_insight, FlaggedScan,
+    CrossTerritoryRow, FlaggedScan, InsightFilter, InsightGroup, InsightRow, MIN_GROUP_MEMBERS,
+    cross_territory_report, flagged_scans, regional_insight, scan_insight,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -145,9 +147,13 @@ impl Default for ScanSettings {
 pub enum Gift {
     Points(i64),
     /// A coupon of this template.
-    Coupon { template_id: i64 },
+    Coupon {
+        template_id: i64,
+    },
     /// A sample the member collects at a store counter with a voucher.
-    Sample { name: String },
+    Sample {
+        name: String,
+    },
 }
 
 impl Gift {
@@ -264,12 +270,12 @@ text_enum!(
     /// The mini-survey's age bands.
     AgeBand {
         Under18 = "UNDER_18",
-        From18To24 = "18_24",
-        From25To29 = "25_29",
-        From30To34 = "30_34",
-        From35To39 = "35_39",
-        From40To49 = "40_49",
-        From50 = "50_PLUS",
+        From18To24 = "AGE_18_24",
+        From25To29 = "AGE_25_29",
+        From30To34 = "AGE_30_34",
+        From35To39 = "AGE_35_39",
+        From40To49 = "AGE_40_49",
+        From50 = "AGE_50_PLUS",
     }
 );
 
@@ -470,12 +476,69 @@ pub async fn batches(app: &AppState, staff: &StaffPrincipal) -> Result<Vec<CodeB
 }
 
 /// A batch by id, for the CLI (which runs with operator rights, no principal).
-pub async fn batch_for_operator(app: &AppState, batch_id: i64) -> Result<CodeBatch, ScanError> {
+pub async fn batch_for_operator(
+    db: &sea_orm::DatabaseConnection,
+    batch_id: i64,
+) -> Result<CodeBatch, ScanError> {
     scan_code_batch::Entity::find_by_id(batch_id)
-        .one(&app.db)
+        .one(db)
         .await?
         .map(Into::into)
         .ok_or(ScanError::BatchNotFound)
+}
+
+/// A redeemed code, as the CLI exports it (no member identity).
+#[derive(Debug, Clone)]
+pub struct RedemptionRecord {
+    pub id: i64,
+    pub serial: i64,
+    pub redeemed_at: DateTime<Utc>,
+    pub province: Option<String>,
+    pub city: Option<String>,
+    pub cross_territory: bool,
+    pub gift_kind: String,
+    pub gift_points: i64,
+    pub voucher_redeemed_at: Option<DateTime<Utc>>,
+}
+
+/// One page of a batch's redemptions after `after_id`, for streaming exports (operator).
+pub async fn redemptions_after(
+    db: &sea_orm::DatabaseConnection,
+    batch_id: i64,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<RedemptionRecord>, ScanError> {
+    Ok(scan_redemption::Entity::find()
+        .filter(scan_redemption::Column::BatchId.eq(batch_id))
+        .filter(scan_redemption::Column::Id.gt(after_id))
+        .order_by_asc(scan_redemption::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| RedemptionRecord {
+            id: r.id,
+            serial: r.serial,
+            redeemed_at: r.redeemed_at,
+            province: r.province,
+            city: r.city,
+            cross_territory: r.cross_territory,
+            gift_kind: r.gift_kind,
+            gift_points: r.gift_points,
+            voucher_redeemed_at: r.voucher_redeemed_at,
+        })
+        .collect())
+}
+
+/// How many codes of a batch are redeemed (operator).
+pub async fn redeemed_count(
+    db: &sea_orm::DatabaseConnection,
+    batch_id: i64,
+) -> Result<u64, ScanError> {
+    Ok(scan_redemption::Entity::find()
+        .filter(scan_redemption::Column::BatchId.eq(batch_id))
+        .count(db)
+        .await?)
 }
 
 /// Streams a batch's printer file as CSV (`serial,code`), calling `progress` every 10,000
@@ -547,11 +610,15 @@ async fn check_throttle(
 ) -> Result<(), ScanError> {
     let s = &app.settings.scan;
     for (subject, factor) in subjects(who, meta) {
-        if app.kv.get(&format!("scan-block:{subject}")).await?.is_some() {
+        if app
+            .kv
+            .get(&format!("scan-block:{subject}"))
+            .await?
+            .is_some()
+        {
             return Err(ScanError::Blocked);
         }
-        if count_of(app, &format!("scan-unknown:{subject}")).await? >= s.unknown_throttle * factor
-        {
+        if count_of(app, &format!("scan-unknown:{subject}")).await? >= s.unknown_throttle * factor {
             return Err(ScanError::Throttled);
         }
     }
@@ -740,7 +807,8 @@ pub async fn scan(
         .one(&app.db)
         .await?;
     if existing.is_none()
-        && let Some(outcome) = redeem(app, who, &batch, serial, region.as_ref(), &input.survey).await?
+        && let Some(outcome) =
+            redeem(app, who, &batch, serial, region.as_ref(), &input.survey).await?
     {
         return Ok(outcome);
     }
@@ -894,7 +962,11 @@ async fn redeem(
     .await?;
     txn.commit().await?;
     if cross {
-        tracing::info!(batch_id = batch.id, serial, "scan-for-gift: cross-territory scan");
+        tracing::info!(
+            batch_id = batch.id,
+            serial,
+            "scan-for-gift: cross-territory scan"
+        );
     }
     Ok(Some(ScanOutcome {
         status: ScanStatus::Redeemed,
@@ -1019,13 +1091,14 @@ pub enum WxaTarget {
     Store(String),
 }
 
-/// Makes a mini-program code (JPEG) through WeChat. Scenes stay ≤ 32 characters.
+/// Makes a mini-program code through WeChat; returns the JPEG as base64. Scenes stay ≤ 32
+/// characters (WECHAT.md §5).
 pub async fn wxacode(
     app: &AppState,
     staff: &StaffPrincipal,
     target: WxaTarget,
     page: Option<String>,
-) -> Result<Vec<u8>, ScanError> {
+) -> Result<String, ScanError> {
     staff.require(Permission::ManageScanCodes)?;
     let scene = match target {
         WxaTarget::Batch(id) => {
@@ -1047,7 +1120,8 @@ pub async fn wxacode(
     {
         return Err(invalid("a page has no leading / and no query"));
     }
-    app.wechat
+    let jpeg = app
+        .wechat
         .wxacode_unlimited(&WxaCodeRequest {
             scene,
             page,
@@ -1061,7 +1135,11 @@ pub async fn wxacode(
                 ScanError::WeChatRefused(e.to_string())
             }
             _ => ScanError::WeChat(e),
-        })
+        })?;
+    Ok(base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        jpeg,
+    ))
 }
 
 #[cfg(test)]
@@ -1080,7 +1158,10 @@ mod tests {
 
     #[test]
     fn regions_split_on_common_separators() {
-        assert_eq!(split_region("上海市, 江苏省、浙江省"), vec!["上海市", "江苏省", "浙江省"]);
+        assert_eq!(
+            split_region("上海市, 江苏省、浙江省"),
+            vec!["上海市", "江苏省", "浙江省"]
+        );
     }
 
     #[test]

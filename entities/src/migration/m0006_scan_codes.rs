@@ -136,13 +136,19 @@ impl MigrationTrait for Migration {
         m.create_index(index(
             "idx_scan_events_day",
             ScanEvents::Table,
-            vec![ScanEvents::Day.into_iden(), ScanEvents::Province.into_iden()],
+            vec![
+                ScanEvents::Day.into_iden(),
+                ScanEvents::Province.into_iden(),
+            ],
         ))
         .await?;
         m.create_index(index(
             "idx_scan_events_province",
             ScanEvents::Table,
-            vec![ScanEvents::Province.into_iden(), ScanEvents::Day.into_iden()],
+            vec![
+                ScanEvents::Province.into_iden(),
+                ScanEvents::Day.into_iden(),
+            ],
         ))
         .await?;
         m.create_index(index(
@@ -157,7 +163,10 @@ impl MigrationTrait for Migration {
         m.create_index(index(
             "idx_scan_events_code",
             ScanEvents::Table,
-            vec![ScanEvents::BatchId.into_iden(), ScanEvents::Serial.into_iden()],
+            vec![
+                ScanEvents::BatchId.into_iden(),
+                ScanEvents::Serial.into_iden(),
+            ],
         ))
         .await?;
         Ok(())
