@@ -3,6 +3,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use domain::auth::Permission;
 use domain::scan_codes::{self as scan, Gift};
 
 use crate::context::{app, distributor, member, meta, staff};
@@ -520,6 +521,9 @@ impl StaffScanCodesMutation {
         input: CreateCodeBatchInput,
     ) -> ApiResult<CodeBatch> {
         let staff = staff(ctx).await?;
+        staff
+            .require(Permission::ManageScanCodes)
+            .map_err(ApiError::from)?;
         let gift =
             match input.gift.kind {
                 GiftKind::Points => Gift::Points(
@@ -591,6 +595,9 @@ impl StaffScanCodesMutation {
         page: Option<String>,
     ) -> ApiResult<String> {
         let staff = staff(ctx).await?;
+        staff
+            .require(Permission::ManageScanCodes)
+            .map_err(ApiError::from)?;
         let target = match (batch_id, store_code) {
             (Some(id), None) => scan::WxaTarget::Batch(parse_id(&id)?),
             (None, Some(code)) => scan::WxaTarget::Store(code),

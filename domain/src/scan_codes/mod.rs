@@ -870,7 +870,8 @@ async fn redeem(
     region: Option<&ScanRegion>,
     survey: &Survey,
 ) -> Result<Option<ScanOutcome>, ScanError> {
-    let now = app.clock.now();
+    // Microseconds: what both databases keep, so the first scan's answer equals later ones.
+    let now = chrono::SubsecRound::trunc_subsecs(app.clock.now(), 6);
     let territory = territory_of(&batch.territory);
     let cross = match region {
         Some(r) => !territory.is_empty() && !territory.iter().any(|p| *p == r.province),

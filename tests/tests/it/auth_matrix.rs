@@ -34,6 +34,7 @@ const STAFF_ANY_ROLE: &[&str] = &[
     "redeemPoints",
     "storeOrder",
     "orderRefunds",
+    "redeemSampleVoucher",
 ];
 const STAFF_HQ_ONLY: &[&str] = &[
     "memberAuditLog",
@@ -45,6 +46,13 @@ const STAFF_HQ_ONLY: &[&str] = &[
     "createStore",
     "createWarehouse",
     "upsertTier",
+    "createCodeBatch",
+    "setCodeBatchActive",
+    "createScanWxacode",
+    "codeBatches",
+    "scanInsight",
+    "crossTerritoryReport",
+    "flaggedScans",
 ];
 const STAFF_MANAGER_OR_HQ: &[&str] = &[
     "receiveStock",
