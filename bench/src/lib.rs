@@ -4,3 +4,4 @@
 pub mod catalog;
 pub mod env;
 pub mod load;
+pub mod scan;

@@ -14,11 +14,14 @@ struct Cli {
 enum Scenario {
     /// products(first: 20) with SKUs, prices and stock, at 32 and 128 connections.
     Catalog(rouge_bench::catalog::Args),
+    /// Scan-for-gift: generate 1,000,000 codes, then scanCode at 256 connections.
+    Scan(rouge_bench::scan::Args),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Catalog(args) => rouge_bench::catalog::run(args).await,
+        Scenario::Scan(args) => rouge_bench::scan::run(args).await,
     }
 }

@@ -583,10 +583,10 @@ pub fn code_for(key: &PackCodeKey, batch_id: i64, serial: i64) -> Option<String>
 // --- throttling -----------------------------------------------------------------------------
 
 fn subjects(who: &MemberPrincipal, meta: &RequestMeta) -> Vec<(String, i64)> {
-    // A device (address) may carry many members (an office NAT), so its limits are 5× higher.
+    // An address may carry many members (an office or carrier NAT), so its limits are 20×.
     let mut s = vec![(format!("m:{}", who.member_id), 1)];
     if let Some(ip) = meta.client_ip {
-        s.push((format!("ip:{ip}"), 5));
+        s.push((format!("ip:{ip}"), 20));
     }
     s
 }
@@ -601,6 +601,10 @@ async fn count_of(app: &AppState, key: &str) -> Result<i64, ScanError> {
         .unwrap_or(0))
 }
 
+/// The value an unknown-code counter is set to while its subject is blocked: one read tells
+/// blocked, throttled and fine apart.
+const BLOCKED: i64 = 1 << 40;
+
 /// Refuses a blocked or throttled member or device, then counts this scan against the
 /// per-member rate limit.
 async fn check_throttle(
@@ -610,15 +614,11 @@ async fn check_throttle(
 ) -> Result<(), ScanError> {
     let s = &app.settings.scan;
     for (subject, factor) in subjects(who, meta) {
-        if app
-            .kv
-            .get(&format!("scan-block:{subject}"))
-            .await?
-            .is_some()
-        {
+        let unknown = count_of(app, &format!("scan-unknown:{subject}")).await?;
+        if unknown >= BLOCKED {
             return Err(ScanError::Blocked);
         }
-        if count_of(app, &format!("scan-unknown:{subject}")).await? >= s.unknown_throttle * factor {
+        if unknown >= s.unknown_throttle * factor {
             return Err(ScanError::Throttled);
         }
     }
@@ -655,7 +655,11 @@ async fn note_unknown(
             .await?;
         if day >= s.unknown_block * factor {
             app.kv
-                .set(&format!("scan-block:{subject}"), b"1", Some(s.block_for))
+                .set(
+                    &format!("scan-unknown:{subject}"),
+                    BLOCKED.to_string().as_bytes(),
+                    Some(s.block_for),
+                )
                 .await?;
             tracing::warn!(subject = %subject, "scan-for-gift: blocked after too many unknown codes");
         }
