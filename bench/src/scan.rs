@@ -192,9 +192,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let endpoint = Arc::new(format!("{}/graphql/consumer", server.base_url));
     let http = http_client(args.connections)?;
     let mut tokens = Vec::with_capacity(args.members);
-    let logins = futures::future::join_all(
-        (0..args.members).map(|i| login(&http, &endpoint, i)),
-    );
+    let logins = futures::future::join_all((0..args.members).map(|i| login(&http, &endpoint, i)));
     for t in logins.await {
         tokens.push(t?);
     }

@@ -878,7 +878,7 @@ async fn redeem(
     let now = chrono::SubsecRound::trunc_subsecs(app.clock.now(), 6);
     let territory = territory_of(&batch.territory);
     let cross = match region {
-        Some(r) => !territory.is_empty() && !territory.iter().any(|p| *p == r.province),
+        Some(r) => !territory.is_empty() && !territory.contains(&r.province),
         None => false,
     };
     let gift = Gift::from_row(batch);

@@ -168,7 +168,11 @@ async fn scan_for_gift_end_to_end(backend: Backend) {
         .await["createCodeBatch"]
         .clone();
     assert_eq!(batch["lot"], lot.lot.as_str());
-    assert_eq!(batch["territory"], json!(["上海市"]), "the distributor's region");
+    assert_eq!(
+        batch["territory"],
+        json!(["上海市"]),
+        "the distributor's region"
+    );
     assert_eq!(batch["gift"]["points"], 50);
     let batch_id: i64 = batch["id"].as_str().unwrap().parse().unwrap();
     // The BA may not create batches.
@@ -215,9 +219,7 @@ async fn scan_for_gift_end_to_end(backend: Backend) {
     assert_eq!(other["redeemedByYou"], false);
     assert_eq!(other["firstScanCity"], "上海市");
     assert_eq!(other["firstScannedAt"], first["firstScannedAt"]);
-    let ledger = alice
-        .ok("{ myPointsLedger { delta } }", json!({}))
-        .await;
+    let ledger = alice.ok("{ myPointsLedger { delta } }", json!({})).await;
     assert_eq!(ledger["myPointsLedger"].as_array().unwrap().len(), 1);
     let flagged = hq
         .ok(
@@ -259,13 +261,21 @@ async fn scan_for_gift_end_to_end(backend: Backend) {
     let rows = insight["scanInsight"].as_array().unwrap();
     let sh = rows.iter().find(|r| r["province"] == "上海市").unwrap();
     assert_eq!(
-        (sh["scans"].as_i64(), sh["gifts"].as_i64(), sh["members"].as_i64()),
+        (
+            sh["scans"].as_i64(),
+            sh["gifts"].as_i64(),
+            sh["members"].as_i64()
+        ),
         (Some(1), Some(1), Some(1))
     );
     // The later scans stated no region (and the members have none in their profile).
     let unknown = rows.iter().find(|r| r["province"].is_null()).unwrap();
     assert_eq!(
-        (unknown["scans"].as_i64(), unknown["gifts"].as_i64(), unknown["members"].as_i64()),
+        (
+            unknown["scans"].as_i64(),
+            unknown["gifts"].as_i64(),
+            unknown["members"].as_i64()
+        ),
         (Some(2), Some(0), Some(2))
     );
 
@@ -369,10 +379,8 @@ async fn bad_codes_answer_clearly_and_change_nothing(backend: Backend) {
     scan::set_batch_active(&app.state, &hq, inactive.id, false)
         .await
         .unwrap();
-    let forged = scan::PackCodeKey::new(b"someone else's key").code(
-        u32::try_from(live.id).unwrap(),
-        1,
-    );
+    let forged =
+        scan::PackCodeKey::new(b"someone else's key").code(u32::try_from(live.id).unwrap(), 1);
     let before = counts(&app).await;
     for (text, expected) in [
         ("not a code".to_owned(), "BAD_USER_INPUT"),
@@ -386,12 +394,18 @@ async fn bad_codes_answer_clearly_and_change_nothing(backend: Backend) {
         (code(&app, inactive.id, 0), "CONFLICT"),
     ] {
         let answer = member.raw(SCAN, json!({ "c": text })).await;
-        assert_eq!(code_of(&answer).as_deref(), Some(expected), "{text}: {answer}");
+        assert_eq!(
+            code_of(&answer).as_deref(),
+            Some(expected),
+            "{text}: {answer}"
+        );
     }
     assert_eq!(counts(&app).await, before, "nothing changed");
     assert_eq!(before, (0, 0, 0));
     // The live batch still works.
-    let ok = member.ok(SCAN, json!({ "c": code(&app, live.id, 0) })).await;
+    let ok = member
+        .ok(SCAN, json!({ "c": code(&app, live.id, 0) }))
+        .await;
     assert_eq!(ok["scanCode"]["status"], "REDEEMED");
 }
 
@@ -426,8 +440,8 @@ async fn concurrent_scans_redeem_each_code_once(backend: Backend) {
                 let code = scan::code_for(&state.settings.scan.key, batch.id, serial).unwrap();
                 let tasks: Vec<_> = (0..PER_CODE)
                     .map(|k| {
-                        let member = members
-                            [usize::try_from((serial * PER_CODE + k) % 5_000).unwrap()];
+                        let member =
+                            members[usize::try_from((serial * PER_CODE + k) % 5_000).unwrap()];
                         let (state, code) = (state.clone(), code.clone());
                         tokio::spawn(async move {
                             scan_as(&state, member, &code, scan::Survey::default(), None).await
@@ -520,7 +534,14 @@ async fn guessing_is_throttled(backend: Backend) {
         .unwrap();
     assert_eq!(ok.status, ScanStatus::Redeemed);
     assert!(matches!(
-        scan_as(&app.state, guesser, &code(&app, batch.id, 1), scan::Survey::default(), None).await,
+        scan_as(
+            &app.state,
+            guesser,
+            &code(&app, batch.id, 1),
+            scan::Survey::default(),
+            None
+        )
+        .await,
         Err(ScanError::Throttled)
     ));
     assert_eq!(counts(&app).await, (1, 1, 1));
@@ -587,14 +608,10 @@ async fn distributor_insight_is_deidentified_and_scoped(backend: Backend) {
         vec![G::City, G::Sku, G::Lot, G::Month],
         vec![],
     ] {
-        let rows = scan::regional_insight(
-            &app.state,
-            &who,
-            &scan::InsightFilter::default(),
-            &groups,
-        )
-        .await
-        .unwrap();
+        let rows =
+            scan::regional_insight(&app.state, &who, &scan::InsightFilter::default(), &groups)
+                .await
+                .unwrap();
         for r in &rows {
             assert!(r.members >= 10, "{groups:?}: {r:?}");
             if let Some(p) = &r.province {
@@ -639,7 +656,10 @@ async fn distributor_insight_is_deidentified_and_scoped(backend: Backend) {
     .await
     .unwrap();
     assert_eq!(all.len(), 3, "{all:?}");
-    assert!(all.iter().any(|r| r.skin_type.as_deref() == Some("OILY") && r.members == 5));
+    assert!(
+        all.iter()
+            .any(|r| r.skin_type.as_deref() == Some("OILY") && r.members == 5)
+    );
     // Guangdong scans of a Shanghai batch are cross-territory (窜货).
     let report = scan::cross_territory_report(&app.state, &hq, None, None)
         .await
@@ -673,15 +693,34 @@ async fn daily_gift_cap(backend: Backend) {
     let ids = make_members(&app, 2, "cap", None).await;
     let cap = app.state.settings.scan.daily_gift_cap;
     for serial in 0..cap {
-        scan_as(&app.state, ids[0], &code(&app, batch.id, serial), scan::Survey::default(), None)
-            .await
-            .unwrap();
-    }
-    let over = scan_as(&app.state, ids[0], &code(&app, batch.id, cap), scan::Survey::default(), None).await;
-    assert!(matches!(over, Err(ScanError::DailyCapReached)), "{over:?}");
-    let other = scan_as(&app.state, ids[1], &code(&app, batch.id, cap), scan::Survey::default(), None)
+        scan_as(
+            &app.state,
+            ids[0],
+            &code(&app, batch.id, serial),
+            scan::Survey::default(),
+            None,
+        )
         .await
         .unwrap();
+    }
+    let over = scan_as(
+        &app.state,
+        ids[0],
+        &code(&app, batch.id, cap),
+        scan::Survey::default(),
+        None,
+    )
+    .await;
+    assert!(matches!(over, Err(ScanError::DailyCapReached)), "{over:?}");
+    let other = scan_as(
+        &app.state,
+        ids[1],
+        &code(&app, batch.id, cap),
+        scan::Survey::default(),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(other.status, ScanStatus::Redeemed);
 }
 
