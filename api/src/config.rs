@@ -45,6 +45,8 @@ pub mod demo {
     pub const PII_DATA_KEY: &str = "cm91Z2UtZGVtby1waWktZGF0YS1rZXktMzJieXRlcyE=";
     /// base64 of 32 bytes: "rouge-demo-pii-index-key-32byte!"
     pub const PII_INDEX_KEY: &str = "cm91Z2UtZGVtby1waWktaW5kZXgta2V5LTMyYnl0ZSE=";
+    /// Keys the scan-for-gift pack codes (the same as domain::scan_codes::DEMO_PACK_CODE_KEY).
+    pub const PACK_CODE_KEY: &str = "rouge-demo-pack-code-key-not-for-production";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +79,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub graphql: GraphqlConfig,
     pub jobs: JobsConfig,
+    pub scan: ScanConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +161,17 @@ pub struct PayConfig {
     pub api_base: url::Url,
 }
 
+/// Scan-for-gift (扫码有礼): the pack-code key and abuse limits.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScanConfig {
+    /// Keys the MAC in every printed pack code, at least 32 bytes. Required in production;
+    /// changing it invalidates every code already printed.
+    #[serde(default, deserialize_with = "secret")]
+    pub pack_code_key: Option<SecretString>,
+    pub scans_per_minute: i64,
+    pub daily_gift_cap: i64,
+}
+
 /// Background jobs (closing unpaid orders, refunds, point expiry, reminders, campaigns).
 #[derive(Debug, Clone, Deserialize)]
 pub struct JobsConfig {
@@ -208,6 +222,7 @@ fn defaults() -> serde_json::Value {
             "api_base": "https://api.weixin.qq.com/",
             "pay": { "api_base": "https://api.mch.weixin.qq.com/" }
         },
+        "scan": { "scans_per_minute": 30, "daily_gift_cap": 20 },
         "jobs": { "in_serve": true, "payment_timeout_secs": 900, "points_validity_days": 365 },
         "http": { "max_body_bytes": 256 * 1024, "trust_forwarded_for": false, "shutdown_grace_secs": 20 },
         "graphql": { "max_depth": 10, "max_complexity": 500, "max_batch": 10, "timeout_ms": 10_000 }
@@ -286,12 +301,24 @@ impl Config {
         ))
     }
 
+    pub fn pack_code_key(&self) -> Vec<u8> {
+        self.scan
+            .pack_code_key
+            .as_ref()
+            .map_or(demo::PACK_CODE_KEY, |s| s.expose_secret())
+            .as_bytes()
+            .to_vec()
+    }
+
     /// Production runs only on real parts and real secrets.
     fn validate(&self) -> Result<(), ConfigError> {
         let unsafe_ = |msg: &str| Err(ConfigError::Unsafe(msg.to_owned()));
         self.pii_keys()?;
         if self.jwt_secret().len() < 32 {
             return unsafe_("auth.jwt_secret must be at least 32 bytes");
+        }
+        if self.pack_code_key().len() < 32 {
+            return unsafe_("scan.pack_code_key must be at least 32 bytes");
         }
         if !self.is_production() {
             return Ok(());
@@ -324,6 +351,15 @@ impl Config {
                 }
                 Some(_) => {}
             }
+        }
+        match &self.scan.pack_code_key {
+            None => return unsafe_("no pack-code key: set ROUGE_SCAN__PACK_CODE_KEY"),
+            Some(k) if k.expose_secret() == demo::PACK_CODE_KEY => {
+                return unsafe_(
+                    "the demo pack-code key is configured in ROUGE_SCAN__PACK_CODE_KEY",
+                );
+            }
+            Some(_) => {}
         }
         if !self.database_url().starts_with("postgres") {
             return unsafe_("production runs on PostgreSQL: set DATABASE_URL=postgres://…");

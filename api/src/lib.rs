@@ -208,6 +208,12 @@ pub fn settings(config: &Config, notify_url: &str) -> Settings {
             notify_url: notify_url.to_owned(),
         },
         flash_sales: domain::flash_sales::FlashSaleSettings::default(),
+        scan: domain::scan_codes::ScanSettings {
+            key: domain::scan_codes::PackCodeKey::new(&config.pack_code_key()),
+            scans_per_minute: config.scan.scans_per_minute,
+            daily_gift_cap: config.scan.daily_gift_cap,
+            ..Default::default()
+        },
     }
 }
 

@@ -9,6 +9,8 @@ use api::config::{Config, LogFormat};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+mod codes;
+
 #[derive(Parser)]
 #[command(
     name = "rouge",
@@ -41,6 +43,11 @@ enum Command {
         /// The demo stores, staff (hq-demo, manager-demo, ba-demo), distributor (dist-demo) and members.
         #[arg(long)]
         demo: bool,
+    },
+    /// Scan-for-gift pack codes: the printer's file and the redemption export.
+    Codes {
+        #[command(subcommand)]
+        command: codes::CodesCommand,
     },
     /// Write consumer.graphql, staff.graphql and distributor.graphql.
     ExportSchema {
@@ -105,6 +112,10 @@ async fn main() -> anyhow::Result<()> {
                 }
             );
             Ok(())
+        }
+        Command::Codes { command } => {
+            let db = open_database(&config).await?;
+            codes::run(&config, db, command).await
         }
         Command::ExportSchema { .. } => Ok(()),
     }

@@ -172,6 +172,10 @@ async fn production_refuses_demo_secrets_and_missing_keys() {
             "ROUGE_PII__INDEX_KEY",
             "cHJvZHVjdGlvbi1pbmRleC1rZXktMzItYnl0ZXMtb2s=",
         ),
+        (
+            "ROUGE_SCAN__PACK_CODE_KEY",
+            "a-real-pack-code-key-that-is-long-enough-0123",
+        ),
         ("ROUGE_WECHAT__MODE", "live"),
         ("ROUGE_WECHAT__APP_ID", "wx1234567890"),
         ("ROUGE_WECHAT__APP_SECRET", "secret"),
@@ -228,6 +232,14 @@ async fn production_refuses_demo_secrets_and_missing_keys() {
         refused(&without("ROUGE_PII__INDEX_KEY"))
             .await
             .contains("personal-data key")
+    );
+    assert!(
+        refused(&with(
+            "ROUGE_SCAN__PACK_CODE_KEY",
+            "rouge-demo-pack-code-key-not-for-production"
+        ))
+        .await
+        .contains("demo pack-code key")
     );
     assert!(
         refused(&with("ROUGE_WECHAT__MODE", "fake"))

@@ -5,3 +5,4 @@ pub mod catalog;
 pub mod env;
 pub mod flash_sale;
 pub mod load;
+pub mod scan;

@@ -17,6 +17,8 @@ enum Scenario {
     /// 100,000 grabFlashSale attempts for 1,000 units from 20,000 members at 256 connections,
     /// with redis-benchmark of the same Lua script as the ceiling.
     FlashSale(rouge_bench::flash_sale::Args),
+    /// Scan-for-gift: generate 1,000,000 codes, then scanCode at 256 connections.
+    Scan(rouge_bench::scan::Args),
 }
 
 #[tokio::main]
@@ -24,5 +26,6 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Catalog(args) => rouge_bench::catalog::run(args).await,
         Scenario::FlashSale(args) => rouge_bench::flash_sale::run(args).await,
+        Scenario::Scan(args) => rouge_bench::scan::run(args).await,
     }
 }

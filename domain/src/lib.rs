@@ -21,6 +21,7 @@ pub mod members;
 pub mod orders;
 pub mod payments;
 pub mod pii;
+pub mod scan_codes;
 pub mod seed;
 pub mod signed_codes;
 pub mod subscriptions;
@@ -64,6 +65,7 @@ pub struct Settings {
     pub loyalty: loyalty::LoyaltySettings,
     pub payments: payments::PaymentSettings,
     pub flash_sales: flash_sales::FlashSaleSettings,
+    pub scan: scan_codes::ScanSettings,
 }
 
 /// Facts about the request an action arrives in, kept with audit entries and used for throttling.

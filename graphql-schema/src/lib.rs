@@ -15,6 +15,7 @@ mod inventory;
 mod loyalty;
 mod members;
 mod orders;
+mod scan_codes;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub struct ConsumerQuery(
     loyalty::ConsumerLoyaltyQuery,
     coupons::ConsumerCouponsQuery,
     flash_sales::ConsumerFlashSalesQuery,
+    scan_codes::ConsumerScanCodesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -47,6 +49,7 @@ pub struct ConsumerMutation(
     orders::ConsumerOrdersMutation,
     coupons::ConsumerCouponsMutation,
     flash_sales::ConsumerFlashSalesMutation,
+    scan_codes::ConsumerScanCodesMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -62,6 +65,7 @@ pub struct StaffQuery(
     loyalty::StaffLoyaltyQuery,
     coupons::StaffCouponsQuery,
     flash_sales::StaffFlashSalesQuery,
+    scan_codes::StaffScanCodesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -75,11 +79,15 @@ pub struct StaffMutation(
     loyalty::StaffLoyaltyMutation,
     coupons::StaffCouponsMutation,
     flash_sales::StaffFlashSalesMutation,
+    scan_codes::StaffScanCodesMutation,
 );
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct DistributorQuery(distributors::DistributorOwnQuery);
+pub struct DistributorQuery(
+    distributors::DistributorOwnQuery,
+    scan_codes::DistributorScanCodesQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]

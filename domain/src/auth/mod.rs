@@ -78,9 +78,12 @@ impl StaffRole {
             ManageStock | RefundOrders | AssignExclusiveBa => {
                 matches!(self, Self::Hq | Self::Manager)
             }
-            ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons | ManageFlashSales => {
-                matches!(self, Self::Hq)
-            }
+            ReadAuditLog
+            | ManageCatalog
+            | ManageTiers
+            | ManageCoupons
+            | ManageFlashSales
+            | ManageScanCodes => matches!(self, Self::Hq),
         }
     }
 }
@@ -108,6 +111,8 @@ pub enum Permission {
     ManageCoupons,
     /// Schedule flash sales (HQ).
     ManageFlashSales,
+    /// Pack-code batches for scan-for-gift, their export, insight and fraud reports.
+    ManageScanCodes,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -36,6 +36,7 @@ const STAFF_ANY_ROLE: &[&str] = &[
     "orderRefunds",
     "inspectCouponCode",
     "redeemCouponAtCounter",
+    "redeemSampleVoucher",
 ];
 const STAFF_HQ_ONLY: &[&str] = &[
     "memberAuditLog",
@@ -54,6 +55,13 @@ const STAFF_HQ_ONLY: &[&str] = &[
     "issueCoupons",
     "flashSales",
     "scheduleFlashSale",
+    "createCodeBatch",
+    "setCodeBatchActive",
+    "createScanWxacode",
+    "codeBatches",
+    "scanInsight",
+    "crossTerritoryReport",
+    "flaggedScans",
 ];
 const STAFF_MANAGER_OR_HQ: &[&str] = &[
     "receiveStock",

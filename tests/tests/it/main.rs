@@ -10,5 +10,6 @@ mod http_surface;
 mod kv_contract;
 mod members;
 mod orders;
+mod scan_codes;
 mod sessions;
 mod subscriptions;

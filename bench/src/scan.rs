@@ -1,0 +1,269 @@
+//! `scripts/bench scan`: scan-for-gift. (1) `rouge codes generate` writes a 1,000,000-code
+//! printer file (time and the CLI's peak memory); (2) `scanCode` over HTTP at 256 connections on
+//! PostgreSQL and Redis, every code attempted twice by different members (one redeems, one is
+//! told "already redeemed"), then gifts granted = codes redeemed is checked in the database.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::Utc;
+use domain::scan_codes::PackCodeKey;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use serde_json::json;
+
+use crate::env::{Server, fresh_database, graphql, http_client};
+use crate::load;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Codes in the printer file.
+    #[arg(long, default_value_t = 1_000_000)]
+    codes: i64,
+    /// Members scanning (each logs in once).
+    #[arg(long, default_value_t = 1_024)]
+    members: usize,
+    #[arg(long, default_value_t = 256)]
+    connections: usize,
+    /// Seconds of scanning load.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+}
+
+/// The bench's own pack-code key (the server and the generator are given the same).
+const KEY: &str = "bench-pack-code-key-0123456789abcdef-bench";
+
+const SCAN: &str = "mutation($c: String!) { scanCode(code: $c, region: { province: \"上海市\", city: \"上海市\" }, survey: { ageBand: AGE_25_29, skinType: DRY }) { status } }";
+
+async fn seed(db: &sea_orm::DatabaseConnection, codes: i64) -> anyhow::Result<i64> {
+    use entities::{category, product, scan_code_batch, sku, staff_account};
+    let now = Utc::now();
+    let cat = category::ActiveModel {
+        code: Set("BENCH".into()),
+        name: Set("基准".into()),
+        parent_id: Set(None),
+        sort_order: Set(99),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let p = product::ActiveModel {
+        code: Set("BENCH-SCAN".into()),
+        name: Set("扫码精华".into()),
+        description: Set(String::new()),
+        category_id: Set(cat.id),
+        efficacy_claims: Set("[]".into()),
+        suitable_skin_types: Set(0b11111),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let s = sku::ActiveModel {
+        product_id: Set(p.id),
+        code: Set("BENCH-SCAN-30".into()),
+        barcode: Set(None),
+        shade: Set(None),
+        size: Set(Some("30ml".into())),
+        price_fen: Set(29_900),
+        cost_fen: Set(7_000),
+        safety_stock: Set(5),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let creator = staff_account::Entity::find()
+        .one(db)
+        .await?
+        .map_or(0, |s| s.id);
+    let batch = scan_code_batch::ActiveModel {
+        name: Set("bench".into()),
+        sku_id: Set(s.id),
+        code_count: Set(codes),
+        stock_batch_id: Set(None),
+        lot: Set(Some("L-BENCH".into())),
+        distributor_id: Set(None),
+        territory: Set("上海市".into()),
+        gift_kind: Set("POINTS".into()),
+        gift_points: Set(10),
+        coupon_template_id: Set(None),
+        sample_name: Set(None),
+        valid_from: Set(now - chrono::Duration::hours(1)),
+        valid_until: Set(now + chrono::Duration::days(30)),
+        active: Set(true),
+        created_by: Set(creator),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(batch.id)
+}
+
+/// Runs `rouge codes generate` and prints its time and peak memory.
+async fn generate(database_url: &str, batch: i64, codes: i64) -> anyhow::Result<()> {
+    let bin = std::env::var("ROUGE_BENCH_SERVER").context("ROUGE_BENCH_SERVER")?;
+    let dir = std::env::temp_dir().join(format!("rouge-bench-scan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let out = dir.join("codes.csv");
+    let started = Instant::now();
+    let output = tokio::process::Command::new(bin)
+        .args(["codes", "generate", "--batch", &batch.to_string(), "--out"])
+        .arg(&out)
+        .env("DATABASE_URL", database_url)
+        .env("ROUGE_SCAN__PACK_CODE_KEY", KEY)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await?;
+    let wall = started.elapsed();
+    anyhow::ensure!(
+        output.status.success(),
+        "codes generate failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let said = String::from_utf8_lossy(&output.stdout);
+    // Check the file: one header, one line per code, codes that verify with the key.
+    let text = std::fs::read_to_string(&out)?;
+    let lines = text.lines().count() - 1;
+    anyhow::ensure!(
+        i64::try_from(lines)? == codes,
+        "{lines} codes written, {codes} expected"
+    );
+    let key = PackCodeKey::new(KEY.as_bytes());
+    for line in text.lines().skip(1).step_by(99_991) {
+        let (serial, code) = line.split_once(',').context("csv line")?;
+        let decoded = key
+            .decode(code)
+            .map_err(|e| anyhow::anyhow!("{code}: {e:?}"))?;
+        anyhow::ensure!(decoded.1.to_string() == serial && i64::from(decoded.0) == batch);
+    }
+    let bytes = text.len();
+    drop(text);
+    std::fs::remove_dir_all(&dir)?;
+    println!(
+        "generate {codes} codes: wall {:.2}s ({:.0} codes/s), file {:.1} MiB; CLI says: {}",
+        wall.as_secs_f64(),
+        codes as f64 / wall.as_secs_f64(),
+        bytes as f64 / (1024.0 * 1024.0),
+        said.trim()
+    );
+    Ok(())
+}
+
+async fn login(http: &reqwest::Client, endpoint: &str, i: usize) -> anyhow::Result<String> {
+    let code = format!("test:scanbench{i}:{}", uuid::Uuid::new_v4().simple());
+    let data = graphql(
+        http,
+        endpoint,
+        None,
+        &json!({ "query": "mutation($c: String!) { login(code: $c) { accessToken } }", "variables": { "c": code } }),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    data["data"]["login"]["accessToken"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no access token")
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let (url, db) = fresh_database("bench_scan").await?;
+    let batch = seed(&db, args.codes).await?;
+    generate(&url, batch, args.codes).await?;
+
+    // Per-member limits are lifted: a thousand synthetic members scan far more than people do.
+    let server = Server::start(
+        &url,
+        &[
+            ("ROUGE_SCAN__PACK_CODE_KEY", KEY),
+            ("ROUGE_SCAN__SCANS_PER_MINUTE", "1000000"),
+            ("ROUGE_SCAN__DAILY_GIFT_CAP", "1000000"),
+        ],
+    )
+    .await?;
+    let endpoint = Arc::new(format!("{}/graphql/consumer", server.base_url));
+    let http = http_client(args.connections)?;
+    let mut tokens = Vec::with_capacity(args.members);
+    let logins = futures::future::join_all((0..args.members).map(|i| login(&http, &endpoint, i)));
+    for t in logins.await {
+        tokens.push(t?);
+    }
+    println!("{} members logged in", tokens.len());
+    let tokens = Arc::new(tokens);
+    let key = Arc::new(PackCodeKey::new(KEY.as_bytes()));
+    let redeemed = Arc::new(AtomicU64::new(0));
+    let already = Arc::new(AtomicU64::new(0));
+    let max_attempts = u64::try_from(args.codes)? * 2;
+    let report = {
+        let (http, endpoint, tokens, key, redeemed, already) = (
+            http.clone(),
+            endpoint.clone(),
+            tokens.clone(),
+            key.clone(),
+            redeemed.clone(),
+            already.clone(),
+        );
+        load::run(
+            "scanCode",
+            args.connections,
+            Duration::from_secs(args.seconds),
+            move |_c, n| {
+                let (http, endpoint, tokens, key, redeemed, already) = (
+                    http.clone(),
+                    endpoint.clone(),
+                    tokens.clone(),
+                    key.clone(),
+                    redeemed.clone(),
+                    already.clone(),
+                );
+                async move {
+                    let n = n % max_attempts;
+                    // Attempts 2k and 2k+1 scan code k, by two different members.
+                    let serial = u32::try_from(n / 2).unwrap_or(0);
+                    let member = usize::try_from(n).unwrap_or(0) % tokens.len();
+                    let code = key.code(u32::try_from(batch).unwrap_or(0), serial);
+                    let body = json!({ "query": SCAN, "variables": { "c": code } });
+                    let data = graphql(&http, &endpoint, Some(&tokens[member]), &body).await?;
+                    match data["data"]["scanCode"]["status"].as_str() {
+                        Some("REDEEMED") => redeemed.fetch_add(1, Ordering::Relaxed),
+                        Some("ALREADY_REDEEMED") => already.fetch_add(1, Ordering::Relaxed),
+                        _ => return Err(format!("unexpected answer {data}")),
+                    };
+                    Ok(())
+                }
+            },
+        )
+        .await
+    };
+    report.print();
+    let redemptions = entities::scan_redemption::Entity::find().count(&db).await?;
+    let gifts = entities::points_ledger::Entity::find()
+        .filter(entities::points_ledger::Column::Reason.eq("SCAN_GIFT"))
+        .count(&db)
+        .await?;
+    println!(
+        "answers: redeemed={} already-redeemed={}; codes redeemed (rows) = {redemptions}, gifts granted (points entries) = {gifts} -> {}",
+        redeemed.load(Ordering::Relaxed),
+        already.load(Ordering::Relaxed),
+        if redemptions == gifts && redemptions == redeemed.load(Ordering::Relaxed) {
+            "OK, one gift per redeemed code"
+        } else {
+            "MISMATCH"
+        }
+    );
+    if let Some(pid) = server.pid()
+        && let Some(rss) = load::peak_rss_mib(pid)
+    {
+        println!("server peak RSS: {rss:.0} MiB");
+    }
+    db.close().await?;
+    Ok(())
+}

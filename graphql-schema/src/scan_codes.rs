@@ -1,0 +1,628 @@
+//! Scan-for-gift: HQ's code batches, insight and fraud reports; the member's scan; the BA's
+//! sample voucher at the counter; the distributor's de-identified regional insight.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use domain::auth::Permission;
+use domain::scan_codes::{self as scan, Gift};
+
+use crate::context::{app, distributor, member, meta, staff};
+use crate::error::{ApiError, ApiResult, parse_id};
+use crate::members::SkinType;
+use crate::scalars::Date;
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum GiftKind {
+    /// Points into the member's ledger.
+    Points,
+    /// A coupon of a template.
+    Coupon,
+    /// A sample collected at a store counter with a voucher.
+    Sample,
+}
+
+#[derive(SimpleObject)]
+pub struct GiftRule {
+    pub kind: GiftKind,
+    pub points: Option<i64>,
+    pub coupon_template_id: Option<ID>,
+    pub sample_name: Option<String>,
+}
+
+impl From<Gift> for GiftRule {
+    fn from(g: Gift) -> Self {
+        match g {
+            Gift::Points(p) => Self {
+                kind: GiftKind::Points,
+                points: Some(p),
+                coupon_template_id: None,
+                sample_name: None,
+            },
+            Gift::Coupon { template_id } => Self {
+                kind: GiftKind::Coupon,
+                points: None,
+                coupon_template_id: Some(template_id.into()),
+                sample_name: None,
+            },
+            Gift::Sample { name } => Self {
+                kind: GiftKind::Sample,
+                points: None,
+                coupon_template_id: None,
+                sample_name: Some(name),
+            },
+        }
+    }
+}
+
+/// A batch of pack codes (the codes themselves come from `rouge codes generate`).
+#[derive(SimpleObject)]
+pub struct CodeBatch {
+    pub id: ID,
+    pub name: String,
+    pub sku_id: ID,
+    pub count: i64,
+    pub stock_batch_id: Option<ID>,
+    pub lot: Option<String>,
+    pub distributor_id: Option<ID>,
+    /// Provinces the packs may be sold in; empty: anywhere.
+    pub territory: Vec<String>,
+    pub gift: GiftRule,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<scan::CodeBatch> for CodeBatch {
+    fn from(b: scan::CodeBatch) -> Self {
+        Self {
+            id: b.id.into(),
+            name: b.name,
+            sku_id: b.sku_id.into(),
+            count: b.count,
+            stock_batch_id: b.stock_batch_id.map(Into::into),
+            lot: b.lot,
+            distributor_id: b.distributor_id.map(Into::into),
+            territory: b.territory,
+            gift: b.gift.into(),
+            valid_from: b.valid_from,
+            valid_until: b.valid_until,
+            active: b.active,
+            created_at: b.created_at,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct GiftRuleInput {
+    pub kind: GiftKind,
+    /// For POINTS.
+    pub points: Option<i64>,
+    /// For COUPON.
+    pub coupon_template_id: Option<ID>,
+    /// For SAMPLE.
+    pub sample_name: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct CreateCodeBatchInput {
+    pub name: String,
+    pub sku_id: ID,
+    pub count: i64,
+    /// The stock batch (lot) the packs come from.
+    pub stock_batch_id: Option<ID>,
+    /// The distributor the packs ship to.
+    pub distributor_id: Option<ID>,
+    /// Provinces the packs may be sold in; empty with a distributor: the distributor's region.
+    #[graphql(default)]
+    pub territory: Vec<String>,
+    pub gift: GiftRuleInput,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    #[graphql(default = true)]
+    pub active: bool,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AgeBand {
+    #[graphql(name = "UNDER_18")]
+    Under18,
+    #[graphql(name = "AGE_18_24")]
+    From18To24,
+    #[graphql(name = "AGE_25_29")]
+    From25To29,
+    #[graphql(name = "AGE_30_34")]
+    From30To34,
+    #[graphql(name = "AGE_35_39")]
+    From35To39,
+    #[graphql(name = "AGE_40_49")]
+    From40To49,
+    #[graphql(name = "AGE_50_PLUS")]
+    From50,
+}
+
+impl From<AgeBand> for scan::AgeBand {
+    fn from(a: AgeBand) -> Self {
+        match a {
+            AgeBand::Under18 => Self::Under18,
+            AgeBand::From18To24 => Self::From18To24,
+            AgeBand::From25To29 => Self::From25To29,
+            AgeBand::From30To34 => Self::From30To34,
+            AgeBand::From35To39 => Self::From35To39,
+            AgeBand::From40To49 => Self::From40To49,
+            AgeBand::From50 => Self::From50,
+        }
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum WhereBought {
+    BrandStore,
+    DepartmentStore,
+    MiniProgram,
+    Ecommerce,
+    Gift,
+    Other,
+}
+
+impl From<WhereBought> for scan::WhereBought {
+    fn from(w: WhereBought) -> Self {
+        match w {
+            WhereBought::BrandStore => Self::BrandStore,
+            WhereBought::DepartmentStore => Self::DepartmentStore,
+            WhereBought::MiniProgram => Self::MiniProgram,
+            WhereBought::Ecommerce => Self::Ecommerce,
+            WhereBought::Gift => Self::Gift,
+            WhereBought::Other => Self::Other,
+        }
+    }
+}
+
+/// The optional mini-survey.
+#[derive(InputObject, Default)]
+pub struct ScanSurveyInput {
+    pub age_band: Option<AgeBand>,
+    pub skin_type: Option<SkinType>,
+    pub where_bought: Option<WhereBought>,
+}
+
+/// A coarse region (province, city); precise positions are never sent or stored.
+#[derive(InputObject)]
+pub struct ScanRegionInput {
+    pub province: String,
+    pub city: Option<String>,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ScanStatus {
+    /// This scan redeemed the code; the gift is granted.
+    Redeemed,
+    /// The code was redeemed before: see when and where (a genuineness check).
+    AlreadyRedeemed,
+}
+
+#[derive(SimpleObject)]
+pub struct ScanResult {
+    pub status: ScanStatus,
+    pub sku_id: ID,
+    pub lot: Option<String>,
+    pub gift: GiftRule,
+    /// For a SAMPLE gift: the voucher to show at a store counter (only to the member who redeemed).
+    pub voucher_code: Option<String>,
+    pub first_scanned_at: DateTime<Utc>,
+    pub first_scan_province: Option<String>,
+    pub first_scan_city: Option<String>,
+    pub redeemed_by_you: bool,
+}
+
+impl From<scan::ScanOutcome> for ScanResult {
+    fn from(o: scan::ScanOutcome) -> Self {
+        Self {
+            status: match o.status {
+                scan::ScanStatus::Redeemed => ScanStatus::Redeemed,
+                scan::ScanStatus::AlreadyRedeemed => ScanStatus::AlreadyRedeemed,
+            },
+            sku_id: o.sku_id.into(),
+            lot: o.lot,
+            gift: o.gift.into(),
+            voucher_code: o.voucher_code,
+            first_scanned_at: o.first_scanned_at,
+            first_scan_province: o.first_province,
+            first_scan_city: o.first_city,
+            redeemed_by_you: o.redeemed_by_you,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct SampleVoucher {
+    pub code: String,
+    pub sample_name: String,
+    pub sku_id: ID,
+    pub issued_at: DateTime<Utc>,
+    pub redeemed_at: Option<DateTime<Utc>>,
+    pub store_id: Option<ID>,
+}
+
+impl From<scan::SampleVoucher> for SampleVoucher {
+    fn from(v: scan::SampleVoucher) -> Self {
+        Self {
+            code: v.code,
+            sample_name: v.sample_name,
+            sku_id: v.sku_id.into(),
+            issued_at: v.issued_at,
+            redeemed_at: v.redeemed_at,
+            store_id: v.store_id.map(Into::into),
+        }
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum InsightGroup {
+    Sku,
+    Lot,
+    Province,
+    City,
+    AgeBand,
+    SkinType,
+    WhereBought,
+    Day,
+    Month,
+}
+
+impl From<InsightGroup> for scan::InsightGroup {
+    fn from(g: InsightGroup) -> Self {
+        match g {
+            InsightGroup::Sku => Self::Sku,
+            InsightGroup::Lot => Self::Lot,
+            InsightGroup::Province => Self::Province,
+            InsightGroup::City => Self::City,
+            InsightGroup::AgeBand => Self::AgeBand,
+            InsightGroup::SkinType => Self::SkinType,
+            InsightGroup::WhereBought => Self::WhereBought,
+            InsightGroup::Day => Self::Day,
+            InsightGroup::Month => Self::Month,
+        }
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct InsightFilterInput {
+    /// Store-zone days, inclusive.
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+    pub sku_id: Option<ID>,
+    pub lot: Option<String>,
+    pub batch_id: Option<ID>,
+    #[graphql(default)]
+    pub provinces: Vec<String>,
+}
+
+impl InsightFilterInput {
+    fn into_domain(self) -> ApiResult<scan::InsightFilter> {
+        Ok(scan::InsightFilter {
+            from: self.from.map(|d| d.0),
+            to: self.to.map(|d| d.0),
+            sku_id: self.sku_id.as_ref().map(parse_id).transpose()?,
+            lot: self.lot,
+            batch_id: self.batch_id.as_ref().map(parse_id).transpose()?,
+            provinces: self.provinces,
+        })
+    }
+}
+
+/// One group of scans; the dimensions not grouped by are null. Never a member's identity.
+#[derive(SimpleObject)]
+pub struct InsightRow {
+    pub sku_id: Option<ID>,
+    pub lot: Option<String>,
+    pub province: Option<String>,
+    pub city: Option<String>,
+    /// An AgeBand value.
+    pub age_band: Option<String>,
+    pub skin_type: Option<String>,
+    pub where_bought: Option<String>,
+    /// YYYY-MM-DD or YYYY-MM.
+    pub period: Option<String>,
+    pub scans: i64,
+    pub gifts: i64,
+    /// Distinct members in the group.
+    pub members: i64,
+}
+
+fn rows(list: Vec<scan::InsightRow>) -> Vec<InsightRow> {
+    list.into_iter()
+        .map(|r| InsightRow {
+            sku_id: r.sku_id.map(Into::into),
+            lot: r.lot,
+            province: r.province,
+            city: r.city,
+            age_band: r.age_band,
+            skin_type: r.skin_type,
+            where_bought: r.where_bought,
+            period: r.period,
+            scans: r.scans,
+            gifts: r.gifts,
+            members: r.members,
+        })
+        .collect()
+}
+
+#[derive(SimpleObject)]
+pub struct CrossTerritoryRow {
+    /// The distributor the batch shipped to.
+    pub distributor_id: Option<ID>,
+    /// Where the packs were scanned.
+    pub province: Option<String>,
+    pub sku_id: ID,
+    pub scans: i64,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ScanFlag {
+    /// Scanned outside the batch's territory (窜货).
+    CrossTerritory,
+    /// A redeemed code scanned by another member.
+    OtherMember,
+}
+
+#[derive(SimpleObject)]
+pub struct FlaggedScan {
+    pub id: ID,
+    pub batch_id: ID,
+    pub serial: i64,
+    pub member_id: ID,
+    pub flag: String,
+    pub province: Option<String>,
+    pub city: Option<String>,
+    pub scanned_at: DateTime<Utc>,
+}
+
+fn groups(list: Vec<InsightGroup>) -> Vec<scan::InsightGroup> {
+    list.into_iter().map(Into::into).collect()
+}
+
+#[derive(Default)]
+pub struct ConsumerScanCodesMutation;
+
+#[Object]
+impl ConsumerScanCodesMutation {
+    /// Scans a pack code: the first valid scan redeems it and grants the gift.
+    async fn scan_code(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+        survey: Option<ScanSurveyInput>,
+        region: Option<ScanRegionInput>,
+    ) -> ApiResult<ScanResult> {
+        let me = member(ctx).await?;
+        let survey = survey.unwrap_or_default();
+        let input = scan::ScanInput {
+            code,
+            survey: scan::Survey {
+                age_band: survey.age_band.map(Into::into),
+                skin_type: survey.skin_type.map(Into::into),
+                where_bought: survey.where_bought.map(Into::into),
+            },
+            region: region.map(|r| scan::ScanRegion {
+                province: r.province,
+                city: r.city,
+            }),
+        };
+        Ok(scan::scan(app(ctx), me, meta(ctx)?, input).await?.into())
+    }
+}
+
+#[derive(Default)]
+pub struct ConsumerScanCodesQuery;
+
+#[Object]
+impl ConsumerScanCodesQuery {
+    /// Sample vouchers from scanned packs, to show at a store counter.
+    async fn my_sample_vouchers(&self, ctx: &Context<'_>) -> ApiResult<Vec<SampleVoucher>> {
+        let me = member(ctx).await?;
+        Ok(scan::my_sample_vouchers(app(ctx), me)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct StaffScanCodesQuery;
+
+#[Object]
+impl StaffScanCodesQuery {
+    /// The latest code batches (HQ).
+    async fn code_batches(&self, ctx: &Context<'_>) -> ApiResult<Vec<CodeBatch>> {
+        let staff = staff(ctx).await?;
+        Ok(scan::batches(app(ctx), staff)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Scans and gifts grouped by SKU, lot, region, age band, skin type and time (HQ).
+    async fn scan_insight(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] filter: InsightFilterInput,
+        group_by: Vec<InsightGroup>,
+    ) -> ApiResult<Vec<InsightRow>> {
+        let staff = staff(ctx).await?;
+        Ok(rows(
+            scan::scan_insight(app(ctx), staff, &filter.into_domain()?, &groups(group_by)).await?,
+        ))
+    }
+
+    /// Cross-territory scans (窜货) per distributor, SKU and province (HQ).
+    async fn cross_territory_report(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> ApiResult<Vec<CrossTerritoryRow>> {
+        let staff = staff(ctx).await?;
+        Ok(
+            scan::cross_territory_report(app(ctx), staff, from.map(|d| d.0), to.map(|d| d.0))
+                .await?
+                .into_iter()
+                .map(|r| CrossTerritoryRow {
+                    distributor_id: r.distributor_id.map(Into::into),
+                    province: r.province,
+                    sku_id: r.sku_id.into(),
+                    scans: r.scans,
+                })
+                .collect(),
+        )
+    }
+
+    /// Flagged scans, newest first (HQ).
+    async fn flagged_scans(
+        &self,
+        ctx: &Context<'_>,
+        flag: Option<ScanFlag>,
+        #[graphql(default = 50)] first: i32,
+    ) -> ApiResult<Vec<FlaggedScan>> {
+        let staff = staff(ctx).await?;
+        let flag = flag.map(|f| match f {
+            ScanFlag::CrossTerritory => "CROSS_TERRITORY",
+            ScanFlag::OtherMember => "OTHER_MEMBER",
+        });
+        let limit = u64::try_from(first).unwrap_or(0);
+        Ok(scan::flagged_scans(app(ctx), staff, flag, limit)
+            .await?
+            .into_iter()
+            .map(|f| FlaggedScan {
+                id: f.id.into(),
+                batch_id: f.batch_id.into(),
+                serial: f.serial,
+                member_id: f.member_id.into(),
+                flag: f.flag,
+                province: f.province,
+                city: f.city,
+                scanned_at: f.scanned_at,
+            })
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct StaffScanCodesMutation;
+
+#[Object]
+impl StaffScanCodesMutation {
+    /// Creates a batch of pack codes with its gift rule (HQ).
+    async fn create_code_batch(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCodeBatchInput,
+    ) -> ApiResult<CodeBatch> {
+        let staff = staff(ctx).await?;
+        staff
+            .require(Permission::ManageScanCodes)
+            .map_err(ApiError::from)?;
+        let gift =
+            match input.gift.kind {
+                GiftKind::Points => Gift::Points(
+                    input
+                        .gift
+                        .points
+                        .ok_or_else(|| ApiError::bad_input("a POINTS gift needs points"))?,
+                ),
+                GiftKind::Coupon => Gift::Coupon {
+                    template_id: parse_id(input.gift.coupon_template_id.as_ref().ok_or_else(
+                        || ApiError::bad_input("a COUPON gift needs couponTemplateId"),
+                    )?)?,
+                },
+                GiftKind::Sample => Gift::Sample {
+                    name: input
+                        .gift
+                        .sample_name
+                        .ok_or_else(|| ApiError::bad_input("a SAMPLE gift needs sampleName"))?,
+                },
+            };
+        let new = scan::NewBatch {
+            name: input.name,
+            sku_id: parse_id(&input.sku_id)?,
+            count: input.count,
+            stock_batch_id: input.stock_batch_id.as_ref().map(parse_id).transpose()?,
+            distributor_id: input.distributor_id.as_ref().map(parse_id).transpose()?,
+            territory: input.territory,
+            gift,
+            valid_from: input.valid_from,
+            valid_until: input.valid_until,
+            active: input.active,
+        };
+        Ok(scan::create_batch(app(ctx), staff, new).await?.into())
+    }
+
+    /// Turns a batch on or off (HQ).
+    async fn set_code_batch_active(
+        &self,
+        ctx: &Context<'_>,
+        batch_id: ID,
+        active: bool,
+    ) -> ApiResult<CodeBatch> {
+        let staff = staff(ctx).await?;
+        Ok(
+            scan::set_batch_active(app(ctx), staff, parse_id(&batch_id)?, active)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Hands out a sample at the counter against the member's voucher (BA).
+    async fn redeem_sample_voucher(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+    ) -> ApiResult<SampleVoucher> {
+        let staff = staff(ctx).await?;
+        Ok(scan::redeem_sample_voucher(app(ctx), staff, &code)
+            .await?
+            .into())
+    }
+
+    /// A mini-program code (base64 JPEG) for a batch's or a store's display (HQ).
+    async fn create_scan_wxacode(
+        &self,
+        ctx: &Context<'_>,
+        batch_id: Option<ID>,
+        store_code: Option<String>,
+        page: Option<String>,
+    ) -> ApiResult<String> {
+        let staff = staff(ctx).await?;
+        staff
+            .require(Permission::ManageScanCodes)
+            .map_err(ApiError::from)?;
+        let target = match (batch_id, store_code) {
+            (Some(id), None) => scan::WxaTarget::Batch(parse_id(&id)?),
+            (None, Some(code)) => scan::WxaTarget::Store(code),
+            _ => return Err(ApiError::bad_input("give either batchId or storeCode")),
+        };
+        Ok(scan::wxacode(app(ctx), staff, target, page).await?)
+    }
+}
+
+#[derive(Default)]
+pub struct DistributorScanCodesQuery;
+
+#[Object]
+impl DistributorScanCodesQuery {
+    /// Scans in your territory, de-identified: only groups of at least 10 members.
+    async fn regional_insight(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] filter: InsightFilterInput,
+        group_by: Vec<InsightGroup>,
+    ) -> ApiResult<Vec<InsightRow>> {
+        let who = distributor(ctx).await?;
+        Ok(rows(
+            scan::regional_insight(app(ctx), who, &filter.into_domain()?, &groups(group_by))
+                .await?,
+        ))
+    }
+}
