@@ -6,12 +6,16 @@
 pub mod migration;
 
 pub mod audit_log;
+pub mod campaign;
+pub mod campaign_automation;
+pub mod campaign_delivery;
 pub mod category;
 pub mod distributor;
 pub mod distributor_account;
 pub mod location;
 pub mod member;
 pub mod member_allergy;
+pub mod member_insight;
 pub mod member_tag;
 pub mod order;
 pub mod order_allocation;
@@ -29,6 +33,7 @@ pub mod stock_level;
 pub mod stock_movement;
 pub mod store;
 pub mod subscription_consent;
+pub mod subscription_template;
 pub mod tier;
 
 pub use migration::Migrator;

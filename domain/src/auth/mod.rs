@@ -78,7 +78,9 @@ impl StaffRole {
             ManageStock | RefundOrders | AssignExclusiveBa => {
                 matches!(self, Self::Hq | Self::Manager)
             }
-            ReadAuditLog | ManageCatalog | ManageTiers => matches!(self, Self::Hq),
+            ReadAuditLog | ManageCatalog | ManageTiers | ManageCampaigns => {
+                matches!(self, Self::Hq)
+            }
         }
     }
 }
@@ -102,6 +104,8 @@ pub enum Permission {
     RefundOrders,
     AssignExclusiveBa,
     ManageTiers,
+    /// Subscription-message templates, segments, campaigns and automations.
+    ManageCampaigns,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
