@@ -7,6 +7,7 @@ pub mod scalars;
 
 mod audit;
 mod auth;
+mod campaigns;
 mod catalog;
 mod distributors;
 mod inventory;
@@ -54,6 +55,7 @@ pub struct StaffQuery(
     orders::StaffOrdersQuery,
     loyalty::LoyaltyQuery,
     loyalty::StaffLoyaltyQuery,
+    campaigns::StaffCampaignsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -65,6 +67,7 @@ pub struct StaffMutation(
     inventory::StaffInventoryMutation,
     orders::StaffOrdersMutation,
     loyalty::StaffLoyaltyMutation,
+    campaigns::StaffCampaignsMutation,
 );
 
 #[derive(MergedObject, Default)]

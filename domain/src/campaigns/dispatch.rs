@@ -106,6 +106,7 @@ impl Pacer {
 /// One dispatcher per worker process.
 pub struct Dispatcher {
     holder: String,
+    settings: super::CampaignSettings,
     pacer: Pacer,
 }
 
@@ -181,10 +182,17 @@ pub fn next_local_midnight(now: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
 }
 
 impl Dispatcher {
+    /// A dispatcher with the app's settings.
     pub fn new(app: &AppState, holder: impl Into<String>) -> Self {
+        Self::with_settings(holder, app.settings.campaigns.clone())
+    }
+
+    /// A dispatcher with settings of its own (tests, the bench).
+    pub fn with_settings(holder: impl Into<String>, settings: super::CampaignSettings) -> Self {
         Self {
             holder: holder.into(),
-            pacer: Pacer::new(app.settings.campaigns.rate_per_second),
+            pacer: Pacer::new(settings.rate_per_second),
+            settings,
         }
     }
 
@@ -245,7 +253,7 @@ impl Dispatcher {
         budget: Option<u64>,
         report: &mut DispatchReport,
     ) -> Result<(), CampaignsError> {
-        let settings = &app.settings.campaigns;
+        let settings = &self.settings;
         let zone: Tz = c.zone.parse().unwrap_or(crate::clock::DEFAULT_ZONE);
         let backend = app.db.get_database_backend();
         let template = subscription_template::Entity::find()
@@ -314,7 +322,7 @@ impl Dispatcher {
         let rule: super::SegmentRule = serde_json::from_str(&c.segment_rule)
             .map_err(|e| CampaignsError::InvalidInput(format!("stored segment: {e}")))?;
         let cond = rule.condition(backend);
-        let page = Ord::max(app.settings.campaigns.audience_page, 1);
+        let page = Ord::max(self.settings.audience_page, 1);
         // The last member id of this page, if the page is full.
         let boundary: Option<i64> = member::Entity::find()
             .select_only()
@@ -390,7 +398,7 @@ impl Dispatcher {
         now: DateTime<Utc>,
         _backend: DbBackend,
     ) -> Result<Vec<Claimed>, CampaignsError> {
-        let claim_until = now + chrono::Duration::seconds(app.settings.campaigns.claim_secs);
+        let claim_until = now + chrono::Duration::seconds(self.settings.claim_secs);
         let mut due = Query::select();
         due.column(campaign_delivery::Column::Id)
             .from(campaign_delivery::Entity)
@@ -477,7 +485,7 @@ impl Dispatcher {
         claimed: Vec<Claimed>,
         report: &mut DispatchReport,
     ) -> Result<bool, CampaignsError> {
-        let settings = &app.settings.campaigns;
+        let settings = &self.settings;
         let now = app.clock.now();
         let ids: Vec<i64> = claimed.iter().map(|r| r.member_id).collect();
         let members: HashMap<i64, member::Model> = member::Entity::find()
