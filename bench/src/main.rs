@@ -14,11 +14,18 @@ struct Cli {
 enum Scenario {
     /// products(first: 20) with SKUs, prices and stock, at 32 and 128 connections.
     Catalog(rouge_bench::catalog::Args),
+    /// A campaign to ~300,000 of 1,000,000 members, dispatched to the fake WeChat.
+    Campaign(rouge_bench::campaign::Args),
+    /// (internal) The campaign scenario's worker process.
+    #[command(hide = true)]
+    CampaignWorker(rouge_bench::campaign::WorkerArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Catalog(args) => rouge_bench::catalog::run(args).await,
+        Scenario::Campaign(args) => rouge_bench::campaign::run(args).await,
+        Scenario::CampaignWorker(args) => rouge_bench::campaign::worker(args).await,
     }
 }
