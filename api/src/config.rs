@@ -179,6 +179,13 @@ pub struct JobsConfig {
     pub in_serve: bool,
     pub payment_timeout_secs: u64,
     pub points_validity_days: i64,
+    /// Campaign messages per second per worker (0 = no limit).
+    #[serde(default = "default_campaign_rate")]
+    pub campaign_rate_per_second: u32,
+}
+
+fn default_campaign_rate() -> u32 {
+    200
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -214,6 +214,10 @@ pub fn settings(config: &Config, notify_url: &str) -> Settings {
             daily_gift_cap: config.scan.daily_gift_cap,
             ..Default::default()
         },
+        campaigns: domain::campaigns::CampaignSettings {
+            rate_per_second: Some(config.jobs.campaign_rate_per_second).filter(|r| *r > 0),
+            ..Default::default()
+        },
     }
 }
 
@@ -309,7 +313,14 @@ pub async fn serve(
 /// Runs the scheduled tasks (with leases, so any number of replicas may) until `shutdown`.
 pub async fn run_worker(state: Arc<AppState>, shutdown: tokio::sync::watch::Receiver<bool>) {
     let holder = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    // Campaign dispatch runs on every replica: claims share the work (no lease).
+    let dispatcher = tokio::spawn(domain::campaigns::dispatch::run_dispatcher(
+        state.clone(),
+        holder.clone(),
+        shutdown.clone(),
+    ));
     domain::jobs::run_scheduler(state, domain::jobs::scheduled_tasks(), holder, shutdown).await;
+    let _ = dispatcher.await;
 }
 
 /// The address a listener is bound to, for printing and for tests.

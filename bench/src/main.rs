@@ -19,6 +19,11 @@ enum Scenario {
     FlashSale(rouge_bench::flash_sale::Args),
     /// Scan-for-gift: generate 1,000,000 codes, then scanCode at 256 connections.
     Scan(rouge_bench::scan::Args),
+    /// A campaign to ~300,000 of 1,000,000 members, dispatched to the fake WeChat.
+    Campaign(rouge_bench::campaign::Args),
+    /// (internal) The campaign scenario's worker process.
+    #[command(hide = true)]
+    CampaignWorker(rouge_bench::campaign::WorkerArgs),
 }
 
 #[tokio::main]
@@ -27,5 +32,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Catalog(args) => rouge_bench::catalog::run(args).await,
         Scenario::FlashSale(args) => rouge_bench::flash_sale::run(args).await,
         Scenario::Scan(args) => rouge_bench::scan::run(args).await,
+        Scenario::Campaign(args) => rouge_bench::campaign::run(args).await,
+        Scenario::CampaignWorker(args) => rouge_bench::campaign::worker(args).await,
     }
 }

@@ -33,6 +33,8 @@ pub fn scheduled_tasks() -> Vec<Arc<dyn PeriodicTask>> {
         Arc::new(crate::coupons::BirthdayCoupons),
         Arc::new(crate::flash_sales::WarmFlashSales),
         Arc::new(crate::flash_sales::ReconcileFlashSales),
+        Arc::new(crate::campaigns::insights::RefreshMemberInsights),
+        Arc::new(crate::campaigns::automations::RunAutomations),
     ]
 }
 

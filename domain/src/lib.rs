@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod campaigns;
 pub mod catalog;
 pub mod clock;
 pub mod coupons;
@@ -66,6 +67,7 @@ pub struct Settings {
     pub payments: payments::PaymentSettings,
     pub flash_sales: flash_sales::FlashSaleSettings,
     pub scan: scan_codes::ScanSettings,
+    pub campaigns: campaigns::CampaignSettings,
 }
 
 /// Facts about the request an action arrives in, kept with audit entries and used for throttling.

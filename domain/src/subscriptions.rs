@@ -266,3 +266,59 @@ pub async fn send_with_consent(
         _ => SendOutcome::Rejected(err.to_string()),
     })
 }
+
+/// [`take`] for many members at once (a campaign batch): uses one consent of each member who
+/// has one, in one conditional update; returns the members whose consent was taken.
+pub async fn take_many<C: ConnectionTrait>(
+    db: &C,
+    template_id: &str,
+    member_ids: &[i64],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<std::collections::HashSet<i64>, StoreError> {
+    use sea_orm::sea_query::Query;
+    let mut ids = member_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let update = Query::update()
+        .table(subscription_consent::Entity)
+        .value(
+            subscription_consent::Column::Remaining,
+            Expr::col(subscription_consent::Column::Remaining).sub(1),
+        )
+        .value(subscription_consent::Column::UpdatedAt, now)
+        .and_where(subscription_consent::Column::TemplateId.eq(template_id))
+        .and_where(subscription_consent::Column::MemberId.is_in(ids))
+        .and_where(subscription_consent::Column::Remaining.gt(0))
+        .returning_col(subscription_consent::Column::MemberId)
+        .to_owned();
+    let rows = db.query_all(&update).await?;
+    rows.iter()
+        .map(|r| r.try_get::<i64>("", "member_id").map_err(StoreError::from))
+        .collect()
+}
+
+/// [`give_back`] for many members at once.
+pub async fn give_back_many<C: ConnectionTrait>(
+    db: &C,
+    template_id: &str,
+    member_ids: &[i64],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    if member_ids.is_empty() {
+        return Ok(());
+    }
+    subscription_consent::Entity::update_many()
+        .col_expr(
+            subscription_consent::Column::Remaining,
+            Expr::col(subscription_consent::Column::Remaining).add(1),
+        )
+        .col_expr(subscription_consent::Column::UpdatedAt, Expr::value(now))
+        .filter(subscription_consent::Column::TemplateId.eq(template_id))
+        .filter(subscription_consent::Column::MemberId.is_in(member_ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}

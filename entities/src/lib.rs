@@ -6,6 +6,9 @@
 pub mod migration;
 
 pub mod audit_log;
+pub mod campaign;
+pub mod campaign_automation;
+pub mod campaign_delivery;
 pub mod category;
 pub mod coupon;
 pub mod coupon_template;
@@ -17,6 +20,7 @@ pub mod flash_sale_quota;
 pub mod location;
 pub mod member;
 pub mod member_allergy;
+pub mod member_insight;
 pub mod member_tag;
 pub mod order;
 pub mod order_allocation;
@@ -37,6 +41,7 @@ pub mod stock_level;
 pub mod stock_movement;
 pub mod store;
 pub mod subscription_consent;
+pub mod subscription_template;
 pub mod tier;
 
 pub use migration::Migrator;

@@ -7,6 +7,7 @@ pub mod scalars;
 
 mod audit;
 mod auth;
+mod campaigns;
 mod catalog;
 mod coupons;
 mod distributors;
@@ -66,6 +67,7 @@ pub struct StaffQuery(
     coupons::StaffCouponsQuery,
     flash_sales::StaffFlashSalesQuery,
     scan_codes::StaffScanCodesQuery,
+    campaigns::StaffCampaignsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -80,6 +82,7 @@ pub struct StaffMutation(
     coupons::StaffCouponsMutation,
     flash_sales::StaffFlashSalesMutation,
     scan_codes::StaffScanCodesMutation,
+    campaigns::StaffCampaignsMutation,
 );
 
 #[derive(MergedObject, Default)]

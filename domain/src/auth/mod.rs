@@ -83,7 +83,8 @@ impl StaffRole {
             | ManageTiers
             | ManageCoupons
             | ManageFlashSales
-            | ManageScanCodes => matches!(self, Self::Hq),
+            | ManageScanCodes
+            | ManageCampaigns => matches!(self, Self::Hq),
         }
     }
 }
@@ -113,6 +114,8 @@ pub enum Permission {
     ManageFlashSales,
     /// Pack-code batches for scan-for-gift, their export, insight and fraud reports.
     ManageScanCodes,
+    /// Subscription-message templates, segments, campaigns and automations.
+    ManageCampaigns,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

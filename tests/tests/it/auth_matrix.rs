@@ -62,6 +62,19 @@ const STAFF_HQ_ONLY: &[&str] = &[
     "scanInsight",
     "crossTerritoryReport",
     "flaggedScans",
+    "subscriptionTemplates",
+    "previewSegment",
+    "campaigns",
+    "campaign",
+    "campaignReport",
+    "campaignAutomations",
+    "registerSubscriptionTemplate",
+    "createCampaign",
+    "scheduleCampaign",
+    "pauseCampaign",
+    "resumeCampaign",
+    "cancelCampaign",
+    "configureCampaignAutomation",
 ];
 const STAFF_MANAGER_OR_HQ: &[&str] = &[
     "receiveStock",
@@ -84,7 +97,7 @@ const CONSUMER_OPEN: &[&str] = &[
 const INTROSPECT: &str = r"{ __schema {
   queryType { fields { name args { name type { ...T } } type { ...T } } }
   mutationType { fields { name args { name type { ...T } } type { ...T } } }
-  types { name kind enumValues { name } inputFields { name type { ...T } } }
+  types { name kind isOneOf enumValues { name } inputFields { name type { ...T } } }
 } }
 fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }";
 
@@ -128,6 +141,25 @@ fn placeholder(ty: &Value, types: &[Value]) -> Value {
                 .unwrap_or(Value::Null);
             match (def["kind"].as_str(), name) {
                 (Some("ENUM"), _) => def["enumValues"][0]["name"].clone(),
+                // A oneof input: one field, the first whose type is a scalar or an enum.
+                (Some("INPUT_OBJECT"), _) if def["isOneOf"] == true => {
+                    let mut obj = serde_json::Map::new();
+                    if let Some(f) = def["inputFields"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|f| {
+                            matches!(named(&f["type"]).0, "SCALAR" | "ENUM")
+                                && f["type"]["kind"] != "LIST"
+                        })
+                    {
+                        obj.insert(
+                            f["name"].as_str().unwrap().to_owned(),
+                            placeholder(&f["type"], types),
+                        );
+                    }
+                    Value::Object(obj)
+                }
                 (Some("INPUT_OBJECT"), _) => {
                     let mut obj = serde_json::Map::new();
                     for f in def["inputFields"].as_array().into_iter().flatten() {

@@ -155,6 +155,13 @@ struct State {
     token_fetches: u32,
     consents: HashMap<(String, String), u32>,
     sent: Vec<SentMessage>,
+    /// Messages accepted per openid (kept even when bodies are not).
+    sent_per_user: HashMap<String, u32>,
+    sent_total: u64,
+    /// Count sends without keeping their bodies (large benchmarks).
+    count_only: bool,
+    /// Every (openid, template) has consents without end (large benchmarks).
+    unlimited_consents: bool,
     next_msgid: u64,
     faults: HashMap<FaultScope, ActiveFault>,
     orders: HashMap<String, FakeOrder>,
@@ -360,6 +367,38 @@ impl FakeWeChat {
 
     pub fn sent_messages(&self) -> Vec<SentMessage> {
         self.with_state(|s| s.sent.clone())
+    }
+
+    /// How many subscription messages were accepted in all.
+    pub fn sent_count(&self) -> u64 {
+        self.with_state(|s| s.sent_total)
+    }
+
+    /// How many messages each openid received.
+    pub fn sent_per_user(&self) -> HashMap<String, u32> {
+        self.with_state(|s| s.sent_per_user.clone())
+    }
+
+    /// How many openids received more than one message, and how many extra messages in all.
+    pub fn duplicate_recipients(&self) -> (u64, u64) {
+        self.with_state(|s| {
+            s.sent_per_user
+                .values()
+                .filter(|n| **n > 1)
+                .fold((0, 0), |(users, extra), n| {
+                    (users + 1, extra + u64::from(n - 1))
+                })
+        })
+    }
+
+    /// Keep only counts of sent messages, not their bodies (for large runs).
+    pub fn count_sends_only(&self, on: bool) {
+        self.with_state(|s| s.count_only = on);
+    }
+
+    /// Treat every (openid, template) as holding consents (for large runs; 43101 never comes).
+    pub fn unlimited_consents(&self, on: bool) {
+        self.with_state(|s| s.unlimited_consents = on);
     }
 
     /// How many times an access token was fetched.

@@ -321,23 +321,29 @@ async fn subscribe_send(inner: &Inner, q: &HashMap<String, String>, body: &Value
         data.insert(key.clone(), value.to_owned());
     }
     let mut s = lock(inner);
-    let consents = s
-        .consents
-        .entry((touser.clone(), template_id.clone()))
-        .or_default();
-    if *consents == 0 {
-        return errcode(43101, "user refuse to accept the msg");
+    if !s.unlimited_consents {
+        let consents = s
+            .consents
+            .entry((touser.clone(), template_id.clone()))
+            .or_default();
+        if *consents == 0 {
+            return errcode(43101, "user refuse to accept the msg");
+        }
+        *consents -= 1;
     }
-    *consents -= 1;
     s.next_msgid += 1;
     let msgid = s.next_msgid;
-    s.sent.push(SentMessage {
-        touser,
-        template_id,
-        page: body["page"].as_str().map(str::to_owned),
-        data,
-        msgid,
-    });
+    s.sent_total += 1;
+    *s.sent_per_user.entry(touser.clone()).or_default() += 1;
+    if !s.count_only {
+        s.sent.push(SentMessage {
+            touser,
+            template_id,
+            page: body["page"].as_str().map(str::to_owned),
+            data,
+            msgid,
+        });
+    }
     json_response(
         StatusCode::OK,
         &json!({ "errcode": 0, "errmsg": "ok", "msgid": msgid }),

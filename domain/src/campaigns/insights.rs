@@ -1,0 +1,138 @@
+//! Member insights: each member's lifecycle stage and RFM segment, recomputed from orders by a
+//! nightly job in SQL (a range of member ids at a time), for segments to filter on.
+//!
+//! Lifecycle: NEW (first purchase within 30 days, or no purchase and joined within 90 days),
+//! ACTIVE (last purchase within 90 days), AT_RISK (90 to 180 days), LOST (older, or never
+//! bought and joined long ago). RFM: CHAMPIONS (bought within 30 days, 3+ orders, high spend),
+//! LOYAL (3+ orders, within 90 days), BIG_SPENDERS (high spend), PROMISING (within 30 days),
+//! HIBERNATING (the rest of the buyers), PROSPECT (never bought).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
+
+use super::dispatch::stmt;
+use super::{CampaignsError, segments};
+use crate::AppState;
+use crate::jobs::{PeriodicTask, TaskError};
+use entities::member;
+
+/// Spend from which a buyer counts as a high spender (fen): ¥3,000.
+pub const HIGH_SPEND_FEN: i64 = 300_000;
+const CHUNK: i64 = 50_000;
+
+/// Recomputes every member's insights as of `now`; returns how many members were written.
+#[tracing::instrument(skip_all, err)]
+pub async fn recompute(app: &AppState, now: DateTime<Utc>) -> Result<u64, CampaignsError> {
+    let max_id: Option<i64> = member::Entity::find()
+        .select_only()
+        .column(member::Column::Id)
+        .order_by_desc(member::Column::Id)
+        .limit(1)
+        .into_tuple()
+        .one(&app.db)
+        .await?;
+    let Some(max_id) = max_id else {
+        return Ok(0);
+    };
+    let d = |days: i64| now - chrono::Duration::days(days);
+    let statuses = segments::PURCHASED
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO member_insights (member_id, lifecycle, rfm_segment, last_order_at, order_count, monetary_fen, computed_at) \
+         SELECT m.id, \
+           CASE WHEN o.last_at IS NULL THEN (CASE WHEN m.created_at >= ? THEN 'NEW' ELSE 'LOST' END) \
+                WHEN o.first_at >= ? THEN 'NEW' \
+                WHEN o.last_at >= ? THEN 'ACTIVE' \
+                WHEN o.last_at >= ? THEN 'AT_RISK' \
+                ELSE 'LOST' END, \
+           CASE WHEN o.last_at IS NULL THEN 'PROSPECT' \
+                WHEN o.last_at >= ? AND o.n >= 3 AND o.total >= ? THEN 'CHAMPIONS' \
+                WHEN o.n >= 3 AND o.last_at >= ? THEN 'LOYAL' \
+                WHEN o.total >= ? THEN 'BIG_SPENDERS' \
+                WHEN o.last_at >= ? THEN 'PROMISING' \
+                ELSE 'HIBERNATING' END, \
+           o.last_at, COALESCE(o.n, 0), COALESCE(o.total, 0), ? \
+         FROM members m LEFT JOIN ( \
+           SELECT member_id, MIN(paid_at) AS first_at, MAX(paid_at) AS last_at, \
+                  CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(total_fen - refunded_fen) AS BIGINT) AS total \
+           FROM orders WHERE status IN ({statuses}) AND paid_at IS NOT NULL \
+             AND member_id > ? AND member_id <= ? GROUP BY member_id \
+         ) o ON o.member_id = m.id \
+         WHERE m.id > ? AND m.id <= ? \
+         ON CONFLICT (member_id) DO UPDATE SET lifecycle = excluded.lifecycle, \
+           rfm_segment = excluded.rfm_segment, last_order_at = excluded.last_order_at, \
+           order_count = excluded.order_count, monetary_fen = excluded.monetary_fen, \
+           computed_at = excluded.computed_at"
+    );
+    let backend = app.db.get_database_backend();
+    let mut written = 0;
+    let mut lo = 0;
+    while lo < max_id {
+        let hi = lo + CHUNK;
+        let values = vec![
+            d(90).into(),
+            d(30).into(),
+            d(90).into(),
+            d(180).into(),
+            d(30).into(),
+            HIGH_SPEND_FEN.into(),
+            d(90).into(),
+            HIGH_SPEND_FEN.into(),
+            d(30).into(),
+            now.into(),
+            lo.into(),
+            hi.into(),
+            lo.into(),
+            hi.into(),
+        ];
+        written += app
+            .db
+            .execute_raw(stmt(backend, &sql, values))
+            .await?
+            .rows_affected();
+        lo = hi;
+    }
+    Ok(written)
+}
+
+/// Nightly: recomputes insights once a local day, after 02:00 in the store zone.
+pub struct RefreshMemberInsights;
+
+#[async_trait::async_trait]
+impl PeriodicTask for RefreshMemberInsights {
+    fn name(&self) -> &'static str {
+        "refresh-member-insights"
+    }
+    fn every(&self) -> Duration {
+        Duration::from_secs(15 * 60)
+    }
+    async fn run(&self, app: &AppState) -> Result<u64, TaskError> {
+        use chrono::Timelike;
+        let now = app.clock.now();
+        let local = now.with_timezone(&crate::clock::DEFAULT_ZONE);
+        if local.hour() < 2 {
+            return Ok(0);
+        }
+        let key = format!("campaigns:insights:{}", local.date_naive());
+        if !app
+            .kv
+            .set_if_absent(&key, b"1", Duration::from_secs(36 * 3600))
+            .await?
+        {
+            return Ok(0);
+        }
+        match recompute(app, now).await {
+            Ok(n) => Ok(n),
+            Err(err) => {
+                // Let the next pass try again.
+                let _ = app.kv.delete(&[key.as_str()]).await;
+                Err(err.into())
+            }
+        }
+    }
+}

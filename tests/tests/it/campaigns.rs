@@ -1,0 +1,1088 @@
+//! Campaigns: values checked before any send, segments run as SQL, the dispatcher's
+//! exactly-once delivery across a stop and a kill, counted consents, quiet hours and caps in
+//! Asia/Shanghai, WeChat's 45011/45009/-1/5xx, attribution, the coupon hook and automations.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use domain::auth::{StaffPrincipal, StaffRole};
+use domain::campaigns::dispatch::Dispatcher;
+use domain::campaigns::{
+    self, CampaignInput, CampaignSettings, QuietHours, SegmentRule, TemplateKey, automations,
+    insights, segments,
+};
+use domain::clock::{Clock, ManualClock};
+use entities::{
+    campaign, campaign_delivery, member, member_tag, order, order_line, subscription_consent,
+};
+use rouge_tests::{Backend, TestApp, eventually, fixtures, on_both_backends};
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use serde_json::json;
+use wechat_integration::fake::{Fault, FaultScope};
+
+const TPL: &str = "tpl_campaign";
+
+fn hq() -> StaffPrincipal {
+    StaffPrincipal {
+        staff_id: 1,
+        role: StaffRole::Hq,
+        store_id: None,
+        session_id: "test".into(),
+    }
+}
+
+fn openid(i: i64) -> String {
+    format!("o{i:027}")
+}
+
+/// Noon in Shanghai on 1 December 2026 (04:00 UTC): outside the default quiet hours.
+fn noon() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 4, 0, 0).unwrap()
+}
+
+fn settings() -> CampaignSettings {
+    CampaignSettings {
+        rate_per_second: None,
+        batch_size: 200,
+        concurrency: 16,
+        ..Default::default()
+    }
+}
+
+async fn start(backend: Backend, clock: Arc<ManualClock>) -> TestApp {
+    let app = TestApp::builder(backend).clock(clock).empty().start().await;
+    register_template(&app).await;
+    app
+}
+
+async fn register_template(app: &TestApp) {
+    campaigns::register_template(
+        &app.state,
+        &hq(),
+        TPL,
+        "活动通知",
+        vec![
+            key("thing1", "thing"),
+            key("name2", "name"),
+            key("time3", "time"),
+        ],
+    )
+    .await
+    .unwrap();
+}
+
+fn key(k: &str, kind: &str) -> TemplateKey {
+    TemplateKey {
+        key: k.into(),
+        kind: kind.into(),
+        label: String::new(),
+    }
+}
+
+fn values() -> BTreeMap<String, String> {
+    [
+        ("thing1", "冬季焕新礼遇"),
+        ("name2", "{{nickname}}"),
+        ("time3", "2026-12-01 ~ 2026-12-31"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+fn no_quiet() -> Option<QuietHours> {
+    let midnight = chrono::NaiveTime::from_hms_opt(0, 0, 0).unwrap();
+    Some(QuietHours {
+        start: midnight,
+        end: midnight,
+    })
+}
+
+fn input(name: &str, segment: SegmentRule) -> CampaignInput {
+    CampaignInput {
+        name: name.into(),
+        segment,
+        template_id: TPL.into(),
+        values: values(),
+        page: "pages/campaign/index".into(),
+        coupon_template_id: None,
+        start_at: None,
+        quiet_hours: no_quiet(),
+        zone: None,
+        cap: Some((0, 7)),
+        attribution_days: Some(7),
+    }
+}
+
+async fn launch(app: &TestApp, input: CampaignInput) -> i64 {
+    let c = campaigns::create(&app.state, &hq(), input).await.unwrap();
+    campaigns::schedule(&app.state, &hq(), c.id, None)
+        .await
+        .unwrap();
+    c.id
+}
+
+/// Members written straight into the database, many rows per statement; `consents(i)` unused
+/// consents for TPL, counted by Rouge and by the fake alike.
+async fn bulk_members(
+    app: &TestApp,
+    range: std::ops::Range<i64>,
+    marketing: impl Fn(i64) -> bool,
+    consents: impl Fn(i64) -> i32,
+) -> Vec<i64> {
+    let now = app.state.clock.now();
+    let all: Vec<i64> = range.collect();
+    for chunk in all.chunks(500) {
+        let rows = chunk.iter().map(|&i| member::ActiveModel {
+            member_code: Set(format!("M{i:09}")),
+            openid: Set(openid(i)),
+            unionid: Set(None),
+            nickname: Set(Some(format!("会员{}", i % 1000))),
+            gender: Set("FEMALE".into()),
+            birthday: Set(None),
+            region_province: Set(Some("上海".into())),
+            region_city: Set(Some("上海".into())),
+            region_district: Set(None),
+            skin_type: Set(None),
+            skin_concerns: Set(0),
+            marketing_consent: Set(marketing(i)),
+            marketing_consent_at: Set(None),
+            phone_cipher: Set(None),
+            phone_index: Set(None),
+            phone_masked: Set(None),
+            tier_code: Set("MEMBER".into()),
+            cumulative_spend_fen: Set(0),
+            exclusive_ba_id: Set(None),
+            profile_updated_at: Set(None),
+            profile_updated_by: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        });
+        member::Entity::insert_many(rows)
+            .exec_without_returning(app.db())
+            .await
+            .unwrap();
+    }
+    let openids: Vec<String> = all.iter().map(|&i| openid(i)).collect();
+    let mut ids = Vec::new();
+    for chunk in openids.chunks(500) {
+        let rows = member::Entity::find()
+            .filter(member::Column::Openid.is_in(chunk.to_vec()))
+            .all(app.db())
+            .await
+            .unwrap();
+        let by_openid: HashMap<String, i64> = rows.into_iter().map(|m| (m.openid, m.id)).collect();
+        ids.extend(chunk.iter().map(|o| by_openid[o]));
+    }
+    let mut consent_rows = Vec::new();
+    for (&i, &id) in all.iter().zip(&ids) {
+        let n = consents(i);
+        if n > 0 {
+            consent_rows.push(subscription_consent::ActiveModel {
+                member_id: Set(id),
+                template_id: Set(TPL.into()),
+                remaining: Set(n),
+                updated_at: Set(now),
+            });
+            app.wechat
+                .add_consents(&openid(i), TPL, u32::try_from(n).unwrap());
+        }
+    }
+    for chunk in consent_rows.chunks(1000) {
+        subscription_consent::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(app.db())
+            .await
+            .unwrap();
+    }
+    ids
+}
+
+async fn add_consents(app: &TestApp, range: std::ops::Range<i64>, ids: &[i64], n: i32) {
+    for (i, id) in range.zip(ids) {
+        subscription_consent::Entity::update_many()
+            .col_expr(
+                subscription_consent::Column::Remaining,
+                sea_orm::sea_query::Expr::col(subscription_consent::Column::Remaining).add(n),
+            )
+            .filter(subscription_consent::Column::MemberId.eq(*id))
+            .exec(app.db())
+            .await
+            .unwrap();
+        app.wechat
+            .add_consents(&openid(i), TPL, u32::try_from(n).unwrap());
+    }
+}
+
+async fn remaining(app: &TestApp, member_id: i64) -> i32 {
+    domain::subscriptions::remaining(app.db(), member_id, TPL)
+        .await
+        .unwrap()
+}
+
+async fn deliveries(app: &TestApp, campaign_id: i64) -> Vec<campaign_delivery::Model> {
+    campaign_delivery::Entity::find()
+        .filter(campaign_delivery::Column::CampaignId.eq(campaign_id))
+        .all(app.db())
+        .await
+        .unwrap()
+}
+
+async fn status(app: &TestApp, campaign_id: i64) -> String {
+    campaign::Entity::find_by_id(campaign_id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+// ------------------------------------------------------------------------------------------
+
+/// Kill the worker halfway through a 10,000-member campaign and restart it: every eligible
+/// member gets exactly one message. First a worker that stops part-way (between batches),
+/// then one killed mid-batch (its in-flight batch is never resent), then a fresh one.
+async fn concurrent_campaign_resumes_after_a_stop_and_a_kill(backend: Backend) {
+    const N: i64 = 10_000;
+    let clock = Arc::new(ManualClock::new(noon()));
+    let app = start(backend, clock.clone()).await;
+    let marketing = |i: i64| i % 17 != 0;
+    let consents = |i: i64| i32::from(i % 10 != 0);
+    let ids = bulk_members(&app, 0..N, marketing, consents).await;
+    let eligible: HashSet<String> = (0..N)
+        .filter(|&i| marketing(i) && consents(i) > 0)
+        .map(openid)
+        .collect();
+    let id = launch(&app, input("十万火急", SegmentRule::everyone())).await;
+    let settings = settings();
+
+    // A worker that stops after 4,000 sends.
+    let first = Dispatcher::with_settings("w1", settings.clone())
+        .run_due(&app.state, Some(4_000))
+        .await
+        .unwrap();
+    assert_eq!(first.sent, 4_000);
+    assert_eq!(app.wechat.sent_count(), 4_000);
+
+    // A worker killed mid-batch.
+    let state = app.state.clone();
+    let s2 = settings.clone();
+    let killed = tokio::spawn(async move {
+        Dispatcher::with_settings("w2", s2)
+            .run_due(&state, None)
+            .await
+    });
+    let fake = app.wechat.clone();
+    eventually(120, "the second worker to be halfway", || {
+        let fake = fake.clone();
+        async move { fake.sent_count() >= 5_500 }
+    })
+    .await;
+    killed.abort();
+    let _ = killed.await;
+    assert_ne!(status(&app, id).await, "COMPLETED");
+
+    // Its claim runs out; a fresh worker finishes the campaign.
+    clock.advance(Duration::seconds(settings.claim_secs + 1));
+    Dispatcher::with_settings("w3", settings.clone())
+        .run_due(&app.state, None)
+        .await
+        .unwrap();
+    assert_eq!(status(&app, id).await, "COMPLETED");
+
+    let rows = deliveries(&app, id).await;
+    assert_eq!(rows.len(), N as usize, "one delivery row per member");
+    let in_doubt: HashSet<i64> = rows
+        .iter()
+        .filter(|r| r.reason.as_deref() == Some("IN_DOUBT"))
+        .map(|r| r.member_id)
+        .collect();
+    assert!(
+        in_doubt.len() as u64 <= settings.batch_size,
+        "at most the killed batch is in doubt: {}",
+        in_doubt.len()
+    );
+    let openid_of: HashMap<i64, String> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, openid(i as i64)))
+        .collect();
+    let in_doubt: HashSet<String> = in_doubt.iter().map(|m| openid_of[m].clone()).collect();
+    let received = app.wechat.sent_per_user();
+    assert!(
+        received.values().all(|n| *n == 1),
+        "nobody gets a message twice"
+    );
+    assert_eq!(app.wechat.duplicate_recipients(), (0, 0));
+    for o in &eligible {
+        assert!(
+            received.get(o) == Some(&1) || in_doubt.contains(o),
+            "{o} is eligible and got nothing"
+        );
+    }
+    for o in received.keys() {
+        assert!(eligible.contains(o), "{o} was not eligible");
+    }
+    let report = campaigns::report_of(&app.state, id).await.unwrap();
+    assert_eq!(report.audience, N);
+    assert_eq!(report.pending, 0);
+    let in_doubt_eligible = in_doubt.intersection(&eligible).count();
+    assert_eq!(
+        report.sent as usize + in_doubt_eligible,
+        eligible.len(),
+        "every eligible member is SENT or in doubt: {report:?}"
+    );
+}
+
+on_both_backends!(concurrent_campaign_resumes_after_a_stop_and_a_kill);
+
+/// Two consents allow two campaigns, not three; 43101 from WeChat zeroes the count.
+async fn consents_bound_the_campaigns_a_member_gets(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(noon()));
+    let app = start(backend, clock).await;
+    // Member 0: two consents. Member 1: Rouge counts three, WeChat knows none (43101).
+    let ids = bulk_members(&app, 0..2, |_| true, |i| if i == 0 { 2 } else { 3 }).await;
+    // The helper told the fake 3 for member 1 too: use them up on WeChat's side only.
+    let fake_left = app.wechat.consents(&openid(1), TPL);
+    for _ in 0..fake_left {
+        let msg = wechat_integration::SubscribeMessage {
+            touser: openid(1),
+            template_id: TPL.into(),
+            data: [("thing1".to_owned(), "占位".to_owned())]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
+        app.state.wechat.send_subscribe_message(&msg).await.unwrap();
+    }
+    let before = app.wechat.sent_count();
+    let mut campaigns_ids = Vec::new();
+    for name in ["一", "二", "三"] {
+        campaigns_ids.push(launch(&app, input(name, SegmentRule::everyone())).await);
+    }
+    Dispatcher::with_settings("w", settings())
+        .run_due(&app.state, None)
+        .await
+        .unwrap();
+    let received = app.wechat.sent_per_user();
+    assert_eq!(
+        received.get(&openid(0)),
+        Some(&2),
+        "two consents, two messages"
+    );
+    assert_eq!(app.wechat.sent_count() - before, 2);
+    assert_eq!(remaining(&app, ids[0]).await, 0);
+    assert_eq!(remaining(&app, ids[1]).await, 0, "43101 zeroes the count");
+
+    let third = deliveries(&app, campaigns_ids[2]).await;
+    let m0 = third.iter().find(|d| d.member_id == ids[0]).unwrap();
+    assert_eq!(
+        (m0.state.as_str(), m0.reason.as_deref()),
+        ("SKIPPED", Some("NO_CONSENT"))
+    );
+    let first = deliveries(&app, campaigns_ids[0]).await;
+    let m1 = first.iter().find(|d| d.member_id == ids[1]).unwrap();
+    assert_eq!(
+        (m1.state.as_str(), m1.reason.as_deref()),
+        ("FAILED", Some("CONSENT_EXHAUSTED"))
+    );
+    for c in &campaigns_ids[1..] {
+        let rows = deliveries(&app, *c).await;
+        let m1 = rows.iter().find(|d| d.member_id == ids[1]).unwrap();
+        assert_eq!(m1.reason.as_deref(), Some("NO_CONSENT"));
+    }
+}
+
+on_both_backends!(consents_bound_the_campaigns_a_member_gets);
+
+/// Quiet hours (21:00–09:00 by default) and the cap hold in Asia/Shanghai.
+async fn quiet_hours_and_caps_hold_in_shanghai(backend: Backend) {
+    // 22:30 in Shanghai.
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 12, 1, 14, 30, 0).unwrap(),
+    ));
+    let app = start(backend, clock.clone()).await;
+    let ids = bulk_members(&app, 0..1, |_| true, |_| 5).await;
+    let capped = |name: &str| CampaignInput {
+        quiet_hours: None,
+        cap: Some((2, 7)),
+        ..input(name, SegmentRule::everyone())
+    };
+    let first = launch(&app, capped("夜间")).await;
+    let w = Dispatcher::with_settings("w", settings());
+    assert_eq!(w.run_due(&app.state, None).await.unwrap().sent, 0);
+    // 08:59 the next morning: still quiet.
+    clock.set(Utc.with_ymd_and_hms(2026, 12, 2, 0, 59, 0).unwrap());
+    assert_eq!(w.run_due(&app.state, None).await.unwrap().sent, 0);
+    assert_eq!(app.wechat.sent_count(), 0);
+    // 09:00 in Shanghai.
+    clock.set(Utc.with_ymd_and_hms(2026, 12, 2, 1, 0, 0).unwrap());
+    assert_eq!(w.run_due(&app.state, None).await.unwrap().sent, 1);
+    assert_eq!(status(&app, first).await, "COMPLETED");
+
+    // The cap: two messages per seven days across campaigns.
+    let second = launch(&app, capped("第二")).await;
+    let third = launch(&app, capped("第三")).await;
+    let r = w.run_due(&app.state, None).await.unwrap();
+    assert_eq!((r.sent, r.skipped), (1, 1));
+    assert_eq!(deliveries(&app, second).await[0].state, "SENT");
+    assert_eq!(
+        deliveries(&app, third).await[0].reason.as_deref(),
+        Some("OVER_CAP")
+    );
+    assert_eq!(
+        remaining(&app, ids[0]).await,
+        3,
+        "a capped member keeps the consent"
+    );
+    // A week later the cap has room again.
+    clock.advance(Duration::days(7) + Duration::minutes(1));
+    launch(&app, capped("第四")).await;
+    assert_eq!(w.run_due(&app.state, None).await.unwrap().sent, 1);
+    assert_eq!(app.wechat.sent_count(), 3);
+}
+
+on_both_backends!(quiet_hours_and_caps_hold_in_shanghai);
+
+/// 45011 backs off, 45009 stops for the day, -1 and 5xx retry; nothing is lost or doubled.
+async fn wechat_faults_back_off_stop_and_retry(backend: Backend) {
+    const N: i64 = 20;
+    let clock = Arc::new(ManualClock::new(noon()));
+    let app = start(backend, clock.clone()).await;
+    let ids = bulk_members(&app, 0..N, |_| true, |_| 1).await;
+    let settings = CampaignSettings {
+        concurrency: 1,
+        batch_size: 5,
+        ..settings()
+    };
+    let w = Dispatcher::with_settings("w", settings.clone());
+
+    // 45011: back off, then carry on.
+    let a = launch(&app, input("限流", SegmentRule::everyone())).await;
+    app.wechat
+        .set_fault_times(FaultScope::SubscribeSend, Some(Fault::RateLimited), Some(1));
+    let r = w.run_due(&app.state, None).await.unwrap();
+    assert!(r.rate_limited);
+    assert_eq!(r.sent, 0);
+    assert_eq!(
+        w.run_due(&app.state, None).await.unwrap().sent,
+        0,
+        "backing off"
+    );
+    clock.advance(Duration::seconds(settings.rate_limit_backoff_secs + 1));
+    assert_eq!(w.run_due(&app.state, None).await.unwrap().sent, N as u64);
+    assert_eq!(status(&app, a).await, "COMPLETED");
+    for id in &ids {
+        assert_eq!(remaining(&app, *id).await, 0);
+    }
+
+    // 45009: stop for the day (every campaign), go on after local midnight.
+    add_consents(&app, 0..N, &ids, 1).await;
+    let b = launch(&app, input("配额", SegmentRule::everyone())).await;
+    app.wechat
+        .set_fault_times(FaultScope::SubscribeSend, Some(Fault::DailyQuota), Some(1));
+    let r = w.run_due(&app.state, None).await.unwrap();
+    assert!(r.day_stopped);
+    assert_eq!(r.sent, 0);
+    clock.advance(Duration::hours(6));
+    let r = w.run_due(&app.state, None).await.unwrap();
+    assert!(r.day_stopped, "still the same day in Shanghai");
+    assert_eq!(r.sent, 0);
+    // 00:00 on 2 December in Shanghai.
+    clock.set(Utc.with_ymd_and_hms(2026, 12, 1, 16, 0, 0).unwrap());
+    assert_eq!(w.run_due(&app.state, None).await.unwrap().sent, N as u64);
+    assert_eq!(status(&app, b).await, "COMPLETED");
+
+    // -1 twice and one 502: retried after a back-off, none lost.
+    clock.set(Utc.with_ymd_and_hms(2026, 12, 2, 4, 0, 0).unwrap());
+    add_consents(&app, 0..N, &ids, 1).await;
+    let c = launch(&app, input("重试", SegmentRule::everyone())).await;
+    app.wechat
+        .set_fault_times(FaultScope::SubscribeSend, Some(Fault::Busy), Some(2));
+    let r = w.run_due(&app.state, None).await.unwrap();
+    assert_eq!((r.sent, r.deferred), (N as u64 - 2, 2));
+    app.wechat
+        .set_fault_times(FaultScope::SubscribeSend, Some(Fault::ServerError), Some(1));
+    assert_eq!(
+        w.run_due(&app.state, None).await.unwrap().sent,
+        0,
+        "not due yet"
+    );
+    clock.advance(Duration::seconds(settings.retry_backoff_secs + 1));
+    let r = w.run_due(&app.state, None).await.unwrap();
+    assert_eq!((r.sent, r.deferred), (1, 1), "the 502 is retried too");
+    clock.advance(Duration::seconds(settings.retry_backoff_secs * 2 + 1));
+    assert_eq!(w.run_due(&app.state, None).await.unwrap().sent, 1);
+    assert_eq!(status(&app, c).await, "COMPLETED");
+
+    let received = app.wechat.sent_per_user();
+    assert_eq!(received.len(), N as usize);
+    assert!(received.values().all(|n| *n == 3), "{received:?}");
+    for id in [a, b, c] {
+        let r = campaigns::report_of(&app.state, id).await.unwrap();
+        assert_eq!((r.sent, r.failed, r.pending), (N, 0, 0), "{r:?}");
+    }
+}
+
+on_both_backends!(wechat_faults_back_off_stop_and_retry);
+
+const CREATE: &str = "mutation($i: CreateCampaignInput!) { createCampaign(input: $i) { id status quietHours { start end } capMessages } }";
+
+/// HQ registers a template; a campaign whose values break a key's rule is refused before
+/// anything is sent, naming the key; the life cycle moves only along its arrows.
+async fn campaign_values_are_checked_before_any_send(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let hq = app.login_staff("hq-demo").await;
+    hq.ok(
+        "mutation($i: RegisterSubscriptionTemplateInput!) { registerSubscriptionTemplate(input: $i) { id keys { key kind } } }",
+        json!({ "i": { "templateId": TPL, "title": "活动通知", "keys": [
+            { "key": "thing1", "kind": "thing" }, { "key": "name2", "kind": "name" }, { "key": "amount3", "kind": "amount" }
+        ] } }),
+    )
+    .await;
+    let mismatch = hq.raw(
+        "mutation($i: RegisterSubscriptionTemplateInput!) { registerSubscriptionTemplate(input: $i) { id } }",
+        json!({ "i": { "templateId": "tpl_other", "title": "x", "keys": [{ "key": "thing1", "kind": "amount" }] } }),
+    ).await;
+    assert_eq!(
+        rouge_tests::graphql::code_of(&mismatch).as_deref(),
+        Some("BAD_USER_INPUT")
+    );
+
+    let campaign = |thing: &str, amount: &str| {
+        json!({ "i": {
+            "name": "双十二",
+            "segment": { "all": [{ "marketingConsent": true }, { "any": [{ "tiers": ["MEMBER"] }, { "skinTypes": ["OILY"] }] }] },
+            "templateId": TPL,
+            "values": [
+                { "key": "thing1", "value": thing },
+                { "key": "name2", "value": "{{nickname}}" },
+                { "key": "amount3", "value": amount }
+            ],
+            "page": "pages/campaign/index",
+            "cap": { "messages": 3, "days": 7 }
+        } })
+    };
+    for (vars, key) in [
+        (campaign(&"超".repeat(21), "¥50"), "thing1"),
+        (campaign("冬季礼遇", "五十元"), "amount3"),
+        (campaign("{{birthday}}", "¥50"), "thing1"),
+    ] {
+        let body = hq.raw(CREATE, vars).await;
+        assert_eq!(
+            rouge_tests::graphql::code_of(&body).as_deref(),
+            Some("BAD_USER_INPUT")
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(key), "{message}");
+    }
+    assert_eq!(
+        campaign::Entity::find().count(app.db()).await.unwrap(),
+        0,
+        "nothing was created"
+    );
+
+    let made = hq.ok(CREATE, campaign("冬季礼遇", "¥50")).await;
+    assert_eq!(made["createCampaign"]["status"], "DRAFT");
+    assert_eq!(
+        made["createCampaign"]["quietHours"],
+        json!({ "start": "21:00", "end": "09:00" })
+    );
+    let id = made["createCampaign"]["id"].as_str().unwrap().to_owned();
+    let step = |op: &str| format!("mutation($id: ID!) {{ {op}(id: $id) {{ status }} }}");
+    let v = json!({ "id": id });
+    assert_eq!(
+        hq.ok(&step("scheduleCampaign"), v.clone()).await["scheduleCampaign"]["status"],
+        "SCHEDULED"
+    );
+    assert_eq!(
+        hq.ok(&step("pauseCampaign"), v.clone()).await["pauseCampaign"]["status"],
+        "PAUSED"
+    );
+    assert_eq!(
+        hq.ok(&step("resumeCampaign"), v.clone()).await["resumeCampaign"]["status"],
+        "SCHEDULED"
+    );
+    assert_eq!(
+        hq.ok(&step("cancelCampaign"), v.clone()).await["cancelCampaign"]["status"],
+        "CANCELLED"
+    );
+    assert_eq!(hq.err(&step("resumeCampaign"), v.clone()).await, "CONFLICT");
+    Dispatcher::with_settings("w", settings())
+        .run_due(&app.state, None)
+        .await
+        .unwrap();
+    assert_eq!(app.wechat.sent_count(), 0);
+
+    // The preview counts in the database and masks the sample.
+    let preview = hq
+        .ok(
+            "query($r: SegmentRuleInput!) { previewSegment(rule: $r) { count sample { id nickname memberCode } } }",
+            json!({ "r": { "all": [{ "marketingConsent": true }, { "not": { "tags": ["无此标签"] } }] } }),
+        )
+        .await;
+    let count = preview["previewSegment"]["count"].as_u64().unwrap();
+    assert!(count >= 1);
+    for m in preview["previewSegment"]["sample"].as_array().unwrap() {
+        assert!(m["nickname"].as_str().unwrap().contains('*'), "{m}");
+    }
+    let report = hq
+        .ok(
+            "query($id: ID!) { campaignReport(id: $id) { audience sent failed orders revenueFen } }",
+            v,
+        )
+        .await;
+    assert_eq!(report["campaignReport"]["sent"], 0);
+}
+
+on_both_backends!(campaign_values_are_checked_before_any_send);
+
+struct Shopper {
+    id: i64,
+}
+
+async fn shopper(
+    app: &TestApp,
+    code: &str,
+    edit: impl FnOnce(&mut member::ActiveModel),
+) -> Shopper {
+    let now = app.state.clock.now();
+    let mut row = member::ActiveModel {
+        member_code: Set(code.into()),
+        openid: Set(format!("o{code:0>27}")),
+        unionid: Set(None),
+        nickname: Set(Some("顾客".into())),
+        gender: Set("FEMALE".into()),
+        birthday: Set(None),
+        region_province: Set(None),
+        region_city: Set(None),
+        region_district: Set(None),
+        skin_type: Set(None),
+        skin_concerns: Set(0),
+        marketing_consent: Set(true),
+        marketing_consent_at: Set(None),
+        phone_cipher: Set(None),
+        phone_index: Set(None),
+        phone_masked: Set(None),
+        tier_code: Set("MEMBER".into()),
+        cumulative_spend_fen: Set(0),
+        exclusive_ba_id: Set(None),
+        profile_updated_at: Set(None),
+        profile_updated_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    edit(&mut row);
+    let id = member::Entity::insert(row)
+        .exec(app.db())
+        .await
+        .unwrap()
+        .last_insert_id;
+    member_tag::Entity::insert(member_tag::ActiveModel {
+        member_id: Set(id),
+        name: Set("seg-test".into()),
+        source: Set("MANUAL".into()),
+        created_by: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec(app.db())
+    .await
+    .unwrap();
+    Shopper { id }
+}
+
+async fn paid_order(
+    app: &TestApp,
+    location: i64,
+    member_id: i64,
+    sku_id: i64,
+    total: i64,
+    paid_at: DateTime<Utc>,
+) {
+    let no = format!("T{}", uuid::Uuid::new_v4().simple());
+    let order_id = order::Entity::insert(order::ActiveModel {
+        order_no: Set(no.chars().take(30).collect()),
+        member_id: Set(member_id),
+        channel: Set("IN_STORE".into()),
+        fulfilment: Set("COUNTER".into()),
+        store_id: Set(None),
+        location_id: Set(location),
+        status: Set("PAID".into()),
+        subtotal_fen: Set(total),
+        discount_fen: Set(0),
+        total_fen: Set(total),
+        refunded_fen: Set(0),
+        payment_method: Set(Some("CASH".into())),
+        transaction_id: Set(None),
+        ba_id: Set(None),
+        idempotency_key: Set(None),
+        request_hash: Set(None),
+        delivery_address: Set(None),
+        pay_deadline: Set(None),
+        paid_at: Set(Some(paid_at)),
+        closed_at: Set(None),
+        created_at: Set(paid_at),
+        updated_at: Set(paid_at),
+        ..Default::default()
+    })
+    .exec(app.db())
+    .await
+    .unwrap()
+    .last_insert_id;
+    order_line::Entity::insert(order_line::ActiveModel {
+        order_id: Set(order_id),
+        sku_id: Set(sku_id),
+        product_name: Set("x".into()),
+        sku_label: Set("x".into()),
+        quantity: Set(1),
+        unit_price_fen: Set(total),
+        discount_fen: Set(0),
+        line_total_fen: Set(total),
+        refunded_quantity: Set(0),
+        ..Default::default()
+    })
+    .exec(app.db())
+    .await
+    .unwrap();
+}
+
+/// Segment rules run as SQL on both databases; lifecycle and RFM come from the nightly job;
+/// orders by recipients within the window count to the campaign (last touch).
+async fn segments_run_in_sql_and_orders_are_attributed(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(noon()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    register_template(&app).await;
+    let cat = fixtures::catalog(&app, 50).await;
+    let now = clock.now();
+    let day = |d: i64| now - Duration::days(d);
+    let m1 = shopper(&app, "S1", |m| {
+        m.skin_type = Set(Some("OILY".into()));
+        m.skin_concerns = Set(domain::members::SkinConcern::to_bits(&[
+            domain::members::SkinConcern::Acne,
+            domain::members::SkinConcern::Pores,
+        ]));
+        m.region_province = Set(Some("上海".into()));
+        m.birthday = Set(NaiveDate::from_ymd_opt(1990, 3, 15));
+    })
+    .await;
+    let m2 = shopper(&app, "S2", |m| {
+        m.skin_type = Set(Some("DRY".into()));
+        m.skin_concerns = Set(domain::members::SkinConcern::to_bits(&[
+            domain::members::SkinConcern::Ageing,
+        ]));
+        m.region_province = Set(Some("北京".into()));
+        m.birthday = Set(NaiveDate::from_ymd_opt(1985, 12, 1));
+        m.marketing_consent = Set(false);
+        m.created_at = Set(now - Duration::days(400));
+    })
+    .await;
+    let m3 = shopper(&app, "S3", |m| {
+        m.skin_type = Set(Some("SENSITIVE".into()));
+        m.region_province = Set(Some("上海".into()));
+    })
+    .await;
+    paid_order(
+        &app,
+        cat.store_location,
+        m1.id,
+        cat.serum_sku,
+        29_900,
+        day(10),
+    )
+    .await;
+    paid_order(
+        &app,
+        cat.store_location,
+        m1.id,
+        cat.cream_sku,
+        19_900,
+        day(60),
+    )
+    .await;
+    paid_order(
+        &app,
+        cat.store_location,
+        m2.id,
+        cat.cream_sku,
+        19_900,
+        day(120),
+    )
+    .await;
+    insights::recompute(&app.state, now).await.unwrap();
+
+    let tagged = |rule: SegmentRule| SegmentRule::All {
+        rules: vec![
+            SegmentRule::Tag {
+                names: vec!["seg-test".into()],
+            },
+            rule,
+        ],
+    };
+    let select = |rule: SegmentRule| {
+        let app = &app;
+        async move {
+            let p = segments::preview(&app.state, &tagged(rule), 20)
+                .await
+                .unwrap();
+            let ids: HashSet<i64> = p.sample.iter().map(|m| m.member_id).collect();
+            assert_eq!(p.count as usize, ids.len());
+            ids
+        }
+    };
+    let set = |list: &[&Shopper]| list.iter().map(|s| s.id).collect::<HashSet<i64>>();
+    use SegmentRule as R;
+    assert_eq!(select(R::everyone()).await, set(&[&m1, &m2, &m3]));
+    assert_eq!(
+        select(R::SkinType {
+            types: vec!["OILY".into()]
+        })
+        .await,
+        set(&[&m1])
+    );
+    assert_eq!(
+        select(R::SkinConcern {
+            concerns: vec!["AGEING".into(), "ACNE".into()]
+        })
+        .await,
+        set(&[&m1, &m2])
+    );
+    assert_eq!(
+        select(R::Region {
+            province: "上海".into(),
+            city: None
+        })
+        .await,
+        set(&[&m1, &m3])
+    );
+    assert_eq!(
+        select(R::BirthdayMonth {
+            months: vec![3, 12]
+        })
+        .await,
+        set(&[&m1, &m2])
+    );
+    assert_eq!(
+        select(R::MarketingConsent { value: false }).await,
+        set(&[&m2])
+    );
+    assert_eq!(
+        select(R::LastPurchaseAfter { at: day(30) }).await,
+        set(&[&m1])
+    );
+    assert_eq!(
+        select(R::LastPurchaseBefore { at: day(30) }).await,
+        set(&[&m2])
+    );
+    assert_eq!(
+        select(R::BoughtProduct {
+            product_ids: vec![cat.serum]
+        })
+        .await,
+        set(&[&m1])
+    );
+    assert_eq!(
+        select(R::BoughtCategory {
+            category_ids: vec![cat.category]
+        })
+        .await,
+        set(&[&m1, &m2])
+    );
+    assert_eq!(
+        select(R::Any {
+            rules: vec![
+                R::SkinType {
+                    types: vec!["SENSITIVE".into()]
+                },
+                R::Not {
+                    rule: Box::new(R::MarketingConsent { value: true })
+                },
+            ]
+        })
+        .await,
+        set(&[&m2, &m3])
+    );
+    assert_eq!(
+        select(R::Lifecycle {
+            stages: vec!["ACTIVE".into()]
+        })
+        .await,
+        set(&[&m1])
+    );
+    assert_eq!(
+        select(R::Lifecycle {
+            stages: vec!["AT_RISK".into()]
+        })
+        .await,
+        set(&[&m2])
+    );
+    assert_eq!(
+        select(R::Lifecycle {
+            stages: vec!["NEW".into()]
+        })
+        .await,
+        set(&[&m3])
+    );
+    assert_eq!(
+        select(R::Rfm {
+            segments: vec!["PROSPECT".into()]
+        })
+        .await,
+        set(&[&m3])
+    );
+    assert_eq!(
+        select(R::Tier {
+            codes: vec!["MEMBER".into()]
+        })
+        .await,
+        set(&[&m1, &m2, &m3])
+    );
+
+    // Attribution: a campaign to m1 and m3; m1 buys two days later and again after the window.
+    for s in [&m1, &m3] {
+        subscription_consent::Entity::insert(subscription_consent::ActiveModel {
+            member_id: Set(s.id),
+            template_id: Set(TPL.into()),
+            remaining: Set(1),
+            updated_at: Set(now),
+        })
+        .exec_without_returning(app.db())
+        .await
+        .unwrap();
+    }
+    app.wechat.add_consents(&format!("o{:0>27}", "S1"), TPL, 1);
+    app.wechat.add_consents(&format!("o{:0>27}", "S3"), TPL, 1);
+    let id = launch(
+        &app,
+        input("回购", tagged(R::MarketingConsent { value: true })),
+    )
+    .await;
+    let r = Dispatcher::with_settings("w", settings())
+        .run_due(&app.state, None)
+        .await
+        .unwrap();
+    assert_eq!(r.sent, 2);
+    let page = app
+        .wechat
+        .sent_messages()
+        .last()
+        .and_then(|m| m.page.clone())
+        .unwrap();
+    assert_eq!(page, format!("pages/campaign/index?campaign={id}"));
+    paid_order(
+        &app,
+        cat.store_location,
+        m1.id,
+        cat.serum_sku,
+        29_900,
+        now + Duration::days(2),
+    )
+    .await;
+    paid_order(
+        &app,
+        cat.store_location,
+        m1.id,
+        cat.serum_sku,
+        10_000,
+        now + Duration::days(10),
+    )
+    .await;
+    paid_order(
+        &app,
+        cat.store_location,
+        m2.id,
+        cat.cream_sku,
+        19_900,
+        now + Duration::days(1),
+    )
+    .await;
+    let report = campaigns::report_of(&app.state, id).await.unwrap();
+    assert_eq!((report.audience, report.sent), (2, 2));
+    assert_eq!(
+        (report.orders, report.revenue_fen),
+        (1, 29_900),
+        "{report:?}"
+    );
+}
+
+on_both_backends!(segments_run_in_sql_and_orders_are_attributed);
+
+/// A campaign with a coupon template does not send until coupons are wired: the dispatcher
+/// pauses it, uses no consent and says why.
+async fn a_coupon_campaign_waits_for_coupons(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(noon()));
+    let app = start(backend, clock).await;
+    let ids = bulk_members(&app, 0..3, |_| true, |_| 1).await;
+    let id = launch(
+        &app,
+        CampaignInput {
+            coupon_template_id: Some(42),
+            ..input("送券", SegmentRule::everyone())
+        },
+    )
+    .await;
+    let r = Dispatcher::with_settings("w", settings())
+        .run_due(&app.state, None)
+        .await
+        .unwrap();
+    assert_eq!(r.sent, 0);
+    assert_eq!(app.wechat.sent_count(), 0);
+    let c = campaigns::get(&app.state, &hq(), id).await.unwrap();
+    assert_eq!(c.status, campaigns::CampaignStatus::Paused);
+    assert!(c.last_error.unwrap().contains("coupon"));
+    for id in ids {
+        assert_eq!(remaining(&app, id).await, 1);
+    }
+}
+
+on_both_backends!(a_coupon_campaign_waits_for_coupons);
+
+/// The birthday automation creates one campaign a day that goes through the dispatcher.
+async fn birthday_automation_greets_once_a_day(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(noon()));
+    let app = start(backend, clock.clone()).await;
+    let ids = bulk_members(&app, 0..3, |_| true, |_| 2).await;
+    // Member 0 was born on 1 December (today in Shanghai).
+    member::Entity::update_many()
+        .col_expr(
+            member::Column::Birthday,
+            sea_orm::sea_query::Expr::value(NaiveDate::from_ymd_opt(1995, 12, 1)),
+        )
+        .filter(member::Column::Id.eq(ids[0]))
+        .exec(app.db())
+        .await
+        .unwrap();
+    automations::configure(
+        &app.state,
+        &hq(),
+        automations::Automation {
+            kind: "BIRTHDAY".into(),
+            enabled: true,
+            template_id: TPL.into(),
+            values: values(),
+            page: "pages/birthday/index".into(),
+            days: 0,
+            coupon_template_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(automations::run(&app.state).await.unwrap(), 1);
+    assert_eq!(automations::run(&app.state).await.unwrap(), 0, "once a day");
+    let w = Dispatcher::with_settings("w", settings());
+    assert_eq!(w.run_due(&app.state, None).await.unwrap().sent, 1);
+    let received = app.wechat.sent_per_user();
+    assert_eq!(received.get(&openid(0)), Some(&1));
+    assert_eq!(received.len(), 1);
+    let made = campaign::Entity::find()
+        .filter(campaign::Column::Kind.eq("BIRTHDAY"))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(made, 1);
+}
+
+on_both_backends!(birthday_automation_greets_once_a_day);
