@@ -30,6 +30,8 @@ pub fn scheduled_tasks() -> Vec<Arc<dyn PeriodicTask>> {
         Arc::new(crate::payments::CloseOverdueOrders),
         Arc::new(crate::payments::ReconcileRefunds),
         Arc::new(crate::loyalty::ExpirePoints),
+        Arc::new(crate::booking::MarkNoShows),
+        Arc::new(crate::booking::SendBookingReminders),
     ]
 }
 

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod booking;
 pub mod catalog;
 pub mod clock;
 pub mod db;
@@ -61,6 +62,7 @@ pub struct Settings {
     pub orders: orders::OrderSettings,
     pub loyalty: loyalty::LoyaltySettings,
     pub payments: payments::PaymentSettings,
+    pub booking: booking::BookingSettings,
 }
 
 /// Facts about the request an action arrives in, kept with audit entries and used for throttling.

@@ -6,6 +6,13 @@
 pub mod migration;
 
 pub mod audit_log;
+pub mod ba_block;
+pub mod ba_shift;
+pub mod ba_skill;
+pub mod booking;
+pub mod booking_cell;
+pub mod booking_policy;
+pub mod booking_service;
 pub mod category;
 pub mod distributor;
 pub mod distributor_account;
@@ -28,6 +35,8 @@ pub mod stock_batch;
 pub mod stock_level;
 pub mod stock_movement;
 pub mod store;
+pub mod store_closure;
+pub mod store_opening_hours;
 pub mod subscription_consent;
 pub mod tier;
 

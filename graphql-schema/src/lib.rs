@@ -7,6 +7,7 @@ pub mod scalars;
 
 mod audit;
 mod auth;
+mod booking;
 mod catalog;
 mod distributors;
 mod inventory;
@@ -32,6 +33,7 @@ pub struct ConsumerQuery(
     orders::ConsumerOrdersQuery,
     loyalty::LoyaltyQuery,
     loyalty::ConsumerLoyaltyQuery,
+    booking::ConsumerBookingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -41,6 +43,7 @@ pub struct ConsumerMutation(
     members::ConsumerMembersMutation,
     subscriptions::ConsumerSubscriptionsMutation,
     orders::ConsumerOrdersMutation,
+    booking::ConsumerBookingMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -54,6 +57,7 @@ pub struct StaffQuery(
     orders::StaffOrdersQuery,
     loyalty::LoyaltyQuery,
     loyalty::StaffLoyaltyQuery,
+    booking::StaffBookingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -65,6 +69,7 @@ pub struct StaffMutation(
     inventory::StaffInventoryMutation,
     orders::StaffOrdersMutation,
     loyalty::StaffLoyaltyMutation,
+    booking::StaffBookingMutation,
 );
 
 #[derive(MergedObject, Default)]
