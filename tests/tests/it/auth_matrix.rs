@@ -34,6 +34,12 @@ const STAFF_ANY_ROLE: &[&str] = &[
     "redeemPoints",
     "storeOrder",
     "orderRefunds",
+    "bookingServices",
+    "storeBookingSetup",
+    "baShifts",
+    "memberBookings",
+    "checkInBooking",
+    "redeemBooking",
 ];
 const STAFF_HQ_ONLY: &[&str] = &[
     "memberAuditLog",
@@ -52,6 +58,19 @@ const STAFF_MANAGER_OR_HQ: &[&str] = &[
     "adjustStock",
     "refundOrder",
     "assignExclusiveBa",
+    "createBookingService",
+    "updateBookingService",
+    "setBookingPolicy",
+    "setOpeningHours",
+    "addStoreClosure",
+    "removeStoreClosure",
+    "setBaSkills",
+    "addBaShift",
+    "removeBaShift",
+    "blockBaTime",
+    "unblockBaTime",
+    "storeBookingDay",
+    "bookingReport",
 ];
 
 const DISTRIBUTOR_OPEN: &[&str] = &["login", "refreshSession"];

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth_matrix;
+mod booking;
 mod catalog;
 mod contract;
 mod http_surface;
