@@ -80,6 +80,19 @@ pub struct Config {
     pub graphql: GraphqlConfig,
     pub jobs: JobsConfig,
     pub scan: ScanConfig,
+    /// Booking defaults (a store's own policy overrides slot grid and cut-off).
+    #[serde(default)]
+    pub booking: BookingConfig,
+}
+
+/// Booking settings; unset keys keep the built-in defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct BookingConfig {
+    pub reminder_template_id: Option<String>,
+    pub reminder_lead_hours: Option<i64>,
+    pub slot_minutes: Option<i32>,
+    pub cancel_cutoff_minutes: Option<i32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

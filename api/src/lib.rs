@@ -218,6 +218,23 @@ pub fn settings(config: &Config, notify_url: &str) -> Settings {
             rate_per_second: Some(config.jobs.campaign_rate_per_second).filter(|r| *r > 0),
             ..Default::default()
         },
+        booking: booking_settings(&config.booking),
+    }
+}
+
+fn booking_settings(c: &config::BookingConfig) -> domain::booking::BookingSettings {
+    let d = domain::booking::BookingSettings::default();
+    domain::booking::BookingSettings {
+        reminder_template_id: c
+            .reminder_template_id
+            .clone()
+            .unwrap_or(d.reminder_template_id.clone()),
+        reminder_lead: c
+            .reminder_lead_hours
+            .map_or(d.reminder_lead, chrono::Duration::hours),
+        slot_minutes: c.slot_minutes.unwrap_or(d.slot_minutes),
+        cancel_cutoff_minutes: c.cancel_cutoff_minutes.unwrap_or(d.cancel_cutoff_minutes),
+        ..d
     }
 }
 

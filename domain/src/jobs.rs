@@ -35,6 +35,8 @@ pub fn scheduled_tasks() -> Vec<Arc<dyn PeriodicTask>> {
         Arc::new(crate::flash_sales::ReconcileFlashSales),
         Arc::new(crate::campaigns::insights::RefreshMemberInsights),
         Arc::new(crate::campaigns::automations::RunAutomations),
+        Arc::new(crate::booking::MarkNoShows),
+        Arc::new(crate::booking::SendBookingReminders),
     ]
 }
 

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod auth;
 pub mod campaigns;
+pub mod booking;
 pub mod catalog;
 pub mod clock;
 pub mod coupons;
@@ -68,6 +69,7 @@ pub struct Settings {
     pub flash_sales: flash_sales::FlashSaleSettings,
     pub scan: scan_codes::ScanSettings,
     pub campaigns: campaigns::CampaignSettings,
+    pub booking: booking::BookingSettings,
 }
 
 /// Facts about the request an action arrives in, kept with audit entries and used for throttling.

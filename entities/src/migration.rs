@@ -8,6 +8,7 @@ mod m0001_foundation;
 mod m0002_catalog_orders;
 mod m0003_coupons;
 mod m0004_flash_sales;
+mod m0005_booking;
 mod m0006_scan_codes;
 mod m0007_campaigns;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_catalog_orders::Migration),
             Box::new(m0003_coupons::Migration),
             Box::new(m0004_flash_sales::Migration),
+            Box::new(m0005_booking::Migration),
             Box::new(m0006_scan_codes::Migration),
             Box::new(m0007_campaigns::Migration),
         ]

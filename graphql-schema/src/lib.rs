@@ -8,6 +8,7 @@ pub mod scalars;
 mod audit;
 mod auth;
 mod campaigns;
+mod booking;
 mod catalog;
 mod coupons;
 mod distributors;
@@ -39,6 +40,7 @@ pub struct ConsumerQuery(
     coupons::ConsumerCouponsQuery,
     flash_sales::ConsumerFlashSalesQuery,
     scan_codes::ConsumerScanCodesQuery,
+    booking::ConsumerBookingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -51,6 +53,7 @@ pub struct ConsumerMutation(
     coupons::ConsumerCouponsMutation,
     flash_sales::ConsumerFlashSalesMutation,
     scan_codes::ConsumerScanCodesMutation,
+    booking::ConsumerBookingMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -68,6 +71,7 @@ pub struct StaffQuery(
     flash_sales::StaffFlashSalesQuery,
     scan_codes::StaffScanCodesQuery,
     campaigns::StaffCampaignsQuery,
+    booking::StaffBookingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -83,6 +87,7 @@ pub struct StaffMutation(
     flash_sales::StaffFlashSalesMutation,
     scan_codes::StaffScanCodesMutation,
     campaigns::StaffCampaignsMutation,
+    booking::StaffBookingMutation,
 );
 
 #[derive(MergedObject, Default)]

@@ -74,8 +74,9 @@ impl StaffRole {
             | TagMembers
             | ReadMemberPersonalData
             | ViewStock
-            | RecordSale => true,
-            ManageStock | RefundOrders | AssignExclusiveBa => {
+            | RecordSale
+            | ServeBookings => true,
+            ManageStock | RefundOrders | AssignExclusiveBa | ManageBookings | ViewBookingReports => {
                 matches!(self, Self::Hq | Self::Manager)
             }
             ReadAuditLog
@@ -116,6 +117,13 @@ pub enum Permission {
     ManageScanCodes,
     /// Subscription-message templates, segments, campaigns and automations.
     ManageCampaigns,
+    /// Booking services, opening hours, closures, BA skills, shifts and blocks (a manager
+    /// only at their own store).
+    ManageBookings,
+    /// Check members in and redeem their bookings at the counter (own store).
+    ServeBookings,
+    /// The day's bookings, utilisation and no-shows (a manager at their own store).
+    ViewBookingReports,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

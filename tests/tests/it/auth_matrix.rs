@@ -37,6 +37,12 @@ const STAFF_ANY_ROLE: &[&str] = &[
     "inspectCouponCode",
     "redeemCouponAtCounter",
     "redeemSampleVoucher",
+    "bookingServices",
+    "storeBookingSetup",
+    "baShifts",
+    "memberBookings",
+    "checkInBooking",
+    "redeemBooking",
 ];
 const STAFF_HQ_ONLY: &[&str] = &[
     "memberAuditLog",
@@ -82,6 +88,19 @@ const STAFF_MANAGER_OR_HQ: &[&str] = &[
     "adjustStock",
     "refundOrder",
     "assignExclusiveBa",
+    "createBookingService",
+    "updateBookingService",
+    "setBookingPolicy",
+    "setOpeningHours",
+    "addStoreClosure",
+    "removeStoreClosure",
+    "setBaSkills",
+    "addBaShift",
+    "removeBaShift",
+    "blockBaTime",
+    "unblockBaTime",
+    "storeBookingDay",
+    "bookingReport",
 ];
 
 const DISTRIBUTOR_OPEN: &[&str] = &["login", "refreshSession"];

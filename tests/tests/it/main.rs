@@ -3,6 +3,7 @@
 
 mod auth_matrix;
 mod campaigns;
+mod booking;
 mod catalog;
 mod contract;
 mod coupons;

@@ -1,0 +1,19 @@
+use sea_orm::entity::prelude::*;
+
+/// One 5-minute cell of a BA's time held by a booking (service and buffer); the primary key
+/// makes overlapping bookings of one BA impossible, whatever the concurrency.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "booking_cells")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub ba_id: i64,
+    /// Minutes since the Unix epoch divided by 5.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub cell: i64,
+    pub booking_id: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
