@@ -1647,6 +1647,9 @@ pub struct CouponReport {
     pub orders: i64,
 }
 
+/// status, source, valid until, order used on, discount given
+type ReportRow = (String, String, DateTime<Utc>, Option<i64>, i64);
+
 /// HQ's figures for one template.
 pub async fn coupon_report(
     app: &AppState,
@@ -1656,7 +1659,7 @@ pub async fn coupon_report(
     staff.require(Permission::ManageCoupons)?;
     let template = Template::from(template_row(&app.db, template_id).await?);
     let now = app.clock.now();
-    let rows: Vec<(String, String, DateTime<Utc>, Option<i64>, i64)> = coupon::Entity::find()
+    let rows: Vec<ReportRow> = coupon::Entity::find()
         .select_only()
         .column(coupon::Column::Status)
         .column(coupon::Column::Source)

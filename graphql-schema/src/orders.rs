@@ -370,6 +370,7 @@ pub struct StaffOrdersMutation;
 impl StaffOrdersMutation {
     /// Records a sale at the counter, paid on the spot, credited to the BA. When the preview
     /// showed allergen warnings, `acknowledgeAllergens` must be true.
+    #[allow(clippy::too_many_arguments)]
     async fn record_in_store_sale(
         &self,
         ctx: &Context<'_>,

@@ -278,6 +278,7 @@ async fn orders_take_coupons_and_refuse_bad_ones_without_changing_anything(backe
     clock.advance(Duration::days(2));
     // (sessions do not last two days)
     let (me, _) = app.login_member("coupon-dora").await;
+    let hq = app.login_staff("hq-demo").await;
 
     let before_orders = order_count(&app).await;
     let before_stock = stock(&app, cat.serum_sku, cat.store_location).await;
@@ -370,6 +371,29 @@ async fn orders_take_coupons_and_refuse_bad_ones_without_changing_anything(backe
         .map(|d| d["amountFen"].as_i64().unwrap())
         .collect();
     assert_eq!(amounts, vec![2000, 1500]);
+
+    // One coupon on concurrent orders: exactly one order gets it, the others change nothing.
+    let race_tpl = create(&hq, cash("抢用", 1000, false)).await;
+    let race = claim(&me, &race_tpl).await;
+    let cream_before = stock(&app, cat.cream_sku, cat.store_location).await;
+    let orders_before = order_count(&app).await;
+    let attempts = (0..8).map(|_| {
+        let me = me.clone();
+        let input = order_input(&cat, cat.cream_sku, 1, &[&race]);
+        async move { me.raw(PLACE, json!({ "i": input, "k": key() })).await }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let placed = results.iter().filter(|r| code_of(r).is_none()).count();
+    assert_eq!(placed, 1, "{results:?}");
+    assert!(
+        results.iter().filter_map(code_of).all(|c| c == "CONFLICT"),
+        "{results:?}"
+    );
+    assert_eq!(order_count(&app).await, orders_before + 1);
+    assert_eq!(
+        stock(&app, cat.cream_sku, cat.store_location).await,
+        cream_before - 1
+    );
 
     // An unpaid order that closes gives its coupons back.
     clock.advance(Duration::minutes(16));
