@@ -560,12 +560,89 @@ pub struct IssueOutcome {
     pub unknown_members: u64,
 }
 
-async fn held(txn: &DatabaseTransaction, template_id: i64, member_id: i64) -> Result<u64, DbErr> {
+async fn held<C: ConnectionTrait>(db: &C, template_id: i64, member_id: i64) -> Result<u64, DbErr> {
     coupon::Entity::find()
         .filter(coupon::Column::TemplateId.eq(template_id))
         .filter(coupon::Column::MemberId.eq(member_id))
-        .count(txn)
+        .count(db)
         .await
+}
+
+fn issue_key(template_id: i64, member_id: i64, source: IssueSource<'_>) -> String {
+    format!("{template_id}:{member_id}:{}:{}", source.kind, source.key)
+}
+
+/// What one attempt to give a copy inside a caller's transaction did.
+pub(crate) enum GrantAttempt {
+    Granted(coupon::Model),
+    /// A concurrent grant to the same member took the same number (or this very key): the
+    /// transaction must be rolled back and the whole attempt made again.
+    Collided,
+}
+
+/// Gives one copy of a template to a member inside the caller's transaction: takes one from the
+/// template's total (the conditional update also holds the template row on PostgreSQL until
+/// commit) and, when asked, keeps to the member's limit. Other modules (scan-for-gift) use it so
+/// the coupon and their own record commit together.
+pub(crate) async fn grant_in<C: ConnectionTrait>(
+    txn: &C,
+    template_id: i64,
+    member_id: i64,
+    source: IssueSource<'_>,
+    enforce_member_limit: bool,
+    now: DateTime<Utc>,
+) -> Result<GrantAttempt, CouponsError> {
+    let tpl = Template::from(template_row(txn, template_id).await?);
+    tpl.issuable(now)?;
+    let limit = u64::try_from(tpl.per_member_limit).unwrap_or(0);
+    if enforce_member_limit && held(txn, template_id, member_id).await? >= limit {
+        return Err(CouponsError::LimitReached);
+    }
+    let taken = coupon_template::Entity::update_many()
+        .col_expr(
+            coupon_template::Column::Issued,
+            Expr::col(coupon_template::Column::Issued).add(1),
+        )
+        .filter(coupon_template::Column::Id.eq(template_id))
+        .filter(
+            Expr::col(coupon_template::Column::Issued)
+                .lt(Expr::col(coupon_template::Column::TotalQuantity)),
+        )
+        .exec(txn)
+        .await?;
+    if taken.rows_affected == 0 {
+        return Err(CouponsError::SoldOut);
+    }
+    // Counted again after the template row is ours: claims committed meanwhile are seen.
+    let count = held(txn, template_id, member_id).await?;
+    if enforce_member_limit && count >= limit {
+        return Err(CouponsError::LimitReached);
+    }
+    let (valid_from, valid_until) = tpl.window_for(now);
+    let inserted = coupon::ActiveModel {
+        template_id: Set(template_id),
+        member_id: Set(member_id),
+        seq: Set(i32::try_from(count + 1).unwrap_or(i32::MAX)),
+        status: Set(CouponStatus::Available.as_str().to_owned()),
+        source: Set(source.kind.to_owned()),
+        issue_key: Set(issue_key(template_id, member_id, source)),
+        valid_from: Set(valid_from),
+        valid_until: Set(valid_until),
+        issued_at: Set(now),
+        used_at: Set(None),
+        used_order_id: Set(None),
+        used_store_id: Set(None),
+        used_by_staff: Set(None),
+        discount_fen: Set(0),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await;
+    match inserted {
+        Ok(row) => Ok(GrantAttempt::Granted(row)),
+        Err(e) if is_unique_violation(&e) => Ok(GrantAttempt::Collided),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Gives one copy of a template to a member, once per source key. Returns the copy and
@@ -577,76 +654,32 @@ async fn grant(
     source: IssueSource<'_>,
     enforce_member_limit: bool,
 ) -> Result<(coupon::Model, bool), CouponsError> {
-    let issue_key = format!("{template_id}:{member_id}:{}:{}", source.kind, source.key);
+    let key = issue_key(template_id, member_id, source);
     for _ in 0..8 {
         if let Some(existing) = coupon::Entity::find()
-            .filter(coupon::Column::IssueKey.eq(&issue_key))
+            .filter(coupon::Column::IssueKey.eq(&key))
             .one(&app.db)
             .await?
         {
             return Ok((existing, false));
         }
-        let now = app.clock.now();
         let txn = db::begin_write(&app.db).await?;
-        let tpl = Template::from(template_row(&txn, template_id).await?);
-        tpl.issuable(now)?;
-        if enforce_member_limit
-            && held(&txn, template_id, member_id).await?
-                >= u64::try_from(tpl.per_member_limit).unwrap_or(0)
-        {
-            return Err(CouponsError::LimitReached);
-        }
-        let taken = coupon_template::Entity::update_many()
-            .col_expr(
-                coupon_template::Column::Issued,
-                Expr::col(coupon_template::Column::Issued).add(1),
-            )
-            .filter(coupon_template::Column::Id.eq(template_id))
-            .filter(
-                Expr::col(coupon_template::Column::Issued)
-                    .lt(Expr::col(coupon_template::Column::TotalQuantity)),
-            )
-            .exec(&txn)
-            .await?;
-        if taken.rows_affected == 0 {
-            return Err(CouponsError::SoldOut);
-        }
-        // Counted again after the template row is ours: claims committed meanwhile are seen.
-        let count = held(&txn, template_id, member_id).await?;
-        if enforce_member_limit && count >= u64::try_from(tpl.per_member_limit).unwrap_or(0) {
-            return Err(CouponsError::LimitReached);
-        }
-        let (valid_from, valid_until) = tpl.window_for(now);
-        let inserted = coupon::ActiveModel {
-            template_id: Set(template_id),
-            member_id: Set(member_id),
-            seq: Set(i32::try_from(count + 1).unwrap_or(i32::MAX)),
-            status: Set(CouponStatus::Available.as_str().to_owned()),
-            source: Set(source.kind.to_owned()),
-            issue_key: Set(issue_key.clone()),
-            valid_from: Set(valid_from),
-            valid_until: Set(valid_until),
-            issued_at: Set(now),
-            used_at: Set(None),
-            used_order_id: Set(None),
-            used_store_id: Set(None),
-            used_by_staff: Set(None),
-            discount_fen: Set(0),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await;
-        match inserted {
-            Ok(row) => {
+        let attempt = grant_in(
+            &txn,
+            template_id,
+            member_id,
+            source,
+            enforce_member_limit,
+            app.clock.now(),
+        )
+        .await?;
+        match attempt {
+            GrantAttempt::Granted(row) => {
                 txn.commit().await?;
                 return Ok((row, true));
             }
             // Another claim of this member (or this very key) won the same number: look again.
-            Err(e) if is_unique_violation(&e) => {
-                drop(txn);
-                continue;
-            }
-            Err(e) => return Err(e.into()),
+            GrantAttempt::Collided => drop(txn),
         }
     }
     Err(StoreError::Contention(DbErr::Custom("coupon claim kept colliding".into())).into())

@@ -6,8 +6,8 @@
 
 pub mod audit;
 pub mod auth;
-pub mod campaigns;
 pub mod booking;
+pub mod campaigns;
 pub mod catalog;
 pub mod clock;
 pub mod coupons;

@@ -6,9 +6,6 @@
 pub mod migration;
 
 pub mod audit_log;
-pub mod campaign;
-pub mod campaign_automation;
-pub mod campaign_delivery;
 pub mod ba_block;
 pub mod ba_shift;
 pub mod ba_skill;
@@ -16,6 +13,9 @@ pub mod booking;
 pub mod booking_cell;
 pub mod booking_policy;
 pub mod booking_service;
+pub mod campaign;
+pub mod campaign_automation;
+pub mod campaign_delivery;
 pub mod category;
 pub mod coupon;
 pub mod coupon_template;

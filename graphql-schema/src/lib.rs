@@ -7,8 +7,8 @@ pub mod scalars;
 
 mod audit;
 mod auth;
-mod campaigns;
 mod booking;
+mod campaigns;
 mod catalog;
 mod coupons;
 mod distributors;

@@ -76,16 +76,12 @@ impl StaffRole {
             | ViewStock
             | RecordSale
             | ServeBookings => true,
-            ManageStock | RefundOrders | AssignExclusiveBa | ManageBookings | ViewBookingReports => {
+            ManageStock | RefundOrders | AssignExclusiveBa | ManageBookings
+            | ViewBookingReports => {
                 matches!(self, Self::Hq | Self::Manager)
             }
-            ReadAuditLog
-            | ManageCatalog
-            | ManageTiers
-            | ManageCoupons
-            | ManageFlashSales
-            | ManageScanCodes
-            | ManageCampaigns => matches!(self, Self::Hq),
+            ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons | ManageFlashSales
+            | ManageScanCodes | ManageCampaigns => matches!(self, Self::Hq),
         }
     }
 }

@@ -198,11 +198,8 @@ pub(crate) fn cells(start: DateTime<Utc>, until: DateTime<Utc>) -> std::ops::Ran
 
 /// A local calendar day as a UTC window [start, next day's start).
 pub(crate) fn day_window(zone: Tz, date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = slots::local_instant(zone, date, 0).unwrap_or_else(|| {
-        date.and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            .and_utc()
-    });
+    let start = slots::local_instant(zone, date, 0)
+        .unwrap_or_else(|| date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     let next = date.succ_opt().unwrap_or(date);
     let end = slots::local_instant(zone, next, 0).unwrap_or(start + chrono::Duration::days(1));
     (start, end)

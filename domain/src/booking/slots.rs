@@ -90,8 +90,7 @@ pub fn compute(inputs: SlotInputs) -> Vec<Slot> {
         if inputs.closures.contains(&day) {
             continue;
         }
-        let Some(&(opens, closes)) = inputs.opening.get(&day.weekday().number_from_monday())
-        else {
+        let Some(&(opens, closes)) = inputs.opening.get(&day.weekday().number_from_monday()) else {
             continue;
         };
         // The first grid point at or after opening time.
@@ -159,14 +158,23 @@ mod tests {
             closures: [day.succ_opt().unwrap()].into_iter().collect(),
             bas: vec![1, 2],
             shifts: [
-                (1, vec![(at(z, "2026-12-07", "10:00"), at(z, "2026-12-07", "14:00"))]),
-                (2, vec![(at(z, "2026-12-07", "14:00"), at(z, "2026-12-07", "18:00"))]),
+                (
+                    1,
+                    vec![(at(z, "2026-12-07", "10:00"), at(z, "2026-12-07", "14:00"))],
+                ),
+                (
+                    2,
+                    vec![(at(z, "2026-12-07", "14:00"), at(z, "2026-12-07", "18:00"))],
+                ),
             ]
             .into_iter()
             .collect(),
-            busy: [(1, vec![(at(z, "2026-12-07", "11:00"), at(z, "2026-12-07", "12:15"))])]
-                .into_iter()
-                .collect(),
+            busy: [(
+                1,
+                vec![(at(z, "2026-12-07", "11:00"), at(z, "2026-12-07", "12:15"))],
+            )]
+            .into_iter()
+            .collect(),
         };
         let slots = compute(inputs);
         let starts: Vec<(String, Vec<i64>)> = slots

@@ -22,6 +22,7 @@ use wechat_integration::{WeChatError, WeChatErrorKind, WxaCodeRequest};
 
 use crate::auth::{AuthError, MemberPrincipal, Permission, StaffPrincipal};
 use crate::clock::DEFAULT_ZONE;
+use crate::coupons::{self, CouponsError};
 use crate::error::{DomainError, ErrorCode, StoreError};
 use crate::loyalty::{self, PointsEvent, PointsReason};
 use crate::members::SkinType;
@@ -66,9 +67,9 @@ pub enum ScanError {
     Blocked,
     #[error("today's gift limit is reached; scan again tomorrow")]
     DailyCapReached,
-    /// Coupon gifts wait for the coupon capability (see [`grant_coupon_gift`]).
-    #[error("coupon gifts are not available yet")]
-    CouponsNotAvailable,
+    /// The batch's coupon could not be given (sold out, ended, inactive).
+    #[error(transparent)]
+    Coupon(#[from] CouponsError),
     #[error("sample voucher not found")]
     VoucherNotFound,
     #[error("this sample voucher was already redeemed")]
@@ -101,7 +102,8 @@ impl DomainError for ScanError {
             Self::Expired => ErrorCode::Expired,
             Self::RateLimited | Self::Throttled | Self::Blocked => ErrorCode::RateLimited,
             Self::DailyCapReached => ErrorCode::LimitReached,
-            Self::CouponsNotAvailable | Self::WeChat(_) => ErrorCode::Unavailable,
+            Self::WeChat(_) => ErrorCode::Unavailable,
+            Self::Coupon(e) => e.code(),
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
         }
@@ -375,6 +377,14 @@ pub async fn create_batch(
         .one(&app.db)
         .await?
         .ok_or(ScanError::SkuNotFound)?;
+    if let Gift::Coupon { template_id } = gift
+        && entities::coupon_template::Entity::find_by_id(template_id)
+            .one(&app.db)
+            .await?
+            .is_none()
+    {
+        return Err(invalid("the batch's coupon template does not exist"));
+    }
     let lot = match input.stock_batch_id {
         Some(id) => Some(
             stock_batch::Entity::find_by_id(id)
@@ -719,18 +729,28 @@ fn random_voucher() -> String {
     format!("SV{body}")
 }
 
-/// Grants a COUPON gift inside the redemption's transaction.
-///
-/// The coupon capability is built in parallel; until it is wired here (to
-/// `coupons::issue_to_members` with the redemption's key), a coupon gift fails the scan with
-/// [`ScanError::CouponsNotAvailable`] and the code stays unredeemed. It never pretends success.
-pub async fn grant_coupon_gift<C: ConnectionTrait>(
-    _txn: &C,
-    _member_id: i64,
-    _template_id: i64,
-    _idempotency_key: &str,
+/// Grants a COUPON gift inside the redemption's transaction, keyed by the code, so the coupon
+/// and the redemption commit together or not at all. The template's total is kept; its
+/// per-member limit is not (each pack is a purchase; the daily gift cap guards abuse).
+async fn grant_coupon_gift<C: ConnectionTrait>(
+    txn: &C,
+    member_id: i64,
+    template_id: i64,
+    idempotency_key: &str,
+    now: DateTime<Utc>,
 ) -> Result<(), ScanError> {
-    Err(ScanError::CouponsNotAvailable)
+    let source = coupons::IssueSource {
+        kind: "SCAN",
+        key: idempotency_key,
+    };
+    match coupons::grant_in(txn, template_id, member_id, source, false, now).await? {
+        coupons::GrantAttempt::Granted(_) => Ok(()),
+        // A concurrent claim of the same template by this member: the scan is rolled back and
+        // the member can scan again.
+        coupons::GrantAttempt::Collided => Err(ScanError::Store(StoreError::Contention(
+            sea_orm::DbErr::Custom("coupon gift collided with a concurrent claim".into()),
+        ))),
+    }
 }
 
 struct EventFacts<'a> {
@@ -947,7 +967,7 @@ async fn redeem(
             .await?;
         }
         Gift::Coupon { template_id } => {
-            grant_coupon_gift(&txn, who.member_id, *template_id, &key).await?;
+            grant_coupon_gift(&txn, who.member_id, *template_id, &key, now).await?;
         }
         // The voucher is the redemption row itself.
         Gift::Sample { .. } => {}

@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth_matrix;
-mod campaigns;
 mod booking;
+mod campaigns;
 mod catalog;
 mod contract;
 mod coupons;

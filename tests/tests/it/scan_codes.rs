@@ -140,7 +140,7 @@ async fn counts(app: &TestApp) -> (u64, u64, u64) {
 /// HQ creates a batch over GraphQL; the first scan redeems and grants points once; later scans
 /// answer "already redeemed" with when and where; another member's scan is flagged; a scan
 /// outside the territory is reported as cross-territory; samples are collected at the counter;
-/// coupon gifts refuse clearly until coupons are wired.
+/// coupon gifts issue a coupon with the redemption.
 async fn scan_for_gift_end_to_end(backend: Backend) {
     let app = TestApp::start(backend).await;
     let cat = fixtures::catalog(&app, 10).await;
@@ -320,29 +320,89 @@ async fn scan_for_gift_end_to_end(backend: Backend) {
         Some("NOT_FOUND")
     );
 
-    // A coupon gift is refused clearly (coupons are not wired yet) and the code stays unredeemed.
-    let coupon = scan::create_batch(
+    // A coupon gift: the coupon and the redemption commit together; when the template runs
+    // out, the scan is refused with SOLD_OUT and the code stays for later. A batch cannot name
+    // a template that does not exist.
+    assert!(matches!(
+        scan::create_batch(
+            &app.state,
+            &hq_p,
+            batch_input(
+                &cat,
+                10,
+                Gift::Coupon {
+                    template_id: 999_999
+                }
+            ),
+        )
+        .await,
+        Err(ScanError::InvalidInput(_))
+    ));
+    let template = domain::coupons::create_template(
         &app.state,
         &hq_p,
-        batch_input(&cat, 10, Gift::Coupon { template_id: 7 }),
+        domain::coupons::NewTemplate {
+            name: "扫码礼 10元".into(),
+            kind: domain::coupons::CouponKind::Cash,
+            threshold_fen: None,
+            reduction_fen: None,
+            percent_off: None,
+            cap_fen: None,
+            amount_fen: Some(1_000),
+            gift_sku_id: None,
+            total_quantity: 1,
+            per_member_limit: 1,
+            validity: domain::coupons::Validity::DaysFromIssue(30),
+            scope: domain::coupons::Scope::default(),
+            stacks_with_coupons: true,
+            stacks_with_flash_sale: false,
+            birthday: false,
+        },
     )
     .await
     .unwrap();
+    let coupon = scan::create_batch(
+        &app.state,
+        &hq_p,
+        batch_input(
+            &cat,
+            10,
+            Gift::Coupon {
+                template_id: template.id,
+            },
+        ),
+    )
+    .await
+    .unwrap();
+    let got = alice
+        .ok(SCAN, json!({ "c": code(&app, coupon.id, 0) }))
+        .await["scanCode"]
+        .clone();
+    assert_eq!(got["status"], "REDEEMED");
+    assert_eq!(got["gift"]["kind"], "COUPON");
+    let alice_id: i64 = alice_id.parse().unwrap();
+    let held = entities::coupon::Entity::find()
+        .filter(entities::coupon::Column::MemberId.eq(alice_id))
+        .filter(entities::coupon::Column::TemplateId.eq(template.id))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].source, "SCAN");
+    // The only copy is gone: the next code is refused and stays unredeemed.
     let before = counts(&app).await;
     let refused = alice
-        .raw(SCAN, json!({ "c": code(&app, coupon.id, 0) }))
+        .raw(SCAN, json!({ "c": code(&app, coupon.id, 1) }))
         .await;
-    assert_eq!(code_of(&refused).as_deref(), Some("UNAVAILABLE"));
+    assert_eq!(code_of(&refused).as_deref(), Some("SOLD_OUT"));
     assert_eq!(counts(&app).await, before);
-    let alice_id: i64 = alice_id.parse().unwrap();
-    assert!(
+    assert_eq!(
         entities::scan_redemption::Entity::find()
             .filter(entities::scan_redemption::Column::BatchId.eq(coupon.id))
-            .one(app.db())
+            .count(app.db())
             .await
-            .unwrap()
-            .is_none(),
-        "member {alice_id} got nothing for the coupon code"
+            .unwrap(),
+        1
     );
 
     // A mini-program code for the batch's display, through the (fake) WeChat.
