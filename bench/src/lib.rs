@@ -1,6 +1,7 @@
 //! Load scenarios for `scripts/bench`, one module each, sharing the environment (fresh database,
 //! the release server as a child process) and the load generator.
 
+pub mod booking;
 pub mod catalog;
 pub mod env;
 pub mod load;

@@ -629,9 +629,11 @@ impl StaffBookingMutation {
             required_skills: changes.required_skills,
             active: changes.active,
         };
-        Ok(booking::update_service(app(ctx), me, parse_id(&id)?, changes)
-            .await?
-            .into())
+        Ok(
+            booking::update_service(app(ctx), me, parse_id(&id)?, changes)
+                .await?
+                .into(),
+        )
     }
 
     async fn set_booking_policy(
@@ -754,8 +756,9 @@ impl StaffBookingMutation {
         reason: String,
     ) -> ApiResult<BaBlock> {
         let me = staff(ctx).await?;
-        let b = booking::block_ba_time(app(ctx), me, parse_id(&ba_id)?, starts_at, ends_at, &reason)
-            .await?;
+        let b =
+            booking::block_ba_time(app(ctx), me, parse_id(&ba_id)?, starts_at, ends_at, &reason)
+                .await?;
         Ok(BaBlock {
             id: b.id.into(),
             ba_id: b.ba_id.into(),

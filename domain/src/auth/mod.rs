@@ -76,7 +76,8 @@ impl StaffRole {
             | ViewStock
             | RecordSale
             | ServeBookings => true,
-            ManageStock | RefundOrders | AssignExclusiveBa | ManageBookings | ViewBookingReports => {
+            ManageStock | RefundOrders | AssignExclusiveBa | ManageBookings
+            | ViewBookingReports => {
                 matches!(self, Self::Hq | Self::Manager)
             }
             ReadAuditLog | ManageCatalog | ManageTiers => matches!(self, Self::Hq),

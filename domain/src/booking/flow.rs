@@ -6,16 +6,14 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use sha2::{Digest, Sha256};
 
 use super::setup::{Ba, load_service, load_store, policy, skills_of, store_bas};
 use super::slots::{self, Slot, SlotInputs};
-use super::{
-    BookingError, BookingStatus, HOLDING, cells, invalid, require_store, store_zone,
-};
+use super::{BookingError, BookingStatus, HOLDING, cells, invalid, require_store, store_zone};
 use crate::auth::{MemberPrincipal, Permission, StaffPrincipal};
 use crate::error::is_unique_violation;
 use crate::signed_codes::CodeError;
@@ -89,14 +87,20 @@ pub(crate) async fn load_many<C: ConnectionTrait>(
         .collect())
 }
 
-async fn load_one<C: ConnectionTrait>(db: &C, row: booking::Model) -> Result<Booking, BookingError> {
+async fn load_one<C: ConnectionTrait>(
+    db: &C,
+    row: booking::Model,
+) -> Result<Booking, BookingError> {
     load_many(db, vec![row])
         .await?
         .pop()
         .ok_or(BookingError::NotFound("booking"))
 }
 
-pub(crate) async fn row<C: ConnectionTrait>(db: &C, id: i64) -> Result<booking::Model, BookingError> {
+pub(crate) async fn row<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<booking::Model, BookingError> {
     booking::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -390,10 +394,10 @@ async fn check_member_overlap(
 ) -> Result<(), BookingError> {
     let mut q = booking::Entity::find()
         .filter(booking::Column::MemberId.eq(member_id))
-        .filter(
-            booking::Column::Status
-                .is_in([BookingStatus::Booked.as_str(), BookingStatus::CheckedIn.as_str()]),
-        )
+        .filter(booking::Column::Status.is_in([
+            BookingStatus::Booked.as_str(),
+            BookingStatus::CheckedIn.as_str(),
+        ]))
         .filter(booking::Column::StartsAt.lt(end))
         .filter(booking::Column::EndsAt.gt(start));
     if let Some(id) = exclude {
@@ -415,9 +419,7 @@ fn check_start(
         return Err(invalid("that time has passed"));
     }
     if start > now + Duration::days(i64::from(horizon_days)) {
-        return Err(invalid(format!(
-            "bookings open {horizon_days} days ahead"
-        )));
+        return Err(invalid(format!("bookings open {horizon_days} days ahead")));
     }
     if start.timestamp() % (60 * super::CELL_MINUTES) != 0 {
         return Err(BookingError::SlotUnavailable);
@@ -449,7 +451,7 @@ async fn hold_cells(
 }
 
 enum Attempt {
-    Booked(booking::Model),
+    Booked(Box<booking::Model>),
     Taken,
     KeyRace,
 }
@@ -472,7 +474,7 @@ async fn try_book(
         return Ok(Attempt::Taken);
     }
     txn.commit().await?;
-    Ok(Attempt::Booked(booking))
+    Ok(Attempt::Booked(Box::new(booking)))
 }
 
 /// A member books a service. With no BA named, the least busy free qualified BA is taken. The
@@ -533,7 +535,7 @@ pub async fn book(
             ..Default::default()
         };
         match try_book(app, row, ba_id, input.starts_at, holds_until).await? {
-            Attempt::Booked(b) => return load_one(&app.db, b).await,
+            Attempt::Booked(b) => return load_one(&app.db, *b).await,
             Attempt::Taken => {}
             Attempt::KeyRace => {
                 let existing = by_key(app, me.member_id, idempotency_key)
@@ -729,10 +731,13 @@ pub async fn check_in(
 ) -> Result<Booking, BookingError> {
     staff.require(Permission::ServeBookings)?;
     let now = app.clock.now();
-    let id = app.codes.verify(CODE_KIND, code, now).map_err(|e| match e {
-        CodeError::Expired => BookingError::CodeExpired,
-        CodeError::Malformed | CodeError::Forged => BookingError::BadCode,
-    })?;
+    let id = app
+        .codes
+        .verify(CODE_KIND, code, now)
+        .map_err(|e| match e {
+            CodeError::Expired => BookingError::CodeExpired,
+            CodeError::Malformed | CodeError::Forged => BookingError::BadCode,
+        })?;
     let current = row(&app.db, id).await?;
     if require_store(staff, Permission::ServeBookings, current.store_id).is_err() {
         return Err(BookingError::OtherStore);

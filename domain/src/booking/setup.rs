@@ -251,18 +251,20 @@ pub(crate) async fn policy<C: ConnectionTrait>(
     store_id: i64,
 ) -> Result<Policy, BookingError> {
     let s = &app.settings.booking;
-    Ok(match booking_policy::Entity::find_by_id(store_id).one(db).await? {
-        Some(p) => Policy {
-            slot_minutes: p.slot_minutes,
-            cancel_cutoff_minutes: p.cancel_cutoff_minutes,
-            horizon_days: p.horizon_days,
+    Ok(
+        match booking_policy::Entity::find_by_id(store_id).one(db).await? {
+            Some(p) => Policy {
+                slot_minutes: p.slot_minutes,
+                cancel_cutoff_minutes: p.cancel_cutoff_minutes,
+                horizon_days: p.horizon_days,
+            },
+            None => Policy {
+                slot_minutes: s.slot_minutes,
+                cancel_cutoff_minutes: s.cancel_cutoff_minutes,
+                horizon_days: s.horizon_days,
+            },
         },
-        None => Policy {
-            slot_minutes: s.slot_minutes,
-            cancel_cutoff_minutes: s.cancel_cutoff_minutes,
-            horizon_days: s.horizon_days,
-        },
-    })
+    )
 }
 
 pub async fn store_policy(app: &AppState, store_id: i64) -> Result<Policy, BookingError> {
@@ -401,9 +403,12 @@ pub async fn add_closure(
         reason: Set(reason.clone()),
     })
     .on_conflict(
-        OnConflict::columns([store_closure::Column::StoreId, store_closure::Column::ClosedOn])
-            .update_column(store_closure::Column::Reason)
-            .to_owned(),
+        OnConflict::columns([
+            store_closure::Column::StoreId,
+            store_closure::Column::ClosedOn,
+        ])
+        .update_column(store_closure::Column::Reason)
+        .to_owned(),
     )
     .exec_without_returning(&app.db)
     .await?;
@@ -602,7 +607,9 @@ pub async fn remove_shift(
         return Err(BookingError::NotFound("shift"));
     };
     require_store(staff, Permission::ManageBookings, row.store_id)?;
-    ba_shift::Entity::delete_by_id(shift_id).exec(&app.db).await?;
+    ba_shift::Entity::delete_by_id(shift_id)
+        .exec(&app.db)
+        .await?;
     Ok(true)
 }
 
@@ -690,6 +697,8 @@ pub async fn unblock_ba_time(
         return Err(BookingError::NotFound("block"));
     };
     require_store(staff, Permission::ManageBookings, row.store_id)?;
-    ba_block::Entity::delete_by_id(block_id).exec(&app.db).await?;
+    ba_block::Entity::delete_by_id(block_id)
+        .exec(&app.db)
+        .await?;
     Ok(true)
 }

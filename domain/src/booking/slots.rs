@@ -15,6 +15,9 @@ pub struct Slot {
     pub ba_ids: Vec<i64>,
 }
 
+/// Time intervals [start, end) per BA.
+pub type Intervals = HashMap<i64, Vec<(DateTime<Utc>, DateTime<Utc>)>>;
+
 /// Everything the computation needs, read in one go for a store and a window.
 #[derive(Debug, Clone)]
 pub struct SlotInputs {
@@ -31,9 +34,9 @@ pub struct SlotInputs {
     pub closures: HashSet<NaiveDate>,
     /// The qualified BAs, in the order they are offered.
     pub bas: Vec<i64>,
-    pub shifts: HashMap<i64, Vec<(DateTime<Utc>, DateTime<Utc>)>>,
+    pub shifts: Intervals,
     /// Bookings (start, held-until) and blocks per BA.
-    pub busy: HashMap<i64, Vec<(DateTime<Utc>, DateTime<Utc>)>>,
+    pub busy: Intervals,
 }
 
 /// A local wall-clock time on a day as a UTC instant; `None` in a daylight-saving gap.
@@ -90,8 +93,7 @@ pub fn compute(inputs: SlotInputs) -> Vec<Slot> {
         if inputs.closures.contains(&day) {
             continue;
         }
-        let Some(&(opens, closes)) = inputs.opening.get(&day.weekday().number_from_monday())
-        else {
+        let Some(&(opens, closes)) = inputs.opening.get(&day.weekday().number_from_monday()) else {
             continue;
         };
         // The first grid point at or after opening time.
@@ -159,14 +161,23 @@ mod tests {
             closures: [day.succ_opt().unwrap()].into_iter().collect(),
             bas: vec![1, 2],
             shifts: [
-                (1, vec![(at(z, "2026-12-07", "10:00"), at(z, "2026-12-07", "14:00"))]),
-                (2, vec![(at(z, "2026-12-07", "14:00"), at(z, "2026-12-07", "18:00"))]),
+                (
+                    1,
+                    vec![(at(z, "2026-12-07", "10:00"), at(z, "2026-12-07", "14:00"))],
+                ),
+                (
+                    2,
+                    vec![(at(z, "2026-12-07", "14:00"), at(z, "2026-12-07", "18:00"))],
+                ),
             ]
             .into_iter()
             .collect(),
-            busy: [(1, vec![(at(z, "2026-12-07", "11:00"), at(z, "2026-12-07", "12:15"))])]
-                .into_iter()
-                .collect(),
+            busy: [(
+                1,
+                vec![(at(z, "2026-12-07", "11:00"), at(z, "2026-12-07", "12:15"))],
+            )]
+            .into_iter()
+            .collect(),
         };
         let slots = compute(inputs);
         let starts: Vec<(String, Vec<i64>)> = slots

@@ -148,7 +148,10 @@ impl MigrationTrait for Migration {
         m.create_index(index(
             "idx_ba_shifts_store_time",
             BaShifts::Table,
-            vec![BaShifts::StoreId.into_iden(), BaShifts::StartsAt.into_iden()],
+            vec![
+                BaShifts::StoreId.into_iden(),
+                BaShifts::StartsAt.into_iden(),
+            ],
         ))
         .await?;
 
@@ -173,7 +176,10 @@ impl MigrationTrait for Migration {
         m.create_index(index(
             "idx_ba_blocks_store_time",
             BaBlocks::Table,
-            vec![BaBlocks::StoreId.into_iden(), BaBlocks::StartsAt.into_iden()],
+            vec![
+                BaBlocks::StoreId.into_iden(),
+                BaBlocks::StartsAt.into_iden(),
+            ],
         ))
         .await?;
 
@@ -238,7 +244,10 @@ impl MigrationTrait for Migration {
         m.create_index(index(
             "idx_bookings_store_time",
             Bookings::Table,
-            vec![Bookings::StoreId.into_iden(), Bookings::StartsAt.into_iden()],
+            vec![
+                Bookings::StoreId.into_iden(),
+                Bookings::StartsAt.into_iden(),
+            ],
         ))
         .await?;
         m.create_index(index(
@@ -250,7 +259,10 @@ impl MigrationTrait for Migration {
         m.create_index(index(
             "idx_bookings_member",
             Bookings::Table,
-            vec![Bookings::MemberId.into_iden(), Bookings::StartsAt.into_iden()],
+            vec![
+                Bookings::MemberId.into_iden(),
+                Bookings::StartsAt.into_iden(),
+            ],
         ))
         .await?;
 

@@ -18,8 +18,8 @@ const CST: i32 = 8 * 3600;
 
 /// A local Shanghai wall-clock time as UTC.
 fn cst(date: &str, hm: &str) -> DateTime<Utc> {
-    let naive = chrono::NaiveDateTime::parse_from_str(&format!("{date} {hm}"), "%Y-%m-%d %H:%M")
-        .unwrap();
+    let naive =
+        chrono::NaiveDateTime::parse_from_str(&format!("{date} {hm}"), "%Y-%m-%d %H:%M").unwrap();
     FixedOffset::east_opt(CST)
         .unwrap()
         .from_local_datetime(&naive)
@@ -180,7 +180,13 @@ const SLOTS: &str = "query($s: ID!, $v: ID!, $f: Date!, $d: Int!, $b: ID) { avai
 const BOOK: &str = "mutation($i: BookServiceInput!, $k: String!) { bookService(input: $i, idempotencyKey: $k) { id baId status startsAt endsAt } }";
 
 impl Setup {
-    async fn slots(&self, me: &Gql, service: i64, days: i32, ba: Option<i64>) -> Vec<(String, Vec<i64>)> {
+    async fn slots(
+        &self,
+        me: &Gql,
+        service: i64,
+        days: i32,
+        ba: Option<i64>,
+    ) -> Vec<(String, Vec<i64>)> {
         let data = me
             .ok(
                 SLOTS,
@@ -213,9 +219,7 @@ impl Setup {
     }
 
     async fn book(&self, me: &Gql, service: i64, ba: Option<i64>, at: DateTime<Utc>) -> Value {
-        me.ok(BOOK, self.book_vars(service, ba, at, &key()))
-            .await["bookService"]
-            .clone()
+        me.ok(BOOK, self.book_vars(service, ba, at, &key())).await["bookService"].clone()
     }
 }
 
@@ -235,16 +239,30 @@ async fn slots_follow_hours_shifts_closures_and_midnight(backend: Backend) {
         starts(&all),
         [
             // BA1's morning shift ends at 14:00: the last 60-minute slot starts at 13:00.
-            "Mon 10:00", "Mon 10:30", "Mon 11:00", "Mon 11:30", "Mon 12:00", "Mon 12:30",
+            "Mon 10:00",
+            "Mon 10:30",
+            "Mon 11:00",
+            "Mon 11:30",
+            "Mon 12:00",
+            "Mon 12:30",
             "Mon 13:00",
             // The shift change: BA2 from 14:00 (13:30 would need both).
-            "Mon 14:00", "Mon 14:30", "Mon 15:00", "Mon 15:30", "Mon 16:00", "Mon 16:30",
+            "Mon 14:00",
+            "Mon 14:30",
+            "Mon 15:00",
+            "Mon 15:30",
+            "Mon 16:00",
+            "Mon 16:30",
             "Mon 17:00",
             // BA1's night shift: the store closes at midnight, so the last start is 23:00.
-            "Mon 22:00", "Mon 22:30", "Mon 23:00",
+            "Mon 22:00",
+            "Mon 22:30",
+            "Mon 23:00",
             // Tuesday is a closure day; BA2's Tuesday-night shift reaches into Wednesday,
             // which opens at 00:00.
-            "Wed 00:00", "Wed 00:30", "Wed 01:00",
+            "Wed 00:00",
+            "Wed 00:30",
+            "Wed 01:00",
         ]
     );
     assert!(all[..7].iter().all(|(_, b)| b == &vec![s.ba1]));
@@ -256,9 +274,10 @@ async fn slots_follow_hours_shifts_closures_and_midnight(backend: Backend) {
             json!({ "s": s.store_id.to_string(), "v": s.facial.to_string(), "f": "2026-12-09", "d": 1 }),
         )
         .await;
-    let first = DateTime::parse_from_rfc3339(data["availableSlots"][0]["startsAt"].as_str().unwrap())
-        .unwrap()
-        .with_timezone(&Utc);
+    let first =
+        DateTime::parse_from_rfc3339(data["availableSlots"][0]["startsAt"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
     assert_eq!(first, cst("2026-12-09", "00:00"));
     assert_eq!(first.to_rfc3339(), "2026-12-08T16:00:00+00:00");
 
@@ -274,8 +293,14 @@ async fn slots_follow_hours_shifts_closures_and_midnight(backend: Backend) {
     assert_eq!(
         starts(&monday),
         [
-            "Mon 12:30", "Mon 13:00", "Mon 16:00", "Mon 16:30", "Mon 17:00", "Mon 22:00",
-            "Mon 22:30", "Mon 23:00",
+            "Mon 12:30",
+            "Mon 13:00",
+            "Mon 16:00",
+            "Mon 16:30",
+            "Mon 17:00",
+            "Mon 22:00",
+            "Mon 22:30",
+            "Mon 23:00",
         ]
     );
     // The shorter service fits before the booking (10:00–10:30 and 10:30–11:00).
@@ -290,7 +315,16 @@ async fn slots_follow_hours_shifts_closures_and_midnight(backend: Backend) {
     // (access tokens follow the clock: sign in again after moving it)
     let (me, _) = s.app.login_member("slots").await;
     let later = s.slots(&me, s.facial, 1, None).await;
-    assert_eq!(starts(&later), ["Mon 16:30", "Mon 17:00", "Mon 22:00", "Mon 22:30", "Mon 23:00"]);
+    assert_eq!(
+        starts(&later),
+        [
+            "Mon 16:30",
+            "Mon 17:00",
+            "Mon 22:00",
+            "Mon 22:30",
+            "Mon 23:00"
+        ]
+    );
 }
 
 /// Members created straight in the database, for load that does not need logins.
@@ -421,41 +455,68 @@ async fn booking_is_idempotent_and_changes_respect_the_cut_off(backend: Backend)
     let again = me.ok(BOOK, vars).await["bookService"].clone();
     assert_eq!(first["id"], again["id"], "same key, same booking");
     assert_eq!(
-        me.err(BOOK, s.book_vars(s.facial, None, cst(MON, "16:00"), &k)).await,
+        me.err(BOOK, s.book_vars(s.facial, None, cst(MON, "16:00"), &k))
+            .await,
         "CONFLICT",
         "same key, different request"
     );
     // Taken, not open, in the past, no skill.
     assert_eq!(
-        other.err(BOOK, s.book_vars(s.facial, Some(s.ba2), cst(MON, "15:30"), &key())).await,
+        other
+            .err(
+                BOOK,
+                s.book_vars(s.facial, Some(s.ba2), cst(MON, "15:30"), &key())
+            )
+            .await,
         "CONFLICT"
     );
     assert_eq!(
-        other.err(BOOK, s.book_vars(s.facial, None, cst(TUE, "11:00"), &key())).await,
+        other
+            .err(BOOK, s.book_vars(s.facial, None, cst(TUE, "11:00"), &key()))
+            .await,
         "CONFLICT",
         "closure day"
     );
     assert_eq!(
-        other.err(BOOK, s.book_vars(s.facial, None, cst("2026-12-06", "11:00"), &key())).await,
+        other
+            .err(
+                BOOK,
+                s.book_vars(s.facial, None, cst("2026-12-06", "11:00"), &key())
+            )
+            .await,
         "BAD_USER_INPUT"
     );
 
     // Reschedule to a free time; to a taken one is refused and the booking stays.
     let id = first["id"].as_str().unwrap().to_owned();
-    s.book(&other, s.facial, Some(s.ba1), cst(MON, "10:00")).await;
+    s.book(&other, s.facial, Some(s.ba1), cst(MON, "10:00"))
+        .await;
     const MOVE: &str = "mutation($b: ID!, $t: DateTime!, $a: ID) { rescheduleBooking(bookingId: $b, startsAt: $t, baId: $a) { startsAt baId } }";
     assert_eq!(
-        me.err(MOVE, json!({ "b": id, "t": cst(MON, "10:30").to_rfc3339(), "a": s.ba1.to_string() })).await,
+        me.err(
+            MOVE,
+            json!({ "b": id, "t": cst(MON, "10:30").to_rfc3339(), "a": s.ba1.to_string() })
+        )
+        .await,
         "CONFLICT"
     );
     let moved = me
-        .ok(MOVE, json!({ "b": id, "t": cst(MON, "12:00").to_rfc3339() }))
+        .ok(
+            MOVE,
+            json!({ "b": id, "t": cst(MON, "12:00").to_rfc3339() }),
+        )
         .await;
     assert_eq!(moved["rescheduleBooking"]["baId"], json!(s.ba1.to_string()));
     // The old time is free again for someone else.
-    s.book(&other, s.facial, Some(s.ba2), cst(MON, "15:00")).await;
+    s.book(&other, s.facial, Some(s.ba2), cst(MON, "15:00"))
+        .await;
     assert_eq!(
-        other.err(MOVE, json!({ "b": id, "t": cst(MON, "13:00").to_rfc3339() })).await,
+        other
+            .err(
+                MOVE,
+                json!({ "b": id, "t": cst(MON, "13:00").to_rfc3339() })
+            )
+            .await,
         "FORBIDDEN",
         "not their booking"
     );
@@ -473,7 +534,8 @@ async fn booking_is_idempotent_and_changes_respect_the_cut_off(backend: Backend)
         "CANCELLED"
     );
     assert_eq!(me.err(CANCEL, json!({ "b": id })).await, "CONFLICT");
-    s.book(&other, s.facial, Some(s.ba1), cst(MON, "12:00")).await;
+    s.book(&other, s.facial, Some(s.ba1), cst(MON, "12:00"))
+        .await;
 }
 
 async fn check_in_codes_are_single_use_store_bound_and_expire(backend: Backend) {
@@ -502,14 +564,29 @@ async fn check_in_codes_are_single_use_store_bound_and_expire(backend: Backend) 
         .unwrap_err();
     assert_eq!(err.code().as_str(), "FORBIDDEN");
 
-    const CHECK_IN: &str = "mutation($c: String!) { checkInBooking(code: $c) { id status checkedInAt } }";
+    const CHECK_IN: &str =
+        "mutation($c: String!) { checkInBooking(code: $c) { id status checkedInAt } }";
     let ba = s.app.login_staff("ba-demo").await;
-    assert_eq!(ba.err(CHECK_IN, json!({ "c": "BK.1.2.forged" })).await, "BAD_USER_INPUT");
-    let forged = code.replacen(&format!("BK.{id}."), &format!("BK.{}.", id.parse::<i64>().unwrap() + 1), 1);
-    assert_eq!(ba.err(CHECK_IN, json!({ "c": forged })).await, "BAD_USER_INPUT");
+    assert_eq!(
+        ba.err(CHECK_IN, json!({ "c": "BK.1.2.forged" })).await,
+        "BAD_USER_INPUT"
+    );
+    let forged = code.replacen(
+        &format!("BK.{id}."),
+        &format!("BK.{}.", id.parse::<i64>().unwrap() + 1),
+        1,
+    );
+    assert_eq!(
+        ba.err(CHECK_IN, json!({ "c": forged })).await,
+        "BAD_USER_INPUT"
+    );
     let done = ba.ok(CHECK_IN, json!({ "c": code })).await;
     assert_eq!(done["checkInBooking"]["status"], "CHECKED_IN");
-    assert_eq!(ba.err(CHECK_IN, json!({ "c": code })).await, "CONFLICT", "used twice");
+    assert_eq!(
+        ba.err(CHECK_IN, json!({ "c": code })).await,
+        "CONFLICT",
+        "used twice"
+    );
     assert_eq!(
         me.err(CODE, json!({ "b": id })).await,
         "CONFLICT",
@@ -520,10 +597,16 @@ async fn check_in_codes_are_single_use_store_bound_and_expire(backend: Backend) 
     let cat = fixtures::catalog(&s.app, 0).await;
     const REDEEM: &str = "mutation($b: ID!, $p: [ID!]!, $n: String) { redeemBooking(bookingId: $b, productsUsed: $p, notes: $n) { status productsUsed notes } }";
     let redeemed = ba
-        .ok(REDEEM, json!({ "b": id, "p": [cat.serum_sku.to_string()], "n": "皮肤偏干，建议保湿" }))
+        .ok(
+            REDEEM,
+            json!({ "b": id, "p": [cat.serum_sku.to_string()], "n": "皮肤偏干，建议保湿" }),
+        )
         .await;
     assert_eq!(redeemed["redeemBooking"]["status"], "REDEEMED");
-    assert_eq!(ba.err(REDEEM, json!({ "b": id, "p": [] })).await, "CONFLICT");
+    assert_eq!(
+        ba.err(REDEEM, json!({ "b": id, "p": [] })).await,
+        "CONFLICT"
+    );
     let record = ba
         .ok(
             "query($m: ID!) { memberBookings(memberId: $m) { id status notes productsUsed } }",
@@ -531,7 +614,10 @@ async fn check_in_codes_are_single_use_store_bound_and_expire(backend: Backend) 
         )
         .await;
     assert_eq!(record["memberBookings"][0]["notes"], "皮肤偏干，建议保湿");
-    assert_eq!(record["memberBookings"][0]["productsUsed"], json!([cat.serum_sku.to_string()]));
+    assert_eq!(
+        record["memberBookings"][0]["productsUsed"],
+        json!([cat.serum_sku.to_string()])
+    );
 
     // A code expires: five minutes later it is refused.
     let b2 = s.book(&me, s.facial, Some(s.ba2), cst(MON, "15:00")).await;
@@ -542,7 +628,10 @@ async fn check_in_codes_are_single_use_store_bound_and_expire(backend: Backend) 
     s.clock.advance(chrono::Duration::minutes(6));
     assert_eq!(ba.err(CHECK_IN, json!({ "c": code2 })).await, "EXPIRED");
     // A booking not checked in cannot be redeemed.
-    assert_eq!(ba.err(REDEEM, json!({ "b": b2["id"], "p": [] })).await, "CONFLICT");
+    assert_eq!(
+        ba.err(REDEEM, json!({ "b": b2["id"], "p": [] })).await,
+        "CONFLICT"
+    );
 }
 
 async fn no_shows_are_marked_and_repeated_ones_pause_booking(backend: Backend) {
@@ -559,20 +648,30 @@ async fn no_shows_are_marked_and_repeated_ones_pause_booking(backend: Backend) {
     }
     // The 12:00 one is checked in.
     let code = me
-        .ok("query($b: ID!) { bookingCheckInCode(bookingId: $b) { code } }", json!({ "b": ids[1] }))
+        .ok(
+            "query($b: ID!) { bookingCheckInCode(bookingId: $b) { code } }",
+            json!({ "b": ids[1] }),
+        )
         .await["bookingCheckInCode"]["code"]
         .clone();
     s.app
         .login_staff("ba-demo")
         .await
-        .ok("mutation($c: String!) { checkInBooking(code: $c) { id } }", json!({ "c": code }))
+        .ok(
+            "mutation($c: String!) { checkInBooking(code: $c) { id } }",
+            json!({ "c": code }),
+        )
         .await;
     // Before the end of the 16:00 slot only three have ended.
     s.clock.set(cst(MON, "16:30"));
     assert_eq!(booking::mark_no_shows(&s.app.state).await.unwrap(), 2);
     s.clock.set(cst(MON, "17:00"));
     assert_eq!(booking::mark_no_shows(&s.app.state).await.unwrap(), 1);
-    assert_eq!(booking::mark_no_shows(&s.app.state).await.unwrap(), 0, "idempotent");
+    assert_eq!(
+        booking::mark_no_shows(&s.app.state).await.unwrap(),
+        0,
+        "idempotent"
+    );
     let (me, _) = s.app.login_member("noshow").await;
     let manager = s.app.login_staff("manager-demo").await;
     let mine = me.ok("{ myBookings { id status } }", json!({})).await;
@@ -600,7 +699,12 @@ async fn no_shows_are_marked_and_repeated_ones_pause_booking(backend: Backend) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["baId"].as_str().unwrap().to_owned(), d["bookings"].as_array().unwrap().len()))
+        .map(|d| {
+            (
+                d["baId"].as_str().unwrap().to_owned(),
+                d["bookings"].as_array().unwrap().len(),
+            )
+        })
         .collect();
     assert!(per_ba.contains(&(s.ba1.to_string(), 2)), "{per_ba:?}");
     assert!(per_ba.contains(&(s.ba2.to_string(), 2)), "{per_ba:?}");
@@ -638,7 +742,7 @@ async fn no_shows_are_marked_and_repeated_ones_pause_booking(backend: Backend) {
 }
 
 async fn reminders_are_sent_once_and_43101_is_final(backend: Backend) {
-    use wechat_integration::fake::{Fault, FaultScope, FakeWeChat};
+    use wechat_integration::fake::{FakeWeChat, Fault, FaultScope};
     let s = setup(backend).await;
     let (me, member_id) = s.app.login_member("remind").await;
     let member_id: i64 = member_id.parse().unwrap();
@@ -646,14 +750,19 @@ async fn reminders_are_sent_once_and_43101_is_final(backend: Backend) {
     let openid = FakeWeChat::openid_for("remind");
     // The member accepted twice (Rouge counts 2) but WeChat holds only one consent.
     for _ in 0..2 {
-        me.ok("mutation { subscribeBookingReminders(answer: ACCEPT) }", json!({}))
-            .await;
+        me.ok(
+            "mutation { subscribeBookingReminders(answer: ACCEPT) }",
+            json!({}),
+        )
+        .await;
     }
     s.app.wechat.add_consents(&openid, &template, 1);
     let a = s.book(&me, s.facial, Some(s.ba1), cst(MON, "10:00")).await;
     let b = s.book(&me, s.facial, Some(s.ba2), cst(MON, "15:00")).await;
     // Tuesday-night booking: more than 24 hours ahead, not yet due.
-    let later = s.book(&me, s.facial, Some(s.ba2), cst("2026-12-09", "00:00")).await;
+    let later = s
+        .book(&me, s.facial, Some(s.ba2), cst("2026-12-09", "00:00"))
+        .await;
 
     // WeChat busy: nothing is final, the consent is given back.
     s.app
@@ -676,7 +785,10 @@ async fn reminders_are_sent_once_and_43101_is_final(backend: Backend) {
     };
     let outcomes = [outcome(&a["id"]).await, outcome(&b["id"]).await];
     assert!(outcomes.contains(&Some("SENT".into())), "{outcomes:?}");
-    assert!(outcomes.contains(&Some("REFUSED".into())), "43101 is final: {outcomes:?}");
+    assert!(
+        outcomes.contains(&Some("REFUSED".into())),
+        "43101 is final: {outcomes:?}"
+    );
     assert_eq!(outcome(&later["id"]).await, None);
     assert_eq!(
         domain::subscriptions::remaining(s.app.db(), member_id, &template)
@@ -745,7 +857,10 @@ async fn managers_set_up_only_their_own_store(backend: Backend) {
         .iter()
         .map(|c| c["code"].as_str().unwrap())
         .collect();
-    assert!(codes.contains(&"FACIAL-T") && codes.contains(&"SKIN-TEST"), "{codes:?}");
+    assert!(
+        codes.contains(&"FACIAL-T") && codes.contains(&"SKIN-TEST"),
+        "{codes:?}"
+    );
     let setup = s
         .manager
         .ok(
@@ -753,8 +868,14 @@ async fn managers_set_up_only_their_own_store(backend: Backend) {
             json!({ "s": s.store_id.to_string() }),
         )
         .await;
-    assert_eq!(setup["storeBookingSetup"]["openingHours"][0]["closes"], "24:00");
-    assert_eq!(setup["storeBookingSetup"]["closures"][0]["date"], "2026-12-08");
+    assert_eq!(
+        setup["storeBookingSetup"]["openingHours"][0]["closes"],
+        "24:00"
+    );
+    assert_eq!(
+        setup["storeBookingSetup"]["closures"][0]["date"],
+        "2026-12-08"
+    );
 }
 
 on_both_backends!(
