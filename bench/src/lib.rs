@@ -2,6 +2,7 @@
 //! the release server as a child process) and the load generator.
 
 pub mod campaign;
+pub mod booking;
 pub mod catalog;
 pub mod env;
 pub mod flash_sale;

@@ -24,6 +24,8 @@ enum Scenario {
     /// (internal) The campaign scenario's worker process.
     #[command(hide = true)]
     CampaignWorker(rouge_bench::campaign::WorkerArgs),
+    /// availableSlots for a store with 20 BAs and 2,000 bookings; bookService under contention.
+    Booking(rouge_bench::booking::Args),
 }
 
 #[tokio::main]
@@ -34,5 +36,6 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Scan(args) => rouge_bench::scan::run(args).await,
         Scenario::Campaign(args) => rouge_bench::campaign::run(args).await,
         Scenario::CampaignWorker(args) => rouge_bench::campaign::worker(args).await,
+        Scenario::Booking(args) => rouge_bench::booking::run(args).await,
     }
 }

@@ -451,7 +451,7 @@ async fn hold_cells(
 }
 
 enum Attempt {
-    Booked(booking::Model),
+    Booked(Box<booking::Model>),
     Taken,
     KeyRace,
 }
@@ -474,7 +474,7 @@ async fn try_book(
         return Ok(Attempt::Taken);
     }
     txn.commit().await?;
-    Ok(Attempt::Booked(booking))
+    Ok(Attempt::Booked(Box::new(booking)))
 }
 
 /// A member books a service. With no BA named, the least busy free qualified BA is taken. The
@@ -535,7 +535,7 @@ pub async fn book(
             ..Default::default()
         };
         match try_book(app, row, ba_id, input.starts_at, holds_until).await? {
-            Attempt::Booked(b) => return load_one(&app.db, b).await,
+            Attempt::Booked(b) => return load_one(&app.db, *b).await,
             Attempt::Taken => {}
             Attempt::KeyRace => {
                 let existing = by_key(app, me.member_id, idempotency_key)

@@ -15,6 +15,9 @@ pub struct Slot {
     pub ba_ids: Vec<i64>,
 }
 
+/// Time intervals [start, end) per BA.
+pub type Intervals = HashMap<i64, Vec<(DateTime<Utc>, DateTime<Utc>)>>;
+
 /// Everything the computation needs, read in one go for a store and a window.
 #[derive(Debug, Clone)]
 pub struct SlotInputs {
@@ -31,9 +34,9 @@ pub struct SlotInputs {
     pub closures: HashSet<NaiveDate>,
     /// The qualified BAs, in the order they are offered.
     pub bas: Vec<i64>,
-    pub shifts: HashMap<i64, Vec<(DateTime<Utc>, DateTime<Utc>)>>,
+    pub shifts: Intervals,
     /// Bookings (start, held-until) and blocks per BA.
-    pub busy: HashMap<i64, Vec<(DateTime<Utc>, DateTime<Utc>)>>,
+    pub busy: Intervals,
 }
 
 /// A local wall-clock time on a day as a UTC instant; `None` in a daylight-saving gap.
