@@ -254,6 +254,7 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
             .await?;
         }
     }
+    crate::scan_codes::seed_demo_batch(&txn, now).await?;
     txn.commit().await?;
     Ok(true)
 }

@@ -1167,6 +1167,54 @@ pub async fn wxacode(
     ))
 }
 
+/// Demo data: a 1,000-code POINTS batch for the first SKU, shipped to the first distributor.
+pub(crate) async fn seed_demo_batch<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Some(first_sku) = sku::Entity::find()
+        .order_by_asc(sku::Column::Id)
+        .one(db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let dist = distributor::Entity::find()
+        .order_by_asc(distributor::Column::Id)
+        .one(db)
+        .await?;
+    let creator = entities::staff_account::Entity::find()
+        .filter(entities::staff_account::Column::Role.eq("HQ"))
+        .one(db)
+        .await?
+        .map_or(0, |s| s.id);
+    scan_code_batch::ActiveModel {
+        name: Set("演示：扫码送积分".into()),
+        sku_id: Set(first_sku.id),
+        code_count: Set(1_000),
+        stock_batch_id: Set(None),
+        lot: Set(None),
+        distributor_id: Set(dist.as_ref().map(|d| d.id)),
+        territory: Set(dist
+            .map(|d| split_region(&d.region).join("\n"))
+            .unwrap_or_default()),
+        gift_kind: Set("POINTS".into()),
+        gift_points: Set(50),
+        coupon_template_id: Set(None),
+        sample_name: Set(None),
+        valid_from: Set(now),
+        valid_until: Set(now + Duration::days(365)),
+        active: Set(true),
+        created_by: Set(creator),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
