@@ -44,6 +44,9 @@ pub struct Args {
     /// Deliveries claimed per batch.
     #[arg(long, default_value_t = 500)]
     batch: u64,
+    /// Batches the worker handles side by side.
+    #[arg(long, default_value_t = 4)]
+    lanes: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -58,6 +61,8 @@ pub struct WorkerArgs {
     concurrency: usize,
     #[arg(long, default_value_t = 500)]
     batch: u64,
+    #[arg(long, default_value_t = 4)]
+    lanes: usize,
 }
 
 /// The campaign bench never pays.
@@ -260,6 +265,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             &args.concurrency.to_string(),
             "--batch",
             &args.batch.to_string(),
+            "--lanes",
+            &args.lanes.to_string(),
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -306,6 +313,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         rate_per_second: None,
         batch_size: args.batch,
         concurrency: args.concurrency,
+        lanes: args.lanes,
         ..Default::default()
     };
     let app = state(db, &args.wechat_base, settings.clone())?;

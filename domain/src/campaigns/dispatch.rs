@@ -238,7 +238,32 @@ impl Dispatcher {
             .all(&app.db)
             .await?;
         for c in running {
-            self.run_campaign(app, c, budget, &mut report).await?;
+            // Lanes claim and send batches side by side, so the database work of one batch
+            // overlaps the sends of another (a budgeted run uses one lane, to stop exactly).
+            let lanes = if budget.is_some() {
+                1
+            } else {
+                self.settings.lanes.max(1)
+            };
+            let results = futures::future::join_all((0..lanes).map(|_| {
+                let c = c.clone();
+                async move {
+                    let mut lane = DispatchReport::default();
+                    self.run_campaign(app, c, budget, &mut lane)
+                        .await
+                        .map(|()| lane)
+                }
+            }))
+            .await;
+            for lane in results {
+                let lane = lane?;
+                report.sent += lane.sent;
+                report.skipped += lane.skipped;
+                report.failed += lane.failed;
+                report.deferred += lane.deferred;
+                report.rate_limited |= lane.rate_limited;
+                report.day_stopped |= lane.day_stopped;
+            }
             if report.day_stopped || budget.is_some_and(|b| report.sent >= b) {
                 break;
             }
@@ -859,5 +884,51 @@ pub async fn run_dispatcher(
             _ = tokio::time::sleep(idle) => {}
             _ = shutdown.changed() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveTime;
+
+    fn utc(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, h, m, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn quiet_hours_wrap_midnight_in_shanghai() {
+        let zone = crate::clock::DEFAULT_ZONE;
+        let quiet = QuietHours::default();
+        // 12:00 local: not quiet.
+        assert_eq!(quiet_until(utc(4, 0), zone, quiet), None);
+        // 21:00 local (13:00 UTC): quiet until 09:00 local the next day (01:00 UTC).
+        let next_morning = Utc.with_ymd_and_hms(2026, 12, 2, 1, 0, 0).single();
+        assert_eq!(quiet_until(utc(13, 0), zone, quiet), next_morning);
+        // 08:59 local (00:59 UTC on 1 December): quiet until 09:00 the same day.
+        assert_eq!(quiet_until(utc(0, 59), zone, quiet), Some(utc(1, 0)));
+        assert_eq!(quiet_until(utc(1, 0), zone, quiet), None);
+        // No quiet hours when start equals end.
+        let none = QuietHours {
+            start: NaiveTime::MIN,
+            end: NaiveTime::MIN,
+        };
+        assert_eq!(quiet_until(utc(15, 0), zone, none), None);
+        // Local midnight in Shanghai is 16:00 UTC.
+        assert_eq!(next_local_midnight(utc(4, 0), zone), utc(16, 0));
+    }
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        let s = stmt(
+            DbBackend::Postgres,
+            "a = ? AND b IN (?, ?)",
+            vec![1.into(), 2.into(), 3.into()],
+        );
+        assert_eq!(s.sql, "a = $1 AND b IN ($2, $3)");
+        let s = stmt(DbBackend::Sqlite, "a = ?", vec![1.into()]);
+        assert_eq!(s.sql, "a = ?");
     }
 }

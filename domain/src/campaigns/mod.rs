@@ -74,8 +74,10 @@ pub struct CampaignSettings {
     pub rate_per_second: Option<u32>,
     /// Deliveries claimed at a time (also the most a hard crash can leave in doubt).
     pub batch_size: u64,
-    /// Sends in flight at once.
+    /// Sends in flight at once per lane.
     pub concurrency: usize,
+    /// Batches a worker handles side by side (claims keep them apart).
+    pub lanes: usize,
     /// Members written into the delivery queue per audience page.
     pub audience_page: u64,
     /// How long a claimed batch is ours; a SENDING row older than this is in doubt.
@@ -100,6 +102,7 @@ impl Default for CampaignSettings {
             rate_per_second: Some(200),
             batch_size: 200,
             concurrency: 32,
+            lanes: 2,
             audience_page: 5000,
             claim_secs: 300,
             max_attempts: 5,

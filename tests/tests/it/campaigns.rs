@@ -47,6 +47,7 @@ fn settings() -> CampaignSettings {
         rate_per_second: None,
         batch_size: 200,
         concurrency: 16,
+        lanes: 1,
         ..Default::default()
     }
 }
@@ -1086,3 +1087,34 @@ async fn birthday_automation_greets_once_a_day(backend: Backend) {
 }
 
 on_both_backends!(birthday_automation_greets_once_a_day);
+
+/// Two workers on one campaign at once share it through their claims: nobody gets two.
+async fn concurrent_workers_share_a_campaign(backend: Backend) {
+    const N: i64 = 3_000;
+    let clock = Arc::new(ManualClock::new(noon()));
+    let app = start(backend, clock).await;
+    bulk_members(&app, 0..N, |_| true, |_| 1).await;
+    let id = launch(&app, input("并发", SegmentRule::everyone())).await;
+    let settings = CampaignSettings {
+        batch_size: 50,
+        audience_page: 500,
+        lanes: 2,
+        ..settings()
+    };
+    let a = Dispatcher::with_settings("a", settings.clone());
+    let b = Dispatcher::with_settings("b", settings);
+    let (ra, rb) = tokio::join!(a.run_due(&app.state, None), b.run_due(&app.state, None));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.sent + rb.sent, N as u64);
+    if backend == Backend::Production {
+        assert!(
+            ra.sent > 0 && rb.sent > 0,
+            "both workers took part: {ra:?} {rb:?}"
+        );
+    }
+    assert_eq!(app.wechat.duplicate_recipients(), (0, 0));
+    assert_eq!(app.wechat.sent_count(), N as u64);
+    assert_eq!(status(&app, id).await, "COMPLETED");
+}
+
+on_both_backends!(concurrent_workers_share_a_campaign);
