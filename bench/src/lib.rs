@@ -1,8 +1,8 @@
 //! Load scenarios for `scripts/bench`, one module each, sharing the environment (fresh database,
 //! the release server as a child process) and the load generator.
 
-pub mod campaign;
 pub mod booking;
+pub mod campaign;
 pub mod catalog;
 pub mod env;
 pub mod flash_sale;

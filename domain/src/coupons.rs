@@ -685,6 +685,31 @@ async fn grant(
     Err(StoreError::Contention(DbErr::Custom("coupon claim kept colliding".into())).into())
 }
 
+/// Copies another module gave from one source (e.g. kind "CAMPAIGN", key the campaign id):
+/// how many were issued and how many of those have been used.
+pub async fn issued_from_source(
+    app: &AppState,
+    kind: &str,
+    key: &str,
+) -> Result<(i64, i64), CouponsError> {
+    let rows: Vec<String> = coupon::Entity::find()
+        .select_only()
+        .column(coupon::Column::Status)
+        .filter(coupon::Column::Source.eq(kind))
+        .filter(coupon::Column::IssueKey.like(format!("%:{kind}:{key}")))
+        .into_tuple()
+        .all(&app.db)
+        .await?;
+    let used = rows
+        .iter()
+        .filter(|s| s.as_str() == CouponStatus::Used.as_str())
+        .count();
+    Ok((
+        i64::try_from(rows.len()).unwrap_or(i64::MAX),
+        i64::try_from(used).unwrap_or(i64::MAX),
+    ))
+}
+
 /// Templates a member can claim now, with how many they hold.
 #[derive(Debug, Clone)]
 pub struct Claimable {

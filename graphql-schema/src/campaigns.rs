@@ -320,6 +320,9 @@ pub struct CampaignReport {
     /// Paid orders by recipients within the attribution window (last touch).
     pub orders: i64,
     pub revenue_fen: i64,
+    /// Copies of the campaign's coupon given with the message, and how many were used.
+    pub coupons_issued: i64,
+    pub coupons_redeemed: i64,
 }
 
 fn reasons(list: Vec<(String, i64)>) -> Vec<ReasonCount> {
@@ -481,6 +484,8 @@ impl StaffCampaignsQuery {
             skipped_by_reason: reasons(r.skipped_by_reason),
             orders: r.orders,
             revenue_fen: r.revenue_fen,
+            coupons_issued: r.coupons_issued,
+            coupons_redeemed: r.coupons_redeemed,
         })
     }
 

@@ -521,24 +521,30 @@ impl Dispatcher {
             .map(|m| (m.id, m))
             .collect();
 
-        // The coupon goes out with the message: until coupons are wired, nothing is sent.
-        if let Some(coupon_template) = c.coupon_template_id
-            && let Some(first) = claimed.first()
-            && let Err(err) =
-                super::issue_campaign_coupon(app, coupon_template, first.member_id, c.id).await
-        {
-            let all: Vec<i64> = claimed.iter().map(|r| r.id).collect();
-            release(app, &all, now, false).await?;
-            campaign::Entity::update_many()
-                .col_expr(campaign::Column::Status, Expr::value("PAUSED"))
-                .col_expr(campaign::Column::LastError, Expr::value(err.to_string()))
-                .col_expr(campaign::Column::UpdatedAt, Expr::value(now))
-                .filter(campaign::Column::Id.eq(c.id))
-                .exec(&app.db)
-                .await?;
-            tracing::warn!(campaign_id = c.id, error = %err, "campaign paused");
-            return Ok(true);
-        }
+        // A campaign whose coupon cannot be issued at all (template gone or switched off) is
+        // paused before anything is sent: its message would promise what nobody gets.
+        let coupon_name = match c.coupon_template_id {
+            None => String::new(),
+            Some(coupon_template) => {
+                match super::campaign_coupon_name(app, coupon_template).await {
+                    Ok(name) => name,
+                    Err(err @ CampaignsError::CouponsUnavailable(_)) => {
+                        let all: Vec<i64> = claimed.iter().map(|r| r.id).collect();
+                        release(app, &all, now, false).await?;
+                        campaign::Entity::update_many()
+                            .col_expr(campaign::Column::Status, Expr::value("PAUSED"))
+                            .col_expr(campaign::Column::LastError, Expr::value(err.to_string()))
+                            .col_expr(campaign::Column::UpdatedAt, Expr::value(now))
+                            .filter(campaign::Column::Id.eq(c.id))
+                            .exec(&app.db)
+                            .await?;
+                        tracing::warn!(campaign_id = c.id, error = %err, "campaign paused");
+                        return Ok(true);
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+        };
 
         let mut skip: Vec<(i64, &'static str)> = Vec::new();
         let mut candidates: Vec<&Claimed> = Vec::new();
@@ -584,7 +590,7 @@ impl Dispatcher {
             let Some(m) = members.get(&row.member_id) else {
                 continue;
             };
-            match member_values(cv, template, m) {
+            match member_values(cv, template, m, &coupon_name) {
                 Some(data) => messages.push((
                     row,
                     SubscribeMessage {
@@ -608,6 +614,37 @@ impl Dispatcher {
             }
             ok
         });
+        // The coupon goes out with the message: issued only to members who will get it.
+        if let Some(coupon_template) = c.coupon_template_id {
+            let recipients: Vec<i64> = messages.iter().map(|(r, _)| r.member_id).collect();
+            let mut issued: Vec<(i64, super::CampaignCoupon)> = Vec::new();
+            // A few at a time: each copy is its own short transaction on the template's row.
+            for chunk in recipients.chunks(8) {
+                let outcomes = futures::future::try_join_all(chunk.iter().map(|&member_id| {
+                    super::issue_campaign_coupon(app, coupon_template, member_id, c.id)
+                }))
+                .await?;
+                issued.extend(chunk.iter().copied().zip(outcomes));
+            }
+            let refused: HashMap<i64, &'static str> = issued
+                .into_iter()
+                .filter_map(|(member_id, outcome)| match outcome {
+                    super::CampaignCoupon::Refused(reason) => Some((member_id, reason)),
+                    super::CampaignCoupon::Issued => None,
+                })
+                .collect();
+            if !refused.is_empty() {
+                messages.retain(|(r, _)| match refused.get(&r.member_id) {
+                    Some(reason) => {
+                        skip.push((r.id, reason));
+                        false
+                    }
+                    None => true,
+                });
+                let back: Vec<i64> = refused.keys().copied().collect();
+                subscriptions::give_back_many(&app.db, &c.template_id, &back, now).await?;
+            }
+        }
         write_final(&app.db, &skip, "SKIPPED").await?;
         report.skipped += skip.len() as u64;
 
@@ -768,12 +805,13 @@ fn member_values(
     cv: &super::Campaign,
     template: &super::SubscriptionTemplate,
     m: &member::Model,
+    coupon: &str,
 ) -> Option<std::collections::BTreeMap<String, String>> {
     let render_with = |nickname: &str| {
         let fields = [
             ("nickname", nickname),
             ("member_code", m.member_code.as_str()),
-            ("coupon", ""),
+            ("coupon", coupon),
         ];
         let mut data = std::collections::BTreeMap::new();
         for k in &template.keys {

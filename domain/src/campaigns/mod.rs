@@ -23,6 +23,7 @@ use wechat_integration::{ValueRuleError, check_subscribe_value};
 
 use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal};
+use crate::coupons::{self, CouponsError};
 use crate::error::{DomainError, ErrorCode, StoreError, is_unique_violation};
 use entities::{campaign, campaign_delivery, subscription_template};
 
@@ -39,8 +40,8 @@ pub enum CampaignsError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
-    /// Coupons are issued by the coupon capability, which is not wired in yet.
-    #[error("coupon issuing is not available yet: {0}")]
+    /// The campaign's coupon template is missing or no longer issuable.
+    #[error("the campaign's coupon cannot be issued: {0}")]
     CouponsUnavailable(String),
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -56,7 +57,7 @@ impl DomainError for CampaignsError {
             Self::InvalidInput(_) | Self::InvalidValue(_) => ErrorCode::BadUserInput,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
-            Self::CouponsUnavailable(_) => ErrorCode::Unavailable,
+            Self::CouponsUnavailable(_) => ErrorCode::BadUserInput,
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
         }
@@ -479,6 +480,16 @@ pub(crate) async fn prepare<C: ConnectionTrait>(
     check_page(&input.page)?;
     let template = template_by_wechat_id(db, &input.template_id).await?;
     check_values(&template, &input.values, input.coupon_template_id.is_some())?;
+    if let Some(coupon_template_id) = input.coupon_template_id
+        && entities::coupon_template::Entity::find_by_id(coupon_template_id)
+            .one(db)
+            .await?
+            .is_none()
+    {
+        return Err(invalid(format!(
+            "coupon template {coupon_template_id} does not exist"
+        )));
+    }
     let zone = input.zone.clone().unwrap_or_else(|| "Asia/Shanghai".into());
     if zone.parse::<chrono_tz::Tz>().is_err() {
         return Err(invalid(format!("zone: unknown time zone {zone:?}")));
@@ -711,20 +722,57 @@ pub async fn preview_segment(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Coupons (wired by the lead once the coupon capability lands)
+// Coupons
 
-/// THE call site where a campaign issues its coupon to a member before the message goes out.
-/// Coupons are built on another branch: until it is merged this refuses, and the dispatcher
-/// pauses any campaign with a coupon template (no message is sent, no consent is used).
+/// What issuing a campaign's coupon to one recipient did.
+pub(crate) enum CampaignCoupon {
+    Issued,
+    /// The member is skipped with this reason (the message would promise a coupon they lack).
+    Refused(&'static str),
+}
+
+/// Issues the campaign's coupon to a recipient just before the message goes out. Keyed by the
+/// campaign, so a resumed dispatch finds the copy it already gave instead of a second one.
 pub(crate) async fn issue_campaign_coupon(
-    _app: &AppState,
+    app: &AppState,
     coupon_template_id: i64,
-    _member_id: i64,
-    _campaign_id: i64,
+    member_id: i64,
+    campaign_id: i64,
+) -> Result<CampaignCoupon, CampaignsError> {
+    let key = campaign_id.to_string();
+    let source = coupons::IssueSource {
+        kind: "CAMPAIGN",
+        key: &key,
+    };
+    match coupons::issue_one(app, coupon_template_id, member_id, source).await {
+        Ok(_) => Ok(CampaignCoupon::Issued),
+        Err(CouponsError::SoldOut) => Ok(CampaignCoupon::Refused("COUPON_SOLD_OUT")),
+        Err(CouponsError::LimitReached) => Ok(CampaignCoupon::Refused("COUPON_LIMIT_REACHED")),
+        Err(CouponsError::Store(e)) => Err(CampaignsError::Store(e)),
+        Err(_) => Ok(CampaignCoupon::Refused("COUPON_UNAVAILABLE")),
+    }
+}
+
+/// The name of the campaign's coupon for the message, or why it cannot be issued at all.
+pub(crate) async fn campaign_coupon_name(
+    app: &AppState,
+    coupon_template_id: i64,
 ) -> Result<String, CampaignsError> {
-    Err(CampaignsError::CouponsUnavailable(format!(
-        "coupon template {coupon_template_id}: the coupon capability is not wired into campaigns yet"
-    )))
+    let tpl = entities::coupon_template::Entity::find_by_id(coupon_template_id)
+        .one(&app.db)
+        .await?
+        .ok_or_else(|| {
+            CampaignsError::CouponsUnavailable(format!(
+                "coupon template {coupon_template_id} does not exist"
+            ))
+        })?;
+    if !tpl.active {
+        return Err(CampaignsError::CouponsUnavailable(format!(
+            "coupon template {} is inactive",
+            tpl.name
+        )));
+    }
+    Ok(tpl.name)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -746,6 +794,9 @@ pub struct CampaignReport {
     /// touch: an order counts to the latest campaign message before it).
     pub orders: i64,
     pub revenue_fen: i64,
+    /// Copies of the campaign's coupon given to recipients, and how many of them were used.
+    pub coupons_issued: i64,
+    pub coupons_redeemed: i64,
 }
 
 #[derive(FromQueryResult)]
@@ -835,5 +886,12 @@ pub async fn report_of(app: &AppState, id: i64) -> Result<CampaignReport, Campai
         r.orders = a.orders;
         r.revenue_fen = a.revenue.unwrap_or(0);
     }
+    (r.coupons_issued, r.coupons_redeemed) =
+        coupons::issued_from_source(app, "CAMPAIGN", &id.to_string())
+            .await
+            .map_err(|e| match e {
+                CouponsError::Store(e) => CampaignsError::Store(e),
+                other => CampaignsError::CouponsUnavailable(other.to_string()),
+            })?;
     Ok(r)
 }

@@ -1011,35 +1011,94 @@ async fn segments_run_in_sql_and_orders_are_attributed(backend: Backend) {
 
 on_both_backends!(segments_run_in_sql_and_orders_are_attributed);
 
-/// A campaign with a coupon template does not send until coupons are wired: the dispatcher
-/// pauses it, uses no consent and says why.
-async fn a_coupon_campaign_waits_for_coupons(backend: Backend) {
+/// A campaign with a coupon issues one copy to each recipient just before the message (which
+/// names it); when the template runs out the rest are skipped with their consent given back,
+/// a second dispatch gives nothing twice, and the report counts the copies. A campaign cannot
+/// name a template that does not exist.
+async fn a_coupon_campaign_issues_one_coupon_per_recipient(backend: Backend) {
     let clock = Arc::new(ManualClock::new(noon()));
     let app = start(backend, clock).await;
-    let ids = bulk_members(&app, 0..3, |_| true, |_| 1).await;
-    let id = launch(
-        &app,
+    let ids = bulk_members(&app, 0..5, |_| true, |_| 1).await;
+    let missing = campaigns::create(
+        &app.state,
+        &hq(),
         CampaignInput {
-            coupon_template_id: Some(42),
+            coupon_template_id: Some(999_999),
             ..input("送券", SegmentRule::everyone())
         },
     )
     .await;
-    let r = Dispatcher::with_settings("w", settings())
-        .run_due(&app.state, None)
+    assert!(matches!(
+        missing,
+        Err(campaigns::CampaignsError::InvalidInput(_))
+    ));
+    let coupon = domain::coupons::create_template(
+        &app.state,
+        &hq(),
+        domain::coupons::NewTemplate {
+            name: "冬季礼券".into(),
+            kind: domain::coupons::CouponKind::Cash,
+            threshold_fen: None,
+            reduction_fen: None,
+            percent_off: None,
+            cap_fen: None,
+            amount_fen: Some(2_000),
+            gift_sku_id: None,
+            total_quantity: 3,
+            per_member_limit: 1,
+            validity: domain::coupons::Validity::DaysFromIssue(30),
+            scope: domain::coupons::Scope::default(),
+            stacks_with_coupons: true,
+            stacks_with_flash_sale: false,
+            birthday: false,
+        },
+    )
+    .await
+    .unwrap();
+    let mut with_coupon = values();
+    with_coupon.insert("thing1".into(), "{{coupon}}".into());
+    let id = launch(
+        &app,
+        CampaignInput {
+            coupon_template_id: Some(coupon.id),
+            values: with_coupon,
+            ..input("送券", SegmentRule::everyone())
+        },
+    )
+    .await;
+    let dispatcher = Dispatcher::with_settings("w", settings());
+    dispatcher.run_due(&app.state, None).await.unwrap();
+    dispatcher.run_due(&app.state, None).await.unwrap();
+
+    let sent = app.wechat.sent_messages();
+    assert_eq!(sent.len(), 3);
+    assert!(sent.iter().all(|m| m.data["thing1"] == "冬季礼券"));
+    let holders: HashSet<i64> = entities::coupon::Entity::find()
+        .filter(entities::coupon::Column::TemplateId.eq(coupon.id))
+        .all(app.db())
         .await
-        .unwrap();
-    assert_eq!(r.sent, 0);
-    assert_eq!(app.wechat.sent_count(), 0);
-    let c = campaigns::get(&app.state, &hq(), id).await.unwrap();
-    assert_eq!(c.status, campaigns::CampaignStatus::Paused);
-    assert!(c.last_error.unwrap().contains("coupon"));
-    for id in ids {
-        assert_eq!(remaining(&app, id).await, 1);
+        .unwrap()
+        .into_iter()
+        .map(|c| {
+            assert_eq!(c.source, "CAMPAIGN");
+            c.member_id
+        })
+        .collect();
+    assert_eq!(holders.len(), 3);
+    for member_id in &ids {
+        // Recipients used their consent; the skipped kept theirs.
+        let expected = if holders.contains(member_id) { 0 } else { 1 };
+        assert_eq!(remaining(&app, *member_id).await, expected);
     }
+    let report = campaigns::report_of(&app.state, id).await.unwrap();
+    assert_eq!((report.sent, report.coupons_issued), (3, 3), "{report:?}");
+    assert_eq!(
+        report.skipped_by_reason,
+        vec![("COUPON_SOLD_OUT".to_owned(), 2)]
+    );
 }
 
-on_both_backends!(a_coupon_campaign_waits_for_coupons);
+on_both_backends!(a_coupon_campaign_issues_one_coupon_per_recipient);
 
 /// The birthday automation creates one campaign a day that goes through the dispatcher.
 async fn birthday_automation_greets_once_a_day(backend: Backend) {
