@@ -124,7 +124,9 @@ async fn seed(db: &DatabaseConnection, args: &Args) -> anyhow::Result<Seeded> {
             ..Default::default()
         })
         .collect();
-    member::Entity::insert_many(members).exec_without_returning(db).await?;
+    member::Entity::insert_many(members)
+        .exec_without_returning(db)
+        .await?;
     let member_ids: Vec<i64> = member::Entity::find()
         .all(db)
         .await?
@@ -133,10 +135,11 @@ async fn seed(db: &DatabaseConnection, args: &Args) -> anyhow::Result<Seeded> {
         .collect();
     let from = now.with_timezone(&zone).date_naive() + chrono::Duration::days(1);
     let local = |date: NaiveDate, minute: i64| {
-        zone.from_local_datetime(&(date.and_hms_opt(0, 0, 0).unwrap_or_default()
-            + chrono::Duration::minutes(minute)))
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
+        zone.from_local_datetime(
+            &(date.and_hms_opt(0, 0, 0).unwrap_or_default() + chrono::Duration::minutes(minute)),
+        )
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
     };
     let mut shifts = Vec::new();
     // Every (BA, day, half-hour) of the window, shuffled: the first `bookings` are booked.
@@ -314,7 +317,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 (http.clone(), endpoint.clone(), tokens.clone(), vars.clone());
             async move {
                 let body = json!({ "query": SLOTS, "variables": *vars });
-                let page = graphql(&http, &endpoint, Some(&tokens[c % tokens.len()]), &body).await?;
+                let page =
+                    graphql(&http, &endpoint, Some(&tokens[c % tokens.len()]), &body).await?;
                 if page["data"]["availableSlots"]
                     .as_array()
                     .is_none_or(|a| a.is_empty())
@@ -374,7 +378,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     "i": { "storeId": store, "serviceId": service, "startsAt": hot[i % hot.len()] },
                     "k": uuid::Uuid::new_v4().simple().to_string(),
                 } });
-                match graphql(&http, &endpoint, Some(&tokens[(i * 7) % tokens.len()]), &body).await
+                match graphql(
+                    &http,
+                    &endpoint,
+                    Some(&tokens[(i * 7) % tokens.len()]),
+                    &body,
+                )
+                .await
                 {
                     Ok(_) => {
                         booked.fetch_add(1, Ordering::Relaxed);
