@@ -208,6 +208,10 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
     .insert(&txn)
     .await?;
 
+    if let Some(gz) = store_ids.get(2).copied() {
+        crate::booking::seed_demo(&txn, gz, &password, now).await?;
+    }
+
     for (i, demo) in DEMO_MEMBERS.iter().enumerate() {
         let e164 = format!("+86{}", demo.phone);
         let row = member::ActiveModel {

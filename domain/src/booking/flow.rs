@@ -110,6 +110,7 @@ pub(crate) async fn row<C: ConnectionTrait>(
 /// A store's setup and busy time for a window, ready for [`slots::compute`].
 struct Window {
     service: booking_service::Model,
+    policy: super::setup::Policy,
     inputs: SlotInputs,
     /// Busy intervals per BA, for offering the least busy BA first.
     load: HashMap<i64, usize>,
@@ -253,6 +254,7 @@ async fn load_window(
     };
     Ok(Window {
         service,
+        policy,
         inputs,
         load,
     })
@@ -275,7 +277,7 @@ pub async fn available_slots(
     let window = load_window(app, &store, service_id, ba_id, from, days, None).await?;
     let mut inputs = window.inputs;
     // Never beyond the booking horizon.
-    let policy = policy(app, &app.db, store_id).await?;
+    let policy = window.policy;
     let horizon = app.clock.now() + Duration::days(i64::from(policy.horizon_days));
     let today = app.clock.now().with_timezone(&inputs.zone).date_naive();
     let last = today + Duration::days(i64::from(policy.horizon_days));

@@ -832,7 +832,7 @@ async fn managers_set_up_only_their_own_store(backend: Backend) {
     );
     let hq = s.app.login_staff("hq-demo").await;
     hq.ok(
-        "mutation { createBookingService(input: { code: \"SKIN-TEST\", name: \"肌肤测试\", durationMinutes: 20, priceFen: 0 }) { id } }",
+        "mutation { createBookingService(input: { code: \"SKIN-CHECK\", name: \"肌肤检测\", durationMinutes: 20, priceFen: 0 }) { id } }",
         json!({}),
     )
     .await;
@@ -858,7 +858,9 @@ async fn managers_set_up_only_their_own_store(backend: Backend) {
         .map(|c| c["code"].as_str().unwrap())
         .collect();
     assert!(
-        codes.contains(&"FACIAL-T") && codes.contains(&"SKIN-TEST"),
+        codes.contains(&"FACIAL-T")
+            && codes.contains(&"SKIN-CHECK")
+            && codes.contains(&"SKIN-TEST"),
         "{codes:?}"
     );
     let setup = s
