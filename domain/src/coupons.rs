@@ -574,7 +574,7 @@ fn issue_key(template_id: i64, member_id: i64, source: IssueSource<'_>) -> Strin
 
 /// What one attempt to give a copy inside a caller's transaction did.
 pub(crate) enum GrantAttempt {
-    Granted(coupon::Model),
+    Granted(Box<coupon::Model>),
     /// A concurrent grant to the same member took the same number (or this very key): the
     /// transaction must be rolled back and the whole attempt made again.
     Collided,
@@ -639,7 +639,7 @@ pub(crate) async fn grant_in<C: ConnectionTrait>(
     .insert(txn)
     .await;
     match inserted {
-        Ok(row) => Ok(GrantAttempt::Granted(row)),
+        Ok(row) => Ok(GrantAttempt::Granted(Box::new(row))),
         Err(e) if is_unique_violation(&e) => Ok(GrantAttempt::Collided),
         Err(e) => Err(e.into()),
     }
@@ -676,7 +676,7 @@ async fn grant(
         match attempt {
             GrantAttempt::Granted(row) => {
                 txn.commit().await?;
-                return Ok((row, true));
+                return Ok((*row, true));
             }
             // Another claim of this member (or this very key) won the same number: look again.
             GrantAttempt::Collided => drop(txn),
