@@ -354,5 +354,11 @@ async fn redis_ceiling(connections: usize, attempts: u64, units: i32) -> anyhow:
         "redis-benchmark left {} of {units} units",
         sold.unwrap_or_default()
     );
+    let _: () = redis::cmd("DEL")
+        .arg(base)
+        .arg(format!("{base}:m"))
+        .arg(format!("{base}:k"))
+        .query_async(&mut conn)
+        .await?;
     Ok(rps)
 }

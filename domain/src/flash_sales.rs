@@ -20,6 +20,7 @@
 //! order for a successful grab); the same key with another quantity is a CONFLICT.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -366,7 +367,7 @@ fn refused(outcome: FlashOutcome, sale: Option<&flash_sale::Model>) -> FlashSale
 /// errors; the API layer logs internal and unavailable ones.
 #[tracing::instrument(skip_all, fields(member_id = me.member_id, sale_id))]
 pub async fn grab_flash_sale(
-    app: &AppState,
+    app: &Arc<AppState>,
     me: &MemberPrincipal,
     sale_id: i64,
     quantity: i32,
@@ -436,33 +437,17 @@ pub async fn grab_flash_sale(
             }
         }
         FlashGrab::Decided(FlashOutcome::Granted) => {
-            let created = async {
-                let row = match sale {
-                    Some(row) => row,
-                    None => sale_row(app, sale_id).await?,
-                };
-                if let Some(order) = grabbed_order(app, sale_id, me, idempotency_key).await? {
-                    // The counters forgot the answer (a restart) but the order exists: give the
-                    // units just taken back and answer with the first order.
-                    return Ok((order, true));
-                }
-                create_order(app, me, &row, quantity, idempotency_key, now)
-                    .await
-                    .map(|o| (o, false))
-            }
-            .await;
-            match created {
-                Ok((order, false)) => Ok(order),
-                Ok((order, true)) => {
-                    give_back_units(app, sale_id, me.member_id, q, None).await;
-                    Ok(order)
-                }
-                Err(e) => {
-                    // The order did not happen: the units go back and the key may be retried.
-                    give_back_units(app, sale_id, me.member_id, q, Some(idempotency_key)).await;
-                    Err(e)
-                }
-            }
+            // The units are taken: finishing (the order, or giving them back) runs on its own
+            // task, so a request cancelled half-way (client gone, time-out) cannot strand them.
+            let task = tokio::spawn({
+                let (app, me, key) = (Arc::clone(app), me.clone(), idempotency_key.to_owned());
+                async move { finish_grab(&app, &me, sale_id, sale, quantity, &key, now).await }
+            });
+            task.await.unwrap_or_else(|e| {
+                Err(FlashSalesError::CountersDown(KvError::Protocol(format!(
+                    "grab task failed: {e}"
+                ))))
+            })
         }
         FlashGrab::Decided(FlashOutcome::NotStarted) => {
             let row = match sale {
@@ -472,6 +457,46 @@ pub async fn grab_flash_sale(
             Err(refused(FlashOutcome::NotStarted, Some(&row)))
         }
         FlashGrab::Decided(other) => Err(refused(other, None)),
+    }
+}
+
+/// After the counters granted `quantity` units: writes the order, or gives the units back.
+async fn finish_grab(
+    app: &AppState,
+    me: &MemberPrincipal,
+    sale_id: i64,
+    sale: Option<flash_sale::Model>,
+    quantity: i32,
+    idempotency_key: &str,
+    now: DateTime<Utc>,
+) -> Result<Order, FlashSalesError> {
+    let q = i64::from(quantity);
+    let created = async {
+        let row = match sale {
+            Some(row) => row,
+            None => sale_row(app, sale_id).await?,
+        };
+        if let Some(order) = grabbed_order(app, sale_id, me, idempotency_key).await? {
+            // The counters forgot the answer (a restart) but the order exists: give the
+            // units just taken back and answer with the first order.
+            return Ok((order, true));
+        }
+        create_order(app, me, &row, quantity, idempotency_key, now)
+            .await
+            .map(|o| (o, false))
+    }
+    .await;
+    match created {
+        Ok((order, false)) => Ok(order),
+        Ok((order, true)) => {
+            give_back_units(app, sale_id, me.member_id, q, None).await;
+            Ok(order)
+        }
+        Err(e) => {
+            // The order did not happen: the units go back and the key may be retried.
+            give_back_units(app, sale_id, me.member_id, q, Some(idempotency_key)).await;
+            Err(e)
+        }
     }
 }
 

@@ -113,7 +113,7 @@ impl ConsumerFlashSalesMutation {
     ) -> ApiResult<Order> {
         let me = member(ctx).await?;
         Ok(flash_sales::grab_flash_sale(
-            app(ctx),
+            ctx.data_unchecked::<std::sync::Arc<domain::AppState>>(),
             me,
             parse_id(&sale_id)?,
             quantity,

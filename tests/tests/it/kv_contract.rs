@@ -277,3 +277,33 @@ on_both_backends!(
     concurrent_operations_are_atomic,
     keys_are_isolated_by_namespace
 );
+
+/// A restarted or failed-over Redis has no scripts: the next call reloads it (NOSCRIPT), once,
+/// without an error reaching the caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flash_script_survives_an_empty_script_cache() {
+    let kv = test_kv(Backend::Production);
+    let sale = "flash:{3}";
+    kv.flash_load(sale, &flash_counters(2, 1), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        kv.flash_grab(sale, 1, 1, 1_500, "key-0001").await.unwrap(),
+        FlashGrab::Decided(FlashOutcome::Granted)
+    );
+    let client = redis::Client::open(rouge_tests::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        kv.flash_grab(sale, 2, 1, 1_500, "key-0002").await.unwrap(),
+        FlashGrab::Decided(FlashOutcome::Granted)
+    );
+    assert_eq!(
+        kv.flash_counters(sale).await.unwrap().unwrap().stock_left,
+        0
+    );
+}
