@@ -57,6 +57,7 @@ pub struct AppState {
 #[derive(Default)]
 pub struct Caches {
     pub listings: catalog::ListingCache,
+    pub scan_batches: scan_codes::BatchCache,
 }
 
 /// Business settings that come from configuration.

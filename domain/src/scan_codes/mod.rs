@@ -470,7 +470,9 @@ pub async fn set_batch_active(
     let mut row = row.into_active_model();
     row.active = Set(active);
     row.updated_at = Set(app.clock.now());
-    Ok(row.update(&app.db).await?.into())
+    let row = row.update(&app.db).await?;
+    app.caches.scan_batches.batches.invalidate(&batch_id).await;
+    Ok(row.into())
 }
 
 pub async fn batches(app: &AppState, staff: &StaffPrincipal) -> Result<Vec<CodeBatch>, ScanError> {
@@ -588,6 +590,40 @@ pub fn code_for(key: &PackCodeKey, batch_id: i64, serial: i64) -> Option<String>
     let b = u32::try_from(batch_id).ok()?;
     let s = u32::try_from(serial).ok()?;
     (batch_id <= codes::MAX_BATCH_ID && serial < MAX_CODES_PER_BATCH).then(|| key.code(b, s))
+}
+
+/// Batches are read on every scan and change rarely: each is kept for two seconds (a batch
+/// turned off in another replica stops scanning within that time; in this one at once).
+pub struct BatchCache {
+    batches: moka::future::Cache<i64, std::sync::Arc<Option<scan_code_batch::Model>>>,
+}
+
+impl Default for BatchCache {
+    fn default() -> Self {
+        Self {
+            batches: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(2))
+                .build(),
+        }
+    }
+}
+
+async fn cached_batch(
+    app: &AppState,
+    batch_id: i64,
+) -> Result<std::sync::Arc<Option<scan_code_batch::Model>>, ScanError> {
+    app.caches
+        .scan_batches
+        .batches
+        .try_get_with(batch_id, async {
+            scan_code_batch::Entity::find_by_id(batch_id)
+                .one(&app.db)
+                .await
+                .map(std::sync::Arc::new)
+        })
+        .await
+        .map_err(|e| ScanError::Store(StoreError::from((*e).clone())))
 }
 
 // --- throttling -----------------------------------------------------------------------------
@@ -806,11 +842,8 @@ pub async fn scan(
         }
     };
     let stated = input.region.map(normalise_region).transpose()?;
-    let Some(batch) = scan_code_batch::Entity::find_by_id(batch_id)
-        .one(&app.db)
-        .await?
-        .filter(|b| serial < b.code_count)
-    else {
+    let cached = cached_batch(app, batch_id).await?;
+    let Some(batch) = cached.as_ref().as_ref().filter(|b| serial < b.code_count) else {
         note_unknown(app, who, meta).await?;
         return Err(ScanError::UnknownCode);
     };

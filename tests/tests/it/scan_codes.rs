@@ -504,7 +504,8 @@ async fn concurrent_scans_redeem_each_code_once(backend: Backend) {
                             members[usize::try_from((serial * PER_CODE + k) % 5_000).unwrap()];
                         let (state, code) = (state.clone(), code.clone());
                         tokio::spawn(async move {
-                            scan_as(&state, member, &code, scan::Survey::default(), None).await
+                            let region = Some(("上海市", "上海市"));
+                            scan_as(&state, member, &code, scan::Survey::default(), region).await
                         })
                     })
                     .collect();
