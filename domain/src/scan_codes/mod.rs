@@ -865,7 +865,7 @@ pub async fn scan(
         .await?;
     if existing.is_none()
         && let Some(outcome) =
-            redeem(app, who, &batch, serial, region.as_ref(), &input.survey).await?
+            redeem(app, who, batch, serial, region.as_ref(), &input.survey).await?
     {
         return Ok(outcome);
     }
@@ -890,7 +890,7 @@ pub async fn scan(
         ("OTHER_MEMBER", Some("OTHER_MEMBER"))
     };
     scan_event::Entity::insert(event(EventFacts {
-        batch: &batch,
+        batch,
         serial,
         member_id: who.member_id,
         region: region.as_ref(),
@@ -908,7 +908,7 @@ pub async fn scan(
         serial,
         sku_id: batch.sku_id,
         lot: batch.lot.clone(),
-        gift: Gift::from_row(&batch),
+        gift: Gift::from_row(batch),
         voucher_code: if mine { first.voucher_code } else { None },
         first_scanned_at: first.redeemed_at,
         first_province: first.province,
