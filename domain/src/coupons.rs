@@ -692,20 +692,18 @@ pub async fn issued_from_source(
     kind: &str,
     key: &str,
 ) -> Result<(i64, i64), CouponsError> {
-    let rows: Vec<String> = coupon::Entity::find()
-        .select_only()
-        .column(coupon::Column::Status)
-        .filter(coupon::Column::Source.eq(kind))
-        .filter(coupon::Column::IssueKey.like(format!("%:{kind}:{key}")))
-        .into_tuple()
-        .all(&app.db)
+    let from_source = || {
+        coupon::Entity::find()
+            .filter(coupon::Column::Source.eq(kind))
+            .filter(coupon::Column::IssueKey.like(format!("%:{kind}:{key}")))
+    };
+    let issued = from_source().count(&app.db).await?;
+    let used = from_source()
+        .filter(coupon::Column::Status.eq(CouponStatus::Used.as_str()))
+        .count(&app.db)
         .await?;
-    let used = rows
-        .iter()
-        .filter(|s| s.as_str() == CouponStatus::Used.as_str())
-        .count();
     Ok((
-        i64::try_from(rows.len()).unwrap_or(i64::MAX),
+        i64::try_from(issued).unwrap_or(i64::MAX),
         i64::try_from(used).unwrap_or(i64::MAX),
     ))
 }

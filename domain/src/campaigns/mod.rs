@@ -44,6 +44,8 @@ pub enum CampaignsError {
     #[error("the campaign's coupon cannot be issued: {0}")]
     CouponsUnavailable(String),
     #[error(transparent)]
+    Coupons(#[from] CouponsError),
+    #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -58,6 +60,7 @@ impl DomainError for CampaignsError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::CouponsUnavailable(_) => ErrorCode::BadUserInput,
+            Self::Coupons(e) => e.code(),
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
         }
@@ -748,7 +751,7 @@ pub(crate) async fn issue_campaign_coupon(
         Ok(_) => Ok(CampaignCoupon::Issued),
         Err(CouponsError::SoldOut) => Ok(CampaignCoupon::Refused("COUPON_SOLD_OUT")),
         Err(CouponsError::LimitReached) => Ok(CampaignCoupon::Refused("COUPON_LIMIT_REACHED")),
-        Err(CouponsError::Store(e)) => Err(CampaignsError::Store(e)),
+        Err(CouponsError::Store(e)) => Err(e.into()),
         Err(_) => Ok(CampaignCoupon::Refused("COUPON_UNAVAILABLE")),
     }
 }
@@ -887,11 +890,6 @@ pub async fn report_of(app: &AppState, id: i64) -> Result<CampaignReport, Campai
         r.revenue_fen = a.revenue.unwrap_or(0);
     }
     (r.coupons_issued, r.coupons_redeemed) =
-        coupons::issued_from_source(app, "CAMPAIGN", &id.to_string())
-            .await
-            .map_err(|e| match e {
-                CouponsError::Store(e) => CampaignsError::Store(e),
-                other => CampaignsError::CouponsUnavailable(other.to_string()),
-            })?;
+        coupons::issued_from_source(app, "CAMPAIGN", &id.to_string()).await?;
     Ok(r)
 }
