@@ -83,6 +83,20 @@ pub struct Config {
     /// Booking defaults (a store's own policy overrides slot grid and cut-off).
     #[serde(default)]
     pub booking: BookingConfig,
+    /// Flash-sale tuning; unset keys keep the built-in defaults.
+    #[serde(default)]
+    pub flash_sales: FlashSalesConfig,
+}
+
+/// Flash-sale settings; unset keys keep the built-in defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct FlashSalesConfig {
+    /// Grabs one member may make for one sale per second (default 10).
+    pub grabs_per_second: Option<i64>,
+    /// Orders of winning grabs written at once by one replica (default 8; keep it below
+    /// `database.max_connections`).
+    pub order_writers: Option<usize>,
 }
 
 /// Booking settings; unset keys keep the built-in defaults.

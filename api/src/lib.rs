@@ -207,7 +207,7 @@ pub fn settings(config: &Config, notify_url: &str) -> Settings {
         payments: domain::payments::PaymentSettings {
             notify_url: notify_url.to_owned(),
         },
-        flash_sales: domain::flash_sales::FlashSaleSettings::default(),
+        flash_sales: flash_sale_settings(&config.flash_sales),
         scan: domain::scan_codes::ScanSettings {
             key: domain::scan_codes::PackCodeKey::new(&config.pack_code_key()),
             scans_per_minute: config.scan.scans_per_minute,
@@ -219,6 +219,15 @@ pub fn settings(config: &Config, notify_url: &str) -> Settings {
             ..Default::default()
         },
         booking: booking_settings(&config.booking),
+    }
+}
+
+fn flash_sale_settings(c: &config::FlashSalesConfig) -> domain::flash_sales::FlashSaleSettings {
+    let d = domain::flash_sales::FlashSaleSettings::default();
+    domain::flash_sales::FlashSaleSettings {
+        grabs_per_second: c.grabs_per_second.unwrap_or(d.grabs_per_second),
+        order_writers: c.order_writers.unwrap_or(d.order_writers),
+        ..d
     }
 }
 
@@ -284,6 +293,7 @@ pub fn build_state(parts: Parts) -> anyhow::Result<Arc<AppState>> {
         tokens: TokenKeys::new(&parts.jwt_secret),
         codes: domain::signed_codes::CodeSigner::new(&parts.jwt_secret),
         caches: domain::Caches::default(),
+        flash_sales: domain::flash_sales::FlashSaleRuntime::new(&parts.settings.flash_sales),
         settings: parts.settings,
     }))
 }

@@ -66,6 +66,12 @@ pub enum FlashSalesError {
     /// The counters cannot be reached: the grab is refused rather than decided without them.
     #[error("flash sales are unavailable right now; try again")]
     CountersDown(#[source] KvError),
+    /// No more order writes on this replica (it is stopping).
+    #[error("the server is shutting down; try again")]
+    ShuttingDown,
+    /// Reading a sale failed for every grab waiting on the same read.
+    #[error(transparent)]
+    Shared(Arc<FlashSalesError>),
     #[error(transparent)]
     Orders(#[from] OrdersError),
     #[error(transparent)]
@@ -86,7 +92,8 @@ impl DomainError for FlashSalesError {
             Self::LimitReached => ErrorCode::LimitReached,
             Self::KeyReused | Self::InProgress => ErrorCode::Conflict,
             Self::Throttled => ErrorCode::RateLimited,
-            Self::CountersDown(_) => ErrorCode::Unavailable,
+            Self::CountersDown(_) | Self::ShuttingDown => ErrorCode::Unavailable,
+            Self::Shared(e) => e.code(),
             Self::Orders(e) => e.code(),
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
@@ -113,6 +120,10 @@ pub struct FlashSaleSettings {
     /// A difference between counters and database must last this long before it is corrected
     /// (grabs in flight between the counter and the order's commit are not differences).
     pub reconcile_grace: chrono::Duration,
+    /// Orders of granted grabs written at once by one replica. The winners of a sale arrive in
+    /// one burst and all lock the same sale and stock rows; queueing them here, rather than on
+    /// the database pool, keeps connections for everything else and never times a winner out.
+    pub order_writers: usize,
 }
 
 impl Default for FlashSaleSettings {
@@ -121,6 +132,7 @@ impl Default for FlashSaleSettings {
             grabs_per_second: 10,
             warm_ahead: chrono::Duration::minutes(10),
             reconcile_grace: chrono::Duration::seconds(30),
+            order_writers: 8,
         }
     }
 }
@@ -472,16 +484,19 @@ async fn finish_grab(
 ) -> Result<Order, FlashSalesError> {
     let q = i64::from(quantity);
     let created = async {
-        let row = match sale {
-            Some(row) => row,
-            None => sale_row(app, sale_id).await?,
-        };
+        let prepared = prepared_sale(app, sale_id, sale).await?;
+        let _writer = app
+            .flash_sales
+            .order_writers
+            .acquire()
+            .await
+            .map_err(|_| FlashSalesError::ShuttingDown)?;
         if let Some(order) = grabbed_order(app, sale_id, me, idempotency_key).await? {
             // The counters forgot the answer (a restart) but the order exists: give the
             // units just taken back and answer with the first order.
             return Ok((order, true));
         }
-        create_order(app, me, &row, quantity, idempotency_key, now)
+        create_order(app, me, &prepared, quantity, idempotency_key, now)
             .await
             .map(|o| (o, false))
     }
@@ -498,6 +513,81 @@ async fn finish_grab(
             Err(e)
         }
     }
+}
+
+/// What writing a flash-sale order needs besides the grab: the sale, its SKU and product name
+/// and the warehouse that ships online orders.
+#[derive(Debug)]
+pub(crate) struct PreparedSale {
+    sale: flash_sale::Model,
+    sku: sku::Model,
+    product_name: String,
+    location_id: i64,
+}
+
+/// Per replica: the prepared sales (kept two seconds, so a burst of winners reads them once)
+/// and the bound on concurrent order writes.
+pub struct FlashSaleRuntime {
+    prepared: moka::future::Cache<i64, Arc<PreparedSale>>,
+    order_writers: tokio::sync::Semaphore,
+}
+
+impl FlashSaleRuntime {
+    pub fn new(settings: &FlashSaleSettings) -> Self {
+        Self {
+            prepared: moka::future::Cache::builder()
+                .max_capacity(1_000)
+                .time_to_live(Duration::from_secs(2))
+                .build(),
+            order_writers: tokio::sync::Semaphore::new(settings.order_writers.max(1)),
+        }
+    }
+}
+
+impl Default for FlashSaleRuntime {
+    fn default() -> Self {
+        Self::new(&FlashSaleSettings::default())
+    }
+}
+
+async fn prepared_sale(
+    app: &AppState,
+    sale_id: i64,
+    sale: Option<flash_sale::Model>,
+) -> Result<Arc<PreparedSale>, FlashSalesError> {
+    app.flash_sales
+        .prepared
+        .try_get_with(sale_id, async {
+            let sale = match sale {
+                Some(row) => row,
+                None => sale_row(app, sale_id).await?,
+            };
+            let sku = sku::Entity::find_by_id(sale.sku_id)
+                .one(&app.db)
+                .await?
+                .ok_or(FlashSalesError::NotFound("SKU"))?;
+            let product_name: Option<String> = product::Entity::find_by_id(sku.product_id)
+                .select_only()
+                .column(product::Column::Name)
+                .into_tuple()
+                .one(&app.db)
+                .await?;
+            let product_name = product_name.ok_or(FlashSalesError::NotFound("product"))?;
+            let location = inventory::delivery_warehouse(&app.db)
+                .await
+                .map_err(OrdersError::from)?;
+            Ok(Arc::new(PreparedSale {
+                sale,
+                sku,
+                product_name,
+                location_id: location.id,
+            }))
+        })
+        .await
+        .map_err(|e| match Arc::try_unwrap(e) {
+            Ok(own) => own,
+            Err(shared) => FlashSalesError::Shared(shared),
+        })
 }
 
 async fn give_back_units(
@@ -543,25 +633,17 @@ async fn grabbed_order(
 async fn create_order(
     app: &AppState,
     me: &MemberPrincipal,
-    sale: &flash_sale::Model,
+    prepared: &PreparedSale,
     quantity: i32,
     idempotency_key: &str,
     now: DateTime<Utc>,
 ) -> Result<Order, FlashSalesError> {
-    let sku = sku::Entity::find_by_id(sale.sku_id)
-        .one(&app.db)
-        .await?
-        .ok_or(FlashSalesError::NotFound("SKU"))?;
-    let product_name: Option<String> = product::Entity::find_by_id(sku.product_id)
-        .select_only()
-        .column(product::Column::Name)
-        .into_tuple()
-        .one(&app.db)
-        .await?;
-    let product_name = product_name.ok_or(FlashSalesError::NotFound("product"))?;
-    let location = inventory::delivery_warehouse(&app.db)
-        .await
-        .map_err(OrdersError::from)?;
+    let PreparedSale {
+        sale,
+        sku,
+        product_name,
+        location_id,
+    } = prepared;
     let q = i64::from(quantity);
     let list_price = std::cmp::max(sku.price_fen, sale.price_fen);
     let saving = (list_price - sale.price_fen) * q;
@@ -570,11 +652,11 @@ async fn create_order(
         channel: Channel::Online,
         fulfilment: FulfilmentKind::Delivery,
         store_id: None,
-        location_id: location.id,
+        location_id: *location_id,
         lines: vec![DraftLine {
             sku_id: sku.id,
-            product_name,
-            sku_label: catalog::Sku::from(sku).label(),
+            product_name: product_name.clone(),
+            sku_label: catalog::Sku::from(sku.clone()).label(),
             quantity,
             unit_price_fen: list_price,
         }],
@@ -599,28 +681,9 @@ async fn create_order(
         payment_method: None,
         pay_deadline: Some(now + app.settings.orders.payment_timeout),
     };
+    // The sale's row and the SKU's stock are what every winner locks: they are changed last,
+    // so each transaction holds them for as short a time as it can.
     let txn = db::begin_write(&app.db).await?;
-    let taken = flash_sale::Entity::update_many()
-        .col_expr(
-            flash_sale::Column::Sold,
-            Expr::col(flash_sale::Column::Sold).add(quantity),
-        )
-        .col_expr(flash_sale::Column::UpdatedAt, Expr::value(now))
-        .filter(flash_sale::Column::Id.eq(sale.id))
-        .filter(
-            Expr::col(flash_sale::Column::Sold)
-                .add(quantity)
-                .lte(Expr::col(flash_sale::Column::Stock)),
-        )
-        .exec(&txn)
-        .await?;
-    if taken.rows_affected != 1 {
-        tracing::warn!(
-            sale_id = sale.id,
-            "the counters granted a unit the database does not have"
-        );
-        return Err(FlashSalesError::SoldOut);
-    }
     let within_limit = flash_sale_quota::Entity::insert(flash_sale_quota::ActiveModel {
         sale_id: Set(sale.id),
         member_id: Set(me.member_id),
@@ -675,6 +738,27 @@ async fn create_order(
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => return Err(FlashSalesError::InProgress),
         Err(e) => return Err(e.into()),
+    }
+    let taken = flash_sale::Entity::update_many()
+        .col_expr(
+            flash_sale::Column::Sold,
+            Expr::col(flash_sale::Column::Sold).add(quantity),
+        )
+        .col_expr(flash_sale::Column::UpdatedAt, Expr::value(now))
+        .filter(flash_sale::Column::Id.eq(sale.id))
+        .filter(
+            Expr::col(flash_sale::Column::Sold)
+                .add(quantity)
+                .lte(Expr::col(flash_sale::Column::Stock)),
+        )
+        .exec(&txn)
+        .await?;
+    if taken.rows_affected != 1 {
+        tracing::warn!(
+            sale_id = sale.id,
+            "the counters granted a unit the database does not have"
+        );
+        return Err(FlashSalesError::SoldOut);
     }
     txn.commit().await?;
     Ok(orders::load(app, order).await?)

@@ -50,6 +50,8 @@ pub struct AppState {
     pub codes: signed_codes::CodeSigner,
     /// In-process caches of read-mostly data.
     pub caches: Caches,
+    /// This replica's flash-sale order desk (prepared sales, bounded order writes).
+    pub flash_sales: flash_sales::FlashSaleRuntime,
     pub settings: Settings,
 }
 
@@ -58,6 +60,7 @@ pub struct AppState {
 pub struct Caches {
     pub listings: catalog::ListingCache,
     pub scan_batches: scan_codes::BatchCache,
+    pub booking_windows: booking::WindowCache,
 }
 
 /// Business settings that come from configuration.

@@ -9,14 +9,15 @@ pub struct Model {
     pub id: i64,
     pub campaign_id: i64,
     pub member_id: i64,
-    /// PENDING, SENDING (claimed, in flight), SENT, SKIPPED, FAILED.
+    /// PENDING, CLAIMED (by a dispatcher), READY (consent taken), SENDING (handed to WeChat),
+    /// SENT, SKIPPED, FAILED.
     pub state: String,
     /// Why skipped or failed (NO_CONSENT, NO_MARKETING_CONSENT, OVER_CAP, CONSENT_EXHAUSTED,
     /// WECHAT_BUSY, INVALID_VALUE, IN_DOUBT, ...).
     pub reason: Option<String>,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
-    /// A SENDING row whose claim ran out belongs to a dispatcher that died mid-send.
+    /// A CLAIMED, READY or SENDING row whose claim ran out belongs to a dispatcher that died.
     pub claimed_until: Option<DateTimeUtc>,
     pub sent_at: Option<DateTimeUtc>,
     /// Orders until then count to the campaign.

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::setup::{Ba, load_service, load_store, policy, skills_of, store_bas};
 use super::slots::{self, Slot, SlotInputs};
+use super::window_cache::{self, WindowKey, slots_changed};
 use super::{BookingError, BookingStatus, HOLDING, cells, invalid, require_store, store_zone};
 use crate::auth::{MemberPrincipal, Permission, StaffPrincipal};
 use crate::error::is_unique_violation;
@@ -108,7 +109,8 @@ pub(crate) async fn row<C: ConnectionTrait>(
 }
 
 /// A store's setup and busy time for a window, ready for [`slots::compute`].
-struct Window {
+#[derive(Debug, Clone)]
+pub(crate) struct Window {
     service: booking_service::Model,
     policy: super::setup::Policy,
     inputs: SlotInputs,
@@ -116,7 +118,7 @@ struct Window {
     load: HashMap<i64, usize>,
 }
 
-/// Reads what slots depend on for local days `from .. from + days`, in parallel queries.
+/// Reads what slots depend on for local days `from .. from + days`.
 async fn load_window(
     app: &AppState,
     store: &store::Model,
@@ -131,86 +133,67 @@ async fn load_window(
     let window_end = super::day_window(zone, from + Duration::days(days - 1)).1;
     let db = &app.db;
     let store_id = store.id;
-    let (service, policy, hours, closures, bas, shifts, blocks, bookings) = tokio::try_join!(
-        load_service(db, service_id),
-        policy(app, db, store_id),
-        async {
-            Ok::<_, BookingError>(
-                store_opening_hours::Entity::find()
-                    .filter(store_opening_hours::Column::StoreId.eq(store_id))
-                    .all(db)
-                    .await?,
-            )
-        },
-        async {
-            Ok::<_, BookingError>(
-                store_closure::Entity::find()
-                    .filter(store_closure::Column::StoreId.eq(store_id))
-                    .filter(store_closure::Column::ClosedOn.gte(from))
-                    .filter(store_closure::Column::ClosedOn.lt(from + Duration::days(days)))
-                    .all(db)
-                    .await?,
-            )
-        },
-        store_bas(db, store_id),
-        async {
-            Ok::<_, BookingError>(
-                ba_shift::Entity::find()
-                    .select_only()
-                    .columns([
-                        ba_shift::Column::StaffId,
-                        ba_shift::Column::StartsAt,
-                        ba_shift::Column::EndsAt,
-                    ])
-                    .filter(ba_shift::Column::StoreId.eq(store_id))
-                    .filter(ba_shift::Column::StartsAt.lt(window_end))
-                    .filter(ba_shift::Column::StartsAt.gt(window_start - Duration::days(1)))
-                    .filter(ba_shift::Column::EndsAt.gt(window_start))
-                    .into_tuple::<(i64, DateTime<Utc>, DateTime<Utc>)>()
-                    .all(db)
-                    .await?,
-            )
-        },
-        async {
-            Ok::<_, BookingError>(
-                ba_block::Entity::find()
-                    .select_only()
-                    .columns([
-                        ba_block::Column::StaffId,
-                        ba_block::Column::StartsAt,
-                        ba_block::Column::EndsAt,
-                    ])
-                    .filter(ba_block::Column::StoreId.eq(store_id))
-                    .filter(ba_block::Column::StartsAt.lt(window_end))
-                    .filter(ba_block::Column::EndsAt.gt(window_start))
-                    .into_tuple::<(i64, DateTime<Utc>, DateTime<Utc>)>()
-                    .all(db)
-                    .await?,
-            )
-        },
-        async {
-            let mut q = booking::Entity::find()
-                .select_only()
-                .columns([
-                    booking::Column::BaId,
-                    booking::Column::StartsAt,
-                    booking::Column::HoldsUntil,
-                ])
-                .filter(booking::Column::StoreId.eq(store_id))
-                .filter(booking::Column::StartsAt.lt(window_end))
-                .filter(booking::Column::StartsAt.gt(window_start - Duration::days(1)))
-                .filter(booking::Column::HoldsUntil.gt(window_start))
-                .filter(booking::Column::Status.is_in(HOLDING));
-            if let Some(id) = exclude_booking {
-                q = q.filter(booking::Column::Id.ne(id));
-            }
-            Ok::<_, BookingError>(
-                q.into_tuple::<(i64, DateTime<Utc>, DateTime<Utc>)>()
-                    .all(db)
-                    .await?,
-            )
-        },
-    )?;
+    // One query after another: a request holds at most one connection, so a crowd of slot
+    // searches queues fairly on the pool instead of each taking eight connections at once.
+    let service = load_service(db, service_id).await?;
+    let policy = policy(app, db, store_id).await?;
+    let hours = store_opening_hours::Entity::find()
+        .filter(store_opening_hours::Column::StoreId.eq(store_id))
+        .all(db)
+        .await?;
+    let closures = store_closure::Entity::find()
+        .filter(store_closure::Column::StoreId.eq(store_id))
+        .filter(store_closure::Column::ClosedOn.gte(from))
+        .filter(store_closure::Column::ClosedOn.lt(from + Duration::days(days)))
+        .all(db)
+        .await?;
+    let bas = store_bas(db, store_id).await?;
+    let shifts = ba_shift::Entity::find()
+        .select_only()
+        .columns([
+            ba_shift::Column::StaffId,
+            ba_shift::Column::StartsAt,
+            ba_shift::Column::EndsAt,
+        ])
+        .filter(ba_shift::Column::StoreId.eq(store_id))
+        .filter(ba_shift::Column::StartsAt.lt(window_end))
+        .filter(ba_shift::Column::StartsAt.gt(window_start - Duration::days(1)))
+        .filter(ba_shift::Column::EndsAt.gt(window_start))
+        .into_tuple::<(i64, DateTime<Utc>, DateTime<Utc>)>()
+        .all(db)
+        .await?;
+    let blocks = ba_block::Entity::find()
+        .select_only()
+        .columns([
+            ba_block::Column::StaffId,
+            ba_block::Column::StartsAt,
+            ba_block::Column::EndsAt,
+        ])
+        .filter(ba_block::Column::StoreId.eq(store_id))
+        .filter(ba_block::Column::StartsAt.lt(window_end))
+        .filter(ba_block::Column::EndsAt.gt(window_start))
+        .into_tuple::<(i64, DateTime<Utc>, DateTime<Utc>)>()
+        .all(db)
+        .await?;
+    let mut bookings = booking::Entity::find()
+        .select_only()
+        .columns([
+            booking::Column::BaId,
+            booking::Column::StartsAt,
+            booking::Column::HoldsUntil,
+        ])
+        .filter(booking::Column::StoreId.eq(store_id))
+        .filter(booking::Column::StartsAt.lt(window_end))
+        .filter(booking::Column::StartsAt.gt(window_start - Duration::days(1)))
+        .filter(booking::Column::HoldsUntil.gt(window_start))
+        .filter(booking::Column::Status.is_in(HOLDING));
+    if let Some(id) = exclude_booking {
+        bookings = bookings.filter(booking::Column::Id.ne(id));
+    }
+    let bookings = bookings
+        .into_tuple::<(i64, DateTime<Utc>, DateTime<Utc>)>()
+        .all(db)
+        .await?;
     if !service.active || service.store_id.is_some_and(|s| s != store_id) {
         return Err(BookingError::NotFound("service"));
     }
@@ -274,10 +257,20 @@ pub async fn available_slots(
         return Err(invalid("days is 1 to 14"));
     }
     let store = load_store(&app.db, store_id).await?;
-    let window = load_window(app, &store, service_id, ba_id, from, days, None).await?;
-    let mut inputs = window.inputs;
+    let key = |version| WindowKey {
+        store_id,
+        service_id,
+        ba_id,
+        from,
+        days,
+        version,
+    };
+    let load = load_window(app, &store, service_id, ba_id, from, days, None);
+    let window = window_cache::window(app, key, store_id, load).await?;
+    let mut inputs = window.inputs.clone();
+    inputs.not_before = app.clock.now();
     // Never beyond the booking horizon.
-    let policy = window.policy;
+    let policy = &window.policy;
     let horizon = app.clock.now() + Duration::days(i64::from(policy.horizon_days));
     let today = app.clock.now().with_timezone(&inputs.zone).date_naive();
     let last = today + Duration::days(i64::from(policy.horizon_days));
@@ -476,6 +469,7 @@ async fn try_book(
         return Ok(Attempt::Taken);
     }
     txn.commit().await?;
+    slots_changed(app, booking.store_id).await;
     Ok(Attempt::Booked(Box::new(booking)))
 }
 
@@ -634,6 +628,7 @@ pub async fn reschedule(
             .await?;
         if hold_cells(&txn, ba, current.id, starts_at, holds_until).await? {
             txn.commit().await?;
+            slots_changed(app, current.store_id).await;
             return load_one(&app.db, row(&app.db, current.id).await?).await;
         }
         txn.rollback().await?;
@@ -672,6 +667,7 @@ pub async fn cancel(
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    slots_changed(app, current.store_id).await;
     load_one(&app.db, row(&app.db, booking_id).await?).await
 }
 

@@ -13,6 +13,7 @@ mod jobs;
 mod reports;
 mod setup;
 pub mod slots;
+mod window_cache;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -24,6 +25,8 @@ pub use flow::*;
 pub use jobs::{MarkNoShows, SendBookingReminders, mark_no_shows, send_reminders};
 pub use reports::*;
 pub use setup::*;
+pub use window_cache::WindowCache;
+pub(crate) use window_cache::slots_changed;
 
 /// The size of the cells a booking holds a BA's time in.
 pub const CELL_MINUTES: i64 = 5;
@@ -58,6 +61,9 @@ pub enum BookingError {
     NoShowLimit(DateTime<Utc>),
     #[error("you already have a booking at that time")]
     MemberOverlap,
+    /// Reading a window failed for every slot search waiting on the same read.
+    #[error(transparent)]
+    Shared(std::sync::Arc<BookingError>),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -69,6 +75,7 @@ crate::store_error_conversions!(BookingError);
 impl DomainError for BookingError {
     fn code(&self) -> ErrorCode {
         match self {
+            Self::Shared(e) => e.code(),
             Self::InvalidInput(_) | Self::BadCode => ErrorCode::BadUserInput,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::NotYours | Self::OtherStore => ErrorCode::Forbidden,

@@ -6,10 +6,11 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::{ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
-use super::{BookingError, invalid, require_store, slots, store_zone};
+use super::{BookingError, invalid, require_store, slots, slots_changed, store_zone};
 use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal, StaffRole};
 use crate::{db, validate};
@@ -217,7 +218,23 @@ pub async fn update_service(
     active.duration_minutes = Set(duration);
     active.buffer_minutes = Set(buffer);
     active.updated_at = Set(app.clock.now());
-    Ok(active.update(&app.db).await?.into())
+    let updated = active.update(&app.db).await?;
+    match updated.store_id {
+        Some(store_id) => slots_changed(app, store_id).await,
+        // An HQ service is offered everywhere (a rare change): every store's slots change.
+        None => {
+            let stores: Vec<i64> = store::Entity::find()
+                .select_only()
+                .column(store::Column::Id)
+                .into_tuple()
+                .all(&app.db)
+                .await?;
+            for store_id in stores {
+                slots_changed(app, store_id).await;
+            }
+        }
+    }
+    Ok(updated.into())
 }
 
 /// The active services a store offers (its own and every store's).
@@ -308,6 +325,7 @@ pub async fn set_policy(
     )
     .exec_without_returning(&app.db)
     .await?;
+    slots_changed(app, store_id).await;
     Ok(p)
 }
 
@@ -359,6 +377,7 @@ pub async fn set_opening_hours(
         .await?;
     }
     txn.commit().await?;
+    slots_changed(app, store_id).await;
     opening_hours(app, store_id).await
 }
 
@@ -412,6 +431,7 @@ pub async fn add_closure(
     )
     .exec_without_returning(&app.db)
     .await?;
+    slots_changed(app, store_id).await;
     Ok(Closure { date, reason })
 }
 
@@ -427,6 +447,7 @@ pub async fn remove_closure(
         .filter(store_closure::Column::ClosedOn.eq(date))
         .exec(&app.db)
         .await?;
+    slots_changed(app, store_id).await;
     Ok(res.rows_affected > 0)
 }
 
@@ -476,6 +497,9 @@ pub async fn set_ba_skills(
         .await?;
     }
     txn.commit().await?;
+    if let Some(store_id) = ba.store_id {
+        slots_changed(app, store_id).await;
+    }
     Ok(skills)
 }
 
@@ -594,6 +618,7 @@ pub async fn add_shift(
     .insert(&txn)
     .await?;
     txn.commit().await?;
+    slots_changed(app, store_id).await;
     Ok(row.into())
 }
 
@@ -610,6 +635,7 @@ pub async fn remove_shift(
     ba_shift::Entity::delete_by_id(shift_id)
         .exec(&app.db)
         .await?;
+    slots_changed(app, row.store_id).await;
     Ok(true)
 }
 
@@ -678,6 +704,7 @@ pub async fn block_ba_time(
     }
     .insert(&app.db)
     .await?;
+    slots_changed(app, store_id).await;
     Ok(Block {
         id: row.id,
         ba_id: row.staff_id,
@@ -700,6 +727,7 @@ pub async fn unblock_ba_time(
     ba_block::Entity::delete_by_id(block_id)
         .exec(&app.db)
         .await?;
+    slots_changed(app, row.store_id).await;
     Ok(true)
 }
 

@@ -3,7 +3,7 @@
 //! 1. Audience: the segment's members are written into `campaign_deliveries` a page at a time
 //!    (keyset on member id, `INSERT … SELECT … ON CONFLICT DO NOTHING`): one row per (campaign,
 //!    member), unique, always written BEFORE any send. The database does the filtering.
-//! 2. Claim: a batch of PENDING rows turns SENDING in one `UPDATE … WHERE id IN (SELECT … FOR
+//! 2. Claim: a batch of PENDING rows turns CLAIMED in one `UPDATE … WHERE id IN (SELECT … FOR
 //!    UPDATE SKIP LOCKED) RETURNING` (on SQLite, the single writer makes it atomic), so replicas
 //!    share the work without overlapping.
 //! 3. Checks per batch, in SQL: marketing consent, the frequency cap across campaigns, and the
@@ -14,9 +14,13 @@
 //!    with exponential back-off until `max_attempts`; other refusals → FAILED with the reason.
 //!    Consents of messages that did not go out are given back.
 //!
-//! A dispatcher stopped between batches loses nothing. One killed mid-batch leaves that batch
-//! SENDING; once the claim runs out those rows turn FAILED/IN_DOUBT and are never resent
-//! (WeChat has no idempotency key, so at most once is the only safe choice for them).
+//! A dispatcher stopped between batches loses nothing. A batch moves CLAIMED → READY (its
+//! consents taken, in the same transaction) → SENDING one group of `concurrency` messages at a
+//! time, each group recorded as soon as it is back. One killed mid-batch leaves at most one
+//! group SENDING: once the claim runs out those rows turn FAILED/IN_DOUBT and are never resent
+//! (WeChat has no idempotency key, so at most once is the only safe choice for a message that
+//! may have gone out); its READY and CLAIMED rows go back to the queue, READY ones with their
+//! consent given back, and are sent by the next dispatcher exactly once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -294,15 +298,7 @@ impl Dispatcher {
                 set_not_before(app, c.id, until).await?;
                 return Ok(());
             }
-            // Rows whose dispatcher died mid-send: never resent.
-            campaign_delivery::Entity::update_many()
-                .col_expr(campaign_delivery::Column::State, Expr::value("FAILED"))
-                .col_expr(campaign_delivery::Column::Reason, Expr::value("IN_DOUBT"))
-                .filter(campaign_delivery::Column::CampaignId.eq(c.id))
-                .filter(campaign_delivery::Column::State.eq("SENDING"))
-                .filter(campaign_delivery::Column::ClaimedUntil.lt(now))
-                .exec(&app.db)
-                .await?;
+            recover_expired_claims(app, c.id, &c.template_id, now).await?;
             if !c.audience_done {
                 c = self.materialize_page(app, c, now, backend).await?;
             }
@@ -435,7 +431,7 @@ impl Dispatcher {
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         let update = Query::update()
             .table(campaign_delivery::Entity)
-            .value(campaign_delivery::Column::State, "SENDING")
+            .value(campaign_delivery::Column::State, "CLAIMED")
             .value(campaign_delivery::Column::ClaimedUntil, claim_until)
             .value(
                 campaign_delivery::Column::Attempts,
@@ -465,7 +461,7 @@ impl Dispatcher {
     ) -> Result<(), CampaignsError> {
         let open = campaign_delivery::Entity::find()
             .filter(campaign_delivery::Column::CampaignId.eq(campaign_id))
-            .filter(campaign_delivery::Column::State.is_in(["PENDING", "SENDING"]))
+            .filter(campaign_delivery::Column::State.is_in(OPEN_STATES))
             .limit(1)
             .one(&app.db)
             .await?;
@@ -605,8 +601,11 @@ impl Dispatcher {
             }
         }
         // One counted consent per message.
+        // The rows whose consent is taken turn READY in the same transaction, so a dispatcher
+        // that dies before sending knows whose consent to give back.
         let want: Vec<i64> = messages.iter().map(|(r, _)| r.member_id).collect();
-        let taken = subscriptions::take_many(&app.db, &c.template_id, &want, now).await?;
+        let txn = crate::db::begin_write(&app.db).await?;
+        let taken = subscriptions::take_many(&txn, &c.template_id, &want, now).await?;
         messages.retain(|(r, _)| {
             let ok = taken.contains(&r.member_id);
             if !ok {
@@ -614,6 +613,9 @@ impl Dispatcher {
             }
             ok
         });
+        let ready: Vec<i64> = messages.iter().map(|(r, _)| r.id).collect();
+        set_state(&txn, &ready, "READY").await?;
+        txn.commit().await?;
         // The coupon goes out with the message: issued only to members who will get it.
         if let Some(coupon_template) = c.coupon_template_id {
             let recipients: Vec<i64> = messages.iter().map(|(r, _)| r.member_id).collect();
@@ -648,17 +650,69 @@ impl Dispatcher {
         write_final(&app.db, &skip, "SKIPPED").await?;
         report.skipped += skip.len() as u64;
 
-        // Send.
+        // Send, `concurrency` messages at a time. Each group turns SENDING just before it goes
+        // out and is recorded as soon as it is back: a dispatcher killed mid-batch leaves at
+        // most one group in doubt; the rest of its batch is READY or CLAIMED and goes back to
+        // the queue (with its consent) once the claim runs out.
         let halt = Arc::new(AtomicU8::new(HALT_NONE));
         let work: Vec<(i64, i64, i32, SubscribeMessage)> = messages
             .into_iter()
             .map(|(row, msg)| (row.id, row.member_id, row.attempts, msg))
             .collect();
+        let group_size = settings.concurrency.max(1);
+        let mut work = work.into_iter().peekable();
+        while work.peek().is_some() {
+            let group: Vec<_> = work.by_ref().take(group_size).collect();
+            let results = if halt.load(Ordering::SeqCst) == HALT_NONE {
+                let ids: Vec<i64> = group.iter().map(|(id, ..)| *id).collect();
+                set_state(&app.db, &ids, "SENDING").await?;
+                self.send_group(app, group, &halt).await
+            } else {
+                group
+                    .into_iter()
+                    .map(|(id, member_id, attempts, _)| {
+                        (id, member_id, attempts, Outcome::NotAttempted)
+                    })
+                    .collect()
+            };
+            self.record(app, c, results, report).await?;
+        }
+
+        match halt.load(Ordering::SeqCst) {
+            HALT_DAY => {
+                let zone: Tz = c.zone.parse().unwrap_or(crate::clock::DEFAULT_ZONE);
+                let until = next_local_midnight(now, zone);
+                let ttl = (until - now).to_std().unwrap_or(Duration::from_secs(60));
+                app.kv
+                    .set(DAY_STOP_KEY, until.to_rfc3339().as_bytes(), Some(ttl))
+                    .await?;
+                set_not_before(app, c.id, until).await?;
+                tracing::warn!(campaign_id = c.id, %until, "WeChat daily quota reached (45009): stopped for the day");
+                report.day_stopped = true;
+                Ok(true)
+            }
+            HALT_RATE => {
+                let until = now + chrono::Duration::seconds(settings.rate_limit_backoff_secs);
+                set_not_before(app, c.id, until).await?;
+                tracing::warn!(campaign_id = c.id, %until, "WeChat rate limit (45011): backing off");
+                report.rate_limited = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Sends one group of messages at once; 45011/45009 stop the ones not yet begun.
+    async fn send_group(
+        &self,
+        app: &AppState,
+        group: Vec<(i64, i64, i32, SubscribeMessage)>,
+        halt: &AtomicU8,
+    ) -> Vec<(i64, i64, i32, Outcome)> {
         let wechat = app.wechat.clone();
         let pacer = &self.pacer;
-        let results: Vec<(i64, i64, i32, Outcome)> = futures::stream::iter(work)
+        futures::stream::iter(group)
             .map(|(id, member_id, attempts, msg)| {
-                let halt = halt.clone();
                 let wechat = wechat.clone();
                 async move {
                     if halt.load(Ordering::SeqCst) != HALT_NONE {
@@ -690,11 +744,20 @@ impl Dispatcher {
                     (id, member_id, attempts, outcome)
                 }
             })
-            .buffer_unordered(settings.concurrency.max(1))
+            .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
-            .await;
+            .await
+    }
 
-        // Record.
+    /// Writes back what WeChat answered for a group.
+    async fn record(
+        &self,
+        app: &AppState,
+        c: &campaign::Model,
+        results: Vec<(i64, i64, i32, Outcome)>,
+        report: &mut DispatchReport,
+    ) -> Result<(), CampaignsError> {
+        let settings = &self.settings;
         let now = app.clock.now();
         let mut sent = Vec::new();
         let mut failed: Vec<(i64, &'static str)> = Vec::new();
@@ -774,29 +837,7 @@ impl Dispatcher {
         report.sent += sent.len() as u64;
         report.failed += failed.len() as u64;
         report.deferred += (back_now.len() + retry.len()) as u64;
-
-        match halt.load(Ordering::SeqCst) {
-            HALT_DAY => {
-                let zone: Tz = c.zone.parse().unwrap_or(crate::clock::DEFAULT_ZONE);
-                let until = next_local_midnight(now, zone);
-                let ttl = (until - now).to_std().unwrap_or(Duration::from_secs(60));
-                app.kv
-                    .set(DAY_STOP_KEY, until.to_rfc3339().as_bytes(), Some(ttl))
-                    .await?;
-                set_not_before(app, c.id, until).await?;
-                tracing::warn!(campaign_id = c.id, %until, "WeChat daily quota reached (45009): stopped for the day");
-                report.day_stopped = true;
-                Ok(true)
-            }
-            HALT_RATE => {
-                let until = now + chrono::Duration::seconds(settings.rate_limit_backoff_secs);
-                set_not_before(app, c.id, until).await?;
-                tracing::warn!(campaign_id = c.id, %until, "WeChat rate limit (45011): backing off");
-                report.rate_limited = true;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        Ok(())
     }
 }
 
@@ -844,6 +885,95 @@ async fn write_final<C: ConnectionTrait>(
             .filter(campaign_delivery::Column::Id.is_in(ids))
             .exec(db)
             .await?;
+    }
+    Ok(())
+}
+
+/// States of a delivery that is not finished yet.
+pub(crate) const OPEN_STATES: [&str; 4] = ["PENDING", "CLAIMED", "READY", "SENDING"];
+
+async fn set_state<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+    state: &str,
+) -> Result<(), CampaignsError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    campaign_delivery::Entity::update_many()
+        .col_expr(campaign_delivery::Column::State, Expr::value(state))
+        .filter(campaign_delivery::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Rows whose dispatcher died (their claim ran out). SENDING ones may have reached WeChat,
+/// which has no idempotency key: they turn FAILED/IN_DOUBT and are never resent. READY ones
+/// (consent taken, not sent) get their consent back and return to the queue, as do CLAIMED
+/// ones (nothing taken yet), without using an attempt.
+async fn recover_expired_claims(
+    app: &AppState,
+    campaign_id: i64,
+    template_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), CampaignsError> {
+    let expired: Vec<(i64, i64, String)> = campaign_delivery::Entity::find()
+        .select_only()
+        .columns([
+            campaign_delivery::Column::Id,
+            campaign_delivery::Column::MemberId,
+            campaign_delivery::Column::State,
+        ])
+        .filter(campaign_delivery::Column::CampaignId.eq(campaign_id))
+        .filter(campaign_delivery::Column::State.is_in(["CLAIMED", "READY", "SENDING"]))
+        .filter(campaign_delivery::Column::ClaimedUntil.lt(now))
+        .into_tuple()
+        .all(&app.db)
+        .await?;
+    if expired.is_empty() {
+        return Ok(());
+    }
+    let in_doubt: Vec<(i64, &'static str)> = expired
+        .iter()
+        .filter(|(_, _, state)| state == "SENDING")
+        .map(|(id, _, _)| (*id, "IN_DOUBT"))
+        .collect();
+    let consent_back: Vec<i64> = expired
+        .iter()
+        .filter(|(_, _, state)| state == "READY")
+        .map(|(_, member_id, _)| *member_id)
+        .collect();
+    let requeue: Vec<i64> = expired
+        .iter()
+        .filter(|(_, _, state)| state != "SENDING")
+        .map(|(id, _, _)| *id)
+        .collect();
+    let txn = crate::db::begin_write(&app.db).await?;
+    write_final(&txn, &in_doubt, "FAILED").await?;
+    if !requeue.is_empty() {
+        campaign_delivery::Entity::update_many()
+            .col_expr(campaign_delivery::Column::State, Expr::value("PENDING"))
+            .col_expr(
+                campaign_delivery::Column::Attempts,
+                Expr::col(campaign_delivery::Column::Attempts).sub(1),
+            )
+            .col_expr(campaign_delivery::Column::NextAttemptAt, Expr::value(now))
+            .filter(campaign_delivery::Column::Id.is_in(requeue))
+            // Another dispatcher may have recovered them meanwhile.
+            .filter(campaign_delivery::Column::State.is_in(["CLAIMED", "READY"]))
+            .filter(campaign_delivery::Column::ClaimedUntil.lt(now))
+            .exec(&txn)
+            .await?;
+    }
+    subscriptions::give_back_many(&txn, template_id, &consent_back, now).await?;
+    txn.commit().await?;
+    if !in_doubt.is_empty() {
+        tracing::warn!(
+            campaign_id,
+            in_doubt = in_doubt.len(),
+            "a dispatcher died while sending: those messages are not resent"
+        );
     }
     Ok(())
 }

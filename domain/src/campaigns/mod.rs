@@ -84,7 +84,8 @@ pub struct CampaignSettings {
     pub lanes: usize,
     /// Members written into the delivery queue per audience page.
     pub audience_page: u64,
-    /// How long a claimed batch is ours; a SENDING row older than this is in doubt.
+    /// How long a claimed batch is ours; after it, its SENDING rows are in doubt and the rest
+    /// goes back to the queue.
     pub claim_secs: i64,
     /// -1 / 5xx attempts before a delivery fails.
     pub max_attempts: i32,
@@ -843,7 +844,7 @@ pub async fn report_of(app: &AppState, id: i64) -> Result<CampaignReport, Campai
         let reason = row.reason.unwrap_or_else(|| "UNKNOWN".into());
         match row.state.as_str() {
             "SENT" => r.sent += row.n,
-            "PENDING" | "SENDING" => r.pending += row.n,
+            "PENDING" | "CLAIMED" | "READY" | "SENDING" => r.pending += row.n,
             "FAILED" => {
                 r.failed += row.n;
                 r.failed_by_reason.push((reason, row.n));
