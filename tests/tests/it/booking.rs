@@ -880,8 +880,84 @@ async fn managers_set_up_only_their_own_store(backend: Backend) {
     );
 }
 
+/// Slot searches are served from a window cached per store version: every change to what
+/// slots depend on shows at once in the very same search.
+async fn slot_searches_see_every_change_at_once(backend: Backend) {
+    let s = setup(backend).await;
+    let (me, _) = s.app.login_member("fresh-slots").await;
+    let monday = |list: &[(String, Vec<i64>)]| {
+        list.iter()
+            .filter(|(t, _)| t.starts_with("Mon"))
+            .map(|(t, b)| (t.clone(), b.clone()))
+            .collect::<Vec<_>>()
+    };
+    let before = s.slots(&me, s.facial, 1, None).await;
+    assert!(before.iter().any(|(t, b)| t == "Mon 11:00" && b == &vec![s.ba1]));
+
+    // A booking: BA1 is no longer offered from 10:00 (its 60 minutes + 15 of buffer).
+    let booked = s.book(&me, s.facial, Some(s.ba1), cst(MON, "11:00")).await;
+    let after_booking = s.slots(&me, s.facial, 1, None).await;
+    assert!(!starts(&after_booking).contains(&"Mon 11:00"));
+    assert!(!starts(&after_booking).contains(&"Mon 10:30"));
+
+    // Cancelling frees it again.
+    me.ok(
+        "mutation($b: ID!) { cancelBooking(bookingId: $b) { status } }",
+        json!({ "b": booked["id"] }),
+    )
+    .await;
+    assert_eq!(s.slots(&me, s.facial, 1, None).await, before);
+
+    // A block on BA2's afternoon.
+    let block = s
+        .manager
+        .ok(
+            "mutation($b: ID!, $s: DateTime!, $e: DateTime!) { blockBaTime(baId: $b, startsAt: $s, endsAt: $e, reason: \"培训\") { id } }",
+            json!({ "b": s.ba2.to_string(), "s": cst(MON, "14:00").to_rfc3339(), "e": cst(MON, "18:00").to_rfc3339() }),
+        )
+        .await;
+    let blocked = s.slots(&me, s.facial, 1, None).await;
+    assert!(blocked.iter().all(|(_, b)| !b.contains(&s.ba2)));
+    s.manager
+        .ok(
+            "mutation($b: ID!) { unblockBaTime(blockId: $b) }",
+            json!({ "b": block["blockBaTime"]["id"] }),
+        )
+        .await;
+    assert_eq!(s.slots(&me, s.facial, 1, None).await, before);
+
+    // A closure on Monday empties it; removing it brings the slots back.
+    let st = s.store_id.to_string();
+    s.manager
+        .ok(
+            "mutation($s: ID!, $d: Date!) { addStoreClosure(storeId: $s, date: $d, reason: \"停电\") { date } }",
+            json!({ "s": st, "d": MON }),
+        )
+        .await;
+    assert!(monday(&s.slots(&me, s.facial, 1, None).await).is_empty());
+    s.manager
+        .ok(
+            "mutation($s: ID!, $d: Date!) { removeStoreClosure(storeId: $s, date: $d) }",
+            json!({ "s": st, "d": MON }),
+        )
+        .await;
+    assert_eq!(s.slots(&me, s.facial, 1, None).await, before);
+
+    // A longer service (HQ edits the store's service): fewer start times before each shift end.
+    s.manager
+        .ok(
+            "mutation($v: ID!) { updateBookingService(id: $v, changes: { durationMinutes: 120 }) { durationMinutes } }",
+            json!({ "v": s.facial.to_string() }),
+        )
+        .await;
+    let longer = s.slots(&me, s.facial, 1, None).await;
+    assert!(!starts(&longer).contains(&"Mon 13:00"), "{longer:?}");
+    assert!(starts(&longer).contains(&"Mon 12:00"), "{longer:?}");
+}
+
 on_both_backends!(
     slots_follow_hours_shifts_closures_and_midnight,
+    slot_searches_see_every_change_at_once,
     concurrent_bookings_of_one_ba_and_slot_have_one_winner,
     booking_is_idempotent_and_changes_respect_the_cut_off,
     check_in_codes_are_single_use_store_bound_and_expire,
