@@ -37,6 +37,7 @@ pub struct Args {
 }
 
 const SLOTS: &str = "query($s: ID!, $v: ID!, $f: Date!, $d: Int!) { availableSlots(storeId: $s, serviceId: $v, from: $f, days: $d) { startsAt endsAt baIds } }";
+const CANCEL: &str = "mutation($b: ID!) { cancelBooking(bookingId: $b) { id } }";
 const BOOK: &str = "mutation($i: BookServiceInput!, $k: String!) { bookService(input: $i, idempotencyKey: $k) { id baId } }";
 
 struct Seeded {
@@ -340,6 +341,61 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await;
         report.print();
     }
+
+    // The same searches while the store's bookings change (a booking made and cancelled every
+    // 100 ms): each change makes the cached window stale, so searches read the database again.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let changes = Arc::new(AtomicU64::new(0));
+    let churn = tokio::spawn({
+        let (http, endpoint, token, stop, changes) = (
+            http.clone(),
+            endpoint.clone(),
+            tokens[tokens.len() - 1].clone(),
+            stop.clone(),
+            changes.clone(),
+        );
+        let starts: Vec<String> = open
+            .iter()
+            .filter_map(|s| s["startsAt"].as_str().map(str::to_owned))
+            .collect();
+        let (store, service) = (seeded.store_id.to_string(), seeded.service_id.to_string());
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) && !starts.is_empty() {
+                tick.tick().await;
+                i += 1;
+                let body = json!({ "query": BOOK, "variables": {
+                    "i": { "storeId": store, "serviceId": service, "startsAt": starts[i % starts.len()] },
+                    "k": uuid::Uuid::new_v4().simple().to_string(),
+                } });
+                let Ok(done) = graphql(&http, &endpoint, Some(&token), &body).await else {
+                    continue;
+                };
+                changes.fetch_add(1, Ordering::Relaxed);
+                let cancel = json!({ "query": CANCEL, "variables": { "b": done["data"]["bookService"]["id"] } });
+                if graphql(&http, &endpoint, Some(&token), &cancel).await.is_ok() {
+                    changes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    });
+    for connections in &args.connections {
+        let report = load::run(
+            "availableSlots(7 days, 10 bookings/s)",
+            *connections,
+            Duration::from_secs(args.seconds),
+            slots_request.clone(),
+        )
+        .await;
+        report.print();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = churn.await;
+    println!(
+        "  ({} booking changes during the run)",
+        changes.load(Ordering::Relaxed)
+    );
 
     // Contention: members race for a few dozen open start times, any BA.
     let mut hot: Vec<String> = open

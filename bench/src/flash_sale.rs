@@ -183,25 +183,37 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.units
     );
     let answers: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+    // Latency per answer: the winners (orders written) and the crowd turned away differ.
+    let by_answer: Arc<Mutex<HashMap<String, hdrhistogram::Histogram<u64>>>> = Arc::default();
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let report = load::run_count("grabFlashSale", args.connections, args.attempts, {
-        let (http, endpoint, tokens, answers) = (
+        let (http, endpoint, tokens, answers, by_answer) = (
             http.clone(),
             endpoint.clone(),
             tokens.clone(),
             answers.clone(),
+            by_answer.clone(),
         );
         move |_, n| {
-            let (http, endpoint, tokens, answers) = (
+            let (http, endpoint, tokens, answers, by_answer) = (
                 http.clone(),
                 endpoint.clone(),
                 tokens.clone(),
                 answers.clone(),
+                by_answer.clone(),
             );
             let key = format!("b{run_id}{n}").chars().take(64).collect::<String>();
             async move {
                 let token = &tokens[usize::try_from(n).unwrap_or(0) % tokens.len()];
+                let sent = std::time::Instant::now();
                 let answer = grab(&http, &endpoint, token, sale_id, &key).await;
+                let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                if let Ok(mut h) = by_answer.lock() {
+                    let _ = h
+                        .entry(answer.clone())
+                        .or_insert_with(load::new_histogram)
+                        .record(micros.clamp(1, 60_000_000));
+                }
                 let expected = matches!(
                     answer.as_str(),
                     "ORDER" | "SOLD_OUT" | "LIMIT_REACHED" | "RATE_LIMITED"
@@ -219,6 +231,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut sorted: Vec<_> = answers.iter().collect();
     sorted.sort();
     println!("answers: {sorted:?}");
+    if let Ok(h) = by_answer.lock() {
+        let mut kinds: Vec<_> = h.iter().collect();
+        kinds.sort_by_key(|(k, _)| k.to_owned());
+        for (answer, lat) in kinds {
+            println!(
+                "  {answer:<14} n={:<7} p50={:>8.2}ms p99={:>8.2}ms max={:>8.2}ms",
+                lat.len(),
+                lat.value_at_quantile(0.5) as f64 / 1000.0,
+                lat.value_at_quantile(0.99) as f64 / 1000.0,
+                lat.max() as f64 / 1000.0
+            );
+        }
+    }
 
     // The database's view.
     let orders = entities::flash_sale_grab::Entity::find()

@@ -140,7 +140,7 @@ where
     }
 }
 
-fn new_histogram() -> Histogram<u64> {
+pub fn new_histogram() -> Histogram<u64> {
     // 1 µs to 60 s at 3 significant figures; the bounds are valid, so this cannot fail.
     Histogram::new_with_bounds(1, 60_000_000, 3)
         .unwrap_or_else(|_| unreachable!("valid histogram bounds"))

@@ -929,6 +929,9 @@ pub async fn my_coupons(
 // ---------------------------------------------------------------------------------------------
 // Birthday coupons
 
+/// Members read per page by the birthday task.
+const BIRTHDAY_PAGE: u64 = 1_000;
+
 /// Issues every active birthday template to the members whose birthday month it is (in the
 /// business zone), once per member and year. Returns how many copies it gave.
 pub async fn issue_birthday_coupons(app: &AppState) -> Result<u64, CouponsError> {
@@ -942,60 +945,68 @@ pub async fn issue_birthday_coupons(app: &AppState) -> Result<u64, CouponsError>
     if templates.is_empty() {
         return Ok(0);
     }
-    let members: Vec<(i64, Option<chrono::NaiveDate>)> = member::Entity::find()
-        .select_only()
-        .column(member::Column::Id)
-        .column(member::Column::Birthday)
-        .filter(member::Column::Birthday.is_not_null())
-        .into_tuple()
-        .all(&app.db)
-        .await?;
-    let born_now: Vec<i64> = members
-        .into_iter()
-        .filter(|(_, b)| b.is_some_and(|b| b.month() == month))
-        .map(|(id, _)| id)
-        .collect();
+    // Members born this month, a page at a time by id, the month read in SQL: never all
+    // members in memory.
+    let born_now = crate::campaigns::SegmentRule::BirthdayMonth {
+        months: vec![month],
+    }
+    .condition(app.db.get_database_backend());
     let key = year.to_string();
+    let suffix = format!(":BIRTHDAY:{key}");
     let mut given = 0;
     for tpl in templates {
-        let suffix = format!(":BIRTHDAY:{key}");
-        let done: HashSet<i64> = coupon::Entity::find()
-            .select_only()
-            .column(coupon::Column::MemberId)
-            .filter(coupon::Column::TemplateId.eq(tpl.id))
-            .filter(coupon::Column::Source.eq("BIRTHDAY"))
-            .filter(coupon::Column::IssueKey.ends_with(&suffix))
-            .into_tuple::<i64>()
-            .all(&app.db)
-            .await?
-            .into_iter()
-            .collect();
-        let due: Vec<i64> = born_now
-            .iter()
-            .copied()
-            .filter(|m| !done.contains(m))
-            .collect();
-        if due.is_empty() {
-            continue;
+        let mut cursor = 0_i64;
+        loop {
+            let page: Vec<i64> = member::Entity::find()
+                .select_only()
+                .column(member::Column::Id)
+                .filter(born_now.clone())
+                .filter(member::Column::Id.gt(cursor))
+                .order_by_asc(member::Column::Id)
+                .limit(BIRTHDAY_PAGE)
+                .into_tuple()
+                .all(&app.db)
+                .await?;
+            let Some(&last) = page.last() else {
+                break;
+            };
+            cursor = last;
+            let done: HashSet<i64> = coupon::Entity::find()
+                .select_only()
+                .column(coupon::Column::MemberId)
+                .filter(coupon::Column::TemplateId.eq(tpl.id))
+                .filter(coupon::Column::Source.eq("BIRTHDAY"))
+                .filter(coupon::Column::MemberId.is_in(page.iter().copied()))
+                .filter(coupon::Column::IssueKey.ends_with(&suffix))
+                .into_tuple::<i64>()
+                .all(&app.db)
+                .await?
+                .into_iter()
+                .collect();
+            let due: Vec<i64> = page.into_iter().filter(|m| !done.contains(m)).collect();
+            if due.is_empty() {
+                continue;
+            }
+            let outcome = issue_to_members(
+                app,
+                tpl.id,
+                &due,
+                IssueSource {
+                    kind: "BIRTHDAY",
+                    key: &key,
+                },
+            )
+            .await?;
+            given += outcome.issued;
+            if outcome.sold_out > 0 {
+                tracing::warn!(
+                    template_id = tpl.id,
+                    left_out = outcome.sold_out,
+                    "birthday coupon template ran out"
+                );
+                break;
+            }
         }
-        let outcome = issue_to_members(
-            app,
-            tpl.id,
-            &due,
-            IssueSource {
-                kind: "BIRTHDAY",
-                key: &key,
-            },
-        )
-        .await?;
-        if outcome.sold_out > 0 {
-            tracing::warn!(
-                template_id = tpl.id,
-                left_out = outcome.sold_out,
-                "birthday coupon template ran out"
-            );
-        }
-        given += outcome.issued;
     }
     Ok(given)
 }

@@ -108,9 +108,15 @@ pub(crate) async fn row<C: ConnectionTrait>(
         .ok_or(BookingError::NotFound("booking"))
 }
 
+/// The open slots of a window at any time of day, as cached for searches.
+#[derive(Debug)]
+pub(crate) struct OpenSlots {
+    pub horizon_days: i32,
+    pub slots: Vec<Slot>,
+}
+
 /// A store's setup and busy time for a window, ready for [`slots::compute`].
-#[derive(Debug, Clone)]
-pub(crate) struct Window {
+struct Window {
     service: booking_service::Model,
     policy: super::setup::Policy,
     inputs: SlotInputs,
@@ -244,7 +250,7 @@ async fn load_window(
 }
 
 /// Open slots of a service at a store for local days `from .. from + days`, optionally with one BA.
-#[tracing::instrument(skip_all, err, fields(store_id, service_id))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(store_id, service_id))]
 pub async fn available_slots(
     app: &AppState,
     store_id: i64,
@@ -256,7 +262,6 @@ pub async fn available_slots(
     if !(1..=14).contains(&days) {
         return Err(invalid("days is 1 to 14"));
     }
-    let store = load_store(&app.db, store_id).await?;
     let key = |version| WindowKey {
         store_id,
         service_id,
@@ -265,19 +270,25 @@ pub async fn available_slots(
         days,
         version,
     };
-    let load = load_window(app, &store, service_id, ba_id, from, days, None);
-    let window = window_cache::window(app, key, store_id, load).await?;
-    let mut inputs = window.inputs.clone();
-    inputs.not_before = app.clock.now();
-    // Never beyond the booking horizon.
-    let policy = &window.policy;
-    let horizon = app.clock.now() + Duration::days(i64::from(policy.horizon_days));
-    let today = app.clock.now().with_timezone(&inputs.zone).date_naive();
-    let last = today + Duration::days(i64::from(policy.horizon_days));
-    inputs.days = inputs.days.min((last - from).num_days() + 1).max(0);
-    Ok(slots::compute(inputs)
-        .into_iter()
-        .filter(|s| s.starts_at <= horizon)
+    // Computed once per store version for every time of day; what has started and what lies
+    // beyond the booking horizon are cut off per search, against the clock.
+    let compute = async {
+        let store = load_store(&app.db, store_id).await?;
+        let mut window = load_window(app, &store, service_id, ba_id, from, days, None).await?;
+        window.inputs.not_before = DateTime::<Utc>::MIN_UTC;
+        Ok(OpenSlots {
+            horizon_days: window.policy.horizon_days,
+            slots: slots::compute(window.inputs),
+        })
+    };
+    let open = window_cache::open_slots(app, key, store_id, compute).await?;
+    let now = app.clock.now();
+    let horizon = now + Duration::days(i64::from(open.horizon_days));
+    Ok(open
+        .slots
+        .iter()
+        .filter(|s| s.starts_at > now && s.starts_at <= horizon)
+        .cloned()
         .collect())
 }
 
@@ -475,7 +486,7 @@ async fn try_book(
 
 /// A member books a service. With no BA named, the least busy free qualified BA is taken. The
 /// same idempotency key returns the first booking; a different request under it is a conflict.
-#[tracing::instrument(skip_all, err, fields(member_id = me.member_id, store_id = input.store_id))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(member_id = me.member_id, store_id = input.store_id))]
 pub async fn book(
     app: &AppState,
     me: &MemberPrincipal,
@@ -574,7 +585,7 @@ async fn check_changeable(
 
 /// Moves a booking to another start (and BA, or any free one); the old time is released only
 /// when the new one is held.
-#[tracing::instrument(skip_all, err, fields(member_id = me.member_id, booking_id))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(member_id = me.member_id, booking_id))]
 pub async fn reschedule(
     app: &AppState,
     me: &MemberPrincipal,
@@ -637,7 +648,7 @@ pub async fn reschedule(
 }
 
 /// Cancels a booking up to the store's cut-off; its time is free again at once.
-#[tracing::instrument(skip_all, err, fields(member_id = me.member_id, booking_id))]
+#[tracing::instrument(skip_all, err(level = "debug"), fields(member_id = me.member_id, booking_id))]
 pub async fn cancel(
     app: &AppState,
     me: &MemberPrincipal,

@@ -1,9 +1,9 @@
-//! What slot searches read (a store's setup and busy time for a window) kept per replica and
-//! keyed by the store's slot version, a counter in the key-value store that every change to the
-//! store's bookings or setup bumps after commit. A search reads the version (one round trip)
-//! and recomputes slots from the cached window; a change anywhere makes every replica read the
+//! Open slots of a store's window (from its setup and busy time) kept per replica and keyed by
+//! the store's slot version, a counter in the key-value store that every change to the store's
+//! bookings or setup bumps after commit. A search reads the version (one round trip) and cuts
+//! the cached slots to what has not started; a change anywhere makes every replica read the
 //! database again. The cache only speeds up showing slots: booking re-reads the database and
-//! the (BA, cell) rows refuse any overlap, so a stale window can at worst offer a slot that
+//! the (BA, cell) rows refuse any overlap, so a stale entry can at worst offer a slot that
 //! booking then refuses. Entries also expire on their own after 30 seconds, and without the
 //! key-value store searches go to the database.
 
@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use super::BookingError;
-use super::flow::Window;
+use super::flow::OpenSlots;
 use crate::AppState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -27,7 +27,7 @@ pub(crate) struct WindowKey {
 }
 
 pub struct WindowCache {
-    windows: moka::future::Cache<WindowKey, Arc<Window>>,
+    windows: moka::future::Cache<WindowKey, Arc<OpenSlots>>,
 }
 
 impl Default for WindowCache {
@@ -74,16 +74,16 @@ pub(crate) async fn slots_changed(app: &AppState, store_id: i64) {
     }
 }
 
-/// The window for a search: cached under the store's current version, read once per version
-/// however many searches arrive together.
-pub(crate) async fn window<F>(
+/// The open slots for a search: cached under the store's current version, computed once per
+/// version however many searches arrive together.
+pub(crate) async fn open_slots<F>(
     app: &AppState,
     key: impl FnOnce(i64) -> WindowKey,
     store_id: i64,
     load: F,
-) -> Result<Arc<Window>, BookingError>
+) -> Result<Arc<OpenSlots>, BookingError>
 where
-    F: std::future::Future<Output = Result<Window, BookingError>>,
+    F: std::future::Future<Output = Result<OpenSlots, BookingError>>,
 {
     let Some(v) = version(app, store_id).await else {
         return load.await.map(Arc::new);

@@ -16,8 +16,8 @@
 //!
 //! A dispatcher stopped between batches loses nothing. A batch moves CLAIMED → READY (its
 //! consents taken, in the same transaction) → SENDING one group of `concurrency` messages at a
-//! time, each group recorded as soon as it is back. One killed mid-batch leaves at most one
-//! group SENDING: once the claim runs out those rows turn FAILED/IN_DOUBT and are never resent
+//! time, each group recorded while the next one is out. One killed mid-batch leaves at most
+//! two groups SENDING: once the claim runs out those rows turn FAILED/IN_DOUBT and are never resent
 //! (WeChat has no idempotency key, so at most once is the only safe choice for a message that
 //! may have gone out); its READY and CLAIMED rows go back to the queue, READY ones with their
 //! consent given back, and are sent by the next dispatcher exactly once.
@@ -651,9 +651,9 @@ impl Dispatcher {
         report.skipped += skip.len() as u64;
 
         // Send, `concurrency` messages at a time. Each group turns SENDING just before it goes
-        // out and is recorded as soon as it is back: a dispatcher killed mid-batch leaves at
-        // most one group in doubt; the rest of its batch is READY or CLAIMED and goes back to
-        // the queue (with its consent) once the claim runs out.
+        // out and is recorded while the next group is out: a dispatcher killed mid-batch leaves
+        // at most two groups in doubt; the rest of its batch is READY or CLAIMED and goes back
+        // to the queue (with its consent) once the claim runs out.
         let halt = Arc::new(AtomicU8::new(HALT_NONE));
         let work: Vec<(i64, i64, i32, SubscribeMessage)> = messages
             .into_iter()
@@ -661,20 +661,35 @@ impl Dispatcher {
             .collect();
         let group_size = settings.concurrency.max(1);
         let mut work = work.into_iter().peekable();
+        // The answers of the group before, recorded while the next group is out.
+        let mut answered: Option<Vec<(i64, i64, i32, Outcome)>> = None;
         while work.peek().is_some() {
             let group: Vec<_> = work.by_ref().take(group_size).collect();
-            let results = if halt.load(Ordering::SeqCst) == HALT_NONE {
+            let next = async {
+                if halt.load(Ordering::SeqCst) != HALT_NONE {
+                    let skipped: Vec<_> = group
+                        .into_iter()
+                        .map(|(id, member_id, attempts, _)| {
+                            (id, member_id, attempts, Outcome::NotAttempted)
+                        })
+                        .collect();
+                    return Ok::<_, CampaignsError>(skipped);
+                }
                 let ids: Vec<i64> = group.iter().map(|(id, ..)| *id).collect();
                 set_state(&app.db, &ids, "SENDING").await?;
-                self.send_group(app, group, &halt).await
-            } else {
-                group
-                    .into_iter()
-                    .map(|(id, member_id, attempts, _)| {
-                        (id, member_id, attempts, Outcome::NotAttempted)
-                    })
-                    .collect()
+                Ok(self.send_group(app, group, &halt).await)
             };
+            let before = async {
+                match answered.take() {
+                    Some(results) => self.record(app, c, results, report).await,
+                    None => Ok(()),
+                }
+            };
+            let (sent, recorded) = tokio::join!(next, before);
+            recorded?;
+            answered = Some(sent?);
+        }
+        if let Some(results) = answered {
             self.record(app, c, results, report).await?;
         }
 
