@@ -692,5 +692,21 @@ mod tests {
         })
         .unwrap_or_default();
         assert!(json.contains("\"type\":\"ANY\""), "{json}");
+        let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap_or_default();
+        let booked = |status: Option<&str>, since, before| SegmentRule::Booked {
+            service_id: None,
+            status: status.map(str::to_owned),
+            since,
+            before,
+        };
+        assert!(
+            booked(Some("NO_SHOW"), Some(day(1)), Some(day(2)))
+                .validate()
+                .is_ok()
+        );
+        assert!(booked(None, Some(day(2)), Some(day(1))).validate().is_err());
+        assert!(booked(None, Some(day(2)), Some(day(2))).validate().is_err());
+        assert!(booked(Some("LATE"), None, None).validate().is_err());
+        assert_eq!(epoch_day(day(1)), 20788);
     }
 }
