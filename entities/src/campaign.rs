@@ -8,7 +8,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub name: String,
-    /// MANUAL, or the automation that created it (BIRTHDAY, FOLLOW_UP, WIN_BACK).
+    /// MANUAL, or the automation that created it (BIRTHDAY, FOLLOW_UP, REPURCHASE, WIN_BACK).
     pub kind: String,
     /// Automations create one campaign per day: this key makes a second pass a no-op.
     #[sea_orm(unique)]

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// An automation HQ switched on (birthday greeting, follow-up, win-back): each day it creates
+/// An automation HQ switched on (birthday greeting, follow-up, repurchase, win-back): each day it creates
 /// a campaign that goes through the same dispatcher, consents and caps.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "campaign_automations")]
@@ -11,7 +11,8 @@ pub struct Model {
     pub template_id: String,
     pub template_values: String,
     pub page: String,
-    /// FOLLOW_UP: days after the purchase; WIN_BACK: days between two win-backs.
+    /// FOLLOW_UP: days after the purchase; REPURCHASE: days ahead of the due day; WIN_BACK:
+    /// days between two win-backs.
     pub days: i32,
     pub coupon_template_id: Option<i64>,
     pub updated_at: DateTimeUtc,

@@ -10,8 +10,10 @@ use domain::campaigns::{
     SegmentRule, TemplateKey as DomainKey, automations,
 };
 
+use crate::booking::BookingStatus;
 use crate::context::{app, staff};
 use crate::error::{ApiError, ApiResult, parse_id};
+use crate::scalars::Date;
 
 // ------------------------------------------------------------------ templates
 
@@ -78,6 +80,30 @@ pub struct RegionRuleInput {
     pub city: Option<String>,
 }
 
+/// Booking history: members with a booking of the service (any service without one) in the
+/// status (none: any booking not cancelled), starting on or after the local day `since` and
+/// before the local day `before` (Asia/Shanghai).
+#[derive(InputObject)]
+pub struct BookedRuleInput {
+    pub service_id: Option<ID>,
+    /// REDEEMED: came and was served; NO_SHOW: did not come.
+    pub status: Option<BookingStatus>,
+    pub since: Option<Date>,
+    pub before: Option<Date>,
+}
+
+/// Members due to buy a category again on the local day `on`, by their own buying cycle: for a
+/// category bought on at least two distinct days, cycle = (last day - first day) / (days - 1),
+/// due day = last day + cycle. A purchase of the category moves the due day.
+#[derive(InputObject)]
+pub struct RepurchaseDueRuleInput {
+    pub on: Date,
+    /// None: any category.
+    pub category_id: Option<ID>,
+    /// Leave out members who bought the category on this local day or later.
+    pub not_bought_since: Option<Date>,
+}
+
 /// One rule of a segment; exactly one field is set. `all`/`any`/`not` combine rules; a list
 /// inside a leaf means "any of these".
 #[derive(OneofObject)]
@@ -103,6 +129,22 @@ pub enum SegmentRuleInput {
     /// 1–12.
     BirthdayMonths(Vec<u32>),
     MarketingConsent(bool),
+    Booked(BookedRuleInput),
+    RepurchaseDue(RepurchaseDueRuleInput),
+}
+
+fn booking_status(s: BookingStatus) -> &'static str {
+    match s {
+        BookingStatus::Booked => "BOOKED",
+        BookingStatus::CheckedIn => "CHECKED_IN",
+        BookingStatus::Redeemed => "REDEEMED",
+        BookingStatus::Cancelled => "CANCELLED",
+        BookingStatus::NoShow => "NO_SHOW",
+    }
+}
+
+fn opt_id(id: Option<ID>) -> ApiResult<Option<i64>> {
+    id.as_ref().map(parse_id).transpose()
 }
 
 fn ids(list: &[ID]) -> ApiResult<Vec<i64>> {
@@ -140,6 +182,17 @@ impl SegmentRuleInput {
             },
             Self::BirthdayMonths(months) => SegmentRule::BirthdayMonth { months },
             Self::MarketingConsent(value) => SegmentRule::MarketingConsent { value },
+            Self::Booked(b) => SegmentRule::Booked {
+                service_id: opt_id(b.service_id)?,
+                status: b.status.map(|s| booking_status(s).to_owned()),
+                since: b.since.map(|d| d.0),
+                before: b.before.map(|d| d.0),
+            },
+            Self::RepurchaseDue(r) => SegmentRule::RepurchaseDue {
+                on: r.on.0,
+                category_id: opt_id(r.category_id)?,
+                not_bought_since: r.not_bought_since.map(|d| d.0),
+            },
         })
     }
 }
@@ -242,7 +295,7 @@ pub struct CreateCampaignInput {
 pub struct Campaign {
     pub id: ID,
     pub name: String,
-    /// MANUAL, BIRTHDAY, FOLLOW_UP or WIN_BACK.
+    /// MANUAL, BIRTHDAY, FOLLOW_UP, REPURCHASE or WIN_BACK.
     pub kind: String,
     pub status: CampaignStatus,
     /// The segment rule tree, as JSON.
@@ -354,6 +407,9 @@ pub enum AutomationKind {
     Birthday,
     /// Members who bought `days` days ago.
     FollowUp,
+    /// Members whose own buying cycle for a category comes due in `days` days (0: today) and
+    /// who have not bought it again since.
+    Repurchase,
     /// At-risk members, at most one win-back per `days` days.
     WinBack,
 }
@@ -363,6 +419,7 @@ impl AutomationKind {
         match self {
             Self::Birthday => "BIRTHDAY",
             Self::FollowUp => "FOLLOW_UP",
+            Self::Repurchase => "REPURCHASE",
             Self::WinBack => "WIN_BACK",
         }
     }

@@ -2,9 +2,11 @@
 //! key) that goes through the same dispatcher, consents, quiet hours and caps.
 //! - BIRTHDAY: members whose birthday is today (with marketing consent).
 //! - FOLLOW_UP: members who bought exactly `days` days ago (local days).
+//! - REPURCHASE: the repurchase reminder from the member's own buying cycle: members due to buy
+//!   a category again in `days` days (see [`SegmentRule::RepurchaseDue`]: the cycle is the
+//!   average gap between their distinct purchase days of the category; a member who bought it
+//!   again since, or bought it today, is not reminded), computed by the database.
 //! - WIN_BACK: at-risk members who got no win-back within `days` days.
-//!
-//! The repurchase reminder from the member's own buying cycle is not built yet.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,7 +22,7 @@ use crate::error::is_unique_violation;
 use crate::jobs::{PeriodicTask, TaskError};
 use entities::campaign_automation;
 
-pub const KINDS: &[&str] = &["BIRTHDAY", "FOLLOW_UP", "WIN_BACK"];
+pub const KINDS: &[&str] = &["BIRTHDAY", "FOLLOW_UP", "REPURCHASE", "WIN_BACK"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Automation {
@@ -156,6 +158,23 @@ pub async fn run(app: &AppState) -> Result<u64, CampaignsError> {
                 };
                 SegmentRule::All {
                     rules: vec![SegmentRule::PurchasedBetween { from, to }, consent],
+                }
+            }
+            "REPURCHASE" => {
+                let Some(on) =
+                    today.checked_add_days(Days::new(u64::try_from(a.days).unwrap_or(0)))
+                else {
+                    continue;
+                };
+                SegmentRule::All {
+                    rules: vec![
+                        SegmentRule::RepurchaseDue {
+                            on,
+                            category_id: None,
+                            not_bought_since: Some(today),
+                        },
+                        consent,
+                    ],
                 }
             }
             "WIN_BACK" => SegmentRule::All {

@@ -3,7 +3,8 @@
 //! per member through the counted consents of [`crate::subscriptions`], politely (quiet hours in
 //! the member's zone, a frequency cap across campaigns) and safely at scale (see [`dispatch`]).
 //! Orders by recipients within N days count to the campaign ([`report`]); automations
-//! (birthday, follow-up, win-back) create campaigns that go through the same dispatcher.
+//! (birthday, follow-up, repurchase, win-back) create campaigns that go through the same
+//! dispatcher.
 
 pub mod automations;
 pub mod dispatch;
@@ -481,6 +482,7 @@ pub(crate) async fn prepare<C: ConnectionTrait>(
         return Err(invalid("name: 1 to 100 characters"));
     }
     input.segment.validate()?;
+    input.segment.check_references(db).await?;
     check_page(&input.page)?;
     let template = template_by_wechat_id(db, &input.template_id).await?;
     check_values(&template, &input.values, input.coupon_template_id.is_some())?;

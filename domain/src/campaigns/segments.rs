@@ -2,22 +2,24 @@
 //! `members` that the database evaluates. Members are never loaded to be filtered in memory:
 //! counting is `COUNT(*)`, the audience is paged by member id.
 //!
-//! Booking history is not a rule yet: the booking capability is being built in parallel and
-//! the rule is added when it lands.
+//! Days in rules (booking history, repurchase due) are local days in the campaign zone
+//! (Asia/Shanghai).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Offset, TimeZone, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
 use super::CampaignsError;
 use crate::AppState;
+use crate::booking::BookingStatus;
 use crate::members::{SkinConcern, SkinType};
 use entities::{
-    campaign, campaign_delivery, member, member_insight, member_tag, order, order_line, product,
-    sku,
+    booking, booking_service, campaign, campaign_delivery, category, member, member_insight,
+    member_tag, order, order_line, product, sku,
 };
 
 /// Lifecycle stages the nightly job assigns (see [`super::insights`]).
@@ -110,6 +112,33 @@ pub enum SegmentRule {
         kind: String,
         since: DateTime<Utc>,
     },
+    /// Booking history: has a booking of this service (any without one) in this status
+    /// (REDEEMED = came and was served, NO_SHOW, ...; none = any booking not cancelled) that
+    /// starts on or after the local day `since` and before the local day `before`.
+    Booked {
+        #[serde(default)]
+        service_id: Option<i64>,
+        #[serde(default)]
+        status: Option<String>,
+        #[serde(default)]
+        since: Option<NaiveDate>,
+        #[serde(default)]
+        before: Option<NaiveDate>,
+    },
+    /// Due to buy a category again on the local day `on`, by the member's own buying cycle:
+    /// for a category (this one, or any) bought on at least two distinct local days, the cycle
+    /// is (last day - first day) / (distinct days - 1), rounded to whole days, and the due day
+    /// is the last day plus the cycle. A new purchase of the category moves the due day, so a
+    /// member who re-bought is no longer due on `on`; with `not_bought_since`, a member who
+    /// bought the category on that local day or later is left out too (a reminder sent a
+    /// `lead` ahead never reaches someone who bought it that very day).
+    RepurchaseDue {
+        on: NaiveDate,
+        #[serde(default)]
+        category_id: Option<i64>,
+        #[serde(default)]
+        not_bought_since: Option<NaiveDate>,
+    },
 }
 
 fn bad(msg: impl Into<String>) -> CampaignsError {
@@ -181,7 +210,26 @@ impl SegmentRule {
             | Self::LastPurchaseAfter { .. }
             | Self::PurchasedBetween { .. }
             | Self::MarketingConsent { .. }
-            | Self::NotMessagedBy { .. } => Ok(()),
+            | Self::NotMessagedBy { .. }
+            | Self::RepurchaseDue { .. } => Ok(()),
+            Self::Booked {
+                status,
+                since,
+                before,
+                ..
+            } => {
+                if let Some(status) = status
+                    && BookingStatus::parse(status).is_none()
+                {
+                    return Err(bad(format!("booked: unknown booking status {status:?}")));
+                }
+                match (since, before) {
+                    (Some(since), Some(before)) if since >= before => {
+                        Err(bad("booked: since must be before before"))
+                    }
+                    _ => Ok(()),
+                }
+            }
             Self::BoughtProduct { product_ids } => non_empty(product_ids, "bought product"),
             Self::BoughtCategory { category_ids } => non_empty(category_ids, "bought category"),
             Self::BirthdayMonth { months } => {
@@ -345,8 +393,156 @@ impl SegmentRule {
                         .to_owned(),
                 ),
             ),
+            Self::Booked {
+                service_id,
+                status,
+                since,
+                before,
+            } => {
+                let mut q = Query::select()
+                    .column(booking::Column::MemberId)
+                    .from(booking::Entity)
+                    .to_owned();
+                if let Some(service_id) = service_id {
+                    q.and_where(booking::Column::ServiceId.eq(*service_id));
+                }
+                match status {
+                    Some(status) => q.and_where(booking::Column::Status.eq(status.clone())),
+                    None => {
+                        q.and_where(booking::Column::Status.ne(BookingStatus::Cancelled.as_str()))
+                    }
+                };
+                if let Some(since) = since.and_then(local_midnight) {
+                    q.and_where(booking::Column::StartsAt.gte(since));
+                }
+                if let Some(before) = before.and_then(local_midnight) {
+                    q.and_where(booking::Column::StartsAt.lt(before));
+                }
+                Condition::all().add(member_id().in_subquery(q))
+            }
+            Self::RepurchaseDue {
+                on,
+                category_id,
+                not_bought_since,
+            } => Condition::all().add(repurchase_due(
+                backend,
+                *on,
+                *category_id,
+                *not_bought_since,
+            )),
         }
     }
+
+    /// Booking services and categories the rule names.
+    fn references(&self, services: &mut Vec<i64>, categories: &mut Vec<i64>) {
+        match self {
+            Self::All { rules } | Self::Any { rules } => {
+                for r in rules {
+                    r.references(services, categories);
+                }
+            }
+            Self::Not { rule } => rule.references(services, categories),
+            Self::Booked {
+                service_id: Some(id),
+                ..
+            } => services.push(*id),
+            Self::RepurchaseDue {
+                category_id: Some(id),
+                ..
+            } => categories.push(*id),
+            _ => {}
+        }
+    }
+
+    /// Checks that the booking services and categories the rule names exist.
+    pub async fn check_references<C: ConnectionTrait>(&self, db: &C) -> Result<(), CampaignsError> {
+        let (mut services, mut categories) = (Vec::new(), Vec::new());
+        self.references(&mut services, &mut categories);
+        services.sort_unstable();
+        services.dedup();
+        categories.sort_unstable();
+        categories.dedup();
+        if !services.is_empty() {
+            let found = booking_service::Entity::find()
+                .filter(booking_service::Column::Id.is_in(services.clone()))
+                .count(db)
+                .await?;
+            if found != services.len() as u64 {
+                return Err(bad("booked: unknown booking service"));
+            }
+        }
+        if !categories.is_empty() {
+            let found = category::Entity::find()
+                .filter(category::Column::Id.is_in(categories.clone()))
+                .count(db)
+                .await?;
+            if found != categories.len() as u64 {
+                return Err(bad("repurchase due: unknown category"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The start of a local day (campaign zone) as an instant.
+fn local_midnight(day: NaiveDate) -> Option<DateTime<Utc>> {
+    crate::clock::DEFAULT_ZONE
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Days since 1970-01-01.
+fn epoch_day(day: NaiveDate) -> i64 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    (day - epoch).num_days()
+}
+
+/// `members.id IN (members due to re-buy a category on `on`)`, computed by the database:
+/// distinct local purchase days per member and category, then the cycle and due day per
+/// group with integer day numbers (rounded half up the same way on both databases).
+fn repurchase_due(
+    backend: DbBackend,
+    on: NaiveDate,
+    category_id: Option<i64>,
+    not_bought_since: Option<NaiveDate>,
+) -> Expr {
+    let zone = crate::clock::DEFAULT_ZONE;
+    let local_day = match backend {
+        DbBackend::Postgres => format!(
+            "((o.paid_at AT TIME ZONE '{}')::date - DATE '1970-01-01')",
+            zone.name()
+        ),
+        // SQLite has no zone database: the zone's offset on that day (Shanghai has no DST).
+        _ => {
+            let offset = zone.offset_from_utc_date(&on).fix().local_minus_utc() / 60;
+            format!("CAST(julianday(date(o.paid_at, '{offset:+} minutes')) - 2440587.5 AS INTEGER)")
+        }
+    };
+    let statuses = PURCHASED
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let category = category_id
+        .map(|id| format!(" AND p.category_id = {id}"))
+        .unwrap_or_default();
+    let due = epoch_day(on);
+    let since = not_bought_since
+        .map(|day| format!(" AND MAX(pd.d) < {}", epoch_day(day)))
+        .unwrap_or_default();
+    Expr::cust(format!(
+        "\"members\".\"id\" IN (SELECT pd.member_id FROM (\
+           SELECT DISTINCT o.member_id AS member_id, p.category_id AS category_id, {local_day} AS d \
+           FROM orders o \
+           JOIN order_lines l ON l.order_id = o.id \
+           JOIN skus s ON s.id = l.sku_id \
+           JOIN products p ON p.id = s.product_id \
+           WHERE o.status IN ({statuses}) AND o.paid_at IS NOT NULL{category}) pd \
+         GROUP BY pd.member_id, pd.category_id \
+         HAVING COUNT(*) >= 2 \
+           AND MAX(pd.d) + (2 * (MAX(pd.d) - MIN(pd.d)) + COUNT(*) - 1) / (2 * (COUNT(*) - 1)) = {due}{since})"
+    ))
 }
 
 fn member_id() -> Expr {
@@ -437,6 +633,7 @@ pub async fn preview(
     sample_size: u64,
 ) -> Result<SegmentPreview, CampaignsError> {
     rule.validate()?;
+    rule.check_references(&app.db).await?;
     let backend = app.db.get_database_backend();
     let cond = rule.condition(backend);
     let count = member::Entity::find()
@@ -495,5 +692,21 @@ mod tests {
         })
         .unwrap_or_default();
         assert!(json.contains("\"type\":\"ANY\""), "{json}");
+        let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap_or_default();
+        let booked = |status: Option<&str>, since, before| SegmentRule::Booked {
+            service_id: None,
+            status: status.map(str::to_owned),
+            since,
+            before,
+        };
+        assert!(
+            booked(Some("NO_SHOW"), Some(day(1)), Some(day(2)))
+                .validate()
+                .is_ok()
+        );
+        assert!(booked(None, Some(day(2)), Some(day(1))).validate().is_err());
+        assert!(booked(None, Some(day(2)), Some(day(2))).validate().is_err());
+        assert!(booked(Some("LATE"), None, None).validate().is_err());
+        assert_eq!(epoch_day(day(1)), 20788);
     }
 }

@@ -1178,3 +1178,640 @@ async fn concurrent_workers_share_a_campaign(backend: Backend) {
 }
 
 on_both_backends!(concurrent_workers_share_a_campaign);
+
+// ------------------------------------------------------------------------------------------
+// Booking history and the repurchase reminder
+
+/// A local time in Shanghai.
+fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    domain::clock::DEFAULT_ZONE
+        .with_ymd_and_hms(y, m, d, h, min, 0)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+async fn booking_service(app: &TestApp, code: &str) -> i64 {
+    let now = app.state.clock.now();
+    entities::booking_service::Entity::insert(entities::booking_service::ActiveModel {
+        store_id: Set(None),
+        code: Set(code.into()),
+        name: Set(format!("服务{code}")),
+        duration_minutes: Set(60),
+        buffer_minutes: Set(0),
+        price_fen: Set(0),
+        required_skills: Set(String::new()),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(app.db())
+    .await
+    .unwrap()
+    .last_insert_id
+}
+
+async fn booked(
+    app: &TestApp,
+    cat: &fixtures::Catalog,
+    member_id: i64,
+    service_id: i64,
+    starts_at: DateTime<Utc>,
+    status: &str,
+) {
+    entities::booking::Entity::insert(entities::booking::ActiveModel {
+        member_id: Set(member_id),
+        store_id: Set(cat.store_id),
+        service_id: Set(service_id),
+        ba_id: Set(cat.hq.staff_id),
+        starts_at: Set(starts_at),
+        ends_at: Set(starts_at + Duration::hours(1)),
+        holds_until: Set(starts_at + Duration::hours(1)),
+        status: Set(status.into()),
+        price_fen: Set(0),
+        idempotency_key: Set(uuid::Uuid::new_v4().to_string()),
+        request_hash: Set("x".into()),
+        checked_in_at: Set(None),
+        checked_in_by: Set(None),
+        redeemed_at: Set(None),
+        redeemed_by: Set(None),
+        products_used: Set(None),
+        notes: Set(None),
+        cancelled_at: Set(None),
+        reminder_sent_at: Set(None),
+        reminder_outcome: Set(None),
+        created_at: Set(starts_at - Duration::days(1)),
+        updated_at: Set(starts_at),
+        ..Default::default()
+    })
+    .exec(app.db())
+    .await
+    .unwrap();
+}
+
+const PREVIEW: &str =
+    "query($r: SegmentRuleInput!) { previewSegment(rule: $r) { count sample { id } } }";
+
+/// The booking-history rule selects by service, status (redeemed, no-show, any not
+/// cancelled) and local days in Shanghai, counted by `previewSegment`; inverted days and an
+/// unknown service are refused.
+async fn booking_history_selects_the_right_members(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(noon()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 5).await;
+    let facial = booking_service(&app, "SEG-FACIAL").await;
+    let lesson = booking_service(&app, "SEG-LESSON").await;
+    let redeemed = shopper(&app, "BK1", |_| {}).await;
+    let no_show = shopper(&app, "BK2", |_| {}).await;
+    let lesson_only = shopper(&app, "BK3", |_| {}).await;
+    let cancelled = shopper(&app, "BK4", |_| {}).await;
+    let none = shopper(&app, "BK5", |_| {}).await;
+    booked(
+        &app,
+        &cat,
+        redeemed.id,
+        facial,
+        shanghai(2026, 11, 20, 14, 0),
+        "REDEEMED",
+    )
+    .await;
+    booked(
+        &app,
+        &cat,
+        no_show.id,
+        facial,
+        shanghai(2026, 11, 25, 10, 0),
+        "NO_SHOW",
+    )
+    .await;
+    // 00:30 on 30 November in Shanghai is still 29 November in UTC.
+    booked(
+        &app,
+        &cat,
+        lesson_only.id,
+        lesson,
+        shanghai(2026, 11, 30, 0, 30),
+        "REDEEMED",
+    )
+    .await;
+    booked(
+        &app,
+        &cat,
+        cancelled.id,
+        facial,
+        shanghai(2026, 11, 21, 15, 0),
+        "CANCELLED",
+    )
+    .await;
+
+    let gql = app.login_staff("hq-demo").await;
+    let select = |rule: serde_json::Value| {
+        let gql = &gql;
+        async move {
+            let body = gql
+                .ok(
+                    PREVIEW,
+                    json!({ "r": { "all": [{ "tags": ["seg-test"] }, rule] } }),
+                )
+                .await;
+            let ids: HashSet<i64> = body["previewSegment"]["sample"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().parse().unwrap())
+                .collect();
+            let count = body["previewSegment"]["count"].as_u64().unwrap();
+            assert_eq!(count as usize, ids.len(), "{body}");
+            ids
+        }
+    };
+    let set = |list: &[&Shopper]| list.iter().map(|s| s.id).collect::<HashSet<i64>>();
+    let facial_id = facial.to_string();
+    assert_eq!(
+        select(json!({ "booked": { "serviceId": facial_id, "status": "REDEEMED" } })).await,
+        set(&[&redeemed])
+    );
+    assert_eq!(
+        select(json!({ "booked": { "serviceId": facial_id, "status": "NO_SHOW" } })).await,
+        set(&[&no_show])
+    );
+    assert_eq!(
+        select(json!({ "booked": { "serviceId": facial_id } })).await,
+        set(&[&redeemed, &no_show]),
+        "any status but cancelled"
+    );
+    assert_eq!(
+        select(json!({ "booked": { "serviceId": facial_id, "status": "CANCELLED" } })).await,
+        set(&[&cancelled])
+    );
+    assert_eq!(
+        select(json!({ "booked": {} })).await,
+        set(&[&redeemed, &no_show, &lesson_only])
+    );
+    assert_eq!(
+        select(json!({ "booked": { "status": "REDEEMED" } })).await,
+        set(&[&redeemed, &lesson_only])
+    );
+    assert_eq!(
+        select(json!({ "not": { "booked": {} } })).await,
+        set(&[&cancelled, &none])
+    );
+    // Local days in Shanghai: `since` is inclusive, `before` exclusive.
+    assert_eq!(
+        select(json!({ "booked": { "status": "REDEEMED", "since": "2026-11-30" } })).await,
+        set(&[&lesson_only])
+    );
+    assert_eq!(
+        select(json!({ "booked": { "status": "REDEEMED", "before": "2026-11-30" } })).await,
+        set(&[&redeemed])
+    );
+    assert_eq!(
+        select(json!({ "booked": { "since": "2026-11-20", "before": "2026-11-21" } })).await,
+        set(&[&redeemed])
+    );
+    assert_eq!(
+        select(json!({ "booked": { "since": "2026-11-21", "before": "2026-11-30" } })).await,
+        set(&[&no_show])
+    );
+
+    // Inverted (or empty) day ranges and an unknown service are refused.
+    for rule in [
+        json!({ "booked": { "since": "2026-11-30", "before": "2026-11-01" } }),
+        json!({ "booked": { "since": "2026-11-30", "before": "2026-11-30" } }),
+        json!({ "booked": { "serviceId": "999999" } }),
+        json!({ "any": [{ "booked": { "serviceId": "999999", "status": "REDEEMED" } }] }),
+    ] {
+        assert_eq!(
+            gql.err(PREVIEW, json!({ "r": rule })).await,
+            "BAD_USER_INPUT",
+            "{rule}"
+        );
+    }
+    // A campaign on an unknown service is refused too.
+    assert!(matches!(
+        campaigns::create(
+            &app.state,
+            &hq(),
+            input(
+                "预约回访",
+                SegmentRule::Booked {
+                    service_id: Some(999_999),
+                    status: None,
+                    since: None,
+                    before: None,
+                },
+            ),
+        )
+        .await,
+        Err(campaigns::CampaignsError::InvalidInput(_))
+    ));
+}
+
+on_both_backends!(booking_history_selects_the_right_members);
+
+/// An order of one SKU at a local time, in a status.
+async fn bought(
+    app: &TestApp,
+    cat: &fixtures::Catalog,
+    member: &Shopper,
+    sku_id: i64,
+    at: DateTime<Utc>,
+    status: &str,
+) {
+    paid_order(app, cat.store_location, member.id, sku_id, 10_000, at).await;
+    if status != "PAID" {
+        let last = order::Entity::find()
+            .filter(order::Column::MemberId.eq(member.id))
+            .all(app.db())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .max()
+            .unwrap();
+        order::Entity::update_many()
+            .col_expr(
+                order::Column::Status,
+                sea_orm::sea_query::Expr::value(status),
+            )
+            .filter(order::Column::Id.eq(last))
+            .exec(app.db())
+            .await
+            .unwrap();
+    }
+}
+
+/// The repurchase reminder: members whose own cycle for a category comes due `days` ahead of
+/// today (Shanghai) get one message through the dispatcher; members not due, with a single
+/// purchase day, who re-bought, whose only "second purchase" was refunded in full, whose
+/// purchases are in different categories, or who bought today do not.
+async fn repurchase_automation_reminds_members_due(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(noon()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    register_template(&app).await;
+    let skin = fixtures::catalog(&app, 50).await;
+    let other = fixtures::catalog(&app, 50).await;
+    // Today is 1 December 2026 in Shanghai; with 3 days of lead the due day is 4 December.
+    let consent = |s: &Shopper, code: &str| {
+        let app = &app;
+        let (id, code) = (s.id, code.to_owned());
+        async move {
+            subscription_consent::Entity::insert(subscription_consent::ActiveModel {
+                member_id: Set(id),
+                template_id: Set(TPL.into()),
+                remaining: Set(3),
+                updated_at: Set(app.state.clock.now()),
+            })
+            .exec_without_returning(app.db())
+            .await
+            .unwrap();
+            app.wechat.add_consents(&format!("o{code:0>27}"), TPL, 3);
+        }
+    };
+    let mut members = Vec::new();
+    for code in [
+        "RP1", "RP2", "RP3", "RP4", "RP5", "RP6", "RP7", "RP8", "RP9",
+    ] {
+        let s = shopper(&app, code, |m| {
+            if code == "RP9" {
+                m.marketing_consent = Set(false);
+            }
+        })
+        .await;
+        consent(&s, code).await;
+        members.push(s);
+    }
+    let [
+        regular,
+        not_due,
+        single,
+        rebought,
+        refunded,
+        mixed,
+        other_cat,
+        today_buyer,
+        no_marketing,
+    ] = <[Shopper; 9]>::try_from(members).ok().unwrap();
+
+    // Regular: 3 Sep, 2 Oct (twice that day; 07:00 local is 1 Oct in UTC) and 3 Nov: 61 days
+    // over 2 gaps = a cycle of 30.5, rounded to 31: due 4 December.
+    bought(
+        &app,
+        &skin,
+        &regular,
+        skin.serum_sku,
+        shanghai(2026, 9, 3, 15, 0),
+        "PAID",
+    )
+    .await;
+    bought(
+        &app,
+        &skin,
+        &regular,
+        skin.cream_sku,
+        shanghai(2026, 10, 2, 7, 0),
+        "PAID",
+    )
+    .await;
+    bought(
+        &app,
+        &skin,
+        &regular,
+        skin.serum_sku,
+        shanghai(2026, 10, 2, 23, 30),
+        "PARTIALLY_REFUNDED",
+    )
+    .await;
+    bought(
+        &app,
+        &skin,
+        &regular,
+        skin.serum_sku,
+        shanghai(2026, 11, 3, 0, 30),
+        "PAID",
+    )
+    .await;
+    // Not due: 5 Oct and 4 Nov, a 30-day cycle due 4 December... plus one day: due 5 December.
+    bought(
+        &app,
+        &skin,
+        &not_due,
+        skin.serum_sku,
+        shanghai(2026, 10, 6, 12, 0),
+        "PAID",
+    )
+    .await;
+    bought(
+        &app,
+        &skin,
+        &not_due,
+        skin.serum_sku,
+        shanghai(2026, 11, 5, 12, 0),
+        "PAID",
+    )
+    .await;
+    // A single purchase day (two orders on 4 November).
+    bought(
+        &app,
+        &skin,
+        &single,
+        skin.serum_sku,
+        shanghai(2026, 11, 4, 10, 0),
+        "PAID",
+    )
+    .await;
+    bought(
+        &app,
+        &skin,
+        &single,
+        skin.cream_sku,
+        shanghai(2026, 11, 4, 20, 0),
+        "PAID",
+    )
+    .await;
+    // Due 4 December on 5 Oct / 4 Nov, but bought again on 28 November.
+    bought(
+        &app,
+        &skin,
+        &rebought,
+        skin.serum_sku,
+        shanghai(2026, 10, 5, 12, 0),
+        "PAID",
+    )
+    .await;
+    bought(
+        &app,
+        &skin,
+        &rebought,
+        skin.serum_sku,
+        shanghai(2026, 11, 4, 12, 0),
+        "PAID",
+    )
+    .await;
+    bought(
+        &app,
+        &skin,
+        &rebought,
+        skin.cream_sku,
+        shanghai(2026, 11, 28, 12, 0),
+        "PAID",
+    )
+    .await;
+    // The second purchase was refunded in full (and an unpaid one does not count either).
+    bought(
+        &app,
+        &skin,
+        &refunded,
+        skin.serum_sku,
+        shanghai(2026, 10, 5, 12, 0),
+        "PAID",
+    )
+    .await;
+    bought(
+        &app,
+        &skin,
+        &refunded,
+        skin.serum_sku,
+        shanghai(2026, 11, 4, 12, 0),
+        "REFUNDED",
+    )
+    .await;
+    bought(
+        &app,
+        &skin,
+        &refunded,
+        skin.serum_sku,
+        shanghai(2026, 11, 4, 13, 0),
+        "CLOSED",
+    )
+    .await;
+    // One purchase in each of two categories: no cycle in either.
+    bought(
+        &app,
+        &skin,
+        &mixed,
+        skin.serum_sku,
+        shanghai(2026, 10, 5, 12, 0),
+        "PAID",
+    )
+    .await;
+    bought(
+        &app,
+        &other,
+        &mixed,
+        other.serum_sku,
+        shanghai(2026, 11, 4, 12, 0),
+        "PAID",
+    )
+    .await;
+    // Regular in the other category (plus one skincare purchase): due 4 December.
+    bought(
+        &app,
+        &skin,
+        &other_cat,
+        skin.serum_sku,
+        shanghai(2026, 11, 20, 12, 0),
+        "PAID",
+    )
+    .await;
+    bought(
+        &app,
+        &other,
+        &other_cat,
+        other.cream_sku,
+        shanghai(2026, 10, 5, 12, 0),
+        "PAID",
+    )
+    .await;
+    bought(
+        &app,
+        &other,
+        &other_cat,
+        other.serum_sku,
+        shanghai(2026, 11, 4, 12, 0),
+        "PAID",
+    )
+    .await;
+    // A 3-day cycle ending this morning is due in 3 days, but they bought today.
+    bought(
+        &app,
+        &skin,
+        &today_buyer,
+        skin.serum_sku,
+        shanghai(2026, 11, 28, 12, 0),
+        "PAID",
+    )
+    .await;
+    bought(
+        &app,
+        &skin,
+        &today_buyer,
+        skin.serum_sku,
+        shanghai(2026, 12, 1, 10, 0),
+        "PAID",
+    )
+    .await;
+    // Due, but without marketing consent.
+    bought(
+        &app,
+        &skin,
+        &no_marketing,
+        skin.serum_sku,
+        shanghai(2026, 10, 5, 12, 0),
+        "PAID",
+    )
+    .await;
+    bought(
+        &app,
+        &skin,
+        &no_marketing,
+        skin.serum_sku,
+        shanghai(2026, 11, 4, 12, 0),
+        "PAID",
+    )
+    .await;
+
+    // The rule itself, as previewSegment counts it.
+    let due = |on: &str, category_id: Option<i64>| {
+        let app = &app;
+        let on = fixtures::date(on);
+        async move {
+            let rule = SegmentRule::All {
+                rules: vec![
+                    SegmentRule::Tag {
+                        names: vec!["seg-test".into()],
+                    },
+                    SegmentRule::RepurchaseDue {
+                        on,
+                        category_id,
+                        not_bought_since: None,
+                    },
+                ],
+            };
+            let p = segments::preview(&app.state, &rule, 20).await.unwrap();
+            let ids: HashSet<i64> = p.sample.iter().map(|m| m.member_id).collect();
+            assert_eq!(p.count as usize, ids.len());
+            ids
+        }
+    };
+    let set = |list: &[&Shopper]| list.iter().map(|s| s.id).collect::<HashSet<i64>>();
+    assert_eq!(
+        due("2026-12-04", None).await,
+        set(&[&regular, &other_cat, &today_buyer, &no_marketing])
+    );
+    assert_eq!(
+        due("2026-12-04", Some(skin.category)).await,
+        set(&[&regular, &today_buyer, &no_marketing])
+    );
+    assert_eq!(
+        due("2026-12-04", Some(other.category)).await,
+        set(&[&other_cat])
+    );
+    assert_eq!(due("2026-12-03", None).await, set(&[]));
+    assert_eq!(due("2026-12-05", None).await, set(&[&not_due]));
+    // 5 Oct, 4 Nov, 28 Nov: 54 days over 2 gaps, due 25 December.
+    assert_eq!(due("2026-12-25", None).await, set(&[&rebought]));
+    let hq_gql = app.login_staff("hq-demo").await;
+    let body = hq_gql
+        .ok(
+            PREVIEW,
+            json!({ "r": { "all": [{ "tags": ["seg-test"] }, { "repurchaseDue": { "on": "2026-12-04", "notBoughtSince": "2026-12-01" } }] } }),
+        )
+        .await;
+    assert_eq!(body["previewSegment"]["count"], 3, "{body}");
+    assert_eq!(
+        hq_gql
+            .err(
+                PREVIEW,
+                json!({ "r": { "repurchaseDue": { "on": "2026-12-04", "categoryId": "999999" } } }),
+            )
+            .await,
+        "BAD_USER_INPUT"
+    );
+
+    // The automation: one campaign a day, through the dispatcher.
+    automations::configure(
+        &app.state,
+        &hq(),
+        automations::Automation {
+            kind: "REPURCHASE".into(),
+            enabled: true,
+            template_id: TPL.into(),
+            values: values(),
+            page: "pages/repurchase/index".into(),
+            days: 3,
+            coupon_template_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(automations::run(&app.state).await.unwrap(), 1);
+    assert_eq!(automations::run(&app.state).await.unwrap(), 0, "once a day");
+    let w = Dispatcher::with_settings("w", settings());
+    assert_eq!(w.run_due(&app.state, None).await.unwrap().sent, 2);
+    let received: HashSet<String> = app.wechat.sent_per_user().into_keys().collect();
+    let expected: HashSet<String> = ["RP1", "RP7"]
+        .iter()
+        .map(|c| format!("o{c:0>27}"))
+        .collect();
+    assert_eq!(received, expected);
+    let made = campaign::Entity::find()
+        .filter(campaign::Column::Kind.eq("REPURCHASE"))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(made.len(), 1);
+    let report = campaigns::report_of(&app.state, made[0].id).await.unwrap();
+    assert_eq!((report.audience, report.sent), (2, 2), "{report:?}");
+
+    // The next day the member due on 5 December is reminded, and nobody twice.
+    clock.advance(Duration::days(1));
+    assert_eq!(automations::run(&app.state).await.unwrap(), 1);
+    assert_eq!(w.run_due(&app.state, None).await.unwrap().sent, 1);
+    let received = app.wechat.sent_per_user();
+    assert_eq!(received.len(), 3);
+    assert!(received.values().all(|&n| n == 1), "{received:?}");
+    assert_eq!(received.get(&format!("o{:0>27}", "RP2")), Some(&1));
+}
+
+on_both_backends!(repurchase_automation_reminds_members_due);
