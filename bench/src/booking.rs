@@ -374,7 +374,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 };
                 changes.fetch_add(1, Ordering::Relaxed);
                 let cancel = json!({ "query": CANCEL, "variables": { "b": done["data"]["bookService"]["id"] } });
-                if graphql(&http, &endpoint, Some(&token), &cancel).await.is_ok() {
+                if graphql(&http, &endpoint, Some(&token), &cancel)
+                    .await
+                    .is_ok()
+                {
                     changes.fetch_add(1, Ordering::Relaxed);
                 }
             }

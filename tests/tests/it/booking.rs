@@ -892,7 +892,11 @@ async fn slot_searches_see_every_change_at_once(backend: Backend) {
             .collect::<Vec<_>>()
     };
     let before = s.slots(&me, s.facial, 1, None).await;
-    assert!(before.iter().any(|(t, b)| t == "Mon 11:00" && b == &vec![s.ba1]));
+    assert!(
+        before
+            .iter()
+            .any(|(t, b)| t == "Mon 11:00" && b == &vec![s.ba1])
+    );
 
     // A booking: BA1 is no longer offered from 10:00 (its 60 minutes + 15 of buffer).
     let booked = s.book(&me, s.facial, Some(s.ba1), cst(MON, "11:00")).await;
