@@ -16,8 +16,8 @@
 //!
 //! A dispatcher stopped between batches loses nothing. A batch moves CLAIMED → READY (its
 //! consents taken, in the same transaction) → SENDING one group of `concurrency` messages at a
-//! time, each group recorded while the next one is out. One killed mid-batch leaves at most
-//! two groups SENDING: once the claim runs out those rows turn FAILED/IN_DOUBT and are never resent
+//! time just before it goes out, answers recorded a group at a time as they come back. One
+//! killed mid-batch leaves at most about three groups SENDING: once the claim runs out those rows turn FAILED/IN_DOUBT and are never resent
 //! (WeChat has no idempotency key, so at most once is the only safe choice for a message that
 //! may have gone out); its READY and CLAIMED rows go back to the queue, READY ones with their
 //! consent given back, and are sent by the next dispatcher exactly once.
@@ -650,47 +650,74 @@ impl Dispatcher {
         write_final(&app.db, &skip, "SKIPPED").await?;
         report.skipped += skip.len() as u64;
 
-        // Send, `concurrency` messages at a time. Each group turns SENDING just before it goes
-        // out and is recorded while the next group is out: a dispatcher killed mid-batch leaves
-        // at most two groups in doubt; the rest of its batch is READY or CLAIMED and goes back
-        // to the queue (with its consent) once the claim runs out.
-        let halt = Arc::new(AtomicU8::new(HALT_NONE));
-        let work: Vec<(i64, i64, i32, SubscribeMessage)> = messages
-            .into_iter()
-            .map(|(row, msg)| (row.id, row.member_id, row.attempts, msg))
-            .collect();
+        // Send with `concurrency` messages in flight. Messages turn SENDING a group of
+        // `concurrency` at a time, just before the first of the group is handed to WeChat, and
+        // answers are recorded a group at a time as they come back. A dispatcher killed
+        // mid-batch leaves at most about three groups in doubt (in flight, marked next, answered
+        // but not yet recorded); the rest of its batch is READY or CLAIMED and goes back to the
+        // queue (with its consent) once the claim runs out.
+        let halt = AtomicU8::new(HALT_NONE);
         let group_size = settings.concurrency.max(1);
-        let mut work = work.into_iter().peekable();
-        // The answers of the group before, recorded while the next group is out.
-        let mut answered: Option<Vec<(i64, i64, i32, Outcome)>> = None;
-        while work.peek().is_some() {
-            let group: Vec<_> = work.by_ref().take(group_size).collect();
-            let next = async {
-                if halt.load(Ordering::SeqCst) != HALT_NONE {
-                    let skipped: Vec<_> = group
-                        .into_iter()
-                        .map(|(id, member_id, attempts, _)| {
-                            (id, member_id, attempts, Outcome::NotAttempted)
-                        })
-                        .collect();
-                    return Ok::<_, CampaignsError>(skipped);
+        let mut groups: Vec<Vec<(i64, i64, i32, SubscribeMessage)>> = Vec::new();
+        for (row, msg) in messages {
+            match groups.last_mut() {
+                Some(g) if g.len() < group_size => {
+                    g.push((row.id, row.member_id, row.attempts, msg))
                 }
-                let ids: Vec<i64> = group.iter().map(|(id, ..)| *id).collect();
-                set_state(&app.db, &ids, "SENDING").await?;
-                Ok(self.send_group(app, group, &halt).await)
-            };
-            let before = async {
-                match answered.take() {
-                    Some(results) => self.record(app, c, results, report).await,
-                    None => Ok(()),
-                }
-            };
-            let (sent, recorded) = tokio::join!(next, before);
-            recorded?;
-            answered = Some(sent?);
+                _ => groups.push(vec![(row.id, row.member_id, row.attempts, msg)]),
+            }
         }
-        if let Some(results) = answered {
-            self.record(app, c, results, report).await?;
+        let mut groups = groups.into_iter();
+        let mut next: std::collections::VecDeque<((i64, i64, i32, SubscribeMessage), bool)> =
+            std::collections::VecDeque::new();
+        let mut in_flight = futures::stream::FuturesUnordered::new();
+        let mut answered = Vec::with_capacity(group_size);
+        let mut mark_error = None;
+        loop {
+            while in_flight.len() < group_size {
+                if next.is_empty() {
+                    let Some(group) = groups.next() else {
+                        break;
+                    };
+                    let ids: Vec<i64> = group.iter().map(|(id, ..)| *id).collect();
+                    // Never send what is not marked: a later dispatcher would send it again.
+                    let marked = halt.load(Ordering::SeqCst) == HALT_NONE
+                        && mark_error.is_none()
+                        && match set_state(&app.db, &ids, "SENDING").await {
+                            Ok(()) => true,
+                            Err(e) => {
+                                mark_error = Some(e);
+                                false
+                            }
+                        };
+                    next.extend(group.into_iter().map(|item| (item, marked)));
+                }
+                let Some(((id, member_id, attempts, msg), marked)) = next.pop_front() else {
+                    break;
+                };
+                let halt = &halt;
+                in_flight.push(async move {
+                    if !marked || halt.load(Ordering::SeqCst) != HALT_NONE {
+                        return (id, member_id, attempts, Outcome::NotAttempted);
+                    }
+                    let outcome = self.send_one(app, &msg, halt).await;
+                    (id, member_id, attempts, outcome)
+                });
+            }
+            let Some(answer) = in_flight.next().await else {
+                break;
+            };
+            answered.push(answer);
+            if answered.len() >= group_size {
+                self.record(app, c, std::mem::take(&mut answered), report)
+                    .await?;
+            }
+        }
+        if !answered.is_empty() {
+            self.record(app, c, answered, report).await?;
+        }
+        if let Some(e) = mark_error {
+            return Err(e);
         }
 
         match halt.load(Ordering::SeqCst) {
@@ -717,51 +744,29 @@ impl Dispatcher {
         }
     }
 
-    /// Sends one group of messages at once; 45011/45009 stop the ones not yet begun.
-    async fn send_group(
-        &self,
-        app: &AppState,
-        group: Vec<(i64, i64, i32, SubscribeMessage)>,
-        halt: &AtomicU8,
-    ) -> Vec<(i64, i64, i32, Outcome)> {
-        let wechat = app.wechat.clone();
-        let pacer = &self.pacer;
-        futures::stream::iter(group)
-            .map(|(id, member_id, attempts, msg)| {
-                let wechat = wechat.clone();
-                async move {
-                    if halt.load(Ordering::SeqCst) != HALT_NONE {
-                        return (id, member_id, attempts, Outcome::NotAttempted);
-                    }
-                    pacer.wait().await;
-                    let outcome = match wechat.send_subscribe_message(&msg).await {
-                        Ok(_) => Outcome::Sent,
-                        Err(err) => match err.kind() {
-                            WeChatErrorKind::ConsentExhausted => Outcome::Exhausted,
-                            WeChatErrorKind::RateLimited => {
-                                halt.fetch_max(HALT_RATE, Ordering::SeqCst);
-                                Outcome::RateLimited
-                            }
-                            WeChatErrorKind::DailyQuota => {
-                                halt.fetch_max(HALT_DAY, Ordering::SeqCst);
-                                Outcome::DailyQuota
-                            }
-                            WeChatErrorKind::Busy | WeChatErrorKind::TokenInvalid => Outcome::Retry,
-                            WeChatErrorKind::InvalidValue => Outcome::Rejected("INVALID_VALUE"),
-                            WeChatErrorKind::InvalidOpenid => Outcome::Rejected("INVALID_OPENID"),
-                            WeChatErrorKind::InvalidTemplate => {
-                                Outcome::Rejected("INVALID_TEMPLATE")
-                            }
-                            WeChatErrorKind::InvalidPage => Outcome::Rejected("INVALID_PAGE"),
-                            _ => Outcome::Rejected("WECHAT_REFUSED"),
-                        },
-                    };
-                    (id, member_id, attempts, outcome)
+    /// Sends one message; 45011/45009 stop the ones not yet begun.
+    async fn send_one(&self, app: &AppState, msg: &SubscribeMessage, halt: &AtomicU8) -> Outcome {
+        self.pacer.wait().await;
+        match app.wechat.send_subscribe_message(msg).await {
+            Ok(_) => Outcome::Sent,
+            Err(err) => match err.kind() {
+                WeChatErrorKind::ConsentExhausted => Outcome::Exhausted,
+                WeChatErrorKind::RateLimited => {
+                    halt.fetch_max(HALT_RATE, Ordering::SeqCst);
+                    Outcome::RateLimited
                 }
-            })
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await
+                WeChatErrorKind::DailyQuota => {
+                    halt.fetch_max(HALT_DAY, Ordering::SeqCst);
+                    Outcome::DailyQuota
+                }
+                WeChatErrorKind::Busy | WeChatErrorKind::TokenInvalid => Outcome::Retry,
+                WeChatErrorKind::InvalidValue => Outcome::Rejected("INVALID_VALUE"),
+                WeChatErrorKind::InvalidOpenid => Outcome::Rejected("INVALID_OPENID"),
+                WeChatErrorKind::InvalidTemplate => Outcome::Rejected("INVALID_TEMPLATE"),
+                WeChatErrorKind::InvalidPage => Outcome::Rejected("INVALID_PAGE"),
+                _ => Outcome::Rejected("WECHAT_REFUSED"),
+            },
+        }
     }
 
     /// Writes back what WeChat answered for a group.
