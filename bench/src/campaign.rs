@@ -38,11 +38,12 @@ pub struct Args {
     /// Percent of members in the segment (their province is 上海).
     #[arg(long, default_value_t = 30)]
     segment_percent: i64,
-    /// Sends in flight at once in the worker.
-    #[arg(long, default_value_t = 64)]
+    /// Sends in flight at once in the worker (also the size of the groups marked SENDING and
+    /// recorded together).
+    #[arg(long, default_value_t = 128)]
     concurrency: usize,
     /// Deliveries claimed per batch.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 1000)]
     batch: u64,
     /// Batches the worker handles side by side.
     #[arg(long, default_value_t = 4)]
@@ -57,9 +58,9 @@ pub struct WorkerArgs {
     wechat_base: String,
     #[arg(long)]
     campaign_id: i64,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 128)]
     concurrency: usize,
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 1000)]
     batch: u64,
     #[arg(long, default_value_t = 4)]
     lanes: usize,
