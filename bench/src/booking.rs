@@ -11,7 +11,7 @@ use rand::seq::SliceRandom;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 use serde_json::json;
 
-use crate::env::{Server, fresh_database, graphql, http_client};
+use crate::env::{Server, fresh_database, graphql, http_client, login_member};
 use crate::load;
 
 #[derive(clap::Args, Debug)]
@@ -254,20 +254,12 @@ fn chrono_tz_shanghai() -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("valid offset"))
 }
 
-async fn login(http: &reqwest::Client, endpoint: &str, user: &str) -> anyhow::Result<String> {
-    let code = format!("test:{user}:{}", uuid::Uuid::new_v4().simple());
-    let data = graphql(
-        http,
-        endpoint,
-        None,
-        &json!({ "query": "mutation($c: String!) { login(code: $c) { accessToken } }", "variables": { "c": code } }),
-    )
-    .await
-    .map_err(anyhow::Error::msg)?;
-    data["data"]["login"]["accessToken"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow::anyhow!("no token"))
+/// A `bookService` request for a start time at the seeded store, under a fresh key.
+fn book_request(store: &str, service: &str, starts_at: &str) -> serde_json::Value {
+    json!({ "query": BOOK, "variables": {
+        "i": { "storeId": store, "serviceId": service, "startsAt": starts_at },
+        "k": uuid::Uuid::new_v4().simple().to_string(),
+    } })
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -280,7 +272,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let http = http_client(max.max(64))?;
     let mut tokens = Vec::new();
     for i in 0..64 {
-        tokens.push(login(&http, &endpoint, &format!("bench-member-{i}")).await?);
+        tokens.push(
+            login_member(&http, &endpoint, &format!("bench-member-{i}"))
+                .await
+                .map_err(anyhow::Error::msg)?,
+        );
     }
     let tokens = Arc::new(tokens);
     let vars = Arc::new(json!({
@@ -365,10 +361,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             while !stop.load(Ordering::Relaxed) && !starts.is_empty() {
                 tick.tick().await;
                 i += 1;
-                let body = json!({ "query": BOOK, "variables": {
-                    "i": { "storeId": store, "serviceId": service, "startsAt": starts[i % starts.len()] },
-                    "k": uuid::Uuid::new_v4().simple().to_string(),
-                } });
+                let body = book_request(&store, &service, &starts[i % starts.len()]);
                 let Ok(done) = graphql(&http, &endpoint, Some(&token), &body).await else {
                     continue;
                 };
@@ -433,10 +426,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let (store, service) = (store.clone(), service.clone());
             async move {
                 let i = usize::try_from(n).unwrap_or(0);
-                let body = json!({ "query": BOOK, "variables": {
-                    "i": { "storeId": store, "serviceId": service, "startsAt": hot[i % hot.len()] },
-                    "k": uuid::Uuid::new_v4().simple().to_string(),
-                } });
+                let body = book_request(&store, &service, &hot[i % hot.len()]);
                 match graphql(
                     &http,
                     &endpoint,

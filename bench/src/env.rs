@@ -95,6 +95,24 @@ pub fn http_client(connections: usize) -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
+/// Signs a member in through the fake WeChat (which creates the member on first login) and
+/// returns the access token; `who` makes the member's openid.
+pub async fn login_member(
+    http: &reqwest::Client,
+    endpoint: &str,
+    who: &str,
+) -> Result<String, String> {
+    let body = serde_json::json!({
+        "query": "mutation($c: String!) { login(code: $c) { accessToken } }",
+        "variables": { "c": format!("test:{who}:{}", uuid::Uuid::new_v4().simple()) },
+    });
+    let data = graphql(http, endpoint, None, &body).await?;
+    data["data"]["login"]["accessToken"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "no access token".to_owned())
+}
+
 /// Posts a GraphQL operation; Ok when it answered without errors.
 pub async fn graphql(
     http: &reqwest::Client,

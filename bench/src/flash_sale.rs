@@ -143,21 +143,10 @@ async fn login_members(
     endpoint: &str,
     members: usize,
 ) -> anyhow::Result<Vec<String>> {
-    let run = uuid::Uuid::new_v4().simple().to_string();
     let tokens: Vec<Result<String, String>> = futures::stream::iter(0..members)
         .map(|i| {
             let http = http.clone();
-            let body = json!({
-                "query": "mutation($c: String!) { login(code: $c) { accessToken } }",
-                "variables": { "c": format!("test:flash-{i}:{run}") },
-            });
-            async move {
-                let v = crate::env::graphql(&http, endpoint, None, &body).await?;
-                v["data"]["login"]["accessToken"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| "no token".to_owned())
-            }
+            async move { crate::env::login_member(&http, endpoint, &format!("flash-{i}")).await }
         })
         .buffer_unordered(64)
         .collect()

@@ -158,22 +158,6 @@ async fn generate(database_url: &str, batch: i64, codes: i64) -> anyhow::Result<
     Ok(())
 }
 
-async fn login(http: &reqwest::Client, endpoint: &str, i: usize) -> anyhow::Result<String> {
-    let code = format!("test:scanbench{i}:{}", uuid::Uuid::new_v4().simple());
-    let data = graphql(
-        http,
-        endpoint,
-        None,
-        &json!({ "query": "mutation($c: String!) { login(code: $c) { accessToken } }", "variables": { "c": code } }),
-    )
-    .await
-    .map_err(anyhow::Error::msg)?;
-    data["data"]["login"]["accessToken"]
-        .as_str()
-        .map(str::to_owned)
-        .context("no access token")
-}
-
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let (url, db) = fresh_database("bench_scan").await?;
     let batch = seed(&db, args.codes).await?;
@@ -192,7 +176,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let endpoint = Arc::new(format!("{}/graphql/consumer", server.base_url));
     let http = http_client(args.connections)?;
     let mut tokens = Vec::with_capacity(args.members);
-    let logins = futures::future::join_all((0..args.members).map(|i| login(&http, &endpoint, i)));
+    let logins = futures::future::join_all((0..args.members).map(|i| {
+        let (http, endpoint) = (&http, &endpoint);
+        async move {
+            crate::env::login_member(http, endpoint, &format!("scanbench{i}"))
+                .await
+                .map_err(anyhow::Error::msg)
+        }
+    }));
     for t in logins.await {
         tokens.push(t?);
     }

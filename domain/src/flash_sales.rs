@@ -584,10 +584,8 @@ async fn prepared_sale(
             }))
         })
         .await
-        .map_err(|e| match Arc::try_unwrap(e) {
-            Ok(own) => own,
-            Err(shared) => FlashSalesError::Shared(shared),
-        })
+        // The caller whose load failed gets the error whole; callers who waited on it share it.
+        .map_err(|e| Arc::try_unwrap(e).unwrap_or_else(FlashSalesError::Shared))
 }
 
 async fn give_back_units(

@@ -93,8 +93,6 @@ where
         .windows
         .try_get_with(key(v), async { load.await.map(Arc::new) })
         .await
-        .map_err(|e| match Arc::try_unwrap(e) {
-            Ok(own) => own,
-            Err(shared) => BookingError::Shared(shared),
-        })
+        // The caller whose load failed gets the error whole; callers who waited on it share it.
+        .map_err(|e| Arc::try_unwrap(e).unwrap_or_else(BookingError::Shared))
 }

@@ -846,7 +846,7 @@ pub async fn report_of(app: &AppState, id: i64) -> Result<CampaignReport, Campai
         let reason = row.reason.unwrap_or_else(|| "UNKNOWN".into());
         match row.state.as_str() {
             "SENT" => r.sent += row.n,
-            "PENDING" | "CLAIMED" | "READY" | "SENDING" => r.pending += row.n,
+            open if dispatch::OPEN_STATES.contains(&open) => r.pending += row.n,
             "FAILED" => {
                 r.failed += row.n;
                 r.failed_by_reason.push((reason, row.n));

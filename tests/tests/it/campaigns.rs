@@ -1266,43 +1266,30 @@ async fn booking_history_selects_the_right_members(backend: Backend) {
     let lesson_only = shopper(&app, "BK3", |_| {}).await;
     let cancelled = shopper(&app, "BK4", |_| {}).await;
     let none = shopper(&app, "BK5", |_| {}).await;
-    booked(
-        &app,
-        &cat,
-        redeemed.id,
-        facial,
-        shanghai(2026, 11, 20, 14, 0),
-        "REDEEMED",
-    )
-    .await;
-    booked(
-        &app,
-        &cat,
-        no_show.id,
-        facial,
-        shanghai(2026, 11, 25, 10, 0),
-        "NO_SHOW",
-    )
-    .await;
-    // 00:30 on 30 November in Shanghai is still 29 November in UTC.
-    booked(
-        &app,
-        &cat,
-        lesson_only.id,
-        lesson,
-        shanghai(2026, 11, 30, 0, 30),
-        "REDEEMED",
-    )
-    .await;
-    booked(
-        &app,
-        &cat,
-        cancelled.id,
-        facial,
-        shanghai(2026, 11, 21, 15, 0),
-        "CANCELLED",
-    )
-    .await;
+    for (member_id, service_id, starts_at, status) in [
+        (
+            redeemed.id,
+            facial,
+            shanghai(2026, 11, 20, 14, 0),
+            "REDEEMED",
+        ),
+        (no_show.id, facial, shanghai(2026, 11, 25, 10, 0), "NO_SHOW"),
+        // 00:30 on 30 November in Shanghai is still 29 November in UTC.
+        (
+            lesson_only.id,
+            lesson,
+            shanghai(2026, 11, 30, 0, 30),
+            "REDEEMED",
+        ),
+        (
+            cancelled.id,
+            facial,
+            shanghai(2026, 11, 21, 15, 0),
+            "CANCELLED",
+        ),
+    ] {
+        booked(&app, &cat, member_id, service_id, starts_at, status).await;
+    }
 
     let gql = app.login_staff("hq-demo").await;
     let select = |rule: serde_json::Value| {
@@ -1493,223 +1480,181 @@ async fn repurchase_automation_reminds_members_due(backend: Backend) {
         no_marketing,
     ] = <[Shopper; 9]>::try_from(members).ok().unwrap();
 
-    // Regular: 3 Sep, 2 Oct (twice that day; 07:00 local is 1 Oct in UTC) and 3 Nov: 61 days
-    // over 2 gaps = a cycle of 30.5, rounded to 31: due 4 December.
-    bought(
-        &app,
-        &skin,
-        &regular,
-        skin.serum_sku,
-        shanghai(2026, 9, 3, 15, 0),
-        "PAID",
-    )
-    .await;
-    bought(
-        &app,
-        &skin,
-        &regular,
-        skin.cream_sku,
-        shanghai(2026, 10, 2, 7, 0),
-        "PAID",
-    )
-    .await;
-    bought(
-        &app,
-        &skin,
-        &regular,
-        skin.serum_sku,
-        shanghai(2026, 10, 2, 23, 30),
-        "PARTIALLY_REFUNDED",
-    )
-    .await;
-    bought(
-        &app,
-        &skin,
-        &regular,
-        skin.serum_sku,
-        shanghai(2026, 11, 3, 0, 30),
-        "PAID",
-    )
-    .await;
-    // Not due: 5 Oct and 4 Nov, a 30-day cycle due 4 December... plus one day: due 5 December.
-    bought(
-        &app,
-        &skin,
-        &not_due,
-        skin.serum_sku,
-        shanghai(2026, 10, 6, 12, 0),
-        "PAID",
-    )
-    .await;
-    bought(
-        &app,
-        &skin,
-        &not_due,
-        skin.serum_sku,
-        shanghai(2026, 11, 5, 12, 0),
-        "PAID",
-    )
-    .await;
-    // A single purchase day (two orders on 4 November).
-    bought(
-        &app,
-        &skin,
-        &single,
-        skin.serum_sku,
-        shanghai(2026, 11, 4, 10, 0),
-        "PAID",
-    )
-    .await;
-    bought(
-        &app,
-        &skin,
-        &single,
-        skin.cream_sku,
-        shanghai(2026, 11, 4, 20, 0),
-        "PAID",
-    )
-    .await;
-    // Due 4 December on 5 Oct / 4 Nov, but bought again on 28 November.
-    bought(
-        &app,
-        &skin,
-        &rebought,
-        skin.serum_sku,
-        shanghai(2026, 10, 5, 12, 0),
-        "PAID",
-    )
-    .await;
-    bought(
-        &app,
-        &skin,
-        &rebought,
-        skin.serum_sku,
-        shanghai(2026, 11, 4, 12, 0),
-        "PAID",
-    )
-    .await;
-    bought(
-        &app,
-        &skin,
-        &rebought,
-        skin.cream_sku,
-        shanghai(2026, 11, 28, 12, 0),
-        "PAID",
-    )
-    .await;
-    // The second purchase was refunded in full (and an unpaid one does not count either).
-    bought(
-        &app,
-        &skin,
-        &refunded,
-        skin.serum_sku,
-        shanghai(2026, 10, 5, 12, 0),
-        "PAID",
-    )
-    .await;
-    bought(
-        &app,
-        &skin,
-        &refunded,
-        skin.serum_sku,
-        shanghai(2026, 11, 4, 12, 0),
-        "REFUNDED",
-    )
-    .await;
-    bought(
-        &app,
-        &skin,
-        &refunded,
-        skin.serum_sku,
-        shanghai(2026, 11, 4, 13, 0),
-        "CLOSED",
-    )
-    .await;
-    // One purchase in each of two categories: no cycle in either.
-    bought(
-        &app,
-        &skin,
-        &mixed,
-        skin.serum_sku,
-        shanghai(2026, 10, 5, 12, 0),
-        "PAID",
-    )
-    .await;
-    bought(
-        &app,
-        &other,
-        &mixed,
-        other.serum_sku,
-        shanghai(2026, 11, 4, 12, 0),
-        "PAID",
-    )
-    .await;
-    // Regular in the other category (plus one skincare purchase): due 4 December.
-    bought(
-        &app,
-        &skin,
-        &other_cat,
-        skin.serum_sku,
-        shanghai(2026, 11, 20, 12, 0),
-        "PAID",
-    )
-    .await;
-    bought(
-        &app,
-        &other,
-        &other_cat,
-        other.cream_sku,
-        shanghai(2026, 10, 5, 12, 0),
-        "PAID",
-    )
-    .await;
-    bought(
-        &app,
-        &other,
-        &other_cat,
-        other.serum_sku,
-        shanghai(2026, 11, 4, 12, 0),
-        "PAID",
-    )
-    .await;
-    // A 3-day cycle ending this morning is due in 3 days, but they bought today.
-    bought(
-        &app,
-        &skin,
-        &today_buyer,
-        skin.serum_sku,
-        shanghai(2026, 11, 28, 12, 0),
-        "PAID",
-    )
-    .await;
-    bought(
-        &app,
-        &skin,
-        &today_buyer,
-        skin.serum_sku,
-        shanghai(2026, 12, 1, 10, 0),
-        "PAID",
-    )
-    .await;
-    // Due, but without marketing consent.
-    bought(
-        &app,
-        &skin,
-        &no_marketing,
-        skin.serum_sku,
-        shanghai(2026, 10, 5, 12, 0),
-        "PAID",
-    )
-    .await;
-    bought(
-        &app,
-        &skin,
-        &no_marketing,
-        skin.serum_sku,
-        shanghai(2026, 11, 4, 12, 0),
-        "PAID",
-    )
-    .await;
+    for (category, member, sku_id, at, status) in [
+        // Regular: 3 Sep, 2 Oct (twice that day; 07:00 local is 1 Oct in UTC) and 3 Nov: 61 days
+        // over 2 gaps = a cycle of 30.5, rounded to 31: due 4 December.
+        (
+            &skin,
+            &regular,
+            skin.serum_sku,
+            shanghai(2026, 9, 3, 15, 0),
+            "PAID",
+        ),
+        (
+            &skin,
+            &regular,
+            skin.cream_sku,
+            shanghai(2026, 10, 2, 7, 0),
+            "PAID",
+        ),
+        (
+            &skin,
+            &regular,
+            skin.serum_sku,
+            shanghai(2026, 10, 2, 23, 30),
+            "PARTIALLY_REFUNDED",
+        ),
+        (
+            &skin,
+            &regular,
+            skin.serum_sku,
+            shanghai(2026, 11, 3, 0, 30),
+            "PAID",
+        ),
+        // Not due: 5 Oct and 4 Nov, a 30-day cycle due 4 December... plus one day: due 5 December.
+        (
+            &skin,
+            &not_due,
+            skin.serum_sku,
+            shanghai(2026, 10, 6, 12, 0),
+            "PAID",
+        ),
+        (
+            &skin,
+            &not_due,
+            skin.serum_sku,
+            shanghai(2026, 11, 5, 12, 0),
+            "PAID",
+        ),
+        // A single purchase day (two orders on 4 November).
+        (
+            &skin,
+            &single,
+            skin.serum_sku,
+            shanghai(2026, 11, 4, 10, 0),
+            "PAID",
+        ),
+        (
+            &skin,
+            &single,
+            skin.cream_sku,
+            shanghai(2026, 11, 4, 20, 0),
+            "PAID",
+        ),
+        // Due 4 December on 5 Oct / 4 Nov, but bought again on 28 November.
+        (
+            &skin,
+            &rebought,
+            skin.serum_sku,
+            shanghai(2026, 10, 5, 12, 0),
+            "PAID",
+        ),
+        (
+            &skin,
+            &rebought,
+            skin.serum_sku,
+            shanghai(2026, 11, 4, 12, 0),
+            "PAID",
+        ),
+        (
+            &skin,
+            &rebought,
+            skin.cream_sku,
+            shanghai(2026, 11, 28, 12, 0),
+            "PAID",
+        ),
+        // The second purchase was refunded in full (and an unpaid one does not count either).
+        (
+            &skin,
+            &refunded,
+            skin.serum_sku,
+            shanghai(2026, 10, 5, 12, 0),
+            "PAID",
+        ),
+        (
+            &skin,
+            &refunded,
+            skin.serum_sku,
+            shanghai(2026, 11, 4, 12, 0),
+            "REFUNDED",
+        ),
+        (
+            &skin,
+            &refunded,
+            skin.serum_sku,
+            shanghai(2026, 11, 4, 13, 0),
+            "CLOSED",
+        ),
+        // One purchase in each of two categories: no cycle in either.
+        (
+            &skin,
+            &mixed,
+            skin.serum_sku,
+            shanghai(2026, 10, 5, 12, 0),
+            "PAID",
+        ),
+        (
+            &other,
+            &mixed,
+            other.serum_sku,
+            shanghai(2026, 11, 4, 12, 0),
+            "PAID",
+        ),
+        // Regular in the other category (plus one skincare purchase): due 4 December.
+        (
+            &skin,
+            &other_cat,
+            skin.serum_sku,
+            shanghai(2026, 11, 20, 12, 0),
+            "PAID",
+        ),
+        (
+            &other,
+            &other_cat,
+            other.cream_sku,
+            shanghai(2026, 10, 5, 12, 0),
+            "PAID",
+        ),
+        (
+            &other,
+            &other_cat,
+            other.serum_sku,
+            shanghai(2026, 11, 4, 12, 0),
+            "PAID",
+        ),
+        // A 3-day cycle ending this morning is due in 3 days, but they bought today.
+        (
+            &skin,
+            &today_buyer,
+            skin.serum_sku,
+            shanghai(2026, 11, 28, 12, 0),
+            "PAID",
+        ),
+        (
+            &skin,
+            &today_buyer,
+            skin.serum_sku,
+            shanghai(2026, 12, 1, 10, 0),
+            "PAID",
+        ),
+        // Due, but without marketing consent.
+        (
+            &skin,
+            &no_marketing,
+            skin.serum_sku,
+            shanghai(2026, 10, 5, 12, 0),
+            "PAID",
+        ),
+        (
+            &skin,
+            &no_marketing,
+            skin.serum_sku,
+            shanghai(2026, 11, 4, 12, 0),
+            "PAID",
+        ),
+    ] {
+        bought(&app, category, member, sku_id, at, status).await;
+    }
 
     // The rule itself, as previewSegment counts it.
     let due = |on: &str, category_id: Option<i64>| {
