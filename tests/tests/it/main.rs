@@ -12,6 +12,7 @@ mod http_surface;
 mod kv_contract;
 mod members;
 mod orders;
+mod payments;
 mod scan_codes;
 mod sessions;
 mod subscriptions;
