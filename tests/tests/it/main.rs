@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth_matrix;
+mod availability;
 mod booking;
 mod campaigns;
 mod catalog;
