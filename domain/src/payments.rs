@@ -327,9 +327,9 @@ pub async fn handle_notification(
             )
             .await;
             let outcome = match settled {
-                Ok(Settled::Applied) => Ok(NotifyOutcome::Applied),
-                Ok(Settled::AlreadySettled) => Ok(NotifyOutcome::AlreadyApplied),
-                Ok(Settled::StillProcessing) => Ok(NotifyOutcome::NothingToDo),
+                Ok(Settlement::Applied) => Ok(NotifyOutcome::Applied),
+                Ok(Settlement::AlreadyDone) => Ok(NotifyOutcome::AlreadyApplied),
+                Ok(Settlement::StillProcessing) => Ok(NotifyOutcome::NothingToDo),
                 Err(PaymentsError::RefundNotFound) => {
                     let summary = serde_json::json!({
                         "event_type": event_type,
@@ -634,9 +634,9 @@ pub async fn refund_order(
 
 /// What settling a refund did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Settled {
+pub(crate) enum Settlement {
     Applied,
-    AlreadySettled,
+    AlreadyDone,
     StillProcessing,
 }
 
@@ -647,12 +647,12 @@ pub(crate) async fn settle_refund(
     refund_no: &str,
     status: RefundStatus,
     wechat_refund_id: Option<String>,
-) -> Result<Settled, PaymentsError> {
+) -> Result<Settlement, PaymentsError> {
     let final_status = match status {
         RefundStatus::Success => "SUCCESS",
         RefundStatus::Closed => "CLOSED",
         RefundStatus::Abnormal => "ABNORMAL",
-        RefundStatus::Processing => return Ok(Settled::StillProcessing),
+        RefundStatus::Processing => return Ok(Settlement::StillProcessing),
     };
     let now = app.clock.now();
     let txn = db::begin_write(&app.db).await?;
@@ -673,7 +673,7 @@ pub(crate) async fn settle_refund(
         .exec(&txn)
         .await?;
     if updated.rows_affected == 0 {
-        return Ok(Settled::AlreadySettled);
+        return Ok(Settlement::AlreadyDone);
     }
     let lines: Vec<RefundLine> = serde_json::from_str::<Vec<(i64, i32)>>(&row.lines)
         .unwrap_or_default()
@@ -690,7 +690,7 @@ pub(crate) async fn settle_refund(
         orders::release_refund_units(&txn, &lines).await?;
     }
     txn.commit().await?;
-    Ok(Settled::Applied)
+    Ok(Settlement::Applied)
 }
 
 /// Asks WeChat about refunds still processing after a minute (a lost notification).

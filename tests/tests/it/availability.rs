@@ -61,7 +61,7 @@ async fn postgresql_restart_under_load() {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
-                    let body = if n % 4 == 0 {
+                    let body = if n.is_multiple_of(4) {
                         me.raw(WRITE, json!({ "n": format!("w{w}-{n}") })).await
                     } else {
                         me.raw(READ, json!({})).await
