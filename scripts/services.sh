@@ -57,6 +57,8 @@ start_services() {
   export ROUGE_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
   export ROUGE_TEST_REDIS_SERVER="$(command -v redis-server)"
   export ROUGE_TEST_TMP="$SERVICES_DIR"
+  # Tests that restart PostgreSQL start a private one from these binaries.
+  export PG_BIN
 }
 
 # initdb and postgres refuse to run as root: run them as the postgres user when we are root.

@@ -231,7 +231,8 @@ fn request_id(req: &Request) -> String {
 pub const PAY_NOTIFY_PATH: &str = "/wechat/pay/notify";
 
 /// WeChat Pay's notification: verified and applied by the domain; answered 204 when handled
-/// (or already handled), 4xx when not trustworthy, 5xx when WeChat should deliver again later.
+/// (or already handled, or genuine but matching nothing, which is recorded for finance), 4xx
+/// when not trustworthy, 5xx when WeChat should deliver again later.
 #[handler]
 async fn pay_notify(
     req: &Request,
@@ -261,7 +262,10 @@ async fn pay_notify(
         return fail(StatusCode::BAD_REQUEST, "unreadable body");
     };
     match domain::payments::handle_notification(&state, &headers, &body).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Ok(outcome) => {
+            tracing::debug!(?outcome, "WeChat Pay notification handled");
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(domain::payments::NotifyError::Rejected(reason)) => {
             tracing::warn!(%reason, "WeChat Pay notification rejected");
             fail(StatusCode::UNAUTHORIZED, "verification failed")

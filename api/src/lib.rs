@@ -32,6 +32,12 @@ pub use crate::http::HttpOptions;
 pub use crate::metrics::Metrics;
 
 /// Opens the database pool. SQLite files get WAL, so readers do not wait for the writer.
+///
+/// When PostgreSQL restarts, every pooled connection dies with it: each is pinged before it is
+/// handed out (a dead one is dropped and a new one opened), and a caller waiting for a
+/// connection retries the connect with a back-off of at most a fifth of its time-out, so the pool
+/// is serving again within about a second of the database's return. Until then callers get
+/// UNAVAILABLE (see `domain::error::db_error_code`).
 pub async fn connect_database(
     url: &str,
     max_connections: u32,
@@ -42,6 +48,10 @@ pub async fn connect_database(
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(true)
+        // Connections are renewed now and then, so none outlives a failover for long.
+        .idle_timeout(Duration::from_secs(60))
+        .max_lifetime(Duration::from_secs(30 * 60))
         .sqlx_logging(false);
     let db = Database::connect(options)
         .await

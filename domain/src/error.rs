@@ -3,7 +3,7 @@
 //! Each capability module has its own error enum; each variant says which [`ErrorCode`] it is.
 //! The GraphQL layer turns that into `extensions.code` once, and never shows an internal cause.
 
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr, SqlxError};
 
 use crate::kv::KvError;
 
@@ -79,12 +79,79 @@ impl StoreError {
 
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
-        match &err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::DbUnavailable(err),
-            _ if is_contention(&err) => Self::Contention(err),
-            _ => Self::Db(err),
+        if is_contention(&err) {
+            Self::Contention(err)
+        } else if db_error_code(&err) == ErrorCode::Unavailable {
+            Self::DbUnavailable(err)
+        } else {
+            Self::Db(err)
         }
     }
+}
+
+/// The one place a database failure is sorted: UNAVAILABLE when the database is away or busy
+/// and a retry may succeed (a lost or refused connection, a pool time-out, an administrator
+/// shutdown, a lost write race), INTERNAL for everything else (a bug or a broken schema).
+/// Every module's error reaches its code through [`StoreError`], which asks here.
+pub fn db_error_code(err: &DbErr) -> ErrorCode {
+    if is_contention(err) || is_connection_lost(err) {
+        ErrorCode::Unavailable
+    } else {
+        ErrorCode::Internal
+    }
+}
+
+/// The database was not reachable, or the connection died under the statement (PostgreSQL
+/// restarting, a network cut, the pool waiting too long for a connection).
+fn is_connection_lost(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            sqlx_connection_lost(e)
+        }
+        DbErr::Exec(RuntimeErr::Internal(m))
+        | DbErr::Query(RuntimeErr::Internal(m))
+        | DbErr::Custom(m) => message_says_connection_lost(m),
+        _ => false,
+    }
+}
+
+fn sqlx_connection_lost(err: &SqlxError) -> bool {
+    match err {
+        SqlxError::Io(_)
+        | SqlxError::Tls(_)
+        | SqlxError::PoolTimedOut
+        | SqlxError::PoolClosed
+        | SqlxError::WorkerCrashed
+        | SqlxError::BeginFailed => true,
+        SqlxError::Database(db) => match db.code().as_deref() {
+            // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
+            Some("57P01" | "57P02" | "57P03" | "53300") => true,
+            // Class 08: connection exceptions.
+            Some(code) if code.starts_with("08") => true,
+            _ => message_says_connection_lost(db.message()),
+        },
+        SqlxError::Protocol(m) => message_says_connection_lost(m),
+        _ => false,
+    }
+}
+
+/// For failures that only say so in words (wrapped by a driver or passed on as text).
+fn message_says_connection_lost(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "pooltimedout",
+        "pool timed out",
+        "connection reset",
+        "connection closed",
+        "connection refused",
+        "broken pipe",
+        "unexpected eof",
+        "terminating connection",
+        "server closed the connection",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
 }
 
 /// True when the database refused a write because of a unique constraint.
@@ -126,4 +193,110 @@ macro_rules! store_error_conversions {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::sync::Arc;
+
+    use sea_orm::sqlx::error::{DatabaseError, ErrorKind};
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, SqlxError};
+
+    use super::{ErrorCode, db_error_code};
+
+    /// A server error with a SQLSTATE, as PostgreSQL sends them.
+    #[derive(Debug)]
+    struct Server(&'static str, &'static str);
+
+    impl std::fmt::Display for Server {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.1)
+        }
+    }
+    impl std::error::Error for Server {}
+    impl DatabaseError for Server {
+        fn message(&self) -> &str {
+            self.1
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn query(e: SqlxError) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)))
+    }
+    fn exec(e: SqlxError) -> DbErr {
+        DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)))
+    }
+    fn server(code: &'static str, message: &'static str) -> SqlxError {
+        SqlxError::Database(Box::new(Server(code, message)))
+    }
+    fn io(kind: std::io::ErrorKind) -> SqlxError {
+        SqlxError::Io(std::io::Error::from(kind))
+    }
+
+    #[test]
+    fn a_database_that_went_away_is_unavailable() {
+        use std::io::ErrorKind::*;
+        let away = [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+            DbErr::Conn(RuntimeErr::SqlxError(Arc::new(io(ConnectionRefused)))),
+            query(server(
+                "57P01",
+                "terminating connection due to administrator command",
+            )),
+            exec(server("57P02", "crash shutdown")),
+            query(server("57P03", "the database system is starting up")),
+            query(server("08006", "connection failure")),
+            query(io(ConnectionReset)),
+            exec(io(BrokenPipe)),
+            exec(io(UnexpectedEof)),
+            query(SqlxError::PoolTimedOut),
+            query(SqlxError::PoolClosed),
+            exec(SqlxError::Protocol(
+                "connection closed while reading".into(),
+            )),
+            // Passed on as text by a layer that only kept the message.
+            DbErr::Custom("error returned from database: PoolTimedOut".into()),
+            DbErr::Exec(RuntimeErr::Internal("connection reset by peer".into())),
+            // Lost write races are worth a retry too.
+            exec(server("40001", "could not serialize access")),
+        ];
+        for err in away {
+            assert_eq!(db_error_code(&err), ErrorCode::Unavailable, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn faults_are_internal() {
+        let faults = [
+            query(server("42P01", "relation \"nope\" does not exist")),
+            exec(server(
+                "23505",
+                "duplicate key value violates unique constraint",
+            )),
+            query(SqlxError::ColumnNotFound("x".into())),
+            DbErr::RecordNotFound("order".into()),
+            DbErr::Custom("bad data".into()),
+            DbErr::Type("not a number".into()),
+        ];
+        for err in faults {
+            assert_eq!(db_error_code(&err), ErrorCode::Internal, "{err:?}");
+        }
+    }
 }

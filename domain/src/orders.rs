@@ -1018,21 +1018,39 @@ pub(crate) async fn reward_payment(
     Ok(())
 }
 
-/// Marks an online order paid, once, however many times WeChat tells us. Returns false when it
-/// was already paid (a repeated notification).
+/// What a WeChat payment did to our order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PaymentMatch {
+    /// The order was awaiting payment and is now paid.
+    Paid,
+    /// Already paid by this transaction (another notification, or the overdue check, came first).
+    AlreadyPaid,
+    /// No order has this number.
+    UnknownOrder,
+    /// The amount paid is not the order's total: nothing changed.
+    AmountMismatch { expected_fen: i64 },
+    /// The order is no longer awaiting payment (closed, refunded, or paid by another
+    /// transaction): nothing changed, the money must go back.
+    NotAwaitingPayment { status: String },
+}
+
+/// Marks an online order paid, once, however many times WeChat tells us, and only while it is
+/// awaiting payment: a late payment never reopens a closed or refunded order.
 pub(crate) async fn mark_paid(
     app: &AppState,
     order_no: &str,
     transaction_id: &str,
     amount_fen: i64,
-) -> Result<bool, OrdersError> {
+) -> Result<PaymentMatch, OrdersError> {
     let now = app.clock.now();
     let txn = db::begin_write(&app.db).await?;
-    let row = order::Entity::find()
+    let Some(row) = order::Entity::find()
         .filter(order::Column::OrderNo.eq(order_no))
         .one(&txn)
         .await?
-        .ok_or(OrdersError::NotFound("order"))?;
+    else {
+        return Ok(PaymentMatch::UnknownOrder);
+    };
     if row.total_fen != amount_fen {
         tracing::error!(
             order_no,
@@ -1040,9 +1058,9 @@ pub(crate) async fn mark_paid(
             paid = amount_fen,
             "paid amount differs from the order total"
         );
-        return Err(OrdersError::WrongState(
-            "paid with a different amount".into(),
-        ));
+        return Ok(PaymentMatch::AmountMismatch {
+            expected_fen: row.total_fen,
+        });
     }
     let updated = order::Entity::update_many()
         .col_expr(
@@ -1061,15 +1079,23 @@ pub(crate) async fn mark_paid(
         .exec(&txn)
         .await?;
     if updated.rows_affected == 0 {
-        if row.status != OrderStatus::Paid.as_str() {
-            // Paid at WeChat although we closed it: the money must go back.
-            tracing::error!(order_no, status = %row.status, "payment for an order that is not awaiting payment");
+        // Read again: the row read above may predate a concurrent payment or close.
+        let current = order::Entity::find_by_id(row.id)
+            .one(&txn)
+            .await?
+            .ok_or(OrdersError::NotFound("order"))?;
+        if current.transaction_id.as_deref() == Some(transaction_id) {
+            return Ok(PaymentMatch::AlreadyPaid);
         }
-        return Ok(false);
+        // Paid at WeChat although we closed it (or paid twice): the money must go back.
+        tracing::error!(order_no, status = %current.status, "payment for an order that is not awaiting payment");
+        return Ok(PaymentMatch::NotAwaitingPayment {
+            status: current.status,
+        });
     }
     reward_payment(&txn, app, &row, now).await?;
     txn.commit().await?;
-    Ok(true)
+    Ok(PaymentMatch::Paid)
 }
 
 /// Closes one unpaid order and gives its stock back. False when it was no longer unpaid.

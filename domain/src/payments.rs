@@ -15,9 +15,9 @@ use wechat_integration::{
 use crate::auth::{AuthError, MemberPrincipal, Permission, StaffPrincipal, StaffRole};
 use crate::error::{DomainError, ErrorCode, StoreError};
 use crate::jobs::{PeriodicTask, TaskError};
-use crate::orders::{self, OrderStatus, OrdersError, PaymentMethod, RefundLine};
+use crate::orders::{self, OrderStatus, OrdersError, PaymentMatch, PaymentMethod, RefundLine};
 use crate::{AppState, db};
-use entities::{member, order, payment_notification, refund};
+use entities::{member, order, payment_notification, refund, unmatched_payment_notification};
 
 #[derive(Debug, Clone, Default)]
 pub struct PaymentSettings {
@@ -31,6 +31,8 @@ pub enum PaymentsError {
     Orders(#[from] OrdersError),
     #[error("refund not found")]
     RefundNotFound,
+    #[error("{0}")]
+    InvalidInput(String),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -44,6 +46,7 @@ impl DomainError for PaymentsError {
         match self {
             Self::Orders(e) => e.code(),
             Self::RefundNotFound => ErrorCode::NotFound,
+            Self::InvalidInput(_) => ErrorCode::BadUserInput,
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
         }
@@ -116,50 +119,194 @@ pub enum NotifyError {
     Failed(String),
 }
 
+/// What a genuine notification did; every outcome is acknowledged to WeChat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyOutcome {
+    /// It paid an order or settled a refund.
+    Applied,
+    /// This notification was handled before (same id): nothing done.
+    Duplicate,
+    /// Its effect was already there (the same payment told by another notification, or the
+    /// refund already settled).
+    AlreadyApplied,
+    /// Nothing final to apply yet (a payment not successful, a refund still processing).
+    NothingToDo,
+    /// Matched nothing to change: recorded for finance.
+    Unmatched(UnmatchedReason),
+}
+
+/// Why a genuine notification changed nothing and was kept for finance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnmatchedReason {
+    /// No order has its out_trade_no (a payment we never asked for).
+    UnknownOrder,
+    /// No refund has its out_refund_no (a refund made outside Rouge, e.g. the merchant console).
+    UnknownRefund,
+    /// Paid a different amount than the order's total.
+    AmountMismatch,
+    /// Money arrived for an order already closed: it must go back to the payer.
+    LateForClosedOrder,
+    /// Money arrived for an order paid by another transaction, or refunded.
+    NotAwaitingPayment,
+}
+
+impl UnmatchedReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownOrder => "UNKNOWN_ORDER",
+            Self::UnknownRefund => "UNKNOWN_REFUND",
+            Self::AmountMismatch => "AMOUNT_MISMATCH",
+            Self::LateForClosedOrder => "LATE_FOR_CLOSED_ORDER",
+            Self::NotAwaitingPayment => "NOT_AWAITING_PAYMENT",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::UnknownOrder,
+            Self::UnknownRefund,
+            Self::AmountMismatch,
+            Self::LateForClosedOrder,
+            Self::NotAwaitingPayment,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// Whether an unmatched notification told of a payment or a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationKind {
+    Payment,
+    Refund,
+}
+
+impl NotificationKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Payment => "PAYMENT",
+            Self::Refund => "REFUND",
+        }
+    }
+}
+
+/// A genuine notification that matched nothing to change, as finance sees it.
+#[derive(Debug, Clone)]
+pub struct UnmatchedNotification {
+    pub id: i64,
+    pub notification_id: String,
+    pub kind: NotificationKind,
+    pub reason: UnmatchedReason,
+    pub out_trade_no: Option<String>,
+    pub out_refund_no: Option<String>,
+    pub amount_fen: i64,
+    /// The decrypted resource's non-secret fields (JSON): states, WeChat ids, times.
+    pub summary: String,
+    pub received_at: DateTime<Utc>,
+}
+
+impl From<unmatched_payment_notification::Model> for UnmatchedNotification {
+    fn from(m: unmatched_payment_notification::Model) -> Self {
+        Self {
+            id: m.id,
+            notification_id: m.notification_id,
+            kind: if m.kind == NotificationKind::Refund.as_str() {
+                NotificationKind::Refund
+            } else {
+                NotificationKind::Payment
+            },
+            reason: UnmatchedReason::parse(&m.reason).unwrap_or(UnmatchedReason::UnknownOrder),
+            out_trade_no: m.out_trade_no,
+            out_refund_no: m.out_refund_no,
+            amount_fen: m.amount_fen,
+            summary: m.summary,
+            received_at: m.received_at,
+        }
+    }
+}
+
 /// Verifies, decrypts and applies a WeChat Pay notification. Replays of the same notification
-/// (and concurrent deliveries) change nothing after the first.
+/// (and concurrent deliveries) change nothing after the first; genuine ones that match nothing
+/// are acknowledged and recorded for finance, so WeChat stops redelivering them.
 #[tracing::instrument(skip_all, err)]
 pub async fn handle_notification(
     app: &AppState,
     headers: &NotificationHeaders,
     body: &[u8],
-) -> Result<(), NotifyError> {
+) -> Result<NotifyOutcome, NotifyError> {
     let notification = app
         .pay
         .verify_notification(headers, body, app.clock.now())
         .map_err(|e| NotifyError::Rejected(e.to_string()))?;
     let failed = |e: &dyn std::fmt::Display| NotifyError::Failed(e.to_string());
-    match notification {
+    let (id, outcome) = match notification {
         Notification::Transaction {
             id,
             event_type,
             transaction,
         } => {
             if transaction.trade_state != TradeState::Success {
-                return Ok(());
+                return Ok(NotifyOutcome::NothingToDo);
             }
             let first = remember(app, &id, &event_type, &transaction.out_trade_no)
                 .await
                 .map_err(|e| failed(&e))?;
             if !first {
-                return Ok(());
+                return Ok(NotifyOutcome::Duplicate);
             }
             let transaction_id = transaction.transaction_id.clone().unwrap_or_default();
-            match orders::mark_paid(
+            let matched = orders::mark_paid(
                 app,
                 &transaction.out_trade_no,
                 &transaction_id,
                 transaction.amount_total,
             )
-            .await
-            {
-                Ok(_) => Ok(()),
-                Err(OrdersError::NotFound(_) | OrdersError::WrongState(_)) => Ok(()),
-                Err(e) => {
-                    forget(app, &id).await;
-                    Err(failed(&e))
+            .await;
+            let outcome: Result<NotifyOutcome, PaymentsError> = match matched {
+                Err(e) => Err(e.into()),
+                Ok(PaymentMatch::Paid) => Ok(NotifyOutcome::Applied),
+                Ok(PaymentMatch::AlreadyPaid) => Ok(NotifyOutcome::AlreadyApplied),
+                Ok(unmatched) => {
+                    let (reason, order_status) = match unmatched {
+                        PaymentMatch::AmountMismatch { .. } => {
+                            (UnmatchedReason::AmountMismatch, None)
+                        }
+                        PaymentMatch::NotAwaitingPayment { status }
+                            if status == OrderStatus::Closed.as_str() =>
+                        {
+                            (UnmatchedReason::LateForClosedOrder, Some(status))
+                        }
+                        PaymentMatch::NotAwaitingPayment { status } => {
+                            (UnmatchedReason::NotAwaitingPayment, Some(status))
+                        }
+                        _ => (UnmatchedReason::UnknownOrder, None),
+                    };
+                    // No payer openid: finance needs the money trail, not who paid.
+                    let summary = serde_json::json!({
+                        "event_type": event_type,
+                        "trade_state": "SUCCESS",
+                        "transaction_id": transaction.transaction_id,
+                        "success_time": transaction.success_time,
+                        "amount_total": transaction.amount_total,
+                        "payer_total": transaction.payer_total,
+                        "currency": transaction.currency,
+                        "order_status": order_status,
+                    });
+                    record_unmatched(
+                        app,
+                        &id,
+                        NotificationKind::Payment,
+                        reason,
+                        (Some(transaction.out_trade_no.clone()), None),
+                        transaction.amount_total,
+                        &summary,
+                    )
+                    .await
+                    .map(|()| NotifyOutcome::Unmatched(reason))
+                    .map_err(Into::into)
                 }
-            }
+            };
+            (id, outcome)
         }
         Notification::Refund {
             id,
@@ -170,20 +317,56 @@ pub async fn handle_notification(
                 .await
                 .map_err(|e| failed(&e))?;
             if !first {
-                return Ok(());
+                return Ok(NotifyOutcome::Duplicate);
             }
-            if let Err(e) = settle_refund(
+            let settled = settle_refund(
                 app,
                 &refund.out_refund_no,
                 refund.status,
                 Some(refund.refund_id.clone()),
             )
-            .await
-            {
-                forget(app, &id).await;
-                return Err(failed(&e));
+            .await;
+            let outcome = match settled {
+                Ok(Settlement::Applied) => Ok(NotifyOutcome::Applied),
+                Ok(Settlement::AlreadyDone) => Ok(NotifyOutcome::AlreadyApplied),
+                Ok(Settlement::StillProcessing) => Ok(NotifyOutcome::NothingToDo),
+                Err(PaymentsError::RefundNotFound) => {
+                    let summary = serde_json::json!({
+                        "event_type": event_type,
+                        "refund_status": format!("{:?}", refund.status).to_uppercase(),
+                        "refund_id": refund.refund_id,
+                        "out_trade_no": refund.out_trade_no,
+                        "refund_fen": refund.refund_fen,
+                    });
+                    let out_trade_no = Some(refund.out_trade_no.clone()).filter(|s| !s.is_empty());
+                    record_unmatched(
+                        app,
+                        &id,
+                        NotificationKind::Refund,
+                        UnmatchedReason::UnknownRefund,
+                        (out_trade_no, Some(refund.out_refund_no.clone())),
+                        refund.refund_fen,
+                        &summary,
+                    )
+                    .await
+                    .map(|()| NotifyOutcome::Unmatched(UnmatchedReason::UnknownRefund))
+                    .map_err(Into::into)
+                }
+                Err(e) => Err(e),
+            };
+            (id, outcome)
+        }
+    };
+    match outcome {
+        Ok(outcome) => {
+            if let NotifyOutcome::Unmatched(reason) = outcome {
+                tracing::warn!(notification = %id, reason = reason.as_str(), "WeChat Pay notification matched nothing; recorded for finance");
             }
-            Ok(())
+            Ok(outcome)
+        }
+        Err(e) => {
+            forget(app, &id).await;
+            Err(failed(&e))
         }
     }
 }
@@ -211,6 +394,37 @@ async fn remember(
     Ok(inserted == 1)
 }
 
+/// Keeps a genuine notification that changed nothing, once per notification id.
+async fn record_unmatched(
+    app: &AppState,
+    id: &str,
+    kind: NotificationKind,
+    reason: UnmatchedReason,
+    (out_trade_no, out_refund_no): (Option<String>, Option<String>),
+    amount_fen: i64,
+    summary: &serde_json::Value,
+) -> Result<(), StoreError> {
+    unmatched_payment_notification::Entity::insert(unmatched_payment_notification::ActiveModel {
+        notification_id: Set(id.to_owned()),
+        kind: Set(kind.as_str().to_owned()),
+        reason: Set(reason.as_str().to_owned()),
+        out_trade_no: Set(out_trade_no),
+        out_refund_no: Set(out_refund_no),
+        amount_fen: Set(amount_fen),
+        summary: Set(summary.to_string()),
+        received_at: Set(app.clock.now()),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(unmatched_payment_notification::Column::NotificationId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&app.db)
+    .await?;
+    Ok(())
+}
+
 /// Lets a notification we failed to apply be applied on WeChat's next delivery.
 async fn forget(app: &AppState, id: &str) {
     if let Err(e) = payment_notification::Entity::delete_by_id(id.to_owned())
@@ -221,6 +435,39 @@ async fn forget(app: &AppState, id: &str) {
     }
 }
 
+/// HQ: genuine notifications that matched nothing to change, newest first, 1 to 100 a page
+/// after the cursor (an id from the previous page). Returns the page and whether more follow.
+pub async fn unmatched_notifications(
+    app: &AppState,
+    staff: &StaffPrincipal,
+    first: i64,
+    after: Option<&str>,
+) -> Result<(Vec<UnmatchedNotification>, bool), PaymentsError> {
+    staff.require(Permission::ReadPaymentExceptions)?;
+    let after = after
+        .map(|a| {
+            a.parse::<i64>()
+                .map_err(|_| PaymentsError::InvalidInput("malformed cursor".into()))
+        })
+        .transpose()?;
+    let Ok(first) = u64::try_from(first) else {
+        return Err(PaymentsError::InvalidInput("first must be 1 to 100".into()));
+    };
+    if !(1..=100).contains(&first) {
+        return Err(PaymentsError::InvalidInput("first must be 1 to 100".into()));
+    }
+    let mut query = unmatched_payment_notification::Entity::find()
+        .order_by_desc(unmatched_payment_notification::Column::Id)
+        .limit(first + 1);
+    if let Some(after) = after {
+        query = query.filter(unmatched_payment_notification::Column::Id.lt(after));
+    }
+    let mut rows = query.all(&app.db).await?;
+    let has_next = rows.len() as u64 > first;
+    rows.truncate(usize::try_from(first).unwrap_or(100));
+    Ok((rows.into_iter().map(Into::into).collect(), has_next))
+}
+
 /// Closes overdue unpaid orders: asks WeChat first (a payment that arrived without its
 /// notification is applied instead), closes the WeChat order, then closes ours and returns the
 /// stock. Returns how many orders it closed or found paid.
@@ -229,14 +476,16 @@ pub async fn close_overdue_orders(app: &AppState) -> Result<u64, PaymentsError> 
     for row in orders::overdue(app, 100).await? {
         match app.pay.query_order(&row.order_no).await {
             Ok(t) if t.trade_state == TradeState::Success => {
-                orders::mark_paid(
+                let matched = orders::mark_paid(
                     app,
                     &row.order_no,
                     &t.transaction_id.unwrap_or_default(),
                     t.amount_total,
                 )
                 .await?;
-                handled += 1;
+                if matched == PaymentMatch::Paid {
+                    handled += 1;
+                }
                 continue;
             }
             Ok(_) => {}
@@ -363,7 +612,9 @@ pub async fn refund_order(
             })
             .await;
         match answer {
-            Ok(r) => settle_refund(app, &refund_no, r.status, Some(r.refund_id)).await?,
+            Ok(r) => {
+                settle_refund(app, &refund_no, r.status, Some(r.refund_id)).await?;
+            }
             // Unknown outcome: stay PROCESSING; the notification or the reconciler settles it.
             Err(e) if e.is_retryable() => {
                 tracing::warn!(refund_no, error = %e, "refund outcome unknown; will reconcile")
@@ -381,6 +632,14 @@ pub async fn refund_order(
     Ok(done.into())
 }
 
+/// What settling a refund did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settlement {
+    Applied,
+    AlreadyDone,
+    StillProcessing,
+}
+
 /// Applies a refund's outcome once: success moves money, stock, points and tier; a closed or
 /// abnormal refund gives the units back to the order lines.
 pub(crate) async fn settle_refund(
@@ -388,12 +647,12 @@ pub(crate) async fn settle_refund(
     refund_no: &str,
     status: RefundStatus,
     wechat_refund_id: Option<String>,
-) -> Result<(), PaymentsError> {
+) -> Result<Settlement, PaymentsError> {
     let final_status = match status {
         RefundStatus::Success => "SUCCESS",
         RefundStatus::Closed => "CLOSED",
         RefundStatus::Abnormal => "ABNORMAL",
-        RefundStatus::Processing => return Ok(()),
+        RefundStatus::Processing => return Ok(Settlement::StillProcessing),
     };
     let now = app.clock.now();
     let txn = db::begin_write(&app.db).await?;
@@ -414,7 +673,7 @@ pub(crate) async fn settle_refund(
         .exec(&txn)
         .await?;
     if updated.rows_affected == 0 {
-        return Ok(());
+        return Ok(Settlement::AlreadyDone);
     }
     let lines: Vec<RefundLine> = serde_json::from_str::<Vec<(i64, i32)>>(&row.lines)
         .unwrap_or_default()
@@ -431,7 +690,7 @@ pub(crate) async fn settle_refund(
         orders::release_refund_units(&txn, &lines).await?;
     }
     txn.commit().await?;
-    Ok(())
+    Ok(Settlement::Applied)
 }
 
 /// Asks WeChat about refunds still processing after a minute (a lost notification).

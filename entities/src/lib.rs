@@ -52,5 +52,6 @@ pub mod store_opening_hours;
 pub mod subscription_consent;
 pub mod subscription_template;
 pub mod tier;
+pub mod unmatched_payment_notification;
 
 pub use migration::Migrator;

@@ -1,6 +1,7 @@
 //! Orders: members place and pay them in the mini-program; BAs record counter sales;
 //! managers and HQ refund.
 
+use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::{orders, payments};
@@ -313,6 +314,44 @@ impl From<payments::Refund> for Refund {
     }
 }
 
+mirror!(PaymentNotificationKind => payments::NotificationKind { Payment, Refund });
+mirror!(UnmatchedReason => payments::UnmatchedReason {
+    UnknownOrder, UnknownRefund, AmountMismatch, LateForClosedOrder, NotAwaitingPayment
+});
+
+/// A genuine WeChat Pay notification that matched nothing to change: acknowledged to WeChat
+/// and kept for finance (money to return, or a refund made outside Rouge).
+#[derive(SimpleObject)]
+pub struct UnmatchedPaymentNotification {
+    pub id: ID,
+    /// WeChat's notification id (deliveries of one notification are recorded once).
+    pub notification_id: String,
+    pub kind: PaymentNotificationKind,
+    pub reason: UnmatchedReason,
+    pub out_trade_no: Option<String>,
+    pub out_refund_no: Option<String>,
+    pub amount_fen: i64,
+    /// The decrypted notification's non-secret fields, as JSON.
+    pub summary: String,
+    pub received_at: DateTime<Utc>,
+}
+
+impl From<payments::UnmatchedNotification> for UnmatchedPaymentNotification {
+    fn from(n: payments::UnmatchedNotification) -> Self {
+        Self {
+            id: n.id.into(),
+            notification_id: n.notification_id,
+            kind: n.kind.into(),
+            reason: n.reason.into(),
+            out_trade_no: n.out_trade_no,
+            out_refund_no: n.out_refund_no,
+            amount_fen: n.amount_fen,
+            summary: n.summary,
+            received_at: n.received_at,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct StaffOrdersQuery;
 
@@ -334,6 +373,25 @@ impl StaffOrdersQuery {
             .into_iter()
             .map(Into::into)
             .collect())
+    }
+
+    /// HQ: WeChat Pay notifications that matched nothing to change, newest first, 1 to 100 a page.
+    async fn unmatched_payment_notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, UnmatchedPaymentNotification>> {
+        let staff = staff(ctx).await?;
+        let (rows, has_next) =
+            payments::unmatched_notifications(app(ctx), staff, first.into(), after.as_deref())
+                .await?;
+        let mut connection = Connection::new(after.is_some(), has_next);
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|n| Edge::new(n.id.to_string(), UnmatchedPaymentNotification::from(n))),
+        );
+        Ok(connection)
     }
 
     /// Price and allergen warnings for a counter sale, before it is recorded.

@@ -20,7 +20,7 @@ use wechat_integration::MiniProgramClient;
 use wechat_integration::fake::{FakeConfig, FakeWeChat};
 
 pub use graphql::Gql;
-pub use services::{PrivateRedis, TestDb, test_db};
+pub use services::{PrivatePostgres, PrivateRedis, TestDb, migrated_postgres, test_db};
 
 /// Which real parts a test runs on: the embedded default or the production pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +88,7 @@ pub struct TestAppBuilder {
     kv: Option<Arc<dyn KeyValueStore>>,
     seed_demo: bool,
     query_counter: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    db: Option<TestDb>,
 }
 
 impl TestAppBuilder {
@@ -112,6 +113,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Runs on this database instead of a fresh one from the template (a private server).
+    pub fn database(mut self, db: TestDb) -> Self {
+        self.db = Some(db);
+        self
+    }
+
     /// Leave out the demo stores, staff and members.
     pub fn empty(mut self) -> Self {
         self.seed_demo = false;
@@ -120,7 +127,10 @@ impl TestAppBuilder {
 
     pub async fn start(self) -> TestApp {
         install_crypto();
-        let db = test_db(self.backend).await;
+        let db = match self.db {
+            Some(db) => db,
+            None => test_db(self.backend).await,
+        };
         let kv = self.kv.unwrap_or_else(|| test_kv(self.backend));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -194,6 +204,7 @@ impl TestApp {
             kv: None,
             seed_demo: true,
             query_counter: None,
+            db: None,
         }
     }
 

@@ -206,3 +206,184 @@ impl PrivateRedis {
 fn redis_client(url: &str) -> redis::Client {
     redis::Client::open(url).expect("redis url")
 }
+
+/// A PostgreSQL server of the test's own (initdb into a temporary folder under ROUGE_TEST_TMP,
+/// binaries from PG_BIN), for tests that restart it. Run as the `postgres` user when we are root,
+/// as scripts/services.sh does. Stopped when dropped.
+pub struct PrivatePostgres {
+    pub port: u16,
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl PrivatePostgres {
+    pub async fn start() -> PrivatePostgres {
+        let bin = std::env::var("PG_BIN").expect(
+            "this test starts its own PostgreSQL: set PG_BIN to PostgreSQL's bin folder \
+             (scripts/test and /tmp/rouge-env.sh export it)",
+        );
+        let base = std::env::var("ROUGE_TEST_TMP").expect(
+            "this test starts its own PostgreSQL: set ROUGE_TEST_TMP to a folder the postgres \
+             user may enter (scripts/test exports it)",
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("private-pg")
+            .tempdir_in(base)
+            .expect("temporary folder for PostgreSQL");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let pg = PrivatePostgres {
+            port,
+            bin: bin.into(),
+            dir,
+        };
+        if let Some(uid) = postgres_uid_when_root() {
+            std::os::unix::fs::chown(pg.dir.path(), Some(uid), None).expect("chown to postgres");
+        }
+        let data = pg.data();
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "rouge",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
+        )
+        .await;
+        let (log, options) = (pg.log(), pg.options());
+        pg.run(
+            "pg_ctl",
+            &[
+                "-D", &data, "-l", &log, "-w", "-t", "60", "-o", &options, "start",
+            ],
+        )
+        .await;
+        pg
+    }
+
+    pub fn admin_url(&self) -> String {
+        format!("postgres://rouge@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// `pg_ctl restart -m fast`: connections are terminated (57P01), the server stops and starts
+    /// again. Returns once it accepts connections.
+    pub async fn restart_fast(&self) {
+        let (data, log, options) = (self.data(), self.log(), self.options());
+        self.run(
+            "pg_ctl",
+            &[
+                "-D", &data, "-l", &log, "-w", "-t", "60", "-m", "fast", "-o", &options, "restart",
+            ],
+        )
+        .await;
+    }
+
+    fn data(&self) -> String {
+        format!("{}/data", self.dir.path().display())
+    }
+
+    fn log(&self) -> String {
+        format!("{}/pg.log", self.dir.path().display())
+    }
+
+    fn options(&self) -> String {
+        format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            self.port,
+            self.dir.path().display()
+        )
+    }
+
+    async fn run(&self, program: &str, args: &[&str]) {
+        let output = self
+            .command(program, args)
+            .output()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "could not run {program} from PG_BIN={}: {e}",
+                    self.bin.display()
+                )
+            });
+        assert!(
+            output.status.success(),
+            "{program} failed: {}{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            std::fs::read_to_string(self.log()).unwrap_or_default()
+        );
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> tokio::process::Command {
+        let path = self.bin.join(program);
+        // initdb and postgres refuse to run as root.
+        let mut cmd = if postgres_uid_when_root().is_some() {
+            let mut cmd = tokio::process::Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(path);
+            cmd
+        } else {
+            tokio::process::Command::new(path)
+        };
+        cmd.args(args).stdin(std::process::Stdio::null());
+        cmd
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.data();
+        let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
+        let path = self.bin.join("pg_ctl");
+        let status = if postgres_uid_when_root().is_some() {
+            std::process::Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(path)
+                .args(args)
+                .output()
+        } else {
+            std::process::Command::new(path).args(args).output()
+        };
+        if let Err(e) = status {
+            eprintln!("could not stop the private PostgreSQL: {e}");
+        }
+    }
+}
+
+/// The postgres user's uid when this process runs as root (PostgreSQL refuses root).
+fn postgres_uid_when_root() -> Option<u32> {
+    let id = |args: &[&str]| {
+        std::process::Command::new("id")
+            .args(args)
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<u32>().ok())
+    };
+    if id(&["-u"]) != Some(0) {
+        return None;
+    }
+    Some(
+        id(&["-u", "postgres"])
+            .expect("running as root needs a postgres user (scripts/services.sh makes one)"),
+    )
+}
+
+/// A migrated database at `url` (for a private server).
+pub async fn migrated_postgres(url: &str, max_connections: u32) -> TestDb {
+    let conn = api::connect_database(url, max_connections)
+        .await
+        .expect("connect to the private PostgreSQL");
+    api::migrate(&conn).await.expect("migrate");
+    TestDb {
+        conn,
+        url: url.to_owned(),
+        _dir: None,
+    }
+}

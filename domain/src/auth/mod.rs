@@ -80,8 +80,16 @@ impl StaffRole {
             | ViewBookingReports => {
                 matches!(self, Self::Hq | Self::Manager)
             }
-            ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons | ManageFlashSales
-            | ManageScanCodes | ManageCampaigns => matches!(self, Self::Hq),
+            ReadAuditLog
+            | ManageCatalog
+            | ManageTiers
+            | ManageCoupons
+            | ManageFlashSales
+            | ManageScanCodes
+            | ManageCampaigns
+            | ReadPaymentExceptions => {
+                matches!(self, Self::Hq)
+            }
         }
     }
 }
@@ -113,6 +121,8 @@ pub enum Permission {
     ManageScanCodes,
     /// Subscription-message templates, segments, campaigns and automations.
     ManageCampaigns,
+    /// WeChat Pay notifications that matched nothing (finance, HQ).
+    ReadPaymentExceptions,
     /// Booking services, opening hours, closures, BA skills, shifts and blocks (a manager
     /// only at their own store).
     ManageBookings,

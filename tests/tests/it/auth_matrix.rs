@@ -46,6 +46,7 @@ const STAFF_ANY_ROLE: &[&str] = &[
 ];
 const STAFF_HQ_ONLY: &[&str] = &[
     "memberAuditLog",
+    "unmatchedPaymentNotifications",
     "createCategory",
     "createProduct",
     "updateProduct",

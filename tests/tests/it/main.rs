@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth_matrix;
+mod availability;
 mod booking;
 mod campaigns;
 mod catalog;
@@ -12,6 +13,7 @@ mod http_surface;
 mod kv_contract;
 mod members;
 mod orders;
+mod payments;
 mod scan_codes;
 mod sessions;
 mod subscriptions;
