@@ -5,10 +5,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{BatchRequest, BatchResponse, Executor, ServerError};
-use domain::auth::Audience;
-use domain::{AppState, ErrorCode, RequestMeta};
-use graphql_schema::{RequestContext, SchemaLimits};
+use domain::auth::{self, Audience, Principal};
+use domain::{AppState, DomainError, ErrorCode, RequestMeta};
+use graphql_schema::error::{cap_message, log_error};
+use graphql_schema::{RequestContext, SchemaLimits, limits};
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, handler};
@@ -40,11 +42,26 @@ impl Default for HttpOptions {
     }
 }
 
+/// Operations up to this long (most of what the apps send) are parsed in place, where a
+/// thread hop would cost more than the parse.
+const INLINE_CHECK_BYTES: usize = 1024;
+
 /// One GraphQL endpoint: a schema and the audience whose tokens it accepts.
 struct GraphqlEndpoint<S> {
     schema: S,
     audience: Audience,
+    app: Arc<AppState>,
     options: Arc<HttpOptions>,
+}
+
+/// The token of an `Authorization` header: `None` when there is no usable bearer token in it.
+fn bearer_token(header: &HeaderValue) -> Option<&str> {
+    let value = header.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?
+        .trim();
+    (!token.is_empty()).then_some(token)
 }
 
 impl<S: Executor> GraphqlEndpoint<S> {
@@ -62,15 +79,11 @@ impl<S: Executor> GraphqlEndpoint<S> {
             return error_response(StatusCode::METHOD_NOT_ALLOWED, "use POST");
         }
         let meta = request_meta(&req, self.options.trust_forwarded_for);
-        let bearer = req
+        // Some(None): a header was sent but holds no bearer token; refused like a bad token.
+        let authorization = req
             .headers()
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|t| t.trim().to_owned());
+            .map(|v| bearer_token(v).map(str::to_owned));
         let body = match req
             .into_body()
             .into_bytes_limit(self.options.max_body_bytes)
@@ -90,47 +103,62 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 return error_response(StatusCode::BAD_REQUEST, "malformed GraphQL request body");
             }
         };
-        let operations = match &batch {
-            BatchRequest::Single(_) => 1,
-            BatchRequest::Batch(ops) => ops.len(),
+        let (single, requests) = match batch {
+            BatchRequest::Single(r) => (true, vec![r]),
+            BatchRequest::Batch(requests) => (false, requests),
         };
-        if operations == 0 || operations > self.options.max_batch {
+        if requests.is_empty() || requests.len() > self.options.max_batch {
             return error_response(
                 StatusCode::BAD_REQUEST,
                 &format!("a batch holds 1 to {} operations", self.options.max_batch),
             );
         }
-        let batch = match batch {
-            BatchRequest::Single(r) => {
-                BatchRequest::Single(r.data(RequestContext::new(self.audience, bearer, meta)))
-            }
-            BatchRequest::Batch(requests) => BatchRequest::Batch(
-                requests
-                    .into_iter()
-                    .map(|r| {
-                        r.data(RequestContext::new(
-                            self.audience,
-                            bearer.clone(),
-                            meta.clone(),
-                        ))
-                    })
-                    .collect(),
-            ),
+        // A token is checked before anything runs, even fields that need none: a token of
+        // another audience, expired, revoked or forged is refused, never quietly ignored.
+        let principal = match authorization {
+            None => None,
+            Some(token) => match self.authenticate(token.as_deref()).await {
+                Ok(principal) => Some(principal),
+                Err(response) => return response,
+            },
         };
-        let response = match tokio::time::timeout(
-            self.options.execution_timeout,
-            self.schema.execute_batch(batch),
-        )
-        .await
-        {
-            Ok(response) => with_codes(response),
-            Err(_) => {
-                tracing::warn!("GraphQL execution timed out");
+        // Parsing, the size check and execution all sit inside the time limit.
+        let work = async {
+            let mut responses = Vec::with_capacity(requests.len());
+            for mut request in requests {
+                let response = match self.check(&mut request).await {
+                    Ok(doc) => {
+                        request.set_parsed_query(doc);
+                        let context =
+                            RequestContext::new(self.audience, principal.clone(), meta.clone());
+                        self.schema.execute(request.data(context)).await
+                    }
+                    Err(error) => async_graphql::Response::from_errors(vec![error]),
+                };
+                responses.push(with_codes(response));
+            }
+            responses
+        };
+        let mut responses = match tokio::time::timeout(self.options.execution_timeout, work).await {
+            Ok(responses) => responses,
+            Err(elapsed) => {
+                log_error(
+                    ErrorCode::Unavailable,
+                    &"GraphQL execution timed out",
+                    Some(&elapsed),
+                );
                 return error_response_code(
                     StatusCode::SERVICE_UNAVAILABLE,
                     ErrorCode::Unavailable,
                     "the request took too long",
                 );
+            }
+        };
+        let response = match responses.pop() {
+            Some(response) if single => BatchResponse::Single(response),
+            last => {
+                responses.extend(last);
+                BatchResponse::Batch(responses)
             }
         };
         match serde_json::to_vec(&response) {
@@ -144,6 +172,81 @@ impl<S: Executor> GraphqlEndpoint<S> {
             ),
         }
     }
+
+    /// Parses and sizes an operation before async-graphql sees it, whose validation expands
+    /// every fragment spread; the parsed document is handed over so the text is parsed once.
+    /// Long texts are parsed on the blocking pool, so parsing never holds a worker thread
+    /// that other requests (`/healthz` among them) are waiting for.
+    async fn check(
+        &self,
+        request: &mut async_graphql::Request,
+    ) -> Result<ExecutableDocument, ServerError> {
+        if request.query.len() <= INLINE_CHECK_BYTES {
+            return limits::check_query(&request.query, &self.options.limits);
+        }
+        let query = std::mem::take(&mut request.query);
+        let options = self.options.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let checked = limits::check_query(&query, &options.limits);
+            (query, checked)
+        })
+        .await;
+        match checked {
+            Ok((query, checked)) => {
+                request.query = query;
+                checked
+            }
+            Err(err) => {
+                log_error(ErrorCode::Internal, &"query check failed", Some(&err));
+                let mut error = ServerError::new("internal error", None);
+                error
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", ErrorCode::Internal.as_str());
+                Err(error)
+            }
+        }
+    }
+
+    /// Who holds the token, for this endpoint's audience; a refusal response otherwise.
+    async fn authenticate(&self, token: Option<&str>) -> Result<Principal, Response> {
+        let result = match token {
+            Some(token) => auth::authenticate(&self.app, self.audience, token).await,
+            None => Err(auth::AuthError::Unauthenticated),
+        };
+        let err = match result {
+            Ok(principal) => return Ok(principal),
+            Err(err) => err,
+        };
+        let code = err.code();
+        log_error(
+            code,
+            &err,
+            std::error::Error::source(&err).map(|s| s as &dyn std::fmt::Display),
+        );
+        Err(match code {
+            ErrorCode::Unavailable => error_response_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code,
+                "the service is temporarily unavailable; try again",
+            ),
+            ErrorCode::Internal => {
+                error_response_code(StatusCode::INTERNAL_SERVER_ERROR, code, "internal error")
+            }
+            _ => {
+                let mut response = error_response_code(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::Unauthenticated,
+                    "the token is not valid for this endpoint; sign in again",
+                );
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+                response
+            }
+        })
+    }
 }
 
 impl<S: Executor> Endpoint for GraphqlEndpoint<S> {
@@ -155,25 +258,21 @@ impl<S: Executor> Endpoint for GraphqlEndpoint<S> {
 }
 
 /// Errors raised before resolvers run (parse, validation, limits, argument types) get the
-/// bad-input code, so every error a client sees has one.
-fn with_codes(mut response: BatchResponse) -> BatchResponse {
-    let fix = |errors: &mut Vec<ServerError>| {
-        for error in errors {
-            let has_code = error
+/// bad-input code, so every error a client sees has one; every message is capped.
+fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
+    for error in &mut response.errors {
+        cap_message(&mut error.message);
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
+        if !has_code {
+            log_error(ErrorCode::BadUserInput, &error.message, None);
+            error
                 .extensions
-                .as_ref()
-                .is_some_and(|e| e.get("code").is_some());
-            if !has_code {
-                error
-                    .extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", ErrorCode::BadUserInput.as_str());
-            }
+                .get_or_insert_with(Default::default)
+                .set("code", ErrorCode::BadUserInput.as_str());
         }
-    };
-    match &mut response {
-        BatchResponse::Single(r) => fix(&mut r.errors),
-        BatchResponse::Batch(rs) => rs.iter_mut().for_each(|r| fix(&mut r.errors)),
     }
     response
 }
@@ -317,16 +416,19 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
     let consumer = GraphqlEndpoint {
         schema: graphql_schema::consumer_schema(state.clone(), &options.limits),
         audience: Audience::Consumer,
+        app: state.clone(),
         options: options.clone(),
     };
     let staff = GraphqlEndpoint {
         schema: graphql_schema::staff_schema(state.clone(), &options.limits),
         audience: Audience::Staff,
+        app: state.clone(),
         options: options.clone(),
     };
     let distributor = GraphqlEndpoint {
         schema: graphql_schema::distributor_schema(state.clone(), &options.limits),
         audience: Audience::Distributor,
+        app: state.clone(),
         options: options.clone(),
     };
     let observe_metrics = metrics.clone();

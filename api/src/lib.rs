@@ -271,6 +271,7 @@ pub fn http_options(config: &Config) -> HttpOptions {
             max_depth: config.graphql.max_depth,
             max_complexity: config.graphql.max_complexity,
             introspection: config.introspection(),
+            ..Default::default()
         },
         max_batch: config.graphql.max_batch,
         max_body_bytes: config.http.max_body_bytes,

@@ -1,12 +1,10 @@
-//! What a resolver knows about its request: the app, who is calling (resolved lazily, once),
-//! and the request id and address for audit entries and throttling.
+//! What a resolver knows about its request: the app, who is calling (resolved by the HTTP
+//! layer before execution), and the request id and address for audit entries and throttling.
 
 use std::sync::Arc;
 
 use async_graphql::Context;
-use domain::auth::{
-    self, Audience, DistributorPrincipal, MemberPrincipal, Principal, StaffPrincipal,
-};
+use domain::auth::{Audience, DistributorPrincipal, MemberPrincipal, Principal, StaffPrincipal};
 use domain::{AppState, RequestMeta};
 use tokio::sync::OnceCell;
 
@@ -15,20 +13,20 @@ use crate::error::{ApiError, ApiResult};
 /// Put into every request's data by the HTTP layer.
 pub struct RequestContext {
     pub audience: Audience,
-    pub bearer: Option<String>,
+    /// `None` when the request carried no token; a token that does not verify for the
+    /// audience never gets this far.
+    pub principal: Option<Principal>,
     pub meta: RequestMeta,
-    principal: OnceCell<Result<Principal, ApiError>>,
     /// The calling member's allergies, read once per request for every product's warnings.
     pub(crate) member_allergies: OnceCell<Result<Vec<String>, ApiError>>,
 }
 
 impl RequestContext {
-    pub fn new(audience: Audience, bearer: Option<String>, meta: RequestMeta) -> Self {
+    pub fn new(audience: Audience, principal: Option<Principal>, meta: RequestMeta) -> Self {
         Self {
             audience,
-            bearer,
+            principal,
             meta,
-            principal: OnceCell::new(),
             member_allergies: OnceCell::new(),
         }
     }
@@ -48,24 +46,12 @@ pub(crate) fn meta<'a>(ctx: &Context<'a>) -> ApiResult<&'a RequestMeta> {
     Ok(&request(ctx)?.meta)
 }
 
-/// Who is calling; the token is checked against the session store the first time it is needed.
+/// Who is calling.
 pub(crate) async fn principal<'a>(ctx: &Context<'a>) -> ApiResult<&'a Principal> {
-    let request = request(ctx)?;
-    let app = app(ctx);
-    request
+    request(ctx)?
         .principal
-        .get_or_init(|| async {
-            let bearer = request
-                .bearer
-                .as_deref()
-                .ok_or_else(ApiError::unauthenticated)?;
-            auth::authenticate(app, request.audience, bearer)
-                .await
-                .map_err(ApiError::from)
-        })
-        .await
         .as_ref()
-        .map_err(Clone::clone)
+        .ok_or_else(ApiError::unauthenticated)
 }
 
 pub(crate) async fn member<'a>(ctx: &Context<'a>) -> ApiResult<&'a MemberPrincipal> {
@@ -89,13 +75,9 @@ pub(crate) async fn distributor<'a>(ctx: &Context<'a>) -> ApiResult<&'a Distribu
     }
 }
 
-/// The caller when there may be none (public reads): `None` without a valid token.
+/// The caller when there may be none (public reads): `None` without a token.
 pub(crate) async fn maybe_principal<'a>(ctx: &Context<'a>) -> Option<&'a Principal> {
-    let has_token = request(ctx).ok()?.bearer.is_some();
-    if !has_token {
-        return None;
-    }
-    principal(ctx).await.ok()
+    request(ctx).ok()?.principal.as_ref()
 }
 
 /// Reads that are public in the mini-program are still staff-only on the staff endpoint

@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod error;
+pub mod limits;
 pub mod scalars;
 
 mod audit;
@@ -109,8 +110,12 @@ pub type DistributorSchema = Schema<DistributorQuery, DistributorMutation, Empty
 /// resolved again.
 #[derive(Debug, Clone)]
 pub struct SchemaLimits {
+    /// Ordinary operations; introspection-only ones may go to [`limits::INTROSPECTION_MAX_DEPTH`].
     pub max_depth: usize,
     pub max_complexity: usize,
+    /// Nodes (fields, spreads, arguments, values) in the document once fragments are expanded,
+    /// checked before async-graphql parses or validates it (see [`limits`]).
+    pub max_selections: usize,
     /// Off in production: the SDL is published in `graphql-schema/*.graphql` instead.
     pub introspection: bool,
 }
@@ -120,6 +125,7 @@ impl Default for SchemaLimits {
         Self {
             max_depth: 10,
             max_complexity: 500,
+            max_selections: 2_000,
             introspection: true,
         }
     }
@@ -134,8 +140,10 @@ where
     Q: async_graphql::ObjectType + 'static,
     M: async_graphql::ObjectType + 'static,
 {
+    // A backstop: the HTTP layer's `limits::check_query` holds ordinary operations to
+    // `max_depth` and lets introspection (GraphiQL's query is 13 deep) go deeper.
     let mut builder = builder
-        .limit_depth(limits.max_depth)
+        .limit_depth(limits.max_depth.max(limits::INTROSPECTION_MAX_DEPTH))
         .limit_complexity(limits.max_complexity)
         .disable_suggestions();
     if !limits.introspection {

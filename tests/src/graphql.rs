@@ -29,6 +29,10 @@ impl Gql {
         &self.url
     }
 
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// Posts one operation and returns the whole response body.
     pub async fn raw(&self, query: &str, variables: Value) -> Value {
         let mut req = self

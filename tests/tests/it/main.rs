@@ -9,6 +9,7 @@ mod catalog;
 mod contract;
 mod coupons;
 mod flash_sales;
+mod graphql_edge;
 mod http_surface;
 mod kv_contract;
 mod members;
