@@ -8,12 +8,12 @@
 use chrono::{DateTime, NaiveDate, Offset, TimeZone, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
-use super::CampaignsError;
+use super::{CampaignKind, CampaignsError, DeliveryState};
 use crate::AppState;
 use crate::booking::BookingStatus;
 use crate::members::{SkinConcern, SkinType};
@@ -35,7 +35,7 @@ pub const RFM_SEGMENTS: &[&str] = &[
 ];
 
 /// Order statuses that count as a purchase.
-pub(crate) const PURCHASED: &[&str] = &["PAID", "PARTIALLY_REFUNDED"];
+pub(crate) const PURCHASED: [&str; 2] = ["PAID", "PARTIALLY_REFUNDED"];
 
 const MAX_DEPTH: usize = 8;
 const MAX_NODES: usize = 200;
@@ -210,8 +210,10 @@ impl SegmentRule {
             | Self::LastPurchaseAfter { .. }
             | Self::PurchasedBetween { .. }
             | Self::MarketingConsent { .. }
-            | Self::NotMessagedBy { .. }
             | Self::RepurchaseDue { .. } => Ok(()),
+            Self::NotMessagedBy { kind, .. } => CampaignKind::try_from_value(kind)
+                .map(|_| ())
+                .map_err(|_| bad(format!("not messaged by: unknown campaign kind {kind:?}"))),
             Self::Booked {
                 status,
                 since,
@@ -381,7 +383,7 @@ impl SegmentRule {
                                 campaign_delivery::Entity,
                                 campaign_delivery::Column::State,
                             ))
-                            .eq("SENT"),
+                            .eq(DeliveryState::Sent),
                         )
                         .and_where(
                             Expr::col((
