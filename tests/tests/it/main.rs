@@ -4,6 +4,7 @@
 mod auth_matrix;
 mod booking;
 mod campaigns;
+mod campaigns_stored_values;
 mod catalog;
 mod contract;
 mod coupons;
