@@ -330,7 +330,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
             .one(&app.db)
             .await?
             .context("campaign")?;
-        if c.status == "COMPLETED" {
+        if c.status == campaigns::CampaignStatus::Completed {
             break;
         }
         if r.sent + r.skipped + r.failed == 0 {

@@ -1,4 +1,53 @@
+use std::collections::BTreeMap;
+
 use sea_orm::entity::prelude::*;
+
+use crate::typed::JsonText;
+
+/// Who made the campaign: HQ by hand, or one of the automations (one a day each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum CampaignKind {
+    Manual,
+    Birthday,
+    FollowUp,
+    Repurchase,
+    WinBack,
+}
+
+/// Where a campaign is in its life cycle (only the dispatcher moves it to RUNNING and
+/// COMPLETED).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum CampaignStatus {
+    Draft,
+    Scheduled,
+    Running,
+    Paused,
+    Cancelled,
+    Completed,
+}
+
+impl From<crate::campaign_automation::AutomationKind> for CampaignKind {
+    fn from(kind: crate::campaign_automation::AutomationKind) -> Self {
+        use crate::campaign_automation::AutomationKind as A;
+        match kind {
+            A::Birthday => Self::Birthday,
+            A::FollowUp => Self::FollowUp,
+            A::Repurchase => Self::Repurchase,
+            A::WinBack => Self::WinBack,
+        }
+    }
+}
 
 /// A private-domain campaign (私域营销): a segment, a subscription-message template and its
 /// values, when and how politely to send (quiet hours, frequency cap), and dispatch progress.
@@ -8,18 +57,16 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub name: String,
-    /// MANUAL, or the automation that created it (BIRTHDAY, FOLLOW_UP, REPURCHASE, WIN_BACK).
-    pub kind: String,
+    pub kind: CampaignKind,
     /// Automations create one campaign per day: this key makes a second pass a no-op.
     #[sea_orm(unique)]
     pub dedupe_key: Option<String>,
-    /// DRAFT, SCHEDULED, RUNNING, PAUSED, CANCELLED, COMPLETED.
-    pub status: String,
+    pub status: CampaignStatus,
     /// The segment rule tree as JSON (domain::campaigns::SegmentRule).
     pub segment_rule: String,
     pub template_id: String,
-    /// JSON object key -> value, values may hold {{nickname}} and the like.
-    pub template_values: String,
+    /// Key -> value, values may hold {{nickname}} and the like.
+    pub template_values: JsonText<BTreeMap<String, String>>,
     pub page: String,
     /// The coupon template issued with each message (coupons are wired by the coupon module).
     pub coupon_template_id: Option<i64>,

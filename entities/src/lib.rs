@@ -2,6 +2,7 @@
 //!
 //! These types are storage rows, not API types: the GraphQL layer never exposes them directly.
 //! Migrations are written once with the schema builder and run on SQLite and PostgreSQL alike.
+//! Statuses, kinds and JSON documents are typed columns: see [`typed`] for the pattern.
 
 pub mod migration;
 
@@ -52,6 +53,7 @@ pub mod store_opening_hours;
 pub mod subscription_consent;
 pub mod subscription_template;
 pub mod tier;
+pub mod typed;
 pub mod unmatched_payment_notification;
 
 pub use migration::Migrator;

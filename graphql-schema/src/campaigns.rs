@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, OneofObject, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, OneofObject, SimpleObject};
 use chrono::{DateTime, NaiveTime, Utc};
 use domain::campaigns::{
-    self, CampaignInput as DomainCampaignInput, CampaignStatus as DomainStatus, QuietHours,
+    self, AutomationKind, CampaignInput as DomainCampaignInput, CampaignStatus, QuietHours,
     SegmentRule, TemplateKey as DomainKey, automations,
 };
+use entities::typed::ActiveEnum;
 
 use crate::booking::BookingStatus;
 use crate::context::{app, staff};
@@ -215,29 +216,6 @@ pub struct SegmentPreview {
 
 // ------------------------------------------------------------------ campaigns
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum CampaignStatus {
-    Draft,
-    Scheduled,
-    Running,
-    Paused,
-    Cancelled,
-    Completed,
-}
-
-impl From<DomainStatus> for CampaignStatus {
-    fn from(s: DomainStatus) -> Self {
-        match s {
-            DomainStatus::Draft => Self::Draft,
-            DomainStatus::Scheduled => Self::Scheduled,
-            DomainStatus::Running => Self::Running,
-            DomainStatus::Paused => Self::Paused,
-            DomainStatus::Cancelled => Self::Cancelled,
-            DomainStatus::Completed => Self::Completed,
-        }
-    }
-}
-
 #[derive(InputObject)]
 pub struct TemplateValueInput {
     pub key: String,
@@ -328,8 +306,8 @@ impl From<campaigns::Campaign> for Campaign {
         Self {
             id: c.id.into(),
             name: c.name,
-            kind: c.kind,
-            status: c.status.into(),
+            kind: c.kind.to_value(),
+            status: c.status,
             segment_json: serde_json::to_string(&c.segment).unwrap_or_default(),
             template_id: c.template_id,
             values: values_view(c.values),
@@ -401,30 +379,6 @@ fn values_map(values: Vec<TemplateValueInput>) -> ApiResult<BTreeMap<String, Str
 
 // ------------------------------------------------------------------ automations
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum AutomationKind {
-    /// Members whose birthday is today.
-    Birthday,
-    /// Members who bought `days` days ago.
-    FollowUp,
-    /// Members whose own buying cycle for a category comes due in `days` days (0: today) and
-    /// who have not bought it again since.
-    Repurchase,
-    /// At-risk members, at most one win-back per `days` days.
-    WinBack,
-}
-
-impl AutomationKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Birthday => "BIRTHDAY",
-            Self::FollowUp => "FOLLOW_UP",
-            Self::Repurchase => "REPURCHASE",
-            Self::WinBack => "WIN_BACK",
-        }
-    }
-}
-
 #[derive(InputObject)]
 pub struct CampaignAutomationInput {
     pub kind: AutomationKind,
@@ -451,7 +405,7 @@ pub struct CampaignAutomation {
 impl From<automations::Automation> for CampaignAutomation {
     fn from(a: automations::Automation) -> Self {
         Self {
-            kind: a.kind,
+            kind: a.kind.to_value(),
             enabled: a.enabled,
             template_id: a.template_id,
             values: values_view(a.values),
@@ -665,7 +619,7 @@ impl StaffCampaignsMutation {
             app(ctx),
             me,
             automations::Automation {
-                kind: input.kind.as_str().into(),
+                kind: input.kind,
                 enabled: input.enabled,
                 template_id: input.template_id,
                 values: values_map(input.values)?,

@@ -13,20 +13,22 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, Days, TimeZone, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
+use sea_orm::{ActiveEnum, ActiveModelTrait, EntityTrait, QueryOrder, Set};
 
-use super::{CampaignInput, CampaignsError, SegmentRule, check_values, template_by_wechat_id};
+use super::{
+    AutomationKind, CampaignInput, CampaignKind, CampaignStatus, CampaignsError, SegmentRule,
+    check_values, template_by_wechat_id,
+};
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
 use crate::error::is_unique_violation;
 use crate::jobs::{PeriodicTask, TaskError};
 use entities::campaign_automation;
-
-pub const KINDS: &[&str] = &["BIRTHDAY", "FOLLOW_UP", "REPURCHASE", "WIN_BACK"];
+use entities::typed::JsonText;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Automation {
-    pub kind: String,
+    pub kind: AutomationKind,
     pub enabled: bool,
     pub template_id: String,
     pub values: BTreeMap<String, String>,
@@ -40,7 +42,7 @@ fn view(row: campaign_automation::Model) -> Automation {
         kind: row.kind,
         enabled: row.enabled,
         template_id: row.template_id,
-        values: serde_json::from_str(&row.template_values).unwrap_or_default(),
+        values: row.template_values.into_inner(),
         page: row.page,
         days: row.days,
         coupon_template_id: row.coupon_template_id,
@@ -55,12 +57,6 @@ pub async fn configure(
     a: Automation,
 ) -> Result<Automation, CampaignsError> {
     staff.require(Permission::ManageCampaigns)?;
-    if !KINDS.contains(&a.kind.as_str()) {
-        return Err(CampaignsError::InvalidInput(format!(
-            "unknown automation {:?}",
-            a.kind
-        )));
-    }
     if !(0..=365).contains(&a.days) {
         return Err(CampaignsError::InvalidInput("days: 0 to 365".into()));
     }
@@ -68,11 +64,10 @@ pub async fn configure(
     check_values(&template, &a.values, a.coupon_template_id.is_some())?;
     super::check_page(&a.page)?;
     let row = campaign_automation::ActiveModel {
-        kind: Set(a.kind.clone()),
+        kind: Set(a.kind),
         enabled: Set(a.enabled),
         template_id: Set(a.template_id.clone()),
-        template_values: Set(serde_json::to_string(&a.values)
-            .map_err(|e| CampaignsError::InvalidInput(e.to_string()))?),
+        template_values: Set(JsonText(a.values.clone())),
         page: Set(a.page.clone()),
         days: Set(a.days),
         coupon_template_id: Set(a.coupon_template_id),
@@ -140,8 +135,8 @@ pub async fn run(app: &AppState) -> Result<u64, CampaignsError> {
         .map(view)
     {
         let consent = SegmentRule::MarketingConsent { value: true };
-        let segment = match a.kind.as_str() {
-            "BIRTHDAY" => SegmentRule::All {
+        let segment = match a.kind {
+            AutomationKind::Birthday => SegmentRule::All {
                 rules: vec![
                     SegmentRule::BirthdayOn {
                         month: today.month(),
@@ -150,7 +145,7 @@ pub async fn run(app: &AppState) -> Result<u64, CampaignsError> {
                     consent,
                 ],
             },
-            "FOLLOW_UP" => {
+            AutomationKind::FollowUp => {
                 let Some((from, to)) =
                     local_day_bounds(now, u64::try_from(a.days.max(1)).unwrap_or(1))
                 else {
@@ -160,7 +155,7 @@ pub async fn run(app: &AppState) -> Result<u64, CampaignsError> {
                     rules: vec![SegmentRule::PurchasedBetween { from, to }, consent],
                 }
             }
-            "REPURCHASE" => {
+            AutomationKind::Repurchase => {
                 let Some(on) =
                     today.checked_add_days(Days::new(u64::try_from(a.days).unwrap_or(0)))
                 else {
@@ -177,22 +172,21 @@ pub async fn run(app: &AppState) -> Result<u64, CampaignsError> {
                     ],
                 }
             }
-            "WIN_BACK" => SegmentRule::All {
+            AutomationKind::WinBack => SegmentRule::All {
                 rules: vec![
                     SegmentRule::Lifecycle {
                         stages: vec!["AT_RISK".into()],
                     },
                     SegmentRule::NotMessagedBy {
-                        kind: "WIN_BACK".into(),
+                        kind: CampaignKind::WinBack.to_value(),
                         since: now - chrono::Duration::days(i64::from(a.days.max(1))),
                     },
                     consent,
                 ],
             },
-            _ => continue,
         };
         let input = CampaignInput {
-            name: format!("{} {today}", a.kind),
+            name: format!("{} {today}", a.kind.to_value()),
             segment,
             template_id: a.template_id.clone(),
             values: a.values.clone(),
@@ -205,9 +199,9 @@ pub async fn run(app: &AppState) -> Result<u64, CampaignsError> {
             attribution_days: None,
         };
         let mut row =
-            super::prepare(&app.db, &app.settings.campaigns, &input, &a.kind, now).await?;
-        row.status = Set("RUNNING".into());
-        row.dedupe_key = Set(Some(format!("{}:{today}", a.kind)));
+            super::prepare(&app.db, &app.settings.campaigns, &input, a.kind.into(), now).await?;
+        row.status = Set(CampaignStatus::Running);
+        row.dedupe_key = Set(Some(format!("{}:{today}", a.kind.to_value())));
         match row.insert(&app.db).await {
             Ok(_) => created += 1,
             Err(e) if is_unique_violation(&e) => {}

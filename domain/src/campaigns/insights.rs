@@ -10,9 +10,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect};
+use sea_orm::sea_query::Value;
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement};
 
-use super::dispatch::stmt;
 use super::{CampaignsError, segments};
 use crate::AppState;
 use crate::jobs::{PeriodicTask, TaskError};
@@ -37,62 +37,61 @@ pub async fn recompute(app: &AppState, now: DateTime<Utc>) -> Result<u64, Campai
         return Ok(0);
     };
     let d = |days: i64| now - chrono::Duration::days(days);
-    let statuses = segments::PURCHASED
-        .iter()
-        .map(|s| format!("'{s}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let backend = app.db.get_database_backend();
+    // Numbered parameters, written for each backend ($n on PostgreSQL, ?n on SQLite), so a
+    // value is bound once however often the statement uses it.
+    let p = |n: u8| match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    };
+    let (d30, d90, d180, high, now_p, lo_p, hi_p) = (p(1), p(2), p(3), p(4), p(5), p(6), p(7));
+    let (paid, part) = (p(8), p(9));
     let sql = format!(
         "INSERT INTO member_insights (member_id, lifecycle, rfm_segment, last_order_at, order_count, monetary_fen, computed_at) \
          SELECT m.id, \
-           CASE WHEN o.last_at IS NULL THEN (CASE WHEN m.created_at >= ? THEN 'NEW' ELSE 'LOST' END) \
-                WHEN o.first_at >= ? THEN 'NEW' \
-                WHEN o.last_at >= ? THEN 'ACTIVE' \
-                WHEN o.last_at >= ? THEN 'AT_RISK' \
+           CASE WHEN o.last_at IS NULL THEN (CASE WHEN m.created_at >= {d90} THEN 'NEW' ELSE 'LOST' END) \
+                WHEN o.first_at >= {d30} THEN 'NEW' \
+                WHEN o.last_at >= {d90} THEN 'ACTIVE' \
+                WHEN o.last_at >= {d180} THEN 'AT_RISK' \
                 ELSE 'LOST' END, \
            CASE WHEN o.last_at IS NULL THEN 'PROSPECT' \
-                WHEN o.last_at >= ? AND o.n >= 3 AND o.total >= ? THEN 'CHAMPIONS' \
-                WHEN o.n >= 3 AND o.last_at >= ? THEN 'LOYAL' \
-                WHEN o.total >= ? THEN 'BIG_SPENDERS' \
-                WHEN o.last_at >= ? THEN 'PROMISING' \
+                WHEN o.last_at >= {d30} AND o.n >= 3 AND o.total >= {high} THEN 'CHAMPIONS' \
+                WHEN o.n >= 3 AND o.last_at >= {d90} THEN 'LOYAL' \
+                WHEN o.total >= {high} THEN 'BIG_SPENDERS' \
+                WHEN o.last_at >= {d30} THEN 'PROMISING' \
                 ELSE 'HIBERNATING' END, \
-           o.last_at, COALESCE(o.n, 0), COALESCE(o.total, 0), ? \
+           o.last_at, COALESCE(o.n, 0), COALESCE(o.total, 0), {now_p} \
          FROM members m LEFT JOIN ( \
            SELECT member_id, MIN(paid_at) AS first_at, MAX(paid_at) AS last_at, \
                   CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(total_fen - refunded_fen) AS BIGINT) AS total \
-           FROM orders WHERE status IN ({statuses}) AND paid_at IS NOT NULL \
-             AND member_id > ? AND member_id <= ? GROUP BY member_id \
+           FROM orders WHERE status IN ({paid}, {part}) AND paid_at IS NOT NULL \
+             AND member_id > {lo_p} AND member_id <= {hi_p} GROUP BY member_id \
          ) o ON o.member_id = m.id \
-         WHERE m.id > ? AND m.id <= ? \
+         WHERE m.id > {lo_p} AND m.id <= {hi_p} \
          ON CONFLICT (member_id) DO UPDATE SET lifecycle = excluded.lifecycle, \
            rfm_segment = excluded.rfm_segment, last_order_at = excluded.last_order_at, \
            order_count = excluded.order_count, monetary_fen = excluded.monetary_fen, \
            computed_at = excluded.computed_at"
     );
-    let backend = app.db.get_database_backend();
+    let [paid_status, part_status] = segments::PURCHASED;
     let mut written = 0;
     let mut lo = 0;
     while lo < max_id {
         let hi = lo + CHUNK;
-        let values = vec![
-            d(90).into(),
+        let values: Vec<Value> = vec![
             d(30).into(),
             d(90).into(),
             d(180).into(),
-            d(30).into(),
             HIGH_SPEND_FEN.into(),
-            d(90).into(),
-            HIGH_SPEND_FEN.into(),
-            d(30).into(),
             now.into(),
             lo.into(),
             hi.into(),
-            lo.into(),
-            hi.into(),
+            (*paid_status).into(),
+            (*part_status).into(),
         ];
         written += app
             .db
-            .execute_raw(stmt(backend, &sql, values))
+            .execute_raw(Statement::from_sql_and_values(backend, &sql, values))
             .await?
             .rows_affected();
         lo = hi;

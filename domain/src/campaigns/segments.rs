@@ -8,12 +8,12 @@
 use chrono::{DateTime, NaiveDate, Offset, TimeZone, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
-use super::CampaignsError;
+use super::{CampaignKind, CampaignsError, DeliveryState};
 use crate::AppState;
 use crate::booking::BookingStatus;
 use crate::members::{SkinConcern, SkinType};
@@ -35,7 +35,7 @@ pub const RFM_SEGMENTS: &[&str] = &[
 ];
 
 /// Order statuses that count as a purchase.
-pub(crate) const PURCHASED: &[&str] = &["PAID", "PARTIALLY_REFUNDED"];
+pub(crate) const PURCHASED: [&str; 2] = ["PAID", "PARTIALLY_REFUNDED"];
 
 const MAX_DEPTH: usize = 8;
 const MAX_NODES: usize = 200;
@@ -210,8 +210,10 @@ impl SegmentRule {
             | Self::LastPurchaseAfter { .. }
             | Self::PurchasedBetween { .. }
             | Self::MarketingConsent { .. }
-            | Self::NotMessagedBy { .. }
             | Self::RepurchaseDue { .. } => Ok(()),
+            Self::NotMessagedBy { kind, .. } => CampaignKind::try_from_value(kind)
+                .map(|_| ())
+                .map_err(|_| bad(format!("not messaged by: unknown campaign kind {kind:?}"))),
             Self::Booked {
                 status,
                 since,
@@ -327,31 +329,8 @@ impl SegmentRule {
                         .to_owned(),
                 ),
             ),
-            Self::BoughtProduct { product_ids } => Condition::all().add(
-                member_id().in_subquery(
-                    purchased_lines()
-                        .and_where(
-                            Expr::col((sku::Entity, sku::Column::ProductId))
-                                .is_in(product_ids.clone()),
-                        )
-                        .to_owned(),
-                ),
-            ),
-            Self::BoughtCategory { category_ids } => Condition::all().add(
-                member_id().in_subquery(
-                    purchased_lines()
-                        .inner_join(
-                            product::Entity,
-                            Expr::col((product::Entity, product::Column::Id))
-                                .equals((sku::Entity, sku::Column::ProductId)),
-                        )
-                        .and_where(
-                            Expr::col((product::Entity, product::Column::CategoryId))
-                                .is_in(category_ids.clone()),
-                        )
-                        .to_owned(),
-                ),
-            ),
+            Self::BoughtProduct { product_ids } => bought_products(product_ids),
+            Self::BoughtCategory { category_ids } => bought_categories(category_ids),
             Self::BirthdayMonth { months } => Condition::all()
                 .add(birthday_part(backend, "month").is_in(months.iter().map(|m| i64::from(*m)))),
             Self::BirthdayOn { month, day } => Condition::all()
@@ -360,66 +339,13 @@ impl SegmentRule {
             Self::MarketingConsent { value } => {
                 Condition::all().add(member::Column::MarketingConsent.eq(*value))
             }
-            Self::NotMessagedBy { kind, since } => Condition::all().add(
-                member_id().not_in_subquery(
-                    Query::select()
-                        .column((
-                            campaign_delivery::Entity,
-                            campaign_delivery::Column::MemberId,
-                        ))
-                        .from(campaign_delivery::Entity)
-                        .inner_join(
-                            campaign::Entity,
-                            Expr::col((campaign::Entity, campaign::Column::Id)).equals((
-                                campaign_delivery::Entity,
-                                campaign_delivery::Column::CampaignId,
-                            )),
-                        )
-                        .and_where(Expr::col((campaign::Entity, campaign::Column::Kind)).eq(kind))
-                        .and_where(
-                            Expr::col((
-                                campaign_delivery::Entity,
-                                campaign_delivery::Column::State,
-                            ))
-                            .eq("SENT"),
-                        )
-                        .and_where(
-                            Expr::col((
-                                campaign_delivery::Entity,
-                                campaign_delivery::Column::SentAt,
-                            ))
-                            .gte(*since),
-                        )
-                        .to_owned(),
-                ),
-            ),
+            Self::NotMessagedBy { kind, since } => not_messaged_by(kind, *since),
             Self::Booked {
                 service_id,
                 status,
                 since,
                 before,
-            } => {
-                let mut q = Query::select()
-                    .column(booking::Column::MemberId)
-                    .from(booking::Entity)
-                    .to_owned();
-                if let Some(service_id) = service_id {
-                    q.and_where(booking::Column::ServiceId.eq(*service_id));
-                }
-                match status {
-                    Some(status) => q.and_where(booking::Column::Status.eq(status.clone())),
-                    None => {
-                        q.and_where(booking::Column::Status.ne(BookingStatus::Cancelled.as_str()))
-                    }
-                };
-                if let Some(since) = since.and_then(local_midnight) {
-                    q.and_where(booking::Column::StartsAt.gte(since));
-                }
-                if let Some(before) = before.and_then(local_midnight) {
-                    q.and_where(booking::Column::StartsAt.lt(before));
-                }
-                Condition::all().add(member_id().in_subquery(q))
-            }
+            } => booked(*service_id, status.as_deref(), *since, *before),
             Self::RepurchaseDue {
                 on,
                 category_id,
@@ -543,6 +469,85 @@ fn repurchase_due(
          HAVING COUNT(*) >= 2 \
            AND MAX(pd.d) + (2 * (MAX(pd.d) - MIN(pd.d)) + COUNT(*) - 1) / (2 * (COUNT(*) - 1)) = {due}{since})"
     ))
+}
+
+fn bought_products(product_ids: &[i64]) -> Condition {
+    Condition::all().add(
+        member_id().in_subquery(
+            purchased_lines()
+                .and_where(
+                    Expr::col((sku::Entity, sku::Column::ProductId)).is_in(product_ids.to_vec()),
+                )
+                .to_owned(),
+        ),
+    )
+}
+
+fn bought_categories(category_ids: &[i64]) -> Condition {
+    Condition::all().add(
+        member_id().in_subquery(
+            purchased_lines()
+                .inner_join(
+                    product::Entity,
+                    Expr::col((product::Entity, product::Column::Id))
+                        .equals((sku::Entity, sku::Column::ProductId)),
+                )
+                .and_where(
+                    Expr::col((product::Entity, product::Column::CategoryId))
+                        .is_in(category_ids.to_vec()),
+                )
+                .to_owned(),
+        ),
+    )
+}
+
+/// Members who got no SENT message from a campaign of `kind` since `since`.
+fn not_messaged_by(kind: &str, since: DateTime<Utc>) -> Condition {
+    use campaign_delivery::Column as D;
+    Condition::all().add(
+        member_id().not_in_subquery(
+            Query::select()
+                .column((campaign_delivery::Entity, D::MemberId))
+                .from(campaign_delivery::Entity)
+                .inner_join(
+                    campaign::Entity,
+                    Expr::col((campaign::Entity, campaign::Column::Id))
+                        .equals((campaign_delivery::Entity, D::CampaignId)),
+                )
+                .and_where(Expr::col((campaign::Entity, campaign::Column::Kind)).eq(kind))
+                .and_where(Expr::col((campaign_delivery::Entity, D::State)).eq(DeliveryState::Sent))
+                .and_where(Expr::col((campaign_delivery::Entity, D::SentAt)).gte(since))
+                .to_owned(),
+        ),
+    )
+}
+
+/// Members with a booking of the service (any), in the status (any not cancelled), starting
+/// in [since, before) local days.
+fn booked(
+    service_id: Option<i64>,
+    status: Option<&str>,
+    since: Option<NaiveDate>,
+    before: Option<NaiveDate>,
+) -> Condition {
+    let mut q = Query::select()
+        .column(booking::Column::MemberId)
+        .from(booking::Entity)
+        .to_owned();
+    if let Some(service_id) = service_id {
+        q.and_where(booking::Column::ServiceId.eq(service_id));
+    }
+    match status {
+        Some(status) => q.and_where(booking::Column::Status.eq(status)),
+        None => q.and_where(booking::Column::Status.ne(BookingStatus::Cancelled.as_str())),
+    };
+    if let Some(since) = since.and_then(local_midnight) {
+        q.and_where(booking::Column::StartsAt.gte(since));
+    }
+    if let Some(before) = before.and_then(local_midnight) {
+        q.and_where(booking::Column::StartsAt.lt(before));
+    }
+    Condition::all().add(member_id().in_subquery(q))
 }
 
 fn member_id() -> Expr {

@@ -9,8 +9,8 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use domain::auth::{StaffPrincipal, StaffRole};
 use domain::campaigns::dispatch::Dispatcher;
 use domain::campaigns::{
-    self, CampaignInput, CampaignSettings, QuietHours, SegmentRule, TemplateKey, automations,
-    insights, segments,
+    self, AutomationKind, CampaignInput, CampaignSettings, DeliveryReason, DeliveryState,
+    QuietHours, SegmentRule, TemplateKey, automations, insights, segments,
 };
 use domain::clock::{Clock, ManualClock};
 use entities::{
@@ -18,7 +18,7 @@ use entities::{
 };
 use rouge_tests::{Backend, TestApp, eventually, fixtures, on_both_backends};
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::json;
 use wechat_integration::fake::{Fault, FaultScope};
 
@@ -238,6 +238,7 @@ async fn status(app: &TestApp, campaign_id: i64) -> String {
         .unwrap()
         .unwrap()
         .status
+        .to_value()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -298,7 +299,7 @@ async fn concurrent_campaign_resumes_after_a_stop_and_a_kill(backend: Backend) {
     assert_eq!(rows.len(), N as usize, "one delivery row per member");
     let in_doubt: HashSet<i64> = rows
         .iter()
-        .filter(|r| r.reason.as_deref() == Some("IN_DOUBT"))
+        .filter(|r| r.reason == Some(DeliveryReason::InDoubt))
         .map(|r| r.member_id)
         .collect();
     assert!(
@@ -381,19 +382,22 @@ async fn consents_bound_the_campaigns_a_member_gets(backend: Backend) {
     let third = deliveries(&app, campaigns_ids[2]).await;
     let m0 = third.iter().find(|d| d.member_id == ids[0]).unwrap();
     assert_eq!(
-        (m0.state.as_str(), m0.reason.as_deref()),
-        ("SKIPPED", Some("NO_CONSENT"))
+        (m0.state, m0.reason),
+        (DeliveryState::Skipped, Some(DeliveryReason::NoConsent))
     );
     let first = deliveries(&app, campaigns_ids[0]).await;
     let m1 = first.iter().find(|d| d.member_id == ids[1]).unwrap();
     assert_eq!(
-        (m1.state.as_str(), m1.reason.as_deref()),
-        ("FAILED", Some("CONSENT_EXHAUSTED"))
+        (m1.state, m1.reason),
+        (
+            DeliveryState::Failed,
+            Some(DeliveryReason::ConsentExhausted)
+        )
     );
     for c in &campaigns_ids[1..] {
         let rows = deliveries(&app, *c).await;
         let m1 = rows.iter().find(|d| d.member_id == ids[1]).unwrap();
-        assert_eq!(m1.reason.as_deref(), Some("NO_CONSENT"));
+        assert_eq!(m1.reason, Some(DeliveryReason::NoConsent));
     }
 }
 
@@ -429,10 +433,10 @@ async fn quiet_hours_and_caps_hold_in_shanghai(backend: Backend) {
     let third = launch(&app, capped("第三")).await;
     let r = w.run_due(&app.state, None).await.unwrap();
     assert_eq!((r.sent, r.skipped), (1, 1));
-    assert_eq!(deliveries(&app, second).await[0].state, "SENT");
+    assert_eq!(deliveries(&app, second).await[0].state, DeliveryState::Sent);
     assert_eq!(
-        deliveries(&app, third).await[0].reason.as_deref(),
-        Some("OVER_CAP")
+        deliveries(&app, third).await[0].reason,
+        Some(DeliveryReason::OverCap)
     );
     assert_eq!(
         remaining(&app, ids[0]).await,
@@ -1120,7 +1124,7 @@ async fn birthday_automation_greets_once_a_day(backend: Backend) {
         &app.state,
         &hq(),
         automations::Automation {
-            kind: "BIRTHDAY".into(),
+            kind: AutomationKind::Birthday,
             enabled: true,
             template_id: TPL.into(),
             values: values(),
@@ -1719,7 +1723,7 @@ async fn repurchase_automation_reminds_members_due(backend: Backend) {
         &app.state,
         &hq(),
         automations::Automation {
-            kind: "REPURCHASE".into(),
+            kind: AutomationKind::Repurchase,
             enabled: true,
             template_id: TPL.into(),
             values: values(),

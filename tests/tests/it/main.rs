@@ -5,6 +5,7 @@ mod auth_matrix;
 mod availability;
 mod booking;
 mod campaigns;
+mod campaigns_stored_values;
 mod catalog;
 mod contract;
 mod coupons;
