@@ -1203,7 +1203,56 @@ async fn a_rescheduled_booking_holds_its_new_time(backend: Backend) {
     }
 }
 
+/// Open bookings made before the member cells existed get them from the migration, so the rule
+/// holds for them too; two bookings of one member at one time (what the old race left) do not
+/// stop the migration.
+async fn the_migration_gives_open_bookings_their_member_cells(backend: Backend) {
+    use sea_orm_migration::MigratorTrait;
+    let s = setup(backend).await;
+    let (gz, ba_gz, gz_facial) = second_store(&s).await;
+    let state = s.app.state.clone();
+    let me = members(&s.app, 1).await.remove(0);
+    let noon = cst(MON, "12:00");
+    let at_sh = BookInput {
+        store_id: s.store_id,
+        service_id: s.facial,
+        ba_id: Some(s.ba1),
+        starts_at: noon,
+    };
+    let first = booking::book(&state, &me, at_sh, &key()).await.unwrap();
+    // Back to before m0009, with a second booking the old race could make.
+    entities::migration::Migrator::down(s.app.db(), Some(1))
+        .await
+        .unwrap();
+    let old = entities::booking::Entity::find_by_id(first.id)
+        .one(s.app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let twin = entities::booking::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        ba_id: Set(s.ba2),
+        idempotency_key: Set(key()),
+        ..entities::booking::ActiveModel::from(old)
+    };
+    let twin = twin.insert(s.app.db()).await.unwrap();
+    entities::migration::Migrator::up(s.app.db(), None)
+        .await
+        .unwrap();
+    assert_eq!(member_cells(&s.app, first.id).await, 12, "60 minutes");
+    assert_eq!(member_cells(&s.app, twin.id).await, 0, "the older one keeps the time");
+    let at_gz = BookInput {
+        store_id: gz,
+        service_id: gz_facial,
+        ba_id: Some(ba_gz),
+        starts_at: cst(MON, "12:30"),
+    };
+    let err = booking::book(&state, &me, at_gz, &key()).await.unwrap_err();
+    assert!(matches!(err, booking::BookingError::MemberOverlap), "{err}");
+}
+
 on_both_backends!(
+    the_migration_gives_open_bookings_their_member_cells,
     a_member_holds_one_booking_at_a_time_across_stores,
     a_rescheduled_booking_holds_its_new_time,
 );
