@@ -661,7 +661,10 @@ pub(crate) async fn grant_in<C: ConnectionTrait>(
     }
 }
 
-async fn by_issue_key<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<coupon::Model>, DbErr> {
+async fn by_issue_key<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+) -> Result<Option<coupon::Model>, DbErr> {
     coupon::Entity::find()
         .filter(coupon::Column::IssueKey.eq(key))
         .one(db)

@@ -431,7 +431,8 @@ pub async fn grab_flash_sale(
                 }
                 match outcome {
                     FlashOutcome::Granted => {
-                        if let Some(order) = grabbed_order(app, sale_id, me, idempotency_key).await?
+                        if let Some(order) =
+                            grabbed_order(app, sale_id, me, idempotency_key).await?
                         {
                             return Ok(order);
                         }

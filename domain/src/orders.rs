@@ -669,7 +669,11 @@ async fn by_key(app: &AppState, key: &str) -> Result<Option<order::Model>, Order
 }
 
 /// The order placed under this key, when the request is the same; a conflict when it is not.
-async fn recorded(app: &AppState, key: &str, fingerprint: &str) -> Result<Option<Order>, OrdersError> {
+async fn recorded(
+    app: &AppState,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Option<Order>, OrdersError> {
     let Some(existing) = by_key(app, key).await? else {
         return Ok(None);
     };

@@ -60,7 +60,13 @@ mod tests {
     fn idempotency_keys_are_8_to_64_visible_ascii_characters() {
         assert!(idempotency_key("0b5c6f0e-4a55-4b8e-9d43-2a6f1f0c9e11").is_ok());
         assert!(idempotency_key(&"k".repeat(64)).is_ok());
-        for bad in ["", "short", "key with space", "key\u{0}nul-1234", "键键键键键键键键"] {
+        for bad in [
+            "",
+            "short",
+            "key with space",
+            "key\u{0}nul-1234",
+            "键键键键键键键键",
+        ] {
             assert!(idempotency_key(bad).is_err(), "{bad:?}");
         }
         assert!(idempotency_key(&"k".repeat(65)).is_err());

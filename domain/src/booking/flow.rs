@@ -487,15 +487,7 @@ async fn try_book(
         Err(e) if is_unique_violation(&e) => return Err(BookingError::KeyReused),
         Err(e) => return Err(e.into()),
     };
-    if !hold_member_cells(
-        &txn,
-        booking.member_id,
-        booking.id,
-        start,
-        booking.ends_at,
-    )
-    .await?
-    {
+    if !hold_member_cells(&txn, booking.member_id, booking.id, start, booking.ends_at).await? {
         txn.rollback().await?;
         return Err(BookingError::MemberOverlap);
     }

@@ -8,9 +8,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{BookingError, BookingStatus, store_zone};
-use crate::{AppState, db};
 use crate::jobs::{PeriodicTask, TaskError};
 use crate::subscriptions::{self, SendOutcome};
+use crate::{AppState, db};
 use entities::{booking, booking_service, member, store};
 
 /// Bookings not checked in by the end of their slot become no-shows, and the member's time they

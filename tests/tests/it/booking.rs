@@ -1091,7 +1091,9 @@ async fn a_member_holds_one_booking_at_a_time_across_stores(backend: Backend) {
         "{refused}"
     );
     assert_eq!(refused.code().as_str(), "CONFLICT");
-    let unchanged = booking::my_booking(&state, &me, sh_booking.id).await.unwrap();
+    let unchanged = booking::my_booking(&state, &me, sh_booking.id)
+        .await
+        .unwrap();
     assert_eq!(unchanged.starts_at, cst(MON, "10:00"), "the booking stays");
     // Moving within its own time is fine: its old cells are its own.
     let moved = booking::reschedule(&state, &me, sh_booking.id, cst(MON, "10:30"), None)
@@ -1120,7 +1122,11 @@ async fn a_member_holds_one_booking_at_a_time_across_stores(backend: Backend) {
             .unwrap()
             .unwrap();
         assert_eq!(row.status, "NO_SHOW");
-        assert_eq!(member_cells(&s.app, id).await, 0, "no-show {id} keeps no cells");
+        assert_eq!(
+            member_cells(&s.app, id).await,
+            0,
+            "no-show {id} keeps no cells"
+        );
     }
 }
 
@@ -1153,7 +1159,9 @@ async fn a_rescheduled_booking_holds_its_new_time(backend: Backend) {
         .unwrap();
 
     // The race: each round the mover's booking moves to a BA1 time that five others book at once.
-    let times = ["10:30", "11:00", "11:30", "12:00", "12:30", "13:00", "13:30"];
+    let times = [
+        "10:30", "11:00", "11:30", "12:00", "12:30", "13:00", "13:30",
+    ];
     let bookers = members(&s.app, 5 * times.len()).await;
     for (round, hm) in times.iter().enumerate() {
         let at = cst(MON, hm);
@@ -1172,9 +1180,9 @@ async fn a_rescheduled_booking_holds_its_new_time(backend: Backend) {
             .map(|me| {
                 let state = state.clone();
                 let input = mini(s.ba1, at);
-                tokio::spawn(async move {
-                    booking::book(&state, &me, input, &key()).await.map(|_| ())
-                })
+                tokio::spawn(
+                    async move { booking::book(&state, &me, input, &key()).await.map(|_| ()) },
+                )
             })
             .collect();
         let mut results = vec![move_it.await.unwrap()];
@@ -1240,7 +1248,11 @@ async fn the_migration_gives_open_bookings_their_member_cells(backend: Backend) 
         .await
         .unwrap();
     assert_eq!(member_cells(&s.app, first.id).await, 12, "60 minutes");
-    assert_eq!(member_cells(&s.app, twin.id).await, 0, "the older one keeps the time");
+    assert_eq!(
+        member_cells(&s.app, twin.id).await,
+        0,
+        "the older one keeps the time"
+    );
     let at_gz = BookInput {
         store_id: gz,
         service_id: gz_facial,

@@ -736,9 +736,7 @@ async fn claims_under_one_key_all_answer_with_its_coupon(backend: Backend) {
             claim(&others, &template).await;
         }
         // A fresh member with a limit of 4 for the first template, 4 (one copy left) for the other.
-        let (me, _) = app
-            .login_member(&format!("coupon-retry-{total}"))
-            .await;
+        let (me, _) = app.login_member(&format!("coupon-retry-{total}")).await;
         let k = key();
         let answers = futures::future::join_all(
             (0..tries).map(|_| me.raw(CLAIM, json!({ "t": template, "k": k }))),
@@ -790,7 +788,11 @@ async fn claims_under_one_key_all_answer_with_its_coupon(backend: Backend) {
         code_of(&me.raw(CLAIM, json!({ "t": single, "k": key() })).await).as_deref(),
         Some("LIMIT_REACHED")
     );
-    for bad in [String::new(), "k".repeat(300), "key\u{1}with-control".into()] {
+    for bad in [
+        String::new(),
+        "k".repeat(300),
+        "key\u{1}with-control".into(),
+    ] {
         assert_eq!(
             code_of(&me.raw(CLAIM, json!({ "t": single, "k": bad })).await).as_deref(),
             Some("BAD_USER_INPUT"),
@@ -811,23 +813,34 @@ async fn orders_under_one_key_all_answer_with_its_order(backend: Backend) {
     let before = order_count(&app).await;
     let k = key();
     let input = order_input(&cat, cat.serum_sku, 1, &[&coupon]);
-    let answers = futures::future::join_all(
-        (0..10).map(|_| me.raw(PLACE, json!({ "i": input, "k": k }))),
-    )
-    .await;
+    let answers =
+        futures::future::join_all((0..10).map(|_| me.raw(PLACE, json!({ "i": input, "k": k }))))
+            .await;
     let first = answers[0]["data"]["placeOrder"]["id"].clone();
     assert!(first.is_string(), "{:?}", answers[0]);
     assert!(
-        answers.iter().all(|a| a["data"]["placeOrder"]["id"] == first),
+        answers
+            .iter()
+            .all(|a| a["data"]["placeOrder"]["id"] == first),
         "{answers:?}"
     );
     assert_eq!(answers[0]["data"]["placeOrder"]["discountFen"], 1000);
     assert_eq!(order_count(&app).await, before + 1);
     assert_eq!(coupon_row(&app, &coupon).await.status, "USED");
-    for bad in [String::new(), "k".repeat(300), "key\u{1}with-control".into()] {
+    for bad in [
+        String::new(),
+        "k".repeat(300),
+        "key\u{1}with-control".into(),
+    ] {
         assert_eq!(
-            code_of(&me.raw(PLACE, json!({ "i": order_input(&cat, cat.serum_sku, 1, &[]), "k": bad })).await)
-                .as_deref(),
+            code_of(
+                &me.raw(
+                    PLACE,
+                    json!({ "i": order_input(&cat, cat.serum_sku, 1, &[]), "k": bad })
+                )
+                .await
+            )
+            .as_deref(),
             Some("BAD_USER_INPUT"),
             "{bad:?}"
         );

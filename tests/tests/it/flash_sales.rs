@@ -431,7 +431,11 @@ async fn the_database_alone_keeps_members_to_the_limit(backend: Backend) {
     assert!(
         app.state
             .kv
-            .flash_load(&counters_key, &forgetful, std::time::Duration::from_secs(600))
+            .flash_load(
+                &counters_key,
+                &forgetful,
+                std::time::Duration::from_secs(600)
+            )
             .await
             .unwrap()
     );
@@ -487,7 +491,11 @@ async fn grabs_under_one_key_all_answer_with_its_order(backend: Backend) {
     }
     let sale = live_sale(&app, &cat, 5, 1).await;
     let me = members(&app, 1).await.remove(0);
-    for bad in [String::new(), "k".repeat(300), "key\u{1}with-control".into()] {
+    for bad in [
+        String::new(),
+        "k".repeat(300),
+        "key\u{1}with-control".into(),
+    ] {
         assert_eq!(
             code(&grab(&app, &me, sale.id, 1, &bad).await),
             Some(ErrorCode::BadUserInput),

@@ -294,8 +294,10 @@ async fn concurrent_flash_grabs_keep_each_member_to_the_limit(backend: Backend) 
         .count();
     assert_eq!(granted, 20, "ten members, two each");
     assert!(
-        outcomes.iter().all(|g| *g == FlashGrab::Decided(FlashOutcome::Granted)
-            || *g == FlashGrab::Decided(FlashOutcome::LimitReached)),
+        outcomes
+            .iter()
+            .all(|g| *g == FlashGrab::Decided(FlashOutcome::Granted)
+                || *g == FlashGrab::Decided(FlashOutcome::LimitReached)),
         "{outcomes:?}"
     );
     let state = kv.flash_counters(sale).await.unwrap().unwrap();
