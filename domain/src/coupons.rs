@@ -3,10 +3,11 @@
 //! online order or at the counter (the member shows a short-lived signed QR), and a refund or
 //! an order closed unpaid gives it back while it is still valid.
 //!
-//! Limits hold under concurrency on both backends: a claim moves the template's `issued`
-//! counter with a conditional UPDATE (`issued < total`), which on PostgreSQL also locks the
-//! template row until commit, and each member's copies are numbered with a unique
-//! (template, member, seq) index, so two claims can never both take a member's last copy.
+//! Limits hold under concurrency on both backends: a claim holds the template row until commit,
+//! looks its idempotency key up first (a retry gets the first copy, never LIMIT_REACHED or
+//! SOLD_OUT for it), then moves the template's `issued` counter with a conditional UPDATE
+//! (`issued < total`); each member's copies are numbered with a unique (template, member, seq)
+//! index, so two claims can never both take a member's last copy.
 //! Using a coupon is a conditional UPDATE from AVAILABLE to USED: exactly one use wins.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -23,7 +24,7 @@ use crate::error::{DomainError, ErrorCode, StoreError, is_unique_violation};
 use crate::inventory::{self, MovementKind};
 use crate::orders::{self, Channel, Discount, DiscountKind, DraftLine, LineInput, OrdersError};
 use crate::signed_codes::CodeError;
-use crate::{AppState, db};
+use crate::{AppState, db, idempotency, validate};
 use entities::{category, coupon, coupon_template, member, order, product, sku};
 
 #[derive(Debug, thiserror::Error)]
@@ -575,15 +576,18 @@ fn issue_key(template_id: i64, member_id: i64, source: IssueSource<'_>) -> Strin
 /// What one attempt to give a copy inside a caller's transaction did.
 pub(crate) enum GrantAttempt {
     Granted(Box<coupon::Model>),
+    /// This source key already gave the member a copy: that copy, nothing new.
+    Existing(Box<coupon::Model>),
     /// A concurrent grant to the same member took the same number (or this very key): the
     /// transaction must be rolled back and the whole attempt made again.
     Collided,
 }
 
-/// Gives one copy of a template to a member inside the caller's transaction: takes one from the
-/// template's total (the conditional update also holds the template row on PostgreSQL until
-/// commit) and, when asked, keeps to the member's limit. Other modules (scan-for-gift) use it so
-/// the coupon and their own record commit together.
+/// Gives one copy of a template to a member inside the caller's transaction: holds the template
+/// row (until commit), answers with the copy this source key already gave if there is one, and
+/// only then takes one from the template's total and, when asked, keeps to the member's limit,
+/// so a retry never meets the limit or the total its first attempt used up. Other modules
+/// (scan-for-gift) use it so the coupon and their own record commit together.
 pub(crate) async fn grant_in<C: ConnectionTrait>(
     txn: &C,
     template_id: i64,
@@ -594,6 +598,18 @@ pub(crate) async fn grant_in<C: ConnectionTrait>(
 ) -> Result<GrantAttempt, CouponsError> {
     let tpl = Template::from(template_row(txn, template_id).await?);
     tpl.issuable(now)?;
+    // The lock every grant of this template queues on (SQLite's write lock already is one).
+    coupon_template::Entity::update_many()
+        .col_expr(
+            coupon_template::Column::Id,
+            Expr::col(coupon_template::Column::Id),
+        )
+        .filter(coupon_template::Column::Id.eq(template_id))
+        .exec(txn)
+        .await?;
+    if let Some(existing) = by_issue_key(txn, &issue_key(template_id, member_id, source)).await? {
+        return Ok(GrantAttempt::Existing(Box::new(existing)));
+    }
     let limit = u64::try_from(tpl.per_member_limit).unwrap_or(0);
     if enforce_member_limit && held(txn, template_id, member_id).await? >= limit {
         return Err(CouponsError::LimitReached);
@@ -645,6 +661,16 @@ pub(crate) async fn grant_in<C: ConnectionTrait>(
     }
 }
 
+async fn by_issue_key<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+) -> Result<Option<coupon::Model>, DbErr> {
+    coupon::Entity::find()
+        .filter(coupon::Column::IssueKey.eq(key))
+        .one(db)
+        .await
+}
+
 /// Gives one copy of a template to a member, once per source key. Returns the copy and
 /// whether it was created now.
 async fn grant(
@@ -655,14 +681,25 @@ async fn grant(
     enforce_member_limit: bool,
 ) -> Result<(coupon::Model, bool), CouponsError> {
     let key = issue_key(template_id, member_id, source);
+    idempotency::same_answer(
+        || async {
+            Ok(by_issue_key(&app.db, &key)
+                .await?
+                .map(|existing| (existing, false)))
+        },
+        || grant_new(app, template_id, member_id, source, enforce_member_limit),
+    )
+    .await
+}
+
+async fn grant_new(
+    app: &AppState,
+    template_id: i64,
+    member_id: i64,
+    source: IssueSource<'_>,
+    enforce_member_limit: bool,
+) -> Result<(coupon::Model, bool), CouponsError> {
     for _ in 0..8 {
-        if let Some(existing) = coupon::Entity::find()
-            .filter(coupon::Column::IssueKey.eq(&key))
-            .one(&app.db)
-            .await?
-        {
-            return Ok((existing, false));
-        }
         let txn = db::begin_write(&app.db).await?;
         let attempt = grant_in(
             &txn,
@@ -678,6 +715,7 @@ async fn grant(
                 txn.commit().await?;
                 return Ok((*row, true));
             }
+            GrantAttempt::Existing(row) => return Ok((*row, false)),
             // Another claim of this member (or this very key) won the same number: look again.
             GrantAttempt::Collided => drop(txn),
         }
@@ -757,18 +795,9 @@ pub async fn claimable_coupons(
         .collect())
 }
 
-fn check_key(key: &str) -> Result<(), CouponsError> {
-    if (8..=64).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic()) {
-        Ok(())
-    } else {
-        Err(invalid(
-            "an idempotency key is 8 to 64 visible ASCII characters",
-        ))
-    }
-}
-
-/// A member claims a copy. The same idempotency key returns the same copy; SOLD_OUT when the
-/// template has none left, LIMIT_REACHED when the member holds their limit.
+/// A member claims a copy. The same idempotency key returns the same copy, whatever the limit
+/// and total say by then; SOLD_OUT when the template has none left, LIMIT_REACHED when the
+/// member holds their limit.
 #[tracing::instrument(skip_all, err, fields(member_id = me.member_id, template_id))]
 pub async fn claim_coupon(
     app: &AppState,
@@ -776,7 +805,7 @@ pub async fn claim_coupon(
     template_id: i64,
     idempotency_key: &str,
 ) -> Result<Coupon, CouponsError> {
-    check_key(idempotency_key)?;
+    validate::idempotency_key(idempotency_key).map_err(invalid)?;
     let tpl = Template::from(template_row(&app.db, template_id).await?);
     if tpl.birthday {
         return Err(invalid(
@@ -878,7 +907,7 @@ pub async fn issue_coupons(
     idempotency_key: &str,
 ) -> Result<IssueOutcome, CouponsError> {
     staff.require(Permission::ManageCoupons)?;
-    check_key(idempotency_key)?;
+    validate::idempotency_key(idempotency_key).map_err(invalid)?;
     if member_ids.is_empty() || member_ids.len() > 10_000 {
         return Err(invalid("issue to 1 to 10,000 members at a time"));
     }

@@ -17,7 +17,8 @@
 //! after its end EXPIRED; no units left SOLD_OUT; above the member's limit LIMIT_REACHED; the
 //! key-value store down UNAVAILABLE; more than a few grabs a second by one member RATE_LIMITED.
 //! Idempotency keys are per member and per sale: the same key replays the first answer (the same
-//! order for a successful grab); the same key with another quantity is a CONFLICT.
+//! order for a successful grab, waited for while the first grab still writes it); the same key
+//! with another quantity is a CONFLICT.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -40,7 +41,7 @@ use crate::orders::{
     self, Channel, Discount, DiscountKind, DraftLine, FulfilmentKind, Order, OrderDraft,
     OrderStatus, OrdersError,
 };
-use crate::{AppState, db, validate};
+use crate::{AppState, db, idempotency, validate};
 use entities::{flash_sale, flash_sale_grab, flash_sale_quota, product, sku};
 
 #[derive(Debug, thiserror::Error)]
@@ -348,16 +349,6 @@ pub async fn warm(app: &AppState, sale: &flash_sale::Model) -> Result<bool, Flas
         .map_err(counters_down)
 }
 
-fn check_key(key: &str) -> Result<(), FlashSalesError> {
-    if (8..=64).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic()) {
-        Ok(())
-    } else {
-        Err(invalid(
-            "an idempotency key is 8 to 64 visible ASCII characters",
-        ))
-    }
-}
-
 fn refused(outcome: FlashOutcome, sale: Option<&flash_sale::Model>) -> FlashSalesError {
     match outcome {
         FlashOutcome::NotStarted => {
@@ -385,7 +376,7 @@ pub async fn grab_flash_sale(
     quantity: i32,
     idempotency_key: &str,
 ) -> Result<Order, FlashSalesError> {
-    check_key(idempotency_key)?;
+    validate::idempotency_key(idempotency_key).map_err(invalid)?;
     if !(1..=99).contains(&quantity) {
         return Err(invalid("a quantity is between 1 and 99"));
     }
@@ -412,63 +403,79 @@ pub async fn grab_flash_sale(
             idempotency_key,
         )
     };
-    let mut decision = grab().await.map_err(counters_down)?;
     let mut sale = None;
-    if decision == FlashGrab::NotLoaded {
-        let row = sale_row(app, sale_id).await?;
-        warm(app, &row).await?;
-        decision = grab().await.map_err(counters_down)?;
-        sale = Some(row);
-    }
-    match decision {
-        FlashGrab::NotLoaded => Err(FlashSalesError::CountersDown(KvError::Unavailable(
-            "flash counters vanished while loading".into(),
-        ))),
-        FlashGrab::Replay {
-            quantity: first,
-            outcome,
-        } => {
-            if first != q {
-                return Err(FlashSalesError::KeyReused);
-            }
-            match outcome {
-                FlashOutcome::Granted => {
-                    match grabbed_order(app, sale_id, me, idempotency_key).await? {
-                        Some(order) => Ok(order),
-                        None => Err(FlashSalesError::InProgress),
-                    }
-                }
-                FlashOutcome::NotStarted => {
-                    let row = match sale {
-                        Some(row) => row,
-                        None => sale_row(app, sale_id).await?,
-                    };
-                    Err(refused(outcome, Some(&row)))
-                }
-                other => Err(refused(other, None)),
-            }
-        }
-        FlashGrab::Decided(FlashOutcome::Granted) => {
-            // The units are taken: finishing (the order, or giving them back) runs on its own
-            // task, so a request cancelled half-way (client gone, time-out) cannot strand them.
-            let task = tokio::spawn({
-                let (app, me, key) = (Arc::clone(app), me.clone(), idempotency_key.to_owned());
-                async move { finish_grab(&app, &me, sale_id, sale, quantity, &key, now).await }
-            });
-            task.await.unwrap_or_else(|e| {
-                Err(FlashSalesError::CountersDown(KvError::Protocol(format!(
-                    "grab task failed: {e}"
-                ))))
-            })
-        }
-        FlashGrab::Decided(FlashOutcome::NotStarted) => {
-            let row = match sale {
+    let mut twin = idempotency::TwinWait::new();
+    loop {
+        let mut decision = grab().await.map_err(counters_down)?;
+        if decision == FlashGrab::NotLoaded {
+            let row = match sale.take() {
                 Some(row) => row,
                 None => sale_row(app, sale_id).await?,
             };
-            Err(refused(FlashOutcome::NotStarted, Some(&row)))
+            warm(app, &row).await?;
+            decision = grab().await.map_err(counters_down)?;
+            sale = Some(row);
         }
-        FlashGrab::Decided(other) => Err(refused(other, None)),
+        match decision {
+            FlashGrab::NotLoaded => {
+                return Err(FlashSalesError::CountersDown(KvError::Unavailable(
+                    "flash counters vanished while loading".into(),
+                )));
+            }
+            FlashGrab::Replay {
+                quantity: first,
+                outcome,
+            } => {
+                if first != q {
+                    return Err(FlashSalesError::KeyReused);
+                }
+                match outcome {
+                    FlashOutcome::Granted => {
+                        if let Some(order) =
+                            grabbed_order(app, sale_id, me, idempotency_key).await?
+                        {
+                            return Ok(order);
+                        }
+                        // The first grab under this key is still writing its order (or failed
+                        // and gives the key back): its answer is ours, so wait for it and ask
+                        // the counters again.
+                        if !twin.pause().await {
+                            return Err(FlashSalesError::InProgress);
+                        }
+                    }
+                    FlashOutcome::NotStarted => {
+                        let row = match sale {
+                            Some(row) => row,
+                            None => sale_row(app, sale_id).await?,
+                        };
+                        return Err(refused(outcome, Some(&row)));
+                    }
+                    other => return Err(refused(other, None)),
+                }
+            }
+            FlashGrab::Decided(FlashOutcome::Granted) => {
+                // The units are taken: finishing (the order, or giving them back) runs on its
+                // own task, so a request cancelled half-way (client gone, time-out) cannot
+                // strand them.
+                let task = tokio::spawn({
+                    let (app, me, key) = (Arc::clone(app), me.clone(), idempotency_key.to_owned());
+                    async move { finish_grab(&app, &me, sale_id, sale, quantity, &key, now).await }
+                });
+                return task.await.unwrap_or_else(|e| {
+                    Err(FlashSalesError::CountersDown(KvError::Protocol(format!(
+                        "grab task failed: {e}"
+                    ))))
+                });
+            }
+            FlashGrab::Decided(FlashOutcome::NotStarted) => {
+                let row = match sale {
+                    Some(row) => row,
+                    None => sale_row(app, sale_id).await?,
+                };
+                return Err(refused(FlashOutcome::NotStarted, Some(&row)));
+            }
+            FlashGrab::Decided(other) => return Err(refused(other, None)),
+        }
     }
 }
 

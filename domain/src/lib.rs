@@ -15,6 +15,7 @@ pub mod db;
 pub mod distributors;
 pub mod error;
 pub mod flash_sales;
+pub mod idempotency;
 pub mod inventory;
 pub mod jobs;
 pub mod kv;

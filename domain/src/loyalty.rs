@@ -357,11 +357,7 @@ pub async fn redeem(
             "name the reward (1 to 64 characters)".into(),
         ));
     }
-    if idempotency_key.is_empty() || idempotency_key.len() > 64 {
-        return Err(LoyaltyError::InvalidInput(
-            "an idempotency key is 1 to 64 characters".into(),
-        ));
-    }
+    crate::validate::idempotency_key(idempotency_key).map_err(LoyaltyError::InvalidInput)?;
     member::Entity::find_by_id(member_id)
         .one(&app.db)
         .await?

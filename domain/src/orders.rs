@@ -20,7 +20,7 @@ use crate::catalog;
 use crate::error::{DomainError, ErrorCode, StoreError, is_unique_violation};
 use crate::inventory::{self, InventoryError, MovementKind, MovementSpec};
 use crate::loyalty::{self, LoyaltyError, PointsEvent, PointsReason};
-use crate::{AppState, db};
+use crate::{AppState, db, idempotency, validate};
 use entities::{
     member, order, order_allocation, order_discount, order_line, points_ledger, product, sku,
 };
@@ -482,16 +482,6 @@ fn check_address(a: &DeliveryAddress) -> Result<(), OrdersError> {
     Ok(())
 }
 
-fn check_key(key: &str) -> Result<(), OrdersError> {
-    if (8..=64).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic()) {
-        Ok(())
-    } else {
-        Err(invalid(
-            "an idempotency key is 8 to 64 visible ASCII characters",
-        ))
-    }
-}
-
 fn request_hash(parts: &impl Serialize) -> String {
     hex::encode(Sha256::digest(
         serde_json::to_vec(parts).unwrap_or_default(),
@@ -520,7 +510,7 @@ pub async fn place_order_with_coupons(
     coupon_ids: &[i64],
     idempotency_key: &str,
 ) -> Result<Order, OrdersError> {
-    check_key(idempotency_key)?;
+    validate::idempotency_key(idempotency_key).map_err(invalid)?;
     let lines = merge_lines(&input.lines)?;
     if let Fulfilment::Delivery(address) = &input.fulfilment {
         check_address(address)?;
@@ -541,9 +531,22 @@ pub async fn place_order_with_coupons(
     } else {
         request_hash(&(fingerprint, coupon_ids))
     };
-    if let Some(existing) = by_key(app, &key).await? {
-        return replay(app, existing, &fingerprint).await;
-    }
+    idempotency::same_answer(
+        || recorded(app, &key, &fingerprint),
+        || place_new(app, me, &input, &lines, coupon_ids, &key, &fingerprint),
+    )
+    .await
+}
+
+async fn place_new(
+    app: &AppState,
+    me: &MemberPrincipal,
+    input: &PlaceOrder,
+    lines: &[LineInput],
+    coupon_ids: &[i64],
+    key: &str,
+    fingerprint: &str,
+) -> Result<Order, OrdersError> {
     let (location, store_id, kind, address) = match &input.fulfilment {
         Fulfilment::Pickup { store_id } => (
             inventory::store_location(&app.db, *store_id).await?,
@@ -561,7 +564,7 @@ pub async fn place_order_with_coupons(
             ),
         ),
     };
-    let draft_lines = price_lines(&app.db, &lines).await?;
+    let draft_lines = price_lines(&app.db, lines).await?;
     let subtotal: i64 = draft_lines
         .iter()
         .map(|l| l.unit_price_fen * i64::from(l.quantity))
@@ -594,8 +597,8 @@ pub async fn place_order_with_coupons(
         lines: draft_lines,
         discounts,
         ba_id: exclusive_ba.flatten(),
-        idempotency_key: Some(key.clone()),
-        request_hash: Some(fingerprint.clone()),
+        idempotency_key: Some(key.to_owned()),
+        request_hash: Some(fingerprint.to_owned()),
         delivery_address: address,
         status: OrderStatus::PendingPayment,
         payment_method: None,
@@ -616,11 +619,9 @@ pub async fn place_order_with_coupons(
             .await?;
             row
         }
+        // The same key raced in from a retry: the order that won is the answer (see above).
         Err(OrdersError::Store(StoreError::Db(e))) if is_unique_violation(&e) => {
-            drop(txn);
-            // The same key raced in from a retry: answer with the order that won.
-            let existing = by_key(app, &key).await?.ok_or(OrdersError::KeyReused)?;
-            return replay(app, existing, &fingerprint).await;
+            return Err(OrdersError::KeyReused);
         }
         Err(e) => return Err(e),
     };
@@ -667,15 +668,19 @@ async fn by_key(app: &AppState, key: &str) -> Result<Option<order::Model>, Order
         .await?)
 }
 
-async fn replay(
+/// The order placed under this key, when the request is the same; a conflict when it is not.
+async fn recorded(
     app: &AppState,
-    existing: order::Model,
+    key: &str,
     fingerprint: &str,
-) -> Result<Order, OrdersError> {
+) -> Result<Option<Order>, OrdersError> {
+    let Some(existing) = by_key(app, key).await? else {
+        return Ok(None);
+    };
     if existing.request_hash.as_deref() != Some(fingerprint) {
         return Err(OrdersError::KeyReused);
     }
-    load(app, existing).await
+    load(app, existing).await.map(Some)
 }
 
 /// An order with its lines and discounts.
@@ -902,7 +907,7 @@ pub async fn record_in_store_sale_with_coupons(
     idempotency_key: &str,
 ) -> Result<Order, OrdersError> {
     staff.require(Permission::RecordSale)?;
-    check_key(idempotency_key)?;
+    validate::idempotency_key(idempotency_key).map_err(invalid)?;
     let lines = merge_lines(lines)?;
     let store_id = staff
         .store_id
@@ -923,14 +928,52 @@ pub async fn record_in_store_sale_with_coupons(
     } else {
         request_hash(&(fingerprint, &coupon_ids))
     };
-    if let Some(existing) = by_key(app, &key).await? {
-        return replay(app, existing, &fingerprint).await;
-    }
-    let (draft_lines, mut discounts, preview) = sale_preview(app, member_id, &lines).await?;
+    let sale = Sale {
+        member_id,
+        store_id,
+        lines: &lines,
+        payment_method,
+        acknowledge_allergens,
+        coupon_ids: &coupon_ids,
+    };
+    idempotency::same_answer(
+        || recorded(app, &key, &fingerprint),
+        || record_new(app, staff, sale, &key, &fingerprint),
+    )
+    .await
+}
+
+/// A counter sale being recorded, checked and priced by [`record_new`].
+#[derive(Clone, Copy)]
+struct Sale<'a> {
+    member_id: i64,
+    store_id: i64,
+    lines: &'a [LineInput],
+    payment_method: PaymentMethod,
+    acknowledge_allergens: bool,
+    coupon_ids: &'a [i64],
+}
+
+async fn record_new(
+    app: &AppState,
+    staff: &StaffPrincipal,
+    sale: Sale<'_>,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Order, OrdersError> {
+    let Sale {
+        member_id,
+        store_id,
+        lines,
+        payment_method,
+        acknowledge_allergens,
+        coupon_ids,
+    } = sale;
+    let (draft_lines, mut discounts, preview) = sale_preview(app, member_id, lines).await?;
     let coupons_used = coupon_discounts(
         app,
         member_id,
-        &coupon_ids,
+        coupon_ids,
         &draft_lines,
         Channel::InStore,
         Some(store_id),
@@ -957,8 +1000,8 @@ pub async fn record_in_store_sale_with_coupons(
         lines: draft_lines,
         discounts,
         ba_id: Some(staff.staff_id),
-        idempotency_key: Some(key),
-        request_hash: Some(fingerprint),
+        idempotency_key: Some(key.to_owned()),
+        request_hash: Some(fingerprint.to_owned()),
         delivery_address: None,
         status: OrderStatus::Paid,
         payment_method: Some(payment_method),

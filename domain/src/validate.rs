@@ -26,6 +26,16 @@ pub fn code(field: &str, value: &str, max: usize) -> Result<String, String> {
     Ok(v)
 }
 
+/// An idempotency key a client sends with a request that creates something: 8 to 64 visible
+/// ASCII characters (a UUID fits; spaces, control characters and anything longer do not).
+pub fn idempotency_key(key: &str) -> Result<&str, String> {
+    if (8..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(key)
+    } else {
+        Err("an idempotency key is 8 to 64 visible ASCII characters".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +54,22 @@ mod tests {
         assert!(code("code", "sku 01", 10).is_err());
         assert!(code("code", "码", 10).is_err());
         assert!(code("code", "ABCDEFGHIJK", 10).is_err());
+    }
+
+    #[test]
+    fn idempotency_keys_are_8_to_64_visible_ascii_characters() {
+        assert!(idempotency_key("0b5c6f0e-4a55-4b8e-9d43-2a6f1f0c9e11").is_ok());
+        assert!(idempotency_key(&"k".repeat(64)).is_ok());
+        for bad in [
+            "",
+            "short",
+            "key with space",
+            "key\u{0}nul-1234",
+            "键键键键键键键键",
+        ] {
+            assert!(idempotency_key(bad).is_err(), "{bad:?}");
+        }
+        assert!(idempotency_key(&"k".repeat(65)).is_err());
+        assert!(idempotency_key(&"k".repeat(300)).is_err());
     }
 }

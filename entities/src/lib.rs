@@ -12,6 +12,7 @@ pub mod ba_shift;
 pub mod ba_skill;
 pub mod booking;
 pub mod booking_cell;
+pub mod booking_member_cell;
 pub mod booking_policy;
 pub mod booking_service;
 pub mod campaign;

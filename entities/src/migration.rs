@@ -12,6 +12,7 @@ mod m0005_booking;
 mod m0006_scan_codes;
 mod m0007_campaigns;
 mod m0008_unmatched_notifications;
+mod m0009_booking_member_cells;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_scan_codes::Migration),
             Box::new(m0007_campaigns::Migration),
             Box::new(m0008_unmatched_notifications::Migration),
+            Box::new(m0009_booking_member_cells::Migration),
         ]
     }
 }

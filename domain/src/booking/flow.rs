@@ -18,10 +18,10 @@ use super::{BookingError, BookingStatus, HOLDING, cells, invalid, require_store,
 use crate::auth::{MemberPrincipal, Permission, StaffPrincipal};
 use crate::error::is_unique_violation;
 use crate::signed_codes::CodeError;
-use crate::{AppState, db, validate};
+use crate::{AppState, db, idempotency, validate};
 use entities::{
-    ba_block, ba_shift, booking, booking_cell, booking_service, sku, store, store_closure,
-    store_opening_hours,
+    ba_block, ba_shift, booking, booking_cell, booking_member_cell, booking_service, sku, store,
+    store_closure, store_opening_hours,
 };
 
 /// The kind tag of booking check-in codes.
@@ -314,16 +314,6 @@ async fn free_bas_at(
     Ok((window.service, bas))
 }
 
-fn check_key(key: &str) -> Result<(), BookingError> {
-    if (8..=64).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic()) {
-        Ok(())
-    } else {
-        Err(invalid(
-            "an idempotency key is 8 to 64 visible ASCII characters",
-        ))
-    }
-}
-
 #[derive(Debug, Clone, Copy)]
 pub struct BookInput {
     pub store_id: i64,
@@ -357,11 +347,20 @@ async fn by_key(
         .await?)
 }
 
-async fn replay(app: &AppState, row: booking::Model, hash: &str) -> Result<Booking, BookingError> {
+/// The booking made under this key, when the request is the same; a conflict when it is not.
+async fn recorded(
+    app: &AppState,
+    member_id: i64,
+    key: &str,
+    hash: &str,
+) -> Result<Option<Booking>, BookingError> {
+    let Some(row) = by_key(app, member_id, key).await? else {
+        return Ok(None);
+    };
     if row.request_hash != hash {
         return Err(BookingError::KeyReused);
     }
-    load_one(&app.db, row).await
+    load_one(&app.db, row).await.map(Some)
 }
 
 /// Refuses members paused after repeated no-shows.
@@ -386,31 +385,6 @@ async fn check_no_shows(app: &AppState, member_id: i64) -> Result<(), BookingErr
         if until > now {
             return Err(BookingError::NoShowLimit(until));
         }
-    }
-    Ok(())
-}
-
-/// A member may not hold two bookings at overlapping times.
-async fn check_member_overlap(
-    app: &AppState,
-    member_id: i64,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    exclude: Option<i64>,
-) -> Result<(), BookingError> {
-    let mut q = booking::Entity::find()
-        .filter(booking::Column::MemberId.eq(member_id))
-        .filter(booking::Column::Status.is_in([
-            BookingStatus::Booked.as_str(),
-            BookingStatus::CheckedIn.as_str(),
-        ]))
-        .filter(booking::Column::StartsAt.lt(end))
-        .filter(booking::Column::EndsAt.gt(start));
-    if let Some(id) = exclude {
-        q = q.filter(booking::Column::Id.ne(id));
-    }
-    if q.one(&app.db).await?.is_some() {
-        return Err(BookingError::MemberOverlap);
     }
     Ok(())
 }
@@ -456,10 +430,47 @@ async fn hold_cells(
     }
 }
 
+/// Writes the cells of the member's own time a booking takes (its service); false when another
+/// booking of the member holds one of them. The (member, cell) key decides, inside the
+/// booking's transaction, so concurrent bookings of one member at two stores cannot both win.
+async fn hold_member_cells(
+    txn: &DatabaseTransaction,
+    member_id: i64,
+    booking_id: i64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<bool, BookingError> {
+    let rows = cells(start, end).map(|cell| booking_member_cell::ActiveModel {
+        member_id: Set(member_id),
+        cell: Set(cell),
+        booking_id: Set(booking_id),
+    });
+    match booking_member_cell::Entity::insert_many(rows)
+        .exec_without_returning(txn)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Frees the member's time held by these bookings (cancelled, redeemed, no-show).
+pub(crate) async fn release_member_cells<C: ConnectionTrait>(
+    txn: &C,
+    booking_ids: impl IntoIterator<Item = i64>,
+) -> Result<(), BookingError> {
+    booking_member_cell::Entity::delete_many()
+        .filter(booking_member_cell::Column::BookingId.is_in(booking_ids))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 enum Attempt {
     Booked(Box<booking::Model>),
+    /// The BA's time is taken: another BA may be free.
     Taken,
-    KeyRace,
 }
 
 async fn try_book(
@@ -472,9 +483,14 @@ async fn try_book(
     let txn = db::begin_write(&app.db).await?;
     let booking = match row.insert(&txn).await {
         Ok(b) => b,
-        Err(e) if is_unique_violation(&e) => return Ok(Attempt::KeyRace),
+        // A twin request under the same key: its booking is the answer (see `book`).
+        Err(e) if is_unique_violation(&e) => return Err(BookingError::KeyReused),
         Err(e) => return Err(e.into()),
     };
+    if !hold_member_cells(&txn, booking.member_id, booking.id, start, booking.ends_at).await? {
+        txn.rollback().await?;
+        return Err(BookingError::MemberOverlap);
+    }
     if !hold_cells(&txn, ba_id, booking.id, start, until).await? {
         txn.rollback().await?;
         return Ok(Attempt::Taken);
@@ -493,11 +509,22 @@ pub async fn book(
     input: BookInput,
     idempotency_key: &str,
 ) -> Result<Booking, BookingError> {
-    check_key(idempotency_key)?;
+    validate::idempotency_key(idempotency_key).map_err(invalid)?;
     let hash = fingerprint(&input);
-    if let Some(existing) = by_key(app, me.member_id, idempotency_key).await? {
-        return replay(app, existing, &hash).await;
-    }
+    idempotency::same_answer(
+        || recorded(app, me.member_id, idempotency_key, &hash),
+        || book_new(app, me, input, idempotency_key, &hash),
+    )
+    .await
+}
+
+async fn book_new(
+    app: &AppState,
+    me: &MemberPrincipal,
+    input: BookInput,
+    idempotency_key: &str,
+    hash: &str,
+) -> Result<Booking, BookingError> {
     let store = load_store(&app.db, input.store_id).await?;
     let policy = policy(app, &app.db, store.id).await?;
     check_start(app, policy.horizon_days, input.starts_at)?;
@@ -513,7 +540,6 @@ pub async fn book(
     .await?;
     let ends_at = input.starts_at + Duration::minutes(i64::from(service.duration_minutes));
     let holds_until = ends_at + Duration::minutes(i64::from(service.buffer_minutes));
-    check_member_overlap(app, me.member_id, input.starts_at, ends_at, None).await?;
     let now = app.clock.now();
     for ba_id in bas {
         let row = booking::ActiveModel {
@@ -527,7 +553,7 @@ pub async fn book(
             status: Set(BookingStatus::Booked.as_str().to_owned()),
             price_fen: Set(service.price_fen),
             idempotency_key: Set(idempotency_key.to_owned()),
-            request_hash: Set(hash.clone()),
+            request_hash: Set(hash.to_owned()),
             checked_in_at: Set(None),
             checked_in_by: Set(None),
             redeemed_at: Set(None),
@@ -544,12 +570,6 @@ pub async fn book(
         match try_book(app, row, ba_id, input.starts_at, holds_until).await? {
             Attempt::Booked(b) => return load_one(&app.db, *b).await,
             Attempt::Taken => {}
-            Attempt::KeyRace => {
-                let existing = by_key(app, me.member_id, idempotency_key)
-                    .await?
-                    .ok_or(BookingError::KeyReused)?;
-                return replay(app, existing, &hash).await;
-            }
         }
     }
     Err(BookingError::SlotTaken)
@@ -609,7 +629,6 @@ pub async fn reschedule(
     .await?;
     let ends_at = starts_at + Duration::minutes(i64::from(service.duration_minutes));
     let holds_until = ends_at + Duration::minutes(i64::from(service.buffer_minutes));
-    check_member_overlap(app, me.member_id, starts_at, ends_at, Some(current.id)).await?;
     for ba in bas {
         let txn = db::begin_write(&app.db).await?;
         let moved = booking::Entity::update_many()
@@ -637,6 +656,11 @@ pub async fn reschedule(
             .filter(booking_cell::Column::BookingId.eq(current.id))
             .exec(&txn)
             .await?;
+        release_member_cells(&txn, [current.id]).await?;
+        if !hold_member_cells(&txn, current.member_id, current.id, starts_at, ends_at).await? {
+            txn.rollback().await?;
+            return Err(BookingError::MemberOverlap);
+        }
         if hold_cells(&txn, ba, current.id, starts_at, holds_until).await? {
             txn.commit().await?;
             slots_changed(app, current.store_id).await;
@@ -677,6 +701,7 @@ pub async fn cancel(
         .filter(booking_cell::Column::BookingId.eq(booking_id))
         .exec(&txn)
         .await?;
+    release_member_cells(&txn, [booking_id]).await?;
     txn.commit().await?;
     slots_changed(app, current.store_id).await;
     load_one(&app.db, row(&app.db, booking_id).await?).await
@@ -809,6 +834,7 @@ pub async fn redeem(
         }
     }
     let now = app.clock.now();
+    let txn = db::begin_write(&app.db).await?;
     let done = booking::Entity::update_many()
         .col_expr(
             booking::Column::Status,
@@ -824,8 +850,13 @@ pub async fn redeem(
         .col_expr(booking::Column::UpdatedAt, Expr::value(now))
         .filter(booking::Column::Id.eq(booking_id))
         .filter(booking::Column::Status.eq(BookingStatus::CheckedIn.as_str()))
-        .exec(&app.db)
+        .exec(&txn)
         .await?;
+    if done.rows_affected == 1 {
+        // Served: the member's time is theirs again (the BA's stays held, as it was used).
+        release_member_cells(&txn, [booking_id]).await?;
+    }
+    txn.commit().await?;
     let after = row(&app.db, booking_id).await?;
     if done.rows_affected != 1 {
         return Err(wrong_state(&after));

@@ -8,26 +8,58 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{BookingError, BookingStatus, store_zone};
-use crate::AppState;
 use crate::jobs::{PeriodicTask, TaskError};
 use crate::subscriptions::{self, SendOutcome};
+use crate::{AppState, db};
 use entities::{booking, booking_service, member, store};
 
-/// Bookings not checked in by the end of their slot become no-shows. One statement: safe to
-/// run twice, and a check-in racing it wins or loses as a whole.
+/// Bookings not checked in by the end of their slot become no-shows, and the member's time they
+/// held is freed, a page at a time. Safe to run twice; a check-in racing it wins or loses as a
+/// whole (the status is changed only from BOOKED).
 pub async fn mark_no_shows(app: &AppState) -> Result<u64, BookingError> {
+    const PAGE: u64 = 500;
     let now = app.clock.now();
-    let res = booking::Entity::update_many()
-        .col_expr(
-            booking::Column::Status,
-            Expr::value(BookingStatus::NoShow.as_str()),
-        )
-        .col_expr(booking::Column::UpdatedAt, Expr::value(now))
-        .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
-        .filter(booking::Column::EndsAt.lte(now))
-        .exec(&app.db)
-        .await?;
-    Ok(res.rows_affected)
+    let mut marked = 0;
+    loop {
+        let txn = db::begin_write(&app.db).await?;
+        let due: Vec<i64> = booking::Entity::find()
+            .select_only()
+            .column(booking::Column::Id)
+            .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
+            .filter(booking::Column::EndsAt.lte(now))
+            .order_by_asc(booking::Column::Id)
+            .limit(PAGE)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if due.is_empty() {
+            return Ok(marked);
+        }
+        let res = booking::Entity::update_many()
+            .col_expr(
+                booking::Column::Status,
+                Expr::value(BookingStatus::NoShow.as_str()),
+            )
+            .col_expr(booking::Column::UpdatedAt, Expr::value(now))
+            .filter(booking::Column::Id.is_in(due.clone()))
+            .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
+            .exec(&txn)
+            .await?;
+        let no_shows: Vec<i64> = booking::Entity::find()
+            .select_only()
+            .column(booking::Column::Id)
+            .filter(booking::Column::Id.is_in(due.clone()))
+            .filter(booking::Column::Status.eq(BookingStatus::NoShow.as_str()))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        super::flow::release_member_cells(&txn, no_shows).await?;
+        txn.commit().await?;
+        marked += res.rows_affected;
+        if (due.len() as u64) < PAGE {
+            return Ok(marked);
+        }
+    }
 }
 
 pub struct MarkNoShows;

@@ -6,7 +6,8 @@
 //! Time is stored in UTC and reasoned in the store's zone. A BA can never be held twice at the
 //! same time: every booking writes one row per 5-minute cell of its service and buffer, keyed
 //! (BA, cell), so the database refuses an overlap on SQLite and PostgreSQL alike, whatever the
-//! concurrency.
+//! concurrency. A member can never hold two bookings at the same time in the same way: a booking
+//! that is BOOKED or CHECKED_IN holds one row per cell of its service keyed (member, cell).
 
 mod flow;
 mod jobs;

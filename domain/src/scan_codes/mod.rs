@@ -780,7 +780,7 @@ async fn grant_coupon_gift<C: ConnectionTrait>(
         key: idempotency_key,
     };
     match coupons::grant_in(txn, template_id, member_id, source, false, now).await? {
-        coupons::GrantAttempt::Granted(_) => Ok(()),
+        coupons::GrantAttempt::Granted(_) | coupons::GrantAttempt::Existing(_) => Ok(()),
         // A concurrent claim of the same template by this member: the scan is rolled back and
         // the member can scan again.
         coupons::GrantAttempt::Collided => Err(ScanError::Store(StoreError::Contention(

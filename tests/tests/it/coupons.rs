@@ -718,7 +718,139 @@ async fn birthday_coupons_come_once_a_year(backend: Backend) {
     assert_eq!(mine["myCoupons"][0]["source"], "BIRTHDAY");
 }
 
+/// Twenty claims under one key at once (a retry racing the first) all answer with the one
+/// coupon, also when it is the template's last copy; another key of the same member still meets
+/// the limit; malformed keys are refused.
+async fn claims_under_one_key_all_answer_with_its_coupon(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let hq = app.login_staff("hq-demo").await;
+    let (others, _) = app.login_member("coupon-first-comers").await;
+    for (total, taken_before, tries) in [(100, 0, 20), (5, 4, 10)] {
+        let template = create(
+            &hq,
+            json!({ "name": "重试券", "kind": "CASH", "amountFen": 500, "totalQuantity": total,
+                    "perMemberLimit": 4, "validDays": 7 }),
+        )
+        .await;
+        for _ in 0..taken_before {
+            claim(&others, &template).await;
+        }
+        // A fresh member with a limit of 4 for the first template, 4 (one copy left) for the other.
+        let (me, _) = app.login_member(&format!("coupon-retry-{total}")).await;
+        let k = key();
+        let answers = futures::future::join_all(
+            (0..tries).map(|_| me.raw(CLAIM, json!({ "t": template, "k": k }))),
+        )
+        .await;
+        let ids: Vec<Value> = answers
+            .iter()
+            .map(|a| a["data"]["claimCoupon"]["id"].clone())
+            .collect();
+        assert!(
+            ids.iter().all(|id| id.is_string() && *id == ids[0]),
+            "{answers:?}"
+        );
+        let copies = entities::coupon::Entity::find()
+            .filter(entities::coupon::Column::TemplateId.eq(template.parse::<i64>().unwrap()))
+            .count(app.db())
+            .await
+            .unwrap();
+        assert_eq!(copies, taken_before + 1);
+        if total == 5 {
+            assert_eq!(
+                code_of(&me.raw(CLAIM, json!({ "t": template, "k": key() })).await).as_deref(),
+                Some("SOLD_OUT"),
+                "another key is a new claim"
+            );
+        }
+    }
+    // A limit of one: the same key again is the coupon, another key is LIMIT_REACHED.
+    let single = create(
+        &hq,
+        json!({ "name": "一人一张", "kind": "CASH", "amountFen": 500, "totalQuantity": 100,
+                "perMemberLimit": 1, "validDays": 7 }),
+    )
+    .await;
+    let (me, _) = app.login_member("coupon-single").await;
+    let k = key();
+    let answers =
+        futures::future::join_all((0..20).map(|_| me.raw(CLAIM, json!({ "t": single, "k": k }))))
+            .await;
+    let first = answers[0]["data"]["claimCoupon"]["id"].clone();
+    assert!(first.is_string(), "{:?}", answers[0]);
+    assert!(
+        answers
+            .iter()
+            .all(|a| a["data"]["claimCoupon"]["id"] == first),
+        "{answers:?}"
+    );
+    assert_eq!(
+        code_of(&me.raw(CLAIM, json!({ "t": single, "k": key() })).await).as_deref(),
+        Some("LIMIT_REACHED")
+    );
+    for bad in [
+        String::new(),
+        "k".repeat(300),
+        "key\u{1}with-control".into(),
+    ] {
+        assert_eq!(
+            code_of(&me.raw(CLAIM, json!({ "t": single, "k": bad })).await).as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{bad:?}"
+        );
+    }
+}
+
+/// Ten orders placed under one key at once, with a coupon: one order, every answer names it,
+/// the coupon used once; a malformed key is refused.
+async fn orders_under_one_key_all_answer_with_its_order(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let cat = fixtures::catalog(&app, 5).await;
+    let hq = app.login_staff("hq-demo").await;
+    let template = create(&hq, cash("下单券", 1000, false)).await;
+    let (me, _) = app.login_member("order-retry").await;
+    let coupon = claim(&me, &template).await;
+    let before = order_count(&app).await;
+    let k = key();
+    let input = order_input(&cat, cat.serum_sku, 1, &[&coupon]);
+    let answers =
+        futures::future::join_all((0..10).map(|_| me.raw(PLACE, json!({ "i": input, "k": k }))))
+            .await;
+    let first = answers[0]["data"]["placeOrder"]["id"].clone();
+    assert!(first.is_string(), "{:?}", answers[0]);
+    assert!(
+        answers
+            .iter()
+            .all(|a| a["data"]["placeOrder"]["id"] == first),
+        "{answers:?}"
+    );
+    assert_eq!(answers[0]["data"]["placeOrder"]["discountFen"], 1000);
+    assert_eq!(order_count(&app).await, before + 1);
+    assert_eq!(coupon_row(&app, &coupon).await.status, "USED");
+    for bad in [
+        String::new(),
+        "k".repeat(300),
+        "key\u{1}with-control".into(),
+    ] {
+        assert_eq!(
+            code_of(
+                &me.raw(
+                    PLACE,
+                    json!({ "i": order_input(&cat, cat.serum_sku, 1, &[]), "k": bad })
+                )
+                .await
+            )
+            .as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(order_count(&app).await, before + 1);
+}
+
 on_both_backends!(
+    claims_under_one_key_all_answer_with_its_coupon,
+    orders_under_one_key_all_answer_with_its_order,
     concurrent_claims_stop_at_the_total_and_each_members_limit,
     claims_are_idempotent_and_limited,
     orders_take_coupons_and_refuse_bad_ones_without_changing_anything,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use domain::auth::MemberPrincipal;
 use domain::clock::{Clock, ManualClock};
 use domain::flash_sales::{self, FlashSale, FlashSalesError, NewFlashSale};
-use domain::kv::{FlashGrab, FlashOutcome, RedisStore, RedisStoreOptions};
+use domain::kv::{FlashCounters, FlashGrab, FlashOutcome, RedisStore, RedisStoreOptions};
 use domain::{DomainError, ErrorCode, payments};
 use futures::StreamExt;
 use rouge_tests::fixtures::{self, Catalog};
@@ -139,7 +139,8 @@ async fn concurrent_grabs_sell_exactly_the_units(backend: Backend) {
             let app = app.clone();
             let members = members.clone();
             tokio::spawn(async move {
-                let me = &members[i % members.len()];
+                // Each member grabs three times in a row (distinct keys), above the limit of 1.
+                let me = &members[(i / 3) % members.len()];
                 let r = grab(&app, me, sale.id, 1, &format!("grab-{i:06}")).await;
                 (me.member_id, r.map(|o| o.id).map_err(|e| e.code()))
             })
@@ -406,7 +407,106 @@ async fn counters_follow_the_database_after_loss_or_crash(backend: Backend) {
     assert_counters_match(&app, sale.id).await;
 }
 
+/// The database keeps each member to the limit on its own: when the counters have lost what
+/// members hold (rebuilt from a moment that missed grabs in flight, say), members at their limit
+/// grabbing eight times at once are all refused, and nobody holds more than the limit.
+async fn the_database_alone_keeps_members_to_the_limit(backend: Backend) {
+    let app = Arc::new(TestApp::start(backend).await);
+    let cat = fixtures::catalog(&app, 200).await;
+    let sale = live_sale(&app, &cat, 100, 2).await;
+    let m = members(&app, 6).await;
+    for me in &m {
+        grab(&app, me, sale.id, 2, &key()).await.unwrap();
+    }
+    // The counters forget every member's units; the sale's units left stay right.
+    let (_, truth) = flash_sales::counters_and_truth(&app.state, sale.id)
+        .await
+        .unwrap();
+    let counters_key = flash_sales::counters_key(sale.id);
+    app.state.kv.delete(&[&counters_key]).await.unwrap();
+    let forgetful = FlashCounters {
+        members: vec![],
+        ..truth
+    };
+    assert!(
+        app.state
+            .kv
+            .flash_load(
+                &counters_key,
+                &forgetful,
+                std::time::Duration::from_secs(600)
+            )
+            .await
+            .unwrap()
+    );
+    let tasks: Vec<_> = (0..m.len() * 7)
+        .map(|i| {
+            let (app, me) = (app.clone(), m[i % m.len()].clone());
+            tokio::spawn(async move { code(&grab(&app, &me, sale.id, 1, &key()).await) })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Some(ErrorCode::LimitReached));
+    }
+    let held = held_in_db(&app, sale.id).await;
+    assert_eq!(held.len(), m.len());
+    assert!(held.values().all(|u| *u == 2), "{held:?}");
+    let row = entities::flash_sale::Entity::find_by_id(sale.id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.sold, 12);
+}
+
+/// Eight grabs under one key at once (a double tap, a retry racing the first): one order, and
+/// every answer names it, also for the sale's last unit. Another key of the same member still
+/// meets the limit; malformed keys are refused.
+async fn grabs_under_one_key_all_answer_with_its_order(backend: Backend) {
+    let app = Arc::new(TestApp::start(backend).await);
+    let cat = fixtures::catalog(&app, 20).await;
+    for stock in [10, 1] {
+        let sale = live_sale(&app, &cat, stock, 1).await;
+        let me = members(&app, 1).await.remove(0);
+        let k = key();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (app, me, k) = (app.clone(), me.clone(), k.clone());
+                tokio::spawn(async move { grab(&app, &me, sale.id, 1, &k).await.map(|o| o.id) })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.push(t.await.unwrap().map_err(|e| e.code()));
+        }
+        assert!(ids.iter().all(|r| *r == ids[0] && r.is_ok()), "{ids:?}");
+        let held = held_in_db(&app, sale.id).await;
+        assert_eq!(held.get(&me.member_id), Some(&1), "one order");
+        assert_eq!(
+            code(&grab(&app, &me, sale.id, 1, &key()).await),
+            Some(ErrorCode::LimitReached),
+            "another key is a new grab"
+        );
+        assert_counters_match(&app, sale.id).await;
+    }
+    let sale = live_sale(&app, &cat, 5, 1).await;
+    let me = members(&app, 1).await.remove(0);
+    for bad in [
+        String::new(),
+        "k".repeat(300),
+        "key\u{1}with-control".into(),
+    ] {
+        assert_eq!(
+            code(&grab(&app, &me, sale.id, 1, &bad).await),
+            Some(ErrorCode::BadUserInput),
+            "{bad:?}"
+        );
+    }
+}
+
 on_both_backends!(
+    the_database_alone_keeps_members_to_the_limit,
+    grabs_under_one_key_all_answer_with_its_order,
     concurrent_grabs_sell_exactly_the_units,
     grabs_make_orders_at_the_flash_price_and_replay,
     a_member_is_throttled,

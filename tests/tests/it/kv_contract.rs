@@ -251,7 +251,7 @@ async fn concurrent_flash_grabs_never_oversell(backend: Backend) {
     let grabs = (0..400).map(|i| {
         let kv = kv.clone();
         tokio::spawn(async move {
-            kv.flash_grab(sale, i % 60, 1, 1_500, &format!("key-{i:05}"))
+            kv.flash_grab(sale, i % 200, 1, 1_500, &format!("key-{i:05}"))
                 .await
                 .unwrap()
         })
@@ -265,12 +265,50 @@ async fn concurrent_flash_grabs_never_oversell(backend: Backend) {
     let state = kv.flash_counters(sale).await.unwrap().unwrap();
     assert_eq!(state.stock_left, 0);
     assert_eq!(state.members.iter().map(|(_, u)| u).sum::<i64>(), 50);
-    assert!(state.members.iter().all(|(_, u)| *u <= 2));
+}
+
+/// Ten members grab 40 times each, all at once, with units to spare: each gets exactly the
+/// limit, however the grabs interleave.
+async fn concurrent_flash_grabs_keep_each_member_to_the_limit(backend: Backend) {
+    let kv = test_kv(backend);
+    let sale = "flash:{4}";
+    kv.flash_load(sale, &flash_counters(100, 2), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let grabs = (0..400).map(|i| {
+        let kv = kv.clone();
+        tokio::spawn(async move {
+            kv.flash_grab(sale, i % 10, 1, 1_500, &format!("key-{i:05}"))
+                .await
+                .unwrap()
+        })
+    });
+    let outcomes: Vec<FlashGrab> = futures::future::join_all(grabs)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let granted = outcomes
+        .iter()
+        .filter(|g| **g == FlashGrab::Decided(FlashOutcome::Granted))
+        .count();
+    assert_eq!(granted, 20, "ten members, two each");
+    assert!(
+        outcomes
+            .iter()
+            .all(|g| *g == FlashGrab::Decided(FlashOutcome::Granted)
+                || *g == FlashGrab::Decided(FlashOutcome::LimitReached)),
+        "{outcomes:?}"
+    );
+    let state = kv.flash_counters(sale).await.unwrap().unwrap();
+    assert_eq!(state.stock_left, 80);
+    assert_eq!(state.members, (0..10).map(|m| (m, 2)).collect::<Vec<_>>());
 }
 
 on_both_backends!(
     flash_grab_semantics,
     concurrent_flash_grabs_never_oversell,
+    concurrent_flash_grabs_keep_each_member_to_the_limit,
     basic_operations,
     entries_expire,
     compare_and_swap_semantics,
