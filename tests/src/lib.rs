@@ -88,6 +88,7 @@ pub struct TestAppBuilder {
     kv: Option<Arc<dyn KeyValueStore>>,
     seed_demo: bool,
     query_counter: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    auth: domain::auth::AuthSettings,
 }
 
 impl TestAppBuilder {
@@ -103,6 +104,11 @@ impl TestAppBuilder {
 
     pub fn kv(mut self, kv: Arc<dyn KeyValueStore>) -> Self {
         self.kv = Some(kv);
+        self
+    }
+
+    pub fn auth_settings(mut self, auth: domain::auth::AuthSettings) -> Self {
+        self.auth = auth;
         self
     }
 
@@ -151,6 +157,7 @@ impl TestAppBuilder {
             clock: self.clock,
             settings: domain::Settings {
                 payments: domain::payments::PaymentSettings { notify_url },
+                auth: self.auth,
                 ..Default::default()
             },
             jwt_secret: JWT_SECRET.to_vec(),
@@ -194,6 +201,7 @@ impl TestApp {
             kv: None,
             seed_demo: true,
             query_counter: None,
+            auth: domain::auth::AuthSettings::default(),
         }
     }
 
