@@ -14,8 +14,25 @@ fn main() -> ExitCode {
         );
         ExitCode::from(2)
     };
-    let (Some(which), Some(seconds)) = (args.first(), args.get(1).and_then(|s| s.parse().ok()))
-    else {
+    let Some(which) = args.first() else {
+        return usage();
+    };
+    if let (Some(target), Some("replay"), Some(file)) = (
+        rouge_fuzz::target(which),
+        args.get(1).map(String::as_str),
+        args.get(2),
+    ) {
+        // `rouge-fuzz <target> replay <file>`: runs one saved input, panics shown as they are.
+        let Ok(input) = std::fs::read(file) else {
+            return usage();
+        };
+        (target.run)(&input[..1.min(input.len())]);
+        let started = std::time::Instant::now();
+        (target.run)(&input);
+        println!("{} ran in {:?}", target.name, started.elapsed());
+        return ExitCode::SUCCESS;
+    }
+    let Some(seconds) = args.get(1).and_then(|s| s.parse().ok()) else {
         return usage();
     };
     let seed = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
