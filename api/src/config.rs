@@ -140,6 +140,8 @@ pub struct AuthConfig {
     pub access_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
     pub login_failures_per_account: u32,
+    /// Failed logins per client address across accounts (see `http.trust_forwarded_for`).
+    pub login_failures_per_address: u32,
     pub login_failure_window_secs: u64,
 }
 
@@ -248,6 +250,7 @@ fn defaults() -> serde_json::Value {
             "access_ttl_secs": 900,
             "refresh_ttl_secs": 30 * 24 * 3600,
             "login_failures_per_account": 5,
+            "login_failures_per_address": 50,
             "login_failure_window_secs": 900
         },
         "pii": {},

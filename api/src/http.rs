@@ -1,7 +1,6 @@
 //! The HTTP surface: the three GraphQL endpoints, probes, metrics, and the middleware every
 //! request passes (request id and span, metrics, panic guard).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -292,12 +291,13 @@ fn error_response_code(status: StatusCode, code: ErrorCode, message: &str) -> Re
 }
 
 fn request_meta(req: &Request, trust_forwarded_for: bool) -> RequestMeta {
-    let forwarded = trust_forwarded_for
-        .then(|| req.headers().get("x-forwarded-for"))
-        .flatten()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+    // A proxy may append its own header line rather than extend the client's: the last counts.
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok());
     let remote = match req.remote_addr().0 {
         poem::Addr::SocketAddr(addr) => Some(addr.ip()),
         _ => None,
@@ -308,7 +308,7 @@ fn request_meta(req: &Request, trust_forwarded_for: bool) -> RequestMeta {
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default(),
-        client_ip: forwarded.or(remote),
+        client_ip: crate::client_addr::client_ip(forwarded, remote, trust_forwarded_for),
     }
 }
 

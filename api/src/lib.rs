@@ -1,6 +1,7 @@
 //! The rouge server as a library: configuration, wiring of the app state, and `serve`, which
 //! takes a bound listener and a shutdown signal (so tests run it on port 0).
 
+pub mod client_addr;
 pub mod config;
 pub mod http;
 pub mod metrics;
@@ -204,6 +205,7 @@ pub fn settings(config: &Config, notify_url: &str) -> Settings {
             ),
             refresh_ttl: Duration::from_secs(config.auth.refresh_ttl_secs),
             login_failures_per_account: config.auth.login_failures_per_account,
+            login_failures_per_address: config.auth.login_failures_per_address,
             login_failure_window: Duration::from_secs(config.auth.login_failure_window_secs),
         },
         orders: domain::orders::OrderSettings {

@@ -89,6 +89,7 @@ pub struct TestAppBuilder {
     seed_demo: bool,
     query_counter: Option<Arc<std::sync::atomic::AtomicUsize>>,
     db: Option<TestDb>,
+    auth: domain::auth::AuthSettings,
 }
 
 impl TestAppBuilder {
@@ -104,6 +105,11 @@ impl TestAppBuilder {
 
     pub fn kv(mut self, kv: Arc<dyn KeyValueStore>) -> Self {
         self.kv = Some(kv);
+        self
+    }
+
+    pub fn auth_settings(mut self, auth: domain::auth::AuthSettings) -> Self {
+        self.auth = auth;
         self
     }
 
@@ -161,6 +167,7 @@ impl TestAppBuilder {
             clock: self.clock,
             settings: domain::Settings {
                 payments: domain::payments::PaymentSettings { notify_url },
+                auth: self.auth,
                 ..Default::default()
             },
             jwt_secret: JWT_SECRET.to_vec(),
@@ -205,6 +212,7 @@ impl TestApp {
             seed_demo: true,
             query_counter: None,
             db: None,
+            auth: domain::auth::AuthSettings::default(),
         }
     }
 

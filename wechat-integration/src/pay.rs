@@ -329,6 +329,12 @@ pub fn encrypt_resource(
 ) -> Result<String, WeChatError> {
     let cipher = Aes256Gcm::new_from_slice(api_v3_key)
         .map_err(|_| WeChatError::Crypto("the APIv3 key must be 32 bytes".into()))?;
+    // `Nonce::from_slice` panics on any other length (found by rouge-fuzz pay_decrypt).
+    if nonce.len() != 12 {
+        return Err(WeChatError::Crypto(
+            "the resource nonce must be 12 bytes".into(),
+        ));
+    }
     let sealed = cipher
         .encrypt(
             Nonce::from_slice(nonce.as_bytes()),
@@ -763,6 +769,18 @@ impl WeChatPay for WeChatPayClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reproducer from rouge-fuzz (pay_decrypt): a nonce that is not 12 bytes panicked.
+    #[test]
+    fn sealing_with_a_bad_nonce_is_an_error_not_a_panic() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        for nonce in ["", "short", "0123456789abc", "0123456789a\u{e9}"] {
+            assert!(
+                encrypt_resource(key, nonce, "transaction", b"{}").is_err(),
+                "{nonce:?}"
+            );
+        }
+    }
 
     #[test]
     fn resources_round_trip_and_tampering_fails() {

@@ -341,61 +341,73 @@ pub async fn consumer_login(
     Ok((issue(app, &record, sid, refresh).await?, member))
 }
 
-/// Counts failed password logins per account name and per client address.
-async fn throttle_check(
-    app: &AppState,
-    audience: Audience,
-    username: &str,
-    meta: &RequestMeta,
-) -> Result<(), AuthError> {
-    let limits = &app.settings.auth;
-    for (key, limit) in throttle_keys(audience, username, meta) {
-        let failures = app
-            .kv
-            .get(&key)
-            .await?
-            .and_then(|raw| String::from_utf8(raw).ok())
-            .and_then(|s| s.parse::<u32>().ok())
-            .unwrap_or(0);
-        if failures >= limit.unwrap_or(limits.login_failures_per_account) {
-            return Err(AuthError::Throttled);
+/// The budget of password attempts per account name and per client address, reserved before the
+/// password is checked. Each reservation is one atomic increment that returns the new count
+/// (a Lua script on Redis, one lock in process), so parallel attempts can never all read a count
+/// under the limit and all go on: exactly `limit` attempts pass per window. A correct password
+/// gives its reservation back; a wrong one keeps it (it is a failure).
+struct Throttle {
+    keys: Vec<String>,
+}
+
+impl Throttle {
+    async fn reserve(
+        app: &AppState,
+        audience: Audience,
+        username: &str,
+        meta: &RequestMeta,
+    ) -> Result<Self, AuthError> {
+        let limits = &app.settings.auth;
+        let mut taken = Self { keys: Vec::new() };
+        for (key, limit) in throttle_keys(audience, username, meta, limits) {
+            let count = match app.kv.incr_window(&key, limits.login_failure_window).await {
+                Ok(count) => count,
+                Err(err) => {
+                    taken.release(app).await;
+                    return Err(err.into());
+                }
+            };
+            if count > i64::from(limit) {
+                // The attempt does not happen: the budgets already taken for it are given back.
+                taken.release(app).await;
+                return Err(AuthError::Throttled);
+            }
+            taken.keys.push(key);
+        }
+        Ok(taken)
+    }
+
+    async fn release(self, app: &AppState) {
+        for key in &self.keys {
+            if let Err(err) = app.kv.decr_window(key).await {
+                tracing::warn!(error = %err, "could not give back a login attempt");
+            }
         }
     }
-    Ok(())
 }
 
 fn throttle_keys(
     audience: Audience,
     username: &str,
     meta: &RequestMeta,
-) -> Vec<(String, Option<u32>)> {
+    limits: &AuthSettings,
+) -> Vec<(String, u32)> {
     let mut keys = vec![(
         format!(
             "login-failures:{}:{}",
             audience.as_str(),
             username.to_lowercase()
         ),
-        None,
+        limits.login_failures_per_account,
     )];
     if let Some(ip) = meta.client_ip {
         // An address may fail for many accounts (an office NAT), so its limit is higher.
-        keys.push((format!("login-failures-ip:{ip}"), Some(50)));
+        keys.push((
+            format!("login-failures-ip:{ip}"),
+            limits.login_failures_per_address,
+        ));
     }
     keys
-}
-
-async fn record_failure(
-    app: &AppState,
-    audience: Audience,
-    username: &str,
-    meta: &RequestMeta,
-) -> Result<(), AuthError> {
-    for (key, _) in throttle_keys(audience, username, meta) {
-        app.kv
-            .incr_window(&key, app.settings.auth.login_failure_window)
-            .await?;
-    }
-    Ok(())
 }
 
 fn valid_credentials_shape(username: &str, password: &str) -> bool {
@@ -415,22 +427,26 @@ async fn check_password<T>(
     if !valid_credentials_shape(username, password) {
         return Err(AuthError::BadCredentials);
     }
-    throttle_check(app, audience, username, meta).await?;
-    let row = account.await?;
+    let throttle = Throttle::reserve(app, audience, username, meta).await?;
+    let row = match account.await {
+        Ok(row) => row,
+        Err(err) => {
+            throttle.release(app).await;
+            return Err(err.into());
+        }
+    };
     let stored = row.as_ref().map(&hash_and_active);
     let ok = passwords::verify(password.to_owned(), stored.as_ref().map(|(h, _)| h.clone())).await;
     match (row, stored) {
         (Some(row), Some((_, active))) if ok => {
+            throttle.release(app).await;
             if active {
                 Ok(row)
             } else {
                 Err(AuthError::AccountDisabled)
             }
         }
-        _ => {
-            record_failure(app, audience, username, meta).await?;
-            Err(AuthError::BadCredentials)
-        }
+        _ => Err(AuthError::BadCredentials),
     }
 }
 
@@ -622,6 +638,8 @@ pub struct AuthSettings {
     pub access_ttl: chrono::Duration,
     pub refresh_ttl: std::time::Duration,
     pub login_failures_per_account: u32,
+    /// Failed logins per client address, across accounts.
+    pub login_failures_per_address: u32,
     pub login_failure_window: std::time::Duration,
 }
 
@@ -631,6 +649,7 @@ impl Default for AuthSettings {
             access_ttl: chrono::Duration::minutes(15),
             refresh_ttl: std::time::Duration::from_secs(30 * 24 * 3600),
             login_failures_per_account: 5,
+            login_failures_per_address: 50,
             login_failure_window: std::time::Duration::from_secs(15 * 60),
         }
     }

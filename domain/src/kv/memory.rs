@@ -145,6 +145,29 @@ impl KeyValueStore for MemoryStore {
         })
     }
 
+    async fn decr_window(&self, key: &str) -> Result<i64, KvError> {
+        self.with(|e, now| {
+            let Some(entry) = e.live(key, now) else {
+                return 0;
+            };
+            let count = (std::str::from_utf8(&entry.value)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .unwrap_or(0)
+                - 1)
+            .max(0);
+            entry.value = count.to_string().into_bytes();
+            count
+        })
+    }
+
+    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, KvError> {
+        self.with(|e, now| match e.live(key, now) {
+            Some(entry) if entry.value == expected => e.map.remove(key).is_some(),
+            _ => false,
+        })
+    }
+
     async fn compare_and_swap(
         &self,
         key: &str,

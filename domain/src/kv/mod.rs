@@ -117,6 +117,10 @@ pub trait KeyValueStore: Send + Sync + 'static {
     /// rate limit); returns the new count.
     async fn incr_window(&self, key: &str, window: Duration) -> Result<i64, KvError>;
 
+    /// Takes one back from a counter of [`Self::incr_window`] (never below zero, expiry kept,
+    /// an absent counter left absent); returns the new count.
+    async fn decr_window(&self, key: &str) -> Result<i64, KvError>;
+
     /// Replaces `expected` with `new` (and resets the time to live) in one atomic step.
     async fn compare_and_swap(
         &self,
@@ -125,6 +129,9 @@ pub trait KeyValueStore: Send + Sync + 'static {
         new: &[u8],
         ttl: Duration,
     ) -> Result<CasOutcome, KvError>;
+
+    /// Deletes the key only while it holds `expected`, in one atomic step; true when deleted.
+    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, KvError>;
 
     /// Writes a flash sale's counters when they are absent (first warm, or after the store lost
     /// them); true when written. Everything lives for `ttl`.

@@ -18,6 +18,8 @@ pub struct RedisStore {
 
 struct Scripts {
     incr_window: Script,
+    decr_window: Script,
+    delete_if_equals: Script,
     compare_and_swap: Script,
     flash_load: Script,
     flash_grab: Script,
@@ -134,6 +136,17 @@ impl RedisStore {
                       if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
                       return n",
                 ),
+                decr_window: Script::new(
+                    r"local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+                      if n <= 0 then return 0 end
+                      return redis.call('DECR', KEYS[1])",
+                ),
+                delete_if_equals: Script::new(
+                    r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+                        return redis.call('DEL', KEYS[1])
+                      end
+                      return 0",
+                ),
                 compare_and_swap: Script::new(
                     r"local v = redis.call('GET', KEYS[1])
                       if not v then return 0 end
@@ -243,6 +256,29 @@ impl KeyValueStore for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)
+    }
+
+    async fn decr_window(&self, key: &str) -> Result<i64, KvError> {
+        let mut conn = self.conn.clone();
+        self.scripts
+            .decr_window
+            .key(self.key(key))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, KvError> {
+        let mut conn = self.conn.clone();
+        let deleted: i64 = self
+            .scripts
+            .delete_if_equals
+            .key(self.key(key))
+            .arg(expected)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(deleted == 1)
     }
 
     async fn compare_and_swap(

@@ -63,13 +63,22 @@ impl AccessTokenCache for KvAccessTokenCache {
     }
 
     async fn invalidate_if(&self, app_id: &str, token: &str) {
-        if self
-            .get(app_id)
-            .await
-            .is_some_and(|cached| cached.token == token)
-            && let Err(err) = self.kv.delete(&[&Self::key(app_id)]).await
-        {
-            tracing::warn!(error = %err, "could not invalidate the access token");
+        let key = Self::key(app_id);
+        let raw = match self.kv.get(&key).await {
+            Ok(Some(raw)) => raw,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not invalidate the access token");
+                return;
+            }
+        };
+        if serde_json::from_slice::<Stored>(&raw).is_ok_and(|stored| stored.token == token) {
+            // Deletes only the exact value just read: a newer token another replica stored in
+            // between stays (a plain delete would throw it away and force one more fetch, which
+            // invalidates the token every other replica is using).
+            if let Err(err) = self.kv.delete_if_equals(&key, &raw).await {
+                tracing::warn!(error = %err, "could not invalidate the access token");
+            }
         }
     }
 }

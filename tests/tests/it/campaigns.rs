@@ -629,9 +629,12 @@ async fn campaign_values_are_checked_before_any_send(backend: Backend) {
             json!({ "r": { "all": [{ "marketingConsent": true }, { "not": { "tags": ["无此标签"] } }] } }),
         )
         .await;
+    // Every demo member consents and none carries the tag.
     let count = preview["previewSegment"]["count"].as_u64().unwrap();
-    assert!(count >= 1);
-    for m in preview["previewSegment"]["sample"].as_array().unwrap() {
+    assert_eq!(count, domain::seed::DEMO_MEMBERS.len() as u64);
+    let sample = preview["previewSegment"]["sample"].as_array().unwrap();
+    assert_eq!(sample.len() as u64, count);
+    for m in sample {
         assert!(m["nickname"].as_str().unwrap().contains('*'), "{m}");
     }
     let report = hq

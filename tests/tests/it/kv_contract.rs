@@ -127,6 +127,79 @@ async fn concurrent_operations_are_atomic(backend: Backend) {
     );
 }
 
+async fn counters_give_back_and_compare_and_delete(backend: Backend) {
+    let kv = test_kv(backend);
+    let window = Duration::from_secs(60);
+    // Giving back never creates a counter nor goes below zero.
+    assert_eq!(kv.decr_window("n").await.unwrap(), 0);
+    assert_eq!(kv.get("n").await.unwrap(), None);
+    assert_eq!(kv.incr_window("n", window).await.unwrap(), 1);
+    assert_eq!(kv.incr_window("n", window).await.unwrap(), 2);
+    assert_eq!(kv.decr_window("n").await.unwrap(), 1);
+    assert_eq!(kv.decr_window("n").await.unwrap(), 0);
+    assert_eq!(kv.decr_window("n").await.unwrap(), 0);
+    assert_eq!(kv.incr_window("n", window).await.unwrap(), 1);
+
+    assert!(!kv.delete_if_equals("d", b"a").await.unwrap());
+    kv.set("d", b"a", None).await.unwrap();
+    assert!(!kv.delete_if_equals("d", b"b").await.unwrap());
+    assert_eq!(kv.get("d").await.unwrap().as_deref(), Some(&b"a"[..]));
+    assert!(kv.delete_if_equals("d", b"a").await.unwrap());
+    assert_eq!(kv.get("d").await.unwrap(), None);
+}
+
+/// `invalidate_if` drops the token it was given and never a newer one stored meanwhile: every
+/// round many callers invalidate the old token while one stores a new one; afterwards the new
+/// one must be there. A get-then-delete loses it whenever a delete lands after the store.
+async fn access_token_invalidation_never_drops_a_newer_token(backend: Backend) {
+    use domain::kv::KvAccessTokenCache;
+    use wechat_integration::{AccessTokenCache, CachedToken};
+    let kv = test_kv(backend);
+    let cache = Arc::new(KvAccessTokenCache::new(kv.clone()));
+    let token = |t: &str| CachedToken {
+        token: t.to_owned(),
+        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+    };
+    assert!(cache.get("wx-app").await.is_none());
+    cache.put("wx-app", &token("t0")).await;
+    cache.invalidate_if("wx-app", "other").await;
+    assert_eq!(cache.get("wx-app").await.unwrap().token, "t0");
+    cache.invalidate_if("wx-app", "t0").await;
+    assert!(cache.get("wx-app").await.is_none());
+
+    // In process the gap between a get and a delete is a microsecond, so it takes many rounds
+    // (a get-then-delete fails within about a thousand); over the network a few suffice.
+    let rounds = match backend {
+        Backend::Embedded => 10_000,
+        Backend::Production => 200,
+    };
+    for round in 0..rounds {
+        let old = format!("old-{round}");
+        let new = format!("new-{round}");
+        cache.put("wx-app", &token(&old)).await;
+        let mut tasks = Vec::new();
+        for i in 0..32 {
+            let cache = cache.clone();
+            let (old, fresh) = (old.clone(), token(&new));
+            tasks.push(tokio::spawn(async move {
+                if i == 8 {
+                    cache.put("wx-app", &fresh).await;
+                } else {
+                    cache.invalidate_if("wx-app", &old).await;
+                }
+            }));
+        }
+        for task in futures::future::join_all(tasks).await {
+            task.unwrap();
+        }
+        assert_eq!(
+            cache.get("wx-app").await.map(|t| t.token),
+            Some(new),
+            "round {round}: the newer token was dropped"
+        );
+    }
+}
+
 async fn keys_are_isolated_by_namespace(backend: Backend) {
     let a = test_kv(backend);
     let b = test_kv(backend);
@@ -313,6 +386,8 @@ on_both_backends!(
     entries_expire,
     compare_and_swap_semantics,
     concurrent_operations_are_atomic,
+    counters_give_back_and_compare_and_delete,
+    access_token_invalidation_never_drops_a_newer_token,
     keys_are_isolated_by_namespace
 );
 

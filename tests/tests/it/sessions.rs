@@ -197,6 +197,128 @@ async fn repeated_failed_logins_are_throttled(backend: Backend) {
     );
 }
 
+const STAFF_LOGIN: &str =
+    "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }";
+
+/// One staff login over HTTP, optionally with an X-Forwarded-For header; the error code or "OK".
+async fn staff_login_code(app: &TestApp, user: &str, password: &str, xff: Option<&str>) -> String {
+    let mut req = app
+        .http
+        .post(app.staff().url())
+        .json(&json!({ "query": STAFF_LOGIN, "variables": { "u": user, "p": password } }));
+    if let Some(xff) = xff {
+        req = req.header("x-forwarded-for", xff);
+    }
+    let body: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
+    rouge_tests::graphql::code_of(&body).unwrap_or_else(|| "OK".to_owned())
+}
+
+fn tally(codes: &[String]) -> std::collections::BTreeMap<&str, usize> {
+    let mut tally = std::collections::BTreeMap::new();
+    for code in codes {
+        *tally.entry(code.as_str()).or_default() += 1;
+    }
+    tally
+}
+
+fn auth_limits(per_account: u32, per_address: u32) -> domain::auth::AuthSettings {
+    domain::auth::AuthSettings {
+        login_failures_per_account: per_account,
+        login_failures_per_address: per_address,
+        ..Default::default()
+    }
+}
+
+/// Parallel wrong passwords for one account: exactly the configured number get checked.
+async fn parallel_failed_logins_stop_at_the_account_limit(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .auth_settings(auth_limits(5, 1_000))
+        .start()
+        .await;
+    let attempts = (0..50).map(|i| {
+        let app = &app;
+        async move { staff_login_code(app, "manager-demo", &format!("wrong-{i}"), None).await }
+    });
+    let codes = futures::future::join_all(attempts).await;
+    assert_eq!(
+        tally(&codes),
+        [("RATE_LIMITED", 45), ("UNAUTHENTICATED", 5)].into(),
+        "{codes:?}"
+    );
+    assert_eq!(
+        staff_login_code(&app, "manager-demo", "demo-password", None).await,
+        "RATE_LIMITED"
+    );
+}
+
+/// A correct password gives its attempt back; a wrong one keeps it.
+async fn successful_logins_do_not_use_the_budget(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .auth_settings(auth_limits(3, 1_000))
+        .start()
+        .await;
+    let pw = domain::seed::DEMO_PASSWORD;
+    for expected in ["UNAUTHENTICATED", "UNAUTHENTICATED", "OK", "OK", "OK"] {
+        let password = if expected == "OK" { pw } else { "wrong" };
+        assert_eq!(
+            staff_login_code(&app, "ba-demo", password, None).await,
+            expected
+        );
+    }
+    assert_eq!(
+        staff_login_code(&app, "ba-demo", "wrong", None).await,
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        staff_login_code(&app, "ba-demo", pw, None).await,
+        "RATE_LIMITED"
+    );
+}
+
+/// Parallel wrong passwords for many accounts from one address: exactly the address's limit get
+/// checked. X-Forwarded-For names the address only when trusted, and only its last entry.
+async fn parallel_failed_logins_stop_at_the_address_limit(backend: Backend) {
+    async fn burst(app: &TestApp, prefix: &str, xff: Option<&str>) -> Vec<String> {
+        let attempts = (0..50).map(|i| async move {
+            staff_login_code(app, &format!("{prefix}-{i}"), "wrong", xff).await
+        });
+        futures::future::join_all(attempts).await
+    }
+    let limited = [("RATE_LIMITED", 40), ("UNAUTHENTICATED", 10)].into();
+
+    // Not trusted: the header is ignored, every request is the test's loopback address.
+    let app = TestApp::builder(backend)
+        .auth_settings(auth_limits(5, 10))
+        .start()
+        .await;
+    let codes = burst(&app, "direct", Some("198.51.100.1")).await;
+    assert_eq!(tally(&codes), limited, "{codes:?}");
+    assert_eq!(
+        staff_login_code(&app, "fresh", "wrong", Some("198.51.100.2")).await,
+        "RATE_LIMITED"
+    );
+
+    // Trusted: the address the proxy appended counts, whatever the client put before it.
+    let app = TestApp::builder(backend)
+        .auth_settings(auth_limits(5, 10))
+        .http_options(api::HttpOptions {
+            trust_forwarded_for: true,
+            ..Default::default()
+        })
+        .start()
+        .await;
+    let codes = burst(&app, "proxied", Some("198.51.100.1")).await;
+    assert_eq!(tally(&codes), limited, "{codes:?}");
+    assert_eq!(
+        staff_login_code(&app, "fresh", "wrong", Some("203.0.113.5, 198.51.100.1")).await,
+        "RATE_LIMITED"
+    );
+    assert_eq!(
+        staff_login_code(&app, "fresh", "wrong", Some("198.51.100.2")).await,
+        "UNAUTHENTICATED"
+    );
+}
+
 async fn reused_wechat_codes_are_refused(backend: Backend) {
     let app = TestApp::start(backend).await;
     let consumer = app.consumer();
@@ -225,5 +347,8 @@ on_both_backends!(
     tokens_expire_and_stay_in_their_audience,
     forged_tokens_are_refused,
     repeated_failed_logins_are_throttled,
+    parallel_failed_logins_stop_at_the_account_limit,
+    successful_logins_do_not_use_the_budget,
+    parallel_failed_logins_stop_at_the_address_limit,
     reused_wechat_codes_are_refused
 );
