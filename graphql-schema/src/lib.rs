@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod error;
+pub mod input_limits;
 pub mod scalars;
 
 mod audit;
@@ -137,7 +138,8 @@ where
     let mut builder = builder
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
-        .disable_suggestions();
+        .disable_suggestions()
+        .extension(input_limits::InputCeiling);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

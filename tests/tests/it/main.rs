@@ -9,6 +9,7 @@ mod contract;
 mod coupons;
 mod flash_sales;
 mod http_surface;
+mod input_limits;
 mod kv_contract;
 mod members;
 mod orders;
