@@ -4,6 +4,7 @@
 //! Migrations are written once with the schema builder and run on SQLite and PostgreSQL alike.
 
 pub mod migration;
+pub mod regions;
 
 pub mod audit_log;
 pub mod ba_block;

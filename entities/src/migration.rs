@@ -11,6 +11,7 @@ mod m0004_flash_sales;
 mod m0005_booking;
 mod m0006_scan_codes;
 mod m0007_campaigns;
+mod m0010_region_codes;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_booking::Migration),
             Box::new(m0006_scan_codes::Migration),
             Box::new(m0007_campaigns::Migration),
+            Box::new(m0010_region_codes::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ mod input_limits;
 mod kv_contract;
 mod members;
 mod orders;
+mod regions;
 mod scan_codes;
 mod sessions;
 mod subscriptions;
