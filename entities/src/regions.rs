@@ -152,11 +152,11 @@ pub const fn city_of(code: u32) -> u32 {
 }
 
 pub const fn is_province(code: u32) -> bool {
-    code % 10_000 == 0
+    code.is_multiple_of(10_000)
 }
 
 pub const fn is_city(code: u32) -> bool {
-    !is_province(code) && code % 100 == 0
+    !is_province(code) && code.is_multiple_of(100)
 }
 
 pub fn by_code(code: u32) -> Option<&'static Division> {
