@@ -286,3 +286,49 @@ on_both_backends!(
     spellings_of_one_region_match_and_others_are_flagged,
     regional_insight_groups_by_code
 );
+
+/// The migration fills the new code columns from the names already stored.
+async fn the_migration_backfills_codes_from_names(backend: Backend) {
+    use sea_orm_migration::MigratorTrait;
+    let app = TestApp::start(backend).await;
+    let now = Utc::now();
+    entities::member::Entity::insert(entities::member::ActiveModel {
+        member_code: Set("BACKFILL1".into()),
+        openid: Set("backfill-1".into()),
+        gender: Set("UNKNOWN".into()),
+        region_province: Set(Some("广东".into())),
+        region_city: Set(Some("深圳市".into())),
+        skin_concerns: Set(0),
+        marketing_consent: Set(false),
+        tier_code: Set("MEMBER".into()),
+        cumulative_spend_fen: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(app.db())
+    .await
+    .unwrap();
+    entities::migration::Migrator::down(app.db(), Some(1))
+        .await
+        .unwrap();
+    entities::migration::Migrator::up(app.db(), None)
+        .await
+        .unwrap();
+    let member = entities::member::Entity::find()
+        .filter(entities::member::Column::Openid.eq("backfill-1"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(member.region_code.as_deref(), Some("440300"));
+    let dist = entities::distributor::Entity::find_by_id(dist_id(&app).await)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dist.region_codes.as_deref(), Some("310000"));
+    app.stop().await;
+}
+
+on_both_backends!(the_migration_backfills_codes_from_names);
