@@ -34,6 +34,8 @@ pub struct Distributor {
     pub name: String,
     pub level: String,
     pub region: String,
+    /// The territory as GB/T 2260 codes.
+    pub region_codes: Vec<crate::regions::RegionCode>,
     pub credit_limit_fen: i64,
 }
 
@@ -46,7 +48,9 @@ pub async fn own(
         .one(&app.db)
         .await?
         .ok_or(DistributorsError::NotFound)?;
+    let region_codes = crate::scan_codes::distributor_territory(&row);
     Ok(Distributor {
+        region_codes,
         id: row.id,
         code: row.code,
         name: row.name,

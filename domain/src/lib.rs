@@ -24,6 +24,7 @@ pub mod members;
 pub mod orders;
 pub mod payments;
 pub mod pii;
+pub mod regions;
 pub mod scan_codes;
 pub mod seed;
 pub mod signed_codes;

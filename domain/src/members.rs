@@ -467,6 +467,10 @@ pub async fn update_own_profile(
         active.birthday = Set(Some(birthday));
     }
     if let Some(region) = region {
+        // Unknown provinces are refused; scans without a stated region use this code.
+        let place = crate::regions::place(&region.province, Some(&region.city))
+            .map_err(|e| invalid(format!("region: {e}")))?;
+        active.region_code = Set(Some(place.code.to_string()));
         active.region_province = Set(Some(region.province));
         active.region_city = Set(Some(region.city));
         active.region_district = Set(region.district);

@@ -462,21 +462,38 @@ pub(crate) async fn tier_discount<C: ConnectionTrait>(
 }
 
 fn check_address(a: &DeliveryAddress) -> Result<(), OrdersError> {
+    use crate::validate::{FieldKind, field, field_opt};
     let fields = [
-        ("recipient", a.recipient.as_str(), 32),
-        ("phone", a.phone.as_str(), 20),
-        ("province", a.province.as_str(), 32),
-        ("city", a.city.as_str(), 32),
-        ("detail", a.detail.as_str(), 128),
+        (
+            FieldKind::Name,
+            "delivery.recipient",
+            a.recipient.as_str(),
+            32,
+        ),
+        (FieldKind::Phone, "delivery.phone", a.phone.as_str(), 20),
+        (
+            FieldKind::Region,
+            "delivery.province",
+            a.province.as_str(),
+            32,
+        ),
+        (FieldKind::Region, "delivery.city", a.city.as_str(), 32),
+        (
+            FieldKind::AddressLine,
+            "delivery.detail",
+            a.detail.as_str(),
+            128,
+        ),
     ];
-    for (name, value, max) in fields {
-        let v = value.trim();
-        if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
-            return Err(invalid(format!(
-                "delivery {name} must be 1 to {max} characters"
-            )));
-        }
+    for (kind, name, value, max) in fields {
+        field(kind, name, value, Some(max)).map_err(invalid)?;
     }
+    field_opt(
+        FieldKind::District,
+        "delivery.district",
+        a.district.as_deref(),
+    )
+    .map_err(invalid)?;
     crate::members::normalise_phone(&a.phone)
         .map_err(|_| invalid("delivery phone is not a phone number"))?;
     Ok(())

@@ -190,6 +190,7 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
         name: Set("华东美妆贸易有限公司".into()),
         level: Set("A".into()),
         region: Set("上海市".into()),
+        region_codes: Set(Some("310000".into())),
         credit_limit_fen: Set(50_000_000),
         created_at: Set(now),
         ..Default::default()

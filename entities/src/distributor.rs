@@ -12,6 +12,8 @@ pub struct Model {
     pub level: String,
     /// The territory the distributor sells in (province name).
     pub region: String,
+    /// The territory as GB/T 2260 codes, one per line (filled from `region`).
+    pub region_codes: Option<String>,
     pub credit_limit_fen: i64,
     pub created_at: DateTimeUtc,
 }

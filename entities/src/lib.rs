@@ -5,6 +5,7 @@
 //! Statuses, kinds and JSON documents are typed columns: see [`typed`] for the pattern.
 
 pub mod migration;
+pub mod regions;
 
 pub mod audit_log;
 pub mod ba_block;

@@ -19,6 +19,8 @@ pub struct Model {
     pub region_province: Option<String>,
     pub region_city: Option<String>,
     pub region_district: Option<String>,
+    /// GB/T 2260 code of the profile region (the city when known, else the province).
+    pub region_code: Option<String>,
     /// DRY, OILY, COMBINATION, NORMAL or SENSITIVE.
     pub skin_type: Option<String>,
     /// Bit set of skin concerns (see domain::members::SkinConcern), so segments filter in SQL on both backends.

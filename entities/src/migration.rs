@@ -13,6 +13,7 @@ mod m0006_scan_codes;
 mod m0007_campaigns;
 mod m0008_unmatched_notifications;
 mod m0009_booking_member_cells;
+mod m0010_region_codes;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_campaigns::Migration),
             Box::new(m0008_unmatched_notifications::Migration),
             Box::new(m0009_booking_member_cells::Migration),
+            Box::new(m0010_region_codes::Migration),
         ]
     }
 }

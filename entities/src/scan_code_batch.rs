@@ -17,6 +17,8 @@ pub struct Model {
     pub distributor_id: Option<i64>,
     /// Provinces the packs may be sold in, one per line; empty: anywhere.
     pub territory: String,
+    /// The territory as GB/T 2260 codes, one per line; empty: anywhere.
+    pub territory_codes: Option<String>,
     /// POINTS, COUPON or SAMPLE.
     pub gift_kind: String,
     pub gift_points: i64,

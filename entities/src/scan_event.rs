@@ -15,6 +15,8 @@ pub struct Model {
     pub distributor_id: Option<i64>,
     pub province: Option<String>,
     pub city: Option<String>,
+    /// GB/T 2260 code of the region (the city when known, else the province).
+    pub region_code: Option<String>,
     pub age_band: Option<String>,
     pub skin_type: Option<String>,
     pub where_bought: Option<String>,

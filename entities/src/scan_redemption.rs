@@ -13,6 +13,8 @@ pub struct Model {
     /// Coarse region of the first scan (province and city only).
     pub province: Option<String>,
     pub city: Option<String>,
+    /// GB/T 2260 code of the region (the city when known, else the province).
+    pub region_code: Option<String>,
     /// Scanned outside the territory the batch shipped to (窜货).
     pub cross_territory: bool,
     pub gift_kind: String,

@@ -33,6 +33,8 @@ pub struct Distributor {
     /// A, B or C.
     pub level: String,
     pub region: String,
+    /// The territory as GB/T 2260 codes.
+    pub region_codes: Vec<String>,
     pub credit_limit_fen: i64,
 }
 
@@ -43,6 +45,7 @@ impl From<distributors::Distributor> for Distributor {
             code: d.code,
             name: d.name,
             level: d.level,
+            region_codes: d.region_codes.iter().map(ToString::to_string).collect(),
             region: d.region,
             credit_limit_fen: d.credit_limit_fen,
         }

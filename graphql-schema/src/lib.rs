@@ -4,6 +4,7 @@
 pub mod context;
 pub mod error;
 pub mod limits;
+pub mod input_limits;
 pub mod scalars;
 
 mod audit;
@@ -145,7 +146,8 @@ where
     let mut builder = builder
         .limit_depth(limits.max_depth.max(limits::INTROSPECTION_MAX_DEPTH))
         .limit_complexity(limits.max_complexity)
-        .disable_suggestions();
+        .disable_suggestions()
+        .extension(input_limits::InputCeiling);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

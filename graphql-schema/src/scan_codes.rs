@@ -64,8 +64,10 @@ pub struct CodeBatch {
     pub stock_batch_id: Option<ID>,
     pub lot: Option<String>,
     pub distributor_id: Option<ID>,
-    /// Provinces the packs may be sold in; empty: anywhere.
+    /// Regions the packs may be sold in (display names); empty: anywhere.
     pub territory: Vec<String>,
+    /// The same regions as GB/T 2260 codes (310000 Shanghai, 440300 Shenzhen).
+    pub territory_codes: Vec<String>,
     pub gift: GiftRule,
     pub valid_from: DateTime<Utc>,
     pub valid_until: DateTime<Utc>,
@@ -84,6 +86,7 @@ impl From<scan::CodeBatch> for CodeBatch {
             lot: b.lot,
             distributor_id: b.distributor_id.map(Into::into),
             territory: b.territory,
+            territory_codes: b.territory_codes.iter().map(ToString::to_string).collect(),
             gift: b.gift.into(),
             valid_from: b.valid_from,
             valid_until: b.valid_until,
@@ -113,7 +116,8 @@ pub struct CreateCodeBatchInput {
     pub stock_batch_id: Option<ID>,
     /// The distributor the packs ship to.
     pub distributor_id: Option<ID>,
-    /// Provinces the packs may be sold in; empty with a distributor: the distributor's region.
+    /// Regions the packs may be sold in: provinces (上海, 上海市, Shanghai or 310000) or
+    /// listed cities; empty with a distributor: the distributor's region.
     #[graphql(default)]
     pub territory: Vec<String>,
     pub gift: GiftRuleInput,
@@ -189,7 +193,10 @@ pub struct ScanSurveyInput {
 /// A coarse region (province, city); precise positions are never sent or stored.
 #[derive(InputObject)]
 pub struct ScanRegionInput {
+    /// A name in any common spelling (上海, 上海市, Shanghai) or a GB/T 2260 code; unknown
+    /// provinces are refused.
     pub province: String,
+    /// A city name or code; a city the table does not list keeps the province's code.
     pub city: Option<String>,
 }
 
@@ -212,6 +219,8 @@ pub struct ScanResult {
     pub first_scanned_at: DateTime<Utc>,
     pub first_scan_province: Option<String>,
     pub first_scan_city: Option<String>,
+    /// GB/T 2260 code of the first scan's region (the city when known, else the province).
+    pub first_scan_region_code: Option<String>,
     pub redeemed_by_you: bool,
 }
 
@@ -229,6 +238,7 @@ impl From<scan::ScanOutcome> for ScanResult {
             first_scanned_at: o.first_scanned_at,
             first_scan_province: o.first_province,
             first_scan_city: o.first_city,
+            first_scan_region_code: o.first_region_code,
             redeemed_by_you: o.redeemed_by_you,
         }
     }
@@ -294,6 +304,7 @@ pub struct InsightFilterInput {
     pub sku_id: Option<ID>,
     pub lot: Option<String>,
     pub batch_id: Option<ID>,
+    /// Regions to keep: provinces or cities, by name (上海, 上海市, Shanghai) or GB/T 2260 code.
     #[graphql(default)]
     pub provinces: Vec<String>,
 }
@@ -316,8 +327,12 @@ impl InsightFilterInput {
 pub struct InsightRow {
     pub sku_id: Option<ID>,
     pub lot: Option<String>,
+    /// Display names of the group's region codes.
     pub province: Option<String>,
     pub city: Option<String>,
+    /// GB/T 2260 codes: groups are by code, so 上海 and 上海市 are one group.
+    pub province_code: Option<String>,
+    pub city_code: Option<String>,
     /// An AgeBand value.
     pub age_band: Option<String>,
     pub skin_type: Option<String>,
@@ -337,6 +352,8 @@ fn rows(list: Vec<scan::InsightRow>) -> Vec<InsightRow> {
             lot: r.lot,
             province: r.province,
             city: r.city,
+            province_code: r.province_code,
+            city_code: r.city_code,
             age_band: r.age_band,
             skin_type: r.skin_type,
             where_bought: r.where_bought,
@@ -354,6 +371,7 @@ pub struct CrossTerritoryRow {
     pub distributor_id: Option<ID>,
     /// Where the packs were scanned.
     pub province: Option<String>,
+    pub province_code: Option<String>,
     pub sku_id: ID,
     pub scans: i64,
 }
@@ -375,6 +393,7 @@ pub struct FlaggedScan {
     pub flag: String,
     pub province: Option<String>,
     pub city: Option<String>,
+    pub region_code: Option<String>,
     pub scanned_at: DateTime<Utc>,
 }
 
@@ -472,6 +491,7 @@ impl StaffScanCodesQuery {
                 .map(|r| CrossTerritoryRow {
                     distributor_id: r.distributor_id.map(Into::into),
                     province: r.province,
+                    province_code: r.province_code,
                     sku_id: r.sku_id.into(),
                     scans: r.scans,
                 })
@@ -503,6 +523,7 @@ impl StaffScanCodesQuery {
                 flag: f.flag,
                 province: f.province,
                 city: f.city,
+                region_code: f.region_code,
                 scanned_at: f.scanned_at,
             })
             .collect())

@@ -5,8 +5,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{ScanError, split_region};
+use super::{ScanError, distributor_territory};
 use crate::auth::{DistributorPrincipal, Permission, StaffPrincipal};
+use crate::regions::{self, RegionCode};
 use crate::{AppState, db};
 use entities::{distributor, scan_event};
 
@@ -35,6 +36,7 @@ pub struct InsightFilter {
     pub sku_id: Option<i64>,
     pub lot: Option<String>,
     pub batch_id: Option<i64>,
+    /// Regions (provinces, cities or districts; names or GB/T 2260 codes) to keep.
     pub provinces: Vec<String>,
 }
 
@@ -43,8 +45,11 @@ pub struct InsightFilter {
 pub struct InsightRow {
     pub sku_id: Option<i64>,
     pub lot: Option<String>,
+    /// Display names of the groups' codes.
     pub province: Option<String>,
     pub city: Option<String>,
+    pub province_code: Option<String>,
+    pub city_code: Option<String>,
     pub age_band: Option<String>,
     pub skin_type: Option<String>,
     pub where_bought: Option<String>,
@@ -60,8 +65,9 @@ fn dimension(g: InsightGroup) -> (Expr, &'static str) {
     match g {
         InsightGroup::Sku => (Expr::col(C::SkuId), "sku_id"),
         InsightGroup::Lot => (Expr::col(C::Lot), "lot"),
-        InsightGroup::Province => (Expr::col(C::Province), "province"),
-        InsightGroup::City => (Expr::col(C::City), "city"),
+        // Groups are codes: 上海 and 上海市 are one group.
+        InsightGroup::Province => (Expr::cust(PROVINCE_CODE), "province_code"),
+        InsightGroup::City => (Expr::cust(CITY_CODE), "city_code"),
         InsightGroup::AgeBand => (Expr::col(C::AgeBand), "age_band"),
         InsightGroup::SkinType => (Expr::col(C::SkinType), "skin_type"),
         InsightGroup::WhereBought => (Expr::col(C::WhereBought), "where_bought"),
@@ -70,11 +76,37 @@ fn dimension(g: InsightGroup) -> (Expr, &'static str) {
     }
 }
 
-const ALL_ALIASES: [&str; 8] = [
+const PROVINCE_CODE: &str = "SUBSTR(region_code, 1, 2) || '0000'";
+const CITY_CODE: &str = "CASE WHEN SUBSTR(region_code, 3, 4) = '0000' THEN NULL ELSE SUBSTR(region_code, 1, 4) || '00' END";
+
+/// Display names for the codes of a row.
+fn with_names(mut row: InsightRow) -> InsightRow {
+    let code = |c: &Option<String>| c.as_deref().and_then(RegionCode::parse_stored);
+    if let Some(c) = code(&row.province_code) {
+        row.province = c.names().0.map(str::to_owned);
+    }
+    if let Some(c) = code(&row.city_code) {
+        row.city = c.names().1.map(str::to_owned);
+    }
+    row
+}
+
+/// Resolves filter regions; unknown ones are refused.
+fn filter_codes(filter: &InsightFilter) -> Result<Vec<RegionCode>, ScanError> {
+    filter
+        .provinces
+        .iter()
+        .map(|p| regions::territory_entry(p).map_err(ScanError::InvalidInput))
+        .collect()
+}
+
+const ALL_ALIASES: [&str; 10] = [
     "sku_id",
     "lot",
     "province",
     "city",
+    "province_code",
+    "city_code",
     "age_band",
     "skin_type",
     "where_bought",
@@ -84,6 +116,7 @@ const ALL_ALIASES: [&str; 8] = [
 async fn aggregate(
     app: &AppState,
     filter: &InsightFilter,
+    within: &[RegionCode],
     group_by: &[InsightGroup],
     min_members: Option<i64>,
 ) -> Result<Vec<InsightRow>, ScanError> {
@@ -127,8 +160,12 @@ async fn aggregate(
     if let Some(batch) = filter.batch_id {
         q = q.filter(scan_event::Column::BatchId.eq(batch));
     }
-    if !filter.provinces.is_empty() {
-        q = q.filter(scan_event::Column::Province.is_in(filter.provinces.clone()));
+    if !within.is_empty() {
+        let mut any = sea_orm::Condition::any();
+        for code in within {
+            any = any.add(scan_event::Column::RegionCode.like(code.like_pattern()));
+        }
+        q = q.filter(any);
     }
     if let Some(min) = min_members {
         q = q.having(Expr::cust("COUNT(DISTINCT member_id)").gte(min));
@@ -139,7 +176,10 @@ async fn aggregate(
     Ok(q.limit(MAX_ROWS)
         .into_model::<InsightRow>()
         .all(&app.db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(with_names)
+        .collect())
 }
 
 /// HQ: scans and gifts per SKU, lot, region, age band, skin type and over time.
@@ -151,7 +191,8 @@ pub async fn scan_insight(
     group_by: &[InsightGroup],
 ) -> Result<Vec<InsightRow>, ScanError> {
     staff.require(Permission::ManageScanCodes)?;
-    aggregate(app, filter, group_by, None).await
+    let within = filter_codes(filter)?;
+    aggregate(app, filter, &within, group_by, None).await
 }
 
 /// A distributor: the same, only in its territory, only groups of at least ten members.
@@ -166,32 +207,43 @@ pub async fn regional_insight(
         .one(&app.db)
         .await?
         .ok_or(ScanError::DistributorNotFound)?;
-    let territory = split_region(&d.region);
-    let provinces: Vec<String> = if filter.provinces.is_empty() {
+    let territory = distributor_territory(&d);
+    let asked = filter_codes(filter)?;
+    // Only what lies in the territory: an asked region inside it, or the parts of the
+    // territory inside an asked (larger) region.
+    let mut within: Vec<RegionCode> = if asked.is_empty() {
         territory
     } else {
-        filter
-            .provinces
+        asked
             .iter()
-            .filter(|p| territory.contains(p))
-            .cloned()
+            .flat_map(|a| {
+                if territory.iter().any(|t| t.contains(*a)) {
+                    vec![*a]
+                } else {
+                    territory
+                        .iter()
+                        .copied()
+                        .filter(|t| a.contains(*t))
+                        .collect()
+                }
+            })
             .collect()
     };
-    if provinces.is_empty() {
+    within.sort();
+    within.dedup();
+    if within.is_empty() {
         return Ok(Vec::new());
     }
-    let scoped = InsightFilter {
-        provinces,
-        ..filter.clone()
-    };
-    aggregate(app, &scoped, group_by, Some(MIN_GROUP_MEMBERS)).await
+    aggregate(app, filter, &within, group_by, Some(MIN_GROUP_MEMBERS)).await
 }
 
 /// Cross-territory scans (窜货) per distributor the batch shipped to, and where they were scanned.
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct CrossTerritoryRow {
     pub distributor_id: Option<i64>,
+    /// The display name of `province_code`.
     pub province: Option<String>,
+    pub province_code: Option<String>,
     pub sku_id: i64,
     pub scans: i64,
 }
@@ -206,12 +258,13 @@ pub async fn cross_territory_report(
     let mut q = scan_event::Entity::find()
         .select_only()
         .column(scan_event::Column::DistributorId)
-        .column(scan_event::Column::Province)
+        .column_as(Expr::cust("NULL"), "province")
+        .column_as(Expr::cust(PROVINCE_CODE), "province_code")
         .column(scan_event::Column::SkuId)
         .column_as(Expr::cust("COUNT(*)"), "scans")
         .filter(scan_event::Column::Flag.eq("CROSS_TERRITORY"))
         .group_by(scan_event::Column::DistributorId)
-        .group_by(scan_event::Column::Province)
+        .group_by(Expr::cust(PROVINCE_CODE))
         .group_by(scan_event::Column::SkuId)
         .order_by_asc(scan_event::Column::DistributorId)
         .order_by_desc(Expr::cust("COUNT(*)"));
@@ -224,7 +277,18 @@ pub async fn cross_territory_report(
     Ok(q.limit(MAX_ROWS)
         .into_model::<CrossTerritoryRow>()
         .all(&app.db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(|mut r| {
+            r.province = r
+                .province_code
+                .as_deref()
+                .and_then(RegionCode::parse_stored)
+                .and_then(|c| c.names().0)
+                .map(str::to_owned);
+            r
+        })
+        .collect())
 }
 
 /// A flagged scan, for HQ follow-up.
@@ -238,6 +302,7 @@ pub struct FlaggedScan {
     pub flag: String,
     pub province: Option<String>,
     pub city: Option<String>,
+    pub region_code: Option<String>,
     pub scanned_at: DateTime<Utc>,
 }
 
@@ -270,6 +335,7 @@ pub async fn flagged_scans(
             flag: e.flag.unwrap_or_default(),
             province: e.province,
             city: e.city,
+            region_code: e.region_code,
             scanned_at: e.scanned_at,
         })
         .collect())

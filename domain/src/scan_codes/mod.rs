@@ -26,6 +26,7 @@ use crate::coupons::{self, CouponsError};
 use crate::error::{DomainError, ErrorCode, StoreError};
 use crate::loyalty::{self, PointsEvent, PointsReason};
 use crate::members::SkinType;
+use crate::regions::{self, Place, RegionCode};
 use crate::{AppState, RequestMeta, db, validate};
 use entities::{
     distributor, member, scan_code_batch, scan_event, scan_redemption, sku, stock_batch,
@@ -207,6 +208,8 @@ pub struct CodeBatch {
     pub lot: Option<String>,
     pub distributor_id: Option<i64>,
     pub territory: Vec<String>,
+    /// The territory as GB/T 2260 codes (what scans are compared with).
+    pub territory_codes: Vec<RegionCode>,
     pub gift: Gift,
     pub valid_from: DateTime<Utc>,
     pub valid_until: DateTime<Utc>,
@@ -220,6 +223,22 @@ fn territory_of(text: &str) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// A batch's territory codes; rows from before codes fall back to their names.
+fn batch_territory(b: &scan_code_batch::Model) -> Vec<RegionCode> {
+    match &b.territory_codes {
+        Some(codes) => regions::stored_codes(codes),
+        None => regions::codes_of_names(&territory_of(&b.territory)),
+    }
+}
+
+/// A distributor's territory codes; rows from before codes fall back to their names.
+pub fn distributor_territory(d: &distributor::Model) -> Vec<RegionCode> {
+    match &d.region_codes {
+        Some(codes) => regions::stored_codes(codes),
+        None => regions::codes_of_names(&split_region(&d.region)),
+    }
 }
 
 /// A distributor's region field may list several provinces (comma, 、 or ; separated).
@@ -236,6 +255,7 @@ impl From<scan_code_batch::Model> for CodeBatch {
     fn from(b: scan_code_batch::Model) -> Self {
         Self {
             gift: Gift::from_row(&b),
+            territory_codes: batch_territory(&b),
             territory: territory_of(&b.territory),
             id: b.id,
             name: b.name,
@@ -337,6 +357,7 @@ pub struct ScanOutcome {
     pub first_scanned_at: DateTime<Utc>,
     pub first_province: Option<String>,
     pub first_city: Option<String>,
+    pub first_region_code: Option<String>,
     /// Whether the calling member redeemed it (now or earlier).
     pub redeemed_by_you: bool,
 }
@@ -396,24 +417,36 @@ pub async fn create_batch(
         ),
         None => None,
     };
-    let mut territory = Vec::new();
+    let mut codes = Vec::new();
     for p in &input.territory {
-        territory.push(validate::text("province", p, 16).map_err(ScanError::InvalidInput)?);
+        let p = validate::field(validate::FieldKind::Region, "territory", p, None)
+            .map_err(ScanError::InvalidInput)?;
+        codes.push(regions::territory_entry(&p).map_err(ScanError::InvalidInput)?);
     }
     if let Some(id) = input.distributor_id {
         let d = distributor::Entity::find_by_id(id)
             .one(&app.db)
             .await?
             .ok_or(ScanError::DistributorNotFound)?;
-        if territory.is_empty() {
-            territory = split_region(&d.region);
+        if codes.is_empty() {
+            codes = distributor_territory(&d);
         }
     }
-    if territory.len() > 40 {
-        return Err(invalid("a territory lists at most 40 provinces"));
+    codes.sort();
+    codes.dedup();
+    if codes.len() > 40 {
+        return Err(invalid("a territory lists at most 40 regions"));
     }
-    territory.sort();
-    territory.dedup();
+    // Names for display, codes for comparing.
+    let territory: Vec<String> = codes
+        .iter()
+        .map(|c| match c.names() {
+            (_, Some(city)) => city.to_owned(),
+            (Some(province), None) => province.to_owned(),
+            (None, None) => c.to_string(),
+        })
+        .collect();
+    let territory_codes: Vec<String> = codes.iter().map(ToString::to_string).collect();
     let now = app.clock.now();
     let txn = db::begin_write(&app.db).await?;
     let row = scan_code_batch::ActiveModel {
@@ -424,6 +457,7 @@ pub async fn create_batch(
         lot: Set(lot),
         distributor_id: Set(input.distributor_id),
         territory: Set(territory.join("\n")),
+        territory_codes: Set(Some(territory_codes.join("\n"))),
         gift_kind: Set(gift.kind().to_owned()),
         gift_points: Set(match gift {
             Gift::Points(p) => p,
@@ -730,30 +764,59 @@ fn day_start(at: DateTime<Utc>) -> DateTime<Utc> {
         .map_or(at - Duration::hours(24), |d| d.with_timezone(&Utc))
 }
 
-fn normalise_region(r: ScanRegion) -> Result<ScanRegion, ScanError> {
-    Ok(ScanRegion {
-        province: validate::text("province", &r.province, 16).map_err(ScanError::InvalidInput)?,
-        city: text_opt("city", r.city, 16)?,
-    })
+fn normalise_region(r: ScanRegion) -> Result<Place, ScanError> {
+    use validate::FieldKind;
+    let province = validate::field(FieldKind::Region, "region.province", &r.province, None)
+        .map_err(ScanError::InvalidInput)?;
+    let city = validate::field_opt(FieldKind::Region, "region.city", r.city.as_deref())
+        .map_err(ScanError::InvalidInput)?;
+    regions::place(&province, city.as_deref())
+        .map_err(|e| ScanError::InvalidInput(format!("region: {e}")))
 }
 
-/// The coarse region of a scan: what the member or client stated, else the profile's.
+/// The coarse region of a scan: what the member or client stated, else the profile's. A
+/// profile region the table does not know has no code: kept by name, never flagged.
 async fn region_for(
     app: &AppState,
     member_id: i64,
-    stated: Option<ScanRegion>,
-) -> Result<Option<ScanRegion>, ScanError> {
-    if let Some(r) = stated {
-        return Ok(Some(r));
+    stated: Option<Place>,
+) -> Result<Option<ScanPlace>, ScanError> {
+    if let Some(p) = stated {
+        return Ok(Some(ScanPlace {
+            code: Some(p.code),
+            province: p.province,
+            city: p.city,
+        }));
     }
-    let row: Option<(Option<String>, Option<String>)> = member::Entity::find_by_id(member_id)
+    type Row = (Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> = member::Entity::find_by_id(member_id)
         .select_only()
         .column(member::Column::RegionProvince)
         .column(member::Column::RegionCity)
+        .column(member::Column::RegionCode)
         .into_tuple()
         .one(&app.db)
         .await?;
-    Ok(row.and_then(|(p, c)| p.map(|province| ScanRegion { province, city: c })))
+    Ok(row.and_then(|(p, c, code)| {
+        let province = p?;
+        let code = code
+            .as_deref()
+            .and_then(RegionCode::parse_stored)
+            .or_else(|| regions::place(&province, c.as_deref()).ok().map(|p| p.code));
+        Some(ScanPlace {
+            code,
+            province,
+            city: c,
+        })
+    }))
+}
+
+/// Where a scan happened, as recorded.
+#[derive(Debug, Clone)]
+struct ScanPlace {
+    code: Option<RegionCode>,
+    province: String,
+    city: Option<String>,
 }
 
 fn random_voucher() -> String {
@@ -793,7 +856,7 @@ struct EventFacts<'a> {
     batch: &'a scan_code_batch::Model,
     serial: i64,
     member_id: i64,
-    region: Option<&'a ScanRegion>,
+    region: Option<&'a ScanPlace>,
     survey: &'a Survey,
     outcome: &'static str,
     gifted: bool,
@@ -811,6 +874,7 @@ fn event(f: EventFacts<'_>) -> scan_event::ActiveModel {
         distributor_id: Set(f.batch.distributor_id),
         province: Set(f.region.map(|r| r.province.clone())),
         city: Set(f.region.and_then(|r| r.city.clone())),
+        region_code: Set(f.region.and_then(|r| r.code).map(|c| c.to_string())),
         age_band: Set(f.survey.age_band.map(|a| a.as_str().to_owned())),
         skin_type: Set(f.survey.skin_type.map(|s| s.as_str().to_owned())),
         where_bought: Set(f.survey.where_bought.map(|w| w.as_str().to_owned())),
@@ -913,6 +977,7 @@ pub async fn scan(
         first_scanned_at: first.redeemed_at,
         first_province: first.province,
         first_city: first.city,
+        first_region_code: first.region_code,
         redeemed_by_you: mine,
     })
 }
@@ -924,16 +989,15 @@ async fn redeem(
     who: &MemberPrincipal,
     batch: &scan_code_batch::Model,
     serial: i64,
-    region: Option<&ScanRegion>,
+    region: Option<&ScanPlace>,
     survey: &Survey,
 ) -> Result<Option<ScanOutcome>, ScanError> {
     // Microseconds: what both databases keep, so the first scan's answer equals later ones.
     let now = chrono::SubsecRound::trunc_subsecs(app.clock.now(), 6);
-    let territory = territory_of(&batch.territory);
-    let cross = match region {
-        Some(r) => !territory.is_empty() && !territory.contains(&r.province),
-        None => false,
-    };
+    let territory = batch_territory(batch);
+    let cross = region
+        .and_then(|r| r.code)
+        .is_some_and(|at| regions::outside(&territory, at));
     let gift = Gift::from_row(batch);
     let voucher = matches!(gift, Gift::Sample { .. }).then(random_voucher);
     let txn = db::begin_write(&app.db).await?;
@@ -955,6 +1019,7 @@ async fn redeem(
         sku_id: Set(batch.sku_id),
         province: Set(region.map(|r| r.province.clone())),
         city: Set(region.and_then(|r| r.city.clone())),
+        region_code: Set(region.and_then(|r| r.code).map(|c| c.to_string())),
         cross_territory: Set(cross),
         gift_kind: Set(gift.kind().to_owned()),
         gift_points: Set(match gift {
@@ -1037,6 +1102,7 @@ async fn redeem(
         first_scanned_at: now,
         first_province: region.map(|r| r.province.clone()),
         first_city: region.and_then(|r| r.city.clone()),
+        first_region_code: region.and_then(|r| r.code).map(|c| c.to_string()),
         redeemed_by_you: true,
     }))
 }
@@ -1229,8 +1295,18 @@ pub(crate) async fn seed_demo_batch<C: ConnectionTrait>(
         lot: Set(None),
         distributor_id: Set(dist.as_ref().map(|d| d.id)),
         territory: Set(dist
+            .as_ref()
             .map(|d| split_region(&d.region).join("\n"))
             .unwrap_or_default()),
+        territory_codes: Set(Some(
+            dist.as_ref()
+                .map(distributor_territory)
+                .unwrap_or_default()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )),
         gift_kind: Set("POINTS".into()),
         gift_points: Set(50),
         coupon_template_id: Set(None),
@@ -1282,6 +1358,7 @@ mod tests {
             lot: None,
             distributor_id: None,
             territory: vec![],
+            territory_codes: vec![],
             gift: Gift::Points(1),
             valid_from: Utc::now(),
             valid_until: Utc::now(),
