@@ -8,7 +8,7 @@
 //! than coverage-guided, so the seeds carry the structure and the mutations stay local to them.
 //!
 //! A crash is a panic (caught with `catch_unwind`); a hang is an input that takes longer than the
-//! hang threshold, or never returns (a watchdog thread then saves it and exits). Reproducers are
+//! hang threshold three runs in a row, or never returns (a watchdog thread then saves it and exits). Reproducers are
 //! written to the artifacts folder. `scripts/fuzz <target|all> <seconds>` runs them; each target
 //! also runs for a fixed number of inputs in the normal test suite.
 
@@ -250,7 +250,7 @@ pub fn fuzz(target: &Target, options: &Options) -> Report {
                 );
             }
             report.crashes.push(path);
-        } else if took > options.hang_after {
+        } else if took > options.hang_after && confirmed_slow(target, &input, options.hang_after) {
             let path = save(&options.artifacts, target.name, "slow", &input);
             eprintln!(
                 "{}: HANG {took:?} > {:?}, input saved to {}",
@@ -341,4 +341,14 @@ mod tests {
         };
         assert_eq!(run(), run());
     }
+}
+
+/// A slow run on a shared, loaded machine is often the scheduler, not the input: it counts as a
+/// hang only when two more runs of the same input are slow as well (the fastest of three decides).
+fn confirmed_slow(target: &Target, input: &[u8], hang_after: Duration) -> bool {
+    (0..2).all(|_| {
+        let t = Instant::now();
+        let _ = catch_unwind(AssertUnwindSafe(|| (target.run)(input)));
+        t.elapsed() > hang_after
+    })
 }

@@ -3,8 +3,8 @@
 
 pub mod context;
 pub mod error;
-pub mod limits;
 pub mod input_limits;
+pub mod limits;
 pub mod scalars;
 
 mod audit;
