@@ -278,6 +278,16 @@ pub fn target(name: &str) -> Option<Target> {
     targets().into_iter().find(|t| t.name == name)
 }
 
+/// A slow run on a shared, loaded machine is often the scheduler, not the input: it counts as a
+/// hang only when two more runs of the same input are slow as well (the fastest of three decides).
+fn confirmed_slow(target: &Target, input: &[u8], hang_after: Duration) -> bool {
+    (0..2).all(|_| {
+        let t = Instant::now();
+        let _ = catch_unwind(AssertUnwindSafe(|| (target.run)(input)));
+        t.elapsed() > hang_after
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,14 +351,4 @@ mod tests {
         };
         assert_eq!(run(), run());
     }
-}
-
-/// A slow run on a shared, loaded machine is often the scheduler, not the input: it counts as a
-/// hang only when two more runs of the same input are slow as well (the fastest of three decides).
-fn confirmed_slow(target: &Target, input: &[u8], hang_after: Duration) -> bool {
-    (0..2).all(|_| {
-        let t = Instant::now();
-        let _ = catch_unwind(AssertUnwindSafe(|| (target.run)(input)));
-        t.elapsed() > hang_after
-    })
 }
