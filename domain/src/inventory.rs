@@ -51,20 +51,8 @@ fn invalid(msg: impl Into<String>) -> InventoryError {
     InventoryError::InvalidInput(msg.into())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LocationKind {
-    Store,
-    Warehouse,
-}
-
-impl LocationKind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Store => "STORE",
-            Self::Warehouse => "WAREHOUSE",
-        }
-    }
-}
+pub use entities::location::LocationKind;
+pub use entities::stock_movement::MovementKind;
 
 #[derive(Debug, Clone)]
 pub struct Location {
@@ -81,11 +69,7 @@ impl From<location::Model> for Location {
             id: l.id,
             code: l.code,
             name: l.name,
-            kind: if l.kind == "WAREHOUSE" {
-                LocationKind::Warehouse
-            } else {
-                LocationKind::Store
-            },
+            kind: l.kind,
             store_id: l.store_id,
         }
     }
@@ -140,42 +124,11 @@ pub struct Movement {
     pub batch_id: i64,
     pub sku_id: i64,
     pub delta: i64,
-    pub kind: String,
+    pub kind: MovementKind,
     pub reference: Option<String>,
     pub staff_id: Option<i64>,
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,
-}
-
-/// What moved stock, for the ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MovementKind {
-    Receipt,
-    Adjustment,
-    TransferOut,
-    TransferIn,
-    /// Units set aside for an online order (they leave the sellable stock at once).
-    OrderReserve,
-    /// An unpaid order closed: its units come back.
-    OrderRelease,
-    InStoreSale,
-    /// Goods returned with a refund.
-    Return,
-}
-
-impl MovementKind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Receipt => "RECEIPT",
-            Self::Adjustment => "ADJUSTMENT",
-            Self::TransferOut => "TRANSFER_OUT",
-            Self::TransferIn => "TRANSFER_IN",
-            Self::OrderReserve => "ORDER_RESERVE",
-            Self::OrderRelease => "ORDER_RELEASE",
-            Self::InStoreSale => "IN_STORE_SALE",
-            Self::Return => "RETURN",
-        }
-    }
 }
 
 /// One movement to write: who, what, where, why.
@@ -240,7 +193,7 @@ pub(crate) async fn apply_movement<C: ConnectionTrait>(
         batch_id: Set(m.batch_id),
         sku_id: Set(m.sku_id),
         delta: Set(m.delta),
-        kind: Set(m.kind.as_str().to_owned()),
+        kind: Set(m.kind),
         reference: Set(m.reference.map(str::to_owned)),
         staff_id: Set(m.staff_id),
         note: Set(m.note.map(str::to_owned)),
@@ -423,7 +376,7 @@ pub async fn create_store(
     let location = location::ActiveModel {
         code: Set(format!("{code}-COUNTER")),
         name: Set(name),
-        kind: Set(LocationKind::Store.as_str().to_owned()),
+        kind: Set(LocationKind::Store),
         store_id: Set(Some(store.id)),
         created_at: Set(now),
         ..Default::default()
@@ -453,7 +406,7 @@ pub async fn create_warehouse(
     let row = location::ActiveModel {
         code: Set(code),
         name: Set(name),
-        kind: Set(LocationKind::Warehouse.as_str().to_owned()),
+        kind: Set(LocationKind::Warehouse),
         store_id: Set(None),
         created_at: Set(app.clock.now()),
         ..Default::default()
@@ -505,7 +458,7 @@ pub async fn store_location<C: ConnectionTrait>(
 ) -> Result<location::Model, InventoryError> {
     location::Entity::find()
         .filter(location::Column::StoreId.eq(store_id))
-        .filter(location::Column::Kind.eq(LocationKind::Store.as_str()))
+        .filter(location::Column::Kind.eq(LocationKind::Store))
         .order_by_asc(location::Column::Id)
         .one(db)
         .await?
@@ -517,7 +470,7 @@ pub async fn delivery_warehouse<C: ConnectionTrait>(
     db: &C,
 ) -> Result<location::Model, InventoryError> {
     location::Entity::find()
-        .filter(location::Column::Kind.eq(LocationKind::Warehouse.as_str()))
+        .filter(location::Column::Kind.eq(LocationKind::Warehouse))
         .order_by_asc(location::Column::Id)
         .one(db)
         .await?

@@ -5,12 +5,12 @@ use chrono::{Datelike, NaiveDate};
 use rand::Rng;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    Iterable, QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Action, Actor, SubjectKind};
 use crate::auth::{self, AuthError, MemberPrincipal, Permission, StaffPrincipal};
 use crate::error::{DomainError, ErrorCode, StoreError, is_unique_violation};
 use crate::{AppState, RequestMeta};
@@ -57,98 +57,8 @@ fn invalid(msg: impl Into<String>) -> MembersError {
     MembersError::InvalidInput(msg.into())
 }
 
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            pub const fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-string_enum!(
-    /// 干 dry, 油 oily, 混合 combination, 中性 normal, 敏感 sensitive.
-    SkinType { Dry = "DRY", Oily = "OILY", Combination = "COMBINATION", Normal = "NORMAL", Sensitive = "SENSITIVE" }
-);
-
-string_enum!(SkinConcern {
-    Acne = "ACNE",
-    Ageing = "AGEING",
-    Pigmentation = "PIGMENTATION",
-    Redness = "REDNESS",
-    Pores = "PORES",
-    Dehydration = "DEHYDRATION",
-    Dullness = "DULLNESS",
-});
-
-string_enum!(Gender { Unknown = "UNKNOWN", Male = "MALE", Female = "FEMALE" });
-
-string_enum!(
-    /// Where a tag came from: SYSTEM tags follow the profile, MANUAL ones a BA adds, COMPUTED
-    /// ones come from behaviour (RFM, lifecycle).
-    TagSource { System = "SYSTEM", Manual = "MANUAL", Computed = "COMPUTED" }
-);
-
-impl SkinType {
-    /// The system tag that mirrors the skin type (one at a time).
-    pub const fn tag(self) -> &'static str {
-        match self {
-            Self::Dry => "干性肌",
-            Self::Oily => "油性肌",
-            Self::Combination => "混合肌",
-            Self::Normal => "中性肌",
-            Self::Sensitive => "敏感肌",
-        }
-    }
-}
-
-impl SkinType {
-    /// The type's bit in a product's `suitable_skin_types`.
-    pub fn bit(self) -> i32 {
-        let index = Self::ALL.iter().position(|t| *t == self).unwrap_or(0);
-        1 << index
-    }
-
-    pub fn from_bits(bits: i32) -> Vec<Self> {
-        Self::ALL
-            .iter()
-            .copied()
-            .filter(|t| bits & t.bit() != 0)
-            .collect()
-    }
-
-    pub fn to_bits(types: &[Self]) -> i32 {
-        types.iter().fold(0, |bits, t| bits | t.bit())
-    }
-}
-
-impl SkinConcern {
-    /// The concern's bit in `members.skin_concerns`.
-    pub fn bit(self) -> i32 {
-        let index = Self::ALL.iter().position(|c| *c == self).unwrap_or(0);
-        1 << index
-    }
-
-    pub fn from_bits(bits: i32) -> Vec<Self> {
-        Self::ALL
-            .iter()
-            .copied()
-            .filter(|c| bits & c.bit() != 0)
-            .collect()
-    }
-
-    pub fn to_bits(concerns: &[Self]) -> i32 {
-        concerns.iter().fold(0, |bits, c| bits | c.bit())
-    }
-}
+pub use entities::member::{Gender, SkinConcern, SkinType};
+pub use entities::member_tag::TagSource;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region {
@@ -192,10 +102,10 @@ impl From<member::Model> for Member {
             id: row.id,
             member_code: row.member_code,
             nickname: row.nickname,
-            gender: Gender::parse(&row.gender).unwrap_or(Gender::Unknown),
+            gender: row.gender,
             birthday: row.birthday,
             region,
-            skin_type: row.skin_type.as_deref().and_then(SkinType::parse),
+            skin_type: row.skin_type,
             skin_concerns: SkinConcern::from_bits(row.skin_concerns),
             marketing_consent: row.marketing_consent,
             phone_masked: row.phone_masked,
@@ -354,7 +264,7 @@ pub async fn find_or_create_by_openid(
             member_code: Set(new_member_code()),
             openid: Set(openid.to_owned()),
             unionid: Set(unionid.map(str::to_owned)),
-            gender: Set(Gender::Unknown.as_str().to_owned()),
+            gender: Set(Gender::Unknown),
             skin_concerns: Set(0),
             marketing_consent: Set(false),
             tier_code: Set(tier_code.clone()),
@@ -403,7 +313,7 @@ pub async fn tags(app: &AppState, member_id: i64) -> Result<Vec<Tag>, MembersErr
         .into_iter()
         .map(|t| Tag {
             name: t.name,
-            source: TagSource::parse(&t.source).unwrap_or(TagSource::Manual),
+            source: t.source,
             created_at: t.created_at,
         })
         .collect())
@@ -461,7 +371,7 @@ pub async fn update_own_profile(
         active.nickname = Set(Some(nickname));
     }
     if let Some(gender) = update.gender {
-        active.gender = Set(gender.as_str().to_owned());
+        active.gender = Set(gender);
     }
     if let Some(birthday) = update.birthday {
         active.birthday = Set(Some(birthday));
@@ -508,11 +418,11 @@ async fn apply_skin_profile<C: ConnectionTrait>(
     let mut changed = false;
     if let Some(skin_type) = skin.skin_type {
         changed = true;
-        active.skin_type = Set(Some(skin_type.as_str().to_owned()));
-        let system_names: Vec<&str> = SkinType::ALL.iter().map(|t| t.tag()).collect();
+        active.skin_type = Set(Some(skin_type));
+        let system_names: Vec<&str> = SkinType::iter().map(SkinType::tag).collect();
         member_tag::Entity::delete_many()
             .filter(member_tag::Column::MemberId.eq(member_id))
-            .filter(member_tag::Column::Source.eq(TagSource::System.as_str()))
+            .filter(member_tag::Column::Source.eq(TagSource::System))
             .filter(member_tag::Column::Name.is_in(system_names))
             .exec(db)
             .await?;
@@ -525,7 +435,7 @@ async fn apply_skin_profile<C: ConnectionTrait>(
         member_tag::ActiveModel {
             member_id: Set(member_id),
             name: Set(skin_type.tag().to_owned()),
-            source: Set(TagSource::System.as_str().to_owned()),
+            source: Set(TagSource::System),
             created_by: Set(None),
             created_at: Set(now),
             ..Default::default()
@@ -630,8 +540,8 @@ pub async fn find_by_phone(
         app,
         meta,
         Actor::Staff(staff.staff_id),
-        "member.search.phone",
-        ("MEMBER", row.as_ref().map(|r| r.id)),
+        Action::MemberSearchPhone,
+        (SubjectKind::Member, row.as_ref().map(|r| r.id)),
         json!({ "found": row.is_some() }),
     )
     .await?;
@@ -683,8 +593,8 @@ pub async fn read_phone(
         app,
         meta,
         Actor::Staff(staff.staff_id),
-        "member.phone.read",
-        ("MEMBER", Some(member_id)),
+        Action::MemberPhoneRead,
+        (SubjectKind::Member, Some(member_id)),
         json!({}),
     )
     .await?;
@@ -706,8 +616,8 @@ pub async fn read_birthday(
             app,
             meta,
             Actor::Staff(staff.staff_id),
-            "member.birthday.read",
-            ("MEMBER", Some(member_id)),
+            Action::MemberBirthdayRead,
+            (SubjectKind::Member, Some(member_id)),
             json!({}),
         )
         .await?;
@@ -747,11 +657,11 @@ pub async fn update_skin_profile(
         app,
         meta,
         Actor::Staff(staff.staff_id),
-        "member.skin_profile.update",
-        ("MEMBER", Some(member_id)),
+        Action::MemberSkinProfileUpdate,
+        (SubjectKind::Member, Some(member_id)),
         json!({
-            "skinType": skin.skin_type.map(SkinType::as_str),
-            "skinConcerns": skin.skin_concerns.as_ref().map(|c| c.iter().map(|c| c.as_str()).collect::<Vec<_>>()),
+            "skinType": skin.skin_type.map(|t| t.to_value()),
+            "skinConcerns": skin.skin_concerns.as_ref().map(|c| c.iter().map(ActiveEnum::to_value).collect::<Vec<_>>()),
             "allergiesChanged": skin.allergies.is_some(),
         }),
     )
@@ -789,8 +699,8 @@ pub async fn assign_exclusive_ba(
         app,
         meta,
         Actor::Staff(staff.staff_id),
-        "member.exclusive_ba.assign",
-        ("MEMBER", Some(member_id)),
+        Action::MemberExclusiveBaAssign,
+        (SubjectKind::Member, Some(member_id)),
         json!({ "baId": ba_id }),
     )
     .await?;
@@ -799,7 +709,7 @@ pub async fn assign_exclusive_ba(
 
 fn check_manual_tag(name: &str) -> Result<String, MembersError> {
     let name = check_name("a tag", name, 20)?;
-    if SkinType::ALL.iter().any(|t| t.tag() == name) {
+    if SkinType::iter().any(|t| t.tag() == name) {
         return Err(MembersError::SystemTag);
     }
     Ok(name)
@@ -820,7 +730,7 @@ pub async fn add_tag(
     let inserted = member_tag::Entity::insert(member_tag::ActiveModel {
         member_id: Set(member_id),
         name: Set(name.clone()),
-        source: Set(TagSource::Manual.as_str().to_owned()),
+        source: Set(TagSource::Manual),
         created_by: Set(Some(staff.staff_id)),
         created_at: Set(app.clock.now()),
         ..Default::default()
@@ -838,8 +748,8 @@ pub async fn add_tag(
             app,
             meta,
             Actor::Staff(staff.staff_id),
-            "member.tag.add",
-            ("MEMBER", Some(member_id)),
+            Action::MemberTagAdd,
+            (SubjectKind::Member, Some(member_id)),
             json!({ "tag": name }),
         )
         .await?;
@@ -863,7 +773,7 @@ pub async fn remove_tag(
         .one(&app.db)
         .await?
         .ok_or(MembersError::TagNotFound)?;
-    if tag.source != TagSource::Manual.as_str() {
+    if tag.source != TagSource::Manual {
         return Err(MembersError::SystemTag);
     }
     let txn = crate::db::begin_write(&app.db).await?;
@@ -873,8 +783,8 @@ pub async fn remove_tag(
         app,
         meta,
         Actor::Staff(staff.staff_id),
-        "member.tag.remove",
-        ("MEMBER", Some(member_id)),
+        Action::MemberTagRemove,
+        (SubjectKind::Member, Some(member_id)),
         json!({ "tag": name }),
     )
     .await?;
