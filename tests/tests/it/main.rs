@@ -14,6 +14,7 @@ mod graphql_edge;
 mod http_surface;
 mod kv_contract;
 mod members;
+mod members_stored_values;
 mod orders;
 mod payments;
 mod scan_codes;
