@@ -55,8 +55,8 @@ impl SkinType {
     }
 }
 
-/// Skin concerns. Not a text column: `members.skin_concerns` holds them as a bit set, so
-/// segments filter in SQL on both backends; the text form is for JSON (audit detail, segments).
+// Skin concerns. Not a text column: `members.skin_concerns` holds them as a bit set, so
+// segments filter in SQL on both backends; the text form is for JSON (audit detail, segments).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
 #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[sea_orm(
