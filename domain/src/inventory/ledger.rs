@@ -14,6 +14,7 @@ use entities::{stock_batch, stock_level, stock_movement};
 
 use super::{InventoryError, MovementKind};
 
+/// One movement to write: who, what, where, why.
 pub(crate) struct MovementSpec<'a> {
     pub location_id: i64,
     pub batch_id: i64,

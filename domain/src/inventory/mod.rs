@@ -144,8 +144,6 @@ pub struct Movement {
     pub created_at: DateTime<Utc>,
 }
 
-/// One movement to write: who, what, where, why.
-
 fn require_location_access(
     staff: &StaffPrincipal,
     location: &location::Model,
