@@ -115,7 +115,7 @@ async fn seed(db: &DatabaseConnection, args: &Args) -> anyhow::Result<Seeded> {
         .map(|i| member::ActiveModel {
             member_code: Set(format!("BENCHM{i:04}")),
             openid: Set(format!("bench-openid-{i}")),
-            gender: Set("UNKNOWN".into()),
+            gender: Set(entities::member::Gender::Unknown),
             skin_concerns: Set(0),
             marketing_consent: Set(false),
             tier_code: Set("NONE".into()),

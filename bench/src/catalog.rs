@@ -50,7 +50,7 @@ async fn seed(
     let wh = location::ActiveModel {
         code: Set("BENCH-WH".into()),
         name: Set("基准仓".into()),
-        kind: Set("WAREHOUSE".into()),
+        kind: Set(entities::location::LocationKind::Warehouse),
         store_id: Set(None),
         created_at: Set(now),
         ..Default::default()
@@ -67,7 +67,7 @@ async fn seed(
                 name: Set(format!("基准商品 {i}")),
                 description: Set("一款用于压测的护肤品".into()),
                 category_id: Set(cat.id),
-                efficacy_claims: Set("[\"保湿\"]".into()),
+                efficacy_claims: Set(vec!["保湿".to_owned()].into()),
                 suitable_skin_types: Set(0b11111),
                 active: Set(true),
                 created_at: Set(now),
@@ -163,7 +163,7 @@ async fn seed(
                 batch_id: Set(b.id),
                 sku_id: Set(b.sku_id),
                 delta: Set(100),
-                kind: Set("RECEIPT".into()),
+                kind: Set(entities::stock_movement::MovementKind::Receipt),
                 reference: Set(Some("bench seed".into())),
                 staff_id: Set(None),
                 note: Set(None),

@@ -47,7 +47,7 @@ async fn seed(db: &sea_orm::DatabaseConnection, units: i32) -> anyhow::Result<i6
     let wh = location::ActiveModel {
         code: Set("FLASH-WH".into()),
         name: Set("电商仓".into()),
-        kind: Set("WAREHOUSE".into()),
+        kind: Set(entities::location::LocationKind::Warehouse),
         store_id: Set(None),
         created_at: Set(now),
         ..Default::default()
@@ -59,7 +59,7 @@ async fn seed(db: &sea_orm::DatabaseConnection, units: i32) -> anyhow::Result<i6
         name: Set("玫瑰精华".into()),
         description: Set(String::new()),
         category_id: Set(cat.id),
-        efficacy_claims: Set("[]".into()),
+        efficacy_claims: Set(Vec::new().into()),
         suitable_skin_types: Set(0b11111),
         active: Set(true),
         created_at: Set(now),
@@ -109,7 +109,7 @@ async fn seed(db: &sea_orm::DatabaseConnection, units: i32) -> anyhow::Result<i6
         batch_id: Set(batch.id),
         sku_id: Set(s.id),
         delta: Set(on_hand),
-        kind: Set("RECEIPT".into()),
+        kind: Set(entities::stock_movement::MovementKind::Receipt),
         reference: Set(Some("bench seed".into())),
         staff_id: Set(None),
         note: Set(None),

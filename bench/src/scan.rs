@@ -54,7 +54,7 @@ async fn seed(db: &sea_orm::DatabaseConnection, codes: i64) -> anyhow::Result<i6
         name: Set("扫码精华".into()),
         description: Set(String::new()),
         category_id: Set(cat.id),
-        efficacy_claims: Set("[]".into()),
+        efficacy_claims: Set(Vec::new().into()),
         suitable_skin_types: Set(0b11111),
         active: Set(true),
         created_at: Set(now),

@@ -11,6 +11,8 @@ use crate::error::{DomainError, ErrorCode, StoreError};
 use crate::{AppState, RequestMeta};
 use entities::audit_log;
 
+pub use entities::audit_log::{Action, ActorKind, SubjectKind};
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error(transparent)]
@@ -43,12 +45,12 @@ pub enum Actor {
 }
 
 impl Actor {
-    fn parts(self) -> (&'static str, Option<i64>) {
+    fn parts(self) -> (ActorKind, Option<i64>) {
         match self {
-            Self::Staff(id) => ("STAFF", Some(id)),
-            Self::Member(id) => ("MEMBER", Some(id)),
-            Self::Distributor(id) => ("DISTRIBUTOR", Some(id)),
-            Self::System => ("SYSTEM", None),
+            Self::Staff(id) => (ActorKind::Staff, Some(id)),
+            Self::Member(id) => (ActorKind::Member, Some(id)),
+            Self::Distributor(id) => (ActorKind::Distributor, Some(id)),
+            Self::System => (ActorKind::System, None),
         }
     }
 }
@@ -57,10 +59,10 @@ impl Actor {
 pub struct AuditEntry {
     pub id: i64,
     pub at: chrono::DateTime<chrono::Utc>,
-    pub actor_kind: String,
+    pub actor_kind: ActorKind,
     pub actor_id: Option<i64>,
-    pub action: String,
-    pub subject_kind: String,
+    pub action: Action,
+    pub subject_kind: SubjectKind,
     pub subject_id: Option<i64>,
     pub request_id: Option<String>,
     pub detail: serde_json::Value,
@@ -73,20 +75,20 @@ pub async fn record<C: ConnectionTrait>(
     app: &AppState,
     meta: &RequestMeta,
     actor: Actor,
-    action: &str,
-    subject: (&str, Option<i64>),
+    action: Action,
+    subject: (SubjectKind, Option<i64>),
     detail: serde_json::Value,
 ) -> Result<(), StoreError> {
     let (actor_kind, actor_id) = actor.parts();
     audit_log::ActiveModel {
         at: Set(app.clock.now()),
-        actor_kind: Set(actor_kind.to_owned()),
+        actor_kind: Set(actor_kind),
         actor_id: Set(actor_id),
-        action: Set(action.to_owned()),
-        subject_kind: Set(subject.0.to_owned()),
+        action: Set(action),
+        subject_kind: Set(subject.0),
         subject_id: Set(subject.1),
         request_id: Set(Some(meta.request_id.clone())),
-        detail: Set(detail.to_string()),
+        detail: Set(detail.into()),
         ..Default::default()
     }
     .insert(db)
@@ -106,7 +108,7 @@ pub async fn entries_for_member(
         return Err(AuditError::BadLimit);
     }
     let rows = audit_log::Entity::find()
-        .filter(audit_log::Column::SubjectKind.eq("MEMBER"))
+        .filter(audit_log::Column::SubjectKind.eq(SubjectKind::Member))
         .filter(audit_log::Column::SubjectId.eq(member_id))
         .order_by_desc(audit_log::Column::Id)
         .limit(limit)
@@ -123,7 +125,7 @@ pub async fn entries_for_member(
             subject_kind: r.subject_kind,
             subject_id: r.subject_id,
             request_id: r.request_id,
-            detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
+            detail: r.detail.into_inner(),
         })
         .collect())
 }

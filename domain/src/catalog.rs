@@ -95,7 +95,7 @@ impl From<product::Model> for Product {
             name: p.name,
             description: p.description,
             category_id: p.category_id,
-            efficacy_claims: serde_json::from_str(&p.efficacy_claims).unwrap_or_default(),
+            efficacy_claims: p.efficacy_claims.into_inner(),
             suitable_skin_types: SkinType::from_bits(p.suitable_skin_types),
             active: p.active,
         }
@@ -277,7 +277,7 @@ pub async fn create_product(
         name: Set(name),
         description: Set(input.description.trim().to_owned()),
         category_id: Set(input.category_id),
-        efficacy_claims: Set(serde_json::Value::from(claims).to_string()),
+        efficacy_claims: Set(claims.into()),
         suitable_skin_types: Set(SkinType::to_bits(&input.suitable_skin_types)),
         active: Set(true),
         created_at: Set(now),
@@ -381,7 +381,7 @@ pub async fn update_product(
         row.category_id = Set(category);
     }
     if let Some(claims) = claims {
-        row.efficacy_claims = Set(serde_json::Value::from(claims).to_string());
+        row.efficacy_claims = Set(claims.into());
     }
     if let Some(types) = changes.suitable_skin_types {
         row.suitable_skin_types = Set(SkinType::to_bits(&types));

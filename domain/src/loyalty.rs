@@ -49,35 +49,13 @@ impl DomainError for LoyaltyError {
     }
 }
 
-/// Why points moved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PointsReason {
-    OrderPaid,
-    OrderRefunded,
-    ScanGift,
-    Redeemed,
-    Expired,
-    Adjusted,
-}
-
-impl PointsReason {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::OrderPaid => "ORDER_PAID",
-            Self::OrderRefunded => "ORDER_REFUNDED",
-            Self::ScanGift => "SCAN_GIFT",
-            Self::Redeemed => "REDEEMED",
-            Self::Expired => "EXPIRED",
-            Self::Adjusted => "ADJUSTED",
-        }
-    }
-}
+pub use entities::points_ledger::PointsReason;
 
 #[derive(Debug, Clone)]
 pub struct PointsEntry {
     pub id: i64,
     pub delta: i64,
-    pub reason: String,
+    pub reason: PointsReason,
     pub reference: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub remaining: i64,
@@ -171,7 +149,7 @@ pub(crate) async fn earn<C: ConnectionTrait>(
     let inserted = points_ledger::Entity::insert(points_ledger::ActiveModel {
         member_id: Set(member_id),
         delta: Set(points),
-        reason: Set(reason.as_str().to_owned()),
+        reason: Set(reason),
         reference: Set(Some(reference.to_owned())),
         idempotency_key: Set(idempotency_key.to_owned()),
         expires_at: Set(expires_at),
@@ -267,7 +245,7 @@ pub(crate) async fn deduct<C: ConnectionTrait>(
     let inserted = points_ledger::ActiveModel {
         member_id: Set(member_id),
         delta: Set(-points),
-        reason: Set(reason.as_str().to_owned()),
+        reason: Set(reason),
         reference: Set(Some(reference.to_owned())),
         idempotency_key: Set(idempotency_key.to_owned()),
         expires_at: Set(None),
@@ -404,7 +382,7 @@ pub async fn expire_points(app: &AppState) -> Result<u64, LoyaltyError> {
             points_ledger::Entity::insert(points_ledger::ActiveModel {
                 member_id: Set(lot.member_id),
                 delta: Set(-lot.remaining),
-                reason: Set(PointsReason::Expired.as_str().to_owned()),
+                reason: Set(PointsReason::Expired),
                 reference: Set(Some(format!("lot:{}", lot.id))),
                 idempotency_key: Set(format!("expire:{}", lot.id)),
                 expires_at: Set(None),

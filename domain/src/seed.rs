@@ -7,7 +7,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use crate::AppState;
 use crate::auth::{StaffRole, hash_password_async};
 use crate::error::StoreError;
-use crate::members::{SkinConcern, SkinType};
+use crate::inventory::LocationKind;
+use crate::members::{Gender, SkinConcern, SkinType, TagSource};
 use entities::{
     category, distributor, distributor_account, location, member, member_allergy, member_tag,
     product, product_ingredient, sku, staff_account, stock_batch, store, tier,
@@ -133,7 +134,7 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
         let location = location::ActiveModel {
             code: Set(format!("{code}-COUNTER")),
             name: Set(name.into()),
-            kind: Set("STORE".into()),
+            kind: Set(LocationKind::Store),
             store_id: Set(Some(row.id)),
             created_at: Set(now),
             ..Default::default()
@@ -146,7 +147,7 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
     let warehouse = location::ActiveModel {
         code: Set("WH-ONLINE".into()),
         name: Set("华东电商仓".into()),
-        kind: Set("WAREHOUSE".into()),
+        kind: Set(LocationKind::Warehouse),
         store_id: Set(None),
         created_at: Set(now),
         ..Default::default()
@@ -220,8 +221,8 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
             openid: Set(openid_for(demo.wechat_user)),
             unionid: Set(None),
             nickname: Set(Some(demo.nickname.into())),
-            gender: Set("FEMALE".into()),
-            skin_type: Set(Some(demo.skin_type.as_str().into())),
+            gender: Set(Gender::Female),
+            skin_type: Set(Some(demo.skin_type)),
             skin_concerns: Set(SkinConcern::to_bits(demo.concerns)),
             marketing_consent: Set(true),
             marketing_consent_at: Set(Some(now)),
@@ -243,7 +244,7 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
         member_tag::ActiveModel {
             member_id: Set(row.id),
             name: Set(demo.skin_type.tag().into()),
-            source: Set("SYSTEM".into()),
+            source: Set(TagSource::System),
             created_by: Set(None),
             created_at: Set(now),
             ..Default::default()
@@ -364,7 +365,11 @@ async fn seed_catalog(
             name: Set(name.into()),
             description: Set(String::new()),
             category_id: Set(category_id),
-            efficacy_claims: Set(serde_json::Value::from(claims.to_vec()).to_string()),
+            efficacy_claims: Set(claims
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect::<Vec<_>>()
+                .into()),
             suitable_skin_types: Set(SkinType::to_bits(skin_types)),
             active: Set(true),
             created_at: Set(now),

@@ -1,4 +1,106 @@
+use sea_orm::Iterable;
 use sea_orm::entity::prelude::*;
+
+/// 干 dry, 油 oily, 混合 combination, 中性 normal, 敏感 sensitive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum SkinType {
+    Dry,
+    Oily,
+    Combination,
+    Normal,
+    Sensitive,
+}
+
+impl SkinType {
+    /// The system tag that mirrors the skin type (one at a time).
+    pub const fn tag(self) -> &'static str {
+        match self {
+            Self::Dry => "干性肌",
+            Self::Oily => "油性肌",
+            Self::Combination => "混合肌",
+            Self::Normal => "中性肌",
+            Self::Sensitive => "敏感肌",
+        }
+    }
+
+    /// The stored text, for columns of other tables that still hold it as a string (the
+    /// scan survey); a test keeps it equal to `to_value()`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Dry => "DRY",
+            Self::Oily => "OILY",
+            Self::Combination => "COMBINATION",
+            Self::Normal => "NORMAL",
+            Self::Sensitive => "SENSITIVE",
+        }
+    }
+
+    /// The type's bit in a product's `suitable_skin_types` (declaration order).
+    pub const fn bit(self) -> i32 {
+        1 << (self as i32)
+    }
+
+    pub fn from_bits(bits: i32) -> Vec<Self> {
+        Self::iter().filter(|t| bits & t.bit() != 0).collect()
+    }
+
+    pub fn to_bits(types: &[Self]) -> i32 {
+        types.iter().fold(0, |bits, t| bits | t.bit())
+    }
+}
+
+// Skin concerns. Not a text column: `members.skin_concerns` holds them as a bit set, so
+// segments filter in SQL on both backends; the text form is for JSON (audit detail, segments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum SkinConcern {
+    Acne,
+    Ageing,
+    Pigmentation,
+    Redness,
+    Pores,
+    Dehydration,
+    Dullness,
+}
+
+impl SkinConcern {
+    /// The concern's bit in `members.skin_concerns` (declaration order).
+    pub const fn bit(self) -> i32 {
+        1 << (self as i32)
+    }
+
+    pub fn from_bits(bits: i32) -> Vec<Self> {
+        Self::iter().filter(|c| bits & c.bit() != 0).collect()
+    }
+
+    pub fn to_bits(concerns: &[Self]) -> i32 {
+        concerns.iter().fold(0, |bits, c| bits | c.bit())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum Gender {
+    Unknown,
+    Male,
+    Female,
+}
 
 /// A consumer known to the brand.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -13,17 +115,15 @@ pub struct Model {
     pub openid: String,
     pub unionid: Option<String>,
     pub nickname: Option<String>,
-    /// UNKNOWN, MALE or FEMALE.
-    pub gender: String,
+    pub gender: Gender,
     pub birthday: Option<Date>,
     pub region_province: Option<String>,
     pub region_city: Option<String>,
     pub region_district: Option<String>,
     /// GB/T 2260 code of the profile region (the city when known, else the province).
     pub region_code: Option<String>,
-    /// DRY, OILY, COMBINATION, NORMAL or SENSITIVE.
-    pub skin_type: Option<String>,
-    /// Bit set of skin concerns (see domain::members::SkinConcern), so segments filter in SQL on both backends.
+    pub skin_type: Option<SkinType>,
+    /// Bit set of skin concerns (see [`SkinConcern`]), so segments filter in SQL on both backends.
     pub skin_concerns: i32,
     pub marketing_consent: bool,
     pub marketing_consent_at: Option<DateTimeUtc>,
@@ -49,3 +149,27 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skin_type_text_is_the_stored_value() {
+        for t in SkinType::iter() {
+            assert_eq!(t.as_str(), t.to_value());
+        }
+    }
+
+    #[test]
+    fn bits_round_trip() {
+        let concerns = vec![SkinConcern::Acne, SkinConcern::Dullness];
+        assert_eq!(
+            SkinConcern::from_bits(SkinConcern::to_bits(&concerns)),
+            concerns
+        );
+        assert_eq!(SkinType::Dry.bit(), 1);
+        assert_eq!(SkinType::Sensitive.bit(), 16);
+        assert_eq!(SkinConcern::Dullness.bit(), 64);
+    }
+}

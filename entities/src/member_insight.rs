@@ -1,15 +1,43 @@
 use sea_orm::entity::prelude::*;
 
+/// The member's lifecycle stage (see domain::campaigns::insights for the rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum Lifecycle {
+    New,
+    Active,
+    AtRisk,
+    Lost,
+}
+
+/// The member's RFM segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum RfmSegment {
+    Champions,
+    Loyal,
+    BigSpenders,
+    Promising,
+    Hibernating,
+    Prospect,
+}
+
 /// Computed from orders by the nightly job: the member's RFM segment and lifecycle stage.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "member_insights")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub member_id: i64,
-    /// NEW, ACTIVE, AT_RISK, LOST.
-    pub lifecycle: String,
-    /// CHAMPIONS, LOYAL, BIG_SPENDERS, PROMISING, HIBERNATING, PROSPECT.
-    pub rfm_segment: String,
+    pub lifecycle: Lifecycle,
+    pub rfm_segment: RfmSegment,
     pub last_order_at: Option<DateTimeUtc>,
     pub order_count: i64,
     pub monetary_fen: i64,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::typed::JsonText;
+
 /// A product; what is sold is one of its SKUs.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "products")]
@@ -12,7 +14,7 @@ pub struct Model {
     pub description: String,
     pub category_id: i64,
     /// JSON array of efficacy claims (功效), e.g. ["保湿", "舒缓"].
-    pub efficacy_claims: String,
+    pub efficacy_claims: JsonText<Vec<String>>,
     /// Bit set of the skin types the product suits (same bits as domain::members::SkinType).
     pub suitable_skin_types: i32,
     pub active: bool,

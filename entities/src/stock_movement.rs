@@ -1,5 +1,27 @@
 use sea_orm::entity::prelude::*;
 
+/// What moved stock, for the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum MovementKind {
+    Receipt,
+    Adjustment,
+    TransferOut,
+    TransferIn,
+    /// Units set aside for an online order (they leave the sellable stock at once).
+    OrderReserve,
+    /// An unpaid order closed: its units come back.
+    OrderRelease,
+    InStoreSale,
+    /// Goods returned with a refund.
+    Return,
+}
+
 /// One change of stock: the ledger the on-hand figures are the sum of.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "stock_movements")]
@@ -10,8 +32,7 @@ pub struct Model {
     pub batch_id: i64,
     pub sku_id: i64,
     pub delta: i64,
-    /// RECEIPT, ADJUSTMENT, TRANSFER_OUT, TRANSFER_IN, ORDER_RESERVE, ORDER_RELEASE, ...
-    pub kind: String,
+    pub kind: MovementKind,
     pub reference: Option<String>,
     pub staff_id: Option<i64>,
     pub note: Option<String>,

@@ -11,11 +11,9 @@ use crate::error::{ApiResult, parse_id};
 pub struct AuditEntry {
     pub id: ID,
     pub at: DateTime<Utc>,
-    /// STAFF, MEMBER, DISTRIBUTOR or SYSTEM.
-    pub actor_kind: String,
+    pub actor_kind: audit::ActorKind,
     pub actor_id: Option<ID>,
-    /// e.g. member.phone.read
-    pub action: String,
+    pub action: audit::Action,
     pub request_id: Option<String>,
     pub detail: async_graphql::Json<serde_json::Value>,
 }

@@ -144,12 +144,7 @@ impl Product {
         &self.0.efficacy_claims
     }
     async fn suitable_skin_types(&self) -> Vec<SkinType> {
-        self.0
-            .suitable_skin_types
-            .iter()
-            .copied()
-            .map(Into::into)
-            .collect()
+        self.0.suitable_skin_types.clone()
     }
     async fn active(&self) -> bool {
         self.0.active
@@ -265,7 +260,7 @@ async fn products_page(
         .transpose()?;
     let filter = catalog::ProductFilter {
         category_id: category_id.as_ref().map(parse_id).transpose()?,
-        skin_type: skin_type.map(Into::into),
+        skin_type,
     };
     let first = u64::try_from(first).map_err(|_| ApiError::bad_input("first must be positive"))?;
     let listing = catalog::listing(app(ctx), &filter, first, after).await?;
@@ -406,11 +401,7 @@ impl StaffCatalogMutation {
             description: input.description,
             category_id: parse_id(&input.category_id)?,
             efficacy_claims: input.efficacy_claims,
-            suitable_skin_types: input
-                .suitable_skin_types
-                .into_iter()
-                .map(Into::into)
-                .collect(),
+            suitable_skin_types: input.suitable_skin_types,
             ingredients: input.ingredients,
         };
         Ok(Product::plain(
@@ -430,9 +421,7 @@ impl StaffCatalogMutation {
             description: input.description,
             category_id: input.category_id.as_ref().map(parse_id).transpose()?,
             efficacy_claims: input.efficacy_claims,
-            suitable_skin_types: input
-                .suitable_skin_types
-                .map(|t| t.into_iter().map(Into::into).collect()),
+            suitable_skin_types: input.suitable_skin_types,
             ingredients: input.ingredients,
             active: input.active,
         };

@@ -32,18 +32,12 @@ impl From<inventory::Store> for Store {
     }
 }
 
-#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
-pub enum LocationKind {
-    Store,
-    Warehouse,
-}
-
 #[derive(SimpleObject)]
 pub struct Location {
     pub id: ID,
     pub code: String,
     pub name: String,
-    pub kind: LocationKind,
+    pub kind: inventory::LocationKind,
     pub store_id: Option<ID>,
 }
 
@@ -53,10 +47,7 @@ impl From<inventory::Location> for Location {
             id: l.id.into(),
             code: l.code,
             name: l.name,
-            kind: match l.kind {
-                inventory::LocationKind::Store => LocationKind::Store,
-                inventory::LocationKind::Warehouse => LocationKind::Warehouse,
-            },
+            kind: l.kind,
             store_id: l.store_id.map(Into::into),
         }
     }
@@ -102,8 +93,7 @@ pub struct StockMovement {
     pub batch_id: ID,
     pub sku_id: ID,
     pub delta: i64,
-    /// RECEIPT, ADJUSTMENT, TRANSFER_OUT, TRANSFER_IN, ORDER_RESERVE, ORDER_RELEASE, IN_STORE_SALE, RETURN
-    pub kind: String,
+    pub kind: inventory::MovementKind,
     pub reference: Option<String>,
     pub staff_id: Option<ID>,
     pub note: Option<String>,

@@ -12,8 +12,7 @@ use crate::members::Tier;
 pub struct PointsEntry {
     pub id: ID,
     pub delta: i64,
-    /// ORDER_PAID, ORDER_REFUNDED, SCAN_GIFT, REDEEMED, EXPIRED, ADJUSTED
-    pub reason: String,
+    pub reason: loyalty::PointsReason,
     pub reference: Option<String>,
     /// When the points of an earning entry expire.
     pub expires_at: Option<DateTime<Utc>>,

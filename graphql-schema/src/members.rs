@@ -1,7 +1,7 @@
 //! Members and their beauty profile: the member's own view in the mini-program, and the BA's
 //! view at the counter (personal data reads audited by the domain).
 
-use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::auth::Principal;
 use domain::{loyalty, members};
@@ -10,30 +10,7 @@ use crate::context::{app, member, meta, principal, staff};
 use crate::error::{ApiError, ApiResult, parse_id};
 use crate::scalars::Date;
 
-macro_rules! mirror_enum {
-    ($(#[$meta:meta])* $name:ident => $domain:path { $($variant:ident),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
-        pub enum $name { $($variant),+ }
-        impl From<$domain> for $name {
-            fn from(v: $domain) -> Self { match v { $(<$domain>::$variant => Self::$variant),+ } }
-        }
-        impl From<$name> for $domain {
-            fn from(v: $name) -> Self { match v { $($name::$variant => <$domain>::$variant),+ } }
-        }
-    };
-}
-
-mirror_enum!(
-    /// 干 dry, 油 oily, 混合 combination, 中性 normal, 敏感 sensitive.
-    SkinType => members::SkinType { Dry, Oily, Combination, Normal, Sensitive }
-);
-mirror_enum!(SkinConcern => members::SkinConcern { Acne, Ageing, Pigmentation, Redness, Pores, Dehydration, Dullness });
-mirror_enum!(Gender => members::Gender { Unknown, Male, Female });
-mirror_enum!(
-    /// SYSTEM tags follow the profile, MANUAL ones a BA adds, COMPUTED ones come from behaviour.
-    TagSource => members::TagSource { System, Manual, Computed }
-);
+pub use members::{Gender, SkinConcern, SkinType, TagSource};
 
 #[derive(SimpleObject)]
 pub struct Tag {
@@ -46,7 +23,7 @@ impl From<members::Tag> for Tag {
     fn from(t: members::Tag) -> Self {
         Self {
             name: t.name,
-            source: t.source.into(),
+            source: t.source,
             created_at: t.created_at,
         }
     }
@@ -116,14 +93,14 @@ impl From<members::Member> for Member {
             id: m.id.into(),
             member_code: m.member_code.clone(),
             nickname: m.nickname.clone(),
-            gender: m.gender.into(),
+            gender: m.gender,
             region: m.region.clone().map(|r| Region {
                 province: r.province,
                 city: r.city,
                 district: r.district,
             }),
-            skin_type: m.skin_type.map(Into::into),
-            skin_concerns: m.skin_concerns.iter().copied().map(Into::into).collect(),
+            skin_type: m.skin_type,
+            skin_concerns: m.skin_concerns.clone(),
             marketing_consent: m.marketing_consent,
             phone_masked: m.phone_masked.clone(),
             profile_updated_at: m.profile_updated_at,
@@ -200,10 +177,8 @@ pub struct SkinProfileInput {
 impl From<SkinProfileInput> for members::SkinProfileUpdate {
     fn from(i: SkinProfileInput) -> Self {
         Self {
-            skin_type: i.skin_type.map(Into::into),
-            skin_concerns: i
-                .skin_concerns
-                .map(|c| c.into_iter().map(Into::into).collect()),
+            skin_type: i.skin_type,
+            skin_concerns: i.skin_concerns,
             allergies: i.allergies,
         }
     }
@@ -244,7 +219,7 @@ impl ConsumerMembersMutation {
         let me = member(ctx).await?;
         let update = members::ProfileUpdate {
             nickname: input.nickname,
-            gender: input.gender.map(Into::into),
+            gender: input.gender,
             birthday: input.birthday.map(|d| d.0),
             region: input.region.map(|r| members::Region {
                 province: r.province,

@@ -420,7 +420,7 @@ impl ConsumerScanCodesMutation {
             code,
             survey: scan::Survey {
                 age_band: survey.age_band.map(Into::into),
-                skin_type: survey.skin_type.map(Into::into),
+                skin_type: survey.skin_type,
                 where_bought: survey.where_bought.map(Into::into),
             },
             region: region.map(|r| scan::ScanRegion {

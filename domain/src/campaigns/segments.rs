@@ -8,8 +8,8 @@
 use chrono::{DateTime, NaiveDate, Offset, TimeZone, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ActiveEnum, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Iterable, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
@@ -190,11 +190,13 @@ impl SegmentRule {
             Self::Tag { names } => non_empty(names, "tag"),
             Self::Tier { codes } => non_empty(codes, "tier"),
             Self::SkinType { types } => {
-                let all: Vec<&str> = SkinType::ALL.iter().map(|t| t.as_str()).collect();
+                let all: Vec<String> = SkinType::iter().map(|t| t.to_value()).collect();
+                let all: Vec<&str> = all.iter().map(String::as_str).collect();
                 known(types, &all, "skin type")
             }
             Self::SkinConcern { concerns } => {
-                let all: Vec<&str> = SkinConcern::ALL.iter().map(|t| t.as_str()).collect();
+                let all: Vec<String> = SkinConcern::iter().map(|c| c.to_value()).collect();
+                let all: Vec<&str> = all.iter().map(String::as_str).collect();
                 known(concerns, &all, "skin concern")
             }
             Self::Region { province, .. } if province.trim().is_empty() => {
@@ -281,7 +283,7 @@ impl SegmentRule {
             Self::SkinConcern { concerns } => {
                 let bits = concerns
                     .iter()
-                    .filter_map(|c| SkinConcern::parse(c))
+                    .filter_map(|c| SkinConcern::try_from_value(c).ok())
                     .fold(0, |b, c| b | c.bit());
                 Condition::all().add(
                     Expr::col((member::Entity, member::Column::SkinConcerns))

@@ -335,7 +335,7 @@ async fn members(app: &TestApp, n: usize) -> Vec<MemberPrincipal> {
         .map(|i| entities::member::ActiveModel {
             member_code: Set(format!("M{}{i}", &prefix[..8])),
             openid: Set(format!("o-{prefix}-{i}")),
-            gender: Set("UNKNOWN".into()),
+            gender: Set(entities::member::Gender::Unknown),
             skin_concerns: Set(0),
             marketing_consent: Set(false),
             tier_code: Set("NONE".into()),

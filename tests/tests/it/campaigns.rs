@@ -141,7 +141,7 @@ async fn bulk_members(
             openid: Set(openid(i)),
             unionid: Set(None),
             nickname: Set(Some(format!("会员{}", i % 1000))),
-            gender: Set("FEMALE".into()),
+            gender: Set(entities::member::Gender::Female),
             birthday: Set(None),
             region_province: Set(Some("上海".into())),
             region_city: Set(Some("上海".into())),
@@ -663,7 +663,7 @@ async fn shopper(
         openid: Set(format!("o{code:0>27}")),
         unionid: Set(None),
         nickname: Set(Some("顾客".into())),
-        gender: Set("FEMALE".into()),
+        gender: Set(entities::member::Gender::Female),
         birthday: Set(None),
         region_province: Set(None),
         region_city: Set(None),
@@ -693,7 +693,7 @@ async fn shopper(
     member_tag::Entity::insert(member_tag::ActiveModel {
         member_id: Set(id),
         name: Set("seg-test".into()),
-        source: Set("MANUAL".into()),
+        source: Set(entities::member_tag::TagSource::Manual),
         created_by: Set(None),
         created_at: Set(now),
         ..Default::default()
@@ -769,7 +769,7 @@ async fn segments_run_in_sql_and_orders_are_attributed(backend: Backend) {
     let now = clock.now();
     let day = |d: i64| now - Duration::days(d);
     let m1 = shopper(&app, "S1", |m| {
-        m.skin_type = Set(Some("OILY".into()));
+        m.skin_type = Set(Some(domain::members::SkinType::Oily));
         m.skin_concerns = Set(domain::members::SkinConcern::to_bits(&[
             domain::members::SkinConcern::Acne,
             domain::members::SkinConcern::Pores,
@@ -779,7 +779,7 @@ async fn segments_run_in_sql_and_orders_are_attributed(backend: Backend) {
     })
     .await;
     let m2 = shopper(&app, "S2", |m| {
-        m.skin_type = Set(Some("DRY".into()));
+        m.skin_type = Set(Some(domain::members::SkinType::Dry));
         m.skin_concerns = Set(domain::members::SkinConcern::to_bits(&[
             domain::members::SkinConcern::Ageing,
         ]));
@@ -790,7 +790,7 @@ async fn segments_run_in_sql_and_orders_are_attributed(backend: Backend) {
     })
     .await;
     let m3 = shopper(&app, "S3", |m| {
-        m.skin_type = Set(Some("SENSITIVE".into()));
+        m.skin_type = Set(Some(domain::members::SkinType::Sensitive));
         m.region_province = Set(Some("上海".into()));
     })
     .await;

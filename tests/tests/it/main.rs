@@ -15,6 +15,7 @@ mod http_surface;
 mod input_limits;
 mod kv_contract;
 mod members;
+mod members_stored_values;
 mod orders;
 mod payments;
 mod regions;

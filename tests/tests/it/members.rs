@@ -1,6 +1,7 @@
 //! A member logs in with WeChat, keeps a beauty profile and binds a phone; a BA finds them by
 //! phone, reads the number (audited), edits the skin profile and tags.
 
+use domain::audit::Action;
 use rouge_tests::{Backend, TestApp, on_both_backends};
 use sea_orm::EntityTrait;
 use serde_json::json;
@@ -128,7 +129,7 @@ async fn member_profile_round_trip(backend: Backend) {
         "BAD_USER_INPUT"
     );
 
-    let audited_before = audit_count(&app, &id, "member.phone.read").await;
+    let audited_before = audit_count(&app, &id, Action::MemberPhoneRead).await;
     let data = ba
         .ok(
             "query($id: ID!) { member(id: $id) { phone birthday } }",
@@ -138,11 +139,11 @@ async fn member_profile_round_trip(backend: Backend) {
     assert_eq!(data["member"]["phone"], "+8613912345678");
     assert_eq!(data["member"]["birthday"], "1995-03-08");
     assert_eq!(
-        audit_count(&app, &id, "member.phone.read").await,
+        audit_count(&app, &id, Action::MemberPhoneRead).await,
         audited_before + 1
     );
-    assert_eq!(audit_count(&app, &id, "member.birthday.read").await, 1);
-    assert_eq!(audit_count(&app, &id, "member.search.phone").await, 1);
+    assert_eq!(audit_count(&app, &id, Action::MemberBirthdayRead).await, 1);
+    assert_eq!(audit_count(&app, &id, Action::MemberSearchPhone).await, 1);
 
     let edit = "mutation($id: ID!, $i: SkinProfileInput!) { updateMemberSkinProfile(memberId: $id, input: $i) {
         skinType allergies profileUpdatedBy profileUpdatedAt tags { name source } } }";
@@ -211,8 +212,8 @@ async fn member_profile_round_trip(backend: Backend) {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert!(actions.contains(&"member.phone.read"));
-    assert!(actions.contains(&"member.skin_profile.update"));
+    assert!(actions.contains(&"MEMBER_PHONE_READ"));
+    assert!(actions.contains(&"MEMBER_SKIN_PROFILE_UPDATE"));
     assert!(data["memberAuditLog"][0]["requestId"].is_string());
     assert_eq!(ba.err(log, json!({ "id": id })).await, "FORBIDDEN");
 
@@ -227,7 +228,7 @@ async fn member_profile_round_trip(backend: Backend) {
     assert_eq!(data["findMember"]["id"], id);
 }
 
-async fn audit_count(app: &TestApp, member_id: &str, action: &str) -> usize {
+async fn audit_count(app: &TestApp, member_id: &str, action: Action) -> usize {
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     entities::audit_log::Entity::find()
         .filter(entities::audit_log::Column::SubjectId.eq(member_id.parse::<i64>().unwrap()))

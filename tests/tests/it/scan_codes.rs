@@ -59,7 +59,7 @@ async fn make_members(app: &TestApp, n: usize, tag: &str, province: Option<&str>
         .map(|i| entities::member::ActiveModel {
             member_code: Set(format!("S{tag}{i}")),
             openid: Set(format!("scan-{tag}-{i}")),
-            gender: Set("UNKNOWN".into()),
+            gender: Set(entities::member::Gender::Unknown),
             region_province: Set(province.map(str::to_owned)),
             region_city: Set(province.map(str::to_owned)),
             skin_concerns: Set(0),
