@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +65,10 @@ pub enum WeChatMode {
     Live,
 }
 
+/// Every default is written once, in the `Default` impls below; `#[serde(default)]` fills
+/// whatever the file and the environment leave unset.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct Config {
     pub env: Environment,
     pub listen: SocketAddr,
@@ -81,10 +84,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub scan: ScanConfig,
     /// Booking defaults (a store's own policy overrides slot grid and cut-off).
-    #[serde(default)]
     pub booking: BookingConfig,
     /// Flash-sale tuning; unset keys keep the built-in defaults.
-    #[serde(default)]
     pub flash_sales: FlashSalesConfig,
 }
 
@@ -117,6 +118,7 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct DatabaseConfig {
     /// `sqlite://…` (embedded default) or `postgres://…`. Unset: SQLite under `data_dir`.
     #[serde(default, deserialize_with = "secret")]
@@ -125,6 +127,7 @@ pub struct DatabaseConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct KvConfig {
     /// `memory` (in-process, embedded default) or `redis://…`.
     pub url: SecretString,
@@ -133,6 +136,7 @@ pub struct KvConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct AuthConfig {
     /// HS256 key for access tokens, at least 32 bytes. Required in production.
     #[serde(default, deserialize_with = "secret")]
@@ -145,7 +149,8 @@ pub struct AuthConfig {
     pub login_failure_window_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct PiiConfig {
     /// base64 of 32 bytes: encrypts phone numbers. Required in production.
     #[serde(default, deserialize_with = "secret")]
@@ -156,6 +161,7 @@ pub struct PiiConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct WeChatConfig {
     pub mode: WeChatMode,
     #[serde(default, deserialize_with = "text")]
@@ -168,6 +174,7 @@ pub struct WeChatConfig {
 
 /// WeChat Pay v3 merchant settings (live mode).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct PayConfig {
     #[serde(default, deserialize_with = "text")]
     pub mch_id: Option<String>,
@@ -192,6 +199,7 @@ pub struct PayConfig {
 
 /// Scan-for-gift (扫码有礼): the pack-code key and abuse limits.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct ScanConfig {
     /// Keys the MAC in every printed pack code, at least 32 bytes. Required in production;
     /// changing it invalidates every code already printed.
@@ -203,21 +211,18 @@ pub struct ScanConfig {
 
 /// Background jobs (closing unpaid orders, refunds, point expiry, reminders, campaigns).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct JobsConfig {
     /// Run the scheduler inside `serve` too (the embedded default); production runs `rouge worker`.
     pub in_serve: bool,
     pub payment_timeout_secs: u64,
     pub points_validity_days: i64,
     /// Campaign messages per second per worker (0 = no limit).
-    #[serde(default = "default_campaign_rate")]
     pub campaign_rate_per_second: u32,
 }
 
-fn default_campaign_rate() -> u32 {
-    200
-}
-
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
@@ -227,6 +232,7 @@ pub struct HttpConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct GraphqlConfig {
     pub max_depth: usize,
     pub max_complexity: usize,
@@ -237,33 +243,131 @@ pub struct GraphqlConfig {
     pub introspection: Option<bool>,
 }
 
-/// The built-in defaults, as a serialisable tree figment can layer over.
-fn defaults() -> serde_json::Value {
-    serde_json::json!({
-        "env": "development",
-        "listen": "127.0.0.1:8080",
-        "data_dir": "./data",
-        "log_format": "text",
-        "database": { "max_connections": 16 },
-        "kv": { "url": "memory", "prefix": "rouge:" },
-        "auth": {
-            "access_ttl_secs": 900,
-            "refresh_ttl_secs": 30 * 24 * 3600,
-            "login_failures_per_account": 5,
-            "login_failures_per_address": 50,
-            "login_failure_window_secs": 900
-        },
-        "pii": {},
-        "wechat": {
-            "mode": "fake",
-            "api_base": "https://api.weixin.qq.com/",
-            "pay": { "api_base": "https://api.mch.weixin.qq.com/" }
-        },
-        "scan": { "scans_per_minute": 30, "daily_gift_cap": 20 },
-        "jobs": { "in_serve": true, "payment_timeout_secs": 900, "points_validity_days": 365 },
-        "http": { "max_body_bytes": 256 * 1024, "trust_forwarded_for": false, "shutdown_grace_secs": 20 },
-        "graphql": { "max_depth": 10, "max_complexity": 500, "max_batch": 10, "timeout_ms": 10_000 }
-    })
+/// A URL written in this file; a typo is a start-up failure.
+fn fixed_url(url: &str) -> url::Url {
+    url::Url::parse(url).expect("built-in URL")
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            env: Environment::Development,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            log_format: LogFormat::Text,
+            database: DatabaseConfig::default(),
+            kv: KvConfig::default(),
+            auth: AuthConfig::default(),
+            pii: PiiConfig::default(),
+            wechat: WeChatConfig::default(),
+            http: HttpConfig::default(),
+            graphql: GraphqlConfig::default(),
+            jobs: JobsConfig::default(),
+            scan: ScanConfig::default(),
+            booking: BookingConfig::default(),
+            flash_sales: FlashSalesConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 16,
+        }
+    }
+}
+
+impl Default for KvConfig {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from("memory"),
+            prefix: "rouge:".to_owned(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            login_failures_per_account: 5,
+            login_failures_per_address: 50,
+            login_failure_window_secs: 900,
+        }
+    }
+}
+
+impl Default for WeChatConfig {
+    fn default() -> Self {
+        Self {
+            mode: WeChatMode::Fake,
+            app_id: None,
+            app_secret: None,
+            api_base: fixed_url("https://api.weixin.qq.com/"),
+            pay: PayConfig::default(),
+        }
+    }
+}
+
+impl Default for PayConfig {
+    fn default() -> Self {
+        Self {
+            mch_id: None,
+            merchant_serial_no: None,
+            merchant_private_key: None,
+            api_v3_key: None,
+            platform_keys: None,
+            notify_url: None,
+            api_base: fixed_url("https://api.mch.weixin.qq.com/"),
+        }
+    }
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        Self {
+            pack_code_key: None,
+            scans_per_minute: 30,
+            daily_gift_cap: 20,
+        }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            in_serve: true,
+            payment_timeout_secs: 900,
+            points_validity_days: 365,
+            campaign_rate_per_second: 200,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 256 * 1024,
+            trust_forwarded_for: false,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+impl Default for GraphqlConfig {
+    fn default() -> Self {
+        Self {
+            max_depth: 10,
+            max_complexity: 500,
+            max_batch: 10,
+            timeout_ms: 10_000,
+            introspection: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -277,7 +381,7 @@ pub enum ConfigError {
 impl Config {
     /// Loads defaults, the file (if any) and the environment, in that order.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(defaults()));
+        let mut figment = Figment::new();
         let file = file
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os("ROUGE_CONFIG").map(PathBuf::from));
@@ -429,5 +533,39 @@ impl Config {
             return unsafe_("ROUGE_WECHAT__PAY__NOTIFY_URL must be an https URL");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A section given in part keeps the defaults of the rest (the README's table).
+    #[test]
+    fn config_defaults_fill_what_is_unset() {
+        let config: Config = Figment::new()
+            .merge(Toml::string(
+                "[auth]\naccess_ttl_secs = 60\n[wechat.pay]\nmch_id = \"1\"",
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(config.auth.access_ttl_secs, 60);
+        assert_eq!(config.auth.refresh_ttl_secs, 30 * 24 * 3600);
+        assert_eq!(config.auth.login_failures_per_address, 50);
+        assert_eq!(
+            config.wechat.pay.api_base.as_str(),
+            "https://api.mch.weixin.qq.com/"
+        );
+        assert_eq!(config.wechat.mode, WeChatMode::Fake);
+        assert_eq!(config.env, Environment::Development);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.kv.url.expose_secret(), "memory");
+        assert_eq!(config.kv.prefix, "rouge:");
+        assert_eq!(config.database.max_connections, 16);
+        assert_eq!(config.jobs.campaign_rate_per_second, 200);
+        assert_eq!(config.http.max_body_bytes, 256 * 1024);
+        assert_eq!(config.graphql.timeout_ms, 10_000);
+        assert_eq!(config.scan.daily_gift_cap, 20);
+        assert_eq!(config.jwt_secret(), demo::JWT_SECRET.as_bytes());
     }
 }

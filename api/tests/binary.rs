@@ -214,12 +214,12 @@ async fn production_refuses_demo_secrets_and_missing_keys() {
     assert!(no_jwt.contains("JWT"), "{no_jwt}");
     let demo_jwt = refused(&with(
         "ROUGE_AUTH__JWT_SECRET",
-        "rouge-demo-jwt-secret-not-for-production-use",
+        api::config::demo::JWT_SECRET,
     ))
     .await;
     assert!(demo_jwt.contains("demo JWT key"), "{demo_jwt}");
     assert!(
-        !demo_jwt.contains("rouge-demo-jwt-secret"),
+        !demo_jwt.contains(api::config::demo::JWT_SECRET),
         "secrets are never printed: {demo_jwt}"
     );
     let demo_pii = refused(&with(

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
+use sea_orm::{DatabaseConnection, EntityTrait, Set};
 use serde_json::json;
 
 use crate::env::{Server, fresh_database, graphql, http_client};
-use crate::load;
+use crate::{load, seed};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -32,31 +32,10 @@ async fn seed(
     products: usize,
     skus_per_product: usize,
 ) -> anyhow::Result<()> {
-    use entities::{
-        category, location, product, product_ingredient, sku, stock_batch, stock_level,
-        stock_movement,
-    };
+    use entities::{product, product_ingredient, sku, stock_batch, stock_level, stock_movement};
     let now = Utc::now();
-    let cat = category::ActiveModel {
-        code: Set("BENCH".into()),
-        name: Set("基准".into()),
-        parent_id: Set(None),
-        sort_order: Set(99),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let wh = location::ActiveModel {
-        code: Set("BENCH-WH".into()),
-        name: Set("基准仓".into()),
-        kind: Set(entities::location::LocationKind::Warehouse),
-        store_id: Set(None),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    let cat = seed::category(db, "BENCH", "基准", 99, now).await?;
+    let wh = seed::warehouse(db, "BENCH-WH", "基准仓", now).await?;
     let made = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
     let expires = NaiveDate::from_ymd_opt(2029, 1, 1).unwrap_or_default();
     for chunk in (0..products).collect::<Vec<_>>().chunks(200) {

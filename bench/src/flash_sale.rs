@@ -12,7 +12,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 use serde_json::json;
 
 use crate::env::{Server, fresh_database, http_client, redis_url};
-use crate::load;
+use crate::{load, seed};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -30,60 +30,12 @@ const GRAB: &str = "mutation($s: ID!, $k: String!) { grabFlashSale(saleId: $s, q
 
 /// The SKU, its stock in the online warehouse, and the sale (live from now for an hour).
 async fn seed(db: &sea_orm::DatabaseConnection, units: i32) -> anyhow::Result<i64> {
-    use entities::{
-        category, flash_sale, location, product, sku, stock_batch, stock_level, stock_movement,
-    };
+    use entities::{flash_sale, stock_batch, stock_level, stock_movement};
     let now = Utc::now();
-    let cat = category::ActiveModel {
-        code: Set("FLASH".into()),
-        name: Set("秒杀".into()),
-        parent_id: Set(None),
-        sort_order: Set(1),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let wh = location::ActiveModel {
-        code: Set("FLASH-WH".into()),
-        name: Set("电商仓".into()),
-        kind: Set(entities::location::LocationKind::Warehouse),
-        store_id: Set(None),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let p = product::ActiveModel {
-        code: Set("FLASH-SERUM".into()),
-        name: Set("玫瑰精华".into()),
-        description: Set(String::new()),
-        category_id: Set(cat.id),
-        efficacy_claims: Set(Vec::new().into()),
-        suitable_skin_types: Set(0b11111),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let s = sku::ActiveModel {
-        product_id: Set(p.id),
-        code: Set("FLASH-SERUM-30".into()),
-        barcode: Set(None),
-        shade: Set(None),
-        size: Set(Some("30ml".into())),
-        price_fen: Set(29_900),
-        cost_fen: Set(7_000),
-        safety_stock: Set(5),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    let cat = seed::category(db, "FLASH", "秒杀", 1, now).await?;
+    let wh = seed::warehouse(db, "FLASH-WH", "电商仓", now).await?;
+    let p = seed::product(db, "FLASH-SERUM", "玫瑰精华", cat.id, now).await?;
+    let s = seed::serum_sku(db, p.id, "FLASH-SERUM-30", now).await?;
     let batch = stock_batch::ActiveModel {
         sku_id: Set(s.id),
         lot: Set("FLASH-L1".into()),

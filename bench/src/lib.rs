@@ -8,3 +8,4 @@ pub mod env;
 pub mod flash_sale;
 pub mod load;
 pub mod scan;
+pub mod seed;

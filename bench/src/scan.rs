@@ -14,7 +14,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 use serde_json::json;
 
 use crate::env::{Server, fresh_database, graphql, http_client};
-use crate::load;
+use crate::{load, seed};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -37,48 +37,11 @@ const KEY: &str = "bench-pack-code-key-0123456789abcdef-bench";
 const SCAN: &str = "mutation($c: String!) { scanCode(code: $c, region: { province: \"上海市\", city: \"上海市\" }, survey: { ageBand: AGE_25_29, skinType: DRY }) { status } }";
 
 async fn seed(db: &sea_orm::DatabaseConnection, codes: i64) -> anyhow::Result<i64> {
-    use entities::{category, product, scan_code_batch, sku, staff_account};
+    use entities::{scan_code_batch, staff_account};
     let now = Utc::now();
-    let cat = category::ActiveModel {
-        code: Set("BENCH".into()),
-        name: Set("基准".into()),
-        parent_id: Set(None),
-        sort_order: Set(99),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let p = product::ActiveModel {
-        code: Set("BENCH-SCAN".into()),
-        name: Set("扫码精华".into()),
-        description: Set(String::new()),
-        category_id: Set(cat.id),
-        efficacy_claims: Set(Vec::new().into()),
-        suitable_skin_types: Set(0b11111),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let s = sku::ActiveModel {
-        product_id: Set(p.id),
-        code: Set("BENCH-SCAN-30".into()),
-        barcode: Set(None),
-        shade: Set(None),
-        size: Set(Some("30ml".into())),
-        price_fen: Set(29_900),
-        cost_fen: Set(7_000),
-        safety_stock: Set(5),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    let cat = seed::category(db, "BENCH", "基准", 99, now).await?;
+    let p = seed::product(db, "BENCH-SCAN", "扫码精华", cat.id, now).await?;
+    let s = seed::serum_sku(db, p.id, "BENCH-SCAN-30", now).await?;
     let creator = staff_account::Entity::find()
         .one(db)
         .await?

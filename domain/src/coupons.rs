@@ -642,6 +642,7 @@ pub(crate) async fn grant_in<C: ConnectionTrait>(
         status: Set(CouponStatus::Available.as_str().to_owned()),
         source: Set(source.kind.to_owned()),
         issue_key: Set(issue_key(template_id, member_id, source)),
+        source_key: Set(Some(source.key.to_owned())),
         valid_from: Set(valid_from),
         valid_until: Set(valid_until),
         issued_at: Set(now),
@@ -733,7 +734,7 @@ pub async fn issued_from_source(
     let from_source = || {
         coupon::Entity::find()
             .filter(coupon::Column::Source.eq(kind))
-            .filter(coupon::Column::IssueKey.like(format!("%:{kind}:{key}")))
+            .filter(coupon::Column::SourceKey.eq(key))
     };
     let issued = from_source().count(&app.db).await?;
     let used = from_source()
@@ -981,7 +982,6 @@ pub async fn issue_birthday_coupons(app: &AppState) -> Result<u64, CouponsError>
     }
     .condition(app.db.get_database_backend());
     let key = year.to_string();
-    let suffix = format!(":BIRTHDAY:{key}");
     let mut given = 0;
     for tpl in templates {
         let mut cursor = 0_i64;
@@ -1006,7 +1006,7 @@ pub async fn issue_birthday_coupons(app: &AppState) -> Result<u64, CouponsError>
                 .filter(coupon::Column::TemplateId.eq(tpl.id))
                 .filter(coupon::Column::Source.eq("BIRTHDAY"))
                 .filter(coupon::Column::MemberId.is_in(page.iter().copied()))
-                .filter(coupon::Column::IssueKey.ends_with(&suffix))
+                .filter(coupon::Column::SourceKey.eq(key.as_str()))
                 .into_tuple::<i64>()
                 .all(&app.db)
                 .await?
@@ -1909,6 +1909,7 @@ mod tests {
             status: "AVAILABLE".into(),
             source: "CLAIM".into(),
             issue_key: id.to_string(),
+            source_key: None,
             valid_from: now - Duration::days(1),
             valid_until: now + Duration::days(1),
             issued_at: now,

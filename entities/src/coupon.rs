@@ -17,6 +17,8 @@ pub struct Model {
     /// Idempotency: template, member and the source's key.
     #[sea_orm(unique)]
     pub issue_key: String,
+    /// The source's own key (campaign id, birthday year...), found with `source` by equality.
+    pub source_key: Option<String>,
     pub valid_from: DateTimeUtc,
     pub valid_until: DateTimeUtc,
     pub issued_at: DateTimeUtc,

@@ -14,6 +14,7 @@ mod m0007_campaigns;
 mod m0008_unmatched_notifications;
 mod m0009_booking_member_cells;
 mod m0010_region_codes;
+mod m0011_coupon_source_key;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_unmatched_notifications::Migration),
             Box::new(m0009_booking_member_cells::Migration),
             Box::new(m0010_region_codes::Migration),
+            Box::new(m0011_coupon_source_key::Migration),
         ]
     }
 }

@@ -848,7 +848,65 @@ async fn orders_under_one_key_all_answer_with_its_order(backend: Backend) {
     assert_eq!(order_count(&app).await, before + 1);
 }
 
+/// Copies given before the source key had its own column get it from the migration, so a
+/// birthday copy of this year is still found and not given twice.
+async fn the_migration_gives_old_coupons_their_source_key(backend: Backend) {
+    use sea_orm_migration::MigratorTrait;
+    let start = chrono::DateTime::parse_from_rfc3339("2026-05-10T04:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let clock = Arc::new(ManualClock::new(start));
+    let app = TestApp::builder(backend).clock(clock).start().await;
+    let hq = app.login_staff("hq-demo").await;
+    create(
+        &hq,
+        json!({ "name": "生日礼券", "kind": "CASH", "amountFen": 5000, "totalQuantity": 1000,
+                "perMemberLimit": 1, "validDays": 30, "birthday": true }),
+    )
+    .await;
+    let (me, me_id) = app.login_member("coupon-old").await;
+    let row = entities::member::Entity::find_by_id(me_id.parse::<i64>().unwrap())
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut m: entities::member::ActiveModel = row.into();
+    m.birthday = Set(Some(fixtures::date("1990-05-20")));
+    m.update(app.db()).await.unwrap();
+    let claimable = create(&hq, cash("老券", 1000, true)).await;
+    let k = key();
+    let claimed = me.ok(CLAIM, json!({ "t": claimable, "k": k })).await["claimCoupon"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        coupons::issue_birthday_coupons(&app.state).await.unwrap(),
+        1
+    );
+    // Back to before m0011 (the column and what it held are gone), then up again.
+    entities::migration::Migrator::down(app.db(), Some(1))
+        .await
+        .unwrap();
+    entities::migration::Migrator::up(app.db(), None)
+        .await
+        .unwrap();
+    assert_eq!(coupon_row(&app, &claimed).await.source_key, Some(k));
+    let given = entities::coupon::Entity::find()
+        .filter(entities::coupon::Column::Source.eq("BIRTHDAY"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(given.source_key.as_deref(), Some("2026"));
+    assert_eq!(
+        coupons::issue_birthday_coupons(&app.state).await.unwrap(),
+        0,
+        "this year's copy is found"
+    );
+}
+
 on_both_backends!(
+    the_migration_gives_old_coupons_their_source_key,
     claims_under_one_key_all_answer_with_its_coupon,
     orders_under_one_key_all_answer_with_its_order,
     concurrent_claims_stop_at_the_total_and_each_members_limit,
