@@ -215,7 +215,7 @@ async fn regional_insight_groups_by_code(backend: Backend) {
                 &uuid::Uuid::new_v4().simple().to_string()[..6]
             )),
             openid: Set(format!("region-{i}-{}", uuid::Uuid::new_v4().simple())),
-            gender: Set("UNKNOWN".into()),
+            gender: Set(domain::members::Gender::Unknown),
             // Half have only a legacy profile region by short name (no code stored).
             region_province: Set((i % 2 == 0).then(|| "上海".to_owned())),
             skin_concerns: Set(0),
@@ -295,7 +295,7 @@ async fn the_migration_backfills_codes_from_names(backend: Backend) {
     entities::member::Entity::insert(entities::member::ActiveModel {
         member_code: Set("BACKFILL1".into()),
         openid: Set("backfill-1".into()),
-        gender: Set("UNKNOWN".into()),
+        gender: Set(domain::members::Gender::Unknown),
         region_province: Set(Some("广东".into())),
         region_city: Set(Some("深圳市".into())),
         skin_concerns: Set(0),
