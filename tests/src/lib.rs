@@ -335,3 +335,18 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Rolls the schema back to just before `migration` (every later migration goes down too), so a
+/// backfill test keeps testing its own migration when newer ones are added.
+pub async fn migrate_down_to_before(db: &DatabaseConnection, migration: &str) {
+    use sea_orm_migration::MigratorTrait;
+    let steps = entities::Migrator::migrations()
+        .iter()
+        .rev()
+        .position(|m| m.name() == migration)
+        .unwrap_or_else(|| panic!("no migration named {migration}"))
+        + 1;
+    entities::Migrator::down(db, Some(steps as u32))
+        .await
+        .unwrap_or_else(|e| panic!("roll back to before {migration}: {e}"));
+}

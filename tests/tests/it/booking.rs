@@ -1229,9 +1229,7 @@ async fn the_migration_gives_open_bookings_their_member_cells(backend: Backend) 
     };
     let first = booking::book(&state, &me, at_sh, &key()).await.unwrap();
     // Back to before m0009, with a second booking the old race could make.
-    entities::migration::Migrator::down(s.app.db(), Some(1))
-        .await
-        .unwrap();
+    rouge_tests::migrate_down_to_before(s.app.db(), "m0009_booking_member_cells").await;
     let old = entities::booking::Entity::find_by_id(first.id)
         .one(s.app.db())
         .await

@@ -884,9 +884,7 @@ async fn the_migration_gives_old_coupons_their_source_key(backend: Backend) {
         1
     );
     // Back to before m0011 (the column and what it held are gone), then up again.
-    entities::migration::Migrator::down(app.db(), Some(1))
-        .await
-        .unwrap();
+    rouge_tests::migrate_down_to_before(app.db(), "m0011_coupon_source_key").await;
     entities::migration::Migrator::up(app.db(), None)
         .await
         .unwrap();

@@ -309,9 +309,7 @@ async fn the_migration_backfills_codes_from_names(backend: Backend) {
     .exec(app.db())
     .await
     .unwrap();
-    entities::migration::Migrator::down(app.db(), Some(1))
-        .await
-        .unwrap();
+    rouge_tests::migrate_down_to_before(app.db(), "m0010_region_codes").await;
     entities::migration::Migrator::up(app.db(), None)
         .await
         .unwrap();
