@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use crate::auth::{AuthError, Permission, StaffPrincipal};
-use crate::error::{DomainError, ErrorCode, StoreError, is_unique_violation};
+use crate::error::{DomainError, ErrorCode, StoreError, UniqueViolation};
 use crate::members::SkinType;
 use crate::{AppState, db, validate};
 use entities::{category, member_allergy, product, product_ingredient, sku};
@@ -221,13 +221,7 @@ pub async fn create_category(
     }
     .insert(&app.db)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            CatalogError::Taken("category code")
-        } else {
-            e.into()
-        }
-    })?;
+    .on_unique_violation(|| CatalogError::Taken("category code"))?;
     app.caches.listings.invalidate();
     Ok(row.into())
 }
@@ -286,13 +280,7 @@ pub async fn create_product(
     }
     .insert(&txn)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            CatalogError::Taken("product code")
-        } else {
-            e.into()
-        }
-    })?;
+    .on_unique_violation(|| CatalogError::Taken("product code"))?;
     write_ingredients(&txn, row.id, ingredients).await?;
     txn.commit().await?;
     app.caches.listings.invalidate();
@@ -465,13 +453,7 @@ pub async fn add_sku(
     }
     .insert(&app.db)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            CatalogError::Taken("SKU code or barcode")
-        } else {
-            e.into()
-        }
-    })?;
+    .on_unique_violation(|| CatalogError::Taken("SKU code or barcode"))?;
     app.caches.listings.invalidate();
     Ok(row.into())
 }

@@ -20,7 +20,7 @@ use sea_orm::{
 };
 
 use crate::auth::{AuthError, MemberPrincipal, Permission, StaffPrincipal};
-use crate::error::{DomainError, ErrorCode, StoreError, is_unique_violation};
+use crate::error::{DomainError, ErrorCode, StoreError, UniqueViolation};
 use crate::inventory::{self, MovementKind};
 use crate::orders::{self, Channel, Discount, DiscountKind, DraftLine, LineInput, OrdersError};
 use crate::signed_codes::CodeError;
@@ -655,11 +655,10 @@ pub(crate) async fn grant_in<C: ConnectionTrait>(
     }
     .insert(txn)
     .await;
-    match inserted {
-        Ok(row) => Ok(GrantAttempt::Granted(Box::new(row))),
-        Err(e) if is_unique_violation(&e) => Ok(GrantAttempt::Collided),
-        Err(e) => Err(e.into()),
-    }
+    Ok(match inserted.unless_duplicate::<CouponsError>()? {
+        Some(row) => GrantAttempt::Granted(Box::new(row)),
+        None => GrantAttempt::Collided,
+    })
 }
 
 async fn by_issue_key<C: ConnectionTrait>(

@@ -159,6 +159,44 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// Says at the call site what a unique-constraint refusal of a write means: a taken code, a
+/// reused idempotency key, a race another writer won. Every other failure keeps its usual sorting.
+pub trait UniqueViolation<T> {
+    /// A unique-constraint refusal becomes `conflict()`.
+    fn on_unique_violation<E: From<DbErr>>(self, conflict: impl FnOnce() -> E) -> Result<T, E>;
+    /// A unique-constraint refusal is an expected answer (another writer got there first): `None`.
+    fn unless_duplicate<E: From<DbErr>>(self) -> Result<Option<T>, E>;
+}
+
+impl<T> UniqueViolation<T> for Result<T, DbErr> {
+    fn on_unique_violation<E: From<DbErr>>(self, conflict: impl FnOnce() -> E) -> Result<T, E> {
+        self.map_err(|e| {
+            if is_unique_violation(&e) {
+                conflict()
+            } else {
+                e.into()
+            }
+        })
+    }
+
+    fn unless_duplicate<E: From<DbErr>>(self) -> Result<Option<T>, E> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if is_unique_violation(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl KvError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Protocol(_) => ErrorCode::Internal,
+        }
+    }
+}
+
 /// Serialization failures (PostgreSQL 40001/40P01) and SQLite's busy/locked answers.
 fn is_contention(err: &DbErr) -> bool {
     let runtime = match err {

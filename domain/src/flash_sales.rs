@@ -33,9 +33,10 @@ use sea_orm::{
 
 use crate::auth::{AuthError, MemberPrincipal, Permission, StaffPrincipal};
 use crate::catalog;
-use crate::error::{DomainError, ErrorCode, StoreError, is_unique_violation};
+use crate::error::{DomainError, ErrorCode, StoreError, UniqueViolation};
 use crate::inventory::{self, MovementKind};
 use crate::jobs::{PeriodicTask, TaskError};
+use crate::kv::keys;
 use crate::kv::{FlashCounters, FlashGrab, FlashOutcome, KvError};
 use crate::orders::{
     self, Channel, Discount, DiscountKind, DraftLine, FulfilmentKind, Order, OrderDraft,
@@ -195,11 +196,6 @@ pub struct NewFlashSale {
     pub ends_at: DateTime<Utc>,
 }
 
-/// The key of a sale's counters in the key-value store (a hash tag keeps its keys together).
-pub fn counters_key(sale_id: i64) -> String {
-    format!("flash:{{{sale_id}}}")
-}
-
 const HELD: &str = "HELD";
 const RELEASED: &str = "RELEASED";
 
@@ -344,7 +340,11 @@ fn counters_ttl(app: &AppState, sale: &flash_sale::Model) -> Duration {
 pub async fn warm(app: &AppState, sale: &flash_sale::Model) -> Result<bool, FlashSalesError> {
     let counters = truth(&app.db, sale).await?;
     app.kv
-        .flash_load(&counters_key(sale.id), &counters, counters_ttl(app, sale))
+        .flash_load(
+            &keys::flash_sale_counters(sale.id),
+            &counters,
+            counters_ttl(app, sale),
+        )
         .await
         .map_err(counters_down)
 }
@@ -380,7 +380,7 @@ pub async fn grab_flash_sale(
     if !(1..=99).contains(&quantity) {
         return Err(invalid("a quantity is between 1 and 99"));
     }
-    let key = counters_key(sale_id);
+    let key = keys::flash_sale_counters(sale_id);
     let attempts = app
         .kv
         .incr_window(
@@ -604,7 +604,12 @@ async fn give_back_units(
 ) {
     if let Err(e) = app
         .kv
-        .flash_adjust(&counters_key(sale_id), member_id, units, forget_key)
+        .flash_adjust(
+            &keys::flash_sale_counters(sale_id),
+            member_id,
+            units,
+            forget_key,
+        )
         .await
     {
         // The reconcile task brings the counters back to the database's truth.
@@ -739,11 +744,7 @@ async fn create_order(
     }
     .insert(&txn)
     .await;
-    match recorded {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => return Err(FlashSalesError::InProgress),
-        Err(e) => return Err(e.into()),
-    }
+    recorded.on_unique_violation(|| FlashSalesError::InProgress)?;
     let taken = flash_sale::Entity::update_many()
         .col_expr(
             flash_sale::Column::Sold,
@@ -850,7 +851,7 @@ type Suspects = BTreeMap<i64, (i64, i64)>;
 /// many members were corrected.
 pub async fn reconcile(app: &AppState, sale_id: i64) -> Result<u64, FlashSalesError> {
     let sale = sale_row(app, sale_id).await?;
-    let key = counters_key(sale_id);
+    let key = keys::flash_sale_counters(sale_id);
     let Some(counters) = app.kv.flash_counters(&key).await.map_err(counters_down)? else {
         return Ok(0);
     };
@@ -936,7 +937,7 @@ pub async fn counters_and_truth(
     let sale = sale_row(app, sale_id).await?;
     let counters = app
         .kv
-        .flash_counters(&counters_key(sale_id))
+        .flash_counters(&keys::flash_sale_counters(sale_id))
         .await
         .map_err(counters_down)?;
     Ok((counters, truth(&app.db, &sale).await?))

@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::AppState;
+use crate::kv::keys;
 use crate::kv::{CasOutcome, KeyValueStore, KvError};
 
 pub type TaskError = Box<dyn std::error::Error + Send + Sync>;
@@ -51,7 +52,7 @@ impl Lease {
     pub fn new(kv: Arc<dyn KeyValueStore>, name: &str, holder: &str) -> Self {
         Self {
             kv,
-            key: format!("lease:{name}"),
+            key: keys::lease(name),
             holder: holder.to_owned(),
         }
     }

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use crate::auth::{AuthError, Permission, StaffPrincipal};
-use crate::error::{DomainError, ErrorCode, StoreError, is_unique_violation};
+use crate::error::{DomainError, ErrorCode, StoreError, UniqueViolation};
 use crate::{AppState, db};
 use entities::{member, points_ledger, tier};
 
@@ -255,11 +255,8 @@ pub(crate) async fn deduct<C: ConnectionTrait>(
     }
     .insert(db)
     .await;
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Err(LoyaltyError::KeyReused),
-        Err(e) => Err(e.into()),
-    }
+    inserted.on_unique_violation(|| LoyaltyError::KeyReused)?;
+    Ok(true)
 }
 
 /// Serialises writers for one member: an UPDATE takes the row lock on PostgreSQL (SQLite

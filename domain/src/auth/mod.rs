@@ -15,6 +15,7 @@ pub use sessions::SessionRecord;
 pub use tokens::{AccessToken, TokenKeys};
 
 use crate::error::{DomainError, ErrorCode, StoreError};
+use crate::kv::keys;
 use crate::{AppState, RequestMeta, members};
 use entities::{distributor_account, staff_account};
 
@@ -393,17 +394,13 @@ fn throttle_keys(
     limits: &AuthSettings,
 ) -> Vec<(String, u32)> {
     let mut keys = vec![(
-        format!(
-            "login-failures:{}:{}",
-            audience.as_str(),
-            username.to_lowercase()
-        ),
+        keys::login_failures(audience.as_str(), username),
         limits.login_failures_per_account,
     )];
     if let Some(ip) = meta.client_ip {
         // An address may fail for many accounts (an office NAT), so its limit is higher.
         keys.push((
-            format!("login-failures-ip:{ip}"),
+            keys::login_failures_from(ip),
             limits.login_failures_per_address,
         ));
     }

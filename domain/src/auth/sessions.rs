@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::{Audience, AuthError};
 use crate::AppState;
 use crate::kv::CasOutcome;
+use crate::kv::keys;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionRecord {
@@ -26,14 +27,6 @@ pub struct SessionRecord {
     pub created_at: DateTime<Utc>,
     /// WeChat's session_key: kept server-side to decrypt legacy encryptedData; never returned.
     pub wechat_session_key: Option<String>,
-}
-
-fn session_key(sid: &str) -> String {
-    format!("session:{sid}")
-}
-
-fn refresh_key(sid: &str) -> String {
-    format!("session-refresh:{sid}")
 }
 
 fn random_token(bytes: usize) -> String {
@@ -55,15 +48,15 @@ pub(super) async fn create(
     let secret = random_token(32);
     let ttl = app.settings.auth.refresh_ttl;
     let raw = serde_json::to_vec(record).map_err(|e| AuthError::Internal(e.to_string()))?;
-    app.kv.set(&session_key(&sid), &raw, Some(ttl)).await?;
+    app.kv.set(&keys::session(&sid), &raw, Some(ttl)).await?;
     app.kv
-        .set(&refresh_key(&sid), &digest(&secret), Some(ttl))
+        .set(&keys::session_refresh(&sid), &digest(&secret), Some(ttl))
         .await?;
     Ok((sid.clone(), format!("{sid}.{secret}")))
 }
 
 pub(super) async fn load(app: &AppState, sid: &str) -> Result<Option<SessionRecord>, AuthError> {
-    let Some(raw) = app.kv.get(&session_key(sid)).await? else {
+    let Some(raw) = app.kv.get(&keys::session(sid)).await? else {
         return Ok(None);
     };
     serde_json::from_slice(&raw)
@@ -79,14 +72,18 @@ pub(super) async fn store(
 ) -> Result<(), AuthError> {
     let raw = serde_json::to_vec(record).map_err(|e| AuthError::Internal(e.to_string()))?;
     app.kv
-        .set(&session_key(sid), &raw, Some(app.settings.auth.refresh_ttl))
+        .set(
+            &keys::session(sid),
+            &raw,
+            Some(app.settings.auth.refresh_ttl),
+        )
         .await?;
     Ok(())
 }
 
 pub(super) async fn revoke(app: &AppState, sid: &str) -> Result<(), AuthError> {
     app.kv
-        .delete(&[&session_key(sid), &refresh_key(sid)])
+        .delete(&[&keys::session(sid), &keys::session_refresh(sid)])
         .await?;
     Ok(())
 }
@@ -112,7 +109,7 @@ pub(super) async fn rotate(
     match app
         .kv
         .compare_and_swap(
-            &refresh_key(sid),
+            &keys::session_refresh(sid),
             &digest(secret),
             &digest(&new_secret),
             ttl,

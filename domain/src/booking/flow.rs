@@ -16,7 +16,7 @@ use super::slots::{self, Slot, SlotInputs};
 use super::window_cache::{self, WindowKey, slots_changed};
 use super::{BookingError, BookingStatus, HOLDING, cells, invalid, require_store, store_zone};
 use crate::auth::{MemberPrincipal, Permission, StaffPrincipal};
-use crate::error::is_unique_violation;
+use crate::error::UniqueViolation;
 use crate::signed_codes::CodeError;
 use crate::{AppState, db, idempotency, validate};
 use entities::{
@@ -420,14 +420,11 @@ async fn hold_cells(
         cell: Set(cell),
         booking_id: Set(booking_id),
     });
-    match booking_cell::Entity::insert_many(rows)
+    let held = booking_cell::Entity::insert_many(rows)
         .exec_without_returning(txn)
         .await
-    {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+        .unless_duplicate::<BookingError>()?;
+    Ok(held.is_some())
 }
 
 /// Writes the cells of the member's own time a booking takes (its service); false when another
@@ -445,14 +442,11 @@ async fn hold_member_cells(
         cell: Set(cell),
         booking_id: Set(booking_id),
     });
-    match booking_member_cell::Entity::insert_many(rows)
+    let held = booking_member_cell::Entity::insert_many(rows)
         .exec_without_returning(txn)
         .await
-    {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+        .unless_duplicate::<BookingError>()?;
+    Ok(held.is_some())
 }
 
 /// Frees the member's time held by these bookings (cancelled, redeemed, no-show).
@@ -481,12 +475,11 @@ async fn try_book(
     until: DateTime<Utc>,
 ) -> Result<Attempt, BookingError> {
     let txn = db::begin_write(&app.db).await?;
-    let booking = match row.insert(&txn).await {
-        Ok(b) => b,
-        // A twin request under the same key: its booking is the answer (see `book`).
-        Err(e) if is_unique_violation(&e) => return Err(BookingError::KeyReused),
-        Err(e) => return Err(e.into()),
-    };
+    // A twin request under the same key: its booking is the answer (see `book`).
+    let booking = row
+        .insert(&txn)
+        .await
+        .on_unique_violation(|| BookingError::KeyReused)?;
     if !hold_member_cells(&txn, booking.member_id, booking.id, start, booking.ends_at).await? {
         txn.rollback().await?;
         return Err(BookingError::MemberOverlap);

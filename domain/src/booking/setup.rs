@@ -13,6 +13,7 @@ use sea_orm::{
 use super::{BookingError, invalid, require_store, slots, slots_changed, store_zone};
 use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal, StaffRole};
+use crate::error::UniqueViolation;
 use crate::{db, validate};
 use entities::{
     ba_block, ba_shift, ba_skill, booking_policy, booking_service, staff_account, store,
@@ -172,13 +173,7 @@ pub async fn create_service(
     }
     .insert(&app.db)
     .await
-    .map_err(|e| {
-        if crate::error::is_unique_violation(&e) {
-            invalid("a service with this code exists")
-        } else {
-            e.into()
-        }
-    })?;
+    .on_unique_violation(|| invalid("a service with this code exists"))?;
     Ok(row.into())
 }
 

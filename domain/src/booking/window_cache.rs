@@ -15,6 +15,7 @@ use chrono::NaiveDate;
 use super::BookingError;
 use super::flow::OpenSlots;
 use crate::AppState;
+use crate::kv::keys;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct WindowKey {
@@ -45,13 +46,9 @@ impl Default for WindowCache {
 /// never meets an entry cached under an old value.
 const VERSION_TTL: Duration = Duration::from_secs(24 * 3600);
 
-fn version_key(store_id: i64) -> String {
-    format!("booking:slots:v:{store_id}")
-}
-
 /// The store's slot version, or `None` when the key-value store cannot say (no caching then).
 async fn version(app: &AppState, store_id: i64) -> Option<i64> {
-    match app.kv.get(&version_key(store_id)).await {
+    match app.kv.get(&keys::booking_window_version(store_id)).await {
         Ok(None) => Some(0),
         Ok(Some(v)) => std::str::from_utf8(&v).ok()?.parse().ok(),
         Err(e) => {
@@ -66,7 +63,7 @@ async fn version(app: &AppState, store_id: i64) -> Option<i64> {
 pub(crate) async fn slots_changed(app: &AppState, store_id: i64) {
     if let Err(e) = app
         .kv
-        .incr_window(&version_key(store_id), VERSION_TTL)
+        .incr_window(&keys::booking_window_version(store_id), VERSION_TTL)
         .await
     {
         // Searches may show the old slots until the entries expire; booking stays exact.

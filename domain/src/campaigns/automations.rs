@@ -21,7 +21,7 @@ use super::{
 };
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use crate::error::is_unique_violation;
+use crate::error::UniqueViolation;
 use crate::jobs::{PeriodicTask, TaskError};
 use entities::campaign_automation;
 use entities::typed::JsonText;
@@ -202,10 +202,14 @@ pub async fn run(app: &AppState) -> Result<u64, CampaignsError> {
             super::prepare(&app.db, &app.settings.campaigns, &input, a.kind.into(), now).await?;
         row.status = Set(CampaignStatus::Running);
         row.dedupe_key = Set(Some(format!("{}:{today}", a.kind.to_value())));
-        match row.insert(&app.db).await {
-            Ok(_) => created += 1,
-            Err(e) if is_unique_violation(&e) => {}
-            Err(e) => return Err(e.into()),
+        // Another replica may have created today's campaign first.
+        if row
+            .insert(&app.db)
+            .await
+            .unless_duplicate::<CampaignsError>()?
+            .is_some()
+        {
+            created += 1;
         }
     }
     Ok(created)

@@ -16,6 +16,7 @@ use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, 
 use super::{CampaignsError, segments};
 use crate::AppState;
 use crate::jobs::{PeriodicTask, TaskError};
+use crate::kv::keys;
 use entities::member;
 
 /// Spend from which a buyer counts as a high spender (fen): ¥3,000.
@@ -117,7 +118,7 @@ impl PeriodicTask for RefreshMemberInsights {
         if local.hour() < 2 {
             return Ok(0);
         }
-        let key = format!("campaigns:insights:{}", local.date_naive());
+        let key = keys::member_insights_run(local.date_naive());
         if !app
             .kv
             .set_if_absent(&key, b"1", Duration::from_secs(36 * 3600))

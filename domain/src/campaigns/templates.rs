@@ -12,7 +12,7 @@ use wechat_integration::check_subscribe_value;
 use super::{CampaignsError, TemplateKey, invalid};
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use crate::error::is_unique_violation;
+use crate::error::UniqueViolation;
 use entities::subscription_template;
 use entities::typed::JsonText;
 
@@ -107,12 +107,8 @@ pub async fn register_template(
     }
     .insert(&app.db)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            CampaignsError::Conflict(format!("template {template_id} is already registered"))
-        } else {
-            e.into()
-        }
+    .on_unique_violation(|| {
+        CampaignsError::Conflict(format!("template {template_id} is already registered"))
     })?;
     Ok(template_view(row))
 }

@@ -6,7 +6,7 @@ use sea_orm::{
 
 use crate::auth::{Permission, StaffPrincipal};
 use crate::clock::DEFAULT_ZONE;
-use crate::error::is_unique_violation;
+use crate::error::UniqueViolation;
 use crate::{AppState, db};
 use entities::{location, store};
 
@@ -52,13 +52,7 @@ pub async fn create_store(
     }
     .insert(&txn)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            InventoryError::Taken("store code")
-        } else {
-            e.into()
-        }
-    })?;
+    .on_unique_violation(|| InventoryError::Taken("store code"))?;
     let location = location::ActiveModel {
         code: Set(format!("{code}-COUNTER")),
         name: Set(name),
@@ -69,13 +63,7 @@ pub async fn create_store(
     }
     .insert(&txn)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            InventoryError::Taken("location code")
-        } else {
-            e.into()
-        }
-    })?;
+    .on_unique_violation(|| InventoryError::Taken("location code"))?;
     txn.commit().await?;
     Ok((store.into(), location.into()))
 }
@@ -99,13 +87,7 @@ pub async fn create_warehouse(
     }
     .insert(&app.db)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            InventoryError::Taken("location code")
-        } else {
-            e.into()
-        }
-    })?;
+    .on_unique_violation(|| InventoryError::Taken("location code"))?;
     Ok(row.into())
 }
 

@@ -5,6 +5,7 @@
 //! Redis runs them as one Lua script and the in-process store under one lock: both give the same
 //! guarantees, and one behaviour test suite runs against both.
 
+pub mod keys;
 mod memory;
 mod redis_store;
 mod token_cache;
@@ -17,8 +18,6 @@ pub use memory::MemoryStore;
 pub use redis_store::{RedisStore, RedisStoreOptions};
 pub use token_cache::KvAccessTokenCache;
 
-use crate::error::ErrorCode;
-
 #[derive(Debug, thiserror::Error)]
 pub enum KvError {
     /// The store cannot be reached right now; retrying later may work.
@@ -27,15 +26,6 @@ pub enum KvError {
     /// The store answered something we did not expect.
     #[error("key-value store error: {0}")]
     Protocol(String),
-}
-
-impl KvError {
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            Self::Unavailable(_) => ErrorCode::Unavailable,
-            Self::Protocol(_) => ErrorCode::Internal,
-        }
-    }
 }
 
 /// Result of [`KeyValueStore::compare_and_swap`].

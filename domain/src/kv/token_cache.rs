@@ -19,7 +19,7 @@ impl KvAccessTokenCache {
     }
 
     fn key(app_id: &str) -> String {
-        format!("wechat:access-token:{app_id}")
+        super::keys::wechat_access_token(app_id)
     }
 }
 

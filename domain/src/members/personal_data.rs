@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{Member, MembersError, invalid, load_row};
 use crate::audit::{self, Action, Actor, SubjectKind};
 use crate::auth::{self, AuthError, MemberPrincipal, Permission, StaffPrincipal};
-use crate::error::is_unique_violation;
+use crate::error::UniqueViolation;
 use crate::{AppState, RequestMeta};
 use entities::member;
 
@@ -88,12 +88,12 @@ pub async fn bind_phone(
     active.phone_index = Set(Some(index));
     active.phone_masked = Set(Some(mask_phone(&e164)));
     active.updated_at = Set(app.clock.now());
-    match active.update(&app.db).await {
-        Ok(row) => Ok(row.into()),
-        // Another member bound the same number between our check and our write.
-        Err(err) if is_unique_violation(&err) => Err(MembersError::PhoneTaken),
-        Err(err) => Err(err.into()),
-    }
+    // Another member may bind the same number between our check and our write.
+    let row = active
+        .update(&app.db)
+        .await
+        .on_unique_violation(|| MembersError::PhoneTaken)?;
+    Ok(row.into())
 }
 
 /// The member's own phone number (their own data: not audited).

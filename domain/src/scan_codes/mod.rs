@@ -24,6 +24,7 @@ use crate::auth::{AuthError, MemberPrincipal, Permission, StaffPrincipal};
 use crate::clock::DEFAULT_ZONE;
 use crate::coupons::{self, CouponsError};
 use crate::error::{DomainError, ErrorCode, StoreError};
+use crate::kv::keys::{self, ScanSubject};
 use crate::loyalty::{self, PointsEvent, PointsReason};
 use crate::members::SkinType;
 use crate::regions::{self, Place, RegionCode};
@@ -662,11 +663,11 @@ async fn cached_batch(
 
 // --- throttling -----------------------------------------------------------------------------
 
-fn subjects(who: &MemberPrincipal, meta: &RequestMeta) -> Vec<(String, i64)> {
+fn subjects(who: &MemberPrincipal, meta: &RequestMeta) -> Vec<(ScanSubject, i64)> {
     // An address may carry many members (an office or carrier NAT), so its limits are 20×.
-    let mut s = vec![(format!("m:{}", who.member_id), 1)];
+    let mut s = vec![(ScanSubject::Member(who.member_id), 1)];
     if let Some(ip) = meta.client_ip {
-        s.push((format!("ip:{ip}"), 20));
+        s.push((ScanSubject::Address(ip), 20));
     }
     s
 }
@@ -694,7 +695,7 @@ async fn check_throttle(
 ) -> Result<(), ScanError> {
     let s = &app.settings.scan;
     for (subject, factor) in subjects(who, meta) {
-        let unknown = count_of(app, &format!("scan-unknown:{subject}")).await?;
+        let unknown = count_of(app, &keys::scan_unknown(subject)).await?;
         if unknown >= BLOCKED {
             return Err(ScanError::Blocked);
         }
@@ -705,7 +706,7 @@ async fn check_throttle(
     let n = app
         .kv
         .incr_window(
-            &format!("scan-rate:m:{}", who.member_id),
+            &keys::scan_rate(who.member_id),
             std::time::Duration::from_secs(60),
         )
         .await?;
@@ -724,19 +725,19 @@ async fn note_unknown(
     let s = &app.settings.scan;
     for (subject, factor) in subjects(who, meta) {
         app.kv
-            .incr_window(&format!("scan-unknown:{subject}"), s.unknown_window)
+            .incr_window(&keys::scan_unknown(subject), s.unknown_window)
             .await?;
         let day = app
             .kv
             .incr_window(
-                &format!("scan-unknown-day:{subject}"),
+                &keys::scan_unknown_day(subject),
                 std::time::Duration::from_secs(24 * 3600),
             )
             .await?;
         if day >= s.unknown_block * factor {
             app.kv
                 .set(
-                    &format!("scan-unknown:{subject}"),
+                    &keys::scan_unknown(subject),
                     BLOCKED.to_string().as_bytes(),
                     Some(s.block_for),
                 )

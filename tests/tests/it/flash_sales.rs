@@ -361,7 +361,7 @@ async fn counters_follow_the_database_after_loss_or_crash(backend: Backend) {
     grab(&app, &m[1], sale.id, 1, &key()).await.unwrap();
 
     // The store loses the counters (a restart without persistence): rebuilt from the database.
-    let counters_key = flash_sales::counters_key(sale.id);
+    let counters_key = domain::kv::keys::flash_sale_counters(sale.id);
     app.state.kv.delete(&[&counters_key]).await.unwrap();
     assert_eq!(
         code(&grab(&app, &m[0], sale.id, 1, &key()).await),
@@ -422,7 +422,7 @@ async fn the_database_alone_keeps_members_to_the_limit(backend: Backend) {
     let (_, truth) = flash_sales::counters_and_truth(&app.state, sale.id)
         .await
         .unwrap();
-    let counters_key = flash_sales::counters_key(sale.id);
+    let counters_key = domain::kv::keys::flash_sale_counters(sale.id);
     app.state.kv.delete(&[&counters_key]).await.unwrap();
     let forgetful = FlashCounters {
         members: vec![],

@@ -41,9 +41,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use super::{Campaign, CampaignStatus, CampaignsError, DeliveryState, QuietHours, stored, view};
 use crate::AppState;
+use crate::kv::keys;
 use entities::{campaign, subscription_template};
-
-const DAY_STOP_KEY: &str = "campaigns:daily-quota-stop";
 
 /// States of a delivery that is not finished yet.
 pub(crate) const OPEN_STATES: [DeliveryState; 4] = [
@@ -166,7 +165,7 @@ impl Dispatcher {
             .filter(campaign::Column::StartAt.lte(now))
             .exec(&app.db)
             .await?;
-        if let Some(until) = app.kv.get(DAY_STOP_KEY).await? {
+        if let Some(until) = app.kv.get(keys::CAMPAIGN_DAILY_QUOTA_STOP).await? {
             let until = String::from_utf8_lossy(&until)
                 .parse::<DateTime<Utc>>()
                 .map_err(|e| stored("daily quota stop", e))?;

@@ -11,11 +11,10 @@ use futures::StreamExt;
 use wechat_integration::{SubscribeMessage, WeChatErrorKind};
 
 use super::record::set_state;
-use super::{
-    DAY_STOP_KEY, DispatchReport, Dispatcher, next_local_midnight, set_not_before, zone_of,
-};
+use super::{DispatchReport, Dispatcher, next_local_midnight, set_not_before, zone_of};
 use crate::AppState;
 use crate::campaigns::{CampaignsError, DeliveryReason, DeliveryState};
+use crate::kv::keys;
 use entities::campaign;
 
 /// Spaces sends out to a rate (per worker process).
@@ -211,7 +210,11 @@ impl Dispatcher {
                 let until = next_local_midnight(now, zone_of(c)?);
                 let ttl = (until - now).to_std().unwrap_or(Duration::from_secs(60));
                 app.kv
-                    .set(DAY_STOP_KEY, until.to_rfc3339().as_bytes(), Some(ttl))
+                    .set(
+                        keys::CAMPAIGN_DAILY_QUOTA_STOP,
+                        until.to_rfc3339().as_bytes(),
+                        Some(ttl),
+                    )
                     .await?;
                 set_not_before(&app.db, c.id, until).await?;
                 tracing::warn!(campaign_id = c.id, %until, "WeChat daily quota reached (45009): stopped for the day");
