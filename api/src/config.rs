@@ -219,6 +219,8 @@ pub struct JobsConfig {
     pub points_validity_days: i64,
     /// Campaign messages per second per worker (0 = no limit).
     pub campaign_rate_per_second: u32,
+    /// Where `rouge worker` serves /healthz, /readyz and /metrics (port 0 picks a free one).
+    pub worker_listen: SocketAddr,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -344,6 +346,7 @@ impl Default for JobsConfig {
             payment_timeout_secs: 900,
             points_validity_days: 365,
             campaign_rate_per_second: 200,
+            worker_listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
         }
     }
 }

@@ -65,14 +65,8 @@ fn bearer_token(header: &HeaderValue) -> Option<&str> {
 
 impl<S: Executor> GraphqlEndpoint<S> {
     async fn handle(&self, req: Request) -> Response {
-        let path = req.uri().path().to_owned();
         if req.method() == Method::GET && self.options.graphiql {
-            let page = async_graphql::http::GraphiQLSource::build()
-                .endpoint(&path)
-                .finish();
-            return Response::builder()
-                .content_type("text/html; charset=utf-8")
-                .body(page);
+            return crate::graphiql::page();
         }
         if req.method() != Method::POST {
             return error_response(StatusCode::METHOD_NOT_ALLOWED, "use POST");
@@ -432,7 +426,14 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
         options: options.clone(),
     };
     let observe_metrics = metrics.clone();
-    Route::new()
+    let mut route = Route::new();
+    if options.graphiql {
+        route = route.at(
+            format!("{}/:file", crate::graphiql::ASSETS_PATH),
+            poem::get(crate::graphiql::asset),
+        );
+    }
+    route
         .at("/graphql/consumer", consumer)
         .at("/graphql/staff", staff)
         .at("/graphql/distributor", distributor)
@@ -468,8 +469,23 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
         })
 }
 
+/// `rouge worker`'s own endpoints: liveness, readiness (database and key-value store) and
+/// metrics, for its Deployment's probes and Prometheus; nothing else.
+pub fn worker_routes(state: Arc<AppState>, metrics: Metrics) -> impl Endpoint {
+    Route::new()
+        .at("/healthz", healthz)
+        .at("/readyz", readyz)
+        .at("/metrics", metrics_text)
+        .data(state)
+        .data(metrics)
+        .with(CatchPanic::new())
+}
+
 /// Fixed labels, so metrics do not grow with arbitrary paths.
 fn route_label(path: &str) -> &'static str {
+    if path.starts_with(crate::graphiql::ASSETS_PATH) {
+        return "graphiql_assets";
+    }
     match path {
         "/graphql/consumer" => "graphql_consumer",
         "/graphql/staff" => "graphql_staff",

@@ -3,6 +3,7 @@
 
 pub mod client_addr;
 pub mod config;
+pub mod graphiql;
 pub mod http;
 pub mod metrics;
 
@@ -347,6 +348,19 @@ pub async fn serve(
     let app = http::routes(state, options, Metrics::install());
     Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app, shutdown, Some(grace))
+        .await
+}
+
+/// Serves `rouge worker`'s probes and metrics (/healthz, /readyz, /metrics) until `shutdown`.
+pub async fn serve_worker_probes(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let acceptor = TcpAcceptor::from_tokio(listener)?;
+    let app = http::worker_routes(state, Metrics::install());
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(1)))
         .await
 }
 

@@ -208,11 +208,32 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     }
     let (state, _wechat) =
         api::state_from_config(&config, db, &format!("http://{}", config.listen)).await?;
+    // Probes and metrics for the worker's Deployment (ROUGE_JOBS__WORKER_LISTEN).
+    let listener = tokio::net::TcpListener::bind(config.jobs.worker_listen)
+        .await
+        .with_context(|| format!("could not listen on {}", config.jobs.worker_listen))?;
+    let probes_url = api::local_url(&listener)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let run = tokio::spawn(api::run_worker(state, stopped));
-    println!("rouge worker running");
-    shutdown_signal().await;
+    let mut probes_stopped = stopped.clone();
+    let probes = tokio::spawn(api::serve_worker_probes(
+        state.clone(),
+        listener,
+        async move {
+            let _ = probes_stopped.wait_for(|stop| *stop).await;
+        },
+    ));
+    let mut run = tokio::spawn(api::run_worker(state, stopped));
+    println!("rouge worker running; probes and metrics on {probes_url}");
+    // Scheduled work that ends on its own is a failure: exit, so the worker is restarted.
+    let ended = tokio::select! {
+        () = shutdown_signal() => None,
+        ended = &mut run => Some(ended),
+    };
     let _ = stop.send(true);
+    let _ = probes.await;
+    if let Some(ended) = ended {
+        anyhow::bail!("the scheduled work stopped unexpectedly: {ended:?}");
+    }
     let _ = run.await;
     Ok(())
 }

@@ -284,3 +284,70 @@ async fn export_schema_writes_the_three_sdl_files() {
         assert!(sdl.contains("type Query"), "{name}");
     }
 }
+
+/// `rouge worker` serves its own probes and metrics (for its Kubernetes Deployment) and stops
+/// cleanly on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_serves_probes_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrated = rouge()
+        .arg("migrate")
+        .current_dir(dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    let mut child = rouge()
+        .arg("worker")
+        .env("ROUGE_JOBS__WORKER_LISTEN", "127.0.0.1:0")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("rouge worker running; probes and metrics on ") {
+                return url.to_owned();
+            }
+        }
+        panic!("rouge worker exited before serving its probes");
+    })
+    .await
+    .expect("rouge worker did not start within a minute");
+
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{base}{path}")).send();
+    let health = get("/healthz").await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        json!({ "database": "ok", "kv": "ok" })
+    );
+    let metrics = get("/metrics").await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    // Only the probes: the worker serves no GraphQL.
+    assert_eq!(get("/graphql/staff").await.unwrap().status(), 404);
+
+    let pid = child.id().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+}

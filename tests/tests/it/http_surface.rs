@@ -192,6 +192,106 @@ async fn bad_requests_get_clear_codes() {
     assert!(page.text().await.unwrap().contains("graphiql"));
 }
 
+/// The `src`/`href` values of an HTML page.
+fn page_references(page: &str) -> Vec<String> {
+    ["src=\"", "href=\""]
+        .iter()
+        .flat_map(|attribute| {
+            page.split(attribute)
+                .skip(1)
+                .map(|rest| rest.split('"').next().unwrap_or_default().to_owned())
+        })
+        .collect()
+}
+
+/// GraphiQL works where public CDNs do not: a browser opening an endpoint gets Rouge's page,
+/// which loads its scripts and styles from this server only, with the header editor preset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn graphiql_is_served_from_the_binary() {
+    let app = TestApp::start(Backend::Embedded).await;
+    let browser = |url: String| {
+        app.http
+            .get(url)
+            .header(
+                "accept",
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            )
+            .header(
+                "user-agent",
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+            )
+            .send()
+    };
+    let mut assets = Vec::new();
+    for endpoint in [
+        "/graphql/consumer",
+        "/graphql/staff",
+        "/graphql/distributor",
+    ] {
+        let response = browser(format!("{}{endpoint}", app.base_url))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{endpoint}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{endpoint}"
+        );
+        let page = response.text().await.unwrap();
+        assert!(page.contains("graphiql"), "{endpoint}");
+        // Same origin only: no absolute or protocol-relative URL anywhere in the page.
+        for forbidden in ["http://", "https://", "\"//", "'//", "unpkg", "jsdelivr"] {
+            assert!(!page.contains(forbidden), "{endpoint} mentions {forbidden}");
+        }
+        let references = page_references(&page);
+        assert!(references.len() >= 4, "{endpoint}: {references:?}");
+        for reference in &references {
+            assert!(
+                reference.starts_with("/graphiql/assets/") && !reference.contains(".."),
+                "{endpoint} loads {reference}"
+            );
+        }
+        // Queries go back to the endpoint the page is opened from; Authorization is preset.
+        assert!(page.contains("window.location.pathname"), "{endpoint}");
+        assert!(page.contains(r#""Authorization": "Bearer "#), "{endpoint}");
+        assets.extend(references);
+    }
+    assets.sort();
+    assets.dedup();
+    for asset in &assets {
+        let response = browser(format!("{}{asset}", app.base_url)).await.unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let expected = if asset.ends_with(".js") {
+            "text/javascript"
+        } else {
+            "text/css"
+        };
+        assert!(
+            content_type.starts_with(expected),
+            "{asset}: {content_type}"
+        );
+        let cache = response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            cache.contains("max-age=31536000") && cache.contains("immutable"),
+            "{asset}: {cache}"
+        );
+        assert!(response.bytes().await.unwrap().len() > 1000, "{asset}");
+    }
+    let missing = browser(format!("{}/graphiql/assets/nothing.js", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn production_options_hide_the_schema_and_bound_execution() {
     let options = api::HttpOptions {
@@ -222,6 +322,17 @@ async fn production_options_hide_the_schema_and_bound_execution() {
         .await
         .unwrap();
     assert_eq!(page.status(), 405);
+    // Nor are GraphiQL's assets served.
+    let asset = app
+        .http
+        .get(format!(
+            "{}/graphiql/assets/graphiql-4.0.3.min.js",
+            app.base_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asset.status(), 404);
     // Logging in needs PostgreSQL and Redis round trips, which cannot finish in a nanosecond.
     let body = app
         .staff()

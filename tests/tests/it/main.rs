@@ -9,6 +9,7 @@ mod campaigns_stored_values;
 mod catalog;
 mod contract;
 mod coupons;
+mod deploy_manifests;
 mod flash_sales;
 mod graphql_edge;
 mod http_surface;
