@@ -289,6 +289,7 @@ async fn export_schema_writes_the_three_sdl_files() {
 /// cleanly on SIGTERM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_serves_probes_and_metrics() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let migrated = rouge()
         .arg("migrate")
