@@ -42,6 +42,7 @@ enum Command {
     Migrate,
     /// Run the scheduled work (closing unpaid orders, refunds, points expiry, reminders,
     /// campaigns). Any number of workers may run: each task is leased to one at a time.
+    /// Serves /healthz, /readyz and /metrics on ROUGE_JOBS__WORKER_LISTEN (127.0.0.1:8081).
     Worker,
     /// Load data.
     Seed {
