@@ -1,6 +1,11 @@
 //! Schema migrations, run by `rouge migrate` as a release step (and at start-up in the embedded
 //! default). Each migration is backward-compatible with the code released before it: add tables
 //! and nullable columns, backfill, and only then tighten, in a later release.
+//!
+//! New tables use the helpers below: `id`, `.timestamps()` (created_at and updated_at), `fk` and
+//! `index`. They generate exactly the SQL the older migrations wrote by hand (a schema dump of a
+//! freshly migrated SQLite and PostgreSQL database was the same before and after they were put
+//! in), so an existing migration only uses them where that holds.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema;
