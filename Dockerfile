@@ -3,7 +3,9 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release -p api --locked && strip target/release/rouge
+# Without the `demo` feature: no fake WeChat and no demo data in the image; a configuration that
+# asks for the fake WeChat is refused at start-up.
+RUN cargo build --release -p api --no-default-features --locked && strip target/release/rouge
 
 FROM debian:bookworm-slim
 # The non-root user owns /var/lib/rouge, the working directory and the data directory of the

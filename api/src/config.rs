@@ -373,12 +373,39 @@ impl Default for GraphqlConfig {
     }
 }
 
+/// Whether this build carries the fake WeChat (the api crate's `demo` feature).
+pub const FAKE_WECHAT_BUILT_IN: bool = cfg!(feature = "demo");
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
     Load(#[from] Box<figment::Error>),
     #[error("refusing to start in production: {0}")]
     Unsafe(String),
+    #[error("refusing to start: {0}")]
+    NotBuiltIn(String),
+}
+
+impl ConfigError {
+    pub fn fake_wechat_not_built() -> Self {
+        Self::NotBuiltIn(
+            "wechat.mode is \"fake\" (the default), but this build has no fake WeChat (it was \
+             built without the `demo` feature): set ROUGE_WECHAT__MODE=live and the WeChat \
+             settings (ROUGE_WECHAT__APP_ID, ROUGE_WECHAT__APP_SECRET, ROUGE_WECHAT__PAY__*)"
+                .to_owned(),
+        )
+    }
+}
+
+impl WeChatMode {
+    /// Refuses the fake WeChat in a build that leaves it out (`fake_built_in` is
+    /// [`FAKE_WECHAT_BUILT_IN`]; a parameter so both answers are tested in every build).
+    pub fn check_built_in(self, fake_built_in: bool) -> Result<(), ConfigError> {
+        match self {
+            Self::Fake if !fake_built_in => Err(ConfigError::fake_wechat_not_built()),
+            Self::Fake | Self::Live => Ok(()),
+        }
+    }
 }
 
 impl Config {
@@ -457,6 +484,7 @@ impl Config {
     /// Production runs only on real parts and real secrets.
     fn validate(&self) -> Result<(), ConfigError> {
         let unsafe_ = |msg: &str| Err(ConfigError::Unsafe(msg.to_owned()));
+        self.wechat.mode.check_built_in(FAKE_WECHAT_BUILT_IN)?;
         self.pii_keys()?;
         if self.jwt_secret().len() < 32 {
             return unsafe_("auth.jwt_secret must be at least 32 bytes");
@@ -570,5 +598,35 @@ mod tests {
         assert_eq!(config.graphql.timeout_ms, 10_000);
         assert_eq!(config.scan.daily_gift_cap, 20);
         assert_eq!(config.jwt_secret(), demo::JWT_SECRET.as_bytes());
+    }
+
+    /// A build without the `demo` feature refuses, at start-up, a configuration that asks for
+    /// the fake WeChat (the default), with a message that says what to set instead.
+    #[test]
+    fn the_fake_wechat_is_refused_where_it_is_not_built_in() {
+        let refused = WeChatMode::Fake.check_built_in(false).unwrap_err();
+        assert!(matches!(refused, ConfigError::NotBuiltIn(_)));
+        let message = refused.to_string();
+        assert!(message.contains("`demo` feature"), "{message}");
+        assert!(message.contains("ROUGE_WECHAT__MODE=live"), "{message}");
+        assert!(WeChatMode::Fake.check_built_in(true).is_ok());
+        assert!(WeChatMode::Live.check_built_in(false).is_ok());
+
+        // This build: the default configuration (fake WeChat) starts only with the fake in it.
+        let default = Config::default();
+        assert_eq!(default.wechat.mode, WeChatMode::Fake);
+        let validated = default.validate();
+        assert_eq!(validated.is_ok(), FAKE_WECHAT_BUILT_IN, "{validated:?}");
+        if let Err(err) = validated {
+            assert!(matches!(err, ConfigError::NotBuiltIn(_)), "{err}");
+        }
+        let live = Config {
+            wechat: WeChatConfig {
+                mode: WeChatMode::Live,
+                ..WeChatConfig::default()
+            },
+            ..Config::default()
+        };
+        assert!(live.validate().is_ok());
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{BatchRequest, BatchResponse, Executor, ServerError};
 use domain::auth::{self, Audience, Principal};
+use domain::login;
 use domain::{AppState, DomainError, ErrorCode, RequestMeta};
 use graphql_schema::error::{cap_message, log_error};
 use graphql_schema::{RequestContext, SchemaLimits, limits};
@@ -204,7 +205,7 @@ impl<S: Executor> GraphqlEndpoint<S> {
     /// Who holds the token, for this endpoint's audience; a refusal response otherwise.
     async fn authenticate(&self, token: Option<&str>) -> Result<Principal, Response> {
         let result = match token {
-            Some(token) => auth::authenticate(&self.app, self.audience, token).await,
+            Some(token) => login::authenticate(&self.app, self.audience, token).await,
             None => Err(auth::AuthError::Unauthenticated),
         };
         let err = match result {

@@ -3,9 +3,12 @@
 
 pub mod client_addr;
 pub mod config;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod graphiql;
 pub mod http;
 pub mod metrics;
+pub mod worker;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,7 +26,6 @@ use poem::listener::TcpAcceptor;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 use secrecy::ExposeSecret;
-use wechat_integration::fake::{FakeConfig, FakeWeChat};
 use wechat_integration::{
     MiniProgram, MiniProgramClient, MiniProgramConfig, PayConfig, PlatformKey, WeChatPay,
     WeChatPayClient,
@@ -32,6 +34,7 @@ use wechat_integration::{
 use crate::config::{Config, WeChatMode};
 pub use crate::http::HttpOptions;
 pub use crate::metrics::Metrics;
+pub use crate::worker::run_worker;
 
 /// Opens the database pool. SQLite files get WAL, so readers do not wait for the writer.
 ///
@@ -87,11 +90,31 @@ pub fn connect_kv(config: &Config) -> anyhow::Result<Arc<dyn KeyValueStore>> {
     Ok(Arc::new(store))
 }
 
-/// The WeChat clients, and the in-process fake they talk to when configured so (kept alive here).
+/// The WeChat clients, and the in-process fake they talk to when configured so (kept alive here;
+/// only the `demo` build has one).
 pub struct WeChatWiring {
     pub client: Arc<dyn MiniProgram>,
     pub pay: Arc<dyn WeChatPay>,
-    pub fake: Option<FakeWeChat>,
+    #[cfg(feature = "demo")]
+    pub fake: Option<wechat_integration::fake::FakeWeChat>,
+}
+
+impl WeChatWiring {
+    /// Whether the clients talk to the in-process fake WeChat (never in a build without `demo`).
+    pub fn is_fake(&self) -> bool {
+        #[cfg(feature = "demo")]
+        return self.fake.is_some();
+        #[cfg(not(feature = "demo"))]
+        return false;
+    }
+
+    /// Stops the fake WeChat, if there is one.
+    pub async fn shutdown(self) {
+        #[cfg(feature = "demo")]
+        if let Some(fake) = self.fake {
+            fake.shutdown().await;
+        }
+    }
 }
 
 /// `notify_url` is where this server receives WeChat Pay notifications (used by the fake; live
@@ -99,22 +122,15 @@ pub struct WeChatWiring {
 pub async fn connect_wechat(
     config: &Config,
     kv: Arc<dyn KeyValueStore>,
-    notify_url: &str,
+    #[cfg_attr(not(feature = "demo"), allow(unused_variables))] notify_url: &str,
 ) -> anyhow::Result<WeChatWiring> {
     let cache = Arc::new(KvAccessTokenCache::new(kv));
     match config.wechat.mode {
-        WeChatMode::Fake => {
-            let fake = FakeWeChat::start(FakeConfig::default())
-                .await
-                .context("could not start the fake WeChat")?;
-            let client = MiniProgramClient::new(fake.mini_program_config(), cache)?;
-            let pay = WeChatPayClient::new(fake.pay_config(notify_url))?;
-            Ok(WeChatWiring {
-                client: Arc::new(client),
-                pay: Arc::new(pay),
-                fake: Some(fake),
-            })
-        }
+        #[cfg(feature = "demo")]
+        WeChatMode::Fake => demo::connect_fake_wechat(cache, notify_url).await,
+        // Config::load refuses this already; a configuration built in code is refused here.
+        #[cfg(not(feature = "demo"))]
+        WeChatMode::Fake => Err(config::ConfigError::fake_wechat_not_built().into()),
         WeChatMode::Live => {
             let app_id = config
                 .wechat
@@ -138,6 +154,7 @@ pub async fn connect_wechat(
             Ok(WeChatWiring {
                 client: Arc::new(client),
                 pay: Arc::new(WeChatPayClient::new(live_pay_config(config)?)?),
+                #[cfg(feature = "demo")]
                 fake: None,
             })
         }
@@ -200,7 +217,7 @@ fn live_pay_config(config: &Config) -> anyhow::Result<PayConfig> {
 /// Business settings from configuration.
 pub fn settings(config: &Config, notify_url: &str) -> Settings {
     Settings {
-        auth: domain::auth::AuthSettings {
+        auth: domain::login::AuthSettings {
             access_ttl: chrono::Duration::seconds(
                 i64::try_from(config.auth.access_ttl_secs).unwrap_or(900),
             ),
@@ -362,19 +379,6 @@ pub async fn serve_worker_probes(
     Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(1)))
         .await
-}
-
-/// Runs the scheduled tasks (with leases, so any number of replicas may) until `shutdown`.
-pub async fn run_worker(state: Arc<AppState>, shutdown: tokio::sync::watch::Receiver<bool>) {
-    let holder = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-    // Campaign dispatch runs on every replica: claims share the work (no lease).
-    let dispatcher = tokio::spawn(domain::campaigns::dispatch::run_dispatcher(
-        state.clone(),
-        holder.clone(),
-        shutdown.clone(),
-    ));
-    domain::jobs::run_scheduler(state, domain::jobs::scheduled_tasks(), holder, shutdown).await;
-    let _ = dispatcher.await;
 }
 
 /// The address a listener is bound to, for printing and for tests.

@@ -103,12 +103,7 @@ async fn main() -> anyhow::Result<()> {
             if config.is_production() {
                 anyhow::bail!("demo data is never loaded in production");
             }
-            let db = open_database(&config).await?;
-            api::migrate(&db).await?;
-            let (state, _wechat) = api::state_from_config(&config, db, "http://127.0.0.1").await?;
-            let seeded =
-                domain::seed::demo(&state, wechat_integration::fake::FakeWeChat::openid_for)
-                    .await?;
+            let seeded = seed_demo(&config).await?;
             println!(
                 "{}",
                 if seeded {
@@ -125,6 +120,20 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::ExportSchema { .. } => Ok(()),
     }
+}
+
+/// `rouge seed --demo`: the demo data, with members whose openids the fake WeChat hands out.
+#[cfg(feature = "demo")]
+async fn seed_demo(config: &Config) -> anyhow::Result<bool> {
+    let db = open_database(config).await?;
+    api::migrate(&db).await?;
+    let (state, _wechat) = api::state_from_config(config, db, "http://127.0.0.1").await?;
+    api::demo::seed(&state).await
+}
+
+#[cfg(not(feature = "demo"))]
+async fn seed_demo(_: &Config) -> anyhow::Result<bool> {
+    anyhow::bail!("this build has no demo data (it was built without the `demo` feature)")
 }
 
 async fn open_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
@@ -154,9 +163,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("could not listen on {}", config.listen))?;
     let base = api::local_url(&listener)?;
     let (state, wechat) = api::state_from_config(&config, db, &base).await?;
-    if wechat.fake.is_some()
-        && domain::seed::demo(&state, wechat_integration::fake::FakeWeChat::openid_for).await?
-    {
+    #[cfg(feature = "demo")]
+    if wechat.is_fake() && api::demo::seed(&state).await? {
         tracing::info!("demo data seeded (first start)");
     }
     println!("rouge listening on {base}");
@@ -166,7 +174,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if config.introspection() {
         println!("  GraphiQL:            open any of the three URLs above in a browser");
     }
-    if wechat.fake.is_some() {
+    if wechat.is_fake() {
         println!("  WeChat: in-process fake (log in with codes like test:demo-lily:1)");
         println!(
             "  demo staff: hq-demo, manager-demo, ba-demo; distributor: dist-demo (password demo-password)"
@@ -195,9 +203,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(jobs) = jobs {
         let _ = jobs.await;
     }
-    if let Some(fake) = wechat.fake {
-        fake.shutdown().await;
-    }
+    wechat.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }

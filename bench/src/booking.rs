@@ -80,7 +80,7 @@ async fn seed(db: &DatabaseConnection, args: &Args) -> anyhow::Result<Seeded> {
             username: Set(format!("bench-ba-{i}")),
             password_hash: Set("unused".into()),
             display_name: Set(format!("顾问{i}")),
-            role: Set("BA".into()),
+            role: Set(staff_account::StaffRole::Ba),
             store_id: Set(Some(store.id)),
             active: Set(true),
             created_at: Set(now),

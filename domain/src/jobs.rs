@@ -3,6 +3,9 @@
 //! key-value store lets one of them run each task at a time, and a crashed holder's lease
 //! simply runs out. Each task is itself safe to run twice (idempotent writes), so the lease is
 //! about wasted work, not correctness.
+//!
+//! This module knows no capability: each capability implements [`PeriodicTask`] for its own
+//! work, and the api crate's worker lists them (`api::worker::scheduled_tasks`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,22 +26,6 @@ pub trait PeriodicTask: Send + Sync + 'static {
     fn every(&self) -> Duration;
     /// One pass; returns how many things it handled.
     async fn run(&self, app: &AppState) -> Result<u64, TaskError>;
-}
-
-/// Every scheduled task of the app, for the worker.
-pub fn scheduled_tasks() -> Vec<Arc<dyn PeriodicTask>> {
-    vec![
-        Arc::new(crate::payments::CloseOverdueOrders),
-        Arc::new(crate::payments::ReconcileRefunds),
-        Arc::new(crate::loyalty::ExpirePoints),
-        Arc::new(crate::coupons::BirthdayCoupons),
-        Arc::new(crate::flash_sales::WarmFlashSales),
-        Arc::new(crate::flash_sales::ReconcileFlashSales),
-        Arc::new(crate::campaigns::insights::RefreshMemberInsights),
-        Arc::new(crate::campaigns::automations::RunAutomations),
-        Arc::new(crate::booking::MarkNoShows),
-        Arc::new(crate::booking::SendBookingReminders),
-    ]
 }
 
 /// A lease on a named piece of work, held by one instance until it lapses or is released.

@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod inventory;
 pub mod jobs;
 pub mod kv;
+pub mod login;
 pub mod loyalty;
 pub mod members;
 pub mod orders;
@@ -68,7 +69,7 @@ pub struct Caches {
 /// Business settings that come from configuration.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
-    pub auth: auth::AuthSettings,
+    pub auth: login::AuthSettings,
     pub orders: orders::OrderSettings,
     pub loyalty: loyalty::LoyaltySettings,
     pub payments: payments::PaymentSettings,

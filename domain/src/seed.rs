@@ -5,9 +5,10 @@
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use crate::AppState;
-use crate::auth::{StaffRole, hash_password_async};
+use crate::auth::StaffRole;
 use crate::error::StoreError;
 use crate::inventory::LocationKind;
+use crate::login::hash_password_async;
 use crate::members::{Gender, SkinConcern, SkinType, TagSource};
 use entities::{
     category, distributor, distributor_account, location, member, member_allergy, member_tag,
@@ -176,7 +177,7 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
             username: Set(username.into()),
             password_hash: Set(password.clone()),
             display_name: Set(display.into()),
-            role: Set(role.as_str().into()),
+            role: Set(role),
             store_id: Set(store),
             active: Set(true),
             created_at: Set(now),

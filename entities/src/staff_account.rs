@@ -1,5 +1,23 @@
 use sea_orm::entity::prelude::*;
 
+// A staff member's role; what each may do is `domain::auth::Permission`. Plain comments, not
+// doc comments: the GraphQL enum carries no descriptions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum StaffRole {
+    // Head office: marketing and operations, every store.
+    Hq,
+    // Store manager: their store's staff, bookings and reports.
+    Manager,
+    // Beauty advisor at the counter.
+    Ba,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "staff_accounts")]
 pub struct Model {
@@ -10,8 +28,8 @@ pub struct Model {
     /// argon2id PHC string.
     pub password_hash: String,
     pub display_name: String,
-    /// HQ, MANAGER or BA.
-    pub role: String,
+    /// Stored as HQ, MANAGER or BA.
+    pub role: StaffRole,
     /// The store a MANAGER or BA belongs to; none for HQ.
     pub store_id: Option<i64>,
     pub active: bool,
@@ -22,3 +40,23 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ActiveEnum, Iterable};
+
+    use super::StaffRole;
+
+    /// The stored text is the one the column always held; anything else is refused.
+    #[test]
+    fn roles_keep_their_stored_text() {
+        let stored: Vec<String> = StaffRole::iter().map(|r| r.to_value()).collect();
+        assert_eq!(stored, ["HQ", "MANAGER", "BA"]);
+        assert_eq!(
+            StaffRole::try_from_value(&"BA".to_owned()).ok(),
+            Some(StaffRole::Ba)
+        );
+        assert!(StaffRole::try_from_value(&"OWNER".to_owned()).is_err());
+        assert!(StaffRole::try_from_value(&"ba".to_owned()).is_err());
+    }
+}

@@ -2,7 +2,8 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use domain::auth::{self, Audience, IssuedSession, StaffAccount};
+use domain::auth::{Audience, StaffRole};
+use domain::login::{self, IssuedSession, StaffAccount};
 
 use crate::context::{app, meta, principal, staff};
 use crate::error::ApiResult;
@@ -42,23 +43,6 @@ pub struct StaffLogin {
     pub staff: Staff,
 }
 
-#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
-pub enum StaffRole {
-    Hq,
-    Manager,
-    Ba,
-}
-
-impl From<auth::StaffRole> for StaffRole {
-    fn from(r: auth::StaffRole) -> Self {
-        match r {
-            auth::StaffRole::Hq => Self::Hq,
-            auth::StaffRole::Manager => Self::Manager,
-            auth::StaffRole::Ba => Self::Ba,
-        }
-    }
-}
-
 /// A staff account: HQ, store manager or beauty advisor.
 #[derive(SimpleObject)]
 pub struct Staff {
@@ -75,7 +59,7 @@ impl From<StaffAccount> for Staff {
             id: a.id.into(),
             username: a.username,
             display_name: a.display_name,
-            role: a.role.into(),
+            role: a.role,
             store_id: a.store_id.map(Into::into),
         }
     }
@@ -86,13 +70,13 @@ async fn refresh(
     audience: Audience,
     refresh_token: String,
 ) -> ApiResult<SessionTokens> {
-    Ok(auth::refresh(app(ctx), audience, &refresh_token)
+    Ok(login::refresh(app(ctx), audience, &refresh_token)
         .await?
         .into())
 }
 
 async fn logout(ctx: &Context<'_>) -> ApiResult<bool> {
-    auth::logout(app(ctx), principal(ctx).await?).await?;
+    login::logout(app(ctx), principal(ctx).await?).await?;
     Ok(true)
 }
 
@@ -103,7 +87,7 @@ pub struct ConsumerAuthMutation;
 impl ConsumerAuthMutation {
     /// Exchanges a wx.login code for a session; the member is created on first login.
     async fn login(&self, ctx: &Context<'_>, code: String) -> ApiResult<ConsumerLogin> {
-        let (session, member) = auth::consumer_login(app(ctx), &code).await?;
+        let (session, member) = login::consumer_login(app(ctx), &code).await?;
         Ok(ConsumerLogin {
             access_token: session.access_token,
             access_token_expires_at: session.access_expires_at,
@@ -133,7 +117,7 @@ pub struct StaffAuthQuery;
 impl StaffAuthQuery {
     /// The signed-in staff account.
     async fn me(&self, ctx: &Context<'_>) -> ApiResult<Staff> {
-        Ok(auth::staff_account(app(ctx), staff(ctx).await?)
+        Ok(login::staff_account(app(ctx), staff(ctx).await?)
             .await?
             .into())
     }
@@ -151,7 +135,7 @@ impl StaffAuthMutation {
         password: String,
     ) -> ApiResult<StaffLogin> {
         let (session, account) =
-            auth::staff_login(app(ctx), meta(ctx)?, &username, &password).await?;
+            login::staff_login(app(ctx), meta(ctx)?, &username, &password).await?;
         Ok(StaffLogin {
             access_token: session.access_token,
             access_token_expires_at: session.access_expires_at,
@@ -186,7 +170,7 @@ impl DistributorAuthMutation {
     ) -> ApiResult<crate::distributors::DistributorLogin> {
         let app = app(ctx);
         let (session, account) =
-            auth::distributor_login(app, meta(ctx)?, &username, &password).await?;
+            login::distributor_login(app, meta(ctx)?, &username, &password).await?;
         Ok(crate::distributors::DistributorLogin {
             access_token: session.access_token,
             access_token_expires_at: session.access_expires_at,

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use domain::{auth, distributors};
+use domain::{distributors, login};
 
 use crate::context::{app, distributor};
 use crate::error::ApiResult;
@@ -14,8 +14,8 @@ pub struct DistributorAccount {
     pub display_name: String,
 }
 
-impl From<auth::DistributorAccount> for DistributorAccount {
-    fn from(a: auth::DistributorAccount) -> Self {
+impl From<login::DistributorAccount> for DistributorAccount {
+    fn from(a: login::DistributorAccount) -> Self {
         Self {
             id: a.id.into(),
             username: a.username,
@@ -76,7 +76,7 @@ impl DistributorOwnQuery {
         let who = distributor(ctx).await?;
         let app = app(ctx);
         Ok(DistributorMe {
-            account: auth::distributor_account(app, who).await?.into(),
+            account: login::distributor_account(app, who).await?.into(),
             distributor: distributors::own(app, who).await?.into(),
         })
     }

@@ -1,7 +1,7 @@
 //! Business data tests build on, written through the domain services (as HQ would).
 
 use chrono::NaiveDate;
-use domain::auth::{StaffPrincipal, StaffRole};
+use domain::auth::StaffPrincipal;
 use domain::{catalog, inventory};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -16,7 +16,7 @@ pub async fn staff_principal(app: &TestApp, username: &str) -> StaffPrincipal {
         .unwrap_or_else(|| panic!("no staff account {username}"));
     StaffPrincipal {
         staff_id: row.id,
-        role: StaffRole::parse(&row.role).unwrap(),
+        role: row.role,
         store_id: row.store_id,
         session_id: "fixture".into(),
     }

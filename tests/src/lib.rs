@@ -89,7 +89,7 @@ pub struct TestAppBuilder {
     seed_demo: bool,
     query_counter: Option<Arc<std::sync::atomic::AtomicUsize>>,
     db: Option<TestDb>,
-    auth: domain::auth::AuthSettings,
+    auth: domain::login::AuthSettings,
 }
 
 impl TestAppBuilder {
@@ -108,7 +108,7 @@ impl TestAppBuilder {
         self
     }
 
-    pub fn auth_settings(mut self, auth: domain::auth::AuthSettings) -> Self {
+    pub fn auth_settings(mut self, auth: domain::login::AuthSettings) -> Self {
         self.auth = auth;
         self
     }
@@ -212,7 +212,7 @@ impl TestApp {
             seed_demo: true,
             query_counter: None,
             db: None,
-            auth: domain::auth::AuthSettings::default(),
+            auth: domain::login::AuthSettings::default(),
         }
     }
 

@@ -131,7 +131,7 @@ pub(crate) async fn load_ba<C: ConnectionTrait>(
     staff_account::Entity::find_by_id(id)
         .one(db)
         .await?
-        .filter(|s| s.active && s.role != StaffRole::Hq.as_str() && s.store_id.is_some())
+        .filter(|s| s.active && s.role != StaffRole::Hq && s.store_id.is_some())
         .ok_or(BookingError::NotFound("BA"))
 }
 
@@ -510,7 +510,7 @@ pub struct Ba {
 pub async fn store_bas<C: ConnectionTrait>(db: &C, store_id: i64) -> Result<Vec<Ba>, BookingError> {
     let rows = staff_account::Entity::find()
         .filter(staff_account::Column::StoreId.eq(store_id))
-        .filter(staff_account::Column::Role.eq(StaffRole::Ba.as_str()))
+        .filter(staff_account::Column::Role.eq(StaffRole::Ba))
         .filter(staff_account::Column::Active.eq(true))
         .order_by_asc(staff_account::Column::Id)
         .all(db)
@@ -776,7 +776,7 @@ pub async fn seed_demo<C: ConnectionTrait>(
         username: Set("ba-gz-demo".into()),
         password_hash: Set(password_hash.to_owned()),
         display_name: Set("天环美容顾问".into()),
-        role: Set(StaffRole::Ba.as_str().into()),
+        role: Set(StaffRole::Ba),
         store_id: Set(Some(store_id)),
         active: Set(true),
         created_at: Set(now),

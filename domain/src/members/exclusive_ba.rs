@@ -22,7 +22,7 @@ pub async fn assign_exclusive_ba(
         let ba = entities::staff_account::Entity::find_by_id(ba_id)
             .one(&app.db)
             .await?
-            .filter(|b| b.active && b.role == auth::StaffRole::Ba.as_str())
+            .filter(|b| b.active && b.role == auth::StaffRole::Ba)
             .ok_or_else(|| invalid("the exclusive BA must be an active BA account"))?;
         if staff.role != auth::StaffRole::Hq && ba.store_id != staff.store_id {
             return Err(AuthError::Forbidden.into());

@@ -1284,7 +1284,7 @@ pub(crate) async fn seed_demo_batch<C: ConnectionTrait>(
         .one(db)
         .await?;
     let creator = entities::staff_account::Entity::find()
-        .filter(entities::staff_account::Column::Role.eq("HQ"))
+        .filter(entities::staff_account::Column::Role.eq(entities::staff_account::StaffRole::Hq))
         .one(db)
         .await?
         .map_or(0, |s| s.id);

@@ -2,7 +2,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use super::id;
+use super::{TableColumns, fk, id};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -35,11 +35,10 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null(StaffAccounts::StoreId))
                 .col(boolean(StaffAccounts::Active))
                 .col(timestamp_with_time_zone(StaffAccounts::CreatedAt))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(StaffAccounts::Table, StaffAccounts::StoreId)
-                        .to(Stores::Table, Stores::Id),
-                )
+                .foreign_key(&mut fk(
+                    (StaffAccounts::Table, StaffAccounts::StoreId),
+                    (Stores::Table, Stores::Id),
+                ))
                 .to_owned(),
         )
         .await?;
@@ -68,14 +67,13 @@ impl MigrationTrait for Migration {
                 .col(string(DistributorAccounts::DisplayName))
                 .col(boolean(DistributorAccounts::Active))
                 .col(timestamp_with_time_zone(DistributorAccounts::CreatedAt))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(
-                            DistributorAccounts::Table,
-                            DistributorAccounts::DistributorId,
-                        )
-                        .to(Distributors::Table, Distributors::Id),
-                )
+                .foreign_key(&mut fk(
+                    (
+                        DistributorAccounts::Table,
+                        DistributorAccounts::DistributorId,
+                    ),
+                    (Distributors::Table, Distributors::Id),
+                ))
                 .to_owned(),
         )
         .await?;
@@ -144,8 +142,7 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null(Members::ExclusiveBaId))
                 .col(timestamp_with_time_zone_null(Members::ProfileUpdatedAt))
                 .col(big_integer_null(Members::ProfileUpdatedBy))
-                .col(timestamp_with_time_zone(Members::CreatedAt))
-                .col(timestamp_with_time_zone(Members::UpdatedAt))
+                .timestamps()
                 .to_owned(),
         )
         .await?;
@@ -169,10 +166,12 @@ impl MigrationTrait for Migration {
                         .col(MemberAllergies::Ingredient),
                 )
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(MemberAllergies::Table, MemberAllergies::MemberId)
-                        .to(Members::Table, Members::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
+                    &mut fk(
+                        (MemberAllergies::Table, MemberAllergies::MemberId),
+                        (Members::Table, Members::Id),
+                    )
+                    .on_delete(ForeignKeyAction::Cascade)
+                    .to_owned(),
                 )
                 .to_owned(),
         )
@@ -188,10 +187,12 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null(MemberTags::CreatedBy))
                 .col(timestamp_with_time_zone(MemberTags::CreatedAt))
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(MemberTags::Table, MemberTags::MemberId)
-                        .to(Members::Table, Members::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
+                    &mut fk(
+                        (MemberTags::Table, MemberTags::MemberId),
+                        (Members::Table, Members::Id),
+                    )
+                    .on_delete(ForeignKeyAction::Cascade)
+                    .to_owned(),
                 )
                 .to_owned(),
         )
@@ -227,11 +228,10 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null(PointsLedger::ExpiresAt))
                 .col(big_integer(PointsLedger::Remaining))
                 .col(timestamp_with_time_zone(PointsLedger::CreatedAt))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(PointsLedger::Table, PointsLedger::MemberId)
-                        .to(Members::Table, Members::Id),
-                )
+                .foreign_key(&mut fk(
+                    (PointsLedger::Table, PointsLedger::MemberId),
+                    (Members::Table, Members::Id),
+                ))
                 .to_owned(),
         )
         .await?;
@@ -258,10 +258,12 @@ impl MigrationTrait for Migration {
                         .col(SubscriptionConsents::TemplateId),
                 )
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(SubscriptionConsents::Table, SubscriptionConsents::MemberId)
-                        .to(Members::Table, Members::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
+                    &mut fk(
+                        (SubscriptionConsents::Table, SubscriptionConsents::MemberId),
+                        (Members::Table, Members::Id),
+                    )
+                    .on_delete(ForeignKeyAction::Cascade)
+                    .to_owned(),
                 )
                 .to_owned(),
         )
@@ -402,8 +404,6 @@ pub(crate) enum Members {
     ExclusiveBaId,
     ProfileUpdatedAt,
     ProfileUpdatedBy,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]

@@ -4,30 +4,11 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use super::id;
 use super::m0001_foundation::{Members, Stores};
+use super::{TableColumns, fk, id, index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn fk(
-    from: (impl IntoIden, impl IntoIden),
-    to: (impl IntoIden, impl IntoIden),
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .to_owned()
-}
-
-fn index(name: &str, table: impl IntoIden, cols: Vec<DynIden>) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.name(name).table(table);
-    for col in cols {
-        index.col(col);
-    }
-    index.to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -56,8 +37,7 @@ impl MigrationTrait for Migration {
                 .col(text(Products::EfficacyClaims))
                 .col(integer(Products::SuitableSkinTypes))
                 .col(boolean(Products::Active))
-                .col(timestamp_with_time_zone(Products::CreatedAt))
-                .col(timestamp_with_time_zone(Products::UpdatedAt))
+                .timestamps()
                 .foreign_key(&mut fk(
                     (Products::Table, Products::CategoryId),
                     (Categories::Table, Categories::Id),
@@ -114,8 +94,7 @@ impl MigrationTrait for Migration {
                 .col(big_integer(Skus::CostFen))
                 .col(integer(Skus::SafetyStock))
                 .col(boolean(Skus::Active))
-                .col(timestamp_with_time_zone(Skus::CreatedAt))
-                .col(timestamp_with_time_zone(Skus::UpdatedAt))
+                .timestamps()
                 .foreign_key(&mut fk(
                     (Skus::Table, Skus::ProductId),
                     (Products::Table, Products::Id),
@@ -263,8 +242,7 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null(Orders::PayDeadline))
                 .col(timestamp_with_time_zone_null(Orders::PaidAt))
                 .col(timestamp_with_time_zone_null(Orders::ClosedAt))
-                .col(timestamp_with_time_zone(Orders::CreatedAt))
-                .col(timestamp_with_time_zone(Orders::UpdatedAt))
+                .timestamps()
                 .foreign_key(&mut fk(
                     (Orders::Table, Orders::MemberId),
                     (Members::Table, Members::Id),
@@ -442,8 +420,6 @@ pub(crate) enum Products {
     EfficacyClaims,
     SuitableSkinTypes,
     Active,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -467,8 +443,6 @@ pub(crate) enum Skus {
     CostFen,
     SafetyStock,
     Active,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -542,8 +516,6 @@ pub(crate) enum Orders {
     PayDeadline,
     PaidAt,
     ClosedAt,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]

@@ -3,8 +3,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use super::id;
 use super::m0001_foundation::Members;
+use super::{TableColumns, fk, id};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -39,8 +39,7 @@ impl MigrationTrait for Migration {
                 .col(boolean(CouponTemplates::Birthday))
                 .col(boolean(CouponTemplates::Active))
                 .col(big_integer_null(CouponTemplates::CreatedBy))
-                .col(timestamp_with_time_zone(CouponTemplates::CreatedAt))
-                .col(timestamp_with_time_zone(CouponTemplates::UpdatedAt))
+                .timestamps()
                 .to_owned(),
         )
         .await?;
@@ -63,16 +62,14 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null(Coupons::UsedStoreId))
                 .col(big_integer_null(Coupons::UsedByStaff))
                 .col(big_integer(Coupons::DiscountFen))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(Coupons::Table, Coupons::TemplateId)
-                        .to(CouponTemplates::Table, CouponTemplates::Id),
-                )
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(Coupons::Table, Coupons::MemberId)
-                        .to(Members::Table, Members::Id),
-                )
+                .foreign_key(&mut fk(
+                    (Coupons::Table, Coupons::TemplateId),
+                    (CouponTemplates::Table, CouponTemplates::Id),
+                ))
+                .foreign_key(&mut fk(
+                    (Coupons::Table, Coupons::MemberId),
+                    (Members::Table, Members::Id),
+                ))
                 .to_owned(),
         )
         .await?;
@@ -145,8 +142,6 @@ pub(crate) enum CouponTemplates {
     Birthday,
     Active,
     CreatedBy,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]

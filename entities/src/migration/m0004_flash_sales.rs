@@ -4,9 +4,9 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use super::id;
 use super::m0001_foundation::Members;
 use super::m0002_catalog_orders::{Orders, Skus};
+use super::{TableColumns, fk, id};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -27,13 +27,11 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone(FlashSales::StartsAt))
                 .col(timestamp_with_time_zone(FlashSales::EndsAt))
                 .col(big_integer_null(FlashSales::CreatedBy))
-                .col(timestamp_with_time_zone(FlashSales::CreatedAt))
-                .col(timestamp_with_time_zone(FlashSales::UpdatedAt))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(FlashSales::Table, FlashSales::SkuId)
-                        .to(Skus::Table, Skus::Id),
-                )
+                .timestamps()
+                .foreign_key(&mut fk(
+                    (FlashSales::Table, FlashSales::SkuId),
+                    (Skus::Table, Skus::Id),
+                ))
                 .to_owned(),
         )
         .await?;
@@ -58,16 +56,14 @@ impl MigrationTrait for Migration {
                         .col(FlashSaleQuotas::SaleId)
                         .col(FlashSaleQuotas::MemberId),
                 )
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(FlashSaleQuotas::Table, FlashSaleQuotas::SaleId)
-                        .to(FlashSales::Table, FlashSales::Id),
-                )
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(FlashSaleQuotas::Table, FlashSaleQuotas::MemberId)
-                        .to(Members::Table, Members::Id),
-                )
+                .foreign_key(&mut fk(
+                    (FlashSaleQuotas::Table, FlashSaleQuotas::SaleId),
+                    (FlashSales::Table, FlashSales::Id),
+                ))
+                .foreign_key(&mut fk(
+                    (FlashSaleQuotas::Table, FlashSaleQuotas::MemberId),
+                    (Members::Table, Members::Id),
+                ))
                 .to_owned(),
         )
         .await?;
@@ -84,21 +80,18 @@ impl MigrationTrait for Migration {
                 .col(string(FlashSaleGrabs::Status))
                 .col(timestamp_with_time_zone(FlashSaleGrabs::CreatedAt))
                 .col(timestamp_with_time_zone_null(FlashSaleGrabs::ReleasedAt))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(FlashSaleGrabs::Table, FlashSaleGrabs::SaleId)
-                        .to(FlashSales::Table, FlashSales::Id),
-                )
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(FlashSaleGrabs::Table, FlashSaleGrabs::MemberId)
-                        .to(Members::Table, Members::Id),
-                )
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(FlashSaleGrabs::Table, FlashSaleGrabs::OrderId)
-                        .to(Orders::Table, Orders::Id),
-                )
+                .foreign_key(&mut fk(
+                    (FlashSaleGrabs::Table, FlashSaleGrabs::SaleId),
+                    (FlashSales::Table, FlashSales::Id),
+                ))
+                .foreign_key(&mut fk(
+                    (FlashSaleGrabs::Table, FlashSaleGrabs::MemberId),
+                    (Members::Table, Members::Id),
+                ))
+                .foreign_key(&mut fk(
+                    (FlashSaleGrabs::Table, FlashSaleGrabs::OrderId),
+                    (Orders::Table, Orders::Id),
+                ))
                 .to_owned(),
         )
         .await?;
@@ -141,8 +134,6 @@ enum FlashSales {
     StartsAt,
     EndsAt,
     CreatedBy,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]

@@ -5,30 +5,11 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use super::id;
 use super::m0001_foundation::{Members, StaffAccounts, Stores};
+use super::{TableColumns, fk, id, index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn fk(
-    from: (impl IntoIden, impl IntoIden),
-    to: (impl IntoIden, impl IntoIden),
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .to_owned()
-}
-
-fn index(name: &str, table: impl IntoIden, cols: Vec<DynIden>) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.name(name).table(table);
-    for col in cols {
-        index.col(col);
-    }
-    index.to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -45,8 +26,7 @@ impl MigrationTrait for Migration {
                 .col(big_integer(BookingServices::PriceFen))
                 .col(string(BookingServices::RequiredSkills))
                 .col(boolean(BookingServices::Active))
-                .col(timestamp_with_time_zone(BookingServices::CreatedAt))
-                .col(timestamp_with_time_zone(BookingServices::UpdatedAt))
+                .timestamps()
                 .foreign_key(&mut fk(
                     (BookingServices::Table, BookingServices::StoreId),
                     (Stores::Table, Stores::Id),
@@ -207,8 +187,7 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null(Bookings::CancelledAt))
                 .col(timestamp_with_time_zone_null(Bookings::ReminderSentAt))
                 .col(string_null(Bookings::ReminderOutcome))
-                .col(timestamp_with_time_zone(Bookings::CreatedAt))
-                .col(timestamp_with_time_zone(Bookings::UpdatedAt))
+                .timestamps()
                 .foreign_key(&mut fk(
                     (Bookings::Table, Bookings::MemberId),
                     (Members::Table, Members::Id),
@@ -327,8 +306,6 @@ enum BookingServices {
     PriceFen,
     RequiredSkills,
     Active,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -414,8 +391,6 @@ enum Bookings {
     CancelledAt,
     ReminderSentAt,
     ReminderOutcome,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]

@@ -4,21 +4,12 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use super::id;
 use super::m0001_foundation::Members;
 use super::m0002_catalog_orders::Skus;
+use super::{TableColumns, fk, id, index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn index(name: &str, table: impl IntoIden, cols: Vec<DynIden>) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.name(name).table(table);
-    for col in cols {
-        index.col(col);
-    }
-    index.to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -42,13 +33,11 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone(ScanCodeBatches::ValidUntil))
                 .col(boolean(ScanCodeBatches::Active))
                 .col(big_integer(ScanCodeBatches::CreatedBy))
-                .col(timestamp_with_time_zone(ScanCodeBatches::CreatedAt))
-                .col(timestamp_with_time_zone(ScanCodeBatches::UpdatedAt))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(ScanCodeBatches::Table, ScanCodeBatches::SkuId)
-                        .to(Skus::Table, Skus::Id),
-                )
+                .timestamps()
+                .foreign_key(&mut fk(
+                    (ScanCodeBatches::Table, ScanCodeBatches::SkuId),
+                    (Skus::Table, Skus::Id),
+                ))
                 .to_owned(),
         )
         .await?;
@@ -73,16 +62,14 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null(ScanRedemptions::VoucherRedeemedBy))
                 .col(big_integer_null(ScanRedemptions::VoucherStoreId))
                 .col(timestamp_with_time_zone(ScanRedemptions::RedeemedAt))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(ScanRedemptions::Table, ScanRedemptions::BatchId)
-                        .to(ScanCodeBatches::Table, ScanCodeBatches::Id),
-                )
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(ScanRedemptions::Table, ScanRedemptions::MemberId)
-                        .to(Members::Table, Members::Id),
-                )
+                .foreign_key(&mut fk(
+                    (ScanRedemptions::Table, ScanRedemptions::BatchId),
+                    (ScanCodeBatches::Table, ScanCodeBatches::Id),
+                ))
+                .foreign_key(&mut fk(
+                    (ScanRedemptions::Table, ScanRedemptions::MemberId),
+                    (Members::Table, Members::Id),
+                ))
                 .to_owned(),
         )
         .await?;
@@ -201,8 +188,6 @@ enum ScanCodeBatches {
     ValidUntil,
     Active,
     CreatedBy,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]

@@ -4,7 +4,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use super::id;
+use super::{TableColumns, fk, id};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -50,8 +50,7 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null(Campaigns::NotBefore))
                 .col(string_null(Campaigns::LastError))
                 .col(big_integer_null(Campaigns::CreatedBy))
-                .col(timestamp_with_time_zone(Campaigns::CreatedAt))
-                .col(timestamp_with_time_zone(Campaigns::UpdatedAt))
+                .timestamps()
                 .col(timestamp_with_time_zone_null(Campaigns::CompletedAt))
                 .to_owned(),
         )
@@ -83,11 +82,10 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null(
                     CampaignDeliveries::AttributionUntil,
                 ))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from(CampaignDeliveries::Table, CampaignDeliveries::CampaignId)
-                        .to(Campaigns::Table, Campaigns::Id),
-                )
+                .foreign_key(&mut fk(
+                    (CampaignDeliveries::Table, CampaignDeliveries::CampaignId),
+                    (Campaigns::Table, Campaigns::Id),
+                ))
                 .to_owned(),
         )
         .await?;
@@ -224,8 +222,6 @@ enum Campaigns {
     NotBefore,
     LastError,
     CreatedBy,
-    CreatedAt,
-    UpdatedAt,
     CompletedAt,
 }
 

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use super::fk;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -32,10 +34,12 @@ impl MigrationTrait for Migration {
                         .col(BookingMemberCells::Cell),
                 )
                 .foreign_key(
-                    ForeignKey::create()
-                        .from(BookingMemberCells::Table, BookingMemberCells::BookingId)
-                        .to(Bookings::Table, Bookings::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
+                    &mut fk(
+                        (BookingMemberCells::Table, BookingMemberCells::BookingId),
+                        (Bookings::Table, Bookings::Id),
+                    )
+                    .on_delete(ForeignKeyAction::Cascade)
+                    .to_owned(),
                 )
                 .to_owned(),
         )

@@ -56,7 +56,7 @@ async fn add_ba(app: &TestApp, username: &str, store_id: i64) -> i64 {
         username: Set(username.into()),
         password_hash: Set("unused".into()),
         display_name: Set(username.into()),
-        role: Set("BA".into()),
+        role: Set(StaffRole::Ba),
         store_id: Set(Some(store_id)),
         active: Set(true),
         created_at: Set(Utc::now()),

@@ -221,8 +221,8 @@ fn tally(codes: &[String]) -> std::collections::BTreeMap<&str, usize> {
     tally
 }
 
-fn auth_limits(per_account: u32, per_address: u32) -> domain::auth::AuthSettings {
-    domain::auth::AuthSettings {
+fn auth_limits(per_account: u32, per_address: u32) -> domain::login::AuthSettings {
+    domain::login::AuthSettings {
         login_failures_per_account: per_account,
         login_failures_per_address: per_address,
         ..Default::default()

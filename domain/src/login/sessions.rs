@@ -11,8 +11,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Audience, AuthError};
 use crate::AppState;
+use crate::auth::{Audience, AuthError};
 use crate::kv::CasOutcome;
 use crate::kv::keys;
 
@@ -92,7 +92,7 @@ pub(super) async fn revoke(app: &AppState, sid: &str) -> Result<(), AuthError> {
 /// the new refresh token.
 pub(super) async fn rotate(
     app: &AppState,
-    audience: super::Audience,
+    audience: Audience,
     refresh_token: &str,
 ) -> Result<(String, SessionRecord, String), AuthError> {
     let (sid, secret) = refresh_token
