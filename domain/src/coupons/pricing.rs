@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use sea_orm::ActiveEnum;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -165,7 +166,7 @@ fn evaluate(
             "the coupon {name} does not apply to any product in this order (out of scope)"
         )));
     }
-    let threshold = t.threshold_fen.unwrap_or(0);
+    let threshold = t.threshold()?;
     if eligible < threshold {
         return Err(invalid(format!(
             "the coupon {name} needs {} yuan of eligible products; this order has {} (below threshold)",
@@ -173,16 +174,48 @@ fn evaluate(
             yuan(eligible)
         )));
     }
-    let amount = match t.kind {
-        CouponKind::ThresholdReduction => t.reduction_fen.unwrap_or(0),
-        CouponKind::PercentDiscount => {
-            let off = eligible * i64::from(t.percent_off.unwrap_or(0)) / 100;
-            t.cap_fen.map_or(off, |cap| std::cmp::min(off, cap))
+    t.discount_on(eligible)
+}
+
+impl Template {
+    /// The amount of the template's kind, read from its row: a template without it was not
+    /// written by Rouge, and is an error (INTERNAL), never a zero.
+    fn stored(&self, value: Option<i64>, field: &str) -> Result<i64, CouponsError> {
+        value.ok_or_else(|| {
+            DbErr::Type(format!(
+                "coupon template {} of kind {} has no {field}",
+                self.id,
+                self.kind.to_value()
+            ))
+            .into()
+        })
+    }
+
+    /// What eligible products must add up to (a threshold reduction always has one; a
+    /// percentage discount may).
+    fn threshold(&self) -> Result<i64, CouponsError> {
+        match (self.kind, self.threshold_fen) {
+            (CouponKind::ThresholdReduction, threshold) => self.stored(threshold, "threshold_fen"),
+            (_, Some(threshold)) => Ok(threshold),
+            // No threshold: any eligible amount qualifies.
+            (_, None) => Ok(0),
         }
-        CouponKind::Cash => t.amount_fen.unwrap_or(0),
-        CouponKind::Gift => 0,
-    };
-    Ok(std::cmp::min(amount, eligible))
+    }
+
+    /// What the coupon takes off `eligible` fen of products in its scope.
+    fn discount_on(&self, eligible: i64) -> Result<i64, CouponsError> {
+        let amount = match self.kind {
+            CouponKind::ThresholdReduction => self.stored(self.reduction_fen, "reduction_fen")?,
+            CouponKind::PercentDiscount => {
+                let percent = self.stored(self.percent_off.map(i64::from), "percent_off")?;
+                let off = eligible * percent / 100;
+                self.cap_fen.map_or(off, |cap| std::cmp::min(off, cap))
+            }
+            CouponKind::Cash => self.stored(self.amount_fen, "amount_fen")?,
+            CouponKind::Gift => 0,
+        };
+        Ok(std::cmp::min(amount, eligible))
+    }
 }
 
 /// The discount lines of a set of coupons on a basket: each must apply, more than one only if
@@ -541,6 +574,37 @@ mod tests {
             evaluate(&used, &p, &basket, now),
             Err(CouponsError::AlreadyUsed(_))
         ));
+    }
+
+    #[test]
+    fn a_template_without_the_amount_of_its_kind_is_an_error_not_a_zero() {
+        let now = Utc::now();
+        let lines = [ScopedLine {
+            sku_id: 1,
+            categories: vec![],
+            subtotal_fen: 40_000,
+        }];
+        let basket = Basket {
+            channel: Channel::Online,
+            store_id: None,
+            lines: &lines,
+            discounted_fen: 0,
+            has_flash_sale: false,
+        };
+        let mut reduction = tpl(CouponKind::ThresholdReduction);
+        reduction.reduction_fen = Some(5_000);
+        let mut percent = tpl(CouponKind::PercentDiscount);
+        percent.cap_fen = Some(5_000);
+        for t in [tpl(CouponKind::Cash), reduction, percent] {
+            assert!(
+                matches!(
+                    evaluate(&copy(1, 1, now), &t, &basket, now),
+                    Err(CouponsError::Store(_))
+                ),
+                "{:?}",
+                t.kind
+            );
+        }
     }
 
     #[test]
