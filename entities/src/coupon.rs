@@ -1,5 +1,41 @@
 use sea_orm::entity::prelude::*;
 
+// A copy's stored state. AVAILABLE copies past their end are shown as EXPIRED (the domain
+// reads `valid_until` too); used copies are USED.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum CouponStatus {
+    Available,
+    Used,
+    Expired,
+}
+
+/// Where a coupon came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum CouponSource {
+    /// Claimed by the member in the claim centre.
+    Claim,
+    /// Issued by HQ to a list of members.
+    Issue,
+    /// Given automatically in the member's birthday month.
+    Birthday,
+    /// Sent with a campaign message.
+    Campaign,
+    /// A scan-for-gift prize.
+    Scan,
+}
+
 /// A member's copy of a coupon template.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "coupons")]
@@ -10,10 +46,8 @@ pub struct Model {
     pub member_id: i64,
     /// The n-th copy of this template the member holds (unique with template and member).
     pub seq: i32,
-    /// AVAILABLE, USED or EXPIRED.
-    pub status: String,
-    /// CLAIM, ISSUE, BIRTHDAY or another module's source (SCAN, CAMPAIGN...).
-    pub source: String,
+    pub status: CouponStatus,
+    pub source: CouponSource,
     /// Idempotency: template, member and the source's key.
     #[sea_orm(unique)]
     pub issue_key: String,

@@ -1,5 +1,26 @@
 use sea_orm::entity::prelude::*;
 
+use crate::typed::JsonText;
+
+// What a coupon is worth (the GraphQL enum has the same name and variants).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum CouponKind {
+    /// 满减: spend thresholdFen, get reductionFen off.
+    ThresholdReduction,
+    /// 折扣: percentOff off, at most capFen, optionally from thresholdFen.
+    PercentDiscount,
+    /// 无门槛: amountFen off.
+    Cash,
+    /// 兑换: a gift SKU handed out at the counter.
+    Gift,
+}
+
 /// A coupon template (券模板): what a coupon is worth, where it applies, how many exist.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "coupon_templates")]
@@ -7,8 +28,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub name: String,
-    /// THRESHOLD_REDUCTION, PERCENT_DISCOUNT, CASH or GIFT.
-    pub kind: String,
+    pub kind: CouponKind,
     pub threshold_fen: Option<i64>,
     pub reduction_fen: Option<i64>,
     /// Percent off (1..99) for PERCENT_DISCOUNT.
@@ -24,11 +44,13 @@ pub struct Model {
     pub valid_from: Option<DateTimeUtc>,
     pub valid_until: Option<DateTimeUtc>,
     pub valid_days: Option<i32>,
-    /// JSON arrays; empty means all.
-    pub sku_ids: String,
-    pub category_ids: String,
-    pub channels: String,
-    pub store_ids: String,
+    /// Scope, JSON arrays; empty means all.
+    pub sku_ids: JsonText<Vec<i64>>,
+    pub category_ids: JsonText<Vec<i64>>,
+    /// Order channels as stored text (ONLINE, IN_STORE); the domain reads them as its order
+    /// channel and refuses one it does not know.
+    pub channels: JsonText<Vec<String>>,
+    pub store_ids: JsonText<Vec<i64>>,
     pub stacks_with_coupons: bool,
     pub stacks_with_flash_sale: bool,
     /// Issued automatically in the member's birthday month.

@@ -1,75 +1,14 @@
 //! Coupons: HQ templates, issuing and reports; the members' claim centre, their coupons, the
 //! counter QR and order previews; BAs redeem gift coupons at the counter.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::auth::Permission;
-use domain::coupons;
+use domain::coupons::{self, CouponKind, CouponSource, CouponStatus};
 
 use crate::context::{app, member, staff};
 use crate::error::{ApiError, ApiResult, parse_id};
 use crate::orders::{Channel, DiscountLine, PlaceOrderInput};
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum CouponKind {
-    /// 满减: spend thresholdFen, get reductionFen off.
-    ThresholdReduction,
-    /// 折扣: percentOff off, at most capFen, optionally from thresholdFen.
-    PercentDiscount,
-    /// 无门槛: amountFen off.
-    Cash,
-    /// 兑换: a gift SKU handed out at the counter.
-    Gift,
-}
-
-impl From<coupons::CouponKind> for CouponKind {
-    fn from(k: coupons::CouponKind) -> Self {
-        match k {
-            coupons::CouponKind::ThresholdReduction => Self::ThresholdReduction,
-            coupons::CouponKind::PercentDiscount => Self::PercentDiscount,
-            coupons::CouponKind::Cash => Self::Cash,
-            coupons::CouponKind::Gift => Self::Gift,
-        }
-    }
-}
-
-impl From<CouponKind> for coupons::CouponKind {
-    fn from(k: CouponKind) -> Self {
-        match k {
-            CouponKind::ThresholdReduction => Self::ThresholdReduction,
-            CouponKind::PercentDiscount => Self::PercentDiscount,
-            CouponKind::Cash => Self::Cash,
-            CouponKind::Gift => Self::Gift,
-        }
-    }
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum CouponStatus {
-    Available,
-    Used,
-    Expired,
-}
-
-impl From<coupons::CouponStatus> for CouponStatus {
-    fn from(s: coupons::CouponStatus) -> Self {
-        match s {
-            coupons::CouponStatus::Available => Self::Available,
-            coupons::CouponStatus::Used => Self::Used,
-            coupons::CouponStatus::Expired => Self::Expired,
-        }
-    }
-}
-
-impl From<CouponStatus> for coupons::CouponStatus {
-    fn from(s: CouponStatus) -> Self {
-        match s {
-            CouponStatus::Available => Self::Available,
-            CouponStatus::Used => Self::Used,
-            CouponStatus::Expired => Self::Expired,
-        }
-    }
-}
 
 fn ids(list: &[i64]) -> Vec<ID> {
     list.iter().map(|i| (*i).into()).collect()
@@ -116,7 +55,7 @@ impl From<coupons::Template> for CouponTemplate {
         Self {
             id: t.id.into(),
             name: t.name,
-            kind: t.kind.into(),
+            kind: t.kind,
             threshold_fen: t.threshold_fen,
             reduction_fen: t.reduction_fen,
             percent_off: t.percent_off,
@@ -147,8 +86,8 @@ pub struct Coupon {
     pub id: ID,
     pub template: CouponTemplate,
     pub status: CouponStatus,
-    /// CLAIM, ISSUE, BIRTHDAY or another source (SCAN, CAMPAIGN...).
-    pub source: String,
+    /// Where the coupon came from.
+    pub source: CouponSource,
     pub valid_from: DateTime<Utc>,
     pub valid_until: DateTime<Utc>,
     pub issued_at: DateTime<Utc>,
@@ -163,7 +102,7 @@ impl From<coupons::Coupon> for Coupon {
         Self {
             id: c.id.into(),
             template: c.template.into(),
-            status: c.status.into(),
+            status: c.status,
             source: c.source,
             valid_from: c.valid_from,
             valid_until: c.valid_until,
@@ -304,7 +243,7 @@ impl CouponTemplateInput {
         };
         Ok(coupons::NewTemplate {
             name: self.name,
-            kind: self.kind.into(),
+            kind: self.kind,
             threshold_fen: self.threshold_fen,
             reduction_fen: self.reduction_fen,
             percent_off: self.percent_off,
@@ -369,7 +308,7 @@ impl ConsumerCouponsQuery {
         status: Option<CouponStatus>,
     ) -> ApiResult<Vec<Coupon>> {
         let me = member(ctx).await?;
-        Ok(coupons::my_coupons(app(ctx), me, status.map(Into::into))
+        Ok(coupons::my_coupons(app(ctx), me, status)
             .await?
             .into_iter()
             .map(Into::into)

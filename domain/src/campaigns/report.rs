@@ -63,7 +63,7 @@ pub async fn report_of(app: &AppState, id: i64) -> Result<CampaignReport, Campai
     count_states(app, id, &mut r).await?;
     (r.orders, r.revenue_fen) = attributed_orders(app, id).await?;
     (r.coupons_issued, r.coupons_redeemed) =
-        coupons::issued_from_source(app, "CAMPAIGN", &id.to_string()).await?;
+        coupons::issued_from_source(app, coupons::CouponSource::Campaign, &id.to_string()).await?;
     Ok(r)
 }
 

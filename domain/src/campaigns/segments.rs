@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{CampaignKind, CampaignsError, DeliveryState};
 use crate::AppState;
 use crate::booking::BookingStatus;
-use crate::members::{SkinConcern, SkinType};
+use crate::members::{SkinConcern, SkinType, birthday};
 use entities::{
     booking, booking_service, campaign, campaign_delivery, category, member, member_insight,
     member_tag, order, order_line, product, sku,
@@ -333,11 +333,8 @@ impl SegmentRule {
             ),
             Self::BoughtProduct { product_ids } => bought_products(product_ids),
             Self::BoughtCategory { category_ids } => bought_categories(category_ids),
-            Self::BirthdayMonth { months } => Condition::all()
-                .add(birthday_part(backend, "month").is_in(months.iter().map(|m| i64::from(*m)))),
-            Self::BirthdayOn { month, day } => Condition::all()
-                .add(birthday_part(backend, "month").eq(i64::from(*month)))
-                .add(birthday_part(backend, "day").eq(i64::from(*day))),
+            Self::BirthdayMonth { months } => birthday::born_in_months(backend, months),
+            Self::BirthdayOn { month, day } => birthday::born_on(backend, *month, *day),
             Self::MarketingConsent { value } => {
                 Condition::all().add(member::Column::MarketingConsent.eq(*value))
             }
@@ -590,20 +587,6 @@ fn purchased_lines() -> SelectStatement {
             Expr::col((order::Entity, order::Column::Status)).is_in(PURCHASED.iter().copied()),
         )
         .to_owned()
-}
-
-/// The month or day of the member's birthday as an integer (NULL without a birthday).
-fn birthday_part(backend: DbBackend, part: &str) -> Expr {
-    match (backend, part) {
-        (DbBackend::Postgres, "month") => {
-            Expr::cust("CAST(EXTRACT(MONTH FROM \"members\".\"birthday\") AS INTEGER)")
-        }
-        (DbBackend::Postgres, _) => {
-            Expr::cust("CAST(EXTRACT(DAY FROM \"members\".\"birthday\") AS INTEGER)")
-        }
-        (_, "month") => Expr::cust("CAST(strftime('%m', \"members\".\"birthday\") AS INTEGER)"),
-        _ => Expr::cust("CAST(strftime('%d', \"members\".\"birthday\") AS INTEGER)"),
-    }
 }
 
 /// A member of a preview sample: nickname masked, no phone number.

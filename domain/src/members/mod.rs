@@ -1,6 +1,7 @@
 //! Members and their beauty profile: skin type, concerns, allergies, tags, region, consent,
 //! and the phone number (encrypted, found by blind index, every staff read audited).
 
+pub mod birthday;
 mod exclusive_ba;
 mod lookup;
 mod personal_data;

@@ -840,7 +840,7 @@ async fn grant_coupon_gift<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), ScanError> {
     let source = coupons::IssueSource {
-        kind: "SCAN",
+        kind: coupons::CouponSource::Scan,
         key: idempotency_key,
     };
     match coupons::grant_in(txn, template_id, member_id, source, false, now).await? {

@@ -1088,7 +1088,7 @@ async fn a_coupon_campaign_issues_one_coupon_per_recipient(backend: Backend) {
         .unwrap()
         .into_iter()
         .map(|c| {
-            assert_eq!(c.source, "CAMPAIGN");
+            assert_eq!(c.source, entities::coupon::CouponSource::Campaign);
             c.member_id
         })
         .collect();

@@ -5,12 +5,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
+use domain::auth::{StaffPrincipal, StaffRole};
 use domain::clock::ManualClock;
+use domain::error::StoreError;
 use domain::{coupons, payments};
 use rouge_tests::fixtures::{self, Catalog};
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, Gql, TestApp, on_both_backends};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect, Set,
+};
 use serde_json::{Value, json};
 
 const CREATE: &str = "mutation($i: CouponTemplateInput!) { createCouponTemplate(input: $i) { id name kind issued totalQuantity } }";
@@ -313,7 +318,10 @@ async fn orders_take_coupons_and_refuse_bad_ones_without_changing_anything(backe
         "no stock was taken"
     );
     for id in [&t1, &a, &scoped, &in_store] {
-        assert_eq!(coupon_row(&app, id).await.status, "AVAILABLE");
+        assert_eq!(
+            coupon_row(&app, id).await.status,
+            coupons::CouponStatus::Available
+        );
     }
 
     // Valid: 满300减50 on two serums, one discount line.
@@ -342,7 +350,7 @@ async fn orders_take_coupons_and_refuse_bad_ones_without_changing_anything(backe
     assert_eq!(order["subtotalFen"], 59_800);
     assert_eq!(order["totalFen"].as_i64().unwrap(), 59_800 - discounts);
     let used = coupon_row(&app, &t1).await;
-    assert_eq!(used.status, "USED");
+    assert_eq!(used.status, coupons::CouponStatus::Used);
     assert_eq!(
         used.used_order_id,
         Some(order["id"].as_str().unwrap().parse().unwrap())
@@ -400,7 +408,7 @@ async fn orders_take_coupons_and_refuse_bad_ones_without_changing_anything(backe
     assert!(payments::close_overdue_orders(&app.state).await.unwrap() >= 2);
     for id in [&t1, &a, &b] {
         let row = coupon_row(&app, id).await;
-        assert_eq!(row.status, "AVAILABLE", "coupon {id}");
+        assert_eq!(row.status, coupons::CouponStatus::Available, "coupon {id}");
         assert_eq!(row.used_order_id, None);
     }
 }
@@ -479,7 +487,10 @@ async fn preview_picks_the_best_combination(backend: Backend) {
         .await;
     assert_eq!(code_of(&r).as_deref(), Some("BAD_USER_INPUT"));
     // The preview changes nothing.
-    assert_eq!(coupon_row(&app, &p).await.status, "AVAILABLE");
+    assert_eq!(
+        coupon_row(&app, &p).await.status,
+        coupons::CouponStatus::Available
+    );
 }
 
 async fn counter_codes_are_redeemed_once(backend: Backend) {
@@ -526,7 +537,10 @@ async fn counter_codes_are_redeemed_once(backend: Backend) {
         before - 1,
         "one gift left the counter"
     );
-    assert_eq!(coupon_row(&app, &coupon).await.status, "USED");
+    assert_eq!(
+        coupon_row(&app, &coupon).await.status,
+        coupons::CouponStatus::Used
+    );
 
     // A stale QR is refused as EXPIRED; a forged one as BAD_USER_INPUT.
     let cash_tpl = create(&hq, cash("门店立减", 1000, false)).await;
@@ -575,7 +589,7 @@ async fn counter_codes_are_redeemed_once(backend: Backend) {
         "{sale}"
     );
     let row = coupon_row(&app, &cash_coupon).await;
-    assert_eq!(row.status, "USED");
+    assert_eq!(row.status, coupons::CouponStatus::Used);
     assert_eq!(row.used_store_id, Some(cat.store_id));
     let manager = app.login_staff("manager-demo").await;
     manager
@@ -584,7 +598,10 @@ async fn counter_codes_are_redeemed_once(backend: Backend) {
             json!({ "id": sale["id"] }),
         )
         .await;
-    assert_eq!(coupon_row(&app, &cash_coupon).await.status, "AVAILABLE");
+    assert_eq!(
+        coupon_row(&app, &cash_coupon).await.status,
+        coupons::CouponStatus::Available
+    );
 }
 
 async fn report_counts_every_copy_and_the_money(backend: Backend) {
@@ -826,7 +843,10 @@ async fn orders_under_one_key_all_answer_with_its_order(backend: Backend) {
     );
     assert_eq!(answers[0]["data"]["placeOrder"]["discountFen"], 1000);
     assert_eq!(order_count(&app).await, before + 1);
-    assert_eq!(coupon_row(&app, &coupon).await.status, "USED");
+    assert_eq!(
+        coupon_row(&app, &coupon).await.status,
+        coupons::CouponStatus::Used
+    );
     for bad in [
         String::new(),
         "k".repeat(300),
@@ -903,7 +923,158 @@ async fn the_migration_gives_old_coupons_their_source_key(backend: Backend) {
     );
 }
 
+fn hq_principal() -> StaffPrincipal {
+    StaffPrincipal {
+        staff_id: 1,
+        role: StaffRole::Hq,
+        store_id: None,
+        session_id: "test".into(),
+    }
+}
+
+async fn sql(app: &TestApp, statement: String) {
+    let done = app.db().execute_unprepared(&statement).await.unwrap();
+    assert_eq!(done.rows_affected(), 1, "{statement}");
+}
+
+async fn issued_of(app: &TestApp, template: i64) -> i64 {
+    entities::coupon_template::Entity::find_by_id(template)
+        .select_only()
+        .column(entities::coupon_template::Column::Issued)
+        .into_tuple::<i64>()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn copies_of(app: &TestApp, template: i64) -> u64 {
+    entities::coupon::Entity::find()
+        .filter(entities::coupon::Column::TemplateId.eq(template))
+        .count(app.db())
+        .await
+        .unwrap()
+}
+
+/// Every call answers INTERNAL, without the stored value in the message.
+async fn all_internal(api: &Gql, calls: &[(&str, Value)], hidden: &str) {
+    for (query, vars) in calls {
+        let body = api.raw(query, vars.clone()).await;
+        assert_eq!(
+            code_of(&body).as_deref(),
+            Some("INTERNAL"),
+            "{query}: {body}"
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(!message.contains(hidden), "{message}");
+    }
+}
+
+/// A coupon kind, channel or source Rouge does not know, written behind its back, is an error:
+/// reading or using the template fails INTERNAL and changes nothing; an unknown kind is never
+/// taken for a cash coupon.
+async fn unknown_stored_coupon_values_are_errors(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let cat = fixtures::catalog(&app, 5).await;
+    let hq = app.login_staff("hq-demo").await;
+    let template = create(&hq, cash("未知券", 1000, true)).await;
+    let t: i64 = template.parse().unwrap();
+    let (me, me_id) = app.login_member("coupon-stored").await;
+    let coupon = claim(&me, &template).await;
+    let orders_before = order_count(&app).await;
+
+    sql(
+        &app,
+        format!("UPDATE coupon_templates SET kind = 'VOUCHER' WHERE id = {t}"),
+    )
+    .await;
+    assert!(matches!(
+        coupons::template(&app.state, &hq_principal(), t).await,
+        Err(coupons::CouponsError::Store(StoreError::Db(DbErr::Type(_))))
+    ));
+    let with_coupon = json!({ "i": order_input(&cat, cat.serum_sku, 1, &[&coupon]), "k": key() });
+    let without = json!({ "i": order_input(&cat, cat.serum_sku, 1, &[]) });
+    all_internal(
+        &me,
+        &[
+            (CLAIM, json!({ "t": template, "k": key() })),
+            ("{ claimableCoupons { left } }", json!({})),
+            ("{ myCoupons { id } }", json!({})),
+            (CODE, json!({ "c": coupon })),
+            (PREVIEW, with_coupon.clone()),
+            (PREVIEW, without),
+            (PLACE, with_coupon),
+        ],
+        "VOUCHER",
+    )
+    .await;
+    all_internal(
+        &hq,
+        &[
+            ("{ couponTemplates { id } }", json!({})),
+            (REPORT, json!({ "t": template })),
+            (
+                "mutation($t: ID!, $m: [ID!]!, $k: String!) { issueCoupons(templateId: $t, memberIds: $m, idempotencyKey: $k) { issued } }",
+                json!({ "t": template, "m": [me_id], "k": key() }),
+            ),
+            (
+                "mutation($t: ID!) { setCouponTemplateActive(templateId: $t, active: false) { id } }",
+                json!({ "t": template }),
+            ),
+        ],
+        "VOUCHER",
+    )
+    .await;
+    // Nothing changed: no copy given, no order placed, the coupon still unused.
+    assert_eq!(issued_of(&app, t).await, 1);
+    assert_eq!(copies_of(&app, t).await, 1);
+    assert_eq!(order_count(&app).await, orders_before);
+    assert_eq!(
+        coupon_row(&app, &coupon).await.status,
+        coupons::CouponStatus::Available
+    );
+
+    // A channel it does not know is no better.
+    sql(
+        &app,
+        format!(
+            "UPDATE coupon_templates SET kind = 'CASH', channels = '[\"MAIL\"]' WHERE id = {t}"
+        ),
+    )
+    .await;
+    all_internal(
+        &me,
+        &[
+            ("{ myCoupons { id } }", json!({})),
+            (CLAIM, json!({ "t": template, "k": key() })),
+        ],
+        "MAIL",
+    )
+    .await;
+    all_internal(&hq, &[("{ couponTemplates { id } }", json!({}))], "MAIL").await;
+    assert_eq!(issued_of(&app, t).await, 1);
+
+    // Nor is a source: the member's coupons cannot be read.
+    sql(
+        &app,
+        format!("UPDATE coupon_templates SET channels = '[]' WHERE id = {t}"),
+    )
+    .await;
+    assert_eq!(
+        me.ok("{ myCoupons { source } }", json!({})).await["myCoupons"][0]["source"],
+        "CLAIM"
+    );
+    sql(
+        &app,
+        format!("UPDATE coupons SET source = 'GIFTED' WHERE id = {coupon}"),
+    )
+    .await;
+    all_internal(&me, &[("{ myCoupons { id } }", json!({}))], "GIFTED").await;
+    all_internal(&hq, &[(REPORT, json!({ "t": template }))], "GIFTED").await;
+}
+
 on_both_backends!(
+    unknown_stored_coupon_values_are_errors,
     the_migration_gives_old_coupons_their_source_key,
     claims_under_one_key_all_answer_with_its_coupon,
     orders_under_one_key_all_answer_with_its_order,

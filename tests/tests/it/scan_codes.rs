@@ -388,7 +388,7 @@ async fn scan_for_gift_end_to_end(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(held.len(), 1);
-    assert_eq!(held[0].source, "SCAN");
+    assert_eq!(held[0].source, entities::coupon::CouponSource::Scan);
     // The only copy is gone: the next code is refused and stays unredeemed.
     let before = counts(&app).await;
     let refused = alice

@@ -297,7 +297,7 @@ async fn issue_campaign_coupon(
 ) -> Result<Option<DeliveryReason>, CampaignsError> {
     let key = campaign_id.to_string();
     let source = coupons::IssueSource {
-        kind: "CAMPAIGN",
+        kind: coupons::CouponSource::Campaign,
         key: &key,
     };
     match coupons::issue_one(app, coupon_template_id, member_id, source).await {
