@@ -976,6 +976,7 @@ pub async fn issue_birthday_coupons(app: &AppState) -> Result<u64, CouponsError>
     }
     // Members born this month, a page at a time by id, the month read in SQL: never all
     // members in memory.
+    use crate::campaigns::SegmentRuleExt as _;
     let born_now = crate::campaigns::SegmentRule::BirthdayMonth {
         months: vec![month],
     }
