@@ -8,6 +8,13 @@
 //! (BA, cell), so the database refuses an overlap on SQLite and PostgreSQL alike, whatever the
 //! concurrency. A member can never hold two bookings at the same time in the same way: a booking
 //! that is BOOKED or CHECKED_IN holds one row per cell of its service keyed (member, cell).
+//!
+//! One use case per file, layered so nothing points back: setup (`services`, `policy`,
+//! `store_hours`, `ba_skills`, `ba_schedules`) tells `window_cache` that slots changed;
+//! `open_slots` reads setup and busy time and computes with `slots` (pure), cached by
+//! `window_cache` (which knows only `slots`' types); the member and counter use cases (`book`,
+//! `reschedule`, `cancel`, `check_in`, `redeem`, `lookup`) and the jobs (`no_shows`,
+//! `reminders`) build on `open_slots`, `cells` and `record`.
 
 mod ba_schedules;
 mod ba_skills;
