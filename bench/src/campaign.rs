@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use domain::auth::{StaffPrincipal, StaffRole};
 use domain::campaigns::dispatch::Dispatcher;
 use domain::campaigns::{
-    self, CampaignInput, CampaignSettings, QuietHours, SegmentRule, TemplateKey,
+    self, CampaignInput, CampaignSettings, KeyKind, QuietHours, SegmentRule, TemplateKey,
 };
 use domain::clock::SystemClock;
 use domain::kv::MemoryStore;
@@ -184,9 +184,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         store_id: None,
         session_id: "bench".into(),
     };
-    let key = |k: &str, kind: &str| TemplateKey {
+    let key = |k: &str, kind: KeyKind| TemplateKey {
         key: k.into(),
-        kind: kind.into(),
+        kind,
         label: String::new(),
     };
     campaigns::register_template(
@@ -195,9 +195,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         TEMPLATE,
         "活动通知",
         vec![
-            key("thing1", "thing"),
-            key("name2", "name"),
-            key("time3", "time"),
+            key("thing1", KeyKind::Thing),
+            key("name2", KeyKind::Name),
+            key("time3", KeyKind::Time),
         ],
     )
     .await?;

@@ -1,14 +1,18 @@
 use sea_orm::Iterable;
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// 干 dry, 油 oily, 混合 combination, 中性 normal, 敏感 sensitive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
 #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[sea_orm(
     rs_type = "String",
     db_type = "String(StringLen::None)",
     rename_all = "SCREAMING_SNAKE_CASE"
 )]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SkinType {
     Dry,
     Oily,
@@ -57,13 +61,16 @@ impl SkinType {
 
 // Skin concerns. Not a text column: `members.skin_concerns` holds them as a bit set, so
 // segments filter in SQL on both backends; the text form is for JSON (audit detail, segments).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
 #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[sea_orm(
     rs_type = "String",
     db_type = "String(StringLen::None)",
     rename_all = "SCREAMING_SNAKE_CASE"
 )]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SkinConcern {
     Acne,
     Ageing,

@@ -1,7 +1,12 @@
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
 
-/// The member's lifecycle stage (see domain::campaigns::insights for the rules).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+/// The member's lifecycle stage, recomputed nightly from orders: NEW, ACTIVE, AT_RISK or LOST.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[sea_orm(
     rs_type = "String",
     db_type = "String(StringLen::None)",
@@ -14,8 +19,12 @@ pub enum Lifecycle {
     Lost,
 }
 
-/// The member's RFM segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+/// The member's RFM segment (recency, frequency, monetary), recomputed nightly from orders.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[sea_orm(
     rs_type = "String",
     db_type = "String(StringLen::None)",

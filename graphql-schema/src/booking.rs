@@ -2,10 +2,10 @@
 //! code; BAs check in and redeem at the counter; managers and HQ set services, hours,
 //! closures, skills, shifts and blocks, and read the day and the utilisation.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::auth::Permission;
-use domain::booking::{self, BookingStatus as DomainStatus};
+use domain::booking;
 use domain::subscriptions::{self, ConsentAnswer};
 
 use crate::context::{app, member, staff};
@@ -13,26 +13,7 @@ use crate::error::{ApiResult, parse_id};
 use crate::scalars::Date;
 use crate::subscriptions::SubscriptionAnswer;
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum BookingStatus {
-    Booked,
-    CheckedIn,
-    Redeemed,
-    Cancelled,
-    NoShow,
-}
-
-impl From<DomainStatus> for BookingStatus {
-    fn from(s: DomainStatus) -> Self {
-        match s {
-            DomainStatus::Booked => Self::Booked,
-            DomainStatus::CheckedIn => Self::CheckedIn,
-            DomainStatus::Redeemed => Self::Redeemed,
-            DomainStatus::Cancelled => Self::Cancelled,
-            DomainStatus::NoShow => Self::NoShow,
-        }
-    }
-}
+pub use domain::booking::BookingStatus;
 
 #[derive(SimpleObject)]
 pub struct BookingService {
@@ -107,7 +88,7 @@ impl From<booking::Booking> for Booking {
             ba_id: b.ba_id.into(),
             starts_at: b.starts_at,
             ends_at: b.ends_at,
-            status: b.status.into(),
+            status: b.status,
             price_fen: b.price_fen,
             checked_in_at: b.checked_in_at,
             redeemed_at: b.redeemed_at,

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use async_graphql::{Context, ID, InputObject, Object, OneofObject, SimpleObject};
 use chrono::{DateTime, NaiveTime, Utc};
+use domain::auth::Permission;
 use domain::campaigns::{
-    self, AutomationKind, CampaignInput as DomainCampaignInput, CampaignStatus, QuietHours,
-    SegmentRule, TemplateKey as DomainKey, automations,
+    self, AutomationKind, CampaignInput as DomainCampaignInput, CampaignStatus, Lifecycle,
+    QuietHours, RfmSegment, SegmentRule, TemplateKey as DomainKey, automations,
 };
+use domain::members::{SkinConcern, SkinType};
 use entities::typed::ActiveEnum;
 
 use crate::booking::BookingStatus;
@@ -64,7 +66,7 @@ impl From<campaigns::SubscriptionTemplate> for SubscriptionTemplate {
                 .into_iter()
                 .map(|k| TemplateKey {
                     key: k.key,
-                    kind: k.kind,
+                    kind: k.kind.as_str().to_owned(),
                     label: k.label,
                 })
                 .collect(),
@@ -115,14 +117,14 @@ pub enum SegmentRuleInput {
     Tags(Vec<String>),
     Tiers(Vec<String>),
     /// DRY, OILY, COMBINATION, NORMAL, SENSITIVE.
-    SkinTypes(Vec<String>),
+    SkinTypes(Vec<SkinType>),
     /// ACNE, AGEING, PIGMENTATION, REDNESS, PORES, DEHYDRATION, DULLNESS (any of).
-    SkinConcerns(Vec<String>),
+    SkinConcerns(Vec<SkinConcern>),
     Region(RegionRuleInput),
     /// CHAMPIONS, LOYAL, BIG_SPENDERS, PROMISING, HIBERNATING, PROSPECT (nightly).
-    RfmSegments(Vec<String>),
+    RfmSegments(Vec<RfmSegment>),
     /// NEW, ACTIVE, AT_RISK, LOST (nightly).
-    Lifecycles(Vec<String>),
+    Lifecycles(Vec<Lifecycle>),
     LastPurchaseBefore(DateTime<Utc>),
     LastPurchaseAfter(DateTime<Utc>),
     BoughtProducts(Vec<ID>),
@@ -132,16 +134,6 @@ pub enum SegmentRuleInput {
     MarketingConsent(bool),
     Booked(BookedRuleInput),
     RepurchaseDue(RepurchaseDueRuleInput),
-}
-
-fn booking_status(s: BookingStatus) -> &'static str {
-    match s {
-        BookingStatus::Booked => "BOOKED",
-        BookingStatus::CheckedIn => "CHECKED_IN",
-        BookingStatus::Redeemed => "REDEEMED",
-        BookingStatus::Cancelled => "CANCELLED",
-        BookingStatus::NoShow => "NO_SHOW",
-    }
 }
 
 fn opt_id(id: Option<ID>) -> ApiResult<Option<i64>> {
@@ -185,7 +177,7 @@ impl SegmentRuleInput {
             Self::MarketingConsent(value) => SegmentRule::MarketingConsent { value },
             Self::Booked(b) => SegmentRule::Booked {
                 service_id: opt_id(b.service_id)?,
-                status: b.status.map(|s| booking_status(s).to_owned()),
+                status: b.status,
                 since: b.since.map(|d| d.0),
                 before: b.before.map(|d| d.0),
             },
@@ -521,15 +513,19 @@ impl StaffCampaignsMutation {
         input: RegisterSubscriptionTemplateInput,
     ) -> ApiResult<SubscriptionTemplate> {
         let me = staff(ctx).await?;
+        // Who may register comes before what they sent (the kinds are read here).
+        me.require(Permission::ManageCampaigns)?;
         let keys = input
             .keys
             .into_iter()
-            .map(|k| DomainKey {
-                key: k.key,
-                kind: k.kind,
-                label: k.label,
+            .map(|k| {
+                Ok(DomainKey {
+                    kind: campaigns::key_kind(&k.key, &k.kind)?,
+                    key: k.key,
+                    label: k.label,
+                })
             })
-            .collect();
+            .collect::<ApiResult<_>>()?;
         Ok(
             campaigns::register_template(app(ctx), me, &input.template_id, &input.title, keys)
                 .await?

@@ -8,24 +8,65 @@
 //! (BA, cell), so the database refuses an overlap on SQLite and PostgreSQL alike, whatever the
 //! concurrency. A member can never hold two bookings at the same time in the same way: a booking
 //! that is BOOKED or CHECKED_IN holds one row per cell of its service keyed (member, cell).
+//!
+//! One use case per file, layered so nothing points back: setup (`services`, `policy`,
+//! `store_hours`, `ba_skills`, `ba_schedules`) tells `window_cache` that slots changed;
+//! `open_slots` reads setup and busy time and computes with `slots` (pure), cached by
+//! `window_cache` (which knows only `slots`' types); the member and counter use cases (`book`,
+//! `reschedule`, `cancel`, `check_in`, `redeem`, `lookup`) and the jobs (`no_shows`,
+//! `reminders`) build on `open_slots`, `cells` and `record`.
 
-mod flow;
-mod jobs;
+mod ba_schedules;
+mod ba_skills;
+mod book;
+mod cancel;
+mod cells;
+mod check_in;
+mod demo;
+mod lookup;
+mod no_shows;
+mod open_slots;
+mod policy;
+mod record;
+mod redeem;
+mod reminders;
 mod reports;
-mod setup;
+mod reschedule;
+mod services;
 pub mod slots;
+mod store_hours;
 mod window_cache;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
+use sea_orm::{ConnectionTrait, EntityTrait};
 
 use crate::auth::{AuthError, Permission, StaffPrincipal, StaffRole};
 use crate::error::{DomainError, ErrorCode, StoreError};
+use entities::store;
 
-pub use flow::*;
-pub use jobs::{MarkNoShows, SendBookingReminders, mark_no_shows, send_reminders};
+pub use ba_schedules::{
+    Block, Shift, add_shift, block_ba_time, remove_shift, shifts, unblock_ba_time,
+};
+pub use ba_skills::{Ba, set_ba_skills, store_bas};
+pub use book::{BookInput, book};
+pub use cancel::cancel;
+pub use check_in::{CODE_KIND, check_in, check_in_code};
+pub use demo::seed_demo;
+pub use entities::booking::{BookingStatus, ReminderOutcome};
+pub use lookup::{member_bookings, my_booking, my_bookings};
+pub use no_shows::{MarkNoShows, mark_no_shows};
+pub use open_slots::available_slots;
+pub use policy::{Policy, set_policy, store_policy};
+pub use record::Booking;
+pub use redeem::redeem;
+pub use reminders::{SendBookingReminders, send_reminders};
 pub use reports::*;
-pub use setup::*;
+pub use reschedule::reschedule;
+pub use services::{NewService, Service, ServiceChanges, create_service, services, update_service};
+pub use store_hours::{
+    Closure, OpeningHours, add_closure, closures, opening_hours, remove_closure, set_opening_hours,
+};
 pub use window_cache::WindowCache;
 pub(crate) use window_cache::slots_changed;
 
@@ -134,27 +175,15 @@ impl Default for BookingSettings {
     }
 }
 
-macro_rules! status_enum {
-    ($name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-        impl $name {
-            pub const fn as_str(self) -> &'static str { match self { $(Self::$variant => $text),+ } }
-            pub fn parse(s: &str) -> Option<Self> { match s { $($text => Some(Self::$variant),)+ _ => None } }
-        }
-    };
+pub(crate) async fn load_store<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<store::Model, BookingError> {
+    store::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(BookingError::NotFound("store"))
 }
-
-status_enum!(BookingStatus {
-    Booked = "BOOKED",
-    CheckedIn = "CHECKED_IN",
-    Redeemed = "REDEEMED",
-    Cancelled = "CANCELLED",
-    NoShow = "NO_SHOW",
-});
-
-/// Statuses that hold the BA's time.
-pub(crate) const HOLDING: [&str; 4] = ["BOOKED", "CHECKED_IN", "REDEEMED", "NO_SHOW"];
 
 /// The zone a store reasons in.
 pub fn store_zone(store: &entities::store::Model) -> Tz {

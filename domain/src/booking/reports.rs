@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Duration, NaiveDate};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::flow::{Booking, load_many};
-use super::setup::{load_store, store_bas};
-use super::{BookingError, BookingStatus, day_window, invalid, require_store, store_zone};
+use super::ba_skills::store_bas;
+use super::record::{Booking, load_many};
+use super::{
+    BookingError, BookingStatus, day_window, invalid, load_store, require_store, store_zone,
+};
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
 use entities::{ba_shift, booking, booking_service};
@@ -35,7 +37,7 @@ pub async fn day_bookings(
         .filter(booking::Column::StoreId.eq(store_id))
         .filter(booking::Column::StartsAt.gte(start))
         .filter(booking::Column::StartsAt.lt(end))
-        .filter(booking::Column::Status.ne(BookingStatus::Cancelled.as_str()))
+        .filter(booking::Column::Status.ne(BookingStatus::Cancelled))
         .order_by_asc(booking::Column::StartsAt)
         .all(&app.db)
         .await?;
@@ -123,7 +125,7 @@ pub async fn report(
         .filter(booking::Column::StoreId.eq(store_id))
         .filter(booking::Column::StartsAt.gte(start))
         .filter(booking::Column::StartsAt.lt(end))
-        .filter(booking::Column::Status.ne(BookingStatus::Cancelled.as_str()))
+        .filter(booking::Column::Status.ne(BookingStatus::Cancelled))
         .all(&app.db)
         .await?;
     let bas = store_bas(&app.db, store_id).await?;
@@ -141,13 +143,13 @@ pub async fn report(
         let e = per_service.entry(b.service_id).or_default();
         e.0 += 1;
         e.1 += minutes;
-        match b.status.as_str() {
-            "NO_SHOW" => {
+        match b.status {
+            BookingStatus::NoShow => {
                 no_shows += 1;
                 concluded += 1;
             }
-            "CHECKED_IN" | "REDEEMED" => concluded += 1,
-            _ => {}
+            BookingStatus::CheckedIn | BookingStatus::Redeemed => concluded += 1,
+            BookingStatus::Booked | BookingStatus::Cancelled => {}
         }
     }
     let names: HashMap<i64, String> = booking_service::Entity::find()

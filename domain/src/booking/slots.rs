@@ -15,6 +15,13 @@ pub struct Slot {
     pub ba_ids: Vec<i64>,
 }
 
+/// The open slots of a window at any time of day, as cached for searches.
+#[derive(Debug)]
+pub(crate) struct OpenSlots {
+    pub horizon_days: i32,
+    pub slots: Vec<Slot>,
+}
+
 /// Time intervals [start, end) per BA.
 pub type Intervals = HashMap<i64, Vec<(DateTime<Utc>, DateTime<Utc>)>>;
 

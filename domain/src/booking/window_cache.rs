@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use super::BookingError;
-use super::flow::OpenSlots;
+use super::slots::OpenSlots;
 use crate::AppState;
 use crate::kv::keys;
 

@@ -16,8 +16,8 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveEnum, ActiveModelTrait, EntityTrait, QueryOrder, Set};
 
 use super::{
-    AutomationKind, CampaignInput, CampaignKind, CampaignStatus, CampaignsError, SegmentRule,
-    check_values, template_by_wechat_id,
+    AutomationKind, CampaignInput, CampaignKind, CampaignStatus, CampaignsError, Lifecycle,
+    SegmentRule, check_values, template_by_wechat_id,
 };
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
@@ -175,10 +175,10 @@ pub async fn run(app: &AppState) -> Result<u64, CampaignsError> {
             AutomationKind::WinBack => SegmentRule::All {
                 rules: vec![
                     SegmentRule::Lifecycle {
-                        stages: vec!["AT_RISK".into()],
+                        stages: vec![Lifecycle::AtRisk],
                     },
                     SegmentRule::NotMessagedBy {
-                        kind: CampaignKind::WinBack.to_value(),
+                        kind: CampaignKind::WinBack,
                         since: now - chrono::Duration::days(i64::from(a.days.max(1))),
                     },
                     consent,

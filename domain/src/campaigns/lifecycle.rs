@@ -11,8 +11,8 @@ use sea_orm::{
 
 use super::{
     Campaign, CampaignInput, CampaignKind, CampaignSettings, CampaignStatus, CampaignsError,
-    DeliveryReason, DeliveryState, SegmentPreview, SegmentRule, check_values, invalid, minutes,
-    segments, template_by_wechat_id, view,
+    DeliveryReason, DeliveryState, SegmentPreview, SegmentRule, SegmentRuleExt, check_values,
+    invalid, minutes, segments, template_by_wechat_id, view,
 };
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
@@ -85,9 +85,7 @@ pub(crate) async fn prepare<C: ConnectionTrait>(
         kind: Set(kind),
         dedupe_key: Set(None),
         status: Set(CampaignStatus::Draft),
-        segment_rule: Set(
-            serde_json::to_string(&input.segment).map_err(|e| invalid(e.to_string()))?
-        ),
+        segment_rule: Set(JsonText(input.segment.clone())),
         template_id: Set(input.template_id.clone()),
         template_values: Set(JsonText(input.values.clone())),
         page: Set(input.page.clone()),

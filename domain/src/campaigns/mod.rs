@@ -30,13 +30,15 @@ use entities::campaign;
 pub use entities::campaign::{CampaignKind, CampaignStatus};
 pub use entities::campaign_automation::AutomationKind;
 pub use entities::campaign_delivery::{DeliveryReason, DeliveryState};
-pub use entities::subscription_template::TemplateKey;
+pub use entities::member_insight::{Lifecycle, RfmSegment};
+pub use entities::subscription_template::{KeyKind, TemplateKey};
 pub use lifecycle::{cancel, create, get, list, pause, preview_segment, resume, schedule};
 pub(crate) use lifecycle::{check_page, prepare};
 pub use report::{CampaignReport, report, report_of};
+pub(crate) use segments::SegmentRuleExt;
 pub use segments::{SegmentPreview, SegmentRule};
 pub use templates::{
-    KEY_KINDS, PLACEHOLDERS, SubscriptionTemplate, check_values, register_template, templates,
+    PLACEHOLDERS, SubscriptionTemplate, check_values, key_kind, register_template, templates,
 };
 pub(crate) use templates::{render, template_by_wechat_id, template_view};
 
@@ -216,7 +218,7 @@ pub(crate) fn view(row: campaign::Model) -> Result<Campaign, CampaignsError> {
         name: row.name,
         kind: row.kind,
         status: row.status,
-        segment: serde_json::from_str(&row.segment_rule).map_err(|e| stored("segment", e))?,
+        segment: row.segment_rule.into_inner(),
         template_id: row.template_id,
         values: row.template_values.into_inner(),
         page: row.page,

@@ -8,31 +8,20 @@
 use chrono::{DateTime, NaiveDate, Offset, TimeZone, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ActiveEnum, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Iterable, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
-use serde::{Deserialize, Serialize};
 
 use super::{CampaignKind, CampaignsError, DeliveryState};
 use crate::AppState;
 use crate::booking::BookingStatus;
-use crate::members::{SkinConcern, SkinType, birthday};
+use crate::members::{SkinConcern, birthday};
+use SegmentRule as R;
+pub use entities::campaign::SegmentRule;
 use entities::{
     booking, booking_service, campaign, campaign_delivery, category, member, member_insight,
     member_tag, order, order_line, product, sku,
 };
-
-/// Lifecycle stages the nightly job assigns (see [`super::insights`]).
-pub const LIFECYCLES: &[&str] = &["NEW", "ACTIVE", "AT_RISK", "LOST"];
-/// RFM segments the nightly job assigns.
-pub const RFM_SEGMENTS: &[&str] = &[
-    "CHAMPIONS",
-    "LOYAL",
-    "BIG_SPENDERS",
-    "PROMISING",
-    "HIBERNATING",
-    "PROSPECT",
-];
 
 /// Order statuses that count as a purchase.
 pub(crate) const PURCHASED: [&str; 2] = ["PAID", "PARTIALLY_REFUNDED"];
@@ -40,349 +29,34 @@ pub(crate) const PURCHASED: [&str; 2] = ["PAID", "PARTIALLY_REFUNDED"];
 const MAX_DEPTH: usize = 8;
 const MAX_NODES: usize = 200;
 
-/// One node of a segment. Lists inside a leaf mean "any of".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SegmentRule {
-    /// Every sub-rule holds (AND); an empty list holds for everyone.
-    All {
-        rules: Vec<SegmentRule>,
-    },
-    /// At least one sub-rule holds (OR).
-    Any {
-        rules: Vec<SegmentRule>,
-    },
-    Not {
-        rule: Box<SegmentRule>,
-    },
-    Tag {
-        names: Vec<String>,
-    },
-    Tier {
-        codes: Vec<String>,
-    },
-    SkinType {
-        types: Vec<String>,
-    },
-    /// Has any of these concerns.
-    SkinConcern {
-        concerns: Vec<String>,
-    },
-    Region {
-        province: String,
-        city: Option<String>,
-    },
-    Rfm {
-        segments: Vec<String>,
-    },
-    Lifecycle {
-        stages: Vec<String>,
-    },
-    /// Has purchased, and the last purchase was before `at`.
-    LastPurchaseBefore {
-        at: DateTime<Utc>,
-    },
-    /// Purchased at or after `at`.
-    LastPurchaseAfter {
-        at: DateTime<Utc>,
-    },
-    /// Purchased within [from, to).
-    PurchasedBetween {
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    },
-    BoughtProduct {
-        product_ids: Vec<i64>,
-    },
-    BoughtCategory {
-        category_ids: Vec<i64>,
-    },
-    BirthdayMonth {
-        months: Vec<u32>,
-    },
-    BirthdayOn {
-        month: u32,
-        day: u32,
-    },
-    MarketingConsent {
-        value: bool,
-    },
-    /// Got no message (SENT) from a campaign of this kind since `since` (automations).
-    NotMessagedBy {
-        kind: String,
-        since: DateTime<Utc>,
-    },
-    /// Booking history: has a booking of this service (any without one) in this status
-    /// (REDEEMED = came and was served, NO_SHOW, ...; none = any booking not cancelled) that
-    /// starts on or after the local day `since` and before the local day `before`.
-    Booked {
-        #[serde(default)]
-        service_id: Option<i64>,
-        #[serde(default)]
-        status: Option<String>,
-        #[serde(default)]
-        since: Option<NaiveDate>,
-        #[serde(default)]
-        before: Option<NaiveDate>,
-    },
-    /// Due to buy a category again on the local day `on`, by the member's own buying cycle:
-    /// for a category (this one, or any) bought on at least two distinct local days, the cycle
-    /// is (last day - first day) / (distinct days - 1), rounded to whole days, and the due day
-    /// is the last day plus the cycle. A new purchase of the category moves the due day, so a
-    /// member who re-bought is no longer due on `on`; with `not_bought_since`, a member who
-    /// bought the category on that local day or later is left out too (a reminder sent a
-    /// `lead` ahead never reaches someone who bought it that very day).
-    RepurchaseDue {
-        on: NaiveDate,
-        #[serde(default)]
-        category_id: Option<i64>,
-        #[serde(default)]
-        not_bought_since: Option<NaiveDate>,
-    },
-}
-
 fn bad(msg: impl Into<String>) -> CampaignsError {
     CampaignsError::InvalidInput(msg.into())
 }
 
-impl SegmentRule {
-    /// Everyone (an empty AND).
-    pub fn everyone() -> Self {
-        Self::All { rules: vec![] }
-    }
-
+/// What the domain does with a segment rule (the rule itself is data, stored as JSON by the
+/// campaign entity): check it, compile it to SQL, check what it names exists.
+pub(crate) trait SegmentRuleExt {
     /// Checks sizes and values; a rule that passes compiles.
-    pub fn validate(&self) -> Result<(), CampaignsError> {
-        let mut nodes = 0;
-        self.validate_at(1, &mut nodes)
-    }
-
-    fn validate_at(&self, depth: usize, nodes: &mut usize) -> Result<(), CampaignsError> {
-        *nodes += 1;
-        if depth > MAX_DEPTH {
-            return Err(bad(format!("a segment nests at most {MAX_DEPTH} levels")));
-        }
-        if *nodes > MAX_NODES {
-            return Err(bad(format!("a segment has at most {MAX_NODES} rules")));
-        }
-        fn non_empty<T>(list: &[T], what: &str) -> Result<(), CampaignsError> {
-            if list.is_empty() || list.len() > 100 {
-                Err(bad(format!("{what}: give 1 to 100 values")))
-            } else {
-                Ok(())
-            }
-        }
-        fn known(list: &[String], allowed: &[&str], what: &str) -> Result<(), CampaignsError> {
-            non_empty(list, what)?;
-            match list.iter().find(|v| !allowed.contains(&v.as_str())) {
-                Some(v) => Err(bad(format!("{what}: unknown value {v:?}"))),
-                None => Ok(()),
-            }
-        }
-        match self {
-            Self::All { rules } | Self::Any { rules } => {
-                for r in rules {
-                    r.validate_at(depth + 1, nodes)?;
-                }
-                Ok(())
-            }
-            Self::Not { rule } => rule.validate_at(depth + 1, nodes),
-            Self::Tag { names } => non_empty(names, "tag"),
-            Self::Tier { codes } => non_empty(codes, "tier"),
-            Self::SkinType { types } => {
-                let all: Vec<String> = SkinType::iter().map(|t| t.to_value()).collect();
-                let all: Vec<&str> = all.iter().map(String::as_str).collect();
-                known(types, &all, "skin type")
-            }
-            Self::SkinConcern { concerns } => {
-                let all: Vec<String> = SkinConcern::iter().map(|c| c.to_value()).collect();
-                let all: Vec<&str> = all.iter().map(String::as_str).collect();
-                known(concerns, &all, "skin concern")
-            }
-            Self::Region { province, .. } if province.trim().is_empty() => {
-                Err(bad("region: name the province"))
-            }
-            Self::Region { .. } => Ok(()),
-            Self::Rfm { segments } => known(segments, RFM_SEGMENTS, "RFM segment"),
-            Self::Lifecycle { stages } => known(stages, LIFECYCLES, "lifecycle"),
-            Self::PurchasedBetween { from, to } if from >= to => {
-                Err(bad("purchased between: from must be before to"))
-            }
-            Self::LastPurchaseBefore { .. }
-            | Self::LastPurchaseAfter { .. }
-            | Self::PurchasedBetween { .. }
-            | Self::MarketingConsent { .. }
-            | Self::RepurchaseDue { .. } => Ok(()),
-            Self::NotMessagedBy { kind, .. } => CampaignKind::try_from_value(kind)
-                .map(|_| ())
-                .map_err(|_| bad(format!("not messaged by: unknown campaign kind {kind:?}"))),
-            Self::Booked {
-                status,
-                since,
-                before,
-                ..
-            } => {
-                if let Some(status) = status
-                    && BookingStatus::parse(status).is_none()
-                {
-                    return Err(bad(format!("booked: unknown booking status {status:?}")));
-                }
-                match (since, before) {
-                    (Some(since), Some(before)) if since >= before => {
-                        Err(bad("booked: since must be before before"))
-                    }
-                    _ => Ok(()),
-                }
-            }
-            Self::BoughtProduct { product_ids } => non_empty(product_ids, "bought product"),
-            Self::BoughtCategory { category_ids } => non_empty(category_ids, "bought category"),
-            Self::BirthdayMonth { months } => {
-                non_empty(months, "birthday month")?;
-                if months.iter().all(|m| (1..=12).contains(m)) {
-                    Ok(())
-                } else {
-                    Err(bad("birthday month: 1 to 12"))
-                }
-            }
-            Self::BirthdayOn { month, day } => {
-                if (1..=12).contains(month) && (1..=31).contains(day) {
-                    Ok(())
-                } else {
-                    Err(bad("birthday: month 1 to 12, day 1 to 31"))
-                }
-            }
-        }
-    }
-
+    fn validate(&self) -> Result<(), CampaignsError>;
     /// The rule as one SQL condition on `members` (for `backend`'s dialect).
-    pub fn condition(&self, backend: DbBackend) -> Condition {
-        match self {
-            Self::All { rules } => rules
-                .iter()
-                .fold(Condition::all(), |c, r| c.add(r.condition(backend))),
-            Self::Any { rules } if rules.is_empty() => Condition::all().add(Expr::val(1).eq(0)),
-            Self::Any { rules } => rules
-                .iter()
-                .fold(Condition::any(), |c, r| c.add(r.condition(backend))),
-            Self::Not { rule } => rule.condition(backend).not(),
-            Self::Tag { names } => Condition::all().add(
-                member_id().in_subquery(
-                    Query::select()
-                        .column(member_tag::Column::MemberId)
-                        .from(member_tag::Entity)
-                        .and_where(member_tag::Column::Name.is_in(names.clone()))
-                        .to_owned(),
-                ),
-            ),
-            Self::Tier { codes } => {
-                Condition::all().add(member::Column::TierCode.is_in(codes.clone()))
-            }
-            Self::SkinType { types } => {
-                Condition::all().add(member::Column::SkinType.is_in(types.clone()))
-            }
-            Self::SkinConcern { concerns } => {
-                let bits = concerns
-                    .iter()
-                    .filter_map(|c| SkinConcern::try_from_value(c).ok())
-                    .fold(0, |b, c| b | c.bit());
-                Condition::all().add(
-                    Expr::col((member::Entity, member::Column::SkinConcerns))
-                        .bit_and(bits)
-                        .ne(0),
-                )
-            }
-            Self::Region { province, city } => {
-                let mut c =
-                    Condition::all().add(member::Column::RegionProvince.eq(province.clone()));
-                if let Some(city) = city {
-                    c = c.add(member::Column::RegionCity.eq(city.clone()));
-                }
-                c
-            }
-            Self::Rfm { segments } => Condition::all().add(member_id().in_subquery(
-                insights_where(member_insight::Column::RfmSegment.is_in(segments.clone())),
-            )),
-            Self::Lifecycle { stages } => Condition::all().add(member_id().in_subquery(
-                insights_where(member_insight::Column::Lifecycle.is_in(stages.clone())),
-            )),
-            Self::LastPurchaseBefore { at } => Condition::all().add(
-                member_id().in_subquery(
-                    Query::select()
-                        .column(order::Column::MemberId)
-                        .from(order::Entity)
-                        .and_where(order::Column::Status.is_in(PURCHASED.iter().copied()))
-                        .group_by_col(order::Column::MemberId)
-                        .and_having(Expr::col(order::Column::PaidAt).max().lt(*at))
-                        .to_owned(),
-                ),
-            ),
-            Self::LastPurchaseAfter { at } => Condition::all().add(
-                member_id().in_subquery(
-                    purchases()
-                        .and_where(order::Column::PaidAt.gte(*at))
-                        .to_owned(),
-                ),
-            ),
-            Self::PurchasedBetween { from, to } => Condition::all().add(
-                member_id().in_subquery(
-                    purchases()
-                        .and_where(order::Column::PaidAt.gte(*from))
-                        .and_where(order::Column::PaidAt.lt(*to))
-                        .to_owned(),
-                ),
-            ),
-            Self::BoughtProduct { product_ids } => bought_products(product_ids),
-            Self::BoughtCategory { category_ids } => bought_categories(category_ids),
-            Self::BirthdayMonth { months } => birthday::born_in_months(backend, months),
-            Self::BirthdayOn { month, day } => birthday::born_on(backend, *month, *day),
-            Self::MarketingConsent { value } => {
-                Condition::all().add(member::Column::MarketingConsent.eq(*value))
-            }
-            Self::NotMessagedBy { kind, since } => not_messaged_by(kind, *since),
-            Self::Booked {
-                service_id,
-                status,
-                since,
-                before,
-            } => booked(*service_id, status.as_deref(), *since, *before),
-            Self::RepurchaseDue {
-                on,
-                category_id,
-                not_bought_since,
-            } => Condition::all().add(repurchase_due(
-                backend,
-                *on,
-                *category_id,
-                *not_bought_since,
-            )),
-        }
-    }
-
-    /// Booking services and categories the rule names.
-    fn references(&self, services: &mut Vec<i64>, categories: &mut Vec<i64>) {
-        match self {
-            Self::All { rules } | Self::Any { rules } => {
-                for r in rules {
-                    r.references(services, categories);
-                }
-            }
-            Self::Not { rule } => rule.references(services, categories),
-            Self::Booked {
-                service_id: Some(id),
-                ..
-            } => services.push(*id),
-            Self::RepurchaseDue {
-                category_id: Some(id),
-                ..
-            } => categories.push(*id),
-            _ => {}
-        }
-    }
-
+    fn condition(&self, backend: DbBackend) -> Condition;
     /// Checks that the booking services and categories the rule names exist.
-    pub async fn check_references<C: ConnectionTrait>(&self, db: &C) -> Result<(), CampaignsError> {
+    async fn check_references<C: ConnectionTrait>(&self, db: &C) -> Result<(), CampaignsError>;
+}
+
+impl SegmentRuleExt for SegmentRule {
+    fn validate(&self) -> Result<(), CampaignsError> {
+        let mut nodes = 0;
+        validate_at(self, 1, &mut nodes)
+    }
+
+    fn condition(&self, backend: DbBackend) -> Condition {
+        condition(self, backend)
+    }
+
+    async fn check_references<C: ConnectionTrait>(&self, db: &C) -> Result<(), CampaignsError> {
         let (mut services, mut categories) = (Vec::new(), Vec::new());
-        self.references(&mut services, &mut categories);
+        references(self, &mut services, &mut categories);
         services.sort_unstable();
         services.dedup();
         categories.sort_unstable();
@@ -406,6 +80,194 @@ impl SegmentRule {
             }
         }
         Ok(())
+    }
+}
+
+fn non_empty<T>(list: &[T], what: &str) -> Result<(), CampaignsError> {
+    if list.is_empty() || list.len() > 100 {
+        Err(bad(format!("{what}: give 1 to 100 values")))
+    } else {
+        Ok(())
+    }
+}
+
+fn validate_at(rule: &SegmentRule, depth: usize, nodes: &mut usize) -> Result<(), CampaignsError> {
+    *nodes += 1;
+    if depth > MAX_DEPTH {
+        return Err(bad(format!("a segment nests at most {MAX_DEPTH} levels")));
+    }
+    if *nodes > MAX_NODES {
+        return Err(bad(format!("a segment has at most {MAX_NODES} rules")));
+    }
+    match rule {
+        R::All { rules } | R::Any { rules } => {
+            for r in rules {
+                validate_at(r, depth + 1, nodes)?;
+            }
+            Ok(())
+        }
+        R::Not { rule } => validate_at(rule, depth + 1, nodes),
+        R::Tag { names } => non_empty(names, "tag"),
+        R::Tier { codes } => non_empty(codes, "tier"),
+        R::SkinType { types } => non_empty(types, "skin type"),
+        R::SkinConcern { concerns } => non_empty(concerns, "skin concern"),
+        R::Region { province, .. } if province.trim().is_empty() => {
+            Err(bad("region: name the province"))
+        }
+        R::Region { .. } => Ok(()),
+        R::Rfm { segments } => non_empty(segments, "RFM segment"),
+        R::Lifecycle { stages } => non_empty(stages, "lifecycle"),
+        R::PurchasedBetween { from, to } if from >= to => {
+            Err(bad("purchased between: from must be before to"))
+        }
+        R::LastPurchaseBefore { .. }
+        | R::LastPurchaseAfter { .. }
+        | R::PurchasedBetween { .. }
+        | R::MarketingConsent { .. }
+        | R::NotMessagedBy { .. }
+        | R::RepurchaseDue { .. } => Ok(()),
+        R::Booked { since, before, .. } => match (since, before) {
+            (Some(since), Some(before)) if since >= before => {
+                Err(bad("booked: since must be before before"))
+            }
+            _ => Ok(()),
+        },
+        R::BoughtProduct { product_ids } => non_empty(product_ids, "bought product"),
+        R::BoughtCategory { category_ids } => non_empty(category_ids, "bought category"),
+        R::BirthdayMonth { months } => {
+            non_empty(months, "birthday month")?;
+            if months.iter().all(|m| (1..=12).contains(m)) {
+                Ok(())
+            } else {
+                Err(bad("birthday month: 1 to 12"))
+            }
+        }
+        R::BirthdayOn { month, day } => {
+            if (1..=12).contains(month) && (1..=31).contains(day) {
+                Ok(())
+            } else {
+                Err(bad("birthday: month 1 to 12, day 1 to 31"))
+            }
+        }
+    }
+}
+
+/// The rule as one SQL condition on `members` (for `backend`'s dialect).
+fn condition(rule: &SegmentRule, backend: DbBackend) -> Condition {
+    match rule {
+        R::All { rules } => rules
+            .iter()
+            .fold(Condition::all(), |c, r| c.add(condition(r, backend))),
+        R::Any { rules } if rules.is_empty() => Condition::all().add(Expr::val(1).eq(0)),
+        R::Any { rules } => rules
+            .iter()
+            .fold(Condition::any(), |c, r| c.add(condition(r, backend))),
+        R::Not { rule } => condition(rule, backend).not(),
+        R::Tag { names } => Condition::all().add(
+            member_id().in_subquery(
+                Query::select()
+                    .column(member_tag::Column::MemberId)
+                    .from(member_tag::Entity)
+                    .and_where(member_tag::Column::Name.is_in(names.clone()))
+                    .to_owned(),
+            ),
+        ),
+        R::Tier { codes } => Condition::all().add(member::Column::TierCode.is_in(codes.clone())),
+        R::SkinType { types } => {
+            Condition::all().add(member::Column::SkinType.is_in(types.iter().copied()))
+        }
+        R::SkinConcern { concerns } => {
+            let bits = SkinConcern::to_bits(concerns);
+            Condition::all().add(
+                Expr::col((member::Entity, member::Column::SkinConcerns))
+                    .bit_and(bits)
+                    .ne(0),
+            )
+        }
+        R::Region { province, city } => {
+            let mut c = Condition::all().add(member::Column::RegionProvince.eq(province.clone()));
+            if let Some(city) = city {
+                c = c.add(member::Column::RegionCity.eq(city.clone()));
+            }
+            c
+        }
+        R::Rfm { segments } => Condition::all().add(member_id().in_subquery(insights_where(
+            member_insight::Column::RfmSegment.is_in(segments.iter().copied()),
+        ))),
+        R::Lifecycle { stages } => Condition::all().add(member_id().in_subquery(insights_where(
+            member_insight::Column::Lifecycle.is_in(stages.iter().copied()),
+        ))),
+        R::LastPurchaseBefore { at } => Condition::all().add(
+            member_id().in_subquery(
+                Query::select()
+                    .column(order::Column::MemberId)
+                    .from(order::Entity)
+                    .and_where(order::Column::Status.is_in(PURCHASED.iter().copied()))
+                    .group_by_col(order::Column::MemberId)
+                    .and_having(Expr::col(order::Column::PaidAt).max().lt(*at))
+                    .to_owned(),
+            ),
+        ),
+        R::LastPurchaseAfter { at } => Condition::all().add(
+            member_id().in_subquery(
+                purchases()
+                    .and_where(order::Column::PaidAt.gte(*at))
+                    .to_owned(),
+            ),
+        ),
+        R::PurchasedBetween { from, to } => Condition::all().add(
+            member_id().in_subquery(
+                purchases()
+                    .and_where(order::Column::PaidAt.gte(*from))
+                    .and_where(order::Column::PaidAt.lt(*to))
+                    .to_owned(),
+            ),
+        ),
+        R::BoughtProduct { product_ids } => bought_products(product_ids),
+        R::BoughtCategory { category_ids } => bought_categories(category_ids),
+        R::BirthdayMonth { months } => birthday::born_in_months(backend, months),
+        R::BirthdayOn { month, day } => birthday::born_on(backend, *month, *day),
+        R::MarketingConsent { value } => {
+            Condition::all().add(member::Column::MarketingConsent.eq(*value))
+        }
+        R::NotMessagedBy { kind, since } => not_messaged_by(*kind, *since),
+        R::Booked {
+            service_id,
+            status,
+            since,
+            before,
+        } => booked(*service_id, *status, *since, *before),
+        R::RepurchaseDue {
+            on,
+            category_id,
+            not_bought_since,
+        } => Condition::all().add(repurchase_due(
+            backend,
+            *on,
+            *category_id,
+            *not_bought_since,
+        )),
+    }
+}
+
+/// Booking services and categories the rule names.
+fn references(rule: &SegmentRule, services: &mut Vec<i64>, categories: &mut Vec<i64>) {
+    match rule {
+        R::All { rules } | R::Any { rules } => {
+            for r in rules {
+                references(r, services, categories);
+            }
+        }
+        R::Not { rule } => references(rule, services, categories),
+        R::Booked {
+            service_id: Some(id),
+            ..
+        } => services.push(*id),
+        R::RepurchaseDue {
+            category_id: Some(id),
+            ..
+        } => categories.push(*id),
+        _ => {}
     }
 }
 
@@ -501,7 +363,7 @@ fn bought_categories(category_ids: &[i64]) -> Condition {
 }
 
 /// Members who got no SENT message from a campaign of `kind` since `since`.
-fn not_messaged_by(kind: &str, since: DateTime<Utc>) -> Condition {
+fn not_messaged_by(kind: CampaignKind, since: DateTime<Utc>) -> Condition {
     use campaign_delivery::Column as D;
     Condition::all().add(
         member_id().not_in_subquery(
@@ -525,7 +387,7 @@ fn not_messaged_by(kind: &str, since: DateTime<Utc>) -> Condition {
 /// in [since, before) local days.
 fn booked(
     service_id: Option<i64>,
-    status: Option<&str>,
+    status: Option<BookingStatus>,
     since: Option<NaiveDate>,
     before: Option<NaiveDate>,
 ) -> Condition {
@@ -538,7 +400,7 @@ fn booked(
     }
     match status {
         Some(status) => q.and_where(booking::Column::Status.eq(status)),
-        None => q.and_where(booking::Column::Status.ne(BookingStatus::Cancelled.as_str())),
+        None => q.and_where(booking::Column::Status.ne(BookingStatus::Cancelled)),
     };
     if let Some(since) = since.and_then(local_midnight) {
         q.and_where(booking::Column::StartsAt.gte(since));
@@ -670,12 +532,15 @@ mod tests {
             rule: Box::new(r),
         });
         assert!(deep.validate().is_err());
+        // An unknown value does not even parse; an empty list does not validate.
         assert!(
-            SegmentRule::Lifecycle {
-                stages: vec!["SLEEPY".into()]
-            }
-            .validate()
-            .is_err()
+            serde_json::from_str::<SegmentRule>(r#"{"type":"LIFECYCLE","stages":["SLEEPY"]}"#)
+                .is_err()
+        );
+        assert!(
+            SegmentRule::Lifecycle { stages: vec![] }
+                .validate()
+                .is_err()
         );
         let json = serde_json::to_string(&SegmentRule::Any {
             rules: vec![SegmentRule::BirthdayMonth { months: vec![3] }],
@@ -683,20 +548,22 @@ mod tests {
         .unwrap_or_default();
         assert!(json.contains("\"type\":\"ANY\""), "{json}");
         let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap_or_default();
-        let booked = |status: Option<&str>, since, before| SegmentRule::Booked {
+        let booked = |status: Option<BookingStatus>, since, before| SegmentRule::Booked {
             service_id: None,
-            status: status.map(str::to_owned),
+            status,
             since,
             before,
         };
         assert!(
-            booked(Some("NO_SHOW"), Some(day(1)), Some(day(2)))
+            booked(Some(BookingStatus::NoShow), Some(day(1)), Some(day(2)))
                 .validate()
                 .is_ok()
         );
         assert!(booked(None, Some(day(2)), Some(day(1))).validate().is_err());
         assert!(booked(None, Some(day(2)), Some(day(2))).validate().is_err());
-        assert!(booked(Some("LATE"), None, None).validate().is_err());
+        assert!(
+            serde_json::from_str::<SegmentRule>(r#"{"type":"BOOKED","status":"LATE"}"#).is_err()
+        );
         assert_eq!(epoch_day(day(1)), 20788);
     }
 }

@@ -13,24 +13,13 @@ use super::{CampaignsError, TemplateKey, invalid};
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
 use crate::error::UniqueViolation;
-use entities::subscription_template;
+use entities::subscription_template::{self, KeyKind};
 use entities::typed::JsonText;
 
-/// The value kinds of subscription-message keys (WECHAT.md §4).
-pub const KEY_KINDS: &[&str] = &[
-    "thing",
-    "number",
-    "letter",
-    "symbol",
-    "character_string",
-    "time",
-    "date",
-    "amount",
-    "phone_number",
-    "car_number",
-    "name",
-    "phrase",
-];
+/// A key's kind as WeChat spells it (`thing`, `character_string`, ...); unknown is bad input.
+pub fn key_kind(key: &str, kind: &str) -> Result<KeyKind, CampaignsError> {
+    KeyKind::parse(kind).ok_or_else(|| invalid(format!("{key}: unknown kind {kind:?}")))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionTemplate {
@@ -83,14 +72,12 @@ pub async fn register_template(
     }
     let mut seen = std::collections::HashSet::new();
     for k in &keys {
-        if !KEY_KINDS.contains(&k.kind.as_str()) {
-            return Err(invalid(format!("{}: unknown kind {:?}", k.key, k.kind)));
-        }
         let prefix = k.key.trim_end_matches(|c: char| c.is_ascii_digit());
-        if prefix != k.kind || prefix.len() == k.key.len() {
+        let kind = k.kind.as_str();
+        if prefix != kind || prefix.len() == k.key.len() {
             return Err(invalid(format!(
-                "{}: a key is its kind followed by a number ({}1, {}2...)",
-                k.key, k.kind, k.kind
+                "{}: a key is its kind followed by a number ({kind}1, {kind}2...)",
+                k.key
             )));
         }
         if !seen.insert(k.key.clone()) {

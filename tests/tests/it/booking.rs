@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use domain::DomainError;
 use domain::auth::{MemberPrincipal, StaffPrincipal, StaffRole};
-use domain::booking::{self, BookInput};
+use domain::booking::{self, BookInput, BookingStatus, ReminderOutcome};
 use domain::clock::ManualClock;
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, Gql, TestApp, fixtures, on_both_backends};
@@ -784,9 +784,12 @@ async fn reminders_are_sent_once_and_43101_is_final(backend: Backend) {
         }
     };
     let outcomes = [outcome(&a["id"]).await, outcome(&b["id"]).await];
-    assert!(outcomes.contains(&Some("SENT".into())), "{outcomes:?}");
     assert!(
-        outcomes.contains(&Some("REFUSED".into())),
+        outcomes.contains(&Some(ReminderOutcome::Sent)),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.contains(&Some(ReminderOutcome::Refused)),
         "43101 is final: {outcomes:?}"
     );
     assert_eq!(outcome(&later["id"]).await, None);
@@ -804,7 +807,10 @@ async fn reminders_are_sent_once_and_43101_is_final(backend: Backend) {
     // A day later the Wednesday booking is due, but no consent is left: nothing is sent.
     s.clock.set(cst(TUE, "01:00"));
     assert_eq!(booking::send_reminders(&s.app.state).await.unwrap(), 0);
-    assert_eq!(outcome(&later["id"]).await, Some("NO_CONSENT".into()));
+    assert_eq!(
+        outcome(&later["id"]).await,
+        Some(ReminderOutcome::NoConsent)
+    );
     assert_eq!(s.app.wechat.sent_messages().len(), 1);
 }
 
@@ -1121,7 +1127,7 @@ async fn a_member_holds_one_booking_at_a_time_across_stores(backend: Backend) {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(row.status, "NO_SHOW");
+        assert_eq!(row.status, BookingStatus::NoShow);
         assert_eq!(
             member_cells(&s.app, id).await,
             0,

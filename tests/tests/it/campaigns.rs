@@ -9,10 +9,11 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use domain::auth::{StaffPrincipal, StaffRole};
 use domain::campaigns::dispatch::Dispatcher;
 use domain::campaigns::{
-    self, AutomationKind, CampaignInput, CampaignSettings, DeliveryReason, DeliveryState,
-    QuietHours, SegmentRule, TemplateKey, automations, insights, segments,
+    self, AutomationKind, CampaignInput, CampaignSettings, DeliveryReason, DeliveryState, KeyKind,
+    Lifecycle, QuietHours, RfmSegment, SegmentRule, TemplateKey, automations, insights, segments,
 };
 use domain::clock::{Clock, ManualClock};
+use domain::members::{SkinConcern, SkinType};
 use entities::{
     campaign, campaign_delivery, member, member_tag, order, order_line, subscription_consent,
 };
@@ -77,7 +78,7 @@ async fn register_template(app: &TestApp) {
 fn key(k: &str, kind: &str) -> TemplateKey {
     TemplateKey {
         key: k.into(),
-        kind: kind.into(),
+        kind: KeyKind::parse(kind).unwrap(),
         label: String::new(),
     }
 }
@@ -847,14 +848,14 @@ async fn segments_run_in_sql_and_orders_are_attributed(backend: Backend) {
     assert_eq!(select(R::everyone()).await, set(&[&m1, &m2, &m3]));
     assert_eq!(
         select(R::SkinType {
-            types: vec!["OILY".into()]
+            types: vec![SkinType::Oily]
         })
         .await,
         set(&[&m1])
     );
     assert_eq!(
         select(R::SkinConcern {
-            concerns: vec!["AGEING".into(), "ACNE".into()]
+            concerns: vec![SkinConcern::Ageing, SkinConcern::Acne]
         })
         .await,
         set(&[&m1, &m2])
@@ -904,7 +905,7 @@ async fn segments_run_in_sql_and_orders_are_attributed(backend: Backend) {
         select(R::Any {
             rules: vec![
                 R::SkinType {
-                    types: vec!["SENSITIVE".into()]
+                    types: vec![SkinType::Sensitive]
                 },
                 R::Not {
                     rule: Box::new(R::MarketingConsent { value: true })
@@ -916,28 +917,28 @@ async fn segments_run_in_sql_and_orders_are_attributed(backend: Backend) {
     );
     assert_eq!(
         select(R::Lifecycle {
-            stages: vec!["ACTIVE".into()]
+            stages: vec![Lifecycle::Active]
         })
         .await,
         set(&[&m1])
     );
     assert_eq!(
         select(R::Lifecycle {
-            stages: vec!["AT_RISK".into()]
+            stages: vec![Lifecycle::AtRisk]
         })
         .await,
         set(&[&m2])
     );
     assert_eq!(
         select(R::Lifecycle {
-            stages: vec!["NEW".into()]
+            stages: vec![Lifecycle::New]
         })
         .await,
         set(&[&m3])
     );
     assert_eq!(
         select(R::Rfm {
-            segments: vec!["PROSPECT".into()]
+            segments: vec![RfmSegment::Prospect]
         })
         .await,
         set(&[&m3])
@@ -1206,7 +1207,7 @@ async fn booking_service(app: &TestApp, code: &str) -> i64 {
         duration_minutes: Set(60),
         buffer_minutes: Set(0),
         price_fen: Set(0),
-        required_skills: Set(String::new()),
+        required_skills: Set(Default::default()),
         active: Set(true),
         created_at: Set(now),
         updated_at: Set(now),
@@ -1234,7 +1235,7 @@ async fn booked(
         starts_at: Set(starts_at),
         ends_at: Set(starts_at + Duration::hours(1)),
         holds_until: Set(starts_at + Duration::hours(1)),
-        status: Set(status.into()),
+        status: Set(domain::booking::BookingStatus::try_from_value(&status.to_owned()).unwrap()),
         price_fen: Set(0),
         idempotency_key: Set(uuid::Uuid::new_v4().to_string()),
         request_hash: Set("x".into()),

@@ -4,6 +4,7 @@
 mod auth_matrix;
 mod availability;
 mod booking;
+mod booking_stored_values;
 mod campaigns;
 mod campaigns_stored_values;
 mod catalog;

@@ -16,8 +16,8 @@ use super::send::Outgoing;
 use super::{DispatchReport, Dispatcher};
 use crate::AppState;
 use crate::campaigns::{
-    Campaign, CampaignStatus, CampaignsError, DeliveryReason, DeliveryState, SubscriptionTemplate,
-    render,
+    Campaign, CampaignStatus, CampaignsError, DeliveryReason, DeliveryState, KeyKind,
+    SubscriptionTemplate, render,
 };
 use crate::coupons::{self, CouponsError};
 use crate::subscriptions;
@@ -208,7 +208,7 @@ fn member_values(
         for k in &template.keys {
             let raw = cv.values.get(&k.key)?;
             let mut v = render(raw, &fields);
-            if k.kind == "thing" && v.chars().count() > 20 {
+            if k.kind == KeyKind::Thing && v.chars().count() > 20 {
                 v = v.chars().take(20).collect();
             }
             wechat_integration::check_subscribe_value(&k.key, &v).ok()?;

@@ -11,7 +11,9 @@ use sea_orm::{
 use super::record::write_final;
 use super::{Dispatcher, OPEN_STATES, set_not_before};
 use crate::AppState;
-use crate::campaigns::{Campaign, CampaignStatus, CampaignsError, DeliveryReason, DeliveryState};
+use crate::campaigns::{
+    Campaign, CampaignStatus, CampaignsError, DeliveryReason, DeliveryState, SegmentRuleExt,
+};
 use crate::subscriptions;
 use entities::{campaign, campaign_delivery, member};
 

@@ -1,5 +1,5 @@
-//! Scheduled booking work: no-shows after the slot ends, and one reminder per booking a set
-//! time before it starts, sent through the member's counted subscription consents.
+//! One reminder per booking a set time before it starts, sent through the member's counted
+//! subscription consents (a periodic task).
 
 use std::collections::HashMap;
 
@@ -7,75 +7,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{BookingError, BookingStatus, store_zone};
+use super::{BookingError, BookingStatus, ReminderOutcome, store_zone};
+use crate::AppState;
 use crate::jobs::{PeriodicTask, TaskError};
 use crate::subscriptions::{self, SendOutcome};
-use crate::{AppState, db};
 use entities::{booking, booking_service, member, store};
-
-/// Bookings not checked in by the end of their slot become no-shows, and the member's time they
-/// held is freed, a page at a time. Safe to run twice; a check-in racing it wins or loses as a
-/// whole (the status is changed only from BOOKED).
-pub async fn mark_no_shows(app: &AppState) -> Result<u64, BookingError> {
-    const PAGE: u64 = 500;
-    let now = app.clock.now();
-    let mut marked = 0;
-    loop {
-        let txn = db::begin_write(&app.db).await?;
-        let due: Vec<i64> = booking::Entity::find()
-            .select_only()
-            .column(booking::Column::Id)
-            .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
-            .filter(booking::Column::EndsAt.lte(now))
-            .order_by_asc(booking::Column::Id)
-            .limit(PAGE)
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        if due.is_empty() {
-            return Ok(marked);
-        }
-        let res = booking::Entity::update_many()
-            .col_expr(
-                booking::Column::Status,
-                Expr::value(BookingStatus::NoShow.as_str()),
-            )
-            .col_expr(booking::Column::UpdatedAt, Expr::value(now))
-            .filter(booking::Column::Id.is_in(due.clone()))
-            .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
-            .exec(&txn)
-            .await?;
-        let no_shows: Vec<i64> = booking::Entity::find()
-            .select_only()
-            .column(booking::Column::Id)
-            .filter(booking::Column::Id.is_in(due.clone()))
-            .filter(booking::Column::Status.eq(BookingStatus::NoShow.as_str()))
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        super::flow::release_member_cells(&txn, no_shows).await?;
-        txn.commit().await?;
-        marked += res.rows_affected;
-        if (due.len() as u64) < PAGE {
-            return Ok(marked);
-        }
-    }
-}
-
-pub struct MarkNoShows;
-
-#[async_trait::async_trait]
-impl PeriodicTask for MarkNoShows {
-    fn name(&self) -> &'static str {
-        "booking-no-shows"
-    }
-    fn every(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(60)
-    }
-    async fn run(&self, app: &AppState) -> Result<u64, TaskError> {
-        Ok(mark_no_shows(app).await?)
-    }
-}
 
 fn clip(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
@@ -88,7 +24,7 @@ pub async fn send_reminders(app: &AppState) -> Result<u64, BookingError> {
     let s = &app.settings.booking;
     let now = app.clock.now();
     let due = booking::Entity::find()
-        .filter(booking::Column::Status.eq(BookingStatus::Booked.as_str()))
+        .filter(booking::Column::Status.eq(BookingStatus::Booked))
         .filter(booking::Column::ReminderSentAt.is_null())
         .filter(booking::Column::StartsAt.gt(now))
         .filter(booking::Column::StartsAt.lte(now + s.reminder_lead))
@@ -127,7 +63,10 @@ pub async fn send_reminders(app: &AppState) -> Result<u64, BookingError> {
     for b in due {
         let claimed = booking::Entity::update_many()
             .col_expr(booking::Column::ReminderSentAt, Expr::value(now))
-            .col_expr(booking::Column::ReminderOutcome, Expr::value("SENDING"))
+            .col_expr(
+                booking::Column::ReminderOutcome,
+                Expr::value(ReminderOutcome::Sending),
+            )
             .filter(booking::Column::Id.eq(b.id))
             .filter(booking::Column::ReminderSentAt.is_null())
             .exec(&app.db)
@@ -165,15 +104,15 @@ pub async fn send_reminders(app: &AppState) -> Result<u64, BookingError> {
             ..Default::default()
         };
         let outcome = subscriptions::send_with_consent(app, b.member_id, openid, message).await?;
-        let (record, retry, stop): (Option<&str>, bool, bool) = match outcome {
-            SendOutcome::Sent { .. } => (Some("SENT"), false, false),
-            SendOutcome::NoConsent => (Some("NO_CONSENT"), false, false),
-            SendOutcome::Refused => (Some("REFUSED"), false, false),
-            SendOutcome::Rejected(_) => (Some("REJECTED"), false, false),
+        let (record, retry, stop): (Option<ReminderOutcome>, bool, bool) = match outcome {
+            SendOutcome::Sent { .. } => (Some(ReminderOutcome::Sent), false, false),
+            SendOutcome::NoConsent => (Some(ReminderOutcome::NoConsent), false, false),
+            SendOutcome::Refused => (Some(ReminderOutcome::Refused), false, false),
+            SendOutcome::Rejected(_) => (Some(ReminderOutcome::Rejected), false, false),
             SendOutcome::Retry => (None, true, false),
             SendOutcome::RateLimited | SendOutcome::DailyQuota => (None, true, true),
         };
-        if matches!(record, Some("SENT")) {
+        if matches!(record, Some(ReminderOutcome::Sent)) {
             sent += 1;
         }
         let at: Option<DateTime<Utc>> = (!retry).then_some(now);
