@@ -36,3 +36,16 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::Iterable;
+
+    use super::*;
+
+    #[test]
+    fn stored_texts_are_the_ones_rows_hold() {
+        let texts: Vec<String> = GrabStatus::iter().map(|s| s.to_value()).collect();
+        assert_eq!(texts, ["HELD", "RELEASED"]);
+    }
+}

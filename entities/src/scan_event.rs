@@ -109,3 +109,49 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::Iterable;
+
+    use super::*;
+    use crate::scan_code_batch::GiftKind;
+
+    fn texts<T: ActiveEnum<Value = String> + Iterable>() -> Vec<String> {
+        T::iter().map(|v| v.to_value()).collect()
+    }
+
+    #[test]
+    fn stored_texts_are_the_ones_rows_hold() {
+        assert_eq!(texts::<GiftKind>(), ["POINTS", "COUPON", "SAMPLE"]);
+        assert_eq!(
+            texts::<AgeBand>(),
+            [
+                "UNDER_18",
+                "AGE_18_24",
+                "AGE_25_29",
+                "AGE_30_34",
+                "AGE_35_39",
+                "AGE_40_49",
+                "AGE_50_PLUS"
+            ]
+        );
+        assert_eq!(
+            texts::<WhereBought>(),
+            [
+                "BRAND_STORE",
+                "DEPARTMENT_STORE",
+                "MINI_PROGRAM",
+                "ECOMMERCE",
+                "GIFT",
+                "OTHER"
+            ]
+        );
+        assert_eq!(
+            texts::<ScanEventOutcome>(),
+            ["REDEEMED", "REPEAT", "OTHER_MEMBER"]
+        );
+        assert_eq!(texts::<ScanFlag>(), ["CROSS_TERRITORY", "OTHER_MEMBER"]);
+        assert!(AgeBand::try_from_value(&"AGE_60_PLUS".to_owned()).is_err());
+    }
+}
