@@ -9,6 +9,7 @@ use api::config::Config;
 use clap::Subcommand;
 use domain::scan_codes::{self, PackCodeKey};
 use indicatif::{ProgressBar, ProgressStyle};
+use sea_orm::ActiveEnum as _;
 
 #[derive(Subcommand)]
 pub enum CodesCommand {
@@ -108,7 +109,7 @@ pub async fn run(
                         r.province.clone().unwrap_or_default(),
                         r.city.clone().unwrap_or_default(),
                         r.cross_territory.to_string(),
-                        r.gift_kind.clone(),
+                        r.gift_kind.to_value(),
                         r.gift_points.to_string(),
                         r.voucher_redeemed_at
                             .map(|t| t.to_rfc3339())

@@ -54,7 +54,7 @@ async fn seed(db: &sea_orm::DatabaseConnection, codes: i64) -> anyhow::Result<i6
         lot: Set(Some("L-BENCH".into())),
         distributor_id: Set(None),
         territory: Set("上海市".into()),
-        gift_kind: Set("POINTS".into()),
+        gift_kind: Set(entities::scan_code_batch::GiftKind::Points),
         gift_points: Set(10),
         coupon_template_id: Set(None),
         sample_name: Set(None),

@@ -33,18 +33,6 @@ impl SkinType {
         }
     }
 
-    /// The stored text, for columns of other tables that still hold it as a string (the
-    /// scan survey); a test keeps it equal to `to_value()`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Dry => "DRY",
-            Self::Oily => "OILY",
-            Self::Combination => "COMBINATION",
-            Self::Normal => "NORMAL",
-            Self::Sensitive => "SENSITIVE",
-        }
-    }
-
     /// The type's bit in a product's `suitable_skin_types` (declaration order).
     pub const fn bit(self) -> i32 {
         1 << (self as i32)
@@ -160,13 +148,6 @@ impl ActiveModelBehavior for ActiveModel {}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn skin_type_text_is_the_stored_value() {
-        for t in SkinType::iter() {
-            assert_eq!(t.as_str(), t.to_value());
-        }
-    }
 
     #[test]
     fn bits_round_trip() {

@@ -1,5 +1,22 @@
 use sea_orm::entity::prelude::*;
 
+// What the first valid scan of a batch's code gives (also kept on each redemption).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum GiftKind {
+    /// Points into the member's ledger.
+    Points,
+    /// A coupon of a template.
+    Coupon,
+    /// A sample collected at a store counter with a voucher.
+    Sample,
+}
+
 /// A batch of pack codes (扫码有礼): the codes are derived from (id, serial) with a keyed MAC,
 /// so only the batch is stored.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -19,8 +36,7 @@ pub struct Model {
     pub territory: String,
     /// The territory as GB/T 2260 codes, one per line; empty: anywhere.
     pub territory_codes: Option<String>,
-    /// POINTS, COUPON or SAMPLE.
-    pub gift_kind: String,
+    pub gift_kind: GiftKind,
     pub gift_points: i64,
     pub coupon_template_id: Option<i64>,
     pub sample_name: Option<String>,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+pub use crate::scan_code_batch::GiftKind;
+
 /// A redeemed pack code: at most one row per (batch_id, serial).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "scan_redemptions")]
@@ -17,7 +19,7 @@ pub struct Model {
     pub region_code: Option<String>,
     /// Scanned outside the territory the batch shipped to (窜货).
     pub cross_territory: bool,
-    pub gift_kind: String,
+    pub gift_kind: GiftKind,
     pub gift_points: i64,
     /// For SAMPLE gifts: the voucher the member shows at the counter.
     #[sea_orm(unique)]

@@ -5,21 +5,12 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::auth::Permission;
 use domain::scan_codes::{self as scan, Gift};
+pub use domain::scan_codes::{AgeBand, GiftKind, ScanFlag, WhereBought};
 
 use crate::context::{app, distributor, member, meta, staff};
 use crate::error::{ApiError, ApiResult, parse_id};
 use crate::members::SkinType;
 use crate::scalars::Date;
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
-pub enum GiftKind {
-    /// Points into the member's ledger.
-    Points,
-    /// A coupon of a template.
-    Coupon,
-    /// A sample collected at a store counter with a voucher.
-    Sample,
-}
 
 #[derive(SimpleObject)]
 pub struct GiftRule {
@@ -125,61 +116,6 @@ pub struct CreateCodeBatchInput {
     pub valid_until: DateTime<Utc>,
     #[graphql(default = true)]
     pub active: bool,
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
-pub enum AgeBand {
-    #[graphql(name = "UNDER_18")]
-    Under18,
-    #[graphql(name = "AGE_18_24")]
-    From18To24,
-    #[graphql(name = "AGE_25_29")]
-    From25To29,
-    #[graphql(name = "AGE_30_34")]
-    From30To34,
-    #[graphql(name = "AGE_35_39")]
-    From35To39,
-    #[graphql(name = "AGE_40_49")]
-    From40To49,
-    #[graphql(name = "AGE_50_PLUS")]
-    From50,
-}
-
-impl From<AgeBand> for scan::AgeBand {
-    fn from(a: AgeBand) -> Self {
-        match a {
-            AgeBand::Under18 => Self::Under18,
-            AgeBand::From18To24 => Self::From18To24,
-            AgeBand::From25To29 => Self::From25To29,
-            AgeBand::From30To34 => Self::From30To34,
-            AgeBand::From35To39 => Self::From35To39,
-            AgeBand::From40To49 => Self::From40To49,
-            AgeBand::From50 => Self::From50,
-        }
-    }
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
-pub enum WhereBought {
-    BrandStore,
-    DepartmentStore,
-    MiniProgram,
-    Ecommerce,
-    Gift,
-    Other,
-}
-
-impl From<WhereBought> for scan::WhereBought {
-    fn from(w: WhereBought) -> Self {
-        match w {
-            WhereBought::BrandStore => Self::BrandStore,
-            WhereBought::DepartmentStore => Self::DepartmentStore,
-            WhereBought::MiniProgram => Self::MiniProgram,
-            WhereBought::Ecommerce => Self::Ecommerce,
-            WhereBought::Gift => Self::Gift,
-            WhereBought::Other => Self::Other,
-        }
-    }
 }
 
 /// The optional mini-survey.
@@ -333,10 +269,9 @@ pub struct InsightRow {
     /// GB/T 2260 codes: groups are by code, so 上海 and 上海市 are one group.
     pub province_code: Option<String>,
     pub city_code: Option<String>,
-    /// An AgeBand value.
-    pub age_band: Option<String>,
-    pub skin_type: Option<String>,
-    pub where_bought: Option<String>,
+    pub age_band: Option<AgeBand>,
+    pub skin_type: Option<SkinType>,
+    pub where_bought: Option<WhereBought>,
     /// YYYY-MM-DD or YYYY-MM.
     pub period: Option<String>,
     pub scans: i64,
@@ -376,21 +311,13 @@ pub struct CrossTerritoryRow {
     pub scans: i64,
 }
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ScanFlag {
-    /// Scanned outside the batch's territory (窜货).
-    CrossTerritory,
-    /// A redeemed code scanned by another member.
-    OtherMember,
-}
-
 #[derive(SimpleObject)]
 pub struct FlaggedScan {
     pub id: ID,
     pub batch_id: ID,
     pub serial: i64,
     pub member_id: ID,
-    pub flag: String,
+    pub flag: ScanFlag,
     pub province: Option<String>,
     pub city: Option<String>,
     pub region_code: Option<String>,
@@ -419,9 +346,9 @@ impl ConsumerScanCodesMutation {
         let input = scan::ScanInput {
             code,
             survey: scan::Survey {
-                age_band: survey.age_band.map(Into::into),
+                age_band: survey.age_band,
                 skin_type: survey.skin_type,
-                where_bought: survey.where_bought.map(Into::into),
+                where_bought: survey.where_bought,
             },
             region: region.map(|r| scan::ScanRegion {
                 province: r.province,
@@ -507,10 +434,6 @@ impl StaffScanCodesQuery {
         #[graphql(default = 50)] first: i32,
     ) -> ApiResult<Vec<FlaggedScan>> {
         let staff = staff(ctx).await?;
-        let flag = flag.map(|f| match f {
-            ScanFlag::CrossTerritory => "CROSS_TERRITORY",
-            ScanFlag::OtherMember => "OTHER_MEMBER",
-        });
         let limit = u64::try_from(first).unwrap_or(0);
         Ok(scan::flagged_scans(app(ctx), staff, flag, limit)
             .await?

@@ -5,8 +5,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{ScanError, distributor_territory};
+use super::{AgeBand, ScanError, ScanFlag, WhereBought, distributor_territory};
 use crate::auth::{DistributorPrincipal, Permission, StaffPrincipal};
+use crate::members::SkinType;
 use crate::regions::{self, RegionCode};
 use crate::{AppState, db};
 use entities::{distributor, scan_event};
@@ -50,9 +51,9 @@ pub struct InsightRow {
     pub city: Option<String>,
     pub province_code: Option<String>,
     pub city_code: Option<String>,
-    pub age_band: Option<String>,
-    pub skin_type: Option<String>,
-    pub where_bought: Option<String>,
+    pub age_band: Option<AgeBand>,
+    pub skin_type: Option<SkinType>,
+    pub where_bought: Option<WhereBought>,
     /// YYYY-MM-DD (by day) or YYYY-MM (by month).
     pub period: Option<String>,
     pub scans: i64,
@@ -262,7 +263,7 @@ pub async fn cross_territory_report(
         .column_as(Expr::cust(PROVINCE_CODE), "province_code")
         .column(scan_event::Column::SkuId)
         .column_as(Expr::cust("COUNT(*)"), "scans")
-        .filter(scan_event::Column::Flag.eq("CROSS_TERRITORY"))
+        .filter(scan_event::Column::Flag.eq(ScanFlag::CrossTerritory))
         .group_by(scan_event::Column::DistributorId)
         .group_by(Expr::cust(PROVINCE_CODE))
         .group_by(scan_event::Column::SkuId)
@@ -298,8 +299,7 @@ pub struct FlaggedScan {
     pub batch_id: i64,
     pub serial: i64,
     pub member_id: i64,
-    /// CROSS_TERRITORY or OTHER_MEMBER.
-    pub flag: String,
+    pub flag: ScanFlag,
     pub province: Option<String>,
     pub city: Option<String>,
     pub region_code: Option<String>,
@@ -309,7 +309,7 @@ pub struct FlaggedScan {
 pub async fn flagged_scans(
     app: &AppState,
     staff: &StaffPrincipal,
-    flag: Option<&str>,
+    flag: Option<ScanFlag>,
     limit: u64,
 ) -> Result<Vec<FlaggedScan>, ScanError> {
     staff.require(Permission::ManageScanCodes)?;
@@ -322,21 +322,25 @@ pub async fn flagged_scans(
     if let Some(flag) = flag {
         q = q.filter(scan_event::Column::Flag.eq(flag));
     }
-    Ok(q.order_by_desc(scan_event::Column::Id)
+    q.order_by_desc(scan_event::Column::Id)
         .limit(limit)
         .all(&app.db)
         .await?
         .into_iter()
-        .map(|e| FlaggedScan {
-            id: e.id,
-            batch_id: e.batch_id,
-            serial: e.serial,
-            member_id: e.member_id,
-            flag: e.flag.unwrap_or_default(),
-            province: e.province,
-            city: e.city,
-            region_code: e.region_code,
-            scanned_at: e.scanned_at,
+        .map(|e| -> Result<FlaggedScan, ScanError> {
+            Ok(FlaggedScan {
+                flag: e.flag.ok_or_else(|| {
+                    sea_orm::DbErr::Type(format!("flagged scan {} has no flag", e.id))
+                })?,
+                id: e.id,
+                batch_id: e.batch_id,
+                serial: e.serial,
+                member_id: e.member_id,
+                province: e.province,
+                city: e.city,
+                region_code: e.region_code,
+                scanned_at: e.scanned_at,
+            })
         })
-        .collect())
+        .collect()
 }

@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{Duration, Utc};
 use domain::auth::{DistributorPrincipal, MemberPrincipal};
+use domain::error::StoreError;
 use domain::scan_codes::{self as scan, Gift, ScanError, ScanStatus};
 use domain::{AppState, RequestMeta};
 use futures::StreamExt;
 use rouge_tests::fixtures::{self, Catalog};
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, TestApp, on_both_backends};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::json;
 
 const CREATE: &str = "mutation($i: CreateCodeBatchInput!) { createCodeBatch(input: $i) {
@@ -692,7 +693,7 @@ async fn distributor_insight_is_deidentified_and_scoped(backend: Backend) {
     .await
     .unwrap();
     assert_eq!(by_skin.len(), 1);
-    assert_eq!(by_skin[0].skin_type.as_deref(), Some("DRY"));
+    assert_eq!(by_skin[0].skin_type, Some(domain::members::SkinType::Dry));
     assert_eq!((by_skin[0].scans, by_skin[0].members), (12, 12));
     // Asking for another territory gives nothing.
     let other = scan::regional_insight(
@@ -719,7 +720,7 @@ async fn distributor_insight_is_deidentified_and_scoped(backend: Backend) {
     assert_eq!(all.len(), 3, "{all:?}");
     assert!(
         all.iter()
-            .any(|r| r.skin_type.as_deref() == Some("OILY") && r.members == 5)
+            .any(|r| r.skin_type == Some(domain::members::SkinType::Oily) && r.members == 5)
     );
     // Guangdong scans of a Shanghai batch are cross-territory (窜货).
     let report = scan::cross_territory_report(&app.state, &hq, None, None)
@@ -785,6 +786,72 @@ async fn daily_gift_cap(backend: Backend) {
     assert_eq!(other.status, ScanStatus::Redeemed);
 }
 
+/// A batch whose stored gift kind Rouge does not know is an error, never read as a default:
+/// scanning its codes answers INTERNAL (without the cause) and writes nothing; HQ's list of
+/// batches is refused the same way.
+async fn unknown_stored_gift_kind_is_an_error(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let cat = fixtures::catalog(&app, 0).await;
+    let hq = fixtures::staff_principal(&app, "hq-demo").await;
+    let batch = scan::create_batch(&app.state, &hq, batch_input(&cat, 5, Gift::Points(10)))
+        .await
+        .unwrap();
+    let done = app
+        .db()
+        .execute_unprepared(&format!(
+            "UPDATE scan_code_batches SET gift_kind = 'VOUCHER' WHERE id = {}",
+            batch.id
+        ))
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1);
+    let (member, member_id) = app.login_member("scan-unknown-kind").await;
+    let member_id: i64 = member_id.parse().unwrap();
+    let coupons = || async {
+        entities::coupon::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap()
+    };
+    let before = (counts(&app).await, coupons().await);
+    assert_eq!(before.0, (0, 0, 0));
+
+    let answer = member
+        .raw(SCAN, json!({ "c": code(&app, batch.id, 0) }))
+        .await;
+    assert_eq!(code_of(&answer).as_deref(), Some("INTERNAL"), "{answer}");
+    let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(!message.contains("VOUCHER"), "{message}");
+    // The domain says why: the stored value does not read.
+    let direct = scan_as(
+        &app.state,
+        member_id,
+        &code(&app, batch.id, 1),
+        scan::Survey::default(),
+        None,
+    )
+    .await;
+    assert!(
+        matches!(
+            direct,
+            Err(ScanError::Store(StoreError::Db(DbErr::Type(_))))
+        ),
+        "{direct:?}"
+    );
+    assert_eq!(
+        (counts(&app).await, coupons().await),
+        before,
+        "nothing changed"
+    );
+
+    let listed = app
+        .login_staff("hq-demo")
+        .await
+        .raw("{ codeBatches { id gift { kind } } }", json!({}))
+        .await;
+    assert_eq!(code_of(&listed).as_deref(), Some("INTERNAL"), "{listed}");
+}
+
 on_both_backends!(
     scan_for_gift_end_to_end,
     bad_codes_answer_clearly_and_change_nothing,
@@ -792,4 +859,5 @@ on_both_backends!(
     guessing_is_throttled,
     distributor_insight_is_deidentified_and_scoped,
     daily_gift_cap,
+    unknown_stored_gift_kind_is_an_error,
 );

@@ -1,0 +1,212 @@
+//! A member grabs units: the counters decide in one atomic step, then the order is written (or
+//! the units go back) on its own task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::counters::{give_back_units, warm};
+use super::order::create_order;
+use super::runtime::prepared_sale;
+use super::{FlashSalesError, counters_down, invalid, sale_row};
+use crate::auth::MemberPrincipal;
+use crate::kv::keys;
+use crate::kv::{FlashGrab, FlashOutcome, KvError};
+use crate::orders::{self, Order};
+use crate::{AppState, idempotency, validate};
+use entities::{flash_sale, flash_sale_grab};
+
+fn refused(outcome: FlashOutcome, sale: Option<&flash_sale::Model>) -> FlashSalesError {
+    match outcome {
+        FlashOutcome::NotStarted => {
+            FlashSalesError::NotStarted(sale.map(|s| s.starts_at).unwrap_or_default())
+        }
+        FlashOutcome::Ended => FlashSalesError::Ended,
+        FlashOutcome::SoldOut => FlashSalesError::SoldOut,
+        FlashOutcome::LimitReached => FlashSalesError::LimitReached,
+        // Not a refusal; never asked for.
+        FlashOutcome::Granted => FlashSalesError::InProgress,
+    }
+}
+
+/// A member grabs `quantity` units of a flash sale. The counters decide in one atomic step;
+/// a successful grab then creates the order at the flash price (payable within the payment
+/// time-out). Never sells more than the sale's units, nor more than the member's limit.
+///
+/// Refusals (sold out, limit, ...) are the normal answer for most grabs and are not logged as
+/// errors; the API layer logs internal and unavailable ones.
+#[tracing::instrument(skip_all, fields(member_id = me.member_id, sale_id))]
+pub async fn grab_flash_sale(
+    app: &Arc<AppState>,
+    me: &MemberPrincipal,
+    sale_id: i64,
+    quantity: i32,
+    idempotency_key: &str,
+) -> Result<Order, FlashSalesError> {
+    validate::idempotency_key(idempotency_key).map_err(invalid)?;
+    if !(1..=99).contains(&quantity) {
+        return Err(invalid("a quantity is between 1 and 99"));
+    }
+    let key = keys::flash_sale_counters(sale_id);
+    let attempts = app
+        .kv
+        .incr_window(
+            &format!("{key}:rl:{}", me.member_id),
+            Duration::from_secs(1),
+        )
+        .await
+        .map_err(counters_down)?;
+    if attempts > app.settings.flash_sales.grabs_per_second {
+        return Err(FlashSalesError::Throttled);
+    }
+    let q = i64::from(quantity);
+    let now = app.clock.now();
+    let grab = || {
+        app.kv.flash_grab(
+            &key,
+            me.member_id,
+            q,
+            now.timestamp_millis(),
+            idempotency_key,
+        )
+    };
+    let mut sale = None;
+    let mut twin = idempotency::TwinWait::new();
+    loop {
+        let mut decision = grab().await.map_err(counters_down)?;
+        if decision == FlashGrab::NotLoaded {
+            let row = match sale.take() {
+                Some(row) => row,
+                None => sale_row(app, sale_id).await?,
+            };
+            warm(app, &row).await?;
+            decision = grab().await.map_err(counters_down)?;
+            sale = Some(row);
+        }
+        match decision {
+            FlashGrab::NotLoaded => {
+                return Err(FlashSalesError::CountersDown(KvError::Unavailable(
+                    "flash counters vanished while loading".into(),
+                )));
+            }
+            FlashGrab::Replay {
+                quantity: first,
+                outcome,
+            } => {
+                if first != q {
+                    return Err(FlashSalesError::KeyReused);
+                }
+                match outcome {
+                    FlashOutcome::Granted => {
+                        if let Some(order) =
+                            grabbed_order(app, sale_id, me, idempotency_key).await?
+                        {
+                            return Ok(order);
+                        }
+                        // The first grab under this key is still writing its order (or failed
+                        // and gives the key back): its answer is ours, so wait for it and ask
+                        // the counters again.
+                        if !twin.pause().await {
+                            return Err(FlashSalesError::InProgress);
+                        }
+                    }
+                    FlashOutcome::NotStarted => {
+                        let row = match sale {
+                            Some(row) => row,
+                            None => sale_row(app, sale_id).await?,
+                        };
+                        return Err(refused(outcome, Some(&row)));
+                    }
+                    other => return Err(refused(other, None)),
+                }
+            }
+            FlashGrab::Decided(FlashOutcome::Granted) => {
+                // The units are taken: finishing (the order, or giving them back) runs on its
+                // own task, so a request cancelled half-way (client gone, time-out) cannot
+                // strand them.
+                let task = tokio::spawn({
+                    let (app, me, key) = (Arc::clone(app), me.clone(), idempotency_key.to_owned());
+                    async move { finish_grab(&app, &me, sale_id, sale, quantity, &key, now).await }
+                });
+                return task.await.unwrap_or_else(|e| {
+                    Err(FlashSalesError::CountersDown(KvError::Protocol(format!(
+                        "grab task failed: {e}"
+                    ))))
+                });
+            }
+            FlashGrab::Decided(FlashOutcome::NotStarted) => {
+                let row = match sale {
+                    Some(row) => row,
+                    None => sale_row(app, sale_id).await?,
+                };
+                return Err(refused(FlashOutcome::NotStarted, Some(&row)));
+            }
+            FlashGrab::Decided(other) => return Err(refused(other, None)),
+        }
+    }
+}
+
+/// After the counters granted `quantity` units: writes the order, or gives the units back.
+async fn finish_grab(
+    app: &AppState,
+    me: &MemberPrincipal,
+    sale_id: i64,
+    sale: Option<flash_sale::Model>,
+    quantity: i32,
+    idempotency_key: &str,
+    now: DateTime<Utc>,
+) -> Result<Order, FlashSalesError> {
+    let q = i64::from(quantity);
+    let created = async {
+        let prepared = prepared_sale(app, sale_id, sale).await?;
+        let _writer = app
+            .flash_sales
+            .order_writers
+            .acquire()
+            .await
+            .map_err(|_| FlashSalesError::ShuttingDown)?;
+        if let Some(order) = grabbed_order(app, sale_id, me, idempotency_key).await? {
+            // The counters forgot the answer (a restart) but the order exists: give the
+            // units just taken back and answer with the first order.
+            return Ok((order, true));
+        }
+        create_order(app, me, &prepared, quantity, idempotency_key, now)
+            .await
+            .map(|o| (o, false))
+    }
+    .await;
+    match created {
+        Ok((order, false)) => Ok(order),
+        Ok((order, true)) => {
+            give_back_units(app, sale_id, me.member_id, q, None).await;
+            Ok(order)
+        }
+        Err(e) => {
+            // The order did not happen: the units go back and the key may be retried.
+            give_back_units(app, sale_id, me.member_id, q, Some(idempotency_key)).await;
+            Err(e)
+        }
+    }
+}
+
+/// The order a member's earlier grab under this key created.
+async fn grabbed_order(
+    app: &AppState,
+    sale_id: i64,
+    me: &MemberPrincipal,
+    idempotency_key: &str,
+) -> Result<Option<Order>, FlashSalesError> {
+    let Some(grab) = flash_sale_grab::Entity::find()
+        .filter(flash_sale_grab::Column::SaleId.eq(sale_id))
+        .filter(flash_sale_grab::Column::MemberId.eq(me.member_id))
+        .filter(flash_sale_grab::Column::IdempotencyKey.eq(idempotency_key))
+        .one(&app.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let row = orders::row(app, grab.order_id).await?;
+    Ok(Some(orders::load(app, row).await?))
+}

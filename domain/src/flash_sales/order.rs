@@ -1,0 +1,165 @@
+//! Writing the order of a granted grab, with the database's own guards, in one transaction.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+
+use super::runtime::PreparedSale;
+use super::{FlashSalesError, GrabStatus};
+use crate::auth::MemberPrincipal;
+use crate::catalog;
+use crate::error::UniqueViolation;
+use crate::inventory::MovementKind;
+use crate::orders::{
+    self, Channel, Discount, DiscountKind, DraftLine, FulfilmentKind, Order, OrderDraft,
+    OrderStatus, OrdersError,
+};
+use crate::{AppState, db};
+use entities::{flash_sale, flash_sale_grab, flash_sale_quota};
+
+/// Writes the order of a granted grab: the database's own guards (units and the member's
+/// limit), the order at the flash price with its stock taken first-expiry-first-out from the
+/// online warehouse, and the grab record, in one transaction.
+pub(super) async fn create_order(
+    app: &AppState,
+    me: &MemberPrincipal,
+    prepared: &PreparedSale,
+    quantity: i32,
+    idempotency_key: &str,
+    now: DateTime<Utc>,
+) -> Result<Order, FlashSalesError> {
+    let draft = order_draft(app, me, prepared, quantity, idempotency_key, now);
+    let sale = &prepared.sale;
+    // The sale's row and the SKU's stock are what every winner locks: they are changed last,
+    // so each transaction holds them for as short a time as it can.
+    let txn = db::begin_write(&app.db).await?;
+    let within_limit = flash_sale_quota::Entity::insert(flash_sale_quota::ActiveModel {
+        sale_id: Set(sale.id),
+        member_id: Set(me.member_id),
+        units: Set(quantity),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            flash_sale_quota::Column::SaleId,
+            flash_sale_quota::Column::MemberId,
+        ])
+        .value(
+            flash_sale_quota::Column::Units,
+            Expr::col((flash_sale_quota::Entity, flash_sale_quota::Column::Units)).add(quantity),
+        )
+        .action_and_where(
+            Expr::col((flash_sale_quota::Entity, flash_sale_quota::Column::Units))
+                .add(quantity)
+                .lte(sale.per_member_limit),
+        )
+        .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    if within_limit != 1 {
+        tracing::warn!(
+            sale_id = sale.id,
+            member_id = me.member_id,
+            "the counters granted a unit above the member's limit"
+        );
+        return Err(FlashSalesError::LimitReached);
+    }
+    let order = match orders::insert_order(&txn, draft, MovementKind::OrderReserve, None, now).await
+    {
+        Ok(order) => order,
+        Err(OrdersError::SoldOut(_)) => return Err(FlashSalesError::SoldOut),
+        Err(e) => return Err(e.into()),
+    };
+    let recorded = flash_sale_grab::ActiveModel {
+        sale_id: Set(sale.id),
+        member_id: Set(me.member_id),
+        order_id: Set(order.id),
+        quantity: Set(quantity),
+        idempotency_key: Set(idempotency_key.to_owned()),
+        status: Set(GrabStatus::Held),
+        created_at: Set(now),
+        released_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    recorded.on_unique_violation(|| FlashSalesError::InProgress)?;
+    let taken = flash_sale::Entity::update_many()
+        .col_expr(
+            flash_sale::Column::Sold,
+            Expr::col(flash_sale::Column::Sold).add(quantity),
+        )
+        .col_expr(flash_sale::Column::UpdatedAt, Expr::value(now))
+        .filter(flash_sale::Column::Id.eq(sale.id))
+        .filter(
+            Expr::col(flash_sale::Column::Sold)
+                .add(quantity)
+                .lte(Expr::col(flash_sale::Column::Stock)),
+        )
+        .exec(&txn)
+        .await?;
+    if taken.rows_affected != 1 {
+        tracing::warn!(
+            sale_id = sale.id,
+            "the counters granted a unit the database does not have"
+        );
+        return Err(FlashSalesError::SoldOut);
+    }
+    txn.commit().await?;
+    Ok(orders::load(app, order).await?)
+}
+
+/// The order of a grab: the SKU at its list price less a flash-sale discount down to the flash
+/// price, shipped from the online warehouse, payable within the payment time-out.
+fn order_draft(
+    app: &AppState,
+    me: &MemberPrincipal,
+    prepared: &PreparedSale,
+    quantity: i32,
+    idempotency_key: &str,
+    now: DateTime<Utc>,
+) -> OrderDraft {
+    let PreparedSale {
+        sale,
+        sku,
+        product_name,
+        location_id,
+    } = prepared;
+    let q = i64::from(quantity);
+    let list_price = std::cmp::max(sku.price_fen, sale.price_fen);
+    let saving = (list_price - sale.price_fen) * q;
+    OrderDraft {
+        member_id: me.member_id,
+        channel: Channel::Online,
+        fulfilment: FulfilmentKind::Delivery,
+        store_id: None,
+        location_id: *location_id,
+        lines: vec![DraftLine {
+            sku_id: sku.id,
+            product_name: product_name.clone(),
+            sku_label: catalog::Sku::from(sku.clone()).label(),
+            quantity,
+            unit_price_fen: list_price,
+        }],
+        discounts: if saving > 0 {
+            vec![Discount {
+                kind: DiscountKind::FlashSale,
+                label: format!("秒杀 {}", sale.title),
+                amount_fen: saving,
+                reference: Some(sale.id.to_string()),
+            }]
+        } else {
+            vec![]
+        },
+        ba_id: None,
+        idempotency_key: Some(format!(
+            "flash:{}:{}:{idempotency_key}",
+            sale.id, me.member_id
+        )),
+        request_hash: None,
+        delivery_address: None,
+        status: OrderStatus::PendingPayment,
+        payment_method: None,
+        pay_deadline: Some(now + app.settings.orders.payment_timeout),
+    }
+}

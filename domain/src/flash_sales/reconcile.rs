@@ -1,0 +1,124 @@
+//! Bringing the counters back to the database's truth, per sale and periodically for every
+//! active one.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use super::counters::{active_sales, truth};
+use super::{FlashSalesError, counters_down, sale_row};
+use crate::AppState;
+use crate::jobs::{PeriodicTask, TaskError};
+use crate::kv::keys;
+
+/// Differences between counters and database seen by earlier passes: member id -> (counter
+/// units minus database units, when first seen in Unix milliseconds).
+type Suspects = BTreeMap<i64, (i64, i64)>;
+
+/// Brings one sale's counters to the database's truth. A member's difference is corrected only
+/// when it was already seen at least the grace period before (a grab between its counter step
+/// and its order's commit is not a difference), and only by what both passes saw. Returns how
+/// many members were corrected.
+pub async fn reconcile(app: &AppState, sale_id: i64) -> Result<u64, FlashSalesError> {
+    let sale = sale_row(app, sale_id).await?;
+    let key = keys::flash_sale_counters(sale_id);
+    let Some(counters) = app.kv.flash_counters(&key).await.map_err(counters_down)? else {
+        return Ok(0);
+    };
+    let truth = truth(&app.db, &sale).await?;
+    let kv: HashMap<i64, i64> = counters.members.iter().copied().collect();
+    let db: HashMap<i64, i64> = truth.members.iter().copied().collect();
+    let suspects_key = format!("{key}:suspects");
+    let now_ms = app.clock.now().timestamp_millis();
+    let previous: Suspects = app
+        .kv
+        .get(&suspects_key)
+        .await
+        .map_err(counters_down)?
+        .and_then(|v| serde_json::from_slice(&v).ok())
+        .unwrap_or_default();
+    let grace_ms = app.settings.flash_sales.reconcile_grace.num_milliseconds();
+    let mut corrected = 0;
+    let mut pending = Suspects::new();
+    let members: BTreeSet<i64> = kv.keys().chain(db.keys()).copied().collect();
+    for member in members {
+        let d = kv.get(&member).copied().unwrap_or(0) - db.get(&member).copied().unwrap_or(0);
+        if d == 0 {
+            continue;
+        }
+        match previous.get(&member) {
+            Some((seen, since)) if seen.signum() == d.signum() => {
+                let by = d.signum() * std::cmp::min(d.abs(), seen.abs());
+                if since + grace_ms <= now_ms {
+                    // Positive: the counters hold units no order has; they go back to the pool.
+                    app.kv
+                        .flash_adjust(&key, member, by, None)
+                        .await
+                        .map_err(counters_down)?;
+                    tracing::warn!(
+                        sale_id,
+                        member_id = member,
+                        units = by,
+                        "flash-sale counters corrected to the database"
+                    );
+                    corrected += 1;
+                } else {
+                    pending.insert(member, (by, *since));
+                }
+            }
+            _ => {
+                pending.insert(member, (d, now_ms));
+            }
+        }
+    }
+    if pending.is_empty() {
+        app.kv
+            .delete(&[&suspects_key])
+            .await
+            .map_err(counters_down)?;
+    } else {
+        app.kv
+            .set(
+                &suspects_key,
+                &serde_json::to_vec(&pending).unwrap_or_default(),
+                Some(Duration::from_secs(3600)),
+            )
+            .await
+            .map_err(counters_down)?;
+    }
+    let held: i64 = counters.members.iter().map(|(_, u)| u).sum();
+    if counters.stock_left + held != i64::from(sale.stock) {
+        tracing::error!(
+            sale_id,
+            left = counters.stock_left,
+            held,
+            stock = sale.stock,
+            "flash-sale counters do not add up to the sale's units"
+        );
+    }
+    Ok(corrected)
+}
+
+/// Reconciles every active sale's counters with the database.
+pub async fn reconcile_active(app: &AppState) -> Result<u64, FlashSalesError> {
+    let mut corrected = 0;
+    for sale in active_sales(app).await? {
+        corrected += reconcile(app, sale.id).await?;
+    }
+    Ok(corrected)
+}
+
+/// Scheduled: bring flash-sale counters back to the database's truth.
+pub struct ReconcileFlashSales;
+
+#[async_trait::async_trait]
+impl PeriodicTask for ReconcileFlashSales {
+    fn name(&self) -> &'static str {
+        "reconcile-flash-sales"
+    }
+    fn every(&self) -> Duration {
+        Duration::from_secs(20)
+    }
+    async fn run(&self, app: &AppState) -> Result<u64, TaskError> {
+        Ok(reconcile_active(app).await?)
+    }
+}

@@ -1,0 +1,469 @@
+//! A member scans a pack code: the first valid scan redeems it and grants the gift in one
+//! transaction; later scans answer "already redeemed" with when and where. Every valid scan is
+//! kept as an event (region, mini-survey, outcome, fraud flag) for insight.
+
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
+};
+
+use super::batches::cached_batch;
+use super::throttle::{check_throttle, note_unknown};
+use super::vouchers::random_voucher;
+use super::{CodeError, Gift, ScanError, ScanEventOutcome, ScanFlag, Survey, batch_territory};
+use crate::auth::MemberPrincipal;
+use crate::clock::DEFAULT_ZONE;
+use crate::coupons;
+use crate::error::StoreError;
+use crate::loyalty::{self, PointsEvent, PointsReason};
+use crate::regions::{self, Place, RegionCode};
+use crate::{AppState, RequestMeta, db, validate};
+use entities::{member, scan_code_batch, scan_event, scan_redemption};
+
+/// A coarse region: province and city only, never a position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanRegion {
+    pub province: String,
+    pub city: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanInput {
+    pub code: String,
+    pub survey: Survey,
+    /// Stated by the member or coarse from the client; none: the member's profile region.
+    pub region: Option<ScanRegion>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanStatus {
+    /// This scan redeemed the code and granted the gift.
+    Redeemed,
+    /// The code was redeemed before (a genuineness answer: when and where).
+    AlreadyRedeemed,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanOutcome {
+    pub status: ScanStatus,
+    pub batch_id: i64,
+    pub serial: i64,
+    pub sku_id: i64,
+    pub lot: Option<String>,
+    pub gift: Gift,
+    /// For a SAMPLE gift, the voucher to show at the counter (only to the redeeming member).
+    pub voucher_code: Option<String>,
+    pub first_scanned_at: DateTime<Utc>,
+    pub first_province: Option<String>,
+    pub first_city: Option<String>,
+    pub first_region_code: Option<String>,
+    /// Whether the calling member redeemed it (now or earlier).
+    pub redeemed_by_you: bool,
+}
+
+fn store_day(at: DateTime<Utc>) -> String {
+    at.with_timezone(&DEFAULT_ZONE)
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+fn day_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    let local = at.with_timezone(&DEFAULT_ZONE).date_naive();
+    DEFAULT_ZONE
+        .from_local_datetime(&local.and_time(NaiveTime::MIN))
+        .earliest()
+        .map_or(at - Duration::hours(24), |d| d.with_timezone(&Utc))
+}
+
+fn normalise_region(r: ScanRegion) -> Result<Place, ScanError> {
+    use validate::FieldKind;
+    let province = validate::field(FieldKind::Region, "region.province", &r.province, None)
+        .map_err(ScanError::InvalidInput)?;
+    let city = validate::field_opt(FieldKind::Region, "region.city", r.city.as_deref())
+        .map_err(ScanError::InvalidInput)?;
+    regions::place(&province, city.as_deref())
+        .map_err(|e| ScanError::InvalidInput(format!("region: {e}")))
+}
+
+/// The coarse region of a scan: what the member or client stated, else the profile's. A
+/// profile region the table does not know has no code: kept by name, never flagged.
+async fn region_for(
+    app: &AppState,
+    member_id: i64,
+    stated: Option<Place>,
+) -> Result<Option<ScanPlace>, ScanError> {
+    if let Some(p) = stated {
+        return Ok(Some(ScanPlace {
+            code: Some(p.code),
+            province: p.province,
+            city: p.city,
+        }));
+    }
+    type Row = (Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> = member::Entity::find_by_id(member_id)
+        .select_only()
+        .column(member::Column::RegionProvince)
+        .column(member::Column::RegionCity)
+        .column(member::Column::RegionCode)
+        .into_tuple()
+        .one(&app.db)
+        .await?;
+    Ok(row.and_then(|(p, c, code)| {
+        let province = p?;
+        let code = code
+            .as_deref()
+            .and_then(RegionCode::parse_stored)
+            .or_else(|| regions::place(&province, c.as_deref()).ok().map(|p| p.code));
+        Some(ScanPlace {
+            code,
+            province,
+            city: c,
+        })
+    }))
+}
+
+/// Where a scan happened, as recorded.
+#[derive(Debug, Clone)]
+struct ScanPlace {
+    code: Option<RegionCode>,
+    province: String,
+    city: Option<String>,
+}
+
+/// Grants a COUPON gift inside the redemption's transaction, keyed by the code, so the coupon
+/// and the redemption commit together or not at all. The template's total is kept; its
+/// per-member limit is not (each pack is a purchase; the daily gift cap guards abuse).
+async fn grant_coupon_gift<C: ConnectionTrait>(
+    txn: &C,
+    member_id: i64,
+    template_id: i64,
+    idempotency_key: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ScanError> {
+    let source = coupons::IssueSource {
+        kind: coupons::CouponSource::Scan,
+        key: idempotency_key,
+    };
+    match coupons::grant_in(txn, template_id, member_id, source, false, now).await? {
+        coupons::GrantAttempt::Granted(_) | coupons::GrantAttempt::Existing(_) => Ok(()),
+        // A concurrent claim of the same template by this member: the scan is rolled back and
+        // the member can scan again.
+        coupons::GrantAttempt::Collided => Err(ScanError::Store(StoreError::Contention(
+            sea_orm::DbErr::Custom("coupon gift collided with a concurrent claim".into()),
+        ))),
+    }
+}
+
+struct EventFacts<'a> {
+    batch: &'a scan_code_batch::Model,
+    serial: i64,
+    member_id: i64,
+    region: Option<&'a ScanPlace>,
+    survey: &'a Survey,
+    outcome: ScanEventOutcome,
+    gifted: bool,
+    flag: Option<ScanFlag>,
+    at: DateTime<Utc>,
+}
+
+fn event(f: EventFacts<'_>) -> scan_event::ActiveModel {
+    scan_event::ActiveModel {
+        batch_id: Set(f.batch.id),
+        serial: Set(f.serial),
+        member_id: Set(f.member_id),
+        sku_id: Set(f.batch.sku_id),
+        lot: Set(f.batch.lot.clone()),
+        distributor_id: Set(f.batch.distributor_id),
+        province: Set(f.region.map(|r| r.province.clone())),
+        city: Set(f.region.and_then(|r| r.city.clone())),
+        region_code: Set(f.region.and_then(|r| r.code).map(|c| c.to_string())),
+        age_band: Set(f.survey.age_band),
+        skin_type: Set(f.survey.skin_type),
+        where_bought: Set(f.survey.where_bought),
+        outcome: Set(f.outcome),
+        gifted: Set(i32::from(f.gifted)),
+        flag: Set(f.flag),
+        day: Set(store_day(f.at)),
+        scanned_at: Set(f.at),
+        ..Default::default()
+    }
+}
+
+/// A member scans a pack code. The first valid scan redeems it and grants the gift in the same
+/// transaction; later ones answer "already redeemed" with when and where it was first scanned.
+#[tracing::instrument(skip_all, err, fields(member_id = who.member_id))]
+pub async fn scan(
+    app: &AppState,
+    who: &MemberPrincipal,
+    meta: &RequestMeta,
+    input: ScanInput,
+) -> Result<ScanOutcome, ScanError> {
+    check_throttle(app, who, meta).await?;
+    let (batch_id, serial) = match app.settings.scan.key.decode(&input.code) {
+        Ok(v) => (i64::from(v.0), i64::from(v.1)),
+        Err(CodeError::Malformed) => return Err(ScanError::Malformed),
+        Err(CodeError::Forged) => {
+            note_unknown(app, who, meta).await?;
+            return Err(ScanError::UnknownCode);
+        }
+    };
+    let stated = input.region.map(normalise_region).transpose()?;
+    let cached = cached_batch(app, batch_id).await?;
+    let Some(batch) = cached.as_ref().as_ref().filter(|b| serial < b.code_count) else {
+        note_unknown(app, who, meta).await?;
+        return Err(ScanError::UnknownCode);
+    };
+    let now = app.clock.now();
+    if !batch.active {
+        return Err(ScanError::Inactive);
+    }
+    if now < batch.valid_from {
+        return Err(ScanError::NotYetValid);
+    }
+    if now >= batch.valid_until {
+        return Err(ScanError::Expired);
+    }
+    let gift = Gift::from_row(batch)?;
+    let region = region_for(app, who.member_id, stated).await?;
+    let existing = scan_redemption::Entity::find()
+        .filter(scan_redemption::Column::BatchId.eq(batch_id))
+        .filter(scan_redemption::Column::Serial.eq(serial))
+        .one(&app.db)
+        .await?;
+    if existing.is_none()
+        && let Some(outcome) = redeem(
+            app,
+            who,
+            Claim {
+                batch,
+                serial,
+                region: region.as_ref(),
+                gift: gift.clone(),
+            },
+            &input.survey,
+        )
+        .await?
+    {
+        return Ok(outcome);
+    }
+    // Redeemed before (or just now by a concurrent scan): a genuineness answer.
+    let first = match existing {
+        Some(r) => r,
+        None => scan_redemption::Entity::find()
+            .filter(scan_redemption::Column::BatchId.eq(batch_id))
+            .filter(scan_redemption::Column::Serial.eq(serial))
+            .one(&app.db)
+            .await?
+            .ok_or_else(|| {
+                ScanError::Store(StoreError::Db(sea_orm::DbErr::RecordNotFound(
+                    "redemption vanished".into(),
+                )))
+            })?,
+    };
+    let mine = first.member_id == who.member_id;
+    let (outcome, flag) = if mine {
+        (ScanEventOutcome::Repeat, None)
+    } else {
+        (ScanEventOutcome::OtherMember, Some(ScanFlag::OtherMember))
+    };
+    scan_event::Entity::insert(event(EventFacts {
+        batch,
+        serial,
+        member_id: who.member_id,
+        region: region.as_ref(),
+        survey: &input.survey,
+        outcome,
+        gifted: false,
+        flag,
+        at: now,
+    }))
+    .exec_without_returning(&app.db)
+    .await?;
+    Ok(ScanOutcome {
+        status: ScanStatus::AlreadyRedeemed,
+        batch_id,
+        serial,
+        sku_id: batch.sku_id,
+        lot: batch.lot.clone(),
+        gift,
+        voucher_code: if mine { first.voucher_code } else { None },
+        first_scanned_at: first.redeemed_at,
+        first_province: first.province,
+        first_city: first.city,
+        first_region_code: first.region_code,
+        redeemed_by_you: mine,
+    })
+}
+
+/// What a first scan claims: a code of a batch, where it was scanned, and the batch's gift.
+struct Claim<'a> {
+    batch: &'a scan_code_batch::Model,
+    serial: i64,
+    region: Option<&'a ScanPlace>,
+    gift: Gift,
+}
+
+/// Claims the code and grants the gift in one transaction. None when another scan claimed it
+/// first (nothing written).
+async fn redeem(
+    app: &AppState,
+    who: &MemberPrincipal,
+    claim: Claim<'_>,
+    survey: &Survey,
+) -> Result<Option<ScanOutcome>, ScanError> {
+    let Claim {
+        batch,
+        serial,
+        region,
+        gift,
+    } = claim;
+    // Microseconds: what both databases keep, so the first scan's answer equals later ones.
+    let now = chrono::SubsecRound::trunc_subsecs(app.clock.now(), 6);
+    let territory = batch_territory(batch);
+    let cross = region
+        .and_then(|r| r.code)
+        .is_some_and(|at| regions::outside(&territory, at));
+    let voucher = matches!(gift, Gift::Sample { .. }).then(random_voucher);
+    let txn = db::begin_write(&app.db).await?;
+    // One member's gifts are counted one after the other, so the daily cap is exact.
+    loyalty::lock_member(&txn, who.member_id).await?;
+    let today = scan_redemption::Entity::find()
+        .filter(scan_redemption::Column::MemberId.eq(who.member_id))
+        .filter(scan_redemption::Column::RedeemedAt.gte(day_start(now)))
+        .count(&txn)
+        .await?;
+    if i64::try_from(today).unwrap_or(i64::MAX) >= app.settings.scan.daily_gift_cap {
+        txn.rollback().await?;
+        return Err(ScanError::DailyCapReached);
+    }
+    let redemption = scan_redemption::ActiveModel {
+        batch_id: Set(batch.id),
+        serial: Set(serial),
+        member_id: Set(who.member_id),
+        sku_id: Set(batch.sku_id),
+        province: Set(region.map(|r| r.province.clone())),
+        city: Set(region.and_then(|r| r.city.clone())),
+        region_code: Set(region.and_then(|r| r.code).map(|c| c.to_string())),
+        cross_territory: Set(cross),
+        gift_kind: Set(gift.kind()),
+        gift_points: Set(gift.points()),
+        voucher_code: Set(voucher.clone()),
+        voucher_redeemed_at: Set(None),
+        voucher_redeemed_by: Set(None),
+        voucher_store_id: Set(None),
+        redeemed_at: Set(now),
+        ..Default::default()
+    };
+    if !claim_code(&txn, redemption).await? {
+        txn.rollback().await?;
+        return Ok(None);
+    }
+    grant_gift(app, &txn, who.member_id, (batch.id, serial), &gift, now).await?;
+    scan_event::Entity::insert(event(EventFacts {
+        batch,
+        serial,
+        member_id: who.member_id,
+        region,
+        survey,
+        outcome: ScanEventOutcome::Redeemed,
+        gifted: true,
+        flag: cross.then_some(ScanFlag::CrossTerritory),
+        at: now,
+    }))
+    .exec_without_returning(&txn)
+    .await?;
+    txn.commit().await?;
+    if cross {
+        tracing::info!(
+            batch_id = batch.id,
+            serial,
+            "scan-for-gift: cross-territory scan"
+        );
+    }
+    Ok(Some(ScanOutcome {
+        status: ScanStatus::Redeemed,
+        batch_id: batch.id,
+        serial,
+        sku_id: batch.sku_id,
+        lot: batch.lot.clone(),
+        gift,
+        voucher_code: voucher,
+        first_scanned_at: now,
+        first_province: region.map(|r| r.province.clone()),
+        first_city: region.and_then(|r| r.city.clone()),
+        first_region_code: region.and_then(|r| r.code).map(|c| c.to_string()),
+        redeemed_by_you: true,
+    }))
+}
+
+/// Writes the redemption row unless the code is redeemed already (the unique (batch, serial)
+/// makes this exactly-once). Whether this scan claimed it.
+async fn claim_code<C: ConnectionTrait>(
+    txn: &C,
+    redemption: scan_redemption::ActiveModel,
+) -> Result<bool, ScanError> {
+    let claimed = scan_redemption::Entity::insert(redemption)
+        .on_conflict(
+            OnConflict::columns([
+                scan_redemption::Column::BatchId,
+                scan_redemption::Column::Serial,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(claimed == 1)
+}
+
+/// Grants the gift of a claimed code inside the redemption's transaction, keyed by the code.
+async fn grant_gift<C: ConnectionTrait>(
+    app: &AppState,
+    txn: &C,
+    member_id: i64,
+    (batch_id, serial): (i64, i64),
+    gift: &Gift,
+    now: DateTime<Utc>,
+) -> Result<(), ScanError> {
+    let key = format!("scan-gift:{batch_id}:{serial}");
+    match gift {
+        Gift::Points(points) => {
+            loyalty::earn(
+                txn,
+                &PointsEvent {
+                    member_id,
+                    points: *points,
+                    reason: PointsReason::ScanGift,
+                    reference: &format!("scan:{batch_id}:{serial}"),
+                    idempotency_key: &key,
+                    at: now,
+                },
+                Some(now + app.settings.loyalty.points_validity),
+            )
+            .await?;
+        }
+        Gift::Coupon { template_id } => {
+            grant_coupon_gift(txn, member_id, *template_id, &key, now).await?;
+        }
+        // The voucher is the redemption row itself.
+        Gift::Sample { .. } => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_day_is_in_shanghai() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 17, 0, 0).unwrap();
+        assert_eq!(store_day(at), "2026-03-02");
+        assert_eq!(
+            day_start(at),
+            Utc.with_ymd_and_hms(2026, 3, 1, 16, 0, 0).unwrap()
+        );
+    }
+}
