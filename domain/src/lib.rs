@@ -25,6 +25,7 @@ pub mod members;
 pub mod orders;
 pub mod payments;
 pub mod pii;
+pub mod pricing;
 pub mod regions;
 pub mod scan_codes;
 pub mod seed;

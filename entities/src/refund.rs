@@ -1,5 +1,23 @@
 use sea_orm::entity::prelude::*;
 
+use crate::typed::JsonText;
+
+/// Where a refund is: PROCESSING until WeChat Pay (or the counter, at once) settles it as
+/// SUCCESS, CLOSED or ABNORMAL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum RefundStatus {
+    Processing,
+    Success,
+    Closed,
+    Abnormal,
+}
+
 /// A whole or partial refund of a paid order, through WeChat Pay or at the counter.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "refunds")]
@@ -12,11 +30,10 @@ pub struct Model {
     pub refund_no: String,
     pub amount_fen: i64,
     pub reason: Option<String>,
-    /// PROCESSING, SUCCESS, CLOSED or ABNORMAL.
-    pub status: String,
+    pub status: RefundStatus,
     pub wechat_refund_id: Option<String>,
-    /// JSON: [{lineId, quantity}] returned by this refund.
-    pub lines: String,
+    /// The units this refund returns, as JSON pairs `[[orderLineId, quantity], ...]`.
+    pub lines: JsonText<Vec<(i64, i32)>>,
     pub requested_by: Option<i64>,
     pub created_at: DateTimeUtc,
     pub completed_at: Option<DateTimeUtc>,

@@ -70,7 +70,7 @@ impl From<coupons::Template> for CouponTemplate {
             valid_days,
             sku_ids: ids(&t.scope.sku_ids),
             category_ids: ids(&t.scope.category_ids),
-            channels: t.scope.channels.into_iter().map(Into::into).collect(),
+            channels: t.scope.channels,
             store_ids: ids(&t.scope.store_ids),
             stacks_with_coupons: t.stacks_with_coupons,
             stacks_with_flash_sale: t.stacks_with_flash_sale,
@@ -256,7 +256,7 @@ impl CouponTemplateInput {
             scope: coupons::Scope {
                 sku_ids: parse_ids(&self.sku_ids)?,
                 category_ids: parse_ids(&self.category_ids)?,
-                channels: self.channels.into_iter().map(Into::into).collect(),
+                channels: self.channels,
                 store_ids: parse_ids(&self.store_ids)?,
             },
             stacks_with_coupons: self.stacks_with_coupons,
@@ -352,7 +352,7 @@ impl ConsumerCouponsQuery {
                 .discounts
                 .into_iter()
                 .map(|d| DiscountLine {
-                    kind: d.kind.into(),
+                    kind: d.kind,
                     label: d.label,
                     amount_fen: d.amount_fen,
                 })

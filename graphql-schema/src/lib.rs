@@ -19,6 +19,7 @@ mod inventory;
 mod loyalty;
 mod members;
 mod orders;
+mod payments;
 mod scan_codes;
 mod subscriptions;
 
@@ -52,6 +53,7 @@ pub struct ConsumerMutation(
     members::ConsumerMembersMutation,
     subscriptions::ConsumerSubscriptionsMutation,
     orders::ConsumerOrdersMutation,
+    payments::ConsumerPaymentsMutation,
     coupons::ConsumerCouponsMutation,
     flash_sales::ConsumerFlashSalesMutation,
     scan_codes::ConsumerScanCodesMutation,
@@ -67,6 +69,8 @@ pub struct StaffQuery(
     catalog::CatalogQuery,
     inventory::StaffInventoryQuery,
     orders::StaffOrdersQuery,
+    payments::StaffPaymentsQuery,
+    orders::StaffInStoreQuery,
     loyalty::LoyaltyQuery,
     loyalty::StaffLoyaltyQuery,
     coupons::StaffCouponsQuery,
@@ -84,6 +88,7 @@ pub struct StaffMutation(
     catalog::StaffCatalogMutation,
     inventory::StaffInventoryMutation,
     orders::StaffOrdersMutation,
+    payments::StaffPaymentsMutation,
     loyalty::StaffLoyaltyMutation,
     coupons::StaffCouponsMutation,
     flash_sales::StaffFlashSalesMutation,

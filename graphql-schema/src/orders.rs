@@ -1,32 +1,16 @@
-//! Orders: members place and pay them in the mini-program; BAs record counter sales;
-//! managers and HQ refund.
+//! Orders: members place them in the mini-program; BAs record counter sales. Paying and
+//! refunding them is `payments`.
 
-use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use domain::{orders, payments};
+use domain::orders;
 
 use crate::context::{app, member, staff};
 use crate::error::{ApiError, ApiResult, parse_id};
 
-macro_rules! mirror {
-    ($name:ident => $domain:path { $($variant:ident),+ $(,)? }) => {
-        #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($variant),+ }
-        impl From<$domain> for $name {
-            fn from(v: $domain) -> Self { match v { $(<$domain>::$variant => Self::$variant),+ } }
-        }
-        impl From<$name> for $domain {
-            fn from(v: $name) -> Self { match v { $($name::$variant => <$domain>::$variant),+ } }
-        }
-    };
-}
-
-mirror!(OrderStatus => orders::OrderStatus { PendingPayment, Paid, Closed, PartiallyRefunded, Refunded });
-mirror!(Channel => orders::Channel { Online, InStore });
-mirror!(FulfilmentKind => orders::FulfilmentKind { Pickup, Delivery, Counter });
-mirror!(PaymentMethod => orders::PaymentMethod { Wechat, Alipay, Card, Cash });
-mirror!(DiscountKind => orders::DiscountKind { Tier, Coupon, FlashSale });
+// The order enums are the entities' own (see `entities::typed`); coupons take `Channel` from
+// here.
+pub use domain::orders::{Channel, DiscountKind, FulfilmentKind, OrderStatus, PaymentMethod};
 
 #[derive(SimpleObject)]
 pub struct OrderLine {
@@ -79,15 +63,15 @@ impl From<orders::Order> for Order {
             id: o.id.into(),
             order_no: o.order_no,
             member_id: o.member_id.into(),
-            channel: o.channel.into(),
-            fulfilment: o.fulfilment.into(),
+            channel: o.channel,
+            fulfilment: o.fulfilment,
             store_id: o.store_id.map(Into::into),
-            status: o.status.into(),
+            status: o.status,
             subtotal_fen: o.subtotal_fen,
             discount_fen: o.discount_fen,
             total_fen: o.total_fen,
             refunded_fen: o.refunded_fen,
-            payment_method: o.payment_method.map(Into::into),
+            payment_method: o.payment_method,
             ba_id: o.ba_id.map(Into::into),
             pay_deadline: o.pay_deadline,
             paid_at: o.paid_at,
@@ -111,7 +95,7 @@ impl From<orders::Order> for Order {
                 .discounts
                 .into_iter()
                 .map(|d| DiscountLine {
-                    kind: d.kind.into(),
+                    kind: d.kind,
                     label: d.label,
                     amount_fen: d.amount_fen,
                 })
@@ -162,16 +146,6 @@ pub(crate) fn lines(input: &[OrderLineInput]) -> ApiResult<Vec<orders::LineInput
             })
         })
         .collect()
-}
-
-/// What wx.requestPayment takes.
-#[derive(SimpleObject)]
-pub struct PaymentParams {
-    pub time_stamp: String,
-    pub nonce_str: String,
-    pub package: String,
-    pub sign_type: String,
-    pub pay_sign: String,
 }
 
 #[derive(Default)]
@@ -250,19 +224,6 @@ impl ConsumerOrdersMutation {
         .await?;
         Ok(order.into())
     }
-
-    /// WeChat Pay parameters for wx.requestPayment.
-    async fn pay_order(&self, ctx: &Context<'_>, order_id: ID) -> ApiResult<PaymentParams> {
-        let me = member(ctx).await?;
-        let p = payments::pay_order(app(ctx), me, parse_id(&order_id)?).await?;
-        Ok(PaymentParams {
-            time_stamp: p.time_stamp,
-            nonce_str: p.nonce_str,
-            package: p.package,
-            sign_type: p.sign_type,
-            pay_sign: p.pay_sign,
-        })
-    }
 }
 
 #[derive(SimpleObject)]
@@ -280,78 +241,6 @@ pub struct SalePreview {
     pub allergen_warnings: Vec<AllergenWarning>,
 }
 
-#[derive(InputObject)]
-pub struct RefundLineInput {
-    pub line_id: ID,
-    pub quantity: i32,
-}
-
-#[derive(SimpleObject)]
-pub struct Refund {
-    pub id: ID,
-    pub order_id: ID,
-    pub refund_no: String,
-    pub amount_fen: i64,
-    pub reason: Option<String>,
-    /// PROCESSING, SUCCESS, CLOSED or ABNORMAL.
-    pub status: String,
-    pub created_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-}
-
-impl From<payments::Refund> for Refund {
-    fn from(r: payments::Refund) -> Self {
-        Self {
-            id: r.id.into(),
-            order_id: r.order_id.into(),
-            refund_no: r.refund_no,
-            amount_fen: r.amount_fen,
-            reason: r.reason,
-            status: r.status,
-            created_at: r.created_at,
-            completed_at: r.completed_at,
-        }
-    }
-}
-
-mirror!(PaymentNotificationKind => payments::NotificationKind { Payment, Refund });
-mirror!(UnmatchedReason => payments::UnmatchedReason {
-    UnknownOrder, UnknownRefund, AmountMismatch, LateForClosedOrder, NotAwaitingPayment
-});
-
-/// A genuine WeChat Pay notification that matched nothing to change: acknowledged to WeChat
-/// and kept for finance (money to return, or a refund made outside Rouge).
-#[derive(SimpleObject)]
-pub struct UnmatchedPaymentNotification {
-    pub id: ID,
-    /// WeChat's notification id (deliveries of one notification are recorded once).
-    pub notification_id: String,
-    pub kind: PaymentNotificationKind,
-    pub reason: UnmatchedReason,
-    pub out_trade_no: Option<String>,
-    pub out_refund_no: Option<String>,
-    pub amount_fen: i64,
-    /// The decrypted notification's non-secret fields, as JSON.
-    pub summary: String,
-    pub received_at: DateTime<Utc>,
-}
-
-impl From<payments::UnmatchedNotification> for UnmatchedPaymentNotification {
-    fn from(n: payments::UnmatchedNotification) -> Self {
-        Self {
-            id: n.id.into(),
-            notification_id: n.notification_id,
-            kind: n.kind.into(),
-            reason: n.reason.into(),
-            out_trade_no: n.out_trade_no,
-            out_refund_no: n.out_refund_no,
-            amount_fen: n.amount_fen,
-            summary: n.summary,
-            received_at: n.received_at,
-        }
-    }
-}
-
 #[derive(Default)]
 pub struct StaffOrdersQuery;
 
@@ -364,36 +253,15 @@ impl StaffOrdersQuery {
             .await?
             .into())
     }
+}
 
-    async fn order_refunds(&self, ctx: &Context<'_>, order_id: ID) -> ApiResult<Vec<Refund>> {
-        let staff = staff(ctx).await?;
-        let order = orders::staff_order(app(ctx), staff, parse_id(&order_id)?).await?;
-        Ok(payments::refunds_of_order(app(ctx), order.id)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
-    }
+/// Staff queries about counter sales (merged after payments' queries, where the schema has
+/// always listed them).
+#[derive(Default)]
+pub struct StaffInStoreQuery;
 
-    /// HQ: WeChat Pay notifications that matched nothing to change, newest first, 1 to 100 a page.
-    async fn unmatched_payment_notifications(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
-        after: Option<String>,
-    ) -> ApiResult<Connection<String, UnmatchedPaymentNotification>> {
-        let staff = staff(ctx).await?;
-        let (rows, has_next) =
-            payments::unmatched_notifications(app(ctx), staff, first.into(), after.as_deref())
-                .await?;
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|n| Edge::new(n.id.to_string(), UnmatchedPaymentNotification::from(n))),
-        );
-        Ok(connection)
-    }
-
+#[Object]
+impl StaffInStoreQuery {
     /// Price and allergen warnings for a counter sale, before it is recorded.
     async fn preview_in_store_sale(
         &self,
@@ -447,40 +315,12 @@ impl StaffOrdersMutation {
             staff,
             member_id,
             &self::lines(&lines)?,
-            payment_method.into(),
+            payment_method,
             acknowledge_allergens,
             &coupon_codes.unwrap_or_default(),
             &idempotency_key,
         )
         .await?;
         Ok(order.into())
-    }
-
-    /// Refunds a paid order: all of it, or the given units.
-    async fn refund_order(
-        &self,
-        ctx: &Context<'_>,
-        order_id: ID,
-        lines: Option<Vec<RefundLineInput>>,
-        reason: Option<String>,
-    ) -> ApiResult<Refund> {
-        let staff = staff(ctx).await?;
-        let lines = lines
-            .map(|ls| {
-                ls.iter()
-                    .map(|l| {
-                        Ok(orders::RefundLine {
-                            line_id: parse_id(&l.line_id)?,
-                            quantity: l.quantity,
-                        })
-                    })
-                    .collect::<ApiResult<Vec<_>>>()
-            })
-            .transpose()?;
-        Ok(
-            payments::refund_order(app(ctx), staff, parse_id(&order_id)?, lines, reason)
-                .await?
-                .into(),
-        )
     }
 }

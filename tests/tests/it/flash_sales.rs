@@ -336,7 +336,7 @@ async fn unpaid_flash_orders_give_the_unit_back(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(closed.status, "CLOSED");
+    assert_eq!(closed.status, domain::orders::OrderStatus::Closed);
     assert_counters_match(&app, sale.id).await;
     let (counters, _) = flash_sales::counters_and_truth(&app.state, sale.id)
         .await

@@ -19,6 +19,7 @@ mod kv_contract;
 mod members;
 mod members_stored_values;
 mod orders;
+mod orders_stored_values;
 mod payments;
 mod regions;
 mod scan_codes;

@@ -7,7 +7,7 @@ use domain::{inventory, loyalty, payments};
 use rouge_tests::fixtures::{self, Catalog};
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, Gql, TestApp, eventually, on_both_backends};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 const PLACE: &str = "mutation($i: PlaceOrderInput!, $k: String!) { placeOrder(input: $i, idempotencyKey: $k) {
@@ -31,6 +31,7 @@ async fn order_status(app: &TestApp, order_no: &str) -> String {
         .unwrap()
         .unwrap()
         .status
+        .to_value()
 }
 
 async fn points_entries(app: &TestApp, member_id: i64) -> Vec<entities::points_ledger::Model> {

@@ -9,7 +9,7 @@ use domain::payments::{self, NotifyOutcome, UnmatchedReason};
 use domain::{inventory, loyalty};
 use rouge_tests::fixtures::{self, Catalog};
 use rouge_tests::{Backend, Gql, TestApp, eventually, on_both_backends};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use wechat_integration::NotificationHeaders;
 
@@ -137,7 +137,7 @@ async fn business_state(app: &TestApp) -> (Vec<(String, String)>, u64, u64) {
         .await
         .unwrap()
         .into_iter()
-        .map(|o| (o.order_no, o.status))
+        .map(|o| (o.order_no, o.status.to_value()))
         .collect();
     let refunds = entities::refund::Entity::find()
         .count(app.db())
@@ -162,7 +162,7 @@ async fn with_a_paid_order(app: &TestApp, cat: &Catalog) -> Value {
     .await;
     app.wechat.pay(order_no).await.unwrap();
     eventually(10, "the payment notification", || async {
-        order_row(app, order_no).await.status == "PAID"
+        order_row(app, order_no).await.status.to_value() == "PAID"
     })
     .await;
     order
@@ -333,7 +333,7 @@ async fn a_payment_after_the_order_closed_keeps_it_closed(backend: Backend) {
     let order_no = order["orderNo"].as_str().unwrap();
     clock.advance(chrono::Duration::minutes(16));
     assert_eq!(payments::close_overdue_orders(&app.state).await.unwrap(), 1);
-    assert_eq!(order_row(&app, order_no).await.status, "CLOSED");
+    assert_eq!(order_row(&app, order_no).await.status.to_value(), "CLOSED");
     assert_eq!(available(&app, cat.serum_sku, cat.store_location).await, 3);
     // The payer's money arrives after all (a delayed payment, a notification held up).
     let late = payment(
@@ -347,7 +347,8 @@ async fn a_payment_after_the_order_closed_keeps_it_closed(backend: Backend) {
     assert_eq!(post(&app, &late).await, 204, "and again");
     let row = order_row(&app, order_no).await;
     assert_eq!(
-        row.status, "CLOSED",
+        row.status.to_value(),
+        "CLOSED",
         "a late payment never reopens an order"
     );
     assert_eq!(row.paid_at, None);
@@ -378,12 +379,18 @@ async fn a_payment_for_a_refunded_order_keeps_it_refunded(backend: Backend) {
         json!({ "id": order["id"] }),
     )
     .await;
-    assert_eq!(order_row(&app, order_no).await.status, "REFUNDED");
+    assert_eq!(
+        order_row(&app, order_no).await.status.to_value(),
+        "REFUNDED"
+    );
     let points_before = business_state(&app).await.2;
     // A second payment of the same order (another transaction).
     let again = payment(&app, order_no, "4200000000000000000012", 29_900, Utc::now());
     assert_eq!(post(&app, &again).await, 204);
-    assert_eq!(order_row(&app, order_no).await.status, "REFUNDED");
+    assert_eq!(
+        order_row(&app, order_no).await.status.to_value(),
+        "REFUNDED"
+    );
     assert_eq!(business_state(&app).await.2, points_before);
     let listed = unmatched(&hq).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
@@ -442,7 +449,7 @@ async fn a_payment_racing_the_overdue_close_ends_paid_or_closed(backend: Backend
     for o in &orders {
         let no = o["orderNo"].as_str().unwrap();
         let row = order_row(&app, no).await;
-        match row.status.as_str() {
+        match row.status.to_value().as_str() {
             "PAID" => {
                 paid += 1;
                 assert!(!late.iter().any(|l| l == no), "{no} paid and late");

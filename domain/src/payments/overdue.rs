@@ -1,0 +1,72 @@
+//! Unpaid orders past their deadline: asked about at WeChat (a payment that arrived without its
+//! notification is applied instead), closed there, then closed here with their stock returned.
+
+use wechat_integration::{TradeState, WeChatError};
+
+use super::PaymentsError;
+use crate::AppState;
+use crate::jobs::{PeriodicTask, TaskError};
+use crate::orders::{self, PaymentMatch};
+
+/// Closes overdue unpaid orders: asks WeChat first (a payment that arrived without its
+/// notification is applied instead), closes the WeChat order, then closes ours and returns the
+/// stock. Returns how many orders it closed or found paid.
+pub async fn close_overdue_orders(app: &AppState) -> Result<u64, PaymentsError> {
+    let mut handled = 0;
+    for row in orders::overdue(app, 100).await? {
+        match app.pay.query_order(&row.order_no).await {
+            Ok(t) if t.trade_state == TradeState::Success => {
+                let matched = orders::mark_paid(
+                    app,
+                    &row.order_no,
+                    &t.transaction_id.unwrap_or_default(),
+                    t.amount_total,
+                )
+                .await?;
+                if matched == PaymentMatch::Paid {
+                    handled += 1;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            // Never sent to WeChat (the member did not start paying): nothing to close there.
+            Err(e) if is_missing_order(&e) => {}
+            Err(e) => {
+                tracing::warn!(order_no = %row.order_no, error = %e, "could not query an overdue order; will retry");
+                continue;
+            }
+        }
+        match app.pay.close_order(&row.order_no).await {
+            Ok(()) => {}
+            Err(e) if is_missing_order(&e) => {}
+            Err(e) => {
+                tracing::warn!(order_no = %row.order_no, error = %e, "could not close an overdue order at WeChat; will retry");
+                continue;
+            }
+        }
+        if orders::close_unpaid(app, row.id).await? {
+            handled += 1;
+        }
+    }
+    Ok(handled)
+}
+
+fn is_missing_order(err: &WeChatError) -> bool {
+    matches!(err, WeChatError::Pay { code, .. } if code == "ORDER_NOT_EXIST" || code == "RESOURCE_NOT_EXISTS" || code == "ORDERNOTEXIST")
+}
+
+/// Scheduled: close overdue unpaid orders.
+pub struct CloseOverdueOrders;
+
+#[async_trait::async_trait]
+impl PeriodicTask for CloseOverdueOrders {
+    fn name(&self) -> &'static str {
+        "close-overdue-orders"
+    }
+    fn every(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(30)
+    }
+    async fn run(&self, app: &AppState) -> Result<u64, TaskError> {
+        Ok(close_overdue_orders(app).await?)
+    }
+}
