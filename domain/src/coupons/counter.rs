@@ -11,7 +11,7 @@ use super::{
 };
 use crate::auth::{MemberPrincipal, Permission, StaffPrincipal};
 use crate::inventory::{self, MovementKind};
-use crate::orders::{Channel, Discount, DiscountKind};
+use crate::pricing::{Channel, Discount, DiscountKind};
 use crate::signed_codes::CodeError;
 use crate::{AppState, db};
 use entities::coupon;

@@ -31,7 +31,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use crate::auth::AuthError;
 use crate::error::{DomainError, ErrorCode, StoreError};
 use crate::inventory;
-use crate::orders::{Channel, OrdersError};
+use crate::pricing::{Channel, PricingError};
 use entities::{coupon, coupon_template};
 
 pub use birthday::{BirthdayCoupons, issue_birthday_coupons};
@@ -66,8 +66,12 @@ pub enum CouponsError {
     SoldOut,
     #[error("you already hold as many of these coupons as one member may")]
     LimitReached,
+    /// Pricing the lines a coupon applies to (unknown SKU, bad quantities).
     #[error(transparent)]
-    Orders(Box<OrdersError>),
+    Pricing(#[from] PricingError),
+    /// Stock for a gift at the counter.
+    #[error(transparent)]
+    Inventory(#[from] inventory::InventoryError),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -86,22 +90,11 @@ impl DomainError for CouponsError {
             Self::AlreadyUsed(_) => ErrorCode::Conflict,
             Self::SoldOut => ErrorCode::SoldOut,
             Self::LimitReached => ErrorCode::LimitReached,
-            Self::Orders(e) => e.code(),
+            Self::Pricing(e) => e.code(),
+            Self::Inventory(e) => e.code(),
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
         }
-    }
-}
-
-impl From<OrdersError> for CouponsError {
-    fn from(e: OrdersError) -> Self {
-        Self::Orders(Box::new(e))
-    }
-}
-
-impl From<inventory::InventoryError> for CouponsError {
-    fn from(e: inventory::InventoryError) -> Self {
-        Self::Orders(Box::new(e.into()))
     }
 }
 

@@ -5,7 +5,7 @@ use super::CouponsError;
 use super::pricing::{Basket, best_combination, discounts_for_order, scoped_lines};
 use crate::AppState;
 use crate::auth::MemberPrincipal;
-use crate::orders::{self, Channel, Discount, LineInput};
+use crate::pricing::{self, Channel, Discount, LineInput};
 
 #[derive(Debug, Clone)]
 pub struct PreviewLine {
@@ -41,13 +41,13 @@ pub async fn preview_order(
     pickup_store_id: Option<i64>,
     coupon_ids: Option<&[i64]>,
 ) -> Result<OrderPreview, CouponsError> {
-    let lines = orders::merge_lines(lines)?;
-    let draft = orders::price_lines(&app.db, &lines).await?;
+    let lines = pricing::merge_lines(lines)?;
+    let draft = pricing::price_lines(&app.db, &lines).await?;
     let subtotal: i64 = draft
         .iter()
         .map(|l| l.unit_price_fen * i64::from(l.quantity))
         .sum();
-    let tier = orders::tier_discount(&app.db, me.member_id, subtotal).await?;
+    let tier = pricing::tier_discount(&app.db, me.member_id, subtotal).await?;
     let scoped = scoped_lines(&app.db, &draft).await?;
     let basket = Basket {
         channel: Channel::Online,

@@ -13,7 +13,7 @@ use sea_orm::{
 };
 
 use super::{CouponKind, CouponStatus, CouponsError, Template, invalid, templates_by_id};
-use crate::orders::{Channel, Discount, DiscountKind, DraftLine};
+use crate::pricing::{Channel, Discount, DiscountKind, DraftLine};
 use entities::{category, coupon, product, sku};
 
 /// An order line as coupons see it.

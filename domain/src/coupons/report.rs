@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use super::{CouponSource, CouponStatus, CouponsError, Template, load_template, shown_status};
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use crate::orders;
+use entities::order::OrderStatus;
 use entities::{coupon, order};
 
 #[derive(Debug, Clone)]
@@ -81,10 +81,7 @@ pub async fn coupon_report(
             CouponStatus::Available => report.available += 1,
         }
     }
-    let paid = [
-        orders::OrderStatus::Paid.as_str(),
-        orders::OrderStatus::PartiallyRefunded.as_str(),
-    ];
+    let paid = [OrderStatus::Paid, OrderStatus::PartiallyRefunded];
     let figures: Vec<(i64, i64)> = order::Entity::find()
         .select_only()
         .column(order::Column::TotalFen)

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use crate::orders::Channel;
+use crate::pricing::Channel;
 use entities::typed::JsonText;
 use entities::{coupon_template, sku};
 

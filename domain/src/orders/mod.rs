@@ -27,7 +27,7 @@ pub use entities::order::{FulfilmentKind, OrderStatus, PaymentMethod};
 pub use in_store::{
     SalePreview, preview_in_store_sale, record_in_store_sale, record_in_store_sale_with_coupons,
 };
-pub(crate) use payment::{PaymentMatch, close_unpaid, mark_paid, overdue, reward_payment};
+pub(crate) use payment::{PaymentMatch, mark_paid, overdue, release_stock, reward_payment};
 pub use place::{place_order, place_order_with_coupons};
 pub use refunds::RefundLine;
 pub(crate) use refunds::{apply_refund, claim_refund_units, release_refund_units};
@@ -38,8 +38,8 @@ pub(crate) use write::{OrderDraft, insert_order};
 
 // Moved to `crate::pricing`; re-exported here until coupons and flash sales import them from
 // there.
+pub(crate) use crate::pricing::DraftLine;
 pub use crate::pricing::{Channel, Discount, DiscountKind, LineInput};
-pub(crate) use crate::pricing::{DraftLine, merge_lines, price_lines, tier_discount};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrdersError {
@@ -80,7 +80,9 @@ crate::store_error_conversions!(OrdersError);
 impl From<CouponsError> for OrdersError {
     fn from(e: CouponsError) -> Self {
         match e {
-            CouponsError::Orders(inner) => *inner,
+            // What coupons borrowed from pricing and inventory reads as the order's own error.
+            CouponsError::Pricing(e) => e.into(),
+            CouponsError::Inventory(e) => e.into(),
             other => Self::Coupons(other),
         }
     }
@@ -94,14 +96,6 @@ impl From<PricingError> for OrdersError {
             PricingError::Loyalty(e) => Self::Loyalty(e),
             PricingError::Store(e) => Self::Store(e),
         }
-    }
-}
-
-// Coupons price through `crate::pricing` (via the re-exports above) and report its errors as
-// order errors, as before the move. Belongs in coupons once it imports pricing itself.
-impl From<PricingError> for CouponsError {
-    fn from(e: PricingError) -> Self {
-        OrdersError::from(e).into()
     }
 }
 

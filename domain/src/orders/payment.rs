@@ -122,37 +122,8 @@ pub(crate) async fn mark_paid(
     Ok(PaymentMatch::Paid)
 }
 
-/// Closes one unpaid order and gives its stock back. False when it was no longer unpaid.
-pub(crate) async fn close_unpaid(app: &AppState, order_id: i64) -> Result<bool, OrdersError> {
-    let now = app.clock.now();
-    let txn = db::begin_write(&app.db).await?;
-    let updated = order::Entity::update_many()
-        .col_expr(order::Column::Status, Expr::value(OrderStatus::Closed))
-        .col_expr(order::Column::ClosedAt, Expr::value(now))
-        .col_expr(order::Column::UpdatedAt, Expr::value(now))
-        .filter(order::Column::Id.eq(order_id))
-        .filter(order::Column::Status.eq(OrderStatus::PendingPayment))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Ok(false);
-    }
-    crate::coupons::release_for_order(&txn, order_id, now).await?;
-    let row = order::Entity::find_by_id(order_id)
-        .one(&txn)
-        .await?
-        .ok_or(OrdersError::NotFound("order"))?;
-    release_stock(&txn, &row, now).await?;
-    let released = crate::flash_sales::release_closed_order(&txn, order_id, now).await?;
-    txn.commit().await?;
-    if let Some(released) = released {
-        crate::flash_sales::give_back(app, released).await;
-    }
-    Ok(true)
-}
-
 /// Every unit a closed order reserved goes back to the batch it came from.
-async fn release_stock(
+pub(crate) async fn release_stock(
     txn: &DatabaseTransaction,
     row: &order::Model,
     now: DateTime<Utc>,

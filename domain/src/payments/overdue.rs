@@ -5,8 +5,12 @@ use wechat_integration::{TradeState, WeChatError};
 
 use super::PaymentsError;
 use crate::AppState;
+use crate::db;
 use crate::jobs::{PeriodicTask, TaskError};
-use crate::orders::{self, PaymentMatch};
+use crate::orders::{self, OrdersError, PaymentMatch};
+use entities::order::{self, OrderStatus};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// Closes overdue unpaid orders: asks WeChat first (a payment that arrived without its
 /// notification is applied instead), closes the WeChat order, then closes ours and returns the
@@ -44,7 +48,7 @@ pub async fn close_overdue_orders(app: &AppState) -> Result<u64, PaymentsError> 
                 continue;
             }
         }
-        if orders::close_unpaid(app, row.id).await? {
+        if close_unpaid(app, row.id).await? {
             handled += 1;
         }
     }
@@ -69,4 +73,34 @@ impl PeriodicTask for CloseOverdueOrders {
     async fn run(&self, app: &AppState) -> Result<u64, TaskError> {
         Ok(close_overdue_orders(app).await?)
     }
+}
+
+/// Closes one unpaid order and gives back what it held: stock, coupons, flash-sale units.
+/// Lives with payments, not orders, so that orders need not know flash sales (which build on orders). False when it was no longer unpaid.
+async fn close_unpaid(app: &AppState, order_id: i64) -> Result<bool, OrdersError> {
+    let now = app.clock.now();
+    let txn = db::begin_write(&app.db).await?;
+    let updated = order::Entity::update_many()
+        .col_expr(order::Column::Status, Expr::value(OrderStatus::Closed))
+        .col_expr(order::Column::ClosedAt, Expr::value(now))
+        .col_expr(order::Column::UpdatedAt, Expr::value(now))
+        .filter(order::Column::Id.eq(order_id))
+        .filter(order::Column::Status.eq(OrderStatus::PendingPayment))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(false);
+    }
+    crate::coupons::release_for_order(&txn, order_id, now).await?;
+    let row = order::Entity::find_by_id(order_id)
+        .one(&txn)
+        .await?
+        .ok_or(OrdersError::NotFound("order"))?;
+    orders::release_stock(&txn, &row, now).await?;
+    let released = crate::flash_sales::release_closed_order(&txn, order_id, now).await?;
+    txn.commit().await?;
+    if let Some(released) = released {
+        crate::flash_sales::give_back(app, released).await;
+    }
+    Ok(true)
 }
