@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use domain::AppState;
-use domain::kv::KvAccessTokenCache;
+use domain::platform::kv::KvAccessTokenCache;
 use wechat_integration::fake::{FakeConfig, FakeWeChat};
 use wechat_integration::{MiniProgramClient, WeChatPayClient};
 

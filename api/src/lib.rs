@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use domain::auth::TokenKeys;
-use domain::clock::{Clock, SystemClock};
-use domain::kv::{KeyValueStore, KvAccessTokenCache, MemoryStore, RedisStore, RedisStoreOptions};
-use domain::pii::PiiCipher;
+use domain::platform::clock::{Clock, SystemClock};
+use domain::platform::kv::{
+    KeyValueStore, KvAccessTokenCache, MemoryStore, RedisStore, RedisStoreOptions,
+};
+use domain::platform::pii::PiiCipher;
 use domain::{AppState, Settings};
 use entities::Migrator;
 use poem::Server;
@@ -42,7 +44,7 @@ pub use crate::worker::run_worker;
 /// handed out (a dead one is dropped and a new one opened), and a caller waiting for a
 /// connection retries the connect with a back-off of at most a fifth of its time-out, so the pool
 /// is serving again within about a second of the database's return. Until then callers get
-/// UNAVAILABLE (see `domain::error::db_error_code`).
+/// UNAVAILABLE (see `domain::platform::error::db_error_code`).
 pub async fn connect_database(
     url: &str,
     max_connections: u32,
@@ -322,7 +324,7 @@ pub fn build_state(parts: Parts) -> anyhow::Result<Arc<AppState>> {
         clock: parts.clock,
         pii: PiiCipher::new(&parts.pii_keys.0, &parts.pii_keys.1)?,
         tokens: TokenKeys::new(&parts.jwt_secret),
-        codes: domain::signed_codes::CodeSigner::new(&parts.jwt_secret),
+        codes: domain::platform::signed_codes::CodeSigner::new(&parts.jwt_secret),
         caches: domain::Caches::default(),
         flash_sales: domain::flash_sales::FlashSaleRuntime::new(&parts.settings.flash_sales),
         settings: parts.settings,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use domain::AppState;
-use domain::jobs::PeriodicTask;
+use domain::platform::jobs::PeriodicTask;
 
 /// Every scheduled task of the app. A capability's new periodic task is added here.
 pub fn scheduled_tasks() -> Vec<Arc<dyn PeriodicTask>> {
@@ -31,7 +31,7 @@ pub async fn run_worker(state: Arc<AppState>, shutdown: tokio::sync::watch::Rece
         holder.clone(),
         shutdown.clone(),
     ));
-    domain::jobs::run_scheduler(state, scheduled_tasks(), holder, shutdown).await;
+    domain::platform::jobs::run_scheduler(state, scheduled_tasks(), holder, shutdown).await;
     let _ = dispatcher.await;
 }
 

@@ -17,8 +17,8 @@ use domain::campaigns::dispatch::Dispatcher;
 use domain::campaigns::{
     self, CampaignInput, CampaignSettings, KeyKind, QuietHours, SegmentRule, TemplateKey,
 };
-use domain::clock::SystemClock;
-use domain::kv::MemoryStore;
+use domain::platform::clock::SystemClock;
+use domain::platform::kv::MemoryStore;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use wechat_integration::fake::{FakeConfig, FakeWeChat};

@@ -281,7 +281,7 @@ async fn redis_ceiling(connections: usize, attempts: u64, units: i32) -> anyhow:
         .await?;
     let sha: String = redis::cmd("SCRIPT")
         .arg("LOAD")
-        .arg(domain::kv::RedisStore::flash_grab_script())
+        .arg(domain::platform::kv::RedisStore::flash_grab_script())
         .query_async(&mut conn)
         .await?;
     let parsed = reqwest::Url::parse(&url)?;

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use crate::auth::{AuthError, Permission, StaffPrincipal};
-use crate::error::{DomainError, ErrorCode, StoreError};
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use crate::{AppState, RequestMeta};
 use entities::audit_log;
 

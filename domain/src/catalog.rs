@@ -9,10 +9,11 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
+use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal};
-use crate::error::{DomainError, ErrorCode, StoreError, UniqueViolation};
 use crate::members::SkinType;
-use crate::{AppState, db, validate};
+use crate::platform::error::{DomainError, ErrorCode, StoreError, UniqueViolation};
+use crate::platform::{db, validate};
 use entities::{category, member_allergy, product, product_ingredient, sku};
 
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@ use sea_orm::EntityTrait;
 
 use crate::AppState;
 use crate::auth::DistributorPrincipal;
-use crate::error::{DomainError, ErrorCode, StoreError};
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use entities::distributor;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +35,7 @@ pub struct Distributor {
     pub level: String,
     pub region: String,
     /// The territory as GB/T 2260 codes.
-    pub region_codes: Vec<crate::regions::RegionCode>,
+    pub region_codes: Vec<crate::platform::regions::RegionCode>,
     pub credit_limit_fen: i64,
 }
 

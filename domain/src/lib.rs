@@ -9,29 +9,20 @@ pub mod auth;
 pub mod booking;
 pub mod campaigns;
 pub mod catalog;
-pub mod clock;
 pub mod coupons;
-pub mod db;
 pub mod distributors;
-pub mod error;
 pub mod flash_sales;
-pub mod idempotency;
 pub mod inventory;
-pub mod jobs;
-pub mod kv;
 pub mod login;
 pub mod loyalty;
 pub mod members;
 pub mod orders;
 pub mod payments;
-pub mod pii;
+pub mod platform;
 pub mod pricing;
-pub mod regions;
 pub mod scan_codes;
 pub mod seed;
-pub mod signed_codes;
 pub mod subscriptions;
-pub mod validate;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -39,19 +30,19 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use wechat_integration::{MiniProgram, WeChatPay};
 
-pub use error::{DomainError, ErrorCode, StoreError};
+pub use platform::error::{DomainError, ErrorCode, StoreError};
 
 /// Everything the services need, built once at start-up by the api crate (or a test).
 pub struct AppState {
     pub db: DatabaseConnection,
-    pub kv: Arc<dyn kv::KeyValueStore>,
+    pub kv: Arc<dyn platform::kv::KeyValueStore>,
     pub wechat: Arc<dyn MiniProgram>,
     pub pay: Arc<dyn WeChatPay>,
-    pub clock: Arc<dyn clock::Clock>,
-    pub pii: pii::PiiCipher,
+    pub clock: Arc<dyn platform::clock::Clock>,
+    pub pii: platform::pii::PiiCipher,
     pub tokens: auth::TokenKeys,
     /// Signs the short-lived QR codes members show at the counter.
-    pub codes: signed_codes::CodeSigner,
+    pub codes: platform::signed_codes::CodeSigner,
     /// In-process caches of read-mostly data.
     pub caches: Caches,
     /// This replica's flash-sale order desk (prepared sales, bounded order writes).

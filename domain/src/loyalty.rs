@@ -11,9 +11,10 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
+use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal};
-use crate::error::{DomainError, ErrorCode, StoreError, UniqueViolation};
-use crate::{AppState, db};
+use crate::platform::db;
+use crate::platform::error::{DomainError, ErrorCode, StoreError, UniqueViolation};
 use entities::{member, points_ledger, tier};
 
 #[derive(Debug, thiserror::Error)]
@@ -332,7 +333,8 @@ pub async fn redeem(
             "name the reward (1 to 64 characters)".into(),
         ));
     }
-    crate::validate::idempotency_key(idempotency_key).map_err(LoyaltyError::InvalidInput)?;
+    crate::platform::validate::idempotency_key(idempotency_key)
+        .map_err(LoyaltyError::InvalidInput)?;
     member::Entity::find_by_id(member_id)
         .one(&app.db)
         .await?
@@ -555,14 +557,14 @@ pub(crate) async fn member_tier<C: ConnectionTrait>(
 pub struct ExpirePoints;
 
 #[async_trait::async_trait]
-impl crate::jobs::PeriodicTask for ExpirePoints {
+impl crate::platform::jobs::PeriodicTask for ExpirePoints {
     fn name(&self) -> &'static str {
         "expire-points"
     }
     fn every(&self) -> std::time::Duration {
         std::time::Duration::from_secs(3600)
     }
-    async fn run(&self, app: &AppState) -> Result<u64, crate::jobs::TaskError> {
+    async fn run(&self, app: &AppState) -> Result<u64, crate::platform::jobs::TaskError> {
         Ok(expire_points(app).await?)
     }
 }

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::catalog;
-use crate::error::{DomainError, ErrorCode, StoreError};
 use crate::loyalty::{self, LoyaltyError};
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use entities::{product, sku};
 
 pub use entities::order::Channel;

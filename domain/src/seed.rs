@@ -6,10 +6,10 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use crate::AppState;
 use crate::auth::StaffRole;
-use crate::error::StoreError;
 use crate::inventory::LocationKind;
 use crate::login::hash_password_async;
 use crate::members::{Gender, SkinConcern, SkinType, TagSource};
+use crate::platform::error::StoreError;
 use entities::{
     category, distributor, distributor_account, location, member, member_allergy, member_tag,
     product, product_ingredient, sku, staff_account, stock_batch, store, tier,
@@ -83,7 +83,7 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
         .await
         .map_err(|_| SeedError::Hash)?;
     let now = app.clock.now();
-    let txn = crate::db::begin_write(&app.db).await?;
+    let txn = crate::platform::db::begin_write(&app.db).await?;
 
     for (code, name, rank, threshold, multiplier, discount) in [
         ("SILVER", "银卡", 1, 200_000, 120, 3),
@@ -126,7 +126,7 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
             name: Set(name.into()),
             city: Set(city.into()),
             address: Set(address.into()),
-            timezone: Set(crate::clock::DEFAULT_ZONE.name().into()),
+            timezone: Set(crate::platform::clock::DEFAULT_ZONE.name().into()),
             created_at: Set(now),
             ..Default::default()
         }

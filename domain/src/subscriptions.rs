@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::AppState;
 use crate::auth::MemberPrincipal;
-use crate::error::{DomainError, ErrorCode, StoreError};
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use entities::subscription_consent;
 
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +77,7 @@ pub async fn record(
         check_template_id(template)?;
     }
     let now = app.clock.now();
-    let txn = crate::db::begin_write(&app.db).await?;
+    let txn = crate::platform::db::begin_write(&app.db).await?;
     for (template, answer) in answers {
         match answer {
             ConsentAnswer::Accept => {

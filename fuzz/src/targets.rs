@@ -305,9 +305,9 @@ fn pack_code_seeds() -> Vec<Vec<u8>> {
 
 // --- signed counter codes ---
 
-fn signer() -> &'static domain::signed_codes::CodeSigner {
-    static SIGNER: OnceLock<domain::signed_codes::CodeSigner> = OnceLock::new();
-    SIGNER.get_or_init(|| domain::signed_codes::CodeSigner::new(b"fuzz-secret"))
+fn signer() -> &'static domain::platform::signed_codes::CodeSigner {
+    static SIGNER: OnceLock<domain::platform::signed_codes::CodeSigner> = OnceLock::new();
+    SIGNER.get_or_init(|| domain::platform::signed_codes::CodeSigner::new(b"fuzz-secret"))
 }
 
 /// kind \0 code. A code that verifies has the MAC of exactly what it says.

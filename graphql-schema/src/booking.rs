@@ -464,7 +464,7 @@ impl StaffBookingQuery {
         let today = app
             .clock
             .now()
-            .with_timezone(&domain::clock::DEFAULT_ZONE)
+            .with_timezone(&domain::platform::clock::DEFAULT_ZONE)
             .date_naive();
         Ok(StoreBookingSetup {
             policy: policy_view(booking::store_policy(app, store_id).await?),

@@ -1,7 +1,7 @@
 //! The ceiling on every string a client sends, checked once per operation before validation
 //! and execution: each string in the variables and each string literal in the document
 //! (through input objects and lists, in arguments, directives and variable defaults) meets
-//! [`domain::validate::within_ceiling`]. Fields with tighter rules check them in the domain; this
+//! [`domain::platform::validate::within_ceiling`]. Fields with tighter rules check them in the domain; this
 //! guard means no field can be forgotten.
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use async_graphql::{
     ErrorExtensionValues, Positioned, ServerError, ServerResult, Value, Variables,
 };
 use domain::ErrorCode;
-use domain::validate::within_ceiling;
+use domain::platform::validate::within_ceiling;
 
 /// Adds the check to a schema.
 pub struct InputCeiling;
@@ -124,7 +124,7 @@ fn check_value(path: &str, value: &Value) -> Result<(), String> {
         Value::Object(fields) => fields
             .iter()
             .try_for_each(|(k, v)| check_value(&join(path, k.as_str()), v)),
-        Value::Binary(b) if b.len() > domain::validate::MAX_ANY_STRING_CHARS => {
+        Value::Binary(b) if b.len() > domain::platform::validate::MAX_ANY_STRING_CHARS => {
             Err(format!("{path} is too long"))
         }
         _ => Ok(()),

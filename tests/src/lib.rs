@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use domain::AppState;
-use domain::clock::{Clock, SystemClock};
-use domain::kv::{KeyValueStore, MemoryStore, RedisStore, RedisStoreOptions};
+use domain::platform::clock::{Clock, SystemClock};
+use domain::platform::kv::{KeyValueStore, MemoryStore, RedisStore, RedisStoreOptions};
 use sea_orm::DatabaseConnection;
 use tokio::sync::oneshot;
 use wechat_integration::MiniProgramClient;
@@ -150,7 +150,7 @@ impl TestAppBuilder {
             .expect("pay client");
         let client = MiniProgramClient::new(
             wechat.mini_program_config(),
-            Arc::new(domain::kv::KvAccessTokenCache::new(kv.clone())),
+            Arc::new(domain::platform::kv::KvAccessTokenCache::new(kv.clone())),
         )
         .expect("wechat client");
         let mut conn = db.connection();

@@ -12,7 +12,7 @@ use wechat_integration::{WeChatError, WeChatErrorKind};
 pub use entities::staff_account::StaffRole;
 pub use tokens::{AccessToken, TokenKeys};
 
-use crate::error::{DomainError, ErrorCode, StoreError};
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
 
 /// Which front end a token was issued for. A token of one audience is refused by the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -5,8 +5,9 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 
 use super::ba_skills::load_ba;
 use super::{BookingError, invalid, load_store, require_store, slots, slots_changed, store_zone};
+use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use crate::{AppState, db, validate};
+use crate::platform::{db, validate};
 use entities::{ba_block, ba_shift};
 
 #[derive(Debug, Clone)]

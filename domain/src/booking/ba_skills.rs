@@ -6,8 +6,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use super::services::check_skills;
 use super::{BookingError, require_store, slots_changed};
+use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal, StaffRole};
-use crate::{AppState, db};
+use crate::platform::db;
 use entities::{ba_skill, staff_account};
 
 /// A BA (or manager) of a store, for skills, shifts and blocks.

@@ -11,9 +11,10 @@ use super::open_slots::free_bas_at;
 use super::policy::policy;
 use super::record::{Booking, load_one};
 use super::{BookingError, BookingStatus, invalid, load_store, slots_changed};
+use crate::AppState;
 use crate::auth::MemberPrincipal;
-use crate::error::UniqueViolation;
-use crate::{AppState, db, idempotency, validate};
+use crate::platform::error::UniqueViolation;
+use crate::platform::{db, idempotency, validate};
 use entities::booking;
 
 #[derive(Debug, Clone, Copy)]

@@ -6,8 +6,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::cells::release_member_cells;
 use super::record::{Booking, check_changeable, load_one, own, row, wrong_state};
 use super::{BookingError, BookingStatus, slots_changed};
+use crate::AppState;
 use crate::auth::MemberPrincipal;
-use crate::{AppState, db};
+use crate::platform::db;
 use entities::{booking, booking_cell};
 
 /// Cancels a booking up to the store's cut-off; its time is free again at once.

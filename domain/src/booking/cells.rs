@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
 use super::{BookingError, cells};
-use crate::error::UniqueViolation;
+use crate::platform::error::UniqueViolation;
 use entities::{booking_cell, booking_member_cell};
 
 /// Writes the cells a booking holds; false when another booking holds one of them.

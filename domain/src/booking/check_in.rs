@@ -8,7 +8,7 @@ use super::record::{Booking, load_one, own, row, wrong_state};
 use super::{BookingError, BookingStatus, require_store};
 use crate::AppState;
 use crate::auth::{MemberPrincipal, Permission, StaffPrincipal};
-use crate::signed_codes::CodeError;
+use crate::platform::signed_codes::CodeError;
 use entities::booking;
 
 /// The kind tag of booking check-in codes.

@@ -72,7 +72,7 @@ pub async fn seed_demo<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    let zone = crate::clock::DEFAULT_ZONE;
+    let zone = crate::platform::clock::DEFAULT_ZONE;
     let today = now.with_timezone(&zone).date_naive();
     for day in 1..=7 {
         let date = today + Duration::days(day);

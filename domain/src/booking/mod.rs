@@ -42,7 +42,7 @@ use chrono_tz::Tz;
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 use crate::auth::{AuthError, Permission, StaffPrincipal, StaffRole};
-use crate::error::{DomainError, ErrorCode, StoreError};
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use entities::store;
 
 pub use ba_schedules::{
@@ -190,7 +190,7 @@ pub fn store_zone(store: &entities::store::Model) -> Tz {
     store
         .timezone
         .parse::<Tz>()
-        .unwrap_or(crate::clock::DEFAULT_ZONE)
+        .unwrap_or(crate::platform::clock::DEFAULT_ZONE)
 }
 
 /// Managers and BAs act only at their own store; HQ everywhere.

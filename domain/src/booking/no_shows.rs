@@ -5,8 +5,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::cells::release_member_cells;
 use super::{BookingError, BookingStatus};
-use crate::jobs::{PeriodicTask, TaskError};
-use crate::{AppState, db};
+use crate::AppState;
+use crate::platform::db;
+use crate::platform::jobs::{PeriodicTask, TaskError};
 use entities::booking;
 
 /// Bookings not checked in by the end of their slot become no-shows, and the member's time they

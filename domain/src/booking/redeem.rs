@@ -6,8 +6,9 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use super::cells::release_member_cells;
 use super::record::{Booking, load_one, row, wrong_state};
 use super::{BookingError, BookingStatus, invalid, require_store};
+use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use crate::{AppState, db, validate};
+use crate::platform::{db, validate};
 use entities::typed::JsonText;
 use entities::{booking, sku};
 

@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{BookingError, BookingStatus, ReminderOutcome, store_zone};
 use crate::AppState;
-use crate::jobs::{PeriodicTask, TaskError};
+use crate::platform::jobs::{PeriodicTask, TaskError};
 use crate::subscriptions::{self, SendOutcome};
 use entities::{booking, booking_service, member, store};
 
@@ -78,7 +78,7 @@ pub async fn send_reminders(app: &AppState) -> Result<u64, BookingError> {
             continue;
         };
         let store = stores.get(&b.store_id);
-        let zone = store.map_or(crate::clock::DEFAULT_ZONE, store_zone);
+        let zone = store.map_or(crate::platform::clock::DEFAULT_ZONE, store_zone);
         let message = wechat_integration::SubscribeMessage {
             template_id: s.reminder_template_id.clone(),
             page: Some(format!("{}?id={}", s.reminder_page, b.id)),

@@ -9,8 +9,9 @@ use super::cells::{hold_cells, hold_member_cells, release_member_cells};
 use super::open_slots::free_bas_at;
 use super::record::{Booking, check_changeable, load_one, own, row, wrong_state};
 use super::{BookingError, BookingStatus, ReminderOutcome, load_store, slots_changed};
+use crate::AppState;
 use crate::auth::MemberPrincipal;
-use crate::{AppState, db};
+use crate::platform::db;
 use entities::{booking, booking_cell};
 
 /// Moves a booking to another start (and BA, or any free one); the old time is released only

@@ -9,9 +9,10 @@ use sea_orm::{
 };
 
 use super::{BookingError, invalid, load_store, require_store, slots_changed};
+use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal, StaffRole};
-use crate::error::UniqueViolation;
-use crate::{AppState, validate};
+use crate::platform::error::UniqueViolation;
+use crate::platform::validate;
 use entities::booking_service::{self, SkillList};
 use entities::store;
 

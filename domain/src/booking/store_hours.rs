@@ -7,8 +7,9 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::{BookingError, invalid, load_store, require_store, slots_changed};
+use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use crate::{AppState, db, validate};
+use crate::platform::{db, validate};
 use entities::{store_closure, store_opening_hours};
 
 /// Opening hours of one weekday (1 = Monday), minutes from local midnight.

@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use super::BookingError;
 use super::slots::OpenSlots;
 use crate::AppState;
-use crate::kv::keys;
+use crate::platform::kv::keys;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct WindowKey {

@@ -21,8 +21,8 @@ use super::{
 };
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use crate::error::UniqueViolation;
-use crate::jobs::{PeriodicTask, TaskError};
+use crate::platform::error::UniqueViolation;
+use crate::platform::jobs::{PeriodicTask, TaskError};
 use entities::campaign_automation;
 use entities::typed::JsonText;
 
@@ -107,7 +107,7 @@ pub async fn list(
 }
 
 fn local_day_bounds(now: DateTime<Utc>, days_ago: u64) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let zone = crate::clock::DEFAULT_ZONE;
+    let zone = crate::platform::clock::DEFAULT_ZONE;
     let day = now
         .with_timezone(&zone)
         .date_naive()
@@ -125,7 +125,9 @@ fn local_day_bounds(now: DateTime<Utc>, days_ago: u64) -> Option<(DateTime<Utc>,
 /// created.
 pub async fn run(app: &AppState) -> Result<u64, CampaignsError> {
     let now = app.clock.now();
-    let today = now.with_timezone(&crate::clock::DEFAULT_ZONE).date_naive();
+    let today = now
+        .with_timezone(&crate::platform::clock::DEFAULT_ZONE)
+        .date_naive();
     let mut created = 0;
     for a in campaign_automation::Entity::find()
         .all(&app.db)

@@ -15,8 +15,8 @@ use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, 
 
 use super::{CampaignsError, segments};
 use crate::AppState;
-use crate::jobs::{PeriodicTask, TaskError};
-use crate::kv::keys;
+use crate::platform::jobs::{PeriodicTask, TaskError};
+use crate::platform::kv::keys;
 use entities::member;
 
 /// Spend from which a buyer counts as a high spender (fen): ¥3,000.
@@ -114,7 +114,7 @@ impl PeriodicTask for RefreshMemberInsights {
     async fn run(&self, app: &AppState) -> Result<u64, TaskError> {
         use chrono::Timelike;
         let now = app.clock.now();
-        let local = now.with_timezone(&crate::clock::DEFAULT_ZONE);
+        let local = now.with_timezone(&crate::platform::clock::DEFAULT_ZONE);
         if local.hour() < 2 {
             return Ok(0);
         }

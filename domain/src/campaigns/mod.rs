@@ -24,7 +24,7 @@ use wechat_integration::ValueRuleError;
 
 use crate::auth::AuthError;
 use crate::coupons::CouponsError;
-use crate::error::{DomainError, ErrorCode, StoreError};
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use entities::campaign;
 
 pub use entities::campaign::{CampaignKind, CampaignStatus};

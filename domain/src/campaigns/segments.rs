@@ -273,7 +273,7 @@ fn references(rule: &SegmentRule, services: &mut Vec<i64>, categories: &mut Vec<
 
 /// The start of a local day (campaign zone) as an instant.
 fn local_midnight(day: NaiveDate) -> Option<DateTime<Utc>> {
-    crate::clock::DEFAULT_ZONE
+    crate::platform::clock::DEFAULT_ZONE
         .from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
@@ -294,7 +294,7 @@ fn repurchase_due(
     category_id: Option<i64>,
     not_bought_since: Option<NaiveDate>,
 ) -> Expr {
-    let zone = crate::clock::DEFAULT_ZONE;
+    let zone = crate::platform::clock::DEFAULT_ZONE;
     let local_day = match backend {
         DbBackend::Postgres => format!(
             "((o.paid_at AT TIME ZONE '{}')::date - DATE '1970-01-01')",

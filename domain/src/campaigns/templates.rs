@@ -12,7 +12,7 @@ use wechat_integration::check_subscribe_value;
 use super::{CampaignsError, TemplateKey, invalid};
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use crate::error::UniqueViolation;
+use crate::platform::error::UniqueViolation;
 use entities::subscription_template::{self, KeyKind};
 use entities::typed::JsonText;
 

@@ -18,7 +18,10 @@ const BIRTHDAY_PAGE: u64 = 1_000;
 /// Issues every active birthday template to the members whose birthday month it is (in the
 /// business zone), once per member and year. Returns how many copies it gave.
 pub async fn issue_birthday_coupons(app: &AppState) -> Result<u64, CouponsError> {
-    let local = app.clock.now().with_timezone(&crate::clock::DEFAULT_ZONE);
+    let local = app
+        .clock
+        .now()
+        .with_timezone(&crate::platform::clock::DEFAULT_ZONE);
     let (year, month) = (local.year(), local.month());
     let templates = coupon_template::Entity::find()
         .filter(coupon_template::Column::Birthday.eq(true))
@@ -116,14 +119,14 @@ async fn not_given_yet(
 pub struct BirthdayCoupons;
 
 #[async_trait::async_trait]
-impl crate::jobs::PeriodicTask for BirthdayCoupons {
+impl crate::platform::jobs::PeriodicTask for BirthdayCoupons {
     fn name(&self) -> &'static str {
         "birthday-coupons"
     }
     fn every(&self) -> std::time::Duration {
         std::time::Duration::from_secs(3600)
     }
-    async fn run(&self, app: &AppState) -> Result<u64, crate::jobs::TaskError> {
+    async fn run(&self, app: &AppState) -> Result<u64, crate::platform::jobs::TaskError> {
         Ok(issue_birthday_coupons(app).await?)
     }
 }

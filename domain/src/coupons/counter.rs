@@ -9,11 +9,12 @@ use super::{
     CODE_KIND, CODE_TTL, Coupon, CouponKind, CouponStatus, CouponsError, invalid, load_template,
     status_of, to_coupon, with_templates,
 };
+use crate::AppState;
 use crate::auth::{MemberPrincipal, Permission, StaffPrincipal};
 use crate::inventory::{self, MovementKind};
+use crate::platform::db;
+use crate::platform::signed_codes::CodeError;
 use crate::pricing::{Channel, Discount, DiscountKind};
-use crate::signed_codes::CodeError;
-use crate::{AppState, db};
 use entities::coupon;
 
 /// A coupon QR for the counter: a signed code naming the coupon, valid for [`CODE_TTL`].

@@ -15,9 +15,10 @@ use super::{
     Coupon, CouponSource, CouponStatus, CouponsError, Template, invalid, load_template,
     template_row, to_coupon, with_templates,
 };
+use crate::AppState;
 use crate::auth::{MemberPrincipal, Permission, StaffPrincipal};
-use crate::error::{StoreError, UniqueViolation};
-use crate::{AppState, db, idempotency, validate};
+use crate::platform::error::{StoreError, UniqueViolation};
+use crate::platform::{db, idempotency, validate};
 use entities::{coupon, coupon_template, member};
 
 /// Where a coupon came from, and the key that makes issuing it idempotent: one copy per

@@ -29,8 +29,8 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 use crate::auth::AuthError;
-use crate::error::{DomainError, ErrorCode, StoreError};
 use crate::inventory;
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use crate::pricing::{Channel, PricingError};
 use entities::{coupon, coupon_template};
 

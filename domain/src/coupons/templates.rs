@@ -26,7 +26,8 @@ fn positive(field: &str, v: Option<i64>) -> Result<i64, CouponsError> {
 }
 
 fn check_template(t: &NewTemplate) -> Result<String, CouponsError> {
-    let name = crate::validate::text("name", &t.name, 40).map_err(CouponsError::InvalidInput)?;
+    let name =
+        crate::platform::validate::text("name", &t.name, 40).map_err(CouponsError::InvalidInput)?;
     match t.kind {
         CouponKind::ThresholdReduction => {
             let threshold = positive("thresholdFen", t.threshold_fen)?;

@@ -7,9 +7,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use super::{FlashSalesError, counters_down, sale_row};
 use crate::AppState;
-use crate::jobs::{PeriodicTask, TaskError};
-use crate::kv::FlashCounters;
-use crate::kv::keys;
+use crate::platform::jobs::{PeriodicTask, TaskError};
+use crate::platform::kv::FlashCounters;
+use crate::platform::kv::keys;
 use entities::{flash_sale, flash_sale_quota};
 
 /// What the database says the counters are.

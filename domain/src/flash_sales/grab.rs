@@ -11,11 +11,12 @@ use super::counters::{give_back_units, warm};
 use super::order::create_order;
 use super::runtime::prepared_sale;
 use super::{FlashSalesError, counters_down, invalid, sale_row};
+use crate::AppState;
 use crate::auth::MemberPrincipal;
-use crate::kv::keys;
-use crate::kv::{FlashGrab, FlashOutcome, KvError};
 use crate::orders::{self, Order};
-use crate::{AppState, idempotency, validate};
+use crate::platform::kv::keys;
+use crate::platform::kv::{FlashGrab, FlashOutcome, KvError};
+use crate::platform::{idempotency, validate};
 use entities::{flash_sale, flash_sale_grab};
 
 fn refused(outcome: FlashOutcome, sale: Option<&flash_sale::Model>) -> FlashSalesError {

@@ -36,9 +36,9 @@ use sea_orm::EntityTrait;
 
 use crate::AppState;
 use crate::auth::AuthError;
-use crate::error::{DomainError, ErrorCode, StoreError};
-use crate::kv::KvError;
 use crate::orders::OrdersError;
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
+use crate::platform::kv::KvError;
 use entities::flash_sale;
 
 pub use counters::{WarmFlashSales, counters_and_truth, warm, warm_upcoming};

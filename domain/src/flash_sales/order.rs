@@ -6,15 +6,16 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use super::runtime::PreparedSale;
 use super::{FlashSalesError, GrabStatus};
+use crate::AppState;
 use crate::auth::MemberPrincipal;
 use crate::catalog;
-use crate::error::UniqueViolation;
 use crate::inventory::MovementKind;
 use crate::orders::{
     self, Channel, Discount, DiscountKind, DraftLine, FulfilmentKind, Order, OrderDraft,
     OrderStatus, OrdersError,
 };
-use crate::{AppState, db};
+use crate::platform::db;
+use crate::platform::error::UniqueViolation;
 use entities::{flash_sale, flash_sale_grab, flash_sale_quota};
 
 /// Writes the order of a granted grab: the database's own guards (units and the member's

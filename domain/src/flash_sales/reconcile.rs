@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::counters::{active_sales, truth};
 use super::{FlashSalesError, counters_down, sale_row};
 use crate::AppState;
-use crate::jobs::{PeriodicTask, TaskError};
-use crate::kv::keys;
+use crate::platform::jobs::{PeriodicTask, TaskError};
+use crate::platform::kv::keys;
 
 /// Differences between counters and database seen by earlier passes: member id -> (counter
 /// units minus database units, when first seen in Unix milliseconds).

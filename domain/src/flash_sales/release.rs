@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use super::GrabStatus;
 use super::counters::give_back_units;
 use crate::AppState;
-use crate::error::StoreError;
+use crate::platform::error::StoreError;
 use entities::{flash_sale, flash_sale_grab, flash_sale_quota};
 
 /// Units of a flash sale freed by a closed order, to give back to the counters after commit.

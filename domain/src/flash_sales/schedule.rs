@@ -4,8 +4,9 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use super::counters::warm;
 use super::{FlashSale, FlashSalesError, NewFlashSale, invalid};
+use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use crate::{AppState, validate};
+use crate::platform::validate;
 use entities::{flash_sale, sku};
 
 /// HQ schedules a flash sale.

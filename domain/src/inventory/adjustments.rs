@@ -2,8 +2,9 @@
 
 use sea_orm::EntityTrait;
 
+use crate::AppState;
 use crate::auth::StaffPrincipal;
-use crate::{AppState, db};
+use crate::platform::db;
 use entities::stock_batch;
 
 use super::ledger::{MovementSpec, apply_movement};

@@ -8,8 +8,9 @@ use sea_orm::{
     QuerySelect, RelationTrait, Set,
 };
 
-use crate::clock::DEFAULT_ZONE;
-use crate::{AppState, db};
+use crate::AppState;
+use crate::platform::clock::DEFAULT_ZONE;
+use crate::platform::db;
 use entities::{stock_batch, stock_level, stock_movement};
 
 use super::{InventoryError, MovementKind};

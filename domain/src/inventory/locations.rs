@@ -4,10 +4,11 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
+use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use crate::clock::DEFAULT_ZONE;
-use crate::error::UniqueViolation;
-use crate::{AppState, db};
+use crate::platform::clock::DEFAULT_ZONE;
+use crate::platform::db;
+use crate::platform::error::UniqueViolation;
 use entities::{location, store};
 
 use super::{InventoryError, Location, LocationKind, Store, checked_code, checked_text, invalid};

@@ -14,8 +14,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 use crate::auth::{AuthError, Permission, StaffPrincipal, StaffRole};
-use crate::error::{DomainError, ErrorCode, StoreError};
-use crate::validate;
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
+use crate::platform::validate;
 use entities::{location, store};
 
 pub use adjustments::adjust;

@@ -3,9 +3,10 @@
 use chrono::NaiveDate;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
+use crate::AppState;
 use crate::auth::StaffPrincipal;
-use crate::clock::DEFAULT_ZONE;
-use crate::{AppState, db};
+use crate::platform::clock::DEFAULT_ZONE;
+use crate::platform::db;
 use entities::{sku, stock_batch};
 
 use super::ledger::{MovementSpec, apply_movement};

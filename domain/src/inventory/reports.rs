@@ -5,9 +5,10 @@ use sea_orm::{
     RelationTrait,
 };
 
+use crate::AppState;
 use crate::auth::StaffPrincipal;
-use crate::clock::DEFAULT_ZONE;
-use crate::{AppState, db};
+use crate::platform::clock::DEFAULT_ZONE;
+use crate::platform::db;
 use entities::{sku, stock_batch, stock_level, stock_movement};
 
 use super::{BatchStock, InventoryError, LowStock, Movement, invalid, load_location, require_view};

@@ -1,7 +1,8 @@
 //! Moving stock between locations.
 
+use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use crate::{AppState, db};
+use crate::platform::db;
 
 use super::ledger::{MovementSpec, Withdrawal, apply_movement, take_fefo};
 use super::{InventoryError, MovementKind, invalid, load_location, require_location_access};

@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::auth::{Audience, AuthError};
-use crate::kv::CasOutcome;
-use crate::kv::keys;
+use crate::platform::kv::CasOutcome;
+use crate::platform::kv::keys;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionRecord {

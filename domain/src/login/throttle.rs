@@ -6,7 +6,7 @@
 
 use super::AuthSettings;
 use crate::auth::{Audience, AuthError};
-use crate::kv::keys;
+use crate::platform::kv::keys;
 use crate::{AppState, RequestMeta};
 
 pub(super) struct Throttle {

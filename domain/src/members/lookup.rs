@@ -11,7 +11,7 @@ use super::{Gender, normalise_phone};
 use super::{Member, MembersError, invalid, load_row};
 use crate::audit::{self, Action, Actor, SubjectKind};
 use crate::auth::{Permission, StaffPrincipal};
-use crate::error::{StoreError, is_unique_violation};
+use crate::platform::error::{StoreError, is_unique_violation};
 use crate::{AppState, RequestMeta};
 use entities::{member, member_allergy, tier};
 

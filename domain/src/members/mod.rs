@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 use crate::auth::AuthError;
-use crate::error::{DomainError, ErrorCode, StoreError};
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use entities::member;
 
 pub use entities::member::{Gender, SkinConcern, SkinType};
@@ -42,7 +42,7 @@ pub enum MembersError {
     #[error("could not allocate a unique member code")]
     CodeAllocation,
     #[error("stored personal data could not be read")]
-    Pii(#[from] crate::pii::PiiError),
+    Pii(#[from] crate::platform::pii::PiiError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -152,7 +152,7 @@ pub struct SkinProfileUpdate {
 }
 
 fn check_name(field: &str, value: &str, max_chars: usize) -> Result<String, MembersError> {
-    crate::validate::text(field, value, max_chars).map_err(MembersError::InvalidInput)
+    crate::platform::validate::text(field, value, max_chars).map_err(MembersError::InvalidInput)
 }
 
 async fn load_row<C: ConnectionTrait>(db: &C, id: i64) -> Result<member::Model, MembersError> {

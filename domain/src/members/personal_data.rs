@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{Member, MembersError, invalid, load_row};
 use crate::audit::{self, Action, Actor, SubjectKind};
 use crate::auth::{self, AuthError, MemberPrincipal, Permission, StaffPrincipal};
-use crate::error::UniqueViolation;
+use crate::platform::error::UniqueViolation;
 use crate::{AppState, RequestMeta};
 use entities::member;
 

@@ -54,7 +54,7 @@ pub async fn update_own_profile(
         let today = app
             .clock
             .now()
-            .with_timezone(&crate::clock::DEFAULT_ZONE)
+            .with_timezone(&crate::platform::clock::DEFAULT_ZONE)
             .date_naive();
         if birthday > today || birthday.year() < 1900 {
             return Err(invalid("birthday must be a past date after 1900"));
@@ -83,7 +83,7 @@ pub async fn update_own_profile(
         .transpose()?;
 
     let now = app.clock.now();
-    let txn = crate::db::begin_write(&app.db).await?;
+    let txn = crate::platform::db::begin_write(&app.db).await?;
     let row = load_row(&txn, me.member_id).await?;
     let mut active = row.clone().into_active_model();
     if let Some(nickname) = nickname {
@@ -97,7 +97,7 @@ pub async fn update_own_profile(
     }
     if let Some(region) = region {
         // Unknown provinces are refused; scans without a stated region use this code.
-        let place = crate::regions::place(&region.province, Some(&region.city))
+        let place = crate::platform::regions::place(&region.province, Some(&region.city))
             .map_err(|e| invalid(format!("region: {e}")))?;
         active.region_code = Set(Some(place.code.to_string()));
         active.region_province = Set(Some(region.province));
@@ -206,7 +206,7 @@ pub async fn update_skin_profile(
         .map(normalise_allergies)
         .transpose()?;
     let now = app.clock.now();
-    let txn = crate::db::begin_write(&app.db).await?;
+    let txn = crate::platform::db::begin_write(&app.db).await?;
     let row = load_row(&txn, member_id).await?;
     let mut active = row.into_active_model();
     let changed = apply_skin_profile(&txn, &mut active, member_id, &skin, allergies, now).await?;

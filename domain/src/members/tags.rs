@@ -44,7 +44,7 @@ pub async fn add_tag(
     staff.require(Permission::TagMembers)?;
     let name = check_manual_tag(name)?;
     load_row(&app.db, member_id).await?;
-    let txn = crate::db::begin_write(&app.db).await?;
+    let txn = crate::platform::db::begin_write(&app.db).await?;
     let inserted = member_tag::Entity::insert(member_tag::ActiveModel {
         member_id: Set(member_id),
         name: Set(name.clone()),
@@ -94,7 +94,7 @@ pub async fn remove_tag(
     if tag.source != TagSource::Manual {
         return Err(MembersError::SystemTag);
     }
-    let txn = crate::db::begin_write(&app.db).await?;
+    let txn = crate::platform::db::begin_write(&app.db).await?;
     member_tag::Entity::delete_by_id(tag.id).exec(&txn).await?;
     audit::record(
         &txn,

@@ -8,11 +8,12 @@ use super::write::{OrderDraft, insert_order, recorded, request_hash};
 use super::{
     FulfilmentKind, Order, OrderStatus, OrdersError, PaymentMethod, invalid, load, reward_payment,
 };
+use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
 use crate::catalog;
 use crate::inventory::{self, MovementKind};
+use crate::platform::{db, idempotency, validate};
 use crate::pricing::{self, Channel, Discount, DraftLine, LineInput};
-use crate::{AppState, db, idempotency, validate};
 use entities::member;
 
 /// What a BA sees before saving a counter sale: the price and any allergen warnings.

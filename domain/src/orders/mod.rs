@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthError;
 use crate::coupons::CouponsError;
-use crate::error::{DomainError, ErrorCode, StoreError};
 use crate::inventory::InventoryError;
 use crate::loyalty::LoyaltyError;
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use crate::pricing::PricingError;
 
 mod in_store;

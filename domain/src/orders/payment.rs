@@ -1,5 +1,5 @@
 //! An order gets paid (points and tier follow, once) or, unpaid past its deadline, closed with
-//! its stock, coupons and flash-sale units given back. WeChat Pay itself is `crate::payments`.
+//! its stock and coupons given back (payments closes what stays unpaid). WeChat Pay itself is `crate::payments`.
 
 use std::collections::HashMap;
 
@@ -10,9 +10,10 @@ use sea_orm::{
 };
 
 use super::{OrderStatus, OrdersError, PaymentMethod};
+use crate::AppState;
 use crate::inventory::{self, MovementKind, MovementSpec};
 use crate::loyalty::{self, PointsEvent, PointsReason};
-use crate::{AppState, db};
+use crate::platform::db;
 use entities::{order, order_allocation, order_line};
 
 /// Points and tier for a paid order. Keyed by the order, so it can only happen once.

@@ -8,15 +8,16 @@ use super::{
     DeliveryAddress, Fulfilment, FulfilmentKind, Order, OrderStatus, OrdersError, PlaceOrder,
     invalid, load,
 };
+use crate::AppState;
 use crate::auth::MemberPrincipal;
-use crate::error::{StoreError, is_unique_violation};
 use crate::inventory::{self, MovementKind};
+use crate::platform::error::{StoreError, is_unique_violation};
+use crate::platform::{db, idempotency, validate};
 use crate::pricing::{self, Channel, Discount, DiscountKind, DraftLine, LineInput};
-use crate::{AppState, db, idempotency, validate};
 use entities::member;
 
 fn check_address(a: &DeliveryAddress) -> Result<(), OrdersError> {
-    use crate::validate::{FieldKind, field, field_opt};
+    use crate::platform::validate::{FieldKind, field, field_opt};
     let fields = [
         (
             FieldKind::Name,

@@ -6,8 +6,8 @@
 use wechat_integration::{WeChatError, WeChatErrorKind};
 
 use crate::auth::AuthError;
-use crate::error::{DomainError, ErrorCode, StoreError};
 use crate::orders::OrdersError;
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
 
 mod notifications;
 mod overdue;

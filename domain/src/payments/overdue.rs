@@ -5,9 +5,9 @@ use wechat_integration::{TradeState, WeChatError};
 
 use super::PaymentsError;
 use crate::AppState;
-use crate::db;
-use crate::jobs::{PeriodicTask, TaskError};
 use crate::orders::{self, OrdersError, PaymentMatch};
+use crate::platform::db;
+use crate::platform::jobs::{PeriodicTask, TaskError};
 use entities::order::{self, OrderStatus};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

@@ -10,10 +10,11 @@ use sea_orm::{
 use wechat_integration::{RefundRequest, RefundStatus as WeChatRefundStatus};
 
 use super::{PaymentsError, RefundStatus, pay_error};
+use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal, StaffRole};
-use crate::jobs::{PeriodicTask, TaskError};
 use crate::orders::{self, OrderStatus, OrdersError, PaymentMethod, RefundLine};
-use crate::{AppState, db};
+use crate::platform::db;
+use crate::platform::jobs::{PeriodicTask, TaskError};
 use entities::typed::JsonText;
 use entities::{order, refund};
 

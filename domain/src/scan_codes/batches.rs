@@ -11,10 +11,11 @@ use super::{
     CodeBatch, Gift, GiftKind, MAX_CODES_PER_BATCH, PackCodeKey, ScanError, codes,
     distributor_territory, invalid, split_region,
 };
+use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal, StaffRole};
-use crate::error::StoreError;
-use crate::regions::{self, RegionCode};
-use crate::{AppState, db, validate};
+use crate::platform::error::StoreError;
+use crate::platform::regions::{self, RegionCode};
+use crate::platform::{db, validate};
 use entities::{distributor, scan_code_batch, scan_redemption, sku, stock_batch};
 
 /// What HQ asks for in `createCodeBatch`.

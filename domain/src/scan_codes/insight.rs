@@ -6,10 +6,11 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{AgeBand, ScanError, ScanFlag, WhereBought, distributor_territory};
+use crate::AppState;
 use crate::auth::{DistributorPrincipal, Permission, StaffPrincipal};
 use crate::members::SkinType;
-use crate::regions::{self, RegionCode};
-use crate::{AppState, db};
+use crate::platform::db;
+use crate::platform::regions::{self, RegionCode};
 use entities::{distributor, scan_event};
 
 /// The smallest group a distributor may see.

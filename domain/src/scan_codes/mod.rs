@@ -22,10 +22,10 @@ use wechat_integration::WeChatError;
 
 use crate::auth::AuthError;
 use crate::coupons::CouponsError;
-use crate::error::{DomainError, ErrorCode, StoreError};
 use crate::members::SkinType;
-use crate::regions::{self, RegionCode};
-use crate::validate;
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
+use crate::platform::regions::{self, RegionCode};
+use crate::platform::validate;
 use entities::{distributor, scan_code_batch};
 
 pub(crate) use batches::seed_demo_batch;

@@ -13,12 +13,13 @@ use super::throttle::{check_throttle, note_unknown};
 use super::vouchers::random_voucher;
 use super::{CodeError, Gift, ScanError, ScanEventOutcome, ScanFlag, Survey, batch_territory};
 use crate::auth::MemberPrincipal;
-use crate::clock::DEFAULT_ZONE;
 use crate::coupons;
-use crate::error::StoreError;
 use crate::loyalty::{self, PointsEvent, PointsReason};
-use crate::regions::{self, Place, RegionCode};
-use crate::{AppState, RequestMeta, db, validate};
+use crate::platform::clock::DEFAULT_ZONE;
+use crate::platform::error::StoreError;
+use crate::platform::regions::{self, Place, RegionCode};
+use crate::platform::{db, validate};
+use crate::{AppState, RequestMeta};
 use entities::{member, scan_code_batch, scan_event, scan_redemption};
 
 /// A coarse region: province and city only, never a position.

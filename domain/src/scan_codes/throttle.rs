@@ -2,7 +2,7 @@
 
 use super::ScanError;
 use crate::auth::MemberPrincipal;
-use crate::kv::keys::{self, ScanSubject};
+use crate::platform::kv::keys::{self, ScanSubject};
 use crate::{AppState, RequestMeta};
 
 fn subjects(who: &MemberPrincipal, meta: &RequestMeta) -> Vec<(ScanSubject, i64)> {

@@ -6,7 +6,7 @@ use wechat_integration::{WeChatErrorKind, WxaCodeRequest};
 use super::{ScanError, invalid, text_opt};
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use crate::validate;
+use crate::platform::validate;
 use entities::scan_code_batch;
 
 /// What a mini-program code opens.

@@ -8,7 +8,7 @@ use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use domain::DomainError;
 use domain::auth::{MemberPrincipal, StaffPrincipal, StaffRole};
 use domain::booking::{self, BookInput, BookingStatus, ReminderOutcome};
-use domain::clock::ManualClock;
+use domain::platform::clock::ManualClock;
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, Gql, TestApp, fixtures, on_both_backends};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};

@@ -5,7 +5,7 @@
 use chrono::{Duration, Utc};
 use domain::auth::MemberPrincipal;
 use domain::booking::{self, BookingError, BookingStatus};
-use domain::error::StoreError;
+use domain::platform::error::StoreError;
 use entities::{booking as booking_row, booking_service, store};
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, TestApp, on_both_backends};

@@ -12,8 +12,8 @@ use domain::campaigns::{
     self, AutomationKind, CampaignInput, CampaignSettings, DeliveryReason, DeliveryState, KeyKind,
     Lifecycle, QuietHours, RfmSegment, SegmentRule, TemplateKey, automations, insights, segments,
 };
-use domain::clock::{Clock, ManualClock};
 use domain::members::{SkinConcern, SkinType};
+use domain::platform::clock::{Clock, ManualClock};
 use entities::{
     campaign, campaign_delivery, member, member_tag, order, order_line, subscription_consent,
 };
@@ -1192,7 +1192,7 @@ on_both_backends!(concurrent_workers_share_a_campaign);
 
 /// A local time in Shanghai.
 fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
-    domain::clock::DEFAULT_ZONE
+    domain::platform::clock::DEFAULT_ZONE
         .with_ymd_and_hms(y, m, d, h, min, 0)
         .unwrap()
         .with_timezone(&Utc)

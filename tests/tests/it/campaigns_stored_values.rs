@@ -3,7 +3,7 @@
 
 use domain::auth::{StaffPrincipal, StaffRole};
 use domain::campaigns::{self, CampaignsError};
-use domain::error::StoreError;
+use domain::platform::error::StoreError;
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, TestApp, on_both_backends};
 use sea_orm::{ConnectionTrait, DbErr};

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use domain::auth::{StaffPrincipal, StaffRole};
-use domain::clock::ManualClock;
-use domain::error::StoreError;
+use domain::platform::clock::ManualClock;
+use domain::platform::error::StoreError;
 use domain::{coupons, payments};
 use rouge_tests::fixtures::{self, Catalog};
 use rouge_tests::graphql::code_of;

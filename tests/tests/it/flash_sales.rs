@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use domain::auth::MemberPrincipal;
-use domain::clock::{Clock, ManualClock};
 use domain::flash_sales::{self, FlashSale, FlashSalesError, NewFlashSale};
-use domain::kv::{FlashCounters, FlashGrab, FlashOutcome, RedisStore, RedisStoreOptions};
+use domain::platform::clock::{Clock, ManualClock};
+use domain::platform::kv::{FlashCounters, FlashGrab, FlashOutcome, RedisStore, RedisStoreOptions};
 use domain::{DomainError, ErrorCode, payments};
 use futures::StreamExt;
 use rouge_tests::fixtures::{self, Catalog};
@@ -361,7 +361,7 @@ async fn counters_follow_the_database_after_loss_or_crash(backend: Backend) {
     grab(&app, &m[1], sale.id, 1, &key()).await.unwrap();
 
     // The store loses the counters (a restart without persistence): rebuilt from the database.
-    let counters_key = domain::kv::keys::flash_sale_counters(sale.id);
+    let counters_key = domain::platform::kv::keys::flash_sale_counters(sale.id);
     app.state.kv.delete(&[&counters_key]).await.unwrap();
     assert_eq!(
         code(&grab(&app, &m[0], sale.id, 1, &key()).await),
@@ -422,7 +422,7 @@ async fn the_database_alone_keeps_members_to_the_limit(backend: Backend) {
     let (_, truth) = flash_sales::counters_and_truth(&app.state, sale.id)
         .await
         .unwrap();
-    let counters_key = domain::kv::keys::flash_sale_counters(sale.id);
+    let counters_key = domain::platform::kv::keys::flash_sale_counters(sale.id);
     app.state.kv.delete(&[&counters_key]).await.unwrap();
     let forgetful = FlashCounters {
         members: vec![],

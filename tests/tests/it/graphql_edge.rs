@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use domain::clock::ManualClock;
+use domain::platform::clock::ManualClock;
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, Gql, TestApp, on_both_backends};
 use serde_json::{Value, json};

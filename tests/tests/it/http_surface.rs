@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use domain::kv::{RedisStore, RedisStoreOptions};
+use domain::platform::kv::{RedisStore, RedisStoreOptions};
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, PrivateRedis, TestApp};
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::kv::{CasOutcome, FlashCounters, FlashGrab, FlashOutcome, KeyValueStore};
+use domain::platform::kv::{CasOutcome, FlashCounters, FlashGrab, FlashOutcome, KeyValueStore};
 use rouge_tests::{Backend, on_both_backends, test_kv};
 
 async fn basic_operations(backend: Backend) {
@@ -152,7 +152,7 @@ async fn counters_give_back_and_compare_and_delete(backend: Backend) {
 /// round many callers invalidate the old token while one stores a new one; afterwards the new
 /// one must be there. A get-then-delete loses it whenever a delete lands after the store.
 async fn access_token_invalidation_never_drops_a_newer_token(backend: Backend) {
-    use domain::kv::KvAccessTokenCache;
+    use domain::platform::kv::KvAccessTokenCache;
     use wechat_integration::{AccessTokenCache, CachedToken};
     let kv = test_kv(backend);
     let cache = Arc::new(KvAccessTokenCache::new(kv.clone()));

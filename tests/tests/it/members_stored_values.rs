@@ -4,10 +4,10 @@
 
 use domain::audit::{self, AuditError};
 use domain::auth::{StaffPrincipal, StaffRole};
-use domain::error::StoreError;
 use domain::inventory::{self, InventoryError};
 use domain::loyalty::{self, LoyaltyError};
 use domain::members::{self, MembersError};
+use domain::platform::error::StoreError;
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, TestApp, on_both_backends};
 use sea_orm::{ConnectionTrait, DbErr, Statement};

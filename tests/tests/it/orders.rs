@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use domain::clock::ManualClock;
+use domain::platform::clock::ManualClock;
 use domain::{inventory, loyalty, payments};
 use rouge_tests::fixtures::{self, Catalog};
 use rouge_tests::graphql::code_of;

@@ -1,9 +1,9 @@
 //! Orders and refunds: a stored order status or refund status Rouge does not know is an error
 //! (INTERNAL from the API, a database type error from the domain), never read as a default.
 
-use domain::error::StoreError;
 use domain::orders::{self, OrdersError};
 use domain::payments::{self, PaymentsError};
+use domain::platform::error::StoreError;
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, Gql, TestApp, fixtures, on_both_backends};
 use sea_orm::{ConnectionTrait, DbErr};

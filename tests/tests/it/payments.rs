@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use domain::clock::{Clock, ManualClock};
 use domain::payments::{self, NotifyOutcome, UnmatchedReason};
+use domain::platform::clock::{Clock, ManualClock};
 use domain::{inventory, loyalty};
 use rouge_tests::fixtures::{self, Catalog};
 use rouge_tests::{Backend, Gql, TestApp, eventually, on_both_backends};

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{Duration, Utc};
 use domain::auth::{DistributorPrincipal, MemberPrincipal};
-use domain::error::StoreError;
+use domain::platform::error::StoreError;
 use domain::scan_codes::{self as scan, Gift, ScanError, ScanStatus};
 use domain::{AppState, RequestMeta};
 use futures::StreamExt;

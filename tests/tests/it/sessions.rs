@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use domain::clock::ManualClock;
+use domain::platform::clock::ManualClock;
 use rouge_tests::{Backend, TestApp, on_both_backends};
 use serde_json::json;
 

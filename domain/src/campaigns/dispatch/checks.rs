@@ -229,7 +229,7 @@ async fn take_consents(
     now: DateTime<Utc>,
 ) -> Result<Vec<Outgoing>, CampaignsError> {
     let want: Vec<i64> = outgoing.iter().map(|o| o.member_id).collect();
-    let txn = crate::db::begin_write(&app.db).await?;
+    let txn = crate::platform::db::begin_write(&app.db).await?;
     let taken = subscriptions::take_many(&txn, &c.template_id, &want, now).await?;
     outgoing.retain(|o| {
         let ok = taken.contains(&o.member_id);

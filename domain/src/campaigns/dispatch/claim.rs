@@ -81,7 +81,7 @@ impl Dispatcher {
                 .do_nothing()
                 .to_owned(),
             );
-        let txn = crate::db::begin_write(&app.db).await?;
+        let txn = crate::platform::db::begin_write(&app.db).await?;
         txn.execute(&insert).await?;
         let cursor = boundary.unwrap_or(c.audience_cursor);
         let done = boundary.is_none();
@@ -238,7 +238,7 @@ pub(super) async fn recover_expired_claims(
         .filter(|(_, _, state)| *state != DeliveryState::Sending)
         .map(|(id, _, _)| *id)
         .collect();
-    let txn = crate::db::begin_write(&app.db).await?;
+    let txn = crate::platform::db::begin_write(&app.db).await?;
     write_final(&txn, &in_doubt, DeliveryState::Failed).await?;
     if !requeue.is_empty() {
         campaign_delivery::Entity::update_many()

@@ -41,7 +41,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use super::{Campaign, CampaignStatus, CampaignsError, DeliveryState, QuietHours, stored, view};
 use crate::AppState;
-use crate::kv::keys;
+use crate::platform::kv::keys;
 use entities::{campaign, subscription_template};
 
 /// States of a delivery that is not finished yet.
@@ -358,7 +358,7 @@ mod tests {
 
     #[test]
     fn quiet_hours_wrap_midnight_in_shanghai() {
-        let zone = crate::clock::DEFAULT_ZONE;
+        let zone = crate::platform::clock::DEFAULT_ZONE;
         let quiet = QuietHours::default();
         // 12:00 local: not quiet.
         assert_eq!(quiet_until(utc(4, 0), zone, quiet), None);

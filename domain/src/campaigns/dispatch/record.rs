@@ -70,7 +70,7 @@ impl Dispatcher {
         let settings = &self.settings;
         let now = app.clock.now();
         let s = Sorted::of(answers, settings.max_attempts);
-        let txn = crate::db::begin_write(&app.db).await?;
+        let txn = crate::platform::db::begin_write(&app.db).await?;
         if !s.sent.is_empty() {
             campaign_delivery::Entity::update_many()
                 .col_expr(

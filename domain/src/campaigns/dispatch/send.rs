@@ -14,7 +14,7 @@ use super::record::set_state;
 use super::{DispatchReport, Dispatcher, next_local_midnight, set_not_before, zone_of};
 use crate::AppState;
 use crate::campaigns::{CampaignsError, DeliveryReason, DeliveryState};
-use crate::kv::keys;
+use crate::platform::kv::keys;
 use entities::campaign;
 
 /// Spaces sends out to a rate (per worker process).

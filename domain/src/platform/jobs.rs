@@ -13,8 +13,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::AppState;
-use crate::kv::keys;
-use crate::kv::{CasOutcome, KeyValueStore, KvError};
+use crate::platform::kv::keys;
+use crate::platform::kv::{CasOutcome, KeyValueStore, KvError};
 
 pub type TaskError = Box<dyn std::error::Error + Send + Sync>;
 

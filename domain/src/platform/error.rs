@@ -5,7 +5,7 @@
 
 use sea_orm::{DbErr, RuntimeErr, SqlErr, SqlxError};
 
-use crate::kv::KvError;
+use crate::platform::kv::KvError;
 
 /// The machine-readable codes clients branch on (ARCHITECTURE.md, "Errors").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -222,12 +222,12 @@ macro_rules! store_error_conversions {
     ($error:ty) => {
         impl From<sea_orm::DbErr> for $error {
             fn from(err: sea_orm::DbErr) -> Self {
-                Self::Store($crate::error::StoreError::from(err))
+                Self::Store($crate::platform::error::StoreError::from(err))
             }
         }
-        impl From<$crate::kv::KvError> for $error {
-            fn from(err: $crate::kv::KvError) -> Self {
-                Self::Store($crate::error::StoreError::from(err))
+        impl From<$crate::platform::kv::KvError> for $error {
+            fn from(err: $crate::platform::kv::KvError) -> Self {
+                Self::Store($crate::platform::error::StoreError::from(err))
             }
         }
     };

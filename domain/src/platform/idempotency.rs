@@ -1,6 +1,6 @@
 //! Same key, same answer. A member's request that creates something (a coupon claim, a flash-sale
 //! grab, an order, a booking) carries an idempotency key (checked by
-//! [`validate::idempotency_key`](crate::validate::idempotency_key)), and a retry under the same
+//! [`validate::idempotency_key`](crate::platform::validate::idempotency_key)), and a retry under the same
 //! key gets the answer the first request got: the same coupon, order or booking, never a refusal
 //! that the first request itself caused (the member's limit or the last unit it used up, or the
 //! key it took).
