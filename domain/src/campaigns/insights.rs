@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Value;
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement};
+use sea_orm::{
+    ActiveEnum, ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement,
+};
 
 use super::{CampaignsError, segments};
 use crate::AppState;
@@ -87,8 +89,8 @@ pub async fn recompute(app: &AppState, now: DateTime<Utc>) -> Result<u64, Campai
             now.into(),
             lo.into(),
             hi.into(),
-            (*paid_status).into(),
-            (*part_status).into(),
+            paid_status.to_value().into(),
+            part_status.to_value().into(),
         ];
         written += app
             .db

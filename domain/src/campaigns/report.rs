@@ -160,10 +160,7 @@ async fn attributed_orders(app: &AppState, id: i64) -> Result<(i64, i64), Campai
         )
         .and_where(Expr::col((d.clone(), D::CampaignId)).eq(id))
         .and_where(Expr::col((d.clone(), D::State)).eq(DeliveryState::Sent))
-        .and_where(
-            Expr::col((o.clone(), order::Column::Status))
-                .is_in(segments::PURCHASED.iter().copied()),
-        )
+        .and_where(Expr::col((o.clone(), order::Column::Status)).is_in(segments::PURCHASED))
         .and_where(
             Expr::col((o.clone(), order::Column::PaidAt)).gte(Expr::col((d.clone(), D::SentAt))),
         )

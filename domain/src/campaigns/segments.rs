@@ -8,8 +8,8 @@
 use chrono::{DateTime, NaiveDate, Offset, TimeZone, Utc};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::{CampaignKind, CampaignsError, DeliveryState};
@@ -18,13 +18,14 @@ use crate::booking::BookingStatus;
 use crate::members::{SkinConcern, birthday};
 use SegmentRule as R;
 pub use entities::campaign::SegmentRule;
+use entities::order::OrderStatus;
 use entities::{
     booking, booking_service, campaign, campaign_delivery, category, member, member_insight,
     member_tag, order, order_line, product, sku,
 };
 
 /// Order statuses that count as a purchase.
-pub(crate) const PURCHASED: [&str; 2] = ["PAID", "PARTIALLY_REFUNDED"];
+pub(crate) const PURCHASED: [OrderStatus; 2] = [OrderStatus::Paid, OrderStatus::PartiallyRefunded];
 
 const MAX_DEPTH: usize = 8;
 const MAX_NODES: usize = 200;
@@ -202,7 +203,7 @@ fn condition(rule: &SegmentRule, backend: DbBackend) -> Condition {
                 Query::select()
                     .column(order::Column::MemberId)
                     .from(order::Entity)
-                    .and_where(order::Column::Status.is_in(PURCHASED.iter().copied()))
+                    .and_where(order::Column::Status.is_in(PURCHASED))
                     .group_by_col(order::Column::MemberId)
                     .and_having(Expr::col(order::Column::PaidAt).max().lt(*at))
                     .to_owned(),
@@ -308,7 +309,7 @@ fn repurchase_due(
     };
     let statuses = PURCHASED
         .iter()
-        .map(|s| format!("'{s}'"))
+        .map(|s| format!("'{}'", s.to_value()))
         .collect::<Vec<_>>()
         .join(", ");
     let category = category_id
@@ -427,7 +428,7 @@ fn purchases() -> SelectStatement {
     Query::select()
         .column(order::Column::MemberId)
         .from(order::Entity)
-        .and_where(order::Column::Status.is_in(PURCHASED.iter().copied()))
+        .and_where(order::Column::Status.is_in(PURCHASED))
         .to_owned()
 }
 
@@ -445,9 +446,7 @@ fn purchased_lines() -> SelectStatement {
             Expr::col((sku::Entity, sku::Column::Id))
                 .equals((order_line::Entity, order_line::Column::SkuId)),
         )
-        .and_where(
-            Expr::col((order::Entity, order::Column::Status)).is_in(PURCHASED.iter().copied()),
-        )
+        .and_where(Expr::col((order::Entity, order::Column::Status)).is_in(PURCHASED))
         .to_owned()
 }
 

@@ -1,0 +1,138 @@
+//! The demo's people: staff of each role, a distributor with its buyer account, and members
+//! with skin profiles, allergies and encrypted phone numbers.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, Set};
+
+use super::{DEMO_MEMBERS, SeedError};
+use crate::AppState;
+use crate::auth::StaffRole;
+use crate::members::{Gender, SkinConcern, TagSource};
+use entities::{
+    distributor, distributor_account, member, member_allergy, member_tag, staff_account,
+};
+
+pub(super) async fn staff(
+    txn: &DatabaseTransaction,
+    store_ids: &[i64],
+    password: &str,
+    now: DateTime<Utc>,
+) -> Result<(), SeedError> {
+    for (username, display, role, store) in [
+        ("hq-demo", "总部运营", StaffRole::Hq, None),
+        (
+            "manager-demo",
+            "静安店长",
+            StaffRole::Manager,
+            store_ids.first().copied(),
+        ),
+        (
+            "ba-demo",
+            "静安美容顾问",
+            StaffRole::Ba,
+            store_ids.first().copied(),
+        ),
+    ] {
+        staff_account::ActiveModel {
+            username: Set(username.into()),
+            password_hash: Set(password.to_owned()),
+            display_name: Set(display.into()),
+            role: Set(role),
+            store_id: Set(store),
+            active: Set(true),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+    }
+
+    Ok(())
+}
+
+pub(super) async fn distributor(
+    txn: &DatabaseTransaction,
+    password: &str,
+    now: DateTime<Utc>,
+) -> Result<(), SeedError> {
+    let dist = distributor::ActiveModel {
+        code: Set("D-EAST-01".into()),
+        name: Set("华东美妆贸易有限公司".into()),
+        level: Set("A".into()),
+        region: Set("上海市".into()),
+        region_codes: Set(Some("310000".into())),
+        credit_limit_fen: Set(50_000_000),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    distributor_account::ActiveModel {
+        distributor_id: Set(dist.id),
+        username: Set("dist-demo".into()),
+        password_hash: Set(password.to_owned()),
+        display_name: Set("华东采购".into()),
+        active: Set(true),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+
+    Ok(())
+}
+
+pub(super) async fn members(
+    app: &AppState,
+    txn: &DatabaseTransaction,
+    openid_for: &impl Fn(&str) -> String,
+    now: DateTime<Utc>,
+) -> Result<(), SeedError> {
+    for (i, demo) in DEMO_MEMBERS.iter().enumerate() {
+        let e164 = format!("+86{}", demo.phone);
+        let row = member::ActiveModel {
+            member_code: Set(format!("MDEMO{:06}", i + 1)),
+            openid: Set(openid_for(demo.wechat_user)),
+            unionid: Set(None),
+            nickname: Set(Some(demo.nickname.into())),
+            gender: Set(Gender::Female),
+            skin_type: Set(Some(demo.skin_type)),
+            skin_concerns: Set(SkinConcern::to_bits(demo.concerns)),
+            marketing_consent: Set(true),
+            marketing_consent_at: Set(Some(now)),
+            phone_cipher: Set(Some(app.pii.encrypt(&e164))),
+            phone_index: Set(Some(app.pii.blind_index(&e164))),
+            phone_masked: Set(Some(format!(
+                "{}****{}",
+                &demo.phone[..3],
+                &demo.phone[7..]
+            ))),
+            tier_code: Set("MEMBER".into()),
+            cumulative_spend_fen: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        member_tag::ActiveModel {
+            member_id: Set(row.id),
+            name: Set(demo.skin_type.tag().into()),
+            source: Set(TagSource::System),
+            created_by: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        for ingredient in demo.allergies {
+            member_allergy::ActiveModel {
+                member_id: Set(row.id),
+                ingredient: Set((*ingredient).into()),
+            }
+            .insert(txn)
+            .await?;
+        }
+    }
+    Ok(())
+}
