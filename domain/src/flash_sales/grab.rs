@@ -54,7 +54,7 @@ pub async fn grab_flash_sale(
     let attempts = app
         .kv
         .incr_window(
-            &format!("{key}:rl:{}", me.member_id),
+            &keys::flash_sale_grab_rate(sale_id, me.member_id),
             Duration::from_secs(1),
         )
         .await

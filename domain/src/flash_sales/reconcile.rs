@@ -27,7 +27,7 @@ pub async fn reconcile(app: &AppState, sale_id: i64) -> Result<u64, FlashSalesEr
     let truth = truth(&app.db, &sale).await?;
     let kv: HashMap<i64, i64> = counters.members.iter().copied().collect();
     let db: HashMap<i64, i64> = truth.members.iter().copied().collect();
-    let suspects_key = format!("{key}:suspects");
+    let suspects_key = keys::flash_sale_suspects(sale_id);
     let now_ms = app.clock.now().timestamp_millis();
     let previous: Suspects = app
         .kv

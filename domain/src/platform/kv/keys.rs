@@ -37,6 +37,16 @@ pub fn flash_sale_counters(sale_id: i64) -> String {
     format!("flash:{{{sale_id}}}")
 }
 
+/// A member's grab attempts on a sale in the current second (same slot as the sale's counters).
+pub fn flash_sale_grab_rate(sale_id: i64, member_id: i64) -> String {
+    format!("{}:rl:{member_id}", flash_sale_counters(sale_id))
+}
+
+/// Members whose counters disagreed with the database at the last reconcile pass.
+pub fn flash_sale_suspects(sale_id: i64) -> String {
+    format!("{}:suspects", flash_sale_counters(sale_id))
+}
+
 /// The version of a store's booking window; bumping it drops every replica's cached slots.
 pub fn booking_window_version(store_id: i64) -> String {
     format!("booking:slots:v:{store_id}")
@@ -103,6 +113,8 @@ mod tests {
         assert_eq!(login_failures_from(ip), "login-failures-ip:10.0.0.7");
         assert_eq!(lease("dispatch"), "lease:dispatch");
         assert_eq!(flash_sale_counters(42), "flash:{42}");
+        assert_eq!(flash_sale_grab_rate(42, 7), "flash:{42}:rl:7");
+        assert_eq!(flash_sale_suspects(42), "flash:{42}:suspects");
         assert_eq!(booking_window_version(3), "booking:slots:v:3");
         assert_eq!(wechat_access_token("wx1"), "wechat:access-token:wx1");
         assert_eq!(scan_unknown(ScanSubject::Member(9)), "scan-unknown:m:9");
