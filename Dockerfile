@@ -1,11 +1,15 @@
 # Build: docker build -t registry.example.com/rouge/rouge:0.1.0 .
+# A demo image (fake WeChat and demo data, for front-end teams):
+#   docker build --build-arg FEATURES=demo -t rouge-demo .
 # The build context is what .dockerignore lets through (sources, not target/ or local data).
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-# Without the `demo` feature: no fake WeChat and no demo data in the image; a configuration that
-# asks for the fake WeChat is refused at start-up.
-RUN cargo build --release -p api --no-default-features --locked && strip target/release/rouge
+# Without the `demo` feature (the release image): no fake WeChat and no demo data in the image;
+# a configuration that asks for the fake WeChat is refused at start-up.
+ARG FEATURES=""
+RUN cargo build --release -p api --no-default-features --features "$FEATURES" --locked \
+    && strip target/release/rouge
 
 FROM debian:bookworm-slim
 # The non-root user owns /var/lib/rouge, the working directory and the data directory of the

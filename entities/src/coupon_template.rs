@@ -47,9 +47,8 @@ pub struct Model {
     /// Scope, JSON arrays; empty means all.
     pub sku_ids: JsonText<Vec<i64>>,
     pub category_ids: JsonText<Vec<i64>>,
-    /// Order channels as stored text (ONLINE, IN_STORE); the domain reads them as its order
-    /// channel and refuses one it does not know.
-    pub channels: JsonText<Vec<String>>,
+    /// Order channels (stored as `["IN_STORE","ONLINE"]`); an unknown one fails the read.
+    pub channels: JsonText<Vec<crate::order::Channel>>,
     pub store_ids: JsonText<Vec<i64>>,
     pub stacks_with_coupons: bool,
     pub stacks_with_flash_sale: bool,

@@ -4,13 +4,26 @@ use sea_orm::entity::prelude::*;
 // published SDL lists them bare.
 
 // Where the order was made: the mini-program, or a sale a BA recorded at the counter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+// Serde names match the stored text: coupon templates keep channel lists as JSON.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[sea_orm(
     rs_type = "String",
     db_type = "String(StringLen::None)",
     rename_all = "SCREAMING_SNAKE_CASE"
 )]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Channel {
     Online,
     InStore,
@@ -151,5 +164,16 @@ mod tests {
         for s in OrderStatus::iter() {
             assert_eq!(s.as_str(), s.to_value());
         }
+    }
+
+    // Coupon templates keep channel lists as JSON text written by earlier releases.
+    #[test]
+    fn channel_lists_keep_their_stored_json() -> Result<(), serde_json::Error> {
+        let stored = r#"["IN_STORE","ONLINE"]"#;
+        let read: Vec<Channel> = serde_json::from_str(stored)?;
+        assert_eq!(read, vec![Channel::InStore, Channel::Online]);
+        assert_eq!(serde_json::to_string(&read)?, stored);
+        assert!(serde_json::from_str::<Vec<Channel>>(r#"["MAIL"]"#).is_err());
+        Ok(())
     }
 }

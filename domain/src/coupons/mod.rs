@@ -184,18 +184,7 @@ impl TryFrom<coupon_template::Model> for Template {
                 )));
             }
         };
-        let channels = t
-            .channels
-            .iter()
-            .map(|c| {
-                Channel::parse(c).ok_or_else(|| {
-                    DbErr::Type(format!(
-                        "coupon template {} names an unknown channel {c:?}",
-                        t.id
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let channels = t.channels.0.clone();
         Ok(Self {
             id: t.id,
             kind: t.kind,

@@ -88,10 +88,12 @@ fn id_set(ids: &[i64]) -> JsonText<Vec<i64>> {
     JsonText(set.into_iter().collect())
 }
 
-/// A scope's channels as stored text, each once, in order.
-fn channel_set(channels: &[Channel]) -> JsonText<Vec<String>> {
-    let set: BTreeSet<&str> = channels.iter().map(|c| c.as_str()).collect();
-    JsonText(set.into_iter().map(str::to_owned).collect())
+/// A scope's channels, each once, in the order of their stored text (as always written).
+fn channel_set(channels: &[Channel]) -> JsonText<Vec<Channel>> {
+    let mut set = channels.to_vec();
+    set.sort_by_key(|c| c.as_str());
+    set.dedup();
+    JsonText(set)
 }
 
 /// HQ defines a coupon template.
