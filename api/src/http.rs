@@ -27,6 +27,10 @@ pub struct HttpOptions {
     pub execution_timeout: Duration,
     pub graphiql: bool,
     pub trust_forwarded_for: bool,
+    /// The development payment routes (`/dev/wechat/pay/...`): only with the fake WeChat,
+    /// never in production (see [`crate::dev_pay::DevWeChatPay::for_config`]).
+    #[cfg(feature = "demo")]
+    pub dev_wechat_pay: Option<crate::dev_pay::DevWeChatPay>,
 }
 
 impl Default for HttpOptions {
@@ -38,6 +42,8 @@ impl Default for HttpOptions {
             execution_timeout: Duration::from_secs(10),
             graphiql: true,
             trust_forwarded_for: false,
+            #[cfg(feature = "demo")]
+            dev_wechat_pay: None,
         }
     }
 }
@@ -434,6 +440,10 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
             poem::get(crate::graphiql::asset),
         );
     }
+    #[cfg(feature = "demo")]
+    if let Some(dev) = options.dev_wechat_pay.clone() {
+        route = route.nest(crate::dev_pay::DEV_PAY_PREFIX, crate::dev_pay::routes(dev));
+    }
     route
         .at("/graphql/consumer", consumer)
         .at("/graphql/staff", staff)
@@ -486,6 +496,10 @@ pub fn worker_routes(state: Arc<AppState>, metrics: Metrics) -> impl Endpoint {
 fn route_label(path: &str) -> &'static str {
     if path.starts_with(crate::graphiql::ASSETS_PATH) {
         return "graphiql_assets";
+    }
+    #[cfg(feature = "demo")]
+    if path.starts_with(crate::dev_pay::DEV_PAY_PREFIX) {
+        return "dev_wechat_pay";
     }
     match path {
         "/graphql/consumer" => "graphql_consumer",

@@ -5,6 +5,8 @@ pub mod client_addr;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
+#[cfg(feature = "demo")]
+pub mod dev_pay;
 pub mod graphiql;
 pub mod http;
 pub mod metrics;
@@ -108,6 +110,13 @@ impl WeChatWiring {
         return self.fake.is_some();
         #[cfg(not(feature = "demo"))]
         return false;
+    }
+
+    /// The development payment routes for this wiring, when `config` allows them (the fake
+    /// WeChat, not production).
+    #[cfg(feature = "demo")]
+    pub fn dev_wechat_pay(&self, config: &Config) -> Option<dev_pay::DevWeChatPay> {
+        dev_pay::DevWeChatPay::for_config(config, self.fake.as_ref())
     }
 
     /// Stops the fake WeChat, if there is one.
@@ -300,6 +309,8 @@ pub fn http_options(config: &Config) -> HttpOptions {
         execution_timeout: Duration::from_millis(config.graphql.timeout_ms),
         graphiql: config.introspection(),
         trust_forwarded_for: config.http.trust_forwarded_for,
+        #[cfg(feature = "demo")]
+        dev_wechat_pay: None,
     }
 }
 

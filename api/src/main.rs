@@ -191,9 +191,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .jobs
         .in_serve
         .then(|| tokio::spawn(api::run_worker(state.clone(), jobs_stopped)));
+    #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
+    let mut options = api::http_options(&config);
+    #[cfg(feature = "demo")]
+    {
+        options.dev_wechat_pay = wechat.dev_wechat_pay(&config);
+        if options.dev_wechat_pay.is_some() {
+            println!(
+                "  fake WeChat Pay: POST {base}{}/<outTradeNo>/succeed or /fail",
+                api::dev_pay::DEV_PAY_PREFIX
+            );
+        }
+    }
     api::serve(
         state,
-        api::http_options(&config),
+        options,
         listener,
         shutdown_signal(),
         Duration::from_secs(config.http.shutdown_grace_secs),

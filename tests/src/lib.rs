@@ -90,9 +90,17 @@ pub struct TestAppBuilder {
     query_counter: Option<Arc<std::sync::atomic::AtomicUsize>>,
     db: Option<TestDb>,
     auth: domain::login::AuthSettings,
+    config: api::config::Config,
 }
 
 impl TestAppBuilder {
+    /// The server configuration that decides what is mounted (the development payment routes
+    /// exist only with the fake WeChat outside production); the default configuration otherwise.
+    pub fn config(mut self, config: api::config::Config) -> Self {
+        self.config = config;
+        self
+    }
+
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -179,10 +187,13 @@ impl TestAppBuilder {
                 .await
                 .expect("seed");
         }
+        let mut options = self.options;
+        options.dev_wechat_pay =
+            api::dev_pay::DevWeChatPay::for_config(&self.config, Some(&wechat));
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(api::serve(
             state.clone(),
-            self.options,
+            options,
             listener,
             async move {
                 let _ = rx.await;
@@ -213,6 +224,7 @@ impl TestApp {
             query_counter: None,
             db: None,
             auth: domain::login::AuthSettings::default(),
+            config: api::config::Config::default(),
         }
     }
 

@@ -11,6 +11,7 @@ mod catalog;
 mod contract;
 mod coupons;
 mod deploy_manifests;
+mod dev_pay;
 mod flash_sales;
 mod graphql_edge;
 mod http_surface;

@@ -481,6 +481,30 @@ impl FakeWeChat {
         Ok(())
     }
 
+    /// The payment fails (the payer's bank refuses, say): the order's trade state becomes
+    /// PAYERROR, which a query reports. As with WeChat Pay v3, which notifies successful
+    /// payments only, no notification is sent; the trade cannot be paid any more (it is closed
+    /// when the merchant closes it).
+    pub fn fail_payment(&self, out_trade_no: &str) -> Result<(), FakeError> {
+        self.with_state(|s| {
+            let order = s
+                .orders
+                .get_mut(out_trade_no)
+                .ok_or_else(|| FakeError::NoOrder(out_trade_no.to_owned()))?;
+            if order.state != "NOTPAY" {
+                return Err(FakeError::NotPayable(out_trade_no.to_owned()));
+            }
+            order.state = "PAYERROR".into();
+            Ok(())
+        })
+    }
+
+    /// The trade state WeChat Pay reports for an order (`NOTPAY`, `SUCCESS`, `PAYERROR`,
+    /// `CLOSED`, `REFUND`), or `None` when the fake has no such order.
+    pub fn trade_state(&self, out_trade_no: &str) -> Option<String> {
+        self.with_state(|s| s.orders.get(out_trade_no).map(|o| o.state.clone()))
+    }
+
     /// A signed, encrypted TRANSACTION.SUCCESS notification for any order number and amount,
     /// signed at `timestamp` (to craft tampered or replayed deliveries).
     pub fn signed_payment_notification(
