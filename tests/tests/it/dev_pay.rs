@@ -169,9 +169,10 @@ fn live_wechat() -> Config {
 }
 
 fn production() -> Config {
-    let mut config = Config::default();
-    config.env = Environment::Production;
-    config
+    Config {
+        env: Environment::Production,
+        ..Default::default()
+    }
 }
 
 /// With live WeChat or in production the routes are not mounted: 404 as any unknown path, and
