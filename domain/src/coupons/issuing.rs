@@ -425,11 +425,13 @@ pub async fn my_coupons(
         Some(CouponStatus::Available) => q
             .filter(coupon::Column::Status.eq(CouponStatus::Available))
             .filter(coupon::Column::ValidUntil.gt(now)),
-        Some(CouponStatus::Used) => q.filter(coupon::Column::Status.eq(CouponStatus::Used)).filter(
-            coupon::Column::UsedOrderId
-                .is_null()
-                .or(coupon::Column::UsedOrderId.not_in_subquery(pending_order_ids())),
-        ),
+        Some(CouponStatus::Used) => q
+            .filter(coupon::Column::Status.eq(CouponStatus::Used))
+            .filter(
+                coupon::Column::UsedOrderId
+                    .is_null()
+                    .or(coupon::Column::UsedOrderId.not_in_subquery(pending_order_ids())),
+            ),
         Some(CouponStatus::Reserved) => q
             .filter(coupon::Column::Status.eq(CouponStatus::Used))
             .filter(coupon::Column::UsedOrderId.in_subquery(pending_order_ids())),

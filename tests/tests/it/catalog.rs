@@ -258,7 +258,10 @@ async fn consumers_list_stores_and_read_one_sku(backend: Backend) {
 
     // Every store, with its time zone; the id is what pick-up takes.
     let stores = anonymous
-        .ok("{ stores { id code name city address timezone } }", json!({}))
+        .ok(
+            "{ stores { id code name city address timezone } }",
+            json!({}),
+        )
         .await["stores"]
         .as_array()
         .unwrap()
@@ -296,10 +299,7 @@ async fn consumers_list_stores_and_read_one_sku(backend: Backend) {
         assert_eq!(sku["active"], true);
     }
     let hq = app.login_staff("hq-demo").await;
-    let staff_view = hq
-        .ok(SKU, json!({ "id": cat.serum_sku.to_string() }))
-        .await["sku"]
-        .clone();
+    let staff_view = hq.ok(SKU, json!({ "id": cat.serum_sku.to_string() })).await["sku"].clone();
     assert!(staff_view["costFen"].is_i64(), "{staff_view}");
 
     // Bad and unknown ids.

@@ -1134,10 +1134,14 @@ async fn a_coupon_on_an_unpaid_order_shows_as_reserved(backend: Backend) {
         coupon_row(&app, &paid).await.status,
         coupons::CouponStatus::Used
     );
-    let ids = |list: Vec<(String, String, Value)>| list.into_iter().map(|c| c.0).collect::<Vec<_>>();
+    let ids =
+        |list: Vec<(String, String, Value)>| list.into_iter().map(|c| c.0).collect::<Vec<_>>();
     assert_eq!(ids(mine(&me, json!("RESERVED")).await), vec![paid.clone()]);
     assert_eq!(ids(mine(&me, json!("USED")).await), Vec::<String>::new());
-    assert_eq!(ids(mine(&me, json!("AVAILABLE")).await), vec![closed.clone()]);
+    assert_eq!(
+        ids(mine(&me, json!("AVAILABLE")).await),
+        vec![closed.clone()]
+    );
 
     // Paid: USED.
     me.ok(PAY, json!({ "id": order["id"] })).await;
@@ -1155,7 +1159,10 @@ async fn a_coupon_on_an_unpaid_order_shows_as_reserved(backend: Backend) {
         "{all:?}"
     );
     assert_eq!(ids(mine(&me, json!("USED")).await), vec![paid.clone()]);
-    assert_eq!(ids(mine(&me, json!("RESERVED")).await), Vec::<String>::new());
+    assert_eq!(
+        ids(mine(&me, json!("RESERVED")).await),
+        Vec::<String>::new()
+    );
 
     // Taken by an order that closes unpaid: RESERVED, then AVAILABLE again.
     let unpaid = me
@@ -1165,12 +1172,15 @@ async fn a_coupon_on_an_unpaid_order_shows_as_reserved(backend: Backend) {
         )
         .await["placeOrder"]
         .clone();
-    assert_eq!(ids(mine(&me, json!("RESERVED")).await), vec![closed.clone()]);
-    assert!(
-        mine(&me, Value::Null)
-            .await
-            .contains(&(closed.clone(), "RESERVED".into(), unpaid["id"].clone()))
+    assert_eq!(
+        ids(mine(&me, json!("RESERVED")).await),
+        vec![closed.clone()]
     );
+    assert!(mine(&me, Value::Null).await.contains(&(
+        closed.clone(),
+        "RESERVED".into(),
+        unpaid["id"].clone()
+    )));
     clock.advance(Duration::minutes(16));
     assert!(payments::close_overdue_orders(&app.state).await.unwrap() >= 1);
     assert_eq!(
@@ -1187,7 +1197,10 @@ async fn a_coupon_on_an_unpaid_order_shows_as_reserved(backend: Backend) {
         all.contains(&(paid.clone(), "USED".into(), order["id"].clone())),
         "{all:?}"
     );
-    assert_eq!(ids(mine(&me, json!("RESERVED")).await), Vec::<String>::new());
+    assert_eq!(
+        ids(mine(&me, json!("RESERVED")).await),
+        Vec::<String>::new()
+    );
 }
 
 on_both_backends!(
