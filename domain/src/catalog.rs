@@ -563,6 +563,15 @@ pub async fn product(app: &AppState, id: i64) -> Result<Product, CatalogError> {
         .ok_or(CatalogError::NotFound("product"))
 }
 
+/// One SKU by id, active or not (like [`product`]).
+pub async fn sku(app: &AppState, id: i64) -> Result<Sku, CatalogError> {
+    sku::Entity::find_by_id(id)
+        .one(&app.db)
+        .await?
+        .map(Into::into)
+        .ok_or(CatalogError::NotFound("SKU"))
+}
+
 /// The active SKUs of many products in one query (for batched GraphQL loading).
 pub async fn skus_of_products(
     app: &AppState,

@@ -1,7 +1,8 @@
 use sea_orm::entity::prelude::*;
 
 // A copy's stored state. AVAILABLE copies past their end are shown as EXPIRED (the domain
-// reads `valid_until` too); used copies are USED.
+// reads `valid_until` too); used copies are USED, shown as RESERVED while the order that took
+// them awaits payment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
 #[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
 #[sea_orm(
@@ -13,6 +14,9 @@ pub enum CouponStatus {
     Available,
     Used,
     Expired,
+    /// Never stored: a USED copy whose order is still PENDING_PAYMENT, as the member sees it
+    /// (it goes back to AVAILABLE if the order closes unpaid).
+    Reserved,
 }
 
 /// Where a coupon came from.

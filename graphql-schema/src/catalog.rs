@@ -299,6 +299,12 @@ impl CatalogQuery {
         ))
     }
 
+    /// One SKU as the catalog shows it (cost and safety stock are staff only).
+    async fn sku(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Sku> {
+        public_read(ctx).await?;
+        Ok(Sku(catalog::sku(app(ctx), parse_id(&id)?).await?, None))
+    }
+
     async fn categories(&self, ctx: &Context<'_>) -> ApiResult<Vec<Category>> {
         public_read(ctx).await?;
         Ok(catalog::categories(app(ctx))

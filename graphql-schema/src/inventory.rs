@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::inventory;
 
-use crate::context::{app, staff};
+use crate::context::{app, public_read, staff};
 use crate::error::{ApiResult, parse_id};
 use crate::scalars::Date;
 
@@ -98,6 +98,23 @@ pub struct StockMovement {
     pub staff_id: Option<ID>,
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// The stores a member can pick an order up from or book at.
+#[derive(Default)]
+pub struct ConsumerStoresQuery;
+
+#[Object]
+impl ConsumerStoresQuery {
+    /// Every store, by id, with its time zone.
+    async fn stores(&self, ctx: &Context<'_>) -> ApiResult<Vec<Store>> {
+        public_read(ctx).await?;
+        Ok(inventory::stores(app(ctx))
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
 }
 
 #[derive(Default)]

@@ -37,6 +37,7 @@ pub struct ConsumerQuery(
     members::ConsumerMembersQuery,
     subscriptions::ConsumerSubscriptionsQuery,
     catalog::CatalogQuery,
+    inventory::ConsumerStoresQuery,
     orders::ConsumerOrdersQuery,
     loyalty::LoyaltyQuery,
     loyalty::ConsumerLoyaltyQuery,

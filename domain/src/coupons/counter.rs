@@ -34,7 +34,9 @@ pub async fn coupon_code(
     let now = app.clock.now();
     match status_of(&row, now) {
         CouponStatus::Available => {}
-        CouponStatus::Used => return Err(CouponsError::AlreadyUsed(tpl.name)),
+        CouponStatus::Used | CouponStatus::Reserved => {
+            return Err(CouponsError::AlreadyUsed(tpl.name));
+        }
         CouponStatus::Expired => {
             return Err(CouponsError::Expired(format!(
                 "the coupon {} has expired",
@@ -117,7 +119,9 @@ pub async fn redeem_at_counter(
     let now = app.clock.now();
     match status_of(&row, now) {
         CouponStatus::Available => {}
-        CouponStatus::Used => return Err(CouponsError::AlreadyUsed(tpl.name)),
+        CouponStatus::Used | CouponStatus::Reserved => {
+            return Err(CouponsError::AlreadyUsed(tpl.name));
+        }
         CouponStatus::Expired => {
             return Err(CouponsError::Expired(format!(
                 "the coupon {} has expired",

@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::{
     Coupon, CouponSource, CouponStatus, CouponsError, Template, invalid, load_template,
-    template_row, to_coupon, with_templates,
+    pending_order_ids, template_row, to_coupon, with_templates,
 };
 use crate::AppState;
 use crate::auth::{MemberPrincipal, Permission, StaffPrincipal};
@@ -425,7 +425,16 @@ pub async fn my_coupons(
         Some(CouponStatus::Available) => q
             .filter(coupon::Column::Status.eq(CouponStatus::Available))
             .filter(coupon::Column::ValidUntil.gt(now)),
-        Some(CouponStatus::Used) => q.filter(coupon::Column::Status.eq(CouponStatus::Used)),
+        Some(CouponStatus::Used) => q
+            .filter(coupon::Column::Status.eq(CouponStatus::Used))
+            .filter(
+                coupon::Column::UsedOrderId
+                    .is_null()
+                    .or(coupon::Column::UsedOrderId.not_in_subquery(pending_order_ids())),
+            ),
+        Some(CouponStatus::Reserved) => q
+            .filter(coupon::Column::Status.eq(CouponStatus::Used))
+            .filter(coupon::Column::UsedOrderId.in_subquery(pending_order_ids())),
         Some(CouponStatus::Expired) => q.filter(
             coupon::Column::Status
                 .eq(CouponStatus::Expired)

@@ -23,15 +23,17 @@ mod pricing;
 mod report;
 mod templates;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Query, SelectStatement};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::auth::AuthError;
 use crate::inventory;
 use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use crate::pricing::{Channel, PricingError};
+use entities::order::{self, OrderStatus};
 use entities::{coupon, coupon_template};
 
 pub use birthday::{BirthdayCoupons, issue_birthday_coupons};
@@ -255,7 +257,8 @@ pub struct Coupon {
     pub id: i64,
     pub template: Template,
     pub member_id: i64,
-    /// AVAILABLE copies past their end show as EXPIRED.
+    /// AVAILABLE copies past their end show as EXPIRED; USED copies whose order awaits payment
+    /// show as RESERVED.
     pub status: CouponStatus,
     pub source: CouponSource,
     pub valid_from: DateTime<Utc>,
@@ -316,17 +319,59 @@ async fn templates_by_id<C: ConnectionTrait>(
     Ok(templates)
 }
 
+/// The ids of orders still awaiting payment: the coupons they took show as RESERVED.
+fn pending_order_ids() -> SelectStatement {
+    Query::select()
+        .column(order::Column::Id)
+        .from(order::Entity)
+        .and_where(order::Column::Status.eq(OrderStatus::PendingPayment))
+        .to_owned()
+}
+
+/// Which of these rows' orders still await payment.
+async fn pending_orders_of<C: ConnectionTrait>(
+    db: &C,
+    rows: &[coupon::Model],
+) -> Result<HashSet<i64>, CouponsError> {
+    let ids: BTreeSet<i64> = rows
+        .iter()
+        .filter(|r| r.status == CouponStatus::Used)
+        .filter_map(|r| r.used_order_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(order::Entity::find()
+        .select_only()
+        .column(order::Column::Id)
+        .filter(order::Column::Id.is_in(ids))
+        .filter(order::Column::Status.eq(OrderStatus::PendingPayment))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// The coupons as the member sees them, with their templates.
 async fn with_templates<C: ConnectionTrait>(
     db: &C,
     rows: Vec<coupon::Model>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Coupon>, CouponsError> {
     let templates = templates_by_id(db, rows.iter().map(|r| r.template_id)).await?;
+    let pending = pending_orders_of(db, &rows).await?;
     Ok(rows
         .into_iter()
         .filter_map(|r| {
             let t = templates.get(&r.template_id)?.clone();
-            Some(to_coupon(r, t, now))
+            let reserved = r.status == CouponStatus::Used
+                && r.used_order_id.is_some_and(|o| pending.contains(&o));
+            let mut coupon = to_coupon(r, t, now);
+            if reserved {
+                coupon.status = CouponStatus::Reserved;
+            }
+            Some(coupon)
         })
         .collect())
 }

@@ -109,7 +109,9 @@ fn evaluate(
 ) -> Result<i64, CouponsError> {
     let name = &t.name;
     match c.status {
-        CouponStatus::Used => return Err(CouponsError::AlreadyUsed(name.clone())),
+        CouponStatus::Used | CouponStatus::Reserved => {
+            return Err(CouponsError::AlreadyUsed(name.clone()));
+        }
         CouponStatus::Expired => {
             return Err(CouponsError::Expired(format!(
                 "the coupon {name} has expired"

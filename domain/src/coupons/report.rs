@@ -72,7 +72,7 @@ pub async fn coupon_report(
             report.claimed += 1;
         }
         match shown_status(status, valid_until, now) {
-            CouponStatus::Used => {
+            CouponStatus::Used | CouponStatus::Reserved => {
                 report.redeemed += 1;
                 report.discount_fen += discount;
                 order_ids.extend(order_id);

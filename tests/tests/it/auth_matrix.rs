@@ -21,6 +21,7 @@ const STAFF_ANY_ROLE: &[&str] = &[
     "categories",
     "product",
     "products",
+    "sku",
     "tiers",
     "stores",
     "locations",
@@ -110,7 +111,9 @@ const CONSUMER_OPEN: &[&str] = &[
     "refreshSession",
     "products",
     "product",
+    "sku",
     "categories",
+    "stores",
     "tiers",
 ];
 

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rouge_tests::fixtures;
+use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, TestApp, on_both_backends};
+use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::json;
 
 const PRODUCTS: &str = "query($first: Int!, $after: String, $cat: ID, $skin: SkinType) {
@@ -247,8 +249,73 @@ async fn catalog_reads_are_batched(backend: Backend) {
     assert!(large <= 4, "{large} queries for a page");
 }
 
+const SKU: &str = "query($id: ID!) { sku(id: $id) { id productId code priceFen available costFen safetyStock active } }";
+
+async fn consumers_list_stores_and_read_one_sku(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let cat = fixtures::catalog(&app, 10).await;
+    let anonymous = app.consumer();
+
+    // Every store, with its time zone; the id is what pick-up takes.
+    let stores = anonymous
+        .ok(
+            "{ stores { id code name city address timezone } }",
+            json!({}),
+        )
+        .await["stores"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let rows = entities::store::Entity::find()
+        .order_by_asc(entities::store::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(stores.len(), rows.len());
+    for (shown, row) in stores.iter().zip(&rows) {
+        assert_eq!(
+            shown,
+            &json!({ "id": row.id.to_string(), "code": row.code, "name": row.name,
+                     "city": row.city, "address": row.address, "timezone": row.timezone })
+        );
+    }
+    let sh = stores.iter().find(|s| s["code"] == "SH001").unwrap();
+    assert_eq!(sh["id"], cat.store_id.to_string());
+    assert!(!sh["timezone"].as_str().unwrap().is_empty());
+
+    // One SKU as the catalog shows it: staff-only fields stay null for consumers.
+    let (member, _) = app.login_member("sku-reader").await;
+    for reader in [&anonymous, &member] {
+        let sku = reader
+            .ok(SKU, json!({ "id": cat.serum_sku.to_string() }))
+            .await["sku"]
+            .clone();
+        assert_eq!(sku["id"], cat.serum_sku.to_string());
+        assert_eq!(sku["productId"], cat.serum.to_string());
+        assert_eq!(sku["priceFen"], 29_900);
+        assert_eq!(sku["available"], 20);
+        assert_eq!(sku["costFen"], json!(null), "cost is for staff");
+        assert_eq!(sku["safetyStock"], json!(null), "safety stock is for staff");
+        assert_eq!(sku["active"], true);
+    }
+    let hq = app.login_staff("hq-demo").await;
+    let staff_view = hq.ok(SKU, json!({ "id": cat.serum_sku.to_string() })).await["sku"].clone();
+    assert!(staff_view["costFen"].is_i64(), "{staff_view}");
+
+    // Bad and unknown ids.
+    assert_eq!(
+        code_of(&anonymous.raw(SKU, json!({ "id": "SKU-1" })).await).as_deref(),
+        Some("BAD_USER_INPUT")
+    );
+    assert_eq!(
+        code_of(&anonymous.raw(SKU, json!({ "id": "987654321" })).await).as_deref(),
+        Some("NOT_FOUND")
+    );
+}
+
 on_both_backends!(
     members_browse_with_allergen_warnings,
     hq_keeps_the_catalog_and_bad_input_changes_nothing,
-    catalog_reads_are_batched
+    catalog_reads_are_batched,
+    consumers_list_stores_and_read_one_sku
 );

@@ -11,7 +11,7 @@ use domain::platform::error::StoreError;
 use domain::{coupons, payments};
 use rouge_tests::fixtures::{self, Catalog};
 use rouge_tests::graphql::code_of;
-use rouge_tests::{Backend, Gql, TestApp, on_both_backends};
+use rouge_tests::{Backend, Gql, TestApp, eventually, on_both_backends};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QuerySelect, Set,
@@ -31,6 +31,9 @@ const REDEEM: &str =
 const SALE: &str = "mutation($m: ID!, $l: [OrderLineInput!]!, $k: String!, $c: [String!]) {
   recordInStoreSale(memberId: $m, lines: $l, paymentMethod: CASH, acknowledgeAllergens: true, idempotencyKey: $k, couponCodes: $c) {
     id totalFen discountFen discounts { kind label amountFen } lines { id } } }";
+const PAY: &str =
+    "mutation($id: ID!) { payOrder(orderId: $id) { timeStamp nonceStr package signType paySign } }";
+const MINE: &str = "query($s: CouponStatus) { myCoupons(status: $s) { id status usedOrderId } }";
 const REPORT: &str = "query($t: ID!) { couponReport(templateId: $t) { issued claimed redeemed expired available discountFen revenueFen orders } }";
 
 fn key() -> String {
@@ -1073,6 +1076,133 @@ async fn unknown_stored_coupon_values_are_errors(backend: Backend) {
     all_internal(&hq, &[(REPORT, json!({ "t": template }))], "GIFTED").await;
 }
 
+/// The member's coupons with this filter, as (id, status, used order id).
+async fn mine(me: &Gql, status: Value) -> Vec<(String, String, Value)> {
+    me.ok(MINE, json!({ "s": status })).await["myCoupons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["status"].as_str().unwrap().to_owned(),
+                c["usedOrderId"].clone(),
+            )
+        })
+        .collect()
+}
+
+async fn order_status_of(app: &TestApp, id: &Value) -> entities::order::OrderStatus {
+    entities::order::Entity::find_by_id(id.as_str().unwrap().parse::<i64>().unwrap())
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+async fn a_coupon_on_an_unpaid_order_shows_as_reserved(backend: Backend) {
+    use entities::order::OrderStatus;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 10).await;
+    let hq = app.login_staff("hq-demo").await;
+    let (me, _) = app.login_member("coupon-reserve").await;
+    let template = create(&hq, cash("立减10", 1000, true)).await;
+    let paid = claim(&me, &template).await;
+    let closed = claim(&me, &template).await;
+
+    // Taken by an order awaiting payment: RESERVED to the member, USED as stored.
+    let order = me
+        .ok(
+            PLACE,
+            json!({ "i": order_input(&cat, cat.serum_sku, 1, &[&paid]), "k": key() }),
+        )
+        .await["placeOrder"]
+        .clone();
+    assert_eq!(order["status"], "PENDING_PAYMENT");
+    let all = mine(&me, Value::Null).await;
+    assert!(
+        all.contains(&(paid.clone(), "RESERVED".into(), order["id"].clone())),
+        "{all:?}"
+    );
+    assert!(
+        all.contains(&(closed.clone(), "AVAILABLE".into(), Value::Null)),
+        "{all:?}"
+    );
+    assert_eq!(
+        coupon_row(&app, &paid).await.status,
+        coupons::CouponStatus::Used
+    );
+    let ids =
+        |list: Vec<(String, String, Value)>| list.into_iter().map(|c| c.0).collect::<Vec<_>>();
+    assert_eq!(ids(mine(&me, json!("RESERVED")).await), vec![paid.clone()]);
+    assert_eq!(ids(mine(&me, json!("USED")).await), Vec::<String>::new());
+    assert_eq!(
+        ids(mine(&me, json!("AVAILABLE")).await),
+        vec![closed.clone()]
+    );
+
+    // Paid: USED.
+    me.ok(PAY, json!({ "id": order["id"] })).await;
+    app.wechat
+        .pay(order["orderNo"].as_str().unwrap())
+        .await
+        .unwrap();
+    eventually(10, "the payment notification", || async {
+        order_status_of(&app, &order["id"]).await == OrderStatus::Paid
+    })
+    .await;
+    let all = mine(&me, Value::Null).await;
+    assert!(
+        all.contains(&(paid.clone(), "USED".into(), order["id"].clone())),
+        "{all:?}"
+    );
+    assert_eq!(ids(mine(&me, json!("USED")).await), vec![paid.clone()]);
+    assert_eq!(
+        ids(mine(&me, json!("RESERVED")).await),
+        Vec::<String>::new()
+    );
+
+    // Taken by an order that closes unpaid: RESERVED, then AVAILABLE again.
+    let unpaid = me
+        .ok(
+            PLACE,
+            json!({ "i": order_input(&cat, cat.serum_sku, 1, &[&closed]), "k": key() }),
+        )
+        .await["placeOrder"]
+        .clone();
+    assert_eq!(
+        ids(mine(&me, json!("RESERVED")).await),
+        vec![closed.clone()]
+    );
+    assert!(mine(&me, Value::Null).await.contains(&(
+        closed.clone(),
+        "RESERVED".into(),
+        unpaid["id"].clone()
+    )));
+    clock.advance(Duration::minutes(16));
+    assert!(payments::close_overdue_orders(&app.state).await.unwrap() >= 1);
+    assert_eq!(
+        order_status_of(&app, &unpaid["id"]).await,
+        OrderStatus::Closed
+    );
+    let (me, _) = app.login_member("coupon-reserve").await;
+    let all = mine(&me, Value::Null).await;
+    assert!(
+        all.contains(&(closed.clone(), "AVAILABLE".into(), Value::Null)),
+        "{all:?}"
+    );
+    assert!(
+        all.contains(&(paid.clone(), "USED".into(), order["id"].clone())),
+        "{all:?}"
+    );
+    assert_eq!(
+        ids(mine(&me, json!("RESERVED")).await),
+        Vec::<String>::new()
+    );
+}
+
 on_both_backends!(
     unknown_stored_coupon_values_are_errors,
     the_migration_gives_old_coupons_their_source_key,
@@ -1085,4 +1215,5 @@ on_both_backends!(
     counter_codes_are_redeemed_once,
     report_counts_every_copy_and_the_money,
     birthday_coupons_come_once_a_year,
+    a_coupon_on_an_unpaid_order_shows_as_reserved,
 );
