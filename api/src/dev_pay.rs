@@ -17,11 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use domain::AppState;
-use entities::order::{self, OrderStatus};
+use domain::orders::OrderStatus;
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Response, Route, handler};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 use wechat_integration::fake::{FakeError, FakeWeChat};
 
@@ -77,12 +76,7 @@ fn refused(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 async fn order_status(state: &AppState, no: &str) -> Result<Option<OrderStatus>, Response> {
-    order::Entity::find()
-        .select_only()
-        .column(order::Column::Status)
-        .filter(order::Column::OrderNo.eq(no))
-        .into_tuple()
-        .one(&state.db)
+    domain::orders::status_by_number(state, no)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "dev pay: order lookup failed");

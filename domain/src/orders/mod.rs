@@ -31,7 +31,7 @@ pub(crate) use payment::{PaymentMatch, mark_paid, overdue, release_stock, reward
 pub use place::{place_order, place_order_with_coupons};
 pub use refunds::RefundLine;
 pub(crate) use refunds::{apply_refund, claim_refund_units, release_refund_units};
-pub use views::{Order, OrderLine, my_order, my_orders, staff_order};
+pub use views::{Order, OrderLine, my_order, my_orders, staff_order, status_by_number};
 pub(crate) use views::{load, row};
 pub use write::new_order_no;
 pub(crate) use write::{OrderDraft, insert_order};

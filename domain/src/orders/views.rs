@@ -164,3 +164,18 @@ pub async fn staff_order(
     }
     load(app, row).await
 }
+
+/// The status of the order with this number (the out-trade-no WeChat Pay knows it by), if any.
+/// No principal: the payment side (notifications, the demo's payment tools) asks by number.
+pub async fn status_by_number(
+    app: &AppState,
+    order_no: &str,
+) -> Result<Option<OrderStatus>, OrdersError> {
+    Ok(order::Entity::find()
+        .select_only()
+        .column(order::Column::Status)
+        .filter(order::Column::OrderNo.eq(order_no))
+        .into_tuple()
+        .one(&app.db)
+        .await?)
+}
