@@ -574,16 +574,31 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
                 req.extensions_mut().insert(RequestId(id.clone()));
                 let route = route_label(req.uri().path());
                 let method = req.method().clone();
-                let span = tracing::info_span!(
-                    "http",
-                    otel.name = %format!("{method} {route}"),
-                    otel.kind = "server",
-                    request_id = %id,
-                    %method,
-                    path = %req.uri().path(),
-                    trace_id = tracing::field::Empty,
-                    status = tracing::field::Empty,
-                );
+                // Probes and scrapes are debug-level spans: at the default log level they
+                // are neither logged nor exported as traces every few seconds.
+                let span = if matches!(route, "healthz" | "readyz" | "metrics") {
+                    tracing::debug_span!(
+                        "http",
+                        otel.name = %format!("{method} {route}"),
+                        otel.kind = "server",
+                        request_id = %id,
+                        %method,
+                        path = %req.uri().path(),
+                        trace_id = tracing::field::Empty,
+                        status = tracing::field::Empty,
+                    )
+                } else {
+                    tracing::info_span!(
+                        "http",
+                        otel.name = %format!("{method} {route}"),
+                        otel.kind = "server",
+                        request_id = %id,
+                        %method,
+                        path = %req.uri().path(),
+                        trace_id = tracing::field::Empty,
+                        status = tracing::field::Empty,
+                    )
+                };
                 // A child of the caller's span when it sent a `traceparent`.
                 let traceparent = crate::telemetry::join_trace(&span, req.headers());
                 let started = Instant::now();
