@@ -87,6 +87,33 @@ pub struct Config {
     pub booking: BookingConfig,
     /// Flash-sale tuning; unset keys keep the built-in defaults.
     pub flash_sales: FlashSalesConfig,
+    /// Distributed tracing: W3C trace context and OTLP export.
+    pub telemetry: TelemetryConfig,
+}
+
+/// Tracing. A `traceparent` header is always honoured and answered; spans leave the process
+/// only when `otlp_endpoint` is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct TelemetryConfig {
+    /// An OTLP/HTTP collector's base URL (e.g. `http://otel-collector:4318`); spans are posted
+    /// as protobuf to `<base>/v1/traces`. Unset (the default): no export.
+    pub otlp_endpoint: Option<url::Url>,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+    /// Share of new traces (those without a sampled parent) that are recorded, 0.0 to 1.0; a
+    /// caller's sampling decision in `traceparent` is followed.
+    pub sampling_ratio: f64,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "rouge".to_owned(),
+            sampling_ratio: 1.0,
+        }
+    }
 }
 
 /// Flash-sale settings; unset keys keep the built-in defaults.
@@ -268,6 +295,7 @@ impl Default for Config {
             scan: ScanConfig::default(),
             booking: BookingConfig::default(),
             flash_sales: FlashSalesConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -492,6 +520,21 @@ impl Config {
         if self.pack_code_key().len() < 32 {
             return unsafe_("scan.pack_code_key must be at least 32 bytes");
         }
+        if !(0.0..=1.0).contains(&self.telemetry.sampling_ratio) {
+            return Err(ConfigError::Load(Box::new(figment::Error::from(
+                "telemetry.sampling_ratio must be between 0.0 and 1.0".to_owned(),
+            ))));
+        }
+        if self
+            .telemetry
+            .otlp_endpoint
+            .as_ref()
+            .is_some_and(|u| !matches!(u.scheme(), "http" | "https"))
+        {
+            return Err(ConfigError::Load(Box::new(figment::Error::from(
+                "telemetry.otlp_endpoint must be an http(s) URL".to_owned(),
+            ))));
+        }
         if !self.is_production() {
             return Ok(());
         }
@@ -598,6 +641,39 @@ mod tests {
         assert_eq!(config.graphql.timeout_ms, 10_000);
         assert_eq!(config.scan.daily_gift_cap, 20);
         assert_eq!(config.jwt_secret(), demo::JWT_SECRET.as_bytes());
+        assert_eq!(
+            config.telemetry.otlp_endpoint, None,
+            "no span export by default"
+        );
+        assert_eq!(config.telemetry.service_name, "rouge");
+        assert_eq!(config.telemetry.sampling_ratio, 1.0);
+    }
+
+    #[test]
+    fn telemetry_settings_are_checked() {
+        let bad_ratio = Config {
+            telemetry: TelemetryConfig {
+                sampling_ratio: 1.5,
+                ..TelemetryConfig::default()
+            },
+            ..Config::default()
+        };
+        assert!(bad_ratio.validate().is_err());
+        let config: Config = Figment::new()
+            .merge(Toml::string(
+                "[telemetry]\notlp_endpoint = \"http://collector:4318\"\nsampling_ratio = 0.25",
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(
+            config
+                .telemetry
+                .otlp_endpoint
+                .as_ref()
+                .map(url::Url::as_str),
+            Some("http://collector:4318/")
+        );
+        assert_eq!(config.telemetry.sampling_ratio, 0.25);
     }
 
     /// A build without the `demo` feature refuses, at start-up, a configuration that asks for

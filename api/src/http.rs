@@ -1,22 +1,23 @@
 //! The HTTP surface: the three GraphQL endpoints, probes, metrics, and the middleware every
-//! request passes (request id and span, metrics, panic guard).
+//! request passes (request id, span joined to the caller's trace, metrics, panic guard).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
 use async_graphql::{BatchRequest, BatchResponse, Executor, ServerError};
 use domain::auth::{self, Audience, Principal};
 use domain::login;
 use domain::{AppState, DomainError, ErrorCode, RequestMeta};
 use graphql_schema::error::{cap_message, log_error};
+use graphql_schema::operation::ExecutedOperation;
 use graphql_schema::{RequestContext, SchemaLimits, limits};
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, handler};
 use tracing::Instrument;
 
-use crate::metrics::Metrics;
+use crate::metrics::{ANONYMOUS_OPERATION, Metrics, operation_label};
 
 /// How the HTTP layer behaves; derived from configuration.
 #[derive(Debug, Clone)]
@@ -58,6 +59,7 @@ struct GraphqlEndpoint<S> {
     audience: Audience,
     app: Arc<AppState>,
     options: Arc<HttpOptions>,
+    metrics: Metrics,
 }
 
 /// The token of an `Authorization` header: `None` when there is no usable bearer token in it.
@@ -75,8 +77,9 @@ impl<S: Executor> GraphqlEndpoint<S> {
         if req.method() == Method::GET && self.options.graphiql {
             return crate::graphiql::page();
         }
+        let started = Instant::now();
         if req.method() != Method::POST {
-            return error_response(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            return self.refuse(started, StatusCode::METHOD_NOT_ALLOWED, "use POST");
         }
         let meta = request_meta(&req, self.options.trust_forwarded_for);
         // Some(None): a header was sent but holds no bearer token; refused like a bad token.
@@ -91,16 +94,28 @@ impl<S: Executor> GraphqlEndpoint<S> {
         {
             Ok(body) => body,
             Err(poem::error::ReadBodyError::PayloadTooLarge) => {
-                return error_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+                return self.refuse(
+                    started,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body too large",
+                );
             }
             Err(_) => {
-                return error_response(StatusCode::BAD_REQUEST, "could not read the request body");
+                return self.refuse(
+                    started,
+                    StatusCode::BAD_REQUEST,
+                    "could not read the request body",
+                );
             }
         };
         let batch: BatchRequest = match serde_json::from_slice(&body) {
             Ok(batch) => batch,
             Err(_) => {
-                return error_response(StatusCode::BAD_REQUEST, "malformed GraphQL request body");
+                return self.refuse(
+                    started,
+                    StatusCode::BAD_REQUEST,
+                    "malformed GraphQL request body",
+                );
             }
         };
         let (single, requests) = match batch {
@@ -108,7 +123,8 @@ impl<S: Executor> GraphqlEndpoint<S> {
             BatchRequest::Batch(requests) => (false, requests),
         };
         if requests.is_empty() || requests.len() > self.options.max_batch {
-            return error_response(
+            return self.refuse(
+                started,
                 StatusCode::BAD_REQUEST,
                 &format!("a batch holds 1 to {} operations", self.options.max_batch),
             );
@@ -119,23 +135,18 @@ impl<S: Executor> GraphqlEndpoint<S> {
             None => None,
             Some(token) => match self.authenticate(token.as_deref()).await {
                 Ok(principal) => Some(principal),
-                Err(response) => return response,
+                Err((code, response)) => {
+                    self.observe_refusal(started, code);
+                    return response;
+                }
             },
         };
         // Parsing, the size check and execution all sit inside the time limit.
         let work = async {
             let mut responses = Vec::with_capacity(requests.len());
-            for mut request in requests {
-                let response = match self.check(&mut request).await {
-                    Ok(doc) => {
-                        request.set_parsed_query(doc);
-                        let context =
-                            RequestContext::new(self.audience, principal.clone(), meta.clone());
-                        self.schema.execute(request.data(context)).await
-                    }
-                    Err(error) => async_graphql::Response::from_errors(vec![error]),
-                };
-                responses.push(with_codes(response));
+            for request in requests {
+                let context = RequestContext::new(self.audience, principal.clone(), meta.clone());
+                responses.push(self.run_operation(request, context).await);
             }
             responses
         };
@@ -147,6 +158,7 @@ impl<S: Executor> GraphqlEndpoint<S> {
                     &"GraphQL execution timed out",
                     Some(&elapsed),
                 );
+                self.observe_refusal(started, ErrorCode::Unavailable);
                 return error_response_code(
                     StatusCode::SERVICE_UNAVAILABLE,
                     ErrorCode::Unavailable,
@@ -171,6 +183,71 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 "internal error",
             ),
         }
+    }
+
+    /// Runs one operation of a request, once parsed, in its own span (a child of the
+    /// request's), and records its duration, name and outcome, and each of its errors by code.
+    async fn run_operation(
+        &self,
+        mut request: async_graphql::Request,
+        context: RequestContext,
+    ) -> async_graphql::Response {
+        let started = Instant::now();
+        let executed = ExecutedOperation::default();
+        let response = match self.check(&mut request).await {
+            Ok(doc) => {
+                let (kind, name) = describe_operation(&doc, request.operation_name.as_deref());
+                let name = name.map(str::to_owned);
+                let span = tracing::info_span!(
+                    "graphql",
+                    otel.name = %format!("{kind} {}", name.as_deref().unwrap_or(ANONYMOUS_OPERATION)),
+                    endpoint = self.audience.as_str(),
+                    graphql.operation.name = name.as_deref(),
+                    graphql.operation.type = kind,
+                );
+                request.set_parsed_query(doc);
+                self.schema
+                    .execute(request.data(context).data(executed.clone()))
+                    .instrument(span)
+                    .await
+            }
+            Err(error) => async_graphql::Response::from_errors(vec![error]),
+        };
+        let response = with_codes(response);
+        let codes: Vec<&str> = response
+            .errors
+            .iter()
+            .map(|e| {
+                e.extensions
+                    .as_ref()
+                    .and_then(|x| x.get("code"))
+                    .and_then(|v| match v {
+                        async_graphql::Value::String(s) => Some(s.as_str()),
+                        _ => None,
+                    })
+                    .unwrap_or("INTERNAL")
+            })
+            .collect();
+        let label = operation_label(self.audience.as_str(), executed.get().flatten());
+        self.metrics
+            .observe_operation(self.audience.as_str(), label, &codes, started.elapsed());
+        response
+    }
+
+    /// A request refused before any operation ran (not POST, body unreadable or malformed,
+    /// batch too large): a bad-input error, counted as an anonymous operation.
+    fn refuse(&self, started: Instant, status: StatusCode, message: &str) -> Response {
+        self.observe_refusal(started, ErrorCode::BadUserInput);
+        error_response(status, message)
+    }
+
+    fn observe_refusal(&self, started: Instant, code: ErrorCode) {
+        self.metrics.observe_operation(
+            self.audience.as_str(),
+            ANONYMOUS_OPERATION.to_owned(),
+            &[code.as_str()],
+            started.elapsed(),
+        );
     }
 
     /// Parses and sizes an operation before async-graphql sees it, whose validation expands
@@ -208,8 +285,9 @@ impl<S: Executor> GraphqlEndpoint<S> {
         }
     }
 
-    /// Who holds the token, for this endpoint's audience; a refusal response otherwise.
-    async fn authenticate(&self, token: Option<&str>) -> Result<Principal, Response> {
+    /// Who holds the token, for this endpoint's audience; a refusal response (and its code)
+    /// otherwise.
+    async fn authenticate(&self, token: Option<&str>) -> Result<Principal, (ErrorCode, Response)> {
         let result = match token {
             Some(token) => login::authenticate(&self.app, self.audience, token).await,
             None => Err(auth::AuthError::Unauthenticated),
@@ -225,14 +303,18 @@ impl<S: Executor> GraphqlEndpoint<S> {
             std::error::Error::source(&err).map(|s| s as &dyn std::fmt::Display),
         );
         Err(match code {
-            ErrorCode::Unavailable => error_response_code(
-                StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable => (
                 code,
-                "the service is temporarily unavailable; try again",
+                error_response_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code,
+                    "the service is temporarily unavailable; try again",
+                ),
             ),
-            ErrorCode::Internal => {
-                error_response_code(StatusCode::INTERNAL_SERVER_ERROR, code, "internal error")
-            }
+            ErrorCode::Internal => (
+                code,
+                error_response_code(StatusCode::INTERNAL_SERVER_ERROR, code, "internal error"),
+            ),
             _ => {
                 let mut response = error_response_code(
                     StatusCode::UNAUTHORIZED,
@@ -243,7 +325,7 @@ impl<S: Executor> GraphqlEndpoint<S> {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 );
-                response
+                (ErrorCode::Unauthenticated, response)
             }
         })
     }
@@ -255,6 +337,28 @@ impl<S: Executor> Endpoint for GraphqlEndpoint<S> {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         Ok(self.handle(req).await)
     }
+}
+
+/// The type of the operation a request runs and its name as the document gives it (the
+/// request's `operationName`, or the name of the only operation), for the span.
+fn describe_operation<'a>(
+    doc: &'a ExecutableDocument,
+    requested: Option<&'a str>,
+) -> (&'static str, Option<&'a str>) {
+    let (name, operation) = match (&doc.operations, requested) {
+        (DocumentOperations::Single(op), requested) => (requested, Some(op)),
+        (DocumentOperations::Multiple(ops), Some(name)) => (Some(name), ops.get(name)),
+        (DocumentOperations::Multiple(ops), None) => match ops.iter().next() {
+            Some((name, op)) if ops.len() == 1 => (Some(name.as_str()), Some(op)),
+            _ => (None, None),
+        },
+    };
+    let kind = match operation.map(|op| op.node.ty) {
+        Some(async_graphql::parser::types::OperationType::Mutation) => "mutation",
+        Some(async_graphql::parser::types::OperationType::Subscription) => "subscription",
+        _ => "query",
+    };
+    (kind, name)
 }
 
 /// Errors raised before resolvers run (parse, validation, limits, argument types) get the
@@ -404,8 +508,13 @@ async fn readyz(state: poem::web::Data<&Arc<AppState>>) -> Response {
         .body(body.to_string())
 }
 
+/// The Prometheus text, with the pool and key-value gauges refreshed first.
 #[handler]
-fn metrics_text(metrics: poem::web::Data<&Metrics>) -> Response {
+async fn metrics_text(
+    metrics: poem::web::Data<&Metrics>,
+    state: poem::web::Data<&Arc<AppState>>,
+) -> Response {
+    metrics.refresh(&state).await;
     Response::builder()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render())
@@ -419,18 +528,21 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
         audience: Audience::Consumer,
         app: state.clone(),
         options: options.clone(),
+        metrics: metrics.clone(),
     };
     let staff = GraphqlEndpoint {
         schema: graphql_schema::staff_schema(state.clone(), &options.limits),
         audience: Audience::Staff,
         app: state.clone(),
         options: options.clone(),
+        metrics: metrics.clone(),
     };
     let distributor = GraphqlEndpoint {
         schema: graphql_schema::distributor_schema(state.clone(), &options.limits),
         audience: Audience::Distributor,
         app: state.clone(),
         options: options.clone(),
+        metrics: metrics.clone(),
     };
     let observe_metrics = metrics.clone();
     let mut route = Route::new();
@@ -462,7 +574,33 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
                 req.extensions_mut().insert(RequestId(id.clone()));
                 let route = route_label(req.uri().path());
                 let method = req.method().clone();
-                let span = tracing::info_span!("http", request_id = %id, %method, path = %req.uri().path());
+                // Probes and scrapes are debug-level spans: at the default log level they
+                // are neither logged nor exported as traces every few seconds.
+                let span = if matches!(route, "healthz" | "readyz" | "metrics") {
+                    tracing::debug_span!(
+                        "http",
+                        otel.name = %format!("{method} {route}"),
+                        otel.kind = "server",
+                        request_id = %id,
+                        %method,
+                        path = %req.uri().path(),
+                        trace_id = tracing::field::Empty,
+                        status = tracing::field::Empty,
+                    )
+                } else {
+                    tracing::info_span!(
+                        "http",
+                        otel.name = %format!("{method} {route}"),
+                        otel.kind = "server",
+                        request_id = %id,
+                        %method,
+                        path = %req.uri().path(),
+                        trace_id = tracing::field::Empty,
+                        status = tracing::field::Empty,
+                    )
+                };
+                // A child of the caller's span when it sent a `traceparent`.
+                let traceparent = crate::telemetry::join_trace(&span, req.headers());
                 let started = Instant::now();
                 let result = ep.call(req).instrument(span.clone()).await;
                 let mut response = match result {
@@ -470,10 +608,20 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
                     Err(e) => e.into_response(),
                 };
                 let status = response.status().as_u16();
+                span.record("status", status);
                 metrics.observe_request(route, status, started.elapsed());
-                span.in_scope(|| tracing::debug!(status, elapsed_ms = started.elapsed().as_millis() as u64, "done"));
+                span.in_scope(|| {
+                    tracing::debug!(
+                        status,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "done"
+                    )
+                });
                 if let Ok(value) = HeaderValue::from_str(&id) {
                     response.headers_mut().insert("x-request-id", value);
+                }
+                if let Some(value) = traceparent.and_then(|t| HeaderValue::from_str(&t).ok()) {
+                    response.headers_mut().insert("traceparent", value);
                 }
                 Ok(response)
             }

@@ -10,6 +10,7 @@ pub mod dev_pay;
 pub mod graphiql;
 pub mod http;
 pub mod metrics;
+pub mod telemetry;
 pub mod worker;
 
 use std::future::Future;

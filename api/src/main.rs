@@ -5,9 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use api::config::{Config, LogFormat};
+use api::config::Config;
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 mod codes;
 
@@ -62,27 +61,22 @@ enum Command {
     },
 }
 
-fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Command::ExportSchema { out } = &cli.command {
         return export_schema(out);
     }
-    let mut config = Config::load(cli.config.as_deref())?;
-    init_tracing(config.log_format);
-    match cli.command {
+    let config = Config::load(cli.config.as_deref())?;
+    let telemetry = api::telemetry::init(&config.telemetry, config.log_format)?;
+    let result = run(cli.command, config).await;
+    // Sends the spans still buffered (off the async threads: the exporter blocks).
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    result
+}
+
+async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+    match command {
         Command::Serve { listen } => {
             if let Some(listen) = listen {
                 config.listen = listen;

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use domain::AppState;
-use domain::platform::jobs::PeriodicTask;
+use domain::platform::jobs::{PeriodicTask, TaskError};
+
+use crate::metrics::{Metrics, WorkerMetrics};
 
 /// Every scheduled task of the app. A capability's new periodic task is added here.
 pub fn scheduled_tasks() -> Vec<Arc<dyn PeriodicTask>> {
@@ -31,8 +33,27 @@ pub async fn run_worker(state: Arc<AppState>, shutdown: tokio::sync::watch::Rece
         holder.clone(),
         shutdown.clone(),
     ));
-    domain::platform::jobs::run_scheduler(state, scheduled_tasks(), holder, shutdown).await;
+    schedule(state, scheduled_tasks(), holder, shutdown).await;
     let _ = dispatcher.await;
+}
+
+/// Runs `tasks` on their schedules under leases held as `holder` until `shutdown`, recording
+/// each pass in the worker metrics (runs, failures, duration, lag).
+pub async fn schedule(
+    state: Arc<AppState>,
+    tasks: Vec<Arc<dyn PeriodicTask>>,
+    holder: String,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    Metrics::install();
+    domain::platform::jobs::run_scheduler(state, tasks, holder, Arc::new(WorkerMetrics), shutdown)
+        .await;
+}
+
+/// One pass of `task` now, outside the schedule (no lease), recorded like a scheduled one.
+pub async fn run_task_now(state: &AppState, task: &dyn PeriodicTask) -> Result<u64, TaskError> {
+    Metrics::install();
+    domain::platform::jobs::run_pass(state, task, tokio::time::Instant::now(), &WorkerMetrics).await
 }
 
 #[cfg(test)]

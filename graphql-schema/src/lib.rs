@@ -5,6 +5,7 @@ pub mod context;
 pub mod error;
 pub mod input_limits;
 pub mod limits;
+pub mod operation;
 pub mod scalars;
 
 mod audit;
@@ -153,7 +154,8 @@ where
         .limit_depth(limits.max_depth.max(limits::INTROSPECTION_MAX_DEPTH))
         .limit_complexity(limits.max_complexity)
         .disable_suggestions()
-        .extension(input_limits::InputCeiling);
+        .extension(input_limits::InputCeiling)
+        .extension(operation::ReportOperation);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

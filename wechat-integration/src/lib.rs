@@ -22,6 +22,7 @@ mod error;
 mod miniprogram;
 pub mod pay;
 mod token;
+mod trace;
 mod userdata;
 mod values;
 

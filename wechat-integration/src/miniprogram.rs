@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::token::{AccessTokenCache, CachedToken};
+use crate::trace::Traced as _;
 use crate::{WeChatError, WeChatErrorKind, check_subscribe_value};
 
 #[derive(Debug, Clone)]
@@ -272,6 +273,7 @@ impl MiniProgramClient {
                 "secret": self.config.app_secret.expose_secret(),
                 "force_refresh": false,
             }))
+            .traced()
             .send()
             .await
             .map_err(WeChatError::transport)?;
@@ -300,6 +302,7 @@ impl MiniProgramClient {
                 .http
                 .post(url)
                 .json(body)
+                .traced()
                 .send()
                 .await
                 .map_err(WeChatError::transport)?;
@@ -337,6 +340,7 @@ impl MiniProgram for MiniProgramClient {
                 ("js_code", js_code),
                 ("grant_type", "authorization_code"),
             ])
+            .traced()
             .send()
             .await
             .map_err(WeChatError::transport)?;

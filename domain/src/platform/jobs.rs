@@ -66,27 +66,76 @@ impl Lease {
     }
 }
 
-/// Runs every task on its schedule until `shutdown` turns true.
+/// What became of one scheduled pass of a task, for the worker's metrics and logs.
+#[derive(Debug)]
+pub enum PassOutcome<'a> {
+    /// The pass ran and handled this many things.
+    Done(u64),
+    /// The pass ran and failed.
+    Failed(&'a TaskError),
+}
+
+/// Told about every pass the scheduler runs (the api crate records metrics from it).
+pub trait TaskObserver: Send + Sync + 'static {
+    /// `lag` is how late the pass started after the time it was due; `elapsed` how long it ran.
+    fn pass(&self, task: &'static str, lag: Duration, elapsed: Duration, outcome: PassOutcome<'_>);
+}
+
+/// An observer that looks at nothing.
+pub struct NoObserver;
+
+impl TaskObserver for NoObserver {
+    fn pass(&self, _: &'static str, _: Duration, _: Duration, _: PassOutcome<'_>) {}
+}
+
+/// Runs one pass of `task` that was due at `due`, logs it and tells `observer`.
+pub async fn run_pass(
+    app: &AppState,
+    task: &dyn PeriodicTask,
+    due: tokio::time::Instant,
+    observer: &dyn TaskObserver,
+) -> Result<u64, TaskError> {
+    let started = tokio::time::Instant::now();
+    let lag = started.saturating_duration_since(due);
+    let result = task.run(app).await;
+    let elapsed = started.elapsed();
+    match &result {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(task = task.name(), handled = n, "task pass"),
+        Err(err) => tracing::error!(task = task.name(), error = %err, "task pass failed"),
+    }
+    let outcome = match &result {
+        Ok(n) => PassOutcome::Done(*n),
+        Err(err) => PassOutcome::Failed(err),
+    };
+    observer.pass(task.name(), lag, elapsed, outcome);
+    result
+}
+
+/// Runs every task on its schedule until `shutdown` turns true; each pass is reported to
+/// `observer`.
 pub async fn run_scheduler(
     app: Arc<AppState>,
     tasks: Vec<Arc<dyn PeriodicTask>>,
     holder: String,
+    observer: Arc<dyn TaskObserver>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut handles = Vec::new();
     for task in tasks {
         let app = app.clone();
         let holder = holder.clone();
+        let observer = observer.clone();
         let mut shutdown = shutdown.clone();
         handles.push(tokio::spawn(async move {
             let lease = Lease::new(app.kv.clone(), task.name(), &holder);
             let mut ticker = tokio::time::interval(task.every());
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tokio::select! {
-                    _ = ticker.tick() => {}
+                let due = tokio::select! {
+                    due = ticker.tick() => due,
                     _ = shutdown.changed() => break,
-                }
+                };
                 if *shutdown.borrow() {
                     break;
                 }
@@ -99,11 +148,7 @@ pub async fn run_scheduler(
                         continue;
                     }
                 }
-                match task.run(&app).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(task = task.name(), handled = n, "task pass"),
-                    Err(err) => tracing::error!(task = task.name(), error = %err, "task pass failed"),
-                }
+                let _ = run_pass(&app, task.as_ref(), due, observer.as_ref()).await;
             }
         }));
     }

@@ -19,6 +19,7 @@ mod input_limits;
 mod kv_contract;
 mod members;
 mod members_stored_values;
+mod observability;
 mod orders;
 mod orders_stored_values;
 mod payments;

@@ -170,6 +170,8 @@ struct State {
     duplicates: u32,
     sign_with_pub_key_id: bool,
     corrupt_response_signatures: bool,
+    /// (path, `traceparent`) of the latest calls that carried one.
+    traceparents: std::collections::VecDeque<(String, String)>,
 }
 
 struct Keys {
@@ -370,6 +372,11 @@ impl FakeWeChat {
     }
 
     /// How many subscription messages were accepted in all.
+    /// The path and `traceparent` header of the latest calls (up to 1,000) that carried one.
+    pub fn received_traceparents(&self) -> Vec<(String, String)> {
+        self.with_state(|s| s.traceparents.iter().cloned().collect())
+    }
+
     pub fn sent_count(&self) -> u64 {
         self.with_state(|s| s.sent_total)
     }

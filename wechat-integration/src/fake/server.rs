@@ -111,6 +111,18 @@ async fn handle(inner: Arc<Inner>, mut req: Request) -> Response {
     let body = req.take_body().into_bytes().await.unwrap_or_default();
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
+    if let Some(traceparent) = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+    {
+        let mut s = lock(&inner);
+        if s.traceparents.len() >= 1000 {
+            s.traceparents.pop_front();
+        }
+        s.traceparents
+            .push_back((path.clone(), traceparent.to_owned()));
+    }
     if path.starts_with("/v3/") {
         return pay_api(&inner, &req, &body).await;
     }

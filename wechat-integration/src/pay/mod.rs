@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::WeChatError;
+use crate::trace::Traced as _;
 
 mod crypto;
 pub use crypto::*;
@@ -389,7 +390,7 @@ impl WeChatPayClient {
                     .header("Content-Type", "application/json")
                     .body(body_text.clone());
             }
-            let resp = match req.send().await {
+            let resp = match req.traced().send().await {
                 Ok(resp) => resp,
                 Err(e) => {
                     last_error = Some(WeChatError::transport(e));
