@@ -121,12 +121,14 @@ pub async fn record(
     }
     txn.commit().await?;
     if let Some(sink) = &app.consent_sink {
-        let openid = entities::member::Entity::find_by_id(me.member_id)
+        // The consents are recorded already: a failed look-up only costs the sink this report.
+        match entities::member::Entity::find_by_id(me.member_id)
             .one(&app.db)
-            .await?
-            .map(|m| m.openid);
-        if let Some(openid) = openid {
-            sink.reported(&openid, answers);
+            .await
+        {
+            Ok(Some(m)) => sink.reported(&m.openid, answers),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not tell the consent sink"),
         }
     }
     counts(app, me.member_id).await

@@ -16,8 +16,13 @@ use crate::platform::regions;
 use crate::scan_codes::{AgeBand, DemoScan, WhereBought};
 use entities::{member, member_tag, sku, stock_batch, stock_level};
 
-/// How many members scan in Shanghai (the demo distributor's territory), Beijing and Guangzhou.
-pub const SHOWCASE_SCANNERS: [(&str, usize); 3] = [("上海", 13), ("北京", 4), ("广州", 4)];
+/// How many members scan in Shanghai (the demo distributor's territory), Beijing and Guangzhou:
+/// (province, city, members).
+pub const SHOWCASE_SCANNERS: [(&str, Option<&str>, usize); 3] = [
+    ("上海", None, 13),
+    ("北京", None, 4),
+    ("广东", Some("广州"), 4),
+];
 
 /// The SKU left under its safety stock at the first store's counter, and how many units stay.
 pub const LOW_STOCK_SKU: (&str, i64) = ("VELVET-LIP-P02", 2);
@@ -85,8 +90,8 @@ async fn scanners(
 ) -> Result<Vec<DemoScan>, SeedError> {
     let mut scans = Vec::new();
     let mut n = 0_i64;
-    for (province, count) in SHOWCASE_SCANNERS {
-        let place = regions::place(province, None).map_err(SeedError::Region)?;
+    for (province, city, count) in SHOWCASE_SCANNERS {
+        let place = regions::place(province, city).map_err(SeedError::Region)?;
         for i in 0..count {
             n += 1;
             let usual = province == "上海" && i < 11;

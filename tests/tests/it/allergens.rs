@@ -93,7 +93,7 @@ async fn members_pick_allergens_from_the_vocabulary_and_warnings_match_through_i
         .await;
     assert_eq!(
         set["updateMyProfile"]["allergies"],
-        json!(["fragrance", "METHYLPARABEN"])
+        json!(["METHYLPARABEN", "fragrance"])
     );
     let vars = json!({ "cat": cat.category.to_string() });
     assert_eq!(

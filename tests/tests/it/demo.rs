@@ -13,7 +13,7 @@ use domain::campaigns::{
 use domain::platform::clock::ManualClock;
 use entities::campaign::SegmentRule;
 use entities::campaign_delivery;
-use rouge_tests::{Backend, TestApp, fixtures, on_both_backends};
+use rouge_tests::{Backend, Gql, TestApp, fixtures, on_both_backends};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use wechat_integration::fake::FakeWeChat;
@@ -58,9 +58,8 @@ async fn store_ids(app: &TestApp) -> BTreeMap<String, String> {
         .collect()
 }
 
-async fn service_id(app: &TestApp, store: &str, code: &str) -> String {
-    let data = app
-        .consumer()
+async fn service_id(me: &Gql, store: &str, code: &str) -> String {
+    let data = me
         .ok(
             "query($s: ID!) { bookingServices(storeId: $s) { id code } }",
             json!({ "s": store }),
@@ -77,9 +76,8 @@ async fn service_id(app: &TestApp, store: &str, code: &str) -> String {
         .to_owned()
 }
 
-async fn slots(app: &TestApp, store: &str, service: &str) -> Vec<Value> {
-    let data = app
-        .consumer()
+async fn slots(me: &Gql, store: &str, service: &str) -> Vec<Value> {
+    let data = me
         .ok(
             SLOTS,
             json!({ "s": store, "v": service, "f": "2026-12-07" }),
@@ -89,11 +87,11 @@ async fn slots(app: &TestApp, store: &str, service: &str) -> Vec<Value> {
 }
 
 /// Lily books the first slot of the SH001 make-up lesson (Monday 10:00).
-async fn lily_books_at_sh001(app: &TestApp, lily: &rouge_tests::Gql) -> Value {
+async fn lily_books_at_sh001(app: &TestApp, lily: &Gql) -> Value {
     let stores = store_ids(app).await;
     let sh = &stores["SH001"];
-    let service = service_id(app, sh, "MAKEUP-SH001").await;
-    let first = slots(app, sh, &service).await[0]["startsAt"].clone();
+    let service = service_id(lily, sh, "MAKEUP-SH001").await;
+    let first = slots(lily, sh, &service).await[0]["startsAt"].clone();
     lily.ok(
         BOOK,
         json!({ "i": { "storeId": sh, "serviceId": service, "startsAt": first },
@@ -106,6 +104,7 @@ async fn lily_books_at_sh001(app: &TestApp, lily: &rouge_tests::Gql) -> Value {
 async fn every_demo_store_is_bookable_and_ba_demo_serves_the_booking(backend: Backend) {
     let app = start(backend, false, false).await;
     let stores = store_ids(&app).await;
+    let (lily, _) = app.login_member("demo-lily").await;
     for (store, own) in [
         ("SH001", "MAKEUP-SH001"),
         ("BJ001", "MAKEUP-BJ001"),
@@ -113,8 +112,8 @@ async fn every_demo_store_is_bookable_and_ba_demo_serves_the_booking(backend: Ba
     ] {
         let id = &stores[store];
         for code in [own, "SKIN-TEST"] {
-            let service = service_id(&app, id, code).await;
-            let open = slots(&app, id, &service).await;
+            let service = service_id(&lily, id, code).await;
+            let open = slots(&lily, id, &service).await;
             assert!(!open.is_empty(), "{store} {code} has no slots");
             assert!(
                 open.iter()
@@ -125,7 +124,6 @@ async fn every_demo_store_is_bookable_and_ba_demo_serves_the_booking(backend: Ba
     }
 
     // The demo member books at ba-demo's store; ba-demo checks her in and redeems it.
-    let (lily, _) = app.login_member("demo-lily").await;
     let booking = lily_books_at_sh001(&app, &lily).await;
     assert_eq!(
         DateTime::parse_from_rfc3339(booking["startsAt"].as_str().unwrap()).unwrap(),
@@ -309,7 +307,7 @@ async fn without_the_demo_sink_the_fake_refuses_as_before(backend: Backend) {
     );
 }
 
-async fn counter_location(app: &TestApp, hq: &rouge_tests::Gql, store: &str) -> String {
+async fn counter_location(app: &TestApp, hq: &Gql, store: &str) -> String {
     let stores = store_ids(app).await;
     let data = hq.ok("{ locations { id storeId } }", json!({})).await;
     data["locations"]
@@ -331,8 +329,8 @@ async fn the_showcase_gives_every_flow_something_to_show(backend: Backend) {
     let app = start(backend, false, true).await;
     let hq = app.login_staff("hq-demo").await;
 
-    let sales = app
-        .consumer()
+    let (mei, mei_id) = app.login_member("demo-mei").await;
+    let sales = mei
         .ok("{ flashSales { title status sold } }", json!({}))
         .await;
     let statuses: Vec<&Value> = sales["flashSales"]
@@ -345,7 +343,6 @@ async fn the_showcase_gives_every_flow_something_to_show(backend: Backend) {
     assert!(statuses.contains(&&json!("SCHEDULED")), "{sales}");
 
     // 小美's grab: paid, delivered from the warehouse to her address (stored encrypted).
-    let (mei, mei_id) = app.login_member("demo-mei").await;
     let orders = mei
         .ok(
             "{ myOrders { orders { orderNo status fulfilment discounts { kind } } } }",
