@@ -472,7 +472,25 @@ async fn the_showcase_gives_every_flow_something_to_show(backend: Backend) {
     );
 }
 
+/// A demo restarted on its database: the new fake WeChat starts empty and is given the consents
+/// Rouge counted, so what members granted before the restart still sends.
+async fn a_restarted_demo_gives_the_new_fake_the_counted_consents(backend: Backend) {
+    let app = start(backend, true, false).await;
+    let (lily, _) = app.login_member("demo-lily").await;
+    lily.ok(RECORD, json!({ "t": TPL, "a": "ACCEPT" })).await;
+    lily.ok(RECORD, json!({ "t": TPL, "a": "ACCEPT" })).await;
+    let config = api::config::Config::default();
+    let (_state, wiring) = api::state_from_config(&config, app.db().clone(), &app.base_url)
+        .await
+        .unwrap();
+    let fake = wiring.fake.clone().unwrap();
+    assert_eq!(fake.consents(&FakeWeChat::openid_for("demo-lily"), TPL), 2);
+    assert_eq!(fake.consents(&FakeWeChat::openid_for("demo-mei"), TPL), 0);
+    wiring.shutdown().await;
+}
+
 on_both_backends!(
+    a_restarted_demo_gives_the_new_fake_the_counted_consents,
     the_showcase_gives_every_flow_something_to_show,
     every_demo_store_is_bookable_and_ba_demo_serves_the_booking,
     recorded_consents_reach_the_fake_wechat_on_the_demo,
