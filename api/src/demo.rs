@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use domain::AppState;
 use domain::platform::kv::KvAccessTokenCache;
+use domain::subscriptions::{ConsentAnswer, SubscriptionConsentSink};
 use wechat_integration::fake::{FakeConfig, FakeWeChat};
 use wechat_integration::{MiniProgramClient, WeChatPayClient};
 
@@ -27,6 +28,37 @@ pub(crate) async fn connect_fake_wechat(
         pay: Arc::new(pay),
         fake: Some(fake),
     })
+}
+
+/// The fake WeChat learns the consents members report through `recordSubscriptions`, as real
+/// WeChat learns them from the mini-program's wx.requestSubscribeMessage (so demo campaigns and
+/// booking reminders send). Only the demo build has it, and only with the fake WeChat.
+pub struct FakeConsentSink(pub FakeWeChat);
+
+impl SubscriptionConsentSink for FakeConsentSink {
+    fn reported(&self, openid: &str, answers: &[(String, ConsentAnswer)]) {
+        for (template, answer) in answers {
+            match answer {
+                ConsentAnswer::Accept => self.0.add_consents(openid, template, 1),
+                ConsentAnswer::Ban => self.0.clear_consents(openid, template),
+                ConsentAnswer::Reject => {}
+            }
+        }
+    }
+}
+
+/// The sink for `fake`.
+pub fn consent_sink(fake: &FakeWeChat) -> Arc<dyn SubscriptionConsentSink> {
+    Arc::new(FakeConsentSink(fake.clone()))
+}
+
+/// Gives a fake WeChat that just started (empty) the consents Rouge has counted, so a demo
+/// restarted on its SQLite file still sends what members granted before.
+pub async fn restore_fake_consents(state: &AppState, fake: &FakeWeChat) -> anyhow::Result<()> {
+    for (openid, template, remaining) in domain::subscriptions::counted_consents(state).await? {
+        fake.add_consents(&openid, &template, u32::try_from(remaining).unwrap_or(0));
+    }
+    Ok(())
 }
 
 /// Loads the demo data (stores, staff, distributor, members with the fake's openids) unless it

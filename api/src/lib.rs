@@ -325,6 +325,8 @@ pub struct Parts {
     pub settings: Settings,
     pub jwt_secret: Vec<u8>,
     pub pii_keys: (Vec<u8>, Vec<u8>),
+    /// The demo's fake WeChat learning recorded consents (`demo::consent_sink`); None otherwise.
+    pub consent_sink: Option<Arc<dyn domain::subscriptions::SubscriptionConsentSink>>,
 }
 
 pub fn build_state(parts: Parts) -> anyhow::Result<Arc<AppState>> {
@@ -340,6 +342,7 @@ pub fn build_state(parts: Parts) -> anyhow::Result<Arc<AppState>> {
         caches: domain::Caches::default(),
         flash_sales: domain::flash_sales::FlashSaleRuntime::new(&parts.settings.flash_sales),
         settings: parts.settings,
+        consent_sink: parts.consent_sink,
     }))
 }
 
@@ -353,6 +356,10 @@ pub async fn state_from_config(
     let kv = connect_kv(config)?;
     let notify = notify_url(config, local_base);
     let wechat = connect_wechat(config, kv.clone(), &notify).await?;
+    #[cfg(feature = "demo")]
+    let consent_sink = wechat.fake.as_ref().map(demo::consent_sink);
+    #[cfg(not(feature = "demo"))]
+    let consent_sink = None;
     let state = build_state(Parts {
         db,
         kv,
@@ -362,7 +369,12 @@ pub async fn state_from_config(
         settings: settings(config, &notify),
         jwt_secret: config.jwt_secret(),
         pii_keys: config.pii_keys()?,
+        consent_sink,
     })?;
+    #[cfg(feature = "demo")]
+    if let Some(fake) = &wechat.fake {
+        demo::restore_fake_consents(&state, fake).await?;
+    }
     Ok((state, wechat))
 }
 

@@ -628,11 +628,12 @@ pub async fn ingredients_of_products(
     Ok(out)
 }
 
-/// The ingredients of a product a member is allergic to (empty when none, or no member).
+/// The ingredients of a product a member is allergic to (empty when none, or no member),
+/// matched through the allergen vocabulary: an allergy `fragrance` covers PARFUM and LINALOOL.
 pub fn allergen_warnings(ingredients: &[String], allergies: &[String]) -> Vec<String> {
     ingredients
         .iter()
-        .filter(|i| allergies.iter().any(|a| a == *i))
+        .filter(|i| allergies.iter().any(|a| crate::allergens::covers(a, i)))
         .cloned()
         .collect()
 }

@@ -4,6 +4,7 @@
 //! Every service takes the [`AppState`] (database, key-value store, WeChat, clock, keys) and,
 //! where someone is acting, that someone's principal from [`auth`].
 
+pub mod allergens;
 pub mod audit;
 pub mod auth;
 pub mod booking;
@@ -48,6 +49,8 @@ pub struct AppState {
     /// This replica's flash-sale order desk (prepared sales, bounded order writes).
     pub flash_sales: flash_sales::FlashSaleRuntime,
     pub settings: Settings,
+    /// Told of recorded subscription consents: the demo's fake WeChat only, never production.
+    pub consent_sink: Option<Arc<dyn subscriptions::SubscriptionConsentSink>>,
 }
 
 /// Read-mostly data kept in process for a short time (each replica has its own).

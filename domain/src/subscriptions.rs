@@ -44,6 +44,15 @@ pub struct ConsentCount {
     pub remaining: i32,
 }
 
+/// Told of the consents members report, for a WeChat that cannot learn them itself. Real
+/// WeChat knows a member's answers because the mini-program asked it (wx.requestSubscribeMessage),
+/// so production has no sink; the demo's in-process fake WeChat has one (`api::demo`), so what a
+/// member grants through `recordSubscriptions` is what the fake holds when Rouge sends.
+pub trait SubscriptionConsentSink: Send + Sync {
+    /// A member's answers, after Rouge recorded them (accepted: one more consent; ban: none left).
+    fn reported(&self, openid: &str, answers: &[(String, ConsentAnswer)]);
+}
+
 /// The most templates one wx.requestSubscribeMessage call can ask about.
 const MAX_TEMPLATES_PER_REPORT: usize = 20;
 
@@ -111,7 +120,47 @@ pub async fn record(
         }
     }
     txn.commit().await?;
+    if let Some(sink) = &app.consent_sink {
+        // The consents are recorded already: a failed look-up only costs the sink this report.
+        match entities::member::Entity::find_by_id(me.member_id)
+            .one(&app.db)
+            .await
+        {
+            Ok(Some(m)) => sink.reported(&m.openid, answers),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not tell the consent sink"),
+        }
+    }
     counts(app, me.member_id).await
+}
+
+/// Every counted, unused consent with its member's openid: (openid, template, remaining). For
+/// filling a [`SubscriptionConsentSink`] that starts empty (the demo's fake WeChat at start-up).
+pub async fn counted_consents(app: &AppState) -> Result<Vec<(String, String, i32)>, StoreError> {
+    let rows = subscription_consent::Entity::find()
+        .filter(subscription_consent::Column::Remaining.gt(0))
+        .all(&app.db)
+        .await?;
+    let mut ids: Vec<i64> = rows.iter().map(|c| c.member_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut openids = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        for m in entities::member::Entity::find()
+            .filter(entities::member::Column::Id.is_in(chunk.iter().copied()))
+            .all(&app.db)
+            .await?
+        {
+            openids.insert(m.id, m.openid);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .filter_map(|c| {
+            let openid = openids.get(&c.member_id)?.clone();
+            Some((openid, c.template_id, c.remaining))
+        })
+        .collect())
 }
 
 pub async fn counts(

@@ -313,6 +313,35 @@ impl CatalogQuery {
             .map(Into::into)
             .collect())
     }
+
+    /// The allergen vocabulary: common cosmetic allergen groups a member picks allergies from
+    /// (send the `code` in `allergies`; free-text INCI names are accepted too). Product
+    /// warnings match through it: an allergy `fragrance` warns on PARFUM or LINALOOL.
+    async fn allergen_options(&self, ctx: &Context<'_>) -> ApiResult<Vec<AllergenOption>> {
+        public_read(ctx).await?;
+        Ok(domain::allergens::ALLERGEN_GROUPS
+            .iter()
+            .map(|g| AllergenOption {
+                code: g.code.to_owned(),
+                name_zh: g.name_zh.to_owned(),
+                name_en: g.name_en.to_owned(),
+                inci_names: g.inci_names.iter().map(|n| (*n).to_owned()).collect(),
+            })
+            .collect())
+    }
+}
+
+/// One allergen group of the vocabulary.
+#[derive(SimpleObject)]
+pub struct AllergenOption {
+    /// Stable code (lower case) to store as a member's allergy.
+    pub code: String,
+    /// Chinese name, e.g. 香精.
+    pub name_zh: String,
+    /// English name, e.g. Fragrance.
+    pub name_en: String,
+    /// The INCI names the group covers, as ingredient lists spell them.
+    pub inci_names: Vec<String>,
 }
 
 #[derive(InputObject)]

@@ -115,7 +115,7 @@ impl From<members::Member> for Member {
 
 #[ComplexObject]
 impl Member {
-    /// Ingredients (INCI names) the member must avoid.
+    /// Allergens the member must avoid: `allergenOptions` codes (e.g. `fragrance`) and INCI names.
     async fn allergies(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
         Ok(members::allergies(app(ctx), self.inner.id).await?)
     }
@@ -170,7 +170,8 @@ impl Member {
 pub struct SkinProfileInput {
     pub skin_type: Option<SkinType>,
     pub skin_concerns: Option<Vec<SkinConcern>>,
-    /// Ingredients to avoid (INCI names); replaces the whole list.
+    /// Allergens to avoid: `allergenOptions` codes (names such as 香精 or Fragrance are read
+    /// as their code) or INCI names; replaces the whole list.
     pub allergies: Option<Vec<String>>,
 }
 
@@ -193,7 +194,8 @@ pub struct ProfileInput {
     pub region: Option<Region>,
     pub skin_type: Option<SkinType>,
     pub skin_concerns: Option<Vec<SkinConcern>>,
-    /// Ingredients to avoid (INCI names); replaces the whole list.
+    /// Allergens to avoid: `allergenOptions` codes (names such as 香精 or Fragrance are read
+    /// as their code) or INCI names; replaces the whole list.
     pub allergies: Option<Vec<String>>,
     pub marketing_consent: Option<bool>,
 }

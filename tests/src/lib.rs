@@ -91,6 +91,8 @@ pub struct TestAppBuilder {
     db: Option<TestDb>,
     auth: domain::login::AuthSettings,
     config: api::config::Config,
+    demo_consents: bool,
+    full_demo: bool,
 }
 
 impl TestAppBuilder {
@@ -130,6 +132,21 @@ impl TestAppBuilder {
     /// Runs on this database instead of a fresh one from the template (a private server).
     pub fn database(mut self, db: TestDb) -> Self {
         self.db = Some(db);
+        self
+    }
+
+    /// As `serve` on the demo: the fake WeChat learns the consents members record through
+    /// `recordSubscriptions` (otherwise a test gives the fake its consents itself).
+    pub fn demo_consents(mut self) -> Self {
+        self.demo_consents = true;
+        self
+    }
+
+    /// The whole demo as `serve` seeds it: the base every test starts from (stores with
+    /// booking set-up, staff, catalog, three members) plus the showcase (members across regions
+    /// with scans, flash sales, an in-store coupon, low stock, a lot near expiry).
+    pub fn full_demo(mut self) -> Self {
+        self.full_demo = true;
         self
     }
 
@@ -180,10 +197,15 @@ impl TestAppBuilder {
             },
             jwt_secret: JWT_SECRET.to_vec(),
             pii_keys: (vec![1; 32], vec![2; 32]),
+            consent_sink: self.demo_consents.then(|| api::demo::consent_sink(&wechat)),
         })
         .expect("state");
-        if self.seed_demo {
+        if self.full_demo {
             domain::seed::demo(&state, FakeWeChat::openid_for)
+                .await
+                .expect("seed");
+        } else if self.seed_demo {
+            domain::seed::demo_base(&state, FakeWeChat::openid_for)
                 .await
                 .expect("seed");
         }
@@ -225,6 +247,8 @@ impl TestApp {
             db: None,
             auth: domain::login::AuthSettings::default(),
             config: api::config::Config::default(),
+            demo_consents: false,
+            full_demo: false,
         }
     }
 

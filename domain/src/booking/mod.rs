@@ -52,7 +52,7 @@ pub use ba_skills::{Ba, set_ba_skills, store_bas};
 pub use book::{BookInput, book};
 pub use cancel::cancel;
 pub use check_in::{CODE_KIND, check_in, check_in_code};
-pub use demo::seed_demo;
+pub use demo::{DemoBookingStore, seed_demo, seed_demo_shared};
 pub use entities::booking::{BookingStatus, ReminderOutcome};
 pub use lookup::{member_bookings, my_booking, my_bookings};
 pub use no_shows::{MarkNoShows, mark_no_shows};

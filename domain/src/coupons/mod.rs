@@ -49,8 +49,8 @@ pub(crate) use issuing::{GrantAttempt, grant_in};
 pub use preview::{OrderPreview, PreviewLine, preview_order};
 pub(crate) use pricing::{Basket, discounts_for_order, mark_used, release_for_order, scoped_lines};
 pub use report::{CouponReport, coupon_report};
-pub(crate) use templates::seed_demo;
 pub use templates::{create_template, set_template_active, template, templates};
+pub(crate) use templates::{seed_demo, seed_demo_counter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CouponsError {

@@ -258,6 +258,45 @@ pub(crate) async fn seed_demo<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) ->
     Ok(())
 }
 
+/// The demo's in-store coupon: 门店专享满200减30, at the counter only (a BA scans the member's
+/// coupon code). Returns its id.
+pub(crate) async fn seed_demo_counter<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<i64, DbErr> {
+    let row = coupon_template::ActiveModel {
+        name: Set("门店专享满200减30".into()),
+        kind: Set(CouponKind::ThresholdReduction),
+        threshold_fen: Set(Some(20_000)),
+        reduction_fen: Set(Some(3_000)),
+        percent_off: Set(None),
+        cap_fen: Set(None),
+        amount_fen: Set(None),
+        gift_sku_id: Set(None),
+        total_quantity: Set(1_000),
+        issued: Set(0),
+        per_member_limit: Set(1),
+        valid_from: Set(None),
+        valid_until: Set(None),
+        valid_days: Set(Some(30)),
+        sku_ids: Set(JsonText(vec![])),
+        category_ids: Set(JsonText(vec![])),
+        channels: Set(channel_set(&[Channel::InStore])),
+        store_ids: Set(JsonText(vec![])),
+        stacks_with_coupons: Set(false),
+        stacks_with_flash_sale: Set(false),
+        birthday: Set(false),
+        active: Set(true),
+        created_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(row.id)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Utc;

@@ -21,6 +21,7 @@
 //! with another quantity is a CONFLICT.
 
 mod counters;
+mod demo;
 mod grab;
 mod order;
 mod reconcile;
@@ -42,6 +43,7 @@ use crate::platform::kv::KvError;
 use entities::flash_sale;
 
 pub use counters::{WarmFlashSales, counters_and_truth, warm, warm_upcoming};
+pub(crate) use demo::{DemoGrab, seed_demo};
 pub use entities::flash_sale_grab::GrabStatus;
 pub use grab::grab_flash_sale;
 pub use reconcile::{ReconcileFlashSales, reconcile, reconcile_active};

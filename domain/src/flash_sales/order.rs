@@ -112,7 +112,7 @@ pub(super) async fn create_order(
 
 /// The order of a grab: the SKU at its list price less a flash-sale discount down to the flash
 /// price, shipped from the online warehouse, payable within the payment time-out.
-fn order_draft(
+pub(super) fn order_draft(
     app: &AppState,
     me: &MemberPrincipal,
     prepared: &PreparedSale,

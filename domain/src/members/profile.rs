@@ -18,7 +18,9 @@ use entities::{member, member_allergy, member_tag};
 
 const MAX_ALLERGIES: usize = 30;
 
-/// Upper-cased, single-spaced INCI names, deduplicated, order kept.
+/// Allergen group codes from the vocabulary (`fragrance`, `香精` and `Fragrance` are all
+/// `fragrance`; see [`crate::allergens`]) or upper-cased, single-spaced INCI names,
+/// deduplicated, order kept.
 pub fn normalise_allergies(raw: &[String]) -> Result<Vec<String>, MembersError> {
     if raw.len() > MAX_ALLERGIES {
         return Err(invalid(format!("at most {MAX_ALLERGIES} allergies")));
@@ -26,11 +28,7 @@ pub fn normalise_allergies(raw: &[String]) -> Result<Vec<String>, MembersError> 
     let mut out: Vec<String> = Vec::with_capacity(raw.len());
     for item in raw {
         let name = check_name("an allergy", item, 64)?;
-        let name = name
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_uppercase();
+        let name = crate::allergens::normalise(&name);
         if !out.contains(&name) {
             out.push(name);
         }
@@ -247,7 +245,10 @@ mod tests {
             "METHYLISOTHIAZOLINONE".into(),
         ])
         .unwrap();
-        assert_eq!(got, vec!["METHYLISOTHIAZOLINONE", "PARFUM (FRAGRANCE)"]);
+        assert_eq!(got, vec!["METHYLISOTHIAZOLINONE", "fragrance"]);
+        let got =
+            normalise_allergies(&["香精".into(), "Fragrance".into(), "Linalool".into()]).unwrap();
+        assert_eq!(got, vec!["fragrance", "LINALOOL"]);
         assert!(normalise_allergies(&["".into()]).is_err());
         assert!(normalise_allergies(&["x".repeat(65)]).is_err());
         assert!(normalise_allergies(&vec!["A".to_string(); 31]).is_err());

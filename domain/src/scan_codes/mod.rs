@@ -10,6 +10,7 @@
 
 mod batches;
 pub mod codes;
+mod demo;
 mod insight;
 mod scan;
 mod throttle;
@@ -34,6 +35,7 @@ pub use batches::{
     redeemed_count, redemptions_after, set_batch_active, write_codes_csv,
 };
 pub use codes::{CodeError, DEMO_PACK_CODE_KEY, MAX_CODES_PER_BATCH, PackCodeKey};
+pub(crate) use demo::{DemoScan, seed_demo_scans};
 pub use entities::scan_code_batch::GiftKind;
 pub use entities::scan_event::{AgeBand, ScanEventOutcome, ScanFlag, WhereBought};
 pub use insight::{

@@ -5,6 +5,9 @@
 mod catalog;
 mod people;
 mod places;
+mod showcase;
+
+pub use showcase::{LOW_STOCK_SKU, NEAR_EXPIRY_LOT, SHOWCASE_SCANNERS};
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -24,6 +27,12 @@ pub enum SeedError {
     Hash,
     #[error(transparent)]
     Inventory(#[from] crate::inventory::InventoryError),
+    #[error(transparent)]
+    Coupons(Box<crate::coupons::CouponsError>),
+    #[error(transparent)]
+    FlashSales(Box<crate::flash_sales::FlashSalesError>),
+    #[error("demo region: {0}")]
+    Region(String),
 }
 
 crate::store_error_conversions!(SeedError);
@@ -45,7 +54,7 @@ pub const DEMO_MEMBERS: &[DemoMember] = &[
         phone: "13800000001",
         skin_type: SkinType::Sensitive,
         concerns: &[SkinConcern::Redness, SkinConcern::Dehydration],
-        allergies: &["METHYLISOTHIAZOLINONE", "PARFUM"],
+        allergies: &["fragrance", "METHYLISOTHIAZOLINONE"],
     },
     DemoMember {
         wechat_user: "demo-mei",
@@ -61,12 +70,32 @@ pub const DEMO_MEMBERS: &[DemoMember] = &[
         phone: "13800000003",
         skin_type: SkinType::Dry,
         concerns: &[SkinConcern::Ageing],
-        allergies: &["ALCOHOL DENAT."],
+        allergies: &["alcohol"],
     },
 ];
-/// Seeds the demo once; returns false when it was already there. `openid_for` maps a demo
-/// WeChat user to the openid the (fake) WeChat gives it.
+/// Seeds the demo once (`serve` on the demo and `rouge seed --demo`); returns false when it was
+/// already there. The base (places, catalog, staff, booking set-up at every store, the three
+/// named members) and the showcase every flow needs to show something (members across regions
+/// with scans, flash sales with a paid grab, an in-store coupon, low stock, a lot near expiry).
+/// `openid_for` maps a demo WeChat user to the openid the (fake) WeChat gives it.
 pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result<bool, SeedError> {
+    seed(app, &openid_for, true).await
+}
+
+/// The base of the demo only, without the showcase: what most end-to-end tests build on (their
+/// counts of members, scans, sales and stock start from it).
+pub async fn demo_base(
+    app: &AppState,
+    openid_for: impl Fn(&str) -> String,
+) -> Result<bool, SeedError> {
+    seed(app, &openid_for, false).await
+}
+
+async fn seed(
+    app: &AppState,
+    openid_for: &impl Fn(&str) -> String,
+    showcase: bool,
+) -> Result<bool, SeedError> {
     let already = staff_account::Entity::find()
         .filter(staff_account::Column::Username.eq("hq-demo"))
         .one(&app.db)
@@ -84,13 +113,34 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
     let places = places::stores_and_warehouse(&txn, now).await?;
     catalog::products_with_stock(&txn, &places.store_locations, places.warehouse, now).await?;
     crate::coupons::seed_demo(&txn, now).await?;
-    people::staff(&txn, &places.store_ids, &password, now).await?;
+    let bas = people::staff(&txn, &places.store_ids, &password, now).await?;
     people::distributor(&txn, &password, now).await?;
-    if let Some(gz) = places.store_ids.get(2).copied() {
-        crate::booking::seed_demo(&txn, gz, &password, now).await?;
+    crate::booking::seed_demo_shared(&txn, now).await?;
+    for ((store_id, service), bas) in places.store_ids.iter().zip(DEMO_SERVICES).zip(&bas) {
+        let store = crate::booking::DemoBookingStore {
+            store_id: *store_id,
+            service,
+            bas,
+        };
+        crate::booking::seed_demo(&txn, &store, now).await?;
     }
-    people::members(app, &txn, &openid_for, now).await?;
+    people::members(app, &txn, openid_for, now).await?;
     crate::scan_codes::seed_demo_batch(&txn, now).await?;
+    if showcase {
+        let at = showcase::ShowcasePlaces {
+            store_locations: &places.store_locations,
+            warehouse: places.warehouse,
+        };
+        showcase::seed(app, &txn, &at, openid_for, now).await?;
+    }
     txn.commit().await?;
     Ok(true)
 }
+
+/// Each demo store's own service (code, name, minutes, buffer, price, skill), in store order
+/// (SH001, BJ001, GZ001); the skin test is offered everywhere.
+const DEMO_SERVICES: [(&str, &str, i32, i32, i64, &str); 3] = [
+    ("MAKEUP-SH001", "专属妆容课", 45, 15, 9_900, "MAKEUP"),
+    ("MAKEUP-BJ001", "专属妆容课", 45, 15, 9_900, "MAKEUP"),
+    ("FACIAL-GZ001", "深层补水护理", 60, 15, 19_900, "FACIAL"),
+];

@@ -12,42 +12,40 @@ use entities::{
     distributor, distributor_account, member, member_allergy, member_tag, staff_account,
 };
 
+/// The demo staff, by store: HQ; at SH001 the manager and `ba-demo`; a BA at BJ001
+/// (`ba-bj-demo`) and at GZ001 (`ba-gz-demo`). Returns the BAs' ids per store, in `store_ids`' order.
 pub(super) async fn staff(
     txn: &DatabaseTransaction,
     store_ids: &[i64],
     password: &str,
     now: DateTime<Utc>,
-) -> Result<(), SeedError> {
+) -> Result<Vec<Vec<i64>>, SeedError> {
+    let mut bas = vec![Vec::new(); store_ids.len()];
     for (username, display, role, store) in [
         ("hq-demo", "总部运营", StaffRole::Hq, None),
-        (
-            "manager-demo",
-            "静安店长",
-            StaffRole::Manager,
-            store_ids.first().copied(),
-        ),
-        (
-            "ba-demo",
-            "静安美容顾问",
-            StaffRole::Ba,
-            store_ids.first().copied(),
-        ),
+        ("manager-demo", "静安店长", StaffRole::Manager, Some(0)),
+        ("ba-demo", "静安美容顾问", StaffRole::Ba, Some(0)),
+        ("ba-bj-demo", "三里屯美容顾问", StaffRole::Ba, Some(1)),
+        ("ba-gz-demo", "天环美容顾问", StaffRole::Ba, Some(2)),
     ] {
-        staff_account::ActiveModel {
+        let store_id = store.and_then(|i| store_ids.get(i).copied());
+        let row = staff_account::ActiveModel {
             username: Set(username.into()),
             password_hash: Set(password.to_owned()),
             display_name: Set(display.into()),
             role: Set(role),
-            store_id: Set(store),
+            store_id: Set(store_id),
             active: Set(true),
             created_at: Set(now),
             ..Default::default()
         }
         .insert(txn)
         .await?;
+        if let (StaffRole::Ba, Some(list)) = (role, store.and_then(|i| bas.get_mut(i))) {
+            list.push(row.id);
+        }
     }
-
-    Ok(())
+    Ok(bas)
 }
 
 pub(super) async fn distributor(

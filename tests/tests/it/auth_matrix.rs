@@ -19,6 +19,7 @@ const STAFF_ANY_ROLE: &[&str] = &[
     "addMemberTag",
     "removeMemberTag",
     "categories",
+    "allergenOptions",
     "product",
     "products",
     "sku",
@@ -113,6 +114,7 @@ const CONSUMER_OPEN: &[&str] = &[
     "product",
     "sku",
     "categories",
+    "allergenOptions",
     "stores",
     "tiers",
 ];

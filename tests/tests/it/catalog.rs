@@ -43,7 +43,7 @@ async fn members_browse_with_allergen_warnings(backend: Backend) {
         "cost is for staff"
     );
 
-    // Lily (demo) is allergic to PARFUM.
+    // Lily (demo) is allergic to fragrance (香精), which covers PARFUM.
     let (lily, _) = app.login_member("demo-lily").await;
     let data = lily
         .ok(

@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary (one link) with a module per capability.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod allergens;
 mod auth_matrix;
 mod availability;
 mod booking;
@@ -10,6 +11,7 @@ mod campaigns_stored_values;
 mod catalog;
 mod contract;
 mod coupons;
+mod demo;
 mod deploy_manifests;
 mod dev_pay;
 mod flash_sales;

@@ -358,6 +358,14 @@ impl FakeWeChat {
         });
     }
 
+    /// The member switched the template off (a "ban" answer): no consents left.
+    pub fn clear_consents(&self, openid: &str, template_id: &str) {
+        self.with_state(|s| {
+            s.consents
+                .remove(&(openid.to_owned(), template_id.to_owned()))
+        });
+    }
+
     pub fn consents(&self, openid: &str, template_id: &str) -> u32 {
         self.with_state(|s| {
             s.consents
