@@ -9,7 +9,8 @@ use async_graphql::{BatchRequest, BatchResponse, Executor, ServerError};
 use domain::auth::{self, Audience, Principal};
 use domain::login;
 use domain::{AppState, DomainError, ErrorCode, RequestMeta};
-use graphql_schema::error::{cap_message, log_error};
+use graphql_schema::error::{cap_message, localize, log_error};
+use graphql_schema::locale::Locale;
 use graphql_schema::{RequestContext, SchemaLimits, limits};
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::middleware::CatchPanic;
@@ -75,8 +76,16 @@ impl<S: Executor> GraphqlEndpoint<S> {
         if req.method() == Method::GET && self.options.graphiql {
             return crate::graphiql::page();
         }
+        // The language of every error message of this request (Accept-Language, endpoint).
+        let locale = Locale::negotiate(
+            req.headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+            self.audience,
+        );
         if req.method() != Method::POST {
-            return error_response(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            let message = locale.pick("use POST", "请使用 POST 请求");
+            return error_response(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", message);
         }
         let meta = request_meta(&req, self.options.trust_forwarded_for);
         // Some(None): a header was sent but holds no bearer token; refused like a bad token.
@@ -91,16 +100,19 @@ impl<S: Executor> GraphqlEndpoint<S> {
         {
             Ok(body) => body,
             Err(poem::error::ReadBodyError::PayloadTooLarge) => {
-                return error_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+                let message = locale.pick("request body too large", "请求体过大");
+                return error_response(StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE", message);
             }
             Err(_) => {
-                return error_response(StatusCode::BAD_REQUEST, "could not read the request body");
+                let message = locale.pick("could not read the request body", "无法读取请求体");
+                return error_response(StatusCode::BAD_REQUEST, "BODY_UNREADABLE", message);
             }
         };
         let batch: BatchRequest = match serde_json::from_slice(&body) {
             Ok(batch) => batch,
             Err(_) => {
-                return error_response(StatusCode::BAD_REQUEST, "malformed GraphQL request body");
+                let message = locale.pick("malformed GraphQL request body", "GraphQL 请求体格式有误");
+                return error_response(StatusCode::BAD_REQUEST, "MALFORMED_REQUEST", message);
             }
         };
         let (single, requests) = match batch {
@@ -108,16 +120,18 @@ impl<S: Executor> GraphqlEndpoint<S> {
             BatchRequest::Batch(requests) => (false, requests),
         };
         if requests.is_empty() || requests.len() > self.options.max_batch {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                &format!("a batch holds 1 to {} operations", self.options.max_batch),
-            );
+            let max = self.options.max_batch;
+            let message = match locale {
+                Locale::En => format!("a batch holds 1 to {max} operations"),
+                Locale::Zh => format!("一个批量请求须包含 1 到 {max} 个操作"),
+            };
+            return error_response(StatusCode::BAD_REQUEST, "BATCH_SIZE", &message);
         }
         // A token is checked before anything runs, even fields that need none: a token of
         // another audience, expired, revoked or forged is refused, never quietly ignored.
         let principal = match authorization {
             None => None,
-            Some(token) => match self.authenticate(token.as_deref()).await {
+            Some(token) => match self.authenticate(token.as_deref(), locale).await {
                 Ok(principal) => Some(principal),
                 Err(response) => return response,
             },
@@ -131,11 +145,13 @@ impl<S: Executor> GraphqlEndpoint<S> {
                         request.set_parsed_query(doc);
                         let context =
                             RequestContext::new(self.audience, principal.clone(), meta.clone());
-                        self.schema.execute(request.data(context)).await
+                        self.schema.execute(request.data(context).data(locale)).await
                     }
                     Err(error) => async_graphql::Response::from_errors(vec![error]),
                 };
-                responses.push(with_codes(response));
+                let mut response = with_codes(response);
+                localize(&mut response.errors, locale);
+                responses.push(response);
             }
             responses
         };
@@ -150,7 +166,8 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 return error_response_code(
                     StatusCode::SERVICE_UNAVAILABLE,
                     ErrorCode::Unavailable,
-                    "the request took too long",
+                    "UNAVAILABLE",
+                    locale.pick("the request took too long", "请求处理超时，请稍后重试"),
                 );
             }
         };
@@ -168,7 +185,8 @@ impl<S: Executor> GraphqlEndpoint<S> {
             Err(_) => error_response_code(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::Internal,
-                "internal error",
+                "INTERNAL",
+                locale.pick("internal error", ErrorCode::Internal.message_zh()),
             ),
         }
     }
@@ -209,7 +227,11 @@ impl<S: Executor> GraphqlEndpoint<S> {
     }
 
     /// Who holds the token, for this endpoint's audience; a refusal response otherwise.
-    async fn authenticate(&self, token: Option<&str>) -> Result<Principal, Response> {
+    async fn authenticate(
+        &self,
+        token: Option<&str>,
+        locale: Locale,
+    ) -> Result<Principal, Response> {
         let result = match token {
             Some(token) => login::authenticate(&self.app, self.audience, token).await,
             None => Err(auth::AuthError::Unauthenticated),
@@ -228,16 +250,27 @@ impl<S: Executor> GraphqlEndpoint<S> {
             ErrorCode::Unavailable => error_response_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 code,
-                "the service is temporarily unavailable; try again",
+                "UNAVAILABLE",
+                locale.pick(
+                    "the service is temporarily unavailable; try again",
+                    code.message_zh(),
+                ),
             ),
-            ErrorCode::Internal => {
-                error_response_code(StatusCode::INTERNAL_SERVER_ERROR, code, "internal error")
-            }
+            ErrorCode::Internal => error_response_code(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code,
+                "INTERNAL",
+                locale.pick("internal error", code.message_zh()),
+            ),
             _ => {
                 let mut response = error_response_code(
                     StatusCode::UNAUTHORIZED,
                     ErrorCode::Unauthenticated,
-                    "the token is not valid for this endpoint; sign in again",
+                    "TOKEN_INVALID",
+                    locale.pick(
+                        "the token is not valid for this endpoint; sign in again",
+                        "登录凭证对该接口无效，请重新登录",
+                    ),
                 );
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
@@ -277,13 +310,19 @@ fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response 
     response
 }
 
-fn error_response(status: StatusCode, message: &str) -> Response {
-    error_response_code(status, ErrorCode::BadUserInput, message)
+/// A request refused before GraphQL runs, as bad input; `message` in the request's language.
+fn error_response(status: StatusCode, reason: &str, message: &str) -> Response {
+    error_response_code(status, ErrorCode::BadUserInput, reason, message)
 }
 
-fn error_response_code(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+fn error_response_code(
+    status: StatusCode,
+    code: ErrorCode,
+    reason: &str,
+    message: &str,
+) -> Response {
     let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
+        "errors": [{ "message": message, "extensions": { "code": code.as_str(), "reason": reason } }]
     });
     Response::builder()
         .status(status)

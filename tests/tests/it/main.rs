@@ -12,6 +12,7 @@ mod contract;
 mod coupons;
 mod deploy_manifests;
 mod dev_pay;
+mod error_messages;
 mod flash_sales;
 mod graphql_edge;
 mod http_surface;
