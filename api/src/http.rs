@@ -85,7 +85,11 @@ impl<S: Executor> GraphqlEndpoint<S> {
         );
         if req.method() != Method::POST {
             let message = locale.pick("use POST", "请使用 POST 请求");
-            return error_response(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", message);
+            return error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                message,
+            );
         }
         let meta = request_meta(&req, self.options.trust_forwarded_for);
         // Some(None): a header was sent but holds no bearer token; refused like a bad token.
@@ -111,7 +115,8 @@ impl<S: Executor> GraphqlEndpoint<S> {
         let batch: BatchRequest = match serde_json::from_slice(&body) {
             Ok(batch) => batch,
             Err(_) => {
-                let message = locale.pick("malformed GraphQL request body", "GraphQL 请求体格式有误");
+                let message =
+                    locale.pick("malformed GraphQL request body", "GraphQL 请求体格式有误");
                 return error_response(StatusCode::BAD_REQUEST, "MALFORMED_REQUEST", message);
             }
         };
@@ -145,7 +150,9 @@ impl<S: Executor> GraphqlEndpoint<S> {
                         request.set_parsed_query(doc);
                         let context =
                             RequestContext::new(self.audience, principal.clone(), meta.clone());
-                        self.schema.execute(request.data(context).data(locale)).await
+                        self.schema
+                            .execute(request.data(context).data(locale))
+                            .await
                     }
                     Err(error) => async_graphql::Response::from_errors(vec![error]),
                 };

@@ -30,7 +30,9 @@ use crate::scan_codes::ScanError;
 use crate::subscriptions::SubscriptionsError;
 
 fn store() -> StoreError {
-    StoreError::Db(sea_orm::DbErr::Custom("relation \"secret_table\" is broken".into()))
+    StoreError::Db(sea_orm::DbErr::Custom(
+        "relation \"secret_table\" is broken".into(),
+    ))
 }
 
 fn wechat() -> WeChatError {
@@ -50,7 +52,10 @@ where
     E: DomainError + strum::VariantNames,
     for<'a> &'a E: Into<&'static str>,
 {
-    let enum_name = std::any::type_name::<E>().rsplit("::").next().unwrap_or("?");
+    let enum_name = std::any::type_name::<E>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("?");
     let covered: BTreeSet<&'static str> = samples.iter().map(Into::into).collect();
     for variant in E::VARIANTS {
         if !covered.contains(variant) {
@@ -63,16 +68,26 @@ where
         let text = e.text();
         let english = e.to_string();
         let reason_ok = !text.reason.is_empty()
-            && text.reason.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+            && text
+                .reason
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_')
             && !text.reason.starts_with('_')
             && !text.reason.ends_with('_');
         if !reason_ok {
-            problems.push(format!("{name}: reason {:?} is not SCREAMING_SNAKE", text.reason));
+            problems.push(format!(
+                "{name}: reason {:?} is not SCREAMING_SNAKE",
+                text.reason
+            ));
         }
         if text.zh.trim().is_empty() || text.zh == english {
             problems.push(format!("{name}: Chinese message {:?}", text.zh));
         }
-        if !text.zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) {
+        if !text
+            .zh
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+        {
             problems.push(format!("{name}: no Chinese in {:?}", text.zh));
         }
         let code = e.code();
@@ -123,7 +138,10 @@ fn every_error_variant_has_a_reason_and_a_chinese_message() {
         &mut p,
     );
     check(
-        vec![DistributorsError::NotFound, DistributorsError::Store(store())],
+        vec![
+            DistributorsError::NotFound,
+            DistributorsError::Store(store()),
+        ],
         &mut p,
     );
     check(campaign_samples(), &mut p);
@@ -368,7 +386,10 @@ fn data_in_messages_is_put_into_the_chinese_too() {
         FlashSalesError::NotStarted(at()).message_zh(),
         "秒杀尚未开始，将于 2026-12-06 00:30（北京时间） 开始"
     );
-    assert_eq!(CouponsError::NotFound("coupon template").message_zh(), "找不到优惠券模板");
+    assert_eq!(
+        CouponsError::NotFound("coupon template").message_zh(),
+        "找不到优惠券模板"
+    );
     assert_eq!(
         CouponsError::NotFound("something new").message_zh(),
         "找不到所请求的内容"

@@ -6,8 +6,10 @@
 use rouge_tests::{Backend, Gql, TestApp, on_both_backends};
 use serde_json::{Value, json};
 
-const CREATE: &str = "mutation($i: CouponTemplateInput!) { createCouponTemplate(input: $i) { id } }";
-const CLAIM: &str = "mutation($t: ID!, $k: String!) { claimCoupon(templateId: $t, idempotencyKey: $k) { id } }";
+const CREATE: &str =
+    "mutation($i: CouponTemplateInput!) { createCouponTemplate(input: $i) { id } }";
+const CLAIM: &str =
+    "mutation($t: ID!, $k: String!) { claimCoupon(templateId: $t, idempotencyKey: $k) { id } }";
 const MINE: &str = "{ myCoupons { id } }";
 const REPORT: &str = "query($t: ID!) { couponReport(templateId: $t) { issued } }";
 
@@ -62,9 +64,7 @@ async fn sold_out_template(app: &TestApp) -> String {
         .unwrap()
         .to_owned();
     let (alice, _) = app.login_member("errors-alice").await;
-    alice
-        .ok(CLAIM, json!({ "t": template, "k": key() }))
-        .await;
+    alice.ok(CLAIM, json!({ "t": template, "k": key() })).await;
     template
 }
 
@@ -80,7 +80,14 @@ async fn consumer_errors_are_in_chinese_unless_english_is_preferred(backend: Bac
     let sold_out_zh = owned("SOLD_OUT", "COUPON_SOLD_OUT", "该优惠券已被领完");
     let (_, body) = post(url, Some(token), None, CLAIM, claim()).await;
     assert_eq!(error_of(&body), sold_out_zh, "{body}");
-    let (_, body) = post(url, Some(token), Some("zh-CN,zh;q=0.9,en;q=0.8"), CLAIM, claim()).await;
+    let (_, body) = post(
+        url,
+        Some(token),
+        Some("zh-CN,zh;q=0.9,en;q=0.8"),
+        CLAIM,
+        claim(),
+    )
+    .await;
     assert_eq!(error_of(&body), sold_out_zh, "{body}");
     // Another language than Chinese or English leaves the default.
     let (_, body) = post(url, Some(token), Some("fr-FR"), CLAIM, claim()).await;
@@ -110,18 +117,31 @@ async fn consumer_errors_are_in_chinese_unless_english_is_preferred(backend: Bac
     // Request-level errors: syntax, validation, a token that does not verify.
     let (_, body) = post(url, None, None, "{ myCoupons { id }", json!({})).await;
     let (code, reason, message) = error_of(&body);
-    assert_eq!((code.as_str(), reason.as_str()), ("BAD_USER_INPUT", "GRAPHQL_PARSE_FAILED"));
-    assert!(message.starts_with("请求的 GraphQL 语法有误：syntax error"), "{message}");
+    assert_eq!(
+        (code.as_str(), reason.as_str()),
+        ("BAD_USER_INPUT", "GRAPHQL_PARSE_FAILED")
+    );
+    assert!(
+        message.starts_with("请求的 GraphQL 语法有误：syntax error"),
+        "{message}"
+    );
     let (_, body) = post(url, Some(token), None, "{ noSuchField }", json!({})).await;
     let (code, reason, message) = error_of(&body);
-    assert_eq!((code.as_str(), reason.as_str()), ("BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED"));
+    assert_eq!(
+        (code.as_str(), reason.as_str()),
+        ("BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED")
+    );
     assert!(message.starts_with("请求不符合接口定义："), "{message}");
     assert!(message.contains("noSuchField"), "{message}");
     let (status, body) = post(url, Some("not-a-token"), None, MINE, json!({})).await;
     assert_eq!(status, 401);
     assert_eq!(
         error_of(&body),
-        owned("UNAUTHENTICATED", "TOKEN_INVALID", "登录凭证对该接口无效，请重新登录"),
+        owned(
+            "UNAUTHENTICATED",
+            "TOKEN_INVALID",
+            "登录凭证对该接口无效，请重新登录"
+        ),
         "{body}"
     );
     let (status, body) = post(url, Some("not-a-token"), Some("en"), MINE, json!({})).await;
@@ -143,7 +163,14 @@ async fn staff_errors_are_in_english_unless_chinese_is_preferred(backend: Backen
     let not_found_en = owned("NOT_FOUND", "NOT_FOUND", "coupon template not found");
     let (_, body) = post(url, Some(token), None, REPORT, missing.clone()).await;
     assert_eq!(error_of(&body), not_found_en, "{body}");
-    let (_, body) = post(url, Some(token), Some("en-US,zh;q=0.5"), REPORT, missing.clone()).await;
+    let (_, body) = post(
+        url,
+        Some(token),
+        Some("en-US,zh;q=0.5"),
+        REPORT,
+        missing.clone(),
+    )
+    .await;
     assert_eq!(error_of(&body), not_found_en, "{body}");
     let (_, body) = post(url, Some(token), Some("zh-CN"), REPORT, missing.clone()).await;
     assert_eq!(
@@ -163,7 +190,11 @@ async fn staff_errors_are_in_english_unless_chinese_is_preferred(backend: Backen
     let (_, body) = post(url, Some(token), None, CREATE, json!({ "i": input })).await;
     assert_eq!(
         error_of(&body),
-        owned("BAD_USER_INPUT", "INVALID_INPUT", "percentOff must be between 1 and 99"),
+        owned(
+            "BAD_USER_INPUT",
+            "INVALID_INPUT",
+            "percentOff must be between 1 and 99"
+        ),
         "{body}"
     );
     let (_, body) = post(url, Some(token), Some("zh"), CREATE, json!({ "i": input })).await;
