@@ -260,6 +260,83 @@ mod tests {
         }
     }
 
+    /// An error as a resolver's failure reaches the response.
+    fn served(err: ApiError) -> ServerError {
+        async_graphql::Error::from(err).into_server_error(async_graphql::Pos::default())
+    }
+
+    fn reason(error: &ServerError) -> Option<String> {
+        match error.extensions.as_ref()?.get("reason") {
+            Some(Value::String(r)) => Some(r.clone()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn domain_errors_carry_their_reason_and_chinese_message_to_the_response() {
+        let err = domain::booking::BookingError::SlotTaken;
+        let mut zh = [served(ApiError::from(err))];
+        localize(&mut zh, Locale::Zh);
+        assert_eq!(zh[0].message, "该时段已被预约，请选择其他时段");
+        assert_eq!(reason(&zh[0]).as_deref(), Some("SLOT_TAKEN"));
+        assert_eq!(code_of(&zh[0]), Some(ErrorCode::Conflict));
+        let mut en = [served(ApiError::from(
+            domain::booking::BookingError::SlotTaken,
+        ))];
+        localize(&mut en, Locale::En);
+        assert_eq!(
+            en[0].message,
+            "that time is no longer free; pick another slot"
+        );
+        assert_eq!(reason(&en[0]).as_deref(), Some("SLOT_TAKEN"));
+    }
+
+    #[test]
+    fn internal_errors_say_only_their_code_in_either_language() {
+        let err = domain::members::MembersError::CodeAllocation;
+        let mut errors = [served(ApiError::from(err))];
+        assert_eq!(errors[0].message, "internal error");
+        localize(&mut errors, Locale::Zh);
+        assert_eq!(errors[0].message, "系统内部错误");
+        assert_eq!(reason(&errors[0]).as_deref(), Some("INTERNAL"));
+    }
+
+    #[test]
+    fn request_errors_get_a_reason_and_a_chinese_lead() {
+        // async-graphql's own validation errors reach here with the code the HTTP layer set.
+        let mut validation = ServerError::new("Unknown field \"nope\"", None);
+        validation
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", ErrorCode::BadUserInput.as_str());
+        let mut errors = [
+            validation,
+            bad_input_error("GRAPHQL_PARSE_FAILED", "syntax error: expected name"),
+            served(ApiError::bad_input("malformed id")),
+            served(ApiError::new(ErrorCode::Forbidden, "no")),
+        ];
+        localize(&mut errors, Locale::Zh);
+        let got: Vec<_> = errors
+            .iter()
+            .map(|e| (reason(e).unwrap_or_default(), e.message.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "GRAPHQL_VALIDATION_FAILED".to_owned(),
+                    "请求不符合接口定义：Unknown field \"nope\"".to_owned()
+                ),
+                (
+                    "GRAPHQL_PARSE_FAILED".to_owned(),
+                    "请求的 GraphQL 语法有误：syntax error: expected name".to_owned()
+                ),
+                ("INVALID_INPUT".to_owned(), "ID 格式不正确".to_owned()),
+                ("ROLE_NOT_ALLOWED".to_owned(), "您无权执行此操作".to_owned()),
+            ]
+        );
+    }
+
     #[test]
     fn messages_are_capped_on_a_character_boundary() {
         let mut short = "fine".to_owned();
