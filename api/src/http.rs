@@ -9,7 +9,8 @@ use async_graphql::{BatchRequest, BatchResponse, Executor, ServerError};
 use domain::auth::{self, Audience, Principal};
 use domain::login;
 use domain::{AppState, DomainError, ErrorCode, RequestMeta};
-use graphql_schema::error::{cap_message, log_error};
+use graphql_schema::error::{cap_message, localize, log_error};
+use graphql_schema::locale::Locale;
 use graphql_schema::operation::ExecutedOperation;
 use graphql_schema::{RequestContext, SchemaLimits, limits};
 use poem::http::{HeaderValue, Method, StatusCode, header};
@@ -78,8 +79,21 @@ impl<S: Executor> GraphqlEndpoint<S> {
             return crate::graphiql::page();
         }
         let started = Instant::now();
+        // The language of every error message of this request (Accept-Language, endpoint).
+        let locale = Locale::negotiate(
+            req.headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+            self.audience,
+        );
         if req.method() != Method::POST {
-            return self.refuse(started, StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            let message = locale.pick("use POST", "请使用 POST 请求");
+            return self.refuse(
+                started,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                message,
+            );
         }
         let meta = request_meta(&req, self.options.trust_forwarded_for);
         // Some(None): a header was sent but holds no bearer token; refused like a bad token.
@@ -94,28 +108,25 @@ impl<S: Executor> GraphqlEndpoint<S> {
         {
             Ok(body) => body,
             Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+                let message = locale.pick("request body too large", "请求体过大");
                 return self.refuse(
                     started,
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "request body too large",
+                    "BODY_TOO_LARGE",
+                    message,
                 );
             }
             Err(_) => {
-                return self.refuse(
-                    started,
-                    StatusCode::BAD_REQUEST,
-                    "could not read the request body",
-                );
+                let message = locale.pick("could not read the request body", "无法读取请求体");
+                return self.refuse(started, StatusCode::BAD_REQUEST, "BODY_UNREADABLE", message);
             }
         };
         let batch: BatchRequest = match serde_json::from_slice(&body) {
             Ok(batch) => batch,
             Err(_) => {
-                return self.refuse(
-                    started,
-                    StatusCode::BAD_REQUEST,
-                    "malformed GraphQL request body",
-                );
+                let message =
+                    locale.pick("malformed GraphQL request body", "GraphQL 请求体格式有误");
+                return self.refuse(started, StatusCode::BAD_REQUEST, "MALFORMED_REQUEST", message);
             }
         };
         let (single, requests) = match batch {
@@ -123,17 +134,18 @@ impl<S: Executor> GraphqlEndpoint<S> {
             BatchRequest::Batch(requests) => (false, requests),
         };
         if requests.is_empty() || requests.len() > self.options.max_batch {
-            return self.refuse(
-                started,
-                StatusCode::BAD_REQUEST,
-                &format!("a batch holds 1 to {} operations", self.options.max_batch),
-            );
+            let max = self.options.max_batch;
+            let message = match locale {
+                Locale::En => format!("a batch holds 1 to {max} operations"),
+                Locale::Zh => format!("一个批量请求须包含 1 到 {max} 个操作"),
+            };
+            return self.refuse(started, StatusCode::BAD_REQUEST, "BATCH_SIZE", &message);
         }
         // A token is checked before anything runs, even fields that need none: a token of
         // another audience, expired, revoked or forged is refused, never quietly ignored.
         let principal = match authorization {
             None => None,
-            Some(token) => match self.authenticate(token.as_deref()).await {
+            Some(token) => match self.authenticate(token.as_deref(), locale).await {
                 Ok(principal) => Some(principal),
                 Err((code, response)) => {
                     self.observe_refusal(started, code);
@@ -146,7 +158,7 @@ impl<S: Executor> GraphqlEndpoint<S> {
             let mut responses = Vec::with_capacity(requests.len());
             for request in requests {
                 let context = RequestContext::new(self.audience, principal.clone(), meta.clone());
-                responses.push(self.run_operation(request, context).await);
+                responses.push(self.run_operation(request, context, locale).await);
             }
             responses
         };
@@ -162,7 +174,8 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 return error_response_code(
                     StatusCode::SERVICE_UNAVAILABLE,
                     ErrorCode::Unavailable,
-                    "the request took too long",
+                    "UNAVAILABLE",
+                    locale.pick("the request took too long", "请求处理超时，请稍后重试"),
                 );
             }
         };
@@ -180,7 +193,8 @@ impl<S: Executor> GraphqlEndpoint<S> {
             Err(_) => error_response_code(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::Internal,
-                "internal error",
+                "INTERNAL",
+                locale.pick("internal error", ErrorCode::Internal.message_zh()),
             ),
         }
     }
@@ -191,6 +205,7 @@ impl<S: Executor> GraphqlEndpoint<S> {
         &self,
         mut request: async_graphql::Request,
         context: RequestContext,
+        locale: Locale,
     ) -> async_graphql::Response {
         let started = Instant::now();
         let executed = ExecutedOperation::default();
@@ -207,13 +222,14 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 );
                 request.set_parsed_query(doc);
                 self.schema
-                    .execute(request.data(context).data(executed.clone()))
+                    .execute(request.data(context).data(locale).data(executed.clone()))
                     .instrument(span)
                     .await
             }
             Err(error) => async_graphql::Response::from_errors(vec![error]),
         };
-        let response = with_codes(response);
+        let mut response = with_codes(response);
+        localize(&mut response.errors, locale);
         let codes: Vec<&str> = response
             .errors
             .iter()
@@ -236,9 +252,9 @@ impl<S: Executor> GraphqlEndpoint<S> {
 
     /// A request refused before any operation ran (not POST, body unreadable or malformed,
     /// batch too large): a bad-input error, counted as an anonymous operation.
-    fn refuse(&self, started: Instant, status: StatusCode, message: &str) -> Response {
+    fn refuse(&self, started: Instant, status: StatusCode, reason: &str, message: &str) -> Response {
         self.observe_refusal(started, ErrorCode::BadUserInput);
-        error_response(status, message)
+        error_response(status, reason, message)
     }
 
     fn observe_refusal(&self, started: Instant, code: ErrorCode) {
@@ -286,8 +302,12 @@ impl<S: Executor> GraphqlEndpoint<S> {
     }
 
     /// Who holds the token, for this endpoint's audience; a refusal response (and its code)
-    /// otherwise.
-    async fn authenticate(&self, token: Option<&str>) -> Result<Principal, (ErrorCode, Response)> {
+    /// otherwise, in the request's language.
+    async fn authenticate(
+        &self,
+        token: Option<&str>,
+        locale: Locale,
+    ) -> Result<Principal, (ErrorCode, Response)> {
         let result = match token {
             Some(token) => login::authenticate(&self.app, self.audience, token).await,
             None => Err(auth::AuthError::Unauthenticated),
@@ -308,18 +328,31 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 error_response_code(
                     StatusCode::SERVICE_UNAVAILABLE,
                     code,
-                    "the service is temporarily unavailable; try again",
+                    "UNAVAILABLE",
+                    locale.pick(
+                        "the service is temporarily unavailable; try again",
+                        code.message_zh(),
+                    ),
                 ),
             ),
             ErrorCode::Internal => (
                 code,
-                error_response_code(StatusCode::INTERNAL_SERVER_ERROR, code, "internal error"),
+                error_response_code(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    code,
+                    "INTERNAL",
+                    locale.pick("internal error", code.message_zh()),
+                ),
             ),
             _ => {
                 let mut response = error_response_code(
                     StatusCode::UNAUTHORIZED,
                     ErrorCode::Unauthenticated,
-                    "the token is not valid for this endpoint; sign in again",
+                    "TOKEN_INVALID",
+                    locale.pick(
+                        "the token is not valid for this endpoint; sign in again",
+                        "登录凭证对该接口无效，请重新登录",
+                    ),
                 );
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
@@ -381,13 +414,19 @@ fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response 
     response
 }
 
-fn error_response(status: StatusCode, message: &str) -> Response {
-    error_response_code(status, ErrorCode::BadUserInput, message)
+/// A request refused before GraphQL runs, as bad input; `message` in the request's language.
+fn error_response(status: StatusCode, reason: &str, message: &str) -> Response {
+    error_response_code(status, ErrorCode::BadUserInput, reason, message)
 }
 
-fn error_response_code(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+fn error_response_code(
+    status: StatusCode,
+    code: ErrorCode,
+    reason: &str,
+    message: &str,
+) -> Response {
     let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
+        "errors": [{ "message": message, "extensions": { "code": code.as_str(), "reason": reason } }]
     });
     Response::builder()
         .status(status)

@@ -13,7 +13,7 @@ use entities::audit_log;
 
 pub use entities::audit_log::{Action, ActorKind, SubjectKind};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum AuditError {
     #[error(transparent)]
     Auth(#[from] AuthError),

@@ -16,7 +16,7 @@ use crate::platform::error::{DomainError, ErrorCode, StoreError, UniqueViolation
 use crate::platform::{db, validate};
 use entities::{category, member_allergy, product, product_ingredient, sku};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum CatalogError {
     #[error("{0}")]
     InvalidInput(String),

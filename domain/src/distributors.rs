@@ -8,7 +8,7 @@ use crate::auth::DistributorPrincipal;
 use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use entities::distributor;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum DistributorsError {
     #[error("distributor not found")]
     NotFound,

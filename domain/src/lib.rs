@@ -12,6 +12,7 @@ pub mod campaigns;
 pub mod catalog;
 pub mod coupons;
 pub mod distributors;
+pub mod error_text;
 pub mod flash_sales;
 pub mod inventory;
 pub mod login;

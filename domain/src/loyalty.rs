@@ -17,7 +17,7 @@ use crate::platform::db;
 use crate::platform::error::{DomainError, ErrorCode, StoreError, UniqueViolation};
 use entities::{member, points_ledger, tier};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum LoyaltyError {
     #[error("tier not found")]
     TierNotFound,

@@ -16,7 +16,7 @@ pub use entities::order_discount::DiscountKind;
 
 /// Why lines could not be priced. Orders (and coupons through orders) report these as their own
 /// errors, with the same messages and codes.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum PricingError {
     #[error("{0}")]
     InvalidInput(String),

@@ -11,7 +11,7 @@ use crate::auth::MemberPrincipal;
 use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use entities::subscription_consent;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum SubscriptionsError {
     #[error("{0}")]
     InvalidInput(String),

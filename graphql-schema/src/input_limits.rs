@@ -46,6 +46,7 @@ impl Extension for InputCeilingExtension {
 fn bad_input(message: String) -> ServerError {
     let mut extensions = ErrorExtensionValues::default();
     extensions.set("code", ErrorCode::BadUserInput.as_str());
+    extensions.set("reason", "INPUT_TOO_LARGE");
     let mut error = ServerError::new(message, None);
     error.extensions = Some(extensions);
     error

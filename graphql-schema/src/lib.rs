@@ -5,6 +5,7 @@ pub mod context;
 pub mod error;
 pub mod input_limits;
 pub mod limits;
+pub mod locale;
 pub mod operation;
 pub mod scalars;
 

@@ -51,7 +51,7 @@ fn parse_error(err: async_graphql::parser::Error) -> ServerError {
         }
         other => other.to_string(),
     };
-    let mut error = bad_input_error(message);
+    let mut error = bad_input_error("GRAPHQL_PARSE_FAILED", message);
     error.locations = locations;
     error
 }
@@ -153,7 +153,11 @@ struct Expanded {
 }
 
 fn limit_error(message: String, pos: Option<Pos>) -> ServerError {
-    let mut error = bad_input_error(message);
+    located_error("QUERY_TOO_LARGE", message, pos)
+}
+
+fn located_error(reason: &'static str, message: String, pos: Option<Pos>) -> ServerError {
+    let mut error = bad_input_error(reason, message);
     error.locations = pos.into_iter().collect();
     error
 }
@@ -185,7 +189,8 @@ fn expand_fragments<'a>(
                 }
                 if !on_path.insert(target) {
                     let pos = shapes.get(target).map(|(_, pos)| *pos);
-                    return Err(limit_error(
+                    return Err(located_error(
+                        "GRAPHQL_VALIDATION_FAILED",
                         format!("fragment {target} spreads itself"),
                         pos,
                     ));

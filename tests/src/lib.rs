@@ -227,7 +227,7 @@ impl TestAppBuilder {
             state,
             base_url,
             wechat,
-            http: reqwest::Client::new(),
+            http: english_client(),
             db,
             shutdown: Some(tx),
             server: Some(server),
@@ -345,6 +345,21 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// The tests' HTTP client asks for English (`Accept-Language: en`): most tests assert English
+/// messages, and the consumer endpoint answers in Chinese by default. The tests of the
+/// language rule (`error_messages`) build their own client.
+fn english_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT_LANGUAGE,
+        reqwest::header::HeaderValue::from_static("en"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
 }
 
 /// reqwest is built without a default TLS provider: pick ring once per process.

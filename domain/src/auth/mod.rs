@@ -149,7 +149,7 @@ impl Principal {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum AuthError {
     #[error("sign-in required")]
     Unauthenticated,

@@ -73,7 +73,7 @@ pub(crate) use window_cache::slots_changed;
 /// The size of the cells a booking holds a BA's time in.
 pub const CELL_MINUTES: i64 = 5;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum BookingError {
     #[error("{0}")]
     InvalidInput(String),

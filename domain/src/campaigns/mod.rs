@@ -42,7 +42,7 @@ pub use templates::{
 };
 pub(crate) use templates::{render, template_by_wechat_id, template_view};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum CampaignsError {
     #[error("{0}")]
     InvalidInput(String),

@@ -52,7 +52,7 @@ pub use report::{CouponReport, coupon_report};
 pub use templates::{create_template, set_template_active, template, templates};
 pub(crate) use templates::{seed_demo, seed_demo_counter};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum CouponsError {
     #[error("{0}")]
     InvalidInput(String),

@@ -52,7 +52,7 @@ pub use runtime::FlashSaleRuntime;
 pub use schedule::schedule_flash_sale;
 pub use views::{all_flash_sales, current_flash_sales, flash_sale};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum FlashSalesError {
     #[error("{0}")]
     InvalidInput(String),

@@ -29,7 +29,7 @@ pub use receipts::{Receipt, receive};
 pub use reports::{available_by_sku, levels, low_stock, movements, near_expiry};
 pub use transfers::transfer;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum InventoryError {
     #[error("{0}")]
     InvalidInput(String),

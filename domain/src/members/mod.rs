@@ -25,7 +25,7 @@ pub use personal_data::{bind_phone, normalise_phone, own_phone, read_birthday, r
 pub use profile::{normalise_allergies, update_own_profile, update_skin_profile};
 pub use tags::{add_tag, remove_tag, tags};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum MembersError {
     #[error("member not found")]
     NotFound,

@@ -41,7 +41,7 @@ pub(crate) use write::{OrderDraft, insert_order};
 pub(crate) use crate::pricing::DraftLine;
 pub use crate::pricing::{Channel, Discount, DiscountKind, LineInput};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum OrdersError {
     #[error("{0}")]
     InvalidInput(String),

@@ -31,7 +31,7 @@ pub struct PaymentSettings {
     pub notify_url: String,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum PaymentsError {
     #[error(transparent)]
     Orders(#[from] OrdersError),

@@ -45,6 +45,24 @@ impl ErrorCode {
     pub const fn is_client_facing(self) -> bool {
         !matches!(self, Self::Internal | Self::Unavailable)
     }
+
+    /// The Chinese message for an error of this code when nothing more specific is written
+    /// (and always for internal and unavailable errors, whose causes stay in the logs).
+    pub const fn message_zh(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "请先登录",
+            Self::Forbidden => "您无权执行此操作",
+            Self::BadUserInput => "请求内容有误",
+            Self::NotFound => "找不到所请求的内容",
+            Self::Conflict => "操作冲突，请刷新后重试",
+            Self::SoldOut => "已售罄",
+            Self::LimitReached => "已达到上限",
+            Self::Expired => "已过期",
+            Self::RateLimited => "操作过于频繁，请稍后再试",
+            Self::Unavailable => "服务暂时不可用，请稍后重试",
+            Self::Internal => "系统内部错误",
+        }
+    }
 }
 
 /// Implemented by every domain module's error enum.

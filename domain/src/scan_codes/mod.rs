@@ -46,7 +46,7 @@ pub use scan::{ScanInput, ScanOutcome, ScanRegion, ScanStatus, scan};
 pub use vouchers::{SampleVoucher, my_sample_vouchers, redeem_sample_voucher};
 pub use wxacode::{WxaTarget, wxacode};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum ScanError {
     #[error("{0}")]
     InvalidInput(String),

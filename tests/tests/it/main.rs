@@ -14,6 +14,7 @@ mod coupons;
 mod demo;
 mod deploy_manifests;
 mod dev_pay;
+mod error_messages;
 mod flash_sales;
 mod graphql_edge;
 mod http_surface;
