@@ -5,6 +5,7 @@ pub mod context;
 pub mod error;
 pub mod input_limits;
 pub mod limits;
+pub mod pagination;
 pub mod scalars;
 
 mod audit;
@@ -36,7 +37,7 @@ pub use error::ApiError;
 pub struct ConsumerQuery(
     members::ConsumerMembersQuery,
     subscriptions::ConsumerSubscriptionsQuery,
-    catalog::CatalogQuery,
+    catalog::CatalogQuery<catalog::ConsumerView>,
     inventory::ConsumerStoresQuery,
     orders::ConsumerOrdersQuery,
     loyalty::LoyaltyQuery,
@@ -67,7 +68,7 @@ pub struct StaffQuery(
     auth::StaffAuthQuery,
     members::StaffMembersQuery,
     audit::StaffAuditQuery,
-    catalog::CatalogQuery,
+    catalog::CatalogQuery<catalog::StaffView>,
     inventory::StaffInventoryQuery,
     orders::StaffOrdersQuery,
     payments::StaffPaymentsQuery,
