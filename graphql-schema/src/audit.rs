@@ -3,6 +3,7 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use domain::audit;
+use domain::auth::Permission;
 
 use crate::context::{app, staff};
 use crate::error::{ApiResult, parse_id};
@@ -35,7 +36,8 @@ impl StaffAuditQuery {
     ) -> ApiResult<Connection<String, AuditEntry>> {
         let staff = staff(ctx).await?;
         let id = parse_id(&member_id)?;
-        let page = pagination::keyset(first, after.as_deref())?;
+        let page =
+            pagination::staff_keyset(staff, &[Permission::ReadAuditLog], first, after.as_deref())?;
         let entries = audit::entries_for_member(app(ctx), staff, id, page).await?;
         Ok(pagination::connection(
             entries,

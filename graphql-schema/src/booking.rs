@@ -526,7 +526,12 @@ impl StaffBookingQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<String, Booking>> {
         let me = staff(ctx).await?;
-        let page = pagination::keyset(first, after.as_deref())?;
+        let page = pagination::staff_keyset(
+            me,
+            &[Permission::ReadMembers, Permission::ServeBookings],
+            first,
+            after.as_deref(),
+        )?;
         let list = booking::member_bookings(app(ctx), me, parse_id(&member_id)?, page).await?;
         Ok(pagination::connection(
             list,

@@ -464,7 +464,8 @@ impl StaffCampaignsQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<String, Campaign>> {
         let me = staff(ctx).await?;
-        let page = pagination::keyset(first, after.as_deref())?;
+        let page =
+            pagination::staff_keyset(me, &[Permission::ManageCampaigns], first, after.as_deref())?;
         let list = campaigns::list(app(ctx), me, page).await?;
         Ok(pagination::connection(list, &page, |c| c.id, Into::into))
     }

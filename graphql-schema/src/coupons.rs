@@ -423,7 +423,8 @@ impl StaffCouponsQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<String, CouponTemplate>> {
         let staff = staff(ctx).await?;
-        let page = pagination::keyset(first, after.as_deref())?;
+        let page =
+            pagination::staff_keyset(staff, &[Permission::ManageCoupons], first, after.as_deref())?;
         let list = coupons::templates(app(ctx), staff, page).await?;
         Ok(pagination::connection(list, &page, |t| t.id, Into::into))
     }

@@ -3,6 +3,7 @@
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use domain::auth::Permission;
 use domain::flash_sales;
 
 use crate::context::{app, member, staff};
@@ -147,7 +148,12 @@ impl StaffFlashSalesQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<String, FlashSale>> {
         let staff = staff(ctx).await?;
-        let page = pagination::keyset(first, after.as_deref())?;
+        let page = pagination::staff_keyset(
+            staff,
+            &[Permission::ManageFlashSales],
+            first,
+            after.as_deref(),
+        )?;
         let list = flash_sales::all_flash_sales(app(ctx), staff, page).await?;
         Ok(pagination::connection(list, &page, |s| s.id, Into::into))
     }

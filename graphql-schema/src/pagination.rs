@@ -11,6 +11,7 @@ use async_graphql::connection::{Connection, Edge};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use domain::auth::{Permission, StaffPrincipal};
 use domain::platform::page::{Keyset, Page};
 
 use crate::error::{ApiError, ApiResult};
@@ -76,6 +77,20 @@ pub fn keyset<K: CursorKey>(first: Option<i32>, after: Option<&str>) -> ApiResul
     }
     let after = after.map(decode_cursor).transpose()?;
     Ok(Keyset::first(u64::try_from(first).unwrap_or(1)).after(after))
+}
+
+/// [`keyset`] for a staff list, read once the caller's role may see the list: the wrong role
+/// hears FORBIDDEN, whatever is wrong with `first` or `after` (the domain checks again).
+pub fn staff_keyset<K: CursorKey>(
+    staff: &StaffPrincipal,
+    needs: &[Permission],
+    first: Option<i32>,
+    after: Option<&str>,
+) -> ApiResult<Keyset<K>> {
+    for permission in needs {
+        staff.require(*permission).map_err(ApiError::from)?;
+    }
+    keyset(first, after)
 }
 
 /// A connection from a domain page: `key` gives each row's position, `node` its GraphQL shape.

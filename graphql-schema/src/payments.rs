@@ -3,6 +3,7 @@
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use domain::auth::Permission;
 use domain::{orders, payments};
 
 use crate::context::{app, member, staff};
@@ -130,7 +131,12 @@ impl StaffPaymentsQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<String, UnmatchedPaymentNotification>> {
         let staff = staff(ctx).await?;
-        let page = pagination::keyset(first, after.as_deref())?;
+        let page = pagination::staff_keyset(
+            staff,
+            &[Permission::ReadPaymentExceptions],
+            first,
+            after.as_deref(),
+        )?;
         let rows = payments::unmatched_notifications(app(ctx), staff, page).await?;
         Ok(pagination::connection(rows, &page, |n| n.id, Into::into))
     }

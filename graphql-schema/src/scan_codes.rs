@@ -398,7 +398,12 @@ impl StaffScanCodesQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<String, CodeBatch>> {
         let staff = staff(ctx).await?;
-        let page = pagination::keyset(first, after.as_deref())?;
+        let page = pagination::staff_keyset(
+            staff,
+            &[Permission::ManageScanCodes],
+            first,
+            after.as_deref(),
+        )?;
         let list = scan::batches(app(ctx), staff, page).await?;
         Ok(pagination::connection(list, &page, |b| b.id, Into::into))
     }
@@ -448,7 +453,12 @@ impl StaffScanCodesQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<String, FlaggedScan>> {
         let staff = staff(ctx).await?;
-        let page = pagination::keyset(first, after.as_deref())?;
+        let page = pagination::staff_keyset(
+            staff,
+            &[Permission::ManageScanCodes],
+            first,
+            after.as_deref(),
+        )?;
         let list = scan::flagged_scans(app(ctx), staff, flag, page).await?;
         Ok(pagination::connection(
             list,
