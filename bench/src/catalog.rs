@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 const QUERY: &str = "query($after: String) { products(first: 20, after: $after) {
-  edges { node { id name skus { id priceFen available } } } pageInfo { hasNextPage } } }";
+  edges { node { id name skus { id priceFen available } } } pageInfo { hasNextPage endCursor } } }";
 
 async fn seed(
     db: &DatabaseConnection,
@@ -181,13 +181,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         )
         .await
         .map_err(anyhow::Error::msg)?;
-        let edges = page["data"]["products"]["edges"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let Some(last) = edges
-            .last()
-            .and_then(|e| e["node"]["id"].as_str().map(str::to_owned))
+        // The cursor is opaque: take it from the page, never build it from an id.
+        let Some(last) = page["data"]["products"]["pageInfo"]["endCursor"]
+            .as_str()
+            .map(str::to_owned)
         else {
             break;
         };

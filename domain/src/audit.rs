@@ -8,6 +8,7 @@ use sea_orm::{
 
 use crate::auth::{AuthError, Permission, StaffPrincipal};
 use crate::platform::error::{DomainError, ErrorCode, StoreError};
+use crate::platform::page::{IdKey, Keyset, Page};
 use crate::{AppState, RequestMeta};
 use entities::audit_log;
 
@@ -17,8 +18,6 @@ pub use entities::audit_log::{Action, ActorKind, SubjectKind};
 pub enum AuditError {
     #[error(transparent)]
     Auth(#[from] AuthError),
-    #[error("limit must be between 1 and 500")]
-    BadLimit,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -29,7 +28,6 @@ impl DomainError for AuditError {
     fn code(&self) -> ErrorCode {
         match self {
             Self::Auth(e) => e.code(),
-            Self::BadLimit => ErrorCode::BadUserInput,
             Self::Store(e) => e.code(),
         }
     }
@@ -96,36 +94,32 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The latest entries about one member, for HQ.
+/// The entries about one member, newest first (by id), for HQ.
 pub async fn entries_for_member(
     app: &AppState,
     staff: &StaffPrincipal,
     member_id: i64,
-    limit: u64,
-) -> Result<Vec<AuditEntry>, AuditError> {
+    page: Keyset<IdKey>,
+) -> Result<Page<AuditEntry>, AuditError> {
     staff.require(Permission::ReadAuditLog)?;
-    if !(1..=500).contains(&limit) {
-        return Err(AuditError::BadLimit);
-    }
-    let rows = audit_log::Entity::find()
+    let mut query = audit_log::Entity::find()
         .filter(audit_log::Column::SubjectKind.eq(SubjectKind::Member))
         .filter(audit_log::Column::SubjectId.eq(member_id))
         .order_by_desc(audit_log::Column::Id)
-        .limit(limit)
-        .all(&app.db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AuditEntry {
-            id: r.id,
-            at: r.at,
-            actor_kind: r.actor_kind,
-            actor_id: r.actor_id,
-            action: r.action,
-            subject_kind: r.subject_kind,
-            subject_id: r.subject_id,
-            request_id: r.request_id,
-            detail: r.detail.into_inner(),
-        })
-        .collect())
+        .limit(page.fetch());
+    if let Some(after) = page.after {
+        query = query.filter(audit_log::Column::Id.lt(after));
+    }
+    let rows = page.page(query.all(&app.db).await?);
+    Ok(rows.map(|r| AuditEntry {
+        id: r.id,
+        at: r.at,
+        actor_kind: r.actor_kind,
+        actor_id: r.actor_id,
+        action: r.action,
+        subject_kind: r.subject_kind,
+        subject_id: r.subject_id,
+        request_id: r.request_id,
+        detail: r.detail.into_inner(),
+    }))
 }

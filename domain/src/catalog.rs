@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal};
 use crate::members::SkinType;
 use crate::platform::error::{DomainError, ErrorCode, StoreError, UniqueViolation};
+use crate::platform::page::MAX_LIMIT;
 use crate::platform::{db, validate};
 use entities::{category, member_allergy, product, product_ingredient, sku};
 
@@ -518,8 +519,8 @@ pub async fn products_page(
     first: u64,
     after: Option<i64>,
 ) -> Result<(Vec<Product>, bool), CatalogError> {
-    if !(1..=50).contains(&first) {
-        return Err(invalid("first must be between 1 and 50"));
+    if !(1..=MAX_LIMIT).contains(&first) {
+        return Err(invalid("first must be between 1 and 100"));
     }
     let mut query = product::Entity::find()
         .filter(product::Column::Active.eq(true))
@@ -728,8 +729,8 @@ pub async fn listing(
     first: u64,
     after: Option<i64>,
 ) -> Result<std::sync::Arc<Listing>, CatalogError> {
-    if !(1..=50).contains(&first) {
-        return Err(invalid("first must be between 1 and 50"));
+    if !(1..=MAX_LIMIT).contains(&first) {
+        return Err(invalid("first must be between 1 and 100"));
     }
     let key = ListingKey {
         category_id: filter.category_id,

@@ -15,6 +15,7 @@ use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal};
 use crate::platform::db;
 use crate::platform::error::{DomainError, ErrorCode, StoreError, UniqueViolation};
+use crate::platform::page::{IdKey, Keyset, Page};
 use entities::{member, points_ledger, tier};
 
 #[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
@@ -290,25 +291,20 @@ pub async fn points_balance(app: &AppState, member_id: i64) -> Result<i64, Loyal
     Ok(balance_in(&app.db, member_id).await?)
 }
 
+/// A member's points ledger, newest first (by id).
 pub async fn ledger(
     app: &AppState,
     member_id: i64,
-    limit: u64,
-) -> Result<Vec<PointsEntry>, LoyaltyError> {
-    if !(1..=200).contains(&limit) {
-        return Err(LoyaltyError::InvalidInput(
-            "limit must be between 1 and 200".into(),
-        ));
-    }
-    Ok(points_ledger::Entity::find()
+    page: Keyset<IdKey>,
+) -> Result<Page<PointsEntry>, LoyaltyError> {
+    let mut query = points_ledger::Entity::find()
         .filter(points_ledger::Column::MemberId.eq(member_id))
         .order_by_desc(points_ledger::Column::Id)
-        .limit(limit)
-        .all(&app.db)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+        .limit(page.fetch());
+    if let Some(after) = page.after {
+        query = query.filter(points_ledger::Column::Id.lt(after));
+    }
+    Ok(page.page(query.all(&app.db).await?).map(Into::into))
 }
 
 /// A BA redeems points for a reward at the counter. The idempotency key makes a retried

@@ -1,19 +1,19 @@
 //! Login, refresh and logout for each audience.
 
 use async_graphql::{Context, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use domain::auth::{Audience, StaffRole};
 use domain::login::{self, IssuedSession, StaffAccount};
 
 use crate::context::{app, meta, principal, staff};
 use crate::error::ApiResult;
 use crate::members::Member;
+use crate::scalars::DateTime;
 
 /// A fresh pair of tokens.
 #[derive(SimpleObject)]
 pub struct SessionTokens {
     pub access_token: String,
-    pub access_token_expires_at: DateTime<Utc>,
+    pub access_token_expires_at: DateTime,
     pub refresh_token: String,
 }
 
@@ -21,7 +21,7 @@ impl From<IssuedSession> for SessionTokens {
     fn from(s: IssuedSession) -> Self {
         Self {
             access_token: s.access_token,
-            access_token_expires_at: s.access_expires_at,
+            access_token_expires_at: s.access_expires_at.into(),
             refresh_token: s.refresh_token,
         }
     }
@@ -30,7 +30,7 @@ impl From<IssuedSession> for SessionTokens {
 #[derive(SimpleObject)]
 pub struct ConsumerLogin {
     pub access_token: String,
-    pub access_token_expires_at: DateTime<Utc>,
+    pub access_token_expires_at: DateTime,
     pub refresh_token: String,
     pub member: Member,
 }
@@ -38,7 +38,7 @@ pub struct ConsumerLogin {
 #[derive(SimpleObject)]
 pub struct StaffLogin {
     pub access_token: String,
-    pub access_token_expires_at: DateTime<Utc>,
+    pub access_token_expires_at: DateTime,
     pub refresh_token: String,
     pub staff: Staff,
 }
@@ -90,7 +90,7 @@ impl ConsumerAuthMutation {
         let (session, member) = login::consumer_login(app(ctx), &code).await?;
         Ok(ConsumerLogin {
             access_token: session.access_token,
-            access_token_expires_at: session.access_expires_at,
+            access_token_expires_at: session.access_expires_at.into(),
             refresh_token: session.refresh_token,
             member: member.into(),
         })
@@ -138,7 +138,7 @@ impl StaffAuthMutation {
             login::staff_login(app(ctx), meta(ctx)?, &username, &password).await?;
         Ok(StaffLogin {
             access_token: session.access_token,
-            access_token_expires_at: session.access_expires_at,
+            access_token_expires_at: session.access_expires_at.into(),
             refresh_token: session.refresh_token,
             staff: account.into(),
         })
@@ -173,7 +173,7 @@ impl DistributorAuthMutation {
             login::distributor_login(app, meta(ctx)?, &username, &password).await?;
         Ok(crate::distributors::DistributorLogin {
             access_token: session.access_token,
-            access_token_expires_at: session.access_expires_at,
+            access_token_expires_at: session.access_expires_at.into(),
             refresh_token: session.refresh_token,
             account: account.into(),
         })

@@ -2,15 +2,17 @@
 //! code; BAs check in and redeem at the counter; managers and HQ set services, hours,
 //! closures, skills, shifts and blocks, and read the day and the utilisation.
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use domain::auth::Permission;
 use domain::booking;
 use domain::subscriptions::{self, ConsentAnswer};
 
 use crate::context::{app, member, staff};
 use crate::error::{ApiResult, parse_id};
+use crate::pagination;
 use crate::scalars::Date;
+use crate::scalars::DateTime;
 use crate::subscriptions::SubscriptionAnswer;
 
 pub use domain::booking::BookingStatus;
@@ -51,8 +53,8 @@ impl From<booking::Service> for BookingService {
 /// An open start time and the BAs free for it.
 #[derive(SimpleObject)]
 pub struct BookingSlot {
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
+    pub starts_at: DateTime,
+    pub ends_at: DateTime,
     pub ba_ids: Vec<ID>,
 }
 
@@ -64,17 +66,17 @@ pub struct Booking {
     pub service_id: ID,
     pub service_name: String,
     pub ba_id: ID,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
+    pub starts_at: DateTime,
+    pub ends_at: DateTime,
     pub status: BookingStatus,
     pub price_fen: i64,
-    pub checked_in_at: Option<DateTime<Utc>>,
-    pub redeemed_at: Option<DateTime<Utc>>,
+    pub checked_in_at: Option<DateTime>,
+    pub redeemed_at: Option<DateTime>,
     /// SKUs used during the service.
     pub products_used: Vec<ID>,
     pub notes: Option<String>,
-    pub reminder_sent_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
+    pub reminder_sent_at: Option<DateTime>,
+    pub created_at: DateTime,
 }
 
 impl From<booking::Booking> for Booking {
@@ -86,16 +88,16 @@ impl From<booking::Booking> for Booking {
             service_id: b.service_id.into(),
             service_name: b.service_name,
             ba_id: b.ba_id.into(),
-            starts_at: b.starts_at,
-            ends_at: b.ends_at,
+            starts_at: b.starts_at.into(),
+            ends_at: b.ends_at.into(),
             status: b.status,
             price_fen: b.price_fen,
-            checked_in_at: b.checked_in_at,
-            redeemed_at: b.redeemed_at,
+            checked_in_at: b.checked_in_at.map(Into::into),
+            redeemed_at: b.redeemed_at.map(Into::into),
             products_used: b.products_used.into_iter().map(Into::into).collect(),
             notes: b.notes,
-            reminder_sent_at: b.reminder_sent_at,
-            created_at: b.created_at,
+            reminder_sent_at: b.reminder_sent_at.map(Into::into),
+            created_at: b.created_at.into(),
         }
     }
 }
@@ -108,7 +110,7 @@ fn bookings(list: Vec<booking::Booking>) -> Vec<Booking> {
 #[derive(SimpleObject)]
 pub struct BookingCheckInCode {
     pub code: String,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: DateTime,
 }
 
 #[derive(InputObject)]
@@ -117,7 +119,7 @@ pub struct BookServiceInput {
     pub service_id: ID,
     /// Leave out for any free qualified BA.
     pub ba_id: Option<ID>,
-    pub starts_at: DateTime<Utc>,
+    pub starts_at: DateTime,
 }
 
 #[derive(Default)]
@@ -160,21 +162,29 @@ impl ConsumerBookingQuery {
         Ok(slots
             .into_iter()
             .map(|s| BookingSlot {
-                starts_at: s.starts_at,
-                ends_at: s.ends_at,
+                starts_at: s.starts_at.into(),
+                ends_at: s.ends_at.into(),
                 ba_ids: s.ba_ids.into_iter().map(Into::into).collect(),
             })
             .collect())
     }
 
+    /// The member's bookings, latest start first.
     async fn my_bookings(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = false)] upcoming_only: bool,
-    ) -> ApiResult<Vec<Booking>> {
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, Booking>> {
         let me = member(ctx).await?;
-        Ok(bookings(
-            booking::my_bookings(app(ctx), me, upcoming_only).await?,
+        let page = pagination::keyset(first, after.as_deref())?;
+        let list = booking::my_bookings(app(ctx), me, upcoming_only, page).await?;
+        Ok(pagination::connection(
+            list,
+            &page,
+            |b| (b.starts_at, b.id),
+            Into::into,
         ))
     }
 
@@ -194,7 +204,10 @@ impl ConsumerBookingQuery {
         let me = member(ctx).await?;
         let (code, expires_at) =
             booking::check_in_code(app(ctx), me, parse_id(&booking_id)?).await?;
-        Ok(BookingCheckInCode { code, expires_at })
+        Ok(BookingCheckInCode {
+            code,
+            expires_at: expires_at.into(),
+        })
     }
 
     /// The template to ask wx.requestSubscribeMessage about for booking reminders.
@@ -221,7 +234,7 @@ impl ConsumerBookingMutation {
             store_id: parse_id(&input.store_id)?,
             service_id: parse_id(&input.service_id)?,
             ba_id: input.ba_id.as_ref().map(parse_id).transpose()?,
-            starts_at: input.starts_at,
+            starts_at: input.starts_at.0,
         };
         Ok(booking::book(app(ctx), me, input, &idempotency_key)
             .await?
@@ -232,13 +245,13 @@ impl ConsumerBookingMutation {
         &self,
         ctx: &Context<'_>,
         booking_id: ID,
-        starts_at: DateTime<Utc>,
+        starts_at: DateTime,
         ba_id: Option<ID>,
     ) -> ApiResult<Booking> {
         let me = member(ctx).await?;
         let ba_id = ba_id.as_ref().map(parse_id).transpose()?;
         Ok(
-            booking::reschedule(app(ctx), me, parse_id(&booking_id)?, starts_at, ba_id)
+            booking::reschedule(app(ctx), me, parse_id(&booking_id)?, starts_at.0, ba_id)
                 .await?
                 .into(),
         )
@@ -329,8 +342,8 @@ pub struct BaShift {
     pub ba_id: ID,
     pub store_id: ID,
     pub local_date: Date,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
+    pub starts_at: DateTime,
+    pub ends_at: DateTime,
 }
 
 impl From<booking::Shift> for BaShift {
@@ -340,8 +353,8 @@ impl From<booking::Shift> for BaShift {
             ba_id: s.ba_id.into(),
             store_id: s.store_id.into(),
             local_date: Date(s.local_date),
-            starts_at: s.starts_at,
-            ends_at: s.ends_at,
+            starts_at: s.starts_at.into(),
+            ends_at: s.ends_at.into(),
         }
     }
 }
@@ -350,8 +363,8 @@ impl From<booking::Shift> for BaShift {
 pub struct BaBlock {
     pub id: ID,
     pub ba_id: ID,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
+    pub starts_at: DateTime,
+    pub ends_at: DateTime,
     pub reason: String,
 }
 
@@ -503,11 +516,28 @@ impl StaffBookingQuery {
         Ok(list.into_iter().map(Into::into).collect())
     }
 
-    /// A member's bookings, with products used and notes (their service record).
-    async fn member_bookings(&self, ctx: &Context<'_>, member_id: ID) -> ApiResult<Vec<Booking>> {
+    /// A member's bookings, latest start first, with products used and notes (their service
+    /// record).
+    async fn member_bookings(
+        &self,
+        ctx: &Context<'_>,
+        member_id: ID,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, Booking>> {
         let me = staff(ctx).await?;
-        Ok(bookings(
-            booking::member_bookings(app(ctx), me, parse_id(&member_id)?).await?,
+        let page = pagination::staff_keyset(
+            me,
+            &[Permission::ReadMembers, Permission::ServeBookings],
+            first,
+            after.as_deref(),
+        )?;
+        let list = booking::member_bookings(app(ctx), me, parse_id(&member_id)?, page).await?;
+        Ok(pagination::connection(
+            list,
+            &page,
+            |b| (b.starts_at, b.id),
+            Into::into,
         ))
     }
 
@@ -732,19 +762,25 @@ impl StaffBookingMutation {
         &self,
         ctx: &Context<'_>,
         ba_id: ID,
-        starts_at: DateTime<Utc>,
-        ends_at: DateTime<Utc>,
+        starts_at: DateTime,
+        ends_at: DateTime,
         reason: String,
     ) -> ApiResult<BaBlock> {
         let me = staff(ctx).await?;
-        let b =
-            booking::block_ba_time(app(ctx), me, parse_id(&ba_id)?, starts_at, ends_at, &reason)
-                .await?;
+        let b = booking::block_ba_time(
+            app(ctx),
+            me,
+            parse_id(&ba_id)?,
+            starts_at.0,
+            ends_at.0,
+            &reason,
+        )
+        .await?;
         Ok(BaBlock {
             id: b.id.into(),
             ba_id: b.ba_id.into(),
-            starts_at: b.starts_at,
-            ends_at: b.ends_at,
+            starts_at: b.starts_at.into(),
+            ends_at: b.ends_at.into(),
             reason: b.reason,
         })
     }

@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, OneofObject, SimpleObject};
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::NaiveTime;
+
+use crate::scalars::{DateTime, Fen};
 use domain::auth::Permission;
 use domain::campaigns::{
     self, AutomationKind, CampaignInput as DomainCampaignInput, CampaignStatus, Lifecycle,
@@ -16,6 +19,7 @@ use entities::typed::ActiveEnum;
 use crate::booking::BookingStatus;
 use crate::context::{app, staff};
 use crate::error::{ApiError, ApiResult, parse_id};
+use crate::pagination;
 use crate::scalars::Date;
 
 // ------------------------------------------------------------------ templates
@@ -52,7 +56,7 @@ pub struct SubscriptionTemplate {
     pub template_id: String,
     pub title: String,
     pub keys: Vec<TemplateKey>,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 impl From<campaigns::SubscriptionTemplate> for SubscriptionTemplate {
@@ -70,7 +74,7 @@ impl From<campaigns::SubscriptionTemplate> for SubscriptionTemplate {
                     label: k.label,
                 })
                 .collect(),
-            created_at: t.created_at,
+            created_at: t.created_at.into(),
         }
     }
 }
@@ -125,8 +129,8 @@ pub enum SegmentRuleInput {
     RfmSegments(Vec<RfmSegment>),
     /// NEW, ACTIVE, AT_RISK, LOST (nightly).
     Lifecycles(Vec<Lifecycle>),
-    LastPurchaseBefore(DateTime<Utc>),
-    LastPurchaseAfter(DateTime<Utc>),
+    LastPurchaseBefore(DateTime),
+    LastPurchaseAfter(DateTime),
     BoughtProducts(Vec<ID>),
     BoughtCategories(Vec<ID>),
     /// 1–12.
@@ -165,8 +169,8 @@ impl SegmentRuleInput {
             },
             Self::RfmSegments(segments) => SegmentRule::Rfm { segments },
             Self::Lifecycles(stages) => SegmentRule::Lifecycle { stages },
-            Self::LastPurchaseBefore(at) => SegmentRule::LastPurchaseBefore { at },
-            Self::LastPurchaseAfter(at) => SegmentRule::LastPurchaseAfter { at },
+            Self::LastPurchaseBefore(at) => SegmentRule::LastPurchaseBefore { at: at.0 },
+            Self::LastPurchaseAfter(at) => SegmentRule::LastPurchaseAfter { at: at.0 },
             Self::BoughtProducts(list) => SegmentRule::BoughtProduct {
                 product_ids: ids(&list)?,
             },
@@ -251,7 +255,7 @@ pub struct CreateCampaignInput {
     /// Mini-program page (no leading slash); the campaign id is added for attribution.
     pub page: String,
     pub coupon_template_id: Option<ID>,
-    pub start_at: Option<DateTime<Utc>>,
+    pub start_at: Option<DateTime>,
     /// Default 21:00–09:00; start equal to end means none.
     pub quiet_hours: Option<QuietHoursInput>,
     /// IANA zone of the quiet hours; Asia/Shanghai by default.
@@ -274,7 +278,7 @@ pub struct Campaign {
     pub values: Vec<TemplateValue>,
     pub page: String,
     pub coupon_template_id: Option<ID>,
-    pub start_at: Option<DateTime<Utc>>,
+    pub start_at: Option<DateTime>,
     pub zone: String,
     pub quiet_hours: QuietHoursView,
     pub cap_messages: i32,
@@ -282,8 +286,8 @@ pub struct Campaign {
     pub attribution_days: i32,
     /// Why the dispatcher paused it, if it did.
     pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime,
+    pub completed_at: Option<DateTime>,
 }
 
 fn values_view(values: BTreeMap<String, String>) -> Vec<TemplateValue> {
@@ -305,7 +309,7 @@ impl From<campaigns::Campaign> for Campaign {
             values: values_view(c.values),
             page: c.page,
             coupon_template_id: c.coupon_template_id.map(Into::into),
-            start_at: c.start_at,
+            start_at: c.start_at.map(Into::into),
             zone: c.zone,
             quiet_hours: QuietHoursView {
                 start: c.quiet_hours.start.format("%H:%M").to_string(),
@@ -315,8 +319,8 @@ impl From<campaigns::Campaign> for Campaign {
             cap_days: c.cap_days,
             attribution_days: c.attribution_days,
             last_error: c.last_error,
-            created_at: c.created_at,
-            completed_at: c.completed_at,
+            created_at: c.created_at.into(),
+            completed_at: c.completed_at.map(Into::into),
         }
     }
 }
@@ -342,7 +346,7 @@ pub struct CampaignReport {
     pub skipped_by_reason: Vec<ReasonCount>,
     /// Paid orders by recipients within the attribution window (last touch).
     pub orders: i64,
-    pub revenue_fen: i64,
+    pub revenue_fen: Fen,
     /// Copies of the campaign's coupon given with the message, and how many were used.
     pub coupons_issued: i64,
     pub coupons_redeemed: i64,
@@ -456,16 +460,14 @@ impl StaffCampaignsQuery {
     async fn campaigns(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 50)] first: i32,
-    ) -> ApiResult<Vec<Campaign>> {
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, Campaign>> {
         let me = staff(ctx).await?;
-        Ok(
-            campaigns::list(app(ctx), me, u64::try_from(first).unwrap_or(0))
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-        )
+        let page =
+            pagination::staff_keyset(me, &[Permission::ManageCampaigns], first, after.as_deref())?;
+        let list = campaigns::list(app(ctx), me, page).await?;
+        Ok(pagination::connection(list, &page, |c| c.id, Into::into))
     }
 
     async fn campaign(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Campaign> {
@@ -486,7 +488,7 @@ impl StaffCampaignsQuery {
             failed_by_reason: reasons(r.failed_by_reason),
             skipped_by_reason: reasons(r.skipped_by_reason),
             orders: r.orders,
-            revenue_fen: r.revenue_fen,
+            revenue_fen: r.revenue_fen.into(),
             coupons_issued: r.coupons_issued,
             coupons_redeemed: r.coupons_redeemed,
         })
@@ -559,7 +561,7 @@ impl StaffCampaignsMutation {
             values: values_map(input.values)?,
             page: input.page,
             coupon_template_id,
-            start_at: input.start_at,
+            start_at: input.start_at.map(|t| t.0),
             quiet_hours,
             zone: input.zone,
             cap: input.cap.map(|c| (c.messages, c.days)),
@@ -573,12 +575,14 @@ impl StaffCampaignsMutation {
         &self,
         ctx: &Context<'_>,
         id: ID,
-        start_at: Option<DateTime<Utc>>,
+        start_at: Option<DateTime>,
     ) -> ApiResult<Campaign> {
         let me = staff(ctx).await?;
-        Ok(campaigns::schedule(app(ctx), me, parse_id(&id)?, start_at)
-            .await?
-            .into())
+        Ok(
+            campaigns::schedule(app(ctx), me, parse_id(&id)?, start_at.map(|t| t.0))
+                .await?
+                .into(),
+        )
     }
 
     async fn pause_campaign(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Campaign> {

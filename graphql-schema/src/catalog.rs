@@ -3,17 +3,20 @@
 //! fixed number of queries whatever its size.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, OutputType, SimpleObject};
 use domain::auth::Principal;
+use domain::platform::page::Page;
 use domain::{AppState, catalog, inventory};
 
 use crate::context::{app, maybe_principal, public_read, request, staff};
 use crate::error::{ApiError, ApiResult, parse_id};
 use crate::members::SkinType;
+use crate::pagination;
 
 /// Loads SKUs by product, ingredients by product and sellable units by SKU.
 pub struct CatalogLoader(pub Arc<AppState>);
@@ -100,15 +103,46 @@ impl From<catalog::Category> for Category {
     }
 }
 
+/// Which schema the catalog is drawn for. The consumer's `Sku` has no staff-only fields at all
+/// (not even null ones), so they stay out of its SDL and introspection.
+pub trait CatalogView: Send + Sync + 'static {
+    type Sku: OutputType;
+    fn sku(sku: catalog::Sku, available: Option<i64>) -> Self::Sku;
+}
+
+/// The consumer schema: [`Sku`].
+pub struct ConsumerView;
+/// The staff schema: [`StaffSku`] (with cost and safety stock).
+pub struct StaffView;
+
+impl CatalogView for ConsumerView {
+    type Sku = Sku;
+    fn sku(sku: catalog::Sku, available: Option<i64>) -> Sku {
+        Sku(SkuFields(sku, available))
+    }
+}
+
+impl CatalogView for StaffView {
+    type Sku = StaffSku;
+    fn sku(sku: catalog::Sku, available: Option<i64>) -> StaffSku {
+        StaffSku(SkuFields(sku, available))
+    }
+}
+
 /// A product; in a listing it carries its SKUs, stock and ingredients, loaded with the page.
-pub struct Product(
+pub struct Product<V: CatalogView>(
     pub catalog::Product,
     pub Option<std::sync::Arc<catalog::ListedProduct>>,
+    PhantomData<V>,
 );
 
-impl Product {
+impl<V: CatalogView> Product<V> {
     fn plain(p: catalog::Product) -> Self {
-        Self(p, None)
+        Self(p, None, PhantomData)
+    }
+
+    fn listed(listed: std::sync::Arc<catalog::ListedProduct>) -> Self {
+        Self(listed.product.clone(), Some(listed), PhantomData)
     }
 
     async fn ingredient_list(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
@@ -122,8 +156,8 @@ impl Product {
     }
 }
 
-#[Object]
-impl Product {
+#[Object(name = "Product")]
+impl<V: CatalogView> Product<V> {
     async fn id(&self) -> ID {
         self.0.id.into()
     }
@@ -153,12 +187,12 @@ impl Product {
     async fn ingredients(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
         self.ingredient_list(ctx).await
     }
-    async fn skus(&self, ctx: &Context<'_>) -> ApiResult<Vec<Sku>> {
+    async fn skus(&self, ctx: &Context<'_>) -> ApiResult<Vec<V::Sku>> {
         if let Some(listed) = &self.1 {
             return Ok(listed
                 .skus
                 .iter()
-                .map(|l| Sku(l.sku.clone(), Some(l.available)))
+                .map(|l| V::sku(l.sku.clone(), Some(l.available)))
                 .collect());
         }
         Ok(loader_of(ctx)
@@ -166,7 +200,7 @@ impl Product {
             .await?
             .unwrap_or_default()
             .into_iter()
-            .map(|s| Sku(s, None))
+            .map(|s| V::sku(s, None))
             .collect())
     }
     /// The ingredients of this product the signed-in member is allergic to (empty otherwise).
@@ -193,14 +227,48 @@ impl Product {
     }
 }
 
-/// A SKU; in a listing it carries its sellable units, loaded with the page.
-pub struct Sku(pub catalog::Sku, pub Option<i64>);
+/// What every audience sees of a SKU; in a listing it carries its sellable units, loaded with
+/// the page. Never a field type itself: each schema's `Sku` flattens it.
+pub struct SkuFields(pub catalog::Sku, pub Option<i64>);
 
-#[Object]
+/// A SKU as members (and distributors) see it.
+pub struct Sku(pub SkuFields);
+
+#[Object(name = "Sku")]
 impl Sku {
     async fn id(&self) -> ID {
-        self.0.id.into()
+        self.0.0.id.into()
     }
+    #[graphql(flatten)]
+    async fn fields(&self) -> &SkuFields {
+        &self.0
+    }
+}
+
+/// A SKU as staff see it: with cost and safety stock.
+pub struct StaffSku(pub SkuFields);
+
+#[Object(name = "Sku")]
+impl StaffSku {
+    async fn id(&self) -> ID {
+        self.0.0.id.into()
+    }
+    #[graphql(flatten)]
+    async fn fields(&self) -> &SkuFields {
+        &self.0
+    }
+    /// Unit cost (staff only).
+    async fn cost_fen(&self) -> i64 {
+        self.0.0.cost_fen
+    }
+    /// Units under which the SKU shows in `lowStock` (staff only).
+    async fn safety_stock(&self) -> i32 {
+        self.0.0.safety_stock
+    }
+}
+
+#[Object(name = "SkuFields")]
+impl SkuFields {
     async fn product_id(&self) -> ID {
         self.0.product_id.into()
     }
@@ -231,78 +299,61 @@ impl Sku {
                 .unwrap_or(0)),
         }
     }
-    /// Staff only; null for members.
-    async fn cost_fen(&self, ctx: &Context<'_>) -> Option<i64> {
-        matches!(maybe_principal(ctx).await, Some(Principal::Staff(_))).then_some(self.0.cost_fen)
-    }
-    /// Staff only; null for members.
-    async fn safety_stock(&self, ctx: &Context<'_>) -> Option<i32> {
-        matches!(maybe_principal(ctx).await, Some(Principal::Staff(_)))
-            .then_some(self.0.safety_stock)
-    }
     async fn active(&self) -> bool {
         self.0.active
     }
 }
 
-async fn products_page(
-    ctx: &Context<'_>,
-    first: i32,
-    after: Option<String>,
-    category_id: Option<ID>,
-    skin_type: Option<SkinType>,
-) -> ApiResult<Connection<String, Product>> {
-    let after = after
-        .map(|a| {
-            a.parse::<i64>()
-                .map_err(|_| ApiError::bad_input("malformed cursor"))
-        })
-        .transpose()?;
-    let filter = catalog::ProductFilter {
-        category_id: category_id.as_ref().map(parse_id).transpose()?,
-        skin_type,
-    };
-    let first = u64::try_from(first).map_err(|_| ApiError::bad_input("first must be positive"))?;
-    let listing = catalog::listing(app(ctx), &filter, first, after).await?;
-    let mut connection = Connection::new(after.is_some(), listing.has_next);
-    connection.edges.extend(listing.items.iter().map(|listed| {
-        Edge::new(
-            listed.product.id.to_string(),
-            Product(listed.product.clone(), Some(listed.clone())),
-        )
-    }));
-    Ok(connection)
+/// The catalog's queries, drawn for one schema (see [`CatalogView`]).
+pub struct CatalogQuery<V>(PhantomData<V>);
+
+impl<V> Default for CatalogQuery<V> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
 }
 
-#[derive(Default)]
-pub struct CatalogQuery;
-
 #[Object]
-impl CatalogQuery {
-    /// Active products, by id, 1 to 50 a page.
+impl<V: CatalogView> CatalogQuery<V> {
+    /// Active products, by id.
     async fn products(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
         category_id: Option<ID>,
         skin_type: Option<SkinType>,
-    ) -> ApiResult<Connection<String, Product>> {
+    ) -> ApiResult<Connection<String, Product<V>>> {
         public_read(ctx).await?;
-        products_page(ctx, first, after, category_id, skin_type).await
+        let page = pagination::keyset::<i64>(first, after.as_deref())?;
+        let filter = catalog::ProductFilter {
+            category_id: category_id.as_ref().map(parse_id).transpose()?,
+            skin_type,
+        };
+        let listing = catalog::listing(app(ctx), &filter, page.limit, page.after).await?;
+        let listed = Page {
+            items: listing.items.clone(),
+            has_next: listing.has_next,
+        };
+        Ok(pagination::connection(
+            listed,
+            &page,
+            |l| l.product.id,
+            Product::listed,
+        ))
     }
 
-    async fn product(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Product> {
+    async fn product(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Product<V>> {
         public_read(ctx).await?;
         Ok(Product::plain(
             catalog::product(app(ctx), parse_id(&id)?).await?,
         ))
     }
 
-    /// One SKU as the catalog shows it (cost and safety stock are staff only).
-    async fn sku(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Sku> {
+    /// One SKU as the catalog shows it (staff also see its cost and safety stock).
+    async fn sku(&self, ctx: &Context<'_>, id: ID) -> ApiResult<V::Sku> {
         public_read(ctx).await?;
-        Ok(Sku(catalog::sku(app(ctx), parse_id(&id)?).await?, None))
+        Ok(V::sku(catalog::sku(app(ctx), parse_id(&id)?).await?, None))
     }
 
     async fn categories(&self, ctx: &Context<'_>) -> ApiResult<Vec<Category>> {
@@ -428,7 +479,7 @@ impl StaffCatalogMutation {
         &self,
         ctx: &Context<'_>,
         input: NewProductInput,
-    ) -> ApiResult<Product> {
+    ) -> ApiResult<Product<StaffView>> {
         let staff = staff(ctx).await?;
         let input = catalog::NewProduct {
             code: input.code,
@@ -449,7 +500,7 @@ impl StaffCatalogMutation {
         ctx: &Context<'_>,
         id: ID,
         input: ProductChangesInput,
-    ) -> ApiResult<Product> {
+    ) -> ApiResult<Product<StaffView>> {
         let staff = staff(ctx).await?;
         let changes = catalog::ProductChanges {
             name: input.name,
@@ -465,7 +516,7 @@ impl StaffCatalogMutation {
         ))
     }
 
-    async fn add_sku(&self, ctx: &Context<'_>, input: NewSkuInput) -> ApiResult<Sku> {
+    async fn add_sku(&self, ctx: &Context<'_>, input: NewSkuInput) -> ApiResult<StaffSku> {
         let staff = staff(ctx).await?;
         let input = catalog::NewSku {
             product_id: parse_id(&input.product_id)?,
@@ -477,7 +528,10 @@ impl StaffCatalogMutation {
             cost_fen: input.cost_fen,
             safety_stock: input.safety_stock,
         };
-        Ok(Sku(catalog::add_sku(app(ctx), staff, input).await?, None))
+        Ok(StaffView::sku(
+            catalog::add_sku(app(ctx), staff, input).await?,
+            None,
+        ))
     }
 
     async fn update_sku(
@@ -485,7 +539,7 @@ impl StaffCatalogMutation {
         ctx: &Context<'_>,
         id: ID,
         input: SkuChangesInput,
-    ) -> ApiResult<Sku> {
+    ) -> ApiResult<StaffSku> {
         let staff = staff(ctx).await?;
         let changes = catalog::SkuChanges {
             price_fen: input.price_fen,
@@ -494,6 +548,6 @@ impl StaffCatalogMutation {
             active: input.active,
         };
         let sku = catalog::update_sku(app(ctx), staff, parse_id(&id)?, changes).await?;
-        Ok(Sku(sku, None))
+        Ok(StaffView::sku(sku, None))
     }
 }

@@ -1,14 +1,16 @@
 //! Coupons: HQ templates, issuing and reports; the members' claim centre, their coupons, the
 //! counter QR and order previews; BAs redeem gift coupons at the counter.
 
+use crate::scalars::{DateTime, Fen};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use domain::auth::Permission;
 use domain::coupons::{self, CouponKind, CouponSource, CouponStatus};
 
 use crate::context::{app, member, staff};
 use crate::error::{ApiError, ApiResult, parse_id};
 use crate::orders::{Channel, DiscountLine, PlaceOrderInput};
+use crate::pagination;
 
 fn ids(list: &[i64]) -> Vec<ID> {
     list.iter().map(|i| (*i).into()).collect()
@@ -29,8 +31,8 @@ pub struct CouponTemplate {
     pub issued: i64,
     pub per_member_limit: i32,
     /// A fixed validity window...
-    pub valid_from: Option<DateTime<Utc>>,
-    pub valid_until: Option<DateTime<Utc>>,
+    pub valid_from: Option<DateTime>,
+    pub valid_until: Option<DateTime>,
     /// ...or this many days from issue.
     pub valid_days: Option<i32>,
     /// Scope; an empty list means all.
@@ -43,7 +45,7 @@ pub struct CouponTemplate {
     /// Given automatically in the member's birthday month.
     pub birthday: bool,
     pub active: bool,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 impl From<coupons::Template> for CouponTemplate {
@@ -65,8 +67,8 @@ impl From<coupons::Template> for CouponTemplate {
             total_quantity: t.total_quantity,
             issued: t.issued,
             per_member_limit: t.per_member_limit,
-            valid_from,
-            valid_until,
+            valid_from: valid_from.map(Into::into),
+            valid_until: valid_until.map(Into::into),
             valid_days,
             sku_ids: ids(&t.scope.sku_ids),
             category_ids: ids(&t.scope.category_ids),
@@ -76,7 +78,7 @@ impl From<coupons::Template> for CouponTemplate {
             stacks_with_flash_sale: t.stacks_with_flash_sale,
             birthday: t.birthday,
             active: t.active,
-            created_at: t.created_at,
+            created_at: t.created_at.into(),
         }
     }
 }
@@ -88,10 +90,10 @@ pub struct Coupon {
     pub status: CouponStatus,
     /// Where the coupon came from.
     pub source: CouponSource,
-    pub valid_from: DateTime<Utc>,
-    pub valid_until: DateTime<Utc>,
-    pub issued_at: DateTime<Utc>,
-    pub used_at: Option<DateTime<Utc>>,
+    pub valid_from: DateTime,
+    pub valid_until: DateTime,
+    pub issued_at: DateTime,
+    pub used_at: Option<DateTime>,
     pub used_order_id: Option<ID>,
     pub used_store_id: Option<ID>,
     pub discount_fen: i64,
@@ -104,10 +106,10 @@ impl From<coupons::Coupon> for Coupon {
             template: c.template.into(),
             status: c.status,
             source: c.source,
-            valid_from: c.valid_from,
-            valid_until: c.valid_until,
-            issued_at: c.issued_at,
-            used_at: c.used_at,
+            valid_from: c.valid_from.into(),
+            valid_until: c.valid_until.into(),
+            issued_at: c.issued_at.into(),
+            used_at: c.used_at.map(Into::into),
             used_order_id: c.used_order_id.map(Into::into),
             used_store_id: c.used_store_id.map(Into::into),
             discount_fen: c.discount_fen,
@@ -128,7 +130,7 @@ pub struct ClaimableCoupon {
 #[derive(SimpleObject)]
 pub struct CouponCode {
     pub code: String,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: DateTime,
 }
 
 #[derive(SimpleObject)]
@@ -187,9 +189,10 @@ pub struct CouponReport {
     pub redeemed: i64,
     pub expired: i64,
     pub available: i64,
-    pub discount_fen: i64,
+    /// Discount given by redeemed copies.
+    pub discount_fen: Fen,
     /// Paid orders that used the template, after refunds.
-    pub revenue_fen: i64,
+    pub revenue_fen: Fen,
     pub orders: i64,
 }
 
@@ -207,8 +210,8 @@ pub struct CouponTemplateInput {
     #[graphql(default = 1)]
     pub per_member_limit: i32,
     /// Give validFrom and validUntil, or validDays.
-    pub valid_from: Option<DateTime<Utc>>,
-    pub valid_until: Option<DateTime<Utc>>,
+    pub valid_from: Option<DateTime>,
+    pub valid_until: Option<DateTime>,
     pub valid_days: Option<i32>,
     #[graphql(default)]
     pub sku_ids: Vec<ID>,
@@ -233,7 +236,10 @@ fn parse_ids(list: &[ID]) -> ApiResult<Vec<i64>> {
 impl CouponTemplateInput {
     fn into_domain(self) -> ApiResult<coupons::NewTemplate> {
         let validity = match (self.valid_from, self.valid_until, self.valid_days) {
-            (Some(from), Some(until), None) => coupons::Validity::Fixed { from, until },
+            (Some(from), Some(until), None) => coupons::Validity::Fixed {
+                from: from.0,
+                until: until.0,
+            },
             (None, None, Some(days)) => coupons::Validity::DaysFromIssue(days),
             _ => {
                 return Err(ApiError::bad_input(
@@ -275,8 +281,8 @@ impl From<coupons::CouponReport> for CouponReport {
             redeemed: r.redeemed,
             expired: r.expired,
             available: r.available,
-            discount_fen: r.discount_fen,
-            revenue_fen: r.revenue_fen,
+            discount_fen: r.discount_fen.into(),
+            revenue_fen: r.revenue_fen.into(),
             orders: r.orders,
         }
     }
@@ -287,18 +293,26 @@ pub struct ConsumerCouponsQuery;
 
 #[Object]
 impl ConsumerCouponsQuery {
-    /// The claim centre: coupons the member can claim now.
-    async fn claimable_coupons(&self, ctx: &Context<'_>) -> ApiResult<Vec<ClaimableCoupon>> {
+    /// The claim centre: coupons the member can claim now, newest template first.
+    async fn claimable_coupons(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, ClaimableCoupon>> {
         let me = member(ctx).await?;
-        Ok(coupons::claimable_coupons(app(ctx), me)
-            .await?
-            .into_iter()
-            .map(|c| ClaimableCoupon {
+        let page = pagination::keyset(first, after.as_deref())?;
+        let list = coupons::claimable_coupons(app(ctx), me, page).await?;
+        Ok(pagination::connection(
+            list,
+            &page,
+            |c| c.template.id,
+            |c| ClaimableCoupon {
                 template: c.template.into(),
                 held: c.held,
                 left: c.left,
-            })
-            .collect())
+            },
+        ))
     }
 
     /// The member's coupons, soonest to expire first.
@@ -306,20 +320,28 @@ impl ConsumerCouponsQuery {
         &self,
         ctx: &Context<'_>,
         status: Option<CouponStatus>,
-    ) -> ApiResult<Vec<Coupon>> {
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, Coupon>> {
         let me = member(ctx).await?;
-        Ok(coupons::my_coupons(app(ctx), me, status)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        let page = pagination::keyset(first, after.as_deref())?;
+        let list = coupons::my_coupons(app(ctx), me, status, page).await?;
+        Ok(pagination::connection(
+            list,
+            &page,
+            |c| (c.valid_until, c.id),
+            Into::into,
+        ))
     }
 
     /// A short-lived signed code for the coupon's QR at the counter.
     async fn coupon_code(&self, ctx: &Context<'_>, coupon_id: ID) -> ApiResult<CouponCode> {
         let me = member(ctx).await?;
         let (code, expires_at) = coupons::coupon_code(app(ctx), me, parse_id(&coupon_id)?).await?;
-        Ok(CouponCode { code, expires_at })
+        Ok(CouponCode {
+            code,
+            expires_at: expires_at.into(),
+        })
     }
 
     /// Prices an order before it is placed: with `input.couponIds` (checked as placeOrder
@@ -394,13 +416,17 @@ pub struct StaffCouponsQuery;
 #[Object]
 impl StaffCouponsQuery {
     /// Every coupon template, newest first (HQ).
-    async fn coupon_templates(&self, ctx: &Context<'_>) -> ApiResult<Vec<CouponTemplate>> {
+    async fn coupon_templates(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, CouponTemplate>> {
         let staff = staff(ctx).await?;
-        Ok(coupons::templates(app(ctx), staff)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        let page =
+            pagination::staff_keyset(staff, &[Permission::ManageCoupons], first, after.as_deref())?;
+        let list = coupons::templates(app(ctx), staff, page).await?;
+        Ok(pagination::connection(list, &page, |t| t.id, Into::into))
     }
 
     /// Issued, claimed, redeemed and expired copies, discount given and revenue (HQ).

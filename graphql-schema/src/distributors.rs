@@ -1,7 +1,7 @@
 //! The distributor's own organisation and account.
 
+use crate::scalars::{DateTime, Fen};
 use async_graphql::{Context, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use domain::{distributors, login};
 
 use crate::context::{app, distributor};
@@ -35,7 +35,7 @@ pub struct Distributor {
     pub region: String,
     /// The territory as GB/T 2260 codes.
     pub region_codes: Vec<String>,
-    pub credit_limit_fen: i64,
+    pub credit_limit_fen: Fen,
 }
 
 impl From<distributors::Distributor> for Distributor {
@@ -47,7 +47,7 @@ impl From<distributors::Distributor> for Distributor {
             level: d.level,
             region_codes: d.region_codes.iter().map(ToString::to_string).collect(),
             region: d.region,
-            credit_limit_fen: d.credit_limit_fen,
+            credit_limit_fen: d.credit_limit_fen.into(),
         }
     }
 }
@@ -55,7 +55,7 @@ impl From<distributors::Distributor> for Distributor {
 #[derive(SimpleObject)]
 pub struct DistributorLogin {
     pub access_token: String,
-    pub access_token_expires_at: DateTime<Utc>,
+    pub access_token_expires_at: DateTime,
     pub refresh_token: String,
     pub account: DistributorAccount,
 }

@@ -1,13 +1,16 @@
 //! Flash sales (秒杀): HQ schedules them; members see the current ones and grab units, which
 //! creates an order at the flash price to pay within the payment time-out.
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use domain::auth::Permission;
 use domain::flash_sales;
 
 use crate::context::{app, member, staff};
 use crate::error::{ApiResult, parse_id};
 use crate::orders::Order;
+use crate::pagination;
+use crate::scalars::DateTime;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum FlashSaleStatus {
@@ -37,8 +40,8 @@ pub struct FlashSale {
     /// Units held by orders that are not closed (unpaid orders that close give theirs back).
     pub sold: i32,
     pub per_member_limit: i32,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
+    pub starts_at: DateTime,
+    pub ends_at: DateTime,
     pub status: FlashSaleStatus,
 }
 
@@ -52,8 +55,8 @@ impl From<flash_sales::FlashSale> for FlashSale {
             stock: s.stock,
             sold: s.sold,
             per_member_limit: s.per_member_limit,
-            starts_at: s.starts_at,
-            ends_at: s.ends_at,
+            starts_at: s.starts_at.into(),
+            ends_at: s.ends_at.into(),
             status: s.status.into(),
         }
     }
@@ -68,8 +71,8 @@ pub struct ScheduleFlashSaleInput {
     /// Units on sale.
     pub stock: i32,
     pub per_member_limit: i32,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
+    pub starts_at: DateTime,
+    pub ends_at: DateTime,
 }
 
 #[derive(Default)]
@@ -77,14 +80,22 @@ pub struct ConsumerFlashSalesQuery;
 
 #[Object]
 impl ConsumerFlashSalesQuery {
-    /// Flash sales that have not ended, soonest first.
-    async fn flash_sales(&self, ctx: &Context<'_>) -> ApiResult<Vec<FlashSale>> {
+    /// Flash sales that have not ended, soonest start first.
+    async fn flash_sales(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, FlashSale>> {
         member(ctx).await?;
-        Ok(flash_sales::current_flash_sales(app(ctx))
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        let page = pagination::keyset(first, after.as_deref())?;
+        let list = flash_sales::current_flash_sales(app(ctx), page).await?;
+        Ok(pagination::connection(
+            list,
+            &page,
+            |s| (s.starts_at, s.id),
+            Into::into,
+        ))
     }
 
     async fn flash_sale(&self, ctx: &Context<'_>, id: ID) -> ApiResult<FlashSale> {
@@ -130,13 +141,21 @@ pub struct StaffFlashSalesQuery;
 #[Object]
 impl StaffFlashSalesQuery {
     /// Every flash sale, newest first (HQ).
-    async fn flash_sales(&self, ctx: &Context<'_>) -> ApiResult<Vec<FlashSale>> {
+    async fn flash_sales(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, FlashSale>> {
         let staff = staff(ctx).await?;
-        Ok(flash_sales::all_flash_sales(app(ctx), staff)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        let page = pagination::staff_keyset(
+            staff,
+            &[Permission::ManageFlashSales],
+            first,
+            after.as_deref(),
+        )?;
+        let list = flash_sales::all_flash_sales(app(ctx), staff, page).await?;
+        Ok(pagination::connection(list, &page, |s| s.id, Into::into))
     }
 }
 
@@ -161,8 +180,8 @@ impl StaffFlashSalesMutation {
                 price_fen: input.price_fen,
                 stock: input.stock,
                 per_member_limit: input.per_member_limit,
-                starts_at: input.starts_at,
-                ends_at: input.ends_at,
+                starts_at: input.starts_at.0,
+                ends_at: input.ends_at.0,
             },
         )
         .await?

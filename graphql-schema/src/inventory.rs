@@ -1,12 +1,14 @@
 //! Stores, warehouses and stock by batch, for staff.
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use domain::inventory;
 
 use crate::context::{app, public_read, staff};
 use crate::error::{ApiResult, parse_id};
+use crate::pagination;
 use crate::scalars::Date;
+use crate::scalars::DateTime;
 
 #[derive(SimpleObject)]
 pub struct Store {
@@ -97,7 +99,7 @@ pub struct StockMovement {
     pub reference: Option<String>,
     pub staff_id: Option<ID>,
     pub note: Option<String>,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 /// The stores a member can pick an order up from or book at.
@@ -140,45 +142,70 @@ impl StaffInventoryQuery {
             .collect())
     }
 
-    /// Units by batch at a location (a manager or BA sees their own store's).
+    /// Units by batch at a location (a manager or BA sees their own store's), by SKU and then
+    /// soonest expiry.
     async fn stock_levels(
         &self,
         ctx: &Context<'_>,
         location_id: ID,
         sku_id: Option<ID>,
-    ) -> ApiResult<Vec<BatchStock>> {
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, BatchStock>> {
         let staff = staff(ctx).await?;
         let sku = sku_id.as_ref().map(parse_id).transpose()?;
-        let levels = inventory::levels(app(ctx), staff, parse_id(&location_id)?, sku).await?;
-        Ok(levels.into_iter().map(Into::into).collect())
+        let page = pagination::keyset(first, after.as_deref())?;
+        let levels = inventory::levels(app(ctx), staff, parse_id(&location_id)?, sku, page).await?;
+        Ok(pagination::connection(
+            levels,
+            &page,
+            |b| b.batch_id,
+            Into::into,
+        ))
     }
 
-    /// SKUs below their safety stock at a location.
-    async fn low_stock(&self, ctx: &Context<'_>, location_id: ID) -> ApiResult<Vec<LowStock>> {
+    /// SKUs below their safety stock at a location, by SKU.
+    async fn low_stock(
+        &self,
+        ctx: &Context<'_>,
+        location_id: ID,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, LowStock>> {
         let staff = staff(ctx).await?;
-        let rows = inventory::low_stock(app(ctx), staff, parse_id(&location_id)?).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| LowStock {
+        let page = pagination::keyset(first, after.as_deref())?;
+        let rows = inventory::low_stock(app(ctx), staff, parse_id(&location_id)?, page).await?;
+        Ok(pagination::connection(
+            rows,
+            &page,
+            |r| r.sku_id,
+            |r| LowStock {
                 sku_id: r.sku_id.into(),
                 on_hand: r.on_hand,
                 safety_stock: r.safety_stock,
-            })
-            .collect())
+            },
+        ))
     }
 
-    /// Batches at a location that expire within `days`.
+    /// Batches at a location that expire within `days`, by SKU and then soonest expiry.
     async fn near_expiry(
         &self,
         ctx: &Context<'_>,
         location_id: ID,
         #[graphql(default = 90)] days: i32,
-    ) -> ApiResult<Vec<BatchStock>> {
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, BatchStock>> {
         let staff = staff(ctx).await?;
-        let rows =
-            inventory::near_expiry(app(ctx), staff, parse_id(&location_id)?, i64::from(days))
-                .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        let page = pagination::keyset(first, after.as_deref())?;
+        let location = parse_id(&location_id)?;
+        let rows = inventory::near_expiry(app(ctx), staff, location, i64::from(days), page).await?;
+        Ok(pagination::connection(
+            rows,
+            &page,
+            |b| b.batch_id,
+            Into::into,
+        ))
     }
 
     /// The ledger of a location, newest first.
@@ -187,16 +214,19 @@ impl StaffInventoryQuery {
         ctx: &Context<'_>,
         location_id: ID,
         sku_id: Option<ID>,
-        #[graphql(default = 50)] first: i32,
-    ) -> ApiResult<Vec<StockMovement>> {
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, StockMovement>> {
         let staff = staff(ctx).await?;
         let sku = sku_id.as_ref().map(parse_id).transpose()?;
-        let limit = u64::try_from(first).unwrap_or(0);
+        let page = pagination::keyset(first, after.as_deref())?;
         let rows =
-            inventory::movements(app(ctx), staff, parse_id(&location_id)?, sku, limit).await?;
-        Ok(rows
-            .into_iter()
-            .map(|m| StockMovement {
+            inventory::movements(app(ctx), staff, parse_id(&location_id)?, sku, page).await?;
+        Ok(pagination::connection(
+            rows,
+            &page,
+            |m| m.id,
+            |m| StockMovement {
                 id: m.id.into(),
                 location_id: m.location_id.into(),
                 batch_id: m.batch_id.into(),
@@ -206,9 +236,9 @@ impl StaffInventoryQuery {
                 reference: m.reference,
                 staff_id: m.staff_id.map(Into::into),
                 note: m.note,
-                created_at: m.created_at,
-            })
-            .collect())
+                created_at: m.created_at.into(),
+            },
+        ))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod input_limits;
 pub mod limits;
 pub mod locale;
 pub mod operation;
+pub mod pagination;
 pub mod scalars;
 
 mod audit;
@@ -38,7 +39,7 @@ pub use error::ApiError;
 pub struct ConsumerQuery(
     members::ConsumerMembersQuery,
     subscriptions::ConsumerSubscriptionsQuery,
-    catalog::CatalogQuery,
+    catalog::CatalogQuery<catalog::ConsumerView>,
     inventory::ConsumerStoresQuery,
     orders::ConsumerOrdersQuery,
     loyalty::LoyaltyQuery,
@@ -69,7 +70,7 @@ pub struct StaffQuery(
     auth::StaffAuthQuery,
     members::StaffMembersQuery,
     audit::StaffAuditQuery,
-    catalog::CatalogQuery,
+    catalog::CatalogQuery<catalog::StaffView>,
     inventory::StaffInventoryQuery,
     orders::StaffOrdersQuery,
     payments::StaffPaymentsQuery,

@@ -1,12 +1,15 @@
 //! Points and tiers.
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use domain::platform::page::{IdKey, Keyset, Page};
 use domain::{auth::Permission, loyalty};
 
 use crate::context::{app, member, public_read, staff};
 use crate::error::{ApiResult, parse_id};
 use crate::members::Tier;
+use crate::pagination;
+use crate::scalars::{DateTime, Fen};
 
 #[derive(SimpleObject)]
 pub struct PointsEntry {
@@ -15,24 +18,30 @@ pub struct PointsEntry {
     pub reason: loyalty::PointsReason,
     pub reference: Option<String>,
     /// When the points of an earning entry expire.
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime>,
     /// What is left of an earning entry.
     pub remaining: i64,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
-fn entries(list: Vec<loyalty::PointsEntry>) -> Vec<PointsEntry> {
-    list.into_iter()
-        .map(|e| PointsEntry {
+fn entries(
+    list: Page<loyalty::PointsEntry>,
+    page: &Keyset<IdKey>,
+) -> Connection<String, PointsEntry> {
+    pagination::connection(
+        list,
+        page,
+        |e| e.id,
+        |e| PointsEntry {
             id: e.id.into(),
             delta: e.delta,
             reason: e.reason,
             reference: e.reference,
-            expires_at: e.expires_at,
+            expires_at: e.expires_at.map(Into::into),
             remaining: e.remaining,
-            created_at: e.created_at,
-        })
-        .collect()
+            created_at: e.created_at.into(),
+        },
+    )
 }
 
 #[derive(Default)]
@@ -60,12 +69,14 @@ impl ConsumerLoyaltyQuery {
     async fn my_points_ledger(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 50)] first: i32,
-    ) -> ApiResult<Vec<PointsEntry>> {
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, PointsEntry>> {
         let me = member(ctx).await?;
-        let limit = u64::try_from(first).unwrap_or(0);
+        let page = pagination::keyset(first, after.as_deref())?;
         Ok(entries(
-            loyalty::ledger(app(ctx), me.member_id, limit).await?,
+            loyalty::ledger(app(ctx), me.member_id, page).await?,
+            &page,
         ))
     }
 }
@@ -79,15 +90,17 @@ impl StaffLoyaltyQuery {
         &self,
         ctx: &Context<'_>,
         member_id: ID,
-        #[graphql(default = 50)] first: i32,
-    ) -> ApiResult<Vec<PointsEntry>> {
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, PointsEntry>> {
         let staff = staff(ctx).await?;
         staff
             .require(Permission::ReadMembers)
             .map_err(crate::error::ApiError::from)?;
-        let limit = u64::try_from(first).unwrap_or(0);
+        let page = pagination::keyset(first, after.as_deref())?;
         Ok(entries(
-            loyalty::ledger(app(ctx), parse_id(&member_id)?, limit).await?,
+            loyalty::ledger(app(ctx), parse_id(&member_id)?, page).await?,
+            &page,
         ))
     }
 }
@@ -97,7 +110,7 @@ pub struct TierInput {
     pub code: String,
     pub name: String,
     pub rank: i32,
-    pub threshold_fen: i64,
+    pub threshold_fen: Fen,
     #[graphql(default = 100)]
     pub points_multiplier_pct: i32,
     #[graphql(default)]
@@ -116,7 +129,7 @@ impl StaffLoyaltyMutation {
             code: input.code,
             name: input.name,
             rank: input.rank,
-            threshold_fen: input.threshold_fen,
+            threshold_fen: input.threshold_fen.0,
             points_multiplier_pct: input.points_multiplier_pct,
             discount_pct: input.discount_pct,
         };

@@ -1,8 +1,8 @@
 //! Members and their beauty profile: the member's own view in the mini-program, and the BA's
 //! view at the counter (personal data reads audited by the domain).
 
+use crate::scalars::{DateTime, Fen};
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use domain::auth::Principal;
 use domain::{loyalty, members};
 
@@ -16,7 +16,7 @@ pub use members::{Gender, SkinConcern, SkinType, TagSource};
 pub struct Tag {
     pub name: String,
     pub source: TagSource,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 impl From<members::Tag> for Tag {
@@ -24,7 +24,7 @@ impl From<members::Tag> for Tag {
         Self {
             name: t.name,
             source: t.source,
-            created_at: t.created_at,
+            created_at: t.created_at.into(),
         }
     }
 }
@@ -42,7 +42,8 @@ pub struct Tier {
     pub code: String,
     pub name: String,
     pub rank: i32,
-    pub threshold_fen: i64,
+    /// Lifetime spend (`Member.cumulativeSpendFen`) that reaches the tier.
+    pub threshold_fen: Fen,
     pub points_multiplier_pct: i32,
     pub discount_pct: i32,
 }
@@ -53,7 +54,7 @@ impl From<loyalty::Tier> for Tier {
             code: t.code,
             name: t.name,
             rank: t.rank,
-            threshold_fen: t.threshold_fen,
+            threshold_fen: t.threshold_fen.into(),
             points_multiplier_pct: t.points_multiplier_pct,
             discount_pct: t.discount_pct,
         }
@@ -75,14 +76,14 @@ pub struct Member {
     pub marketing_consent: bool,
     /// e.g. 138****8000
     pub phone_masked: Option<String>,
-    pub profile_updated_at: Option<DateTime<Utc>>,
+    pub profile_updated_at: Option<DateTime>,
     /// The staff account that last edited the skin profile (none when the member did).
     pub profile_updated_by: Option<ID>,
     /// The member's exclusive BA (专属BA), credited for their online orders.
     pub exclusive_ba_id: Option<ID>,
     /// Lifetime spend that decides the tier.
-    pub cumulative_spend_fen: i64,
-    pub created_at: DateTime<Utc>,
+    pub cumulative_spend_fen: Fen,
+    pub created_at: DateTime,
     #[graphql(skip)]
     pub inner: members::Member,
 }
@@ -103,11 +104,11 @@ impl From<members::Member> for Member {
             skin_concerns: m.skin_concerns.clone(),
             marketing_consent: m.marketing_consent,
             phone_masked: m.phone_masked.clone(),
-            profile_updated_at: m.profile_updated_at,
+            profile_updated_at: m.profile_updated_at.map(Into::into),
             profile_updated_by: m.profile_updated_by.map(Into::into),
             exclusive_ba_id: m.exclusive_ba_id.map(Into::into),
-            cumulative_spend_fen: m.cumulative_spend_fen,
-            created_at: m.created_at,
+            cumulative_spend_fen: m.cumulative_spend_fen.into(),
+            created_at: m.created_at.into(),
             inner: m,
         }
     }

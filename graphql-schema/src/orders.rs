@@ -1,12 +1,14 @@
 //! Orders: members place them in the mini-program; BAs record counter sales. Paying and
 //! refunding them is `payments`.
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use domain::orders;
 
 use crate::context::{app, member, staff};
 use crate::error::{ApiError, ApiResult, parse_id};
+use crate::pagination;
+use crate::scalars::DateTime;
 
 // The order enums are the entities' own (see `entities::typed`); coupons take `Channel` from
 // here.
@@ -50,9 +52,9 @@ pub struct Order {
     /// The BA credited for the sale.
     pub ba_id: Option<ID>,
     /// An unpaid order closes at this time.
-    pub pay_deadline: Option<DateTime<Utc>>,
-    pub paid_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
+    pub pay_deadline: Option<DateTime>,
+    pub paid_at: Option<DateTime>,
+    pub created_at: DateTime,
     pub lines: Vec<OrderLine>,
     pub discounts: Vec<DiscountLine>,
 }
@@ -73,9 +75,9 @@ impl From<orders::Order> for Order {
             refunded_fen: o.refunded_fen,
             payment_method: o.payment_method,
             ba_id: o.ba_id.map(Into::into),
-            pay_deadline: o.pay_deadline,
-            paid_at: o.paid_at,
-            created_at: o.created_at,
+            pay_deadline: o.pay_deadline.map(Into::into),
+            paid_at: o.paid_at.map(Into::into),
+            created_at: o.created_at.into(),
             lines: o
                 .lines
                 .into_iter()
@@ -102,12 +104,6 @@ impl From<orders::Order> for Order {
                 .collect(),
         }
     }
-}
-
-#[derive(SimpleObject)]
-pub struct OrderPage {
-    pub orders: Vec<Order>,
-    pub has_more: bool,
 }
 
 #[derive(InputObject)]
@@ -153,22 +149,17 @@ pub struct ConsumerOrdersQuery;
 
 #[Object]
 impl ConsumerOrdersQuery {
-    /// The member's orders, newest first; pass the last id as `before` for the next page.
+    /// The member's orders, newest first.
     async fn my_orders(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
-        before: Option<ID>,
-    ) -> ApiResult<OrderPage> {
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, Order>> {
         let me = member(ctx).await?;
-        let before = before.as_ref().map(parse_id).transpose()?;
-        let first =
-            u64::try_from(first).map_err(|_| ApiError::bad_input("first must be positive"))?;
-        let (list, has_more) = orders::my_orders(app(ctx), me, first, before).await?;
-        Ok(OrderPage {
-            orders: list.into_iter().map(Into::into).collect(),
-            has_more,
-        })
+        let page = pagination::keyset(first, after.as_deref())?;
+        let list = orders::my_orders(app(ctx), me, page).await?;
+        Ok(pagination::connection(list, &page, |o| o.id, Into::into))
     }
 
     async fn order(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Order> {

@@ -1,13 +1,15 @@
 //! Payments: members pay their orders with WeChat Pay; managers and HQ refund; HQ reviews the
 //! WeChat Pay notifications that matched nothing.
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use domain::auth::Permission;
 use domain::{orders, payments};
 
 use crate::context::{app, member, staff};
 use crate::error::{ApiResult, parse_id};
+use crate::pagination;
+use crate::scalars::DateTime;
 
 pub use domain::payments::{NotificationKind, RefundStatus, UnmatchedReason};
 
@@ -35,8 +37,8 @@ pub struct Refund {
     pub amount_fen: i64,
     pub reason: Option<String>,
     pub status: RefundStatus,
-    pub created_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime,
+    pub completed_at: Option<DateTime>,
 }
 
 impl From<payments::Refund> for Refund {
@@ -48,8 +50,8 @@ impl From<payments::Refund> for Refund {
             amount_fen: r.amount_fen,
             reason: r.reason,
             status: r.status,
-            created_at: r.created_at,
-            completed_at: r.completed_at,
+            created_at: r.created_at.into(),
+            completed_at: r.completed_at.map(Into::into),
         }
     }
 }
@@ -68,7 +70,7 @@ pub struct UnmatchedPaymentNotification {
     pub amount_fen: i64,
     /// The decrypted notification's non-secret fields, as JSON.
     pub summary: String,
-    pub received_at: DateTime<Utc>,
+    pub received_at: DateTime,
 }
 
 impl From<payments::UnmatchedNotification> for UnmatchedPaymentNotification {
@@ -82,7 +84,7 @@ impl From<payments::UnmatchedNotification> for UnmatchedPaymentNotification {
             out_refund_no: n.out_refund_no,
             amount_fen: n.amount_fen,
             summary: n.summary,
-            received_at: n.received_at,
+            received_at: n.received_at.into(),
         }
     }
 }
@@ -121,23 +123,22 @@ impl StaffPaymentsQuery {
             .collect())
     }
 
-    /// HQ: WeChat Pay notifications that matched nothing to change, newest first, 1 to 100 a page.
+    /// HQ: WeChat Pay notifications that matched nothing to change, newest first.
     async fn unmatched_payment_notifications(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<Connection<String, UnmatchedPaymentNotification>> {
         let staff = staff(ctx).await?;
-        let (rows, has_next) =
-            payments::unmatched_notifications(app(ctx), staff, first.into(), after.as_deref())
-                .await?;
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|n| Edge::new(n.id.to_string(), UnmatchedPaymentNotification::from(n))),
-        );
-        Ok(connection)
+        let page = pagination::staff_keyset(
+            staff,
+            &[Permission::ReadPaymentExceptions],
+            first,
+            after.as_deref(),
+        )?;
+        let rows = payments::unmatched_notifications(app(ctx), staff, page).await?;
+        Ok(pagination::connection(rows, &page, |n| n.id, Into::into))
     }
 }
 

@@ -1,8 +1,8 @@
 //! Scan-for-gift: HQ's code batches, insight and fraud reports; the member's scan; the BA's
 //! sample voucher at the counter; the distributor's de-identified regional insight.
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use domain::auth::Permission;
 use domain::scan_codes::{self as scan, Gift};
 pub use domain::scan_codes::{AgeBand, GiftKind, ScanFlag, WhereBought};
@@ -10,7 +10,9 @@ pub use domain::scan_codes::{AgeBand, GiftKind, ScanFlag, WhereBought};
 use crate::context::{app, distributor, member, meta, staff};
 use crate::error::{ApiError, ApiResult, parse_id};
 use crate::members::SkinType;
+use crate::pagination;
 use crate::scalars::Date;
+use crate::scalars::DateTime;
 
 #[derive(SimpleObject)]
 pub struct GiftRule {
@@ -60,10 +62,10 @@ pub struct CodeBatch {
     /// The same regions as GB/T 2260 codes (310000 Shanghai, 440300 Shenzhen).
     pub territory_codes: Vec<String>,
     pub gift: GiftRule,
-    pub valid_from: DateTime<Utc>,
-    pub valid_until: DateTime<Utc>,
+    pub valid_from: DateTime,
+    pub valid_until: DateTime,
     pub active: bool,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 impl From<scan::CodeBatch> for CodeBatch {
@@ -79,10 +81,10 @@ impl From<scan::CodeBatch> for CodeBatch {
             territory: b.territory,
             territory_codes: b.territory_codes.iter().map(ToString::to_string).collect(),
             gift: b.gift.into(),
-            valid_from: b.valid_from,
-            valid_until: b.valid_until,
+            valid_from: b.valid_from.into(),
+            valid_until: b.valid_until.into(),
             active: b.active,
-            created_at: b.created_at,
+            created_at: b.created_at.into(),
         }
     }
 }
@@ -112,8 +114,8 @@ pub struct CreateCodeBatchInput {
     #[graphql(default)]
     pub territory: Vec<String>,
     pub gift: GiftRuleInput,
-    pub valid_from: DateTime<Utc>,
-    pub valid_until: DateTime<Utc>,
+    pub valid_from: DateTime,
+    pub valid_until: DateTime,
     #[graphql(default = true)]
     pub active: bool,
 }
@@ -152,7 +154,7 @@ pub struct ScanResult {
     pub gift: GiftRule,
     /// For a SAMPLE gift: the voucher to show at a store counter (only to the member who redeemed).
     pub voucher_code: Option<String>,
-    pub first_scanned_at: DateTime<Utc>,
+    pub first_scanned_at: DateTime,
     pub first_scan_province: Option<String>,
     pub first_scan_city: Option<String>,
     /// GB/T 2260 code of the first scan's region (the city when known, else the province).
@@ -171,7 +173,7 @@ impl From<scan::ScanOutcome> for ScanResult {
             lot: o.lot,
             gift: o.gift.into(),
             voucher_code: o.voucher_code,
-            first_scanned_at: o.first_scanned_at,
+            first_scanned_at: o.first_scanned_at.into(),
             first_scan_province: o.first_province,
             first_scan_city: o.first_city,
             first_scan_region_code: o.first_region_code,
@@ -185,8 +187,8 @@ pub struct SampleVoucher {
     pub code: String,
     pub sample_name: String,
     pub sku_id: ID,
-    pub issued_at: DateTime<Utc>,
-    pub redeemed_at: Option<DateTime<Utc>>,
+    pub issued_at: DateTime,
+    pub redeemed_at: Option<DateTime>,
     pub store_id: Option<ID>,
 }
 
@@ -196,8 +198,8 @@ impl From<scan::SampleVoucher> for SampleVoucher {
             code: v.code,
             sample_name: v.sample_name,
             sku_id: v.sku_id.into(),
-            issued_at: v.issued_at,
-            redeemed_at: v.redeemed_at,
+            issued_at: v.issued_at.into(),
+            redeemed_at: v.redeemed_at.map(Into::into),
             store_id: v.store_id.map(Into::into),
         }
     }
@@ -321,7 +323,7 @@ pub struct FlaggedScan {
     pub province: Option<String>,
     pub city: Option<String>,
     pub region_code: Option<String>,
-    pub scanned_at: DateTime<Utc>,
+    pub scanned_at: DateTime,
 }
 
 fn groups(list: Vec<InsightGroup>) -> Vec<scan::InsightGroup> {
@@ -364,14 +366,22 @@ pub struct ConsumerScanCodesQuery;
 
 #[Object]
 impl ConsumerScanCodesQuery {
-    /// Sample vouchers from scanned packs, to show at a store counter.
-    async fn my_sample_vouchers(&self, ctx: &Context<'_>) -> ApiResult<Vec<SampleVoucher>> {
+    /// Sample vouchers from scanned packs, to show at a store counter, newest first.
+    async fn my_sample_vouchers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, SampleVoucher>> {
         let me = member(ctx).await?;
-        Ok(scan::my_sample_vouchers(app(ctx), me)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        let page = pagination::keyset(first, after.as_deref())?;
+        let list = scan::my_sample_vouchers(app(ctx), me, page).await?;
+        Ok(pagination::connection(
+            list,
+            &page,
+            |(id, _)| *id,
+            |(_, v)| v.into(),
+        ))
     }
 }
 
@@ -380,14 +390,22 @@ pub struct StaffScanCodesQuery;
 
 #[Object]
 impl StaffScanCodesQuery {
-    /// The latest code batches (HQ).
-    async fn code_batches(&self, ctx: &Context<'_>) -> ApiResult<Vec<CodeBatch>> {
+    /// Code batches, newest first (HQ).
+    async fn code_batches(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, CodeBatch>> {
         let staff = staff(ctx).await?;
-        Ok(scan::batches(app(ctx), staff)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        let page = pagination::staff_keyset(
+            staff,
+            &[Permission::ManageScanCodes],
+            first,
+            after.as_deref(),
+        )?;
+        let list = scan::batches(app(ctx), staff, page).await?;
+        Ok(pagination::connection(list, &page, |b| b.id, Into::into))
     }
 
     /// Scans and gifts grouped by SKU, lot, region, age band, skin type and time (HQ).
@@ -431,14 +449,22 @@ impl StaffScanCodesQuery {
         &self,
         ctx: &Context<'_>,
         flag: Option<ScanFlag>,
-        #[graphql(default = 50)] first: i32,
-    ) -> ApiResult<Vec<FlaggedScan>> {
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, FlaggedScan>> {
         let staff = staff(ctx).await?;
-        let limit = u64::try_from(first).unwrap_or(0);
-        Ok(scan::flagged_scans(app(ctx), staff, flag, limit)
-            .await?
-            .into_iter()
-            .map(|f| FlaggedScan {
+        let page = pagination::staff_keyset(
+            staff,
+            &[Permission::ManageScanCodes],
+            first,
+            after.as_deref(),
+        )?;
+        let list = scan::flagged_scans(app(ctx), staff, flag, page).await?;
+        Ok(pagination::connection(
+            list,
+            &page,
+            |f| f.id,
+            |f| FlaggedScan {
                 id: f.id.into(),
                 batch_id: f.batch_id.into(),
                 serial: f.serial,
@@ -447,9 +473,9 @@ impl StaffScanCodesQuery {
                 province: f.province,
                 city: f.city,
                 region_code: f.region_code,
-                scanned_at: f.scanned_at,
-            })
-            .collect())
+                scanned_at: f.scanned_at.into(),
+            },
+        ))
     }
 }
 
@@ -496,8 +522,8 @@ impl StaffScanCodesMutation {
             distributor_id: input.distributor_id.as_ref().map(parse_id).transpose()?,
             territory: input.territory,
             gift,
-            valid_from: input.valid_from,
-            valid_until: input.valid_until,
+            valid_from: input.valid_from.0,
+            valid_until: input.valid_until.0,
             active: input.active,
         };
         Ok(scan::create_batch(app(ctx), staff, new).await?.into())

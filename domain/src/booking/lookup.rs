@@ -6,14 +6,16 @@ use super::record::{Booking, load_many, load_one, own, row};
 use super::{BookingError, BookingStatus};
 use crate::AppState;
 use crate::auth::{MemberPrincipal, Permission, StaffPrincipal};
+use crate::platform::page::{Keyset, Page, TimeKey, after_desc};
 use entities::booking;
 
-/// The member's bookings, soonest first, from `since` (default: everything).
+/// The member's bookings, latest start first (then by id), all or only the upcoming ones.
 pub async fn my_bookings(
     app: &AppState,
     me: &MemberPrincipal,
     upcoming_only: bool,
-) -> Result<Vec<Booking>, BookingError> {
+    page: Keyset<TimeKey>,
+) -> Result<Page<Booking>, BookingError> {
     let mut q = booking::Entity::find().filter(booking::Column::MemberId.eq(me.member_id));
     if upcoming_only {
         q = q
@@ -22,12 +24,24 @@ pub async fn my_bookings(
             )
             .filter(booking::Column::EndsAt.gt(app.clock.now()));
     }
+    if let Some(after) = page.after {
+        q = q.filter(after_desc(
+            booking::Column::StartsAt,
+            booking::Column::Id,
+            after,
+        ));
+    }
     let rows = q
         .order_by_desc(booking::Column::StartsAt)
-        .limit(100)
+        .order_by_desc(booking::Column::Id)
+        .limit(page.fetch())
         .all(&app.db)
         .await?;
-    load_many(&app.db, rows).await
+    let rows = page.page(rows);
+    Ok(Page {
+        items: load_many(&app.db, rows.items).await?,
+        has_next: rows.has_next,
+    })
 }
 
 pub async fn my_booking(
@@ -45,14 +59,27 @@ pub async fn member_bookings(
     app: &AppState,
     staff: &StaffPrincipal,
     member_id: i64,
-) -> Result<Vec<Booking>, BookingError> {
+    page: Keyset<TimeKey>,
+) -> Result<Page<Booking>, BookingError> {
     staff.require(Permission::ReadMembers)?;
     staff.require(Permission::ServeBookings)?;
-    let rows = booking::Entity::find()
-        .filter(booking::Column::MemberId.eq(member_id))
+    let mut q = booking::Entity::find().filter(booking::Column::MemberId.eq(member_id));
+    if let Some(after) = page.after {
+        q = q.filter(after_desc(
+            booking::Column::StartsAt,
+            booking::Column::Id,
+            after,
+        ));
+    }
+    let rows = q
         .order_by_desc(booking::Column::StartsAt)
-        .limit(50)
+        .order_by_desc(booking::Column::Id)
+        .limit(page.fetch())
         .all(&app.db)
         .await?;
-    load_many(&app.db, rows).await
+    let rows = page.page(rows);
+    Ok(Page {
+        items: load_many(&app.db, rows.items).await?,
+        has_next: rows.has_next,
+    })
 }

@@ -16,6 +16,7 @@ use super::{
 };
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
+use crate::platform::page::{IdKey, Keyset, Page};
 use entities::typed::JsonText;
 use entities::{campaign, campaign_delivery};
 
@@ -146,20 +147,20 @@ pub async fn get(
     view(load(app, id).await?)
 }
 
+/// Campaigns, newest first (by id).
 pub async fn list(
     app: &AppState,
     staff: &StaffPrincipal,
-    limit: u64,
-) -> Result<Vec<Campaign>, CampaignsError> {
+    page: Keyset<IdKey>,
+) -> Result<Page<Campaign>, CampaignsError> {
     staff.require(Permission::ManageCampaigns)?;
-    campaign::Entity::find()
+    let mut query = campaign::Entity::find()
         .order_by_desc(campaign::Column::Id)
-        .limit(Ord::min(limit, 200))
-        .all(&app.db)
-        .await?
-        .into_iter()
-        .map(view)
-        .collect()
+        .limit(page.fetch());
+    if let Some(after) = page.after {
+        query = query.filter(campaign::Column::Id.lt(after));
+    }
+    page.page(query.all(&app.db).await?).try_map(view)
 }
 
 /// Moves a campaign from one of `from` to `to` with a conditional update (two HQ users

@@ -18,6 +18,7 @@ use super::{
 use crate::AppState;
 use crate::auth::{MemberPrincipal, Permission, StaffPrincipal};
 use crate::platform::error::{StoreError, UniqueViolation};
+use crate::platform::page::{IdKey, Keyset, Page, TimeKey, after_asc};
 use crate::platform::{db, idempotency, validate};
 use entities::{coupon, coupon_template, member};
 
@@ -244,7 +245,8 @@ pub struct Claimable {
 pub async fn claimable_coupons(
     app: &AppState,
     me: &MemberPrincipal,
-) -> Result<Vec<Claimable>, CouponsError> {
+    page: Keyset<IdKey>,
+) -> Result<Page<Claimable>, CouponsError> {
     let now = app.clock.now();
     let rows = coupon_template::Entity::find()
         .filter(coupon_template::Column::Active.eq(true))
@@ -273,7 +275,8 @@ pub async fn claimable_coupons(
         .into_iter()
         .map(Template::try_from)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(templates
+    // Computed whole (at most 200 live templates) and paged by template id.
+    let claimable = templates
         .into_iter()
         .filter(|t| t.issuable(now).is_ok())
         .map(|t| Claimable {
@@ -281,7 +284,8 @@ pub async fn claimable_coupons(
             left: t.total_quantity - t.issued,
             template: t,
         })
-        .collect())
+        .collect();
+    Ok(Page::of_list(claimable, &page, |c| c.template.id))
 }
 
 /// A member claims a copy. The same idempotency key returns the same copy, whatever the limit
@@ -413,12 +417,13 @@ pub async fn issue_coupons(
     .await
 }
 
-/// The member's coupons, optionally of one status, soonest to expire first.
+/// The member's coupons, optionally of one status, soonest to expire first (then by id).
 pub async fn my_coupons(
     app: &AppState,
     me: &MemberPrincipal,
     status: Option<CouponStatus>,
-) -> Result<Vec<Coupon>, CouponsError> {
+    page: Keyset<TimeKey>,
+) -> Result<Page<Coupon>, CouponsError> {
     let now = app.clock.now();
     let mut q = coupon::Entity::find().filter(coupon::Column::MemberId.eq(me.member_id));
     q = match status {
@@ -444,11 +449,23 @@ pub async fn my_coupons(
         ),
         None => q,
     };
+    if let Some(after) = page.after {
+        q = q.filter(after_asc(
+            coupon::Column::ValidUntil,
+            coupon::Column::Id,
+            after,
+        ));
+    }
     let rows = q
         .order_by_asc(coupon::Column::ValidUntil)
         .order_by_asc(coupon::Column::Id)
-        .limit(500)
+        .limit(page.fetch())
         .all(&app.db)
         .await?;
-    with_templates(&app.db, rows, now).await
+    let rows = page.page(rows);
+    let has_next = rows.has_next;
+    Ok(Page {
+        items: with_templates(&app.db, rows.items, now).await?,
+        has_next,
+    })
 }

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use super::{
@@ -12,6 +13,7 @@ use super::{
 };
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
+use crate::platform::page::{IdKey, Keyset, Page};
 use crate::pricing::Channel;
 use entities::typed::JsonText;
 use entities::{coupon_template, sku};
@@ -172,21 +174,22 @@ pub async fn set_template_active(
     Ok(Template::try_from(m.update(&app.db).await?)?)
 }
 
-/// Every template, newest first (HQ).
+/// Every template, newest first (by id) (HQ).
 pub async fn templates(
     app: &AppState,
     staff: &StaffPrincipal,
-) -> Result<Vec<Template>, CouponsError> {
+    page: Keyset<IdKey>,
+) -> Result<Page<Template>, CouponsError> {
     staff.require(Permission::ManageCoupons)?;
-    let rows = coupon_template::Entity::find()
+    let mut query = coupon_template::Entity::find()
         .order_by_desc(coupon_template::Column::Id)
-        .limit(500)
-        .all(&app.db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(Template::try_from)
-        .collect::<Result<_, _>>()?)
+        .limit(page.fetch());
+    if let Some(after) = page.after {
+        query = query.filter(coupon_template::Column::Id.lt(after));
+    }
+    Ok(page
+        .page(query.all(&app.db).await?)
+        .try_map(Template::try_from)?)
 }
 
 pub async fn template(

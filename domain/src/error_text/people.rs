@@ -104,7 +104,6 @@ pub(super) fn subscriptions(e: &SubscriptionsError) -> Option<Text> {
 pub(super) fn audit(e: &AuditError) -> Option<Text> {
     match e {
         AuditError::Auth(e) => auth(e),
-        AuditError::BadLimit => t("INVALID_INPUT", "limit 须在 1 到 500 之间"),
         AuditError::Store(_) => None,
         _ => None,
     }

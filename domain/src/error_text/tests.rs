@@ -132,7 +132,6 @@ fn every_error_variant_has_a_reason_and_a_chinese_message() {
     check(
         vec![
             AuditError::Auth(AuthError::Forbidden),
-            AuditError::BadLimit,
             AuditError::Store(store()),
         ],
         &mut p,

@@ -5,6 +5,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use super::{FlashSale, FlashSalesError, sale_row};
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
+use crate::platform::page::{IdKey, Keyset, Page, TimeKey, after_asc};
 use entities::flash_sale;
 
 /// One sale (any audience).
@@ -13,33 +14,44 @@ pub async fn flash_sale(app: &AppState, id: i64) -> Result<FlashSale, FlashSales
     Ok(FlashSale::from_row(row, app.clock.now()))
 }
 
-/// Sales that have not ended, soonest first.
-pub async fn current_flash_sales(app: &AppState) -> Result<Vec<FlashSale>, FlashSalesError> {
+/// Sales that have not ended, soonest first (by start, then id).
+pub async fn current_flash_sales(
+    app: &AppState,
+    page: Keyset<TimeKey>,
+) -> Result<Page<FlashSale>, FlashSalesError> {
     let now = app.clock.now();
-    Ok(flash_sale::Entity::find()
+    let mut query = flash_sale::Entity::find()
         .filter(flash_sale::Column::EndsAt.gt(now))
         .order_by_asc(flash_sale::Column::StartsAt)
-        .limit(50)
-        .all(&app.db)
-        .await?
-        .into_iter()
-        .map(|r| FlashSale::from_row(r, now))
-        .collect())
+        .order_by_asc(flash_sale::Column::Id)
+        .limit(page.fetch());
+    if let Some(after) = page.after {
+        query = query.filter(after_asc(
+            flash_sale::Column::StartsAt,
+            flash_sale::Column::Id,
+            after,
+        ));
+    }
+    Ok(page
+        .page(query.all(&app.db).await?)
+        .map(|r| FlashSale::from_row(r, now)))
 }
 
-/// HQ's list: every sale, newest first.
+/// HQ's list: every sale, newest first (by id).
 pub async fn all_flash_sales(
     app: &AppState,
     staff: &StaffPrincipal,
-) -> Result<Vec<FlashSale>, FlashSalesError> {
+    page: Keyset<IdKey>,
+) -> Result<Page<FlashSale>, FlashSalesError> {
     staff.require(Permission::ManageFlashSales)?;
     let now = app.clock.now();
-    Ok(flash_sale::Entity::find()
+    let mut query = flash_sale::Entity::find()
         .order_by_desc(flash_sale::Column::Id)
-        .limit(100)
-        .all(&app.db)
-        .await?
-        .into_iter()
-        .map(|r| FlashSale::from_row(r, now))
-        .collect())
+        .limit(page.fetch());
+    if let Some(after) = page.after {
+        query = query.filter(flash_sale::Column::Id.lt(after));
+    }
+    Ok(page
+        .page(query.all(&app.db).await?)
+        .map(|r| FlashSale::from_row(r, now)))
 }

@@ -9,6 +9,7 @@ use crate::AppState;
 use crate::auth::StaffPrincipal;
 use crate::platform::clock::DEFAULT_ZONE;
 use crate::platform::db;
+use crate::platform::page::{IdKey, Keyset, Page};
 use entities::{sku, stock_batch, stock_level, stock_movement};
 
 use super::{BatchStock, InventoryError, LowStock, Movement, invalid, load_location, require_view};
@@ -49,10 +50,12 @@ pub async fn levels(
     staff: &StaffPrincipal,
     location_id: i64,
     sku_id: Option<i64>,
-) -> Result<Vec<BatchStock>, InventoryError> {
+    page: Keyset<IdKey>,
+) -> Result<Page<BatchStock>, InventoryError> {
     let location = load_location(&app.db, location_id).await?;
     require_view(staff, &location)?;
-    batch_levels(&app.db, location_id, sku_id).await
+    let all = batch_levels(&app.db, location_id, sku_id).await?;
+    Ok(Page::of_list(all, &page, |b| b.batch_id))
 }
 
 /// SKUs whose units at the location are below their safety stock.
@@ -60,7 +63,8 @@ pub async fn low_stock(
     app: &AppState,
     staff: &StaffPrincipal,
     location_id: i64,
-) -> Result<Vec<LowStock>, InventoryError> {
+    page: Keyset<IdKey>,
+) -> Result<Page<LowStock>, InventoryError> {
     let location = load_location(&app.db, location_id).await?;
     require_view(staff, &location)?;
     let on_hand: Vec<(i64, Option<i64>)> = stock_level::Entity::find()
@@ -82,7 +86,7 @@ pub async fn low_stock(
         .order_by_asc(sku::Column::Id)
         .all(&app.db)
         .await?;
-    Ok(skus
+    let low = skus
         .into_iter()
         .filter_map(|s| {
             let units = on_hand.get(&s.id).copied().unwrap_or(0);
@@ -92,7 +96,8 @@ pub async fn low_stock(
                 safety_stock: s.safety_stock,
             })
         })
-        .collect())
+        .collect();
+    Ok(Page::of_list(low, &page, |l| l.sku_id))
 }
 
 /// Batches with units at the location that expire within `days` (in the store's zone).
@@ -101,7 +106,8 @@ pub async fn near_expiry(
     staff: &StaffPrincipal,
     location_id: i64,
     days: i64,
-) -> Result<Vec<BatchStock>, InventoryError> {
+    page: Keyset<IdKey>,
+) -> Result<Page<BatchStock>, InventoryError> {
     let location = load_location(&app.db, location_id).await?;
     require_view(staff, &location)?;
     if !(0..=3650).contains(&days) {
@@ -109,11 +115,12 @@ pub async fn near_expiry(
     }
     let limit =
         app.clock.now().with_timezone(&DEFAULT_ZONE).date_naive() + chrono::Duration::days(days);
-    Ok(batch_levels(&app.db, location_id, None)
+    let near = batch_levels(&app.db, location_id, None)
         .await?
         .into_iter()
         .filter(|b| b.quantity > 0 && b.expires_on <= limit)
-        .collect())
+        .collect();
+    Ok(Page::of_list(near, &page, |b| b.batch_id))
 }
 
 /// Sellable units per SKU (unexpired, all locations unless one is named), for listings.
@@ -146,35 +153,30 @@ pub async fn movements(
     staff: &StaffPrincipal,
     location_id: i64,
     sku_id: Option<i64>,
-    limit: u64,
-) -> Result<Vec<Movement>, InventoryError> {
+    page: Keyset<IdKey>,
+) -> Result<Page<Movement>, InventoryError> {
     let location = load_location(&app.db, location_id).await?;
     require_view(staff, &location)?;
-    if !(1..=500).contains(&limit) {
-        return Err(invalid("limit must be between 1 and 500"));
-    }
     let mut query = stock_movement::Entity::find()
         .filter(stock_movement::Column::LocationId.eq(location_id))
         .order_by_desc(stock_movement::Column::Id)
-        .limit(limit);
+        .limit(page.fetch());
     if let Some(sku) = sku_id {
         query = query.filter(stock_movement::Column::SkuId.eq(sku));
     }
-    Ok(query
-        .all(&app.db)
-        .await?
-        .into_iter()
-        .map(|m| Movement {
-            id: m.id,
-            location_id: m.location_id,
-            batch_id: m.batch_id,
-            sku_id: m.sku_id,
-            delta: m.delta,
-            kind: m.kind,
-            reference: m.reference,
-            staff_id: m.staff_id,
-            note: m.note,
-            created_at: m.created_at,
-        })
-        .collect())
+    if let Some(after) = page.after {
+        query = query.filter(stock_movement::Column::Id.lt(after));
+    }
+    Ok(page.page(query.all(&app.db).await?).map(|m| Movement {
+        id: m.id,
+        location_id: m.location_id,
+        batch_id: m.batch_id,
+        sku_id: m.sku_id,
+        delta: m.delta,
+        kind: m.kind,
+        reference: m.reference,
+        staff_id: m.staff_id,
+        note: m.note,
+        created_at: m.created_at,
+    }))
 }

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{FulfilmentKind, OrderStatus, OrdersError, PaymentMethod, invalid};
+use super::{FulfilmentKind, OrderStatus, OrdersError, PaymentMethod};
 use crate::AppState;
 use crate::auth::{AuthError, MemberPrincipal, Permission, StaffPrincipal, StaffRole};
+use crate::platform::page::{IdKey, Keyset, Page};
 use crate::pricing::{Channel, Discount};
 use entities::{order, order_discount, order_line};
 
@@ -128,27 +129,25 @@ pub async fn my_order(app: &AppState, me: &MemberPrincipal, id: i64) -> Result<O
     load(app, row).await
 }
 
-/// The member's orders, newest first; `before` is the id the previous page ended at.
+/// The member's orders, newest first (by id), after the id the previous page ended at.
 pub async fn my_orders(
     app: &AppState,
     me: &MemberPrincipal,
-    first: u64,
-    before: Option<i64>,
-) -> Result<(Vec<Order>, bool), OrdersError> {
-    if !(1..=50).contains(&first) {
-        return Err(invalid("first must be between 1 and 50"));
-    }
+    page: Keyset<IdKey>,
+) -> Result<Page<Order>, OrdersError> {
     let mut query = order::Entity::find()
         .filter(order::Column::MemberId.eq(me.member_id))
         .order_by_desc(order::Column::Id)
-        .limit(first + 1);
-    if let Some(before) = before {
-        query = query.filter(order::Column::Id.lt(before));
+        .limit(page.fetch());
+    if let Some(after) = page.after {
+        query = query.filter(order::Column::Id.lt(after));
     }
-    let mut rows = query.all(&app.db).await?;
-    let more = rows.len() as u64 > first;
-    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
-    Ok((load_many(app, rows).await?, more))
+    let rows = page.page(query.all(&app.db).await?);
+    let has_next = rows.has_next;
+    Ok(Page {
+        items: load_many(app, rows.items).await?,
+        has_next,
+    })
 }
 
 /// Orders staff may see: HQ all, others their store's.

@@ -14,6 +14,7 @@ use super::{
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
 use crate::orders::{self, OrderStatus, PaymentMatch};
+use crate::platform::page::{IdKey, Keyset, Page};
 use entities::{payment_notification, unmatched_payment_notification};
 
 /// Why a notification was not accepted (WeChat will deliver it again).
@@ -336,35 +337,18 @@ async fn forget(app: &AppState, id: &str) {
     }
 }
 
-/// HQ: genuine notifications that matched nothing to change, newest first, 1 to 100 a page
-/// after the cursor (an id from the previous page). Returns the page and whether more follow.
+/// HQ: genuine notifications that matched nothing to change, newest first (by id).
 pub async fn unmatched_notifications(
     app: &AppState,
     staff: &StaffPrincipal,
-    first: i64,
-    after: Option<&str>,
-) -> Result<(Vec<UnmatchedNotification>, bool), PaymentsError> {
+    page: Keyset<IdKey>,
+) -> Result<Page<UnmatchedNotification>, PaymentsError> {
     staff.require(Permission::ReadPaymentExceptions)?;
-    let after = after
-        .map(|a| {
-            a.parse::<i64>()
-                .map_err(|_| PaymentsError::InvalidInput("malformed cursor".into()))
-        })
-        .transpose()?;
-    let Ok(first) = u64::try_from(first) else {
-        return Err(PaymentsError::InvalidInput("first must be 1 to 100".into()));
-    };
-    if !(1..=100).contains(&first) {
-        return Err(PaymentsError::InvalidInput("first must be 1 to 100".into()));
-    }
     let mut query = unmatched_payment_notification::Entity::find()
         .order_by_desc(unmatched_payment_notification::Column::Id)
-        .limit(first + 1);
-    if let Some(after) = after {
+        .limit(page.fetch());
+    if let Some(after) = page.after {
         query = query.filter(unmatched_payment_notification::Column::Id.lt(after));
     }
-    let mut rows = query.all(&app.db).await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(usize::try_from(first).unwrap_or(100));
-    Ok((rows.into_iter().map(Into::into).collect(), has_next))
+    Ok(page.page(query.all(&app.db).await?).map(Into::into))
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod idempotency;
 pub mod jobs;
 pub mod kv;
+pub mod page;
 pub mod pii;
 pub mod regions;
 pub mod signed_codes;

@@ -14,6 +14,7 @@ use super::{
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal, StaffRole};
 use crate::platform::error::StoreError;
+use crate::platform::page::{IdKey, Keyset, Page};
 use crate::platform::regions::{self, RegionCode};
 use crate::platform::{db, validate};
 use entities::{distributor, scan_code_batch, scan_redemption, sku, stock_batch};
@@ -196,16 +197,22 @@ pub async fn set_batch_active(
     Ok(row.try_into()?)
 }
 
-pub async fn batches(app: &AppState, staff: &StaffPrincipal) -> Result<Vec<CodeBatch>, ScanError> {
+/// Code batches, newest first (by id) (HQ).
+pub async fn batches(
+    app: &AppState,
+    staff: &StaffPrincipal,
+    page: Keyset<IdKey>,
+) -> Result<Page<CodeBatch>, ScanError> {
     staff.require(Permission::ManageScanCodes)?;
-    Ok(scan_code_batch::Entity::find()
+    let mut query = scan_code_batch::Entity::find()
         .order_by_desc(scan_code_batch::Column::Id)
-        .limit(200)
-        .all(&app.db)
-        .await?
-        .into_iter()
-        .map(CodeBatch::try_from)
-        .collect::<Result<_, _>>()?)
+        .limit(page.fetch());
+    if let Some(after) = page.after {
+        query = query.filter(scan_code_batch::Column::Id.lt(after));
+    }
+    Ok(page
+        .page(query.all(&app.db).await?)
+        .try_map(CodeBatch::try_from)?)
 }
 
 /// A batch by id, for the CLI (which runs with operator rights, no principal).

@@ -10,6 +10,7 @@ use crate::AppState;
 use crate::auth::{DistributorPrincipal, Permission, StaffPrincipal};
 use crate::members::SkinType;
 use crate::platform::db;
+use crate::platform::page::{IdKey, Keyset, Page};
 use crate::platform::regions::{self, RegionCode};
 use entities::{distributor, scan_event};
 
@@ -311,24 +312,23 @@ pub async fn flagged_scans(
     app: &AppState,
     staff: &StaffPrincipal,
     flag: Option<ScanFlag>,
-    limit: u64,
-) -> Result<Vec<FlaggedScan>, ScanError> {
+    page: Keyset<IdKey>,
+) -> Result<Page<FlaggedScan>, ScanError> {
     staff.require(Permission::ManageScanCodes)?;
-    if !(1..=500).contains(&limit) {
-        return Err(ScanError::InvalidInput(
-            "first must be between 1 and 500".into(),
-        ));
-    }
     let mut q = scan_event::Entity::find().filter(scan_event::Column::Flag.is_not_null());
     if let Some(flag) = flag {
         q = q.filter(scan_event::Column::Flag.eq(flag));
     }
-    q.order_by_desc(scan_event::Column::Id)
-        .limit(limit)
+    if let Some(after) = page.after {
+        q = q.filter(scan_event::Column::Id.lt(after));
+    }
+    let rows = q
+        .order_by_desc(scan_event::Column::Id)
+        .limit(page.fetch())
         .all(&app.db)
-        .await?
-        .into_iter()
-        .map(|e| -> Result<FlaggedScan, ScanError> {
+        .await?;
+    page.page(rows)
+        .try_map(|e| -> Result<FlaggedScan, ScanError> {
             Ok(FlaggedScan {
                 flag: e.flag.ok_or_else(|| {
                     sea_orm::DbErr::Type(format!("flagged scan {} has no flag", e.id))
@@ -343,5 +343,4 @@ pub async fn flagged_scans(
                 scanned_at: e.scanned_at,
             })
         })
-        .collect()
 }

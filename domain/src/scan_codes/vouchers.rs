@@ -11,6 +11,7 @@ use sea_orm::{
 use super::ScanError;
 use crate::AppState;
 use crate::auth::{MemberPrincipal, Permission, StaffPrincipal};
+use crate::platform::page::{IdKey, Keyset, Page};
 use entities::{scan_code_batch, scan_redemption};
 
 pub(super) fn random_voucher() -> String {
@@ -57,23 +58,29 @@ async fn voucher_view<C: ConnectionTrait>(
     })
 }
 
-/// The member's sample vouchers, newest first.
+/// The member's sample vouchers, newest first (by redemption id, the voucher's key).
 pub async fn my_sample_vouchers(
     app: &AppState,
     who: &MemberPrincipal,
-) -> Result<Vec<SampleVoucher>, ScanError> {
-    let rows = scan_redemption::Entity::find()
+    page: Keyset<IdKey>,
+) -> Result<Page<(i64, SampleVoucher)>, ScanError> {
+    let mut query = scan_redemption::Entity::find()
         .filter(scan_redemption::Column::MemberId.eq(who.member_id))
         .filter(scan_redemption::Column::VoucherCode.is_not_null())
         .order_by_desc(scan_redemption::Column::Id)
-        .limit(100)
-        .all(&app.db)
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        out.push(voucher_view(&app.db, r).await?);
+        .limit(page.fetch());
+    if let Some(after) = page.after {
+        query = query.filter(scan_redemption::Column::Id.lt(after));
     }
-    Ok(out)
+    let rows = page.page(query.all(&app.db).await?);
+    let mut out = Vec::with_capacity(rows.items.len());
+    for r in rows.items {
+        out.push((r.id, voucher_view(&app.db, r).await?));
+    }
+    Ok(Page {
+        items: out,
+        has_next: rows.has_next,
+    })
 }
 
 /// A BA hands out the sample at the counter: the voucher is used once.

@@ -198,6 +198,7 @@ fn placeholder(ty: &Value, types: &[Value]) -> Value {
                     Value::Object(obj)
                 }
                 (_, "Int") => json!(1),
+                (_, "Fen") => json!("1"),
                 (_, "Float") => json!(1.0),
                 (_, "Boolean") => json!(true),
                 (_, "ID") => json!("1"),

@@ -609,13 +609,16 @@ async fn check_in_codes_are_single_use_store_bound_and_expire(backend: Backend) 
     );
     let record = ba
         .ok(
-            "query($m: ID!) { memberBookings(memberId: $m) { id status notes productsUsed } }",
+            "query($m: ID!) { memberBookings(memberId: $m) { nodes { id status notes productsUsed } } }",
             json!({ "m": member_id }),
         )
         .await;
-    assert_eq!(record["memberBookings"][0]["notes"], "皮肤偏干，建议保湿");
     assert_eq!(
-        record["memberBookings"][0]["productsUsed"],
+        record["memberBookings"]["nodes"][0]["notes"],
+        "皮肤偏干，建议保湿"
+    );
+    assert_eq!(
+        record["memberBookings"]["nodes"][0]["productsUsed"],
         json!([cat.serum_sku.to_string()])
     );
 
@@ -674,8 +677,10 @@ async fn no_shows_are_marked_and_repeated_ones_pause_booking(backend: Backend) {
     );
     let (me, _) = s.app.login_member("noshow").await;
     let manager = s.app.login_staff("manager-demo").await;
-    let mine = me.ok("{ myBookings { id status } }", json!({})).await;
-    let statuses: Vec<&str> = mine["myBookings"]
+    let mine = me
+        .ok("{ myBookings { nodes { id status } } }", json!({}))
+        .await;
+    let statuses: Vec<&str> = mine["myBookings"]["nodes"]
         .as_array()
         .unwrap()
         .iter()

@@ -6,6 +6,7 @@ use chrono::{Duration, Utc};
 use domain::auth::MemberPrincipal;
 use domain::booking::{self, BookingError, BookingStatus};
 use domain::platform::error::StoreError;
+use domain::platform::page::Keyset;
 use entities::{booking as booking_row, booking_service, store};
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, TestApp, on_both_backends};
@@ -109,7 +110,7 @@ async fn unknown_stored_booking_values_are_errors(backend: Backend) {
         );
     }
     assert!(is_type_error(
-        booking::my_bookings(&app.state, &me, false).await
+        booking::my_bookings(&app.state, &me, false, Keyset::first(20)).await
     ));
 
     // The API says INTERNAL without the cause.
@@ -127,7 +128,9 @@ async fn unknown_stored_booking_values_are_errors(backend: Backend) {
             "{message}"
         );
     }
-    let list = alice.raw("{ myBookings { id } }", json!({})).await;
+    let list = alice
+        .raw("{ myBookings { nodes { id } } }", json!({}))
+        .await;
     assert_eq!(code_of(&list).as_deref(), Some("INTERNAL"), "{list}");
 }
 

@@ -117,7 +117,9 @@ async fn unknown_stored_campaign_values_are_errors(backend: Backend) {
             "{message}"
         );
     }
-    let list = hq_api.raw("{ campaigns { id } }", json!({})).await;
+    let list = hq_api
+        .raw("{ campaigns { nodes { id } } }", json!({}))
+        .await;
     assert_eq!(code_of(&list).as_deref(), Some("INTERNAL"), "{list}");
 }
 

@@ -11,9 +11,12 @@ use serde_json::json;
 
 const PRODUCTS: &str = "query($first: Int!, $after: String, $cat: ID, $skin: SkinType) {
   products(first: $first, after: $after, categoryId: $cat, skinType: $skin) {
-    edges { cursor node { id name ingredients allergenWarnings suitableSkinTypes skus { id priceFen available costFen } } }
+    edges { cursor node { id name ingredients allergenWarnings suitableSkinTypes skus { id priceFen available } } }
     pageInfo { hasNextPage endCursor }
   } }";
+/// The staff schema's listing: its `Sku` has the cost.
+const STAFF_PRODUCTS: &str = "query($first: Int!, $cat: ID) {
+  products(first: $first, categoryId: $cat) { edges { node { skus { id costFen safetyStock } } } } }";
 
 async fn members_browse_with_allergen_warnings(backend: Backend) {
     let app = TestApp::start(backend).await;
@@ -37,10 +40,20 @@ async fn members_browse_with_allergen_warnings(backend: Backend) {
     );
     assert_eq!(serum["skus"][0]["priceFen"], 29_900);
     assert_eq!(serum["skus"][0]["available"], 20, "store and warehouse");
-    assert_eq!(
-        serum["skus"][0]["costFen"],
-        json!(null),
-        "cost is for staff"
+    // The consumer schema has no cost at all: asking for it is a validation error.
+    let costly = anonymous
+        .raw(
+            STAFF_PRODUCTS,
+            json!({ "first": 10, "cat": cat.category.to_string() }),
+        )
+        .await;
+    assert!(costly["data"].is_null(), "{costly}");
+    assert!(
+        costly["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("costFen"),
+        "{costly}"
     );
 
     // Lily (demo) is allergic to fragrance (香精), which covers PARFUM.
@@ -90,7 +103,7 @@ async fn members_browse_with_allergen_warnings(backend: Backend) {
         "BAD_USER_INPUT"
     );
     assert_eq!(
-        anonymous.err(PRODUCTS, json!({ "first": 51 })).await,
+        anonymous.err(PRODUCTS, json!({ "first": 101 })).await,
         "BAD_USER_INPUT"
     );
     assert_eq!(
@@ -104,7 +117,7 @@ async fn members_browse_with_allergen_warnings(backend: Backend) {
     let hq = app.login_staff("hq-demo").await;
     let data = hq
         .ok(
-            PRODUCTS,
+            STAFF_PRODUCTS,
             json!({ "first": 10, "cat": cat.category.to_string() }),
         )
         .await;
@@ -249,7 +262,9 @@ async fn catalog_reads_are_batched(backend: Backend) {
     assert!(large <= 4, "{large} queries for a page");
 }
 
-const SKU: &str = "query($id: ID!) { sku(id: $id) { id productId code priceFen available costFen safetyStock active } }";
+const SKU: &str =
+    "query($id: ID!) { sku(id: $id) { id productId code priceFen available active } }";
+const STAFF_SKU: &str = "query($id: ID!) { sku(id: $id) { id costFen safetyStock } }";
 
 async fn consumers_list_stores_and_read_one_sku(backend: Backend) {
     let app = TestApp::start(backend).await;
@@ -283,7 +298,7 @@ async fn consumers_list_stores_and_read_one_sku(backend: Backend) {
     assert_eq!(sh["id"], cat.store_id.to_string());
     assert!(!sh["timezone"].as_str().unwrap().is_empty());
 
-    // One SKU as the catalog shows it: staff-only fields stay null for consumers.
+    // One SKU as the catalog shows it: staff-only fields are not in the consumer schema.
     let (member, _) = app.login_member("sku-reader").await;
     for reader in [&anonymous, &member] {
         let sku = reader
@@ -294,13 +309,19 @@ async fn consumers_list_stores_and_read_one_sku(backend: Backend) {
         assert_eq!(sku["productId"], cat.serum.to_string());
         assert_eq!(sku["priceFen"], 29_900);
         assert_eq!(sku["available"], 20);
-        assert_eq!(sku["costFen"], json!(null), "cost is for staff");
-        assert_eq!(sku["safetyStock"], json!(null), "safety stock is for staff");
         assert_eq!(sku["active"], true);
+        let refused = reader
+            .raw(STAFF_SKU, json!({ "id": cat.serum_sku.to_string() }))
+            .await;
+        assert!(refused["data"].is_null(), "{refused}");
     }
     let hq = app.login_staff("hq-demo").await;
-    let staff_view = hq.ok(SKU, json!({ "id": cat.serum_sku.to_string() })).await["sku"].clone();
+    let staff_view = hq
+        .ok(STAFF_SKU, json!({ "id": cat.serum_sku.to_string() }))
+        .await["sku"]
+        .clone();
     assert!(staff_view["costFen"].is_i64(), "{staff_view}");
+    assert!(staff_view["safetyStock"].is_i64(), "{staff_view}");
 
     // Bad and unknown ids.
     assert_eq!(

@@ -33,7 +33,8 @@ const SALE: &str = "mutation($m: ID!, $l: [OrderLineInput!]!, $k: String!, $c: [
     id totalFen discountFen discounts { kind label amountFen } lines { id } } }";
 const PAY: &str =
     "mutation($id: ID!) { payOrder(orderId: $id) { timeStamp nonceStr package signType paySign } }";
-const MINE: &str = "query($s: CouponStatus) { myCoupons(status: $s) { id status usedOrderId } }";
+const MINE: &str =
+    "query($s: CouponStatus) { myCoupons(status: $s) { nodes { id status usedOrderId } } }";
 const REPORT: &str = "query($t: ID!) { couponReport(templateId: $t) { issued claimed redeemed expired available discountFen revenueFen orders } }";
 
 fn key() -> String {
@@ -176,12 +177,12 @@ async fn claims_are_idempotent_and_limited(backend: Backend) {
     );
     let claimable = carol
         .ok(
-            "{ claimableCoupons { template { id } held left } }",
+            "{ claimableCoupons { nodes { template { id } held left } } }",
             json!({}),
         )
         .await;
     assert!(
-        !claimable["claimableCoupons"]
+        !claimable["claimableCoupons"]["nodes"]
             .as_array()
             .unwrap()
             .iter()
@@ -190,12 +191,15 @@ async fn claims_are_idempotent_and_limited(backend: Backend) {
     );
     let mine = alice
         .ok(
-            "{ myCoupons(status: AVAILABLE) { id template { name kind percentOff } } }",
+            "{ myCoupons(status: AVAILABLE) { nodes { id template { name kind percentOff } } } }",
             json!({}),
         )
         .await;
-    assert_eq!(mine["myCoupons"].as_array().unwrap().len(), 1);
-    assert_eq!(mine["myCoupons"][0]["template"]["kind"], "PERCENT_DISCOUNT");
+    assert_eq!(mine["myCoupons"]["nodes"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        mine["myCoupons"]["nodes"][0]["template"]["kind"],
+        "PERCENT_DISCOUNT"
+    );
 
     // HQ issues to a list: within total and limits, and a retried request gives nothing twice.
     let roomy = create(&hq, cash("发放券", 500, true)).await;
@@ -646,13 +650,18 @@ async fn report_counts_every_copy_and_the_money(backend: Backend) {
     assert_eq!(
         report,
         json!({ "issued": 3, "claimed": 2, "redeemed": 1, "expired": 2, "available": 0,
-                "discountFen": 2000, "revenueFen": sale["totalFen"], "orders": 1 })
+                "discountFen": "2000", "revenueFen": sale["totalFen"].as_i64().unwrap().to_string(),
+                "orders": 1 }),
+        "sums are Fen: strings of digits"
     );
     // Expired coupons cannot get a QR.
     let b_coupons = b
-        .ok("{ myCoupons(status: EXPIRED) { id } }", json!({}))
+        .ok("{ myCoupons(status: EXPIRED) { nodes { id } } }", json!({}))
         .await;
-    let expired = b_coupons["myCoupons"][0]["id"].as_str().unwrap().to_owned();
+    let expired = b_coupons["myCoupons"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(
         code_of(&b.raw(CODE, json!({ "c": expired })).await).as_deref(),
         Some("EXPIRED")
@@ -731,11 +740,11 @@ async fn birthday_coupons_come_once_a_year(backend: Backend) {
     let (may, _) = app.login_member("coupon-may").await;
     let mine = may
         .ok(
-            "{ myCoupons(status: AVAILABLE) { source template { birthday } } }",
+            "{ myCoupons(status: AVAILABLE) { nodes { source template { birthday } } } }",
             json!({}),
         )
         .await;
-    assert_eq!(mine["myCoupons"][0]["source"], "BIRTHDAY");
+    assert_eq!(mine["myCoupons"]["nodes"][0]["source"], "BIRTHDAY");
 }
 
 /// Twenty claims under one key at once (a retry racing the first) all answer with the one
@@ -1001,8 +1010,8 @@ async fn unknown_stored_coupon_values_are_errors(backend: Backend) {
         &me,
         &[
             (CLAIM, json!({ "t": template, "k": key() })),
-            ("{ claimableCoupons { left } }", json!({})),
-            ("{ myCoupons { id } }", json!({})),
+            ("{ claimableCoupons { nodes { left } } }", json!({})),
+            ("{ myCoupons { nodes { id } } }", json!({})),
             (CODE, json!({ "c": coupon })),
             (PREVIEW, with_coupon.clone()),
             (PREVIEW, without),
@@ -1014,7 +1023,7 @@ async fn unknown_stored_coupon_values_are_errors(backend: Backend) {
     all_internal(
         &hq,
         &[
-            ("{ couponTemplates { id } }", json!({})),
+            ("{ couponTemplates { nodes { id } } }", json!({})),
             (REPORT, json!({ "t": template })),
             (
                 "mutation($t: ID!, $m: [ID!]!, $k: String!) { issueCoupons(templateId: $t, memberIds: $m, idempotencyKey: $k) { issued } }",
@@ -1048,13 +1057,18 @@ async fn unknown_stored_coupon_values_are_errors(backend: Backend) {
     all_internal(
         &me,
         &[
-            ("{ myCoupons { id } }", json!({})),
+            ("{ myCoupons { nodes { id } } }", json!({})),
             (CLAIM, json!({ "t": template, "k": key() })),
         ],
         "MAIL",
     )
     .await;
-    all_internal(&hq, &[("{ couponTemplates { id } }", json!({}))], "MAIL").await;
+    all_internal(
+        &hq,
+        &[("{ couponTemplates { nodes { id } } }", json!({}))],
+        "MAIL",
+    )
+    .await;
     assert_eq!(issued_of(&app, t).await, 1);
 
     // Nor is a source: the member's coupons cannot be read.
@@ -1064,7 +1078,7 @@ async fn unknown_stored_coupon_values_are_errors(backend: Backend) {
     )
     .await;
     assert_eq!(
-        me.ok("{ myCoupons { source } }", json!({})).await["myCoupons"][0]["source"],
+        me.ok("{ myCoupons { nodes { source } } }", json!({})).await["myCoupons"]["nodes"][0]["source"],
         "CLAIM"
     );
     sql(
@@ -1072,13 +1086,18 @@ async fn unknown_stored_coupon_values_are_errors(backend: Backend) {
         format!("UPDATE coupons SET source = 'GIFTED' WHERE id = {coupon}"),
     )
     .await;
-    all_internal(&me, &[("{ myCoupons { id } }", json!({}))], "GIFTED").await;
+    all_internal(
+        &me,
+        &[("{ myCoupons { nodes { id } } }", json!({}))],
+        "GIFTED",
+    )
+    .await;
     all_internal(&hq, &[(REPORT, json!({ "t": template }))], "GIFTED").await;
 }
 
 /// The member's coupons with this filter, as (id, status, used order id).
 async fn mine(me: &Gql, status: Value) -> Vec<(String, String, Value)> {
-    me.ok(MINE, json!({ "s": status })).await["myCoupons"]
+    me.ok(MINE, json!({ "s": status })).await["myCoupons"]["nodes"]
         .as_array()
         .unwrap()
         .iter()

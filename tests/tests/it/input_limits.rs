@@ -206,7 +206,7 @@ fn dummy(sdl: &Sdl, ty: &Type, path: Option<&[String]>) -> Dummy {
         } else {
             json!({})
         }),
-        "Int" => Dummy::Int,
+        "Int" | "Fen" => Dummy::Int,
         "Float" => Dummy::Float,
         "Boolean" => Dummy::Bool,
         "Date" => Dummy::Str("2030-01-01".into()),

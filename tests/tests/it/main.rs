@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod allergens;
+mod api_style;
 mod auth_matrix;
 mod availability;
 mod booking;

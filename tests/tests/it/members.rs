@@ -204,9 +204,9 @@ async fn member_profile_round_trip(backend: Backend) {
 
     // HQ reads the audit log; a BA may not.
     let hq = app.login_staff("hq-demo").await;
-    let log = "query($id: ID!) { memberAuditLog(memberId: $id) { action actorKind requestId } }";
+    let log = "query($id: ID!) { memberAuditLog(memberId: $id) { nodes { action actorKind requestId } } }";
     let data = hq.ok(log, json!({ "id": id })).await;
-    let actions: Vec<&str> = data["memberAuditLog"]
+    let actions: Vec<&str> = data["memberAuditLog"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
@@ -214,7 +214,7 @@ async fn member_profile_round_trip(backend: Backend) {
         .collect();
     assert!(actions.contains(&"MEMBER_PHONE_READ"));
     assert!(actions.contains(&"MEMBER_SKIN_PROFILE_UPDATE"));
-    assert!(data["memberAuditLog"][0]["requestId"].is_string());
+    assert!(data["memberAuditLog"]["nodes"][0]["requestId"].is_string());
     assert_eq!(ba.err(log, json!({ "id": id })).await, "FORBIDDEN");
 
     // Finding by the member QR code.

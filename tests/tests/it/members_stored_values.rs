@@ -8,6 +8,7 @@ use domain::inventory::{self, InventoryError};
 use domain::loyalty::{self, LoyaltyError};
 use domain::members::{self, MembersError};
 use domain::platform::error::StoreError;
+use domain::platform::page::Keyset;
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, TestApp, on_both_backends};
 use sea_orm::{ConnectionTrait, DbErr, Statement};
@@ -78,25 +79,26 @@ async fn unknown_stored_member_values_are_errors(backend: Backend) {
         Err(MembersError::Store(e)) if db_type_error(&e)
     ));
     assert!(matches!(
-        loyalty::ledger(&app.state, bob_id, 50).await,
+        loyalty::ledger(&app.state, bob_id, Keyset::first(50)).await,
         Err(LoyaltyError::Store(e)) if db_type_error(&e)
     ));
     assert!(matches!(
-        audit::entries_for_member(&app.state, &hq(), bob_id, 50).await,
+        audit::entries_for_member(&app.state, &hq(), bob_id, Keyset::first(50)).await,
         Err(AuditError::Store(e)) if db_type_error(&e)
     ));
     assert!(matches!(
-        inventory::movements(&app.state, &hq(), location_id, None, 500).await,
+        inventory::movements(&app.state, &hq(), location_id, None, Keyset::first(100)).await,
         Err(InventoryError::Store(e)) if db_type_error(&e)
     ));
 
     // The API says INTERNAL without the cause.
     let answers = [
         alice.raw("{ me { skinType } }", json!({})).await,
-        bob.raw("{ myPointsLedger { reason } }", json!({})).await,
+        bob.raw("{ myPointsLedger { nodes { reason } } }", json!({}))
+            .await,
         hq_api
             .raw(
-                "query($id: ID!) { memberAuditLog(memberId: $id) { action } }",
+                "query($id: ID!) { memberAuditLog(memberId: $id) { nodes { action } } }",
                 json!({ "id": bob_id.to_string() }),
             )
             .await,

@@ -607,7 +607,7 @@ async fn other_notifications_of_one_payment_change_nothing(backend: Backend) {
         .await;
     assert_eq!(
         me_data["me"],
-        json!({ "points": 299, "cumulativeSpendFen": 29_900 })
+        json!({ "points": 299, "cumulativeSpendFen": "29900" })
     );
     assert_eq!(
         entities::points_ledger::Entity::find()

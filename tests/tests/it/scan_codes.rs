@@ -204,10 +204,10 @@ async fn scan_for_gift_end_to_end(backend: Backend) {
     assert_eq!(first["gift"]["points"], 50);
     assert_eq!(first["lot"], lot.lot.as_str());
     let ledger = alice
-        .ok("{ myPointsLedger { delta reason } }", json!({}))
+        .ok("{ myPointsLedger { nodes { delta reason } } }", json!({}))
         .await;
     assert_eq!(
-        ledger["myPointsLedger"],
+        ledger["myPointsLedger"]["nodes"],
         json!([{ "delta": 50, "reason": "SCAN_GIFT" }])
     );
     // Printed codes are read leniently (lower case, dashes).
@@ -220,16 +220,21 @@ async fn scan_for_gift_end_to_end(backend: Backend) {
     assert_eq!(other["redeemedByYou"], false);
     assert_eq!(other["firstScanCity"], "上海市");
     assert_eq!(other["firstScannedAt"], first["firstScannedAt"]);
-    let ledger = alice.ok("{ myPointsLedger { delta } }", json!({})).await;
-    assert_eq!(ledger["myPointsLedger"].as_array().unwrap().len(), 1);
+    let ledger = alice
+        .ok("{ myPointsLedger { nodes { delta } } }", json!({}))
+        .await;
+    assert_eq!(
+        ledger["myPointsLedger"]["nodes"].as_array().unwrap().len(),
+        1
+    );
     let flagged = hq
         .ok(
-            "{ flaggedScans(flag: OTHER_MEMBER) { batchId serial flag } }",
+            "{ flaggedScans(flag: OTHER_MEMBER) { nodes { batchId serial flag } } }",
             json!({}),
         )
         .await;
     assert_eq!(
-        flagged["flaggedScans"],
+        flagged["flaggedScans"]["nodes"],
         json!([{ "batchId": batch_id.to_string(), "serial": 0, "flag": "OTHER_MEMBER" }])
     );
 
@@ -302,10 +307,13 @@ async fn scan_for_gift_end_to_end(backend: Backend) {
     assert_eq!(got["gift"]["sampleName"], "精华小样 5ml");
     let voucher = got["voucherCode"].as_str().unwrap().to_owned();
     let mine = alice
-        .ok("{ mySampleVouchers { code redeemedAt } }", json!({}))
+        .ok(
+            "{ mySampleVouchers { nodes { code redeemedAt } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(
-        mine["mySampleVouchers"],
+        mine["mySampleVouchers"]["nodes"],
         json!([{ "code": voucher, "redeemedAt": null }])
     );
     let redeem = "mutation($c: String!) { redeemSampleVoucher(code: $c) { code sampleName redeemedAt storeId } }";
@@ -847,7 +855,7 @@ async fn unknown_stored_gift_kind_is_an_error(backend: Backend) {
     let listed = app
         .login_staff("hq-demo")
         .await
-        .raw("{ codeBatches { id gift { kind } } }", json!({}))
+        .raw("{ codeBatches { nodes { id gift { kind } } } }", json!({}))
         .await;
     assert_eq!(code_of(&listed).as_deref(), Some("INTERNAL"), "{listed}");
 }
