@@ -2,48 +2,24 @@
 //! data, fake WeChat; and production mode refusing unsafe configurations.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::rouge;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-fn rouge() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rouge"));
-    // A clean environment: only what the test sets reaches the binary's configuration.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("ROUGE_") || key == "DATABASE_URL" || key == "REDIS_URL" {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.kill_on_drop(true);
-    cmd
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_the_embedded_default_and_drains_on_sigterm() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = rouge()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Readiness: the binary prints its address once it is listening.
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("rouge listening on ") {
-                return url.to_owned();
-            }
-        }
-        panic!("rouge exited before listening");
-    })
-    .await
-    .expect("rouge did not start within a minute");
+    let common::Served {
+        mut child,
+        base,
+        mut lines,
+        dir,
+    } = common::serve_fresh().await;
     let mut printed = Vec::new();
     while printed.len() < 6 {
         match tokio::time::timeout(Duration::from_secs(5), lines.next_line()).await {
