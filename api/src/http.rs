@@ -126,7 +126,12 @@ impl<S: Executor> GraphqlEndpoint<S> {
             Err(_) => {
                 let message =
                     locale.pick("malformed GraphQL request body", "GraphQL 请求体格式有误");
-                return self.refuse(started, StatusCode::BAD_REQUEST, "MALFORMED_REQUEST", message);
+                return self.refuse(
+                    started,
+                    StatusCode::BAD_REQUEST,
+                    "MALFORMED_REQUEST",
+                    message,
+                );
             }
         };
         let (single, requests) = match batch {
@@ -252,7 +257,13 @@ impl<S: Executor> GraphqlEndpoint<S> {
 
     /// A request refused before any operation ran (not POST, body unreadable or malformed,
     /// batch too large): a bad-input error, counted as an anonymous operation.
-    fn refuse(&self, started: Instant, status: StatusCode, reason: &str, message: &str) -> Response {
+    fn refuse(
+        &self,
+        started: Instant,
+        status: StatusCode,
+        reason: &str,
+        message: &str,
+    ) -> Response {
         self.observe_refusal(started, ErrorCode::BadUserInput);
         error_response(status, reason, message)
     }
