@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{BatchRequest, BatchResponse, Executor, ServerError};
-use domain::auth::{self, Audience, Principal};
+use domain::auth::{self, Audience};
 use domain::login;
 use domain::{AppState, DomainError, ErrorCode, RequestMeta};
 use graphql_schema::error::{cap_message, log_error};
@@ -129,8 +129,11 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 let response = match self.check(&mut request).await {
                     Ok(doc) => {
                         request.set_parsed_query(doc);
-                        let context =
-                            RequestContext::new(self.audience, principal.clone(), meta.clone());
+                        let context = RequestContext::authenticated(
+                            self.audience,
+                            principal.clone(),
+                            meta.clone(),
+                        );
                         self.schema.execute(request.data(context)).await
                     }
                     Err(error) => async_graphql::Response::from_errors(vec![error]),
@@ -209,7 +212,7 @@ impl<S: Executor> GraphqlEndpoint<S> {
     }
 
     /// Who holds the token, for this endpoint's audience; a refusal response otherwise.
-    async fn authenticate(&self, token: Option<&str>) -> Result<Principal, Response> {
+    async fn authenticate(&self, token: Option<&str>) -> Result<login::Authenticated, Response> {
         let result = match token {
             Some(token) => login::authenticate(&self.app, self.audience, token).await,
             None => Err(auth::AuthError::Unauthenticated),

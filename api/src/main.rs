@@ -1,4 +1,4 @@
-//! `rouge`: serve, migrate, seed, export-schema.
+//! `rouge`: serve, migrate, seed, admin, codes, export-schema.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,6 +9,7 @@ use api::config::{Config, LogFormat};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+mod admin;
 mod codes;
 
 // Requests allocate many small, short-lived objects (GraphQL values, JSON); glibc's malloc
@@ -54,6 +55,11 @@ enum Command {
     Codes {
         #[command(subcommand)]
         command: codes::CodesCommand,
+    },
+    /// Accounts: `admin create` makes the first HQ account of a deployment.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
     },
     /// Write consumer.graphql, staff.graphql and distributor.graphql.
     ExportSchema {
@@ -117,6 +123,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Codes { command } => {
             let db = open_database(&config).await?;
             codes::run(&config, db, command).await
+        }
+        Command::Admin { command } => {
+            let db = open_database(&config).await?;
+            admin::run(&config, db, command).await
         }
         Command::ExportSchema { .. } => Ok(()),
     }

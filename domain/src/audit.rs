@@ -1,5 +1,7 @@
-//! The audit log: every staff read of a member's personal data, and every staff change to a
-//! member's record, with who, when and from which request.
+//! The audit log: every staff read of a member's personal data, every staff change to a
+//! member's record, every account, role, store and distributor change, password reset and
+//! failed login, with who, when, from which request and address, and before/after values
+//! (never a password or its hash).
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -17,7 +19,7 @@ pub use entities::audit_log::{Action, ActorKind, SubjectKind};
 pub enum AuditError {
     #[error(transparent)]
     Auth(#[from] AuthError),
-    #[error("limit must be between 1 and 500")]
+    #[error("first must be between 1 and 200 (500 for a member's log)")]
     BadLimit,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -66,6 +68,24 @@ pub struct AuditEntry {
     pub subject_id: Option<i64>,
     pub request_id: Option<String>,
     pub detail: serde_json::Value,
+    pub client_addr: Option<String>,
+}
+
+impl From<audit_log::Model> for AuditEntry {
+    fn from(r: audit_log::Model) -> Self {
+        Self {
+            id: r.id,
+            at: r.at,
+            actor_kind: r.actor_kind,
+            actor_id: r.actor_id,
+            action: r.action,
+            subject_kind: r.subject_kind,
+            subject_id: r.subject_id,
+            request_id: r.request_id,
+            detail: r.detail.into_inner(),
+            client_addr: r.client_addr,
+        }
+    }
 }
 
 /// Writes one entry, inside the caller's transaction when it has one, so the entry exists
@@ -89,6 +109,7 @@ pub async fn record<C: ConnectionTrait>(
         subject_id: Set(subject.1),
         request_id: Set(Some(meta.request_id.clone())),
         detail: Set(detail.into()),
+        client_addr: Set(meta.client_ip.map(|ip| ip.to_string())),
         ..Default::default()
     }
     .insert(db)
@@ -114,18 +135,66 @@ pub async fn entries_for_member(
         .limit(limit)
         .all(&app.db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AuditEntry {
-            id: r.id,
-            at: r.at,
-            actor_kind: r.actor_kind,
-            actor_id: r.actor_id,
-            action: r.action,
-            subject_kind: r.subject_kind,
-            subject_id: r.subject_id,
-            request_id: r.request_id,
-            detail: r.detail.into_inner(),
-        })
-        .collect())
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// What HQ searches the log by; every part is optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// A staff, member or distributor account id (with `actor_kind` when ids could collide).
+    pub actor_id: Option<i64>,
+    pub actor_kind: Option<ActorKind>,
+    pub subject_kind: Option<SubjectKind>,
+    pub subject_id: Option<i64>,
+    pub action: Option<Action>,
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// HQ's search of the whole log, newest first: `first` (1 to 200) entries older than the
+/// entry `before_id` (the previous page's last). Returns the page and whether more follow.
+pub async fn search(
+    app: &AppState,
+    staff: &StaffPrincipal,
+    filter: &AuditFilter,
+    first: u64,
+    before_id: Option<i64>,
+) -> Result<(Vec<AuditEntry>, bool), AuditError> {
+    staff.require(Permission::ReadAuditLog)?;
+    if !(1..=200).contains(&first) {
+        return Err(AuditError::BadLimit);
+    }
+    let mut query = audit_log::Entity::find();
+    if let Some(id) = filter.actor_id {
+        query = query.filter(audit_log::Column::ActorId.eq(id));
+    }
+    if let Some(kind) = filter.actor_kind {
+        query = query.filter(audit_log::Column::ActorKind.eq(kind));
+    }
+    if let Some(kind) = filter.subject_kind {
+        query = query.filter(audit_log::Column::SubjectKind.eq(kind));
+    }
+    if let Some(id) = filter.subject_id {
+        query = query.filter(audit_log::Column::SubjectId.eq(id));
+    }
+    if let Some(action) = filter.action {
+        query = query.filter(audit_log::Column::Action.eq(action));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_log::Column::At.gte(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(audit_log::Column::At.lt(to));
+    }
+    if let Some(before) = before_id {
+        query = query.filter(audit_log::Column::Id.lt(before));
+    }
+    let mut rows = query
+        .order_by_desc(audit_log::Column::Id)
+        .limit(first + 1)
+        .all(&app.db)
+        .await?;
+    let more = rows.len() as u64 > first;
+    rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+    Ok((rows.into_iter().map(Into::into).collect(), more))
 }

@@ -1,12 +1,14 @@
 //! The GraphQL surface of Rouge: three schemas, one per audience, merged from one module per
 //! capability (named as in `domain`). Resolvers only translate: shapes in, domain call, shapes out.
 
+pub mod access;
 pub mod context;
 pub mod error;
 pub mod input_limits;
 pub mod limits;
 pub mod scalars;
 
+mod accounts;
 mod audit;
 mod auth;
 mod booking;
@@ -65,6 +67,7 @@ pub struct ConsumerMutation(
 #[graphql(name = "Query")]
 pub struct StaffQuery(
     auth::StaffAuthQuery,
+    accounts::StaffAccountsQuery,
     members::StaffMembersQuery,
     audit::StaffAuditQuery,
     catalog::CatalogQuery,
@@ -85,6 +88,7 @@ pub struct StaffQuery(
 #[graphql(name = "Mutation")]
 pub struct StaffMutation(
     auth::StaffAuthMutation,
+    accounts::StaffAccountsMutation,
     members::StaffMembersMutation,
     catalog::StaffCatalogMutation,
     inventory::StaffInventoryMutation,
@@ -103,11 +107,15 @@ pub struct StaffMutation(
 pub struct DistributorQuery(
     distributors::DistributorOwnQuery,
     scan_codes::DistributorScanCodesQuery,
+    accounts::DistributorTeamQuery,
 );
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct DistributorMutation(auth::DistributorAuthMutation);
+pub struct DistributorMutation(
+    auth::DistributorAuthMutation,
+    accounts::DistributorTeamMutation,
+);
 
 pub type ConsumerSchema = Schema<ConsumerQuery, ConsumerMutation, EmptySubscription>;
 pub type StaffSchema = Schema<StaffQuery, StaffMutation, EmptySubscription>;
@@ -153,7 +161,8 @@ where
         .limit_depth(limits.max_depth.max(limits::INTROSPECTION_MAX_DEPTH))
         .limit_complexity(limits.max_complexity)
         .disable_suggestions()
-        .extension(input_limits::InputCeiling);
+        .extension(input_limits::InputCeiling)
+        .extension(access::AccessTable);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

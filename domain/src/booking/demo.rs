@@ -4,16 +4,16 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
 use super::slots;
-use crate::auth::StaffRole;
 use entities::booking_service::SkillList;
-use entities::{ba_shift, ba_skill, booking_service, staff_account, store_opening_hours};
+use entities::{ba_shift, ba_skill, booking_service, store_opening_hours};
 
 /// Demo booking data at one store: daily hours 10:00–22:00, a free skin test (every store) and
-/// a facial, and a BA (`ba-gz-demo`) with the facial skill and shifts for the next seven days.
+/// a facial, and the store's BA (`ba-gz-demo`, created by the seed) with the facial skill and
+/// shifts for the next seven days.
 pub async fn seed_demo<C: ConnectionTrait>(
     db: &C,
     store_id: i64,
-    password_hash: &str,
+    ba_id: i64,
     now: DateTime<Utc>,
 ) -> Result<(), sea_orm::DbErr> {
     for weekday in 1..=7 {
@@ -54,20 +54,8 @@ pub async fn seed_demo<C: ConnectionTrait>(
         .insert(db)
         .await?;
     }
-    let ba = staff_account::ActiveModel {
-        username: Set("ba-gz-demo".into()),
-        password_hash: Set(password_hash.to_owned()),
-        display_name: Set("天环美容顾问".into()),
-        role: Set(StaffRole::Ba),
-        store_id: Set(Some(store_id)),
-        active: Set(true),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
     ba_skill::ActiveModel {
-        staff_id: Set(ba.id),
+        staff_id: Set(ba_id),
         skill: Set("FACIAL".into()),
     }
     .insert(db)
@@ -81,7 +69,7 @@ pub async fn seed_demo<C: ConnectionTrait>(
             slots::local_instant(zone, date, 18 * 60),
         ) {
             ba_shift::ActiveModel {
-                staff_id: Set(ba.id),
+                staff_id: Set(ba_id),
                 store_id: Set(store_id),
                 local_date: Set(date),
                 starts_at: Set(s),

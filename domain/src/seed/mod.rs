@@ -22,6 +22,8 @@ pub enum SeedError {
     Store(#[from] StoreError),
     #[error("could not hash a demo password")]
     Hash,
+    #[error("a demo account was refused: {0}")]
+    Accounts(String),
     #[error(transparent)]
     Inventory(#[from] crate::inventory::InventoryError),
 }
@@ -84,10 +86,10 @@ pub async fn demo(app: &AppState, openid_for: impl Fn(&str) -> String) -> Result
     let places = places::stores_and_warehouse(&txn, now).await?;
     catalog::products_with_stock(&txn, &places.store_locations, places.warehouse, now).await?;
     crate::coupons::seed_demo(&txn, now).await?;
-    people::staff(&txn, &places.store_ids, &password, now).await?;
-    people::distributor(&txn, &password, now).await?;
-    if let Some(gz) = places.store_ids.get(2).copied() {
-        crate::booking::seed_demo(&txn, gz, &password, now).await?;
+    let booking_ba = people::staff(app, &txn, &places.store_ids, &password).await?;
+    people::distributor(app, &txn, &password).await?;
+    if let (Some(gz), Some(ba)) = (places.store_ids.get(2).copied(), booking_ba) {
+        crate::booking::seed_demo(&txn, gz, ba, now).await?;
     }
     people::members(app, &txn, &openid_for, now).await?;
     crate::scan_codes::seed_demo_batch(&txn, now).await?;

@@ -7,78 +7,93 @@ use sea_orm::{ActiveModelTrait, DatabaseTransaction, Set};
 use super::{DEMO_MEMBERS, SeedError};
 use crate::AppState;
 use crate::auth::StaffRole;
+use crate::accounts;
 use crate::members::{Gender, SkinConcern, TagSource};
-use entities::{
-    distributor, distributor_account, member, member_allergy, member_tag, staff_account,
-};
+use entities::{distributor, member, member_allergy, member_tag};
 
+/// The demo's staff, through the same path as `createStaffAccount` (with the documented demo
+/// password and no forced change). Returns the id of `ba-gz-demo`, the booking BA.
 pub(super) async fn staff(
+    app: &AppState,
     txn: &DatabaseTransaction,
     store_ids: &[i64],
     password: &str,
-    now: DateTime<Utc>,
-) -> Result<(), SeedError> {
+) -> Result<Option<i64>, SeedError> {
+    let first = store_ids.first().copied();
+    let mut booking_ba = None;
     for (username, display, role, store) in [
         ("hq-demo", "总部运营", StaffRole::Hq, None),
+        ("manager-demo", "静安店长", StaffRole::Manager, first),
+        ("ba-demo", "静安美容顾问", StaffRole::Ba, first),
         (
-            "manager-demo",
-            "静安店长",
-            StaffRole::Manager,
-            store_ids.first().copied(),
-        ),
-        (
-            "ba-demo",
-            "静安美容顾问",
+            "ba-gz-demo",
+            "天环美容顾问",
             StaffRole::Ba,
-            store_ids.first().copied(),
+            store_ids.get(2).copied(),
         ),
+        ("finance-demo", "总部财务", StaffRole::Finance, None),
     ] {
-        staff_account::ActiveModel {
-            username: Set(username.into()),
-            password_hash: Set(password.to_owned()),
-            display_name: Set(display.into()),
-            role: Set(role),
-            store_id: Set(store),
-            active: Set(true),
-            created_at: Set(now),
-            ..Default::default()
+        if role != StaffRole::Hq && role != StaffRole::Finance && store.is_none() {
+            continue;
         }
-        .insert(txn)
-        .await?;
+        let account = accounts::seed_staff_account(
+            txn,
+            app,
+            accounts::NewStaffAccount {
+                username: username.into(),
+                display_name: display.into(),
+                role,
+                store_id: store,
+                phone: None,
+            },
+            password,
+        )
+        .await
+        .map_err(seed_error)?;
+        if username == "ba-gz-demo" {
+            booking_ba = Some(account.id);
+        }
     }
-
-    Ok(())
+    Ok(booking_ba)
 }
 
+fn seed_error(err: accounts::AccountsError) -> SeedError {
+    match err {
+        accounts::AccountsError::Store(s) => SeedError::Store(s),
+        other => SeedError::Accounts(other.to_string()),
+    }
+}
+
+/// The demo distributor and its OWNER account (`dist-demo`), through HQ's paths.
 pub(super) async fn distributor(
+    app: &AppState,
     txn: &DatabaseTransaction,
     password: &str,
-    now: DateTime<Utc>,
 ) -> Result<(), SeedError> {
-    let dist = distributor::ActiveModel {
-        code: Set("D-EAST-01".into()),
-        name: Set("华东美妆贸易有限公司".into()),
-        level: Set("A".into()),
-        region: Set("上海市".into()),
-        region_codes: Set(Some("310000".into())),
+    let dist = accounts::seed_distributor(
+        txn,
+        app,
+        accounts::DistributorInput {
+            code: "D-EAST-01".into(),
+            name: "华东美妆贸易有限公司".into(),
+            level: "A".into(),
+            territory: vec!["310000".into()],
+            contact_name: None,
+            contact_phone: None,
+        },
+        ("dist-demo", "华东采购"),
+        password,
+    )
+    .await
+    .map_err(seed_error)?;
+    // Credit terms are finance's business (a later issue): the demo starts with 500,000 yuan.
+    distributor::ActiveModel {
+        id: Set(dist.id),
         credit_limit_fen: Set(50_000_000),
-        created_at: Set(now),
         ..Default::default()
     }
-    .insert(txn)
+    .update(txn)
     .await?;
-    distributor_account::ActiveModel {
-        distributor_id: Set(dist.id),
-        username: Set("dist-demo".into()),
-        password_hash: Set(password.to_owned()),
-        display_name: Set("华东采购".into()),
-        active: Set(true),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
-
     Ok(())
 }
 
