@@ -51,7 +51,9 @@ fn read_password(file: Option<&PathBuf>) -> anyhow::Result<String> {
         None => {
             let mut stdin = std::io::stdin();
             if stdin.is_terminal() {
-                eprint!("Password for the new account (one line; --password-file avoids typing it): ");
+                eprint!(
+                    "Password for the new account (one line; --password-file avoids typing it): "
+                );
             }
             stdin
                 .read_to_string(&mut raw)

@@ -194,6 +194,9 @@ pub fn access(audience: Audience, operation: &str) -> Option<Access> {
         .map(|(_, access)| *access)
 }
 
+/// The message of the table's refusal of a role.
+pub const ROLE_REFUSAL: &str = "your role may not call this operation";
+
 /// Adds the check to the staff and distributor schemas.
 pub struct AccessTable;
 
@@ -216,8 +219,14 @@ fn refusal(code: ErrorCode, message: &str) -> ServerError {
 /// Whether the caller may start `operation`; the refusal otherwise.
 pub fn check(request: &RequestContext, operation: &str) -> Result<(), ServerError> {
     let Some(access) = access(request.audience, operation) else {
-        tracing::error!(operation, "operation missing from the access table: refused");
-        return Err(refusal(ErrorCode::Forbidden, "this operation is not available"));
+        tracing::error!(
+            operation,
+            "operation missing from the access table: refused"
+        );
+        return Err(refusal(
+            ErrorCode::Forbidden,
+            "this operation is not available",
+        ));
     };
     if access == Public || request.audience == Audience::Consumer {
         return Ok(());
@@ -240,7 +249,7 @@ pub fn check(request: &RequestContext, operation: &str) -> Result<(), ServerErro
     if allowed {
         Ok(())
     } else {
-        Err(refusal(ErrorCode::Forbidden, "your role may not do this"))
+        Err(refusal(ErrorCode::Forbidden, ROLE_REFUSAL))
     }
 }
 
@@ -273,7 +282,9 @@ mod tests {
     fn root_fields(sdl: &str) -> BTreeSet<String> {
         let mut names = BTreeSet::new();
         for root in ["type Query {", "type Mutation {"] {
-            let Some(start) = sdl.find(root) else { continue };
+            let Some(start) = sdl.find(root) else {
+                continue;
+            };
             let body = &sdl[start + root.len()..];
             let body = &body[..body.find("\n}").unwrap_or(body.len())];
             let (mut in_description, mut depth) = (false, 0usize);
@@ -290,10 +301,7 @@ mod tests {
                     continue;
                 }
                 if depth == 0 && line.starts_with('\t') && !line.starts_with("\t\t") {
-                    let name: String = t
-                        .chars()
-                        .take_while(char::is_ascii_alphanumeric)
-                        .collect();
+                    let name: String = t.chars().take_while(char::is_ascii_alphanumeric).collect();
                     if !name.is_empty() {
                         names.insert(name);
                     }
@@ -315,8 +323,16 @@ mod tests {
                 _ => continue,
             };
             let listed: BTreeSet<String> = table.iter().map(|(n, _)| (*n).to_owned()).collect();
-            assert_eq!(listed.len(), table.len(), "{name}: an operation is listed twice");
-            assert_eq!(root_fields(&sdl), listed, "{name}: classify every operation in access.rs");
+            assert_eq!(
+                listed.len(),
+                table.len(),
+                "{name}: an operation is listed twice"
+            );
+            assert_eq!(
+                root_fields(&sdl),
+                listed,
+                "{name}: classify every operation in access.rs"
+            );
         }
     }
 }

@@ -126,8 +126,7 @@ impl StaffAccountsQuery {
             active,
         };
         let after_id = after_id(after.as_deref())?;
-        let page =
-            accounts::list_staff(app(ctx), who, &filter, page_size(first), after_id).await?;
+        let page = accounts::list_staff(app(ctx), who, &filter, page_size(first), after_id).await?;
         Ok(connection(page, after_id.is_some(), |a| a.id, Staff::from))
     }
 
@@ -142,9 +141,13 @@ impl StaffAccountsQuery {
         let who = staff(ctx).await?;
         let after_id = after_id(after.as_deref())?;
         let page =
-            accounts::list_distributors(app(ctx), who, active, page_size(first), after_id)
-                .await?;
-        Ok(connection(page, after_id.is_some(), |d| d.id, Distributor::from))
+            accounts::list_distributors(app(ctx), who, active, page_size(first), after_id).await?;
+        Ok(connection(
+            page,
+            after_id.is_some(),
+            |d| d.id,
+            Distributor::from,
+        ))
     }
 
     /// The accounts of one distributor organisation (HQ).
@@ -154,8 +157,8 @@ impl StaffAccountsQuery {
         distributor_id: ID,
     ) -> ApiResult<Vec<DistributorAccount>> {
         let who = staff(ctx).await?;
-        let rows = accounts::distributor_accounts(app(ctx), who, parse_id(&distributor_id)?)
-            .await?;
+        let rows =
+            accounts::distributor_accounts(app(ctx), who, parse_id(&distributor_id)?).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 }

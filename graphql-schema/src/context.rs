@@ -41,9 +41,7 @@ impl RequestContext {
         caller: Option<domain::login::Authenticated>,
         meta: RequestMeta,
     ) -> Self {
-        let password_change_required = caller
-            .as_ref()
-            .is_some_and(|c| c.password_change_required);
+        let password_change_required = caller.as_ref().is_some_and(|c| c.password_change_required);
         Self {
             password_change_required,
             ..Self::new(audience, caller.map(|c| c.principal), meta)

@@ -191,8 +191,10 @@ pub async fn update_distributor(
     let before = org(&txn, id).await?;
     let mut row: distributor::ActiveModel = before.clone().into();
     if let Some(name) = &update.name {
-        row.name = Set(validate::field(validate::FieldKind::Name, "name", name, None)
-            .map_err(AccountsError::Invalid)?);
+        row.name = Set(
+            validate::field(validate::FieldKind::Name, "name", name, None)
+                .map_err(AccountsError::Invalid)?,
+        );
     }
     if let Some(l) = &update.level {
         row.level = Set(level(l)?);
@@ -275,7 +277,9 @@ pub async fn list_distributors(
 ) -> Result<Page<Distributor>, AccountsError> {
     who.require(Permission::ViewDistributors)?;
     if !(1..=100).contains(&first) {
-        return Err(AccountsError::Invalid("first must be between 1 and 100".into()));
+        return Err(AccountsError::Invalid(
+            "first must be between 1 and 100".into(),
+        ));
     }
     let mut query = distributor::Entity::find();
     if let Some(active) = active {

@@ -18,8 +18,8 @@ pub use distributors::{
 };
 pub use staff::{
     NewStaffAccount, StaffFilter, StaffUpdate, change_my_password, create_first_admin,
-    create_staff_account, list_staff, reset_staff_password, seed_staff_account,
-    set_staff_active, update_staff_account,
+    create_staff_account, list_staff, reset_staff_password, seed_staff_account, set_staff_active,
+    update_staff_account,
 };
 pub use team::{
     change_distributor_password, create_team_account, deactivate_team_account, my_team,
@@ -66,9 +66,7 @@ impl DomainError for AccountsError {
                 ErrorCode::BadUserInput
             }
             Self::UsernameTaken(_) | Self::CodeTaken(_) => ErrorCode::Conflict,
-            Self::NotFound | Self::DistributorNotFound | Self::StoreNotFound => {
-                ErrorCode::NotFound
-            }
+            Self::NotFound | Self::DistributorNotFound | Self::StoreNotFound => ErrorCode::NotFound,
             Self::NotAllowed(_) => ErrorCode::Forbidden,
             Self::Hash => ErrorCode::Internal,
             Self::Store(e) => e.code(),
@@ -88,9 +86,10 @@ pub struct Page<T> {
 pub(crate) fn username(raw: &str) -> Result<String, AccountsError> {
     let v = raw.trim();
     let ok = (3..=64).contains(&v.len())
-        && v.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && v
-            .chars()
+        && v.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && v.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'));
     if ok {
         Ok(v.to_owned())
@@ -124,7 +123,9 @@ pub(crate) fn phone(
         .map_err(|_| AccountsError::Invalid("phone must be a mobile number".into()))?;
     let digits: Vec<char> = e164.chars().filter(char::is_ascii_digit).collect();
     let masked = if digits.len() >= 7 {
-        let head: String = digits[digits.len() - 11.min(digits.len())..][..3].iter().collect();
+        let head: String = digits[digits.len() - 11.min(digits.len())..][..3]
+            .iter()
+            .collect();
         let tail: String = digits[digits.len() - 4..].iter().collect();
         format!("{head}****{tail}")
     } else {
@@ -178,6 +179,9 @@ mod tests {
             b: &'static str,
         }
         let c = changes(&S { a: 1, b: "x" }, &S { a: 2, b: "x" });
-        assert_eq!(c, serde_json::json!({ "before": { "a": 1 }, "after": { "a": 2 } }));
+        assert_eq!(
+            c,
+            serde_json::json!({ "before": { "a": 1 }, "after": { "a": 2 } })
+        );
     }
 }

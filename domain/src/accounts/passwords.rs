@@ -23,18 +23,21 @@ pub const MAX_CHARS: usize = 128;
 pub fn weakness(username: &str, password: &str) -> Option<String> {
     let chars = password.chars().count();
     if chars < MIN_CHARS {
-        return Some(format!("the password must have at least {MIN_CHARS} characters"));
+        return Some(format!(
+            "the password must have at least {MIN_CHARS} characters"
+        ));
     }
     if chars > MAX_CHARS {
-        return Some(format!("the password must have at most {MAX_CHARS} characters"));
+        return Some(format!(
+            "the password must have at most {MAX_CHARS} characters"
+        ));
     }
     if password.chars().any(char::is_control) {
         return Some("the password must not contain control characters".into());
     }
     let lower = password.to_lowercase();
     let user = username.trim().to_lowercase();
-    if !user.is_empty() && (lower == user || (user.chars().count() >= 3 && lower.contains(&user)))
-    {
+    if !user.is_empty() && (lower == user || (user.chars().count() >= 3 && lower.contains(&user))) {
         return Some("the password must not be or contain the username".into());
     }
     if COMMON_SET.contains(lower.as_str()) {

@@ -243,7 +243,9 @@ pub async fn list_staff(
 ) -> Result<Page<StaffAccount>, AccountsError> {
     who.require(Permission::ManageStaff)?;
     if !(1..=100).contains(&first) {
-        return Err(AccountsError::Invalid("first must be between 1 and 100".into()));
+        return Err(AccountsError::Invalid(
+            "first must be between 1 and 100".into(),
+        ));
     }
     let mut query = staff_account::Entity::find();
     if who.role != StaffRole::Hq {
@@ -279,7 +281,10 @@ pub async fn list_staff(
     })
 }
 
-async fn target<C: ConnectionTrait>(db: &C, id: i64) -> Result<staff_account::Model, AccountsError> {
+async fn target<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<staff_account::Model, AccountsError> {
     staff_account::Entity::find_by_id(id)
         .one(db)
         .await?

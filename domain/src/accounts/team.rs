@@ -99,7 +99,10 @@ pub async fn deactivate_team_account(
         Actor::Distributor(who.account_id),
         Action::DistributorAccountDeactivate,
         (SubjectKind::DistributorAccount, Some(id)),
-        changes(&AccountSnapshot::from(&before), &AccountSnapshot::from(&after)),
+        changes(
+            &AccountSnapshot::from(&before),
+            &AccountSnapshot::from(&after),
+        ),
     )
     .await?;
     txn.commit().await?;

@@ -8,10 +8,10 @@ mod tokens;
 use serde::{Deserialize, Serialize};
 use wechat_integration::{WeChatError, WeChatErrorKind};
 
-/// The staff role column, stored as `HQ`, `FINANCE`, `MANAGER` or `BA`.
-pub use entities::staff_account::StaffRole;
 /// A distributor account's role in its organisation: `OWNER`, `BUYER` or `VIEWER`.
 pub use entities::distributor_account::DistributorRole;
+/// The staff role column, stored as `HQ`, `FINANCE`, `MANAGER` or `BA`.
+pub use entities::staff_account::StaffRole;
 pub use tokens::{AccessToken, TokenKeys};
 
 use crate::platform::error::{DomainError, ErrorCode, StoreError};
@@ -137,14 +137,8 @@ impl Permission {
             ManageStock | RefundOrders | AssignExclusiveBa | ManageBookings
             | ViewBookingReports | ManageStaff => matches!(role, Hq | Manager),
             ReadPaymentExceptions | ViewDistributors => matches!(role, Hq | Finance),
-            ReadAuditLog
-            | ManageCatalog
-            | ManageTiers
-            | ManageCoupons
-            | ManageFlashSales
-            | ManageScanCodes
-            | ManageCampaigns
-            | ManageDistributors => matches!(role, Hq),
+            ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons | ManageFlashSales
+            | ManageScanCodes | ManageCampaigns | ManageDistributors => matches!(role, Hq),
         }
     }
 }

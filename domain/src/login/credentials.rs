@@ -47,7 +47,14 @@ pub(super) async fn check_password<T>(
         }
         (Some(_), Some((id, _, false))) if ok => {
             throttle.release(app).await;
-            failed(app, meta, audience, Some((id, username)), "ACCOUNT_DISABLED").await?;
+            failed(
+                app,
+                meta,
+                audience,
+                Some((id, username)),
+                "ACCOUNT_DISABLED",
+            )
+            .await?;
             Err(AuthError::AccountDisabled)
         }
         (_, Some((id, _, _))) => {

@@ -17,8 +17,7 @@ pub async fn refresh(
     }
     let (sid, mut record, new_refresh) = sessions::rotate(app, audience, refresh_token).await?;
     if audience != Audience::Consumer {
-        match revocation::current_record(app, audience, record.subject, record.created_at).await
-        {
+        match revocation::current_record(app, audience, record.subject, record.created_at).await {
             Ok(fresh) => record = fresh,
             Err(err @ (AuthError::AccountDisabled | AuthError::Unauthenticated)) => {
                 sessions::revoke(app, &sid).await?;

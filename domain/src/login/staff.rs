@@ -59,7 +59,8 @@ pub async fn staff_login(
     .await?;
     let account = StaffAccount::from(row);
     // Role, store and flags as the database has them now, with the account's current stamp.
-    let record = revocation::current_record(app, Audience::Staff, account.id, app.clock.now()).await?;
+    let record =
+        revocation::current_record(app, Audience::Staff, account.id, app.clock.now()).await?;
     let (sid, refresh) = sessions::create(app, &record).await?;
     Ok((issue(app, &record, sid, refresh).await?, account))
 }

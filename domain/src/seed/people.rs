@@ -6,8 +6,8 @@ use sea_orm::{ActiveModelTrait, DatabaseTransaction, Set};
 
 use super::{DEMO_MEMBERS, SeedError};
 use crate::AppState;
-use crate::auth::StaffRole;
 use crate::accounts;
+use crate::auth::StaffRole;
 use crate::members::{Gender, SkinConcern, TagSource};
 use entities::{distributor, member, member_allergy, member_tag};
 

@@ -49,10 +49,7 @@ enum AuditLog {
 
 /// One column per statement: SQLite alters one column at a time.
 fn add(table: impl IntoIden, column: ColumnDef) -> TableAlterStatement {
-    Table::alter()
-        .table(table)
-        .add_column(column)
-        .to_owned()
+    Table::alter().table(table).add_column(column).to_owned()
 }
 
 fn flag(name: impl IntoIden, default: bool) -> ColumnDef {
@@ -161,7 +158,10 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         let drops: [(DynIden, DynIden); 12] = [
-            (AuditLog::Table.into_iden(), AuditLog::ClientAddr.into_iden()),
+            (
+                AuditLog::Table.into_iden(),
+                AuditLog::ClientAddr.into_iden(),
+            ),
             (
                 DistributorAccounts::Table.into_iden(),
                 DistributorAccounts::PasswordChangedAt.into_iden(),

@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary (one link) with a module per capability.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod auth_matrix;
 mod availability;
 mod booking;
