@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
 use async_graphql::{BatchRequest, BatchResponse, Executor, ServerError};
-use domain::auth::{self, Audience, Principal};
+use domain::auth::{self, Audience};
 use domain::login;
 use domain::{AppState, DomainError, ErrorCode, RequestMeta};
 use graphql_schema::error::{cap_message, localize, log_error};
@@ -162,7 +162,8 @@ impl<S: Executor> GraphqlEndpoint<S> {
         let work = async {
             let mut responses = Vec::with_capacity(requests.len());
             for request in requests {
-                let context = RequestContext::new(self.audience, principal.clone(), meta.clone());
+                let context =
+                    RequestContext::authenticated(self.audience, principal.clone(), meta.clone());
                 responses.push(self.run_operation(request, context, locale).await);
             }
             responses
@@ -318,7 +319,7 @@ impl<S: Executor> GraphqlEndpoint<S> {
         &self,
         token: Option<&str>,
         locale: Locale,
-    ) -> Result<Principal, (ErrorCode, Response)> {
+    ) -> Result<login::Authenticated, (ErrorCode, Response)> {
         let result = match token {
             Some(token) => login::authenticate(&self.app, self.audience, token).await,
             None => Err(auth::AuthError::Unauthenticated),

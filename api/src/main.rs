@@ -1,4 +1,4 @@
-//! `rouge`: serve, migrate, seed, export-schema.
+//! `rouge`: serve, migrate, seed, admin, codes, export-schema.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use api::config::Config;
 use clap::{Parser, Subcommand};
 
+mod admin;
 mod codes;
 
 // Requests allocate many small, short-lived objects (GraphQL values, JSON); glibc's malloc
@@ -53,6 +54,11 @@ enum Command {
     Codes {
         #[command(subcommand)]
         command: codes::CodesCommand,
+    },
+    /// Accounts: `admin create` makes the first HQ account of a deployment.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
     },
     /// Write consumer.graphql, staff.graphql and distributor.graphql.
     ExportSchema {
@@ -111,6 +117,10 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         Command::Codes { command } => {
             let db = open_database(&config).await?;
             codes::run(&config, db, command).await
+        }
+        Command::Admin { command } => {
+            let db = open_database(&config).await?;
+            admin::run(&config, db, command).await
         }
         Command::ExportSchema { .. } => Ok(()),
     }

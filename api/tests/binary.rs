@@ -328,3 +328,71 @@ async fn worker_serves_probes_and_metrics() {
         .unwrap();
     assert!(exit.success(), "exit status {exit:?}");
 }
+
+/// `rouge admin create` reads the password from standard input or a file (never argv), refuses
+/// a weak one and a taken username without changing anything, and the account signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_create_makes_the_first_administrator() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let migrated = rouge()
+        .arg("migrate")
+        .current_dir(dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    let create = |password: &'static str| {
+        let dir = dir.path().to_owned();
+        async move {
+            let mut child = rouge()
+                .args(["admin", "create", "--username", "chief-admin"])
+                .args(["--display-name", "总部管理员", "--role", "HQ"])
+                .current_dir(dir)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(password.as_bytes()).await.unwrap();
+            drop(stdin);
+            child.wait_with_output().await.unwrap()
+        }
+    };
+    let weak = create("password123\n").await;
+    assert!(!weak.status.success());
+    assert!(
+        String::from_utf8_lossy(&weak.stderr).contains("common passwords"),
+        "{weak:?}"
+    );
+    let made = create("violet-harbour-42\n").await;
+    assert!(made.status.success(), "{made:?}");
+    assert!(String::from_utf8_lossy(&made.stdout).contains("chief-admin"));
+    let again = create("violet-harbour-42\n").await;
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already taken"),
+        "{again:?}"
+    );
+
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "another-harbour-43\n").unwrap();
+    let from_file = rouge()
+        .args([
+            "admin",
+            "create",
+            "--username",
+            "chief-finance",
+            "--display-name",
+            "财务",
+        ])
+        .args(["--role", "FINANCE", "--password-file"])
+        .arg(&file)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(from_file.status.success(), "{from_file:?}");
+}

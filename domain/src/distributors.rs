@@ -37,6 +37,28 @@ pub struct Distributor {
     /// The territory as GB/T 2260 codes.
     pub region_codes: Vec<crate::platform::regions::RegionCode>,
     pub credit_limit_fen: i64,
+    /// A switched-off distributor's accounts are all refused.
+    pub active: bool,
+    pub contact_name: Option<String>,
+    pub contact_phone_masked: Option<String>,
+}
+
+impl Distributor {
+    pub fn from_row(row: distributor::Model) -> Self {
+        let region_codes = crate::scan_codes::distributor_territory(&row);
+        Self {
+            region_codes,
+            id: row.id,
+            code: row.code,
+            name: row.name,
+            level: row.level,
+            region: row.region,
+            credit_limit_fen: row.credit_limit_fen,
+            active: row.active,
+            contact_name: row.contact_name,
+            contact_phone_masked: row.contact_phone_masked,
+        }
+    }
 }
 
 /// The caller's own organisation.
@@ -48,14 +70,5 @@ pub async fn own(
         .one(&app.db)
         .await?
         .ok_or(DistributorsError::NotFound)?;
-    let region_codes = crate::scan_codes::distributor_territory(&row);
-    Ok(Distributor {
-        region_codes,
-        id: row.id,
-        code: row.code,
-        name: row.name,
-        level: row.level,
-        region: row.region,
-        credit_limit_fen: row.credit_limit_fen,
-    })
+    Ok(Distributor::from_row(row))
 }

@@ -4,6 +4,7 @@
 //! Every service takes the [`AppState`] (database, key-value store, WeChat, clock, keys) and,
 //! where someone is acting, that someone's principal from [`auth`].
 
+pub mod accounts;
 pub mod allergens;
 pub mod audit;
 pub mod auth;

@@ -39,10 +39,47 @@ pub enum Action {
     MemberTagAdd,
     #[sea_orm(string_value = "member.tag.remove")]
     MemberTagRemove,
+    #[sea_orm(string_value = "staff.create")]
+    StaffCreate,
+    /// Name, role or store changed.
+    #[sea_orm(string_value = "staff.update")]
+    StaffUpdate,
+    #[sea_orm(string_value = "staff.deactivate")]
+    StaffDeactivate,
+    #[sea_orm(string_value = "staff.reactivate")]
+    StaffReactivate,
+    /// Someone else set a new one-time password.
+    #[sea_orm(string_value = "staff.password.reset")]
+    StaffPasswordReset,
+    /// The account holder changed their own password.
+    #[sea_orm(string_value = "staff.password.change")]
+    StaffPasswordChange,
+    #[sea_orm(string_value = "distributor.create")]
+    DistributorCreate,
+    #[sea_orm(string_value = "distributor.update")]
+    DistributorUpdate,
+    #[sea_orm(string_value = "distributor.deactivate")]
+    DistributorDeactivate,
+    #[sea_orm(string_value = "distributor.reactivate")]
+    DistributorReactivate,
+    #[sea_orm(string_value = "distributor_account.create")]
+    DistributorAccountCreate,
+    #[sea_orm(string_value = "distributor_account.deactivate")]
+    DistributorAccountDeactivate,
+    #[sea_orm(string_value = "distributor_account.password.change")]
+    DistributorAccountPasswordChange,
+    /// A wrong password, an unknown or disabled account (the attempted password never).
+    #[sea_orm(string_value = "login.failed")]
+    LoginFailed,
+    /// An account's or address's attempts ran out for the window (once per window).
+    #[sea_orm(string_value = "login.throttled")]
+    LoginThrottled,
 }
 
 /// What an entry is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[cfg_attr(feature = "graphql", graphql(name = "AuditSubjectType"))]
 #[sea_orm(
     rs_type = "String",
     db_type = "String(StringLen::None)",
@@ -50,6 +87,9 @@ pub enum Action {
 )]
 pub enum SubjectKind {
     Member,
+    StaffAccount,
+    Distributor,
+    DistributorAccount,
 }
 
 /// Who read or changed personal data, and when.
@@ -67,6 +107,8 @@ pub struct Model {
     pub request_id: Option<String>,
     /// JSON with whatever else matters for the entry (never the personal data itself).
     pub detail: JsonText<serde_json::Value>,
+    /// The caller's address as the server saw it (behind a trusted proxy, the forwarded one).
+    pub client_addr: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,12 @@ pub struct Model {
     pub region_codes: Option<String>,
     pub credit_limit_fen: i64,
     pub created_at: DateTimeUtc,
+    /// A deactivated distributor's accounts are all refused.
+    pub active: bool,
+    pub contact_name: Option<String>,
+    /// The contact's phone number, encrypted (`PiiCipher`), and its masked form.
+    pub contact_phone_cipher: Option<String>,
+    pub contact_phone_masked: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,7 @@ mod m0008_unmatched_notifications;
 mod m0009_booking_member_cells;
 mod m0010_region_codes;
 mod m0011_coupon_source_key;
+mod m0012_accounts;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_booking_member_cells::Migration),
             Box::new(m0010_region_codes::Migration),
             Box::new(m0011_coupon_source_key::Migration),
+            Box::new(m0012_accounts::Migration),
         ]
     }
 }

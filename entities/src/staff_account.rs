@@ -12,6 +12,8 @@ use sea_orm::entity::prelude::*;
 pub enum StaffRole {
     // Head office: marketing and operations, every store.
     Hq,
+    // Finance: money (orders, refunds, payments, distributor credit), never members' skin data.
+    Finance,
     // Store manager: their store's staff, bookings and reports.
     Manager,
     // Beauty advisor at the counter.
@@ -28,12 +30,19 @@ pub struct Model {
     /// argon2id PHC string.
     pub password_hash: String,
     pub display_name: String,
-    /// Stored as HQ, MANAGER or BA.
+    /// Stored as HQ, FINANCE, MANAGER or BA.
     pub role: StaffRole,
     /// The store a MANAGER or BA belongs to; none for HQ.
     pub store_id: Option<i64>,
     pub active: bool,
     pub created_at: DateTimeUtc,
+    /// The password is a one-time one (new account, reset): nothing but changing it until then.
+    pub must_change_password: bool,
+    /// Sessions that began before this are ended (a reset or change ends the others).
+    pub password_changed_at: Option<DateTimeUtc>,
+    /// The staff member's mobile number, encrypted (`PiiCipher`), and its masked form.
+    pub phone_cipher: Option<String>,
+    pub phone_masked: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -51,7 +60,7 @@ mod tests {
     #[test]
     fn roles_keep_their_stored_text() {
         let stored: Vec<String> = StaffRole::iter().map(|r| r.to_value()).collect();
-        assert_eq!(stored, ["HQ", "MANAGER", "BA"]);
+        assert_eq!(stored, ["HQ", "FINANCE", "MANAGER", "BA"]);
         assert_eq!(
             StaffRole::try_from_value(&"BA".to_owned()).ok(),
             Some(StaffRole::Ba)

@@ -43,7 +43,7 @@ pub struct StaffLogin {
     pub staff: Staff,
 }
 
-/// A staff account: HQ, store manager or beauty advisor.
+/// A staff account: HQ, finance, store manager or beauty advisor.
 #[derive(SimpleObject)]
 pub struct Staff {
     pub id: ID,
@@ -51,6 +51,13 @@ pub struct Staff {
     pub display_name: String,
     pub role: StaffRole,
     pub store_id: Option<ID>,
+    /// A switched-off account cannot sign in; its sessions were ended.
+    pub active: bool,
+    /// Still on a one-time password: nothing but changeMyPassword until it is changed.
+    pub must_change_password: bool,
+    /// The mobile number, masked (138****0001).
+    pub phone_masked: Option<String>,
+    pub created_at: DateTime,
 }
 
 impl From<StaffAccount> for Staff {
@@ -61,6 +68,10 @@ impl From<StaffAccount> for Staff {
             display_name: a.display_name,
             role: a.role,
             store_id: a.store_id.map(Into::into),
+            active: a.active,
+            must_change_password: a.must_change_password,
+            phone_masked: a.phone_masked,
+            created_at: a.created_at.into(),
         }
     }
 }

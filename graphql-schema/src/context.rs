@@ -17,6 +17,9 @@ pub struct RequestContext {
     /// audience never gets this far.
     pub principal: Option<Principal>,
     pub meta: RequestMeta,
+    /// The account still has a one-time password: only `Session` operations run
+    /// (see [`crate::access`]).
+    pub password_change_required: bool,
     /// The calling member's allergies, read once per request for every product's warnings.
     pub(crate) member_allergies: OnceCell<Result<Vec<String>, ApiError>>,
 }
@@ -27,7 +30,21 @@ impl RequestContext {
             audience,
             principal,
             meta,
+            password_change_required: false,
             member_allergies: OnceCell::new(),
+        }
+    }
+
+    /// The context of a request whose token was checked by [`domain::login::authenticate`].
+    pub fn authenticated(
+        audience: Audience,
+        caller: Option<domain::login::Authenticated>,
+        meta: RequestMeta,
+    ) -> Self {
+        let password_change_required = caller.as_ref().is_some_and(|c| c.password_change_required);
+        Self {
+            password_change_required,
+            ..Self::new(audience, caller.map(|c| c.principal), meta)
         }
     }
 }

@@ -12,6 +12,11 @@ pub struct DistributorAccount {
     pub id: ID,
     pub username: String,
     pub display_name: String,
+    pub role: domain::auth::DistributorRole,
+    pub active: bool,
+    /// Still on a one-time password: nothing but changeMyPassword until it is changed.
+    pub must_change_password: bool,
+    pub created_at: DateTime,
 }
 
 impl From<login::DistributorAccount> for DistributorAccount {
@@ -20,6 +25,10 @@ impl From<login::DistributorAccount> for DistributorAccount {
             id: a.id.into(),
             username: a.username,
             display_name: a.display_name,
+            role: a.role,
+            active: a.active,
+            must_change_password: a.must_change_password,
+            created_at: a.created_at.into(),
         }
     }
 }
@@ -36,6 +45,11 @@ pub struct Distributor {
     /// The territory as GB/T 2260 codes.
     pub region_codes: Vec<String>,
     pub credit_limit_fen: Fen,
+    /// A switched-off distributor's accounts are all refused.
+    pub active: bool,
+    pub contact_name: Option<String>,
+    /// The contact's mobile number, masked.
+    pub contact_phone_masked: Option<String>,
 }
 
 impl From<distributors::Distributor> for Distributor {
@@ -48,6 +62,9 @@ impl From<distributors::Distributor> for Distributor {
             region_codes: d.region_codes.iter().map(ToString::to_string).collect(),
             region: d.region,
             credit_limit_fen: d.credit_limit_fen.into(),
+            active: d.active,
+            contact_name: d.contact_name,
+            contact_phone_masked: d.contact_phone_masked,
         }
     }
 }

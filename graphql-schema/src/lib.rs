@@ -1,6 +1,7 @@
 //! The GraphQL surface of Rouge: three schemas, one per audience, merged from one module per
 //! capability (named as in `domain`). Resolvers only translate: shapes in, domain call, shapes out.
 
+pub mod access;
 pub mod context;
 pub mod error;
 pub mod input_limits;
@@ -10,6 +11,7 @@ pub mod operation;
 pub mod pagination;
 pub mod scalars;
 
+mod accounts;
 mod audit;
 mod auth;
 mod booking;
@@ -68,6 +70,7 @@ pub struct ConsumerMutation(
 #[graphql(name = "Query")]
 pub struct StaffQuery(
     auth::StaffAuthQuery,
+    accounts::StaffAccountsQuery,
     members::StaffMembersQuery,
     audit::StaffAuditQuery,
     catalog::CatalogQuery<catalog::StaffView>,
@@ -88,6 +91,7 @@ pub struct StaffQuery(
 #[graphql(name = "Mutation")]
 pub struct StaffMutation(
     auth::StaffAuthMutation,
+    accounts::StaffAccountsMutation,
     members::StaffMembersMutation,
     catalog::StaffCatalogMutation,
     inventory::StaffInventoryMutation,
@@ -106,11 +110,15 @@ pub struct StaffMutation(
 pub struct DistributorQuery(
     distributors::DistributorOwnQuery,
     scan_codes::DistributorScanCodesQuery,
+    accounts::DistributorTeamQuery,
 );
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct DistributorMutation(auth::DistributorAuthMutation);
+pub struct DistributorMutation(
+    auth::DistributorAuthMutation,
+    accounts::DistributorTeamMutation,
+);
 
 pub type ConsumerSchema = Schema<ConsumerQuery, ConsumerMutation, EmptySubscription>;
 pub type StaffSchema = Schema<StaffQuery, StaffMutation, EmptySubscription>;
@@ -157,7 +165,8 @@ where
         .limit_complexity(limits.max_complexity)
         .disable_suggestions()
         .extension(input_limits::InputCeiling)
-        .extension(operation::ReportOperation);
+        .extension(operation::ReportOperation)
+        .extension(access::AccessTable);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

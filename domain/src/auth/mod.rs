@@ -8,7 +8,9 @@ mod tokens;
 use serde::{Deserialize, Serialize};
 use wechat_integration::{WeChatError, WeChatErrorKind};
 
-/// The staff role column, stored as `HQ`, `MANAGER` or `BA`.
+/// A distributor account's role in its organisation: `OWNER`, `BUYER` or `VIEWER`.
+pub use entities::distributor_account::DistributorRole;
+/// The staff role column, stored as `HQ`, `FINANCE`, `MANAGER` or `BA`.
 pub use entities::staff_account::StaffRole;
 pub use tokens::{AccessToken, TokenKeys};
 
@@ -33,9 +35,12 @@ impl Audience {
     }
 }
 
-/// Things staff do that not every role may.
+/// Things staff do that not every role may. Each GraphQL operation of the staff schema names
+/// the one it needs (`graphql_schema::access`); services check it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
+    /// Categories, products, SKUs, tiers, stores and locations.
+    ViewCatalog,
     ReadMembers,
     /// Phone number and birthday: every read is audited.
     ReadMemberPersonalData,
@@ -47,7 +52,9 @@ pub enum Permission {
     /// Receive, move and adjust stock (a manager only at their own store).
     ManageStock,
     ViewStock,
-    /// Record an in-store sale at the counter.
+    /// Orders and their refunds (a BA or manager those of their own store).
+    ViewOrders,
+    /// Counter work: in-store sales, points, coupon and sample redemption.
     RecordSale,
     RefundOrders,
     AssignExclusiveBa,
@@ -65,38 +72,73 @@ pub enum Permission {
     /// Booking services, opening hours, closures, BA skills, shifts and blocks (a manager
     /// only at their own store).
     ManageBookings,
+    /// A store's booking services, set-up and shifts as the counter sees them.
+    ViewBookings,
     /// Check members in and redeem their bookings at the counter (own store).
     ServeBookings,
     /// The day's bookings, utilisation and no-shows (a manager at their own store).
     ViewBookingReports,
+    /// Staff accounts: HQ everyone, a manager the BAs of her own store.
+    ManageStaff,
+    /// Distributor organisations and their accounts (HQ).
+    ManageDistributors,
+    /// Distributor organisations with their credit (HQ and finance).
+    ViewDistributors,
 }
 
 impl Permission {
-    /// The one place that says which role may do what.
+    /// Every permission, for tests and documentation that walk the table.
+    pub const ALL: [Self; 26] = {
+        use Permission::*;
+        [
+            ViewCatalog,
+            ReadMembers,
+            ReadMemberPersonalData,
+            EditMemberProfile,
+            TagMembers,
+            ReadAuditLog,
+            ManageCatalog,
+            ManageStock,
+            ViewStock,
+            ViewOrders,
+            RecordSale,
+            RefundOrders,
+            AssignExclusiveBa,
+            ManageTiers,
+            ManageCoupons,
+            ManageFlashSales,
+            ManageScanCodes,
+            ManageCampaigns,
+            ReadPaymentExceptions,
+            ManageBookings,
+            ViewBookings,
+            ServeBookings,
+            ViewBookingReports,
+            ManageStaff,
+            ManageDistributors,
+            ViewDistributors,
+        ]
+    };
+
+    /// The one place that says which role may do what. FINANCE sees money (orders, refunds,
+    /// payments, stock, distributors) and nothing about members.
     pub const fn allowed_for(self, role: StaffRole) -> bool {
         use Permission::*;
+        use StaffRole::{Ba, Finance, Hq, Manager};
         match self {
+            ViewCatalog | ViewStock | ViewOrders => true,
             ReadMembers
             | EditMemberProfile
             | TagMembers
             | ReadMemberPersonalData
-            | ViewStock
             | RecordSale
-            | ServeBookings => true,
+            | ViewBookings
+            | ServeBookings => matches!(role, Hq | Manager | Ba),
             ManageStock | RefundOrders | AssignExclusiveBa | ManageBookings
-            | ViewBookingReports => {
-                matches!(role, StaffRole::Hq | StaffRole::Manager)
-            }
-            ReadAuditLog
-            | ManageCatalog
-            | ManageTiers
-            | ManageCoupons
-            | ManageFlashSales
-            | ManageScanCodes
-            | ManageCampaigns
-            | ReadPaymentExceptions => {
-                matches!(role, StaffRole::Hq)
-            }
+            | ViewBookingReports | ManageStaff => matches!(role, Hq | Manager),
+            ReadPaymentExceptions | ViewDistributors => matches!(role, Hq | Finance),
+            ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons | ManageFlashSales
+            | ManageScanCodes | ManageCampaigns | ManageDistributors => matches!(role, Hq),
         }
     }
 }
@@ -116,6 +158,11 @@ pub struct StaffPrincipal {
 }
 
 impl StaffPrincipal {
+    /// HQ and finance are bound to no store: they see every store's orders and stock.
+    pub fn sees_every_store(&self) -> bool {
+        matches!(self.role, StaffRole::Hq | StaffRole::Finance)
+    }
+
     pub fn require(&self, permission: Permission) -> Result<(), AuthError> {
         if permission.allowed_for(self.role) {
             Ok(())
@@ -175,6 +222,8 @@ pub enum AuthError {
     RefreshReuse,
     #[error("your role may not do this")]
     Forbidden,
+    #[error("this account still has its one-time password: change it with changeMyPassword first")]
+    PasswordChangeRequired,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -190,7 +239,10 @@ impl DomainError for AuthError {
             | Self::BadCredentials
             | Self::InvalidRefreshToken
             | Self::RefreshReuse => ErrorCode::Unauthenticated,
-            Self::AccountDisabled | Self::WeChatRefused | Self::Forbidden => ErrorCode::Forbidden,
+            Self::AccountDisabled
+            | Self::WeChatRefused
+            | Self::Forbidden
+            | Self::PasswordChangeRequired => ErrorCode::Forbidden,
             Self::Throttled | Self::WeChatRateLimited => ErrorCode::RateLimited,
             Self::InvalidWeChatCode | Self::WeChatCodeUsed => ErrorCode::BadUserInput,
             Self::WeChatUnavailable(_) => ErrorCode::Unavailable,

@@ -87,7 +87,7 @@ impl<E: DomainError> Explain for E {
 /// The text written for this error, if any: the module error enums are told apart by type.
 fn written(err: &dyn Any) -> Option<Text> {
     use crate::{
-        audit, auth, booking, campaigns, catalog, coupons, distributors, flash_sales, inventory,
+        accounts, audit, auth, booking, campaigns, catalog, coupons, distributors, flash_sales, inventory,
         loyalty, members, orders, payments, pricing, scan_codes, subscriptions,
     };
     if let Some(e) = err.downcast_ref::<auth::AuthError>() {
@@ -98,6 +98,8 @@ fn written(err: &dyn Any) -> Option<Text> {
         people::booking(e)
     } else if let Some(e) = err.downcast_ref::<subscriptions::SubscriptionsError>() {
         people::subscriptions(e)
+    } else if let Some(e) = err.downcast_ref::<accounts::AccountsError>() {
+        people::accounts(e)
     } else if let Some(e) = err.downcast_ref::<audit::AuditError>() {
         people::audit(e)
     } else if let Some(e) = err.downcast_ref::<distributors::DistributorsError>() {

@@ -6,6 +6,7 @@
 
 use super::words::{beijing, booking_state, invalid_input_zh, not_found};
 use super::{Text, t};
+use crate::accounts::AccountsError;
 use crate::audit::AuditError;
 use crate::auth::AuthError;
 use crate::booking::BookingError;
@@ -164,6 +165,28 @@ pub(super) fn scan(e: &ScanError) -> Option<Text> {
         E::WeChatRefused(m) => t("WXACODE_REFUSED", format!("微信拒绝了小程序码请求：{m}")),
         E::Auth(e) => auth(e),
         E::WeChat(_) | E::Store(_) => None,
+        _ => None,
+    }
+}
+
+#[allow(unreachable_patterns)]
+pub(super) fn accounts(e: &AccountsError) -> Option<Text> {
+    use AccountsError as E;
+    match e {
+        E::Auth(e) => auth(e),
+        E::Invalid(m) => t("INVALID_INPUT", invalid_input_zh(m)),
+        E::WeakPassword(_) => t(
+            "WEAK_PASSWORD",
+            "密码太弱：至少 10 个字符，不能包含用户名，也不能是常见密码",
+        ),
+        E::UsernameTaken(name) => t("USERNAME_TAKEN", format!("用户名 {name} 已被占用")),
+        E::CodeTaken(code) => t("DISTRIBUTOR_CODE_TAKEN", format!("经销商编码 {code} 已被占用")),
+        E::WrongPassword => t("WRONG_PASSWORD", "当前密码不正确"),
+        E::NotFound => t("NOT_FOUND", not_found("account")),
+        E::DistributorNotFound => t("NOT_FOUND", not_found("distributor")),
+        E::StoreNotFound => t("NOT_FOUND", not_found("store")),
+        E::NotAllowed(_) => t("ACCOUNT_SCOPE_NOT_ALLOWED", "您的角色或所属门店、机构无权管理该账号"),
+        E::Hash | E::Store(_) => None,
         _ => None,
     }
 }

@@ -10,6 +10,7 @@ use chrono::{TimeZone, Utc};
 use wechat_integration::{ValueRuleError, WeChatError};
 
 use super::{Explain, written};
+use crate::accounts::AccountsError;
 use crate::audit::AuditError;
 use crate::auth::AuthError;
 use crate::booking::BookingError;
@@ -122,6 +123,23 @@ fn every_error_variant_has_a_reason_and_a_chinese_message() {
         &mut p,
     );
     check(booking_samples(), &mut p);
+    check(
+        vec![
+            AccountsError::Auth(AuthError::Forbidden),
+            AccountsError::Invalid("first must be between 1 and 100".into()),
+            AccountsError::WeakPassword("a password has at least 10 characters".into()),
+            AccountsError::UsernameTaken("ba-lin".into()),
+            AccountsError::CodeTaken("D-EAST-01".into()),
+            AccountsError::WrongPassword,
+            AccountsError::NotFound,
+            AccountsError::DistributorNotFound,
+            AccountsError::StoreNotFound,
+            AccountsError::NotAllowed("a store manager manages the BAs of her own store only"),
+            AccountsError::Hash,
+            AccountsError::Store(store()),
+        ],
+        &mut p,
+    );
     check(
         vec![
             SubscriptionsError::InvalidInput("at most 3 templates".into()),

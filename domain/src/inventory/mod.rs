@@ -157,7 +157,7 @@ fn require_location_access(
 
 fn require_view(staff: &StaffPrincipal, location: &location::Model) -> Result<(), InventoryError> {
     staff.require(Permission::ViewStock)?;
-    if staff.role != StaffRole::Hq && location.store_id.is_none_or(|s| Some(s) != staff.store_id) {
+    if !staff.sees_every_store() && location.store_id.is_none_or(|s| Some(s) != staff.store_id) {
         return Err(AuthError::Forbidden.into());
     }
     Ok(())

@@ -2,20 +2,28 @@
 
 use sea_orm::ActiveEnum;
 
-use super::sessions;
+use super::{revocation, sessions};
 use crate::AppState;
 use crate::auth::{
     Audience, AuthError, DistributorPrincipal, MemberPrincipal, Principal, StaffPrincipal,
     StaffRole,
 };
 
+/// Who is calling, and whether they must change a one-time password before anything else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub password_change_required: bool,
+}
+
 /// Resolves a bearer token for an endpoint's audience into who is calling, checking that the
-/// session still exists. A session whose role this release does not know is refused.
+/// session still exists and that the account has not changed since the session last looked
+/// (see [`revocation`]). A session whose role this release does not know is refused.
 pub async fn authenticate(
     app: &AppState,
     audience: Audience,
     bearer: &str,
-) -> Result<Principal, AuthError> {
+) -> Result<Authenticated, AuthError> {
     let token = app
         .tokens
         .verify(bearer, audience, app.clock.now())
@@ -24,8 +32,9 @@ pub async fn authenticate(
         .await?
         .filter(|r| r.audience == audience && r.subject == token.subject)
         .ok_or(AuthError::Unauthenticated)?;
+    let record = revocation::confirm(app, &token.session_id, record).await?;
     let session_id = token.session_id;
-    Ok(match audience {
+    let principal = match audience {
         Audience::Consumer => Principal::Member(MemberPrincipal {
             member_id: record.subject,
             session_id,
@@ -34,7 +43,8 @@ pub async fn authenticate(
             staff_id: record.subject,
             role: record
                 .role
-                .and_then(|role| StaffRole::try_from_value(&role).ok())
+                .as_ref()
+                .and_then(|role| StaffRole::try_from_value(role).ok())
                 .ok_or(AuthError::Unauthenticated)?,
             store_id: record.store_id,
             session_id,
@@ -44,5 +54,9 @@ pub async fn authenticate(
             distributor_id: record.distributor_id.ok_or(AuthError::Unauthenticated)?,
             session_id,
         }),
+    };
+    Ok(Authenticated {
+        principal,
+        password_change_required: record.must_change_password,
     })
 }

@@ -33,6 +33,8 @@ pub async fn consumer_login(
         distributor_id: None,
         created_at: app.clock.now(),
         wechat_session_key: Some(secrecy::ExposeSecret::expose_secret(&wx.session_key).to_owned()),
+        stamp: None,
+        must_change_password: false,
     };
     let (sid, refresh) = sessions::create(app, &record).await?;
     Ok((issue(app, &record, sid, refresh).await?, member))

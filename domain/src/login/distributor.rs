@@ -4,9 +4,8 @@ use entities::distributor_account;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::credentials::check_password;
-use super::sessions::{self, SessionRecord};
-use super::{IssuedSession, issue};
-use crate::auth::{Audience, AuthError, DistributorPrincipal};
+use super::{IssuedSession, issue, revocation, sessions};
+use crate::auth::{Audience, AuthError, DistributorPrincipal, DistributorRole};
 use crate::{AppState, RequestMeta};
 
 #[derive(Debug, Clone)]
@@ -15,6 +14,10 @@ pub struct DistributorAccount {
     pub distributor_id: i64,
     pub username: String,
     pub display_name: String,
+    pub role: DistributorRole,
+    pub active: bool,
+    pub must_change_password: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl From<distributor_account::Model> for DistributorAccount {
@@ -24,6 +27,10 @@ impl From<distributor_account::Model> for DistributorAccount {
             distributor_id: row.distributor_id,
             username: row.username,
             display_name: row.display_name,
+            role: row.role,
+            active: row.active,
+            must_change_password: row.must_change_password,
+            created_at: row.created_at,
         }
     }
 }
@@ -44,18 +51,12 @@ pub async fn distributor_login(
         Audience::Distributor,
         (username, password),
         account,
-        |r| (r.password_hash.clone(), r.active),
+        |r| (r.id, r.password_hash.clone(), r.active),
     )
     .await?;
-    let record = SessionRecord {
-        audience: Audience::Distributor,
-        subject: row.id,
-        role: None,
-        store_id: None,
-        distributor_id: Some(row.distributor_id),
-        created_at: app.clock.now(),
-        wechat_session_key: None,
-    };
+    // Refused here when the organisation is switched off.
+    let record =
+        revocation::current_record(app, Audience::Distributor, row.id, app.clock.now()).await?;
     let (sid, refresh) = sessions::create(app, &record).await?;
     Ok((issue(app, &record, sid, refresh).await?, row.into()))
 }

@@ -9,22 +9,29 @@ mod credentials;
 mod distributor;
 mod passwords;
 mod refresh;
+mod revocation;
 mod sessions;
 mod staff;
 mod throttle;
 
 use chrono::{DateTime, Utc};
 
-pub use authenticate::authenticate;
+pub use authenticate::{Authenticated, authenticate};
 pub use consumer::consumer_login;
 pub use distributor::{DistributorAccount, distributor_account, distributor_login};
 pub use passwords::{hash as hash_password, hash_async as hash_password_async};
 pub use refresh::{logout, refresh};
+pub use revocation::{account_changed, keep_session_after_password_change};
 pub use sessions::SessionRecord;
 pub use staff::{StaffAccount, staff_account, staff_login};
 
 use crate::AppState;
 use crate::auth::{AccessToken, AuthError};
+
+/// Checks a password against a stored argon2 hash (off the async workers).
+pub async fn verify_password(password: &str, hash: &str) -> bool {
+    passwords::verify(password.to_owned(), Some(hash.to_owned())).await
+}
 
 /// What a successful login or refresh hands to the client.
 #[derive(Debug, Clone)]

@@ -1,14 +1,11 @@
 //! Refresh-token rotation and logout.
 
-use entities::{distributor_account, staff_account};
-use sea_orm::{ActiveEnum, EntityTrait};
-
-use super::{IssuedSession, issue, sessions};
+use super::{IssuedSession, issue, revocation, sessions};
 use crate::AppState;
 use crate::auth::{Audience, AuthError, Principal};
 
-/// Rotates a refresh token. Staff and distributor accounts are re-read, so a disabled account
-/// or a changed role takes effect at the latest on the next refresh.
+/// Rotates a refresh token. Staff and distributor accounts are re-read, like on any request
+/// after a change (see [`revocation`]).
 #[tracing::instrument(skip_all, err)]
 pub async fn refresh(
     app: &AppState,
@@ -19,29 +16,16 @@ pub async fn refresh(
         return Err(AuthError::InvalidRefreshToken);
     }
     let (sid, mut record, new_refresh) = sessions::rotate(app, audience, refresh_token).await?;
-    match audience {
-        Audience::Consumer => {}
-        Audience::Staff => {
-            let row = staff_account::Entity::find_by_id(record.subject)
-                .one(&app.db)
-                .await?;
-            let Some(row) = row.filter(|r| r.active) else {
+    if audience != Audience::Consumer {
+        match revocation::current_record(app, audience, record.subject, record.created_at).await {
+            Ok(fresh) => record = fresh,
+            Err(err @ (AuthError::AccountDisabled | AuthError::Unauthenticated)) => {
                 sessions::revoke(app, &sid).await?;
-                return Err(AuthError::AccountDisabled);
-            };
-            record.role = Some(row.role.to_value());
-            record.store_id = row.store_id;
-            sessions::store(app, &sid, &record).await?;
-        }
-        Audience::Distributor => {
-            let row = distributor_account::Entity::find_by_id(record.subject)
-                .one(&app.db)
-                .await?;
-            if !row.is_some_and(|r| r.active) {
-                sessions::revoke(app, &sid).await?;
-                return Err(AuthError::AccountDisabled);
+                return Err(err);
             }
+            Err(err) => return Err(err),
         }
+        sessions::store(app, &sid, &record).await?;
     }
     issue(app, &record, sid, new_refresh).await
 }

@@ -27,6 +27,12 @@ pub struct SessionRecord {
     pub created_at: DateTime<Utc>,
     /// WeChat's session_key: kept server-side to decrypt legacy encryptedData; never returned.
     pub wechat_session_key: Option<String>,
+    /// The account's revocation stamp when the record was last checked (see `revocation`).
+    #[serde(default)]
+    pub stamp: Option<String>,
+    /// A one-time password: only changing it is allowed until then.
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 fn random_token(bytes: usize) -> String {

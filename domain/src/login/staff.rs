@@ -1,11 +1,10 @@
 //! Staff log in with a username and password; their account as the app shows it.
 
 use entities::staff_account;
-use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::credentials::check_password;
-use super::sessions::{self, SessionRecord};
-use super::{IssuedSession, issue};
+use super::{IssuedSession, issue, revocation, sessions};
 use crate::auth::{Audience, AuthError, StaffPrincipal, StaffRole};
 use crate::{AppState, RequestMeta};
 
@@ -16,6 +15,11 @@ pub struct StaffAccount {
     pub display_name: String,
     pub role: StaffRole,
     pub store_id: Option<i64>,
+    pub active: bool,
+    /// A one-time password that must be changed before anything else.
+    pub must_change_password: bool,
+    pub phone_masked: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl From<staff_account::Model> for StaffAccount {
@@ -26,20 +30,11 @@ impl From<staff_account::Model> for StaffAccount {
             display_name: row.display_name,
             role: row.role,
             store_id: row.store_id,
+            active: row.active,
+            must_change_password: row.must_change_password,
+            phone_masked: row.phone_masked,
+            created_at: row.created_at,
         }
-    }
-}
-
-/// The session a staff account signs in to: its role and store travel with the session.
-pub(super) fn session_for(account: &StaffAccount, app: &AppState) -> SessionRecord {
-    SessionRecord {
-        audience: Audience::Staff,
-        subject: account.id,
-        role: Some(account.role.to_value()),
-        store_id: account.store_id,
-        distributor_id: None,
-        created_at: app.clock.now(),
-        wechat_session_key: None,
     }
 }
 
@@ -59,11 +54,13 @@ pub async fn staff_login(
         Audience::Staff,
         (username, password),
         account,
-        |r| (r.password_hash.clone(), r.active),
+        |r| (r.id, r.password_hash.clone(), r.active),
     )
     .await?;
     let account = StaffAccount::from(row);
-    let record = session_for(&account, app);
+    // Role, store and flags as the database has them now, with the account's current stamp.
+    let record =
+        revocation::current_record(app, Audience::Staff, account.id, app.clock.now()).await?;
     let (sid, refresh) = sessions::create(app, &record).await?;
     Ok((issue(app, &record, sid, refresh).await?, account))
 }

@@ -22,7 +22,7 @@ impl Throttle {
     ) -> Result<Self, AuthError> {
         let limits = &app.settings.auth;
         let mut taken = Self { keys: Vec::new() };
-        for (key, limit) in throttle_keys(audience, username, meta, limits) {
+        for (scope, key, limit) in throttle_keys(audience, username, meta, limits) {
             let count = match app.kv.incr_window(&key, limits.login_failure_window).await {
                 Ok(count) => count,
                 Err(err) => {
@@ -33,6 +33,10 @@ impl Throttle {
             if count > i64::from(limit) {
                 // The attempt does not happen: the budgets already taken for it are given back.
                 taken.release(app).await;
+                if count == i64::from(limit) + 1 {
+                    // Once per window and key: a flood of refused attempts writes one entry.
+                    throttled(app, meta, audience, username, scope).await?;
+                }
                 return Err(AuthError::Throttled);
             }
             taken.keys.push(key);
@@ -49,19 +53,45 @@ impl Throttle {
     }
 }
 
+async fn throttled(
+    app: &AppState,
+    meta: &RequestMeta,
+    audience: Audience,
+    username: &str,
+    scope: &str,
+) -> Result<(), AuthError> {
+    crate::audit::record(
+        &app.db,
+        app,
+        meta,
+        crate::audit::Actor::System,
+        crate::audit::Action::LoginThrottled,
+        (super::credentials::subject_kind(audience), None),
+        serde_json::json!({
+            "audience": audience.as_str(),
+            "scope": scope,
+            "username": (scope == "account").then_some(username),
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
 fn throttle_keys(
     audience: Audience,
     username: &str,
     meta: &RequestMeta,
     limits: &AuthSettings,
-) -> Vec<(String, u32)> {
+) -> Vec<(&'static str, String, u32)> {
     let mut keys = vec![(
+        "account",
         keys::login_failures(audience.as_str(), username),
         limits.login_failures_per_account,
     )];
     if let Some(ip) = meta.client_ip {
         // An address may fail for many accounts (an office NAT), so its limit is higher.
         keys.push((
+            "address",
             keys::login_failures_from(ip),
             limits.login_failures_per_address,
         ));

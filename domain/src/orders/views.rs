@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{FulfilmentKind, OrderStatus, OrdersError, PaymentMethod};
 use crate::AppState;
-use crate::auth::{AuthError, MemberPrincipal, Permission, StaffPrincipal, StaffRole};
+use crate::auth::{AuthError, MemberPrincipal, Permission, StaffPrincipal};
 use crate::platform::page::{IdKey, Keyset, Page};
 use crate::pricing::{Channel, Discount};
 use entities::{order, order_discount, order_line};
@@ -156,9 +156,9 @@ pub async fn staff_order(
     staff: &StaffPrincipal,
     id: i64,
 ) -> Result<Order, OrdersError> {
-    staff.require(Permission::RecordSale)?;
+    staff.require(Permission::ViewOrders)?;
     let row = row(app, id).await?;
-    if staff.role != StaffRole::Hq && row.store_id != staff.store_id {
+    if !staff.sees_every_store() && row.store_id != staff.store_id {
         return Err(AuthError::Forbidden.into());
     }
     load(app, row).await

@@ -25,6 +25,8 @@ pub enum SeedError {
     Store(#[from] StoreError),
     #[error("could not hash a demo password")]
     Hash,
+    #[error("a demo account was refused: {0}")]
+    Accounts(String),
     #[error(transparent)]
     Inventory(#[from] crate::inventory::InventoryError),
     #[error(transparent)]
@@ -113,8 +115,8 @@ async fn seed(
     let places = places::stores_and_warehouse(&txn, now).await?;
     catalog::products_with_stock(&txn, &places.store_locations, places.warehouse, now).await?;
     crate::coupons::seed_demo(&txn, now).await?;
-    let bas = people::staff(&txn, &places.store_ids, &password, now).await?;
-    people::distributor(&txn, &password, now).await?;
+    let bas = people::staff(app, &txn, &places.store_ids, &password).await?;
+    people::distributor(app, &txn, &password).await?;
     crate::booking::seed_demo_shared(&txn, now).await?;
     for ((store_id, service), bas) in places.store_ids.iter().zip(DEMO_SERVICES).zip(&bas) {
         let store = crate::booking::DemoBookingStore {

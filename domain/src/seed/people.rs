@@ -6,19 +6,20 @@ use sea_orm::{ActiveModelTrait, DatabaseTransaction, Set};
 
 use super::{DEMO_MEMBERS, SeedError};
 use crate::AppState;
+use crate::accounts;
 use crate::auth::StaffRole;
 use crate::members::{Gender, SkinConcern, TagSource};
-use entities::{
-    distributor, distributor_account, member, member_allergy, member_tag, staff_account,
-};
+use entities::{distributor, member, member_allergy, member_tag};
 
-/// The demo staff, by store: HQ; at SH001 the manager and `ba-demo`; a BA at BJ001
-/// (`ba-bj-demo`) and at GZ001 (`ba-gz-demo`). Returns the BAs' ids per store, in `store_ids`' order.
+/// The demo staff, through the same path as `createStaffAccount` (with the documented demo
+/// password and no forced change), by store: HQ and finance; at SH001 the manager and `ba-demo`;
+/// a BA at BJ001 (`ba-bj-demo`) and at GZ001 (`ba-gz-demo`). Returns the BAs' ids per store, in
+/// `store_ids`' order.
 pub(super) async fn staff(
+    app: &AppState,
     txn: &DatabaseTransaction,
     store_ids: &[i64],
     password: &str,
-    now: DateTime<Utc>,
 ) -> Result<Vec<Vec<i64>>, SeedError> {
     let mut bas = vec![Vec::new(); store_ids.len()];
     for (username, display, role, store) in [
@@ -27,56 +28,70 @@ pub(super) async fn staff(
         ("ba-demo", "静安美容顾问", StaffRole::Ba, Some(0)),
         ("ba-bj-demo", "三里屯美容顾问", StaffRole::Ba, Some(1)),
         ("ba-gz-demo", "天环美容顾问", StaffRole::Ba, Some(2)),
+        ("finance-demo", "总部财务", StaffRole::Finance, None),
     ] {
         let store_id = store.and_then(|i| store_ids.get(i).copied());
-        let row = staff_account::ActiveModel {
-            username: Set(username.into()),
-            password_hash: Set(password.to_owned()),
-            display_name: Set(display.into()),
-            role: Set(role),
-            store_id: Set(store_id),
-            active: Set(true),
-            created_at: Set(now),
-            ..Default::default()
+        if store.is_some() && store_id.is_none() {
+            continue;
         }
-        .insert(txn)
-        .await?;
+        let account = accounts::seed_staff_account(
+            txn,
+            app,
+            accounts::NewStaffAccount {
+                username: username.into(),
+                display_name: display.into(),
+                role,
+                store_id,
+                phone: None,
+            },
+            password,
+        )
+        .await
+        .map_err(seed_error)?;
         if let (StaffRole::Ba, Some(list)) = (role, store.and_then(|i| bas.get_mut(i))) {
-            list.push(row.id);
+            list.push(account.id);
         }
     }
     Ok(bas)
 }
 
+fn seed_error(err: accounts::AccountsError) -> SeedError {
+    match err {
+        accounts::AccountsError::Store(s) => SeedError::Store(s),
+        other => SeedError::Accounts(other.to_string()),
+    }
+}
+
+/// The demo distributor and its OWNER account (`dist-demo`), through HQ's paths.
 pub(super) async fn distributor(
+    app: &AppState,
     txn: &DatabaseTransaction,
     password: &str,
-    now: DateTime<Utc>,
 ) -> Result<(), SeedError> {
-    let dist = distributor::ActiveModel {
-        code: Set("D-EAST-01".into()),
-        name: Set("华东美妆贸易有限公司".into()),
-        level: Set("A".into()),
-        region: Set("上海市".into()),
-        region_codes: Set(Some("310000".into())),
+    let dist = accounts::seed_distributor(
+        txn,
+        app,
+        accounts::DistributorInput {
+            code: "D-EAST-01".into(),
+            name: "华东美妆贸易有限公司".into(),
+            level: "A".into(),
+            territory: vec!["310000".into()],
+            contact_name: None,
+            contact_phone: None,
+        },
+        ("dist-demo", "华东采购"),
+        password,
+    )
+    .await
+    .map_err(seed_error)?;
+    // Credit terms are finance's business (a later issue): the demo starts with 500,000 yuan.
+    distributor::ActiveModel {
+        id: Set(dist.id),
         credit_limit_fen: Set(50_000_000),
-        created_at: Set(now),
         ..Default::default()
     }
-    .insert(txn)
+    .update(txn)
     .await?;
-    distributor_account::ActiveModel {
-        distributor_id: Set(dist.id),
-        username: Set("dist-demo".into()),
-        password_hash: Set(password.to_owned()),
-        display_name: Set("华东采购".into()),
-        active: Set(true),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
-
     Ok(())
 }
 

@@ -1,109 +1,26 @@
 //! Every staff and distributor operation is refused without a token, with a consumer token,
-//! with the other audience's token and, where the role may not, with the wrong role. The
-//! operations are read from the live schema, so a new one must be classified below to pass.
+//! with the other audience's token and, where the role may not, with the wrong role; every role
+//! the table allows gets past the check. The operations are read from the live schema and the
+//! roles from the one table in code (`graphql_schema::access`), so a new operation must be
+//! classified there to pass.
 
 use std::collections::BTreeSet;
 
+use domain::auth::StaffRole;
+use graphql_schema::access::{self, Access};
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, Gql, TestApp};
 use serde_json::{Value, json};
 
-/// Staff operations and the roles that may call them.
-const STAFF_OPEN: &[&str] = &["login", "refreshSession"];
-const STAFF_ANY_ROLE: &[&str] = &[
-    "me",
-    "logout",
-    "findMember",
-    "member",
-    "updateMemberSkinProfile",
-    "addMemberTag",
-    "removeMemberTag",
-    "categories",
-    "allergenOptions",
-    "product",
-    "products",
-    "sku",
-    "tiers",
-    "stores",
-    "locations",
-    "stockLevels",
-    "lowStock",
-    "nearExpiry",
-    "stockMovements",
-    "memberPointsLedger",
-    "previewInStoreSale",
-    "recordInStoreSale",
-    "redeemPoints",
-    "storeOrder",
-    "orderRefunds",
-    "inspectCouponCode",
-    "redeemCouponAtCounter",
-    "redeemSampleVoucher",
-    "bookingServices",
-    "storeBookingSetup",
-    "baShifts",
-    "memberBookings",
-    "checkInBooking",
-    "redeemBooking",
-];
-const STAFF_HQ_ONLY: &[&str] = &[
-    "memberAuditLog",
-    "unmatchedPaymentNotifications",
-    "createCategory",
-    "createProduct",
-    "updateProduct",
-    "addSku",
-    "updateSku",
-    "createStore",
-    "createWarehouse",
-    "upsertTier",
-    "couponTemplates",
-    "couponReport",
-    "createCouponTemplate",
-    "setCouponTemplateActive",
-    "issueCoupons",
-    "flashSales",
-    "scheduleFlashSale",
-    "createCodeBatch",
-    "setCodeBatchActive",
-    "createScanWxacode",
-    "codeBatches",
-    "scanInsight",
-    "crossTerritoryReport",
-    "flaggedScans",
-    "subscriptionTemplates",
-    "previewSegment",
-    "campaigns",
-    "campaign",
-    "campaignReport",
-    "campaignAutomations",
-    "registerSubscriptionTemplate",
-    "createCampaign",
-    "scheduleCampaign",
-    "pauseCampaign",
-    "resumeCampaign",
-    "cancelCampaign",
-    "configureCampaignAutomation",
-];
-const STAFF_MANAGER_OR_HQ: &[&str] = &[
-    "receiveStock",
-    "transferStock",
-    "adjustStock",
-    "refundOrder",
-    "assignExclusiveBa",
-    "createBookingService",
-    "updateBookingService",
-    "setBookingPolicy",
-    "setOpeningHours",
-    "addStoreClosure",
-    "removeStoreClosure",
-    "setBaSkills",
-    "addBaShift",
-    "removeBaShift",
-    "blockBaTime",
-    "unblockBaTime",
-    "storeBookingDay",
-    "bookingReport",
+/// A service's refusal of a role (its own permission check) or of a scope (another store).
+const SERVICE_REFUSAL: &str = "your role may not do this";
+
+/// Operations the table allows a role but whose placeholder arguments name something outside
+/// the caller's store, so the service refuses the scope (with the same words as a role).
+/// (A booking service without a store is brand-wide: HQ's.)
+const SCOPE_REFUSED: &[(&str, StaffRole)] = &[
+    ("createBookingService", StaffRole::Manager),
+    ("updateBookingService", StaffRole::Manager),
 ];
 
 const DISTRIBUTOR_OPEN: &[&str] = &["login", "refreshSession"];
@@ -259,35 +176,47 @@ async fn code(gql: &Gql, op: &Operation) -> Option<String> {
     code_of(&gql.raw(&op.text, op.variables.clone()).await)
 }
 
+/// The code and message of the first error, if any.
+async fn outcome(gql: &Gql, op: &Operation) -> (Option<String>, String) {
+    let body = gql.raw(&op.text, op.variables.clone()).await;
+    (
+        code_of(&body),
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_operation_refuses_the_wrong_caller() {
     let app = TestApp::start(Backend::Embedded).await;
     app.login_member("matrix").await;
     let consumer_token = consumer_token(&app).await;
-    let ba = app.login_staff("ba-demo").await;
-    let manager = app.login_staff("manager-demo").await;
+    let roles = [
+        (StaffRole::Hq, app.login_staff("hq-demo").await),
+        (StaffRole::Finance, app.login_staff("finance-demo").await),
+        (StaffRole::Manager, app.login_staff("manager-demo").await),
+        (StaffRole::Ba, app.login_staff("ba-demo").await),
+    ];
     let dist = app.login_distributor("dist-demo").await;
     let staff_token = token_of(&app.staff(), "ba-demo").await;
 
-    // Staff endpoint.
+    // Staff endpoint: the schema and the table list the same operations.
     let staff_ops = operations(&app.staff()).await;
-    let classified: BTreeSet<&str> = STAFF_OPEN
-        .iter()
-        .chain(STAFF_ANY_ROLE)
-        .chain(STAFF_HQ_ONLY)
-        .chain(STAFF_MANAGER_OR_HQ)
-        .copied()
-        .collect();
+    let classified: BTreeSet<&str> = access::STAFF.iter().map(|(name, _)| *name).collect();
     let in_schema: BTreeSet<&str> = staff_ops.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(
         in_schema, classified,
-        "classify every staff operation in auth_matrix.rs"
+        "classify every staff operation in graphql-schema/src/access.rs"
     );
     let dist_token_on_staff = app.staff().with_token(&dist_token(&app).await);
-    for op in staff_ops
-        .iter()
-        .filter(|o| !STAFF_OPEN.contains(&o.name.as_str()))
-    {
+    let mut service_refusals = Vec::new();
+    for op in &staff_ops {
+        let rule = access::access(domain::auth::Audience::Staff, &op.name).unwrap();
+        if rule == Access::Public {
+            continue;
+        }
         for (who, gql) in [
             ("no token", app.staff()),
             ("consumer token", app.staff().with_token(&consumer_token)),
@@ -301,48 +230,53 @@ async fn every_operation_refuses_the_wrong_caller() {
                 op.name
             );
         }
-        if STAFF_HQ_ONLY.contains(&op.name.as_str()) {
-            assert_eq!(
-                code(&ba, op).await.as_deref(),
-                Some("FORBIDDEN"),
-                "{} as BA",
-                op.name
-            );
-            assert_eq!(
-                code(&manager, op).await.as_deref(),
-                Some("FORBIDDEN"),
-                "{} as manager",
-                op.name
-            );
-        }
-        if STAFF_MANAGER_OR_HQ.contains(&op.name.as_str()) {
-            assert_eq!(
-                code(&ba, op).await.as_deref(),
-                Some("FORBIDDEN"),
-                "{} as BA",
-                op.name
-            );
-        }
         // (logout would end the session the rest of the loop uses; its refusals are checked above)
-        if STAFF_ANY_ROLE.contains(&op.name.as_str()) && op.name != "logout" {
-            assert_ne!(
-                code(&ba, op).await.as_deref(),
-                Some("FORBIDDEN"),
-                "{} as BA",
-                op.name
-            );
-            assert_ne!(
-                code(&ba, op).await.as_deref(),
-                Some("UNAUTHENTICATED"),
-                "{} as BA",
-                op.name
-            );
+        if op.name == "logout" {
+            continue;
+        }
+        for (role, gql) in &roles {
+            let (code, message) = outcome(gql, op).await;
+            if rule.allows_staff(*role) {
+                assert_ne!(
+                    code.as_deref(),
+                    Some("UNAUTHENTICATED"),
+                    "{} as {role:?}",
+                    op.name
+                );
+                assert_ne!(message, access::ROLE_REFUSAL, "{} as {role:?}", op.name);
+                if code.as_deref() == Some("FORBIDDEN") && message == SERVICE_REFUSAL {
+                    service_refusals.push((op.name.clone(), *role));
+                }
+            } else {
+                assert_eq!(
+                    (code.as_deref(), message.as_str()),
+                    (Some("FORBIDDEN"), access::ROLE_REFUSAL),
+                    "{} as {role:?}",
+                    op.name
+                );
+            }
         }
     }
 
+    // Where the table allows a role, the service agrees (but for known scope refusals).
+    let expected: Vec<(String, StaffRole)> = SCOPE_REFUSED
+        .iter()
+        .map(|(op, role)| ((*op).to_owned(), *role))
+        .collect();
+    assert_eq!(
+        service_refusals, expected,
+        "a service refuses a role its table allows"
+    );
+
     // Distributor endpoint: everything but login needs a distributor token.
-    for op in operations(&app.distributor())
-        .await
+    let dist_ops = operations(&app.distributor()).await;
+    let classified: BTreeSet<&str> = access::DISTRIBUTOR.iter().map(|(name, _)| *name).collect();
+    let in_schema: BTreeSet<&str> = dist_ops.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(
+        in_schema, classified,
+        "classify every distributor operation in graphql-schema/src/access.rs"
+    );
+    for op in dist_ops
         .iter()
         .filter(|o| !DISTRIBUTOR_OPEN.contains(&o.name.as_str()))
     {

@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary (one link) with a module per capability.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod allergens;
 mod api_style;
 mod auth_matrix;

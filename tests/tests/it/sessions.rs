@@ -249,6 +249,32 @@ async fn parallel_failed_logins_stop_at_the_account_limit(backend: Backend) {
         staff_login_code(&app, "manager-demo", "demo-password", None).await,
         "RATE_LIMITED"
     );
+    // Each checked wrong password is in the audit log against the account, with the address;
+    // the refused flood is one entry, not 45.
+    use entities::audit_log::{Action, Column, Entity};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let manager = rouge_tests::fixtures::staff_principal(&app, "manager-demo").await;
+    let failed = Entity::find()
+        .filter(Column::Action.eq(Action::LoginFailed))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 5);
+    for row in &failed {
+        assert_eq!(row.subject_id, Some(manager.staff_id));
+        assert_eq!(row.client_addr.as_deref(), Some("127.0.0.1"));
+        assert!(
+            !serde_json::to_string(&row.detail.0)
+                .unwrap()
+                .contains("wrong-")
+        );
+    }
+    let throttled = Entity::find()
+        .filter(Column::Action.eq(Action::LoginThrottled))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(throttled.len(), 1);
 }
 
 /// A correct password gives its attempt back; a wrong one keeps it.

@@ -21,6 +21,13 @@ pub fn login_failures(audience: &str, username: &str) -> String {
     format!("login-failures:{audience}:{}", username.to_lowercase())
 }
 
+/// A staff or distributor account's revocation stamp: a random value replaced on every change to
+/// the account (active, role, store, password, its organisation). A session remembers the stamp
+/// it last saw; a different one sends the session back to the database before it is trusted.
+pub fn account_stamp(audience: &str, account_id: i64) -> String {
+    format!("account-stamp:{audience}:{account_id}")
+}
+
 /// Failed logins from one address, whatever the account.
 pub fn login_failures_from(ip: IpAddr) -> String {
     format!("login-failures-ip:{ip}")
@@ -111,6 +118,7 @@ mod tests {
             "login-failures:staff:li.na"
         );
         assert_eq!(login_failures_from(ip), "login-failures-ip:10.0.0.7");
+        assert_eq!(account_stamp("staff", 7), "account-stamp:staff:7");
         assert_eq!(lease("dispatch"), "lease:dispatch");
         assert_eq!(flash_sale_counters(42), "flash:{42}");
         assert_eq!(flash_sale_grab_rate(42, 7), "flash:{42}:rl:7");
