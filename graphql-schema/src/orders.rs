@@ -57,6 +57,46 @@ pub struct Order {
     pub created_at: DateTime,
     pub lines: Vec<OrderLine>,
     pub discounts: Vec<DiscountLine>,
+    /// Where a delivery order goes; null for pick-up, and for a flash-sale grab until the
+    /// member gives it (`setOrderDeliveryAddress`; it cannot be paid before).
+    pub delivery: Option<DeliveryAddressView>,
+}
+
+/// A delivery address as order screens show it: the phone masked.
+#[derive(SimpleObject)]
+pub struct DeliveryAddressView {
+    pub recipient: String,
+    pub phone_masked: String,
+    pub province: String,
+    pub city: String,
+    pub district: Option<String>,
+    pub detail: String,
+}
+
+impl From<orders::DeliveryAddress> for DeliveryAddressView {
+    fn from(a: orders::DeliveryAddress) -> Self {
+        Self {
+            phone_masked: a.phone_masked(),
+            recipient: a.recipient,
+            province: a.province,
+            city: a.city,
+            district: a.district,
+            detail: a.detail,
+        }
+    }
+}
+
+impl From<DeliveryAddressInput> for orders::DeliveryAddress {
+    fn from(a: DeliveryAddressInput) -> Self {
+        Self {
+            recipient: a.recipient,
+            phone: a.phone,
+            province: a.province,
+            city: a.city,
+            district: a.district,
+            detail: a.detail,
+        }
+    }
 }
 
 impl From<orders::Order> for Order {
@@ -78,6 +118,7 @@ impl From<orders::Order> for Order {
             pay_deadline: o.pay_deadline.map(Into::into),
             paid_at: o.paid_at.map(Into::into),
             created_at: o.created_at.into(),
+            delivery: o.delivery.map(Into::into),
             lines: o
                 .lines
                 .into_iter()
@@ -186,14 +227,7 @@ impl ConsumerOrdersMutation {
             (Some(store), None) => orders::Fulfilment::Pickup {
                 store_id: parse_id(&store)?,
             },
-            (None, Some(a)) => orders::Fulfilment::Delivery(orders::DeliveryAddress {
-                recipient: a.recipient,
-                phone: a.phone,
-                province: a.province,
-                city: a.city,
-                district: a.district,
-                detail: a.detail,
-            }),
+            (None, Some(a)) => orders::Fulfilment::Delivery(a.into()),
             _ => return Err(ApiError::bad_input("give either pickupStoreId or delivery")),
         };
         let coupon_ids = input
@@ -213,6 +247,21 @@ impl ConsumerOrdersMutation {
             &idempotency_key,
         )
         .await?;
+        Ok(order.into())
+    }
+    /// Gives (or corrects) where an unpaid delivery order goes: a flash-sale grab is created
+    /// before its address, and a delivery order without one cannot be paid
+    /// (`DELIVERY_ADDRESS_MISSING`). CONFLICT once the order is paid or closed.
+    async fn set_order_delivery_address(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        delivery: DeliveryAddressInput,
+    ) -> ApiResult<Order> {
+        let me = member(ctx).await?;
+        let order =
+            orders::set_delivery_address(app(ctx), me, parse_id(&order_id)?, delivery.into())
+                .await?;
         Ok(order.into())
     }
 }

@@ -28,6 +28,7 @@ pub(super) fn orders(e: &OrdersError) -> Option<Text> {
         E::SoldOut(sku) => t("OUT_OF_STOCK", format!("SKU {sku} 库存不足")),
         E::WrongState(_) => t("ORDER_WRONG_STATE", "订单当前的状态不允许此操作"),
         E::PaymentExpired => t("PAYMENT_EXPIRED", "订单的支付时间已过"),
+        E::DeliveryAddressMissing => t("DELIVERY_ADDRESS_MISSING", "请先填写收货地址再付款"),
         E::KeyReused => t("IDEMPOTENCY_KEY_REUSED", "该幂等键已用于另一笔订单"),
         E::AllergensNotAcknowledged(list) => t(
             "ALLERGENS_NOT_ACKNOWLEDGED",
@@ -38,7 +39,7 @@ pub(super) fn orders(e: &OrdersError) -> Option<Text> {
         E::Catalog(e) => catalog(e),
         E::Auth(e) => auth(e),
         E::Coupons(e) => coupons(e),
-        E::PayUnavailable(_) | E::Store(_) => None,
+        E::PayUnavailable(_) | E::Pii(_) | E::Store(_) => None,
         _ => None,
     }
 }

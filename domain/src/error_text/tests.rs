@@ -282,6 +282,8 @@ fn order_samples() -> Vec<OrdersError> {
         OrdersError::SoldOut(42),
         OrdersError::WrongState("already paid".into()),
         OrdersError::PaymentExpired,
+        OrdersError::DeliveryAddressMissing,
+        OrdersError::Pii(crate::platform::pii::PiiError::Decrypt),
         OrdersError::KeyReused,
         OrdersError::AllergensNotAcknowledged("PARFUM".into()),
         OrdersError::PayUnavailable(wechat()),

@@ -16,6 +16,7 @@ use crate::loyalty::LoyaltyError;
 use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use crate::pricing::PricingError;
 
+mod delivery;
 mod in_store;
 mod payment;
 mod place;
@@ -23,6 +24,7 @@ mod refunds;
 mod views;
 mod write;
 
+pub use delivery::set_delivery_address;
 pub use entities::order::{FulfilmentKind, OrderStatus, PaymentMethod};
 pub use in_store::{
     SalePreview, preview_in_store_sale, record_in_store_sale, record_in_store_sale_with_coupons,
@@ -55,6 +57,10 @@ pub enum OrdersError {
     WrongState(String),
     #[error("the order's payment time is over")]
     PaymentExpired,
+    #[error("add a delivery address before paying")]
+    DeliveryAddressMissing,
+    #[error("a stored delivery address could not be read")]
+    Pii(#[from] crate::platform::pii::PiiError),
     #[error("this idempotency key was already used for a different order")]
     KeyReused,
     #[error("these products contain the member's allergens: {0}; confirm with the member first")]
@@ -102,14 +108,16 @@ impl From<PricingError> for OrdersError {
 impl DomainError for OrdersError {
     fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidInput(_) | Self::AllergensNotAcknowledged(_) => ErrorCode::BadUserInput,
+            Self::InvalidInput(_)
+            | Self::AllergensNotAcknowledged(_)
+            | Self::DeliveryAddressMissing => ErrorCode::BadUserInput,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::NotYours => ErrorCode::Forbidden,
             Self::SoldOut(_) => ErrorCode::SoldOut,
             Self::WrongState(_) | Self::KeyReused => ErrorCode::Conflict,
             Self::PaymentExpired => ErrorCode::Expired,
             Self::PayUnavailable(_) => ErrorCode::Unavailable,
-            Self::PayRefused(_) => ErrorCode::Internal,
+            Self::PayRefused(_) | Self::Pii(_) => ErrorCode::Internal,
             Self::Loyalty(e) => e.code(),
             Self::Catalog(e) => e.code(),
             Self::Auth(e) => e.code(),

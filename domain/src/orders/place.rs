@@ -3,6 +3,7 @@
 
 use sea_orm::{EntityTrait, QuerySelect};
 
+use super::delivery::check_address;
 use super::write::{OrderDraft, insert_order, recorded, request_hash};
 use super::{
     DeliveryAddress, Fulfilment, FulfilmentKind, Order, OrderStatus, OrdersError, PlaceOrder,
@@ -15,44 +16,6 @@ use crate::platform::error::{StoreError, is_unique_violation};
 use crate::platform::{db, idempotency, validate};
 use crate::pricing::{self, Channel, Discount, DiscountKind, DraftLine, LineInput};
 use entities::member;
-
-fn check_address(a: &DeliveryAddress) -> Result<(), OrdersError> {
-    use crate::platform::validate::{FieldKind, field, field_opt};
-    let fields = [
-        (
-            FieldKind::Name,
-            "delivery.recipient",
-            a.recipient.as_str(),
-            32,
-        ),
-        (FieldKind::Phone, "delivery.phone", a.phone.as_str(), 20),
-        (
-            FieldKind::Region,
-            "delivery.province",
-            a.province.as_str(),
-            32,
-        ),
-        (FieldKind::Region, "delivery.city", a.city.as_str(), 32),
-        (
-            FieldKind::AddressLine,
-            "delivery.detail",
-            a.detail.as_str(),
-            128,
-        ),
-    ];
-    for (kind, name, value, max) in fields {
-        field(kind, name, value, Some(max)).map_err(invalid)?;
-    }
-    field_opt(
-        FieldKind::District,
-        "delivery.district",
-        a.district.as_deref(),
-    )
-    .map_err(invalid)?;
-    crate::members::normalise_phone(&a.phone)
-        .map_err(|_| invalid("delivery phone is not a phone number"))?;
-    Ok(())
-}
 
 /// A member places an online order. The same idempotency key returns the first order; the
 /// same key for a different order is a conflict.
@@ -124,10 +87,7 @@ async fn place_new(
             inventory::delivery_warehouse(&app.db).await?,
             None,
             FulfilmentKind::Delivery,
-            Some(
-                app.pii
-                    .encrypt(&serde_json::to_string(a).unwrap_or_default()),
-            ),
+            Some(super::delivery::seal(app, a)?),
         ),
     };
     let draft_lines = pricing::price_lines(&app.db, lines).await?;

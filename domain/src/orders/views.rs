@@ -45,6 +45,8 @@ pub struct Order {
     pub created_at: DateTime<Utc>,
     pub lines: Vec<OrderLine>,
     pub discounts: Vec<Discount>,
+    /// Where a delivery order goes; `None` for pick-up and for a grab not yet addressed.
+    pub delivery: Option<super::DeliveryAddress>,
 }
 
 /// An order with its lines and discounts.
@@ -88,9 +90,15 @@ async fn load_many(app: &AppState, rows: Vec<order::Model>) -> Result<Vec<Order>
             reference: d.reference,
         });
     }
-    Ok(rows
-        .into_iter()
-        .map(|r| Order {
+    rows.into_iter()
+        .map(|r| {
+            let delivery = r
+                .delivery_address
+                .as_deref()
+                .map(|sealed| super::delivery::open(app, sealed))
+                .transpose()?;
+            Ok(Order {
+            delivery,
             id: r.id,
             lines: lines.remove(&r.id).unwrap_or_default(),
             discounts: discounts.remove(&r.id).unwrap_or_default(),
@@ -109,8 +117,9 @@ async fn load_many(app: &AppState, rows: Vec<order::Model>) -> Result<Vec<Order>
             pay_deadline: r.pay_deadline,
             paid_at: r.paid_at,
             created_at: r.created_at,
+            })
         })
-        .collect())
+        .collect()
 }
 
 pub(crate) async fn row(app: &AppState, id: i64) -> Result<order::Model, OrdersError> {

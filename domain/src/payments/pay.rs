@@ -25,6 +25,10 @@ pub async fn pay_order(
         OrderStatus::Closed => return Err(OrdersError::PaymentExpired.into()),
         _ => return Err(OrdersError::WrongState("already paid".into()).into()),
     }
+    // A grabbed flash-sale order is created before the member says where it goes.
+    if row.fulfilment == orders::FulfilmentKind::Delivery && row.delivery_address.is_none() {
+        return Err(OrdersError::DeliveryAddressMissing.into());
+    }
     let deadline = row.pay_deadline.ok_or(OrdersError::PaymentExpired)?;
     if deadline <= app.clock.now() {
         return Err(OrdersError::PaymentExpired.into());

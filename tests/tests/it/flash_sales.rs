@@ -253,8 +253,42 @@ async fn grabs_make_orders_at_the_flash_price_and_replay(backend: Backend) {
             .await,
         "SOLD_OUT"
     );
-    // The flash order is paid like any other.
+    // The grab is created before the member says where it goes: it cannot be paid until she
+    // does, and then it is paid like any other order.
     let pay = "mutation($id: ID!) { payOrder(orderId: $id) { signType } }";
+    let refused = me.raw(pay, json!({ "id": order["id"] })).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["reason"], "DELIVERY_ADDRESS_MISSING",
+        "{refused}"
+    );
+    let address = "mutation($id: ID!, $a: DeliveryAddressInput!) { setOrderDeliveryAddress(orderId: $id, delivery: $a) { fulfilment delivery { recipient phoneMasked province city district detail } } }";
+    let bad = json!({ "recipient": "方菲", "phone": "not a phone", "province": "上海", "city": "上海", "detail": "南京西路 1515 号" });
+    assert_eq!(
+        me.err(address, json!({ "id": order["id"], "a": bad })).await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        other
+            .err(address, json!({ "id": order["id"], "a": { "recipient": "x", "phone": "13800000000", "province": "上海", "city": "上海", "detail": "x" } }))
+            .await,
+        "FORBIDDEN"
+    );
+    let good = json!({ "recipient": "方菲", "phone": "13812345678", "province": "上海", "city": "上海", "district": "静安区", "detail": "南京西路 1515 号" });
+    let addressed = me.ok(address, json!({ "id": order["id"], "a": good })).await;
+    assert_eq!(
+        addressed["setOrderDeliveryAddress"]["delivery"],
+        json!({ "recipient": "方菲", "phoneMasked": "138****5678", "province": "上海", "city": "上海", "district": "静安区", "detail": "南京西路 1515 号" })
+    );
+    // Sealed at rest: the stored column holds neither the phone nor the street.
+    let order_id: i64 = order["id"].as_str().unwrap().parse().unwrap();
+    let stored = entities::order::Entity::find_by_id(order_id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .delivery_address
+        .unwrap();
+    assert!(!stored.contains("13812345678") && !stored.contains("南京西路"));
     me.ok(pay, json!({ "id": order["id"] })).await;
     assert_counters_match(&app, sale_id.parse().unwrap()).await;
 }
