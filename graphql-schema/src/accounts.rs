@@ -110,7 +110,12 @@ impl StaffAccountsQuery {
         let who = staff(ctx).await?;
         let page = pagination::keyset(first, after.as_deref())?;
         let list = accounts::list_distributors(app(ctx), who, active, page).await?;
-        Ok(pagination::connection(list, &page, |d| d.id, Distributor::from))
+        Ok(pagination::connection(
+            list,
+            &page,
+            |d| d.id,
+            Distributor::from,
+        ))
     }
 
     /// The accounts of one distributor organisation (HQ).

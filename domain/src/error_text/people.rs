@@ -23,6 +23,10 @@ pub(super) fn auth(e: &AuthError) -> Option<Text> {
         E::Unauthenticated => t("SIGN_IN_REQUIRED", "请先登录"),
         E::BadCredentials => t("BAD_CREDENTIALS", "用户名或密码错误"),
         E::AccountDisabled => t("ACCOUNT_DISABLED", "该账号已停用"),
+        E::PasswordChangeRequired => t(
+            "PASSWORD_CHANGE_REQUIRED",
+            "该账号仍在使用一次性密码：请先通过 changeMyPassword 修改密码",
+        ),
         E::Throttled => t("SIGN_IN_THROTTLED", "登录失败次数过多，请稍后再试"),
         E::InvalidWeChatCode => t(
             "WECHAT_CODE_INVALID",
@@ -180,12 +184,18 @@ pub(super) fn accounts(e: &AccountsError) -> Option<Text> {
             "密码太弱：至少 10 个字符，不能包含用户名，也不能是常见密码",
         ),
         E::UsernameTaken(name) => t("USERNAME_TAKEN", format!("用户名 {name} 已被占用")),
-        E::CodeTaken(code) => t("DISTRIBUTOR_CODE_TAKEN", format!("经销商编码 {code} 已被占用")),
+        E::CodeTaken(code) => t(
+            "DISTRIBUTOR_CODE_TAKEN",
+            format!("经销商编码 {code} 已被占用"),
+        ),
         E::WrongPassword => t("WRONG_PASSWORD", "当前密码不正确"),
         E::NotFound => t("NOT_FOUND", not_found("account")),
         E::DistributorNotFound => t("NOT_FOUND", not_found("distributor")),
         E::StoreNotFound => t("NOT_FOUND", not_found("store")),
-        E::NotAllowed(_) => t("ACCOUNT_SCOPE_NOT_ALLOWED", "您的角色或所属门店、机构无权管理该账号"),
+        E::NotAllowed(_) => t(
+            "ACCOUNT_SCOPE_NOT_ALLOWED",
+            "您的角色或所属门店、机构无权管理该账号",
+        ),
         E::Hash | E::Store(_) => None,
         _ => None,
     }

@@ -196,6 +196,7 @@ fn auth_samples() -> Vec<AuthError> {
         AuthError::Unauthenticated,
         AuthError::BadCredentials,
         AuthError::AccountDisabled,
+        AuthError::PasswordChangeRequired,
         AuthError::Throttled,
         AuthError::InvalidWeChatCode,
         AuthError::WeChatCodeUsed,

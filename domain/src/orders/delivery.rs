@@ -52,14 +52,16 @@ pub(super) fn check_address(a: &DeliveryAddress) -> Result<(), OrdersError> {
 
 /// Seals an address for the order row (personal data: encrypted at rest).
 pub(super) fn seal(app: &AppState, address: &DeliveryAddress) -> Result<String, OrdersError> {
-    let json = serde_json::to_string(address).map_err(|_| invalid("unreadable delivery address"))?;
+    let json =
+        serde_json::to_string(address).map_err(|_| invalid("unreadable delivery address"))?;
     Ok(app.pii.encrypt(&json))
 }
 
 /// Opens a sealed address; one that does not open is an error, never an empty address.
 pub(super) fn open(app: &AppState, sealed: &str) -> Result<DeliveryAddress, OrdersError> {
     let json = app.pii.decrypt(sealed)?;
-    serde_json::from_str(&json).map_err(|_| OrdersError::Pii(crate::platform::pii::PiiError::Decrypt))
+    serde_json::from_str(&json)
+        .map_err(|_| OrdersError::Pii(crate::platform::pii::PiiError::Decrypt))
 }
 
 /// The member gives (or corrects) where one of her unpaid delivery orders goes.
@@ -76,11 +78,16 @@ pub async fn set_delivery_address(
         return Err(OrdersError::NotYours);
     }
     if current.fulfilment != FulfilmentKind::Delivery {
-        return Err(invalid("this order is collected at a store; it has no delivery address"));
+        return Err(invalid(
+            "this order is collected at a store; it has no delivery address",
+        ));
     }
     // Only while unpaid, in the same statement: a payment landing now keeps the address it paid for.
     let updated = order::Entity::update_many()
-        .col_expr(order::Column::DeliveryAddress, Expr::value(seal(app, &address)?))
+        .col_expr(
+            order::Column::DeliveryAddress,
+            Expr::value(seal(app, &address)?),
+        )
         .filter(order::Column::Id.eq(order_id))
         .filter(order::Column::Status.eq(OrderStatus::PendingPayment))
         .exec(&app.db)
@@ -130,7 +137,10 @@ mod tests {
     #[test]
     fn phones_are_masked_in_order_views() {
         assert_eq!(with_phone("13812345678").phone_masked(), "138****5678");
-        assert_eq!(with_phone("+86 138 1234 5678").phone_masked(), "138****5678");
+        assert_eq!(
+            with_phone("+86 138 1234 5678").phone_masked(),
+            "138****5678"
+        );
         assert_eq!(with_phone("12345").phone_masked(), "*****");
     }
 }

@@ -331,9 +331,9 @@ async fn the_showcase_gives_every_flow_something_to_show(backend: Backend) {
 
     let (mei, mei_id) = app.login_member("demo-mei").await;
     let sales = mei
-        .ok("{ flashSales { title status sold } }", json!({}))
+        .ok("{ flashSales { nodes { title status sold } } }", json!({}))
         .await;
-    let statuses: Vec<&Value> = sales["flashSales"]
+    let statuses: Vec<&Value> = sales["flashSales"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
@@ -345,11 +345,12 @@ async fn the_showcase_gives_every_flow_something_to_show(backend: Backend) {
     // 小美's grab: paid, delivered from the warehouse to her address (stored encrypted).
     let orders = mei
         .ok(
-            "{ myOrders { orders { orderNo status fulfilment discounts { kind } } } }",
+            "{ myOrders { nodes { orderNo status fulfilment discounts { kind } delivery { recipient district } } } }",
             json!({}),
         )
         .await;
-    let order = &orders["myOrders"]["orders"][0];
+    let order = &orders["myOrders"]["nodes"][0];
+    assert_eq!(order["delivery"]["district"], "静安区");
     assert_eq!(order["status"], "PAID");
     assert_eq!(order["fulfilment"], "DELIVERY");
     assert_eq!(order["discounts"][0]["kind"], "FLASH_SALE");
@@ -374,11 +375,11 @@ async fn the_showcase_gives_every_flow_something_to_show(backend: Backend) {
     let (lily, _) = app.login_member("demo-lily").await;
     let coupons = lily
         .ok(
-            "{ myCoupons(status: AVAILABLE) { id template { name channels } } }",
+            "{ myCoupons(status: AVAILABLE) { nodes { id template { name channels } } } }",
             json!({}),
         )
         .await;
-    let counter = coupons["myCoupons"]
+    let counter = coupons["myCoupons"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
@@ -412,15 +413,15 @@ async fn the_showcase_gives_every_flow_something_to_show(backend: Backend) {
         .login_staff("manager-demo")
         .await
         .ok(
-            "query($l: ID!) { lowStock(locationId: $l) { skuId onHand safetyStock } nearExpiry(locationId: $l) { lot quantity } }",
+            "query($l: ID!) { lowStock(locationId: $l) { nodes { skuId onHand safetyStock } } nearExpiry(locationId: $l) { nodes { lot quantity } } }",
             json!({ "l": location }),
         )
         .await;
-    let low = stock["lowStock"].as_array().unwrap();
+    let low = stock["lowStock"]["nodes"].as_array().unwrap();
     assert_eq!(low.len(), 1, "{stock}");
     assert_eq!(low[0]["onHand"], domain::seed::LOW_STOCK_SKU.1);
     assert_eq!(
-        stock["nearExpiry"],
+        stock["nearExpiry"]["nodes"],
         json!([{ "lot": domain::seed::NEAR_EXPIRY_LOT.1, "quantity": 6 }])
     );
 

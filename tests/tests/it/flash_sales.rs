@@ -264,7 +264,8 @@ async fn grabs_make_orders_at_the_flash_price_and_replay(backend: Backend) {
     let address = "mutation($id: ID!, $a: DeliveryAddressInput!) { setOrderDeliveryAddress(orderId: $id, delivery: $a) { fulfilment delivery { recipient phoneMasked province city district detail } } }";
     let bad = json!({ "recipient": "方菲", "phone": "not a phone", "province": "上海", "city": "上海", "detail": "南京西路 1515 号" });
     assert_eq!(
-        me.err(address, json!({ "id": order["id"], "a": bad })).await,
+        me.err(address, json!({ "id": order["id"], "a": bad }))
+            .await,
         "BAD_USER_INPUT"
     );
     assert_eq!(
@@ -274,7 +275,9 @@ async fn grabs_make_orders_at_the_flash_price_and_replay(backend: Backend) {
         "FORBIDDEN"
     );
     let good = json!({ "recipient": "方菲", "phone": "13812345678", "province": "上海", "city": "上海", "district": "静安区", "detail": "南京西路 1515 号" });
-    let addressed = me.ok(address, json!({ "id": order["id"], "a": good })).await;
+    let addressed = me
+        .ok(address, json!({ "id": order["id"], "a": good }))
+        .await;
     assert_eq!(
         addressed["setOrderDeliveryAddress"]["delivery"],
         json!({ "recipient": "方菲", "phoneMasked": "138****5678", "province": "上海", "city": "上海", "district": "静安区", "detail": "南京西路 1515 号" })
