@@ -46,7 +46,7 @@ enum Command {
     Worker,
     /// Load data.
     Seed {
-        /// The demo stores, staff (hq-demo, manager-demo, ba-demo), distributor (dist-demo) and members.
+        /// The demo stores, staff (hq-demo, finance-demo, manager-demo, ba-demo, ...), distributor (dist-demo) and members.
         #[arg(long)]
         demo: bool,
     },
@@ -181,7 +181,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if wechat.is_fake() {
         println!("  WeChat: in-process fake (log in with codes like test:demo-lily:1)");
         println!(
-            "  demo staff: hq-demo, manager-demo, ba-demo; distributor: dist-demo (password demo-password)"
+            "  demo staff: hq-demo, finance-demo, manager-demo, ba-demo, ba-bj-demo, ba-gz-demo; distributor: dist-demo (password demo-password)"
         );
     }
     tracing::info!(
