@@ -6,8 +6,7 @@ use sea_orm::{EntityTrait, QuerySelect};
 use super::delivery::check_address;
 use super::write::{OrderDraft, insert_order, recorded, request_hash};
 use super::{
-    DeliveryAddress, Fulfilment, FulfilmentKind, Order, OrderStatus, OrdersError, PlaceOrder,
-    invalid, load,
+    Fulfilment, FulfilmentKind, Order, OrderStatus, OrdersError, PlaceOrder, invalid, load,
 };
 use crate::AppState;
 use crate::auth::MemberPrincipal;
