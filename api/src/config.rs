@@ -87,6 +87,8 @@ pub struct Config {
     pub booking: BookingConfig,
     /// Flash-sale tuning; unset keys keep the built-in defaults.
     pub flash_sales: FlashSalesConfig,
+    /// The privacy policy and sensitive-data consent texts members agree to.
+    pub privacy: PrivacyConfig,
     /// Distributed tracing: W3C trace context and OTLP export.
     pub telemetry: TelemetryConfig,
 }
@@ -125,6 +127,19 @@ pub struct FlashSalesConfig {
     /// Orders of winning grabs written at once by one replica (default 8; keep it below
     /// `database.max_connections`).
     pub order_writers: Option<usize>,
+}
+
+/// The texts members agree to (PIPL); unset keys keep the built-in defaults. Changing a
+/// version makes every member accept (or consent) again.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PrivacyConfig {
+    pub policy_version: Option<String>,
+    pub policy_url: Option<String>,
+    pub sensitive_version: Option<String>,
+    pub sensitive_url: Option<String>,
+    /// Why skin concerns and allergies are asked for, shown beside the consent.
+    pub sensitive_purpose: Option<String>,
 }
 
 /// Booking settings; unset keys keep the built-in defaults.
@@ -295,6 +310,7 @@ impl Default for Config {
             scan: ScanConfig::default(),
             booking: BookingConfig::default(),
             flash_sales: FlashSalesConfig::default(),
+            privacy: PrivacyConfig::default(),
             telemetry: TelemetryConfig::default(),
         }
     }

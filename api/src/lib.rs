@@ -9,6 +9,7 @@ pub mod demo;
 pub mod dev_pay;
 pub mod graphiql;
 pub mod http;
+pub mod members_export;
 pub mod metrics;
 pub mod telemetry;
 pub mod worker;
@@ -261,6 +262,18 @@ pub fn settings(config: &Config, notify_url: &str) -> Settings {
             ..Default::default()
         },
         booking: booking_settings(&config.booking),
+        privacy: privacy_settings(&config.privacy),
+    }
+}
+
+fn privacy_settings(c: &config::PrivacyConfig) -> domain::privacy::PrivacySettings {
+    let d = domain::privacy::PrivacySettings::default();
+    domain::privacy::PrivacySettings {
+        policy_version: c.policy_version.clone().unwrap_or(d.policy_version),
+        policy_url: c.policy_url.clone().unwrap_or(d.policy_url),
+        sensitive_version: c.sensitive_version.clone().unwrap_or(d.sensitive_version),
+        sensitive_url: c.sensitive_url.clone().unwrap_or(d.sensitive_url),
+        sensitive_purpose: c.sensitive_purpose.clone().unwrap_or(d.sensitive_purpose),
     }
 }
 

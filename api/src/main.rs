@@ -60,10 +60,30 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Members' data rights requested through customer service.
+    Members {
+        #[command(subcommand)]
+        command: MembersCommand,
+    },
     /// Write consumer.graphql, staff.graphql and distributor.graphql.
     ExportSchema {
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum MembersCommand {
+    /// Write everything Rouge holds about a member (the document `exportMyData` returns) to a
+    /// new file, readable by its owner only. The export is audited with --reference.
+    Export {
+        #[arg(long)]
+        member: i64,
+        #[arg(long)]
+        out: PathBuf,
+        /// The customer-service ticket the request came with, kept in the audit log.
+        #[arg(long, default_value = "")]
+        reference: String,
     },
 }
 
@@ -121,6 +141,22 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         Command::Admin { command } => {
             let db = open_database(&config).await?;
             admin::run(&config, db, command).await
+        }
+        Command::Members {
+            command:
+                MembersCommand::Export {
+                    member,
+                    out,
+                    reference,
+                },
+        } => {
+            let db = open_database(&config).await?;
+            let (state, wechat) = api::state_from_config(&config, db, "http://127.0.0.1").await?;
+            let written = api::members_export::write(&state, member, &reference, &out).await;
+            wechat.shutdown().await;
+            written?;
+            println!("wrote member {member}'s data to {}", out.display());
+            Ok(())
         }
         Command::ExportSchema { .. } => Ok(()),
     }

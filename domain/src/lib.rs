@@ -13,6 +13,7 @@ pub mod campaigns;
 pub mod catalog;
 pub mod coupons;
 pub mod distributors;
+pub mod erasure;
 pub mod error_text;
 pub mod flash_sales;
 pub mod inventory;
@@ -23,6 +24,7 @@ pub mod orders;
 pub mod payments;
 pub mod platform;
 pub mod pricing;
+pub mod privacy;
 pub mod scan_codes;
 pub mod seed;
 pub mod subscriptions;
@@ -74,6 +76,7 @@ pub struct Settings {
     pub scan: scan_codes::ScanSettings,
     pub campaigns: campaigns::CampaignSettings,
     pub booking: booking::BookingSettings,
+    pub privacy: privacy::PrivacySettings,
 }
 
 /// Facts about the request an action arrives in, kept with audit entries and used for throttling.

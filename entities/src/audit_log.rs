@@ -68,6 +68,13 @@ pub enum Action {
     DistributorAccountDeactivate,
     #[sea_orm(string_value = "distributor_account.password.change")]
     DistributorAccountPasswordChange,
+    /// Everything held about a member was exported: by the member, or for a request made
+    /// through customer service (`rouge members export`).
+    #[sea_orm(string_value = "member.data.export")]
+    MemberDataExport,
+    /// A member's personal data was erased (by the member or by HQ, with the reason).
+    #[sea_orm(string_value = "member.erase")]
+    MemberErase,
     /// A wrong password, an unknown or disabled account (the attempted password never).
     #[sea_orm(string_value = "login.failed")]
     LoginFailed,

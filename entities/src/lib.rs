@@ -30,6 +30,7 @@ pub mod flash_sale_quota;
 pub mod location;
 pub mod member;
 pub mod member_allergy;
+pub mod member_consent;
 pub mod member_insight;
 pub mod member_tag;
 pub mod order;

@@ -138,6 +138,9 @@ pub struct Model {
     pub profile_updated_by: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When the member's personal data was erased (PIPL): the row stays as the anonymous
+    /// tombstone their orders, payments and ledgers point to.
+    pub erased_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

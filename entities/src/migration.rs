@@ -22,6 +22,7 @@ mod m0009_booking_member_cells;
 mod m0010_region_codes;
 mod m0011_coupon_source_key;
 mod m0012_accounts;
+mod m0013_member_privacy;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_region_codes::Migration),
             Box::new(m0011_coupon_source_key::Migration),
             Box::new(m0012_accounts::Migration),
+            Box::new(m0013_member_privacy::Migration),
         ]
     }
 }

@@ -84,6 +84,7 @@ pub const STAFF: &[(&str, Access)] = &[
     ("addMemberTag", s(TagMembers)),
     ("removeMemberTag", s(TagMembers)),
     ("assignExclusiveBa", s(AssignExclusiveBa)),
+    ("eraseMember", s(EraseMembers)),
     // catalog and places
     ("categories", s(ViewCatalog)),
     ("allergenOptions", s(ViewCatalog)),
@@ -182,6 +183,17 @@ pub const DISTRIBUTOR: &[(&str, Access)] = &[
     ("deactivateTeamAccount", Access::DistributorOwner),
 ];
 
+/// The consumer operations a member may call before accepting the current privacy policy:
+/// signing in, the session, reading and accepting the policy. Everything else is refused
+/// with `FORBIDDEN` and reason `CONSENT_REQUIRED`.
+pub const CONSUMER_WITHOUT_CONSENT: &[&str] = &[
+    "login",
+    "refreshSession",
+    "logout",
+    "privacyPolicy",
+    "acceptPrivacyPolicy",
+];
+
 /// What an operation of an audience's schema needs; `None` for one nobody classified.
 pub fn access(audience: Audience, operation: &str) -> Option<Access> {
     let table = match audience {
@@ -229,7 +241,15 @@ pub fn check(request: &RequestContext, operation: &str) -> Result<(), ServerErro
             "this operation is not available",
         ));
     };
-    if access == Public || request.audience == Audience::Consumer {
+    if request.audience == Audience::Consumer {
+        if request.consent_required && !CONSUMER_WITHOUT_CONSENT.contains(&operation) {
+            let refusal = crate::ApiError::from(domain::privacy::PrivacyError::ConsentRequired);
+            return Err(async_graphql::Error::from(refusal)
+                .into_server_error(async_graphql::Pos::default()));
+        }
+        return Ok(());
+    }
+    if access == Public {
         return Ok(());
     }
     let unauthenticated = || refusal(ErrorCode::Unauthenticated, "sign-in required");

@@ -20,6 +20,9 @@ pub struct RequestContext {
     /// The account still has a one-time password: only `Session` operations run
     /// (see [`crate::access`]).
     pub password_change_required: bool,
+    /// A member who has not accepted the current privacy policy: only the operations of
+    /// [`crate::access::CONSUMER_WITHOUT_CONSENT`] run.
+    pub consent_required: bool,
     /// The calling member's allergies, read once per request for every product's warnings.
     pub(crate) member_allergies: OnceCell<Result<Vec<String>, ApiError>>,
 }
@@ -31,6 +34,7 @@ impl RequestContext {
             principal,
             meta,
             password_change_required: false,
+            consent_required: false,
             member_allergies: OnceCell::new(),
         }
     }
@@ -42,8 +46,10 @@ impl RequestContext {
         meta: RequestMeta,
     ) -> Self {
         let password_change_required = caller.as_ref().is_some_and(|c| c.password_change_required);
+        let consent_required = caller.as_ref().is_some_and(|c| c.consent_required);
         Self {
             password_change_required,
+            consent_required,
             ..Self::new(audience, caller.map(|c| c.principal), meta)
         }
     }

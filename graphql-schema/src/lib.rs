@@ -25,6 +25,7 @@ mod loyalty;
 mod members;
 mod orders;
 mod payments;
+mod privacy;
 mod scan_codes;
 mod subscriptions;
 
@@ -40,6 +41,7 @@ pub use error::ApiError;
 #[graphql(name = "Query")]
 pub struct ConsumerQuery(
     members::ConsumerMembersQuery,
+    privacy::ConsumerPrivacyQuery,
     subscriptions::ConsumerSubscriptionsQuery,
     catalog::CatalogQuery<catalog::ConsumerView>,
     inventory::ConsumerStoresQuery,
@@ -57,6 +59,7 @@ pub struct ConsumerQuery(
 pub struct ConsumerMutation(
     auth::ConsumerAuthMutation,
     members::ConsumerMembersMutation,
+    privacy::ConsumerPrivacyMutation,
     subscriptions::ConsumerSubscriptionsMutation,
     orders::ConsumerOrdersMutation,
     payments::ConsumerPaymentsMutation,

@@ -121,6 +121,14 @@ impl Member {
         Ok(members::allergies(app(ctx), self.inner.id).await?)
     }
 
+    /// The member's consents: whether the privacy policy is accepted and whether skin
+    /// concerns and allergies may be recorded (the BA checks before a skin test).
+    async fn consents(&self, ctx: &Context<'_>) -> ApiResult<crate::privacy::MemberConsents> {
+        Ok(domain::privacy::consent_status(app(ctx), self.inner.id)
+            .await?
+            .into())
+    }
+
     async fn tags(&self, ctx: &Context<'_>) -> ApiResult<Vec<Tag>> {
         Ok(members::tags(app(ctx), self.inner.id)
             .await?
@@ -315,6 +323,16 @@ impl StaffMembersMutation {
                 .await?
                 .into(),
         )
+    }
+
+    /// Erases a member's personal data on a request (HQ), as the member's `deleteMyAccount`
+    /// does: at once and for good, sessions ended; orders and payments stay, anonymous. The
+    /// reason (a ticket, not personal data) is kept in the audit log.
+    async fn erase_member(&self, ctx: &Context<'_>, id: ID, reason: String) -> ApiResult<bool> {
+        let staff = staff(ctx).await?;
+        let id = parse_id(&id)?;
+        domain::erasure::erase_member(app(ctx), staff, meta(ctx)?, id, &reason).await?;
+        Ok(true)
     }
 
     async fn add_member_tag(

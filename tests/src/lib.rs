@@ -281,8 +281,28 @@ impl TestApp {
         )
     }
 
-    /// Logs a WeChat user into the mini-program with a fresh fake login code.
+    /// Logs a WeChat user into the mini-program with a fresh fake login code, and gives the
+    /// consents a member gives in the mini-program before using it: the current privacy policy
+    /// (without it every other operation is refused) and the sensitive-data consent (without it
+    /// skin concerns and allergies cannot be recorded). Tests of the consents themselves use
+    /// [`Self::login_member_without_consent`].
     pub async fn login_member(&self, wechat_user: &str) -> (Gql, String) {
+        let (gql, id) = self.login_member_without_consent(wechat_user).await;
+        gql.ok(
+            "mutation($v: String!) { acceptPrivacyPolicy(version: $v) { privacyPolicyCurrent } }",
+            serde_json::json!({ "v": domain::privacy::DEFAULT_POLICY_VERSION }),
+        )
+        .await;
+        gql.ok(
+            "mutation($v: String!) { grantSensitiveDataConsent(version: $v) { sensitiveDataConsent } }",
+            serde_json::json!({ "v": domain::privacy::DEFAULT_SENSITIVE_VERSION }),
+        )
+        .await;
+        (gql, id)
+    }
+
+    /// Logs a WeChat user in without giving any consent (a first login in the mini-program).
+    pub async fn login_member_without_consent(&self, wechat_user: &str) -> (Gql, String) {
         let code = format!("test:{wechat_user}:{}", uuid::Uuid::new_v4().simple());
         let data = self
             .consumer()

@@ -84,11 +84,13 @@ pub enum Permission {
     ManageDistributors,
     /// Distributor organisations with their credit (HQ and finance).
     ViewDistributors,
+    /// Erase a member's personal data on a request (HQ).
+    EraseMembers,
 }
 
 impl Permission {
     /// Every permission, for tests and documentation that walk the table.
-    pub const ALL: [Self; 26] = {
+    pub const ALL: [Self; 27] = {
         use Permission::*;
         [
             ViewCatalog,
@@ -117,6 +119,7 @@ impl Permission {
             ManageStaff,
             ManageDistributors,
             ViewDistributors,
+            EraseMembers,
         ]
     };
 
@@ -138,7 +141,9 @@ impl Permission {
             | ViewBookingReports | ManageStaff => matches!(role, Hq | Manager),
             ReadPaymentExceptions | ViewDistributors => matches!(role, Hq | Finance),
             ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons | ManageFlashSales
-            | ManageScanCodes | ManageCampaigns | ManageDistributors => matches!(role, Hq),
+            | ManageScanCodes | ManageCampaigns | ManageDistributors | EraseMembers => {
+                matches!(role, Hq)
+            }
         }
     }
 }

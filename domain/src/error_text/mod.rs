@@ -87,13 +87,18 @@ impl<E: DomainError> Explain for E {
 /// The text written for this error, if any: the module error enums are told apart by type.
 fn written(err: &dyn Any) -> Option<Text> {
     use crate::{
-        accounts, audit, auth, booking, campaigns, catalog, coupons, distributors, flash_sales,
-        inventory, loyalty, members, orders, payments, pricing, scan_codes, subscriptions,
+        accounts, audit, auth, booking, campaigns, catalog, coupons, distributors, erasure,
+        flash_sales, inventory, loyalty, members, orders, payments, pricing, privacy, scan_codes,
+        subscriptions,
     };
     if let Some(e) = err.downcast_ref::<auth::AuthError>() {
         people::auth(e)
     } else if let Some(e) = err.downcast_ref::<members::MembersError>() {
         people::members(e)
+    } else if let Some(e) = err.downcast_ref::<erasure::ErasureError>() {
+        people::erasure(e)
+    } else if let Some(e) = err.downcast_ref::<privacy::PrivacyError>() {
+        people::privacy(e)
     } else if let Some(e) = err.downcast_ref::<booking::BookingError>() {
         people::booking(e)
     } else if let Some(e) = err.downcast_ref::<subscriptions::SubscriptionsError>() {

@@ -12,7 +12,9 @@ use crate::auth::AuthError;
 use crate::booking::BookingError;
 use crate::campaigns::CampaignsError;
 use crate::distributors::DistributorsError;
+use crate::erasure::ErasureError;
 use crate::members::MembersError;
+use crate::privacy::PrivacyError;
 use crate::scan_codes::ScanError;
 use crate::subscriptions::SubscriptionsError;
 
@@ -59,6 +61,10 @@ pub(super) fn members(e: &MembersError) -> Option<Text> {
         E::PhoneTaken => t("PHONE_TAKEN", "该手机号已绑定其他会员"),
         E::SystemTag => t("SYSTEM_TAG", "系统标签由 Rouge 自动设置，不能手动修改"),
         E::TagNotFound => t("NOT_FOUND", "该会员没有这个标签"),
+        E::SensitiveConsentRequired => t(
+            "SENSITIVE_CONSENT_REQUIRED",
+            "肌肤困扰和过敏成分属于敏感个人信息，需会员本人先同意后才能记录",
+        ),
         E::Auth(e) => auth(e),
         E::CodeAllocation | E::Pii(_) | E::Store(_) => None,
         _ => None,
@@ -197,6 +203,39 @@ pub(super) fn accounts(e: &AccountsError) -> Option<Text> {
             "您的角色或所属门店、机构无权管理该账号",
         ),
         E::Hash | E::Store(_) => None,
+        _ => None,
+    }
+}
+
+#[allow(unreachable_patterns)]
+pub(super) fn privacy(e: &PrivacyError) -> Option<Text> {
+    use PrivacyError as E;
+    match e {
+        E::ConsentRequired => t("CONSENT_REQUIRED", "请先阅读并同意最新的隐私政策"),
+        E::OutdatedVersion => t(
+            "POLICY_VERSION_OUTDATED",
+            "该版本不是当前版本，请重新阅读并同意当前版本",
+        ),
+        E::SensitiveConsentRequired => t(
+            "SENSITIVE_CONSENT_REQUIRED",
+            "肌肤困扰和过敏成分属于敏感个人信息，需会员本人先同意后才能记录",
+        ),
+        E::MemberNotFound => t("NOT_FOUND", not_found("member")),
+        E::Auth(e) => auth(e),
+        E::Pii(_) | E::Store(_) => None,
+        _ => None,
+    }
+}
+
+#[allow(unreachable_patterns)]
+pub(super) fn erasure(e: &ErasureError) -> Option<Text> {
+    use ErasureError as E;
+    match e {
+        E::NotFound => t("NOT_FOUND", not_found("member")),
+        E::AlreadyErased => t("ALREADY_ERASED", "该会员的个人信息已被删除"),
+        E::InvalidInput(m) => t("INVALID_INPUT", invalid_input_zh(m)),
+        E::Auth(e) => auth(e),
+        E::Store(_) => None,
         _ => None,
     }
 }

@@ -18,6 +18,7 @@ use crate::campaigns::CampaignsError;
 use crate::catalog::CatalogError;
 use crate::coupons::CouponsError;
 use crate::distributors::DistributorsError;
+use crate::erasure::ErasureError;
 use crate::flash_sales::FlashSalesError;
 use crate::inventory::InventoryError;
 use crate::loyalty::LoyaltyError;
@@ -27,6 +28,7 @@ use crate::payments::PaymentsError;
 use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use crate::platform::kv::KvError;
 use crate::pricing::PricingError;
+use crate::privacy::PrivacyError;
 use crate::scan_codes::ScanError;
 use crate::subscriptions::SubscriptionsError;
 
@@ -115,10 +117,33 @@ fn every_error_variant_has_a_reason_and_a_chinese_message() {
             MembersError::PhoneTaken,
             MembersError::SystemTag,
             MembersError::TagNotFound,
+            MembersError::SensitiveConsentRequired,
             MembersError::Auth(AuthError::Forbidden),
             MembersError::CodeAllocation,
             MembersError::Pii(crate::platform::pii::PiiError::Decrypt),
             MembersError::Store(store()),
+        ],
+        &mut p,
+    );
+    check(
+        vec![
+            PrivacyError::ConsentRequired,
+            PrivacyError::OutdatedVersion,
+            PrivacyError::SensitiveConsentRequired,
+            PrivacyError::MemberNotFound,
+            PrivacyError::Pii(crate::platform::pii::PiiError::Decrypt),
+            PrivacyError::Auth(AuthError::Forbidden),
+            PrivacyError::Store(store()),
+        ],
+        &mut p,
+    );
+    check(
+        vec![
+            ErasureError::NotFound,
+            ErasureError::AlreadyErased,
+            ErasureError::InvalidInput("type DELETE to confirm".into()),
+            ErasureError::Auth(AuthError::Forbidden),
+            ErasureError::Store(store()),
         ],
         &mut p,
     );

@@ -2,18 +2,41 @@
 
 use sea_orm::ActiveEnum;
 
-use super::{revocation, sessions};
+use super::revocation;
+use super::sessions::{self, SessionRecord};
 use crate::AppState;
 use crate::auth::{
     Audience, AuthError, DistributorPrincipal, MemberPrincipal, Principal, StaffPrincipal,
     StaffRole,
 };
 
-/// Who is calling, and whether they must change a one-time password before anything else.
+/// Who is calling, and whether they must change a one-time password (staff, distributors) or
+/// accept the current privacy policy (members) before anything else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
     pub principal: Principal,
     pub password_change_required: bool,
+    pub consent_required: bool,
+}
+
+/// Whether a member's session may act: once the session has seen the current policy version
+/// accepted it keeps it (no database read); until then the database is asked on each request,
+/// and an acceptance (made on this or another device) is written into the session.
+async fn consent_required(
+    app: &AppState,
+    sid: &str,
+    record: &mut SessionRecord,
+) -> Result<bool, AuthError> {
+    let current = &app.settings.privacy.policy_version;
+    if record.privacy_version.as_ref() == Some(current) {
+        return Ok(false);
+    }
+    if !crate::privacy::has_accepted_policy(&app.db, record.subject, current).await? {
+        return Ok(true);
+    }
+    record.privacy_version = Some(current.clone());
+    sessions::store(app, sid, record).await?;
+    Ok(false)
 }
 
 /// Resolves a bearer token for an endpoint's audience into who is calling, checking that the
@@ -32,7 +55,9 @@ pub async fn authenticate(
         .await?
         .filter(|r| r.audience == audience && r.subject == token.subject)
         .ok_or(AuthError::Unauthenticated)?;
-    let record = revocation::confirm(app, &token.session_id, record).await?;
+    let mut record = revocation::confirm(app, &token.session_id, record).await?;
+    let consent_required = audience == Audience::Consumer
+        && consent_required(app, &token.session_id, &mut record).await?;
     let session_id = token.session_id;
     let principal = match audience {
         Audience::Consumer => Principal::Member(MemberPrincipal {
@@ -58,5 +83,6 @@ pub async fn authenticate(
     Ok(Authenticated {
         principal,
         password_change_required: record.must_change_password,
+        consent_required,
     })
 }

@@ -35,6 +35,7 @@ pub async fn consumer_login(
         wechat_session_key: Some(secrecy::ExposeSecret::expose_secret(&wx.session_key).to_owned()),
         stamp: None,
         must_change_password: false,
+        privacy_version: None,
     };
     let (sid, refresh) = sessions::create(app, &record).await?;
     Ok((issue(app, &record, sid, refresh).await?, member))

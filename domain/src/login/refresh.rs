@@ -16,7 +16,10 @@ pub async fn refresh(
         return Err(AuthError::InvalidRefreshToken);
     }
     let (sid, mut record, new_refresh) = sessions::rotate(app, audience, refresh_token).await?;
-    if audience != Audience::Consumer {
+    if audience == Audience::Consumer {
+        // An erased member's sessions end here too.
+        record = revocation::confirm(app, &sid, record).await?;
+    } else {
         match revocation::current_record(app, audience, record.subject, record.created_at).await {
             Ok(fresh) => record = fresh,
             Err(err @ (AuthError::AccountDisabled | AuthError::Unauthenticated)) => {

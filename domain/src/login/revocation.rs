@@ -1,5 +1,8 @@
 //! Changes to an account take effect on its very next request, not its next refresh.
 //!
+//! Members have a stamp too, changed when their personal data is erased: a member's session
+//! whose stamp differs reads the member row once and ends if the member was erased.
+//!
 //! Each staff and distributor account has a *stamp* in the key-value store
 //! ([`keys::account_stamp`]): a random value replaced after every committed change to the account
 //! (deactivation, role, store, password, its organisation switched off). A session keeps the stamp
@@ -17,7 +20,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use entities::{distributor, distributor_account, staff_account};
+use entities::{distributor, distributor_account, member, staff_account};
 use rand::RngCore;
 use sea_orm::{ActiveEnum, EntityTrait};
 
@@ -73,6 +76,7 @@ pub(super) async fn current_record(
         wechat_session_key: None,
         stamp,
         must_change_password: false,
+        privacy_version: None,
     };
     let changed_at = match audience {
         Audience::Consumer => return Err(AuthError::Internal("no account for members".into())),
@@ -118,10 +122,12 @@ pub(super) async fn confirm(
     sid: &str,
     record: SessionRecord,
 ) -> Result<SessionRecord, AuthError> {
-    if record.audience == Audience::Consumer
-        || stamp(app, record.audience, record.subject).await? == record.stamp
-    {
+    let current = stamp(app, record.audience, record.subject).await?;
+    if current == record.stamp {
         return Ok(record);
+    }
+    if record.audience == Audience::Consumer {
+        return confirm_member(app, sid, record, current).await;
     }
     match current_record(app, record.audience, record.subject, record.created_at).await {
         Ok(fresh) => {
@@ -134,6 +140,28 @@ pub(super) async fn confirm(
         }
         Err(err) => Err(err),
     }
+}
+
+/// A member's session after the member's stamp changed (their data was erased, or a stamp was
+/// lost): a member that is gone or erased ends the session; otherwise it carries on with the
+/// new stamp (and everything else it held, such as the WeChat session key).
+async fn confirm_member(
+    app: &AppState,
+    sid: &str,
+    mut record: SessionRecord,
+    current: Option<String>,
+) -> Result<SessionRecord, AuthError> {
+    let present = member::Entity::find_by_id(record.subject)
+        .one(&app.db)
+        .await?
+        .is_some_and(|m| m.erased_at.is_none());
+    if !present {
+        sessions::revoke(app, sid).await?;
+        return Err(AuthError::Unauthenticated);
+    }
+    record.stamp = current;
+    sessions::store(app, sid, &record).await?;
+    Ok(record)
 }
 
 /// After the caller changed their own password: their current session carries on (as if it

@@ -33,6 +33,10 @@ pub struct SessionRecord {
     /// A one-time password: only changing it is allowed until then.
     #[serde(default)]
     pub must_change_password: bool,
+    /// A member's session: the privacy policy version it has seen accepted (see
+    /// [`crate::privacy`]); until it is the current one, the database is asked on each request.
+    #[serde(default)]
+    pub privacy_version: Option<String>,
 }
 
 fn random_token(bytes: usize) -> String {

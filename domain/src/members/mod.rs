@@ -37,6 +37,10 @@ pub enum MembersError {
     SystemTag,
     #[error("the member has no tag of that name")]
     TagNotFound,
+    #[error(
+        "skin concerns and allergies are sensitive data: the member must consent to them first (grantSensitiveDataConsent)"
+    )]
+    SensitiveConsentRequired,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("could not allocate a unique member code")]
@@ -55,6 +59,7 @@ impl DomainError for MembersError {
             Self::NotFound | Self::TagNotFound => ErrorCode::NotFound,
             Self::InvalidInput(_) | Self::SystemTag => ErrorCode::BadUserInput,
             Self::PhoneTaken => ErrorCode::Conflict,
+            Self::SensitiveConsentRequired => ErrorCode::Forbidden,
             Self::Auth(e) => e.code(),
             Self::Pii(_) | Self::CodeAllocation => ErrorCode::Internal,
             Self::Store(e) => e.code(),

@@ -1,6 +1,7 @@
 //! The beauty profile: a member edits their own, a BA records the skin test at the counter.
 
 use chrono::Datelike;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
     Iterable, QueryFilter, Set,
@@ -82,6 +83,7 @@ pub async fn update_own_profile(
 
     let now = app.clock.now();
     let txn = crate::platform::db::begin_write(&app.db).await?;
+    require_sensitive_consent(&txn, app, me.member_id, &update.skin, now).await?;
     let row = load_row(&txn, me.member_id).await?;
     let mut active = row.clone().into_active_model();
     if let Some(nickname) = nickname {
@@ -125,6 +127,36 @@ pub async fn update_own_profile(
     let row = active.update(&txn).await?;
     txn.commit().await?;
     Ok(row.into())
+}
+
+/// Skin concerns and allergies are sensitive personal data (PIPL art. 29): storing any needs the
+/// member's own consent (clearing them does not). The member row is written before the consent
+/// is read, so a withdrawal committing meanwhile (it writes the row first) is waited for and seen.
+async fn require_sensitive_consent<C: ConnectionTrait>(
+    db: &C,
+    app: &AppState,
+    member_id: i64,
+    skin: &SkinProfileUpdate,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), MembersError> {
+    let stores_sensitive = skin.skin_concerns.as_ref().is_some_and(|c| !c.is_empty())
+        || skin.allergies.as_ref().is_some_and(|a| !a.is_empty());
+    if !stores_sensitive {
+        return Ok(());
+    }
+    let touched = member::Entity::update_many()
+        .col_expr(member::Column::UpdatedAt, Expr::value(now))
+        .filter(member::Column::Id.eq(member_id))
+        .exec(db)
+        .await?;
+    if touched.rows_affected == 0 {
+        return Err(MembersError::NotFound);
+    }
+    if crate::privacy::has_sensitive_consent(db, app, member_id).await? {
+        Ok(())
+    } else {
+        Err(MembersError::SensitiveConsentRequired)
+    }
 }
 
 /// Writes skin type (and its system tag), concerns and allergies; true when anything was given.
@@ -205,6 +237,7 @@ pub async fn update_skin_profile(
         .transpose()?;
     let now = app.clock.now();
     let txn = crate::platform::db::begin_write(&app.db).await?;
+    require_sensitive_consent(&txn, app, member_id, &skin, now).await?;
     let row = load_row(&txn, member_id).await?;
     let mut active = row.into_active_model();
     let changed = apply_skin_profile(&txn, &mut active, member_id, &skin, allergies, now).await?;

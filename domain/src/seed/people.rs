@@ -138,6 +138,7 @@ pub(super) async fn members(
         }
         .insert(txn)
         .await?;
+        crate::privacy::record_demo_consents(txn, app, row.id, now).await?;
         for ingredient in demo.allergies {
             member_allergy::ActiveModel {
                 member_id: Set(row.id),

@@ -42,7 +42,7 @@ pub(super) async fn seed(
     now: DateTime<Utc>,
 ) -> Result<(), SeedError> {
     stock_situations(txn, places, now).await?;
-    let scans = scanners(txn, openid_for, now).await?;
+    let scans = scanners(app, txn, openid_for, now).await?;
     crate::scan_codes::seed_demo_scans(txn, &scans, app.settings.loyalty.points_validity).await?;
     if let Some(mei) = member_id(txn, &openid_for("demo-mei")).await? {
         let grab = crate::flash_sales::DemoGrab {
@@ -84,6 +84,7 @@ async fn member_id(txn: &DatabaseTransaction, openid: &str) -> Result<Option<i64
 /// Members `demo-fan-01`... in the regions of [`SHOWCASE_SCANNERS`], each with a redeemed pack.
 /// In Shanghai most share an age band and skin type, so every grouping passes the minimum group.
 async fn scanners(
+    app: &AppState,
     txn: &DatabaseTransaction,
     openid_for: &impl Fn(&str) -> String,
     now: DateTime<Utc>,
@@ -121,6 +122,7 @@ async fn scanners(
             }
             .insert(txn)
             .await?;
+            crate::privacy::record_demo_consents(txn, app, row.id, now).await?;
             member_tag::ActiveModel {
                 member_id: Set(row.id),
                 name: Set(skin.tag().into()),

@@ -34,6 +34,8 @@ const CONSUMER_OPEN: &[&str] = &[
     "allergenOptions",
     "stores",
     "tiers",
+    "privacyPolicy",
+    "sensitiveDataPolicy",
 ];
 
 const INTROSPECT: &str = r"{ __schema {

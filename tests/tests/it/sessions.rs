@@ -17,6 +17,14 @@ async fn refresh_rotates_and_reuse_ends_the_session(backend: Backend) {
     let data = consumer.ok(LOGIN, json!({ "c": "test:dora:1" })).await;
     let first_refresh = data["login"]["refreshToken"].as_str().unwrap().to_owned();
     let first_access = data["login"]["accessToken"].as_str().unwrap().to_owned();
+    // The member accepts the privacy policy, as the mini-program asks on a first login.
+    consumer
+        .with_token(&first_access)
+        .ok(
+            "mutation($v: String!) { acceptPrivacyPolicy(version: $v) { privacyPolicyCurrent } }",
+            json!({ "v": domain::privacy::DEFAULT_POLICY_VERSION }),
+        )
+        .await;
 
     // Another audience's endpoint refuses the token without using it up.
     assert_eq!(
