@@ -140,6 +140,7 @@ pub async fn find_by_code(
     }
     Ok(member::Entity::find()
         .filter(member::Column::MemberCode.eq(code))
+        .filter(member::Column::ErasedAt.is_null())
         .one(&app.db)
         .await?
         .map(Into::into))
@@ -151,7 +152,12 @@ pub async fn get_for_staff(
     id: i64,
 ) -> Result<Member, MembersError> {
     staff.require(Permission::ReadMembers)?;
-    get(app, id).await
+    let found = get(app, id).await?;
+    // An erased member is an anonymous tombstone: staff find nobody there.
+    if found.erased {
+        return Err(MembersError::NotFound);
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -97,6 +97,8 @@ pub struct Member {
     pub profile_updated_at: Option<chrono::DateTime<chrono::Utc>>,
     pub profile_updated_by: Option<i64>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The member's personal data was erased (the row is an anonymous tombstone).
+    pub erased: bool,
 }
 
 impl From<member::Model> for Member {
@@ -126,6 +128,7 @@ impl From<member::Model> for Member {
             profile_updated_at: row.profile_updated_at,
             profile_updated_by: row.profile_updated_by,
             created_at: row.created_at,
+            erased: row.erased_at.is_some(),
         }
     }
 }

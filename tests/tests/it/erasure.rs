@@ -195,6 +195,14 @@ async fn erase_member_leaves_no_trace_but_the_accounts(backend: Backend) {
         before,
         "orders and points earned unchanged"
     );
+    // Staff find nobody there any more.
+    let body = ba
+        .raw(
+            "query($id: ID!) { member(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(reason(&body).0, "NOT_FOUND");
     // The session ends at once; the next WeChat login is a new member.
     assert_eq!(me.err("{ me { id } }", json!({})).await, "UNAUTHENTICATED");
     let (_, new_id) = app.login_member("erase-me").await;
