@@ -184,14 +184,17 @@ pub const DISTRIBUTOR: &[(&str, Access)] = &[
 ];
 
 /// The consumer operations a member may call before accepting the current privacy policy:
-/// signing in, the session, reading and accepting the policy. Everything else is refused
-/// with `FORBIDDEN` and reason `CONSENT_REQUIRED`.
+/// signing in, the session, reading and accepting the policy, and her data rights (a member
+/// who will not accept a new version may still take her data and leave). Everything else is
+/// refused with `FORBIDDEN` and reason `CONSENT_REQUIRED`.
 pub const CONSUMER_WITHOUT_CONSENT: &[&str] = &[
     "login",
     "refreshSession",
     "logout",
     "privacyPolicy",
     "acceptPrivacyPolicy",
+    "exportMyData",
+    "deleteMyAccount",
 ];
 
 /// What an operation of an audience's schema needs; `None` for one nobody classified.

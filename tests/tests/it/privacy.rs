@@ -51,6 +51,9 @@ async fn the_privacy_policy_gates_everything_until_accepted(backend: Backend) {
             "{query}: {body}"
         );
     }
+    // Her data rights do not wait for her acceptance: she may take her data and leave.
+    let export = me.ok("{ exportMyData }", json!({})).await;
+    assert!(export["exportMyData"].is_object(), "{export}");
     let policy = me.ok("{ privacyPolicy { version url } }", json!({})).await;
     assert_eq!(policy["privacyPolicy"]["version"], DEFAULT_POLICY_VERSION);
     assert!(
