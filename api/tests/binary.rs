@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use common::rouge;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -274,25 +273,16 @@ async fn worker_serves_probes_and_metrics() {
         .await
         .unwrap();
     assert!(migrated.status.success(), "{migrated:?}");
-    let mut child = rouge()
+    let mut worker = rouge();
+    worker
         .arg("worker")
-        .env("ROUGE_JOBS__WORKER_LISTEN", "127.0.0.1:0")
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("rouge worker running; probes and metrics on ") {
-                return url.to_owned();
-            }
-        }
-        panic!("rouge worker exited before serving its probes");
-    })
-    .await
-    .expect("rouge worker did not start within a minute");
+        .env("ROUGE_JOBS__WORKER_LISTEN", "127.0.0.1:0");
+    let (mut child, base, _lines) = common::spawn_until(
+        worker,
+        dir.path(),
+        "rouge worker running; probes and metrics on ",
+    )
+    .await;
 
     let http = reqwest::Client::new();
     let get = |path: &str| http.get(format!("{base}{path}")).send();

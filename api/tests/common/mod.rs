@@ -28,28 +28,39 @@ pub struct Served {
     pub dir: tempfile::TempDir,
 }
 
-pub async fn serve_fresh() -> Served {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = rouge()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
+/// Starts `cmd` in `dir` and waits until it prints a line starting with `banner`; returns the
+/// child, the rest of that line (the address) and its remaining output.
+pub async fn spawn_until(
+    mut cmd: Command,
+    dir: &std::path::Path,
+    banner: &str,
+) -> (Child, String, Lines<BufReader<ChildStdout>>) {
+    let mut child = cmd
+        .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Readiness: the binary prints its address once it is listening.
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
+    let rest = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("rouge listening on ") {
-                return url.to_owned();
+            if let Some(rest) = line.strip_prefix(banner) {
+                return rest.to_owned();
             }
         }
-        panic!("rouge exited before listening");
+        panic!("exited before printing `{banner}`");
     })
     .await
-    .expect("rouge did not start within a minute");
+    .unwrap_or_else(|_| panic!("`{banner}` not printed within a minute"));
+    (child, rest, lines)
+}
+
+pub async fn serve_fresh() -> Served {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = rouge();
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]);
+    let (child, base, lines) = spawn_until(cmd, dir.path(), "rouge listening on ").await;
     Served {
         child,
         base,
