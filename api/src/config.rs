@@ -140,6 +140,8 @@ pub struct PrivacyConfig {
     pub sensitive_url: Option<String>,
     /// Why skin concerns and allergies are asked for, shown beside the consent.
     pub sensitive_purpose: Option<String>,
+    /// `exportMyData` calls per member per day (default 3).
+    pub exports_per_day: Option<i64>,
 }
 
 /// Booking settings; unset keys keep the built-in defaults.

@@ -279,6 +279,7 @@ fn privacy_settings(c: &config::PrivacyConfig) -> domain::privacy::PrivacySettin
         sensitive_version: c.sensitive_version.clone().unwrap_or(d.sensitive_version),
         sensitive_url: c.sensitive_url.clone().unwrap_or(d.sensitive_url),
         sensitive_purpose: c.sensitive_purpose.clone().unwrap_or(d.sensitive_purpose),
+        exports_per_day: c.exports_per_day.unwrap_or(d.exports_per_day).max(1),
     }
 }
 

@@ -332,6 +332,7 @@ pub async fn redeem(
     crate::platform::validate::idempotency_key(idempotency_key)
         .map_err(LoyaltyError::InvalidInput)?;
     member::Entity::find_by_id(member_id)
+        .filter(member::Column::ErasedAt.is_null())
         .one(&app.db)
         .await?
         .ok_or(LoyaltyError::MemberNotFound)?;

@@ -66,6 +66,11 @@ pub enum Action {
     DistributorAccountCreate,
     #[sea_orm(string_value = "distributor_account.deactivate")]
     DistributorAccountDeactivate,
+    #[sea_orm(string_value = "distributor_account.reactivate")]
+    DistributorAccountReactivate,
+    /// HQ set a new one-time password.
+    #[sea_orm(string_value = "distributor_account.password.reset")]
+    DistributorAccountPasswordReset,
     #[sea_orm(string_value = "distributor_account.password.change")]
     DistributorAccountPasswordChange,
     /// Everything held about a member was exported: by the member, or for a request made

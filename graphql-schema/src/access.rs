@@ -73,6 +73,9 @@ pub const STAFF: &[(&str, Access)] = &[
     ("updateDistributor", s(ManageDistributors)),
     ("setDistributorActive", s(ManageDistributors)),
     ("createDistributorAccount", s(ManageDistributors)),
+    ("deactivateDistributorAccount", s(ManageDistributors)),
+    ("reactivateDistributorAccount", s(ManageDistributors)),
+    ("resetDistributorPassword", s(ManageDistributors)),
     ("auditLog", s(ReadAuditLog)),
     ("memberAuditLog", s(ReadAuditLog)),
     // members
@@ -357,6 +360,19 @@ mod tests {
                 listed,
                 "{name}: classify every operation in access.rs"
             );
+        }
+    }
+
+    /// Every permission (the derived list, so a new one is walked too) guards at least one
+    /// staff operation, and HQ holds each of them.
+    #[test]
+    fn every_permission_guards_an_operation() {
+        for p in Permission::ALL {
+            assert!(
+                STAFF.iter().any(|(_, a)| *a == Access::Staff(*p)),
+                "{p:?} guards no operation"
+            );
+            assert!(p.allowed_for(StaffRole::Hq), "{p:?}");
         }
     }
 }

@@ -304,6 +304,56 @@ impl StaffAccountsMutation {
             one_time_password: password,
         })
     }
+
+    /// Switches one distributor account off (HQ): its very next request is refused.
+    async fn deactivate_distributor_account(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<DistributorAccount> {
+        let who = staff(ctx).await?;
+        let account = accounts::set_distributor_account_active(
+            app(ctx),
+            meta(ctx)?,
+            who,
+            parse_id(&id)?,
+            false,
+        )
+        .await?;
+        Ok(account.into())
+    }
+
+    async fn reactivate_distributor_account(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<DistributorAccount> {
+        let who = staff(ctx).await?;
+        let account = accounts::set_distributor_account_active(
+            app(ctx),
+            meta(ctx)?,
+            who,
+            parse_id(&id)?,
+            true,
+        )
+        .await?;
+        Ok(account.into())
+    }
+
+    /// A new one-time password for a distributor account (HQ); its sessions end.
+    async fn reset_distributor_password(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<DistributorAccountPassword> {
+        let who = staff(ctx).await?;
+        let (account, password) =
+            accounts::reset_distributor_password(app(ctx), meta(ctx)?, who, parse_id(&id)?).await?;
+        Ok(DistributorAccountPassword {
+            account: account.into(),
+            one_time_password: password,
+        })
+    }
 }
 
 #[derive(Default)]

@@ -435,3 +435,82 @@ pub async fn seed_distributor<C: ConnectionTrait>(
     .await?;
     Ok(Distributor::from_row(row))
 }
+
+/// HQ switches one distributor account off (its sessions are refused at once) or back on.
+pub async fn set_distributor_account_active(
+    app: &AppState,
+    meta: &RequestMeta,
+    who: &StaffPrincipal,
+    id: i64,
+    active: bool,
+) -> Result<DistributorAccount, AccountsError> {
+    who.require(Permission::ManageDistributors)?;
+    let txn = crate::platform::db::begin_write(&app.db).await?;
+    let before = account_row(&txn, id).await?;
+    let mut row: distributor_account::ActiveModel = before.clone().into();
+    row.active = Set(active);
+    let after = row.update(&txn).await?;
+    let action = if active {
+        Action::DistributorAccountReactivate
+    } else {
+        Action::DistributorAccountDeactivate
+    };
+    audit::record(
+        &txn,
+        app,
+        meta,
+        Actor::Staff(who.staff_id),
+        action,
+        (SubjectKind::DistributorAccount, Some(id)),
+        changes(
+            &AccountSnapshot::from(&before),
+            &AccountSnapshot::from(&after),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    login::account_changed(app, Audience::Distributor, id).await?;
+    Ok(after.into())
+}
+
+/// HQ gives a distributor account a new one-time password (returned once); its sessions end.
+pub async fn reset_distributor_password(
+    app: &AppState,
+    meta: &RequestMeta,
+    who: &StaffPrincipal,
+    id: i64,
+) -> Result<(DistributorAccount, String), AccountsError> {
+    who.require(Permission::ManageDistributors)?;
+    let one_time = passwords::one_time();
+    let hashed = hash(&one_time).await?;
+    let txn = crate::platform::db::begin_write(&app.db).await?;
+    let before = account_row(&txn, id).await?;
+    let mut row: distributor_account::ActiveModel = before.into();
+    row.password_hash = Set(hashed);
+    row.must_change_password = Set(true);
+    row.password_changed_at = Set(Some(app.clock.now()));
+    let after = row.update(&txn).await?;
+    audit::record(
+        &txn,
+        app,
+        meta,
+        Actor::Staff(who.staff_id),
+        Action::DistributorAccountPasswordReset,
+        (SubjectKind::DistributorAccount, Some(id)),
+        json!({ "before": null, "after": { "oneTimePassword": true } }),
+    )
+    .await?;
+    txn.commit().await?;
+    login::account_changed(app, Audience::Distributor, id).await?;
+    Ok((after.into(), one_time))
+}
+
+async fn account_row<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<distributor_account::Model, AccountsError> {
+    distributor_account::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AccountsError::NotFound)
+}

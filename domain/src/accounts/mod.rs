@@ -13,7 +13,8 @@ use serde::Serialize;
 
 pub use distributors::{
     DistributorDetails, DistributorInput, DistributorUpdate, create_distributor,
-    create_distributor_account, distributor_accounts, list_distributors, seed_distributor,
+    create_distributor_account, distributor_accounts, list_distributors,
+    reset_distributor_password, seed_distributor, set_distributor_account_active,
     set_distributor_active, update_distributor,
 };
 pub use staff::{
@@ -42,6 +43,8 @@ pub enum AccountsError {
     CodeTaken(String),
     #[error("the current password is wrong")]
     WrongPassword,
+    #[error("too many wrong current passwords; try again in a quarter of an hour")]
+    TooManyAttempts,
     #[error("account not found")]
     NotFound,
     #[error("distributor not found")]
@@ -68,6 +71,7 @@ impl DomainError for AccountsError {
             Self::UsernameTaken(_) | Self::CodeTaken(_) => ErrorCode::Conflict,
             Self::NotFound | Self::DistributorNotFound | Self::StoreNotFound => ErrorCode::NotFound,
             Self::NotAllowed(_) => ErrorCode::Forbidden,
+            Self::TooManyAttempts => ErrorCode::RateLimited,
             Self::Hash => ErrorCode::Internal,
             Self::Store(e) => e.code(),
         }
@@ -176,5 +180,35 @@ mod tests {
             c,
             serde_json::json!({ "before": { "a": 1 }, "after": { "a": 2 } })
         );
+    }
+}
+
+/// Wrong current passwords `changeMyPassword` takes per account in [`PASSWORD_CHECK_WINDOW`].
+pub const PASSWORD_CHECKS: i64 = 5;
+/// The window of [`PASSWORD_CHECKS`].
+pub const PASSWORD_CHECK_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Checks the current password given to `changeMyPassword`, within a budget of wrong ones per
+/// account (a stolen session cannot guess the password it would need to take the account over).
+/// The attempt is reserved before the check with one atomic increment, so parallel guesses get
+/// exactly the budget; a right password gives its reservation back.
+pub(crate) async fn check_current_password(
+    app: &crate::AppState,
+    audience: crate::auth::Audience,
+    account_id: i64,
+    given: &str,
+    stored_hash: &str,
+) -> Result<(), AccountsError> {
+    let key = crate::platform::kv::keys::password_checks(audience.as_str(), account_id);
+    let n = app.kv.incr_window(&key, PASSWORD_CHECK_WINDOW).await?;
+    if n > PASSWORD_CHECKS {
+        app.kv.decr_window(&key).await?;
+        return Err(AccountsError::TooManyAttempts);
+    }
+    if crate::login::verify_password(given, stored_hash).await {
+        app.kv.decr_window(&key).await?;
+        Ok(())
+    } else {
+        Err(AccountsError::WrongPassword)
     }
 }

@@ -413,9 +413,8 @@ pub async fn change_my_password(
     new: &str,
 ) -> Result<(), AccountsError> {
     let row = target(&app.db, who.staff_id).await?;
-    if !login::verify_password(old, &row.password_hash).await {
-        return Err(AccountsError::WrongPassword);
-    }
+    super::check_current_password(app, Audience::Staff, who.staff_id, old, &row.password_hash)
+        .await?;
     if let Some(why) = passwords::weakness(&row.username, new) {
         return Err(AccountsError::WeakPassword(why));
     }

@@ -122,9 +122,14 @@ pub async fn change_distributor_password(
         .one(&app.db)
         .await?
         .ok_or(AccountsError::NotFound)?;
-    if !login::verify_password(old, &row.password_hash).await {
-        return Err(AccountsError::WrongPassword);
-    }
+    super::check_current_password(
+        app,
+        Audience::Distributor,
+        who.account_id,
+        old,
+        &row.password_hash,
+    )
+    .await?;
     if let Some(why) = passwords::weakness(&row.username, new) {
         return Err(AccountsError::WeakPassword(why));
     }

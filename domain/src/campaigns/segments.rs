@@ -52,7 +52,10 @@ impl SegmentRuleExt for SegmentRule {
     }
 
     fn condition(&self, backend: DbBackend) -> Condition {
-        condition(self, backend)
+        // Erased members (anonymous tombstones) are in no segment, whatever the rule says.
+        Condition::all()
+            .add(condition(self, backend))
+            .add(member::Column::ErasedAt.is_null())
     }
 
     async fn check_references<C: ConnectionTrait>(&self, db: &C) -> Result<(), CampaignsError> {

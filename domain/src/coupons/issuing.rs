@@ -340,6 +340,8 @@ pub async fn issue_to_members(
         .select_only()
         .column(member::Column::Id)
         .filter(member::Column::Id.is_in(unique.iter().copied()))
+        // An erased member is an anonymous tombstone: she gets nothing new.
+        .filter(member::Column::ErasedAt.is_null())
         .into_tuple::<i64>()
         .all(&app.db)
         .await?

@@ -195,6 +195,10 @@ pub(super) fn accounts(e: &AccountsError) -> Option<Text> {
             format!("经销商编码 {code} 已被占用"),
         ),
         E::WrongPassword => t("WRONG_PASSWORD", "当前密码不正确"),
+        E::TooManyAttempts => t(
+            "PASSWORD_CHECKS_THROTTLED",
+            "当前密码输错次数过多，请十五分钟后再试",
+        ),
         E::NotFound => t("NOT_FOUND", not_found("account")),
         E::DistributorNotFound => t("NOT_FOUND", not_found("distributor")),
         E::StoreNotFound => t("NOT_FOUND", not_found("store")),
@@ -221,6 +225,10 @@ pub(super) fn privacy(e: &PrivacyError) -> Option<Text> {
             "肌肤困扰和过敏成分属于敏感个人信息，需会员本人先同意后才能记录",
         ),
         E::MemberNotFound => t("NOT_FOUND", not_found("member")),
+        E::ExportLimitReached(_) => t(
+            "EXPORT_LIMIT_REACHED",
+            "今天导出个人信息的次数已达上限，请明天再试",
+        ),
         E::Auth(e) => auth(e),
         E::Pii(_) | E::Store(_) => None,
         _ => None,

@@ -3,7 +3,7 @@
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde_json::json;
 
-use super::{Member, MembersError, invalid, load_row};
+use super::{Member, MembersError, hold_live, invalid, load_row};
 use crate::audit::{self, Action, Actor, SubjectKind};
 use crate::auth::{self, AuthError, Permission, StaffPrincipal};
 use crate::{AppState, RequestMeta};
@@ -28,12 +28,14 @@ pub async fn assign_exclusive_ba(
             return Err(AuthError::Forbidden.into());
         }
     }
-    let mut active = load_row(&app.db, member_id).await?.into_active_model();
+    let txn = crate::platform::db::begin_write(&app.db).await?;
+    hold_live(&txn, member_id, app.clock.now()).await?;
+    let mut active = load_row(&txn, member_id).await?.into_active_model();
     active.exclusive_ba_id = Set(ba_id);
     active.updated_at = Set(app.clock.now());
-    let row = active.update(&app.db).await?;
+    let row = active.update(&txn).await?;
     audit::record(
-        &app.db,
+        &txn,
         app,
         meta,
         Actor::Staff(staff.staff_id),
@@ -42,5 +44,6 @@ pub async fn assign_exclusive_ba(
         json!({ "baId": ba_id }),
     )
     .await?;
+    txn.commit().await?;
     Ok(row.into())
 }

@@ -9,7 +9,7 @@ mod profile;
 mod tags;
 
 use chrono::NaiveDate;
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::auth::AuthError;
 use crate::platform::error::{DomainError, ErrorCode, StoreError};
@@ -163,9 +163,32 @@ fn check_name(field: &str, value: &str, max_chars: usize) -> Result<String, Memb
     crate::platform::validate::text(field, value, max_chars).map_err(MembersError::InvalidInput)
 }
 
+/// The member's row; an erased member (an anonymous tombstone) is not found.
 async fn load_row<C: ConnectionTrait>(db: &C, id: i64) -> Result<member::Model, MembersError> {
     member::Entity::find_by_id(id)
+        .filter(member::Column::ErasedAt.is_null())
         .one(db)
         .await?
         .ok_or(MembersError::NotFound)
+}
+
+/// Inside a write transaction: the member is there and not erased, and her row is held until
+/// the commit (a conditional write), so an erasure committing meanwhile is waited for and seen:
+/// nothing is written about a member whose data was just erased.
+async fn hold_live<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), MembersError> {
+    use sea_orm::sea_query::Expr;
+    let touched = member::Entity::update_many()
+        .col_expr(member::Column::UpdatedAt, Expr::value(now))
+        .filter(member::Column::Id.eq(id))
+        .filter(member::Column::ErasedAt.is_null())
+        .exec(db)
+        .await?;
+    if touched.rows_affected == 0 {
+        return Err(MembersError::NotFound);
+    }
+    Ok(())
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{
     Member, MembersError, ProfileUpdate, Region, SkinConcern, SkinProfileUpdate, SkinType,
-    TagSource, check_name, invalid, load_row,
+    TagSource, check_name, hold_live, invalid, load_row,
 };
 use crate::audit::{self, Action, Actor, SubjectKind};
 use crate::auth::{MemberPrincipal, Permission, StaffPrincipal};
@@ -147,6 +147,7 @@ async fn require_sensitive_consent<C: ConnectionTrait>(
     let touched = member::Entity::update_many()
         .col_expr(member::Column::UpdatedAt, Expr::value(now))
         .filter(member::Column::Id.eq(member_id))
+        .filter(member::Column::ErasedAt.is_null())
         .exec(db)
         .await?;
     if touched.rows_affected == 0 {
@@ -237,6 +238,7 @@ pub async fn update_skin_profile(
         .transpose()?;
     let now = app.clock.now();
     let txn = crate::platform::db::begin_write(&app.db).await?;
+    hold_live(&txn, member_id, now).await?;
     require_sensitive_consent(&txn, app, member_id, &skin, now).await?;
     let row = load_row(&txn, member_id).await?;
     let mut active = row.into_active_model();

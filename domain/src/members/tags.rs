@@ -4,7 +4,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, Iterable, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 
-use super::{MembersError, SkinType, Tag, TagSource, check_name, load_row};
+use super::{MembersError, SkinType, Tag, TagSource, check_name, hold_live, load_row};
 use crate::audit::{self, Action, Actor, SubjectKind};
 use crate::auth::{Permission, StaffPrincipal};
 use crate::{AppState, RequestMeta};
@@ -45,6 +45,7 @@ pub async fn add_tag(
     let name = check_manual_tag(name)?;
     load_row(&app.db, member_id).await?;
     let txn = crate::platform::db::begin_write(&app.db).await?;
+    hold_live(&txn, member_id, app.clock.now()).await?;
     let inserted = member_tag::Entity::insert(member_tag::ActiveModel {
         member_id: Set(member_id),
         name: Set(name.clone()),
@@ -85,6 +86,7 @@ pub async fn remove_tag(
 ) -> Result<Vec<Tag>, MembersError> {
     staff.require(Permission::TagMembers)?;
     let name = name.trim();
+    load_row(&app.db, member_id).await?;
     let tag = member_tag::Entity::find()
         .filter(member_tag::Column::MemberId.eq(member_id))
         .filter(member_tag::Column::Name.eq(name))

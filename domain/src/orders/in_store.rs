@@ -1,7 +1,7 @@
 //! A BA records a sale at the counter, paid on the spot: previewed first (price and the
 //! member's allergens), then recorded with the coupons the member showed.
 
-use sea_orm::{ActiveEnum, EntityTrait};
+use sea_orm::{ActiveEnum, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::place::coupon_discounts;
 use super::write::{OrderDraft, insert_order, recorded, request_hash};
@@ -59,7 +59,9 @@ async fn sale_preview(
 }
 
 async fn check_member(app: &AppState, member_id: i64) -> Result<(), OrdersError> {
+    // An erased member is an anonymous tombstone: nothing new is recorded for her.
     member::Entity::find_by_id(member_id)
+        .filter(member::Column::ErasedAt.is_null())
         .one(&app.db)
         .await?
         .ok_or(OrdersError::NotFound("member"))?;

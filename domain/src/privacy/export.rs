@@ -2,13 +2,23 @@
 //! reads it in the mini-program (`exportMyData`), customer service writes it to a file for a
 //! request made by phone (`rouge members export`). Both are this function, and both are audited.
 //!
-//! Rows are exported column by column as stored (so a column added later is exported without
-//! anyone remembering to), less the columns that are Rouge's own machinery (idempotency keys,
-//! request hashes, ciphertexts, blind indexes, WeChat ids). Staff appear by display name.
+//! Rows are exported column by column (so a column added later is exported without anyone
+//! remembering to), less the columns that are Rouge's own machinery (idempotency keys, request
+//! hashes, ciphertexts, blind indexes, WeChat ids). Staff appear by display name.
+//!
+//! The document is typed the same on both databases (format 2): keys in camelCase, booleans
+//! `true`/`false`, times RFC 3339 in UTC with microseconds (`2026-12-05T12:00:00.000000Z`),
+//! dates `YYYY-MM-DD`, statuses and kinds as their stored names; the column's declared type
+//! decides, not how the database hands the value back.
 
 use std::collections::{BTreeMap, HashMap};
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use sea_orm::sea_query::ColumnType;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable, QueryFilter, QueryOrder,
+    Select,
+};
 use serde_json::{Map, Value, json};
 
 use super::PrivacyError;
@@ -23,7 +33,7 @@ use entities::{
 };
 
 /// The version of the document's shape, for whoever reads an exported file later.
-pub const EXPORT_FORMAT: &str = "rouge.member-export/1";
+pub const EXPORT_FORMAT: &str = "rouge.member-export/2";
 
 /// Columns that are Rouge's machinery rather than information about the member.
 const INTERNAL: &[&str] = &[
@@ -42,21 +52,97 @@ const INTERNAL: &[&str] = &[
     "password_hash",
 ];
 
+/// How a column's value is written in the document.
+#[derive(Clone, Copy)]
+enum Kind {
+    Bool,
+    Time,
+    Json,
+    AsIs,
+}
+
+fn kind_of(column_type: &ColumnType) -> Kind {
+    match column_type {
+        ColumnType::Boolean => Kind::Bool,
+        ColumnType::DateTime | ColumnType::Timestamp | ColumnType::TimestampWithTimeZone => {
+            Kind::Time
+        }
+        ColumnType::Json | ColumnType::JsonBinary => Kind::Json,
+        _ => Kind::AsIs,
+    }
+}
+
+/// `snake_case` to `camelCase`.
+fn camel(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A time in the document's one format: RFC 3339, UTC, microseconds.
+pub(crate) fn time(at: DateTime<Utc>) -> Value {
+    Value::String(at.to_rfc3339_opts(SecondsFormat::Micros, true))
+}
+
+/// A stored time as either database hands it back (RFC 3339, `YYYY-MM-DD HH:MM:SS[.f][+zz:zz]`).
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%:z"] {
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        .map(|t| t.and_utc())
+}
+
+fn typed_value(kind: Kind, value: Value) -> Value {
+    match (kind, value) {
+        (Kind::Bool, Value::Number(n)) => Value::Bool(n.as_i64().is_some_and(|n| n != 0)),
+        (Kind::Bool, Value::String(s)) => Value::Bool(matches!(s.as_str(), "1" | "t" | "true")),
+        (Kind::Time, Value::String(s)) => parse_time(&s).map_or(Value::String(s), time),
+        (Kind::Json, Value::String(s)) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+        (_, v) => v,
+    }
+}
+
+/// The rows, each typed by its entity's columns, camelCase keys, machinery left out.
 async fn rows<E, C>(db: &C, select: Select<E>) -> Result<Vec<Value>, StoreError>
 where
     E: EntityTrait,
     C: ConnectionTrait,
 {
+    let kinds: HashMap<&'static str, Kind> = E::Column::iter()
+        .map(|c| (c.as_str(), kind_of(c.def().get_column_type())))
+        .collect();
     let found = select.into_json().all(db).await?;
     Ok(found
         .into_iter()
-        .map(|mut row| {
-            if let Value::Object(map) = &mut row {
-                for key in INTERNAL {
-                    map.remove(*key);
-                }
-            }
-            row
+        .map(|row| match row {
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .filter(|(key, _)| !INTERNAL.contains(&key.as_str()))
+                    .map(|(key, value)| {
+                        let kind = kinds.get(key.as_str()).copied().unwrap_or(Kind::AsIs);
+                        (camel(&key), typed_value(kind, value))
+                    })
+                    .collect(),
+            ),
+            other => other,
         })
         .collect())
 }
@@ -92,18 +178,18 @@ pub async fn member_document(app: &AppState, member_id: i64) -> Result<Value, Pr
         "skinConcerns": SkinConcern::from_bits(m.skin_concerns)
             .iter().map(sea_orm::ActiveEnum::to_value).collect::<Vec<_>>(),
         "marketingConsent": m.marketing_consent,
-        "marketingConsentAt": m.marketing_consent_at,
+        "marketingConsentAt": m.marketing_consent_at.map(time),
         "tier": m.tier_code,
         "cumulativeSpendFen": m.cumulative_spend_fen,
         "exclusiveBa": staff_name(db, m.exclusive_ba_id).await?,
-        "profileUpdatedAt": m.profile_updated_at,
+        "profileUpdatedAt": m.profile_updated_at.map(time),
         "profileUpdatedBy": staff_name(db, m.profile_updated_by).await?,
-        "createdAt": m.created_at,
-        "updatedAt": m.updated_at,
+        "createdAt": time(m.created_at),
+        "updatedAt": time(m.updated_at),
     });
     let mut doc = Map::new();
     doc.insert("format".into(), json!(EXPORT_FORMAT));
-    doc.insert("generatedAt".into(), json!(app.clock.now()));
+    doc.insert("generatedAt".into(), time(app.clock.now()));
     doc.insert("member".into(), profile);
     let allergies: Vec<String> = member_allergy::Entity::find()
         .filter(member_allergy::Column::MemberId.eq(member_id))
@@ -241,7 +327,7 @@ async fn orders<C: ConnectionTrait>(db: &C, member_id: i64) -> Result<Vec<Value>
         )
         .await?
         {
-            if let Some(order_id) = id_of(&line, "order_id") {
+            if let Some(order_id) = id_of(&line, "orderId") {
                 lines.entry(order_id).or_default().push(line);
             }
         }
@@ -265,7 +351,7 @@ async fn coupons<C: ConnectionTrait>(db: &C, member_id: i64) -> Result<Vec<Value
     .await?;
     let ids: Vec<i64> = coupons
         .iter()
-        .filter_map(|c| id_of(c, "template_id"))
+        .filter_map(|c| id_of(c, "templateId"))
         .collect();
     let names: HashMap<i64, String> = coupon_template::Entity::find()
         .filter(coupon_template::Column::Id.is_in(ids))
@@ -275,9 +361,9 @@ async fn coupons<C: ConnectionTrait>(db: &C, member_id: i64) -> Result<Vec<Value
         .map(|t| (t.id, t.name))
         .collect();
     for c in &mut coupons {
-        let name = id_of(c, "template_id").and_then(|id| names.get(&id).cloned());
+        let name = id_of(c, "templateId").and_then(|id| names.get(&id).cloned());
         if let Value::Object(map) = c {
-            map.insert("template_name".into(), json!(name));
+            map.insert("templateName".into(), json!(name));
         }
     }
     Ok(coupons)
@@ -294,7 +380,7 @@ async fn campaign_messages<C: ConnectionTrait>(
     .await?;
     let ids: Vec<i64> = deliveries
         .iter()
-        .filter_map(|d| id_of(d, "campaign_id"))
+        .filter_map(|d| id_of(d, "campaignId"))
         .collect();
     let names: HashMap<i64, String> = campaign::Entity::find()
         .filter(campaign::Column::Id.is_in(ids))
@@ -304,9 +390,9 @@ async fn campaign_messages<C: ConnectionTrait>(
         .map(|c| (c.id, c.name))
         .collect();
     for d in &mut deliveries {
-        let name = id_of(d, "campaign_id").and_then(|id| names.get(&id).cloned());
+        let name = id_of(d, "campaignId").and_then(|id| names.get(&id).cloned());
         if let Value::Object(map) = d {
-            map.insert("campaign_name".into(), json!(name));
+            map.insert("campaignName".into(), json!(name));
         }
     }
     Ok(deliveries)
@@ -338,8 +424,35 @@ async fn staff_access<C: ConnectionTrait>(
             json!({
                 "staff": e.actor_id.and_then(|id| names.get(&id).cloned()),
                 "action": sea_orm::ActiveEnum::to_value(&e.action),
-                "at": e.at,
+                "at": time(e.at),
             })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_typed_the_same_whatever_the_database_gives() {
+        assert_eq!(camel("template_id"), "templateId");
+        assert_eq!(camel("id"), "id");
+        assert_eq!(camel("attribution_until"), "attributionUntil");
+        let want = json!("2026-12-05T12:00:00.500000Z");
+        for stored in [
+            "2026-12-05T12:00:00.5Z",
+            "2026-12-05T20:00:00.5+08:00",
+            "2026-12-05 12:00:00.5+00:00",
+            "2026-12-05 12:00:00.500000+00",
+            "2026-12-05 12:00:00.5",
+        ] {
+            assert_eq!(typed_value(Kind::Time, json!(stored)), want, "{stored}");
+        }
+        assert_eq!(typed_value(Kind::Bool, json!(1)), json!(true));
+        assert_eq!(typed_value(Kind::Bool, json!(0)), json!(false));
+        assert_eq!(typed_value(Kind::Bool, json!(true)), json!(true));
+        assert_eq!(typed_value(Kind::Json, json!("[1,2]")), json!([1, 2]));
+        assert_eq!(typed_value(Kind::AsIs, json!("[1,2]")), json!("[1,2]"));
+    }
 }

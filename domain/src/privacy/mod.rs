@@ -29,7 +29,13 @@ pub struct PrivacySettings {
     pub sensitive_url: String,
     /// Why sensitive data is asked for, shown beside the consent button.
     pub sensitive_purpose: String,
+    /// `exportMyData` calls one member may make per day in the store's zone (the document
+    /// reads every table that names her; customer service's CLI export is not limited).
+    pub exports_per_day: i64,
 }
+
+/// Exports per member per day when nothing is configured.
+pub const DEFAULT_EXPORTS_PER_DAY: i64 = 3;
 
 /// The policy version the demo and tests run with when nothing is configured.
 pub const DEFAULT_POLICY_VERSION: &str = "2026-12-01";
@@ -43,6 +49,7 @@ impl Default for PrivacySettings {
             policy_url: format!("https://rouge.example/privacy/{DEFAULT_POLICY_VERSION}"),
             sensitive_version: DEFAULT_SENSITIVE_VERSION.to_owned(),
             sensitive_url: format!("https://rouge.example/privacy/sensitive/{DEFAULT_SENSITIVE_VERSION}"),
+            exports_per_day: DEFAULT_EXPORTS_PER_DAY,
             sensitive_purpose: "肤质、肌肤困扰与过敏成分仅用于为您推荐合适的产品并在推荐含过敏成分的产品前提醒导购；您可随时撤回同意，撤回后这些信息将立即删除。".to_owned(),
         }
     }
@@ -91,6 +98,8 @@ pub enum PrivacyError {
     SensitiveConsentRequired,
     #[error("member not found")]
     MemberNotFound,
+    #[error("you have exported your data {0} times today; try again tomorrow")]
+    ExportLimitReached(i64),
     #[error("stored personal data could not be read")]
     Pii(#[from] crate::platform::pii::PiiError),
     #[error(transparent)]
@@ -107,6 +116,7 @@ impl DomainError for PrivacyError {
             Self::ConsentRequired | Self::SensitiveConsentRequired => ErrorCode::Forbidden,
             Self::OutdatedVersion => ErrorCode::BadUserInput,
             Self::MemberNotFound => ErrorCode::NotFound,
+            Self::ExportLimitReached(_) => ErrorCode::RateLimited,
             Self::Pii(_) => ErrorCode::Internal,
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
@@ -122,6 +132,7 @@ pub async fn export_my_data(
     me: &crate::auth::MemberPrincipal,
     meta: &crate::RequestMeta,
 ) -> Result<serde_json::Value, PrivacyError> {
+    count_export(app, me.member_id).await?;
     let doc = member_document(app, me.member_id).await?;
     crate::audit::record(
         &app.db,
@@ -156,4 +167,26 @@ pub async fn export_for_request(
     )
     .await?;
     Ok(doc)
+}
+
+/// Counts one export of the member's on the store's day; past the day's limit, refuses it.
+/// The counter lives a little over a day and is keyed by the day, so a new day starts at zero.
+async fn count_export(app: &crate::AppState, member_id: i64) -> Result<(), PrivacyError> {
+    let day = app
+        .clock
+        .now()
+        .with_timezone(&crate::platform::clock::DEFAULT_ZONE)
+        .date_naive();
+    let limit = app.settings.privacy.exports_per_day;
+    let n = app
+        .kv
+        .incr_window(
+            &crate::platform::kv::keys::member_export(member_id, day),
+            std::time::Duration::from_secs(25 * 3600),
+        )
+        .await?;
+    if n > limit {
+        return Err(PrivacyError::ExportLimitReached(limit));
+    }
+    Ok(())
 }

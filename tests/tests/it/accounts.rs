@@ -663,7 +663,154 @@ async fn the_first_administrator_comes_from_the_command_line(backend: Backend) {
     create_staff(&hq, "first-manager", "MANAGER", Some(&store_id)).await;
 }
 
+/// HQ switches one distributor account off and on and resets its password: each takes effect
+/// on the account's very next request, is audited, and is HQ's alone.
+async fn hq_manages_single_distributor_accounts(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let hq = app.login_staff("hq-demo").await;
+    let manager = app.login_staff("manager-demo").await;
+    let owner = app.login_distributor("dist-demo").await;
+    let id = owner.ok(DIST_ME, json!({})).await["me"]["account"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let off = "mutation($id: ID!) { deactivateDistributorAccount(id: $id) { id active } }";
+    let on = "mutation($id: ID!) { reactivateDistributorAccount(id: $id) { id active } }";
+    let reset = "mutation($id: ID!) { resetDistributorPassword(id: $id) { oneTimePassword account { id mustChangePassword } } }";
+
+    // Only HQ; an unknown account is not found; nothing changes.
+    for op in [off, on, reset] {
+        assert_eq!(manager.err(op, json!({ "id": id })).await, "FORBIDDEN");
+        assert_eq!(hq.err(op, json!({ "id": "999999" })).await, "NOT_FOUND");
+    }
+    owner.ok(DIST_ME, json!({})).await;
+
+    let data = hq.ok(off, json!({ "id": id })).await;
+    assert_eq!(data["deactivateDistributorAccount"]["active"], false);
+    assert_eq!(owner.err(DIST_ME, json!({})).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.distributor()
+            .err(
+                LOGIN,
+                json!({ "u": "dist-demo", "p": domain::seed::DEMO_PASSWORD })
+            )
+            .await,
+        "FORBIDDEN"
+    );
+    let data = hq.ok(on, json!({ "id": id })).await;
+    assert_eq!(data["reactivateDistributorAccount"]["active"], true);
+    let owner = app.login_distributor("dist-demo").await;
+    owner.ok(DIST_ME, json!({})).await;
+
+    // A reset ends the session at once; the old password no longer works; the new one
+    // must be changed before anything else.
+    let data = hq.ok(reset, json!({ "id": id })).await;
+    let one_time = data["resetDistributorPassword"]["oneTimePassword"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        data["resetDistributorPassword"]["account"]["mustChangePassword"],
+        true
+    );
+    assert_eq!(owner.err(DIST_ME, json!({})).await, "UNAUTHENTICATED");
+    assert_eq!(
+        app.distributor()
+            .err(
+                LOGIN,
+                json!({ "u": "dist-demo", "p": domain::seed::DEMO_PASSWORD })
+            )
+            .await,
+        "UNAUTHENTICATED"
+    );
+    let fresh = login(&app.distributor(), "dist-demo", &one_time).await;
+    assert_eq!(fresh.err(MY_TEAM, json!({})).await, "FORBIDDEN");
+    fresh
+        .ok(CHANGE, json!({ "o": one_time, "n": "amber-lantern-77" }))
+        .await;
+    fresh.ok(MY_TEAM, json!({})).await;
+
+    let entries = audit_of(
+        &hq,
+        json!({ "subjectType": "DISTRIBUTOR_ACCOUNT", "subjectId": id }),
+    )
+    .await;
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .filter(|a| a.starts_with("DISTRIBUTOR_ACCOUNT"))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "DISTRIBUTOR_ACCOUNT_PASSWORD_CHANGE",
+            "DISTRIBUTOR_ACCOUNT_PASSWORD_RESET",
+            "DISTRIBUTOR_ACCOUNT_REACTIVATE",
+            "DISTRIBUTOR_ACCOUNT_DEACTIVATE",
+            "DISTRIBUTOR_ACCOUNT_CREATE",
+        ]
+    );
+    let text = serde_json::to_string(&entries).unwrap();
+    assert!(!text.contains(&one_time), "no password in the audit log");
+}
+
+/// Wrong current passwords given to changeMyPassword: parallel guesses get exactly the budget,
+/// then even the right one waits; nothing changes.
+async fn wrong_current_passwords_are_throttled(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let ba = app.login_staff("ba-demo").await;
+    let answers = futures::future::join_all((0..20).map(|i| {
+        let ba = ba.clone();
+        async move {
+            let body = ba
+                .raw(
+                    CHANGE,
+                    json!({ "o": format!("not-it-{i}"), "n": "granite-orchid-93" }),
+                )
+                .await;
+            body["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("none")
+                .to_owned()
+        }
+    }))
+    .await;
+    let count = |code: &str| answers.iter().filter(|a| a.as_str() == code).count();
+    assert_eq!(
+        count("BAD_USER_INPUT"),
+        accounts::PASSWORD_CHECKS as usize,
+        "{answers:?}"
+    );
+    assert_eq!(
+        count("RATE_LIMITED"),
+        20 - accounts::PASSWORD_CHECKS as usize,
+        "{answers:?}"
+    );
+    let body = ba
+        .raw(
+            CHANGE,
+            json!({ "o": domain::seed::DEMO_PASSWORD, "n": "granite-orchid-93" }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"], "PASSWORD_CHECKS_THROTTLED",
+        "{body}"
+    );
+    // The password is unchanged; another account has its own budget.
+    login(&app.staff(), "ba-demo", domain::seed::DEMO_PASSWORD).await;
+    let manager = app.login_staff("manager-demo").await;
+    let body = manager
+        .raw(
+            CHANGE,
+            json!({ "o": "wrong-one", "n": "granite-orchid-93" }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
 on_both_backends!(
+    hq_manages_single_distributor_accounts,
+    wrong_current_passwords_are_throttled,
     one_time_passwords_must_be_changed_first,
     deactivation_and_role_changes_take_effect_on_the_next_request,
     a_manager_manages_only_her_own_stores_bas,

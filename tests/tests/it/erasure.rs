@@ -150,6 +150,42 @@ async fn erase_member_leaves_no_trace_but_the_accounts(backend: Backend) {
     )
     .await;
 
+    // An order paid with WeChat Pay: the payment notification names her openid as the payer.
+    let placed = me
+        .ok(
+            "mutation($i: PlaceOrderInput!, $k: String!) { placeOrder(input: $i, idempotencyKey: $k) { id orderNo } }",
+            json!({ "i": { "lines": [{ "skuId": cat.cream_sku.to_string(), "quantity": 1 }],
+                           "pickupStoreId": cat.store_id.to_string() },
+                    "k": uuid::Uuid::new_v4().to_string() }),
+        )
+        .await["placeOrder"]
+        .clone();
+    me.ok(
+        "mutation($id: ID!) { payOrder(orderId: $id) { package } }",
+        json!({ "id": placed["id"] }),
+    )
+    .await;
+    let order_no = placed["orderNo"].as_str().unwrap().to_owned();
+    app.wechat.pay(&order_no).await.unwrap();
+    let paid = || async {
+        use sea_orm::{ColumnTrait, QueryFilter};
+        entities::order::Entity::find()
+            .filter(entities::order::Column::OrderNo.eq(order_no.as_str()))
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    rouge_tests::eventually(10, "the payment notification", || async {
+        paid().await.transaction_id.is_some()
+    })
+    .await;
+    let notifications = entities::payment_notification::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
+    assert!(!notifications.is_empty());
+
     let row = entities::member::Entity::find_by_id(id.parse::<i64>().unwrap())
         .one(app.db())
         .await
@@ -190,6 +226,15 @@ async fn erase_member_leaves_no_trace_but_the_accounts(backend: Backend) {
 
     let left = find_anywhere(&app, &needles).await;
     assert!(left.is_empty(), "{left:#?}");
+    // The money trail stays: the transaction id on the order, the notifications handled.
+    assert!(paid().await.transaction_id.is_some());
+    assert_eq!(
+        entities::payment_notification::Entity::find()
+            .all(app.db())
+            .await
+            .unwrap(),
+        notifications
+    );
     assert_eq!(
         totals(&app).await,
         before,
@@ -263,7 +308,191 @@ async fn a_member_deletes_their_own_account(backend: Backend) {
     );
 }
 
+/// What staff writes could add about a member: counts of her rows, her row as stored, the
+/// audit entries about her.
+async fn footprint(app: &TestApp, id: i64) -> (String, u64, u64, u64, u64, u64, u64) {
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    let db = app.db();
+    let row = entities::member::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        format!("{row:?}"),
+        entities::member_tag::Entity::find()
+            .filter(entities::member_tag::Column::MemberId.eq(id))
+            .count(db)
+            .await
+            .unwrap(),
+        entities::member_allergy::Entity::find()
+            .filter(entities::member_allergy::Column::MemberId.eq(id))
+            .count(db)
+            .await
+            .unwrap(),
+        entities::order::Entity::find()
+            .filter(entities::order::Column::MemberId.eq(id))
+            .count(db)
+            .await
+            .unwrap(),
+        entities::coupon::Entity::find()
+            .filter(entities::coupon::Column::MemberId.eq(id))
+            .count(db)
+            .await
+            .unwrap(),
+        entities::points_ledger::Entity::find()
+            .filter(entities::points_ledger::Column::MemberId.eq(id))
+            .count(db)
+            .await
+            .unwrap(),
+        entities::audit_log::Entity::find()
+            .filter(entities::audit_log::Column::SubjectId.eq(id))
+            .count(db)
+            .await
+            .unwrap(),
+    )
+}
+
+/// After an erasure every staff write naming the member answers NOT_FOUND and writes nothing,
+/// and segments (previews, counts, campaign targeting, automations: one SQL condition) skip
+/// the tombstone although her orders stay.
+async fn staff_writes_on_an_erased_member_find_nobody(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let cat = fixtures::catalog(&app, 50).await;
+    let (me, id) = app.login_member("erased-then-written").await;
+    let (_, other) = app.login_member("still-here").await;
+    me.ok(
+        "mutation { updateMyProfile(input: { nickname: \"Soon Gone\" }) { id } }",
+        json!({}),
+    )
+    .await;
+    let ba = app.login_staff("ba-demo").await;
+    let hq = app.login_staff("hq-demo").await;
+    let line = json!([{ "skuId": cat.serum_sku.to_string(), "quantity": 1 }]);
+    for m in [&id, &other] {
+        ba.ok(
+            SALE,
+            json!({ "m": m, "l": line, "k": uuid::Uuid::new_v4().to_string() }),
+        )
+        .await;
+    }
+    ba.ok(
+        "mutation($id: ID!) { addMemberTag(memberId: $id, name: \"KEEP-ME\") { name } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let preview =
+        "query($r: SegmentRuleInput!) { previewSegment(rule: $r) { count sample { id } } }";
+    let bought = json!({ "r": { "boughtProducts": [cat.serum.to_string()] } });
+    let before = hq.ok(preview, bought.clone()).await;
+    assert_eq!(before["previewSegment"]["count"], 2, "{before}");
+    let template = hq
+        .ok(
+            "mutation($i: CouponTemplateInput!) { createCouponTemplate(input: $i) { id } }",
+            json!({ "i": { "name": "给会员", "kind": "CASH", "amountFen": 500, "totalQuantity": 10,
+                           "perMemberLimit": 1, "validDays": 30, "stacksWithCoupons": true } }),
+        )
+        .await["createCouponTemplate"]["id"]
+        .clone();
+    let ba_id = fixtures::staff_principal(&app, "ba-demo").await.staff_id;
+
+    hq.ok(ERASE, json!({ "id": id, "r": "ticket 77" })).await;
+    let erased = footprint(&app, id.parse().unwrap()).await;
+
+    let key = || uuid::Uuid::new_v4().to_string();
+    let writes: Vec<(&str, &rouge_tests::Gql, &str, Value)> = vec![
+        (
+            "tag",
+            &ba,
+            "mutation($id: ID!) { addMemberTag(memberId: $id, name: \"AFTER\") { name } }",
+            json!({ "id": id }),
+        ),
+        (
+            "untag",
+            &ba,
+            "mutation($id: ID!) { removeMemberTag(memberId: $id, name: \"KEEP-ME\") { name } }",
+            json!({ "id": id }),
+        ),
+        (
+            "skin profile",
+            &ba,
+            "mutation($id: ID!) { updateMemberSkinProfile(memberId: $id, input: { skinType: OILY }) { id } }",
+            json!({ "id": id }),
+        ),
+        (
+            "allergies",
+            &ba,
+            "mutation($id: ID!) { updateMemberSkinProfile(memberId: $id, input: { allergies: [\"LINALOOL\"] }) { id } }",
+            json!({ "id": id }),
+        ),
+        (
+            "exclusive BA",
+            &hq,
+            "mutation($id: ID!, $b: ID) { assignExclusiveBa(memberId: $id, baId: $b) { id } }",
+            json!({ "id": id, "b": ba_id.to_string() }),
+        ),
+        (
+            "counter sale",
+            &ba,
+            SALE,
+            json!({ "m": id, "l": line, "k": key() }),
+        ),
+        (
+            "sale preview",
+            &ba,
+            "query($m: ID!, $l: [OrderLineInput!]!) { previewInStoreSale(memberId: $m, lines: $l) { totalFen } }",
+            json!({ "m": id, "l": line }),
+        ),
+        (
+            "points",
+            &ba,
+            "mutation($m: ID!, $k: String!) { redeemPoints(memberId: $m, points: 1, reward: \"小样\", idempotencyKey: $k) }",
+            json!({ "m": id, "k": key() }),
+        ),
+        (
+            "phone",
+            &ba,
+            "query($id: ID!) { member(id: $id) { phone } }",
+            json!({ "id": id }),
+        ),
+    ];
+    for (what, who, query, vars) in writes {
+        let body = who.raw(query, vars).await;
+        assert_eq!(reason(&body).0, "NOT_FOUND", "{what}: {body}");
+    }
+    // Issuing to a list counts her as unknown and gives her nothing.
+    let outcome = hq
+        .ok(
+            "mutation($t: ID!, $m: [ID!]!, $k: String!) { issueCoupons(templateId: $t, memberIds: $m, idempotencyKey: $k) { issued unknownMembers } }",
+            json!({ "t": template, "m": [id, other], "k": key() }),
+        )
+        .await;
+    assert_eq!(outcome["issueCoupons"]["issued"], 1, "{outcome}");
+    assert_eq!(outcome["issueCoupons"]["unknownMembers"], 1, "{outcome}");
+    assert_eq!(
+        footprint(&app, id.parse().unwrap()).await,
+        erased,
+        "nothing written"
+    );
+    // Her order stays, but no segment holds her.
+    let after = hq.ok(preview, bought).await;
+    assert_eq!(after["previewSegment"]["count"], 1, "{after}");
+    assert_eq!(after["previewSegment"]["sample"], json!([{ "id": other }]));
+    let everyone =
+        domain::campaigns::segments::count(&app.state, &domain::campaigns::SegmentRule::everyone())
+            .await
+            .unwrap();
+    let members = entities::member::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(members.iter().filter(|m| m.erased_at.is_some()).count(), 1);
+    let live = members.iter().filter(|m| m.erased_at.is_none()).count();
+    assert_eq!(everyone, live as u64);
+}
+
 on_both_backends!(
     erase_member_leaves_no_trace_but_the_accounts,
-    a_member_deletes_their_own_account
+    a_member_deletes_their_own_account,
+    staff_writes_on_an_erased_member_find_nobody
 );

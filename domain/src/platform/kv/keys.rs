@@ -21,6 +21,11 @@ pub fn login_failures(audience: &str, username: &str) -> String {
     format!("login-failures:{audience}:{}", username.to_lowercase())
 }
 
+/// Wrong current passwords given to `changeMyPassword` by one account (staff or distributor).
+pub fn password_checks(audience: &str, account_id: i64) -> String {
+    format!("password-checks:{audience}:{account_id}")
+}
+
 /// A staff or distributor account's revocation stamp: a random value replaced on every change to
 /// the account (active, role, store, password, its organisation). A session remembers the stamp
 /// it last saw; a different one sends the session back to the database before it is trusted.
@@ -66,6 +71,11 @@ pub fn wechat_access_token(app_id: &str) -> String {
 
 /// Set when WeChat says the day's subscription-message quota is used up: sends wait until it goes.
 pub const CAMPAIGN_DAILY_QUOTA_STOP: &str = "campaigns:daily-quota-stop";
+
+/// A member's `exportMyData` calls on one store day.
+pub fn member_export(member_id: i64, day: NaiveDate) -> String {
+    format!("member-export:{member_id}:{day}")
+}
 
 /// Taken by the replica that recomputes member insights on a given store day.
 pub fn member_insights_run(day: NaiveDate) -> String {
