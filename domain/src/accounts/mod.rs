@@ -156,33 +156,6 @@ pub(crate) fn changes<T: Serialize>(before: &T, after: &T) -> serde_json::Value 
     serde_json::json!({ "before": old, "after": new })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usernames_are_lower_case_and_plain() {
-        assert_eq!(username(" ba-wang.01 ").unwrap(), "ba-wang.01");
-        for bad in ["ab", "Anna", "-anna", "an na", "王芳", &"a".repeat(65)] {
-            assert!(username(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn changes_list_only_what_differs() {
-        #[derive(Serialize)]
-        struct S {
-            a: i32,
-            b: &'static str,
-        }
-        let c = changes(&S { a: 1, b: "x" }, &S { a: 2, b: "x" });
-        assert_eq!(
-            c,
-            serde_json::json!({ "before": { "a": 1 }, "after": { "a": 2 } })
-        );
-    }
-}
-
 /// Wrong current passwords `changeMyPassword` takes per account in [`PASSWORD_CHECK_WINDOW`].
 pub const PASSWORD_CHECKS: i64 = 5;
 /// The window of [`PASSWORD_CHECKS`].
@@ -210,5 +183,32 @@ pub(crate) async fn check_current_password(
         Ok(())
     } else {
         Err(AccountsError::WrongPassword)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lower_case_and_plain() {
+        assert_eq!(username(" ba-wang.01 ").unwrap(), "ba-wang.01");
+        for bad in ["ab", "Anna", "-anna", "an na", "王芳", &"a".repeat(65)] {
+            assert!(username(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn changes_list_only_what_differs() {
+        #[derive(Serialize)]
+        struct S {
+            a: i32,
+            b: &'static str,
+        }
+        let c = changes(&S { a: 1, b: "x" }, &S { a: 2, b: "x" });
+        assert_eq!(
+            c,
+            serde_json::json!({ "before": { "a": 1 }, "after": { "a": 2 } })
+        );
     }
 }

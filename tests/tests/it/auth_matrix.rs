@@ -201,7 +201,6 @@ async fn every_operation_refuses_the_wrong_caller() {
         (StaffRole::Manager, app.login_staff("manager-demo").await),
         (StaffRole::Ba, app.login_staff("ba-demo").await),
     ];
-    let dist = app.login_distributor("dist-demo").await;
     let staff_token = token_of(&app.staff(), "ba-demo").await;
 
     // Staff endpoint: the schema and the table list the same operations.
@@ -270,7 +269,9 @@ async fn every_operation_refuses_the_wrong_caller() {
         "a service refuses a role its table allows"
     );
 
-    // Distributor endpoint: everything but login needs a distributor token.
+    // Distributor endpoint: everything but login needs a distributor token. (A session opened
+    // now: HQ's operations above reset and switched off account 1, dist-demo.)
+    let dist = fresh_distributor(&app).await;
     let dist_ops = operations(&app.distributor()).await;
     let classified: BTreeSet<&str> = access::DISTRIBUTOR.iter().map(|(name, _)| *name).collect();
     let in_schema: BTreeSet<&str> = dist_ops.iter().map(|o| o.name.as_str()).collect();
@@ -348,6 +349,44 @@ async fn token_of(gql: &Gql, username: &str) -> String {
         )
         .await;
     data["login"]["accessToken"].as_str().unwrap().to_owned()
+}
+
+/// A new OWNER of dist-demo's organisation, signed in with her own password.
+async fn fresh_distributor(app: &TestApp) -> Gql {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let hq = rouge_tests::fixtures::staff_principal(app, "hq-demo").await;
+    let org = entities::distributor_account::Entity::find()
+        .filter(entities::distributor_account::Column::Username.eq("dist-demo"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .distributor_id;
+    let (_, one_time) = domain::accounts::create_distributor_account(
+        &app.state,
+        &domain::RequestMeta::default(),
+        &hq,
+        (org, "matrix-owner", "矩阵"),
+        domain::auth::DistributorRole::Owner,
+    )
+    .await
+    .unwrap();
+    let data = app
+        .distributor()
+        .ok(
+            "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }",
+            json!({ "u": "matrix-owner", "p": one_time }),
+        )
+        .await;
+    let gql = app
+        .distributor()
+        .with_token(data["login"]["accessToken"].as_str().unwrap());
+    gql.ok(
+        "mutation($o: String!, $n: String!) { changeMyPassword(oldPassword: $o, newPassword: $n) }",
+        json!({ "o": one_time, "n": "copper-willow-58" }),
+    )
+    .await;
+    gql
 }
 
 async fn dist_token(app: &TestApp) -> String {
