@@ -9,6 +9,7 @@ use crate::auth::AuthError;
 use crate::orders::OrdersError;
 use crate::platform::error::{DomainError, ErrorCode, StoreError};
 
+mod balance;
 mod notifications;
 mod overdue;
 mod pay;
@@ -17,6 +18,7 @@ mod refunds;
 pub use entities::payment_notification::PaymentEventType;
 pub use entities::refund::RefundStatus;
 pub use entities::unmatched_payment_notification::{NotificationKind, UnmatchedReason};
+pub use balance::pay_order_with_balance;
 pub use notifications::{
     NotifyError, NotifyOutcome, UnmatchedNotification, handle_notification, unmatched_notifications,
 };
