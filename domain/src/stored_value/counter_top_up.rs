@@ -20,6 +20,15 @@ pub struct CounterTopUp {
     pub tender: PaymentMethod,
 }
 
+/// Credits a top-up the demo seed wrote as paid.
+pub(crate) async fn credit_demo_top_up(
+    txn: &sea_orm::DatabaseTransaction,
+    row: &top_up::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, StoredValueError> {
+    credit(txn, row, BalanceSource::TopUpCounter, now).await
+}
+
 async fn recorded(
     app: &AppState,
     key: &str,

@@ -28,6 +28,7 @@ mod principal_return;
 mod spend;
 
 pub use balance::{member_balance, my_balance, my_balance_ledger};
+pub(crate) use counter_top_up::credit_demo_top_up;
 pub use counter_top_up::{CounterTopUp, record_counter_top_up};
 pub use entities::balance_ledger::BalanceSource;
 pub use entities::top_up::TopUpStatus;
