@@ -98,6 +98,7 @@ fn known_sentence(english: &str) -> Option<&'static str> {
         "a top-up is between 100 and 500,000 fen" => "单次储值金额须在 1 元到 5000 元之间",
         "a top-up is paid with cash, a card or WeChat" => "储值须以现金、银行卡或微信支付",
         "the member has no unused principal" => "该会员没有可退还的储值本金",
+        "this order is already paid by balance" => "该订单已使用储值余额支付",
         "an order has 1 to 20 lines" => "一笔订单须有 1 到 20 个商品行",
         "a quantity is between 1 and 99" => "数量须在 1 到 99 之间",
         "at most 99 units of one SKU" => "同一 SKU 最多购买 99 件",

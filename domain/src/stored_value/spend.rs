@@ -34,6 +34,9 @@ pub async fn pay_with_balance<C: ConnectionTrait>(
         return Err(super::invalid("a balance payment is more than 0 fen"));
     }
     let row = ledger::lock(db, spend.member_id, spend.at).await?;
+    if order_balance_part(db, spend.order_id).await?.is_some() {
+        return Err(super::invalid("this order is already paid by balance"));
+    }
     let held = spendable(&row, spend.at);
     if held.total_fen() < spend.amount_fen {
         return Err(StoredValueError::Insufficient {
