@@ -8,10 +8,10 @@ pub mod migration;
 pub mod regions;
 
 pub mod audit_log;
-pub mod balance_ledger;
 pub mod ba_block;
 pub mod ba_shift;
 pub mod ba_skill;
+pub mod balance_ledger;
 pub mod booking;
 pub mod booking_cell;
 pub mod booking_member_cell;

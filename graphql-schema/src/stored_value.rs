@@ -237,14 +237,16 @@ impl ConsumerStoredValueMutation {
         amount_fen: Option<i64>,
     ) -> ApiResult<Order> {
         let me = member(ctx).await?;
-        Ok(domain::payments::pay_order_with_balance(
-            app(ctx),
-            me,
-            parse_id(&order_id)?,
-            amount_fen,
+        Ok(
+            domain::payments::pay_order_with_balance(
+                app(ctx),
+                me,
+                parse_id(&order_id)?,
+                amount_fen,
+            )
+            .await?
+            .into(),
         )
-        .await?
-        .into())
     }
 }
 

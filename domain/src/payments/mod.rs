@@ -15,10 +15,10 @@ mod overdue;
 mod pay;
 mod refunds;
 
+pub use balance::pay_order_with_balance;
 pub use entities::payment_notification::PaymentEventType;
 pub use entities::refund::RefundStatus;
 pub use entities::unmatched_payment_notification::{NotificationKind, UnmatchedReason};
-pub use balance::pay_order_with_balance;
 pub use notifications::{
     NotifyError, NotifyOutcome, UnmatchedNotification, handle_notification, unmatched_notifications,
 };

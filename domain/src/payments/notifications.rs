@@ -150,10 +150,10 @@ async fn on_payment(
         top_up_paid(app, transaction, &transaction_id).await
     } else {
         orders::mark_paid(
-        app,
-        &transaction.out_trade_no,
-        &transaction_id,
-        transaction.amount_total,
+            app,
+            &transaction.out_trade_no,
+            &transaction_id,
+            transaction.amount_total,
         )
         .await
     };
@@ -184,7 +184,9 @@ async fn top_up_paid(
         TopUpMatch::Credited => PaymentMatch::Paid,
         TopUpMatch::AlreadyCredited => PaymentMatch::AlreadyPaid,
         TopUpMatch::Unknown => PaymentMatch::UnknownOrder,
-        TopUpMatch::AmountMismatch { expected_fen } => PaymentMatch::AmountMismatch { expected_fen },
+        TopUpMatch::AmountMismatch { expected_fen } => {
+            PaymentMatch::AmountMismatch { expected_fen }
+        }
         TopUpMatch::PaidByAnother => PaymentMatch::NotAwaitingPayment {
             status: OrderStatus::Paid,
         },

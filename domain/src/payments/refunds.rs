@@ -98,7 +98,8 @@ pub async fn refund_order(
 
     // The balance part of an order goes back to the balance first (when the refund settles);
     // WeChat Pay refunds the rest of what it was paid.
-    let (wechat_fen, wechat_total) = crate::stored_value::wechat_share(&app.db, &row, amount).await?;
+    let (wechat_fen, wechat_total) =
+        crate::stored_value::wechat_share(&app.db, &row, amount).await?;
     if row.payment_method == Some(PaymentMethod::Wechat) && wechat_fen > 0 {
         let paid_by_wechat = order::Model {
             total_fen: wechat_total,

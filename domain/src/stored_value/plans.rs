@@ -45,16 +45,15 @@ fn check(input: &TopUpPlanInput) -> Result<(), StoredValueError> {
         return Err(invalid("a plan name is 1 to 64 characters"));
     }
     if !(100..=super::MAX_PRINCIPAL_FEN).contains(&input.pay_fen) {
-        return Err(invalid(
-            "a plan's amount is between 100 and 500,000 fen",
-        ));
+        return Err(invalid("a plan's amount is between 100 and 500,000 fen"));
     }
     if !(0..=input.pay_fen).contains(&input.bonus_fen) {
-        return Err(invalid(
-            "a plan's bonus is between 0 and the amount paid",
-        ));
+        return Err(invalid("a plan's bonus is between 0 and the amount paid"));
     }
-    if input.bonus_valid_days.is_some_and(|d| !(1..=3650).contains(&d)) {
+    if input
+        .bonus_valid_days
+        .is_some_and(|d| !(1..=3650).contains(&d))
+    {
         return Err(invalid("a bonus is valid for 1 to 3650 days"));
     }
     Ok(())
@@ -149,9 +148,7 @@ pub(super) async fn amounts(
         (None, Some(amount)) if (100..=super::MAX_PRINCIPAL_FEN).contains(&amount) => {
             Ok((None, amount, 0))
         }
-        (None, Some(_)) => Err(invalid(
-            "a top-up is between 100 and 500,000 fen",
-        )),
+        (None, Some(_)) => Err(invalid("a top-up is between 100 and 500,000 fen")),
         _ => Err(invalid("give either a plan or an amount")),
     }
 }

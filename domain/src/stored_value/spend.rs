@@ -139,15 +139,15 @@ pub async fn give_back<C: ConnectionTrait>(
             Expr::col(order_balance_payment::Column::RefundedBonusFen).add(bonus),
         )
         .filter(order_balance_payment::Column::OrderId.eq(order_id))
-        .filter(
-            order_balance_payment::Column::RefundedPrincipalFen.eq(part.refunded_principal_fen),
-        )
+        .filter(order_balance_payment::Column::RefundedPrincipalFen.eq(part.refunded_principal_fen))
         .filter(order_balance_payment::Column::RefundedBonusFen.eq(part.refunded_bonus_fen))
         .exec(db)
         .await?;
     if updated.rows_affected != 1 {
         // Another give-back of this order moved first: the caller's transaction rolls back.
-        return Err(super::invalid("the order's balance part changed; try again"));
+        return Err(super::invalid(
+            "the order's balance part changed; try again",
+        ));
     }
     Ok((principal, bonus))
 }
@@ -174,7 +174,10 @@ pub async fn give_back_on_close<C: ConnectionTrait>(
         order.id,
         &order.order_no,
         order.total_fen,
-        (BalanceSource::OrderClosed, &format!("close:{}", order.order_no)),
+        (
+            BalanceSource::OrderClosed,
+            &format!("close:{}", order.order_no),
+        ),
         at,
     )
     .await?;

@@ -101,7 +101,9 @@ impl MigrationTrait for Migration {
                 .col(big_integer(MemberBalances::MemberId).primary_key())
                 .col(big_integer(MemberBalances::PrincipalFen))
                 .col(big_integer(MemberBalances::BonusFen))
-                .col(timestamp_with_time_zone_null(MemberBalances::BonusExpiresAt))
+                .col(timestamp_with_time_zone_null(
+                    MemberBalances::BonusExpiresAt,
+                ))
                 .col(timestamp_with_time_zone(MemberBalances::UpdatedAt))
                 .foreign_key(&mut fk(
                     (MemberBalances::Table, MemberBalances::MemberId),

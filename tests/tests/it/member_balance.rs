@@ -60,7 +60,11 @@ async fn ledger_matches(app: &TestApp) {
             .unwrap();
         let p: i64 = entries.iter().map(|e| e.principal_delta_fen).sum();
         let b: i64 = entries.iter().map(|e| e.bonus_delta_fen).sum();
-        assert_eq!((p, b), (row.principal_fen, row.bonus_fen), "ledger = balance");
+        assert_eq!(
+            (p, b),
+            (row.principal_fen, row.bonus_fen),
+            "ledger = balance"
+        );
     }
 }
 
@@ -78,7 +82,11 @@ async fn counter_top_ups_are_idempotent_and_staff_reads_are_audited(backend: Bac
     assert_eq!(p["payFen"], 100_000);
     // A BA may not write plans.
     assert_eq!(
-        ba.err(PLAN, json!({ "i": { "code": "X", "name": "x", "payFen": 100 } })).await,
+        ba.err(
+            PLAN,
+            json!({ "i": { "code": "X", "name": "x", "payFen": 100 } })
+        )
+        .await,
         "FORBIDDEN"
     );
     assert_eq!(balance(&me).await, ("0".into(), "0".into()));
@@ -92,7 +100,10 @@ async fn counter_top_ups_are_idempotent_and_staff_reads_are_audited(backend: Bac
     let again = ba.ok(COUNTER, json!({ "i": input, "k": k })).await["recordCounterTopUp"].clone();
     assert_eq!(again["id"], first["id"], "a retry is the same top-up");
     let other = json!({ "memberId": member_id, "amountFen": 5_000, "tender": "CASH" });
-    assert_eq!(ba.err(COUNTER, json!({ "i": other, "k": k })).await, "CONFLICT");
+    assert_eq!(
+        ba.err(COUNTER, json!({ "i": other, "k": k })).await,
+        "CONFLICT"
+    );
     // Bad input changes nothing.
     for bad in [
         json!({ "memberId": member_id, "amountFen": 5_000, "tender": "BALANCE" }),
@@ -114,7 +125,10 @@ async fn counter_top_ups_are_idempotent_and_staff_reads_are_audited(backend: Bac
         )
         .await;
     assert_eq!(code_of(&body).as_deref(), Some("LIMIT_REACHED"), "{body}");
-    assert_eq!(body["errors"][0]["extensions"]["reason"], "BALANCE_LIMIT_REACHED");
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"],
+        "BALANCE_LIMIT_REACHED"
+    );
     assert_eq!(balance(&me).await, ("100000".into(), "10000".into()));
     let ledger = me.ok(LEDGER, json!({})).await["myBalanceLedger"]["nodes"].clone();
     assert_eq!(
@@ -127,7 +141,9 @@ async fn counter_top_ups_are_idempotent_and_staff_reads_are_audited(backend: Bac
     let read = ba.ok(q, json!({ "m": member_id })).await["memberBalance"].clone();
     assert_eq!(read["totalFen"], "110000");
     let audited = entities::audit_log::Entity::find()
-        .filter(entities::audit_log::Column::Action.eq(entities::audit_log::Action::MemberBalanceRead))
+        .filter(
+            entities::audit_log::Column::Action.eq(entities::audit_log::Action::MemberBalanceRead),
+        )
         .filter(entities::audit_log::Column::SubjectId.eq(member_id.parse::<i64>().unwrap()))
         .count(app.db())
         .await
@@ -167,7 +183,12 @@ async fn post(
         .as_u16()
 }
 
-fn paid(app: &TestApp, out_trade_no: &str, transaction_id: &str, amount: i64) -> (NotificationHeaders, Vec<u8>) {
+fn paid(
+    app: &TestApp,
+    out_trade_no: &str,
+    transaction_id: &str,
+    amount: i64,
+) -> (NotificationHeaders, Vec<u8>) {
     let config = app.wechat.pay_config("https://unused.example/notify");
     let at = Utc::now();
     let plaintext = json!({
@@ -188,21 +209,44 @@ async fn an_online_top_up_is_credited_once(backend: Backend) {
     let (me, _) = app.login_member("uli").await;
     let p = plan(&hq, "P500", 50_000, 3_000, None).await;
     let start = "mutation($p: ID, $a: Int, $v: String!, $k: String!) { startTopUp(planId: $p, amountFen: $a, acceptedTermsVersion: $v, idempotencyKey: $k) { topUp { topUpNo principalFen bonusFen status } payment { package } } }";
-    let terms = me.ok("{ topUpTerms { version text } topUpPlans { code } }", json!({})).await;
-    assert!(terms["topUpTerms"]["text"].as_str().unwrap().contains("本金不设有效期"));
+    let terms = me
+        .ok(
+            "{ topUpTerms { version text } topUpPlans { code } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        terms["topUpTerms"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("本金不设有效期")
+    );
     assert_eq!(terms["topUpPlans"], json!([{ "code": "P500" }]));
     let body = me
         .raw(start, json!({ "p": p["id"], "v": "old", "k": key() }))
         .await;
-    assert_eq!(body["errors"][0]["extensions"]["reason"], "TERMS_NOT_ACCEPTED");
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"],
+        "TERMS_NOT_ACCEPTED"
+    );
     let version = terms["topUpTerms"]["version"].clone();
     let k = key();
-    let started = me.ok(start, json!({ "p": p["id"], "v": version, "k": k })).await["startTopUp"].clone();
-    let again = me.ok(start, json!({ "p": p["id"], "v": version, "k": k })).await["startTopUp"].clone();
+    let started = me
+        .ok(start, json!({ "p": p["id"], "v": version, "k": k }))
+        .await["startTopUp"]
+        .clone();
+    let again = me
+        .ok(start, json!({ "p": p["id"], "v": version, "k": k }))
+        .await["startTopUp"]
+        .clone();
     assert_eq!(started["topUp"]["topUpNo"], again["topUp"]["topUpNo"]);
     assert_eq!(started["topUp"]["status"], "PENDING_PAYMENT");
     let no = started["topUp"]["topUpNo"].as_str().unwrap().to_owned();
-    assert_eq!(balance(&me).await, ("0".into(), "0".into()), "nothing before payment");
+    assert_eq!(
+        balance(&me).await,
+        ("0".into(), "0".into()),
+        "nothing before payment"
+    );
 
     // One notification delivered 10 times one after the other and 5 times at once, and 5
     // other notifications of the same payment at once: one credit.
@@ -226,7 +270,10 @@ async fn an_online_top_up_is_credited_once(backend: Backend) {
     assert_eq!(ledger.as_array().unwrap().len(), 1, "{ledger}");
     assert_eq!(ledger[0]["source"], "TOP_UP_ONLINE");
     // Through the fake WeChat too: a second top-up paid the ordinary way.
-    let second = me.ok(start, json!({ "a": 10_000, "v": version, "k": key() })).await["startTopUp"].clone();
+    let second = me
+        .ok(start, json!({ "a": 10_000, "v": version, "k": key() }))
+        .await["startTopUp"]
+        .clone();
     app.wechat
         .pay(second["topUp"]["topUpNo"].as_str().unwrap())
         .await
@@ -245,7 +292,12 @@ async fn parallel_spends_never_overdraw(backend: Backend) {
     let (me, member_id) = app.login_member("vera").await;
     let orders: Vec<Value> = futures::future::join_all((0..100).map(|_| place(&me, &cat))).await;
     let total = orders[0]["totalFen"].as_i64().unwrap();
-    counter_top_up(&ba, &member_id, json!({ "amountFen": total * 10, "tender": "CARD" })).await;
+    counter_top_up(
+        &ba,
+        &member_id,
+        json!({ "amountFen": total * 10, "tender": "CARD" }),
+    )
+    .await;
     let mut tasks = Vec::new();
     for order in &orders {
         let me = me.clone();
@@ -260,12 +312,18 @@ async fn parallel_spends_never_overdraw(backend: Backend) {
         match code_of(&body) {
             None => {
                 assert_eq!(body["data"]["payOrderWithBalance"]["status"], "PAID");
-                assert_eq!(body["data"]["payOrderWithBalance"]["paymentMethod"], "BALANCE");
+                assert_eq!(
+                    body["data"]["payOrderWithBalance"]["paymentMethod"],
+                    "BALANCE"
+                );
                 ok += 1;
             }
             Some(code) => {
                 assert_eq!(code, "LIMIT_REACHED", "{body}");
-                assert_eq!(body["errors"][0]["extensions"]["reason"], "INSUFFICIENT_BALANCE");
+                assert_eq!(
+                    body["errors"][0]["extensions"]["reason"],
+                    "INSUFFICIENT_BALANCE"
+                );
             }
         }
     }
@@ -294,22 +352,36 @@ async fn a_refund_goes_back_to_each_tender(backend: Backend) {
     let quarter = total / 4;
     assert_eq!(half, 2 * quarter, "the serum's price divides by four");
     let p = plan(&hq, "Q", quarter, quarter, Some(30)).await;
-    counter_top_up(&ba, &member_id, json!({ "planId": p["id"], "tender": "WECHAT" })).await;
-    let data = me.ok(PAY_BALANCE, json!({ "id": order["id"], "a": half })).await;
+    counter_top_up(
+        &ba,
+        &member_id,
+        json!({ "planId": p["id"], "tender": "WECHAT" }),
+    )
+    .await;
+    let data = me
+        .ok(PAY_BALANCE, json!({ "id": order["id"], "a": half }))
+        .await;
     assert_eq!(data["payOrderWithBalance"]["status"], "PENDING_PAYMENT");
     assert_eq!(balance(&me).await, ("0".into(), "0".into()));
     assert_eq!(
-        me.err(PAY_BALANCE, json!({ "id": order["id"], "a": 1 })).await,
+        me.err(PAY_BALANCE, json!({ "id": order["id"], "a": 1 }))
+            .await,
         "BAD_USER_INPUT",
         "once per order"
     );
-    me.ok("mutation($id: ID!) { payOrder(orderId: $id) { package } }", json!({ "id": order["id"] }))
-        .await;
+    me.ok(
+        "mutation($id: ID!) { payOrder(orderId: $id) { package } }",
+        json!({ "id": order["id"] }),
+    )
+    .await;
     let order_no = order["orderNo"].as_str().unwrap().to_owned();
     app.wechat.pay(&order_no).await.unwrap();
     eventually(10, "the WeChat part paid", || async {
-        me.ok("query($id: ID!) { order(id: $id) { status } }", json!({ "id": order["id"] }))
-            .await["order"]["status"]
+        me.ok(
+            "query($id: ID!) { order(id: $id) { status } }",
+            json!({ "id": order["id"] }),
+        )
+        .await["order"]["status"]
             == "PAID"
     })
     .await;
@@ -341,26 +413,52 @@ async fn a_counter_sale_paid_by_balance(backend: Backend) {
     let sale = "mutation($m: ID!, $l: [OrderLineInput!]!, $k: String!) { recordInStoreSale(memberId: $m, lines: $l, paymentMethod: BALANCE, acknowledgeAllergens: true, idempotencyKey: $k) { id totalFen paymentMethod } }";
     let lines = json!([{ "skuId": cat.cream_sku.to_string(), "quantity": 1 }]);
     assert_eq!(
-        ba.err(sale, json!({ "m": member_id, "l": lines, "k": key() })).await,
+        ba.err(sale, json!({ "m": member_id, "l": lines, "k": key() }))
+            .await,
         "LIMIT_REACHED",
         "no balance yet"
     );
-    counter_top_up(&ba, &member_id, json!({ "amountFen": 50_000, "tender": "CASH" })).await;
-    let done = ba.ok(sale, json!({ "m": member_id, "l": lines, "k": key() })).await["recordInStoreSale"].clone();
+    counter_top_up(
+        &ba,
+        &member_id,
+        json!({ "amountFen": 50_000, "tender": "CASH" }),
+    )
+    .await;
+    let done = ba
+        .ok(sale, json!({ "m": member_id, "l": lines, "k": key() }))
+        .await["recordInStoreSale"]
+        .clone();
     let total = done["totalFen"].as_i64().unwrap();
     assert_eq!(done["paymentMethod"], "BALANCE");
-    assert_eq!(balance(&me).await, ((50_000 - total).to_string(), "0".into()));
+    assert_eq!(
+        balance(&me).await,
+        ((50_000 - total).to_string(), "0".into())
+    );
     // Refunded at the counter: back to the balance.
     let refund = "mutation($id: ID!) { refundOrder(orderId: $id) { status } }";
-    assert_eq!(manager.ok(refund, json!({ "id": done["id"] })).await["refundOrder"]["status"], "SUCCESS");
+    assert_eq!(
+        manager.ok(refund, json!({ "id": done["id"] })).await["refundOrder"]["status"],
+        "SUCCESS"
+    );
     assert_eq!(balance(&me).await, ("50000".into(), "0".into()));
     // The unused principal back on request: a BA may not, a manager may; once per key.
     let back = "mutation($m: ID!, $k: String!) { returnMemberPrincipal(memberId: $m, idempotencyKey: $k) }";
-    assert_eq!(ba.err(back, json!({ "m": member_id, "k": key() })).await, "FORBIDDEN");
+    assert_eq!(
+        ba.err(back, json!({ "m": member_id, "k": key() })).await,
+        "FORBIDDEN"
+    );
     let k = key();
-    assert_eq!(manager.ok(back, json!({ "m": member_id, "k": k })).await["returnMemberPrincipal"], "50000");
+    assert_eq!(
+        manager.ok(back, json!({ "m": member_id, "k": k })).await["returnMemberPrincipal"],
+        "50000"
+    );
     assert_eq!(balance(&me).await, ("0".into(), "0".into()));
-    assert_eq!(manager.err(back, json!({ "m": member_id, "k": key() })).await, "BAD_USER_INPUT");
+    assert_eq!(
+        manager
+            .err(back, json!({ "m": member_id, "k": key() }))
+            .await,
+        "BAD_USER_INPUT"
+    );
     ledger_matches(&app).await;
 }
 
@@ -371,14 +469,36 @@ async fn bonus_expires_principal_never(backend: Backend) {
     let ba = app.login_staff("ba-demo").await;
     let (me, member_id) = app.login_member("yara").await;
     let p = plan(&hq, "P30D", 20_000, 2_000, Some(30)).await;
-    counter_top_up(&ba, &member_id, json!({ "planId": p["id"], "tender": "CASH" })).await;
-    assert_eq!(stored_value::expire_bonus(&app.state).await.unwrap(), 0, "not yet");
+    counter_top_up(
+        &ba,
+        &member_id,
+        json!({ "planId": p["id"], "tender": "CASH" }),
+    )
+    .await;
+    assert_eq!(
+        stored_value::expire_bonus(&app.state).await.unwrap(),
+        0,
+        "not yet"
+    );
     clock.advance(chrono::Duration::days(31));
-    let principal = MemberPrincipal { member_id: member_id.parse().unwrap(), session_id: "t".into() };
-    let held = stored_value::my_balance(&app.state, &principal).await.unwrap();
-    assert_eq!((held.principal_fen, held.bonus_fen), (20_000, 0), "expired bonus is not spendable");
+    let principal = MemberPrincipal {
+        member_id: member_id.parse().unwrap(),
+        session_id: "t".into(),
+    };
+    let held = stored_value::my_balance(&app.state, &principal)
+        .await
+        .unwrap();
+    assert_eq!(
+        (held.principal_fen, held.bonus_fen),
+        (20_000, 0),
+        "expired bonus is not spendable"
+    );
     assert_eq!(stored_value::expire_bonus(&app.state).await.unwrap(), 1);
-    assert_eq!(stored_value::expire_bonus(&app.state).await.unwrap(), 0, "once");
+    assert_eq!(
+        stored_value::expire_bonus(&app.state).await.unwrap(),
+        0,
+        "once"
+    );
     let row = entities::member_balance::Entity::find_by_id(principal.member_id)
         .one(app.db())
         .await
@@ -386,16 +506,23 @@ async fn bonus_expires_principal_never(backend: Backend) {
         .unwrap();
     assert_eq!((row.principal_fen, row.bonus_fen), (20_000, 0));
     let expired = entities::balance_ledger::Entity::find()
-        .filter(entities::balance_ledger::Column::Source.eq(stored_value::BalanceSource::BonusExpired))
+        .filter(
+            entities::balance_ledger::Column::Source.eq(stored_value::BalanceSource::BonusExpired),
+        )
         .all(app.db())
         .await
         .unwrap();
     assert_eq!(expired.len(), 1);
-    assert_eq!((expired[0].principal_delta_fen, expired[0].bonus_delta_fen), (0, -2_000));
+    assert_eq!(
+        (expired[0].principal_delta_fen, expired[0].bonus_delta_fen),
+        (0, -2_000)
+    );
     // Years later the principal is all there.
     clock.advance(chrono::Duration::days(3650));
     assert_eq!(stored_value::expire_bonus(&app.state).await.unwrap(), 0);
-    let held = stored_value::my_balance(&app.state, &principal).await.unwrap();
+    let held = stored_value::my_balance(&app.state, &principal)
+        .await
+        .unwrap();
     assert_eq!(held.principal_fen, 20_000);
     let _ = me;
     ledger_matches(&app).await;
