@@ -14,6 +14,7 @@ pub fn scheduled_tasks() -> Vec<Arc<dyn PeriodicTask>> {
         Arc::new(domain::payments::CloseOverdueOrders),
         Arc::new(domain::payments::ReconcileRefunds),
         Arc::new(domain::loyalty::ExpirePoints),
+        Arc::new(domain::stored_value::ExpireBonus),
         Arc::new(domain::coupons::BirthdayCoupons),
         Arc::new(domain::flash_sales::WarmFlashSales),
         Arc::new(domain::flash_sales::ReconcileFlashSales),

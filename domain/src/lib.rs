@@ -27,6 +27,7 @@ pub mod pricing;
 pub mod privacy;
 pub mod scan_codes;
 pub mod seed;
+pub mod stored_value;
 pub mod subscriptions;
 
 use std::net::IpAddr;

@@ -31,6 +31,9 @@ pub enum Action {
     MemberPhoneRead,
     #[sea_orm(string_value = "member.birthday.read")]
     MemberBirthdayRead,
+    /// A staff read of a member's stored value.
+    #[sea_orm(string_value = "member.balance.read")]
+    MemberBalanceRead,
     #[sea_orm(string_value = "member.skin_profile.update")]
     MemberSkinProfileUpdate,
     #[sea_orm(string_value = "member.exclusive_ba.assign")]

@@ -104,6 +104,8 @@ pub enum PaymentMethod {
     Alipay,
     Card,
     Cash,
+    /// The member's stored value (会员储值), alone or with WeChat Pay for the rest.
+    Balance,
 }
 
 /// A consumer order: online (pick-up or delivery) or an in-store sale a BA records.

@@ -121,6 +121,12 @@ pub const STAFF: &[(&str, Access)] = &[
     ("previewInStoreSale", s(RecordSale)),
     ("recordInStoreSale", s(RecordSale)),
     ("redeemPoints", s(RecordSale)),
+    // stored value (会员储值)
+    ("memberBalance", s(ReadMembers)),
+    ("topUpPlans", s(ViewCatalog)),
+    ("upsertTopUpPlan", s(ManageTiers)),
+    ("recordCounterTopUp", s(RecordSale)),
+    ("returnMemberPrincipal", s(RefundOrders)),
     ("inspectCouponCode", s(RecordSale)),
     ("redeemCouponAtCounter", s(RecordSale)),
     ("redeemSampleVoucher", s(RecordSale)),

@@ -27,6 +27,7 @@ mod orders;
 mod payments;
 mod privacy;
 mod scan_codes;
+mod stored_value;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -52,6 +53,7 @@ pub struct ConsumerQuery(
     flash_sales::ConsumerFlashSalesQuery,
     scan_codes::ConsumerScanCodesQuery,
     booking::ConsumerBookingQuery,
+    stored_value::ConsumerStoredValueQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -67,6 +69,7 @@ pub struct ConsumerMutation(
     flash_sales::ConsumerFlashSalesMutation,
     scan_codes::ConsumerScanCodesMutation,
     booking::ConsumerBookingMutation,
+    stored_value::ConsumerStoredValueMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -88,6 +91,7 @@ pub struct StaffQuery(
     scan_codes::StaffScanCodesQuery,
     campaigns::StaffCampaignsQuery,
     booking::StaffBookingQuery,
+    stored_value::StaffStoredValueQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -106,6 +110,7 @@ pub struct StaffMutation(
     scan_codes::StaffScanCodesMutation,
     campaigns::StaffCampaignsMutation,
     booking::StaffBookingMutation,
+    stored_value::StaffStoredValueMutation,
 );
 
 #[derive(MergedObject, Default)]

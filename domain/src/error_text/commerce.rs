@@ -17,6 +17,7 @@ use crate::loyalty::LoyaltyError;
 use crate::orders::OrdersError;
 use crate::payments::PaymentsError;
 use crate::pricing::PricingError;
+use crate::stored_value::StoredValueError;
 
 #[allow(unreachable_patterns)]
 pub(super) fn orders(e: &OrdersError) -> Option<Text> {
@@ -39,6 +40,7 @@ pub(super) fn orders(e: &OrdersError) -> Option<Text> {
         E::Catalog(e) => catalog(e),
         E::Auth(e) => auth(e),
         E::Coupons(e) => coupons(e),
+        E::StoredValue(e) => stored_value(e),
         E::PayUnavailable(_) | E::Pii(_) | E::Store(_) => None,
         _ => None,
     }
@@ -181,4 +183,35 @@ pub(super) fn loyalty(e: &LoyaltyError) -> Option<Text> {
         E::Store(_) => None,
         _ => None,
     }
+}
+
+#[allow(unreachable_patterns)]
+pub(super) fn stored_value(e: &StoredValueError) -> Option<Text> {
+    use StoredValueError as E;
+    match e {
+        E::InvalidInput(m) => t("INVALID_INPUT", invalid_input_zh(m)),
+        E::NotFound(what) => t("NOT_FOUND", not_found(what)),
+        E::Insufficient { available_fen } => t(
+            "INSUFFICIENT_BALANCE",
+            format!("储值余额不足：可用 {} 元", yuan(*available_fen)),
+        ),
+        E::PrincipalLimit { max_fen } => t(
+            "BALANCE_LIMIT_REACHED",
+            format!("储值本金余额不能超过 {} 元", yuan(*max_fen)),
+        ),
+        E::TermsNotAccepted(version) => t(
+            "TERMS_NOT_ACCEPTED",
+            format!("请先阅读并同意储值须知（版本 {version}）"),
+        ),
+        E::KeyReused => t("IDEMPOTENCY_KEY_REUSED", "该幂等键已用于另一笔储值请求"),
+        E::PayRefused(m) => t("WECHAT_PAY_REFUSED", format!("微信支付拒绝了该请求：{m}")),
+        E::Auth(e) => auth(e),
+        E::PayUnavailable(_) | E::Store(_) => None,
+        _ => None,
+    }
+}
+
+/// Fen as yuan with two decimals.
+fn yuan(fen: i64) -> String {
+    format!("{}.{:02}", fen / 100, (fen % 100).abs())
 }

@@ -89,7 +89,7 @@ fn written(err: &dyn Any) -> Option<Text> {
     use crate::{
         accounts, audit, auth, booking, campaigns, catalog, coupons, distributors, erasure,
         flash_sales, inventory, loyalty, members, orders, payments, pricing, privacy, scan_codes,
-        subscriptions,
+        stored_value, subscriptions,
     };
     if let Some(e) = err.downcast_ref::<auth::AuthError>() {
         people::auth(e)
@@ -129,6 +129,8 @@ fn written(err: &dyn Any) -> Option<Text> {
         commerce::flash_sales(e)
     } else if let Some(e) = err.downcast_ref::<loyalty::LoyaltyError>() {
         commerce::loyalty(e)
+    } else if let Some(e) = err.downcast_ref::<stored_value::StoredValueError>() {
+        commerce::stored_value(e)
     } else {
         None
     }

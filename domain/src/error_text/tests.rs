@@ -30,6 +30,7 @@ use crate::platform::kv::KvError;
 use crate::pricing::PricingError;
 use crate::privacy::PrivacyError;
 use crate::scan_codes::ScanError;
+use crate::stored_value::StoredValueError;
 use crate::subscriptions::SubscriptionsError;
 
 fn store() -> StoreError {
@@ -215,6 +216,7 @@ fn every_error_variant_has_a_reason_and_a_chinese_message() {
     check(inventory_samples(), &mut p);
     check(flash_sale_samples(), &mut p);
     check(loyalty_samples(), &mut p);
+    check(stored_value_samples(), &mut p);
     assert!(p.is_empty(), "{}", p.join("\n"));
 }
 
@@ -322,6 +324,7 @@ fn order_samples() -> Vec<OrdersError> {
         OrdersError::Coupons(CouponsError::Expired(
             "the coupon 满100减20 has expired".into(),
         )),
+        OrdersError::StoredValue(StoredValueError::Insufficient { available_fen: 5 }),
         OrdersError::Store(store()),
     ]
 }
@@ -450,4 +453,21 @@ fn data_in_messages_is_put_into_the_chinese_too() {
         CatalogError::InvalidInput("at most 200 ingredients".into()).message_zh(),
         "请求内容有误：at most 200 ingredients"
     );
+}
+
+fn stored_value_samples() -> Vec<StoredValueError> {
+    vec![
+        StoredValueError::InvalidInput("give either a plan or an amount".into()),
+        StoredValueError::NotFound("top-up plan"),
+        StoredValueError::Insufficient {
+            available_fen: 12_345,
+        },
+        StoredValueError::PrincipalLimit { max_fen: 500_000 },
+        StoredValueError::TermsNotAccepted("2026-12"),
+        StoredValueError::KeyReused,
+        StoredValueError::PayUnavailable(wechat()),
+        StoredValueError::PayRefused("ORDERPAID".into()),
+        StoredValueError::Auth(AuthError::Forbidden),
+        StoredValueError::Store(store()),
+    ]
 }

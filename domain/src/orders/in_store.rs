@@ -239,6 +239,21 @@ async fn record_new(
         now,
     )
     .await?;
+    if payment_method == PaymentMethod::Balance {
+        crate::stored_value::pay_with_balance(
+            &txn,
+            crate::stored_value::BalanceSpend {
+                member_id,
+                order_id: row.id,
+                order_no: &row.order_no,
+                amount_fen: row.total_fen,
+                source: crate::stored_value::BalanceSource::CounterSale,
+                staff_id: Some(staff.staff_id),
+                at: now,
+            },
+        )
+        .await?;
+    }
     reward_payment(&txn, app, &row, now).await?;
     txn.commit().await?;
     load(app, row).await

@@ -78,6 +78,8 @@ pub enum OrdersError {
     #[error(transparent)]
     Coupons(CouponsError),
     #[error(transparent)]
+    StoredValue(#[from] crate::stored_value::StoredValueError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -122,6 +124,7 @@ impl DomainError for OrdersError {
             Self::Catalog(e) => e.code(),
             Self::Auth(e) => e.code(),
             Self::Coupons(e) => e.code(),
+            Self::StoredValue(e) => e.code(),
             Self::Store(e) => e.code(),
         }
     }

@@ -79,7 +79,8 @@ pub(crate) async fn mark_paid(
     else {
         return Ok(PaymentMatch::UnknownOrder);
     };
-    if row.total_fen != amount_fen {
+    let due_fen = row.total_fen - crate::stored_value::paid_by_balance(&txn, row.id).await?;
+    if due_fen != amount_fen {
         tracing::error!(
             order_no,
             expected = row.total_fen,
@@ -87,7 +88,7 @@ pub(crate) async fn mark_paid(
             "paid amount differs from the order total"
         );
         return Ok(PaymentMatch::AmountMismatch {
-            expected_fen: row.total_fen,
+            expected_fen: due_fen,
         });
     }
     let updated = order::Entity::update_many()

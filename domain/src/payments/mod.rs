@@ -9,11 +9,13 @@ use crate::auth::AuthError;
 use crate::orders::OrdersError;
 use crate::platform::error::{DomainError, ErrorCode, StoreError};
 
+mod balance;
 mod notifications;
 mod overdue;
 mod pay;
 mod refunds;
 
+pub use balance::pay_order_with_balance;
 pub use entities::payment_notification::PaymentEventType;
 pub use entities::refund::RefundStatus;
 pub use entities::unmatched_payment_notification::{NotificationKind, UnmatchedReason};

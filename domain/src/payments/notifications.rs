@@ -146,19 +146,51 @@ async fn on_payment(
         return Ok(Handled::Answered(NotifyOutcome::Duplicate));
     }
     let transaction_id = transaction.transaction_id.clone().unwrap_or_default();
-    let matched = orders::mark_paid(
-        app,
-        &transaction.out_trade_no,
-        &transaction_id,
-        transaction.amount_total,
-    )
-    .await;
+    let matched = if crate::stored_value::is_top_up_no(&transaction.out_trade_no) {
+        top_up_paid(app, transaction, &transaction_id).await
+    } else {
+        orders::mark_paid(
+            app,
+            &transaction.out_trade_no,
+            &transaction_id,
+            transaction.amount_total,
+        )
+        .await
+    };
     Ok(Handled::Applied(match matched {
         Err(e) => Err(e.into()),
         Ok(PaymentMatch::Paid) => Ok(NotifyOutcome::Applied),
         Ok(PaymentMatch::AlreadyPaid) => Ok(NotifyOutcome::AlreadyApplied),
         Ok(unmatched) => keep_unmatched_payment(app, id, event_type, transaction, unmatched).await,
     }))
+}
+
+/// A top-up's payment (see `stored_value`), told in the words of an order's.
+async fn top_up_paid(
+    app: &AppState,
+    transaction: &Transaction,
+    transaction_id: &str,
+) -> Result<PaymentMatch, orders::OrdersError> {
+    use crate::stored_value::{self, TopUpMatch};
+    let matched = stored_value::top_up_paid(
+        app,
+        &transaction.out_trade_no,
+        transaction_id,
+        transaction.amount_total,
+    )
+    .await
+    .map_err(|e| orders::OrdersError::InvalidInput(e.to_string()))?;
+    Ok(match matched {
+        TopUpMatch::Credited => PaymentMatch::Paid,
+        TopUpMatch::AlreadyCredited => PaymentMatch::AlreadyPaid,
+        TopUpMatch::Unknown => PaymentMatch::UnknownOrder,
+        TopUpMatch::AmountMismatch { expected_fen } => {
+            PaymentMatch::AmountMismatch { expected_fen }
+        }
+        TopUpMatch::PaidByAnother => PaymentMatch::NotAwaitingPayment {
+            status: OrderStatus::Paid,
+        },
+    })
 }
 
 /// Records a payment that changed nothing, with why and the money trail finance needs.

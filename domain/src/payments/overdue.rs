@@ -97,6 +97,7 @@ async fn close_unpaid(app: &AppState, order_id: i64) -> Result<bool, OrdersError
         .await?
         .ok_or(OrdersError::NotFound("order"))?;
     orders::release_stock(&txn, &row, now).await?;
+    crate::stored_value::give_back_on_close(&txn, &row, now).await?;
     let released = crate::flash_sales::release_closed_order(&txn, order_id, now).await?;
     txn.commit().await?;
     if let Some(released) = released {

@@ -45,7 +45,8 @@ pub async fn pay_order(
         .jsapi_prepay(&JsapiOrder {
             description: format!("Rouge 订单 {}", row.order_no),
             out_trade_no: row.order_no.clone(),
-            amount_fen: row.total_fen,
+            amount_fen: row.total_fen
+                - crate::stored_value::paid_by_balance(&app.db, row.id).await?,
             payer_openid: openid,
             time_expire: Some(deadline),
             attach: None,

@@ -96,8 +96,16 @@ pub async fn refund_order(
     .await?;
     txn.commit().await?;
 
-    if row.payment_method == Some(PaymentMethod::Wechat) {
-        refund_through_wechat(app, &row, &refund_no, amount, reason).await?;
+    // The balance part of an order goes back to the balance first (when the refund settles);
+    // WeChat Pay refunds the rest of what it was paid.
+    let (wechat_fen, wechat_total) =
+        crate::stored_value::wechat_share(&app.db, &row, amount).await?;
+    if row.payment_method == Some(PaymentMethod::Wechat) && wechat_fen > 0 {
+        let paid_by_wechat = order::Model {
+            total_fen: wechat_total,
+            ..row.clone()
+        };
+        refund_through_wechat(app, &paid_by_wechat, &refund_no, wechat_fen, reason).await?;
     } else {
         settle_refund(app, &refund_no, WeChatRefundStatus::Success, None).await?;
     }
@@ -197,6 +205,9 @@ pub(crate) async fn settle_refund(
             .await?
             .ok_or(OrdersError::NotFound("order"))?;
         orders::apply_refund(&txn, &order, refund_no, row.amount_fen, &lines, now).await?;
+        crate::stored_value::give_back_on_refund(&txn, &order, refund_no, row.amount_fen, now)
+            .await
+            .map_err(OrdersError::from)?;
     } else {
         orders::release_refund_units(&txn, &lines).await?;
     }

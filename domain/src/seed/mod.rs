@@ -6,6 +6,7 @@ mod catalog;
 mod people;
 mod places;
 mod showcase;
+mod stored_value;
 
 pub use showcase::{LOW_STOCK_SKU, NEAR_EXPIRY_LOT, SHOWCASE_SCANNERS};
 
@@ -134,6 +135,7 @@ async fn seed(
             warehouse: places.warehouse,
         };
         showcase::seed(app, &txn, &at, openid_for, now).await?;
+        stored_value::seed(&txn, openid_for, now).await?;
     }
     txn.commit().await?;
     Ok(true)

@@ -36,6 +36,9 @@ const CONSUMER_OPEN: &[&str] = &[
     "tiers",
     "privacyPolicy",
     "sensitiveDataPolicy",
+    // shown before signing in, like the tiers: what a top-up gives and its terms
+    "topUpPlans",
+    "topUpTerms",
 ];
 
 const INTROSPECT: &str = r"{ __schema {

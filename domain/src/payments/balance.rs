@@ -1,0 +1,86 @@
+//! A member pays one of their unpaid orders with stored value (会员储值): the whole order, or
+//! part of it with WeChat Pay for the rest (`pay_order` then asks WeChat for what is left).
+//! The balance rules themselves are `crate::stored_value`.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::PaymentsError;
+use crate::AppState;
+use crate::auth::MemberPrincipal;
+use crate::orders::{self, Order, OrderStatus, OrdersError, PaymentMethod};
+use crate::platform::db;
+use crate::stored_value::{self, BalanceSource, BalanceSpend};
+use entities::order;
+
+/// Pays `amount_fen` of an unpaid order from the member's balance (all of it when `None`).
+/// Paying the whole order pays it (points and tier follow); paying part leaves it waiting for
+/// WeChat Pay for the rest, and a close gives the part back. Once per order.
+#[tracing::instrument(skip_all, err, fields(member_id = me.member_id, order_id))]
+pub async fn pay_order_with_balance(
+    app: &AppState,
+    me: &MemberPrincipal,
+    order_id: i64,
+    amount_fen: Option<i64>,
+) -> Result<Order, PaymentsError> {
+    let row = orders::row(app, order_id).await?;
+    if row.member_id != me.member_id {
+        return Err(OrdersError::NotYours.into());
+    }
+    match row.status {
+        OrderStatus::PendingPayment => {}
+        OrderStatus::Closed => return Err(OrdersError::PaymentExpired.into()),
+        _ => return Err(OrdersError::WrongState("already paid".into()).into()),
+    }
+    if row.fulfilment == orders::FulfilmentKind::Delivery && row.delivery_address.is_none() {
+        return Err(OrdersError::DeliveryAddressMissing.into());
+    }
+    let now = app.clock.now();
+    if row.pay_deadline.is_none_or(|d| d <= now) {
+        return Err(OrdersError::PaymentExpired.into());
+    }
+    let amount = amount_fen.unwrap_or(row.total_fen);
+    if !(1..=row.total_fen).contains(&amount) {
+        return Err(PaymentsError::InvalidInput(
+            "pay between 1 fen and the order total from the balance".into(),
+        ));
+    }
+    let whole = amount == row.total_fen;
+    let txn = db::begin_write(&app.db).await?;
+    // Still awaiting payment, and held so a payment or close waits for this one.
+    let mut update = order::Entity::update_many()
+        .col_expr(order::Column::UpdatedAt, Expr::value(now))
+        .filter(order::Column::Id.eq(row.id))
+        .filter(order::Column::Status.eq(OrderStatus::PendingPayment));
+    if whole {
+        update = update
+            .col_expr(order::Column::Status, Expr::value(OrderStatus::Paid))
+            .col_expr(
+                order::Column::PaymentMethod,
+                Expr::value(PaymentMethod::Balance),
+            )
+            .col_expr(order::Column::PaidAt, Expr::value(now));
+    }
+    if update.exec(&txn).await?.rows_affected == 0 {
+        return Err(OrdersError::WrongState("no longer awaiting payment".into()).into());
+    }
+    stored_value::pay_with_balance(
+        &txn,
+        BalanceSpend {
+            member_id: me.member_id,
+            order_id: row.id,
+            order_no: &row.order_no,
+            amount_fen: amount,
+            source: BalanceSource::OrderPayment,
+            staff_id: None,
+            at: now,
+        },
+    )
+    .await
+    .map_err(OrdersError::from)?;
+    if whole {
+        orders::reward_payment(&txn, app, &row, now).await?;
+    }
+    txn.commit().await?;
+    Ok(orders::load(app, orders::row(app, order_id).await?).await?)
+}
