@@ -26,6 +26,7 @@ mod members;
 mod orders;
 mod payments;
 mod privacy;
+mod reports;
 mod scan_codes;
 mod subscriptions;
 
@@ -88,6 +89,7 @@ pub struct StaffQuery(
     scan_codes::StaffScanCodesQuery,
     campaigns::StaffCampaignsQuery,
     booking::StaffBookingQuery,
+    reports::StaffReportsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -106,6 +108,7 @@ pub struct StaffMutation(
     scan_codes::StaffScanCodesMutation,
     campaigns::StaffCampaignsMutation,
     booking::StaffBookingMutation,
+    reports::StaffReportsMutation,
 );
 
 #[derive(MergedObject, Default)]

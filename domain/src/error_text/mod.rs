@@ -13,6 +13,7 @@
 
 mod commerce;
 mod people;
+mod reports;
 mod words;
 
 use std::any::Any;
@@ -129,6 +130,10 @@ fn written(err: &dyn Any) -> Option<Text> {
         commerce::flash_sales(e)
     } else if let Some(e) = err.downcast_ref::<loyalty::LoyaltyError>() {
         commerce::loyalty(e)
+    } else if let Some(e) = err.downcast_ref::<crate::reports::ReportsError>() {
+        reports::reports(e)
+    } else if let Some(e) = err.downcast_ref::<crate::sales::SalesError>() {
+        reports::sales(e)
     } else {
         None
     }
