@@ -62,14 +62,42 @@ impl Metric {
 
     pub fn definition(self) -> MetricDefinition {
         let (unit, additive, text) = match self {
-            Self::NetRevenue => ("FEN", true, "What members paid for the lines sold, after every discount, minus what was refunded (refunds are negative on their own day, or on the sale's day with basis SALE_DATE)."),
-            Self::Margin => ("FEN", true, "Net revenue minus the cost of the units, at each line's unit cost when the order was placed; a refund takes back its share of both."),
-            Self::MarginPct => ("PERCENT", false, "Margin ÷ net revenue × 100; null when net revenue is 0."),
-            Self::Orders => ("COUNT", true, "Orders with a sale (or gift) in the bucket; refunds do not reduce it. Not additive across SKUs or categories (one order holds several)."),
+            Self::NetRevenue => (
+                "FEN",
+                true,
+                "What members paid for the lines sold, after every discount, minus what was refunded (refunds are negative on their own day, or on the sale's day with basis SALE_DATE).",
+            ),
+            Self::Margin => (
+                "FEN",
+                true,
+                "Net revenue minus the cost of the units, at each line's unit cost when the order was placed; a refund takes back its share of both.",
+            ),
+            Self::MarginPct => (
+                "PERCENT",
+                false,
+                "Margin ÷ net revenue × 100; null when net revenue is 0.",
+            ),
+            Self::Orders => (
+                "COUNT",
+                true,
+                "Orders with a sale (or gift) in the bucket; refunds do not reduce it. Not additive across SKUs or categories (one order holds several).",
+            ),
             Self::Units => ("COUNT", true, "Units sold minus units refunded."),
-            Self::AverageOrderValue => ("FEN", false, "Net revenue ÷ orders; null when there are no orders."),
-            Self::Members => ("COUNT", false, "Distinct members with a sale in the bucket: never summed across buckets (the total counts each member once)."),
-            Self::CouponDiscount => ("FEN", true, "What coupons took off the lines sold, minus the coupons' share of refunds."),
+            Self::AverageOrderValue => (
+                "FEN",
+                false,
+                "Net revenue ÷ orders; null when there are no orders.",
+            ),
+            Self::Members => (
+                "COUNT",
+                false,
+                "Distinct members with a sale in the bucket: never summed across buckets (the total counts each member once).",
+            ),
+            Self::CouponDiscount => (
+                "FEN",
+                true,
+                "What coupons took off the lines sold, minus the coupons' share of refunds.",
+            ),
         };
         MetricDefinition {
             metric: self,

@@ -8,7 +8,9 @@ mod sales_report;
 
 pub use metrics::{Dimension, Metric, MetricDefinition, ReturnsBasis, definitions};
 pub use performance::{BaPerformance, my_performance, set_ba_target, store_performance};
-pub use sales_report::{ReportKey, ReportQuery, ReportResult, ReportRow, ReportValue, sales_report};
+pub use sales_report::{
+    ReportKey, ReportQuery, ReportResult, ReportRow, ReportValue, sales_report,
+};
 
 use crate::auth::AuthError;
 use crate::platform::error::{DomainError, ErrorCode, StoreError};

@@ -177,10 +177,7 @@ fn buckets(dim: Dimension, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
 }
 
 /// The stores the caller may see, narrowed by the query; FORBIDDEN for a store not hers.
-fn scope(
-    staff: &StaffPrincipal,
-    asked: Option<&[i64]>,
-) -> Result<Option<Vec<i64>>, ReportsError> {
+fn scope(staff: &StaffPrincipal, asked: Option<&[i64]>) -> Result<Option<Vec<i64>>, ReportsError> {
     staff.require(Permission::ViewSalesReports)?;
     if staff.sees_every_store() {
         return Ok(asked.map(<[i64]>::to_vec));
@@ -256,7 +253,12 @@ pub async fn sales_report(
         ReturnsBasis::SaleDate => f.sale_date,
     };
     let time = q.group_by.iter().copied().find(|d| d.is_time());
-    let others: Vec<Dimension> = q.group_by.iter().copied().filter(|d| !d.is_time()).collect();
+    let others: Vec<Dimension> = q
+        .group_by
+        .iter()
+        .copied()
+        .filter(|d| !d.is_time())
+        .collect();
     let mut total = Acc::default();
     // Keyed by the non-time keys, then the time bucket.
     let mut groups: BTreeMap<Vec<String>, BTreeMap<NaiveDate, Acc>> = BTreeMap::new();
@@ -312,7 +314,11 @@ pub async fn sales_report(
             prev.add(&f);
         }
         let prev = prev.values(&q.metrics);
-        let change = totals.iter().zip(&prev).map(|(c, p)| changed(c, p)).collect();
+        let change = totals
+            .iter()
+            .zip(&prev)
+            .map(|(c, p)| changed(c, p))
+            .collect();
         (Some(prev), Some(change))
     } else {
         (None, None)

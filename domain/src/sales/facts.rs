@@ -206,11 +206,7 @@ pub(crate) async fn mark_dirty<C: ConnectionTrait>(
         OnConflict::column(sales_dirty_day::Column::BusinessDate)
             .value(
                 sales_dirty_day::Column::Generation,
-                Expr::col((
-                    sales_dirty_day::Entity,
-                    sales_dirty_day::Column::Generation,
-                ))
-                .add(1),
+                Expr::col((sales_dirty_day::Entity, sales_dirty_day::Column::Generation)).add(1),
             )
             .update_column(sales_dirty_day::Column::MarkedAt)
             .to_owned(),

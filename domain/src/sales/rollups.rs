@@ -89,10 +89,7 @@ where
     let mut by_member: BTreeMap<(i64, i64), Sums> = BTreeMap::new();
     for f in &facts {
         let store = f.store_id.unwrap_or(0);
-        by_member
-            .entry((store, f.member_id))
-            .or_default()
-            .add(f);
+        by_member.entry((store, f.member_id)).or_default().add(f);
         if f.business_date != day {
             continue;
         }
@@ -124,18 +121,20 @@ where
         .await?;
     let ba_rows: Vec<_> = by_ba
         .iter()
-        .map(|((store, ba, _), (channel, s))| sales_rollup_ba_day::ActiveModel {
-            business_date: Set(day),
-            store_id: Set(*store),
-            ba_id: Set(*ba),
-            channel: Set(*channel),
-            orders: Set(s.orders()),
-            units: Set(s.units),
-            net_fen: Set(s.net_fen),
-            cost_fen: Set(s.cost_fen),
-            coupon_discount_fen: Set(s.coupon_discount_fen),
-            ..Default::default()
-        })
+        .map(
+            |((store, ba, _), (channel, s))| sales_rollup_ba_day::ActiveModel {
+                business_date: Set(day),
+                store_id: Set(*store),
+                ba_id: Set(*ba),
+                channel: Set(*channel),
+                orders: Set(s.orders()),
+                units: Set(s.units),
+                net_fen: Set(s.net_fen),
+                cost_fen: Set(s.cost_fen),
+                coupon_discount_fen: Set(s.coupon_discount_fen),
+                ..Default::default()
+            },
+        )
         .collect();
     for chunk in ba_rows.chunks(500) {
         sales_rollup_ba_day::Entity::insert_many(chunk.to_vec())
@@ -144,16 +143,18 @@ where
     }
     let sku_rows: Vec<_> = by_sku
         .iter()
-        .map(|((store, sku, _), (channel, s))| sales_rollup_sku_day::ActiveModel {
-            business_date: Set(day),
-            store_id: Set(*store),
-            sku_id: Set(*sku),
-            channel: Set(*channel),
-            units: Set(s.units),
-            net_fen: Set(s.net_fen),
-            cost_fen: Set(s.cost_fen),
-            ..Default::default()
-        })
+        .map(
+            |((store, sku, _), (channel, s))| sales_rollup_sku_day::ActiveModel {
+                business_date: Set(day),
+                store_id: Set(*store),
+                sku_id: Set(*sku),
+                channel: Set(*channel),
+                units: Set(s.units),
+                net_fen: Set(s.net_fen),
+                cost_fen: Set(s.cost_fen),
+                ..Default::default()
+            },
+        )
         .collect();
     for chunk in sku_rows.chunks(500) {
         sales_rollup_sku_day::Entity::insert_many(chunk.to_vec())
@@ -234,7 +235,13 @@ mod tests {
     #[test]
     fn months_end_where_they_end() {
         let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        assert_eq!(month_of(d(2026, 2, 14)), (d(2026, 2, 1), d(2026, 2, 28), "2026-02".into()));
-        assert_eq!(month_of(d(2026, 12, 31)), (d(2026, 12, 1), d(2026, 12, 31), "2026-12".into()));
+        assert_eq!(
+            month_of(d(2026, 2, 14)),
+            (d(2026, 2, 1), d(2026, 2, 28), "2026-02".into())
+        );
+        assert_eq!(
+            month_of(d(2026, 12, 31)),
+            (d(2026, 12, 1), d(2026, 12, 31), "2026-12".into())
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! Demo sales (issue 17): counter sales over the last six weeks at every demo store, by its
-//! BAs, to the demo members, so every sales report and performance page shows something. The
+//! BAs, to the showcase's scanning members, so every sales report and performance page shows something. The
 //! orders are real (stock taken, points earned) and their facts are written as a payment
 //! writes them; the rollups are computed once the seed has committed.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use super::SeedError;
 use crate::AppState;
@@ -53,7 +55,9 @@ pub(super) async fn seed(
     let members: Vec<i64> = member::Entity::find()
         .select_only()
         .column(member::Column::Id)
-        .order_by_asc(member::Column::Id)
+        // The showcase's newest members (its scanners), not the named ones whose own orders
+        // the demo shows.
+        .order_by_desc(member::Column::Id)
         .limit(12)
         .into_tuple()
         .all(txn)
@@ -101,9 +105,10 @@ pub(super) async fn seed(
                 payment_method: Some(PaymentMethod::Card),
                 pay_deadline: None,
             };
-            let row = crate::orders::insert_order(txn, draft, MovementKind::InStoreSale, Some(ba), at)
-                .await
-                .map_err(failed)?;
+            let row =
+                crate::orders::insert_order(txn, draft, MovementKind::InStoreSale, Some(ba), at)
+                    .await
+                    .map_err(failed)?;
             crate::orders::reward_payment(txn, app, &row, at)
                 .await
                 .map_err(failed)?;

@@ -175,7 +175,10 @@ async fn a_payment_told_fifteen_times_and_five_at_once_writes_one_fact_per_line(
     );
     assert!(facts.iter().all(|f| f.store_id == Some(cat.store_id)));
     assert_eq!(
-        sales_dirty_day::Entity::find().count(app.db()).await.unwrap(),
+        sales_dirty_day::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
         1,
         "the day is marked for its rollups"
     );
@@ -269,7 +272,8 @@ async fn a_refund_counts_on_its_own_day_or_on_the_sales(backend: Backend) {
     clock.set(noon("2026-09-20"));
     let second = sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
     let margin = second.total_fen - 7_475;
-    let september = report(&app.login_staff("hq-demo").await, month("RETURN_DATE")).await["rows"][0].clone();
+    let september =
+        report(&app.login_staff("hq-demo").await, month("RETURN_DATE")).await["rows"][0].clone();
     clock.set(noon("2026-10-05"));
     payments::refund_order(&app.state, &manager, second.id, None, None)
         .await
@@ -318,9 +322,15 @@ async fn with_sales_over_two_months(app: &TestApp, clock: &ManualClock, cat: &Ca
     let manager = fixtures::staff_principal(app, "manager-demo").await;
     let member = member_id(app, "jade").await;
     let other = member_id(app, "kate").await;
-    for (i, day) in ["2026-09-01", "2026-09-07", "2026-09-30", "2026-10-01", "2026-10-19"]
-        .iter()
-        .enumerate()
+    for (i, day) in [
+        "2026-09-01",
+        "2026-09-07",
+        "2026-09-30",
+        "2026-10-01",
+        "2026-10-19",
+    ]
+    .iter()
+    .enumerate()
     {
         clock.set(noon(day));
         let who = if i % 2 == 0 { member } else { other };
@@ -355,13 +365,15 @@ async fn every_bucket_is_there_and_buckets_add_up_to_the_total(backend: Backend)
         let from = start + Duration::days(i64::try_from(rng.below(40)).unwrap());
         let to = from + Duration::days(i64::try_from(rng.below(60)).unwrap());
         let grain = ["DAY", "WEEK", "MONTH"][usize::try_from(rng.below(3)).unwrap()];
-        let extra: Vec<&str> = if round % 2 == 0 { vec!["CHANNEL"] } else { vec![] };
+        let extra: Vec<&str> = if round % 2 == 0 {
+            vec!["CHANNEL"]
+        } else {
+            vec![]
+        };
         let mut group = vec![grain];
         group.extend(extra.iter());
         let metrics = ["NET_REVENUE", "MARGIN", "UNITS", "COUPON_DISCOUNT"];
-        let q = |g: &[&str]| {
-            json!({ "metrics": metrics, "groupBy": g, "from": from.to_string(), "to": to.to_string() })
-        };
+        let q = |g: &[&str]| json!({ "metrics": metrics, "groupBy": g, "from": from.to_string(), "to": to.to_string() });
         let grouped = report(&hq, q(&group)).await;
         let daily = report(&hq, q(&["DAY"])).await;
         let days = (to - from).num_days() + 1;
@@ -379,8 +391,16 @@ async fn every_bucket_is_there_and_buckets_add_up_to_the_total(backend: Backend)
                     .map(|row| money(&row["values"], m))
                     .sum()
             };
-            assert_eq!(sum(&grouped), money(&grouped["totals"], m), "{grain} {m} {from}..{to}");
-            assert_eq!(sum(&daily), money(&grouped["totals"], m), "daily {m} {from}..{to}");
+            assert_eq!(
+                sum(&grouped),
+                money(&grouped["totals"], m),
+                "{grain} {m} {from}..{to}"
+            );
+            assert_eq!(
+                sum(&daily),
+                money(&grouped["totals"], m),
+                "daily {m} {from}..{to}"
+            );
         }
         let units: f64 = grouped["rows"]
             .as_array()
@@ -408,7 +428,11 @@ async fn every_bucket_is_there_and_buckets_add_up_to_the_total(backend: Backend)
     )
     .await;
     assert_eq!(number(&all["totals"], "UNITS"), 9.0);
-    assert_eq!(number(&all["totals"], "MEMBERS"), 2.0, "distinct over the range");
+    assert_eq!(
+        number(&all["totals"], "MEMBERS"),
+        2.0,
+        "distinct over the range"
+    );
     let by_month: f64 = all["rows"]
         .as_array()
         .unwrap()
@@ -441,7 +465,10 @@ async fn a_fact_committed_during_its_days_recompute_is_counted_once(backend: Bac
     .await
     .unwrap();
     let second = racing.lock().unwrap().take().unwrap();
-    assert!(!cleared, "a fact came during the recompute: the day stays dirty");
+    assert!(
+        !cleared,
+        "a fact came during the recompute: the day stays dirty"
+    );
     let rolled = |app: &TestApp| {
         let db = app.db().clone();
         async move {
@@ -457,14 +484,23 @@ async fn a_fact_committed_during_its_days_recompute_is_counted_once(backend: Bac
         }
     };
     assert_eq!(rolled(&app).await, (first.total_fen, 1));
-    assert_eq!(sales::recompute_dirty_days(&app.state, 10).await.unwrap(), 1);
+    assert_eq!(
+        sales::recompute_dirty_days(&app.state, 10).await.unwrap(),
+        1
+    );
     let both = (first.total_fen + second.total_fen, 2);
     assert_eq!(rolled(&app).await, both, "counted once");
     assert_eq!(
-        sales_dirty_day::Entity::find().count(app.db()).await.unwrap(),
+        sales_dirty_day::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
         0
     );
-    assert_eq!(sales::recompute_dirty_days(&app.state, 10).await.unwrap(), 0);
+    assert_eq!(
+        sales::recompute_dirty_days(&app.state, 10).await.unwrap(),
+        0
+    );
     sales::recompute_day(&app.state, day).await.unwrap();
     assert_eq!(rolled(&app).await, both, "a recompute replaces, never adds");
 }
@@ -505,9 +541,18 @@ async fn rollups_facts_and_money_reconcile(backend: Backend) {
     let money_in: i64 = orders.iter().map(|o| o.total_fen - o.refunded_fen).sum();
     let facts = sales_fact::Entity::find().all(app.db()).await.unwrap();
     let facts_net: i64 = facts.iter().map(|f| f.net_fen).sum();
-    let ba_rows = sales_rollup_ba_day::Entity::find().all(app.db()).await.unwrap();
-    let sku_rows = sales_rollup_sku_day::Entity::find().all(app.db()).await.unwrap();
-    assert!(facts.iter().any(|f| f.event == SalesEvent::Refund), "some refunds");
+    let ba_rows = sales_rollup_ba_day::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
+    let sku_rows = sales_rollup_sku_day::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
+    assert!(
+        facts.iter().any(|f| f.event == SalesEvent::Refund),
+        "some refunds"
+    );
     assert_eq!(facts_net, money_in, "facts = payments − refunds");
     assert_eq!(ba_rows.iter().map(|r| r.net_fen).sum::<i64>(), facts_net);
     assert_eq!(sku_rows.iter().map(|r| r.net_fen).sum::<i64>(), facts_net);
@@ -537,13 +582,17 @@ async fn reports_are_scoped_by_role(backend: Backend) {
         .await
         .store_id
         .unwrap();
-    let q = json!({ "metrics": ["NET_REVENUE", "MEMBERS"], "from": "2026-09-01", "to": "2026-09-30" });
+    let q =
+        json!({ "metrics": ["NET_REVENUE", "MEMBERS"], "from": "2026-09-01", "to": "2026-09-30" });
     let ba = app.login_staff("ba-demo").await;
     assert_eq!(ba.err(REPORT, json!({ "q": q })).await, "FORBIDDEN");
     let manager = app.login_staff("manager-demo").await;
     let mut other = q.clone();
     other["storeIds"] = json!([other_store.to_string()]);
-    assert_eq!(manager.err(REPORT, json!({ "q": other })).await, "FORBIDDEN");
+    assert_eq!(
+        manager.err(REPORT, json!({ "q": other })).await,
+        "FORBIDDEN"
+    );
     let own = report(&manager, q.clone()).await;
     assert_eq!(money(&own["totals"], "NET_REVENUE"), sale.total_fen);
     let finance = app.login_staff("finance-demo").await;
@@ -566,41 +615,68 @@ async fn reports_are_scoped_by_role(backend: Backend) {
     assert!(mine["targetFen"].is_null());
     let store_perf = "query($s: ID!, $m: String!) { storePerformance(storeId: $s, month: $m) { staffId netRevenueFen } }";
     assert_eq!(
-        ba.err(store_perf, json!({ "s": cat.store_id.to_string(), "m": "2026-09" })).await,
+        ba.err(
+            store_perf,
+            json!({ "s": cat.store_id.to_string(), "m": "2026-09" })
+        )
+        .await,
         "FORBIDDEN"
     );
     assert_eq!(
         manager
-            .err(store_perf, json!({ "s": other_store.to_string(), "m": "2026-09" }))
+            .err(
+                store_perf,
+                json!({ "s": other_store.to_string(), "m": "2026-09" })
+            )
             .await,
         "FORBIDDEN"
     );
     let team = manager
-        .ok(store_perf, json!({ "s": cat.store_id.to_string(), "m": "2026-09" }))
+        .ok(
+            store_perf,
+            json!({ "s": cat.store_id.to_string(), "m": "2026-09" }),
+        )
         .await["storePerformance"]
         .clone();
-    assert!(team.as_array().unwrap().iter().any(|p| p["staffId"] == mine["staffId"]));
+    assert!(
+        team.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["staffId"] == mine["staffId"])
+    );
     let target = "mutation($b: ID!, $m: String!, $t: Fen!) { setBaTarget(baId: $b, month: $m, targetFen: $t) { targetFen attainmentPct } }";
     let bj_ba = fixtures::staff_principal(&app, "ba-bj-demo").await.staff_id;
     assert_eq!(
         manager
-            .err(target, json!({ "b": bj_ba.to_string(), "m": "2026-09", "t": "100000" }))
+            .err(
+                target,
+                json!({ "b": bj_ba.to_string(), "m": "2026-09", "t": "100000" })
+            )
             .await,
         "FORBIDDEN"
     );
     assert_eq!(
-        ba.err(target, json!({ "b": ba_p.staff_id.to_string(), "m": "2026-09", "t": "100000" }))
-            .await,
+        ba.err(
+            target,
+            json!({ "b": ba_p.staff_id.to_string(), "m": "2026-09", "t": "100000" })
+        )
+        .await,
         "FORBIDDEN"
     );
     assert_eq!(
         manager
-            .err(target, json!({ "b": ba_p.staff_id.to_string(), "m": "2026-9", "t": "100000" }))
+            .err(
+                target,
+                json!({ "b": ba_p.staff_id.to_string(), "m": "2026-9", "t": "100000" })
+            )
             .await,
         "BAD_USER_INPUT"
     );
     manager
-        .ok(target, json!({ "b": ba_p.staff_id.to_string(), "m": "2026-09", "t": "100000" }))
+        .ok(
+            target,
+            json!({ "b": ba_p.staff_id.to_string(), "m": "2026-09", "t": "100000" }),
+        )
         .await;
     let mine = ba.ok(perf, json!({ "m": "2026-09" })).await["myPerformance"].clone();
     assert_eq!(mine["targetFen"], "100000");
