@@ -303,7 +303,7 @@ pub async fn sales_report(
     }
     if time.is_some() {
         // Time first, so a chart reads the series in order.
-        out.sort_by(|a, b| time_first(&q.group_by, a).cmp(&time_first(&q.group_by, b)));
+        out.sort_by_key(|row| time_first(&q.group_by, row));
     }
     let totals = total.values(&q.metrics);
     let (previous_totals, change) = if q.compare {

@@ -73,7 +73,7 @@ pub(super) async fn seed(
         }
         for back in (1..=DAYS).rev() {
             let offset = usize::try_from(back).unwrap_or(0) + i;
-            if offset % 3 == 0 {
+            if offset.is_multiple_of(3) {
                 continue;
             }
             n += 1;
@@ -85,7 +85,7 @@ pub(super) async fn seed(
             };
             let line = LineInput {
                 sku_id: skus[n % skus.len()],
-                quantity: 1 + i32::from(n % 4 == 0),
+                quantity: 1 + i32::from(n.is_multiple_of(4)),
             };
             let lines = pricing::price_lines(txn, &[line]).await.map_err(failed)?;
             let ba = store.bas[n % store.bas.len()];
