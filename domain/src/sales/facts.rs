@@ -37,6 +37,43 @@ fn share(total: i64, of: i32, before: i32, more: i32) -> i64 {
     i64::try_from(upto(before + more) - upto(before)).unwrap_or(0)
 }
 
+/// The order's last-touch campaign, its (first) coupon's template and what its coupons took off.
+async fn touches(
+    txn: &DatabaseTransaction,
+    order: &order::Model,
+    at: DateTime<Utc>,
+) -> Result<(Option<i64>, Option<i64>, i64), StoreError> {
+    let campaign_id: Option<i64> = campaign_delivery::Entity::find()
+        .select_only()
+        .column(campaign_delivery::Column::CampaignId)
+        .filter(campaign_delivery::Column::MemberId.eq(order.member_id))
+        .filter(campaign_delivery::Column::State.eq(DeliveryState::Sent))
+        .filter(campaign_delivery::Column::SentAt.lte(at))
+        .filter(campaign_delivery::Column::AttributionUntil.gte(at))
+        .order_by_desc(campaign_delivery::Column::SentAt)
+        .into_tuple()
+        .one(txn)
+        .await?;
+    let coupon_template_id: Option<i64> = coupon::Entity::find()
+        .select_only()
+        .column(coupon::Column::TemplateId)
+        .filter(coupon::Column::UsedOrderId.eq(order.id))
+        .order_by_asc(coupon::Column::Id)
+        .into_tuple()
+        .one(txn)
+        .await?;
+    let coupons: i64 = order_discount::Entity::find()
+        .filter(order_discount::Column::OrderId.eq(order.id))
+        .filter(order_discount::Column::Kind.eq(DiscountKind::Coupon))
+        .all(txn)
+        .await?
+        .iter()
+        .map(|d| d.amount_fen)
+        .sum::<i64>();
+    let coupon_total = std::cmp::min(coupons, order.discount_fen);
+    Ok((campaign_id, coupon_template_id, coupon_total))
+}
+
 /// The SALE facts of a paid order, as of `at`.
 async fn sale_facts(
     txn: &DatabaseTransaction,
@@ -72,34 +109,7 @@ async fn sale_facts(
             .map(|s| s.timezone),
         None => None,
     };
-    let campaign_id: Option<i64> = campaign_delivery::Entity::find()
-        .select_only()
-        .column(campaign_delivery::Column::CampaignId)
-        .filter(campaign_delivery::Column::MemberId.eq(order.member_id))
-        .filter(campaign_delivery::Column::State.eq(DeliveryState::Sent))
-        .filter(campaign_delivery::Column::SentAt.lte(at))
-        .filter(campaign_delivery::Column::AttributionUntil.gte(at))
-        .order_by_desc(campaign_delivery::Column::SentAt)
-        .into_tuple()
-        .one(txn)
-        .await?;
-    let coupon_template_id: Option<i64> = coupon::Entity::find()
-        .select_only()
-        .column(coupon::Column::TemplateId)
-        .filter(coupon::Column::UsedOrderId.eq(order.id))
-        .order_by_asc(coupon::Column::Id)
-        .into_tuple()
-        .one(txn)
-        .await?;
-    let coupons: i64 = order_discount::Entity::find()
-        .filter(order_discount::Column::OrderId.eq(order.id))
-        .filter(order_discount::Column::Kind.eq(DiscountKind::Coupon))
-        .all(txn)
-        .await?
-        .iter()
-        .map(|d| d.amount_fen)
-        .sum::<i64>();
-    let coupon_total = std::cmp::min(coupons, order.discount_fen);
+    let (campaign_id, coupon_template_id, coupon_total) = touches(txn, order, at).await?;
     let date = business_date(at, zone.as_deref());
     let mut facts = Vec::with_capacity(lines.len());
     let mut coupon_left = coupon_total;

@@ -115,10 +115,6 @@ where
         .filter(sales_rollup_sku_day::Column::BusinessDate.eq(day))
         .exec(&txn)
         .await?;
-    sales_member_month::Entity::delete_many()
-        .filter(sales_member_month::Column::Month.eq(&month))
-        .exec(&txn)
-        .await?;
     let ba_rows: Vec<_> = by_ba
         .iter()
         .map(
@@ -161,22 +157,7 @@ where
             .exec_without_returning(&txn)
             .await?;
     }
-    let member_rows: Vec<_> = by_member
-        .iter()
-        .map(|((store, member), s)| sales_member_month::ActiveModel {
-            month: Set(month.clone()),
-            store_id: Set(*store),
-            member_id: Set(*member),
-            orders: Set(s.orders()),
-            net_fen: Set(s.net_fen),
-            ..Default::default()
-        })
-        .collect();
-    for chunk in member_rows.chunks(500) {
-        sales_member_month::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    replace_members(&txn, &month, &by_member).await?;
     // Clear the mark only if no fact came since it was read.
     let cleared = match generation {
         Some(g) => {
@@ -192,6 +173,35 @@ where
     };
     txn.commit().await?;
     Ok(cleared)
+}
+
+/// The month's member rows, replaced.
+async fn replace_members(
+    txn: &sea_orm::DatabaseTransaction,
+    month: &str,
+    by_member: &BTreeMap<(i64, i64), Sums>,
+) -> Result<(), SalesError> {
+    sales_member_month::Entity::delete_many()
+        .filter(sales_member_month::Column::Month.eq(month))
+        .exec(txn)
+        .await?;
+    let member_rows: Vec<_> = by_member
+        .iter()
+        .map(|((store, member), s)| sales_member_month::ActiveModel {
+            month: Set(month.to_owned()),
+            store_id: Set(*store),
+            member_id: Set(*member),
+            orders: Set(s.orders()),
+            net_fen: Set(s.net_fen),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in member_rows.chunks(500) {
+        sales_member_month::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Recomputes up to `limit` dirty days, oldest mark first; returns how many were recomputed.
