@@ -15,13 +15,8 @@ use crate::orders::{FulfilmentKind, OrderDraft, OrderStatus, PaymentMethod};
 use crate::pricing::{self, Channel, LineInput};
 use entities::{member, sku};
 
-/// SKUs the demo sells, in turn.
-const SOLD: [&str; 4] = [
-    "ROSE-SERUM-30",
-    "CLEAR-CREAM-50",
-    "CALM-TONER-150",
-    "ROSE-SERUM-50",
-];
+/// SKUs the demo sells, in turn (not the toner: its lot near expiry is the showcase's).
+const SOLD: [&str; 3] = ["ROSE-SERUM-30", "CLEAR-CREAM-50", "ROSE-SERUM-50"];
 /// How many days back the demo sales go.
 const DAYS: i64 = 42;
 
