@@ -1,4 +1,6 @@
 //! `rouge`: serve, migrate, seed, admin, codes, export-schema.
+// The staff schema's merged root types nest deeper than the default limit of 128.
+#![recursion_limit = "256"]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -22,6 +22,7 @@ pub fn scheduled_tasks() -> Vec<Arc<dyn PeriodicTask>> {
         Arc::new(domain::campaigns::automations::RunAutomations),
         Arc::new(domain::booking::MarkNoShows),
         Arc::new(domain::booking::SendBookingReminders),
+        Arc::new(domain::sales::RollupSales),
     ]
 }
 

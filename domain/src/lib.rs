@@ -25,6 +25,8 @@ pub mod payments;
 pub mod platform;
 pub mod pricing;
 pub mod privacy;
+pub mod reports;
+pub mod sales;
 pub mod scan_codes;
 pub mod seed;
 pub mod stored_value;

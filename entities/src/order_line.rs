@@ -15,6 +15,8 @@ pub struct Model {
     pub discount_fen: i64,
     pub line_total_fen: i64,
     pub refunded_quantity: i32,
+    /// The SKU's cost when the order was placed (none on lines placed before costs were kept).
+    pub unit_cost_fen: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -158,6 +158,11 @@ pub const STAFF: &[(&str, Access)] = &[
     ("resumeCampaign", s(ManageCampaigns)),
     ("cancelCampaign", s(ManageCampaigns)),
     ("configureCampaignAutomation", s(ManageCampaigns)),
+    // sales reports
+    ("salesReport", s(ViewSalesReports)),
+    ("storePerformance", s(ViewSalesReports)),
+    ("myPerformance", s(ViewOwnPerformance)),
+    ("setBaTarget", s(SetSalesTargets)),
     // bookings
     ("bookingServices", s(ViewBookings)),
     ("storeBookingSetup", s(ViewBookings)),

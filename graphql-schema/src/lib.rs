@@ -26,6 +26,7 @@ mod members;
 mod orders;
 mod payments;
 mod privacy;
+mod reports;
 mod scan_codes;
 mod stored_value;
 mod subscriptions;
@@ -92,6 +93,7 @@ pub struct StaffQuery(
     campaigns::StaffCampaignsQuery,
     booking::StaffBookingQuery,
     stored_value::StaffStoredValueQuery,
+    reports::StaffReportsQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -111,6 +113,7 @@ pub struct StaffMutation(
     campaigns::StaffCampaignsMutation,
     booking::StaffBookingMutation,
     stored_value::StaffStoredValueMutation,
+    reports::StaffReportsMutation,
 );
 
 #[derive(MergedObject, Default)]

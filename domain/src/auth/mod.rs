@@ -86,6 +86,12 @@ pub enum Permission {
     ViewDistributors,
     /// Erase a member's personal data on a request (HQ).
     EraseMembers,
+    /// Sales reports and store performance (HQ and finance every store, a manager her own).
+    ViewSalesReports,
+    /// One's own sales performance for a month.
+    ViewOwnPerformance,
+    /// BAs' monthly sales targets (a manager only at her own store).
+    SetSalesTargets,
 }
 
 impl Permission {
@@ -110,6 +116,9 @@ impl Permission {
             ManageStock | RefundOrders | AssignExclusiveBa | ManageBookings
             | ViewBookingReports | ManageStaff => matches!(role, Hq | Manager),
             ReadPaymentExceptions | ViewDistributors => matches!(role, Hq | Finance),
+            ViewSalesReports => matches!(role, Hq | Manager | Finance),
+            ViewOwnPerformance => matches!(role, Manager | Ba),
+            SetSalesTargets => matches!(role, Hq | Manager),
             ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons | ManageFlashSales
             | ManageScanCodes | ManageCampaigns | ManageDistributors | EraseMembers => {
                 matches!(role, Hq)

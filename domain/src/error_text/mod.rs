@@ -13,6 +13,7 @@
 
 mod commerce;
 mod people;
+mod reports;
 mod words;
 
 use std::any::Any;
@@ -131,6 +132,10 @@ fn written(err: &dyn Any) -> Option<Text> {
         commerce::loyalty(e)
     } else if let Some(e) = err.downcast_ref::<stored_value::StoredValueError>() {
         commerce::stored_value(e)
+    } else if let Some(e) = err.downcast_ref::<crate::reports::ReportsError>() {
+        reports::reports(e)
+    } else if let Some(e) = err.downcast_ref::<crate::sales::SalesError>() {
+        reports::sales(e)
     } else {
         None
     }

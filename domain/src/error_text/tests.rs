@@ -217,6 +217,16 @@ fn every_error_variant_has_a_reason_and_a_chinese_message() {
     check(flash_sale_samples(), &mut p);
     check(loyalty_samples(), &mut p);
     check(stored_value_samples(), &mut p);
+    check(
+        vec![
+            crate::reports::ReportsError::InvalidQuery("group by at most three dimensions".into()),
+            crate::reports::ReportsError::NotFound("BA"),
+            crate::reports::ReportsError::Auth(AuthError::Forbidden),
+            crate::reports::ReportsError::Store(store()),
+        ],
+        &mut p,
+    );
+    check(vec![crate::sales::SalesError::Store(store())], &mut p);
     assert!(p.is_empty(), "{}", p.join("\n"));
 }
 

@@ -43,6 +43,7 @@ pub(crate) async fn reward_payment(
     if earned || points == 0 {
         loyalty::add_spend(txn, order.member_id, order.total_fen).await?;
     }
+    crate::sales::record_sale(txn, order, now).await?;
     Ok(())
 }
 

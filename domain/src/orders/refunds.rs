@@ -143,6 +143,8 @@ pub(crate) async fn apply_refund(
     return_stock(txn, order.id, refund_no, lines, now).await?;
     take_back_points(txn, order, refund_no, amount_fen, now).await?;
     loyalty::add_spend(txn, order.member_id, -amount_fen).await?;
+    let units: Vec<(i64, i32)> = lines.iter().map(|l| (l.line_id, l.quantity)).collect();
+    crate::sales::record_refund(txn, order, refund_no, &units, now).await?;
     Ok(())
 }
 

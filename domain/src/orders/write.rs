@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -11,7 +13,7 @@ use super::{FulfilmentKind, Order, OrderStatus, OrdersError, PaymentMethod, load
 use crate::AppState;
 use crate::inventory::{self, MovementKind};
 use crate::pricing::{Channel, Discount, DraftLine, allocate_discount};
-use entities::{order, order_allocation, order_discount, order_line};
+use entities::{order, order_allocation, order_discount, order_line, sku};
 
 /// A priced order, ready to be written (and its stock taken).
 pub(crate) struct OrderDraft {
@@ -131,6 +133,13 @@ async fn insert_line(
     subtotal: i64,
     share: i64,
 ) -> Result<(), OrdersError> {
+    // The cost at placing, kept with the line: later cost changes leave its margin alone.
+    let unit_cost_fen: Option<i64> = sku::Entity::find_by_id(line.sku_id)
+        .select_only()
+        .column(sku::Column::CostFen)
+        .into_tuple()
+        .one(txn)
+        .await?;
     let line_row = order_line::ActiveModel {
         order_id: Set(placed.order_id),
         sku_id: Set(line.sku_id),
@@ -141,6 +150,7 @@ async fn insert_line(
         discount_fen: Set(share),
         line_total_fen: Set(subtotal - share),
         refunded_quantity: Set(0),
+        unit_cost_fen: Set(unit_cost_fen),
         ..Default::default()
     }
     .insert(txn)

@@ -5,6 +5,7 @@
 mod catalog;
 mod people;
 mod places;
+mod sales;
 mod showcase;
 mod stored_value;
 
@@ -36,6 +37,8 @@ pub enum SeedError {
     FlashSales(Box<crate::flash_sales::FlashSalesError>),
     #[error("demo region: {0}")]
     Region(String),
+    #[error("demo sales: {0}")]
+    Sales(String),
 }
 
 crate::store_error_conversions!(SeedError);
@@ -136,9 +139,28 @@ async fn seed(
         };
         showcase::seed(app, &txn, &at, openid_for, now).await?;
         stored_value::seed(&txn, openid_for, now).await?;
+        sales::seed(app, &txn, &sales_stores(&places, &bas), now).await?;
     }
     txn.commit().await?;
+    if showcase {
+        sales::roll_up(app).await?;
+    }
     Ok(true)
+}
+
+/// The demo stores as the demo sales need them.
+fn sales_stores<'a>(places: &'a places::Places, bas: &'a [Vec<i64>]) -> Vec<sales::SalesStore<'a>> {
+    places
+        .store_ids
+        .iter()
+        .zip(&places.store_locations)
+        .zip(bas)
+        .map(|((store_id, location_id), bas)| sales::SalesStore {
+            store_id: *store_id,
+            location_id: *location_id,
+            bas,
+        })
+        .collect()
 }
 
 /// Each demo store's own service (code, name, minutes, buffer, price, skill), in store order

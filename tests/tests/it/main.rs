@@ -32,6 +32,7 @@ mod orders_stored_values;
 mod payments;
 mod privacy;
 mod regions;
+mod sales;
 mod scan_codes;
 mod sessions;
 mod subscriptions;

@@ -1,0 +1,114 @@
+//! The metrics dictionary: what each metric means, in one place, returned with every result.
+
+/// A figure a report computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Metric {
+    NetRevenue,
+    Margin,
+    MarginPct,
+    Orders,
+    Units,
+    AverageOrderValue,
+    Members,
+    CouponDiscount,
+}
+
+/// What a report groups by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    Day,
+    Week,
+    Month,
+    Store,
+    Ba,
+    Sku,
+    Category,
+    Channel,
+}
+
+impl Dimension {
+    pub const fn is_time(self) -> bool {
+        matches!(self, Self::Day | Self::Week | Self::Month)
+    }
+}
+
+/// Which day a refund counts on: its own (the default: a period once closed stays as it
+/// was) or its sale's (the period of the sale is restated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ReturnsBasis {
+    #[default]
+    ReturnDate,
+    SaleDate,
+}
+
+/// A metric's definition and unit, as returned with every result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricDefinition {
+    pub metric: Metric,
+    /// `FEN`, `COUNT` or `PERCENT`.
+    pub unit: &'static str,
+    /// Whether buckets add up to the total (distinct counts and ratios do not).
+    pub additive: bool,
+    pub text: &'static str,
+}
+
+impl Metric {
+    pub const fn is_money(self) -> bool {
+        matches!(
+            self,
+            Self::NetRevenue | Self::Margin | Self::AverageOrderValue | Self::CouponDiscount
+        )
+    }
+
+    pub fn definition(self) -> MetricDefinition {
+        let (unit, additive, text) = match self {
+            Self::NetRevenue => (
+                "FEN",
+                true,
+                "What members paid for the lines sold, after every discount, minus what was refunded (refunds are negative on their own day, or on the sale's day with basis SALE_DATE).",
+            ),
+            Self::Margin => (
+                "FEN",
+                true,
+                "Net revenue minus the cost of the units, at each line's unit cost when the order was placed; a refund takes back its share of both.",
+            ),
+            Self::MarginPct => (
+                "PERCENT",
+                false,
+                "Margin ÷ net revenue × 100; null when net revenue is 0.",
+            ),
+            Self::Orders => (
+                "COUNT",
+                true,
+                "Orders with a sale (or gift) in the bucket; refunds do not reduce it. Not additive across SKUs or categories (one order holds several).",
+            ),
+            Self::Units => ("COUNT", true, "Units sold minus units refunded."),
+            Self::AverageOrderValue => (
+                "FEN",
+                false,
+                "Net revenue ÷ orders; null when there are no orders.",
+            ),
+            Self::Members => (
+                "COUNT",
+                false,
+                "Distinct members with a sale in the bucket: never summed across buckets (the total counts each member once).",
+            ),
+            Self::CouponDiscount => (
+                "FEN",
+                true,
+                "What coupons took off the lines sold, minus the coupons' share of refunds.",
+            ),
+        };
+        MetricDefinition {
+            metric: self,
+            unit,
+            additive,
+            text,
+        }
+    }
+}
+
+/// The definitions of `metrics`, in their order.
+pub fn definitions(metrics: &[Metric]) -> Vec<MetricDefinition> {
+    metrics.iter().map(|m| m.definition()).collect()
+}

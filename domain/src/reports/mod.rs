@@ -1,0 +1,45 @@
+//! Sales reports (issue 17): `sales_report` groups the sales facts of `crate::sales` by up to
+//! three dimensions over a date range in the business zone, every time bucket of the range
+//! present, with each metric's definition; BA and store performance read the rollups.
+
+mod metrics;
+mod performance;
+mod sales_report;
+
+pub use metrics::{Dimension, Metric, MetricDefinition, ReturnsBasis, definitions};
+pub use performance::{BaPerformance, my_performance, set_ba_target, store_performance};
+pub use sales_report::{
+    ReportKey, ReportQuery, ReportResult, ReportRow, ReportValue, sales_report,
+};
+
+use crate::auth::AuthError;
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
+
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
+pub enum ReportsError {
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+crate::store_error_conversions!(ReportsError);
+
+impl DomainError for ReportsError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidQuery(_) => ErrorCode::BadUserInput,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Auth(e) => e.code(),
+            Self::Store(e) => e.code(),
+        }
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> ReportsError {
+    ReportsError::InvalidQuery(msg.into())
+}

@@ -1,0 +1,482 @@
+//! `sales_report`: the sales facts of a date range (business days, Asia/Shanghai) grouped by up
+//! to three dimensions. Every time bucket of the range is present, zero when nothing sold, so
+//! the buckets of an additive metric always add up to the total; distinct counts are counted
+//! per bucket and for the total, never summed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{Datelike, Duration, NaiveDate};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::metrics::{Dimension, Metric, MetricDefinition, ReturnsBasis, definitions};
+use super::{ReportsError, invalid};
+use crate::AppState;
+use crate::auth::{AuthError, Permission, StaffPrincipal, StaffRole};
+use entities::sales_fact::{self, SalesEvent};
+use entities::{category, product, sku, staff_account, store};
+
+/// The longest range a report covers.
+const MAX_DAYS: i64 = 366 * 2;
+/// The most rows a report returns.
+const MAX_ROWS: usize = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct ReportQuery {
+    pub metrics: Vec<Metric>,
+    pub group_by: Vec<Dimension>,
+    /// First and last business day, both included.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Only these stores (a manager: her own, which is also the default).
+    pub store_ids: Option<Vec<i64>>,
+    /// Also the same figures for the period of the same length just before.
+    pub compare: bool,
+    pub basis: ReturnsBasis,
+}
+
+/// One grouping key of a row: the stable key and what people read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ReportKey {
+    pub key: String,
+    pub label: String,
+}
+
+/// One metric's figure: money in fen, other figures as numbers; `None` where the metric has
+/// no value (a ratio on a zero base).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReportValue {
+    pub metric: Metric,
+    pub fen: Option<i64>,
+    pub number: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportRow {
+    pub keys: Vec<ReportKey>,
+    pub values: Vec<ReportValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportResult {
+    pub dimensions: Vec<Dimension>,
+    pub metrics: Vec<Metric>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub basis: ReturnsBasis,
+    /// In order: time buckets oldest first, then keys.
+    pub rows: Vec<ReportRow>,
+    pub totals: Vec<ReportValue>,
+    /// The previous period's totals and the change against it (`number`: the relative change,
+    /// 0.25 for +25 %, null on a zero base), when asked.
+    pub previous_totals: Option<Vec<ReportValue>>,
+    pub change: Option<Vec<ReportValue>>,
+    pub definitions: Vec<MetricDefinition>,
+}
+
+#[derive(Default, Clone)]
+struct Acc {
+    orders: BTreeSet<i64>,
+    members: BTreeSet<i64>,
+    units: i64,
+    net_fen: i64,
+    cost_fen: i64,
+    coupon_fen: i64,
+}
+
+impl Acc {
+    fn add(&mut self, f: &sales_fact::Model) {
+        if f.event != SalesEvent::Refund {
+            self.orders.insert(f.order_id);
+            self.members.insert(f.member_id);
+        }
+        self.units += i64::from(f.quantity);
+        self.net_fen += f.net_fen;
+        self.cost_fen += f.cost_fen;
+        self.coupon_fen += f.coupon_discount_fen;
+    }
+
+    fn value(&self, metric: Metric) -> ReportValue {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let margin = self.net_fen - self.cost_fen;
+        let (fen, number) = match metric {
+            Metric::NetRevenue => (Some(self.net_fen), None),
+            Metric::Margin => (Some(margin), None),
+            Metric::CouponDiscount => (Some(self.coupon_fen), None),
+            Metric::AverageOrderValue => match count(self.orders.len()) {
+                0 => (None, None),
+                n => (Some(self.net_fen / n), None),
+            },
+            #[allow(clippy::cast_precision_loss)]
+            Metric::MarginPct => match self.net_fen {
+                0 => (None, None),
+                net => (None, Some(margin as f64 * 100.0 / net as f64)),
+            },
+            #[allow(clippy::cast_precision_loss)]
+            Metric::Orders => (None, Some(count(self.orders.len()) as f64)),
+            #[allow(clippy::cast_precision_loss)]
+            Metric::Units => (None, Some(self.units as f64)),
+            #[allow(clippy::cast_precision_loss)]
+            Metric::Members => (None, Some(count(self.members.len()) as f64)),
+        };
+        ReportValue {
+            metric,
+            fen,
+            number,
+        }
+    }
+
+    fn values(&self, metrics: &[Metric]) -> Vec<ReportValue> {
+        metrics.iter().map(|m| self.value(*m)).collect()
+    }
+}
+
+/// The bucket a day falls in: its day, the Monday of its ISO week, or its month.
+fn bucket(dim: Dimension, day: NaiveDate) -> NaiveDate {
+    match dim {
+        Dimension::Week => day - Duration::days(i64::from(day.weekday().num_days_from_monday())),
+        Dimension::Month => day.with_day(1).unwrap_or(day),
+        _ => day,
+    }
+}
+
+fn bucket_key(dim: Dimension, start: NaiveDate) -> ReportKey {
+    match dim {
+        Dimension::Week => {
+            let w = start.iso_week();
+            ReportKey {
+                key: start.to_string(),
+                label: format!("{}-W{:02}", w.year(), w.week()),
+            }
+        }
+        Dimension::Month => {
+            let m = start.format("%Y-%m").to_string();
+            ReportKey {
+                key: m.clone(),
+                label: m,
+            }
+        }
+        _ => ReportKey {
+            key: start.to_string(),
+            label: start.to_string(),
+        },
+    }
+}
+
+/// Every bucket of the range, oldest first.
+fn buckets(dim: Dimension, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+    let mut all = Vec::new();
+    let mut day = from;
+    while day <= to {
+        let b = bucket(dim, day);
+        if all.last() != Some(&b) {
+            all.push(b);
+        }
+        day += Duration::days(1);
+    }
+    all
+}
+
+/// The stores the caller may see, narrowed by the query; FORBIDDEN for a store not hers.
+fn scope(staff: &StaffPrincipal, asked: Option<&[i64]>) -> Result<Option<Vec<i64>>, ReportsError> {
+    staff.require(Permission::ViewSalesReports)?;
+    if staff.sees_every_store() {
+        return Ok(asked.map(<[i64]>::to_vec));
+    }
+    let own = staff.store_id.ok_or(AuthError::Forbidden)?;
+    match asked {
+        Some(ids) if ids.iter().any(|id| *id != own) => Err(AuthError::Forbidden.into()),
+        _ => Ok(Some(vec![own])),
+    }
+}
+
+fn check(staff: &StaffPrincipal, q: &ReportQuery) -> Result<(), ReportsError> {
+    if q.metrics.is_empty() {
+        return Err(invalid("ask for at least one metric"));
+    }
+    if q.group_by.len() > 3 {
+        return Err(invalid("group by at most three dimensions"));
+    }
+    let mut seen = BTreeSet::new();
+    for d in &q.group_by {
+        if !seen.insert(format!("{d:?}")) {
+            return Err(invalid("a dimension is named twice"));
+        }
+    }
+    if q.group_by.iter().filter(|d| d.is_time()).count() > 1 {
+        return Err(invalid("group by one of day, week or month"));
+    }
+    if q.to < q.from {
+        return Err(invalid("the range ends before it starts"));
+    }
+    if (q.to - q.from).num_days() >= MAX_DAYS {
+        return Err(invalid("a report covers at most two years"));
+    }
+    // Finance sees the money, not who the members are or how many.
+    if staff.role == StaffRole::Finance && q.metrics.contains(&Metric::Members) {
+        return Err(AuthError::Forbidden.into());
+    }
+    Ok(())
+}
+
+async fn facts(
+    app: &AppState,
+    stores: Option<&[i64]>,
+    basis: ReturnsBasis,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<sales_fact::Model>, ReportsError> {
+    let column = match basis {
+        ReturnsBasis::ReturnDate => sales_fact::Column::BusinessDate,
+        ReturnsBasis::SaleDate => sales_fact::Column::SaleDate,
+    };
+    let mut select = sales_fact::Entity::find()
+        .filter(column.between(from, to))
+        .order_by_asc(sales_fact::Column::Id);
+    if let Some(ids) = stores {
+        select = select.filter(sales_fact::Column::StoreId.is_in(ids.to_vec()));
+    }
+    Ok(select.all(&app.db).await?)
+}
+
+/// The report: rows, totals, the comparison if asked, and every metric's definition.
+#[tracing::instrument(skip_all, err, fields(staff_id = staff.staff_id))]
+pub async fn sales_report(
+    app: &AppState,
+    staff: &StaffPrincipal,
+    q: &ReportQuery,
+) -> Result<ReportResult, ReportsError> {
+    check(staff, q)?;
+    let stores = scope(staff, q.store_ids.as_deref())?;
+    let rows = facts(app, stores.as_deref(), q.basis, q.from, q.to).await?;
+    let date_of = |f: &sales_fact::Model| match q.basis {
+        ReturnsBasis::ReturnDate => f.business_date,
+        ReturnsBasis::SaleDate => f.sale_date,
+    };
+    let time = q.group_by.iter().copied().find(|d| d.is_time());
+    let others: Vec<Dimension> = q
+        .group_by
+        .iter()
+        .copied()
+        .filter(|d| !d.is_time())
+        .collect();
+    let mut total = Acc::default();
+    // Keyed by the non-time keys, then the time bucket.
+    let mut groups: BTreeMap<Vec<String>, BTreeMap<NaiveDate, Acc>> = BTreeMap::new();
+    for f in &rows {
+        total.add(f);
+        let key: Vec<String> = others.iter().map(|d| raw_key(*d, f)).collect();
+        let b = time.map_or(q.from, |t| bucket(t, date_of(f)));
+        groups.entry(key).or_default().entry(b).or_default().add(f);
+    }
+    if groups.is_empty() && !others.is_empty() {
+        // No key combination sold: no rows but the time buckets' own, if any.
+    }
+    if groups.is_empty() && others.is_empty() {
+        groups.insert(Vec::new(), BTreeMap::new());
+    }
+    let labels = Labels::load(app, &others, &groups).await?;
+    let time_buckets = time.map_or_else(|| vec![q.from], |t| buckets(t, q.from, q.to));
+    let mut out = Vec::new();
+    for (key, by_time) in &groups {
+        for b in &time_buckets {
+            let empty = Acc::default();
+            let acc = by_time.get(b).unwrap_or(&empty);
+            let mut keys = Vec::with_capacity(q.group_by.len());
+            let mut other = others.iter().zip(key);
+            for d in &q.group_by {
+                if d.is_time() {
+                    keys.push(bucket_key(*d, *b));
+                } else if let Some((d, k)) = other.next() {
+                    keys.push(labels.key(*d, k));
+                }
+            }
+            out.push(ReportRow {
+                keys,
+                values: acc.values(&q.metrics),
+            });
+        }
+    }
+    if out.len() > MAX_ROWS {
+        return Err(invalid(format!(
+            "the report has more than {MAX_ROWS} rows: narrow the range or the grouping"
+        )));
+    }
+    if time.is_some() {
+        // Time first, so a chart reads the series in order.
+        out.sort_by_key(|row| time_first(&q.group_by, row));
+    }
+    let totals = total.values(&q.metrics);
+    let (previous_totals, change) = if q.compare {
+        let days = (q.to - q.from).num_days() + 1;
+        let (pfrom, pto) = (q.from - Duration::days(days), q.from - Duration::days(1));
+        let mut prev = Acc::default();
+        for f in facts(app, stores.as_deref(), q.basis, pfrom, pto).await? {
+            prev.add(&f);
+        }
+        let prev = prev.values(&q.metrics);
+        let change = totals
+            .iter()
+            .zip(&prev)
+            .map(|(c, p)| changed(c, p))
+            .collect();
+        (Some(prev), Some(change))
+    } else {
+        (None, None)
+    };
+    Ok(ReportResult {
+        dimensions: q.group_by.clone(),
+        metrics: q.metrics.clone(),
+        from: q.from,
+        to: q.to,
+        basis: q.basis,
+        rows: out,
+        totals,
+        previous_totals,
+        change,
+        definitions: definitions(&q.metrics),
+    })
+}
+
+fn time_first(dims: &[Dimension], row: &ReportRow) -> Vec<String> {
+    let mut k: Vec<String> = dims
+        .iter()
+        .zip(&row.keys)
+        .filter(|(d, _)| d.is_time())
+        .map(|(_, k)| k.key.clone())
+        .collect();
+    k.extend(
+        dims.iter()
+            .zip(&row.keys)
+            .filter(|(d, _)| !d.is_time())
+            .map(|(_, k)| k.label.clone()),
+    );
+    k
+}
+
+/// The relative change from `p` to `c`: null on a zero (or missing) base, never ÷ 1.
+#[allow(clippy::cast_precision_loss)]
+fn changed(c: &ReportValue, p: &ReportValue) -> ReportValue {
+    let as_f = |v: &ReportValue| v.fen.map(|f| f as f64).or(v.number);
+    let number = match (as_f(c), as_f(p)) {
+        (Some(c), Some(p)) if p != 0.0 => Some((c - p) / p.abs()),
+        _ => None,
+    };
+    ReportValue {
+        metric: c.metric,
+        fen: None,
+        number,
+    }
+}
+
+fn raw_key(d: Dimension, f: &sales_fact::Model) -> String {
+    let id = |v: Option<i64>| v.map_or_else(String::new, |v| v.to_string());
+    match d {
+        Dimension::Store => id(f.store_id),
+        Dimension::Ba => id(f.ba_id),
+        Dimension::Sku => f.sku_id.to_string(),
+        Dimension::Category => f.category_id.to_string(),
+        Dimension::Channel => f.channel.as_str().to_owned(),
+        Dimension::Day | Dimension::Week | Dimension::Month => String::new(),
+    }
+}
+
+/// Names for the ids in the rows.
+#[derive(Default)]
+struct Labels {
+    names: HashMap<(Dimension, String), String>,
+}
+
+impl Labels {
+    async fn load(
+        app: &AppState,
+        dims: &[Dimension],
+        groups: &BTreeMap<Vec<String>, BTreeMap<NaiveDate, Acc>>,
+    ) -> Result<Self, ReportsError> {
+        let mut labels = Self::default();
+        for (i, d) in dims.iter().enumerate() {
+            let ids: Vec<i64> = groups
+                .keys()
+                .filter_map(|k| k.get(i).and_then(|s| s.parse().ok()))
+                .collect();
+            let named: Vec<(i64, String)> = match d {
+                Dimension::Store => store::Entity::find()
+                    .filter(store::Column::Id.is_in(ids))
+                    .all(&app.db)
+                    .await?
+                    .into_iter()
+                    .map(|s| (s.id, s.name))
+                    .collect(),
+                Dimension::Ba => staff_account::Entity::find()
+                    .filter(staff_account::Column::Id.is_in(ids))
+                    .all(&app.db)
+                    .await?
+                    .into_iter()
+                    .map(|s| (s.id, s.display_name))
+                    .collect(),
+                Dimension::Category => category::Entity::find()
+                    .filter(category::Column::Id.is_in(ids))
+                    .all(&app.db)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.id, c.name))
+                    .collect(),
+                Dimension::Sku => {
+                    let skus = sku::Entity::find()
+                        .filter(sku::Column::Id.is_in(ids))
+                        .all(&app.db)
+                        .await?;
+                    let products: HashMap<i64, String> = product::Entity::find()
+                        .filter(product::Column::Id.is_in(skus.iter().map(|s| s.product_id)))
+                        .all(&app.db)
+                        .await?
+                        .into_iter()
+                        .map(|p| (p.id, p.name))
+                        .collect();
+                    skus.into_iter()
+                        .map(|s| {
+                            let name = products.get(&s.product_id).cloned().unwrap_or_default();
+                            (s.id, format!("{name} {}", s.code))
+                        })
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
+            for (id, name) in named {
+                labels.names.insert((*d, id.to_string()), name);
+            }
+        }
+        Ok(labels)
+    }
+
+    fn key(&self, d: Dimension, key: &str) -> ReportKey {
+        let label = match (d, key) {
+            (_, "") => "—".to_owned(),
+            (Dimension::Channel, k) => k.to_owned(),
+            (d, k) => self
+                .names
+                .get(&(d, k.to_owned()))
+                .cloned()
+                .unwrap_or_else(|| k.to_owned()),
+        };
+        ReportKey {
+            key: key.to_owned(),
+            label,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bucket_of_a_range_is_there_once() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let (from, to) = (d("2026-09-03"), d("2026-11-02"));
+        assert_eq!(buckets(Dimension::Day, from, to).len(), 61);
+        assert_eq!(buckets(Dimension::Month, from, to).len(), 3);
+        let weeks = buckets(Dimension::Week, from, to);
+        assert_eq!(weeks.first(), Some(&d("2026-08-31")));
+        assert_eq!(weeks.len(), 10);
+    }
+}

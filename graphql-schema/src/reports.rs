@@ -1,0 +1,364 @@
+//! Sales reports (issue 17): `salesReport` (HQ and finance every store, a manager her own),
+//! `storePerformance`, `myPerformance` and `setBaTarget`. Money is `Fen`; every result carries
+//! the definition of each metric it holds.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use domain::reports;
+
+use crate::context::{app, staff};
+use crate::error::{ApiResult, parse_id};
+use crate::scalars::{Date, Fen};
+
+/// A figure a report computes (see `MetricDefinition` for each one's meaning).
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    NetRevenue,
+    Margin,
+    MarginPct,
+    Orders,
+    Units,
+    AverageOrderValue,
+    Members,
+    CouponDiscount,
+}
+
+impl From<Metric> for reports::Metric {
+    fn from(m: Metric) -> Self {
+        match m {
+            Metric::NetRevenue => Self::NetRevenue,
+            Metric::Margin => Self::Margin,
+            Metric::MarginPct => Self::MarginPct,
+            Metric::Orders => Self::Orders,
+            Metric::Units => Self::Units,
+            Metric::AverageOrderValue => Self::AverageOrderValue,
+            Metric::Members => Self::Members,
+            Metric::CouponDiscount => Self::CouponDiscount,
+        }
+    }
+}
+
+impl From<reports::Metric> for Metric {
+    fn from(m: reports::Metric) -> Self {
+        match m {
+            reports::Metric::NetRevenue => Self::NetRevenue,
+            reports::Metric::Margin => Self::Margin,
+            reports::Metric::MarginPct => Self::MarginPct,
+            reports::Metric::Orders => Self::Orders,
+            reports::Metric::Units => Self::Units,
+            reports::Metric::AverageOrderValue => Self::AverageOrderValue,
+            reports::Metric::Members => Self::Members,
+            reports::Metric::CouponDiscount => Self::CouponDiscount,
+        }
+    }
+}
+
+/// What a report groups by: one of DAY, WEEK (ISO, from Monday) or MONTH, and up to three in
+/// all.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Day,
+    Week,
+    Month,
+    Store,
+    Ba,
+    Sku,
+    Category,
+    Channel,
+}
+
+impl From<Dimension> for reports::Dimension {
+    fn from(d: Dimension) -> Self {
+        match d {
+            Dimension::Day => Self::Day,
+            Dimension::Week => Self::Week,
+            Dimension::Month => Self::Month,
+            Dimension::Store => Self::Store,
+            Dimension::Ba => Self::Ba,
+            Dimension::Sku => Self::Sku,
+            Dimension::Category => Self::Category,
+            Dimension::Channel => Self::Channel,
+        }
+    }
+}
+
+impl From<reports::Dimension> for Dimension {
+    fn from(d: reports::Dimension) -> Self {
+        match d {
+            reports::Dimension::Day => Self::Day,
+            reports::Dimension::Week => Self::Week,
+            reports::Dimension::Month => Self::Month,
+            reports::Dimension::Store => Self::Store,
+            reports::Dimension::Ba => Self::Ba,
+            reports::Dimension::Sku => Self::Sku,
+            reports::Dimension::Category => Self::Category,
+            reports::Dimension::Channel => Self::Channel,
+        }
+    }
+}
+
+/// Which day a refund counts on: its own (RETURN_DATE, the default: a closed period stays as
+/// it was) or the day of its sale (SALE_DATE: the sale's period is restated).
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReturnsBasis {
+    #[default]
+    ReturnDate,
+    SaleDate,
+}
+
+impl From<ReturnsBasis> for reports::ReturnsBasis {
+    fn from(b: ReturnsBasis) -> Self {
+        match b {
+            ReturnsBasis::ReturnDate => Self::ReturnDate,
+            ReturnsBasis::SaleDate => Self::SaleDate,
+        }
+    }
+}
+
+impl From<reports::ReturnsBasis> for ReturnsBasis {
+    fn from(b: reports::ReturnsBasis) -> Self {
+        match b {
+            reports::ReturnsBasis::ReturnDate => Self::ReturnDate,
+            reports::ReturnsBasis::SaleDate => Self::SaleDate,
+        }
+    }
+}
+
+/// A sales report: business days `from` to `to` (both included, Asia/Shanghai).
+#[derive(InputObject)]
+pub struct ReportQuery {
+    pub metrics: Vec<Metric>,
+    #[graphql(default)]
+    pub group_by: Vec<Dimension>,
+    pub from: Date,
+    pub to: Date,
+    /// Only these stores (a manager may name only her own, the default for her).
+    pub store_ids: Option<Vec<ID>>,
+    /// Also the totals of the period of the same length just before, and the change.
+    #[graphql(default)]
+    pub compare: bool,
+    #[graphql(default)]
+    pub returns_basis: ReturnsBasis,
+}
+
+/// One grouping key of a row: `key` is stable (an id, `2026-09-30`, `2026-09`, the Monday of
+/// a week, a channel), `label` what people read.
+#[derive(SimpleObject)]
+pub struct ReportKey {
+    pub dimension: Dimension,
+    pub key: String,
+    pub label: String,
+}
+
+/// One metric's figure: money metrics in `fen`, counts and percentages in `number`; both null
+/// where the metric has no value (a ratio on a zero base).
+#[derive(SimpleObject)]
+pub struct ReportValue {
+    pub metric: Metric,
+    pub fen: Option<Fen>,
+    pub number: Option<f64>,
+}
+
+impl From<reports::ReportValue> for ReportValue {
+    fn from(v: reports::ReportValue) -> Self {
+        Self {
+            metric: v.metric.into(),
+            fen: v.fen.map(Fen),
+            number: v.number,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ReportRow {
+    /// One per dimension, in the order asked.
+    pub keys: Vec<ReportKey>,
+    /// One per metric, in the order asked.
+    pub values: Vec<ReportValue>,
+}
+
+/// What a metric means and how to read it.
+#[derive(SimpleObject)]
+pub struct MetricDefinition {
+    pub metric: Metric,
+    /// FEN, COUNT or PERCENT.
+    pub unit: String,
+    /// Whether the rows add up to the total (distinct counts and ratios do not).
+    pub additive: bool,
+    pub text: String,
+}
+
+/// A report's rows (every time bucket of the range present, oldest first: a chart draws them
+/// as they come), its totals and each metric's definition.
+#[derive(SimpleObject)]
+pub struct ReportResult {
+    pub dimensions: Vec<Dimension>,
+    pub metrics: Vec<Metric>,
+    pub from: Date,
+    pub to: Date,
+    pub returns_basis: ReturnsBasis,
+    pub rows: Vec<ReportRow>,
+    pub totals: Vec<ReportValue>,
+    /// The previous period's totals, when `compare` was asked.
+    pub previous_totals: Option<Vec<ReportValue>>,
+    /// The relative change against the previous period (`number`: 0.25 is +25 %), null on a
+    /// zero base.
+    pub change: Option<Vec<ReportValue>>,
+    pub definitions: Vec<MetricDefinition>,
+}
+
+fn values(list: Vec<reports::ReportValue>) -> Vec<ReportValue> {
+    list.into_iter().map(Into::into).collect()
+}
+
+impl From<reports::ReportResult> for ReportResult {
+    fn from(r: reports::ReportResult) -> Self {
+        let dims: Vec<Dimension> = r.dimensions.iter().map(|d| (*d).into()).collect();
+        Self {
+            rows: r
+                .rows
+                .into_iter()
+                .map(|row| ReportRow {
+                    keys: dims
+                        .iter()
+                        .zip(row.keys)
+                        .map(|(d, k)| ReportKey {
+                            dimension: *d,
+                            key: k.key,
+                            label: k.label,
+                        })
+                        .collect(),
+                    values: values(row.values),
+                })
+                .collect(),
+            dimensions: dims,
+            metrics: r.metrics.into_iter().map(Into::into).collect(),
+            from: Date(r.from),
+            to: Date(r.to),
+            returns_basis: r.basis.into(),
+            totals: values(r.totals),
+            previous_totals: r.previous_totals.map(values),
+            change: r.change.map(values),
+            definitions: r
+                .definitions
+                .into_iter()
+                .map(|d| MetricDefinition {
+                    metric: d.metric.into(),
+                    unit: d.unit.to_owned(),
+                    additive: d.additive,
+                    text: d.text.to_owned(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A BA's month against her target.
+#[derive(SimpleObject)]
+pub struct BaPerformance {
+    pub staff_id: ID,
+    pub display_name: String,
+    pub store_id: Option<ID>,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub net_revenue_fen: Fen,
+    pub margin_fen: Fen,
+    pub orders: i64,
+    pub units: i64,
+    /// Distinct members she sold to in the month.
+    pub members: i64,
+    pub target_fen: Option<Fen>,
+    /// Net revenue ÷ target × 100; null without a target.
+    pub attainment_pct: Option<f64>,
+}
+
+impl From<reports::BaPerformance> for BaPerformance {
+    fn from(p: reports::BaPerformance) -> Self {
+        Self {
+            staff_id: p.staff_id.into(),
+            display_name: p.display_name,
+            store_id: p.store_id.map(Into::into),
+            month: p.month,
+            net_revenue_fen: Fen(p.net_revenue_fen),
+            margin_fen: Fen(p.margin_fen),
+            orders: p.orders,
+            units: p.units,
+            members: p.members,
+            target_fen: p.target_fen.map(Fen),
+            attainment_pct: p.attainment_pct,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct StaffReportsQuery;
+
+#[Object]
+impl StaffReportsQuery {
+    /// Sales grouped by up to three dimensions over business days (HQ and finance every store,
+    /// finance without member counts; a manager her own store; a BA is refused: she has
+    /// `myPerformance`).
+    async fn sales_report(&self, ctx: &Context<'_>, query: ReportQuery) -> ApiResult<ReportResult> {
+        let staff = staff(ctx).await?;
+        let store_ids = match &query.store_ids {
+            Some(ids) => Some(ids.iter().map(parse_id).collect::<ApiResult<Vec<i64>>>()?),
+            None => None,
+        };
+        let q = reports::ReportQuery {
+            metrics: query.metrics.iter().map(|m| (*m).into()).collect(),
+            group_by: query.group_by.iter().map(|d| (*d).into()).collect(),
+            from: query.from.0,
+            to: query.to.0,
+            store_ids,
+            compare: query.compare,
+            basis: query.returns_basis.into(),
+        };
+        Ok(reports::sales_report(app(ctx), staff, &q).await?.into())
+    }
+
+    /// The caller's own sales for a month (`YYYY-MM`), from the rollups (a minute behind).
+    async fn my_performance(&self, ctx: &Context<'_>, month: String) -> ApiResult<BaPerformance> {
+        let staff = staff(ctx).await?;
+        Ok(reports::my_performance(app(ctx), staff, &month)
+            .await?
+            .into())
+    }
+
+    /// Each BA of a store for a month (a manager only her own store).
+    async fn store_performance(
+        &self,
+        ctx: &Context<'_>,
+        store_id: ID,
+        month: String,
+    ) -> ApiResult<Vec<BaPerformance>> {
+        let staff = staff(ctx).await?;
+        let id = parse_id(&store_id)?;
+        Ok(reports::store_performance(app(ctx), staff, id, &month)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct StaffReportsMutation;
+
+#[Object]
+impl StaffReportsMutation {
+    /// Sets a BA's net revenue target for a month (HQ; a manager for her own store's BAs).
+    async fn set_ba_target(
+        &self,
+        ctx: &Context<'_>,
+        ba_id: ID,
+        month: String,
+        target_fen: Fen,
+    ) -> ApiResult<BaPerformance> {
+        let staff = staff(ctx).await?;
+        let id = parse_id(&ba_id)?;
+        Ok(
+            reports::set_ba_target(app(ctx), staff, id, &month, target_fen.0)
+                .await?
+                .into(),
+        )
+    }
+}
