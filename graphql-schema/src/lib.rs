@@ -22,6 +22,7 @@ mod distributors;
 mod flash_sales;
 mod inventory;
 mod loyalty;
+mod media;
 mod members;
 mod orders;
 mod payments;
@@ -52,6 +53,7 @@ pub struct ConsumerQuery(
     flash_sales::ConsumerFlashSalesQuery,
     scan_codes::ConsumerScanCodesQuery,
     booking::ConsumerBookingQuery,
+    media::ConsumerMediaQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -88,6 +90,7 @@ pub struct StaffQuery(
     scan_codes::StaffScanCodesQuery,
     campaigns::StaffCampaignsQuery,
     booking::StaffBookingQuery,
+    media::StaffMediaQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -106,6 +109,7 @@ pub struct StaffMutation(
     scan_codes::StaffScanCodesMutation,
     campaigns::StaffCampaignsMutation,
     booking::StaffBookingMutation,
+    media::StaffMediaMutation,
 );
 
 #[derive(MergedObject, Default)]

@@ -17,6 +17,10 @@ pub mod intake;
 pub mod signing;
 pub mod storage;
 
+/// The storage crate, for callers that build their own store (in memory for tests, S3).
+pub use bytes;
+pub use object_store;
+
 pub use crypto::{CryptoError, DataKey, MasterKey};
 pub use intake::{IntakeError, IntakeLimits, Processed, Processor, SourceFormat, Variant, WIDTHS};
 pub use signing::{SignatureError, UrlSigner};

@@ -86,11 +86,15 @@ pub enum Permission {
     ViewDistributors,
     /// Erase a member's personal data on a request (HQ).
     EraseMembers,
+    /// Upload images (the service checks the purpose: product images need ManageCatalog).
+    UploadMedia,
+    /// Record, see (audited) and erase members' skin photos, for members of the own store.
+    KeepSkinPhotos,
 }
 
 impl Permission {
     /// Every permission, for tests and documentation that walk the table.
-    pub const ALL: [Self; 27] = {
+    pub const ALL: [Self; 29] = {
         use Permission::*;
         [
             ViewCatalog,
@@ -120,6 +124,8 @@ impl Permission {
             ManageDistributors,
             ViewDistributors,
             EraseMembers,
+            UploadMedia,
+            KeepSkinPhotos,
         ]
     };
 
@@ -136,7 +142,9 @@ impl Permission {
             | ReadMemberPersonalData
             | RecordSale
             | ViewBookings
-            | ServeBookings => matches!(role, Hq | Manager | Ba),
+            | ServeBookings
+            | UploadMedia
+            | KeepSkinPhotos => matches!(role, Hq | Manager | Ba),
             ManageStock | RefundOrders | AssignExclusiveBa | ManageBookings
             | ViewBookingReports | ManageStaff => matches!(role, Hq | Manager),
             ReadPaymentExceptions | ViewDistributors => matches!(role, Hq | Finance),

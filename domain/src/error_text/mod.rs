@@ -12,6 +12,7 @@
 //! it, so it gets a reason and a Chinese message before it ships.
 
 mod commerce;
+mod media;
 mod people;
 mod words;
 
@@ -129,6 +130,8 @@ fn written(err: &dyn Any) -> Option<Text> {
         commerce::flash_sales(e)
     } else if let Some(e) = err.downcast_ref::<loyalty::LoyaltyError>() {
         commerce::loyalty(e)
+    } else if let Some(e) = err.downcast_ref::<crate::media::MediaError>() {
+        media::media(e)
     } else {
         None
     }
