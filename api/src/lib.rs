@@ -1,6 +1,9 @@
 //! The rouge server as a library: configuration, wiring of the app state, and `serve`, which
 //! takes a bound listener and a shutdown signal (so tests run it on port 0).
 
+// The staff schema's merged root is deep enough to pass the default layout depth (128).
+#![recursion_limit = "256"]
+
 pub mod client_addr;
 pub mod config;
 #[cfg(feature = "demo")]

@@ -23,6 +23,7 @@ mod graphql_edge;
 mod http_surface;
 mod input_limits;
 mod kv_contract;
+mod media;
 mod members;
 mod members_stored_values;
 mod observability;
