@@ -538,7 +538,11 @@ impl Config {
 
     /// The media folder, signing key and master key (demo keys outside production).
     pub fn media_keys(&self) -> Result<(PathBuf, Vec<u8>, Vec<u8>), ConfigError> {
-        let dir = self.media.dir.clone().unwrap_or_else(|| self.data_dir.join("media"));
+        let dir = self
+            .media
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("media"));
         let signing = self
             .media
             .signing_key
@@ -547,7 +551,9 @@ impl Config {
             .as_bytes()
             .to_vec();
         if signing.len() < 32 {
-            return Err(ConfigError::Unsafe("media.signing_key must be at least 32 bytes".into()));
+            return Err(ConfigError::Unsafe(
+                "media.signing_key must be at least 32 bytes".into(),
+            ));
         }
         let b64 = self
             .media
@@ -558,7 +564,9 @@ impl Config {
             .decode(b64.trim())
             .ok()
             .filter(|k| k.len() == 32)
-            .ok_or_else(|| ConfigError::Unsafe("media.master_key must be base64 of 32 bytes".into()))?;
+            .ok_or_else(|| {
+                ConfigError::Unsafe("media.master_key must be base64 of 32 bytes".into())
+            })?;
         Ok((dir, signing, master))
     }
 

@@ -105,7 +105,9 @@ impl<S: Executor> GraphqlEndpoint<S> {
             .get(header::AUTHORIZATION)
             .map(|v| bearer_token(v).map(str::to_owned));
         if crate::media::is_multipart(&req) {
-            return self.handle_upload(req, started, locale, meta, authorization).await;
+            return self
+                .handle_upload(req, started, locale, meta, authorization)
+                .await;
         }
         let body = match req
             .into_body()
@@ -408,16 +410,29 @@ impl<S: Executor> GraphqlEndpoint<S> {
     ) -> Response {
         if self.audience != Audience::Staff {
             let message = locale.pick("uploads go to the staff endpoint", "请通过员工接口上传文件");
-            return self.refuse(started, StatusCode::BAD_REQUEST, "MULTIPART_NOT_ALLOWED", message);
+            return self.refuse(
+                started,
+                StatusCode::BAD_REQUEST,
+                "MULTIPART_NOT_ALLOWED",
+                message,
+            );
         }
         if !req.headers().contains_key(crate::media::CLIENT_HEADER) {
             let message = locale.pick(
                 "an upload needs the x-rouge-client header",
                 "上传请求须带 x-rouge-client 请求头",
             );
-            return self.refuse(started, StatusCode::BAD_REQUEST, "CLIENT_HEADER_REQUIRED", message);
+            return self.refuse(
+                started,
+                StatusCode::BAD_REQUEST,
+                "CLIENT_HEADER_REQUIRED",
+                message,
+            );
         }
-        let principal = match self.authenticate(authorization.flatten().as_deref(), locale).await {
+        let principal = match self
+            .authenticate(authorization.flatten().as_deref(), locale)
+            .await
+        {
             Ok(principal) => principal,
             Err((code, response)) => {
                 self.observe_refusal(started, code);
@@ -434,7 +449,12 @@ impl<S: Executor> GraphqlEndpoint<S> {
             Ok(body) => body,
             Err(poem::error::ReadBodyError::PayloadTooLarge) => {
                 let message = locale.pick("the upload is too large", "上传的文件过大");
-                return self.refuse(started, StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE", message);
+                return self.refuse(
+                    started,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "BODY_TOO_LARGE",
+                    message,
+                );
             }
             Err(_) => {
                 let message = locale.pick("could not read the request body", "无法读取请求体");
@@ -454,10 +474,16 @@ impl<S: Executor> GraphqlEndpoint<S> {
             Ok(batch) => batch,
             Err(_) => {
                 let message = locale.pick("malformed multipart request", "multipart 请求格式有误");
-                return self.refuse(started, StatusCode::BAD_REQUEST, "MALFORMED_REQUEST", message);
+                return self.refuse(
+                    started,
+                    StatusCode::BAD_REQUEST,
+                    "MALFORMED_REQUEST",
+                    message,
+                );
             }
         };
-        self.execute(batch, Some(principal), meta, locale, started).await
+        self.execute(batch, Some(principal), meta, locale, started)
+            .await
     }
 }
 

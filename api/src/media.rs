@@ -21,7 +21,11 @@ pub fn is_multipart(req: &Request) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -47,7 +51,11 @@ pub async fn object(
     Query(signature): Query<Signature>,
 ) -> Response {
     match domain::media::serve(&state, &key, signature.exp, signature.sig.as_deref()).await {
-        Ok(Served { bytes, content_type, immutable }) => {
+        Ok(Served {
+            bytes,
+            content_type,
+            immutable,
+        }) => {
             let cache = if immutable {
                 "public, max-age=31536000, immutable"
             } else {

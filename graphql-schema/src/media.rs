@@ -218,7 +218,9 @@ impl StaffMediaMutation {
             .value(ctx)
             .map_err(|_| ApiError::bad_input("the file part of the request is missing"))?;
         let uploader = media::Uploader::Staff { staff, member_id };
-        Ok(media::upload(app(ctx), uploader, purpose, value.content).await?.into())
+        Ok(media::upload(app(ctx), uploader, purpose, value.content)
+            .await?
+            .into())
     }
 
     /// Appends uploaded product images to a product, one alt text per image.
@@ -249,9 +251,13 @@ impl StaffMediaMutation {
         image_ids: Vec<ID>,
     ) -> ApiResult<Vec<ProductImage>> {
         let staff = staff(ctx).await?;
-        let list =
-            media::reorder_product_images(app(ctx), staff, parse_id(&product_id)?, &ids(&image_ids)?)
-                .await?;
+        let list = media::reorder_product_images(
+            app(ctx),
+            staff,
+            parse_id(&product_id)?,
+            &ids(&image_ids)?,
+        )
+        .await?;
         Ok(list.into_iter().map(ProductImage).collect())
     }
 
@@ -285,7 +291,9 @@ impl StaffMediaMutation {
             taken_at: taken_at.0,
             note,
         };
-        Ok(media::record_skin_photo(app(ctx), staff, meta(ctx)?, new).await?.into())
+        Ok(media::record_skin_photo(app(ctx), staff, meta(ctx)?, new)
+            .await?
+            .into())
     }
 
     /// Deletes a skin photo: its record, its data key and its stored objects.

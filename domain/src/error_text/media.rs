@@ -35,7 +35,12 @@ fn intake(e: &IntakeError) -> Option<Text> {
         I::UnsupportedType => t("UNSUPPORTED_TYPE", "仅支持 JPEG、PNG 和 WebP 图片"),
         I::Animated => t("ANIMATED_IMAGE", "不支持动图"),
         I::Malformed => t("IMAGE_DAMAGED", "图片文件头已损坏"),
-        I::TooLarge { width, height, max_side, max_pixels } => t(
+        I::TooLarge {
+            width,
+            height,
+            max_side,
+            max_pixels,
+        } => t(
             "IMAGE_TOO_LARGE",
             format!(
                 "图片尺寸为 {width}×{height}，每边最多 {max_side} 像素、总计最多 {max_pixels} 像素"

@@ -20,9 +20,9 @@ use std::sync::Arc;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
+use crate::AppState;
 use crate::auth::AuthError;
 use crate::platform::error::{DomainError, ErrorCode, StoreError};
-use crate::AppState;
 use entities::media_asset;
 
 pub use entities::media_asset::{MediaClass, MediaPurpose};
@@ -67,13 +67,9 @@ impl MediaPort {
         limits: media::IntakeLimits,
     ) -> Result<Self, MediaError> {
         let master = media::MasterKey::from_bytes(master_key).map_err(internal)?;
-        let store = media::MediaStore::local(
-            dir,
-            media::UrlSigner::new(signing_key),
-            master,
-            MEDIA_PATH,
-        )
-        .map_err(internal)?;
+        let store =
+            media::MediaStore::local(dir, media::UrlSigner::new(signing_key), master, MEDIA_PATH)
+                .map_err(internal)?;
         Ok(Self::with_store(store, limits))
     }
 
@@ -194,7 +190,11 @@ impl Asset {
         let public_variants = if row.class == MediaClass::Public {
             row.variants
                 .iter()
-                .map(|v| VariantLink { width: v.width, height: v.height, url: port.store.url(&v.key, 0) })
+                .map(|v| VariantLink {
+                    width: v.width,
+                    height: v.height,
+                    url: port.store.url(&v.key, 0),
+                })
                 .collect()
         } else {
             Vec::new()
@@ -212,7 +212,10 @@ impl Asset {
 
 /// The variant to show for a requested width: the smallest fixed width at least as wide,
 /// else the largest.
-pub fn snap_width(variants: &[media_asset::StoredVariant], width: u32) -> Option<&media_asset::StoredVariant> {
+pub fn snap_width(
+    variants: &[media_asset::StoredVariant],
+    width: u32,
+) -> Option<&media_asset::StoredVariant> {
     let mut sorted: Vec<&media_asset::StoredVariant> = variants.iter().collect();
     sorted.sort_by_key(|v| v.label);
     sorted

@@ -9,9 +9,9 @@ use sea_orm::{
 };
 
 use super::{MediaError, MediaPurpose, VariantLink, assets_by_ids, invalid, port, snap_width};
+use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
 use crate::platform::error::UniqueViolation;
-use crate::AppState;
 use entities::{media_asset, product, product_image};
 
 /// The most pictures a product may have.
@@ -60,7 +60,10 @@ pub async fn attach_product_images(
     if asset_ids.len() != alt_texts.len() {
         return Err(invalid("give one alt text per asset"));
     }
-    if alt_texts.iter().any(|a| a.trim().is_empty() || a.chars().count() > MAX_ALT_CHARS) {
+    if alt_texts
+        .iter()
+        .any(|a| a.trim().is_empty() || a.chars().count() > MAX_ALT_CHARS)
+    {
         return Err(invalid("each alt text has 1 to 200 characters"));
     }
     let mut seen = std::collections::HashSet::new();
@@ -75,8 +78,13 @@ pub async fn attach_product_images(
     if assets.len() != asset_ids.len() {
         return Err(MediaError::NotFound);
     }
-    if assets.iter().any(|a| a.purpose != MediaPurpose::ProductImage) {
-        return Err(invalid("only product-image uploads can be attached to a product"));
+    if assets
+        .iter()
+        .any(|a| a.purpose != MediaPurpose::ProductImage)
+    {
+        return Err(invalid(
+            "only product-image uploads can be attached to a product",
+        ));
     }
     let txn = crate::platform::db::begin_write(&app.db).await?;
     let existing = product_image::Entity::find()
@@ -129,7 +137,10 @@ pub async fn reorder_product_images(
     }
     for (position, id) in image_ids.iter().enumerate() {
         product_image::Entity::update_many()
-            .col_expr(product_image::Column::Position, Expr::value(position as i32))
+            .col_expr(
+                product_image::Column::Position,
+                Expr::value(position as i32),
+            )
             .filter(product_image::Column::Id.eq(*id))
             .exec(&txn)
             .await?;
@@ -150,7 +161,9 @@ pub async fn remove_product_image(
         .one(&txn)
         .await?
         .ok_or(MediaError::NotFound)?;
-    product_image::Entity::delete_by_id(image_id).exec(&txn).await?;
+    product_image::Entity::delete_by_id(image_id)
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
     images_for(app, row.product_id).await
 }
@@ -190,7 +203,11 @@ pub async fn images_of_products(
         let mut variants: Vec<VariantLink> = asset
             .variants
             .iter()
-            .map(|v| VariantLink { width: v.width, height: v.height, url: port.store.url(&v.key, 0) })
+            .map(|v| VariantLink {
+                width: v.width,
+                height: v.height,
+                url: port.store.url(&v.key, 0),
+            })
             .collect();
         variants.sort_by_key(|v| v.width);
         let _ = snap_width;

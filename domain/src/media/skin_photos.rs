@@ -97,8 +97,14 @@ pub async fn record_skin_photo(
     new: NewSkinPhoto,
 ) -> Result<SkinPhoto, MediaError> {
     staff.require(Permission::KeepSkinPhotos)?;
-    let note = new.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-    if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
+    let note = new
+        .note
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+    {
         return Err(invalid("a note has at most 500 characters"));
     }
     let now = app.clock.now();
@@ -143,7 +149,11 @@ pub async fn record_skin_photo(
     mint(app, row, &asset)
 }
 
-fn mint(app: &AppState, row: skin_photo::Model, asset: &media_asset::Model) -> Result<SkinPhoto, MediaError> {
+fn mint(
+    app: &AppState,
+    row: skin_photo::Model,
+    asset: &media_asset::Model,
+) -> Result<SkinPhoto, MediaError> {
     let port = port(app);
     let expires_at = app.clock.now() + Duration::seconds(port.url_ttl_secs);
     let mut variants: Vec<VariantLink> = asset
@@ -182,7 +192,8 @@ async fn page_of(
         query = query.filter(skin_photo::Column::Id.lt(after));
     }
     let rows = page.page(query.all(&app.db).await?);
-    let assets = super::assets_by_ids(&app.db, rows.items.iter().map(|r| r.asset_id).collect()).await?;
+    let assets =
+        super::assets_by_ids(&app.db, rows.items.iter().map(|r| r.asset_id).collect()).await?;
     rows.try_map(|r| {
         let asset = assets
             .iter()
@@ -251,7 +262,9 @@ pub async fn erase_skin_photo(
     let asset = load_asset(&app.db, row.asset_id).await?;
     let txn = crate::platform::db::begin_write(&app.db).await?;
     skin_photo::Entity::delete_by_id(id).exec(&txn).await?;
-    media_asset::Entity::delete_by_id(asset.id).exec(&txn).await?;
+    media_asset::Entity::delete_by_id(asset.id)
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         app,
@@ -276,7 +289,10 @@ pub async fn erase_skin_photo(
 /// Deletes the member's skin photos and SENSITIVE assets (rows and wrapped keys) inside the
 /// caller's transaction (consent withdrawal, erasure). Once committed the objects cannot be
 /// opened any more; call [`purge_member_objects`] after the commit to delete them too.
-pub async fn erase_member_media<C: ConnectionTrait>(db: &C, member_id: i64) -> Result<(), sea_orm::DbErr> {
+pub async fn erase_member_media<C: ConnectionTrait>(
+    db: &C,
+    member_id: i64,
+) -> Result<(), sea_orm::DbErr> {
     skin_photo::Entity::delete_many()
         .filter(skin_photo::Column::MemberId.eq(member_id))
         .exec(db)

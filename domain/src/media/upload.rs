@@ -6,8 +6,8 @@ use base64::engine::general_purpose::STANDARD;
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use super::{Asset, MediaError, MediaPurpose, invalid, port};
-use crate::auth::{Permission, StaffPrincipal};
 use crate::AppState;
+use crate::auth::{Permission, StaffPrincipal};
 use entities::media_asset::{self, MediaClass, StoredVariant};
 use entities::member;
 use entities::typed::JsonText;
@@ -15,7 +15,10 @@ use entities::typed::JsonText;
 /// Who uploads, and for skin photos whose photo it is.
 #[derive(Debug, Clone, Copy)]
 pub enum Uploader<'a> {
-    Staff { staff: &'a StaffPrincipal, member_id: Option<i64> },
+    Staff {
+        staff: &'a StaffPrincipal,
+        member_id: Option<i64>,
+    },
 }
 
 /// Runs intake on the bounded pool, stores the variants in the purpose's class and records the
@@ -53,19 +56,35 @@ pub async fn upload(
     let processed = port.processor.process(bytes).await?;
     let store_err = |e: media::StorageError| MediaError::Storage(e.to_string());
     let (class, variants, key_prefix, wrapped_key) = match owner {
-        None => (MediaClass::Public, port.store.put_public(&processed).await.map_err(store_err)?, None, None),
+        None => (
+            MediaClass::Public,
+            port.store.put_public(&processed).await.map_err(store_err)?,
+            None,
+            None,
+        ),
         Some(member_id) => {
             let put = port
                 .store
                 .put_sensitive(&owner_segment(member_id), &processed)
                 .await
                 .map_err(store_err)?;
-            (MediaClass::Sensitive, put.variants, Some(put.prefix), Some(STANDARD.encode(put.wrapped_key)))
+            (
+                MediaClass::Sensitive,
+                put.variants,
+                Some(put.prefix),
+                Some(STANDARD.encode(put.wrapped_key)),
+            )
         }
     };
     let variants: Vec<StoredVariant> = variants
         .into_iter()
-        .map(|v| StoredVariant { label: v.label, width: v.width, height: v.height, key: v.key, bytes: v.bytes })
+        .map(|v| StoredVariant {
+            label: v.label,
+            width: v.width,
+            height: v.height,
+            key: v.key,
+            bytes: v.bytes,
+        })
         .collect();
     let row = media_asset::ActiveModel {
         class: Set(class),

@@ -5,15 +5,20 @@
 use entities::audit_log::{self, Action};
 use entities::{media_asset, member, skin_photo, staff_account};
 use rouge_tests::{Backend, TestApp, on_both_backends};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+};
 use serde_json::{Value, json};
 
 const UPLOAD: &str = "mutation($file: Upload!, $p: MediaPurpose!, $m: ID) { uploadMedia(file: $file, purpose: $p, memberId: $m) { id purpose width height variants { width height url } } }";
 const RECORD: &str = "mutation($m: ID!, $a: ID!, $t: DateTime!) { recordSkinPhoto(memberId: $m, assetId: $a, area: CHEEKS, takenAt: $t, note: \"before\") { id area variants { width url } expiresAt } }";
-const PHOTOS: &str = "query($m: ID!) { memberSkinPhotos(memberId: $m) { nodes { id variants { width url } } } }";
+const PHOTOS: &str =
+    "query($m: ID!) { memberSkinPhotos(memberId: $m) { nodes { id variants { width url } } } }";
 
 fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 255) as u8, (y % 255) as u8, 128]));
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 255) as u8, (y % 255) as u8, 128])
+    });
     let mut out = Vec::new();
     image::DynamicImage::ImageRgb8(img)
         .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
@@ -26,9 +31,15 @@ fn multipart(query: &str, variables: Value, file: &[u8]) -> (String, Vec<u8>) {
     let boundary = "rougeboundary7MA4YWxkTrZu0gW";
     let operations = json!({ "query": query, "variables": variables }).to_string();
     let mut body = Vec::new();
-    for (name, value) in [("operations", operations.as_str()), ("map", r#"{"0":["variables.file"]}"#)] {
+    for (name, value) in [
+        ("operations", operations.as_str()),
+        ("map", r#"{"0":["variables.file"]}"#),
+    ] {
         body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
         );
     }
     body.extend_from_slice(
@@ -65,11 +76,18 @@ async fn upload(
 
 fn reason(body: &Value) -> (&str, &str) {
     let ext = &body["errors"][0]["extensions"];
-    (ext["code"].as_str().unwrap_or("none"), ext["reason"].as_str().unwrap_or("none"))
+    (
+        ext["code"].as_str().unwrap_or("none"),
+        ext["reason"].as_str().unwrap_or("none"),
+    )
 }
 
 async fn get(app: &TestApp, url: &str) -> reqwest::Response {
-    app.http.get(format!("{}{url}", app.base_url)).send().await.unwrap()
+    app.http
+        .get(format!("{}{url}", app.base_url))
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn product_pictures_are_uploaded_attached_and_served_immutable(backend: Backend) {
@@ -88,16 +106,34 @@ async fn product_pictures_are_uploaded_attached_and_served_immutable(backend: Ba
     assert_eq!(status, 401);
     let html = b"<!DOCTYPE html><html><script>alert(1)</script></html>";
     let (_, body) = upload(&app, Some(&token), true, vars.clone(), html).await;
-    assert_eq!(reason(&body), ("BAD_USER_INPUT", "UNSUPPORTED_TYPE"), "{body}");
+    assert_eq!(
+        reason(&body),
+        ("BAD_USER_INPUT", "UNSUPPORTED_TYPE"),
+        "{body}"
+    );
     let mut bomb = png(1, 1);
     bomb[16..20].copy_from_slice(&60_000u32.to_be_bytes());
     bomb[20..24].copy_from_slice(&60_000u32.to_be_bytes());
     let (_, body) = upload(&app, Some(&token), true, vars.clone(), &bomb).await;
-    assert_eq!(reason(&body), ("BAD_USER_INPUT", "IMAGE_TOO_LARGE"), "{body}");
+    assert_eq!(
+        reason(&body),
+        ("BAD_USER_INPUT", "IMAGE_TOO_LARGE"),
+        "{body}"
+    );
     // over the body cap
-    let (status, _) = upload(&app, Some(&token), true, vars.clone(), &vec![0u8; 11 * 1024 * 1024]).await;
+    let (status, _) = upload(
+        &app,
+        Some(&token),
+        true,
+        vars.clone(),
+        &vec![0u8; 11 * 1024 * 1024],
+    )
+    .await;
     assert_eq!(status, 413);
-    assert_eq!(media_asset::Entity::find().count(app.db()).await.unwrap(), 0);
+    assert_eq!(
+        media_asset::Entity::find().count(app.db()).await.unwrap(),
+        0
+    );
     // a BA may upload, but not a product image
     let ba = app.login_staff("ba-demo").await;
     let (_, body) = upload(&app, ba.token(), true, vars.clone(), &png(64, 64)).await;
@@ -106,35 +142,60 @@ async fn product_pictures_are_uploaded_attached_and_served_immutable(backend: Ba
     let (status, body) = upload(&app, Some(&token), true, vars.clone(), &png(1600, 800)).await;
     assert_eq!(status, 200, "{body}");
     let asset = &body["data"]["uploadMedia"];
-    assert_eq!((asset["width"].as_i64(), asset["height"].as_i64()), (Some(1600), Some(800)));
-    let widths: Vec<i64> = asset["variants"].as_array().unwrap().iter().map(|v| v["width"].as_i64().unwrap()).collect();
+    assert_eq!(
+        (asset["width"].as_i64(), asset["height"].as_i64()),
+        (Some(1600), Some(800))
+    );
+    let widths: Vec<i64> = asset["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["width"].as_i64().unwrap())
+        .collect();
     assert_eq!(widths, [1080, 512, 256]);
     let asset_id = asset["id"].as_str().unwrap().to_owned();
     let (_, second) = upload(&app, Some(&token), true, vars, &png(300, 300)).await;
-    let second_id = second["data"]["uploadMedia"]["id"].as_str().unwrap().to_owned();
+    let second_id = second["data"]["uploadMedia"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
-    let product = hq.ok("{ products(first: 1) { nodes { id } } }", json!({})).await["products"]["nodes"][0]["id"]
+    let product = hq
+        .ok("{ products(first: 1) { nodes { id } } }", json!({}))
+        .await["products"]["nodes"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     const ATTACH: &str = "mutation($p: ID!, $a: [ID!]!, $t: [String!]!) { attachProductImages(productId: $p, assetIds: $a, altTexts: $t) { id alt position } }";
     assert_eq!(
-        ba.err(ATTACH, json!({ "p": product, "a": [asset_id], "t": ["正面"] })).await,
+        ba.err(
+            ATTACH,
+            json!({ "p": product, "a": [asset_id], "t": ["正面"] })
+        )
+        .await,
         "FORBIDDEN"
     );
     assert_eq!(
-        hq.err(ATTACH, json!({ "p": product, "a": [asset_id], "t": [] })).await,
+        hq.err(ATTACH, json!({ "p": product, "a": [asset_id], "t": [] }))
+            .await,
         "BAD_USER_INPUT"
     );
     let attached = hq
-        .ok(ATTACH, json!({ "p": product, "a": [asset_id, second_id], "t": ["正面", "质地"] }))
+        .ok(
+            ATTACH,
+            json!({ "p": product, "a": [asset_id, second_id], "t": ["正面", "质地"] }),
+        )
         .await;
     let images = attached["attachProductImages"].as_array().unwrap();
     assert_eq!(images.len(), 2);
     let (first_image, second_image) = (images[0]["id"].clone(), images[1]["id"].clone());
     // the same asset twice on one product: CONFLICT
     assert_eq!(
-        hq.err(ATTACH, json!({ "p": product, "a": [asset_id], "t": ["again"] })).await,
+        hq.err(
+            ATTACH,
+            json!({ "p": product, "a": [asset_id], "t": ["again"] })
+        )
+        .await,
         "CONFLICT"
     );
     hq.ok(
@@ -154,14 +215,22 @@ async fn product_pictures_are_uploaded_attached_and_served_immutable(backend: Ba
     let shown = seen["product"]["images"].as_array().unwrap();
     assert_eq!(shown[0]["alt"], "质地");
     assert_eq!(shown[1]["alt"], "正面");
-    assert_eq!((shown[1]["width"].as_i64(), shown[1]["height"].as_i64()), (Some(1600), Some(800)));
+    assert_eq!(
+        (shown[1]["width"].as_i64(), shown[1]["height"].as_i64()),
+        (Some(1600), Some(800))
+    );
     let url = shown[1]["url"].as_str().unwrap();
     assert!(url.starts_with("/media/public/"), "{url}");
     let resp = get(&app, url).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "image/jpeg");
     assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
-    assert!(resp.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(
+        resp.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
     let served = image::load_from_memory(&resp.bytes().await.unwrap()).unwrap();
     assert_eq!((served.width(), served.height()), (512, 256));
     let big = shown[1]["big"].as_str().unwrap();
@@ -174,7 +243,10 @@ async fn product_pictures_are_uploaded_attached_and_served_immutable(backend: Ba
     )
     .await;
     let seen = member
-        .ok("query($id: ID!) { product(id: $id) { images { alt } } }", json!({ "id": product }))
+        .ok(
+            "query($id: ID!) { product(id: $id) { images { alt } } }",
+            json!({ "id": product }),
+        )
         .await;
     assert_eq!(seen["product"]["images"], json!([{ "alt": "质地" }]));
 }
@@ -190,7 +262,12 @@ async fn staff_id(app: &TestApp, username: &str) -> i64 {
 }
 
 async fn set_exclusive_ba(app: &TestApp, member_id: i64, ba: i64) {
-    let mut row = member::Entity::find_by_id(member_id).one(app.db()).await.unwrap().unwrap().into_active_model();
+    let mut row = member::Entity::find_by_id(member_id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
     row.exclusive_ba_id = Set(Some(ba));
     row.update(app.db()).await.unwrap();
 }
@@ -201,7 +278,10 @@ async fn objects_of(app: &TestApp, member_id: i64) -> Vec<String> {
 }
 
 /// A member with her exclusive BA at SH001 and one recorded skin photo.
-async fn member_with_photo(app: &TestApp, who: &str) -> (rouge_tests::Gql, i64, Value, rouge_tests::Gql) {
+async fn member_with_photo(
+    app: &TestApp,
+    who: &str,
+) -> (rouge_tests::Gql, i64, Value, rouge_tests::Gql) {
     let (me, id) = app.login_member(who).await;
     let member_id: i64 = id.parse().unwrap();
     set_exclusive_ba(app, member_id, staff_id(app, "ba-demo").await).await;
@@ -216,7 +296,11 @@ async fn member_with_photo(app: &TestApp, who: &str) -> (rouge_tests::Gql, i64, 
     .await;
     assert_eq!(status, 200, "{body}");
     let asset = &body["data"]["uploadMedia"];
-    assert_eq!(asset["variants"], json!([]), "no unsigned link to a skin photo");
+    assert_eq!(
+        asset["variants"],
+        json!([]),
+        "no unsigned link to a skin photo"
+    );
     let photo = ba
         .ok(
             RECORD,
@@ -233,7 +317,10 @@ async fn skin_photos_are_scoped_audited_signed_and_withdrawn(backend: Backend) {
     let id = member_id.to_string();
     assert_eq!(photo["area"], "CHEEKS");
     let url = photo["variants"][1]["url"].as_str().unwrap().to_owned();
-    assert!(url.starts_with(&format!("/media/sensitive/m{member_id}/")), "{url}");
+    assert!(
+        url.starts_with(&format!("/media/sensitive/m{member_id}/")),
+        "{url}"
+    );
     // stored encrypted, readable through the minted link
     let objects = objects_of(&app, member_id).await;
     assert_eq!(objects.len(), 3);
@@ -259,7 +346,14 @@ async fn skin_photos_are_scoped_audited_signed_and_withdrawn(backend: Backend) {
     let gz = app.login_staff("ba-gz-demo").await;
     let body = gz.raw(PHOTOS, json!({ "m": id })).await;
     assert_eq!(reason(&body).0, "FORBIDDEN", "{body}");
-    let (_, body) = upload(&app, gz.token(), true, json!({ "file": null, "p": "SKIN_PHOTO", "m": id }), &png(64, 64)).await;
+    let (_, body) = upload(
+        &app,
+        gz.token(),
+        true,
+        json!({ "file": null, "p": "SKIN_PHOTO", "m": id }),
+        &png(64, 64),
+    )
+    .await;
     assert_eq!(reason(&body).0, "FORBIDDEN", "{body}");
     // the manager of her store may
     let manager = app.login_staff("manager-demo").await;
@@ -275,7 +369,10 @@ async fn skin_photos_are_scoped_audited_signed_and_withdrawn(backend: Backend) {
     assert_eq!(before, 1, "the manager's read");
     for _ in 0..2 {
         let list = ba.ok(PHOTOS, json!({ "m": id })).await;
-        assert_eq!(list["memberSkinPhotos"]["nodes"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            list["memberSkinPhotos"]["nodes"].as_array().unwrap().len(),
+            1
+        );
     }
     let after = audit_log::Entity::find()
         .filter(audit_log::Column::Action.eq(Action::MemberSkinPhotoRead))
@@ -284,30 +381,65 @@ async fn skin_photos_are_scoped_audited_signed_and_withdrawn(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(after, 3);
-    let mine = me.ok("{ mySkinPhotos { nodes { id note } } }", json!({})).await;
+    let mine = me
+        .ok("{ mySkinPhotos { nodes { id note } } }", json!({}))
+        .await;
     assert_eq!(mine["mySkinPhotos"]["nodes"][0]["note"], "before");
 
     // without the sensitive-data consent nothing is recorded
     let (_, other) = app.login_member_without_consent("no-consent").await;
     let other_id: i64 = other.parse().unwrap();
     set_exclusive_ba(&app, other_id, staff_id(&app, "ba-demo").await).await;
-    let (_, body) = upload(&app, ba.token(), true, json!({ "file": null, "p": "SKIN_PHOTO", "m": other }), &png(64, 64)).await;
+    let (_, body) = upload(
+        &app,
+        ba.token(),
+        true,
+        json!({ "file": null, "p": "SKIN_PHOTO", "m": other }),
+        &png(64, 64),
+    )
+    .await;
     let asset = body["data"]["uploadMedia"]["id"].clone();
-    let body = ba.raw(RECORD, json!({ "m": other, "a": asset, "t": "2026-12-01T10:00:00.000Z" })).await;
-    assert_eq!(reason(&body), ("FORBIDDEN", "SENSITIVE_CONSENT_REQUIRED"), "{body}");
+    let body = ba
+        .raw(
+            RECORD,
+            json!({ "m": other, "a": asset, "t": "2026-12-01T10:00:00.000Z" }),
+        )
+        .await;
+    assert_eq!(
+        reason(&body),
+        ("FORBIDDEN", "SENSITIVE_CONSENT_REQUIRED"),
+        "{body}"
+    );
     // another member's upload is not found for this member
-    let body = ba.raw(RECORD, json!({ "m": id, "a": asset, "t": "2026-12-01T10:00:00.000Z" })).await;
+    let body = ba
+        .raw(
+            RECORD,
+            json!({ "m": id, "a": asset, "t": "2026-12-01T10:00:00.000Z" }),
+        )
+        .await;
     assert_eq!(reason(&body).0, "NOT_FOUND", "{body}");
 
     // withdrawing the consent removes the photos: rows, keys, objects
-    me.ok("mutation { withdrawSensitiveDataConsent { sensitiveDataConsent } }", json!({})).await;
+    me.ok(
+        "mutation { withdrawSensitiveDataConsent { sensitiveDataConsent } }",
+        json!({}),
+    )
+    .await;
     assert!(objects_of(&app, member_id).await.is_empty());
     assert_eq!(
-        skin_photo::Entity::find().filter(skin_photo::Column::MemberId.eq(member_id)).count(app.db()).await.unwrap(),
+        skin_photo::Entity::find()
+            .filter(skin_photo::Column::MemberId.eq(member_id))
+            .count(app.db())
+            .await
+            .unwrap(),
         0
     );
     assert_eq!(
-        media_asset::Entity::find().filter(media_asset::Column::OwnerMemberId.eq(member_id)).count(app.db()).await.unwrap(),
+        media_asset::Entity::find()
+            .filter(media_asset::Column::OwnerMemberId.eq(member_id))
+            .count(app.db())
+            .await
+            .unwrap(),
         0
     );
     assert_eq!(get(&app, &url).await.status(), 404);
@@ -328,7 +460,11 @@ async fn erasing_a_member_leaves_nothing_under_her_keys(backend: Backend) {
     .await;
     assert!(objects_of(&app, member_id).await.is_empty());
     assert_eq!(
-        media_asset::Entity::find().filter(media_asset::Column::OwnerMemberId.eq(member_id)).count(app.db()).await.unwrap(),
+        media_asset::Entity::find()
+            .filter(media_asset::Column::OwnerMemberId.eq(member_id))
+            .count(app.db())
+            .await
+            .unwrap(),
         0
     );
     assert_eq!(get(&app, &url).await.status(), 404);
@@ -336,7 +472,11 @@ async fn erasing_a_member_leaves_nothing_under_her_keys(backend: Backend) {
     assert_eq!(objects_of(&app, keep_id).await.len(), 3);
     let list = ba.ok(PHOTOS, json!({ "m": keep_id.to_string() })).await;
     let photo_id = list["memberSkinPhotos"]["nodes"][0]["id"].clone();
-    ba.ok("mutation($id: ID!) { eraseSkinPhoto(id: $id) }", json!({ "id": photo_id })).await;
+    ba.ok(
+        "mutation($id: ID!) { eraseSkinPhoto(id: $id) }",
+        json!({ "id": photo_id }),
+    )
+    .await;
     assert!(objects_of(&app, keep_id).await.is_empty());
 }
 
