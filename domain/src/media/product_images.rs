@@ -8,7 +8,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::{MediaError, MediaPurpose, VariantLink, assets_by_ids, invalid, port, snap_width};
+use super::{MediaError, MediaPurpose, VariantLink, assets_by_ids, invalid, port};
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
 use crate::platform::error::UniqueViolation;
@@ -210,7 +210,6 @@ pub async fn images_of_products(
             })
             .collect();
         variants.sort_by_key(|v| v.width);
-        let _ = snap_width;
         out.entry(r.product_id).or_default().push(ProductImage {
             id: r.id,
             product_id: r.product_id,
