@@ -19,6 +19,7 @@ use crate::auth::{AuthError, MemberPrincipal, Permission, StaffPrincipal, StaffR
 use crate::platform::error::UniqueViolation;
 use crate::platform::page::{IdKey, Keyset, Page};
 use crate::{AppState, RequestMeta};
+use entities::member_consent::{self, ConsentKind};
 use entities::{booking, media_asset, member, skin_photo, staff_account};
 
 /// The longest note, in characters.
@@ -89,6 +90,19 @@ pub(super) async fn require_access(
     Err(AuthError::Forbidden.into())
 }
 
+/// The member's open sensitive-data consent to the current text (as `privacy` decides it;
+/// read here directly because privacy calls into media on withdrawal).
+async fn has_sensitive_consent(app: &AppState, member_id: i64) -> Result<bool, MediaError> {
+    let open = member_consent::Entity::find()
+        .filter(member_consent::Column::MemberId.eq(member_id))
+        .filter(member_consent::Column::Kind.eq(ConsentKind::SensitiveData))
+        .filter(member_consent::Column::WithdrawnAt.is_null())
+        .order_by_desc(member_consent::Column::Id)
+        .one(&app.db)
+        .await?;
+    Ok(open.is_some_and(|c| c.version == app.settings.privacy.sensitive_version))
+}
+
 #[tracing::instrument(skip_all, err, fields(staff_id = staff.staff_id, member_id = new.member_id))]
 pub async fn record_skin_photo(
     app: &AppState,
@@ -112,7 +126,7 @@ pub async fn record_skin_photo(
         return Err(invalid("a photo cannot be taken in the future"));
     }
     require_access(app, staff, new.member_id).await?;
-    if !crate::privacy::has_sensitive_consent(&app.db, app, new.member_id).await? {
+    if !has_sensitive_consent(app, new.member_id).await? {
         return Err(MediaError::NoConsent);
     }
     let asset = load_asset(&app.db, new.asset_id).await?;
