@@ -45,6 +45,10 @@ pub mod demo {
     pub const PII_DATA_KEY: &str = "cm91Z2UtZGVtby1waWktZGF0YS1rZXktMzJieXRlcyE=";
     /// base64 of 32 bytes: "rouge-demo-pii-index-key-32byte!"
     pub const PII_INDEX_KEY: &str = "cm91Z2UtZGVtby1waWktaW5kZXgta2V5LTMyYnl0ZSE=";
+    /// Signs the links to stored media (PRIVATE and SENSITIVE objects).
+    pub const MEDIA_SIGNING_KEY: &str = "rouge-demo-media-signing-key-not-for-production";
+    /// base64 of 32 bytes: "rouge-demo-media-master-key-32b!" (wraps the skin photos' data keys)
+    pub const MEDIA_MASTER_KEY: &str = "cm91Z2UtZGVtby1tZWRpYS1tYXN0ZXIta2V5LTMyYiE=";
     /// Keys the scan-for-gift pack codes (the same as domain::scan_codes::DEMO_PACK_CODE_KEY).
     pub const PACK_CODE_KEY: &str = "rouge-demo-pack-code-key-not-for-production";
 }
@@ -78,6 +82,7 @@ pub struct Config {
     pub kv: KvConfig,
     pub auth: AuthConfig,
     pub pii: PiiConfig,
+    pub media: MediaConfig,
     pub wechat: WeChatConfig,
     pub http: HttpConfig,
     pub graphql: GraphqlConfig,
@@ -204,6 +209,20 @@ pub struct PiiConfig {
     pub index_key: Option<SecretString>,
 }
 
+/// Stored images (see docs/media.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MediaConfig {
+    /// Where objects are kept; unset means `<data_dir>/media`.
+    pub dir: Option<PathBuf>,
+    /// Signs the links to PRIVATE and SENSITIVE objects (at least 32 bytes). Required in production.
+    #[serde(default, deserialize_with = "secret")]
+    pub signing_key: Option<SecretString>,
+    /// base64 of 32 bytes: wraps each skin photo's data key. Required in production.
+    #[serde(default, deserialize_with = "secret")]
+    pub master_key: Option<SecretString>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct WeChatConfig {
@@ -305,6 +324,7 @@ impl Default for Config {
             kv: KvConfig::default(),
             auth: AuthConfig::default(),
             pii: PiiConfig::default(),
+            media: MediaConfig::default(),
             wechat: WeChatConfig::default(),
             http: HttpConfig::default(),
             graphql: GraphqlConfig::default(),
@@ -518,6 +538,40 @@ impl Config {
         ))
     }
 
+    /// The media folder, signing key and master key (demo keys outside production).
+    pub fn media_keys(&self) -> Result<(PathBuf, Vec<u8>, Vec<u8>), ConfigError> {
+        let dir = self
+            .media
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("media"));
+        let signing = self
+            .media
+            .signing_key
+            .as_ref()
+            .map_or(demo::MEDIA_SIGNING_KEY, |s| s.expose_secret())
+            .as_bytes()
+            .to_vec();
+        if signing.len() < 32 {
+            return Err(ConfigError::Unsafe(
+                "media.signing_key must be at least 32 bytes".into(),
+            ));
+        }
+        let b64 = self
+            .media
+            .master_key
+            .as_ref()
+            .map_or(demo::MEDIA_MASTER_KEY, |k| k.expose_secret());
+        let master = STANDARD
+            .decode(b64.trim())
+            .ok()
+            .filter(|k| k.len() == 32)
+            .ok_or_else(|| {
+                ConfigError::Unsafe("media.master_key must be base64 of 32 bytes".into())
+            })?;
+        Ok((dir, signing, master))
+    }
+
     pub fn pack_code_key(&self) -> Vec<u8> {
         self.scan
             .pack_code_key
@@ -532,6 +586,7 @@ impl Config {
         let unsafe_ = |msg: &str| Err(ConfigError::Unsafe(msg.to_owned()));
         self.wechat.mode.check_built_in(FAKE_WECHAT_BUILT_IN)?;
         self.pii_keys()?;
+        self.media_keys()?;
         if self.jwt_secret().len() < 32 {
             return unsafe_("auth.jwt_secret must be at least 32 bytes");
         }
@@ -583,6 +638,16 @@ impl Config {
                     ));
                 }
                 Some(_) => {}
+            }
+        }
+        match (&self.media.signing_key, &self.media.master_key) {
+            (Some(s), Some(m))
+                if s.expose_secret() != demo::MEDIA_SIGNING_KEY
+                    && m.expose_secret().trim() != demo::MEDIA_MASTER_KEY => {}
+            _ => {
+                return unsafe_(
+                    "set ROUGE_MEDIA__SIGNING_KEY and ROUGE_MEDIA__MASTER_KEY (not the demo keys)",
+                );
             }
         }
         match &self.scan.pack_code_key {

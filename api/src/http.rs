@@ -26,6 +26,8 @@ pub struct HttpOptions {
     pub limits: SchemaLimits,
     pub max_batch: usize,
     pub max_body_bytes: usize,
+    /// The body cap of a staff multipart upload (`uploadMedia`).
+    pub max_upload_bytes: usize,
     pub execution_timeout: Duration,
     pub graphiql: bool,
     pub trust_forwarded_for: bool,
@@ -41,6 +43,7 @@ impl Default for HttpOptions {
             limits: SchemaLimits::default(),
             max_batch: 10,
             max_body_bytes: 256 * 1024,
+            max_upload_bytes: crate::media::MAX_UPLOAD_BYTES,
             execution_timeout: Duration::from_secs(10),
             graphiql: true,
             trust_forwarded_for: false,
@@ -101,6 +104,11 @@ impl<S: Executor> GraphqlEndpoint<S> {
             .headers()
             .get(header::AUTHORIZATION)
             .map(|v| bearer_token(v).map(str::to_owned));
+        if crate::media::is_multipart(&req) {
+            return self
+                .handle_upload(req, started, locale, meta, authorization)
+                .await;
+        }
         let body = match req
             .into_body()
             .into_bytes_limit(self.options.max_body_bytes)
@@ -134,18 +142,6 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 );
             }
         };
-        let (single, requests) = match batch {
-            BatchRequest::Single(r) => (true, vec![r]),
-            BatchRequest::Batch(requests) => (false, requests),
-        };
-        if requests.is_empty() || requests.len() > self.options.max_batch {
-            let max = self.options.max_batch;
-            let message = match locale {
-                Locale::En => format!("a batch holds 1 to {max} operations"),
-                Locale::Zh => format!("一个批量请求须包含 1 到 {max} 个操作"),
-            };
-            return self.refuse(started, StatusCode::BAD_REQUEST, "BATCH_SIZE", &message);
-        }
         // A token is checked before anything runs, even fields that need none: a token of
         // another audience, expired, revoked or forged is refused, never quietly ignored.
         let principal = match authorization {
@@ -158,6 +154,30 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 }
             },
         };
+        self.execute(batch, principal, meta, locale, started).await
+    }
+
+    /// Runs a parsed request (JSON or multipart) for an authenticated caller (or none).
+    async fn execute(
+        &self,
+        batch: BatchRequest,
+        principal: Option<login::Authenticated>,
+        meta: RequestMeta,
+        locale: Locale,
+        started: Instant,
+    ) -> Response {
+        let (single, requests) = match batch {
+            BatchRequest::Single(r) => (true, vec![r]),
+            BatchRequest::Batch(requests) => (false, requests),
+        };
+        if requests.is_empty() || requests.len() > self.options.max_batch {
+            let max = self.options.max_batch;
+            let message = match locale {
+                Locale::En => format!("a batch holds 1 to {max} operations"),
+                Locale::Zh => format!("一个批量请求须包含 1 到 {max} 个操作"),
+            };
+            return self.refuse(started, StatusCode::BAD_REQUEST, "BATCH_SIZE", &message);
+        }
         // Parsing, the size check and execution all sit inside the time limit.
         let work = async {
             let mut responses = Vec::with_capacity(requests.len());
@@ -373,6 +393,97 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 (ErrorCode::Unauthenticated, response)
             }
         })
+    }
+}
+
+impl<S: Executor> GraphqlEndpoint<S> {
+    /// A GraphQL multipart request (file uploads): staff only, with the `x-rouge-client`
+    /// header and a valid token, both checked before the body is read; the body is capped
+    /// (whole request and file) and holds one file.
+    async fn handle_upload(
+        &self,
+        req: Request,
+        started: Instant,
+        locale: Locale,
+        meta: RequestMeta,
+        authorization: Option<Option<String>>,
+    ) -> Response {
+        if self.audience != Audience::Staff {
+            let message = locale.pick("uploads go to the staff endpoint", "请通过员工接口上传文件");
+            return self.refuse(
+                started,
+                StatusCode::BAD_REQUEST,
+                "MULTIPART_NOT_ALLOWED",
+                message,
+            );
+        }
+        if !req.headers().contains_key(crate::media::CLIENT_HEADER) {
+            let message = locale.pick(
+                "an upload needs the x-rouge-client header",
+                "上传请求须带 x-rouge-client 请求头",
+            );
+            return self.refuse(
+                started,
+                StatusCode::BAD_REQUEST,
+                "CLIENT_HEADER_REQUIRED",
+                message,
+            );
+        }
+        let principal = match self
+            .authenticate(authorization.flatten().as_deref(), locale)
+            .await
+        {
+            Ok(principal) => principal,
+            Err((code, response)) => {
+                self.observe_refusal(started, code);
+                return response;
+            }
+        };
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let cap = self.options.max_upload_bytes;
+        let body = match req.into_body().into_bytes_limit(cap).await {
+            Ok(body) => body,
+            Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+                let message = locale.pick("the upload is too large", "上传的文件过大");
+                return self.refuse(
+                    started,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "BODY_TOO_LARGE",
+                    message,
+                );
+            }
+            Err(_) => {
+                let message = locale.pick("could not read the request body", "无法读取请求体");
+                return self.refuse(started, StatusCode::BAD_REQUEST, "BODY_UNREADABLE", message);
+            }
+        };
+        let options = async_graphql::http::MultipartOptions::default()
+            .max_file_size(cap)
+            .max_num_files(1);
+        let batch = match async_graphql::http::receive_batch_body(
+            content_type,
+            futures::io::Cursor::new(body),
+            options,
+        )
+        .await
+        {
+            Ok(batch) => batch,
+            Err(_) => {
+                let message = locale.pick("malformed multipart request", "multipart 请求格式有误");
+                return self.refuse(
+                    started,
+                    StatusCode::BAD_REQUEST,
+                    "MALFORMED_REQUEST",
+                    message,
+                );
+            }
+        };
+        self.execute(batch, Some(principal), meta, locale, started)
+            .await
     }
 }
 
@@ -612,6 +723,10 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
         .at("/graphql/staff", staff)
         .at("/graphql/distributor", distributor)
         .at(PAY_NOTIFY_PATH, poem::post(pay_notify))
+        .at(
+            format!("{}/*key", domain::media::MEDIA_PATH),
+            poem::get(crate::media::object),
+        )
         .at("/healthz", healthz)
         .at("/readyz", readyz)
         .at("/metrics", metrics_text)

@@ -3,6 +3,9 @@
 // The merged staff schema is deep enough to need more than the default 128.
 #![recursion_limit = "256"]
 
+// The staff schema's merged root is deep enough to pass the default layout depth (128).
+#![recursion_limit = "256"]
+
 pub mod client_addr;
 pub mod config;
 #[cfg(feature = "demo")]
@@ -11,6 +14,7 @@ pub mod demo;
 pub mod dev_pay;
 pub mod graphiql;
 pub mod http;
+pub mod media;
 pub mod members_export;
 pub mod metrics;
 pub mod telemetry;
@@ -328,6 +332,7 @@ pub fn http_options(config: &Config) -> HttpOptions {
         },
         max_batch: config.graphql.max_batch,
         max_body_bytes: config.http.max_body_bytes,
+        max_upload_bytes: crate::media::MAX_UPLOAD_BYTES,
         execution_timeout: Duration::from_millis(config.graphql.timeout_ms),
         graphiql: config.introspection(),
         trust_forwarded_for: config.http.trust_forwarded_for,
@@ -348,6 +353,8 @@ pub struct Parts {
     pub pii_keys: (Vec<u8>, Vec<u8>),
     /// The demo's fake WeChat learning recorded consents (`demo::consent_sink`); None otherwise.
     pub consent_sink: Option<Arc<dyn domain::subscriptions::SubscriptionConsentSink>>,
+    /// Stored images (`domain::media::MediaPort::local` or any object store).
+    pub media: domain::media::MediaPort,
 }
 
 pub fn build_state(parts: Parts) -> anyhow::Result<Arc<AppState>> {
@@ -364,7 +371,15 @@ pub fn build_state(parts: Parts) -> anyhow::Result<Arc<AppState>> {
         flash_sales: domain::flash_sales::FlashSaleRuntime::new(&parts.settings.flash_sales),
         settings: parts.settings,
         consent_sink: parts.consent_sink,
+        media: parts.media,
     }))
+}
+
+/// Stored images under the configured folder.
+pub fn media_port(config: &Config) -> anyhow::Result<domain::media::MediaPort> {
+    let (dir, signing, master) = config.media_keys()?;
+    domain::media::MediaPort::local(&dir, &signing, &master, ::media::IntakeLimits::default())
+        .map_err(|e| anyhow::anyhow!("media storage at {}: {e}", dir.display()))
 }
 
 /// The app state for a configuration: connects the database, store and WeChat.
@@ -391,6 +406,7 @@ pub async fn state_from_config(
         jwt_secret: config.jwt_secret(),
         pii_keys: config.pii_keys()?,
         consent_sink,
+        media: media_port(config)?,
     })?;
     #[cfg(feature = "demo")]
     if let Some(fake) = &wechat.fake {

@@ -151,6 +151,14 @@ async fn production_refuses_demo_secrets_and_missing_keys() {
             "ROUGE_SCAN__PACK_CODE_KEY",
             "a-real-pack-code-key-that-is-long-enough-0123",
         ),
+        (
+            "ROUGE_MEDIA__SIGNING_KEY",
+            "a-real-media-signing-key-that-is-long-enough-0123",
+        ),
+        (
+            "ROUGE_MEDIA__MASTER_KEY",
+            "cHJvZHVjdGlvbi1tZWRpYS1rZXktMzItYnl0ZXMtb2s=",
+        ),
         ("ROUGE_WECHAT__MODE", "live"),
         ("ROUGE_WECHAT__APP_ID", "wx1234567890"),
         ("ROUGE_WECHAT__APP_SECRET", "secret"),
@@ -196,6 +204,19 @@ async fn production_refuses_demo_secrets_and_missing_keys() {
     assert!(
         !demo_jwt.contains(api::config::demo::JWT_SECRET),
         "secrets are never printed: {demo_jwt}"
+    );
+    assert!(
+        refused(&without("ROUGE_MEDIA__MASTER_KEY"))
+            .await
+            .contains("ROUGE_MEDIA__MASTER_KEY")
+    );
+    assert!(
+        refused(&with(
+            "ROUGE_MEDIA__MASTER_KEY",
+            api::config::demo::MEDIA_MASTER_KEY
+        ))
+        .await
+        .contains("not the demo keys")
     );
     let demo_pii = refused(&with(
         "ROUGE_PII__DATA_KEY",

@@ -131,6 +131,7 @@ fn state(
         },
         jwt_secret: vec![7; 32],
         pii_keys: (vec![1; 32], vec![2; 32]),
+        media: domain::media::MediaPort::in_memory(),
         consent_sink: None,
     })
 }

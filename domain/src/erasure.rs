@@ -159,6 +159,8 @@ async fn erase(
     tombstone.erased_at = Set(Some(now));
     tombstone.update(&txn).await?;
     delete_profile_rows(&txn, member_id).await?;
+    // skin photos: rows and wrapped keys now, the objects right after the commit
+    crate::media::erase_member_media(&txn, member_id).await?;
     clear_free_text(&txn, member_id).await?;
     forfeit(&txn, member_id, now).await?;
     // The member's own audit trail keeps who did what when, without the values.
@@ -179,6 +181,7 @@ async fn erase(
     )
     .await?;
     txn.commit().await?;
+    crate::media::purge_member_objects(app, member_id).await;
     crate::login::account_changed(app, Audience::Consumer, member_id).await?;
     Ok(())
 }

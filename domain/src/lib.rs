@@ -19,6 +19,7 @@ pub mod flash_sales;
 pub mod inventory;
 pub mod login;
 pub mod loyalty;
+pub mod media;
 pub mod members;
 pub mod orders;
 pub mod payments;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Told of recorded subscription consents: the demo's fake WeChat only, never production.
     pub consent_sink: Option<Arc<dyn subscriptions::SubscriptionConsentSink>>,
+    /// Images: intake, storage classes, signed links.
+    pub media: media::MediaPort,
 }
 
 /// Read-mostly data kept in process for a short time (each replica has its own).

@@ -42,6 +42,13 @@ pub enum Action {
     MemberTagAdd,
     #[sea_orm(string_value = "member.tag.remove")]
     MemberTagRemove,
+    /// A staff member was given short-lived links to a member's skin photo.
+    #[sea_orm(string_value = "member.skin_photo.read")]
+    MemberSkinPhotoRead,
+    #[sea_orm(string_value = "member.skin_photo.record")]
+    MemberSkinPhotoRecord,
+    #[sea_orm(string_value = "member.skin_photo.erase")]
+    MemberSkinPhotoErase,
     #[sea_orm(string_value = "staff.create")]
     StaffCreate,
     /// Name, role or store changed.

@@ -105,6 +105,14 @@ pub const STAFF: &[(&str, Access)] = &[
     ("createStore", s(ManageCatalog)),
     ("createWarehouse", s(ManageCatalog)),
     ("upsertTier", s(ManageTiers)),
+    // media
+    ("uploadMedia", s(UploadMedia)),
+    ("attachProductImages", s(ManageCatalog)),
+    ("reorderProductImages", s(ManageCatalog)),
+    ("removeProductImage", s(ManageCatalog)),
+    ("recordSkinPhoto", s(KeepSkinPhotos)),
+    ("memberSkinPhotos", s(KeepSkinPhotos)),
+    ("eraseSkinPhoto", s(KeepSkinPhotos)),
     // stock
     ("stockLevels", s(ViewStock)),
     ("lowStock", s(ViewStock)),

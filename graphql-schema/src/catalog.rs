@@ -183,6 +183,10 @@ impl<V: CatalogView> Product<V> {
     async fn active(&self) -> bool {
         self.0.active
     }
+    /// Pictures in display order (stored at fixed widths; links are immutable).
+    async fn images(&self, ctx: &Context<'_>) -> ApiResult<Vec<crate::media::ProductImage>> {
+        crate::media::product_images(loader_of(ctx), self.0.id).await
+    }
     /// INCI names in label order.
     async fn ingredients(&self, ctx: &Context<'_>) -> ApiResult<Vec<String>> {
         self.ingredient_list(ctx).await

@@ -22,6 +22,7 @@ mod distributors;
 mod flash_sales;
 mod inventory;
 mod loyalty;
+mod media;
 mod members;
 mod orders;
 mod payments;
@@ -55,6 +56,7 @@ pub struct ConsumerQuery(
     scan_codes::ConsumerScanCodesQuery,
     booking::ConsumerBookingQuery,
     stored_value::ConsumerStoredValueQuery,
+    media::ConsumerMediaQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -94,6 +96,7 @@ pub struct StaffQuery(
     booking::StaffBookingQuery,
     stored_value::StaffStoredValueQuery,
     reports::StaffReportsQuery,
+    media::StaffMediaQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -114,6 +117,7 @@ pub struct StaffMutation(
     booking::StaffBookingMutation,
     stored_value::StaffStoredValueMutation,
     reports::StaffReportsMutation,
+    media::StaffMediaMutation,
 );
 
 #[derive(MergedObject, Default)]

@@ -197,6 +197,7 @@ impl TestAppBuilder {
             },
             jwt_secret: JWT_SECRET.to_vec(),
             pii_keys: (vec![1; 32], vec![2; 32]),
+            media: domain::media::MediaPort::in_memory(),
             consent_sink: self.demo_consents.then(|| api::demo::consent_sink(&wechat)),
         })
         .expect("state");

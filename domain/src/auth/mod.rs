@@ -92,6 +92,10 @@ pub enum Permission {
     ViewOwnPerformance,
     /// BAs' monthly sales targets (a manager only at her own store).
     SetSalesTargets,
+    /// Upload images (the service checks the purpose: product images need ManageCatalog).
+    UploadMedia,
+    /// Record, see (audited) and erase members' skin photos, for members of the own store.
+    KeepSkinPhotos,
 }
 
 impl Permission {
@@ -112,7 +116,9 @@ impl Permission {
             | ReadMemberPersonalData
             | RecordSale
             | ViewBookings
-            | ServeBookings => matches!(role, Hq | Manager | Ba),
+            | ServeBookings
+            | UploadMedia
+            | KeepSkinPhotos => matches!(role, Hq | Manager | Ba),
             ManageStock | RefundOrders | AssignExclusiveBa | ManageBookings
             | ViewBookingReports | ManageStaff => matches!(role, Hq | Manager),
             ReadPaymentExceptions | ViewDistributors => matches!(role, Hq | Finance),

@@ -12,6 +12,7 @@
 //! it, so it gets a reason and a Chinese message before it ships.
 
 mod commerce;
+mod media;
 mod people;
 mod reports;
 mod words;
@@ -136,6 +137,8 @@ fn written(err: &dyn Any) -> Option<Text> {
         reports::reports(e)
     } else if let Some(e) = err.downcast_ref::<crate::sales::SalesError>() {
         reports::sales(e)
+    } else if let Some(e) = err.downcast_ref::<crate::media::MediaError>() {
+        media::media(e)
     } else {
         None
     }

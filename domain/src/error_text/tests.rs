@@ -480,4 +480,35 @@ fn stored_value_samples() -> Vec<StoredValueError> {
         StoredValueError::Auth(AuthError::Forbidden),
         StoredValueError::Store(store()),
     ]
+#[test]
+fn media_errors_have_a_reason_and_a_chinese_message() {
+    let mut p = Vec::new();
+    check(
+        vec![
+            crate::media::MediaError::Rejected(media::IntakeError::Empty),
+            crate::media::MediaError::Rejected(media::IntakeError::TooManyBytes { max: 10 }),
+            crate::media::MediaError::Rejected(media::IntakeError::UnsupportedType),
+            crate::media::MediaError::Rejected(media::IntakeError::Animated),
+            crate::media::MediaError::Rejected(media::IntakeError::Malformed),
+            crate::media::MediaError::Rejected(media::IntakeError::TooLarge {
+                width: 4000,
+                height: 99_999,
+                max_side: 8192,
+                max_pixels: 40_000_000,
+            }),
+            crate::media::MediaError::Rejected(media::IntakeError::Undecodable("eof".into())),
+            crate::media::MediaError::Rejected(media::IntakeError::Internal("join".into())),
+            crate::media::MediaError::InvalidInput("give one alt text per asset".into()),
+            crate::media::MediaError::NotFound,
+            crate::media::MediaError::NoConsent,
+            crate::media::MediaError::AssetInUse,
+            crate::media::MediaError::LinkExpired,
+            crate::media::MediaError::LinkInvalid,
+            crate::media::MediaError::Auth(AuthError::Forbidden),
+            crate::media::MediaError::Store(store()),
+            crate::media::MediaError::Storage("disk full".into()),
+        ],
+        &mut p,
+    );
+    assert!(p.is_empty(), "{}", p.join("\n"));
 }

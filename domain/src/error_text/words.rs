@@ -24,6 +24,7 @@ pub(super) fn taken(what: &str) -> Cow<'static, str> {
 fn thing(what: &str) -> Option<&'static str> {
     Some(match what {
         "coupon" => "优惠券",
+        "image" => "图片",
         "coupon template" => "优惠券模板",
         "SKU" => "该 SKU",
         "product" => "商品",

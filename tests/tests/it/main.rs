@@ -24,6 +24,7 @@ mod http_surface;
 mod input_limits;
 mod kv_contract;
 mod member_balance;
+mod media;
 mod members;
 mod members_stored_values;
 mod observability;

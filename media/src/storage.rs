@@ -1,0 +1,305 @@
+//! The three storage classes over `object_store`.
+//!
+//! | class | keys | served |
+//! |---|---|---|
+//! | PUBLIC (product images, posters) | `public/<sha256 of the variant>.jpg`, content-addressed | unsigned, immutable, cacheable forever |
+//! | PRIVATE (distributor materials) | `private/<random>/<width>.jpg` | HMAC-signed expiring URL |
+//! | SENSITIVE (skin photos) | `sensitive/<owner>/<random>/<width>.jpg.enc`, never content-addressed | sealed with the asset's data key; signed URL minted per read |
+//!
+//! Raw uploads waiting for processing live under `incoming/<random>` and are deleted once
+//! processed. Keys are always chosen here, never by a client.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::{CryptoError, MasterKey};
+use crate::intake::Processed;
+use crate::signing::{SignatureError, UrlSigner};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageClass {
+    Public,
+    Private,
+    Sensitive,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("not found")]
+    NotFound,
+    #[error("invalid key")]
+    BadKey,
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A stored derivative.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVariant {
+    pub label: u32,
+    pub width: u32,
+    pub height: u32,
+    pub key: String,
+    pub bytes: u64,
+}
+
+/// What a SENSITIVE put returns besides the variants: where the asset lives and its wrapped
+/// data key (to be kept in the database, not in the object store).
+#[derive(Debug, Clone)]
+pub struct SensitivePut {
+    pub prefix: String,
+    pub wrapped_key: Vec<u8>,
+    pub variants: Vec<StoredVariant>,
+}
+
+#[derive(Clone)]
+pub struct MediaStore {
+    store: Arc<dyn ObjectStore>,
+    signer: UrlSigner,
+    master: MasterKey,
+    /// URL prefix the objects are served under, e.g. `/media` or `https://cdn.example/media`
+    base_url: String,
+}
+
+impl std::fmt::Debug for MediaStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MediaStore({}, {})", self.store, self.base_url)
+    }
+}
+
+fn random_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn path(key: &str) -> Result<Path, StorageError> {
+    // `Path::parse` refuses `..`, empty segments and other escapes.
+    Path::parse(key).map_err(|_| StorageError::BadKey)
+}
+
+/// A key segment naming an owner (e.g. `m42`): letters, digits, `-` and `_` only.
+fn valid_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl MediaStore {
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        signer: UrlSigner,
+        master: MasterKey,
+        base_url: &str,
+    ) -> Self {
+        Self {
+            store,
+            signer,
+            master,
+            base_url: base_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// Local files under `dir` (created if missing): the embedded default.
+    pub fn local(
+        dir: &std::path::Path,
+        signer: UrlSigner,
+        master: MasterKey,
+        base_url: &str,
+    ) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(dir)?;
+        let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)?
+            .with_automatic_cleanup(true);
+        Ok(Self::new(Arc::new(fs), signer, master, base_url))
+    }
+
+    /// The class a stored key belongs to, from its first segment.
+    pub fn class_of(key: &str) -> Option<StorageClass> {
+        match key.split('/').next() {
+            Some("public") => Some(StorageClass::Public),
+            Some("private") => Some(StorageClass::Private),
+            Some("sensitive") => Some(StorageClass::Sensitive),
+            _ => None,
+        }
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
+        self.store.put(&path(key)?, PutPayload::from(bytes)).await?;
+        Ok(())
+    }
+
+    pub async fn put_public(
+        &self,
+        processed: &Processed,
+    ) -> Result<Vec<StoredVariant>, StorageError> {
+        let mut out = Vec::with_capacity(processed.variants.len());
+        for v in &processed.variants {
+            let key = format!("public/{}.jpg", hex::encode(Sha256::digest(&v.bytes)));
+            self.put(&key, v.bytes.clone()).await?;
+            out.push(StoredVariant {
+                label: v.label,
+                width: v.width,
+                height: v.height,
+                key,
+                bytes: v.bytes.len() as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn put_private(
+        &self,
+        processed: &Processed,
+    ) -> Result<Vec<StoredVariant>, StorageError> {
+        let prefix = format!("private/{}", random_id());
+        let mut out = Vec::with_capacity(processed.variants.len());
+        for v in &processed.variants {
+            let key = format!("{prefix}/{}.jpg", v.label);
+            self.put(&key, v.bytes.clone()).await?;
+            out.push(StoredVariant {
+                label: v.label,
+                width: v.width,
+                height: v.height,
+                key,
+                bytes: v.bytes.len() as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The prefix every SENSITIVE object of `owner` lives under (for erasure and its check).
+    pub fn sensitive_owner_prefix(owner: &str) -> Result<String, StorageError> {
+        if !valid_segment(owner) {
+            return Err(StorageError::BadKey);
+        }
+        Ok(format!("sensitive/{owner}"))
+    }
+
+    /// Seals every variant under a fresh data key; the wrapped key is returned, not stored.
+    pub async fn put_sensitive(
+        &self,
+        owner: &str,
+        processed: &Processed,
+    ) -> Result<SensitivePut, StorageError> {
+        let prefix = format!("{}/{}", Self::sensitive_owner_prefix(owner)?, random_id());
+        let (dek, wrapped_key) = self.master.new_data_key(prefix.as_bytes())?;
+        let mut variants = Vec::with_capacity(processed.variants.len());
+        for v in &processed.variants {
+            let key = format!("{prefix}/{}.jpg.enc", v.label);
+            let sealed = dek.seal(&v.bytes, key.as_bytes())?;
+            let bytes = sealed.len() as u64;
+            self.put(&key, sealed).await?;
+            variants.push(StoredVariant {
+                label: v.label,
+                width: v.width,
+                height: v.height,
+                key,
+                bytes,
+            });
+        }
+        Ok(SensitivePut {
+            prefix,
+            wrapped_key,
+            variants,
+        })
+    }
+
+    /// A fresh key for a raw upload (ticket flow); the client never picks it.
+    pub fn incoming_key() -> String {
+        format!("incoming/{}", random_id())
+    }
+
+    pub async fn put_raw(&self, key: &str, bytes: Bytes) -> Result<(), StorageError> {
+        self.store.put(&path(key)?, PutPayload::from(bytes)).await?;
+        Ok(())
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
+        match self.store.get(&path(key)?).await {
+            Ok(got) => Ok(got.bytes().await?),
+            Err(object_store::Error::NotFound { .. }) => Err(StorageError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads and opens a SENSITIVE object with its asset's wrapped key.
+    pub async fn get_sensitive(
+        &self,
+        key: &str,
+        prefix: &str,
+        wrapped_key: &[u8],
+    ) -> Result<Vec<u8>, StorageError> {
+        if !key.starts_with(&format!("{prefix}/")) {
+            return Err(StorageError::BadKey);
+        }
+        let dek = self.master.unwrap_key(wrapped_key, prefix.as_bytes())?;
+        let sealed = self.get(key).await?;
+        Ok(dek.open(&sealed, key.as_bytes())?)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        match self.store.delete(&path(key)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every key under `prefix`.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let prefix = path(prefix)?;
+        let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+        Ok(metas.into_iter().map(|m| m.location.to_string()).collect())
+    }
+
+    /// Deletes every object under `prefix`; returns how many.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
+        let keys = self.list(prefix).await?;
+        for key in &keys {
+            self.delete(key).await?;
+        }
+        Ok(keys.len())
+    }
+
+    /// The URL of a stored object. PUBLIC: plain and immutable. PRIVATE and SENSITIVE: signed,
+    /// valid until `expires` (unix seconds).
+    pub fn url(&self, key: &str, expires: i64) -> String {
+        match Self::class_of(key) {
+            Some(StorageClass::Public) => format!("{}/{key}", self.base_url),
+            _ => format!(
+                "{}/{key}?{}",
+                self.base_url,
+                self.signer.query(key, expires)
+            ),
+        }
+    }
+
+    /// Checks a served request: PUBLIC keys need no signature, the others a valid unexpired one.
+    pub fn authorize(
+        &self,
+        key: &str,
+        expires: Option<i64>,
+        sig: Option<&str>,
+        now: i64,
+    ) -> Result<StorageClass, SignatureError> {
+        let class = Self::class_of(key).ok_or(SignatureError::BadSignature)?;
+        if class == StorageClass::Public {
+            return Ok(class);
+        }
+        match (expires, sig) {
+            (Some(exp), Some(sig)) => self.signer.verify(key, exp, sig, now).map(|()| class),
+            _ => Err(SignatureError::BadSignature),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "storage_tests.rs"]
+mod tests;

@@ -1,0 +1,487 @@
+//! Media end to end: staff multipart uploads (guarded before the body is read), product
+//! pictures served immutable, skin photos (consent, store scope, audited link mints, signed
+//! links refused once altered or expired, erasure leaving nothing under the member's keys).
+
+use entities::audit_log::{self, Action};
+use entities::{media_asset, member, skin_photo, staff_account};
+use rouge_tests::{Backend, TestApp, on_both_backends};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+};
+use serde_json::{Value, json};
+
+const UPLOAD: &str = "mutation($file: Upload!, $p: MediaPurpose!, $m: ID) { uploadMedia(file: $file, purpose: $p, memberId: $m) { id purpose width height variants { width height url } } }";
+const RECORD: &str = "mutation($m: ID!, $a: ID!, $t: DateTime!) { recordSkinPhoto(memberId: $m, assetId: $a, area: CHEEKS, takenAt: $t, note: \"before\") { id area variants { width url } expiresAt } }";
+const PHOTOS: &str =
+    "query($m: ID!) { memberSkinPhotos(memberId: $m) { nodes { id variants { width url } } } }";
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 255) as u8, (y % 255) as u8, 128])
+    });
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+/// A GraphQL multipart request (operations, map, one file), as the staff app sends it.
+fn multipart(query: &str, variables: Value, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "rougeboundary7MA4YWxkTrZu0gW";
+    let operations = json!({ "query": query, "variables": variables }).to_string();
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("operations", operations.as_str()),
+        ("map", r#"{"0":["variables.file"]}"#),
+    ] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(
+    app: &TestApp,
+    token: Option<&str>,
+    client_header: bool,
+    variables: Value,
+    file: &[u8],
+) -> (u16, Value) {
+    let (content_type, body) = multipart(UPLOAD, variables, file);
+    let mut req = app
+        .http
+        .post(format!("{}/graphql/staff", app.base_url))
+        .header("content-type", content_type)
+        .body(body);
+    if client_header {
+        req = req.header("x-rouge-client", "staff-app/1");
+    }
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn reason(body: &Value) -> (&str, &str) {
+    let ext = &body["errors"][0]["extensions"];
+    (
+        ext["code"].as_str().unwrap_or("none"),
+        ext["reason"].as_str().unwrap_or("none"),
+    )
+}
+
+async fn get(app: &TestApp, url: &str) -> reqwest::Response {
+    app.http
+        .get(format!("{}{url}", app.base_url))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn product_pictures_are_uploaded_attached_and_served_immutable(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let hq = app.login_staff("hq-demo").await;
+    let token = hq.token().unwrap().to_owned();
+    let vars = json!({ "file": null, "p": "PRODUCT_IMAGE" });
+
+    // Refused before anything is stored: no client header (cross-site form), no or a bad token,
+    // not an image whatever its name says.
+    let (status, _) = upload(&app, Some(&token), false, vars.clone(), &png(64, 64)).await;
+    assert_eq!(status, 400);
+    let (status, _) = upload(&app, None, true, vars.clone(), &png(64, 64)).await;
+    assert_eq!(status, 401);
+    let (status, _) = upload(&app, Some("forged"), true, vars.clone(), &png(64, 64)).await;
+    assert_eq!(status, 401);
+    let html = b"<!DOCTYPE html><html><script>alert(1)</script></html>";
+    let (_, body) = upload(&app, Some(&token), true, vars.clone(), html).await;
+    assert_eq!(
+        reason(&body),
+        ("BAD_USER_INPUT", "UNSUPPORTED_TYPE"),
+        "{body}"
+    );
+    let mut bomb = png(1, 1);
+    bomb[16..20].copy_from_slice(&60_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&60_000u32.to_be_bytes());
+    let (_, body) = upload(&app, Some(&token), true, vars.clone(), &bomb).await;
+    assert_eq!(
+        reason(&body),
+        ("BAD_USER_INPUT", "IMAGE_TOO_LARGE"),
+        "{body}"
+    );
+    // over the body cap
+    let (status, _) = upload(
+        &app,
+        Some(&token),
+        true,
+        vars.clone(),
+        &vec![0u8; 11 * 1024 * 1024],
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert_eq!(
+        media_asset::Entity::find().count(app.db()).await.unwrap(),
+        0
+    );
+    // a BA may upload, but not a product image
+    let ba = app.login_staff("ba-demo").await;
+    let (_, body) = upload(&app, ba.token(), true, vars.clone(), &png(64, 64)).await;
+    assert_eq!(reason(&body).0, "FORBIDDEN", "{body}");
+
+    let (status, body) = upload(&app, Some(&token), true, vars.clone(), &png(1600, 800)).await;
+    assert_eq!(status, 200, "{body}");
+    let asset = &body["data"]["uploadMedia"];
+    assert_eq!(
+        (asset["width"].as_i64(), asset["height"].as_i64()),
+        (Some(1600), Some(800))
+    );
+    let widths: Vec<i64> = asset["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["width"].as_i64().unwrap())
+        .collect();
+    assert_eq!(widths, [1080, 512, 256]);
+    let asset_id = asset["id"].as_str().unwrap().to_owned();
+    let (_, second) = upload(&app, Some(&token), true, vars, &png(300, 300)).await;
+    let second_id = second["data"]["uploadMedia"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let product = hq
+        .ok("{ products(first: 1) { nodes { id } } }", json!({}))
+        .await["products"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    const ATTACH: &str = "mutation($p: ID!, $a: [ID!]!, $t: [String!]!) { attachProductImages(productId: $p, assetIds: $a, altTexts: $t) { id alt position } }";
+    assert_eq!(
+        ba.err(
+            ATTACH,
+            json!({ "p": product, "a": [asset_id], "t": ["正面"] })
+        )
+        .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        hq.err(ATTACH, json!({ "p": product, "a": [asset_id], "t": [] }))
+            .await,
+        "BAD_USER_INPUT"
+    );
+    let attached = hq
+        .ok(
+            ATTACH,
+            json!({ "p": product, "a": [asset_id, second_id], "t": ["正面", "质地"] }),
+        )
+        .await;
+    let images = attached["attachProductImages"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    let (first_image, second_image) = (images[0]["id"].clone(), images[1]["id"].clone());
+    // the same asset twice on one product: CONFLICT
+    assert_eq!(
+        hq.err(
+            ATTACH,
+            json!({ "p": product, "a": [asset_id], "t": ["again"] })
+        )
+        .await,
+        "CONFLICT"
+    );
+    hq.ok(
+        "mutation($p: ID!, $i: [ID!]!) { reorderProductImages(productId: $p, imageIds: $i) { id } }",
+        json!({ "p": product, "i": [second_image, first_image] }),
+    )
+    .await;
+
+    // the mini-program sees them in order, a width snapped up to a stored one
+    let (member, _) = app.login_member("media-viewer").await;
+    let seen = member
+        .ok(
+            "query($id: ID!) { product(id: $id) { images { alt width height url(width: 300) big: url(width: 2000) } } }",
+            json!({ "id": product }),
+        )
+        .await;
+    let shown = seen["product"]["images"].as_array().unwrap();
+    assert_eq!(shown[0]["alt"], "质地");
+    assert_eq!(shown[1]["alt"], "正面");
+    assert_eq!(
+        (shown[1]["width"].as_i64(), shown[1]["height"].as_i64()),
+        (Some(1600), Some(800))
+    );
+    let url = shown[1]["url"].as_str().unwrap();
+    assert!(url.starts_with("/media/public/"), "{url}");
+    let resp = get(&app, url).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        resp.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let served = image::load_from_memory(&resp.bytes().await.unwrap()).unwrap();
+    assert_eq!((served.width(), served.height()), (512, 256));
+    let big = shown[1]["big"].as_str().unwrap();
+    let served = image::load_from_memory(&get(&app, big).await.bytes().await.unwrap()).unwrap();
+    assert_eq!(served.width(), 1080);
+
+    hq.ok(
+        "mutation($i: ID!) { removeProductImage(imageId: $i) { id } }",
+        json!({ "i": first_image }),
+    )
+    .await;
+    let seen = member
+        .ok(
+            "query($id: ID!) { product(id: $id) { images { alt } } }",
+            json!({ "id": product }),
+        )
+        .await;
+    assert_eq!(seen["product"]["images"], json!([{ "alt": "质地" }]));
+}
+
+async fn staff_id(app: &TestApp, username: &str) -> i64 {
+    staff_account::Entity::find()
+        .filter(staff_account::Column::Username.eq(username))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+async fn set_exclusive_ba(app: &TestApp, member_id: i64, ba: i64) {
+    let mut row = member::Entity::find_by_id(member_id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
+    row.exclusive_ba_id = Set(Some(ba));
+    row.update(app.db()).await.unwrap();
+}
+
+async fn objects_of(app: &TestApp, member_id: i64) -> Vec<String> {
+    let prefix = media::MediaStore::sensitive_owner_prefix(&format!("m{member_id}")).unwrap();
+    app.state.media.store.list(&prefix).await.unwrap()
+}
+
+/// A member with her exclusive BA at SH001 and one recorded skin photo.
+async fn member_with_photo(
+    app: &TestApp,
+    who: &str,
+) -> (rouge_tests::Gql, i64, Value, rouge_tests::Gql) {
+    let (me, id) = app.login_member(who).await;
+    let member_id: i64 = id.parse().unwrap();
+    set_exclusive_ba(app, member_id, staff_id(app, "ba-demo").await).await;
+    let ba = app.login_staff("ba-demo").await;
+    let (status, body) = upload(
+        app,
+        ba.token(),
+        true,
+        json!({ "file": null, "p": "SKIN_PHOTO", "m": id }),
+        &png(900, 1200),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let asset = &body["data"]["uploadMedia"];
+    assert_eq!(
+        asset["variants"],
+        json!([]),
+        "no unsigned link to a skin photo"
+    );
+    let photo = ba
+        .ok(
+            RECORD,
+            json!({ "m": id, "a": asset["id"], "t": "2026-12-01T10:00:00.000Z" }),
+        )
+        .await["recordSkinPhoto"]
+        .clone();
+    (me, member_id, photo, ba)
+}
+
+async fn skin_photos_are_scoped_audited_signed_and_withdrawn(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (me, member_id, photo, ba) = member_with_photo(&app, "skin-photo-member").await;
+    let id = member_id.to_string();
+    assert_eq!(photo["area"], "CHEEKS");
+    let url = photo["variants"][1]["url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with(&format!("/media/sensitive/m{member_id}/")),
+        "{url}"
+    );
+    // stored encrypted, readable through the minted link
+    let objects = objects_of(&app, member_id).await;
+    assert_eq!(objects.len(), 3);
+    let raw = app.state.media.store.get(&objects[0]).await.unwrap();
+    assert!(!raw.starts_with(&[0xFF, 0xD8]), "not a plain JPEG at rest");
+    let resp = get(&app, &url).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "private, no-store");
+    let img = image::load_from_memory(&resp.bytes().await.unwrap()).unwrap();
+    assert_eq!(img.width(), 512);
+    // altered or expired links: 403
+    let tampered = url.replace("/512.jpg.enc", "/1080.jpg.enc");
+    assert_eq!(get(&app, &tampered).await.status(), 403);
+    let bad_sig = format!("{}x", &url[..url.len() - 1]);
+    assert_eq!(get(&app, &bad_sig).await.status(), 403);
+    let key = url.trim_start_matches("/media/").split('?').next().unwrap();
+    assert_eq!(get(&app, &format!("/media/{key}")).await.status(), 403);
+    let past = chrono::Utc::now().timestamp() - 1;
+    let expired = app.state.media.store.url(key, past);
+    assert_eq!(get(&app, &expired).await.status(), 403);
+
+    // another store's BA: FORBIDDEN, for reading, recording and uploading
+    let gz = app.login_staff("ba-gz-demo").await;
+    let body = gz.raw(PHOTOS, json!({ "m": id })).await;
+    assert_eq!(reason(&body).0, "FORBIDDEN", "{body}");
+    let (_, body) = upload(
+        &app,
+        gz.token(),
+        true,
+        json!({ "file": null, "p": "SKIN_PHOTO", "m": id }),
+        &png(64, 64),
+    )
+    .await;
+    assert_eq!(reason(&body).0, "FORBIDDEN", "{body}");
+    // the manager of her store may
+    let manager = app.login_staff("manager-demo").await;
+    manager.ok(PHOTOS, json!({ "m": id })).await;
+
+    // every staff read mints fresh links and is audited, one entry per photo
+    let before = audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq(Action::MemberSkinPhotoRead))
+        .filter(audit_log::Column::SubjectId.eq(member_id))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(before, 1, "the manager's read");
+    for _ in 0..2 {
+        let list = ba.ok(PHOTOS, json!({ "m": id })).await;
+        assert_eq!(
+            list["memberSkinPhotos"]["nodes"].as_array().unwrap().len(),
+            1
+        );
+    }
+    let after = audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq(Action::MemberSkinPhotoRead))
+        .filter(audit_log::Column::SubjectId.eq(member_id))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(after, 3);
+    let mine = me
+        .ok("{ mySkinPhotos { nodes { id note } } }", json!({}))
+        .await;
+    assert_eq!(mine["mySkinPhotos"]["nodes"][0]["note"], "before");
+
+    // without the sensitive-data consent nothing is recorded
+    let (_, other) = app.login_member_without_consent("no-consent").await;
+    let other_id: i64 = other.parse().unwrap();
+    set_exclusive_ba(&app, other_id, staff_id(&app, "ba-demo").await).await;
+    let (_, body) = upload(
+        &app,
+        ba.token(),
+        true,
+        json!({ "file": null, "p": "SKIN_PHOTO", "m": other }),
+        &png(64, 64),
+    )
+    .await;
+    let asset = body["data"]["uploadMedia"]["id"].clone();
+    let body = ba
+        .raw(
+            RECORD,
+            json!({ "m": other, "a": asset, "t": "2026-12-01T10:00:00.000Z" }),
+        )
+        .await;
+    assert_eq!(
+        reason(&body),
+        ("FORBIDDEN", "SENSITIVE_CONSENT_REQUIRED"),
+        "{body}"
+    );
+    // another member's upload is not found for this member
+    let body = ba
+        .raw(
+            RECORD,
+            json!({ "m": id, "a": asset, "t": "2026-12-01T10:00:00.000Z" }),
+        )
+        .await;
+    assert_eq!(reason(&body).0, "NOT_FOUND", "{body}");
+
+    // withdrawing the consent removes the photos: rows, keys, objects
+    me.ok(
+        "mutation { withdrawSensitiveDataConsent { sensitiveDataConsent } }",
+        json!({}),
+    )
+    .await;
+    assert!(objects_of(&app, member_id).await.is_empty());
+    assert_eq!(
+        skin_photo::Entity::find()
+            .filter(skin_photo::Column::MemberId.eq(member_id))
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        media_asset::Entity::find()
+            .filter(media_asset::Column::OwnerMemberId.eq(member_id))
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(get(&app, &url).await.status(), 404);
+}
+
+async fn erasing_a_member_leaves_nothing_under_her_keys(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (_, member_id, photo, ba) = member_with_photo(&app, "erased-photo-member").await;
+    let (_, keep_id, _, _) = member_with_photo(&app, "kept-photo-member").await;
+    // a photo erased on its own goes with its objects
+    let url = photo["variants"][0]["url"].as_str().unwrap().to_owned();
+    assert_eq!(get(&app, &url).await.status(), 200);
+    let hq = app.login_staff("hq-demo").await;
+    hq.ok(
+        "mutation($id: ID!, $r: String!) { eraseMember(id: $id, reason: $r) }",
+        json!({ "id": member_id.to_string(), "r": "PIPL request #7" }),
+    )
+    .await;
+    assert!(objects_of(&app, member_id).await.is_empty());
+    assert_eq!(
+        media_asset::Entity::find()
+            .filter(media_asset::Column::OwnerMemberId.eq(member_id))
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(get(&app, &url).await.status(), 404);
+    // the other member's photo is untouched
+    assert_eq!(objects_of(&app, keep_id).await.len(), 3);
+    let list = ba.ok(PHOTOS, json!({ "m": keep_id.to_string() })).await;
+    let photo_id = list["memberSkinPhotos"]["nodes"][0]["id"].clone();
+    ba.ok(
+        "mutation($id: ID!) { eraseSkinPhoto(id: $id) }",
+        json!({ "id": photo_id }),
+    )
+    .await;
+    assert!(objects_of(&app, keep_id).await.is_empty());
+}
+
+on_both_backends!(
+    product_pictures_are_uploaded_attached_and_served_immutable,
+    skin_photos_are_scoped_audited_signed_and_withdrawn,
+    erasing_a_member_leaves_nothing_under_her_keys
+);
