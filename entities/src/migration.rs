@@ -23,6 +23,7 @@ mod m0010_region_codes;
 mod m0011_coupon_source_key;
 mod m0012_accounts;
 mod m0013_member_privacy;
+mod m0015_b2b;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_coupon_source_key::Migration),
             Box::new(m0012_accounts::Migration),
             Box::new(m0013_member_privacy::Migration),
+            Box::new(m0015_b2b::Migration),
         ]
     }
 }

@@ -168,6 +168,13 @@ pub const STAFF: &[(&str, Access)] = &[
     ("unblockBaTime", s(ManageBookings)),
     ("storeBookingDay", s(ViewBookingReports)),
     ("bookingReport", s(ViewBookingReports)),
+    // distributor B2B: tiers, price lists, credit
+    ("distributorTiers", s(ViewDistributors)),
+    ("distributorCredit", s(ViewDistributors)),
+    ("upsertDistributorTier", s(ManageB2b)),
+    ("assignDistributorTier", s(ManageB2b)),
+    ("publishPriceList", s(ManageB2b)),
+    ("setCreditTerms", s(ManageCredit)),
 ];
 
 /// Every root field of the distributor schema and what it needs.
@@ -181,6 +188,13 @@ pub const DISTRIBUTOR: &[(&str, Access)] = &[
     ("myTeam", Access::DistributorOwner),
     ("createTeamAccount", Access::DistributorOwner),
     ("deactivateTeamAccount", Access::DistributorOwner),
+    // B2B ordering (submit: OWNER or BUYER, checked by the service)
+    ("b2bCatalog", Access::Distributor),
+    ("myCredit", Access::Distributor),
+    ("quotePurchaseOrder", Access::Distributor),
+    ("purchaseOrders", Access::Distributor),
+    ("purchaseOrder", Access::Distributor),
+    ("submitPurchaseOrder", Access::Distributor),
 ];
 
 /// The consumer operations a member may call before accepting the current privacy policy:

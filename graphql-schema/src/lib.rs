@@ -14,6 +14,7 @@ pub mod scalars;
 mod accounts;
 mod audit;
 mod auth;
+mod b2b;
 mod booking;
 mod campaigns;
 mod catalog;
@@ -88,6 +89,7 @@ pub struct StaffQuery(
     scan_codes::StaffScanCodesQuery,
     campaigns::StaffCampaignsQuery,
     booking::StaffBookingQuery,
+    b2b::StaffB2bQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -106,6 +108,7 @@ pub struct StaffMutation(
     scan_codes::StaffScanCodesMutation,
     campaigns::StaffCampaignsMutation,
     booking::StaffBookingMutation,
+    b2b::StaffB2bMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -114,6 +117,7 @@ pub struct DistributorQuery(
     distributors::DistributorOwnQuery,
     scan_codes::DistributorScanCodesQuery,
     accounts::DistributorTeamQuery,
+    b2b::DistributorB2bQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -121,6 +125,7 @@ pub struct DistributorQuery(
 pub struct DistributorMutation(
     auth::DistributorAuthMutation,
     accounts::DistributorTeamMutation,
+    b2b::DistributorB2bMutation,
 );
 
 pub type ConsumerSchema = Schema<ConsumerQuery, ConsumerMutation, EmptySubscription>;

@@ -86,11 +86,15 @@ pub enum Permission {
     ViewDistributors,
     /// Erase a member's personal data on a request (HQ).
     EraseMembers,
+    /// B2B tiers and price lists (HQ).
+    ManageB2b,
+    /// Distributor credit terms (HQ and finance; audited).
+    ManageCredit,
 }
 
 impl Permission {
     /// Every permission, for tests and documentation that walk the table.
-    pub const ALL: [Self; 27] = {
+    pub const ALL: [Self; 29] = {
         use Permission::*;
         [
             ViewCatalog,
@@ -120,6 +124,8 @@ impl Permission {
             ManageDistributors,
             ViewDistributors,
             EraseMembers,
+            ManageB2b,
+            ManageCredit,
         ]
     };
 
@@ -139,9 +145,9 @@ impl Permission {
             | ServeBookings => matches!(role, Hq | Manager | Ba),
             ManageStock | RefundOrders | AssignExclusiveBa | ManageBookings
             | ViewBookingReports | ManageStaff => matches!(role, Hq | Manager),
-            ReadPaymentExceptions | ViewDistributors => matches!(role, Hq | Finance),
+            ReadPaymentExceptions | ViewDistributors | ManageCredit => matches!(role, Hq | Finance),
             ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons | ManageFlashSales
-            | ManageScanCodes | ManageCampaigns | ManageDistributors | EraseMembers => {
+            | ManageScanCodes | ManageCampaigns | ManageDistributors | EraseMembers | ManageB2b => {
                 matches!(role, Hq)
             }
         }
