@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The rouge server as a library: configuration, wiring of the app state, and `serve`, which
 //! takes a bound listener and a shutdown signal (so tests run it on port 0).
 

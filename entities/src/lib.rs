@@ -8,6 +8,8 @@ pub mod migration;
 pub mod regions;
 
 pub mod audit_log;
+pub mod b2b_policy;
+pub mod b2b_policy_ack;
 pub mod ba_block;
 pub mod ba_shift;
 pub mod ba_skill;

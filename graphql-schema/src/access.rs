@@ -175,6 +175,10 @@ pub const STAFF: &[(&str, Access)] = &[
     ("assignDistributorTier", s(ManageB2b)),
     ("publishPriceList", s(ManageB2b)),
     ("setCreditTerms", s(ManageCredit)),
+    ("purchaseOrderQueue", s(ViewDistributors)),
+    ("approvePurchaseOrder", s(ManageB2b)),
+    ("rejectPurchaseOrder", s(ManageB2b)),
+    ("createPolicy", s(ManageB2b)),
 ];
 
 /// Every root field of the distributor schema and what it needs.
@@ -195,6 +199,10 @@ pub const DISTRIBUTOR: &[(&str, Access)] = &[
     ("purchaseOrders", Access::Distributor),
     ("purchaseOrder", Access::Distributor),
     ("submitPurchaseOrder", Access::Distributor),
+    ("updatePurchaseOrder", Access::Distributor),
+    ("cancelPurchaseOrder", Access::Distributor),
+    ("myPolicies", Access::Distributor),
+    ("acknowledgePolicy", Access::Distributor),
 ];
 
 /// The consumer operations a member may call before accepting the current privacy policy:

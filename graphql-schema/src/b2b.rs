@@ -4,10 +4,10 @@
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use domain::b2b::{self, PoStatus};
+use domain::b2b::{self, PoStatus, PolicyKind, PolicyRule};
 
 use crate::context::{app, distributor, meta, staff};
-use crate::error::{ApiResult, parse_id};
+use crate::error::{ApiError, ApiResult, parse_id};
 use crate::pagination;
 use crate::scalars::{Date, DateTime, Fen};
 
@@ -160,6 +160,8 @@ pub struct QuoteLine {
 #[derive(SimpleObject)]
 pub struct PricingStep {
     pub sku_id: Option<ID>,
+    /// The policy applied (none for a ladder step).
+    pub policy_id: Option<ID>,
     pub kind: String,
     pub label: String,
     /// What it took off the list price.
@@ -174,6 +176,8 @@ pub struct Quote {
     pub hash: String,
     pub price_list_version: i32,
     pub lines: Vec<QuoteLine>,
+    /// Gift units the policies add (price 0).
+    pub gifts: Vec<QuoteLine>,
     pub subtotal_fen: i64,
     pub discount_fen: i64,
     pub total_fen: i64,
@@ -183,6 +187,20 @@ pub struct Quote {
     pub credit_available_fen: Fen,
     pub credit_after_fen: Fen,
     pub credit_sufficient: bool,
+    /// Must-confirm policies not yet acknowledged: submit is refused until an OWNER or BUYER
+    /// calls acknowledgePolicy.
+    pub unacknowledged_policy_ids: Vec<ID>,
+}
+
+fn quote_line(l: b2b::QuoteLine) -> QuoteLine {
+    QuoteLine {
+        sku_id: l.sku_id.into(),
+        qty: l.qty,
+        list_unit_price_fen: l.list_unit_price_fen,
+        unit_price_fen: l.unit_price_fen,
+        line_total_fen: l.line_total_fen,
+        availability: l.availability.into(),
+    }
 }
 
 impl From<b2b::Quote> for Quote {
@@ -190,18 +208,8 @@ impl From<b2b::Quote> for Quote {
         Self {
             hash: q.hash,
             price_list_version: q.price_list_version,
-            lines: q
-                .lines
-                .into_iter()
-                .map(|l| QuoteLine {
-                    sku_id: l.sku_id.into(),
-                    qty: l.qty,
-                    list_unit_price_fen: l.list_unit_price_fen,
-                    unit_price_fen: l.unit_price_fen,
-                    line_total_fen: l.line_total_fen,
-                    availability: l.availability.into(),
-                })
-                .collect(),
+            lines: q.lines.into_iter().map(quote_line).collect(),
+            gifts: q.gifts.into_iter().map(quote_line).collect(),
             subtotal_fen: q.subtotal_fen,
             discount_fen: q.discount_fen,
             total_fen: q.total_fen,
@@ -210,6 +218,7 @@ impl From<b2b::Quote> for Quote {
                 .into_iter()
                 .map(|s| PricingStep {
                     sku_id: s.sku_id.map(Into::into),
+                    policy_id: s.policy_id.map(Into::into),
                     kind: s.kind.into(),
                     label: s.label,
                     amount_fen: s.amount_fen,
@@ -219,6 +228,11 @@ impl From<b2b::Quote> for Quote {
             credit_available_fen: q.credit_available_fen.into(),
             credit_after_fen: q.credit_after_fen.into(),
             credit_sufficient: q.credit_sufficient,
+            unacknowledged_policy_ids: q
+                .unacknowledged_policy_ids
+                .into_iter()
+                .map(Into::into)
+                .collect(),
         }
     }
 }
@@ -351,6 +365,21 @@ impl DistributorB2bQuery {
         Ok(pagination::connection(list, &page, |o| o.id, Into::into))
     }
 
+    /// The policies for the organisation in force on `activeOn` (a day in Asia/Shanghai; now
+    /// when left out), with when it acknowledged each (a closed list: the few in force).
+    async fn my_policies(
+        &self,
+        ctx: &Context<'_>,
+        active_on: Option<Date>,
+    ) -> ApiResult<Vec<Policy>> {
+        let who = distributor(ctx).await?;
+        Ok(b2b::my_policies(app(ctx), who, active_on.map(|d| d.0))
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
     /// One of the organisation's purchase orders, with its status history.
     async fn purchase_order(&self, ctx: &Context<'_>, id: ID) -> ApiResult<PurchaseOrder> {
         let who = distributor(ctx).await?;
@@ -382,6 +411,149 @@ impl DistributorB2bMutation {
                 .into(),
         )
     }
+
+    /// Changes a submitted or approved order (OWNER or BUYER) to the lines of a new quote: it
+    /// takes that quote's hash and goes back to SUBMITTED (an approval never covers an edit);
+    /// the credit it holds moves by the difference.
+    async fn update_purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: PurchaseOrderInput,
+        quote_hash: String,
+    ) -> ApiResult<PurchaseOrder> {
+        let who = distributor(ctx).await?;
+        let lines = lines(&input)?;
+        Ok(
+            b2b::update_purchase_order(app(ctx), who, parse_id(&id)?, &lines, &quote_hash)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Confirms a must-confirm policy (强制确认) for the organisation (OWNER or BUYER); again
+    /// changes nothing.
+    async fn acknowledge_policy(&self, ctx: &Context<'_>, policy_id: ID) -> ApiResult<Policy> {
+        let who = distributor(ctx).await?;
+        Ok(b2b::acknowledge_policy(app(ctx), who, parse_id(&policy_id)?)
+            .await?
+            .into())
+    }
+
+    /// Cancels an order before allocation (OWNER or BUYER); its credit is given back.
+    async fn cancel_purchase_order(&self, ctx: &Context<'_>, id: ID) -> ApiResult<PurchaseOrder> {
+        let who = distributor(ctx).await?;
+        Ok(b2b::cancel_purchase_order(app(ctx), who, parse_id(&id)?)
+            .await?
+            .into())
+    }
+}
+
+/// A channel policy (渠道政策). The rule's numbers are set for its kind only.
+#[derive(SimpleObject)]
+pub struct Policy {
+    pub id: ID,
+    pub name: String,
+    pub kind: PolicyKind,
+    /// None: every tier.
+    pub tier_id: Option<ID>,
+    pub valid_from: DateTime,
+    pub valid_to: DateTime,
+    pub priority: i32,
+    /// Must be confirmed (强制确认) before the distributor may order.
+    pub requires_ack: bool,
+    /// When the caller's organisation confirmed it (distributor reads).
+    pub acknowledged_at: Option<DateTime>,
+    /// ORDER_REDUCTION: an order from this subtotal...
+    pub threshold_fen: Option<i64>,
+    /// ...gets this much off, once.
+    pub off_fen: Option<i64>,
+    /// BUY_N_GET_M: every full `buy` units of `skuId` bring `get` units of `giftSkuId`.
+    pub sku_id: Option<ID>,
+    pub buy: Option<i32>,
+    pub gift_sku_id: Option<ID>,
+    pub get: Option<i32>,
+}
+
+impl From<b2b::Policy> for Policy {
+    fn from(p: b2b::Policy) -> Self {
+        let mut out = Self {
+            id: p.id.into(),
+            name: p.name,
+            kind: p.kind,
+            tier_id: p.tier_id.map(Into::into),
+            valid_from: p.valid_from.into(),
+            valid_to: p.valid_to.into(),
+            priority: p.priority,
+            requires_ack: p.requires_ack,
+            acknowledged_at: p.acknowledged_at.map(Into::into),
+            threshold_fen: None,
+            off_fen: None,
+            sku_id: None,
+            buy: None,
+            gift_sku_id: None,
+            get: None,
+        };
+        match p.rule {
+            PolicyRule::OrderReduction {
+                threshold_fen,
+                off_fen,
+            } => {
+                out.threshold_fen = Some(threshold_fen);
+                out.off_fen = Some(off_fen);
+            }
+            PolicyRule::BuyNGetM {
+                sku_id,
+                buy,
+                gift_sku_id,
+                get,
+            } => {
+                out.sku_id = Some(sku_id.into());
+                out.buy = Some(buy);
+                out.gift_sku_id = Some(gift_sku_id.into());
+                out.get = Some(get);
+            }
+        }
+        out
+    }
+}
+
+#[derive(InputObject)]
+pub struct PolicyInput {
+    pub name: String,
+    pub kind: PolicyKind,
+    /// Left out: every tier.
+    pub tier_id: Option<ID>,
+    pub valid_from: DateTime,
+    pub valid_to: DateTime,
+    #[graphql(default)]
+    pub priority: i32,
+    #[graphql(default)]
+    pub requires_ack: bool,
+    /// ORDER_REDUCTION only.
+    pub threshold_fen: Option<i64>,
+    pub off_fen: Option<i64>,
+    /// BUY_N_GET_M only.
+    pub sku_id: Option<ID>,
+    pub buy: Option<i32>,
+    pub gift_sku_id: Option<ID>,
+    pub get: Option<i32>,
+}
+
+fn rule_of(input: &PolicyInput) -> ApiResult<PolicyRule> {
+    let missing = || ApiError::bad_input("the rule's fields for this kind are required");
+    Ok(match input.kind {
+        PolicyKind::OrderReduction => PolicyRule::OrderReduction {
+            threshold_fen: input.threshold_fen.ok_or_else(missing)?,
+            off_fen: input.off_fen.ok_or_else(missing)?,
+        },
+        PolicyKind::BuyNGetM => PolicyRule::BuyNGetM {
+            sku_id: parse_id(input.sku_id.as_ref().ok_or_else(missing)?)?,
+            buy: input.buy.ok_or_else(missing)?,
+            gift_sku_id: parse_id(input.gift_sku_id.as_ref().ok_or_else(missing)?)?,
+            get: input.get.ok_or_else(missing)?,
+        },
+    })
 }
 
 /// A distributor tier (经销商等级).
@@ -443,6 +615,27 @@ pub struct StaffB2bQuery;
 
 #[Object]
 impl StaffB2bQuery {
+    /// Every organisation's purchase orders, newest first (HQ, finance); what waits for
+    /// approval is `status: [SUBMITTED]`.
+    async fn purchase_order_queue(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<Vec<PoStatus>>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, PurchaseOrder>> {
+        let staff = staff(ctx).await?;
+        let page = pagination::staff_keyset(
+            staff,
+            &[domain::auth::Permission::ViewDistributors],
+            first,
+            after.as_deref(),
+        )?;
+        let list =
+            b2b::purchase_order_queue(app(ctx), staff, status.unwrap_or_default(), page).await?;
+        Ok(pagination::connection(list, &page, |o| o.id, Into::into))
+    }
+
     /// Every distributor tier, by code.
     async fn distributor_tiers(&self, ctx: &Context<'_>) -> ApiResult<Vec<DistributorTier>> {
         let staff = staff(ctx).await?;
@@ -473,6 +666,56 @@ pub struct StaffB2bMutation;
 
 #[Object]
 impl StaffB2bMutation {
+    /// Approves a submitted order as quoted with `quoteHash` (HQ). An order edited since
+    /// carries another hash: CONFLICT (`QUOTE_CHANGED`); an order no longer submitted (another
+    /// approver was first): CONFLICT (`PO_WRONG_STATE`).
+    async fn approve_purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        quote_hash: String,
+    ) -> ApiResult<PurchaseOrder> {
+        let staff = staff(ctx).await?;
+        Ok(
+            b2b::approve_purchase_order(app(ctx), staff, parse_id(&id)?, &quote_hash)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Creates a channel policy (HQ): ORDER_REDUCTION (满减) or BUY_N_GET_M (搭赠, rounded
+    /// down, a SKU's lines summed first).
+    async fn create_policy(&self, ctx: &Context<'_>, input: PolicyInput) -> ApiResult<Policy> {
+        let staff = staff(ctx).await?;
+        let rule = rule_of(&input)?;
+        let tier_id = input.tier_id.as_ref().map(parse_id).transpose()?;
+        let input = b2b::PolicyInput {
+            name: input.name,
+            rule,
+            tier_id,
+            valid_from: input.valid_from.0,
+            valid_to: input.valid_to.0,
+            priority: input.priority,
+            requires_ack: input.requires_ack,
+        };
+        Ok(b2b::create_policy(app(ctx), staff, input).await?.into())
+    }
+
+    /// Rejects a submitted or approved order, with the reason (HQ); its credit is given back.
+    async fn reject_purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> ApiResult<PurchaseOrder> {
+        let staff = staff(ctx).await?;
+        Ok(
+            b2b::reject_purchase_order(app(ctx), staff, parse_id(&id)?, &reason)
+                .await?
+                .into(),
+        )
+    }
+
     /// Creates the tier with this code, or renames it (HQ).
     async fn upsert_distributor_tier(
         &self,

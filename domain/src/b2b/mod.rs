@@ -6,7 +6,10 @@
 
 mod catalog;
 mod credit;
+mod edit;
+mod lifecycle;
 mod orders;
+mod policies;
 mod price_lists;
 mod quote;
 mod submit;
@@ -14,9 +17,16 @@ mod tiers;
 
 pub use catalog::{Availability, B2bSku, b2b_catalog};
 pub use credit::{CreditStatus, CreditTerms, credit_status, credit_status_for_staff, set_credit_terms};
+pub use edit::update_purchase_order;
 pub use entities::credit_entry::CreditEntryKind;
 pub use entities::price_list_item::PriceStep;
 pub use entities::purchase_order::PoStatus;
+pub use lifecycle::{
+    approve_purchase_order, cancel_purchase_order, purchase_order_queue, reject_purchase_order,
+};
+pub use policies::{
+    Policy, PolicyInput, PolicyKind, PolicyRule, acknowledge_policy, create_policy, my_policies,
+};
 pub use orders::{PoEvent, PoLine, PurchaseOrder, purchase_order, purchase_orders};
 pub use price_lists::{PriceList, PriceListItemInput, publish_price_list};
 pub use quote::{LineInput, PricingStep, Quote, QuoteLine, quote_purchase_order};
@@ -51,6 +61,10 @@ pub enum B2bError {
     CreditExceeded,
     #[error("the new limit is below the credit already in use")]
     LimitBelowExposure,
+    #[error("a policy must be confirmed before ordering")]
+    PolicyNotAcknowledged,
+    #[error("the order's status does not allow this")]
+    WrongState,
     #[error("this idempotency key was used for another order")]
     IdempotencyKeyReused,
     #[error(transparent)]
@@ -73,6 +87,8 @@ impl DomainError for B2bError {
             Self::NoPriceList
             | Self::QuoteChanged
             | Self::LimitBelowExposure
+            | Self::WrongState
+            | Self::PolicyNotAcknowledged
             | Self::IdempotencyKeyReused => ErrorCode::Conflict,
             Self::CreditExceeded => ErrorCode::LimitReached,
             Self::Auth(e) => e.code(),

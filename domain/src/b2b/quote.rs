@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
 use super::catalog::{Availability, bands, list_for};
-use super::{B2bError, credit, price_lists};
+use super::{B2bError, credit, policies, price_lists};
 use crate::AppState;
 use crate::auth::DistributorPrincipal;
 use entities::price_list_item;
@@ -43,6 +43,8 @@ pub struct QuoteLine {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PricingStep {
     pub sku_id: Option<i64>,
+    /// The policy applied (none for a ladder step).
+    pub policy_id: Option<i64>,
     /// LADDER for a quantity step; policies add their own kinds.
     pub kind: &'static str,
     pub label: String,
@@ -56,6 +58,8 @@ pub struct Quote {
     pub price_list_id: i64,
     pub price_list_version: i32,
     pub lines: Vec<QuoteLine>,
+    /// Gift units the policies add (price 0).
+    pub gifts: Vec<QuoteLine>,
     pub subtotal_fen: i64,
     pub discount_fen: i64,
     pub total_fen: i64,
@@ -66,6 +70,9 @@ pub struct Quote {
     pub credit_after_fen: i64,
     /// Whether the credit covers the order (always for prepaid distributors).
     pub credit_sufficient: bool,
+    /// Must-confirm policies in force that the organisation has not acknowledged: submit is
+    /// refused until they are.
+    pub unacknowledged_policy_ids: Vec<i64>,
 }
 
 /// A quote for the caller's organisation (any of its accounts may ask).
@@ -134,7 +141,7 @@ pub(crate) async fn price<C: ConnectionTrait>(
         }
         pairs.push((*sku_id, item.case_size));
     }
-    let bands = bands(db, &pairs).await?;
+    let sku_bands = bands(db, &pairs).await?;
     let mut out = Vec::with_capacity(qty.len());
     let mut explain = Vec::new();
     let mut subtotal: i64 = 0;
@@ -142,7 +149,7 @@ pub(crate) async fn price<C: ConnectionTrait>(
         let Some(item) = items.get(sku_id) else {
             return Err(B2bError::NotOnPriceList(*sku_id));
         };
-        let availability = bands.get(sku_id).copied().unwrap_or(Availability::Out);
+        let availability = sku_bands.get(sku_id).copied().unwrap_or(Availability::Out);
         if availability == Availability::Out {
             return Err(B2bError::NotOnPriceList(*sku_id));
         }
@@ -157,6 +164,7 @@ pub(crate) async fn price<C: ConnectionTrait>(
         if unit < list_price {
             explain.push(PricingStep {
                 sku_id: Some(*sku_id),
+                policy_id: None,
                 kind: "LADDER",
                 label: format!("阶梯价：{n} 件，单价 {unit} 分（原价 {list_price} 分）"),
                 amount_fen: (list_price - unit) * n,
@@ -171,8 +179,37 @@ pub(crate) async fn price<C: ConnectionTrait>(
             availability,
         });
     }
-    let discount = 0;
+    let applied = policies::apply(db, &dist, now, &qty, subtotal).await?;
+    let discount = applied.discount_fen;
     let total = subtotal - discount;
+    explain.extend(applied.steps.iter().map(|(id, kind, label, amount)| PricingStep {
+        sku_id: None,
+        policy_id: Some(*id),
+        kind,
+        label: label.clone(),
+        amount_fen: *amount,
+    }));
+    let gift_pairs: Vec<(i64, i32)> = applied.gifts.iter().map(|g| (g.0, 1)).collect();
+    let gift_bands = if gift_pairs.is_empty() {
+        HashMap::new()
+    } else {
+        bands(db, &gift_pairs).await?
+    };
+    let gifts: Vec<QuoteLine> = applied
+        .gifts
+        .iter()
+        .map(|(sku_id, units, _)| QuoteLine {
+            sku_id: *sku_id,
+            qty: i32::try_from(*units).unwrap_or(MAX_QTY),
+            list_unit_price_fen: 0,
+            unit_price_fen: 0,
+            line_total_fen: 0,
+            availability: gift_bands
+                .get(sku_id)
+                .copied()
+                .unwrap_or(Availability::Out),
+        })
+        .collect();
     let credit = credit::status_of(db, dist.id).await?;
     let credit_sufficient = credit.prepaid || total <= credit.available_fen;
     let credit_after = if credit.prepaid {
@@ -183,18 +220,20 @@ pub(crate) async fn price<C: ConnectionTrait>(
     let hash = hash_of(&(
         list.id,
         list.version,
-        &out,
+        (&out, &gifts, &explain),
         subtotal,
         discount,
         total,
         credit.prepaid,
         credit_sufficient,
+        &applied.unacknowledged,
     ));
     Ok(Quote {
         hash,
         price_list_id: list.id,
         price_list_version: list.version,
         lines: out,
+        gifts,
         subtotal_fen: subtotal,
         discount_fen: discount,
         total_fen: total,
@@ -203,6 +242,7 @@ pub(crate) async fn price<C: ConnectionTrait>(
         credit_available_fen: credit.available_fen,
         credit_after_fen: credit_after,
         credit_sufficient,
+        unacknowledged_policy_ids: applied.unacknowledged,
     })
 }
 

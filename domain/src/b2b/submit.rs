@@ -69,6 +69,9 @@ async fn attempt(
     if fresh.hash != quote_hash {
         return Err(B2bError::QuoteChanged);
     }
+    if !fresh.unacknowledged_policy_ids.is_empty() {
+        return Err(B2bError::PolicyNotAcknowledged);
+    }
     if !fresh.credit_sufficient {
         return Err(B2bError::CreditExceeded);
     }
@@ -106,7 +109,16 @@ async fn attempt(
         is_gift: Set(false),
         ..Default::default()
     });
-    purchase_order_line::Entity::insert_many(rows)
+    let gift_rows = fresh.gifts.iter().map(|l| purchase_order_line::ActiveModel {
+        purchase_order_id: Set(order.id),
+        sku_id: Set(l.sku_id),
+        qty: Set(l.qty),
+        unit_price_fen: Set(0),
+        line_total_fen: Set(0),
+        is_gift: Set(true),
+        ..Default::default()
+    });
+    purchase_order_line::Entity::insert_many(rows.chain(gift_rows))
         .exec(&txn)
         .await?;
     purchase_order_event::ActiveModel {

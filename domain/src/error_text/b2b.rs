@@ -38,6 +38,11 @@ pub(super) fn b2b(e: &B2bError) -> Option<Text> {
             "CREDIT_LIMIT_BELOW_EXPOSURE",
             "新的信用额度低于已占用的额度",
         ),
+        E::PolicyNotAcknowledged => t(
+            "POLICY_NOT_ACKNOWLEDGED",
+            "有需要确认的渠道政策：请负责人或采购先确认（acknowledgePolicy）再下单",
+        ),
+        E::WrongState => t("PO_WRONG_STATE", "订货单当前的状态不允许此操作"),
         E::IdempotencyKeyReused => t(
             "IDEMPOTENCY_KEY_REUSED",
             "该幂等键已用于另一笔订单",

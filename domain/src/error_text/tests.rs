@@ -192,6 +192,8 @@ fn every_error_variant_has_a_reason_and_a_chinese_message() {
             B2bError::QuoteChanged,
             B2bError::CreditExceeded,
             B2bError::LimitBelowExposure,
+            B2bError::WrongState,
+            B2bError::PolicyNotAcknowledged,
             B2bError::IdempotencyKeyReused,
             B2bError::Auth(AuthError::Forbidden),
             B2bError::Store(store()),

@@ -121,6 +121,31 @@ enum PurchaseOrderEvents {
     At,
 }
 
+#[derive(DeriveIden)]
+enum B2bPolicies {
+    Table,
+    Id,
+    Name,
+    Kind,
+    Rule,
+    TierId,
+    ValidFrom,
+    ValidTo,
+    Priority,
+    RequiresAck,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum B2bPolicyAcks {
+    Table,
+    Id,
+    PolicyId,
+    DistributorId,
+    AccountId,
+    At,
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -373,11 +398,65 @@ impl MigrationTrait for Migration {
                 PurchaseOrderEvents::Id.into_iden(),
             ],
         ))
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(B2bPolicies::Table)
+                .col(id(B2bPolicies::Id))
+                .col(string(B2bPolicies::Name))
+                .col(string(B2bPolicies::Kind))
+                .col(text(B2bPolicies::Rule))
+                .col(big_integer_null(B2bPolicies::TierId))
+                .col(timestamp_with_time_zone(B2bPolicies::ValidFrom))
+                .col(timestamp_with_time_zone(B2bPolicies::ValidTo))
+                .col(integer(B2bPolicies::Priority))
+                .col(boolean(B2bPolicies::RequiresAck))
+                .col(timestamp_with_time_zone(B2bPolicies::CreatedAt))
+                .foreign_key(&mut fk(
+                    (B2bPolicies::Table, B2bPolicies::TierId),
+                    (DistributorTiers::Table, DistributorTiers::Id),
+                ))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(B2bPolicyAcks::Table)
+                .col(id(B2bPolicyAcks::Id))
+                .col(big_integer(B2bPolicyAcks::PolicyId))
+                .col(big_integer(B2bPolicyAcks::DistributorId))
+                .col(big_integer(B2bPolicyAcks::AccountId))
+                .col(timestamp_with_time_zone(B2bPolicyAcks::At))
+                .foreign_key(&mut fk(
+                    (B2bPolicyAcks::Table, B2bPolicyAcks::PolicyId),
+                    (B2bPolicies::Table, B2bPolicies::Id),
+                ))
+                .foreign_key(&mut fk(
+                    (B2bPolicyAcks::Table, B2bPolicyAcks::DistributorId),
+                    (Distributors::Table, Distributors::Id),
+                ))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            index(
+                "uq_b2b_policy_acks_policy_distributor",
+                B2bPolicyAcks::Table,
+                vec![
+                    B2bPolicyAcks::PolicyId.into_iden(),
+                    B2bPolicyAcks::DistributorId.into_iden(),
+                ],
+            )
+            .unique()
+            .to_owned(),
+        )
         .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            B2bPolicyAcks::Table.into_iden(),
+            B2bPolicies::Table.into_iden(),
             PurchaseOrderEvents::Table.into_iden(),
             PurchaseOrderLines::Table.into_iden(),
             PurchaseOrders::Table.into_iden(),

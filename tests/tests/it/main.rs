@@ -6,6 +6,7 @@ mod allergens;
 mod api_style;
 mod auth_matrix;
 mod availability;
+mod b2b;
 mod booking;
 mod booking_stored_values;
 mod campaigns;
