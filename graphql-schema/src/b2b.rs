@@ -319,6 +319,7 @@ pub struct DistributorB2bQuery;
 #[Object]
 impl DistributorB2bQuery {
     /// What the organisation may order, at its tier's prices, by SKU id.
+    #[graphql(name = "b2bCatalog")]
     async fn b2b_catalog(
         &self,
         ctx: &Context<'_>,
@@ -330,7 +331,12 @@ impl DistributorB2bQuery {
         let page = pagination::keyset(first, after.as_deref())?;
         let category = category_id.as_ref().map(parse_id).transpose()?;
         let list = b2b::b2b_catalog(app(ctx), who, page, category).await?;
-        Ok(pagination::connection(list, &page, |s| s.sku_id, Into::into))
+        Ok(pagination::connection(
+            list,
+            &page,
+            |s| s.sku_id,
+            Into::into,
+        ))
     }
 
     /// The organisation's credit.
@@ -347,7 +353,9 @@ impl DistributorB2bQuery {
     ) -> ApiResult<Quote> {
         let who = distributor(ctx).await?;
         let lines = lines(&input)?;
-        Ok(b2b::quote_purchase_order(app(ctx), who, &lines).await?.into())
+        Ok(b2b::quote_purchase_order(app(ctx), who, &lines)
+            .await?
+            .into())
     }
 
     /// The organisation's purchase orders, newest first.
@@ -360,8 +368,7 @@ impl DistributorB2bQuery {
     ) -> ApiResult<Connection<String, PurchaseOrder>> {
         let who = distributor(ctx).await?;
         let page = pagination::keyset(first, after.as_deref())?;
-        let list =
-            b2b::purchase_orders(app(ctx), who, status.unwrap_or_default(), page).await?;
+        let list = b2b::purchase_orders(app(ctx), who, status.unwrap_or_default(), page).await?;
         Ok(pagination::connection(list, &page, |o| o.id, Into::into))
     }
 
@@ -435,9 +442,11 @@ impl DistributorB2bMutation {
     /// changes nothing.
     async fn acknowledge_policy(&self, ctx: &Context<'_>, policy_id: ID) -> ApiResult<Policy> {
         let who = distributor(ctx).await?;
-        Ok(b2b::acknowledge_policy(app(ctx), who, parse_id(&policy_id)?)
-            .await?
-            .into())
+        Ok(
+            b2b::acknowledge_policy(app(ctx), who, parse_id(&policy_id)?)
+                .await?
+                .into(),
+        )
     }
 
     /// Cancels an order before allocation (OWNER or BUYER); its credit is given back.

@@ -76,7 +76,10 @@ pub(crate) async fn bands<C: ConnectionTrait>(
     let held: HashMap<i64, i64> = stock_level::Entity::find()
         .select_only()
         .column(stock_level::Column::SkuId)
-        .column_as(crate::platform::db::sum_i64(stock_level::Column::Quantity), "held")
+        .column_as(
+            crate::platform::db::sum_i64(stock_level::Column::Quantity),
+            "held",
+        )
         .filter(stock_level::Column::SkuId.is_in(ids.clone()))
         .filter(stock_level::Column::LocationId.in_subquery(warehouses))
         .group_by(stock_level::Column::SkuId)

@@ -151,13 +151,19 @@ pub async fn set_credit_terms(
         }
         Some(_) => {
             let changed = credit_account::Entity::update_many()
-                .col_expr(credit_account::Column::LimitFen, Expr::value(terms.limit_fen))
+                .col_expr(
+                    credit_account::Column::LimitFen,
+                    Expr::value(terms.limit_fen),
+                )
                 .col_expr(credit_account::Column::Prepaid, Expr::value(terms.prepaid))
                 .col_expr(
                     credit_account::Column::PaymentTermDays,
                     Expr::value(terms.payment_term_days),
                 )
-                .col_expr(credit_account::Column::GraceDays, Expr::value(terms.grace_days))
+                .col_expr(
+                    credit_account::Column::GraceDays,
+                    Expr::value(terms.grace_days),
+                )
                 .col_expr(credit_account::Column::UpdatedAt, Expr::value(now))
                 .filter(credit_account::Column::DistributorId.eq(distributor_id))
                 .filter(
@@ -189,9 +195,7 @@ pub async fn set_credit_terms(
     }
     .update(&txn)
     .await?;
-    let snapshot = |limit: i64, prepaid: bool, term: i32, grace: i32| {
-        json!({ "limitFen": limit, "prepaid": prepaid, "paymentTermDays": term, "graceDays": grace })
-    };
+    let snapshot = |limit: i64, prepaid: bool, term: i32, grace: i32| json!({ "limitFen": limit, "prepaid": prepaid, "paymentTermDays": term, "graceDays": grace });
     audit::record(
         &txn,
         app,

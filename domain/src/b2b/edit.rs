@@ -14,7 +14,9 @@ use crate::audit::ActorKind;
 use crate::auth::DistributorPrincipal;
 use entities::credit_entry::CreditEntryKind;
 use entities::purchase_order::PoStatus;
-use entities::{credit_account, credit_entry, purchase_order, purchase_order_event, purchase_order_line};
+use entities::{
+    credit_account, credit_entry, purchase_order, purchase_order_event, purchase_order_line,
+};
 
 pub async fn update_purchase_order(
     app: &AppState,
@@ -46,13 +48,34 @@ pub async fn update_purchase_order(
     }
     let reserved = if fresh.prepaid { 0 } else { fresh.total_fen };
     let changed = purchase_order::Entity::update_many()
-        .col_expr(purchase_order::Column::Status, Expr::value(PoStatus::Submitted))
-        .col_expr(purchase_order::Column::QuoteHash, Expr::value(fresh.hash.clone()))
-        .col_expr(purchase_order::Column::PriceListId, Expr::value(fresh.price_list_id))
-        .col_expr(purchase_order::Column::SubtotalFen, Expr::value(fresh.subtotal_fen))
-        .col_expr(purchase_order::Column::DiscountFen, Expr::value(fresh.discount_fen))
-        .col_expr(purchase_order::Column::TotalFen, Expr::value(fresh.total_fen))
-        .col_expr(purchase_order::Column::CreditReservedFen, Expr::value(reserved))
+        .col_expr(
+            purchase_order::Column::Status,
+            Expr::value(PoStatus::Submitted),
+        )
+        .col_expr(
+            purchase_order::Column::QuoteHash,
+            Expr::value(fresh.hash.clone()),
+        )
+        .col_expr(
+            purchase_order::Column::PriceListId,
+            Expr::value(fresh.price_list_id),
+        )
+        .col_expr(
+            purchase_order::Column::SubtotalFen,
+            Expr::value(fresh.subtotal_fen),
+        )
+        .col_expr(
+            purchase_order::Column::DiscountFen,
+            Expr::value(fresh.discount_fen),
+        )
+        .col_expr(
+            purchase_order::Column::TotalFen,
+            Expr::value(fresh.total_fen),
+        )
+        .col_expr(
+            purchase_order::Column::CreditReservedFen,
+            Expr::value(reserved),
+        )
         .col_expr(purchase_order::Column::UpdatedAt, Expr::value(now))
         .filter(purchase_order::Column::Id.eq(id))
         .filter(purchase_order::Column::QuoteHash.eq(order.quote_hash.clone()))
@@ -97,24 +120,30 @@ pub async fn update_purchase_order(
         .filter(purchase_order_line::Column::PurchaseOrderId.eq(id))
         .exec(&txn)
         .await?;
-    let rows = fresh.lines.iter().map(|l| purchase_order_line::ActiveModel {
-        purchase_order_id: Set(id),
-        sku_id: Set(l.sku_id),
-        qty: Set(l.qty),
-        unit_price_fen: Set(l.unit_price_fen),
-        line_total_fen: Set(l.line_total_fen),
-        is_gift: Set(false),
-        ..Default::default()
-    });
-    let gift_rows = fresh.gifts.iter().map(|l| purchase_order_line::ActiveModel {
-        purchase_order_id: Set(id),
-        sku_id: Set(l.sku_id),
-        qty: Set(l.qty),
-        unit_price_fen: Set(0),
-        line_total_fen: Set(0),
-        is_gift: Set(true),
-        ..Default::default()
-    });
+    let rows = fresh
+        .lines
+        .iter()
+        .map(|l| purchase_order_line::ActiveModel {
+            purchase_order_id: Set(id),
+            sku_id: Set(l.sku_id),
+            qty: Set(l.qty),
+            unit_price_fen: Set(l.unit_price_fen),
+            line_total_fen: Set(l.line_total_fen),
+            is_gift: Set(false),
+            ..Default::default()
+        });
+    let gift_rows = fresh
+        .gifts
+        .iter()
+        .map(|l| purchase_order_line::ActiveModel {
+            purchase_order_id: Set(id),
+            sku_id: Set(l.sku_id),
+            qty: Set(l.qty),
+            unit_price_fen: Set(0),
+            line_total_fen: Set(0),
+            is_gift: Set(true),
+            ..Default::default()
+        });
     purchase_order_line::Entity::insert_many(rows.chain(gift_rows))
         .exec(&txn)
         .await?;

@@ -197,7 +197,10 @@ pub async fn reject_purchase_order(
     transition(
         &txn,
         &order,
-        (&[PoStatus::Submitted, PoStatus::Approved], PoStatus::Rejected),
+        (
+            &[PoStatus::Submitted, PoStatus::Approved],
+            PoStatus::Rejected,
+        ),
         None,
         (By::Staff(staff.staff_id), Some(reason)),
         now,
@@ -227,7 +230,10 @@ pub async fn cancel_purchase_order(
     transition(
         &txn,
         &order,
-        (&[PoStatus::Submitted, PoStatus::Approved], PoStatus::Cancelled),
+        (
+            &[PoStatus::Submitted, PoStatus::Approved],
+            PoStatus::Cancelled,
+        ),
         None,
         (By::Distributor(account.id), None),
         now,

@@ -16,7 +16,9 @@ mod submit;
 mod tiers;
 
 pub use catalog::{Availability, B2bSku, b2b_catalog};
-pub use credit::{CreditStatus, CreditTerms, credit_status, credit_status_for_staff, set_credit_terms};
+pub use credit::{
+    CreditStatus, CreditTerms, credit_status, credit_status_for_staff, set_credit_terms,
+};
 pub use edit::update_purchase_order;
 pub use entities::credit_entry::CreditEntryKind;
 pub use entities::price_list_item::PriceStep;
@@ -24,14 +26,16 @@ pub use entities::purchase_order::PoStatus;
 pub use lifecycle::{
     approve_purchase_order, cancel_purchase_order, purchase_order_queue, reject_purchase_order,
 };
+pub use orders::{PoEvent, PoLine, PurchaseOrder, purchase_order, purchase_orders};
 pub use policies::{
     Policy, PolicyInput, PolicyKind, PolicyRule, acknowledge_policy, create_policy, my_policies,
 };
-pub use orders::{PoEvent, PoLine, PurchaseOrder, purchase_order, purchase_orders};
 pub use price_lists::{PriceList, PriceListItemInput, publish_price_list};
 pub use quote::{LineInput, PricingStep, Quote, QuoteLine, quote_purchase_order};
 pub use submit::submit_purchase_order;
-pub use tiers::{DistributorTier, TierInput, assign_distributor_tier, distributor_tiers, upsert_distributor_tier};
+pub use tiers::{
+    DistributorTier, TierInput, assign_distributor_tier, distributor_tiers, upsert_distributor_tier,
+};
 
 use sea_orm::{ConnectionTrait, EntityTrait};
 

@@ -78,12 +78,15 @@ pub(crate) async fn load<C: ConnectionTrait>(
         .all(db)
         .await?
     {
-        events.entry(e.purchase_order_id).or_default().push(PoEvent {
-            status: e.status,
-            actor_kind: e.actor_kind,
-            at: e.at,
-            note: e.note,
-        });
+        events
+            .entry(e.purchase_order_id)
+            .or_default()
+            .push(PoEvent {
+                status: e.status,
+                actor_kind: e.actor_kind,
+                at: e.at,
+                note: e.note,
+            });
     }
     Ok(rows
         .into_iter()

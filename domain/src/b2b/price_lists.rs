@@ -11,10 +11,10 @@ use sea_orm::{
 };
 
 use super::B2bError;
+use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
 use crate::platform::clock::DEFAULT_ZONE;
 use crate::platform::error::UniqueViolation;
-use crate::AppState;
 use entities::price_list_item::PriceStep;
 use entities::{distributor_tier, price_list, price_list_item, sku};
 
@@ -45,10 +45,14 @@ fn check_item(item: &PriceListItemInput) -> Result<(), String> {
         return Err(format!("SKU {sku}: moq and caseSize must be at least 1"));
     }
     if item.ladder.is_empty() || item.ladder.len() > MAX_STEPS {
-        return Err(format!("SKU {sku}: the ladder needs 1 to {MAX_STEPS} steps"));
+        return Err(format!(
+            "SKU {sku}: the ladder needs 1 to {MAX_STEPS} steps"
+        ));
     }
     if item.ladder[0].min_qty > item.moq {
-        return Err(format!("SKU {sku}: the first step must start at or below the moq"));
+        return Err(format!(
+            "SKU {sku}: the first step must start at or below the moq"
+        ));
     }
     for pair in item.ladder.windows(2) {
         if pair[1].min_qty <= pair[0].min_qty {
@@ -149,7 +153,9 @@ pub async fn publish_price_list(
         ladder: Set(i.ladder.into()),
         ..Default::default()
     });
-    price_list_item::Entity::insert_many(rows).exec(&txn).await?;
+    price_list_item::Entity::insert_many(rows)
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
     Ok(PriceList {
         id: list.id,
@@ -191,9 +197,18 @@ mod tests {
     #[test]
     fn the_highest_step_reached_prices_every_unit() {
         let ladder = [
-            PriceStep { min_qty: 1, unit_price_fen: 1_000 },
-            PriceStep { min_qty: 10, unit_price_fen: 900 },
-            PriceStep { min_qty: 100, unit_price_fen: 800 },
+            PriceStep {
+                min_qty: 1,
+                unit_price_fen: 1_000,
+            },
+            PriceStep {
+                min_qty: 10,
+                unit_price_fen: 900,
+            },
+            PriceStep {
+                min_qty: 100,
+                unit_price_fen: 800,
+            },
         ];
         assert_eq!(unit_price(&ladder, 9), 1_000);
         assert_eq!(unit_price(&ladder, 10), 900);

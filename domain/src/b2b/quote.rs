@@ -182,13 +182,18 @@ pub(crate) async fn price<C: ConnectionTrait>(
     let applied = policies::apply(db, &dist, now, &qty, subtotal).await?;
     let discount = applied.discount_fen;
     let total = subtotal - discount;
-    explain.extend(applied.steps.iter().map(|(id, kind, label, amount)| PricingStep {
-        sku_id: None,
-        policy_id: Some(*id),
-        kind,
-        label: label.clone(),
-        amount_fen: *amount,
-    }));
+    explain.extend(
+        applied
+            .steps
+            .iter()
+            .map(|(id, kind, label, amount)| PricingStep {
+                sku_id: None,
+                policy_id: Some(*id),
+                kind,
+                label: label.clone(),
+                amount_fen: *amount,
+            }),
+    );
     let gift_pairs: Vec<(i64, i32)> = applied.gifts.iter().map(|g| (g.0, 1)).collect();
     let gift_bands = if gift_pairs.is_empty() {
         HashMap::new()
@@ -204,10 +209,7 @@ pub(crate) async fn price<C: ConnectionTrait>(
             list_unit_price_fen: 0,
             unit_price_fen: 0,
             line_total_fen: 0,
-            availability: gift_bands
-                .get(sku_id)
-                .copied()
-                .unwrap_or(Availability::Out),
+            availability: gift_bands.get(sku_id).copied().unwrap_or(Availability::Out),
         })
         .collect();
     let credit = credit::status_of(db, dist.id).await?;

@@ -100,24 +100,30 @@ async fn attempt(
     .insert(&txn)
     .await
     .on_unique_violation(|| B2bError::IdempotencyKeyReused)?;
-    let rows = fresh.lines.iter().map(|l| purchase_order_line::ActiveModel {
-        purchase_order_id: Set(order.id),
-        sku_id: Set(l.sku_id),
-        qty: Set(l.qty),
-        unit_price_fen: Set(l.unit_price_fen),
-        line_total_fen: Set(l.line_total_fen),
-        is_gift: Set(false),
-        ..Default::default()
-    });
-    let gift_rows = fresh.gifts.iter().map(|l| purchase_order_line::ActiveModel {
-        purchase_order_id: Set(order.id),
-        sku_id: Set(l.sku_id),
-        qty: Set(l.qty),
-        unit_price_fen: Set(0),
-        line_total_fen: Set(0),
-        is_gift: Set(true),
-        ..Default::default()
-    });
+    let rows = fresh
+        .lines
+        .iter()
+        .map(|l| purchase_order_line::ActiveModel {
+            purchase_order_id: Set(order.id),
+            sku_id: Set(l.sku_id),
+            qty: Set(l.qty),
+            unit_price_fen: Set(l.unit_price_fen),
+            line_total_fen: Set(l.line_total_fen),
+            is_gift: Set(false),
+            ..Default::default()
+        });
+    let gift_rows = fresh
+        .gifts
+        .iter()
+        .map(|l| purchase_order_line::ActiveModel {
+            purchase_order_id: Set(order.id),
+            sku_id: Set(l.sku_id),
+            qty: Set(l.qty),
+            unit_price_fen: Set(0),
+            line_total_fen: Set(0),
+            is_gift: Set(true),
+            ..Default::default()
+        });
     purchase_order_line::Entity::insert_many(rows.chain(gift_rows))
         .exec(&txn)
         .await?;

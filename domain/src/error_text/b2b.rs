@@ -16,15 +16,17 @@ pub(super) fn b2b(e: &B2bError) -> Option<Text> {
             "B2B_ROLE_NOT_ALLOWED",
             "只有经销商的负责人（OWNER）或采购（BUYER）可以下单",
         ),
-        E::NoPriceList => t("NO_PRICE_LIST", "您的经销商等级当前没有生效的价格表，请联系品牌方"),
+        E::NoPriceList => t(
+            "NO_PRICE_LIST",
+            "您的经销商等级当前没有生效的价格表，请联系品牌方",
+        ),
         E::NotOnPriceList(sku) => t(
             "SKU_NOT_ORDERABLE",
             format!("SKU {sku} 不在您的价格表上或已停售"),
         ),
-        E::BelowMoq { sku_id, moq } => t(
-            "BELOW_MOQ",
-            format!("SKU {sku_id} 每单至少订购 {moq} 件"),
-        ),
+        E::BelowMoq { sku_id, moq } => {
+            t("BELOW_MOQ", format!("SKU {sku_id} 每单至少订购 {moq} 件"))
+        }
         E::NotWholeCases { sku_id, case_size } => t(
             "NOT_WHOLE_CASES",
             format!("SKU {sku_id} 须按整箱订购（每箱 {case_size} 件）"),
@@ -43,10 +45,7 @@ pub(super) fn b2b(e: &B2bError) -> Option<Text> {
             "有需要确认的渠道政策：请负责人或采购先确认（acknowledgePolicy）再下单",
         ),
         E::WrongState => t("PO_WRONG_STATE", "订货单当前的状态不允许此操作"),
-        E::IdempotencyKeyReused => t(
-            "IDEMPOTENCY_KEY_REUSED",
-            "该幂等键已用于另一笔订单",
-        ),
+        E::IdempotencyKeyReused => t("IDEMPOTENCY_KEY_REUSED", "该幂等键已用于另一笔订单"),
         E::Auth(e) => auth(e),
         E::Store(_) => None,
         _ => None,

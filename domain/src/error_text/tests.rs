@@ -188,7 +188,10 @@ fn every_error_variant_has_a_reason_and_a_chinese_message() {
             B2bError::NoPriceList,
             B2bError::NotOnPriceList(7),
             B2bError::BelowMoq { sku_id: 7, moq: 12 },
-            B2bError::NotWholeCases { sku_id: 7, case_size: 6 },
+            B2bError::NotWholeCases {
+                sku_id: 7,
+                case_size: 6,
+            },
             B2bError::QuoteChanged,
             B2bError::CreditExceeded,
             B2bError::LimitBelowExposure,

@@ -9,9 +9,7 @@ use super::SeedError;
 use crate::AppState;
 use crate::accounts;
 use entities::price_list_item::PriceStep;
-use entities::{
-    credit_account, distributor, distributor_tier, price_list, price_list_item, sku,
-};
+use entities::{credit_account, distributor, distributor_tier, price_list, price_list_item, sku};
 
 /// Credit each demo distributor starts with: ¥500,000 and ¥200,000.
 const DEMO_CREDIT_FEN: [i64; 2] = [50_000_000, 20_000_000];
@@ -81,7 +79,9 @@ pub(super) async fn seed(
         ..Default::default()
     });
     if !skus.is_empty() {
-        price_list_item::Entity::insert_many(items).exec(txn).await?;
+        price_list_item::Entity::insert_many(items)
+            .exec(txn)
+            .await?;
     }
     let first = distributor::Entity::find()
         .order_by_asc(distributor::Column::Id)

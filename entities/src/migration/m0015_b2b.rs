@@ -357,7 +357,10 @@ impl MigrationTrait for Migration {
                 .col(big_integer(PurchaseOrderLines::LineTotalFen))
                 .col(boolean(PurchaseOrderLines::IsGift))
                 .foreign_key(&mut fk(
-                    (PurchaseOrderLines::Table, PurchaseOrderLines::PurchaseOrderId),
+                    (
+                        PurchaseOrderLines::Table,
+                        PurchaseOrderLines::PurchaseOrderId,
+                    ),
                     (PurchaseOrders::Table, PurchaseOrders::Id),
                 ))
                 .foreign_key(&mut fk(
@@ -384,7 +387,10 @@ impl MigrationTrait for Migration {
                 .col(string_null(PurchaseOrderEvents::Note))
                 .col(timestamp_with_time_zone(PurchaseOrderEvents::At))
                 .foreign_key(&mut fk(
-                    (PurchaseOrderEvents::Table, PurchaseOrderEvents::PurchaseOrderId),
+                    (
+                        PurchaseOrderEvents::Table,
+                        PurchaseOrderEvents::PurchaseOrderId,
+                    ),
                     (PurchaseOrders::Table, PurchaseOrders::Id),
                 ))
                 .to_owned(),

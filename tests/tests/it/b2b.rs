@@ -6,7 +6,8 @@ use rouge_tests::{Backend, Gql, TestApp, fixtures, on_both_backends};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-const TIER: &str = "mutation($i: DistributorTierInput!) { upsertDistributorTier(input: $i) { id code } }";
+const TIER: &str =
+    "mutation($i: DistributorTierInput!) { upsertDistributorTier(input: $i) { id code } }";
 const ASSIGN: &str =
     "mutation($d: ID!, $t: ID!) { assignDistributorTier(distributorId: $d, tierId: $t) { id } }";
 const PUBLISH: &str = "mutation($t: ID!, $f: Date!, $items: [PriceListItemInput!]!) {
@@ -114,7 +115,10 @@ async fn the_catalog_shows_tier_prices_ladders_and_bands(backend: Backend) {
     assert_eq!(serum["unitPriceFen"], 25_000);
     assert_eq!(serum["moq"], 12);
     assert_eq!(serum["caseSize"], 6);
-    assert_eq!(serum["ladder"][1], json!({ "minQty": 60, "unitPriceFen": 23_000 }));
+    assert_eq!(
+        serum["ladder"][1],
+        json!({ "minQty": 60, "unitPriceFen": 23_000 })
+    );
     // 100 units, cases of 6: at least ten cases.
     assert_eq!(serum["availability"], "IN_STOCK");
     let second = s
@@ -143,10 +147,9 @@ async fn the_catalog_shows_tier_prices_ladders_and_bands(backend: Backend) {
     // A ladder that does not rise is refused and changes nothing.
     let bad = json!([{ "skuId": s.serum.to_string(), "moq": 12, "caseSize": 6,
         "ladder": [ { "minQty": 12, "unitPriceFen": 100 }, { "minQty": 12, "unitPriceFen": 90 } ] }]);
-    let refused = s
-        .hq
-        .err(PUBLISH, json!({ "t": s.tier, "f": today(), "items": bad }))
-        .await;
+    let refused =
+        s.hq.err(PUBLISH, json!({ "t": s.tier, "f": today(), "items": bad }))
+            .await;
     assert_eq!(refused, "BAD_USER_INPUT");
     let again = s.dist.ok(CATALOG, json!({ "first": 1 })).await;
     assert_eq!(again["b2bCatalog"]["nodes"][0]["priceListVersion"], 1);
@@ -183,10 +186,13 @@ async fn a_quote_prices_ladders_and_submit_is_bound_to_it(backend: Backend) {
         .dist
         .raw(
             SUBMIT,
-            json!({ "i": input, "h": quote["hash"], "k": "order-1" }),
+            json!({ "i": input, "h": quote["hash"], "k": "order-0001" }),
         )
         .await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{body}"
+    );
     assert_eq!(body["errors"][0]["extensions"]["reason"], "QUOTE_CHANGED");
     let credit = s.dist.ok(CREDIT, json!({})).await;
     assert_eq!(credit["myCredit"]["reservedFen"], "0");
@@ -195,7 +201,7 @@ async fn a_quote_prices_ladders_and_submit_is_bound_to_it(backend: Backend) {
     assert_eq!(fresh["priceListVersion"], 2);
     assert_ne!(fresh["hash"], quote["hash"]);
     let total = fresh["totalFen"].as_i64().unwrap();
-    let vars = json!({ "i": input, "h": fresh["hash"], "k": "order-1" });
+    let vars = json!({ "i": input, "h": fresh["hash"], "k": "order-0001" });
     let po = s.dist.ok(SUBMIT, vars.clone()).await["submitPurchaseOrder"].clone();
     assert_eq!(po["status"], "SUBMITTED");
     assert_eq!(po["creditReservedFen"], total);
@@ -214,10 +220,13 @@ async fn a_quote_prices_ladders_and_submit_is_bound_to_it(backend: Backend) {
         .dist
         .raw(
             SUBMIT,
-            json!({ "i": order(&[(s.serum, 12)]), "h": other, "k": "order-1" }),
+            json!({ "i": order(&[(s.serum, 12)]), "h": other, "k": "order-0001" }),
         )
         .await;
-    assert_eq!(reused["errors"][0]["extensions"]["reason"], "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(
+        reused["errors"][0]["extensions"]["reason"],
+        "IDEMPOTENCY_KEY_REUSED"
+    );
     // The order and its list; another organisation's ids are not found.
     let list = s
         .dist
@@ -229,10 +238,7 @@ async fn a_quote_prices_ladders_and_submit_is_bound_to_it(backend: Backend) {
     assert_eq!(list["purchaseOrders"]["nodes"][0]["id"], po["id"]);
     let south = app.login_distributor("dist-demo-2").await;
     let q = "query($id: ID!) { purchaseOrder(id: $id) { id } }";
-    assert_eq!(
-        south.err(q, json!({ "id": po["id"] })).await,
-        "NOT_FOUND"
-    );
+    assert_eq!(south.err(q, json!({ "id": po["id"] })).await, "NOT_FOUND");
     let theirs = south
         .ok("{ purchaseOrders { nodes { id } } }", json!({}))
         .await;
@@ -255,7 +261,7 @@ async fn concurrent_submits_never_pass_the_credit_limit(backend: Backend) {
     let mut tasks = Vec::new();
     for i in 0..64 {
         let dist = s.dist.clone();
-        let vars = json!({ "i": input, "h": quote["hash"], "k": format!("storm-{i}") });
+        let vars = json!({ "i": input, "h": quote["hash"], "k": format!("storm-key-{i}") });
         tasks.push(tokio::spawn(async move { dist.raw(SUBMIT, vars).await }));
     }
     let mut accepted = 0;
@@ -304,13 +310,15 @@ async fn concurrent_submits_never_pass_the_credit_limit(backend: Backend) {
             json!({ "d": s.dist_id.to_string(), "t": { "limitFen": 500_000, "paymentTermDays": 30, "graceDays": 7 }, "r": "下调" }),
         )
         .await;
-    assert_eq!(body["errors"][0]["extensions"]["reason"], "CREDIT_LIMIT_BELOW_EXPOSURE");
+    assert_eq!(
+        body["errors"][0]["extensions"]["reason"],
+        "CREDIT_LIMIT_BELOW_EXPOSURE"
+    );
     let credit = s.dist.ok(CREDIT, json!({})).await;
     assert_eq!(credit["myCredit"]["limitFen"], "1000000");
     // Terms changes are audited.
-    let audit = s
-        .hq
-        .ok(
+    let audit =
+        s.hq.ok(
             "{ auditLog(filter: { action: DISTRIBUTOR_CREDIT_TERMS }) { nodes { action } } }",
             json!({}),
         )
@@ -323,7 +331,8 @@ const APPROVE: &str = "mutation($id: ID!, $h: String!) {
   approvePurchaseOrder(id: $id, quoteHash: $h) { status quoteHash } }";
 const UPDATE: &str = "mutation($id: ID!, $i: PurchaseOrderInput!, $h: String!) {
   updatePurchaseOrder(id: $id, input: $i, quoteHash: $h) { status totalFen quoteHash lines { qty } } }";
-const CANCEL: &str = "mutation($id: ID!) { cancelPurchaseOrder(id: $id) { status events { status } } }";
+const CANCEL: &str =
+    "mutation($id: ID!) { cancelPurchaseOrder(id: $id) { status events { status } } }";
 
 fn reason(body: &Value) -> String {
     body["errors"][0]["extensions"]["reason"]
@@ -339,7 +348,10 @@ async fn approval_binds_to_the_quote_and_cancel_gives_credit_back(backend: Backe
     let quote = s.dist.ok(QUOTE, json!({ "i": input })).await["quotePurchaseOrder"].clone();
     let po = s
         .dist
-        .ok(SUBMIT, json!({ "i": input, "h": quote["hash"], "k": "po-a" }))
+        .ok(
+            SUBMIT,
+            json!({ "i": input, "h": quote["hash"], "k": "po-a-0001" }),
+        )
         .await["submitPurchaseOrder"]
         .clone();
     let id = po["id"].clone();
@@ -358,19 +370,23 @@ async fn approval_binds_to_the_quote_and_cancel_gives_credit_back(backend: Backe
     let new_quote = s.dist.ok(QUOTE, json!({ "i": bigger })).await["quotePurchaseOrder"].clone();
     let edited = s
         .dist
-        .ok(UPDATE, json!({ "id": id, "i": bigger, "h": new_quote["hash"] }))
+        .ok(
+            UPDATE,
+            json!({ "id": id, "i": bigger, "h": new_quote["hash"] }),
+        )
         .await["updatePurchaseOrder"]
         .clone();
     assert_eq!(edited["status"], "SUBMITTED");
     assert_eq!(edited["totalFen"], 18 * 25_000);
-    let stale = s.hq.raw(APPROVE, json!({ "id": id, "h": quote["hash"] })).await;
+    let stale =
+        s.hq.raw(APPROVE, json!({ "id": id, "h": quote["hash"] }))
+            .await;
     assert_eq!(reason(&stale), "QUOTE_CHANGED");
     let credit = s.dist.ok(CREDIT, json!({})).await;
     assert_eq!(credit["myCredit"]["reservedFen"], (18 * 25_000).to_string());
-    let approved = s
-        .hq
-        .ok(APPROVE, json!({ "id": id, "h": new_quote["hash"] }))
-        .await;
+    let approved =
+        s.hq.ok(APPROVE, json!({ "id": id, "h": new_quote["hash"] }))
+            .await;
     assert_eq!(approved["approvePurchaseOrder"]["status"], "APPROVED");
     // Another organisation cannot cancel it; the owner can, once, and the credit comes back.
     let south = app.login_distributor("dist-demo-2").await;
@@ -385,7 +401,13 @@ async fn approval_binds_to_the_quote_and_cancel_gives_credit_back(backend: Backe
         .collect();
     assert_eq!(
         history,
-        ["SUBMITTED", "APPROVED", "SUBMITTED", "APPROVED", "CANCELLED"]
+        [
+            "SUBMITTED",
+            "APPROVED",
+            "SUBMITTED",
+            "APPROVED",
+            "CANCELLED"
+        ]
     );
     let again = s.dist.raw(CANCEL, json!({ "id": id })).await;
     assert_eq!(reason(&again), "PO_WRONG_STATE");
@@ -417,7 +439,8 @@ async fn approval_binds_to_the_quote_and_cancel_gives_credit_back(backend: Backe
     app.stop().await;
 }
 
-const POLICY: &str = "mutation($i: PolicyInput!) { createPolicy(input: $i) { id kind requiresAck } }";
+const POLICY: &str =
+    "mutation($i: PolicyInput!) { createPolicy(input: $i) { id kind requiresAck } }";
 
 async fn policies_give_floor_rounded_gifts_and_block_until_confirmed(backend: Backend) {
     let app = TestApp::start(backend).await;
@@ -451,8 +474,12 @@ async fn policies_give_floor_rounded_gifts_and_block_until_confirmed(backend: Ba
         .clone();
     // 15 units over two lines on "10 + 1": one gift, not 1.5 and not none.
     let input = order(&[(s.cream, 8), (s.cream, 7)]);
-    let quote = s.dist.ok(QUOTE_WITH_POLICIES, json!({ "i": input })).await["quotePurchaseOrder"].clone();
-    assert_eq!(quote["gifts"], json!([{ "skuId": s.cream.to_string(), "qty": 1 }]));
+    let quote =
+        s.dist.ok(QUOTE_WITH_POLICIES, json!({ "i": input })).await["quotePurchaseOrder"].clone();
+    assert_eq!(
+        quote["gifts"],
+        json!([{ "skuId": s.cream.to_string(), "qty": 1 }])
+    );
     assert_eq!(quote["discountFen"], 5_000);
     assert_eq!(quote["totalFen"], 150_000 - 5_000);
     let kinds: Vec<&str> = quote["explain"]
@@ -472,7 +499,10 @@ async fn policies_give_floor_rounded_gifts_and_block_until_confirmed(backend: Ba
     // The must-confirm policy blocks the order until it is confirmed.
     let blocked = s
         .dist
-        .raw(SUBMIT, json!({ "i": input, "h": quote["hash"], "k": "p-1" }))
+        .raw(
+            SUBMIT,
+            json!({ "i": input, "h": quote["hash"], "k": "policy-0001" }),
+        )
         .await;
     assert_eq!(reason(&blocked), "POLICY_NOT_ACKNOWLEDGED");
     let south = app.login_distributor("dist-demo-2").await;
@@ -482,10 +512,14 @@ async fn policies_give_floor_rounded_gifts_and_block_until_confirmed(backend: Ba
     assert!(acked["acknowledgePolicy"]["acknowledgedAt"].is_string());
     let mine = s
         .dist
-        .ok("{ myPolicies { id requiresAck acknowledgedAt } }", json!({}))
+        .ok(
+            "{ myPolicies { id requiresAck acknowledgedAt } }",
+            json!({}),
+        )
         .await;
     assert_eq!(mine["myPolicies"].as_array().unwrap().len(), 2);
-    let fresh = s.dist.ok(QUOTE_WITH_POLICIES, json!({ "i": input })).await["quotePurchaseOrder"].clone();
+    let fresh =
+        s.dist.ok(QUOTE_WITH_POLICIES, json!({ "i": input })).await["quotePurchaseOrder"].clone();
     assert_eq!(fresh["unacknowledgedPolicyIds"], json!([]));
     assert_ne!(fresh["hash"], quote["hash"]);
     let po = s
@@ -493,7 +527,7 @@ async fn policies_give_floor_rounded_gifts_and_block_until_confirmed(backend: Ba
         .ok(
             "mutation($i: PurchaseOrderInput!, $h: String!, $k: String!) {
               submitPurchaseOrder(input: $i, quoteHash: $h, idempotencyKey: $k) { totalFen lines { skuId qty isGift } } }",
-            json!({ "i": input, "h": fresh["hash"], "k": "p-1" }),
+            json!({ "i": input, "h": fresh["hash"], "k": "policy-0001" }),
         )
         .await["submitPurchaseOrder"]
         .clone();
