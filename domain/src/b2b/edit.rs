@@ -85,37 +85,14 @@ pub async fn update_purchase_order(
     if changed.rows_affected != 1 {
         return Err(B2bError::WrongState);
     }
-    let delta = reserved - order.credit_reserved_fen;
-    let source = format!("po:{id}:edit:{}", uuid::Uuid::new_v4().simple());
-    if delta > 0 {
-        credit::reserve(&txn, who.distributor_id, delta, source, now).await?;
-    } else if delta < 0 {
-        let back = -delta;
-        let done = credit_account::Entity::update_many()
-            .col_expr(
-                credit_account::Column::ReservedFen,
-                Expr::col(credit_account::Column::ReservedFen).sub(back),
-            )
-            .col_expr(credit_account::Column::UpdatedAt, Expr::value(now))
-            .filter(credit_account::Column::DistributorId.eq(who.distributor_id))
-            .filter(credit_account::Column::ReservedFen.gte(back))
-            .exec(&txn)
-            .await?;
-        if done.rows_affected != 1 {
-            return Err(B2bError::WrongState);
-        }
-        credit_entry::ActiveModel {
-            distributor_id: Set(who.distributor_id),
-            kind: Set(CreditEntryKind::Release),
-            amount_fen: Set(back),
-            source_ref: Set(source),
-            note: Set(None),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-    }
+    move_credit(
+        &txn,
+        who.distributor_id,
+        id,
+        reserved - order.credit_reserved_fen,
+        now,
+    )
+    .await?;
     purchase_order_line::Entity::delete_many()
         .filter(purchase_order_line::Column::PurchaseOrderId.eq(id))
         .exec(&txn)
@@ -168,4 +145,46 @@ pub async fn update_purchase_order(
         .ok_or(B2bError::NotFound("purchase order"))?;
     txn.commit().await?;
     Ok(out)
+}
+
+/// Moves the credit an edited order holds by `delta` (more: a conditional reserve; less: a
+/// release), each with its ledger entry.
+async fn move_credit<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    distributor_id: i64,
+    id: i64,
+    delta: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), B2bError> {
+    let source = format!("po:{id}:edit:{}", uuid::Uuid::new_v4().simple());
+    if delta > 0 {
+        credit::reserve(txn, distributor_id, delta, source, now).await?;
+    } else if delta < 0 {
+        let back = -delta;
+        let done = credit_account::Entity::update_many()
+            .col_expr(
+                credit_account::Column::ReservedFen,
+                Expr::col(credit_account::Column::ReservedFen).sub(back),
+            )
+            .col_expr(credit_account::Column::UpdatedAt, Expr::value(now))
+            .filter(credit_account::Column::DistributorId.eq(distributor_id))
+            .filter(credit_account::Column::ReservedFen.gte(back))
+            .exec(txn)
+            .await?;
+        if done.rows_affected != 1 {
+            return Err(B2bError::WrongState);
+        }
+        credit_entry::ActiveModel {
+            distributor_id: Set(distributor_id),
+            kind: Set(CreditEntryKind::Release),
+            amount_fen: Set(back),
+            source_ref: Set(source),
+            note: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(())
 }

@@ -194,24 +194,7 @@ pub(crate) async fn price<C: ConnectionTrait>(
                 amount_fen: *amount,
             }),
     );
-    let gift_pairs: Vec<(i64, i32)> = applied.gifts.iter().map(|g| (g.0, 1)).collect();
-    let gift_bands = if gift_pairs.is_empty() {
-        HashMap::new()
-    } else {
-        bands(db, &gift_pairs).await?
-    };
-    let gifts: Vec<QuoteLine> = applied
-        .gifts
-        .iter()
-        .map(|(sku_id, units, _)| QuoteLine {
-            sku_id: *sku_id,
-            qty: i32::try_from(*units).unwrap_or(MAX_QTY),
-            list_unit_price_fen: 0,
-            unit_price_fen: 0,
-            line_total_fen: 0,
-            availability: gift_bands.get(sku_id).copied().unwrap_or(Availability::Out),
-        })
-        .collect();
+    let gifts = gift_lines(db, &applied.gifts).await?;
     let credit = credit::status_of(db, dist.id).await?;
     let credit_sufficient = credit.prepaid || total <= credit.available_fen;
     let credit_after = if credit.prepaid {
@@ -246,6 +229,30 @@ pub(crate) async fn price<C: ConnectionTrait>(
         credit_sufficient,
         unacknowledged_policy_ids: applied.unacknowledged,
     })
+}
+
+/// The gift lines the policies add (price 0), with their bands.
+async fn gift_lines<C: ConnectionTrait>(
+    db: &C,
+    gifts: &[(i64, i64, i64)],
+) -> Result<Vec<QuoteLine>, B2bError> {
+    let gift_pairs: Vec<(i64, i32)> = gifts.iter().map(|g| (g.0, 1)).collect();
+    let gift_bands = if gift_pairs.is_empty() {
+        HashMap::new()
+    } else {
+        bands(db, &gift_pairs).await?
+    };
+    Ok(gifts
+        .iter()
+        .map(|(sku_id, units, _)| QuoteLine {
+            sku_id: *sku_id,
+            qty: i32::try_from(*units).unwrap_or(MAX_QTY),
+            list_unit_price_fen: 0,
+            unit_price_fen: 0,
+            line_total_fen: 0,
+            availability: gift_bands.get(sku_id).copied().unwrap_or(Availability::Out),
+        })
+        .collect())
 }
 
 fn hash_of(value: &impl serde::Serialize) -> String {

@@ -13,7 +13,7 @@ pub(super) fn b2b(e: &B2bError) -> Option<Text> {
         E::InvalidInput(m) => t("INVALID_INPUT", invalid_input_zh(m)),
         E::NotFound(what) => t("NOT_FOUND", not_found(what)),
         E::NotAllowed(_) => t(
-            "B2B_ROLE_NOT_ALLOWED",
+            "ORDERING_ROLE_NOT_ALLOWED",
             "只有经销商的负责人（OWNER）或采购（BUYER）可以下单",
         ),
         E::NoPriceList => t(

@@ -180,29 +180,7 @@ fn every_error_variant_has_a_reason_and_a_chinese_message() {
         ],
         &mut p,
     );
-    check(
-        vec![
-            B2bError::InvalidInput("qty must be between 1 and 1000000".into()),
-            B2bError::NotFound("purchase order"),
-            B2bError::NotAllowed("only an OWNER or BUYER orders for the organisation"),
-            B2bError::NoPriceList,
-            B2bError::NotOnPriceList(7),
-            B2bError::BelowMoq { sku_id: 7, moq: 12 },
-            B2bError::NotWholeCases {
-                sku_id: 7,
-                case_size: 6,
-            },
-            B2bError::QuoteChanged,
-            B2bError::CreditExceeded,
-            B2bError::LimitBelowExposure,
-            B2bError::WrongState,
-            B2bError::PolicyNotAcknowledged,
-            B2bError::IdempotencyKeyReused,
-            B2bError::Auth(AuthError::Forbidden),
-            B2bError::Store(store()),
-        ],
-        &mut p,
-    );
+    check(b2b_samples(), &mut p);
     check(
         vec![
             DistributorsError::NotFound,
@@ -472,4 +450,27 @@ fn data_in_messages_is_put_into_the_chinese_too() {
         CatalogError::InvalidInput("at most 200 ingredients".into()).message_zh(),
         "请求内容有误：at most 200 ingredients"
     );
+}
+
+fn b2b_samples() -> Vec<B2bError> {
+    vec![
+        B2bError::InvalidInput("qty must be between 1 and 1000000".into()),
+        B2bError::NotFound("purchase order"),
+        B2bError::NotAllowed("only an OWNER or BUYER orders for the organisation"),
+        B2bError::NoPriceList,
+        B2bError::NotOnPriceList(7),
+        B2bError::BelowMoq { sku_id: 7, moq: 12 },
+        B2bError::NotWholeCases {
+            sku_id: 7,
+            case_size: 6,
+        },
+        B2bError::QuoteChanged,
+        B2bError::CreditExceeded,
+        B2bError::LimitBelowExposure,
+        B2bError::WrongState,
+        B2bError::PolicyNotAcknowledged,
+        B2bError::IdempotencyKeyReused,
+        B2bError::Auth(AuthError::Forbidden),
+        B2bError::Store(store()),
+    ]
 }
