@@ -93,37 +93,7 @@ pub async fn update_purchase_order(
         now,
     )
     .await?;
-    purchase_order_line::Entity::delete_many()
-        .filter(purchase_order_line::Column::PurchaseOrderId.eq(id))
-        .exec(&txn)
-        .await?;
-    let rows = fresh
-        .lines
-        .iter()
-        .map(|l| purchase_order_line::ActiveModel {
-            purchase_order_id: Set(id),
-            sku_id: Set(l.sku_id),
-            qty: Set(l.qty),
-            unit_price_fen: Set(l.unit_price_fen),
-            line_total_fen: Set(l.line_total_fen),
-            is_gift: Set(false),
-            ..Default::default()
-        });
-    let gift_rows = fresh
-        .gifts
-        .iter()
-        .map(|l| purchase_order_line::ActiveModel {
-            purchase_order_id: Set(id),
-            sku_id: Set(l.sku_id),
-            qty: Set(l.qty),
-            unit_price_fen: Set(0),
-            line_total_fen: Set(0),
-            is_gift: Set(true),
-            ..Default::default()
-        });
-    purchase_order_line::Entity::insert_many(rows.chain(gift_rows))
-        .exec(&txn)
-        .await?;
+    replace_lines(&txn, id, &fresh).await?;
     purchase_order_event::ActiveModel {
         purchase_order_id: Set(id),
         status: Set(PoStatus::Submitted),
@@ -186,5 +156,45 @@ async fn move_credit<C: sea_orm::ConnectionTrait>(
         .insert(txn)
         .await?;
     }
+    Ok(())
+}
+
+/// The order's lines become the new quote's lines and gifts.
+async fn replace_lines<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    id: i64,
+    fresh: &super::quote::Quote,
+) -> Result<(), B2bError> {
+    purchase_order_line::Entity::delete_many()
+        .filter(purchase_order_line::Column::PurchaseOrderId.eq(id))
+        .exec(txn)
+        .await?;
+    let rows = fresh
+        .lines
+        .iter()
+        .map(|l| purchase_order_line::ActiveModel {
+            purchase_order_id: Set(id),
+            sku_id: Set(l.sku_id),
+            qty: Set(l.qty),
+            unit_price_fen: Set(l.unit_price_fen),
+            line_total_fen: Set(l.line_total_fen),
+            is_gift: Set(false),
+            ..Default::default()
+        });
+    let gift_rows = fresh
+        .gifts
+        .iter()
+        .map(|l| purchase_order_line::ActiveModel {
+            purchase_order_id: Set(id),
+            sku_id: Set(l.sku_id),
+            qty: Set(l.qty),
+            unit_price_fen: Set(0),
+            line_total_fen: Set(0),
+            is_gift: Set(true),
+            ..Default::default()
+        });
+    purchase_order_line::Entity::insert_many(rows.chain(gift_rows))
+        .exec(txn)
+        .await?;
     Ok(())
 }

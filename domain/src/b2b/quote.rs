@@ -124,23 +124,7 @@ pub(crate) async fn price<C: ConnectionTrait>(
         .into_iter()
         .map(|i| (i.sku_id, i))
         .collect();
-    let mut pairs = Vec::with_capacity(qty.len());
-    for (sku_id, n) in &qty {
-        let item = items.get(sku_id).ok_or(B2bError::NotOnPriceList(*sku_id))?;
-        if *n < i64::from(item.moq) {
-            return Err(B2bError::BelowMoq {
-                sku_id: *sku_id,
-                moq: item.moq,
-            });
-        }
-        if n % i64::from(item.case_size) != 0 {
-            return Err(B2bError::NotWholeCases {
-                sku_id: *sku_id,
-                case_size: item.case_size,
-            });
-        }
-        pairs.push((*sku_id, item.case_size));
-    }
+    let pairs = check_quantities(&qty, &items)?;
     let sku_bands = bands(db, &pairs).await?;
     let mut out = Vec::with_capacity(qty.len());
     let mut explain = Vec::new();
@@ -253,6 +237,31 @@ async fn gift_lines<C: ConnectionTrait>(
             availability: gift_bands.get(sku_id).copied().unwrap_or(Availability::Out),
         })
         .collect())
+}
+
+/// Every SKU on the list, at least its MOQ, in whole cases: (SKU, case size) pairs.
+fn check_quantities(
+    qty: &BTreeMap<i64, i64>,
+    items: &HashMap<i64, price_list_item::Model>,
+) -> Result<Vec<(i64, i32)>, B2bError> {
+    let mut pairs = Vec::with_capacity(qty.len());
+    for (sku_id, n) in qty {
+        let item = items.get(sku_id).ok_or(B2bError::NotOnPriceList(*sku_id))?;
+        if *n < i64::from(item.moq) {
+            return Err(B2bError::BelowMoq {
+                sku_id: *sku_id,
+                moq: item.moq,
+            });
+        }
+        if n % i64::from(item.case_size) != 0 {
+            return Err(B2bError::NotWholeCases {
+                sku_id: *sku_id,
+                case_size: item.case_size,
+            });
+        }
+        pairs.push((*sku_id, item.case_size));
+    }
+    Ok(pairs)
 }
 
 fn hash_of(value: &impl serde::Serialize) -> String {
