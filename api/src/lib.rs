@@ -3,9 +3,6 @@
 // The merged staff schema is deep enough to need more than the default 128.
 #![recursion_limit = "256"]
 
-// The staff schema's merged root is deep enough to pass the default layout depth (128).
-#![recursion_limit = "256"]
-
 pub mod client_addr;
 pub mod config;
 #[cfg(feature = "demo")]

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod allergens;
 pub mod audit;
 pub mod auth;
+pub mod b2b;
 pub mod booking;
 pub mod campaigns;
 pub mod catalog;

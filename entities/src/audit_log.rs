@@ -72,6 +72,12 @@ pub enum Action {
     DistributorDeactivate,
     #[sea_orm(string_value = "distributor.reactivate")]
     DistributorReactivate,
+    /// The B2B tier (and so the price list) a distributor orders at.
+    #[sea_orm(string_value = "distributor.tier")]
+    DistributorTierAssign,
+    /// Credit limit, payment terms or prepaid changed (finance), with the reason.
+    #[sea_orm(string_value = "distributor.credit_terms")]
+    DistributorCreditTerms,
     #[sea_orm(string_value = "distributor_account.create")]
     DistributorAccountCreate,
     #[sea_orm(string_value = "distributor_account.deactivate")]

@@ -22,6 +22,8 @@ pub struct Model {
     /// The contact's phone number, encrypted (`PiiCipher`), and its masked form.
     pub contact_phone_cipher: Option<String>,
     pub contact_phone_masked: Option<String>,
+    /// The B2B tier whose price list the distributor orders from.
+    pub tier_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,6 +24,7 @@ mod m0011_coupon_source_key;
 mod m0012_accounts;
 mod m0013_member_privacy;
 mod m0014_sales_facts;
+mod m0015_b2b;
 mod m0016_media;
 mod m0017_stored_value;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_accounts::Migration),
             Box::new(m0013_member_privacy::Migration),
             Box::new(m0014_sales_facts::Migration),
+            Box::new(m0015_b2b::Migration),
             Box::new(m0016_media::Migration),
             Box::new(m0017_stored_value::Migration),
         ]

@@ -190,6 +190,17 @@ pub const STAFF: &[(&str, Access)] = &[
     ("unblockBaTime", s(ManageBookings)),
     ("storeBookingDay", s(ViewBookingReports)),
     ("bookingReport", s(ViewBookingReports)),
+    // distributor B2B: tiers, price lists, credit
+    ("distributorTiers", s(ViewDistributors)),
+    ("distributorCredit", s(ViewDistributors)),
+    ("upsertDistributorTier", s(ManageB2b)),
+    ("assignDistributorTier", s(ManageB2b)),
+    ("publishPriceList", s(ManageB2b)),
+    ("setCreditTerms", s(ManageCredit)),
+    ("purchaseOrderQueue", s(ViewDistributors)),
+    ("approvePurchaseOrder", s(ManageB2b)),
+    ("rejectPurchaseOrder", s(ManageB2b)),
+    ("createPolicy", s(ManageB2b)),
 ];
 
 /// Every root field of the distributor schema and what it needs.
@@ -203,6 +214,17 @@ pub const DISTRIBUTOR: &[(&str, Access)] = &[
     ("myTeam", Access::DistributorOwner),
     ("createTeamAccount", Access::DistributorOwner),
     ("deactivateTeamAccount", Access::DistributorOwner),
+    // B2B ordering (submit: OWNER or BUYER, checked by the service)
+    ("b2bCatalog", Access::Distributor),
+    ("myCredit", Access::Distributor),
+    ("quotePurchaseOrder", Access::Distributor),
+    ("purchaseOrders", Access::Distributor),
+    ("purchaseOrder", Access::Distributor),
+    ("submitPurchaseOrder", Access::Distributor),
+    ("updatePurchaseOrder", Access::Distributor),
+    ("cancelPurchaseOrder", Access::Distributor),
+    ("myPolicies", Access::Distributor),
+    ("acknowledgePolicy", Access::Distributor),
 ];
 
 /// The consumer operations a member may call before accepting the current privacy policy:

@@ -14,6 +14,7 @@ pub mod scalars;
 mod accounts;
 mod audit;
 mod auth;
+mod b2b;
 mod booking;
 mod campaigns;
 mod catalog;
@@ -97,6 +98,7 @@ pub struct StaffQuery(
     stored_value::StaffStoredValueQuery,
     reports::StaffReportsQuery,
     media::StaffMediaQuery,
+    b2b::StaffB2bQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -118,6 +120,7 @@ pub struct StaffMutation(
     stored_value::StaffStoredValueMutation,
     reports::StaffReportsMutation,
     media::StaffMediaMutation,
+    b2b::StaffB2bMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -126,6 +129,7 @@ pub struct DistributorQuery(
     distributors::DistributorOwnQuery,
     scan_codes::DistributorScanCodesQuery,
     accounts::DistributorTeamQuery,
+    b2b::DistributorB2bQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -133,6 +137,7 @@ pub struct DistributorQuery(
 pub struct DistributorMutation(
     auth::DistributorAuthMutation,
     accounts::DistributorTeamMutation,
+    b2b::DistributorB2bMutation,
 );
 
 pub type ConsumerSchema = Schema<ConsumerQuery, ConsumerMutation, EmptySubscription>;

@@ -96,6 +96,10 @@ pub enum Permission {
     UploadMedia,
     /// Record, see (audited) and erase members' skin photos, for members of the own store.
     KeepSkinPhotos,
+    /// B2B tiers and price lists (HQ).
+    ManageB2b,
+    /// Distributor credit terms (HQ and finance; audited).
+    ManageCredit,
 }
 
 impl Permission {
@@ -121,12 +125,12 @@ impl Permission {
             | KeepSkinPhotos => matches!(role, Hq | Manager | Ba),
             ManageStock | RefundOrders | AssignExclusiveBa | ManageBookings
             | ViewBookingReports | ManageStaff => matches!(role, Hq | Manager),
-            ReadPaymentExceptions | ViewDistributors => matches!(role, Hq | Finance),
+            ReadPaymentExceptions | ViewDistributors | ManageCredit => matches!(role, Hq | Finance),
             ViewSalesReports => matches!(role, Hq | Manager | Finance),
             ViewOwnPerformance => matches!(role, Manager | Ba),
             SetSalesTargets => matches!(role, Hq | Manager),
             ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons | ManageFlashSales
-            | ManageScanCodes | ManageCampaigns | ManageDistributors | EraseMembers => {
+            | ManageScanCodes | ManageCampaigns | ManageDistributors | EraseMembers | ManageB2b => {
                 matches!(role, Hq)
             }
         }

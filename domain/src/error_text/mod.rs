@@ -11,6 +11,7 @@
 //! text here (one added on another branch) falls back the same way — and the test below names
 //! it, so it gets a reason and a Chinese message before it ships.
 
+mod b2b;
 mod commerce;
 mod media;
 mod people;
@@ -89,7 +90,7 @@ impl<E: DomainError> Explain for E {
 /// The text written for this error, if any: the module error enums are told apart by type.
 fn written(err: &dyn Any) -> Option<Text> {
     use crate::{
-        accounts, audit, auth, booking, campaigns, catalog, coupons, distributors, erasure,
+        accounts, audit, auth, b2b, booking, campaigns, catalog, coupons, distributors, erasure,
         flash_sales, inventory, loyalty, members, orders, payments, pricing, privacy, scan_codes,
         stored_value, subscriptions,
     };
@@ -109,6 +110,8 @@ fn written(err: &dyn Any) -> Option<Text> {
         people::accounts(e)
     } else if let Some(e) = err.downcast_ref::<audit::AuditError>() {
         people::audit(e)
+    } else if let Some(e) = err.downcast_ref::<b2b::B2bError>() {
+        self::b2b::b2b(e)
     } else if let Some(e) = err.downcast_ref::<distributors::DistributorsError>() {
         people::distributors(e)
     } else if let Some(e) = err.downcast_ref::<campaigns::CampaignsError>() {

@@ -13,6 +13,7 @@ use super::{Explain, written};
 use crate::accounts::AccountsError;
 use crate::audit::AuditError;
 use crate::auth::AuthError;
+use crate::b2b::B2bError;
 use crate::booking::BookingError;
 use crate::campaigns::CampaignsError;
 use crate::catalog::CatalogError;
@@ -182,6 +183,7 @@ fn every_error_variant_has_a_reason_and_a_chinese_message() {
         ],
         &mut p,
     );
+    check(b2b_samples(), &mut p);
     check(
         vec![
             DistributorsError::NotFound,
@@ -480,6 +482,8 @@ fn stored_value_samples() -> Vec<StoredValueError> {
         StoredValueError::Auth(AuthError::Forbidden),
         StoredValueError::Store(store()),
     ]
+}
+
 #[test]
 fn media_errors_have_a_reason_and_a_chinese_message() {
     let mut p = Vec::new();
@@ -511,4 +515,27 @@ fn media_errors_have_a_reason_and_a_chinese_message() {
         &mut p,
     );
     assert!(p.is_empty(), "{}", p.join("\n"));
+}
+
+fn b2b_samples() -> Vec<B2bError> {
+    vec![
+        B2bError::InvalidInput("qty must be between 1 and 1000000".into()),
+        B2bError::NotFound("purchase order"),
+        B2bError::NotAllowed("only an OWNER or BUYER orders for the organisation"),
+        B2bError::NoPriceList,
+        B2bError::NotOnPriceList(7),
+        B2bError::BelowMoq { sku_id: 7, moq: 12 },
+        B2bError::NotWholeCases {
+            sku_id: 7,
+            case_size: 6,
+        },
+        B2bError::QuoteChanged,
+        B2bError::CreditExceeded,
+        B2bError::LimitBelowExposure,
+        B2bError::WrongState,
+        B2bError::PolicyNotAcknowledged,
+        B2bError::IdempotencyKeyReused,
+        B2bError::Auth(AuthError::Forbidden),
+        B2bError::Store(store()),
+    ]
 }

@@ -53,6 +53,11 @@ fn thing(what: &str) -> Option<&'static str> {
         "product code" => "商品编码",
         "category code" => "品类编码",
         "SKU code or barcode" => "SKU 编码或条码",
+        "purchase order" => "订货单",
+        "tier" => "经销商等级",
+        "policy" => "渠道政策",
+        "distributor" => "经销商",
+        "account" => "账号",
         _ => return None,
     })
 }

@@ -2,6 +2,7 @@
 //! distributor, tiers and members. Demo accounts exist only when this runs; production never
 //! calls it. Each step seeds one part, in one transaction.
 
+mod b2b;
 mod catalog;
 mod people;
 mod places;
@@ -121,6 +122,7 @@ async fn seed(
     crate::coupons::seed_demo(&txn, now).await?;
     let bas = people::staff(app, &txn, &places.store_ids, &password).await?;
     people::distributor(app, &txn, &password).await?;
+    b2b::seed(app, &txn, &password, now).await?;
     crate::booking::seed_demo_shared(&txn, now).await?;
     for ((store_id, service), bas) in places.store_ids.iter().zip(DEMO_SERVICES).zip(&bas) {
         let store = crate::booking::DemoBookingStore {

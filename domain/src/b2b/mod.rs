@@ -1,0 +1,120 @@
+//! Distributor B2B ordering (issue 15): tiers and versioned price lists, the catalog a
+//! distributor orders from, credit (one row per distributor guarded by a CHECK, an append-only
+//! ledger), quotes bound to a hash, and purchase orders. One use case per file; everything a
+//! distributor reads or does is scoped to its own organisation (another's ids are NOT_FOUND).
+//! See docs/b2b.md for the flows and rules.
+
+mod catalog;
+mod credit;
+mod edit;
+mod lifecycle;
+mod orders;
+mod policies;
+mod price_lists;
+mod quote;
+mod submit;
+mod tiers;
+
+pub use catalog::{Availability, B2bSku, b2b_catalog};
+pub use credit::{
+    CreditStatus, CreditTerms, credit_status, credit_status_for_staff, set_credit_terms,
+};
+pub use edit::update_purchase_order;
+pub use entities::credit_entry::CreditEntryKind;
+pub use entities::price_list_item::PriceStep;
+pub use entities::purchase_order::PoStatus;
+pub use lifecycle::{
+    approve_purchase_order, cancel_purchase_order, purchase_order_queue, reject_purchase_order,
+};
+pub use orders::{PoEvent, PoLine, PurchaseOrder, purchase_order, purchase_orders};
+pub use policies::{
+    Policy, PolicyInput, PolicyKind, PolicyRule, acknowledge_policy, create_policy, my_policies,
+};
+pub use price_lists::{PriceList, PriceListItemInput, publish_price_list};
+pub use quote::{LineInput, PricingStep, Quote, QuoteLine, quote_purchase_order};
+pub use submit::submit_purchase_order;
+pub use tiers::{
+    DistributorTier, TierInput, assign_distributor_tier, distributor_tiers, upsert_distributor_tier,
+};
+
+use sea_orm::{ConnectionTrait, EntityTrait};
+
+use crate::auth::{AuthError, DistributorPrincipal, DistributorRole};
+use crate::platform::error::{DomainError, ErrorCode, StoreError};
+use entities::distributor_account;
+
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
+pub enum B2bError {
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("not allowed: {0}")]
+    NotAllowed(&'static str),
+    #[error("no price list is in force for this distributor's tier")]
+    NoPriceList,
+    #[error("SKU {0} is not on this distributor's price list")]
+    NotOnPriceList(i64),
+    #[error("SKU {sku_id}: at least {moq} units per order")]
+    BelowMoq { sku_id: i64, moq: i32 },
+    #[error("SKU {sku_id}: order whole cases of {case_size}")]
+    NotWholeCases { sku_id: i64, case_size: i32 },
+    #[error("the quote changed (prices, stock or credit): quote again")]
+    QuoteChanged,
+    #[error("the order is beyond the credit available")]
+    CreditExceeded,
+    #[error("the new limit is below the credit already in use")]
+    LimitBelowExposure,
+    #[error("a policy must be confirmed before ordering")]
+    PolicyNotAcknowledged,
+    #[error("the order's status does not allow this")]
+    WrongState,
+    #[error("this idempotency key was used for another order")]
+    IdempotencyKeyReused,
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+crate::store_error_conversions!(B2bError);
+
+impl DomainError for B2bError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidInput(_)
+            | Self::NotOnPriceList(_)
+            | Self::BelowMoq { .. }
+            | Self::NotWholeCases { .. } => ErrorCode::BadUserInput,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::NotAllowed(_) => ErrorCode::Forbidden,
+            Self::NoPriceList
+            | Self::QuoteChanged
+            | Self::LimitBelowExposure
+            | Self::WrongState
+            | Self::PolicyNotAcknowledged
+            | Self::IdempotencyKeyReused => ErrorCode::Conflict,
+            Self::CreditExceeded => ErrorCode::LimitReached,
+            Self::Auth(e) => e.code(),
+            Self::Store(e) => e.code(),
+        }
+    }
+}
+
+/// The caller's own active account, which must be an OWNER or BUYER to order (a VIEWER reads).
+pub(crate) async fn buyer<C: ConnectionTrait>(
+    db: &C,
+    who: &DistributorPrincipal,
+) -> Result<distributor_account::Model, B2bError> {
+    let me = distributor_account::Entity::find_by_id(who.account_id)
+        .one(db)
+        .await?
+        .filter(|a| a.active && a.distributor_id == who.distributor_id)
+        .ok_or(B2bError::NotFound("account"))?;
+    match me.role {
+        DistributorRole::Owner | DistributorRole::Buyer => Ok(me),
+        DistributorRole::Viewer => Err(B2bError::NotAllowed(
+            "only an OWNER or BUYER orders for the organisation",
+        )),
+    }
+}

@@ -1,0 +1,270 @@
+//! Pricing an order the way submit will: the tier's price list in force, each SKU's ladder on
+//! its quantity summed over the lines, MOQ and whole cases, the availability band and whether
+//! the credit covers it. The `hash` covers everything that decides the order (price-list
+//! version, lines, prices, bands, totals, whether credit suffices), so a submit with a quote
+//! whose world has moved is refused. The exact credit remaining is shown but not hashed: other
+//! orders move it all the time, and only whether it still covers this order matters.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sha2::{Digest, Sha256};
+
+use super::catalog::{Availability, bands, list_for};
+use super::{B2bError, credit, policies, price_lists};
+use crate::AppState;
+use crate::auth::DistributorPrincipal;
+use entities::price_list_item;
+
+/// The most lines one order holds, and units one line.
+pub const MAX_LINES: usize = 200;
+pub const MAX_QTY: i32 = 1_000_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct LineInput {
+    pub sku_id: i64,
+    pub qty: i32,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QuoteLine {
+    pub sku_id: i64,
+    pub qty: i32,
+    /// The price of a unit at the first step of the ladder.
+    pub list_unit_price_fen: i64,
+    /// The price of a unit at the step this quantity reaches.
+    pub unit_price_fen: i64,
+    pub line_total_fen: i64,
+    pub availability: Availability,
+}
+
+/// One line of the explanation: what was applied, to which SKU, worth how much.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PricingStep {
+    pub sku_id: Option<i64>,
+    /// The policy applied (none for a ladder step).
+    pub policy_id: Option<i64>,
+    /// LADDER for a quantity step; policies add their own kinds.
+    pub kind: &'static str,
+    pub label: String,
+    /// What it took off (positive) the list price.
+    pub amount_fen: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Quote {
+    pub hash: String,
+    pub price_list_id: i64,
+    pub price_list_version: i32,
+    pub lines: Vec<QuoteLine>,
+    /// Gift units the policies add (price 0).
+    pub gifts: Vec<QuoteLine>,
+    pub subtotal_fen: i64,
+    pub discount_fen: i64,
+    pub total_fen: i64,
+    pub explain: Vec<PricingStep>,
+    pub prepaid: bool,
+    /// Credit available before this order, and after it (prepaid: unchanged).
+    pub credit_available_fen: i64,
+    pub credit_after_fen: i64,
+    /// Whether the credit covers the order (always for prepaid distributors).
+    pub credit_sufficient: bool,
+    /// Must-confirm policies in force that the organisation has not acknowledged: submit is
+    /// refused until they are.
+    pub unacknowledged_policy_ids: Vec<i64>,
+}
+
+/// A quote for the caller's organisation (any of its accounts may ask).
+pub async fn quote_purchase_order(
+    app: &AppState,
+    who: &DistributorPrincipal,
+    lines: &[LineInput],
+) -> Result<Quote, B2bError> {
+    price(&app.db, who, lines, app.clock.now()).await
+}
+
+fn aggregate(lines: &[LineInput]) -> Result<BTreeMap<i64, i64>, B2bError> {
+    if lines.is_empty() || lines.len() > MAX_LINES {
+        return Err(B2bError::InvalidInput(format!(
+            "an order has 1 to {MAX_LINES} lines"
+        )));
+    }
+    let mut qty: BTreeMap<i64, i64> = BTreeMap::new();
+    for line in lines {
+        if !(1..=MAX_QTY).contains(&line.qty) {
+            return Err(B2bError::InvalidInput(format!(
+                "qty must be between 1 and {MAX_QTY}"
+            )));
+        }
+        *qty.entry(line.sku_id).or_default() += i64::from(line.qty);
+    }
+    if qty.values().any(|q| *q > i64::from(MAX_QTY)) {
+        return Err(B2bError::InvalidInput(format!(
+            "at most {MAX_QTY} units of one SKU"
+        )));
+    }
+    Ok(qty)
+}
+
+/// Prices `lines` for the caller at `now`, on `db` (a transaction when submitting).
+pub(crate) async fn price<C: ConnectionTrait>(
+    db: &C,
+    who: &DistributorPrincipal,
+    lines: &[LineInput],
+    now: DateTime<Utc>,
+) -> Result<Quote, B2bError> {
+    let qty = aggregate(lines)?;
+    let (dist, list) = list_for(db, who, now).await?;
+    let items: HashMap<i64, price_list_item::Model> = price_list_item::Entity::find()
+        .filter(price_list_item::Column::PriceListId.eq(list.id))
+        .filter(price_list_item::Column::SkuId.is_in(qty.keys().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|i| (i.sku_id, i))
+        .collect();
+    let pairs = check_quantities(&qty, &items)?;
+    let sku_bands = bands(db, &pairs).await?;
+    let mut out = Vec::with_capacity(qty.len());
+    let mut explain = Vec::new();
+    let mut subtotal: i64 = 0;
+    for (sku_id, n) in &qty {
+        let Some(item) = items.get(sku_id) else {
+            return Err(B2bError::NotOnPriceList(*sku_id));
+        };
+        let availability = sku_bands.get(sku_id).copied().unwrap_or(Availability::Out);
+        if availability == Availability::Out {
+            return Err(B2bError::NotOnPriceList(*sku_id));
+        }
+        let list_price = item.ladder.first().map_or(0, |s| s.unit_price_fen);
+        let unit = price_lists::unit_price(&item.ladder, *n);
+        let total = unit
+            .checked_mul(*n)
+            .ok_or_else(|| B2bError::InvalidInput("the order is too large".into()))?;
+        subtotal = subtotal
+            .checked_add(total)
+            .ok_or_else(|| B2bError::InvalidInput("the order is too large".into()))?;
+        if unit < list_price {
+            explain.push(PricingStep {
+                sku_id: Some(*sku_id),
+                policy_id: None,
+                kind: "LADDER",
+                label: format!("阶梯价：{n} 件，单价 {unit} 分（原价 {list_price} 分）"),
+                amount_fen: (list_price - unit) * n,
+            });
+        }
+        out.push(QuoteLine {
+            sku_id: *sku_id,
+            qty: i32::try_from(*n).unwrap_or(MAX_QTY),
+            list_unit_price_fen: list_price,
+            unit_price_fen: unit,
+            line_total_fen: total,
+            availability,
+        });
+    }
+    let applied = policies::apply(db, &dist, now, &qty, subtotal).await?;
+    let discount = applied.discount_fen;
+    let total = subtotal - discount;
+    explain.extend(
+        applied
+            .steps
+            .iter()
+            .map(|(id, kind, label, amount)| PricingStep {
+                sku_id: None,
+                policy_id: Some(*id),
+                kind,
+                label: label.clone(),
+                amount_fen: *amount,
+            }),
+    );
+    let gifts = gift_lines(db, &applied.gifts).await?;
+    let credit = credit::status_of(db, dist.id).await?;
+    let credit_sufficient = credit.prepaid || total <= credit.available_fen;
+    let credit_after = if credit.prepaid {
+        credit.available_fen
+    } else {
+        credit.available_fen - total
+    };
+    let hash = hash_of(&(
+        list.id,
+        list.version,
+        (&out, &gifts, &explain),
+        subtotal,
+        discount,
+        total,
+        credit.prepaid,
+        credit_sufficient,
+        &applied.unacknowledged,
+    ));
+    Ok(Quote {
+        hash,
+        price_list_id: list.id,
+        price_list_version: list.version,
+        lines: out,
+        gifts,
+        subtotal_fen: subtotal,
+        discount_fen: discount,
+        total_fen: total,
+        explain,
+        prepaid: credit.prepaid,
+        credit_available_fen: credit.available_fen,
+        credit_after_fen: credit_after,
+        credit_sufficient,
+        unacknowledged_policy_ids: applied.unacknowledged,
+    })
+}
+
+/// The gift lines the policies add (price 0), with their bands.
+async fn gift_lines<C: ConnectionTrait>(
+    db: &C,
+    gifts: &[(i64, i64, i64)],
+) -> Result<Vec<QuoteLine>, B2bError> {
+    let gift_pairs: Vec<(i64, i32)> = gifts.iter().map(|g| (g.0, 1)).collect();
+    let gift_bands = if gift_pairs.is_empty() {
+        HashMap::new()
+    } else {
+        bands(db, &gift_pairs).await?
+    };
+    Ok(gifts
+        .iter()
+        .map(|(sku_id, units, _)| QuoteLine {
+            sku_id: *sku_id,
+            qty: i32::try_from(*units).unwrap_or(MAX_QTY),
+            list_unit_price_fen: 0,
+            unit_price_fen: 0,
+            line_total_fen: 0,
+            availability: gift_bands.get(sku_id).copied().unwrap_or(Availability::Out),
+        })
+        .collect())
+}
+
+/// Every SKU on the list, at least its MOQ, in whole cases: (SKU, case size) pairs.
+fn check_quantities(
+    qty: &BTreeMap<i64, i64>,
+    items: &HashMap<i64, price_list_item::Model>,
+) -> Result<Vec<(i64, i32)>, B2bError> {
+    let mut pairs = Vec::with_capacity(qty.len());
+    for (sku_id, n) in qty {
+        let item = items.get(sku_id).ok_or(B2bError::NotOnPriceList(*sku_id))?;
+        if *n < i64::from(item.moq) {
+            return Err(B2bError::BelowMoq {
+                sku_id: *sku_id,
+                moq: item.moq,
+            });
+        }
+        if n % i64::from(item.case_size) != 0 {
+            return Err(B2bError::NotWholeCases {
+                sku_id: *sku_id,
+                case_size: item.case_size,
+            });
+        }
+        pairs.push((*sku_id, item.case_size));
+    }
+    Ok(pairs)
+}
+
+fn hash_of(value: &impl serde::Serialize) -> String {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
