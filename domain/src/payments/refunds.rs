@@ -76,6 +76,16 @@ pub async fn refund_order(
     let now = app.clock.now();
     let refund_no = format!("F{}", &orders::new_order_no(now)[1..]);
     let txn = db::begin_write(&app.db).await?;
+    // The order's row is locked first: refunds of one order are split between the tenders one
+    // at a time (see `stored_value::wechat_share`).
+    order::Entity::update_many()
+        .col_expr(
+            order::Column::UpdatedAt,
+            Expr::col(order::Column::UpdatedAt),
+        )
+        .filter(order::Column::Id.eq(order_id))
+        .exec(&txn)
+        .await?;
     let (amount, claimed) = orders::claim_refund_units(&txn, order_id, lines.as_deref()).await?;
     let created = refund::ActiveModel {
         order_id: Set(order_id),
@@ -94,12 +104,11 @@ pub async fn refund_order(
     }
     .insert(&txn)
     .await?;
-    txn.commit().await?;
-
     // The balance part of an order goes back to the balance first (when the refund settles);
     // WeChat Pay refunds the rest of what it was paid.
     let (wechat_fen, wechat_total) =
-        crate::stored_value::wechat_share(&app.db, &row, amount).await?;
+        crate::stored_value::wechat_share(&txn, &row, amount, created.id).await?;
+    txn.commit().await?;
     if row.payment_method == Some(PaymentMethod::Wechat) && wechat_fen > 0 {
         let paid_by_wechat = order::Model {
             total_fen: wechat_total,

@@ -206,19 +206,36 @@ pub async fn give_back_on_refund<C: ConnectionTrait>(
 }
 
 /// How a refund of `amount_fen` splits: (the part WeChat Pay refunds, what WeChat Pay was paid
-/// of the order). The balance part is refunded first.
+/// of the order). The balance part is refunded first. Refunds of the order still processing
+/// (other than `this_refund_id`) are counted as taking the balance part first too: called in
+/// the refund's claim transaction with the order row locked, two partial refunds at once then
+/// split the order between the tenders exactly instead of both counting the same balance part.
 pub async fn wechat_share<C: ConnectionTrait>(
     db: &C,
     order: &entities::order::Model,
     amount_fen: i64,
+    this_refund_id: i64,
 ) -> Result<(i64, i64), sea_orm::DbErr> {
+    use entities::refund;
     let Some(part) = order_balance_payment::Entity::find_by_id(order.id)
         .one(db)
         .await?
     else {
         return Ok((amount_fen, order.total_fen));
     };
-    let left = part.total_fen() - part.refunded_principal_fen - part.refunded_bonus_fen;
+    let processing: i64 = refund::Entity::find()
+        .filter(refund::Column::OrderId.eq(order.id))
+        .filter(refund::Column::Status.eq(entities::refund::RefundStatus::Processing))
+        .filter(refund::Column::Id.ne(this_refund_id))
+        .all(db)
+        .await?
+        .iter()
+        .map(|r| r.amount_fen)
+        .sum();
+    let left = std::cmp::max(
+        part.total_fen() - part.refunded_principal_fen - part.refunded_bonus_fen - processing,
+        0,
+    );
     let to_balance = std::cmp::min(left, amount_fen);
     Ok((amount_fen - to_balance, order.total_fen - part.total_fen()))
 }

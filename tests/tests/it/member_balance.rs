@@ -404,6 +404,89 @@ async fn a_refund_goes_back_to_each_tender(backend: Backend) {
     ledger_matches(&app).await;
 }
 
+/// Two partial refunds of one order paid half by balance and half by WeChat Pay, at once: the
+/// refunds are split between the tenders one after the other, so the balance gets back exactly
+/// what it paid and WeChat Pay refunds exactly what it was paid (neither refund counts the
+/// balance part the other one takes).
+async fn parallel_partial_refunds_split_the_tenders_exactly(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let cat = fixtures::catalog(&app, 5).await;
+    let hq = app.login_staff("hq-demo").await;
+    let ba = app.login_staff("ba-demo").await;
+    let (me, member_id) = app.login_member("wendy").await;
+    let input = json!({ "lines": [
+        { "skuId": cat.serum_sku.to_string(), "quantity": 1 },
+        { "skuId": cat.cream_sku.to_string(), "quantity": 1 },
+    ], "pickupStoreId": cat.store_id.to_string() });
+    let order = me.ok(PLACE, json!({ "i": input, "k": key() })).await["placeOrder"].clone();
+    let total = order["totalFen"].as_i64().unwrap();
+    let (half, quarter) = (total / 2, total / 4);
+    assert_eq!(half, 2 * quarter, "the order divides by four");
+    let p = plan(&hq, "R", quarter, quarter, Some(30)).await;
+    counter_top_up(
+        &ba,
+        &member_id,
+        json!({ "planId": p["id"], "tender": "WECHAT" }),
+    )
+    .await;
+    me.ok(PAY_BALANCE, json!({ "id": order["id"], "a": half }))
+        .await;
+    me.ok(
+        "mutation($id: ID!) { payOrder(orderId: $id) { package } }",
+        json!({ "id": order["id"] }),
+    )
+    .await;
+    let order_no = order["orderNo"].as_str().unwrap().to_owned();
+    app.wechat.pay(&order_no).await.unwrap();
+    eventually(10, "the WeChat part paid", || async {
+        me.ok(
+            "query($id: ID!) { order(id: $id) { status } }",
+            json!({ "id": order["id"] }),
+        )
+        .await["order"]["status"]
+            == "PAID"
+    })
+    .await;
+    let line_ids: Vec<Value> = me
+        .ok(
+            "query($id: ID!) { order(id: $id) { lines { id } } }",
+            json!({ "id": order["id"] }),
+        )
+        .await["order"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].clone())
+        .collect();
+    assert_eq!(line_ids.len(), 2);
+    let refund = "mutation($id: ID!, $l: [RefundLineInput!]) { refundOrder(orderId: $id, lines: $l) { amountFen } }";
+    let (a, b) = tokio::join!(
+        hq.ok(
+            refund,
+            json!({ "id": order["id"], "l": [{ "lineId": line_ids[0], "quantity": 1 }] })
+        ),
+        hq.ok(
+            refund,
+            json!({ "id": order["id"], "l": [{ "lineId": line_ids[1], "quantity": 1 }] })
+        ),
+    );
+    assert_eq!(
+        a["refundOrder"]["amountFen"].as_i64().unwrap()
+            + b["refundOrder"]["amountFen"].as_i64().unwrap(),
+        total
+    );
+    eventually(10, "both refunds settled", || async {
+        balance(&me).await == (quarter.to_string(), quarter.to_string())
+    })
+    .await;
+    assert_eq!(
+        app.wechat.trade_state(&order_no).as_deref(),
+        Some("REFUND"),
+        "WeChat Pay refunded exactly what it was paid, no less"
+    );
+    ledger_matches(&app).await;
+}
+
 async fn a_counter_sale_paid_by_balance(backend: Backend) {
     let app = TestApp::start(backend).await;
     let cat = fixtures::catalog(&app, 5).await;
@@ -533,6 +616,7 @@ on_both_backends!(
     an_online_top_up_is_credited_once,
     parallel_spends_never_overdraw,
     a_refund_goes_back_to_each_tender,
+    parallel_partial_refunds_split_the_tenders_exactly,
     a_counter_sale_paid_by_balance,
     bonus_expires_principal_never,
 );
