@@ -105,9 +105,15 @@ impl<S: Executor> GraphqlEndpoint<S> {
             .get(header::AUTHORIZATION)
             .map(|v| bearer_token(v).map(str::to_owned));
         if crate::media::is_multipart(&req) {
-            return self
+            let response = self
                 .handle_upload(req, started, locale, meta, authorization)
                 .await;
+            // Refusals come before or while the body is read.
+            return if response.status().is_success() {
+                response
+            } else {
+                closing(response)
+            };
         }
         let body = match req
             .into_body()
@@ -117,12 +123,12 @@ impl<S: Executor> GraphqlEndpoint<S> {
             Ok(body) => body,
             Err(poem::error::ReadBodyError::PayloadTooLarge) => {
                 let message = locale.pick("request body too large", "请求体过大");
-                return self.refuse(
+                return closing(self.refuse(
                     started,
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "BODY_TOO_LARGE",
                     message,
-                );
+                ));
             }
             Err(_) => {
                 let message = locale.pick("could not read the request body", "无法读取请求体");
@@ -538,6 +544,16 @@ fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response 
 }
 
 /// A request refused before GraphQL runs, as bad input; `message` in the request's language.
+/// An answer sent before the request body was read whole: the client may still be sending it,
+/// so the connection closes after the answer. A keep-alive client would otherwise put the
+/// connection back in its pool and its next request fail on a connection the server drops.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 fn error_response(status: StatusCode, reason: &str, message: &str) -> Response {
     error_response_code(status, ErrorCode::BadUserInput, reason, message)
 }
