@@ -71,7 +71,19 @@ async fn upload(
     }
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    let closes = resp
+        .headers()
+        .get("connection")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+    let body = resp.json().await.unwrap_or(Value::Null);
+    // A refusal answered before the body is read whole closes the connection, so a keep-alive
+    // client never reuses one the server drops; an accepted upload keeps it.
+    assert_eq!(
+        closes,
+        status != 200,
+        "Connection: close on status {status}"
+    );
+    (status, body)
 }
 
 fn reason(body: &Value) -> (&str, &str) {

@@ -338,6 +338,28 @@ async fn parallel_spends_never_overdraw(backend: Backend) {
     ledger_matches(&app).await;
 }
 
+/// Pays what the balance left of `order` through the fake WeChat Pay and waits for PAID;
+/// returns the order number.
+async fn pay_the_rest_by_wechat(app: &TestApp, me: &Gql, order: &Value) -> String {
+    me.ok(
+        "mutation($id: ID!) { payOrder(orderId: $id) { package } }",
+        json!({ "id": order["id"] }),
+    )
+    .await;
+    let order_no = order["orderNo"].as_str().unwrap().to_owned();
+    app.wechat.pay(&order_no).await.unwrap();
+    eventually(10, "the WeChat part paid", || async {
+        me.ok(
+            "query($id: ID!) { order(id: $id) { status } }",
+            json!({ "id": order["id"] }),
+        )
+        .await["order"]["status"]
+            == "PAID"
+    })
+    .await;
+    order_no
+}
+
 async fn a_refund_goes_back_to_each_tender(backend: Backend) {
     let app = TestApp::start(backend).await;
     let cat = fixtures::catalog(&app, 5).await;
@@ -369,22 +391,7 @@ async fn a_refund_goes_back_to_each_tender(backend: Backend) {
         "BAD_USER_INPUT",
         "once per order"
     );
-    me.ok(
-        "mutation($id: ID!) { payOrder(orderId: $id) { package } }",
-        json!({ "id": order["id"] }),
-    )
-    .await;
-    let order_no = order["orderNo"].as_str().unwrap().to_owned();
-    app.wechat.pay(&order_no).await.unwrap();
-    eventually(10, "the WeChat part paid", || async {
-        me.ok(
-            "query($id: ID!) { order(id: $id) { status } }",
-            json!({ "id": order["id"] }),
-        )
-        .await["order"]["status"]
-            == "PAID"
-    })
-    .await;
+    let order_no = pay_the_rest_by_wechat(&app, &me, &order).await;
     let refund = "mutation($id: ID!) { refundOrder(orderId: $id) { status amountFen } }";
     let data = hq.ok(refund, json!({ "id": order["id"] })).await;
     assert_eq!(data["refundOrder"]["amountFen"], total);
@@ -431,22 +438,7 @@ async fn parallel_partial_refunds_split_the_tenders_exactly(backend: Backend) {
     .await;
     me.ok(PAY_BALANCE, json!({ "id": order["id"], "a": half }))
         .await;
-    me.ok(
-        "mutation($id: ID!) { payOrder(orderId: $id) { package } }",
-        json!({ "id": order["id"] }),
-    )
-    .await;
-    let order_no = order["orderNo"].as_str().unwrap().to_owned();
-    app.wechat.pay(&order_no).await.unwrap();
-    eventually(10, "the WeChat part paid", || async {
-        me.ok(
-            "query($id: ID!) { order(id: $id) { status } }",
-            json!({ "id": order["id"] }),
-        )
-        .await["order"]["status"]
-            == "PAID"
-    })
-    .await;
+    let order_no = pay_the_rest_by_wechat(&app, &me, &order).await;
     let line_ids: Vec<Value> = me
         .ok(
             "query($id: ID!) { order(id: $id) { lines { id } } }",
