@@ -19,6 +19,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, handle
 use tracing::Instrument;
 
 use crate::metrics::{ANONYMOUS_OPERATION, Metrics, operation_label};
+use crate::response_cache::{Kept, ResponseCache, ResponseKey};
 
 /// How the HTTP layer behaves; derived from configuration.
 #[derive(Debug, Clone)]
@@ -64,6 +65,8 @@ struct GraphqlEndpoint<S> {
     app: Arc<AppState>,
     options: Arc<HttpOptions>,
     metrics: Metrics,
+    /// Kept answers to anonymous catalog reads (the consumer endpoint only).
+    responses: Option<ResponseCache>,
 }
 
 /// The token of an `Authorization` header: `None` when there is no usable bearer token in it.
@@ -135,6 +138,23 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 return self.refuse(started, StatusCode::BAD_REQUEST, "BODY_UNREADABLE", message);
             }
         };
+        let kept_key = self.responses.as_ref().and_then(|_| {
+            let generation = self.app.caches.listings.generation();
+            ResponseCache::key(generation, authorization.is_none(), locale, &body)
+        });
+        if let (Some(cache), Some(key)) = (&self.responses, &kept_key)
+            && let Some(kept) = cache.get(key).await
+        {
+            self.metrics.observe_operation(
+                self.audience.as_str(),
+                kept.label,
+                &[],
+                started.elapsed(),
+            );
+            return Response::builder()
+                .content_type("application/json")
+                .body(kept.json);
+        }
         let batch: BatchRequest = match serde_json::from_slice(&body) {
             Ok(batch) => batch,
             Err(_) => {
@@ -160,7 +180,18 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 }
             },
         };
-        self.execute(batch, principal, meta, locale, started).await
+        let keep = match (&batch, kept_key) {
+            (BatchRequest::Single(request), Some(key)) => crate::response_cache::cacheable(request)
+                .map(|name| {
+                    (
+                        key,
+                        operation_label(self.audience.as_str(), name.as_deref()),
+                    )
+                }),
+            _ => None,
+        };
+        self.execute_keeping(batch, principal, meta, locale, started, keep)
+            .await
     }
 
     /// Runs a parsed request (JSON or multipart) for an authenticated caller (or none).
@@ -171,6 +202,20 @@ impl<S: Executor> GraphqlEndpoint<S> {
         meta: RequestMeta,
         locale: Locale,
         started: Instant,
+    ) -> Response {
+        self.execute_keeping(batch, principal, meta, locale, started, None)
+            .await
+    }
+
+    /// Runs a parsed request; with `keep`, an answer without errors is kept under that key.
+    async fn execute_keeping(
+        &self,
+        batch: BatchRequest,
+        principal: Option<login::Authenticated>,
+        meta: RequestMeta,
+        locale: Locale,
+        started: Instant,
+        keep: Option<(ResponseKey, String)>,
     ) -> Response {
         let (single, requests) = match batch {
             BatchRequest::Single(r) => (true, vec![r]),
@@ -218,10 +263,28 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 BatchResponse::Batch(responses)
             }
         };
+        let keep = match &response {
+            BatchResponse::Single(r) if r.errors.is_empty() => keep,
+            _ => None,
+        };
         match serde_json::to_vec(&response) {
-            Ok(json) => Response::builder()
-                .content_type("application/json")
-                .body(json),
+            Ok(json) => {
+                let json = bytes::Bytes::from(json);
+                if let (Some(cache), Some((key, label))) = (&self.responses, keep) {
+                    cache
+                        .keep(
+                            key,
+                            Kept {
+                                json: json.clone(),
+                                label,
+                            },
+                        )
+                        .await;
+                }
+                Response::builder()
+                    .content_type("application/json")
+                    .body(json)
+            }
             Err(_) => error_response_code(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::Internal,
@@ -707,6 +770,7 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
         app: state.clone(),
         options: options.clone(),
         metrics: metrics.clone(),
+        responses: Some(ResponseCache::default()),
     };
     let staff = GraphqlEndpoint {
         schema: graphql_schema::staff_schema(state.clone(), &options.limits),
@@ -714,6 +778,7 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
         app: state.clone(),
         options: options.clone(),
         metrics: metrics.clone(),
+        responses: None,
     };
     let distributor = GraphqlEndpoint {
         schema: graphql_schema::distributor_schema(state.clone(), &options.limits),
@@ -721,6 +786,7 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
         app: state.clone(),
         options: options.clone(),
         metrics: metrics.clone(),
+        responses: None,
     };
     let observe_metrics = metrics.clone();
     let mut route = Route::new();

@@ -14,6 +14,7 @@ pub mod http;
 pub mod media;
 pub mod members_export;
 pub mod metrics;
+pub mod response_cache;
 pub mod telemetry;
 pub mod worker;
 
@@ -51,8 +52,12 @@ pub use crate::worker::run_worker;
 /// the last commits but never corrupts the file; deployments that cannot accept that run on
 /// PostgreSQL.
 ///
-/// When PostgreSQL restarts, every pooled connection dies with it: each is pinged before it is
-/// handed out (a dead one is dropped and a new one opened), and a caller waiting for a
+/// When PostgreSQL restarts, every pooled connection dies with it: a connection idle for a second
+/// or more is pinged before it is handed out (a dead one is dropped and a new one opened); a busy
+/// one that died is found by the statement that fails (answered UNAVAILABLE) and by the ping
+/// sqlx makes when it is returned, and is dropped then. Pinging busy connections on every
+/// acquire cost one round trip per statement outside a transaction (a fifth of a scan's round
+/// trips; see docs/performance.md). A caller waiting for a
 /// connection retries the connect with a back-off of at most a fifth of its time-out, so the pool
 /// is serving again within about a second of the database's return. Until then callers get
 /// UNAVAILABLE (see `domain::platform::error::db_error_code`).
@@ -66,7 +71,7 @@ pub async fn connect_database(
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
-        .test_before_acquire(true)
+        .test_before_acquire_if_idle_for(Duration::from_secs(1))
         // Connections are renewed now and then, so none outlives a failover for long.
         .idle_timeout(Duration::from_secs(60))
         .max_lifetime(Duration::from_secs(30 * 60))

@@ -702,15 +702,22 @@ pub struct ListingKey {
 /// concurrent misses for one page share a single load.
 pub struct ListingCache {
     pages: moka::future::Cache<ListingKey, std::sync::Arc<Listing>>,
+    /// The catalog version of this process: bumped by every catalog write, so caches of what
+    /// was built from the catalog (the API's anonymous responses) key on it.
+    generation: std::sync::atomic::AtomicU64,
 }
+
+/// How old a listing page may be when it is shown.
+pub const LISTING_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Default for ListingCache {
     fn default() -> Self {
         Self {
             pages: moka::future::Cache::builder()
                 .max_capacity(10_000)
-                .time_to_live(std::time::Duration::from_secs(2))
+                .time_to_live(LISTING_TTL)
                 .build(),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -719,6 +726,13 @@ impl ListingCache {
     /// Catalog writes in this process show at once; other replicas within the time to live.
     pub fn invalidate(&self) {
         self.pages.invalidate_all();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The catalog version of this process (see [`ListingCache::invalidate`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 

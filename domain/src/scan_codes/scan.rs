@@ -192,29 +192,40 @@ fn event(f: EventFacts<'_>) -> scan_event::ActiveModel {
     }
 }
 
-/// A member scans a pack code. The first valid scan redeems it and grants the gift in the same
-/// transaction; later ones answer "already redeemed" with when and where it was first scanned.
-#[tracing::instrument(skip_all, err, fields(member_id = who.member_id))]
-pub async fn scan(
+/// What the reads of a scan found, before anything is written.
+enum Lookup {
+    /// A well-formed code that is not one of ours (forged, or past its batch's count).
+    Unknown,
+    Found(Box<Found>),
+}
+
+struct Found {
+    batch: scan_code_batch::Model,
+    serial: i64,
+    gift: Gift,
+    region: Option<ScanPlace>,
+    /// The code's redemption, when it was redeemed before this scan looked.
+    existing: Option<scan_redemption::Model>,
+}
+
+/// Everything a scan needs to read: the code, its batch (cached per replica), the region and
+/// whether the code was redeemed already. Reads only; refusals that need no count (malformed,
+/// inactive, not yet valid, ended) are answered here.
+async fn look_up(
     app: &AppState,
-    who: &MemberPrincipal,
-    meta: &RequestMeta,
-    input: ScanInput,
-) -> Result<ScanOutcome, ScanError> {
-    check_throttle(app, who, meta).await?;
-    let (batch_id, serial) = match app.settings.scan.key.decode(&input.code) {
+    member_id: i64,
+    code: &str,
+    region: Option<ScanRegion>,
+) -> Result<Lookup, ScanError> {
+    let (batch_id, serial) = match app.settings.scan.key.decode(code) {
         Ok(v) => (i64::from(v.0), i64::from(v.1)),
         Err(CodeError::Malformed) => return Err(ScanError::Malformed),
-        Err(CodeError::Forged) => {
-            note_unknown(app, who, meta).await?;
-            return Err(ScanError::UnknownCode);
-        }
+        Err(CodeError::Forged) => return Ok(Lookup::Unknown),
     };
-    let stated = input.region.map(normalise_region).transpose()?;
+    let stated = region.map(normalise_region).transpose()?;
     let cached = cached_batch(app, batch_id).await?;
     let Some(batch) = cached.as_ref().as_ref().filter(|b| serial < b.code_count) else {
-        note_unknown(app, who, meta).await?;
-        return Err(ScanError::UnknownCode);
+        return Ok(Lookup::Unknown);
     };
     let now = app.clock.now();
     if !batch.active {
@@ -227,54 +238,91 @@ pub async fn scan(
         return Err(ScanError::Expired);
     }
     let gift = Gift::from_row(batch)?;
-    let region = region_for(app, who.member_id, stated).await?;
-    let existing = scan_redemption::Entity::find()
+    let find_existing = scan_redemption::Entity::find()
         .filter(scan_redemption::Column::BatchId.eq(batch_id))
         .filter(scan_redemption::Column::Serial.eq(serial))
-        .one(&app.db)
-        .await?;
-    if existing.is_none()
-        && let Some(outcome) = redeem(
-            app,
-            who,
-            Claim {
-                batch,
+        .one(&app.db);
+    // Two independent reads: one waits for the slower, not for both in turn.
+    let (region, existing) = tokio::try_join!(region_for(app, member_id, stated), async {
+        find_existing.await.map_err(ScanError::from)
+    })?;
+    Ok(Lookup::Found(Box::new(Found {
+        batch: batch.clone(),
+        serial,
+        gift,
+        region,
+        existing,
+    })))
+}
+
+/// A member scans a pack code. The first valid scan redeems it and grants the gift in the same
+/// transaction; later ones answer "already redeemed" with when and where it was first scanned,
+/// from reads and one event row, without a write transaction.
+///
+/// The throttle (key-value store) and the look-up (reads only) run at once, so a scan waits for
+/// the slower of the two rather than their sum; nothing is counted or written before the
+/// throttle has let the scan through, and its refusal comes first, as before.
+#[tracing::instrument(skip_all, err, fields(member_id = who.member_id))]
+pub async fn scan(
+    app: &AppState,
+    who: &MemberPrincipal,
+    meta: &RequestMeta,
+    input: ScanInput,
+) -> Result<ScanOutcome, ScanError> {
+    let ScanInput {
+        code,
+        survey,
+        region,
+    } = input;
+    let (throttled, looked) = tokio::join!(
+        check_throttle(app, who, meta),
+        look_up(app, who.member_id, &code, region)
+    );
+    throttled?;
+    let found = match looked? {
+        Lookup::Unknown => {
+            note_unknown(app, who, meta).await?;
+            return Err(ScanError::UnknownCode);
+        }
+        Lookup::Found(found) => *found,
+    };
+    let Found {
+        batch,
+        serial,
+        gift,
+        region,
+        existing,
+    } = found;
+    let first = match existing {
+        Some(first) => first,
+        None => {
+            let claim = Claim {
+                batch: &batch,
                 serial,
                 region: region.as_ref(),
                 gift: gift.clone(),
-            },
-            &input.survey,
-        )
-        .await?
-    {
-        return Ok(outcome);
-    }
-    // Redeemed before (or just now by a concurrent scan): a genuineness answer.
-    let first = match existing {
-        Some(r) => r,
-        None => scan_redemption::Entity::find()
-            .filter(scan_redemption::Column::BatchId.eq(batch_id))
-            .filter(scan_redemption::Column::Serial.eq(serial))
-            .one(&app.db)
-            .await?
-            .ok_or_else(|| {
-                ScanError::Store(StoreError::Db(sea_orm::DbErr::RecordNotFound(
-                    "redemption vanished".into(),
-                )))
-            })?,
+            };
+            match redeem(app, who, claim, &survey).await? {
+                Claimed::Redeemed(outcome) => return Ok(*outcome),
+                // Redeemed just now by a concurrent scan: a genuineness answer.
+                Claimed::Before(first) => *first,
+            }
+        }
     };
+    let now = app.clock.now();
     let mine = first.member_id == who.member_id;
     let (outcome, flag) = if mine {
         (ScanEventOutcome::Repeat, None)
     } else {
         (ScanEventOutcome::OtherMember, Some(ScanFlag::OtherMember))
     };
+    // One statement on its own (no transaction to open or commit): the scan is kept for insight.
     scan_event::Entity::insert(event(EventFacts {
-        batch,
+        batch: &batch,
         serial,
         member_id: who.member_id,
         region: region.as_ref(),
-        survey: &input.survey,
+        survey: &survey,
         outcome,
         gifted: false,
         flag,
@@ -284,10 +332,10 @@ pub async fn scan(
     .await?;
     Ok(ScanOutcome {
         status: ScanStatus::AlreadyRedeemed,
-        batch_id,
+        batch_id: batch.id,
         serial,
         sku_id: batch.sku_id,
-        lot: batch.lot.clone(),
+        lot: batch.lot,
         gift,
         voucher_code: if mine { first.voucher_code } else { None },
         first_scanned_at: first.redeemed_at,
@@ -298,6 +346,14 @@ pub async fn scan(
     })
 }
 
+/// What a first scan's claim came to.
+enum Claimed {
+    /// This scan redeemed the code.
+    Redeemed(Box<ScanOutcome>),
+    /// Another scan redeemed it first (committed before this claim): its redemption.
+    Before(Box<scan_redemption::Model>),
+}
+
 /// What a first scan claims: a code of a batch, where it was scanned, and the batch's gift.
 struct Claim<'a> {
     batch: &'a scan_code_batch::Model,
@@ -306,14 +362,19 @@ struct Claim<'a> {
     gift: Gift,
 }
 
-/// Claims the code and grants the gift in one transaction. None when another scan claimed it
-/// first (nothing written).
+/// Claims the code and grants the gift in one transaction. When another scan claimed it first,
+/// nothing is written and that scan's redemption is answered.
+///
+/// Order inside the transaction: the member's row lock (one member's claims one after the
+/// other, so the daily cap is exact), the claim (the unique (batch, serial) makes it
+/// exactly-once; a scan that lost the race stops here without counting), then the day's count
+/// including this claim, then the gift and the event.
 async fn redeem(
     app: &AppState,
     who: &MemberPrincipal,
     claim: Claim<'_>,
     survey: &Survey,
-) -> Result<Option<ScanOutcome>, ScanError> {
+) -> Result<Claimed, ScanError> {
     let Claim {
         batch,
         serial,
@@ -330,15 +391,6 @@ async fn redeem(
     let txn = db::begin_write(&app.db).await?;
     // One member's gifts are counted one after the other, so the daily cap is exact.
     loyalty::lock_member(&txn, who.member_id).await?;
-    let today = scan_redemption::Entity::find()
-        .filter(scan_redemption::Column::MemberId.eq(who.member_id))
-        .filter(scan_redemption::Column::RedeemedAt.gte(day_start(now)))
-        .count(&txn)
-        .await?;
-    if i64::try_from(today).unwrap_or(i64::MAX) >= app.settings.scan.daily_gift_cap {
-        txn.rollback().await?;
-        return Err(ScanError::DailyCapReached);
-    }
     let redemption = scan_redemption::ActiveModel {
         batch_id: Set(batch.id),
         serial: Set(serial),
@@ -358,8 +410,21 @@ async fn redeem(
         ..Default::default()
     };
     if !claim_code(&txn, redemption).await? {
+        // Claimed first by a scan that has committed (PostgreSQL waited for it at the unique
+        // index; SQLite's writers take turns): read it before letting go.
+        let first = find_redemption(&txn, batch.id, serial).await?;
         txn.rollback().await?;
-        return Ok(None);
+        return Ok(Claimed::Before(Box::new(first)));
+    }
+    // Today's gifts with this one: over the cap, the claim is undone.
+    let today = scan_redemption::Entity::find()
+        .filter(scan_redemption::Column::MemberId.eq(who.member_id))
+        .filter(scan_redemption::Column::RedeemedAt.gte(day_start(now)))
+        .count(&txn)
+        .await?;
+    if i64::try_from(today).unwrap_or(i64::MAX) > app.settings.scan.daily_gift_cap {
+        txn.rollback().await?;
+        return Err(ScanError::DailyCapReached);
     }
     grant_gift(app, &txn, who.member_id, (batch.id, serial), &gift, now).await?;
     scan_event::Entity::insert(event(EventFacts {
@@ -383,7 +448,7 @@ async fn redeem(
             "scan-for-gift: cross-territory scan"
         );
     }
-    Ok(Some(ScanOutcome {
+    Ok(Claimed::Redeemed(Box::new(ScanOutcome {
         status: ScanStatus::Redeemed,
         batch_id: batch.id,
         serial,
@@ -396,7 +461,25 @@ async fn redeem(
         first_city: region.and_then(|r| r.city.clone()),
         first_region_code: region.and_then(|r| r.code).map(|c| c.to_string()),
         redeemed_by_you: true,
-    }))
+    })))
+}
+
+/// The code's redemption, which must exist.
+async fn find_redemption<C: ConnectionTrait>(
+    db: &C,
+    batch_id: i64,
+    serial: i64,
+) -> Result<scan_redemption::Model, ScanError> {
+    scan_redemption::Entity::find()
+        .filter(scan_redemption::Column::BatchId.eq(batch_id))
+        .filter(scan_redemption::Column::Serial.eq(serial))
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            ScanError::Store(StoreError::Db(sea_orm::DbErr::RecordNotFound(
+                "redemption vanished".into(),
+            )))
+        })
 }
 
 /// Writes the redemption row unless the code is redeemed already (the unique (batch, serial)

@@ -14,10 +14,10 @@ fn subjects(who: &MemberPrincipal, meta: &RequestMeta) -> Vec<(ScanSubject, i64)
     s
 }
 
-async fn count_of(app: &AppState, key: &str) -> Result<i64, ScanError> {
+async fn count_of(app: &AppState, key: String) -> Result<i64, ScanError> {
     Ok(app
         .kv
-        .get(key)
+        .get(&key)
         .await?
         .and_then(|raw| String::from_utf8(raw).ok())
         .and_then(|s| s.parse::<i64>().ok())
@@ -36,8 +36,15 @@ pub(super) async fn check_throttle(
     meta: &RequestMeta,
 ) -> Result<(), ScanError> {
     let s = &app.settings.scan;
-    for (subject, factor) in subjects(who, meta) {
-        let unknown = count_of(app, &keys::scan_unknown(subject)).await?;
+    let subjects = subjects(who, meta);
+    // The member's and the device's counters are read at once (one round trip's wait, not two).
+    let counts = futures::future::try_join_all(
+        subjects
+            .iter()
+            .map(|(subject, _)| count_of(app, keys::scan_unknown(*subject))),
+    )
+    .await?;
+    for ((_, factor), unknown) in subjects.iter().zip(counts) {
         if unknown >= BLOCKED {
             return Err(ScanError::Blocked);
         }

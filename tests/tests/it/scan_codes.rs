@@ -881,6 +881,73 @@ async fn unknown_stored_gift_kind_is_an_error(backend: Backend) {
     assert_eq!(code_of(&listed).as_deref(), Some("INTERNAL"), "{listed}");
 }
 
+/// The statements a scan costs (issue 19): a repeat scan reads the redemption and keeps its
+/// event, two statements and no transaction; a first scan (points gift, stated region) six
+/// (the read, the member lock, the claim, the day's count, the points entry, the event) plus
+/// its BEGIN and COMMIT. Counted with the database's statement callback.
+async fn statements_per_scan(backend: Backend) {
+    let counter = Arc::new(AtomicUsize::new(0));
+    let app = TestApp::builder(backend)
+        .count_queries(counter.clone())
+        .start()
+        .await;
+    let cat = fixtures::catalog(&app, 0).await;
+    let hq = fixtures::staff_principal(&app, "hq-demo").await;
+    let batch = scan::create_batch(&app.state, &hq, batch_input(&cat, 10, Gift::Points(5)))
+        .await
+        .unwrap();
+    let ids = make_members(&app, 2, "stmts", None).await;
+    let region = Some(("上海市", "上海市"));
+    // Warm the per-replica batch cache (one read per batch and replica).
+    let warm = scan_as(
+        &app.state,
+        ids[0],
+        &code(&app, batch.id, 9),
+        Default::default(),
+        region,
+    )
+    .await
+    .unwrap();
+    assert_eq!(warm.status, ScanStatus::Redeemed);
+
+    counter.store(0, Ordering::SeqCst);
+    let first = scan_as(
+        &app.state,
+        ids[0],
+        &code(&app, batch.id, 0),
+        Default::default(),
+        region,
+    )
+    .await
+    .unwrap();
+    let first_statements = counter.load(Ordering::SeqCst);
+    assert_eq!(first.status, ScanStatus::Redeemed);
+
+    counter.store(0, Ordering::SeqCst);
+    let repeat = scan_as(
+        &app.state,
+        ids[1],
+        &code(&app, batch.id, 0),
+        Default::default(),
+        region,
+    )
+    .await
+    .unwrap();
+    let repeat_statements = counter.load(Ordering::SeqCst);
+    assert_eq!(repeat.status, ScanStatus::AlreadyRedeemed);
+    eprintln!("statements: first scan {first_statements}, repeat scan {repeat_statements}");
+    assert_eq!(
+        repeat_statements, 2,
+        "a repeat scan: the read and the event"
+    );
+    assert!(
+        first_statements <= 8,
+        "a first scan ran {first_statements} statements"
+    );
+    let (redemptions, events, gifts) = counts(&app).await;
+    assert_eq!((redemptions, events, gifts), (2, 3, 2));
+}
+
 on_both_backends!(
     scan_for_gift_end_to_end,
     bad_codes_answer_clearly_and_change_nothing,
@@ -889,4 +956,5 @@ on_both_backends!(
     distributor_insight_is_deidentified_and_scoped,
     daily_gift_cap,
     unknown_stored_gift_kind_is_an_error,
+    statements_per_scan,
 );
