@@ -98,6 +98,11 @@ pub fn cacheable(request: &async_graphql::Request) -> Option<Option<String>> {
     let (name, operation) = match (&doc.operations, request.operation_name.as_deref()) {
         (DocumentOperations::Single(op), name) => (name.map(str::to_owned), op),
         (DocumentOperations::Multiple(ops), Some(name)) => (Some(name.to_owned()), ops.get(name)?),
+        // One named operation and no name asked for: that one (as GraphQL executes it).
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            let (name, op) = ops.iter().next()?;
+            (Some(name.to_string()), op)
+        }
         (DocumentOperations::Multiple(_), None) => return None,
     };
     if operation.node.ty != OperationType::Query {
