@@ -12,6 +12,7 @@ mod booking_stored_values;
 mod campaigns;
 mod campaigns_stored_values;
 mod catalog;
+mod commission;
 mod contract;
 mod coupons;
 mod demo;
