@@ -343,13 +343,19 @@ impl StaffCommissionQuery {
     ) -> ApiResult<CommissionStatement> {
         let staff = staff(ctx).await?;
         let id = parse_id(&staff_id)?;
-        Ok(commission::commission_statement(app(ctx), staff, id, &month)
-            .await?
-            .into())
+        Ok(
+            commission::commission_statement(app(ctx), staff, id, &month)
+                .await?
+                .into(),
+        )
     }
 
     /// The caller's own statement for a month.
-    async fn my_commission(&self, ctx: &Context<'_>, month: String) -> ApiResult<CommissionStatement> {
+    async fn my_commission(
+        &self,
+        ctx: &Context<'_>,
+        month: String,
+    ) -> ApiResult<CommissionStatement> {
         let staff = staff(ctx).await?;
         Ok(commission::my_commission(app(ctx), staff, &month)
             .await?
@@ -438,8 +444,10 @@ impl StaffCommissionMutation {
     ) -> ApiResult<CommissionMonth> {
         let staff = staff(ctx).await?;
         let id = parse_id(&store_id)?;
-        Ok(commission::lock_commission_month(app(ctx), staff, &month, id)
-            .await?
-            .into())
+        Ok(
+            commission::lock_commission_month(app(ctx), staff, &month, id)
+                .await?
+                .into(),
+        )
     }
 }

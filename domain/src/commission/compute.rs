@@ -123,7 +123,11 @@ fn base_zh(b: CommissionBase) -> &'static str {
 
 /// Who earns on an item, and which share: the designated BA and the one who served when they
 /// differ and both work at the store; otherwise the one of them who does, whole.
-fn recipients(plan: &Plan, item: &Item, people: &BTreeMap<i64, &Person>) -> Vec<(i64, i32, SplitRole)> {
+fn recipients(
+    plan: &Plan,
+    item: &Item,
+    people: &BTreeMap<i64, &Person>,
+) -> Vec<(i64, i32, SplitRole)> {
     let here = |id: Option<i64>| id.filter(|i| people.contains_key(i));
     match (here(item.designated), here(item.served)) {
         (Some(d), Some(s)) if d != s => [
@@ -183,14 +187,8 @@ fn base_of(rule: &Rule, item: &Item) -> i64 {
 }
 
 /// The lines one rule gives one BA, in the order things happened.
-fn rule_lines(
-    plan: &Plan,
-    rule: &Rule,
-    mine: &[(&Item, i32, SplitRole)],
-    out: &mut Vec<Pending>,
-) {
-    let credited =
-        |item: &Item, share: i32| i128::from(base_of(rule, item)) * i128::from(share);
+fn rule_lines(plan: &Plan, rule: &Rule, mine: &[(&Item, i32, SplitRole)], out: &mut Vec<Pending>) {
+    let credited = |item: &Item, share: i32| i128::from(base_of(rule, item)) * i128::from(share);
     let month_base: i128 = mine.iter().map(|(i, s, _)| credited(i, *s)).sum();
     let whole_rate = match (rule.method, plan.tier_mode) {
         (CommissionMethod::Flat, _) => Some(rule.rate_bp.unwrap_or(0)),
@@ -222,7 +220,11 @@ fn rule_lines(
             running = to;
             let (lo, hi) = (from.min(to), from.max(to));
             let first = bracket_at(&rule.brackets, lo);
-            let last = if hi > lo { bracket_at(&rule.brackets, hi - 1) } else { first };
+            let last = if hi > lo {
+                bracket_at(&rule.brackets, hi - 1)
+            } else {
+                first
+            };
             let rate = (first == last).then(|| rate_of(&rule.brackets, first));
             let rates = match rate {
                 Some(r) => pct(r),
@@ -238,7 +240,11 @@ fn rule_lines(
                 yuan(i64::try_from(to / i128::from(WHOLE)).unwrap_or(0)),
                 rates
             );
-            (marginal(&rule.brackets, to) - marginal(&rule.brackets, from), rate, how)
+            (
+                marginal(&rule.brackets, to) - marginal(&rule.brackets, from),
+                rate,
+                how,
+            )
         };
         let share_note = match split {
             SplitRole::Sole => String::new(),
@@ -378,8 +384,14 @@ mod tests {
     #[test]
     fn marginal_brackets_add_each_part_at_its_rate() {
         let b = [
-            Bracket { from_fen: 0, rate_bp: 300 },
-            Bracket { from_fen: 1_000_000, rate_bp: 500 },
+            Bracket {
+                from_fen: 0,
+                rate_bp: 300,
+            },
+            Bracket {
+                from_fen: 1_000_000,
+                rate_bp: 500,
+            },
         ];
         // ¥15,000: ¥10,000 at 3% + ¥5,000 at 5% = ¥550.
         let c = marginal(&b, 1_500_000 * 10_000);

@@ -100,7 +100,9 @@ pub(super) async fn items<C: ConnectionTrait>(
         .map(|f| {
             let sale_month = month_of(f.sale_date);
             let (kind, locked_month) = match f.event {
-                SalesEvent::Refund if sale_month.as_str() != month && locked.contains(&sale_month) => {
+                SalesEvent::Refund
+                    if sale_month.as_str() != month && locked.contains(&sale_month) =>
+                {
                     (CommissionLineKind::Adjustment, Some(sale_month))
                 }
                 SalesEvent::Refund => (CommissionLineKind::Clawback, None),

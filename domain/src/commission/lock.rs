@@ -10,13 +10,13 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::preview::compute_month;
-use super::{
-    CommissionError, Line, Month, StatementStatus, gather, invalid, month_bounds, plans,
-};
+use super::{CommissionError, Line, Month, StatementStatus, gather, invalid, month_bounds, plans};
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
 use crate::sales::business_date;
-use entities::{commission_line, commission_month, commission_plan, commission_statement, staff_account};
+use entities::{
+    commission_line, commission_month, commission_plan, commission_statement, staff_account,
+};
 
 /// Rows per insert statement (well under SQLite's bound-parameter limit).
 const CHUNK: usize = 400;

@@ -2,7 +2,9 @@
 //! in force from a month. A version never changes a locked month: it must start after every
 //! month already locked in its scope. Bad input stores nothing.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 use super::{CommissionError, Plan, Rule, invalid, month_bounds};
 use crate::AppState;
@@ -65,7 +67,11 @@ fn check_rule(rule: &RuleInput) -> Result<(), CommissionError> {
             if rule.brackets[0].from_fen != 0 {
                 return Err(invalid("the first bracket starts at 0"));
             }
-            if rule.brackets.windows(2).any(|w| w[1].from_fen <= w[0].from_fen) {
+            if rule
+                .brackets
+                .windows(2)
+                .any(|w| w[1].from_fen <= w[0].from_fen)
+            {
                 return Err(invalid("brackets start in ascending order"));
             }
             if rule.brackets.iter().any(|b| !rate_ok(b.rate_bp)) {
@@ -244,4 +250,3 @@ pub(super) async fn plan_in_force<C: sea_orm::ConnectionTrait>(
     }
     Err(CommissionError::NotFound("commission plan"))
 }
-

@@ -40,9 +40,7 @@ pub(super) fn commission(e: &CommissionError) -> Option<Text> {
             "COMMISSION_MONTH_LOCKED",
             format!("{m} 的提成已锁定，不能再修改"),
         ),
-        CommissionError::VersionRace => {
-            t("COMMISSION_PLAN_RACE", "另一个方案版本刚刚写入，请重试")
-        }
+        CommissionError::VersionRace => t("COMMISSION_PLAN_RACE", "另一个方案版本刚刚写入，请重试"),
         CommissionError::Auth(e) => auth(e),
         CommissionError::Store(_) => None,
         _ => None,

@@ -14,9 +14,11 @@ use domain::auth::{StaffPrincipal, StaffRole};
 use domain::commission;
 use domain::orders::{self, LineInput, PaymentMethod};
 use domain::platform::clock::ManualClock;
-use domain::{ErrorCode, DomainError, RequestMeta, members, payments};
+use domain::{DomainError, ErrorCode, RequestMeta, members, payments};
 use entities::sales_fact;
-use entities::{commission_line, commission_month, commission_plan, commission_plan_rule, commission_statement};
+use entities::{
+    commission_line, commission_month, commission_plan, commission_plan_rule, commission_statement,
+};
 use rouge_tests::fixtures::{self, Catalog};
 use rouge_tests::graphql::code_of;
 use rouge_tests::{Backend, Gql, TestApp, on_both_backends};
@@ -44,7 +46,9 @@ fn noon(day: &str) -> DateTime<Utc> {
 }
 
 fn statement_query() -> String {
-    format!("query($s: ID!, $m: String!) {{ commissionStatement(staffId: $s, month: $m) {{ {LINES} }} }}")
+    format!(
+        "query($s: ID!, $m: String!) {{ commissionStatement(staffId: $s, month: $m) {{ {LINES} }} }}"
+    )
 }
 
 fn my_query() -> String {
@@ -59,14 +63,27 @@ fn fen(v: &Value) -> i64 {
 }
 
 /// A counter sale by `ba`, paid in cash.
-async fn sell(app: &TestApp, ba: &StaffPrincipal, member: i64, lines: &[(i64, i32)]) -> orders::Order {
+async fn sell(
+    app: &TestApp,
+    ba: &StaffPrincipal,
+    member: i64,
+    lines: &[(i64, i32)],
+) -> orders::Order {
     let lines: Vec<LineInput> = lines
         .iter()
         .map(|&(sku_id, quantity)| LineInput { sku_id, quantity })
         .collect();
-    orders::record_in_store_sale(&app.state, ba, member, &lines, PaymentMethod::Cash, true, &key())
-        .await
-        .unwrap()
+    orders::record_in_store_sale(
+        &app.state,
+        ba,
+        member,
+        &lines,
+        PaymentMethod::Cash,
+        true,
+        &key(),
+    )
+    .await
+    .unwrap()
 }
 
 /// The net of an order's facts.
@@ -102,8 +119,15 @@ async fn upsert(gql: &Gql, input: Value) -> Value {
 fn assert_adds_up(statement: &Value) {
     let lines = statement["lines"]["nodes"].as_array().unwrap();
     let sum: i64 = lines.iter().map(|l| fen(&l["amountFen"])).sum();
-    assert_eq!(sum, fen(&statement["totalFen"]), "Σ lines = total: {statement}");
-    assert_eq!(statement["lineCount"].as_i64().unwrap() as usize, lines.len());
+    assert_eq!(
+        sum,
+        fen(&statement["totalFen"]),
+        "Σ lines = total: {statement}"
+    );
+    assert_eq!(
+        statement["lineCount"].as_i64().unwrap() as usize,
+        lines.len()
+    );
 }
 
 /// A second BA at the catalog's store (SH001).
@@ -130,7 +154,10 @@ async fn shares_that_do_not_add_up_are_refused_and_nothing_is_stored(backend: Ba
     let hq = app.login_staff("hq-demo").await;
     for (designated, assistant) in [(6000, 3000), (7000, 3001), (10_001, -1)] {
         let body = hq
-            .raw(UPSERT, json!({ "i": flat_plan(None, "2026-09", designated, assistant, 500) }))
+            .raw(
+                UPSERT,
+                json!({ "i": flat_plan(None, "2026-09", designated, assistant, 500) }),
+            )
             .await;
         assert_eq!(code_of(&body).as_deref(), Some("BAD_USER_INPUT"), "{body}");
     }
@@ -138,14 +165,32 @@ async fn shares_that_do_not_add_up_are_refused_and_nothing_is_stored(backend: Ba
     let mut bad = flat_plan(None, "2026-09", 7000, 3000, 500);
     bad["rules"] = json!([{ "itemKind": "PRODUCT", "base": "MARGIN", "method": "TIERED",
         "brackets": [{ "fromFen": "100", "rateBp": 300 }] }]);
-    assert_eq!(code_of(&hq.raw(UPSERT, json!({ "i": bad })).await).as_deref(), Some("BAD_USER_INPUT"));
+    assert_eq!(
+        code_of(&hq.raw(UPSERT, json!({ "i": bad })).await).as_deref(),
+        Some("BAD_USER_INPUT")
+    );
     let mut twice = flat_plan(None, "2026-09", 7000, 3000, 500);
     twice["rules"] = json!([
         { "itemKind": "PRODUCT", "base": "NET_REVENUE", "method": "FLAT", "rateBp": 500 },
         { "itemKind": "PRODUCT", "base": "MARGIN", "method": "FLAT", "rateBp": 500 }]);
-    assert_eq!(code_of(&hq.raw(UPSERT, json!({ "i": twice })).await).as_deref(), Some("BAD_USER_INPUT"));
-    assert_eq!(commission_plan::Entity::find().count(app.db()).await.unwrap(), 0);
-    assert_eq!(commission_plan_rule::Entity::find().count(app.db()).await.unwrap(), 0);
+    assert_eq!(
+        code_of(&hq.raw(UPSERT, json!({ "i": twice })).await).as_deref(),
+        Some("BAD_USER_INPUT")
+    );
+    assert_eq!(
+        commission_plan::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        commission_plan_rule::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
     // A good plan is version 1, the next version of the same scope 2.
     let first = upsert(&hq, flat_plan(None, "2026-09", 7000, 3000, 500)).await;
     assert_eq!(first["version"], 1);
@@ -160,7 +205,12 @@ async fn shares_that_do_not_add_up_are_refused_and_nothing_is_stored(backend: Ba
     assert_eq!(second["rules"][0]["brackets"][1]["fromFen"], "1000000");
     // Only HQ writes plans.
     let ba = app.login_staff("ba-demo").await;
-    let body = ba.raw(UPSERT, json!({ "i": flat_plan(None, "2026-11", 7000, 3000, 500) })).await;
+    let body = ba
+        .raw(
+            UPSERT,
+            json!({ "i": flat_plan(None, "2026-11", 7000, 3000, 500) }),
+        )
+        .await;
     assert_eq!(code_of(&body).as_deref(), Some("FORBIDDEN"));
 }
 
@@ -174,17 +224,36 @@ async fn seed_004s_formula_and_lines_that_add_up_to_the_total(backend: Backend) 
     let regular: i64 = app.login_member("nora").await.1.parse().unwrap();
     let devoted: i64 = app.login_member("olga").await.1.parse().unwrap();
     // olga's designated BA is the helper; ba-demo serves her: the helper 66.67%, ba-demo 33.33%.
-    members::assign_exclusive_ba(&app.state, &manager, &RequestMeta::default(), devoted, Some(helper))
-        .await
-        .unwrap();
+    members::assign_exclusive_ba(
+        &app.state,
+        &manager,
+        &RequestMeta::default(),
+        devoted,
+        Some(helper),
+    )
+    .await
+    .unwrap();
     let hq = app.login_staff("hq-demo").await;
     // Seed 004: 基础工资 ¥5,000 × 20% + 销售额 × 5% + 评价加分 ¥80.
-    let plan = upsert(&hq, flat_plan(Some(cat.store_id), "2026-09", 6667, 3333, 500)).await;
-    hq.ok(INPUTS, json!({ "s": ba.staff_id.to_string(), "m": "2026-09", "b": "500000", "r": "8000" }))
-        .await;
+    let plan = upsert(
+        &hq,
+        flat_plan(Some(cat.store_id), "2026-09", 6667, 3333, 500),
+    )
+    .await;
+    hq.ok(
+        INPUTS,
+        json!({ "s": ba.staff_id.to_string(), "m": "2026-09", "b": "500000", "r": "8000" }),
+    )
+    .await;
     let mut own = Vec::new();
     for _ in 0..2 {
-        let sale = sell(&app, &ba, regular, &[(cat.serum_sku, 1), (cat.cream_sku, 1)]).await;
+        let sale = sell(
+            &app,
+            &ba,
+            regular,
+            &[(cat.serum_sku, 1), (cat.cream_sku, 1)],
+        )
+        .await;
         own.extend(net_of(&app, sale.id).await);
     }
     let mut split = Vec::new();
@@ -208,7 +277,10 @@ async fn seed_004s_formula_and_lines_that_add_up_to_the_total(backend: Backend) 
     let helper_part: i128 = split.iter().map(|n| exact(*n, 6667)).sum();
     let manager_gql = app.login_staff("manager-demo").await;
     let mine = manager_gql
-        .ok(&statement_query(), json!({ "s": ba.staff_id.to_string(), "m": "2026-09" }))
+        .ok(
+            &statement_query(),
+            json!({ "s": ba.staff_id.to_string(), "m": "2026-09" }),
+        )
         .await["commissionStatement"]
         .clone();
     assert_eq!(mine["status"], "OPEN");
@@ -217,21 +289,40 @@ async fn seed_004s_formula_and_lines_that_add_up_to_the_total(backend: Backend) 
     let lines = mine["lines"]["nodes"].as_array().unwrap();
     assert_eq!(lines.len(), own.len() + split.len() + 2);
     let base = lines.iter().find(|l| l["source"] == "BASE_SALARY").unwrap();
-    assert_eq!((fen(&base["amountFen"]), base["rateBp"].as_i64()), (100_000, Some(2000)));
-    let bonus = lines.iter().find(|l| l["source"] == "RATING_BONUS").unwrap();
+    assert_eq!(
+        (fen(&base["amountFen"]), base["rateBp"].as_i64()),
+        (100_000, Some(2000))
+    );
+    let bonus = lines
+        .iter()
+        .find(|l| l["source"] == "RATING_BONUS")
+        .unwrap();
     assert_eq!(fen(&bonus["amountFen"]), 8_000);
     let assisted: Vec<&Value> = lines.iter().filter(|l| l["split"] == "ASSISTANT").collect();
     assert_eq!(assisted.len(), 3);
-    assert!(assisted.iter().all(|l| l["shareBp"] == 3333 && l["rateBp"] == 500 && l["kind"] == "EARNED"));
+    assert!(
+        assisted
+            .iter()
+            .all(|l| l["shareBp"] == 3333 && l["rateBp"] == 500 && l["kind"] == "EARNED")
+    );
     assert!(lines[0]["ruleLabel"].as_str().unwrap().contains("5.00%"));
     // The helper's statement: only her designated share.
     let theirs = manager_gql
-        .ok(&statement_query(), json!({ "s": helper.to_string(), "m": "2026-09" }))
+        .ok(
+            &statement_query(),
+            json!({ "s": helper.to_string(), "m": "2026-09" }),
+        )
         .await["commissionStatement"]
         .clone();
     assert_eq!(fen(&theirs["totalFen"]), round(helper_part));
     assert_adds_up(&theirs);
-    assert!(theirs["lines"]["nodes"].as_array().unwrap().iter().all(|l| l["split"] == "DESIGNATED"));
+    assert!(
+        theirs["lines"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["split"] == "DESIGNATED")
+    );
     // The preview with the same plan says the same; the BA sees her own as HQ does.
     let preview = manager_gql
         .ok(
@@ -257,17 +348,26 @@ async fn a_refund_after_the_lock_is_an_adjustment_next_month_and_the_locked_stat
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
     let manager = fixtures::staff_principal(&app, "manager-demo").await;
     let member: i64 = app.login_member("pia").await.1.parse().unwrap();
-    upsert(&app.login_staff("hq-demo").await, flat_plan(None, "2026-09", 7000, 3000, 500)).await;
+    upsert(
+        &app.login_staff("hq-demo").await,
+        flat_plan(None, "2026-09", 7000, 3000, 500),
+    )
+    .await;
     let sale = sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
     let net: i64 = net_of(&app, sale.id).await.iter().sum();
     let store = cat.store_id.to_string();
     // September is not over: it cannot be locked yet.
     let finance = app.login_staff("finance-demo").await;
-    let body = finance.raw(LOCK, json!({ "m": "2026-09", "s": store })).await;
+    let body = finance
+        .raw(LOCK, json!({ "m": "2026-09", "s": store }))
+        .await;
     assert_eq!(code_of(&body).as_deref(), Some("BAD_USER_INPUT"), "{body}");
     clock.set(noon("2026-10-02"));
     let finance = app.login_staff("finance-demo").await;
-    let locked = finance.ok(LOCK, json!({ "m": "2026-09", "s": store })).await["lockCommissionMonth"].clone();
+    let locked = finance
+        .ok(LOCK, json!({ "m": "2026-09", "s": store }))
+        .await["lockCommissionMonth"]
+        .clone();
     assert_eq!(locked["status"], "LOCKED");
     let q = statement_query();
     let vars = json!({ "s": ba.staff_id.to_string(), "m": "2026-09" });
@@ -277,19 +377,32 @@ async fn a_refund_after_the_lock_is_an_adjustment_next_month_and_the_locked_stat
     let earned = fen(&before["totalFen"]);
     assert_eq!(earned, (net * 500 + 5_000) / 10_000, "{before}");
     // Locking again changes nothing and answers the same month.
-    let again = finance.ok(LOCK, json!({ "m": "2026-09", "s": store })).await["lockCommissionMonth"].clone();
+    let again = finance
+        .ok(LOCK, json!({ "m": "2026-09", "s": store }))
+        .await["lockCommissionMonth"]
+        .clone();
     assert_eq!(again, locked);
     // A locked month takes no new plan version and no new inputs.
     let hq = app.login_staff("hq-demo").await;
-    let body = hq.raw(UPSERT, json!({ "i": flat_plan(None, "2026-09", 5000, 5000, 900) })).await;
+    let body = hq
+        .raw(
+            UPSERT,
+            json!({ "i": flat_plan(None, "2026-09", 5000, 5000, 900) }),
+        )
+        .await;
     assert_eq!(code_of(&body).as_deref(), Some("CONFLICT"), "{body}");
     let body = hq
-        .raw(INPUTS, json!({ "s": ba.staff_id.to_string(), "m": "2026-09", "b": "1", "r": "1" }))
+        .raw(
+            INPUTS,
+            json!({ "s": ba.staff_id.to_string(), "m": "2026-09", "b": "1", "r": "1" }),
+        )
         .await;
     assert_eq!(code_of(&body).as_deref(), Some("CONFLICT"), "{body}");
     // The sale is refunded in October.
     clock.set(noon("2026-10-05"));
-    payments::refund_order(&app.state, &manager, sale.id, None, None).await.unwrap();
+    payments::refund_order(&app.state, &manager, sale.id, None, None)
+        .await
+        .unwrap();
     let finance = app.login_staff("finance-demo").await;
     let after = finance.ok(&q, vars).await["commissionStatement"].clone();
     assert_eq!(after, before, "the locked statement is unchanged");
@@ -306,7 +419,13 @@ async fn a_refund_after_the_lock_is_an_adjustment_next_month_and_the_locked_stat
     assert_eq!(fen(&lines[0]["amountFen"]), -earned);
     assert!(lines[0]["ruleLabel"].as_str().unwrap().contains("2026-09"));
     // Still one set of statements for September.
-    assert_eq!(commission_month::Entity::find().count(app.db()).await.unwrap(), 1);
+    assert_eq!(
+        commission_month::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 async fn who_may_read_whose_commission(backend: Backend) {
@@ -314,13 +433,20 @@ async fn who_may_read_whose_commission(backend: Backend) {
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let cat = fixtures::catalog(&app, 10).await;
     let other = second_ba(&app, &cat, "ba-other").await;
-    upsert(&app.login_staff("hq-demo").await, flat_plan(None, "2026-09", 7000, 3000, 500)).await;
+    upsert(
+        &app.login_staff("hq-demo").await,
+        flat_plan(None, "2026-09", 7000, 3000, 500),
+    )
+    .await;
     let q = statement_query();
     let of_other = json!({ "s": other.to_string(), "m": "2026-09" });
     // A BA sees her own, never another BA's.
     let ba = app.login_staff("ba-demo").await;
     ba.ok(&my_query(), json!({ "m": "2026-09" })).await;
-    assert_eq!(code_of(&ba.raw(&q, of_other.clone()).await).as_deref(), Some("FORBIDDEN"));
+    assert_eq!(
+        code_of(&ba.raw(&q, of_other.clone()).await).as_deref(),
+        Some("FORBIDDEN")
+    );
     // The store's manager, finance and HQ see it.
     for who in ["manager-demo", "finance-demo", "hq-demo"] {
         let gql = app.login_staff(who).await;
@@ -335,7 +461,9 @@ async fn who_may_read_whose_commission(backend: Backend) {
         .unwrap()
         .unwrap();
     let bj_manager = StaffPrincipal {
-        staff_id: fixtures::staff_principal(&app, "manager-demo").await.staff_id,
+        staff_id: fixtures::staff_principal(&app, "manager-demo")
+            .await
+            .staff_id,
         role: StaffRole::Manager,
         store_id: Some(bj.id),
         session_id: "fixture".into(),
@@ -344,16 +472,28 @@ async fn who_may_read_whose_commission(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), ErrorCode::Forbidden);
-    let plan = commission_plan::Entity::find().one(app.db()).await.unwrap().unwrap();
-    let refused = commission::preview_commission(&app.state, &bj_manager, plan.id, "2026-09", cat.store_id)
+    let plan = commission_plan::Entity::find()
+        .one(app.db())
         .await
-        .unwrap_err();
+        .unwrap()
+        .unwrap();
+    let refused =
+        commission::preview_commission(&app.state, &bj_manager, plan.id, "2026-09", cat.store_id)
+            .await
+            .unwrap_err();
     assert_eq!(refused.code(), ErrorCode::Forbidden);
     // Someone who is not a BA, or no one: not found.
     let hq = app.login_staff("hq-demo").await;
-    let body = hq.raw(&q, json!({ "s": cat.hq.staff_id.to_string(), "m": "2026-09" })).await;
+    let body = hq
+        .raw(
+            &q,
+            json!({ "s": cat.hq.staff_id.to_string(), "m": "2026-09" }),
+        )
+        .await;
     assert_eq!(code_of(&body).as_deref(), Some("NOT_FOUND"));
-    let body = hq.raw(&q, json!({ "s": other.to_string(), "m": "2026-9" })).await;
+    let body = hq
+        .raw(&q, json!({ "s": other.to_string(), "m": "2026-9" }))
+        .await;
     assert_eq!(code_of(&body).as_deref(), Some("BAD_USER_INPUT"));
 }
 
@@ -363,7 +503,11 @@ async fn two_locks_at_once_write_one_set_of_statements(backend: Backend) {
     let cat = fixtures::catalog(&app, 20).await;
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
     let member: i64 = app.login_member("queenie").await.1.parse().unwrap();
-    upsert(&app.login_staff("hq-demo").await, flat_plan(None, "2026-09", 7000, 3000, 500)).await;
+    upsert(
+        &app.login_staff("hq-demo").await,
+        flat_plan(None, "2026-09", 7000, 3000, 500),
+    )
+    .await;
     second_ba(&app, &cat, "ba-race").await;
     for _ in 0..3 {
         sell(&app, &ba, member, &[(cat.serum_sku, 1), (cat.cream_sku, 1)]).await;
@@ -376,13 +520,28 @@ async fn two_locks_at_once_write_one_set_of_statements(backend: Backend) {
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a, b, "both answer the one set of statements");
-    assert_eq!(commission_month::Entity::find().count(app.db()).await.unwrap(), 1);
-    let statements = commission_statement::Entity::find().count(app.db()).await.unwrap();
+    assert_eq!(
+        commission_month::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        1
+    );
+    let statements = commission_statement::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap();
     assert_eq!(statements as usize, a.statements.len());
     // ba-demo, the manager and the second BA of SH001.
     assert_eq!(a.statements.len(), 3);
-    let lines = commission_line::Entity::find().count(app.db()).await.unwrap();
-    assert_eq!(lines as usize, a.statements.iter().map(|s| s.lines.len()).sum::<usize>());
+    let lines = commission_line::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(
+        lines as usize,
+        a.statements.iter().map(|s| s.lines.len()).sum::<usize>()
+    );
     assert!(lines >= 6);
     let total: i64 = a.statements.iter().map(|s| s.total_fen).sum();
     assert_eq!(a.total_fen, total);
@@ -400,7 +559,11 @@ async fn locking_takes_the_same_queries_for_few_and_many_bas(backend: Backend) {
     let cat = fixtures::catalog(&app, 10).await;
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
     let member: i64 = app.login_member("rita").await.1.parse().unwrap();
-    upsert(&app.login_staff("hq-demo").await, flat_plan(None, "2026-08", 7000, 3000, 500)).await;
+    upsert(
+        &app.login_staff("hq-demo").await,
+        flat_plan(None, "2026-08", 7000, 3000, 500),
+    )
+    .await;
     sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
     clock.set(noon("2026-09-10"));
     sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
