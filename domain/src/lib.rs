@@ -12,6 +12,7 @@ pub mod b2b;
 pub mod booking;
 pub mod campaigns;
 pub mod catalog;
+pub mod commission;
 pub mod coupons;
 pub mod distributors;
 pub mod erasure;

@@ -171,6 +171,13 @@ pub const STAFF: &[(&str, Access)] = &[
     ("storePerformance", s(ViewSalesReports)),
     ("myPerformance", s(ViewOwnPerformance)),
     ("setBaTarget", s(SetSalesTargets)),
+    // commission
+    ("upsertCommissionPlan", s(ManageCommission)),
+    ("setCommissionInputs", s(ManageCommission)),
+    ("previewCommission", s(ViewCommission)),
+    ("commissionStatement", s(ViewCommission)),
+    ("lockCommissionMonth", s(LockCommission)),
+    ("myCommission", s(ViewOwnPerformance)),
     // bookings
     ("bookingServices", s(ViewBookings)),
     ("storeBookingSetup", s(ViewBookings)),

@@ -18,6 +18,7 @@ mod b2b;
 mod booking;
 mod campaigns;
 mod catalog;
+mod commission;
 mod coupons;
 mod distributors;
 mod flash_sales;
@@ -97,6 +98,7 @@ pub struct StaffQuery(
     booking::StaffBookingQuery,
     stored_value::StaffStoredValueQuery,
     reports::StaffReportsQuery,
+    commission::StaffCommissionQuery,
     media::StaffMediaQuery,
     b2b::StaffB2bQuery,
 );
@@ -119,6 +121,7 @@ pub struct StaffMutation(
     booking::StaffBookingMutation,
     stored_value::StaffStoredValueMutation,
     reports::StaffReportsMutation,
+    commission::StaffCommissionMutation,
     media::StaffMediaMutation,
     b2b::StaffB2bMutation,
 );

@@ -100,6 +100,12 @@ pub enum Permission {
     ManageB2b,
     /// Distributor credit terms (HQ and finance; audited).
     ManageCredit,
+    /// Commission plans and BAs' monthly commission inputs (HQ).
+    ManageCommission,
+    /// Lock a store's commission month (HQ and finance).
+    LockCommission,
+    /// Commission previews and statements (HQ and finance every store, a manager her own).
+    ViewCommission,
 }
 
 impl Permission {
@@ -129,8 +135,11 @@ impl Permission {
             ViewSalesReports => matches!(role, Hq | Manager | Finance),
             ViewOwnPerformance => matches!(role, Manager | Ba),
             SetSalesTargets => matches!(role, Hq | Manager),
+            LockCommission => matches!(role, Hq | Finance),
+            ViewCommission => matches!(role, Hq | Manager | Finance),
             ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons | ManageFlashSales
-            | ManageScanCodes | ManageCampaigns | ManageDistributors | EraseMembers | ManageB2b => {
+            | ManageScanCodes | ManageCampaigns | ManageDistributors | EraseMembers | ManageB2b
+            | ManageCommission => {
                 matches!(role, Hq)
             }
         }

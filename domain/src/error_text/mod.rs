@@ -13,6 +13,7 @@
 
 mod b2b;
 mod commerce;
+mod commission;
 mod media;
 mod people;
 mod reports;
@@ -140,6 +141,8 @@ fn written(err: &dyn Any) -> Option<Text> {
         reports::reports(e)
     } else if let Some(e) = err.downcast_ref::<crate::sales::SalesError>() {
         reports::sales(e)
+    } else if let Some(e) = err.downcast_ref::<crate::commission::CommissionError>() {
+        commission::commission(e)
     } else if let Some(e) = err.downcast_ref::<crate::media::MediaError>() {
         media::media(e)
     } else {

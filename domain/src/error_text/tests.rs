@@ -235,6 +235,19 @@ fn money_errors_have_a_reason_and_a_chinese_message() {
         &mut p,
     );
     check(vec![crate::sales::SalesError::Store(store())], &mut p);
+    check(
+        vec![
+            crate::commission::CommissionError::InvalidInput(
+                "the designated and assistant shares must add up to 10,000 basis points".into(),
+            ),
+            crate::commission::CommissionError::NotFound("commission plan"),
+            crate::commission::CommissionError::MonthLocked("2026-11".into()),
+            crate::commission::CommissionError::VersionRace,
+            crate::commission::CommissionError::Auth(AuthError::Forbidden),
+            crate::commission::CommissionError::Store(store()),
+        ],
+        &mut p,
+    );
     assert!(p.is_empty(), "{}", p.join("\n"));
 }
 

@@ -48,6 +48,8 @@ fn thing(what: &str) -> Option<&'static str> {
         "batch" => "批次",
         "flash sale" => "秒杀活动",
         "BA" => "美容顾问（BA）",
+        "commission plan" => "提成方案",
+        "commission month" => "提成月份",
         "location code" => "库位编码",
         "store code" => "门店编码",
         "product code" => "商品编码",

@@ -4,6 +4,7 @@
 
 mod b2b;
 mod catalog;
+mod commission;
 mod people;
 mod places;
 mod sales;
@@ -146,6 +147,7 @@ async fn seed(
     txn.commit().await?;
     if showcase {
         sales::roll_up(app).await?;
+        commission::seed(app, now).await?;
     }
     Ok(true)
 }

@@ -13,6 +13,7 @@ mod campaigns;
 mod campaigns_stored_values;
 mod catalog;
 mod catalog_cache;
+mod commission;
 mod contract;
 mod coupons;
 mod demo;

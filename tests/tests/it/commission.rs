@@ -1,0 +1,594 @@
+//! Commission (issue 18): shares that do not add up are refused and store nothing; a statement's
+//! lines add up to its total in fen (amounts that do not divide evenly); seed 004's formula
+//! (基础工资×20% + 销售额×5% + 评价加分); a refund after the lock is an adjustment in the next
+//! month and the locked statement stays as it was; who may read whose commission; two locks at
+//! once write one set of statements, and locking reads and writes in a fixed number of queries
+//! whatever the number of BAs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::accounts::{NewStaffAccount, create_staff_account};
+use domain::auth::{StaffPrincipal, StaffRole};
+use domain::commission;
+use domain::orders::{self, LineInput, PaymentMethod};
+use domain::platform::clock::ManualClock;
+use domain::{DomainError, ErrorCode, RequestMeta, members, payments};
+use entities::sales_fact;
+use entities::{
+    commission_line, commission_month, commission_plan, commission_plan_rule, commission_statement,
+};
+use rouge_tests::fixtures::{self, Catalog};
+use rouge_tests::graphql::code_of;
+use rouge_tests::{Backend, Gql, TestApp, on_both_backends};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+
+const UPSERT: &str = "mutation($i: CommissionPlanInput!) { upsertCommissionPlan(input: $i) {
+  id version effectiveFrom tierMode designatedShareBp assistantShareBp baseSalaryRateBp
+  rules { itemKind base method rateBp brackets { fromFen rateBp } } } }";
+const INPUTS: &str = "mutation($s: ID!, $m: String!, $b: Fen!, $r: Fen!) {
+  setCommissionInputs(staffId: $s, month: $m, baseSalaryFen: $b, ratingBonusFen: $r) { staffId baseSalaryFen } }";
+const LINES: &str = "staffId month status planVersion totalFen lineCount
+  lines(first: 100) { nodes { position source sourceId kind itemKind split businessDate baseFen shareBp rateBp amountFen ruleLabel } }";
+const LOCK: &str = "mutation($m: String!, $s: ID!) { lockCommissionMonth(month: $m, storeId: $s) {
+  status totalFen statementCount statements(first: 100) { nodes { staffId totalFen lineCount } } } }";
+
+fn key() -> String {
+    format!("key-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// 12:00 on a day in Shanghai.
+fn noon(day: &str) -> DateTime<Utc> {
+    let d = fixtures::date(day);
+    Utc.from_utc_datetime(&d.and_hms_opt(4, 0, 0).unwrap())
+}
+
+fn statement_query() -> String {
+    format!(
+        "query($s: ID!, $m: String!) {{ commissionStatement(staffId: $s, month: $m) {{ {LINES} }} }}"
+    )
+}
+
+fn my_query() -> String {
+    format!("query($m: String!) {{ myCommission(month: $m) {{ {LINES} }} }}")
+}
+
+fn fen(v: &Value) -> i64 {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a Fen: {v}"))
+        .parse()
+        .unwrap()
+}
+
+/// A counter sale by `ba`, paid in cash.
+async fn sell(
+    app: &TestApp,
+    ba: &StaffPrincipal,
+    member: i64,
+    lines: &[(i64, i32)],
+) -> orders::Order {
+    let lines: Vec<LineInput> = lines
+        .iter()
+        .map(|&(sku_id, quantity)| LineInput { sku_id, quantity })
+        .collect();
+    orders::record_in_store_sale(
+        &app.state,
+        ba,
+        member,
+        &lines,
+        PaymentMethod::Cash,
+        true,
+        &key(),
+    )
+    .await
+    .unwrap()
+}
+
+/// The net of an order's facts.
+async fn net_of(app: &TestApp, order_id: i64) -> Vec<i64> {
+    sales_fact::Entity::find()
+        .filter(sales_fact::Column::OrderId.eq(order_id))
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.net_fen)
+        .collect()
+}
+
+fn flat_plan(store: Option<i64>, from: &str, designated: i32, assistant: i32, rate: i32) -> Value {
+    json!({
+        "storeId": store.map(|s| s.to_string()),
+        "effectiveFrom": from,
+        "name": "门店提成",
+        "tierMode": "WHOLE_MONTH",
+        "designatedShareBp": designated,
+        "assistantShareBp": assistant,
+        "baseSalaryRateBp": 2000,
+        "rules": [{ "itemKind": "PRODUCT", "base": "NET_REVENUE", "method": "FLAT", "rateBp": rate }],
+    })
+}
+
+async fn upsert(gql: &Gql, input: Value) -> Value {
+    gql.ok(UPSERT, json!({ "i": input })).await["upsertCommissionPlan"].clone()
+}
+
+/// Each statement's lines add up to its total.
+fn assert_adds_up(statement: &Value) {
+    let lines = statement["lines"]["nodes"].as_array().unwrap();
+    let sum: i64 = lines.iter().map(|l| fen(&l["amountFen"])).sum();
+    assert_eq!(
+        sum,
+        fen(&statement["totalFen"]),
+        "Σ lines = total: {statement}"
+    );
+    assert_eq!(
+        statement["lineCount"].as_i64().unwrap() as usize,
+        lines.len()
+    );
+}
+
+/// A second BA at the catalog's store (SH001).
+async fn second_ba(app: &TestApp, cat: &Catalog, name: &str) -> i64 {
+    let (account, _) = create_staff_account(
+        &app.state,
+        &RequestMeta::default(),
+        &cat.hq,
+        NewStaffAccount {
+            username: name.into(),
+            display_name: name.into(),
+            role: StaffRole::Ba,
+            store_id: Some(cat.store_id),
+            phone: None,
+        },
+    )
+    .await
+    .unwrap();
+    account.id
+}
+
+async fn shares_that_do_not_add_up_are_refused_and_nothing_is_stored(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let hq = app.login_staff("hq-demo").await;
+    for (designated, assistant) in [(6000, 3000), (7000, 3001), (10_001, -1)] {
+        let body = hq
+            .raw(
+                UPSERT,
+                json!({ "i": flat_plan(None, "2026-09", designated, assistant, 500) }),
+            )
+            .await;
+        assert_eq!(code_of(&body).as_deref(), Some("BAD_USER_INPUT"), "{body}");
+    }
+    // Other bad plans: a TIERED rule not from 0, two rules for one kind.
+    let mut bad = flat_plan(None, "2026-09", 7000, 3000, 500);
+    bad["rules"] = json!([{ "itemKind": "PRODUCT", "base": "MARGIN", "method": "TIERED",
+        "brackets": [{ "fromFen": "100", "rateBp": 300 }] }]);
+    assert_eq!(
+        code_of(&hq.raw(UPSERT, json!({ "i": bad })).await).as_deref(),
+        Some("BAD_USER_INPUT")
+    );
+    let mut twice = flat_plan(None, "2026-09", 7000, 3000, 500);
+    twice["rules"] = json!([
+        { "itemKind": "PRODUCT", "base": "NET_REVENUE", "method": "FLAT", "rateBp": 500 },
+        { "itemKind": "PRODUCT", "base": "MARGIN", "method": "FLAT", "rateBp": 500 }]);
+    assert_eq!(
+        code_of(&hq.raw(UPSERT, json!({ "i": twice })).await).as_deref(),
+        Some("BAD_USER_INPUT")
+    );
+    assert_eq!(
+        commission_plan::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        commission_plan_rule::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
+    // A good plan is version 1, the next version of the same scope 2.
+    let first = upsert(&hq, flat_plan(None, "2026-09", 7000, 3000, 500)).await;
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["rules"][0]["rateBp"], 500);
+    let mut tiered = flat_plan(None, "2026-10", 5000, 5000, 0);
+    tiered["tierMode"] = json!("MARGINAL");
+    tiered["rules"] = json!([{ "itemKind": "TOP_UP", "base": "NET_REVENUE", "method": "TIERED",
+        "brackets": [{ "fromFen": "0", "rateBp": 100 }, { "fromFen": "1000000", "rateBp": 200 }] }]);
+    let second = upsert(&hq, tiered).await;
+    assert_eq!(second["version"], 2);
+    assert_eq!(second["tierMode"], "MARGINAL");
+    assert_eq!(second["rules"][0]["brackets"][1]["fromFen"], "1000000");
+    // Only HQ writes plans.
+    let ba = app.login_staff("ba-demo").await;
+    let body = ba
+        .raw(
+            UPSERT,
+            json!({ "i": flat_plan(None, "2026-11", 7000, 3000, 500) }),
+        )
+        .await;
+    assert_eq!(code_of(&body).as_deref(), Some("FORBIDDEN"));
+}
+
+async fn seed_004s_formula_and_lines_that_add_up_to_the_total(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 30).await;
+    let ba = fixtures::staff_principal(&app, "ba-demo").await;
+    let manager = fixtures::staff_principal(&app, "manager-demo").await;
+    let helper = second_ba(&app, &cat, "ba-helper").await;
+    let regular: i64 = app.login_member("nora").await.1.parse().unwrap();
+    let devoted: i64 = app.login_member("olga").await.1.parse().unwrap();
+    // olga's designated BA is the helper; ba-demo serves her: the helper 66.67%, ba-demo 33.33%.
+    members::assign_exclusive_ba(
+        &app.state,
+        &manager,
+        &RequestMeta::default(),
+        devoted,
+        Some(helper),
+    )
+    .await
+    .unwrap();
+    let hq = app.login_staff("hq-demo").await;
+    // Seed 004: 基础工资 ¥5,000 × 20% + 销售额 × 5% + 评价加分 ¥80.
+    let plan = upsert(
+        &hq,
+        flat_plan(Some(cat.store_id), "2026-09", 6667, 3333, 500),
+    )
+    .await;
+    hq.ok(
+        INPUTS,
+        json!({ "s": ba.staff_id.to_string(), "m": "2026-09", "b": "500000", "r": "8000" }),
+    )
+    .await;
+    let mut own = Vec::new();
+    for _ in 0..2 {
+        let sale = sell(
+            &app,
+            &ba,
+            regular,
+            &[(cat.serum_sku, 1), (cat.cream_sku, 1)],
+        )
+        .await;
+        own.extend(net_of(&app, sale.id).await);
+    }
+    let mut split = Vec::new();
+    for _ in 0..3 {
+        let sale = sell(&app, &ba, devoted, &[(cat.serum_sku, 1)]).await;
+        split.extend(net_of(&app, sale.id).await);
+    }
+    // The exact figures, in 1/10⁸ fen.
+    let exact = |net: i64, share: i64| i128::from(net) * i128::from(share) * 500;
+    assert!(
+        split.iter().any(|n| exact(*n, 3333) % 100_000_000 != 0),
+        "the split amounts do not divide evenly: {split:?}"
+    );
+    let round = |x: i128| {
+        let (q, r) = (x.div_euclid(100_000_000), x.rem_euclid(100_000_000));
+        i64::try_from(if 2 * r >= 100_000_000 { q + 1 } else { q }).unwrap()
+    };
+    let sales_part: i128 = own.iter().map(|n| exact(*n, 10_000)).sum::<i128>()
+        + split.iter().map(|n| exact(*n, 3333)).sum::<i128>();
+    let expected_ba = 100_000 + round(sales_part) + 8_000;
+    let helper_part: i128 = split.iter().map(|n| exact(*n, 6667)).sum();
+    let manager_gql = app.login_staff("manager-demo").await;
+    let mine = manager_gql
+        .ok(
+            &statement_query(),
+            json!({ "s": ba.staff_id.to_string(), "m": "2026-09" }),
+        )
+        .await["commissionStatement"]
+        .clone();
+    assert_eq!(mine["status"], "OPEN");
+    assert_eq!(fen(&mine["totalFen"]), expected_ba, "{mine}");
+    assert_adds_up(&mine);
+    let lines = mine["lines"]["nodes"].as_array().unwrap();
+    assert_eq!(lines.len(), own.len() + split.len() + 2);
+    let base = lines.iter().find(|l| l["source"] == "BASE_SALARY").unwrap();
+    assert_eq!(
+        (fen(&base["amountFen"]), base["rateBp"].as_i64()),
+        (100_000, Some(2000))
+    );
+    let bonus = lines
+        .iter()
+        .find(|l| l["source"] == "RATING_BONUS")
+        .unwrap();
+    assert_eq!(fen(&bonus["amountFen"]), 8_000);
+    let assisted: Vec<&Value> = lines.iter().filter(|l| l["split"] == "ASSISTANT").collect();
+    assert_eq!(assisted.len(), 3);
+    assert!(
+        assisted
+            .iter()
+            .all(|l| l["shareBp"] == 3333 && l["rateBp"] == 500 && l["kind"] == "EARNED")
+    );
+    assert!(lines[0]["ruleLabel"].as_str().unwrap().contains("5.00%"));
+    // The helper's statement: only her designated share.
+    let theirs = manager_gql
+        .ok(
+            &statement_query(),
+            json!({ "s": helper.to_string(), "m": "2026-09" }),
+        )
+        .await["commissionStatement"]
+        .clone();
+    assert_eq!(fen(&theirs["totalFen"]), round(helper_part));
+    assert_adds_up(&theirs);
+    assert!(
+        theirs["lines"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["split"] == "DESIGNATED")
+    );
+    // The preview with the same plan says the same; the BA sees her own as HQ does.
+    let preview = manager_gql
+        .ok(
+            "query($p: ID!, $s: ID!) { previewCommission(planId: $p, month: \"2026-09\", storeId: $s) {
+              status totalFen statements(first: 50) { nodes { staffId totalFen } } } }",
+            json!({ "p": plan["id"], "s": cat.store_id.to_string() }),
+        )
+        .await["previewCommission"]
+        .clone();
+    assert_eq!(preview["status"], "PREVIEW");
+    assert_eq!(fen(&preview["totalFen"]), expected_ba + round(helper_part));
+    let me = app.login_staff("ba-demo").await;
+    let own_view = me.ok(&my_query(), json!({ "m": "2026-09" })).await["myCommission"].clone();
+    assert_eq!(own_view, mine);
+}
+
+async fn a_refund_after_the_lock_is_an_adjustment_next_month_and_the_locked_statement_stays(
+    backend: Backend,
+) {
+    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 20).await;
+    let ba = fixtures::staff_principal(&app, "ba-demo").await;
+    let manager = fixtures::staff_principal(&app, "manager-demo").await;
+    let member: i64 = app.login_member("pia").await.1.parse().unwrap();
+    upsert(
+        &app.login_staff("hq-demo").await,
+        flat_plan(None, "2026-09", 7000, 3000, 500),
+    )
+    .await;
+    let sale = sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
+    let net: i64 = net_of(&app, sale.id).await.iter().sum();
+    let store = cat.store_id.to_string();
+    // September is not over: it cannot be locked yet.
+    let finance = app.login_staff("finance-demo").await;
+    let body = finance
+        .raw(LOCK, json!({ "m": "2026-09", "s": store }))
+        .await;
+    assert_eq!(code_of(&body).as_deref(), Some("BAD_USER_INPUT"), "{body}");
+    clock.set(noon("2026-10-02"));
+    let finance = app.login_staff("finance-demo").await;
+    let locked = finance
+        .ok(LOCK, json!({ "m": "2026-09", "s": store }))
+        .await["lockCommissionMonth"]
+        .clone();
+    assert_eq!(locked["status"], "LOCKED");
+    let q = statement_query();
+    let vars = json!({ "s": ba.staff_id.to_string(), "m": "2026-09" });
+    let before = finance.ok(&q, vars.clone()).await["commissionStatement"].clone();
+    assert_eq!(before["status"], "LOCKED");
+    assert_adds_up(&before);
+    let earned = fen(&before["totalFen"]);
+    assert_eq!(earned, (net * 500 + 5_000) / 10_000, "{before}");
+    // Locking again changes nothing and answers the same month.
+    let again = finance
+        .ok(LOCK, json!({ "m": "2026-09", "s": store }))
+        .await["lockCommissionMonth"]
+        .clone();
+    assert_eq!(again, locked);
+    // A locked month takes no new plan version and no new inputs.
+    let hq = app.login_staff("hq-demo").await;
+    let body = hq
+        .raw(
+            UPSERT,
+            json!({ "i": flat_plan(None, "2026-09", 5000, 5000, 900) }),
+        )
+        .await;
+    assert_eq!(code_of(&body).as_deref(), Some("CONFLICT"), "{body}");
+    let body = hq
+        .raw(
+            INPUTS,
+            json!({ "s": ba.staff_id.to_string(), "m": "2026-09", "b": "1", "r": "1" }),
+        )
+        .await;
+    assert_eq!(code_of(&body).as_deref(), Some("CONFLICT"), "{body}");
+    // The sale is refunded in October.
+    clock.set(noon("2026-10-05"));
+    payments::refund_order(&app.state, &manager, sale.id, None, None)
+        .await
+        .unwrap();
+    let finance = app.login_staff("finance-demo").await;
+    let after = finance.ok(&q, vars).await["commissionStatement"].clone();
+    assert_eq!(after, before, "the locked statement is unchanged");
+    let october = finance
+        .ok(&q, json!({ "s": ba.staff_id.to_string(), "m": "2026-10" }))
+        .await["commissionStatement"]
+        .clone();
+    assert_eq!(october["status"], "OPEN");
+    assert_adds_up(&october);
+    let lines = october["lines"]["nodes"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{october}");
+    assert_eq!(lines[0]["kind"], "ADJUSTMENT");
+    assert_eq!(fen(&lines[0]["baseFen"]), -net);
+    assert_eq!(fen(&lines[0]["amountFen"]), -earned);
+    assert!(lines[0]["ruleLabel"].as_str().unwrap().contains("2026-09"));
+    // Still one set of statements for September.
+    assert_eq!(
+        commission_month::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn who_may_read_whose_commission(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 10).await;
+    let other = second_ba(&app, &cat, "ba-other").await;
+    upsert(
+        &app.login_staff("hq-demo").await,
+        flat_plan(None, "2026-09", 7000, 3000, 500),
+    )
+    .await;
+    let q = statement_query();
+    let of_other = json!({ "s": other.to_string(), "m": "2026-09" });
+    // A BA sees her own, never another BA's.
+    let ba = app.login_staff("ba-demo").await;
+    ba.ok(&my_query(), json!({ "m": "2026-09" })).await;
+    assert_eq!(
+        code_of(&ba.raw(&q, of_other.clone()).await).as_deref(),
+        Some("FORBIDDEN")
+    );
+    // The store's manager, finance and HQ see it.
+    for who in ["manager-demo", "finance-demo", "hq-demo"] {
+        let gql = app.login_staff(who).await;
+        let s = gql.ok(&q, of_other.clone()).await["commissionStatement"].clone();
+        assert_eq!(s["staffId"], other.to_string(), "{who}");
+    }
+    // A manager of another store is refused, for the statement and the store's preview.
+    let bj = entities::store::Entity::find()
+        .filter(entities::store::Column::Code.eq("BJ001"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let bj_manager = StaffPrincipal {
+        staff_id: fixtures::staff_principal(&app, "manager-demo")
+            .await
+            .staff_id,
+        role: StaffRole::Manager,
+        store_id: Some(bj.id),
+        session_id: "fixture".into(),
+    };
+    let refused = commission::commission_statement(&app.state, &bj_manager, other, "2026-09")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::Forbidden);
+    let plan = commission_plan::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let refused =
+        commission::preview_commission(&app.state, &bj_manager, plan.id, "2026-09", cat.store_id)
+            .await
+            .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::Forbidden);
+    // Someone who is not a BA, or no one: not found.
+    let hq = app.login_staff("hq-demo").await;
+    let body = hq
+        .raw(
+            &q,
+            json!({ "s": cat.hq.staff_id.to_string(), "m": "2026-09" }),
+        )
+        .await;
+    assert_eq!(code_of(&body).as_deref(), Some("NOT_FOUND"));
+    let body = hq
+        .raw(&q, json!({ "s": other.to_string(), "m": "2026-9" }))
+        .await;
+    assert_eq!(code_of(&body).as_deref(), Some("BAD_USER_INPUT"));
+}
+
+async fn two_locks_at_once_write_one_set_of_statements(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 20).await;
+    let ba = fixtures::staff_principal(&app, "ba-demo").await;
+    let member: i64 = app.login_member("queenie").await.1.parse().unwrap();
+    upsert(
+        &app.login_staff("hq-demo").await,
+        flat_plan(None, "2026-09", 7000, 3000, 500),
+    )
+    .await;
+    second_ba(&app, &cat, "ba-race").await;
+    for _ in 0..3 {
+        sell(&app, &ba, member, &[(cat.serum_sku, 1), (cat.cream_sku, 1)]).await;
+    }
+    clock.set(noon("2026-10-01"));
+    let finance = fixtures::staff_principal(&app, "finance-demo").await;
+    let (a, b) = tokio::join!(
+        commission::lock_commission_month(&app.state, &finance, "2026-09", cat.store_id),
+        commission::lock_commission_month(&app.state, &finance, "2026-09", cat.store_id),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b, "both answer the one set of statements");
+    assert_eq!(
+        commission_month::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        1
+    );
+    let statements = commission_statement::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(statements as usize, a.statements.len());
+    // ba-demo, the manager and the second BA of SH001.
+    assert_eq!(a.statements.len(), 3);
+    let lines = commission_line::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(
+        lines as usize,
+        a.statements.iter().map(|s| s.lines.len()).sum::<usize>()
+    );
+    assert!(lines >= 6);
+    let total: i64 = a.statements.iter().map(|s| s.total_fen).sum();
+    assert_eq!(a.total_fen, total);
+    assert!(total > 0);
+}
+
+async fn locking_takes_the_same_queries_for_few_and_many_bas(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(noon("2026-08-10")));
+    let counter = Arc::new(AtomicUsize::new(0));
+    let app = TestApp::builder(backend)
+        .clock(clock.clone())
+        .count_queries(counter.clone())
+        .start()
+        .await;
+    let cat = fixtures::catalog(&app, 10).await;
+    let ba = fixtures::staff_principal(&app, "ba-demo").await;
+    let member: i64 = app.login_member("rita").await.1.parse().unwrap();
+    upsert(
+        &app.login_staff("hq-demo").await,
+        flat_plan(None, "2026-08", 7000, 3000, 500),
+    )
+    .await;
+    sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
+    clock.set(noon("2026-09-10"));
+    sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
+    clock.set(noon("2026-10-02"));
+    let finance = fixtures::staff_principal(&app, "finance-demo").await;
+    let mut queries = Vec::new();
+    for (month, more) in [("2026-08", 0), ("2026-09", 40)] {
+        for i in 0..more {
+            second_ba(&app, &cat, &format!("ba-many-{i}")).await;
+        }
+        counter.store(0, Ordering::SeqCst);
+        let done = commission::lock_commission_month(&app.state, &finance, month, cat.store_id)
+            .await
+            .unwrap();
+        queries.push(counter.load(Ordering::SeqCst));
+        assert_eq!(done.statements.len(), 2 + more);
+    }
+    assert_eq!(queries[0], queries[1], "one set-based pass: {queries:?}");
+}
+
+on_both_backends!(
+    shares_that_do_not_add_up_are_refused_and_nothing_is_stored,
+    seed_004s_formula_and_lines_that_add_up_to_the_total,
+    a_refund_after_the_lock_is_an_adjustment_next_month_and_the_locked_statement_stays,
+    who_may_read_whose_commission,
+    two_locks_at_once_write_one_set_of_statements,
+    locking_takes_the_same_queries_for_few_and_many_bas,
+);
