@@ -14,6 +14,7 @@ pub mod http;
 pub mod media;
 pub mod members_export;
 pub mod metrics;
+pub mod reports_export;
 pub mod telemetry;
 pub mod worker;
 

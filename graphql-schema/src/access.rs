@@ -171,6 +171,8 @@ pub const STAFF: &[(&str, Access)] = &[
     ("storePerformance", s(ViewSalesReports)),
     ("myPerformance", s(ViewOwnPerformance)),
     ("setBaTarget", s(SetSalesTargets)),
+    ("exportReport", s(ViewSalesReports)),
+    ("exportJob", s(ViewSalesReports)),
     // bookings
     ("bookingServices", s(ViewBookings)),
     ("storeBookingSetup", s(ViewBookings)),
