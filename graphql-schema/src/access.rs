@@ -173,6 +173,7 @@ pub const STAFF: &[(&str, Access)] = &[
     ("setBaTarget", s(SetSalesTargets)),
     ("exportReport", s(ViewSalesReports)),
     ("exportJob", s(ViewSalesReports)),
+    ("churnRisk", s(ViewSalesReports)),
     // bookings
     ("bookingServices", s(ViewBookings)),
     ("storeBookingSetup", s(ViewBookings)),

@@ -2,11 +2,14 @@
 //! `storePerformance`, `myPerformance` and `setBaTarget`. Money is `Fen`; every result carries
 //! the definition of each metric it holds.
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use domain::auth::Permission;
 use domain::reports;
 
 use crate::context::{app, staff};
 use crate::error::{ApiResult, parse_id};
+use crate::pagination;
 use crate::scalars::{Date, DateTime, Fen};
 use domain::reports::{ExportDetail, ExportFormat, ExportStatus};
 
@@ -342,6 +345,39 @@ fn domain_query(query: &ReportQuery) -> ApiResult<reports::ReportQuery> {
     })
 }
 
+/// A member past her own buying cycle (the mean gap between her purchase days, as the
+/// repurchase reminder computes it), and why.
+#[derive(SimpleObject)]
+pub struct ChurnRisk {
+    pub member_id: ID,
+    /// Distinct days she bought on (at the store asked).
+    pub purchase_days: i64,
+    pub first_purchase: Date,
+    pub last_purchase: Date,
+    /// Her usual gap between purchases, in days.
+    pub usual_cycle_days: i64,
+    /// When she would have bought again on her cycle.
+    pub due: Date,
+    pub days_overdue: i64,
+    /// The same in words: last purchase, usual cycle, days overdue.
+    pub reason: String,
+}
+
+impl From<reports::ChurnRisk> for ChurnRisk {
+    fn from(r: reports::ChurnRisk) -> Self {
+        Self {
+            reason: r.reason(),
+            member_id: r.member_id.into(),
+            purchase_days: r.purchase_days,
+            first_purchase: Date(r.first_purchase),
+            last_purchase: Date(r.last_purchase),
+            usual_cycle_days: r.usual_cycle_days,
+            due: Date(r.due),
+            days_overdue: r.days_overdue,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct StaffReportsQuery;
 
@@ -354,6 +390,32 @@ impl StaffReportsQuery {
         let staff = staff(ctx).await?;
         let q = domain_query(&query)?;
         Ok(reports::sales_report(app(ctx), staff, &q).await?.into())
+    }
+
+    /// Members past their own buying cycle, most overdue first (HQ any store or all; a
+    /// manager her own store, the default for her).
+    async fn churn_risk(
+        &self,
+        ctx: &Context<'_>,
+        store_id: Option<ID>,
+        #[graphql(default = 50)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, ChurnRisk>> {
+        let staff = staff(ctx).await?;
+        let page = pagination::staff_keyset(
+            staff,
+            &[Permission::ViewSalesReports],
+            first,
+            after.as_deref(),
+        )?;
+        let store = store_id.as_ref().map(parse_id).transpose()?;
+        let risks = reports::churn_risk(app(ctx), staff, store, page).await?;
+        Ok(pagination::connection(
+            risks,
+            &page,
+            |r| r.member_id,
+            Into::into,
+        ))
     }
 
     /// One of the caller's report exports (another's id is NOT_FOUND).

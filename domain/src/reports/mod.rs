@@ -2,12 +2,14 @@
 //! three dimensions over a date range in the business zone, every time bucket of the range
 //! present, with each metric's definition; BA and store performance read the rollups.
 
+mod churn;
 mod export_file;
 mod exports;
 mod metrics;
 mod performance;
 mod sales_report;
 
+pub use churn::{ChurnRisk, churn_risk};
 pub use export_file::{ExportProgress, NoProgress, mask_phone, write_export};
 pub use exports::{
     EXPORT_LINK_TTL_SECS, ExportJob, RunReportExports, export_job, export_report, export_to_file,
