@@ -114,7 +114,11 @@ enum ReportsCommand {
         by: Vec<String>,
         /// Metrics, comma-separated (net_revenue, margin, margin_pct, orders, units,
         /// average_order_value, members, coupon_discount).
-        #[arg(long, value_delimiter = ',', default_value = "net_revenue,margin,orders,units")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "net_revenue,margin,orders,units"
+        )]
         metrics: Vec<String>,
         /// Only these stores (ids, comma-separated).
         #[arg(long, value_delimiter = ',')]

@@ -468,11 +468,9 @@ impl StaffReportsMutation {
     ) -> ApiResult<ExportJob> {
         let staff = staff(ctx).await?;
         let q = domain_query(&query)?;
-        Ok(
-            reports::export_report(app(ctx), staff, &q, format, detail)
-                .await?
-                .into(),
-        )
+        Ok(reports::export_report(app(ctx), staff, &q, format, detail)
+            .await?
+            .into())
     }
 
     /// Sets a BA's net revenue target for a month (HQ; a manager for her own store's BAs).

@@ -80,7 +80,9 @@ pub async fn churn_risk(
         .filter(sales_fact::Column::Event.ne(SalesEvent::Refund))
         .filter(sales_fact::Column::BusinessDate.lte(today))
         .group_by(sales_fact::Column::MemberId)
-        .having(Expr::cust("COUNT(DISTINCT \"sales_facts\".\"business_date\") >= 2"));
+        .having(Expr::cust(
+            "COUNT(DISTINCT \"sales_facts\".\"business_date\") >= 2",
+        ));
     if let Some(id) = store {
         q = q.filter(sales_fact::Column::StoreId.eq(id));
     }

@@ -75,9 +75,9 @@ impl Sink {
         match format {
             ExportFormat::Csv => {
                 let out = std::fs::File::create(file).map_err(failed)?;
-                Ok(Self::Csv(csv::Writer::from_writer(std::io::BufWriter::new(
-                    out,
-                ))))
+                Ok(Self::Csv(csv::Writer::from_writer(
+                    std::io::BufWriter::new(out),
+                )))
             }
             ExportFormat::Xlsx => {
                 let mut workbook = rust_xlsxwriter::Workbook::new();

@@ -191,7 +191,16 @@ async fn run_job(app: &AppState, job: &report_export_job::Model) -> Result<(), R
     let name = format!("sales-report-{}.{}", job.id, job.format.extension());
     let file = dir.path().join(&name);
     let mut progress = JobProgress { app, id: job.id };
-    let rows = write_export(app, &staff, &q, job.detail, job.format, &file, &mut progress).await?;
+    let rows = write_export(
+        app,
+        &staff,
+        &q,
+        job.detail,
+        job.format,
+        &file,
+        &mut progress,
+    )
+    .await?;
     let key = app
         .media
         .store

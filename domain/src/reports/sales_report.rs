@@ -178,7 +178,10 @@ fn buckets(dim: Dimension, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
 }
 
 /// The stores the caller may see, narrowed by the query; FORBIDDEN for a store not hers.
-pub(super) fn scope(staff: &StaffPrincipal, asked: Option<&[i64]>) -> Result<Option<Vec<i64>>, ReportsError> {
+pub(super) fn scope(
+    staff: &StaffPrincipal,
+    asked: Option<&[i64]>,
+) -> Result<Option<Vec<i64>>, ReportsError> {
     staff.require(Permission::ViewSalesReports)?;
     if staff.sees_every_store() {
         return Ok(asked.map(<[i64]>::to_vec));

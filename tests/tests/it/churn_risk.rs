@@ -22,13 +22,23 @@ fn noon(day: &str) -> DateTime<Utc> {
     Utc.from_utc_datetime(&d.and_hms_opt(4, 0, 0).unwrap())
 }
 
-async fn sell_on(app: &TestApp, clock: &ManualClock, ba: &StaffPrincipal, member: i64, sku: i64, day: &str) {
+async fn sell_on(
+    app: &TestApp,
+    clock: &ManualClock,
+    ba: &StaffPrincipal,
+    member: i64,
+    sku: i64,
+    day: &str,
+) {
     clock.set(noon(day));
     orders::record_in_store_sale(
         &app.state,
         ba,
         member,
-        &[LineInput { sku_id: sku, quantity: 1 }],
+        &[LineInput {
+            sku_id: sku,
+            quantity: 1,
+        }],
         PaymentMethod::Cash,
         true,
         &format!("key-{}", uuid::Uuid::new_v4().simple()),
@@ -86,7 +96,12 @@ async fn members_past_their_cycle_are_listed_most_overdue_first(backend: Backend
         )
         .await["churnRisk"]
         .clone();
-    let rest: Vec<_> = next["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect();
+    let rest: Vec<_> = next["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
     assert_eq!(rest.len(), 1, "{rest:?}");
     assert_eq!(rest[0]["memberId"], a.to_string());
     assert_eq!(rest[0]["purchaseDays"], 2);
@@ -95,23 +110,21 @@ async fn members_past_their_cycle_are_listed_most_overdue_first(backend: Backend
 
     // HQ any store: the same members at the demo store, none at another.
     let hq = app.login_staff("hq-demo").await;
-    let at_store = hq
-        .ok(CHURN, json!({ "s": cat.store_id.to_string() }))
-        .await["churnRisk"]["edges"]
-        .as_array()
-        .unwrap()
-        .len();
+    let at_store =
+        hq.ok(CHURN, json!({ "s": cat.store_id.to_string() })).await["churnRisk"]["edges"]
+            .as_array()
+            .unwrap()
+            .len();
     assert_eq!(at_store, 2);
     let other_store = fixtures::staff_principal(&app, "ba-bj-demo")
         .await
         .store_id
         .unwrap();
-    let elsewhere = hq
-        .ok(CHURN, json!({ "s": other_store.to_string() }))
-        .await["churnRisk"]["edges"]
-        .as_array()
-        .unwrap()
-        .len();
+    let elsewhere =
+        hq.ok(CHURN, json!({ "s": other_store.to_string() })).await["churnRisk"]["edges"]
+            .as_array()
+            .unwrap()
+            .len();
     assert_eq!(elsewhere, 0);
     assert_eq!(
         manager

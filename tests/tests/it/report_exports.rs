@@ -72,7 +72,9 @@ async fn export(gql: &Gql, app: &TestApp, q: &Value, format: &str, detail: &str)
         .clone();
     assert_eq!(job["status"], "QUEUED");
     assert!(job["url"].is_null());
-    let ran = domain::reports::run_queued_exports(&app.state).await.unwrap();
+    let ran = domain::reports::run_queued_exports(&app.state)
+        .await
+        .unwrap();
     assert_eq!(ran, 1);
     let done = gql.ok(JOB, json!({ "id": job["id"] })).await["exportJob"].clone();
     assert_eq!(done["status"], "DONE", "{done}");
@@ -274,7 +276,10 @@ async fn exports_hold_the_reports_figures_mask_phones_expire_and_are_audited(bac
     let data = bytes(&app, lines_csv["url"].as_str().unwrap()).await;
     let text = String::from_utf8(data).unwrap();
     assert!(text.contains(MASKED), "{text}");
-    assert!(!text.contains(PHONE) && !text.contains(&PHONE[3..]), "{text}");
+    assert!(
+        !text.contains(PHONE) && !text.contains(&PHONE[3..]),
+        "{text}"
+    );
     let lines_xlsx = export(&hq, &app, &q, "XLSX", "LINES").await;
     let data = bytes(&app, lines_xlsx["url"].as_str().unwrap()).await;
     let all_xml: String = xlsx_parts(&data).into_values().collect();
@@ -302,7 +307,9 @@ async fn exports_hold_the_reports_figures_mask_phones_expire_and_are_audited(bac
         "BAD_USER_INPUT"
     );
     assert_eq!(
-        domain::reports::run_queued_exports(&app.state).await.unwrap(),
+        domain::reports::run_queued_exports(&app.state)
+            .await
+            .unwrap(),
         0
     );
 
@@ -331,7 +338,10 @@ async fn exports_hold_the_reports_figures_mask_phones_expire_and_are_audited(bac
         .await
         .unwrap();
     assert_eq!(entries.len(), 4);
-    for (entry, job) in entries.iter().zip([&csv_job, &xlsx_job, &lines_csv, &lines_xlsx]) {
+    for (entry, job) in entries
+        .iter()
+        .zip([&csv_job, &xlsx_job, &lines_csv, &lines_xlsx])
+    {
         assert_eq!(entry.actor_id, Some(hq_id));
         assert_eq!(
             entry.subject_id.map(|id| id.to_string()).as_deref(),
@@ -362,7 +372,11 @@ async fn a_managers_export_holds_only_her_store(backend: Backend) {
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
     let member = member_with_phone(&app, "quinn").await;
     sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
-    let own = sales_fact::Entity::find().one(app.db()).await.unwrap().unwrap();
+    let own = sales_fact::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
     let other_store = fixtures::staff_principal(&app, "ba-bj-demo")
         .await
         .store_id
