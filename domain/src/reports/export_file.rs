@@ -59,7 +59,7 @@ impl Cell {
 }
 
 enum Sink {
-    Csv(csv::Writer<std::io::BufWriter<std::fs::File>>),
+    Csv(Box<csv::Writer<std::io::BufWriter<std::fs::File>>>),
     Xlsx {
         workbook: Box<rust_xlsxwriter::Workbook>,
         row: u32,
@@ -75,9 +75,9 @@ impl Sink {
         match format {
             ExportFormat::Csv => {
                 let out = std::fs::File::create(file).map_err(failed)?;
-                Ok(Self::Csv(csv::Writer::from_writer(
+                Ok(Self::Csv(Box::new(csv::Writer::from_writer(
                     std::io::BufWriter::new(out),
-                )))
+                ))))
             }
             ExportFormat::Xlsx => {
                 let mut workbook = rust_xlsxwriter::Workbook::new();
@@ -140,7 +140,7 @@ impl Sink {
         match self {
             Self::Csv(mut w) => {
                 w.flush().map_err(failed)?;
-                let inner = w.into_inner().map_err(failed)?;
+                let inner = (*w).into_inner().map_err(failed)?;
                 let out = inner.into_inner().map_err(failed)?;
                 out.sync_all().map_err(failed)
             }
