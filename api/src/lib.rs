@@ -15,6 +15,7 @@ pub mod media;
 pub mod members_export;
 pub mod metrics;
 pub mod response_cache;
+pub mod reports_export;
 pub mod telemetry;
 pub mod worker;
 

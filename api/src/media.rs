@@ -66,9 +66,14 @@ pub async fn object(
                 .header("x-content-type-options", "nosniff")
                 .header(header::CACHE_CONTROL, cache)
                 .body(bytes);
+            let disposition = if content_type.starts_with("image/") {
+                "inline"
+            } else {
+                "attachment"
+            };
             response
                 .headers_mut()
-                .insert("content-disposition", HeaderValue::from_static("inline"));
+                .insert("content-disposition", HeaderValue::from_static(disposition));
             response
         }
         Err(MediaError::LinkExpired) => plain(StatusCode::FORBIDDEN, "link expired"),

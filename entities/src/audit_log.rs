@@ -102,6 +102,9 @@ pub enum Action {
     /// An account's or address's attempts ran out for the window (once per window).
     #[sea_orm(string_value = "login.throttled")]
     LoginThrottled,
+    /// A sales report was exported to a file (who, the query, how many rows).
+    #[sea_orm(string_value = "report.export")]
+    ReportExport,
 }
 
 /// What an entry is about.
@@ -118,6 +121,7 @@ pub enum SubjectKind {
     StaffAccount,
     Distributor,
     DistributorAccount,
+    ReportExport,
 }
 
 /// Who read or changed personal data, and when.

@@ -64,6 +64,7 @@ pub mod purchase_order;
 pub mod purchase_order_event;
 pub mod purchase_order_line;
 pub mod refund;
+pub mod report_export_job;
 pub mod sales_dirty_day;
 pub mod sales_fact;
 pub mod sales_member_month;

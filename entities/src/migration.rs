@@ -28,6 +28,7 @@ mod m0015_b2b;
 mod m0016_media;
 mod m0017_stored_value;
 mod m0018_commission;
+mod m0020_report_exports;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0016_media::Migration),
             Box::new(m0017_stored_value::Migration),
             Box::new(m0018_commission::Migration),
+            Box::new(m0020_report_exports::Migration),
         ]
     }
 }

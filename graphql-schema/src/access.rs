@@ -178,6 +178,9 @@ pub const STAFF: &[(&str, Access)] = &[
     ("commissionStatement", s(ViewCommission)),
     ("lockCommissionMonth", s(LockCommission)),
     ("myCommission", s(ViewOwnPerformance)),
+    ("exportReport", s(ViewSalesReports)),
+    ("exportJob", s(ViewSalesReports)),
+    ("churnRisk", s(ViewSalesReports)),
     // bookings
     ("bookingServices", s(ViewBookings)),
     ("storeBookingSetup", s(ViewBookings)),

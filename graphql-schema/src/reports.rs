@@ -2,12 +2,16 @@
 //! `storePerformance`, `myPerformance` and `setBaTarget`. Money is `Fen`; every result carries
 //! the definition of each metric it holds.
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use domain::auth::Permission;
 use domain::reports;
 
 use crate::context::{app, staff};
 use crate::error::{ApiResult, parse_id};
-use crate::scalars::{Date, Fen};
+use crate::pagination;
+use crate::scalars::{Date, DateTime, Fen};
+use domain::reports::{ExportDetail, ExportFormat, ExportStatus};
 
 /// A figure a report computes (see `MetricDefinition` for each one's meaning).
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -289,6 +293,91 @@ impl From<reports::BaPerformance> for BaPerformance {
     }
 }
 
+/// A report export: queued, run by the worker, then a signed download link valid for an hour
+/// (minted at each read; an altered or expired link answers 403).
+#[derive(SimpleObject)]
+pub struct ExportJob {
+    pub id: ID,
+    pub status: ExportStatus,
+    pub format: ExportFormat,
+    pub detail: ExportDetail,
+    /// Data rows written so far.
+    pub rows_done: i64,
+    /// Data rows the export holds, once known.
+    pub rows_total: Option<i64>,
+    pub created_at: DateTime,
+    pub finished_at: Option<DateTime>,
+    /// The download link, when DONE.
+    pub url: Option<String>,
+    pub expires_at: Option<DateTime>,
+}
+
+impl From<reports::ExportJob> for ExportJob {
+    fn from(j: reports::ExportJob) -> Self {
+        Self {
+            id: j.id.into(),
+            status: j.status,
+            format: j.format,
+            detail: j.detail,
+            rows_done: j.rows_done,
+            rows_total: j.rows_total,
+            created_at: j.created_at.into(),
+            finished_at: j.finished_at.map(Into::into),
+            url: j.url,
+            expires_at: j.expires_at.map(Into::into),
+        }
+    }
+}
+
+fn domain_query(query: &ReportQuery) -> ApiResult<reports::ReportQuery> {
+    let store_ids = match &query.store_ids {
+        Some(ids) => Some(ids.iter().map(parse_id).collect::<ApiResult<Vec<i64>>>()?),
+        None => None,
+    };
+    Ok(reports::ReportQuery {
+        metrics: query.metrics.iter().map(|m| (*m).into()).collect(),
+        group_by: query.group_by.iter().map(|d| (*d).into()).collect(),
+        from: query.from.0,
+        to: query.to.0,
+        store_ids,
+        compare: query.compare,
+        basis: query.returns_basis.into(),
+    })
+}
+
+/// A member past her own buying cycle (the mean gap between her purchase days, as the
+/// repurchase reminder computes it), and why.
+#[derive(SimpleObject)]
+pub struct ChurnRisk {
+    pub member_id: ID,
+    /// Distinct days she bought on (at the store asked).
+    pub purchase_days: i64,
+    pub first_purchase: Date,
+    pub last_purchase: Date,
+    /// Her usual gap between purchases, in days.
+    pub usual_cycle_days: i64,
+    /// When she would have bought again on her cycle.
+    pub due: Date,
+    pub days_overdue: i64,
+    /// The same in words: last purchase, usual cycle, days overdue.
+    pub reason: String,
+}
+
+impl From<reports::ChurnRisk> for ChurnRisk {
+    fn from(r: reports::ChurnRisk) -> Self {
+        Self {
+            reason: r.reason(),
+            member_id: r.member_id.into(),
+            purchase_days: r.purchase_days,
+            first_purchase: Date(r.first_purchase),
+            last_purchase: Date(r.last_purchase),
+            usual_cycle_days: r.usual_cycle_days,
+            due: Date(r.due),
+            days_overdue: r.days_overdue,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct StaffReportsQuery;
 
@@ -299,20 +388,41 @@ impl StaffReportsQuery {
     /// `myPerformance`).
     async fn sales_report(&self, ctx: &Context<'_>, query: ReportQuery) -> ApiResult<ReportResult> {
         let staff = staff(ctx).await?;
-        let store_ids = match &query.store_ids {
-            Some(ids) => Some(ids.iter().map(parse_id).collect::<ApiResult<Vec<i64>>>()?),
-            None => None,
-        };
-        let q = reports::ReportQuery {
-            metrics: query.metrics.iter().map(|m| (*m).into()).collect(),
-            group_by: query.group_by.iter().map(|d| (*d).into()).collect(),
-            from: query.from.0,
-            to: query.to.0,
-            store_ids,
-            compare: query.compare,
-            basis: query.returns_basis.into(),
-        };
+        let q = domain_query(&query)?;
         Ok(reports::sales_report(app(ctx), staff, &q).await?.into())
+    }
+
+    /// Members past their own buying cycle, most overdue first (HQ any store or all; a
+    /// manager her own store, the default for her).
+    async fn churn_risk(
+        &self,
+        ctx: &Context<'_>,
+        store_id: Option<ID>,
+        #[graphql(default = 50)] first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, ChurnRisk>> {
+        let staff = staff(ctx).await?;
+        let page = pagination::staff_keyset(
+            staff,
+            &[Permission::ViewSalesReports],
+            first,
+            after.as_deref(),
+        )?;
+        let store = store_id.as_ref().map(parse_id).transpose()?;
+        let risks = reports::churn_risk(app(ctx), staff, store, page).await?;
+        Ok(pagination::connection(
+            risks,
+            &page,
+            |r| r.member_id,
+            Into::into,
+        ))
+    }
+
+    /// One of the caller's report exports (another's id is NOT_FOUND).
+    async fn export_job(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ExportJob> {
+        let staff = staff(ctx).await?;
+        let id = parse_id(&id)?;
+        Ok(reports::export_job(app(ctx), staff, id).await?.into())
     }
 
     /// The caller's own sales for a month (`YYYY-MM`), from the rollups (a minute behind).
@@ -345,6 +455,24 @@ pub struct StaffReportsMutation;
 
 #[Object]
 impl StaffReportsMutation {
+    /// Queues an export of a sales report to CSV or XLSX (the same access and store scope as
+    /// `salesReport`): SUMMARY holds the report's rows and totals, LINES one row per sales fact
+    /// (members by id and masked phone; not for finance). Every export is audited. Follow it
+    /// with `exportJob(id)`.
+    async fn export_report(
+        &self,
+        ctx: &Context<'_>,
+        query: ReportQuery,
+        format: ExportFormat,
+        #[graphql(default_with = "ExportDetail::Summary")] detail: ExportDetail,
+    ) -> ApiResult<ExportJob> {
+        let staff = staff(ctx).await?;
+        let q = domain_query(&query)?;
+        Ok(reports::export_report(app(ctx), staff, &q, format, detail)
+            .await?
+            .into())
+    }
+
     /// Sets a BA's net revenue target for a month (HQ; a manager for her own store's BAs).
     async fn set_ba_target(
         &self,

@@ -61,6 +61,9 @@ pub struct SensitivePut {
     pub variants: Vec<StoredVariant>,
 }
 
+/// Part size of a streamed upload (S3's minimum part is 5 MiB).
+const CHUNK: usize = 5 * 1024 * 1024;
+
 #[derive(Clone)]
 pub struct MediaStore {
     store: Arc<dyn ObjectStore>,
@@ -173,6 +176,39 @@ impl MediaStore {
             });
         }
         Ok(out)
+    }
+
+    /// Uploads a local file (a report export) as a PRIVATE object named `name` under a fresh
+    /// random prefix, in chunks (never the whole file in memory); returns its key.
+    pub async fn put_private_file(
+        &self,
+        name: &str,
+        file: &std::path::Path,
+    ) -> Result<String, StorageError> {
+        use tokio::io::AsyncReadExt;
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+            || name.is_empty()
+            || name.starts_with('.')
+        {
+            return Err(StorageError::BadKey);
+        }
+        let key = format!("private/{}/{name}", random_id());
+        let upload = self.store.put_multipart(&path(&key)?).await?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, CHUNK);
+        let mut reader = tokio::fs::File::open(file).await?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = reader.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            writer.wait_for_capacity(2).await?;
+            writer.write(&buf[..n]);
+        }
+        writer.finish().await?;
+        Ok(key)
     }
 
     /// The prefix every SENSITIVE object of `owner` lives under (for erasure and its check).

@@ -289,6 +289,18 @@ fn epoch_day(day: NaiveDate) -> i64 {
     (day - epoch).num_days()
 }
 
+/// A member's own buying cycle in days from her distinct purchase days: the mean gap between
+/// them, (last − first) ÷ (days − 1), rounded half up; `None` under two purchase days. The
+/// same arithmetic as [`repurchase_due`]'s SQL (the REPURCHASE automation), for callers that
+/// read the purchase days themselves (churn risk in reports).
+pub fn buying_cycle_days(first: NaiveDate, last: NaiveDate, purchase_days: i64) -> Option<i64> {
+    if purchase_days < 2 {
+        return None;
+    }
+    let span = (last - first).num_days();
+    Some((2 * span + purchase_days - 1) / (2 * (purchase_days - 1)))
+}
+
 /// `members.id IN (members due to re-buy a category on `on`)`, computed by the database:
 /// distinct local purchase days per member and category, then the cycle and due day per
 /// group with integer day numbers (rounded half up the same way on both databases).
@@ -524,6 +536,16 @@ pub async fn count(app: &AppState, rule: &SegmentRule) -> Result<u64, CampaignsE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_buying_cycle_is_the_mean_gap_rounded_half_up() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        assert_eq!(buying_cycle_days(d(9, 1), d(9, 1), 1), None);
+        assert_eq!(buying_cycle_days(d(9, 1), d(9, 21), 2), Some(20));
+        // gaps 10 and 11: 10.5 rounds to 11
+        assert_eq!(buying_cycle_days(d(9, 1), d(9, 22), 3), Some(11));
+        assert_eq!(buying_cycle_days(d(9, 1), d(9, 21), 4), Some(7));
+    }
 
     #[test]
     fn masks_and_validates() {

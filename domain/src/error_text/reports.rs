@@ -18,6 +18,10 @@ fn query_zh(english: &str) -> Cow<'static, str> {
         "a report covers at most two years" => "报表的日期范围最长两年",
         "a month is written YYYY-MM" => "月份格式应为 YYYY-MM",
         "a target is between 0 and ¥1,000,000,000" => "目标金额须在 0 到 10 亿元之间",
+        "more lines than one XLSX sheet holds: export CSV or a shorter range" => {
+            "明细行数超过一个 XLSX 工作表的上限，请导出 CSV 或缩短日期范围"
+        }
+        "the export's owner is no longer active" => "导出任务的发起人账号已停用",
         other if other.starts_with("the report has more than") => {
             "报表行数过多，请缩小日期范围或减少分组维度"
         }
@@ -31,7 +35,8 @@ pub(super) fn reports(e: &ReportsError) -> Option<Text> {
         ReportsError::InvalidQuery(m) => t("INVALID_REPORT_QUERY", query_zh(m)),
         ReportsError::NotFound(what) => t("NOT_FOUND", not_found(what)),
         ReportsError::Auth(e) => auth(e),
-        ReportsError::Store(_) => None,
+        // Internal: the generic message; the cause goes to the log only.
+        ReportsError::Store(_) | ReportsError::Export(_) => None,
         _ => None,
     }
 }

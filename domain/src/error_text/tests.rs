@@ -231,6 +231,10 @@ fn money_errors_have_a_reason_and_a_chinese_message() {
             crate::reports::ReportsError::NotFound("BA"),
             crate::reports::ReportsError::Auth(AuthError::Forbidden),
             crate::reports::ReportsError::Store(store()),
+            crate::reports::ReportsError::Export("disk full".into()),
+            crate::reports::ReportsError::InvalidQuery(
+                "more lines than one XLSX sheet holds: export CSV or a shorter range".into(),
+            ),
         ],
         &mut p,
     );

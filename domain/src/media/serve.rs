@@ -19,6 +19,18 @@ pub struct Served {
     pub immutable: bool,
 }
 
+/// What Rouge stored under `key`: images are always re-encoded as JPEG; report exports (PRIVATE)
+/// are CSV or XLSX, named by their extension.
+fn content_type(key: &str) -> &'static str {
+    if key.ends_with(".csv") {
+        "text/csv; charset=utf-8"
+    } else if key.ends_with(".xlsx") {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    } else {
+        "image/jpeg"
+    }
+}
+
 pub async fn serve(
     app: &AppState,
     key: &str,
@@ -68,7 +80,7 @@ pub async fn serve(
     };
     Ok(Served {
         bytes,
-        content_type: "image/jpeg",
+        content_type: content_type(key),
         immutable: class == media::StorageClass::Public,
     })
 }

@@ -1,7 +1,8 @@
 //! The metrics dictionary: what each metric means, in one place, returned with every result.
 
 /// A figure a report computes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Metric {
     NetRevenue,
     Margin,
@@ -14,7 +15,8 @@ pub enum Metric {
 }
 
 /// What a report groups by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Dimension {
     Day,
     Week,
@@ -34,7 +36,10 @@ impl Dimension {
 
 /// Which day a refund counts on: its own (the default: a period once closed stays as it
 /// was) or its sale's (the period of the sale is restated).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReturnsBasis {
     #[default]
     ReturnDate,

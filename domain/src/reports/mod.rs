@@ -2,10 +2,20 @@
 //! three dimensions over a date range in the business zone, every time bucket of the range
 //! present, with each metric's definition; BA and store performance read the rollups.
 
+mod churn;
+mod export_file;
+mod exports;
 mod metrics;
 mod performance;
 mod sales_report;
 
+pub use churn::{ChurnRisk, churn_risk};
+pub use entities::report_export_job::{ExportDetail, ExportFormat, ExportStatus};
+pub use export_file::{ExportProgress, NoProgress, mask_phone, write_export};
+pub use exports::{
+    EXPORT_LINK_TTL_SECS, ExportJob, RunReportExports, export_job, export_report, export_to_file,
+    run_queued_exports,
+};
 pub use metrics::{Dimension, Metric, MetricDefinition, ReturnsBasis, definitions};
 pub use performance::{BaPerformance, my_performance, set_ba_target, store_performance};
 pub use sales_report::{
@@ -25,6 +35,9 @@ pub enum ReportsError {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Writing or storing an export file failed (the cause is logged, never shown).
+    #[error("export failed: {0}")]
+    Export(String),
 }
 
 crate::store_error_conversions!(ReportsError);
@@ -36,6 +49,7 @@ impl DomainError for ReportsError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
+            Self::Export(_) => ErrorCode::Internal,
         }
     }
 }

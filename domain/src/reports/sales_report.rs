@@ -20,7 +20,8 @@ const MAX_DAYS: i64 = 366 * 2;
 /// The most rows a report returns.
 const MAX_ROWS: usize = 10_000;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ReportQuery {
     pub metrics: Vec<Metric>,
     pub group_by: Vec<Dimension>,
@@ -177,7 +178,10 @@ fn buckets(dim: Dimension, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
 }
 
 /// The stores the caller may see, narrowed by the query; FORBIDDEN for a store not hers.
-fn scope(staff: &StaffPrincipal, asked: Option<&[i64]>) -> Result<Option<Vec<i64>>, ReportsError> {
+pub(super) fn scope(
+    staff: &StaffPrincipal,
+    asked: Option<&[i64]>,
+) -> Result<Option<Vec<i64>>, ReportsError> {
     staff.require(Permission::ViewSalesReports)?;
     if staff.sees_every_store() {
         return Ok(asked.map(<[i64]>::to_vec));
@@ -189,7 +193,7 @@ fn scope(staff: &StaffPrincipal, asked: Option<&[i64]>) -> Result<Option<Vec<i64
     }
 }
 
-fn check(staff: &StaffPrincipal, q: &ReportQuery) -> Result<(), ReportsError> {
+pub(super) fn check(staff: &StaffPrincipal, q: &ReportQuery) -> Result<(), ReportsError> {
     if q.metrics.is_empty() {
         return Err(invalid("ask for at least one metric"));
     }

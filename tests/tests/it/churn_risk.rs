@@ -1,0 +1,142 @@
+//! Churn risk (issue 17): members past their own buying cycle (the mean gap between their
+//! purchase days, as the repurchase reminder computes it), most overdue first, with the
+//! reason; a manager sees her store, HQ any; finance and BAs are refused.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::auth::StaffPrincipal;
+use domain::orders::{self, LineInput, PaymentMethod};
+use domain::platform::clock::ManualClock;
+use rouge_tests::fixtures;
+use rouge_tests::{Backend, TestApp, on_both_backends};
+use serde_json::json;
+
+const CHURN: &str = "query($s: ID, $first: Int, $after: String) {
+  churnRisk(storeId: $s, first: $first, after: $after) {
+    edges { cursor node { memberId purchaseDays lastPurchase usualCycleDays due daysOverdue reason } }
+    pageInfo { hasNextPage endCursor } } }";
+
+fn noon(day: &str) -> DateTime<Utc> {
+    let d = fixtures::date(day);
+    Utc.from_utc_datetime(&d.and_hms_opt(4, 0, 0).unwrap())
+}
+
+async fn sell_on(
+    app: &TestApp,
+    clock: &ManualClock,
+    ba: &StaffPrincipal,
+    member: i64,
+    sku: i64,
+    day: &str,
+) {
+    clock.set(noon(day));
+    orders::record_in_store_sale(
+        &app.state,
+        ba,
+        member,
+        &[LineInput {
+            sku_id: sku,
+            quantity: 1,
+        }],
+        PaymentMethod::Cash,
+        true,
+        &format!("key-{}", uuid::Uuid::new_v4().simple()),
+    )
+    .await
+    .unwrap();
+}
+
+async fn members_past_their_cycle_are_listed_most_overdue_first(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(noon("2026-08-01")));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 20).await;
+    let ba = fixtures::staff_principal(&app, "ba-demo").await;
+    let id = |s: String| s.parse::<i64>().unwrap();
+    let (a, b, c, d) = (
+        id(app.login_member("ada").await.1),
+        id(app.login_member("bea").await.1),
+        id(app.login_member("cai").await.1),
+        id(app.login_member("dot").await.1),
+    );
+    // d: every 10 days in August, due 31 August: 30 days overdue on 30 September.
+    for day in ["2026-08-01", "2026-08-11", "2026-08-21"] {
+        sell_on(&app, &clock, &ba, d, cat.serum_sku, day).await;
+    }
+    // a: 1 and 11 September (twice on the 11th: one purchase day), due the 21st: 9 overdue.
+    for day in ["2026-09-01", "2026-09-11", "2026-09-11"] {
+        sell_on(&app, &clock, &ba, a, cat.cream_sku, day).await;
+    }
+    // b: due on the 30th itself: not overdue. c: one purchase, no cycle yet.
+    sell_on(&app, &clock, &ba, b, cat.serum_sku, "2026-09-20").await;
+    sell_on(&app, &clock, &ba, b, cat.serum_sku, "2026-09-25").await;
+    sell_on(&app, &clock, &ba, c, cat.serum_sku, "2026-08-01").await;
+    clock.set(noon("2026-09-30"));
+
+    let manager = app.login_staff("manager-demo").await;
+    let first = manager.ok(CHURN, json!({ "first": 1 })).await["churnRisk"].clone();
+    let edges = first["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 1);
+    let top = &edges[0]["node"];
+    assert_eq!(top["memberId"], d.to_string());
+    assert_eq!(top["purchaseDays"], 3);
+    assert_eq!(top["lastPurchase"], "2026-08-21");
+    assert_eq!(top["usualCycleDays"], 10);
+    assert_eq!(top["due"], "2026-08-31");
+    assert_eq!(top["daysOverdue"], 30);
+    assert_eq!(
+        top["reason"],
+        "last purchase 2026-08-21, usually every 10 days, 30 days overdue"
+    );
+    assert_eq!(first["pageInfo"]["hasNextPage"], true);
+    let next = manager
+        .ok(
+            CHURN,
+            json!({ "first": 10, "after": first["pageInfo"]["endCursor"] }),
+        )
+        .await["churnRisk"]
+        .clone();
+    let rest: Vec<_> = next["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect();
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert_eq!(rest[0]["memberId"], a.to_string());
+    assert_eq!(rest[0]["purchaseDays"], 2);
+    assert_eq!(rest[0]["daysOverdue"], 9);
+    assert_eq!(next["pageInfo"]["hasNextPage"], false);
+
+    // HQ any store: the same members at the demo store, none at another.
+    let hq = app.login_staff("hq-demo").await;
+    let at_store =
+        hq.ok(CHURN, json!({ "s": cat.store_id.to_string() })).await["churnRisk"]["edges"]
+            .as_array()
+            .unwrap()
+            .len();
+    assert_eq!(at_store, 2);
+    let other_store = fixtures::staff_principal(&app, "ba-bj-demo")
+        .await
+        .store_id
+        .unwrap();
+    let elsewhere =
+        hq.ok(CHURN, json!({ "s": other_store.to_string() })).await["churnRisk"]["edges"]
+            .as_array()
+            .unwrap()
+            .len();
+    assert_eq!(elsewhere, 0);
+    assert_eq!(
+        manager
+            .err(CHURN, json!({ "s": other_store.to_string() }))
+            .await,
+        "FORBIDDEN"
+    );
+    let finance = app.login_staff("finance-demo").await;
+    assert_eq!(finance.err(CHURN, json!({})).await, "FORBIDDEN");
+    let ba_gql = app.login_staff("ba-demo").await;
+    assert_eq!(ba_gql.err(CHURN, json!({})).await, "FORBIDDEN");
+    let _ = (b, c);
+}
+
+on_both_backends!(members_past_their_cycle_are_listed_most_overdue_first);
