@@ -82,5 +82,13 @@ pub mod top_up;
 pub mod top_up_plan;
 pub mod typed;
 pub mod unmatched_payment_notification;
+pub mod distributor_payment;
+pub mod po_allocation;
+pub mod po_line_fulfilment;
+pub mod rebate_account;
+pub mod rebate_entry;
+pub mod receivable;
+pub mod shipment;
+pub mod shipment_code_range;
 
 pub use migration::Migrator;

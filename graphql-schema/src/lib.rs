@@ -15,6 +15,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod b2b;
+mod b2b_fulfilment;
 mod booking;
 mod campaigns;
 mod catalog;
@@ -99,6 +100,7 @@ pub struct StaffQuery(
     reports::StaffReportsQuery,
     media::StaffMediaQuery,
     b2b::StaffB2bQuery,
+    b2b_fulfilment::StaffFulfilmentQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -121,6 +123,7 @@ pub struct StaffMutation(
     reports::StaffReportsMutation,
     media::StaffMediaMutation,
     b2b::StaffB2bMutation,
+    b2b_fulfilment::StaffFulfilmentMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -130,6 +133,7 @@ pub struct DistributorQuery(
     scan_codes::DistributorScanCodesQuery,
     accounts::DistributorTeamQuery,
     b2b::DistributorB2bQuery,
+    b2b_fulfilment::DistributorFulfilmentQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -138,6 +142,7 @@ pub struct DistributorMutation(
     auth::DistributorAuthMutation,
     accounts::DistributorTeamMutation,
     b2b::DistributorB2bMutation,
+    b2b_fulfilment::DistributorFulfilmentMutation,
 );
 
 pub type ConsumerSchema = Schema<ConsumerQuery, ConsumerMutation, EmptySubscription>;
