@@ -349,9 +349,11 @@ impl DistributorFulfilmentQuery {
     /// The fulfilment of one of the organisation's orders.
     async fn purchase_order_fulfilment(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Fulfilment> {
         let who = distributor(ctx).await?;
-        Ok(b2b::purchase_order_fulfilment(app(ctx), who, parse_id(&id)?)
-            .await?
-            .into())
+        Ok(
+            b2b::purchase_order_fulfilment(app(ctx), who, parse_id(&id)?)
+                .await?
+                .into(),
+        )
     }
 
     /// The organisation's receivables, newest first.

@@ -64,7 +64,10 @@ pub async fn allocate_purchase_order(
     let mut needs: Vec<(purchase_order_line::Model, i32)> = Vec::new();
     if first {
         let claimed = purchase_order::Entity::update_many()
-            .col_expr(purchase_order::Column::Status, Expr::value(PoStatus::Allocated))
+            .col_expr(
+                purchase_order::Column::Status,
+                Expr::value(PoStatus::Allocated),
+            )
             .col_expr(purchase_order::Column::UpdatedAt, Expr::value(now))
             .filter(purchase_order::Column::Id.eq(id))
             .filter(purchase_order::Column::Status.eq(PoStatus::Approved))
@@ -120,7 +123,8 @@ pub async fn allocate_purchase_order(
     let today = now.with_timezone(&DEFAULT_ZONE).date_naive();
     // A batch must still be good on the day the distributor's shelf life runs to (and never
     // expired today).
-    let min_days = u64::try_from(std::cmp::max(dist.min_shelf_life_days.unwrap_or(0), 1)).unwrap_or(1);
+    let min_days =
+        u64::try_from(std::cmp::max(dist.min_shelf_life_days.unwrap_or(0), 1)).unwrap_or(1);
     let good_until = today
         .checked_add_days(Days::new(min_days))
         .ok_or_else(|| B2bError::InvalidInput("shelf life out of range".into()))?;
@@ -182,7 +186,11 @@ pub async fn allocate_purchase_order(
     let note = (backordered_total > 0).then(|| format!("backordered {backordered_total}"));
     purchase_order_event::ActiveModel {
         purchase_order_id: Set(id),
-        status: Set(if first { PoStatus::Allocated } else { order.status }),
+        status: Set(if first {
+            PoStatus::Allocated
+        } else {
+            order.status
+        }),
         actor_kind: Set(ActorKind::Staff),
         actor_id: Set(Some(staff.staff_id)),
         note: Set(note.or_else(|| (!first).then(|| "backorders allocated".to_owned()))),

@@ -29,23 +29,23 @@ pub use credit::{
     CreditStatus, CreditTerms, credit_status, credit_status_for_staff, set_credit_terms,
 };
 pub use edit::update_purchase_order;
+pub use entities::credit_entry::CreditEntryKind;
+pub use entities::price_list_item::PriceStep;
+pub use entities::purchase_order::PoStatus;
 pub use fulfilment::{
     AllocatedBatch, Fulfilment, FulfilmentLine, Shipment, ShippedRange, purchase_order_fulfilment,
     purchase_order_fulfilment_for_staff,
 };
-pub use entities::credit_entry::CreditEntryKind;
-pub use entities::price_list_item::PriceStep;
-pub use entities::purchase_order::PoStatus;
 pub use lifecycle::{
     approve_purchase_order, cancel_purchase_order, purchase_order_queue, reject_purchase_order,
 };
 pub use orders::{PoEvent, PoLine, PurchaseOrder, purchase_order, purchase_orders};
+pub use payments::{DistributorPayment, record_distributor_payment};
 pub use policies::{
     Policy, PolicyInput, PolicyKind, PolicyRule, acknowledge_policy, create_policy, my_policies,
 };
 pub use price_lists::{PriceList, PriceListItemInput, publish_price_list};
 pub use quote::{LineInput, PricingStep, Quote, QuoteLine, quote_purchase_order};
-pub use payments::{DistributorPayment, record_distributor_payment};
 pub use receipt::{ReceiptLine, confirm_receipt};
 pub use receivables::{
     AccountStanding, Receivable, account_standing_for_staff, my_account_standing, my_receivables,

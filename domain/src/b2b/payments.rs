@@ -98,11 +98,7 @@ pub async fn record_distributor_payment(
         reference: &reference,
         key,
     };
-    idempotency::same_answer(
-        || recorded(app, &ask),
-        || attempt(app, meta, staff, &ask),
-    )
-    .await
+    idempotency::same_answer(|| recorded(app, &ask), || attempt(app, meta, staff, &ask)).await
 }
 
 async fn attempt(

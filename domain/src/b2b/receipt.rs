@@ -36,7 +36,10 @@ pub async fn confirm_receipt(
         .filter(|o| o.distributor_id == who.distributor_id)
         .ok_or(B2bError::NotFound("purchase order"))?;
     let moved = purchase_order::Entity::update_many()
-        .col_expr(purchase_order::Column::Status, Expr::value(PoStatus::Received))
+        .col_expr(
+            purchase_order::Column::Status,
+            Expr::value(PoStatus::Received),
+        )
         .col_expr(purchase_order::Column::UpdatedAt, Expr::value(now))
         .filter(purchase_order::Column::Id.eq(id))
         .filter(purchase_order::Column::Status.eq(PoStatus::Shipped))

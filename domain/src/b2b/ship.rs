@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::B2bError;
 use super::fulfilment::{Fulfilment, load_fulfilment};
-use crate::audit::{self, Action, ActorKind, Actor, SubjectKind};
+use crate::audit::{self, Action, Actor, ActorKind, SubjectKind};
 use crate::auth::{Permission, StaffPrincipal};
 use crate::platform::clock::DEFAULT_ZONE;
 use crate::{AppState, RequestMeta};
@@ -68,15 +68,22 @@ fn ranges_of(cartons: &[Carton]) -> Result<Vec<CartonLine>, B2bError> {
             ));
         }
         if r.serial_to - r.serial_from + 1 != i64::from(r.qty) {
-            return Err(mismatch(r.line_id, "quantity differs from the serial range"));
+            return Err(mismatch(
+                r.line_id,
+                "quantity differs from the serial range",
+            ));
         }
     }
     let mut sorted: Vec<&CartonLine> = ranges.iter().collect();
     sorted.sort_by_key(|r| (r.code_batch_id, r.serial_from));
     for pair in sorted.windows(2) {
-        if pair[0].code_batch_id == pair[1].code_batch_id && pair[1].serial_from <= pair[0].serial_to
+        if pair[0].code_batch_id == pair[1].code_batch_id
+            && pair[1].serial_from <= pair[0].serial_to
         {
-            return Err(mismatch(pair[1].line_id, "serial ranges overlap in the cartons"));
+            return Err(mismatch(
+                pair[1].line_id,
+                "serial ranges overlap in the cartons",
+            ));
         }
     }
     Ok(ranges)
@@ -100,7 +107,10 @@ pub async fn ship_purchase_order(
         .one(&txn)
         .await?
         .ok_or(B2bError::NotFound("purchase order"))?;
-    if !matches!(order.status, PoStatus::Allocated | PoStatus::PartiallyShipped) {
+    if !matches!(
+        order.status,
+        PoStatus::Allocated | PoStatus::PartiallyShipped
+    ) {
         return Err(B2bError::WrongState);
     }
     let lines: BTreeMap<i64, purchase_order_line::Model> = purchase_order_line::Entity::find()
@@ -257,7 +267,9 @@ async fn ship_line<C: ConnectionTrait>(
     let mut left = qty;
     for a in po_allocation::Entity::find()
         .filter(po_allocation::Column::PoLineId.eq(line_id))
-        .filter(Expr::col(po_allocation::Column::ShippedQty).lt(Expr::col(po_allocation::Column::Qty)))
+        .filter(
+            Expr::col(po_allocation::Column::ShippedQty).lt(Expr::col(po_allocation::Column::Qty)),
+        )
         .order_by_asc(po_allocation::Column::Id)
         .all(db)
         .await?
@@ -322,7 +334,9 @@ async fn invoice_amount<C: ConnectionTrait>(
         return Ok(0);
     }
     let share = i128::from(order.total_fen) * i128::from(value) / i128::from(list);
-    Ok(i64::try_from(share).unwrap_or(i64::MAX).clamp(0, std::cmp::max(rest, 0)))
+    Ok(i64::try_from(share)
+        .unwrap_or(i64::MAX)
+        .clamp(0, std::cmp::max(rest, 0)))
 }
 
 /// Moves the shipment's amount from the order's reserved credit to open receivables (one
@@ -372,7 +386,9 @@ async fn invoice<C: ConnectionTrait>(
     .await?;
     let ship_day = now.with_timezone(&DEFAULT_ZONE).date_naive();
     let due_on = ship_day
-        .checked_add_days(Days::new(u64::try_from(terms.payment_term_days).unwrap_or(0)))
+        .checked_add_days(Days::new(
+            u64::try_from(terms.payment_term_days).unwrap_or(0),
+        ))
         .ok_or_else(|| B2bError::InvalidInput("payment term out of range".into()))?;
     receivable::ActiveModel {
         distributor_id: Set(order.distributor_id),

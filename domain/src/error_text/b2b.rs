@@ -52,7 +52,10 @@ pub(super) fn b2b(e: &B2bError) -> Option<Text> {
         ),
         E::CartonMismatch { line_id, reason } => t(
             "CARTON_MISMATCH",
-            format!("订货行 {line_id} 的装箱与订单不符：{}", carton_reason_zh(reason)),
+            format!(
+                "订货行 {line_id} 的装箱与订单不符：{}",
+                carton_reason_zh(reason)
+            ),
         ),
         E::PaymentReferenceReused(reference) => t(
             "PAYMENT_REFERENCE_REUSED",

@@ -266,7 +266,10 @@ async fn fulfilment(m: &SchemaManager<'_>) -> Result<(), DbErr> {
                 (A::Table, A::PoLineId),
                 (PurchaseOrderLines::Table, PurchaseOrderLines::Id),
             ))
-            .foreign_key(&mut fk((A::Table, A::LocationId), (Locations::Table, Locations::Id)))
+            .foreign_key(&mut fk(
+                (A::Table, A::LocationId),
+                (Locations::Table, Locations::Id),
+            ))
             .foreign_key(&mut fk(
                 (A::Table, A::StockBatchId),
                 (StockBatches::Table, StockBatches::Id),
@@ -326,7 +329,10 @@ async fn shipments(m: &SchemaManager<'_>) -> Result<(), DbErr> {
             .col(big_integer(R::SkuId))
             .col(big_integer(R::SerialFrom))
             .col(big_integer(R::SerialTo))
-            .foreign_key(&mut fk((R::Table, R::ShipmentId), (Shipments::Table, Shipments::Id)))
+            .foreign_key(&mut fk(
+                (R::Table, R::ShipmentId),
+                (Shipments::Table, Shipments::Id),
+            ))
             .foreign_key(&mut fk(
                 (R::Table, R::PoLineId),
                 (PurchaseOrderLines::Table, PurchaseOrderLines::Id),
@@ -374,7 +380,10 @@ async fn money(m: &SchemaManager<'_>) -> Result<(), DbErr> {
                 (R::Table, R::DistributorId),
                 (Distributors::Table, Distributors::Id),
             ))
-            .foreign_key(&mut fk((R::Table, R::ShipmentId), (Shipments::Table, Shipments::Id)))
+            .foreign_key(&mut fk(
+                (R::Table, R::ShipmentId),
+                (Shipments::Table, Shipments::Id),
+            ))
             .check(Expr::col(R::AmountFen).gte(0))
             .check(Expr::col(R::PaidFen).gte(0))
             .check(Expr::col(R::PaidFen).lte(Expr::col(R::AmountFen)))
