@@ -78,6 +78,15 @@ pub enum Action {
     /// Credit limit, payment terms or prepaid changed (finance), with the reason.
     #[sea_orm(string_value = "distributor.credit_terms")]
     DistributorCreditTerms,
+    /// A distributor's minimum remaining shelf life for allocation (HQ).
+    #[sea_orm(string_value = "distributor.shelf_life")]
+    DistributorShelfLife,
+    /// A distributor's payment (回款) recorded by finance.
+    #[sea_orm(string_value = "distributor.payment")]
+    DistributorPayment,
+    /// A purchase order shipped (it invoices the distributor).
+    #[sea_orm(string_value = "purchase_order.ship")]
+    PurchaseOrderShip,
     #[sea_orm(string_value = "distributor_account.create")]
     DistributorAccountCreate,
     #[sea_orm(string_value = "distributor_account.deactivate")]

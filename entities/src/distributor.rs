@@ -24,6 +24,8 @@ pub struct Model {
     pub contact_phone_masked: Option<String>,
     /// The B2B tier whose price list the distributor orders from.
     pub tier_id: Option<i64>,
+    /// Days of shelf life a batch must still have to be allocated to this distributor.
+    pub min_shelf_life_days: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -29,6 +29,7 @@ mod m0016_media;
 mod m0017_stored_value;
 mod m0018_commission;
 mod m0020_report_exports;
+mod m0021_b2b_fulfilment;
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0017_stored_value::Migration),
             Box::new(m0018_commission::Migration),
             Box::new(m0020_report_exports::Migration),
+            Box::new(m0021_b2b_fulfilment::Migration),
         ]
     }
 }

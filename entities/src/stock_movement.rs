@@ -20,6 +20,8 @@ pub enum MovementKind {
     InStoreSale,
     /// Goods returned with a refund.
     Return,
+    /// Units allocated to a distributor's purchase order (B2B), leaving the warehouse's stock.
+    B2bAllocate,
 }
 
 /// One change of stock: the ledger the on-hand figures are the sum of.

@@ -211,6 +211,13 @@ pub const STAFF: &[(&str, Access)] = &[
     ("approvePurchaseOrder", s(ManageB2b)),
     ("rejectPurchaseOrder", s(ManageB2b)),
     ("createPolicy", s(ManageB2b)),
+    // B2B fulfilment and payments (issue 15)
+    ("purchaseOrderFulfilment", s(ViewDistributors)),
+    ("distributorAccountStanding", s(ViewDistributors)),
+    ("allocatePurchaseOrder", s(ManageB2b)),
+    ("shipPurchaseOrder", s(ManageB2b)),
+    ("setMinShelfLife", s(ManageB2b)),
+    ("recordDistributorPayment", s(ManageCredit)),
 ];
 
 /// Every root field of the distributor schema and what it needs.
@@ -235,6 +242,11 @@ pub const DISTRIBUTOR: &[(&str, Access)] = &[
     ("cancelPurchaseOrder", Access::Distributor),
     ("myPolicies", Access::Distributor),
     ("acknowledgePolicy", Access::Distributor),
+    // B2B fulfilment (confirmReceipt: OWNER or BUYER, checked by the service)
+    ("purchaseOrderFulfilment", Access::Distributor),
+    ("myReceivables", Access::Distributor),
+    ("myAccountStanding", Access::Distributor),
+    ("confirmReceipt", Access::Distributor),
 ];
 
 /// The consumer operations a member may call before accepting the current privacy policy:

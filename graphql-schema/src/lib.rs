@@ -15,6 +15,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod b2b;
+mod b2b_fulfilment;
 mod booking;
 mod campaigns;
 mod catalog;
@@ -101,6 +102,7 @@ pub struct StaffQuery(
     commission::StaffCommissionQuery,
     media::StaffMediaQuery,
     b2b::StaffB2bQuery,
+    b2b_fulfilment::StaffFulfilmentQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -124,6 +126,7 @@ pub struct StaffMutation(
     commission::StaffCommissionMutation,
     media::StaffMediaMutation,
     b2b::StaffB2bMutation,
+    b2b_fulfilment::StaffFulfilmentMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -133,6 +136,7 @@ pub struct DistributorQuery(
     scan_codes::DistributorScanCodesQuery,
     accounts::DistributorTeamQuery,
     b2b::DistributorB2bQuery,
+    b2b_fulfilment::DistributorFulfilmentQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -141,6 +145,7 @@ pub struct DistributorMutation(
     auth::DistributorAuthMutation,
     accounts::DistributorTeamMutation,
     b2b::DistributorB2bMutation,
+    b2b_fulfilment::DistributorFulfilmentMutation,
 );
 
 pub type ConsumerSchema = Schema<ConsumerQuery, ConsumerMutation, EmptySubscription>;

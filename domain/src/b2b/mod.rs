@@ -4,17 +4,26 @@
 //! distributor reads or does is scoped to its own organisation (another's ids are NOT_FOUND).
 //! See docs/b2b.md for the flows and rules.
 
+mod allocate;
 mod catalog;
 mod credit;
 mod edit;
+mod fulfilment;
 mod lifecycle;
 mod orders;
+pub mod packs;
+mod payments;
 mod policies;
 mod price_lists;
 mod quote;
+mod receipt;
+mod receivables;
+mod shelf_life;
+mod ship;
 mod submit;
 mod tiers;
 
+pub use allocate::allocate_purchase_order;
 pub use catalog::{Availability, B2bSku, b2b_catalog};
 pub use credit::{
     CreditStatus, CreditTerms, credit_status, credit_status_for_staff, set_credit_terms,
@@ -23,15 +32,26 @@ pub use edit::update_purchase_order;
 pub use entities::credit_entry::CreditEntryKind;
 pub use entities::price_list_item::PriceStep;
 pub use entities::purchase_order::PoStatus;
+pub use fulfilment::{
+    AllocatedBatch, Fulfilment, FulfilmentLine, Shipment, ShippedRange, purchase_order_fulfilment,
+    purchase_order_fulfilment_for_staff,
+};
 pub use lifecycle::{
     approve_purchase_order, cancel_purchase_order, purchase_order_queue, reject_purchase_order,
 };
 pub use orders::{PoEvent, PoLine, PurchaseOrder, purchase_order, purchase_orders};
+pub use payments::{DistributorPayment, record_distributor_payment};
 pub use policies::{
     Policy, PolicyInput, PolicyKind, PolicyRule, acknowledge_policy, create_policy, my_policies,
 };
 pub use price_lists::{PriceList, PriceListItemInput, publish_price_list};
 pub use quote::{LineInput, PricingStep, Quote, QuoteLine, quote_purchase_order};
+pub use receipt::{ReceiptLine, confirm_receipt};
+pub use receivables::{
+    AccountStanding, Receivable, account_standing_for_staff, my_account_standing, my_receivables,
+};
+pub use shelf_life::set_min_shelf_life;
+pub use ship::{Carton, CartonLine, ship_purchase_order};
 pub use submit::submit_purchase_order;
 pub use tiers::{
     DistributorTier, TierInput, assign_distributor_tier, distributor_tiers, upsert_distributor_tier,
@@ -71,6 +91,17 @@ pub enum B2bError {
     WrongState,
     #[error("this idempotency key was used for another order")]
     IdempotencyKeyReused,
+    // Fulfilment (allocate, ship, receive) and payments.
+    #[error("pack codes {from}..{to} of code batch {batch_id} were shipped before")]
+    CodesAlreadyShipped { batch_id: i64, from: i64, to: i64 },
+    #[error("carton line {line_id}: {reason}")]
+    CartonMismatch { line_id: i64, reason: &'static str },
+    #[error("payment reference {0} was recorded with another amount")]
+    PaymentReferenceReused(String),
+    #[error("the payment is more than the open receivables")]
+    PaymentExceedsOpen,
+    #[error("the account is on hold: receivables overdue past the grace period")]
+    AccountOnHold,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -94,6 +125,10 @@ impl DomainError for B2bError {
             | Self::WrongState
             | Self::PolicyNotAcknowledged
             | Self::IdempotencyKeyReused => ErrorCode::Conflict,
+            Self::CodesAlreadyShipped { .. }
+            | Self::PaymentReferenceReused(_)
+            | Self::AccountOnHold => ErrorCode::Conflict,
+            Self::CartonMismatch { .. } | Self::PaymentExceedsOpen => ErrorCode::BadUserInput,
             Self::CreditExceeded => ErrorCode::LimitReached,
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),

@@ -46,8 +46,41 @@ pub(super) fn b2b(e: &B2bError) -> Option<Text> {
         ),
         E::WrongState => t("PO_WRONG_STATE", "订货单当前的状态不允许此操作"),
         E::IdempotencyKeyReused => t("IDEMPOTENCY_KEY_REUSED", "该幂等键已用于另一笔订单"),
+        E::CodesAlreadyShipped { batch_id, from, to } => t(
+            "CODES_ALREADY_SHIPPED",
+            format!("码批次 {batch_id} 的序号 {from}–{to} 已发过货，不能重复发货"),
+        ),
+        E::CartonMismatch { line_id, reason } => t(
+            "CARTON_MISMATCH",
+            format!(
+                "订货行 {line_id} 的装箱与订单不符：{}",
+                carton_reason_zh(reason)
+            ),
+        ),
+        E::PaymentReferenceReused(reference) => t(
+            "PAYMENT_REFERENCE_REUSED",
+            format!("回款凭证号 {reference} 已按另一金额登记过"),
+        ),
+        E::PaymentExceedsOpen => t("PAYMENT_EXCEEDS_OPEN", "回款金额超过未结应收款"),
+        E::AccountOnHold => t(
+            "ACCOUNT_ON_HOLD",
+            "有应收款逾期超过宽限期，账户已暂停下单；回款后自动恢复",
+        ),
         E::Auth(e) => auth(e),
         E::Store(_) => None,
         _ => None,
+    }
+}
+
+/// The Chinese for the reasons `CartonMismatch` gives (the English stays in the logs).
+fn carton_reason_zh(reason: &str) -> &'static str {
+    match reason {
+        "codes of another SKU" => "码批次属于另一个 SKU",
+        "serials beyond the code batch" => "序号超出码批次范围",
+        "quantity differs from the serial range" => "数量与序号区间不一致",
+        "more than allocated and not yet shipped" => "超过已分配未发货的数量",
+        "not a line of this order" => "不是本订单的订货行",
+        "serial ranges overlap in the cartons" => "装箱中的序号区间相互重叠",
+        _ => "请检查装箱明细",
     }
 }

@@ -558,6 +558,18 @@ fn b2b_samples() -> Vec<B2bError> {
         B2bError::WrongState,
         B2bError::PolicyNotAcknowledged,
         B2bError::IdempotencyKeyReused,
+        B2bError::CodesAlreadyShipped {
+            batch_id: 3,
+            from: 0,
+            to: 9,
+        },
+        B2bError::CartonMismatch {
+            line_id: 5,
+            reason: "codes of another SKU",
+        },
+        B2bError::PaymentReferenceReused("BANK-001".into()),
+        B2bError::PaymentExceedsOpen,
+        B2bError::AccountOnHold,
         B2bError::Auth(AuthError::Forbidden),
         B2bError::Store(store()),
     ]
