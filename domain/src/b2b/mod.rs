@@ -7,6 +7,13 @@
 mod catalog;
 mod credit;
 mod edit;
+mod execution;
+mod exposure;
+mod leakage;
+mod overrides;
+pub mod packs;
+mod replenishment;
+mod scope;
 mod lifecycle;
 mod orders;
 mod policies;
@@ -20,6 +27,12 @@ pub use credit::{
     CreditStatus, CreditTerms, credit_status, credit_status_for_staff, set_credit_terms,
 };
 pub use edit::update_purchase_order;
+pub use execution::{PolicyExecution, policy_execution};
+pub use exposure::{CreditExposure, credit_exposure};
+pub use leakage::{LeakageRow, territory_leakage, territory_leakage_for_staff};
+pub use overrides::{CreditOverride, grant_credit_override, release_credit_override};
+pub use replenishment::{ReplenishmentParams, Suggestion, replenishment_suggestions};
+pub use scope::{DistributorKind, set_distributor_kind};
 pub use entities::credit_entry::CreditEntryKind;
 pub use entities::price_list_item::PriceStep;
 pub use entities::purchase_order::PoStatus;
@@ -71,6 +84,8 @@ pub enum B2bError {
     WrongState,
     #[error("this idempotency key was used for another order")]
     IdempotencyKeyReused,
+    #[error("this order already has a credit override")]
+    CreditOverrideExists,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -93,7 +108,8 @@ impl DomainError for B2bError {
             | Self::LimitBelowExposure
             | Self::WrongState
             | Self::PolicyNotAcknowledged
-            | Self::IdempotencyKeyReused => ErrorCode::Conflict,
+            | Self::IdempotencyKeyReused
+            | Self::CreditOverrideExists => ErrorCode::Conflict,
             Self::CreditExceeded => ErrorCode::LimitReached,
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),

@@ -46,6 +46,10 @@ pub(super) fn b2b(e: &B2bError) -> Option<Text> {
         ),
         E::WrongState => t("PO_WRONG_STATE", "订货单当前的状态不允许此操作"),
         E::IdempotencyKeyReused => t("IDEMPOTENCY_KEY_REUSED", "该幂等键已用于另一笔订单"),
+        E::CreditOverrideExists => t(
+            "CREDIT_OVERRIDE_EXISTS",
+            "该订货单已有临时信用额度，不能重复授予",
+        ),
         E::Auth(e) => auth(e),
         E::Store(_) => None,
         _ => None,

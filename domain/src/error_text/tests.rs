@@ -541,6 +541,7 @@ fn b2b_samples() -> Vec<B2bError> {
         B2bError::WrongState,
         B2bError::PolicyNotAcknowledged,
         B2bError::IdempotencyKeyReused,
+        B2bError::CreditOverrideExists,
         B2bError::Auth(AuthError::Forbidden),
         B2bError::Store(store()),
     ]
