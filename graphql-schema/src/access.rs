@@ -201,6 +201,12 @@ pub const STAFF: &[(&str, Access)] = &[
     ("approvePurchaseOrder", s(ManageB2b)),
     ("rejectPurchaseOrder", s(ManageB2b)),
     ("createPolicy", s(ManageB2b)),
+    // distributor B2B insight: credit control, policy scope and execution, leakage
+    ("creditExposure", s(ManageCredit)),
+    ("grantCreditOverride", s(ManageCredit)),
+    ("setDistributorKind", s(ManageB2b)),
+    ("policyExecution", s(ManageB2b)),
+    ("distributorTerritoryLeakage", s(ViewDistributors)),
 ];
 
 /// Every root field of the distributor schema and what it needs.
@@ -225,6 +231,8 @@ pub const DISTRIBUTOR: &[(&str, Access)] = &[
     ("cancelPurchaseOrder", Access::Distributor),
     ("myPolicies", Access::Distributor),
     ("acknowledgePolicy", Access::Distributor),
+    ("territoryLeakage", Access::Distributor),
+    ("replenishmentSuggestions", Access::Distributor),
 ];
 
 /// The consumer operations a member may call before accepting the current privacy policy:

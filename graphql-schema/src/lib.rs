@@ -15,6 +15,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod b2b;
+mod b2b_insight;
 mod booking;
 mod campaigns;
 mod catalog;
@@ -99,6 +100,7 @@ pub struct StaffQuery(
     reports::StaffReportsQuery,
     media::StaffMediaQuery,
     b2b::StaffB2bQuery,
+    b2b_insight::StaffB2bInsightQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -121,6 +123,7 @@ pub struct StaffMutation(
     reports::StaffReportsMutation,
     media::StaffMediaMutation,
     b2b::StaffB2bMutation,
+    b2b_insight::StaffB2bInsightMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -130,6 +133,7 @@ pub struct DistributorQuery(
     scan_codes::DistributorScanCodesQuery,
     accounts::DistributorTeamQuery,
     b2b::DistributorB2bQuery,
+    b2b_insight::DistributorB2bInsightQuery,
 );
 
 #[derive(MergedObject, Default)]

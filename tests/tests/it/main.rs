@@ -7,6 +7,7 @@ mod api_style;
 mod auth_matrix;
 mod availability;
 mod b2b;
+mod b2b_insight;
 mod booking;
 mod booking_stored_values;
 mod campaigns;
