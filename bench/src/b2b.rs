@@ -315,7 +315,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 async move {
                     let who = usize::try_from(n).unwrap_or(0) % tokens.len();
                     let body = json!({ "query": SUBMIT, "variables": {
-                        "i": *input, "h": hashes[who], "k": format!("storm-{n}") } });
+                        "i": *input, "h": hashes[who], "k": format!("storm-key-{n:06}") } });
                     match graphql(&http, &endpoint, Some(&tokens[who]), &body).await {
                         Ok(_) => {
                             accepted.fetch_add(1, Ordering::Relaxed);

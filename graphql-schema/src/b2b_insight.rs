@@ -322,18 +322,19 @@ impl DistributorB2bInsightQuery {
     async fn replenishment_suggestions(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 28)] window_days: i32,
-        #[graphql(default = 14)] cover_days: i32,
-        #[graphql(default = 3)] lead_time_days: i32,
+        #[graphql(default = 28)] window_days: Option<i32>,
+        #[graphql(default = 14)] cover_days: Option<i32>,
+        #[graphql(default = 3)] lead_time_days: Option<i32>,
         #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<Connection<String, ReplenishmentSuggestion>> {
         let who = distributor(ctx).await?;
         let page = pagination::keyset(first, after.as_deref())?;
+        let d = b2b::ReplenishmentParams::default();
         let params = b2b::ReplenishmentParams {
-            window_days,
-            cover_days,
-            lead_time_days,
+            window_days: window_days.unwrap_or(d.window_days),
+            cover_days: cover_days.unwrap_or(d.cover_days),
+            lead_time_days: lead_time_days.unwrap_or(d.lead_time_days),
         };
         let list = b2b::replenishment_suggestions(app(ctx), who, params, page).await?;
         Ok(pagination::connection(list, &page, |s| s.sku_id, Into::into))

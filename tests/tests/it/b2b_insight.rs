@@ -156,7 +156,7 @@ async fn credit_override_lets_one_order_through_and_goes_back_when_it_ends(backe
     let app = TestApp::start(backend).await;
     let s = setup(&app, 1_000_000).await;
     // 24 serums = ¥6,000 of a ¥10,000 limit.
-    let po = submit(&s.dist, &order(&[(s.serum, 24)]), "ovr-1").await;
+    let po = submit(&s.dist, &order(&[(s.serum, 24)]), "override-0001").await;
     let po_id = po["id"].as_str().unwrap().to_owned();
     // Doubling it is beyond the credit: refused, nothing moves.
     let bigger = order(&[(s.serum, 48)]);
@@ -372,9 +372,9 @@ async fn policies_reach_only_their_kind_and_region_and_report_execution(backend:
     assert_eq!(dist2.err(ACK, json!({ "p": east["id"] })).await, "NOT_FOUND");
     // Orders under the policies.
     s.dist.ok(ACK, json!({ "p": east["id"] })).await;
-    let placed = submit(&s.dist, &order(&[(s.serum, 24)]), "pol-1").await;
+    let placed = submit(&s.dist, &order(&[(s.serum, 24)]), "policy-0001").await;
     assert_eq!(placed["totalFen"], 24 * 25_000 - 5_000);
-    let cancelled = submit(&s.dist, &order(&[(s.serum, 12)]), "pol-2").await;
+    let cancelled = submit(&s.dist, &order(&[(s.serum, 12)]), "policy-0002").await;
     s.dist.ok(CANCEL, json!({ "id": cancelled["id"] })).await;
     dist2.ok(ACK, json!({ "p": south["id"] })).await;
     let quote = dist2
@@ -383,7 +383,7 @@ async fn policies_reach_only_their_kind_and_region_and_report_execution(backend:
         .clone();
     assert_eq!(quote["gifts"], json!([{ "skuId": s.serum.to_string(), "qty": 2 }]));
     assert_eq!(quote["discountFen"], 20_000);
-    submit(&dist2, &order(&[(s.serum, 24)]), "pol-3").await;
+    submit(&dist2, &order(&[(s.serum, 24)]), "policy-0003").await;
     // 政策执行率.
     let exec = |p: &Value| {
         let hq = s.hq.clone();
@@ -588,7 +588,7 @@ async fn replenishment_shows_its_arithmetic(backend: Backend) {
     let cream = &first["nodes"][1];
     assert_eq!(cream["suggestedQty"], 0);
     // An order of 12: demand is now the 12 ordered → 36 needed, 12 in transit → 24.
-    submit(&s.dist, &order(&[(s.serum, 12)]), "rep-1").await;
+    submit(&s.dist, &order(&[(s.serum, 12)]), "replenish-0001").await;
     let after = s.dist.ok(SUGGEST, params.clone()).await["replenishmentSuggestions"].clone();
     let serum = &after["nodes"][0];
     assert_eq!(
