@@ -33,7 +33,8 @@ pub struct Args {
 }
 
 const PASSWORD: &str = "bench-distributor-password";
-const QUOTE: &str = "query($i: PurchaseOrderInput!) { quotePurchaseOrder(input: $i) { hash totalFen } }";
+const QUOTE: &str =
+    "query($i: PurchaseOrderInput!) { quotePurchaseOrder(input: $i) { hash totalFen } }";
 const SUBMIT: &str = "mutation($i: PurchaseOrderInput!, $h: String!, $k: String!) {
   submitPurchaseOrder(input: $i, quoteHash: $h, idempotencyKey: $k) { id } }";
 const LOGIN: &str =
@@ -54,15 +55,19 @@ async fn seed_data(
     use entities::b2b_policy::{PolicyKind, PolicyRule};
     use entities::price_list_item::PriceStep;
     use entities::{
-        b2b_policy, credit_account, distributor, distributor_account, distributor_tier,
-        price_list, price_list_item,
+        b2b_policy, credit_account, distributor, distributor_account, distributor_tier, price_list,
+        price_list_item,
     };
     let now = Utc::now();
     let cat = seed::category(db, "BENCH-B2B", "订货基准", 98, now).await?;
     let mut skus = Vec::with_capacity(args.lines);
     for i in 0..args.lines {
         let p = seed::product(db, &format!("B2B-P{i}"), "订货精华", cat.id, now).await?;
-        skus.push(seed::serum_sku(db, p.id, &format!("B2B-S{i}"), now).await?.id);
+        skus.push(
+            seed::serum_sku(db, p.id, &format!("B2B-S{i}"), now)
+                .await?
+                .id,
+        );
     }
     let tier = distributor_tier::ActiveModel {
         code: Set("BENCH".into()),
@@ -83,23 +88,25 @@ async fn seed_data(
     }
     .insert(db)
     .await?;
-    price_list_item::Entity::insert_many(skus.iter().map(|s| price_list_item::ActiveModel {
-        price_list_id: Set(list.id),
-        sku_id: Set(*s),
-        moq: Set(1),
-        case_size: Set(1),
-        ladder: Set(vec![
-            PriceStep {
-                min_qty: 1,
-                unit_price_fen: 16_000,
-            },
-            PriceStep {
-                min_qty: 10,
-                unit_price_fen: 15_000,
-            },
-        ]
-        .into()),
-        ..Default::default()
+    price_list_item::Entity::insert_many(skus.iter().map(|s| {
+        price_list_item::ActiveModel {
+            price_list_id: Set(list.id),
+            sku_id: Set(*s),
+            moq: Set(1),
+            case_size: Set(1),
+            ladder: Set(vec![
+                PriceStep {
+                    min_qty: 1,
+                    unit_price_fen: 16_000,
+                },
+                PriceStep {
+                    min_qty: 10,
+                    unit_price_fen: 15_000,
+                },
+            ]
+            .into()),
+            ..Default::default()
+        }
     }))
     .exec(db)
     .await?;
@@ -253,9 +260,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let sample = quote(&http, &endpoint, &tokens[0], &big)
         .await
         .map_err(anyhow::Error::msg)?;
-    println!("quote of {} lines: total {} fen", args.lines, sample["totalFen"]);
+    println!(
+        "quote of {} lines: total {} fen",
+        args.lines, sample["totalFen"]
+    );
     let report = {
-        let (http, endpoint, tokens, big) = (http.clone(), endpoint.clone(), tokens.clone(), big.clone());
+        let (http, endpoint, tokens, big) =
+            (http.clone(), endpoint.clone(), tokens.clone(), big.clone());
         load::run(
             "quotePurchaseOrder(80 lines)",
             args.connections,

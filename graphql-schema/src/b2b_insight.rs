@@ -337,6 +337,11 @@ impl DistributorB2bInsightQuery {
             lead_time_days: lead_time_days.unwrap_or(d.lead_time_days),
         };
         let list = b2b::replenishment_suggestions(app(ctx), who, params, page).await?;
-        Ok(pagination::connection(list, &page, |s| s.sku_id, Into::into))
+        Ok(pagination::connection(
+            list,
+            &page,
+            |s| s.sku_id,
+            Into::into,
+        ))
     }
 }

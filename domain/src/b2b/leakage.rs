@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 
 use super::B2bError;
 use crate::AppState;

@@ -10,15 +10,15 @@ mod edit;
 mod execution;
 mod exposure;
 mod leakage;
-mod overrides;
-pub mod packs;
-mod replenishment;
-mod scope;
 mod lifecycle;
 mod orders;
+mod overrides;
+pub mod packs;
 mod policies;
 mod price_lists;
 mod quote;
+mod replenishment;
+mod scope;
 mod submit;
 mod tiers;
 
@@ -27,24 +27,24 @@ pub use credit::{
     CreditStatus, CreditTerms, credit_status, credit_status_for_staff, set_credit_terms,
 };
 pub use edit::update_purchase_order;
-pub use execution::{PolicyExecution, policy_execution};
-pub use exposure::{CreditExposure, credit_exposure};
-pub use leakage::{LeakageRow, territory_leakage, territory_leakage_for_staff};
-pub use overrides::{CreditOverride, grant_credit_override, release_credit_override};
-pub use replenishment::{ReplenishmentParams, Suggestion, replenishment_suggestions};
-pub use scope::{DistributorKind, set_distributor_kind};
 pub use entities::credit_entry::CreditEntryKind;
 pub use entities::price_list_item::PriceStep;
 pub use entities::purchase_order::PoStatus;
+pub use execution::{PolicyExecution, policy_execution};
+pub use exposure::{CreditExposure, credit_exposure};
+pub use leakage::{LeakageRow, territory_leakage, territory_leakage_for_staff};
 pub use lifecycle::{
     approve_purchase_order, cancel_purchase_order, purchase_order_queue, reject_purchase_order,
 };
 pub use orders::{PoEvent, PoLine, PurchaseOrder, purchase_order, purchase_orders};
+pub use overrides::{CreditOverride, grant_credit_override, release_credit_override};
 pub use policies::{
     Policy, PolicyInput, PolicyKind, PolicyRule, acknowledge_policy, create_policy, my_policies,
 };
 pub use price_lists::{PriceList, PriceListItemInput, publish_price_list};
 pub use quote::{LineInput, PricingStep, Quote, QuoteLine, quote_purchase_order};
+pub use replenishment::{ReplenishmentParams, Suggestion, replenishment_suggestions};
+pub use scope::{DistributorKind, set_distributor_kind};
 pub use submit::submit_purchase_order;
 pub use tiers::{
     DistributorTier, TierInput, assign_distributor_tier, distributor_tiers, upsert_distributor_tier,

@@ -3,8 +3,8 @@
 //! batch ships to (`scan_code_batches.distributor_id`); when shipments bind pack-code serial
 //! ranges to order lines, this condition switches to those ranges, here only.
 
-use sea_orm::sea_query::{Condition, Query};
 use sea_orm::ColumnTrait;
+use sea_orm::sea_query::{Condition, Query};
 
 use entities::{scan_code_batch, scan_event};
 
@@ -20,4 +20,3 @@ pub fn shipped_to_condition(distributor_id: i64) -> Condition {
         ),
     )
 }
-

@@ -15,9 +15,7 @@ use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 
 use super::B2bError;
 use crate::AppState;
@@ -171,31 +169,29 @@ pub async fn replenishment_suggestions(
             .all(&app.db)
             .await?,
     );
-    let order_units = |statuses: Vec<PoStatus>, since: Option<chrono::DateTime<Utc>>, gifts: bool| {
-        let mut orders = sea_orm::sea_query::Query::select()
-            .column(purchase_order::Column::Id)
-            .from(purchase_order::Entity)
-            .and_where(purchase_order::Column::DistributorId.eq(dist.id))
-            .and_where(purchase_order::Column::Status.is_in(statuses))
-            .to_owned();
-        if let Some(since) = since {
-            orders.and_where(purchase_order::Column::CreatedAt.gte(since));
-        }
-        let mut q = purchase_order_line::Entity::find()
-            .select_only()
-            .column(purchase_order_line::Column::SkuId)
-            .column_as(
-                Expr::cust("CAST(SUM(qty) AS BIGINT)"),
-                "n",
-            )
-            .filter(purchase_order_line::Column::PurchaseOrderId.in_subquery(orders))
-            .filter(purchase_order_line::Column::SkuId.is_in(skus.clone()))
-            .group_by(purchase_order_line::Column::SkuId);
-        if !gifts {
-            q = q.filter(purchase_order_line::Column::IsGift.eq(false));
-        }
-        q.into_model::<SkuSum>().all(&app.db)
-    };
+    let order_units =
+        |statuses: Vec<PoStatus>, since: Option<chrono::DateTime<Utc>>, gifts: bool| {
+            let mut orders = sea_orm::sea_query::Query::select()
+                .column(purchase_order::Column::Id)
+                .from(purchase_order::Entity)
+                .and_where(purchase_order::Column::DistributorId.eq(dist.id))
+                .and_where(purchase_order::Column::Status.is_in(statuses))
+                .to_owned();
+            if let Some(since) = since {
+                orders.and_where(purchase_order::Column::CreatedAt.gte(since));
+            }
+            let mut q = purchase_order_line::Entity::find()
+                .select_only()
+                .column(purchase_order_line::Column::SkuId)
+                .column_as(Expr::cust("CAST(SUM(qty) AS BIGINT)"), "n")
+                .filter(purchase_order_line::Column::PurchaseOrderId.in_subquery(orders))
+                .filter(purchase_order_line::Column::SkuId.is_in(skus.clone()))
+                .group_by(purchase_order_line::Column::SkuId);
+            if !gifts {
+                q = q.filter(purchase_order_line::Column::IsGift.eq(false));
+            }
+            q.into_model::<SkuSum>().all(&app.db)
+        };
     use PoStatus as S;
     let live = vec![
         S::Submitted,

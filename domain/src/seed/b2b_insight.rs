@@ -4,7 +4,9 @@
 //! region can be seen. Runs after `b2b::seed` (tier A exists).
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
 use super::SeedError;
 use entities::b2b_policy::{PolicyKind, PolicyRule};

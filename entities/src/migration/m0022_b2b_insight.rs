@@ -129,7 +129,10 @@ impl MigrationTrait for Migration {
                     .on_delete(ForeignKeyAction::Cascade),
                 )
                 .foreign_key(&mut fk(
-                    (PurchaseOrderPolicies::Table, PurchaseOrderPolicies::PolicyId),
+                    (
+                        PurchaseOrderPolicies::Table,
+                        PurchaseOrderPolicies::PolicyId,
+                    ),
                     (B2bPolicies::Table, B2bPolicies::Id),
                 ))
                 .to_owned(),

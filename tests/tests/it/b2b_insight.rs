@@ -102,7 +102,8 @@ async fn setup(app: &TestApp, limit: i64) -> Setup {
     let dist_id = distributor_id(app, "D-EAST-01").await;
     let dist2_id = distributor_id(app, "D-SOUTH-01").await;
     for d in [dist_id, dist2_id] {
-        hq.ok(ASSIGN, json!({ "d": d.to_string(), "t": tier })).await;
+        hq.ok(ASSIGN, json!({ "d": d.to_string(), "t": tier }))
+            .await;
     }
     let items = json!([
         { "skuId": cat.serum_sku.to_string(), "moq": 12, "caseSize": 6,
@@ -136,11 +137,8 @@ async fn setup(app: &TestApp, limit: i64) -> Setup {
 
 async fn submit(dist: &Gql, input: &Value, key: &str) -> Value {
     let quote = dist.ok(QUOTE, json!({ "i": input })).await["quotePurchaseOrder"].clone();
-    dist.ok(
-        SUBMIT,
-        json!({ "i": input, "h": quote["hash"], "k": key }),
-    )
-    .await["submitPurchaseOrder"]
+    dist.ok(SUBMIT, json!({ "i": input, "h": quote["hash"], "k": key }))
+        .await["submitPurchaseOrder"]
         .clone()
 }
 
@@ -216,7 +214,10 @@ async fn credit_override_lets_one_order_through_and_goes_back_when_it_ends(backe
     assert_eq!(edited["updatePurchaseOrder"]["totalFen"], 1_200_000);
     // Finance's exposure view: limit, override, reserved, available, utilisation.
     let exposure = s.finance.ok(EXPOSURE, json!({ "first": 100 })).await;
-    let nodes = exposure["creditExposure"]["nodes"].as_array().unwrap().clone();
+    let nodes = exposure["creditExposure"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone();
     let mine = nodes
         .iter()
         .find(|n| n["distributorId"] == s.dist_id.to_string())
@@ -305,9 +306,11 @@ async fn policies_reach_only_their_kind_and_region_and_report_execution(backend:
     .await;
     assert_eq!(south["regions"], json!(["广东省"]));
     // Agents only.
-    let agents = create(json!({ "name": "代理商订12送1", "kind": "BUY_N_GET_M", "tierId": s.tier,
+    let agents = create(
+        json!({ "name": "代理商订12送1", "kind": "BUY_N_GET_M", "tierId": s.tier,
         "validFrom": from, "validTo": to, "skuId": s.serum.to_string(), "buy": 12,
-        "giftSkuId": s.serum.to_string(), "get": 1, "distributorKind": "AGENT" }))
+        "giftSkuId": s.serum.to_string(), "get": 1, "distributorKind": "AGENT" }),
+    )
     .await;
     assert_eq!(agents["distributorKind"], "AGENT");
     // 上海 distributors (经销商), must confirm.
@@ -350,10 +353,7 @@ async fn policies_reach_only_their_kind_and_region_and_report_execution(backend:
         vec![east["id"].clone()]
     );
     for p in [&south, &agents] {
-        assert_eq!(
-            s.dist.err(ACK, json!({ "p": p["id"] })).await,
-            "NOT_FOUND"
-        );
+        assert_eq!(s.dist.err(ACK, json!({ "p": p["id"] })).await, "NOT_FOUND");
     }
     // dist-demo-2 (广东) becomes an agent: it sees the south and agent policies, not the east.
     let ba = app.login_staff("ba-demo").await;
@@ -369,7 +369,10 @@ async fn policies_reach_only_their_kind_and_region_and_report_execution(backend:
     let mut want = vec![south["id"].clone(), agents["id"].clone()];
     want.sort_by_key(Value::to_string);
     assert_eq!(seen, want);
-    assert_eq!(dist2.err(ACK, json!({ "p": east["id"] })).await, "NOT_FOUND");
+    assert_eq!(
+        dist2.err(ACK, json!({ "p": east["id"] })).await,
+        "NOT_FOUND"
+    );
     // Orders under the policies.
     s.dist.ok(ACK, json!({ "p": east["id"] })).await;
     let placed = submit(&s.dist, &order(&[(s.serum, 24)]), "policy-0001").await;
@@ -381,7 +384,10 @@ async fn policies_reach_only_their_kind_and_region_and_report_execution(backend:
         .ok(QUOTE, json!({ "i": order(&[(s.serum, 24)]) }))
         .await["quotePurchaseOrder"]
         .clone();
-    assert_eq!(quote["gifts"], json!([{ "skuId": s.serum.to_string(), "qty": 2 }]));
+    assert_eq!(
+        quote["gifts"],
+        json!([{ "skuId": s.serum.to_string(), "qty": 2 }])
+    );
     assert_eq!(quote["discountFen"], 20_000);
     submit(&dist2, &order(&[(s.serum, 24)]), "policy-0003").await;
     // 政策执行率.
@@ -400,18 +406,34 @@ async fn policies_reach_only_their_kind_and_region_and_report_execution(backend:
             &e["discountFen"],
             &e["giftUnits"]
         ),
-        (&json!(1), &json!(1), &json!(1), &json!(1), &json!("5000"), &json!(0)),
+        (
+            &json!(1),
+            &json!(1),
+            &json!(1),
+            &json!(1),
+            &json!("5000"),
+            &json!(0)
+        ),
         "{e}"
     );
     let a = exec(&agents).await;
     assert_eq!(
-        (&a["distributorsInScope"], &a["acknowledged"], &a["ordered"], &a["giftUnits"]),
+        (
+            &a["distributorsInScope"],
+            &a["acknowledged"],
+            &a["ordered"],
+            &a["giftUnits"]
+        ),
         (&json!(1), &json!(0), &json!(1), &json!(2)),
         "{a}"
     );
     let so = exec(&south).await;
     assert_eq!(
-        (&so["distributorsInScope"], &so["acknowledged"], &so["discountFen"]),
+        (
+            &so["distributorsInScope"],
+            &so["acknowledged"],
+            &so["discountFen"]
+        ),
         (&json!(1), &json!(1), &json!("20000")),
         "{so}"
     );
@@ -522,10 +544,7 @@ async fn territory_leakage_counts_own_packs_scanned_outside(backend: Backend) {
     scan_pack(&app, other, theirs, 0, ("浙江", "杭州")).await;
     let dist = app.login_distributor("dist-demo").await;
     let day = today().to_string();
-    let rows = dist
-        .ok(LEAKAGE, json!({ "f": day, "t": day }))
-        .await["territoryLeakage"]
-        .clone();
+    let rows = dist.ok(LEAKAGE, json!({ "f": day, "t": day })).await["territoryLeakage"].clone();
     let sku = cat.serum_sku.to_string();
     assert_eq!(
         rows,
@@ -549,10 +568,9 @@ async fn territory_leakage_counts_own_packs_scanned_outside(backend: Backend) {
     );
     // HQ reads any distributor's; a BA may not.
     let hq = app.login_staff("hq-demo").await;
-    let staff_rows = hq
-        .ok(STAFF_LEAKAGE, json!({ "d": d1.to_string() }))
-        .await["distributorTerritoryLeakage"]
-        .clone();
+    let staff_rows =
+        hq.ok(STAFF_LEAKAGE, json!({ "d": d1.to_string() })).await["distributorTerritoryLeakage"]
+            .clone();
     assert_eq!(staff_rows.as_array().unwrap().len(), 2);
     assert_eq!(staff_rows[0]["scans"], 2);
     let ba = app.login_staff("ba-demo").await;
@@ -579,7 +597,13 @@ async fn replenishment_shows_its_arithmetic(backend: Backend) {
     // max(10 scans, 0 ordered) = 10 over 7 days; × (14 + 7) = 30; nothing in transit; cases
     // of 6 → 30 (above the MOQ of 12).
     assert_eq!(
-        (&serum["scans"], &serum["ordered"], &serum["needed"], &serum["inTransit"], &serum["suggestedQty"]),
+        (
+            &serum["scans"],
+            &serum["ordered"],
+            &serum["needed"],
+            &serum["inTransit"],
+            &serum["suggestedQty"]
+        ),
         (&json!(10), &json!(0), &json!(30), &json!(0), &json!(30)),
         "{serum}"
     );
@@ -592,7 +616,12 @@ async fn replenishment_shows_its_arithmetic(backend: Backend) {
     let after = s.dist.ok(SUGGEST, params.clone()).await["replenishmentSuggestions"].clone();
     let serum = &after["nodes"][0];
     assert_eq!(
-        (&serum["ordered"], &serum["needed"], &serum["inTransit"], &serum["suggestedQty"]),
+        (
+            &serum["ordered"],
+            &serum["needed"],
+            &serum["inTransit"],
+            &serum["suggestedQty"]
+        ),
         (&json!(12), &json!(36), &json!(12), &json!(24)),
         "{serum}"
     );
@@ -603,17 +632,19 @@ async fn replenishment_shows_its_arithmetic(backend: Backend) {
         .await["replenishmentSuggestions"]["nodes"][0]
         .clone();
     // ⌈12 × 1 / 28⌉ = 1 needed, 12 in transit: nothing.
-    assert_eq!((&small["needed"], &small["suggestedQty"]), (&json!(1), &json!(0)));
+    assert_eq!(
+        (&small["needed"], &small["suggestedQty"]),
+        (&json!(1), &json!(0))
+    );
     // Paged by SKU; bad parameters are refused.
-    let page = s
-        .dist
-        .ok(SUGGEST, json!({ "first": 1 }))
-        .await["replenishmentSuggestions"]
-        .clone();
+    let page = s.dist.ok(SUGGEST, json!({ "first": 1 })).await["replenishmentSuggestions"].clone();
     assert_eq!(page["pageInfo"]["hasNextPage"], true);
     let next = s
         .dist
-        .ok(SUGGEST, json!({ "first": 1, "after": page["pageInfo"]["endCursor"] }))
+        .ok(
+            SUGGEST,
+            json!({ "first": 1, "after": page["pageInfo"]["endCursor"] }),
+        )
         .await;
     assert_eq!(
         next["replenishmentSuggestions"]["nodes"][0]["skuId"],
@@ -626,7 +657,10 @@ async fn replenishment_shows_its_arithmetic(backend: Backend) {
     // dist-demo-2 on the same list has no scans and no orders: nothing suggested.
     let dist2 = app.login_distributor("dist-demo-2").await;
     let theirs = dist2.ok(SUGGEST, params).await["replenishmentSuggestions"]["nodes"][0].clone();
-    assert_eq!((&theirs["scans"], &theirs["suggestedQty"]), (&json!(0), &json!(0)));
+    assert_eq!(
+        (&theirs["scans"], &theirs["suggestedQty"]),
+        (&json!(0), &json!(0))
+    );
     app.stop().await;
 }
 
