@@ -214,14 +214,12 @@ async fn credit_override_lets_one_order_through_and_goes_back_when_it_ends(backe
     assert_eq!(edited["updatePurchaseOrder"]["totalFen"], 1_200_000);
     // Finance's exposure view: limit, override, reserved, available, utilisation.
     let exposure = s.finance.ok(EXPOSURE, json!({ "first": 100 })).await;
+    let want = s.dist_id.to_string();
     let nodes = exposure["creditExposure"]["nodes"]
         .as_array()
         .unwrap()
         .clone();
-    let mine = nodes
-        .iter()
-        .find(|n| n["distributorId"] == s.dist_id.to_string())
-        .unwrap();
+    let mine = nodes.iter().find(|n| n["distributorId"] == want).unwrap();
     assert_eq!(mine["code"], "D-EAST-01");
     assert_eq!(mine["limitFen"], "1000000");
     assert_eq!(mine["overrideFen"], "800000");
