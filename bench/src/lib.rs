@@ -1,6 +1,7 @@
 //! Load scenarios for `scripts/bench`, one module each, sharing the environment (fresh database,
 //! the release server as a child process) and the load generator.
 
+pub mod b2b;
 pub mod booking;
 pub mod campaign;
 pub mod catalog;

@@ -26,6 +26,9 @@ enum Scenario {
     CampaignWorker(rouge_bench::campaign::WorkerArgs),
     /// availableSlots for a store with 20 BAs and 2,000 bookings; bookService under contention.
     Booking(rouge_bench::booking::Args),
+    /// quotePurchaseOrder (80 lines, 5 policies) at 16 connections; 2,000 submits from 50
+    /// distributors, then no credit row over its limit.
+    B2b(rouge_bench::b2b::Args),
 }
 
 #[tokio::main]
@@ -37,5 +40,6 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Campaign(args) => rouge_bench::campaign::run(args).await,
         Scenario::CampaignWorker(args) => rouge_bench::campaign::worker(args).await,
         Scenario::Booking(args) => rouge_bench::booking::run(args).await,
+        Scenario::B2b(args) => rouge_bench::b2b::run(args).await,
     }
 }

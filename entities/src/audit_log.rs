@@ -87,6 +87,12 @@ pub enum Action {
     /// A purchase order shipped (it invoices the distributor).
     #[sea_orm(string_value = "purchase_order.ship")]
     PurchaseOrderShip,
+    /// Credit above the limit granted to one purchase order (finance), with the reason.
+    #[sea_orm(string_value = "distributor.credit_override")]
+    DistributorCreditOverride,
+    /// The kind of distributor (经销商 / 代理商 / KA) changed.
+    #[sea_orm(string_value = "distributor.kind")]
+    DistributorKindSet,
     #[sea_orm(string_value = "distributor_account.create")]
     DistributorAccountCreate,
     #[sea_orm(string_value = "distributor_account.deactivate")]

@@ -54,6 +54,11 @@ pub struct Model {
     pub priority: i32,
     pub requires_ack: bool,
     pub created_at: DateTimeUtc,
+    /// None: every kind of distributor.
+    pub distributor_kind: Option<crate::distributor::DistributorKind>,
+    /// GB/T 2260 codes, one per line: the policy is for distributors whose territory lies
+    /// inside one of them (None: everywhere).
+    pub region_codes: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,22 @@
 use sea_orm::entity::prelude::*;
 
+/// What kind of channel partner a distributor is; policies can be addressed to one kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum DistributorKind {
+    /// 经销商: buys and resells in its territory.
+    Distributor,
+    /// 代理商: an agent for a region.
+    Agent,
+    /// KA 直供: a key account (department-store or chain group) supplied directly.
+    KeyAccount,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "distributors")]
 pub struct Model {
@@ -26,6 +43,8 @@ pub struct Model {
     pub tier_id: Option<i64>,
     /// Days of shelf life a batch must still have to be allocated to this distributor.
     pub min_shelf_life_days: Option<i32>,
+    /// 经销商 / 代理商 / KA (policies may be addressed to one kind).
+    pub kind: DistributorKind,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -30,6 +30,7 @@ mod m0017_stored_value;
 mod m0018_commission;
 mod m0020_report_exports;
 mod m0021_b2b_fulfilment;
+mod m0022_b2b_insight;
 
 pub struct Migrator;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0018_commission::Migration),
             Box::new(m0020_report_exports::Migration),
             Box::new(m0021_b2b_fulfilment::Migration),
+            Box::new(m0022_b2b_insight::Migration),
         ]
     }
 }

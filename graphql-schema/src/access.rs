@@ -218,6 +218,12 @@ pub const STAFF: &[(&str, Access)] = &[
     ("shipPurchaseOrder", s(ManageB2b)),
     ("setMinShelfLife", s(ManageB2b)),
     ("recordDistributorPayment", s(ManageCredit)),
+    // distributor B2B insight: credit control, policy scope and execution, leakage
+    ("creditExposure", s(ManageCredit)),
+    ("grantCreditOverride", s(ManageCredit)),
+    ("setDistributorKind", s(ManageB2b)),
+    ("policyExecution", s(ManageB2b)),
+    ("distributorTerritoryLeakage", s(ViewDistributors)),
 ];
 
 /// Every root field of the distributor schema and what it needs.
@@ -247,6 +253,8 @@ pub const DISTRIBUTOR: &[(&str, Access)] = &[
     ("myReceivables", Access::Distributor),
     ("myAccountStanding", Access::Distributor),
     ("confirmReceipt", Access::Distributor),
+    ("territoryLeakage", Access::Distributor),
+    ("replenishmentSuggestions", Access::Distributor),
 ];
 
 /// The consumer operations a member may call before accepting the current privacy policy:

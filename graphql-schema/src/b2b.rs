@@ -482,6 +482,10 @@ pub struct Policy {
     pub buy: Option<i32>,
     pub gift_sku_id: Option<ID>,
     pub get: Option<i32>,
+    /// Only distributors of this kind (null: every kind).
+    pub distributor_kind: Option<b2b::DistributorKind>,
+    /// Only distributors whose territory overlaps these regions (empty: everywhere).
+    pub regions: Vec<String>,
 }
 
 impl From<b2b::Policy> for Policy {
@@ -502,6 +506,8 @@ impl From<b2b::Policy> for Policy {
             buy: None,
             gift_sku_id: None,
             get: None,
+            distributor_kind: p.distributor_kind,
+            regions: p.regions,
         };
         match p.rule {
             PolicyRule::OrderReduction {
@@ -547,6 +553,11 @@ pub struct PolicyInput {
     pub buy: Option<i32>,
     pub gift_sku_id: Option<ID>,
     pub get: Option<i32>,
+    /// Left out: every kind of distributor.
+    pub distributor_kind: Option<b2b::DistributorKind>,
+    /// Provinces or cities (names or GB/T 2260 codes); left out or empty: everywhere.
+    #[graphql(default)]
+    pub regions: Vec<String>,
 }
 
 fn rule_of(input: &PolicyInput) -> ApiResult<PolicyRule> {
@@ -706,6 +717,8 @@ impl StaffB2bMutation {
             valid_to: input.valid_to.0,
             priority: input.priority,
             requires_ack: input.requires_ack,
+            distributor_kind: input.distributor_kind,
+            regions: input.regions,
         };
         Ok(b2b::create_policy(app(ctx), staff, input).await?.into())
     }

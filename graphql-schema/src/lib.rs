@@ -16,6 +16,7 @@ mod audit;
 mod auth;
 mod b2b;
 mod b2b_fulfilment;
+mod b2b_insight;
 mod booking;
 mod campaigns;
 mod catalog;
@@ -103,6 +104,7 @@ pub struct StaffQuery(
     media::StaffMediaQuery,
     b2b::StaffB2bQuery,
     b2b_fulfilment::StaffFulfilmentQuery,
+    b2b_insight::StaffB2bInsightQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -127,6 +129,7 @@ pub struct StaffMutation(
     media::StaffMediaMutation,
     b2b::StaffB2bMutation,
     b2b_fulfilment::StaffFulfilmentMutation,
+    b2b_insight::StaffB2bInsightMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -137,6 +140,7 @@ pub struct DistributorQuery(
     accounts::DistributorTeamQuery,
     b2b::DistributorB2bQuery,
     b2b_fulfilment::DistributorFulfilmentQuery,
+    b2b_insight::DistributorB2bInsightQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -94,6 +94,7 @@ pub async fn update_purchase_order(
     )
     .await?;
     replace_lines(&txn, id, &fresh).await?;
+    super::execution::record_applied(&txn, id, who.distributor_id, &fresh).await?;
     purchase_order_event::ActiveModel {
         purchase_order_id: Set(id),
         status: Set(PoStatus::Submitted),

@@ -85,6 +85,7 @@ async fn release<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), B2bError> {
     if order.credit_reserved_fen == 0 {
+        super::overrides::release_credit_override(db, order.id, now).await?;
         return Ok(());
     }
     let amount = order.credit_reserved_fen;
@@ -112,6 +113,8 @@ async fn release<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
+    // A credit override granted to this order goes back with it.
+    super::overrides::release_credit_override(db, order.id, now).await?;
     Ok(())
 }
 

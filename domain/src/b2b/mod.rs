@@ -20,6 +20,12 @@ mod receipt;
 mod receivables;
 mod shelf_life;
 mod ship;
+mod execution;
+mod exposure;
+mod leakage;
+mod overrides;
+mod replenishment;
+mod scope;
 mod submit;
 mod tiers;
 
@@ -36,11 +42,15 @@ pub use fulfilment::{
     AllocatedBatch, Fulfilment, FulfilmentLine, Shipment, ShippedRange, purchase_order_fulfilment,
     purchase_order_fulfilment_for_staff,
 };
+pub use execution::{PolicyExecution, policy_execution};
+pub use exposure::{CreditExposure, credit_exposure};
+pub use leakage::{LeakageRow, territory_leakage, territory_leakage_for_staff};
 pub use lifecycle::{
     approve_purchase_order, cancel_purchase_order, purchase_order_queue, reject_purchase_order,
 };
 pub use orders::{PoEvent, PoLine, PurchaseOrder, purchase_order, purchase_orders};
 pub use payments::{DistributorPayment, record_distributor_payment};
+pub use overrides::{CreditOverride, grant_credit_override, release_credit_override};
 pub use policies::{
     Policy, PolicyInput, PolicyKind, PolicyRule, acknowledge_policy, create_policy, my_policies,
 };
@@ -52,6 +62,8 @@ pub use receivables::{
 };
 pub use shelf_life::set_min_shelf_life;
 pub use ship::{Carton, CartonLine, ship_purchase_order};
+pub use replenishment::{ReplenishmentParams, Suggestion, replenishment_suggestions};
+pub use scope::{DistributorKind, set_distributor_kind};
 pub use submit::submit_purchase_order;
 pub use tiers::{
     DistributorTier, TierInput, assign_distributor_tier, distributor_tiers, upsert_distributor_tier,
@@ -102,6 +114,8 @@ pub enum B2bError {
     PaymentExceedsOpen,
     #[error("the account is on hold: receivables overdue past the grace period")]
     AccountOnHold,
+    #[error("this order already has a credit override")]
+    CreditOverrideExists,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -127,7 +141,8 @@ impl DomainError for B2bError {
             | Self::IdempotencyKeyReused => ErrorCode::Conflict,
             Self::CodesAlreadyShipped { .. }
             | Self::PaymentReferenceReused(_)
-            | Self::AccountOnHold => ErrorCode::Conflict,
+            | Self::AccountOnHold
+            | Self::CreditOverrideExists => ErrorCode::Conflict,
             Self::CartonMismatch { .. } | Self::PaymentExceedsOpen => ErrorCode::BadUserInput,
             Self::CreditExceeded => ErrorCode::LimitReached,
             Self::Auth(e) => e.code(),

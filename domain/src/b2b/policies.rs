@@ -31,6 +31,11 @@ pub struct PolicyInput {
     pub valid_to: DateTime<Utc>,
     pub priority: i32,
     pub requires_ack: bool,
+    /// Only distributors of this kind (None: every kind).
+    pub distributor_kind: Option<super::scope::DistributorKind>,
+    /// Only distributors whose territory overlaps these regions (names or GB/T 2260 codes;
+    /// empty: everywhere).
+    pub regions: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,11 +51,16 @@ pub struct Policy {
     pub requires_ack: bool,
     /// When the caller's organisation acknowledged it (distributor reads only).
     pub acknowledged_at: Option<DateTime<Utc>>,
+    pub distributor_kind: Option<super::scope::DistributorKind>,
+    /// The regions' display names (empty: everywhere).
+    pub regions: Vec<String>,
 }
 
 impl Policy {
     fn of(row: b2b_policy::Model, acknowledged_at: Option<DateTime<Utc>>) -> Self {
         Self {
+            distributor_kind: row.distributor_kind,
+            regions: super::scope::region_names(row.region_codes.as_deref()),
             id: row.id,
             name: row.name,
             kind: row.kind,
@@ -93,6 +103,7 @@ pub async fn create_policy(
     staff.require(Permission::ManageB2b)?;
     let name = validate::text("name", &input.name, 100).map_err(B2bError::InvalidInput)?;
     check_rule(&input.rule).map_err(B2bError::InvalidInput)?;
+    let region_codes = super::scope::region_codes(&input.regions)?;
     if input.valid_to <= input.valid_from {
         return Err(B2bError::InvalidInput(
             "validTo must be after validFrom".into(),
@@ -131,6 +142,8 @@ pub async fn create_policy(
         priority: Set(input.priority),
         requires_ack: Set(input.requires_ack),
         created_at: Set(app.clock.now()),
+        distributor_kind: Set(input.distributor_kind),
+        region_codes: Set(region_codes),
         ..Default::default()
     }
     .insert(&app.db)
@@ -191,6 +204,9 @@ pub(crate) async fn apply<C: ConnectionTrait>(
     subtotal: i64,
 ) -> Result<Applied, B2bError> {
     let policies = in_force(db, dist.tier_id, at).await?;
+    let policies = policies
+        .into_iter()
+        .filter(|p| super::scope::addressed_to(p, dist));
     let acked = acks(db, dist.id).await?;
     let mut out = Applied::default();
     for p in policies {
@@ -264,6 +280,7 @@ pub async fn my_policies(
     Ok(in_force(&app.db, dist.tier_id, at)
         .await?
         .into_iter()
+        .filter(|p| super::scope::addressed_to(p, &dist))
         .map(|p| {
             let at = acked.get(&p.id).copied();
             Policy::of(p, at)
@@ -272,7 +289,7 @@ pub async fn my_policies(
 }
 
 /// Confirms a policy for the caller's organisation (OWNER or BUYER); confirming again changes
-/// nothing. A policy not addressed to the organisation's tier is not found.
+/// nothing. A policy not addressed to the organisation (tier, kind, region) is not found.
 pub async fn acknowledge_policy(
     app: &AppState,
     who: &DistributorPrincipal,
@@ -286,7 +303,7 @@ pub async fn acknowledge_policy(
     let policy = b2b_policy::Entity::find_by_id(policy_id)
         .one(&app.db)
         .await?
-        .filter(|p| p.tier_id.is_none() || p.tier_id == dist.tier_id)
+        .filter(|p| super::scope::addressed_to(p, &dist))
         .ok_or(B2bError::NotFound("policy"))?;
     let now = app.clock.now();
     b2b_policy_ack::ActiveModel {

@@ -128,6 +128,7 @@ async fn attempt(
     purchase_order_line::Entity::insert_many(rows.chain(gift_rows))
         .exec(&txn)
         .await?;
+    super::execution::record_applied(&txn, order.id, who.distributor_id, &fresh).await?;
     purchase_order_event::ActiveModel {
         purchase_order_id: Set(order.id),
         status: Set(PoStatus::Submitted),

@@ -66,6 +66,10 @@ pub(super) fn b2b(e: &B2bError) -> Option<Text> {
             "ACCOUNT_ON_HOLD",
             "有应收款逾期超过宽限期，账户已暂停下单；回款后自动恢复",
         ),
+        E::CreditOverrideExists => t(
+            "CREDIT_OVERRIDE_EXISTS",
+            "该订货单已有临时信用额度，不能重复授予",
+        ),
         E::Auth(e) => auth(e),
         E::Store(_) => None,
         _ => None,

@@ -570,6 +570,7 @@ fn b2b_samples() -> Vec<B2bError> {
         B2bError::PaymentReferenceReused("BANK-001".into()),
         B2bError::PaymentExceedsOpen,
         B2bError::AccountOnHold,
+        B2bError::CreditOverrideExists,
         B2bError::Auth(AuthError::Forbidden),
         B2bError::Store(store()),
     ]

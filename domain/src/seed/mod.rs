@@ -3,6 +3,7 @@
 //! calls it. Each step seeds one part, in one transaction.
 
 mod b2b;
+mod b2b_insight;
 mod catalog;
 mod commission;
 mod people;
@@ -124,6 +125,7 @@ async fn seed(
     let bas = people::staff(app, &txn, &places.store_ids, &password).await?;
     people::distributor(app, &txn, &password).await?;
     b2b::seed(app, &txn, &password, now).await?;
+    b2b_insight::seed(&txn, now).await?;
     crate::booking::seed_demo_shared(&txn, now).await?;
     for ((store_id, service), bas) in places.store_ids.iter().zip(DEMO_SERVICES).zip(&bas) {
         let store = crate::booking::DemoBookingStore {

@@ -8,6 +8,7 @@ mod auth_matrix;
 mod availability;
 mod b2b;
 mod b2b_fulfilment;
+mod b2b_insight;
 mod booking;
 mod booking_stored_values;
 mod campaigns;

@@ -1,0 +1,387 @@
+//! `scripts/bench b2b`: distributor ordering on PostgreSQL and Redis. (1) `quotePurchaseOrder`
+//! with 80 lines under 5 policies (3 满减, 2 搭赠) at 16 connections for a fixed time; (2) a submit
+//! storm: 2,000 `submitPurchaseOrder` from 50 distributors (40 each, every one of them worth
+//! 1/30 of its limit, so exactly 30 fit), then the credit rows are checked: none above its limit
+//! and each counter equal to its ledger.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::{Value, json};
+
+use crate::env::{Server, fresh_database, graphql, http_client};
+use crate::{load, seed};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Lines of the quoted order.
+    #[arg(long, default_value_t = 80)]
+    lines: usize,
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds of quoting load.
+    #[arg(long, default_value_t = 15)]
+    seconds: u64,
+    #[arg(long, default_value_t = 50)]
+    distributors: usize,
+    /// Submits in the storm (spread evenly over the distributors).
+    #[arg(long, default_value_t = 2_000)]
+    submits: u64,
+}
+
+const PASSWORD: &str = "bench-distributor-password";
+const QUOTE: &str =
+    "query($i: PurchaseOrderInput!) { quotePurchaseOrder(input: $i) { hash totalFen } }";
+const SUBMIT: &str = "mutation($i: PurchaseOrderInput!, $h: String!, $k: String!) {
+  submitPurchaseOrder(input: $i, quoteHash: $h, idempotencyKey: $k) { id } }";
+const LOGIN: &str =
+    "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }";
+
+struct Seeded {
+    skus: Vec<i64>,
+    usernames: Vec<String>,
+}
+
+/// 80 SKUs on one tier's price list (ladders of two steps), 5 policies, 50 distributors each
+/// with one OWNER account and `limit` fen of credit.
+async fn seed_data(
+    db: &sea_orm::DatabaseConnection,
+    args: &Args,
+    limit: i64,
+) -> anyhow::Result<Seeded> {
+    use entities::b2b_policy::{PolicyKind, PolicyRule};
+    use entities::price_list_item::PriceStep;
+    use entities::{
+        b2b_policy, credit_account, distributor, distributor_account, distributor_tier, price_list,
+        price_list_item,
+    };
+    let now = Utc::now();
+    let cat = seed::category(db, "BENCH-B2B", "订货基准", 98, now).await?;
+    let mut skus = Vec::with_capacity(args.lines);
+    for i in 0..args.lines {
+        let p = seed::product(db, &format!("B2B-P{i}"), "订货精华", cat.id, now).await?;
+        skus.push(
+            seed::serum_sku(db, p.id, &format!("B2B-S{i}"), now)
+                .await?
+                .id,
+        );
+    }
+    let tier = distributor_tier::ActiveModel {
+        code: Set("BENCH".into()),
+        name: Set("基准等级".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let list = price_list::ActiveModel {
+        tier_id: Set(tier.id),
+        version: Set(1),
+        valid_from: Set(now - chrono::Duration::days(1)),
+        created_by: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    price_list_item::Entity::insert_many(skus.iter().map(|s| {
+        price_list_item::ActiveModel {
+            price_list_id: Set(list.id),
+            sku_id: Set(*s),
+            moq: Set(1),
+            case_size: Set(1),
+            ladder: Set(vec![
+                PriceStep {
+                    min_qty: 1,
+                    unit_price_fen: 16_000,
+                },
+                PriceStep {
+                    min_qty: 10,
+                    unit_price_fen: 15_000,
+                },
+            ]
+            .into()),
+            ..Default::default()
+        }
+    }))
+    .exec(db)
+    .await?;
+    let rules = [
+        PolicyRule::OrderReduction {
+            threshold_fen: 100_000,
+            off_fen: 2_000,
+        },
+        PolicyRule::OrderReduction {
+            threshold_fen: 1_000_000,
+            off_fen: 30_000,
+        },
+        PolicyRule::OrderReduction {
+            threshold_fen: 5_000_000,
+            off_fen: 200_000,
+        },
+        PolicyRule::BuyNGetM {
+            sku_id: skus[0],
+            buy: 10,
+            gift_sku_id: skus[0],
+            get: 1,
+        },
+        PolicyRule::BuyNGetM {
+            sku_id: skus[1 % skus.len()],
+            buy: 6,
+            gift_sku_id: skus[2 % skus.len()],
+            get: 1,
+        },
+    ];
+    for (i, rule) in rules.into_iter().enumerate() {
+        let kind = match rule {
+            PolicyRule::OrderReduction { .. } => PolicyKind::OrderReduction,
+            PolicyRule::BuyNGetM { .. } => PolicyKind::BuyNGetM,
+        };
+        b2b_policy::ActiveModel {
+            name: Set(format!("基准政策 {i}")),
+            kind: Set(kind),
+            rule: Set(rule.into()),
+            tier_id: Set(Some(tier.id)),
+            valid_from: Set(now - chrono::Duration::days(1)),
+            valid_to: Set(now + chrono::Duration::days(30)),
+            priority: Set(i32::try_from(i)?),
+            requires_ack: Set(false),
+            created_at: Set(now),
+            distributor_kind: Set(None),
+            region_codes: Set(None),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+    }
+    let hash = domain::login::hash_password_async(PASSWORD.into())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut usernames = Vec::with_capacity(args.distributors);
+    for i in 0..args.distributors {
+        let d = distributor::ActiveModel {
+            code: Set(format!("D-BENCH-{i:03}")),
+            name: Set(format!("基准经销商 {i}")),
+            level: Set("A".into()),
+            region: Set("上海市".into()),
+            region_codes: Set(Some("310000".into())),
+            credit_limit_fen: Set(limit),
+            created_at: Set(now),
+            active: Set(true),
+            tier_id: Set(Some(tier.id)),
+            kind: Set(entities::distributor::DistributorKind::Distributor),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        let username = format!("bench-dist-{i:03}");
+        distributor_account::ActiveModel {
+            distributor_id: Set(d.id),
+            username: Set(username.clone()),
+            password_hash: Set(hash.clone()),
+            display_name: Set("采购".into()),
+            active: Set(true),
+            created_at: Set(now),
+            role: Set(entities::distributor_account::DistributorRole::Owner),
+            must_change_password: Set(false),
+            password_changed_at: Set(None),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        credit_account::ActiveModel {
+            distributor_id: Set(d.id),
+            limit_fen: Set(limit),
+            override_fen: Set(0),
+            reserved_fen: Set(0),
+            open_ar_fen: Set(0),
+            prepaid: Set(false),
+            payment_term_days: Set(30),
+            grace_days: Set(7),
+            updated_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+        usernames.push(username);
+    }
+    Ok(Seeded { skus, usernames })
+}
+
+fn order(skus: &[i64], qty: i64) -> Value {
+    json!({ "lines": skus.iter().map(|s| json!({ "skuId": s.to_string(), "qty": qty })).collect::<Vec<_>>() })
+}
+
+async fn quote(
+    http: &reqwest::Client,
+    endpoint: &str,
+    token: &str,
+    input: &Value,
+) -> Result<Value, String> {
+    let body = json!({ "query": QUOTE, "variables": { "i": input } });
+    Ok(graphql(http, endpoint, Some(token), &body).await?["data"]["quotePurchaseOrder"].clone())
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(args.lines >= 3 && args.distributors >= 1, "lines >= 3");
+    let (url, db) = fresh_database("bench_b2b").await?;
+    // One submit (5 lines × 10 units at ¥150 = ¥7,500, less 满减 ¥20) is 1/30 of the limit.
+    let per_order = 5 * 10 * 15_000 - 2_000;
+    let limit = per_order * 30;
+    let seeded = seed_data(&db, &args, limit).await?;
+    let storm_skus: Vec<i64> = (0..5).map(|i| seeded.skus[i % seeded.skus.len()]).collect();
+    let storm_order = order(&storm_skus, 10);
+    let server = Server::start(&url, &[]).await?;
+    let endpoint = Arc::new(format!("{}/graphql/distributor", server.base_url));
+    let http = http_client(args.connections.max(args.distributors))?;
+    let mut tokens = Vec::with_capacity(seeded.usernames.len());
+    for u in &seeded.usernames {
+        let body = json!({ "query": LOGIN, "variables": { "u": u, "p": PASSWORD } });
+        let data = graphql(&http, &endpoint, None, &body)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        tokens.push(
+            data["data"]["login"]["accessToken"]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("no token for {u}"))?
+                .to_owned(),
+        );
+    }
+    let tokens = Arc::new(tokens);
+    println!("{} distributors logged in", tokens.len());
+
+    // (1) Quotes of 80 lines (quantities varied so ladders and gifts both apply).
+    let big = Arc::new(json!({ "lines": seeded.skus.iter().enumerate()
+        .map(|(i, s)| json!({ "skuId": s.to_string(), "qty": 6 + (i % 9) as i64 }))
+        .collect::<Vec<_>>() }));
+    let sample = quote(&http, &endpoint, &tokens[0], &big)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    println!(
+        "quote of {} lines: total {} fen",
+        args.lines, sample["totalFen"]
+    );
+    let report = {
+        let (http, endpoint, tokens, big) =
+            (http.clone(), endpoint.clone(), tokens.clone(), big.clone());
+        load::run(
+            "quotePurchaseOrder(80 lines)",
+            args.connections,
+            Duration::from_secs(args.seconds),
+            move |c, _n| {
+                let (http, endpoint, tokens, big) =
+                    (http.clone(), endpoint.clone(), tokens.clone(), big.clone());
+                async move {
+                    quote(&http, &endpoint, &tokens[c % tokens.len()], &big)
+                        .await
+                        .map(|_| ())
+                }
+            },
+        )
+        .await
+    };
+    report.print();
+
+    // (2) The submit storm: every distributor's order quoted once, then submitted many times
+    // with fresh keys; refusals for credit (LIMIT_REACHED, or CONFLICT once the quote's
+    // "credit covers it" flips) are answers, not errors.
+    let mut hashes = Vec::with_capacity(tokens.len());
+    for t in tokens.iter() {
+        let q = quote(&http, &endpoint, t, &storm_order)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        hashes.push(q["hash"].as_str().unwrap_or_default().to_owned());
+    }
+    let hashes = Arc::new(hashes);
+    let storm_order = Arc::new(storm_order);
+    let accepted = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let report = {
+        let (http, endpoint, tokens, hashes, input, accepted, refused) = (
+            http.clone(),
+            endpoint.clone(),
+            tokens.clone(),
+            hashes.clone(),
+            storm_order.clone(),
+            accepted.clone(),
+            refused.clone(),
+        );
+        load::run_count(
+            "submitPurchaseOrder storm",
+            args.connections,
+            args.submits,
+            move |_c, n| {
+                let (http, endpoint, tokens, hashes, input, accepted, refused) = (
+                    http.clone(),
+                    endpoint.clone(),
+                    tokens.clone(),
+                    hashes.clone(),
+                    input.clone(),
+                    accepted.clone(),
+                    refused.clone(),
+                );
+                async move {
+                    let who = usize::try_from(n).unwrap_or(0) % tokens.len();
+                    let body = json!({ "query": SUBMIT, "variables": {
+                        "i": *input, "h": hashes[who], "k": format!("storm-key-{n:06}") } });
+                    match graphql(&http, &endpoint, Some(&tokens[who]), &body).await {
+                        Ok(_) => {
+                            accepted.fetch_add(1, Ordering::Relaxed);
+                            Ok(())
+                        }
+                        Err(e) if e.contains("LIMIT_REACHED") || e.contains("CONFLICT") => {
+                            refused.fetch_add(1, Ordering::Relaxed);
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            },
+        )
+        .await
+    };
+    report.print();
+    let rows = entities::credit_account::Entity::find().all(&db).await?;
+    let mut over = 0;
+    let mut drift = 0;
+    for r in &rows {
+        if r.reserved_fen + r.open_ar_fen > r.limit_fen + r.override_fen {
+            over += 1;
+        }
+        let ledger: i64 = entities::credit_entry::Entity::find()
+            .filter(entities::credit_entry::Column::DistributorId.eq(r.distributor_id))
+            .filter(
+                entities::credit_entry::Column::Kind
+                    .eq(entities::credit_entry::CreditEntryKind::Reserve),
+            )
+            .all(&db)
+            .await?
+            .iter()
+            .map(|e| e.amount_fen)
+            .sum();
+        if ledger != r.reserved_fen {
+            drift += 1;
+        }
+    }
+    let fit = u64::try_from(rows.len())? * 30;
+    println!(
+        "submits: accepted={} refused={} (at most {fit} fit); credit rows over the limit = {over}, rows whose ledger differs = {drift} -> {}",
+        accepted.load(Ordering::Relaxed),
+        refused.load(Ordering::Relaxed),
+        if over == 0 && drift == 0 && accepted.load(Ordering::Relaxed) <= fit {
+            "OK"
+        } else {
+            "MISMATCH"
+        }
+    );
+    if let Some(pid) = server.pid()
+        && let Some(rss) = load::peak_rss_mib(pid)
+    {
+        println!("server peak RSS: {rss:.0} MiB");
+    }
+    db.close().await?;
+    Ok(())
+}
