@@ -13,6 +13,7 @@ pub mod booking;
 pub mod campaigns;
 pub mod catalog;
 pub mod coupons;
+pub mod day_close;
 pub mod distributors;
 pub mod erasure;
 pub mod error_text;

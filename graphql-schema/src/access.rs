@@ -171,6 +171,11 @@ pub const STAFF: &[(&str, Access)] = &[
     ("storePerformance", s(ViewSalesReports)),
     ("myPerformance", s(ViewOwnPerformance)),
     ("setBaTarget", s(SetSalesTargets)),
+    // the store's day close (日结) and expenses
+    ("storeDay", s(ViewStoreMoney)),
+    ("storeMonth", s(ViewStoreMoney)),
+    ("closeStoreDay", s(CloseStoreDay)),
+    ("recordStoreExpense", s(CloseStoreDay)),
     // bookings
     ("bookingServices", s(ViewBookings)),
     ("storeBookingSetup", s(ViewBookings)),

@@ -19,6 +19,7 @@ mod booking;
 mod campaigns;
 mod catalog;
 mod coupons;
+mod day_close;
 mod distributors;
 mod flash_sales;
 mod inventory;
@@ -97,6 +98,7 @@ pub struct StaffQuery(
     booking::StaffBookingQuery,
     stored_value::StaffStoredValueQuery,
     reports::StaffReportsQuery,
+    day_close::StaffDayCloseQuery,
     media::StaffMediaQuery,
     b2b::StaffB2bQuery,
 );
@@ -119,6 +121,7 @@ pub struct StaffMutation(
     booking::StaffBookingMutation,
     stored_value::StaffStoredValueMutation,
     reports::StaffReportsMutation,
+    day_close::StaffDayCloseMutation,
     media::StaffMediaMutation,
     b2b::StaffB2bMutation,
 );

@@ -100,6 +100,11 @@ pub enum Permission {
     ManageB2b,
     /// Distributor credit terms (HQ and finance; audited).
     ManageCredit,
+    /// Close a store's business day and record its expenses (a manager her own store).
+    CloseStoreDay,
+    /// A store's day close and month: takings, cash, expenses (finance and HQ every store, a
+    /// manager her own).
+    ViewStoreMoney,
 }
 
 impl Permission {
@@ -129,6 +134,8 @@ impl Permission {
             ViewSalesReports => matches!(role, Hq | Manager | Finance),
             ViewOwnPerformance => matches!(role, Manager | Ba),
             SetSalesTargets => matches!(role, Hq | Manager),
+            CloseStoreDay => matches!(role, Hq | Manager),
+            ViewStoreMoney => matches!(role, Hq | Manager | Finance),
             ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons | ManageFlashSales
             | ManageScanCodes | ManageCampaigns | ManageDistributors | EraseMembers | ManageB2b => {
                 matches!(role, Hq)

@@ -13,6 +13,7 @@
 
 mod b2b;
 mod commerce;
+mod day_close;
 mod media;
 mod people;
 mod reports;
@@ -140,6 +141,8 @@ fn written(err: &dyn Any) -> Option<Text> {
         reports::reports(e)
     } else if let Some(e) = err.downcast_ref::<crate::sales::SalesError>() {
         reports::sales(e)
+    } else if let Some(e) = err.downcast_ref::<crate::day_close::DayCloseError>() {
+        day_close::day_close(e)
     } else if let Some(e) = err.downcast_ref::<crate::media::MediaError>() {
         media::media(e)
     } else {

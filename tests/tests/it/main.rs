@@ -13,6 +13,7 @@ mod campaigns;
 mod campaigns_stored_values;
 mod catalog;
 mod contract;
+mod day_close;
 mod coupons;
 mod demo;
 mod deploy_manifests;
