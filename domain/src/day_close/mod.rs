@@ -41,7 +41,9 @@ pub enum DayCloseError {
     NotFound(&'static str),
     #[error("a day that has not begun cannot be closed or given expenses")]
     FutureDay,
-    #[error("the cash counted differs from the cash expected by {difference_fen} fen: give a reason")]
+    #[error(
+        "the cash counted differs from the cash expected by {difference_fen} fen: give a reason"
+    )]
     DifferenceReasonRequired { difference_fen: i64 },
     #[error("this store's day is already closed")]
     AlreadyClosed,

@@ -123,7 +123,12 @@ pub(super) async fn live_day<C: ConnectionTrait>(
 }
 
 /// The view of an open day from its live events.
-pub(super) fn open_day(store_id: i64, date: NaiveDate, live: LiveDay, expenses: Vec<Expense>) -> StoreDay {
+pub(super) fn open_day(
+    store_id: i64,
+    date: NaiveDate,
+    live: LiveDay,
+    expenses: Vec<Expense>,
+) -> StoreDay {
     let figures = sum(&live.own);
     let adjustment_figures = sum(&live.adjustments);
     StoreDay {
@@ -270,7 +275,9 @@ fn month_range(month: &str) -> Result<(NaiveDate, NaiveDate), DayCloseError> {
         return Err(bad());
     }
     let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").map_err(|_| bad())?;
-    let next = first.checked_add_months(chrono::Months::new(1)).ok_or_else(bad)?;
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(bad)?;
     Ok((first, next.pred_opt().ok_or_else(bad)?))
 }
 

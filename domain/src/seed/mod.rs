@@ -4,6 +4,7 @@
 
 mod b2b;
 mod catalog;
+mod day_close;
 mod people;
 mod places;
 mod sales;
@@ -146,6 +147,7 @@ async fn seed(
     txn.commit().await?;
     if showcase {
         sales::roll_up(app).await?;
+        day_close::seed(app).await?;
     }
     Ok(true)
 }

@@ -146,7 +146,10 @@ async fn takings_add_up_and_the_cash_difference_is_recorded(backend: Backend) {
     let day = store_day(&manager, store, "2026-11-10").await;
     assert_eq!(day["status"], "OPEN");
     let f = &day["figures"];
-    assert_eq!(fen(&f["sales"]["cashFen"]), cash1.total_fen + cash2.total_fen);
+    assert_eq!(
+        fen(&f["sales"]["cashFen"]),
+        cash1.total_fen + cash2.total_fen
+    );
     assert_eq!(fen(&f["sales"]["bankCardFen"]), card.total_fen);
     assert_eq!(fen(&f["sales"]["wechatPayFen"]), wechat.total_fen);
     assert_eq!(fen(&f["sales"]["storedValueFen"]), by_balance.total_fen);
@@ -184,7 +187,10 @@ async fn takings_add_up_and_the_cash_difference_is_recorded(backend: Backend) {
     assert_eq!(ba_gql.err(&close, vars(expected, None)).await, "FORBIDDEN");
     assert_eq!(
         ba_gql
-            .err(&day_query(), json!({ "s": store.to_string(), "d": "2026-11-10" }))
+            .err(
+                &day_query(),
+                json!({ "s": store.to_string(), "d": "2026-11-10" })
+            )
             .await,
         "FORBIDDEN"
     );
@@ -233,11 +239,13 @@ async fn takings_add_up_and_the_cash_difference_is_recorded(backend: Backend) {
     // ¥5 short without a reason is refused; with the reason it is recorded.
     let short = manager.raw(&close, vars(expected - 500, None)).await;
     assert_eq!(
-        short["errors"][0]["extensions"]["reason"],
-        "DIFFERENCE_REASON_REQUIRED",
+        short["errors"][0]["extensions"]["reason"], "DIFFERENCE_REASON_REQUIRED",
         "{short}"
     );
-    assert_eq!(store_day(&manager, store, "2026-11-10").await["status"], "OPEN");
+    assert_eq!(
+        store_day(&manager, store, "2026-11-10").await["status"],
+        "OPEN"
+    );
     let closed = manager
         .ok(&close, vars(expected - 500, Some("找零差错")))
         .await["closeStoreDay"]
