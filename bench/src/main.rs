@@ -26,6 +26,8 @@ enum Scenario {
     CampaignWorker(rouge_bench::campaign::WorkerArgs),
     /// availableSlots for a store with 20 BAs and 2,000 bookings; bookService under contention.
     Booking(rouge_bench::booking::Args),
+    /// 1,000 members paying orders from their stored value at 64 connections; ledger checked.
+    Money(rouge_bench::money::Args),
 }
 
 #[tokio::main]
@@ -37,5 +39,6 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Campaign(args) => rouge_bench::campaign::run(args).await,
         Scenario::CampaignWorker(args) => rouge_bench::campaign::worker(args).await,
         Scenario::Booking(args) => rouge_bench::booking::run(args).await,
+        Scenario::Money(args) => rouge_bench::money::run(args).await,
     }
 }
