@@ -8,5 +8,6 @@ pub mod catalog;
 pub mod env;
 pub mod flash_sale;
 pub mod load;
+pub mod money;
 pub mod scan;
 pub mod seed;

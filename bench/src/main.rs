@@ -29,6 +29,8 @@ enum Scenario {
     /// quotePurchaseOrder (80 lines, 5 policies) at 16 connections; 2,000 submits from 50
     /// distributors, then no credit row over its limit.
     B2b(rouge_bench::b2b::Args),
+    /// 1,000 members paying orders from their stored value at 64 connections; ledger checked.
+    Money(rouge_bench::money::Args),
 }
 
 #[tokio::main]
@@ -41,5 +43,6 @@ async fn main() -> anyhow::Result<()> {
         Scenario::CampaignWorker(args) => rouge_bench::campaign::worker(args).await,
         Scenario::Booking(args) => rouge_bench::booking::run(args).await,
         Scenario::B2b(args) => rouge_bench::b2b::run(args).await,
+        Scenario::Money(args) => rouge_bench::money::run(args).await,
     }
 }

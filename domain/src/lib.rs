@@ -14,6 +14,7 @@ pub mod campaigns;
 pub mod catalog;
 pub mod commission;
 pub mod coupons;
+pub mod day_close;
 pub mod distributors;
 pub mod erasure;
 pub mod error_text;

@@ -28,6 +28,7 @@ mod m0015_b2b;
 mod m0016_media;
 mod m0017_stored_value;
 mod m0018_commission;
+mod m0019_day_close;
 mod m0020_report_exports;
 mod m0021_b2b_fulfilment;
 mod m0022_b2b_insight;
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0016_media::Migration),
             Box::new(m0017_stored_value::Migration),
             Box::new(m0018_commission::Migration),
+            Box::new(m0019_day_close::Migration),
             Box::new(m0020_report_exports::Migration),
             Box::new(m0021_b2b_fulfilment::Migration),
             Box::new(m0022_b2b_insight::Migration),

@@ -181,6 +181,11 @@ pub const STAFF: &[(&str, Access)] = &[
     ("exportReport", s(ViewSalesReports)),
     ("exportJob", s(ViewSalesReports)),
     ("churnRisk", s(ViewSalesReports)),
+    // the store's day close (日结) and expenses
+    ("storeDay", s(ViewStoreMoney)),
+    ("storeMonth", s(ViewStoreMoney)),
+    ("closeStoreDay", s(CloseStoreDay)),
+    ("recordStoreExpense", s(CloseStoreDay)),
     // bookings
     ("bookingServices", s(ViewBookings)),
     ("storeBookingSetup", s(ViewBookings)),

@@ -22,6 +22,7 @@ mod campaigns;
 mod catalog;
 mod commission;
 mod coupons;
+mod day_close;
 mod distributors;
 mod flash_sales;
 mod inventory;
@@ -101,6 +102,7 @@ pub struct StaffQuery(
     stored_value::StaffStoredValueQuery,
     reports::StaffReportsQuery,
     commission::StaffCommissionQuery,
+    day_close::StaffDayCloseQuery,
     media::StaffMediaQuery,
     b2b::StaffB2bQuery,
     b2b_fulfilment::StaffFulfilmentQuery,
@@ -126,6 +128,7 @@ pub struct StaffMutation(
     stored_value::StaffStoredValueMutation,
     reports::StaffReportsMutation,
     commission::StaffCommissionMutation,
+    day_close::StaffDayCloseMutation,
     media::StaffMediaMutation,
     b2b::StaffB2bMutation,
     b2b_fulfilment::StaffFulfilmentMutation,

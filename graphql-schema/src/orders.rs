@@ -171,6 +171,9 @@ pub struct PlaceOrderInput {
     pub delivery: Option<DeliveryAddressInput>,
     /// The member's coupons to use on this order (one discount line each).
     pub coupon_ids: Option<Vec<ID>>,
+    /// Pay up to this much of the order from the member's stored value (会员储值) at once:
+    /// covering the whole order pays it; otherwise `payOrder` asks WeChat Pay for the rest.
+    pub balance_fen: Option<i64>,
 }
 
 pub(crate) fn lines(input: &[OrderLineInput]) -> ApiResult<Vec<orders::LineInput>> {
@@ -236,17 +239,27 @@ impl ConsumerOrdersMutation {
             .iter()
             .map(parse_id)
             .collect::<ApiResult<Vec<_>>>()?;
-        let order = orders::place_order_with_coupons(
-            app(ctx),
-            me,
-            orders::PlaceOrder {
-                lines: lines(&input.lines)?,
-                fulfilment,
-            },
-            &coupon_ids,
-            &idempotency_key,
-        )
-        .await?;
+        let place = orders::PlaceOrder {
+            lines: lines(&input.lines)?,
+            fulfilment,
+        };
+        let order = match input.balance_fen {
+            Some(balance) => {
+                domain::payments::place_order_with_balance(
+                    app(ctx),
+                    me,
+                    place,
+                    &coupon_ids,
+                    &idempotency_key,
+                    balance,
+                )
+                .await?
+            }
+            None => {
+                orders::place_order_with_coupons(app(ctx), me, place, &coupon_ids, &idempotency_key)
+                    .await?
+            }
+        };
         Ok(order.into())
     }
     /// Gives (or corrects) where an unpaid delivery order goes: a flash-sale grab is created

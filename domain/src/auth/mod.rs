@@ -106,6 +106,11 @@ pub enum Permission {
     LockCommission,
     /// Commission previews and statements (HQ and finance every store, a manager her own).
     ViewCommission,
+    /// Close a store's business day and record its expenses (a manager her own store).
+    CloseStoreDay,
+    /// A store's day close and month: takings, cash, expenses (finance and HQ every store, a
+    /// manager her own).
+    ViewStoreMoney,
 }
 
 impl Permission {
@@ -137,6 +142,8 @@ impl Permission {
             SetSalesTargets => matches!(role, Hq | Manager),
             LockCommission => matches!(role, Hq | Finance),
             ViewCommission => matches!(role, Hq | Manager | Finance),
+            CloseStoreDay => matches!(role, Hq | Manager),
+            ViewStoreMoney => matches!(role, Hq | Manager | Finance),
             ReadAuditLog | ManageCatalog | ManageTiers | ManageCoupons | ManageFlashSales
             | ManageScanCodes | ManageCampaigns | ManageDistributors | EraseMembers | ManageB2b
             | ManageCommission => {

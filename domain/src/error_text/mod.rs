@@ -14,6 +14,7 @@
 mod b2b;
 mod commerce;
 mod commission;
+mod day_close;
 mod media;
 mod people;
 mod reports;
@@ -143,6 +144,8 @@ fn written(err: &dyn Any) -> Option<Text> {
         reports::sales(e)
     } else if let Some(e) = err.downcast_ref::<crate::commission::CommissionError>() {
         commission::commission(e)
+    } else if let Some(e) = err.downcast_ref::<crate::day_close::DayCloseError>() {
+        day_close::day_close(e)
     } else if let Some(e) = err.downcast_ref::<crate::media::MediaError>() {
         media::media(e)
     } else {

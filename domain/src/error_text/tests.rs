@@ -252,6 +252,7 @@ fn money_errors_have_a_reason_and_a_chinese_message() {
         ],
         &mut p,
     );
+    check(day_close_samples(), &mut p);
     assert!(p.is_empty(), "{}", p.join("\n"));
 }
 
@@ -488,6 +489,23 @@ fn data_in_messages_is_put_into_the_chinese_too() {
         CatalogError::InvalidInput("at most 200 ingredients".into()).message_zh(),
         "请求内容有误：at most 200 ingredients"
     );
+}
+
+fn day_close_samples() -> Vec<crate::day_close::DayCloseError> {
+    use crate::day_close::DayCloseError;
+    vec![
+        DayCloseError::InvalidInput("a month is written YYYY-MM".into()),
+        DayCloseError::NotFound("store"),
+        DayCloseError::FutureDay,
+        DayCloseError::DifferenceReasonRequired {
+            difference_fen: -1_250,
+        },
+        DayCloseError::AlreadyClosed,
+        DayCloseError::DayClosed,
+        DayCloseError::Corrupt("order R1 has no tender".into()),
+        DayCloseError::Auth(AuthError::Forbidden),
+        DayCloseError::Store(store()),
+    ]
 }
 
 fn stored_value_samples() -> Vec<StoredValueError> {

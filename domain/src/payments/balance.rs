@@ -82,5 +82,22 @@ pub async fn pay_order_with_balance(
         orders::reward_payment(&txn, app, &row, now).await?;
     }
     txn.commit().await?;
+    if whole {
+        close_wechat_order(app, &row.order_no).await;
+    }
     Ok(orders::load(app, orders::row(app, order_id).await?).await?)
+}
+
+/// The balance paid the whole order: a WeChat Pay order started for it by `payOrder` is closed,
+/// so the member cannot pay twice. Best effort after the commit (an order never started at
+/// WeChat is "not found"; a failure is logged, and a payment that still came in does not match
+/// and is kept for finance in `unmatchedPaymentNotifications`).
+async fn close_wechat_order(app: &AppState, order_no: &str) {
+    match app.pay.close_order(order_no).await {
+        Ok(()) => {}
+        Err(e) if super::overdue::is_missing_order(&e) => {}
+        Err(e) => {
+            tracing::warn!(order_no, error = %e, "could not close the WeChat order of an order paid by balance");
+        }
+    }
 }

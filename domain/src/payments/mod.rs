@@ -13,6 +13,7 @@ mod balance;
 mod notifications;
 mod overdue;
 mod pay;
+mod place_with_balance;
 mod refunds;
 
 pub use balance::pay_order_with_balance;
@@ -24,6 +25,7 @@ pub use notifications::{
 };
 pub use overdue::{CloseOverdueOrders, close_overdue_orders};
 pub use pay::pay_order;
+pub use place_with_balance::place_order_with_balance;
 pub use refunds::{ReconcileRefunds, Refund, reconcile_refunds, refund_order, refunds_of_order};
 pub(crate) use refunds::{Settlement, settle_refund};
 

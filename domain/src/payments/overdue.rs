@@ -55,7 +55,7 @@ pub async fn close_overdue_orders(app: &AppState) -> Result<u64, PaymentsError> 
     Ok(handled)
 }
 
-fn is_missing_order(err: &WeChatError) -> bool {
+pub(super) fn is_missing_order(err: &WeChatError) -> bool {
     matches!(err, WeChatError::Pay { code, .. } if code == "ORDER_NOT_EXIST" || code == "RESOURCE_NOT_EXISTS" || code == "ORDERNOTEXIST")
 }
 

@@ -6,6 +6,7 @@ mod b2b;
 mod b2b_insight;
 mod catalog;
 mod commission;
+mod day_close;
 mod people;
 mod places;
 mod sales;
@@ -150,6 +151,7 @@ async fn seed(
     if showcase {
         sales::roll_up(app).await?;
         commission::seed(app, now).await?;
+        day_close::seed(app).await?;
     }
     Ok(true)
 }

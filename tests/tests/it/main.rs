@@ -19,6 +19,7 @@ mod commission;
 mod churn_risk;
 mod contract;
 mod coupons;
+mod day_close;
 mod demo;
 mod deploy_manifests;
 mod dev_pay;

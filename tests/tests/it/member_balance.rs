@@ -603,6 +603,91 @@ async fn bonus_expires_principal_never(backend: Backend) {
     ledger_matches(&app).await;
 }
 
+/// `placeOrder` with `balanceFen`: the whole order paid at once; part of it, WeChat Pay for the
+/// rest, and a full refund gives each tender back; a retry returns the same order; paying the
+/// whole order from the balance after a WeChat prepay was started closes the WeChat order.
+async fn place_order_takes_the_balance_part(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let cat = fixtures::catalog(&app, 10).await;
+    let ba = app.login_staff("ba-demo").await;
+    let hq = app.login_staff("hq-demo").await;
+    let (me, member_id) = app.login_member("ursula").await;
+    let probe = place(&me, &cat).await;
+    let total = probe["totalFen"].as_i64().unwrap();
+    let half = total / 2;
+    counter_top_up(
+        &ba,
+        &member_id,
+        json!({ "amountFen": total * 3, "tender": "CASH" }),
+    )
+    .await;
+    let place_q = "mutation($i: PlaceOrderInput!, $k: String!) { placeOrder(input: $i, idempotencyKey: $k) { id orderNo totalFen status paymentMethod } }";
+    let input = |b: i64| json!({ "lines": [{ "skuId": cat.serum_sku.to_string(), "quantity": 1 }], "pickupStoreId": cat.store_id.to_string(), "balanceFen": b });
+    // The whole order (balanceFen is the most to take): paid at once.
+    let k = key();
+    let whole = me
+        .ok(place_q, json!({ "i": input(total * 5), "k": k }))
+        .await["placeOrder"]
+        .clone();
+    assert_eq!(whole["status"], "PAID");
+    assert_eq!(whole["paymentMethod"], "BALANCE");
+    assert_eq!(balance(&me).await, ((total * 2).to_string(), "0".into()));
+    let again = me
+        .ok(place_q, json!({ "i": input(total * 5), "k": k }))
+        .await["placeOrder"]
+        .clone();
+    assert_eq!(again["id"], whole["id"]);
+    assert_eq!(
+        me.err(place_q, json!({ "i": input(half), "k": k })).await,
+        "CONFLICT"
+    );
+    assert_eq!(
+        me.err(place_q, json!({ "i": input(0), "k": key() })).await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(balance(&me).await, ((total * 2).to_string(), "0".into()));
+    // Half from the balance, the rest by WeChat Pay; a full refund gives each back.
+    let part = me
+        .ok(place_q, json!({ "i": input(half), "k": key() }))
+        .await["placeOrder"]
+        .clone();
+    assert_eq!(part["status"], "PENDING_PAYMENT");
+    assert_eq!(
+        balance(&me).await,
+        ((total * 2 - half).to_string(), "0".into())
+    );
+    let order_no = pay_the_rest_by_wechat(&app, &me, &part).await;
+    let refund = "mutation($id: ID!) { refundOrder(orderId: $id) { status amountFen } }";
+    hq.ok(refund, json!({ "id": part["id"] })).await;
+    eventually(10, "the refund settled", || async {
+        balance(&me).await == ((total * 2).to_string(), "0".into())
+    })
+    .await;
+    eventually(10, "WeChat refunded its part", || async {
+        app.wechat.trade_state(&order_no).as_deref() == Some("REFUND")
+    })
+    .await;
+    // A prepay started, then the balance pays it all: the WeChat order is closed.
+    let started = place(&me, &cat).await;
+    me.ok(
+        "mutation($id: ID!) { payOrder(orderId: $id) { package } }",
+        json!({ "id": started["id"] }),
+    )
+    .await;
+    let started_no = started["orderNo"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.wechat.trade_state(&started_no).as_deref(),
+        Some("NOTPAY")
+    );
+    let paid = me.ok(PAY_BALANCE, json!({ "id": started["id"] })).await;
+    assert_eq!(paid["payOrderWithBalance"]["status"], "PAID");
+    assert_eq!(
+        app.wechat.trade_state(&started_no).as_deref(),
+        Some("CLOSED")
+    );
+    ledger_matches(&app).await;
+}
+
 on_both_backends!(
     counter_top_ups_are_idempotent_and_staff_reads_are_audited,
     an_online_top_up_is_credited_once,
@@ -611,4 +696,5 @@ on_both_backends!(
     parallel_partial_refunds_split_the_tenders_exactly,
     a_counter_sale_paid_by_balance,
     bonus_expires_principal_never,
+    place_order_takes_the_balance_part,
 );

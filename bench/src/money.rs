@@ -1,0 +1,282 @@
+//! `scripts/bench money`: 1,000 members, each with stored value covering some of her unpaid
+//! orders, pay them from the balance (`payOrderWithBalance`) concurrently at 64 connections over
+//! HTTP against the release server on PostgreSQL. Printed: p50/p99 per answer, then the
+//! database's view: no negative balance, and every balance equal to the sums of its ledger.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use futures::StreamExt;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+
+use crate::env::{Server, fresh_database, http_client};
+use crate::{load, seed};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(long, default_value_t = 1_000)]
+    members: usize,
+    /// Unpaid orders per member.
+    #[arg(long, default_value_t = 5)]
+    orders_per_member: usize,
+    /// How many of her orders each member's balance covers.
+    #[arg(long, default_value_t = 3)]
+    covered: i64,
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+}
+
+const PAY: &str =
+    "mutation($id: ID!) { payOrderWithBalance(orderId: $id) { id status paymentMethod } }";
+const PRICE_FEN: i64 = 9_900;
+
+/// Members log in through the fake WeChat (which creates them); returns (member id, token).
+async fn login_members(
+    http: &reqwest::Client,
+    endpoint: &str,
+    db: &sea_orm::DatabaseConnection,
+    members: usize,
+) -> anyhow::Result<Vec<(i64, String)>> {
+    let tokens: Vec<Result<String, String>> = futures::stream::iter(0..members)
+        .map(|i| {
+            let http = http.clone();
+            async move { crate::env::login_member(&http, endpoint, &format!("money-{i}")).await }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let tokens = tokens
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let ids: Vec<i64> = entities::member::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    anyhow::ensure!(ids.len() == tokens.len(), "one member per login");
+    // Logins finished in any order: ask each token who it is.
+    let mut out = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        let me = crate::env::graphql(
+            http,
+            endpoint,
+            Some(&token),
+            &json!({ "query": "{ me { id } }" }),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        let id: i64 = me["data"]["me"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .parse()?;
+        out.push((id, token));
+    }
+    Ok(out)
+}
+
+/// Each member's balance (a counter top-up in the ledger) and her unpaid orders.
+async fn seed_money(
+    db: &sea_orm::DatabaseConnection,
+    members: &[(i64, String)],
+    args: &Args,
+) -> anyhow::Result<Vec<(usize, i64)>> {
+    use entities::{balance_ledger, member_balance, order};
+    let now = Utc::now();
+    let wh = seed::warehouse(db, "MONEY-WH", "电商仓", now).await?;
+    let mut orders = Vec::new();
+    for (i, (member_id, _)) in members.iter().enumerate() {
+        let principal = PRICE_FEN * args.covered;
+        balance_ledger::ActiveModel {
+            member_id: Set(*member_id),
+            source: Set(balance_ledger::BalanceSource::TopUpCounter),
+            principal_delta_fen: Set(principal),
+            bonus_delta_fen: Set(0),
+            reference: Set(Some(format!("bench-{i}"))),
+            idempotency_key: Set(format!("bench-top-up:{member_id}")),
+            staff_id: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        member_balance::ActiveModel {
+            member_id: Set(*member_id),
+            principal_fen: Set(principal),
+            bonus_fen: Set(0),
+            bonus_expires_at: Set(None),
+            updated_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+        for n in 0..args.orders_per_member {
+            let row = order::ActiveModel {
+                order_no: Set(format!("RB{member_id}x{n}")),
+                member_id: Set(*member_id),
+                channel: Set(order::Channel::Online),
+                fulfilment: Set(order::FulfilmentKind::Pickup),
+                store_id: Set(None),
+                location_id: Set(wh.id),
+                status: Set(order::OrderStatus::PendingPayment),
+                subtotal_fen: Set(PRICE_FEN),
+                discount_fen: Set(0),
+                total_fen: Set(PRICE_FEN),
+                refunded_fen: Set(0),
+                payment_method: Set(None),
+                transaction_id: Set(None),
+                ba_id: Set(None),
+                idempotency_key: Set(None),
+                request_hash: Set(None),
+                delivery_address: Set(None),
+                pay_deadline: Set(Some(now + chrono::Duration::hours(2))),
+                paid_at: Set(None),
+                closed_at: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+            orders.push((i, row.id));
+        }
+    }
+    Ok(orders)
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let (url, db) = fresh_database("bench_money").await?;
+    let server = Server::start(&url, &[]).await?;
+    let endpoint = Arc::new(format!("{}/graphql/consumer", server.base_url));
+    let http = http_client(args.connections)?;
+    let started = std::time::Instant::now();
+    let members = Arc::new(login_members(&http, &endpoint, &db, args.members).await?);
+    let mut orders = seed_money(&db, &members, &args).await?;
+    // Interleave members so concurrent requests hit different balances and the same one.
+    orders.sort_by_key(|(i, id)| (*id % 7, *i));
+    let orders = Arc::new(orders);
+    println!(
+        "{} members with {} orders each ({} covered) ready in {:.1}s",
+        members.len(),
+        args.orders_per_member,
+        args.covered,
+        started.elapsed().as_secs_f64()
+    );
+    let answers: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+    let by_answer: Arc<Mutex<HashMap<String, hdrhistogram::Histogram<u64>>>> = Arc::default();
+    let total = u64::try_from(orders.len()).unwrap_or(0);
+    let report = load::run_count("payOrderWithBalance", args.connections, total, {
+        let (http, endpoint, members, orders, answers, by_answer) = (
+            http.clone(),
+            endpoint.clone(),
+            members.clone(),
+            orders.clone(),
+            answers.clone(),
+            by_answer.clone(),
+        );
+        move |_, n| {
+            let (http, endpoint, members, orders, answers, by_answer) = (
+                http.clone(),
+                endpoint.clone(),
+                members.clone(),
+                orders.clone(),
+                answers.clone(),
+                by_answer.clone(),
+            );
+            async move {
+                let (member, order_id) = orders[usize::try_from(n).unwrap_or(0) % orders.len()];
+                let token = &members[member].1;
+                let sent = std::time::Instant::now();
+                let body = json!({ "query": PAY, "variables": { "id": order_id.to_string() } });
+                let answer = match crate::env::graphql(&http, &endpoint, Some(token), &body).await {
+                    Ok(v) if v["data"]["payOrderWithBalance"]["status"] == "PAID" => {
+                        "PAID".to_owned()
+                    }
+                    Ok(v) => format!("unexpected: {v}"),
+                    Err(e) if e.contains("INSUFFICIENT_BALANCE") => {
+                        "INSUFFICIENT_BALANCE".to_owned()
+                    }
+                    Err(e) => e,
+                };
+                let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                if let Ok(mut h) = by_answer.lock() {
+                    let _ = h
+                        .entry(answer.clone())
+                        .or_insert_with(load::new_histogram)
+                        .record(micros.clamp(1, 60_000_000));
+                }
+                let expected = matches!(answer.as_str(), "PAID" | "INSUFFICIENT_BALANCE");
+                if let Ok(mut a) = answers.lock() {
+                    *a.entry(answer.clone()).or_default() += 1;
+                }
+                if expected { Ok(()) } else { Err(answer) }
+            }
+        }
+    })
+    .await;
+    report.print();
+    if let Ok(h) = by_answer.lock() {
+        let mut kinds: Vec<_> = h.iter().collect();
+        kinds.sort_by_key(|(k, _)| k.to_owned());
+        for (answer, lat) in kinds {
+            println!(
+                "  {answer:<22} n={:<7} p50={:>8.2}ms p99={:>8.2}ms max={:>8.2}ms",
+                lat.len(),
+                lat.value_at_quantile(0.5) as f64 / 1000.0,
+                lat.value_at_quantile(0.99) as f64 / 1000.0,
+                lat.max() as f64 / 1000.0
+            );
+        }
+    }
+    check_ledger(&db, &args).await
+}
+
+/// After the run: no negative balance, each balance = Σ its ledger, each member paid exactly
+/// the orders her balance covered.
+async fn check_ledger(db: &sea_orm::DatabaseConnection, args: &Args) -> anyhow::Result<()> {
+    use entities::{balance_ledger, member_balance, order};
+    let balances = member_balance::Entity::find().all(db).await?;
+    let mut sums: HashMap<i64, (i64, i64)> = HashMap::new();
+    for e in balance_ledger::Entity::find().all(db).await? {
+        let s = sums.entry(e.member_id).or_default();
+        s.0 += e.principal_delta_fen;
+        s.1 += e.bonus_delta_fen;
+    }
+    let negative = balances
+        .iter()
+        .filter(|b| b.principal_fen < 0 || b.bonus_fen < 0)
+        .count();
+    let mismatched = balances
+        .iter()
+        .filter(|b| {
+            sums.get(&b.member_id).copied().unwrap_or_default() != (b.principal_fen, b.bonus_fen)
+        })
+        .count();
+    let paid = order::Entity::find()
+        .filter(order::Column::Status.eq(order::OrderStatus::Paid))
+        .all(db)
+        .await?;
+    let mut per_member: HashMap<i64, i64> = HashMap::new();
+    for o in &paid {
+        *per_member.entry(o.member_id).or_default() += 1;
+    }
+    let expected_per_member = args
+        .covered
+        .min(i64::try_from(args.orders_per_member).unwrap_or(0));
+    let wrong = balances
+        .iter()
+        .filter(|b| per_member.get(&b.member_id).copied().unwrap_or(0) != expected_per_member)
+        .count();
+    println!(
+        "balances: {}, negative: {negative}, ledger ≠ balance: {mismatched}, orders paid: {}, members with other than {expected_per_member} paid: {wrong}",
+        balances.len(),
+        paid.len()
+    );
+    anyhow::ensure!(
+        negative == 0 && mismatched == 0 && wrong == 0,
+        "money invariants broken"
+    );
+    Ok(())
+}
