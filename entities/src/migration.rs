@@ -27,6 +27,7 @@ mod m0014_sales_facts;
 mod m0015_b2b;
 mod m0016_media;
 mod m0017_stored_value;
+mod m0023_media_tickets;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_b2b::Migration),
             Box::new(m0016_media::Migration),
             Box::new(m0017_stored_value::Migration),
+            Box::new(m0023_media_tickets::Migration),
         ]
     }
 }

@@ -24,4 +24,4 @@ pub use object_store;
 pub use crypto::{CryptoError, DataKey, MasterKey};
 pub use intake::{IntakeError, IntakeLimits, Processed, Processor, SourceFormat, Variant, WIDTHS};
 pub use signing::{SignatureError, UrlSigner};
-pub use storage::{MediaStore, StorageClass, StorageError, StoredVariant};
+pub use storage::{MediaStore, S3Options, StorageClass, StorageError, StoredVariant, UploadTarget};

@@ -92,7 +92,7 @@ pub(super) async fn require_access(
 
 /// The member's open sensitive-data consent to the current text (as `privacy` decides it;
 /// read here directly because privacy calls into media on withdrawal).
-async fn has_sensitive_consent(app: &AppState, member_id: i64) -> Result<bool, MediaError> {
+pub(super) async fn has_sensitive_consent(app: &AppState, member_id: i64) -> Result<bool, MediaError> {
     let open = member_consent::Entity::find()
         .filter(member_consent::Column::MemberId.eq(member_id))
         .filter(member_consent::Column::Kind.eq(ConsentKind::SensitiveData))
