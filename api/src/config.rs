@@ -265,7 +265,9 @@ impl S3Config {
         let Some(endpoint) = &self.endpoint else {
             return Ok(None);
         };
-        let missing = |what: &str| ConfigError::Unsafe(format!("media.s3.endpoint is set: set media.s3.{what} too"));
+        let missing = |what: &str| {
+            ConfigError::Unsafe(format!("media.s3.endpoint is set: set media.s3.{what} too"))
+        };
         Ok(Some(media::S3Options {
             endpoint: endpoint.clone(),
             bucket: self.bucket.clone().ok_or_else(|| missing("bucket"))?,

@@ -23,6 +23,7 @@ pub fn scheduled_tasks() -> Vec<Arc<dyn PeriodicTask>> {
         Arc::new(domain::booking::MarkNoShows),
         Arc::new(domain::booking::SendBookingReminders),
         Arc::new(domain::sales::RollupSales),
+        Arc::new(domain::media::MediaCleanup),
     ]
 }
 

@@ -392,10 +392,8 @@ impl ConsumerMediaMutation {
     /// image stores nothing.
     async fn complete_upload(&self, ctx: &Context<'_>, ticket_id: ID) -> ApiResult<MediaAsset> {
         let me = member(ctx).await?;
-        Ok(
-            media::complete_upload(app(ctx), me, parse_id(&ticket_id)?)
-                .await?
-                .into(),
-        )
+        Ok(media::complete_upload(app(ctx), me, parse_id(&ticket_id)?)
+            .await?
+            .into())
     }
 }

@@ -12,6 +12,7 @@
 //! small port and keeps the records.
 
 pub mod crypto;
+pub mod demo;
 pub mod header;
 pub mod intake;
 pub mod signing;

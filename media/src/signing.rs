@@ -66,7 +66,8 @@ impl UrlSigner {
 
     /// `exp=..&sig=..` authorizing one PUT of `path` until `expires`.
     pub fn put_query(&self, path: &str, expires: i64) -> String {
-        let sig = URL_SAFE_NO_PAD.encode(self.mac_for("PUT", path, expires).finalize().into_bytes());
+        let sig =
+            URL_SAFE_NO_PAD.encode(self.mac_for("PUT", path, expires).finalize().into_bytes());
         format!("exp={expires}&sig={sig}")
     }
 

@@ -11,6 +11,7 @@
 //!   mints fresh 5-minute links and writes an audit entry; withdrawing the consent or erasing
 //!   the member deletes rows, wrapped keys and objects ([`erase_member_media`]).
 
+mod cleanup;
 mod product_images;
 mod serve;
 mod skin_photos;
@@ -26,8 +27,10 @@ use crate::auth::AuthError;
 use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use entities::media_asset;
 
+pub use cleanup::MediaCleanup;
 pub use entities::media_asset::{MediaClass, MediaPurpose};
 pub use entities::skin_photo::SkinArea;
+pub(crate) use product_images::add_seed_picture;
 pub use product_images::{
     ProductImage, attach_product_images, images_of_products, remove_product_image,
     reorder_product_images,
@@ -41,7 +44,7 @@ pub use tickets::{
     MAX_OPEN_TICKETS, NewTicket, TICKET_TTL_SECS, UploadSlot, UploadTicket, authorize_put,
     complete_upload, create_upload_ticket, store_put,
 };
-pub use upload::{Uploader, upload};
+pub use upload::{Uploader, store_wxacode, upload};
 
 /// Where the api crate serves stored objects.
 pub const MEDIA_PATH: &str = "/media";
@@ -86,9 +89,13 @@ impl MediaPort {
         limits: media::IntakeLimits,
     ) -> Result<Self, MediaError> {
         let master = media::MasterKey::from_bytes(master_key).map_err(internal)?;
-        let store =
-            media::MediaStore::s3(options, media::UrlSigner::new(signing_key), master, MEDIA_PATH)
-                .map_err(internal)?;
+        let store = media::MediaStore::s3(
+            options,
+            media::UrlSigner::new(signing_key),
+            master,
+            MEDIA_PATH,
+        )
+        .map_err(internal)?;
         Ok(Self::with_store(store, limits))
     }
 

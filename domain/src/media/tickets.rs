@@ -55,7 +55,9 @@ pub struct UploadSlot {
 
 fn check_new(app: &AppState, new: &NewTicket) -> Result<String, MediaError> {
     if !CONTENT_TYPES.contains(&new.content_type.as_str()) {
-        return Err(invalid("contentType must be image/jpeg, image/png or image/webp"));
+        return Err(invalid(
+            "contentType must be image/jpeg, image/png or image/webp",
+        ));
     }
     let cap = i64::try_from(port(app).processor.limits().max_bytes).unwrap_or(i64::MAX);
     if new.byte_size < 1 || new.byte_size > cap {
@@ -84,7 +86,9 @@ pub async fn create_upload_ticket(
                 return Err(MediaError::NoConsent);
             }
         }
-        MediaPurpose::ProductImage => return Err(crate::auth::AuthError::Forbidden.into()),
+        MediaPurpose::ProductImage | MediaPurpose::Wxacode => {
+            return Err(crate::auth::AuthError::Forbidden.into());
+        }
     }
     let sha256 = check_new(app, &new)?;
     let now = app.clock.now();
@@ -221,7 +225,15 @@ pub async fn complete_upload(
         return Err(MediaError::NoConsent);
     }
     // Single use: only one completion claims the ticket.
-    if !set_state(app, ticket.id, TicketState::Issued, TicketState::Processing, None).await? {
+    if !set_state(
+        app,
+        ticket.id,
+        TicketState::Issued,
+        TicketState::Processing,
+        None,
+    )
+    .await?
+    {
         return Err(MediaError::TicketUsed);
     }
     match finish(app, me, &ticket).await {
@@ -234,19 +246,31 @@ pub async fn complete_upload(
                 Some(asset.id),
             )
             .await?;
-            let _ = port(app).store.delete(&ticket.storage_key).await;
+            super::cleanup::forget_objects(app, &ticket.storage_key).await;
             Ok(asset)
         }
         Err(MediaError::UploadMissing) => {
             // nothing uploaded yet: the client may still upload and try again
-            set_state(app, ticket.id, TicketState::Processing, TicketState::Issued, None).await?;
+            set_state(
+                app,
+                ticket.id,
+                TicketState::Processing,
+                TicketState::Issued,
+                None,
+            )
+            .await?;
             Err(MediaError::UploadMissing)
         }
         Err(e) => {
-            set_state(app, ticket.id, TicketState::Processing, TicketState::Rejected, None).await?;
-            if let Err(del) = port(app).store.delete(&ticket.storage_key).await {
-                tracing::warn!(error = %del, "raw upload of a refused ticket left for the cleanup job");
-            }
+            set_state(
+                app,
+                ticket.id,
+                TicketState::Processing,
+                TicketState::Rejected,
+                None,
+            )
+            .await?;
+            super::cleanup::forget_objects(app, &ticket.storage_key).await;
             Err(e)
         }
     }
@@ -279,7 +303,15 @@ async fn finish(
     let processed = port(app).processor.process(bytes).await?;
     let owner = match ticket.purpose {
         MediaPurpose::SkinPhoto => Some(me.member_id),
-        MediaPurpose::ProductImage => None,
+        MediaPurpose::ProductImage | MediaPurpose::Wxacode => None,
     };
-    store_processed(app, ticket.purpose, owner, None, Some(me.member_id), &processed).await
+    store_processed(
+        app,
+        ticket.purpose,
+        owner,
+        None,
+        Some(me.member_id),
+        &processed,
+    )
+    .await
 }

@@ -40,6 +40,11 @@ pub async fn upload(
             }
             None
         }
+        MediaPurpose::Wxacode => {
+            return Err(invalid(
+                "mini-program codes are made by Rouge, not uploaded",
+            ));
+        }
         MediaPurpose::SkinPhoto => {
             staff.require(Permission::KeepSkinPhotos)?;
             let id = member_id.ok_or_else(|| invalid("a skin photo needs the member"))?;
@@ -132,4 +137,24 @@ pub(super) async fn store_processed(
 /// The key segment a member's SENSITIVE objects live under.
 pub(super) fn owner_segment(member_id: i64) -> String {
     format!("m{member_id}")
+}
+
+/// Stores a mini-program code Rouge fetched from WeChat as a PUBLIC asset (it is printed on
+/// displays): the same intake as uploads, content-addressed variants.
+pub async fn store_wxacode(
+    app: &AppState,
+    staff: &StaffPrincipal,
+    jpeg: Vec<u8>,
+) -> Result<Asset, MediaError> {
+    staff.require(Permission::ManageScanCodes)?;
+    let processed = port(app).processor.process(jpeg.into()).await?;
+    store_processed(
+        app,
+        MediaPurpose::Wxacode,
+        None,
+        Some(staff.staff_id),
+        None,
+        &processed,
+    )
+    .await
 }

@@ -6,6 +6,7 @@ mod b2b;
 mod catalog;
 mod people;
 mod places;
+mod product_pictures;
 mod sales;
 mod showcase;
 mod stored_value;
@@ -28,6 +29,8 @@ pub enum SeedError {
     Store(#[from] StoreError),
     #[error("could not hash a demo password")]
     Hash,
+    #[error("a demo picture was refused: {0}")]
+    Media(String),
     #[error("a demo account was refused: {0}")]
     Accounts(String),
     #[error(transparent)]
@@ -146,6 +149,7 @@ async fn seed(
     txn.commit().await?;
     if showcase {
         sales::roll_up(app).await?;
+        product_pictures::seed(app).await?;
     }
     Ok(true)
 }
