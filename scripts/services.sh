@@ -61,6 +61,45 @@ start_services() {
   export PG_BIN
 }
 
+# The S3-protocol test server for the media tests' S3 path: s3s-fs from crates.io (verifies
+# SigV4 header signatures and presigned URLs, including their expiry, against the access key
+# given here; objects are files under a folder, a bucket is a sub-folder). Installed with
+# `cargo install --locked` when missing (version pinned: the newest needs a newer rustc).
+# Call after start_services (it uses SERVICES_DIR and the same EXIT trap).
+S3S_FS_VERSION=0.14.1
+start_s3() {
+  if ! command -v s3s-fs >/dev/null 2>&1; then
+    if [ "${ROUGE_TEST_INSTALL:-yes}" = no ]; then
+      log "missing: s3s-fs (ROUGE_TEST_INSTALL=no: not installing)"; exit 1
+    fi
+    log "installing s3s-fs $S3S_FS_VERSION (cargo install --locked), the S3 test server"
+    cargo install --locked "s3s-fs@$S3S_FS_VERSION" --features binary >&2 \
+      || { log "s3s-fs could not be installed"; exit 1; }
+  fi
+  command -v s3s-fs >/dev/null 2>&1 || { log "s3s-fs is not on PATH (~/.cargo/bin)"; exit 1; }
+  local port root i
+  port="$(free_port)"
+  root="$SERVICES_DIR/s3"
+  mkdir -p "$root"
+  log "starting s3s-fs on 127.0.0.1:$port"
+  s3s-fs --host 127.0.0.1 --port "$port" --access-key rouge-test-access \
+    --secret-key rouge-test-secret-key-0123456789 "$root" >"$SERVICES_DIR/s3.log" 2>&1 &
+  echo $! >"$SERVICES_DIR/s3.pid"
+  for i in $(seq 1 100); do
+    # any HTTP answer (403 without credentials) means it listens
+    python3 -c "import urllib.request,sys
+try: urllib.request.urlopen('http://127.0.0.1:$port/', timeout=1)
+except urllib.error.HTTPError: sys.exit(0)
+except Exception: sys.exit(1)" && break
+    sleep 0.1
+  done
+  kill -0 "$(cat "$SERVICES_DIR/s3.pid")" 2>/dev/null || { log "s3s-fs did not start"; cat "$SERVICES_DIR/s3.log" >&2; exit 1; }
+  export ROUGE_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+  export ROUGE_TEST_S3_ACCESS_KEY=rouge-test-access
+  export ROUGE_TEST_S3_SECRET_KEY=rouge-test-secret-key-0123456789
+  export ROUGE_TEST_S3_ROOT="$root"
+}
+
 # initdb and postgres refuse to run as root: run them as the postgres user when we are root.
 run_pg() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -71,6 +110,7 @@ stop_services() {
   log "stopping services"
   run_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1 || true
   [ -f "$SERVICES_DIR/redis.pid" ] && kill "$(cat "$SERVICES_DIR/redis.pid")" 2>/dev/null || true
+  [ -f "$SERVICES_DIR/s3.pid" ] && kill "$(cat "$SERVICES_DIR/s3.pid")" 2>/dev/null || true
   if [ $status -ne 0 ] && [ -f "$SERVICES_DIR/pg.log" ]; then tail -n 20 "$SERVICES_DIR/pg.log" >&2 || true; fi
   rm -rf "$SERVICES_DIR"
   exit $status

@@ -221,6 +221,72 @@ pub struct MediaConfig {
     /// base64 of 32 bytes: wraps each skin photo's data key. Required in production.
     #[serde(default, deserialize_with = "secret")]
     pub master_key: Option<SecretString>,
+    /// An S3-compatible bucket instead of the local folder (`[media.s3]`,
+    /// `ROUGE_MEDIA__S3__ENDPOINT` ...): set the endpoint to use it.
+    pub s3: S3Config,
+}
+
+/// An S3-compatible store (Tencent COS, Aliyun OSS, AWS S3): objects there, direct uploads
+/// to presigned PUT URLs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct S3Config {
+    /// e.g. `https://cos.ap-shanghai.myqcloud.com`; unset keeps the local folder
+    #[serde(default, deserialize_with = "text")]
+    pub endpoint: Option<String>,
+    #[serde(default, deserialize_with = "text")]
+    pub bucket: Option<String>,
+    pub region: String,
+    #[serde(default, deserialize_with = "secret")]
+    pub access_key_id: Option<SecretString>,
+    #[serde(default, deserialize_with = "secret")]
+    pub secret_access_key: Option<SecretString>,
+    /// `endpoint/bucket/key` URLs rather than `bucket.endpoint/key`
+    pub path_style: bool,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            bucket: None,
+            region: "us-east-1".to_owned(),
+            access_key_id: None,
+            secret_access_key: None,
+            path_style: false,
+        }
+    }
+}
+
+impl S3Config {
+    /// The store's options when an endpoint is set; an endpoint without its bucket or keys is
+    /// a configuration error.
+    pub fn options(&self) -> Result<Option<media::S3Options>, ConfigError> {
+        let Some(endpoint) = &self.endpoint else {
+            return Ok(None);
+        };
+        let missing = |what: &str| {
+            ConfigError::Unsafe(format!("media.s3.endpoint is set: set media.s3.{what} too"))
+        };
+        Ok(Some(media::S3Options {
+            endpoint: endpoint.clone(),
+            bucket: self.bucket.clone().ok_or_else(|| missing("bucket"))?,
+            region: self.region.clone(),
+            access_key_id: self
+                .access_key_id
+                .as_ref()
+                .ok_or_else(|| missing("access_key_id"))?
+                .expose_secret()
+                .to_owned(),
+            secret_access_key: self
+                .secret_access_key
+                .as_ref()
+                .ok_or_else(|| missing("secret_access_key"))?
+                .expose_secret()
+                .to_owned(),
+            path_style: self.path_style,
+        }))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -587,6 +653,7 @@ impl Config {
         self.wechat.mode.check_built_in(FAKE_WECHAT_BUILT_IN)?;
         self.pii_keys()?;
         self.media_keys()?;
+        self.media.s3.options()?;
         if self.jwt_secret().len() < 32 {
             return unsafe_("auth.jwt_secret must be at least 32 bytes");
         }

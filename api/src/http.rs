@@ -610,7 +610,7 @@ fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response 
 /// An answer sent before the request body was read whole: the client may still be sending it,
 /// so the connection closes after the answer. A keep-alive client would otherwise put the
 /// connection back in its pool and its next request fail on a connection the server drops.
-fn closing(mut response: Response) -> Response {
+pub(crate) fn closing(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -807,7 +807,7 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
         .at(PAY_NOTIFY_PATH, poem::post(pay_notify))
         .at(
             format!("{}/*key", domain::media::MEDIA_PATH),
-            poem::get(crate::media::object),
+            poem::get(crate::media::object).put(crate::media::upload),
         )
         .at("/healthz", healthz)
         .at("/readyz", readyz)

@@ -381,6 +381,15 @@ pub fn build_state(parts: Parts) -> anyhow::Result<Arc<AppState>> {
 /// Stored images under the configured folder.
 pub fn media_port(config: &Config) -> anyhow::Result<domain::media::MediaPort> {
     let (dir, signing, master) = config.media_keys()?;
+    if let Some(s3) = config.media.s3.options()? {
+        return domain::media::MediaPort::s3(
+            &s3,
+            &signing,
+            &master,
+            ::media::IntakeLimits::default(),
+        )
+        .map_err(|e| anyhow::anyhow!("media storage at {s3:?}: {e}"));
+    }
     domain::media::MediaPort::local(&dir, &signing, &master, ::media::IntakeLimits::default())
         .map_err(|e| anyhow::anyhow!("media storage at {}: {e}", dir.display()))
 }

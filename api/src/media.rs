@@ -7,7 +7,7 @@ use domain::media::{MediaError, Served};
 use domain::{AppState, DomainError};
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::{Data, Path, Query};
-use poem::{Request, Response, handler};
+use poem::{Body, Request, Response, handler};
 use std::sync::Arc;
 
 /// The most a staff multipart upload may carry (the whole body).
@@ -79,6 +79,61 @@ pub async fn object(
         Err(MediaError::LinkExpired) => plain(StatusCode::FORBIDDEN, "link expired"),
         Err(MediaError::LinkInvalid) => plain(StatusCode::FORBIDDEN, "link not valid"),
         Err(MediaError::NotFound) => plain(StatusCode::NOT_FOUND, "not found"),
+        Err(e) => {
+            graphql_schema::error::log_error(e.code(), &e, None);
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
+    }
+}
+
+/// `PUT /media/upload/<id>?exp=..&sig=..`: the embedded default's direct upload (S3 takes the
+/// PUT itself from a presigned URL). Only the key a ticket issued, signed for PUT, unexpired
+/// and still open, is accepted (403 otherwise, body unread); the body is read up to the
+/// ticket's declared size (413 beyond, nothing stored).
+#[handler]
+pub async fn upload(
+    state: Data<&Arc<AppState>>,
+    Path(key): Path<String>,
+    Query(signature): Query<Signature>,
+    body: Body,
+) -> Response {
+    let Some(id) = key.strip_prefix("upload/") else {
+        return crate::http::closing(plain(StatusCode::FORBIDDEN, "uploads go to a ticket's URL"));
+    };
+    let slot =
+        match domain::media::authorize_put(&state, id, signature.exp, signature.sig.as_deref())
+            .await
+        {
+            Ok(slot) => slot,
+            Err(MediaError::LinkExpired) => {
+                return crate::http::closing(plain(StatusCode::FORBIDDEN, "link expired"));
+            }
+            Err(MediaError::LinkInvalid) => {
+                return crate::http::closing(plain(StatusCode::FORBIDDEN, "link not valid"));
+            }
+            Err(e) => {
+                graphql_schema::error::log_error(e.code(), &e, None);
+                return crate::http::closing(plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error",
+                ));
+            }
+        };
+    let bytes = match body.into_bytes_limit(slot.max_bytes).await {
+        Ok(bytes) => bytes,
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+            return crate::http::closing(plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "larger than the ticket allows",
+            ));
+        }
+        Err(_) => return crate::http::closing(plain(StatusCode::BAD_REQUEST, "unreadable body")),
+    };
+    match domain::media::store_put(&state, &slot, bytes).await {
+        Ok(()) => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CACHE_CONTROL, "no-store")
+            .finish(),
         Err(e) => {
             graphql_schema::error::log_error(e.code(), &e, None);
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")

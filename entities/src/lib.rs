@@ -44,6 +44,7 @@ pub mod flash_sale_grab;
 pub mod flash_sale_quota;
 pub mod location;
 pub mod media_asset;
+pub mod media_deletion;
 pub mod member;
 pub mod member_allergy;
 pub mod member_balance;
@@ -102,5 +103,6 @@ pub mod top_up;
 pub mod top_up_plan;
 pub mod typed;
 pub mod unmatched_payment_notification;
+pub mod upload_ticket;
 
 pub use migration::Migrator;

@@ -33,6 +33,8 @@ pub enum MediaPurpose {
     ProductImage,
     /// A member's skin photo (SENSITIVE).
     SkinPhoto,
+    /// A mini-program code Rouge fetched from WeChat for a display (PUBLIC); never uploaded.
+    Wxacode,
 }
 
 /// One stored derivative of an asset.

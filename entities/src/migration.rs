@@ -32,6 +32,7 @@ mod m0019_day_close;
 mod m0020_report_exports;
 mod m0021_b2b_fulfilment;
 mod m0022_b2b_insight;
+mod m0023_media_tickets;
 
 pub struct Migrator;
 
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0020_report_exports::Migration),
             Box::new(m0021_b2b_fulfilment::Migration),
             Box::new(m0022_b2b_insight::Migration),
+            Box::new(m0023_media_tickets::Migration),
         ]
     }
 }

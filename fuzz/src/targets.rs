@@ -55,6 +55,69 @@ pub fn targets() -> Vec<Target> {
             run: graphql,
             mutate: Some(graphql_mutate),
         },
+        Target {
+            name: "intake",
+            seeds: intake_seeds,
+            run: intake,
+            mutate: None,
+        },
+    ]
+}
+
+/// The image intake's budget under fuzzing: the production checks, with a pixel budget small
+/// enough that a decoded input stays well under the one-second hang threshold on a debug build
+/// (production: 8,192 px a side, 40 MP, 512 MiB).
+fn intake_limits() -> media::IntakeLimits {
+    media::IntakeLimits {
+        max_bytes: 4 * 1024 * 1024,
+        max_side: 4096,
+        max_pixels: 4_000_000,
+        max_alloc: 128 * 1024 * 1024,
+    }
+}
+
+/// Untrusted upload bytes through the whole intake (sniff, header budget, decode under limits,
+/// orientation, re-encode, derivatives): refusals are fine, panics are not, and what is
+/// accepted comes out as JPEG variants no wider than their label.
+fn intake(data: &[u8]) {
+    if let Ok(done) = media::intake::process(data, &intake_limits()) {
+        assert!(!done.variants.is_empty());
+        for v in &done.variants {
+            assert!(v.bytes.starts_with(&[0xFF, 0xD8]), "a JPEG");
+            assert!(v.width <= v.label.max(done.width));
+        }
+    }
+}
+
+fn encoded(img: image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), format)
+        .unwrap();
+    out
+}
+
+fn intake_seeds() -> Vec<Vec<u8>> {
+    let rgb = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(48, 32, |x, y| {
+        image::Rgb([(x * 5) as u8, (y * 7) as u8, 90])
+    }));
+    let rgba = image::DynamicImage::ImageRgba8(image::RgbaImage::from_fn(16, 24, |x, y| {
+        image::Rgba([(x * 9) as u8, 30, (y * 3) as u8, (x * y) as u8])
+    }));
+    let jpeg = encoded(rgb.clone(), image::ImageFormat::Jpeg);
+    // the JPEG with an APP1 Exif segment (orientation 6) right after SOI
+    let mut exif = vec![0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x22];
+    exif.extend_from_slice(
+        b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0",
+    );
+    exif.extend_from_slice(&jpeg[2..]);
+    vec![
+        jpeg,
+        exif,
+        encoded(rgb.clone(), image::ImageFormat::Png),
+        encoded(rgba.clone(), image::ImageFormat::Png),
+        encoded(rgb, image::ImageFormat::WebP),
+        encoded(rgba, image::ImageFormat::WebP),
+        media::demo::product_picture('R', [190, 30, 60], 64),
     ]
 }
 
@@ -540,6 +603,10 @@ mod tests {
     /// The seeds get past the signature and decryption, so mutations start at the parsers.
     #[test]
     fn seeds_reach_the_parsers() {
+        for seed in intake_seeds() {
+            let done = media::intake::process(&seed, &intake_limits()).unwrap();
+            assert!(!done.variants.is_empty());
+        }
         let seeds = pay_notify_seeds();
         for seed in &seeds[..4] {
             let (mode, rest) = seed.split_first().unwrap();

@@ -150,6 +150,7 @@ pub const STAFF: &[(&str, Access)] = &[
     ("createCodeBatch", s(ManageScanCodes)),
     ("setCodeBatchActive", s(ManageScanCodes)),
     ("createScanWxacode", s(ManageScanCodes)),
+    ("createScanWxacodeAsset", s(ManageScanCodes)),
     ("scanInsight", s(ManageScanCodes)),
     ("crossTerritoryReport", s(ManageScanCodes)),
     ("flaggedScans", s(ManageScanCodes)),

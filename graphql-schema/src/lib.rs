@@ -78,6 +78,7 @@ pub struct ConsumerMutation(
     scan_codes::ConsumerScanCodesMutation,
     booking::ConsumerBookingMutation,
     stored_value::ConsumerStoredValueMutation,
+    media::ConsumerMediaMutation,
 );
 
 #[derive(MergedObject, Default)]

@@ -321,3 +321,79 @@ impl ConsumerMediaQuery {
         Ok(photos(list, &page))
     }
 }
+
+/// A header a direct upload must send.
+#[derive(SimpleObject)]
+pub struct UploadHeader {
+    pub name: String,
+    pub value: String,
+}
+
+/// A single-use ticket for one direct upload: send the raw bytes with `method` to `url`
+/// (carrying `headers`) before `expiresAt`, exactly `maxBytes` long and with the SHA-256
+/// declared, then call `completeUpload`.
+#[derive(SimpleObject)]
+pub struct UploadTicket {
+    pub id: ID,
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<UploadHeader>,
+    pub max_bytes: i64,
+    pub expires_at: DateTime,
+}
+
+impl From<media::UploadTicket> for UploadTicket {
+    fn from(t: media::UploadTicket) -> Self {
+        Self {
+            id: t.id.into(),
+            method: t.method.to_owned(),
+            url: t.url,
+            headers: t
+                .headers
+                .into_iter()
+                .map(|(name, value)| UploadHeader { name, value })
+                .collect(),
+            max_bytes: t.max_bytes,
+            expires_at: DateTime(t.expires_at),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct ConsumerMediaMutation;
+
+#[Object]
+impl ConsumerMediaMutation {
+    /// Asks for a direct upload of one of her own images: SKIN_PHOTO (needs her sensitive-data
+    /// consent; stored encrypted under her keys, for her BA to record). `contentType` is
+    /// image/jpeg, image/png or image/webp; `byteSize` the exact size (at most 20 MiB);
+    /// `sha256` the hex digest of the bytes. The ticket lasts 10 minutes and is single-use.
+    async fn create_upload_ticket(
+        &self,
+        ctx: &Context<'_>,
+        purpose: MediaPurpose,
+        content_type: String,
+        byte_size: i64,
+        sha256: String,
+    ) -> ApiResult<UploadTicket> {
+        let me = member(ctx).await?;
+        let new = media::NewTicket {
+            purpose,
+            content_type,
+            byte_size,
+            sha256,
+        };
+        Ok(media::create_upload_ticket(app(ctx), me, new).await?.into())
+    }
+
+    /// Finishes a direct upload: checks the uploaded bytes against the ticket's size and
+    /// SHA-256, decodes and re-encodes them (the same checks as every upload), stores the sizes
+    /// and deletes the raw upload. A used or expired ticket, a wrong size or hash, or a refused
+    /// image stores nothing.
+    async fn complete_upload(&self, ctx: &Context<'_>, ticket_id: ID) -> ApiResult<MediaAsset> {
+        let me = member(ctx).await?;
+        Ok(media::complete_upload(app(ctx), me, parse_id(&ticket_id)?)
+            .await?
+            .into())
+    }
+}

@@ -557,6 +557,7 @@ impl StaffScanCodesMutation {
     }
 
     /// A mini-program code (base64 JPEG) for a batch's or a store's display (HQ).
+    #[graphql(deprecation = "use createScanWxacodeAsset: a stored image with immutable links")]
     async fn create_scan_wxacode(
         &self,
         ctx: &Context<'_>,
@@ -565,15 +566,25 @@ impl StaffScanCodesMutation {
         page: Option<String>,
     ) -> ApiResult<String> {
         let staff = staff(ctx).await?;
-        staff
-            .require(Permission::ManageScanCodes)
-            .map_err(ApiError::from)?;
-        let target = match (batch_id, store_code) {
-            (Some(id), None) => scan::WxaTarget::Batch(parse_id(&id)?),
-            (None, Some(code)) => scan::WxaTarget::Store(code),
-            _ => return Err(ApiError::bad_input("give either batchId or storeCode")),
-        };
+        let target = wxa_target(staff, batch_id, store_code)?;
         Ok(scan::wxacode(app(ctx), staff, target, page).await?)
+    }
+
+    /// A mini-program code for a batch's or a store's display (HQ), stored as a PUBLIC image:
+    /// JPEG sizes 256/512 (and the code's own width) with immutable links.
+    async fn create_scan_wxacode_asset(
+        &self,
+        ctx: &Context<'_>,
+        batch_id: Option<ID>,
+        store_code: Option<String>,
+        page: Option<String>,
+    ) -> ApiResult<crate::media::MediaAsset> {
+        let staff = staff(ctx).await?;
+        let target = wxa_target(staff, batch_id, store_code)?;
+        let jpeg = scan::wxacode_image(app(ctx), staff, target, page).await?;
+        Ok(domain::media::store_wxacode(app(ctx), staff, jpeg)
+            .await?
+            .into())
     }
 }
 
@@ -594,5 +605,20 @@ impl DistributorScanCodesQuery {
             scan::regional_insight(app(ctx), who, &filter.into_domain()?, &groups(group_by))
                 .await?,
         ))
+    }
+}
+
+fn wxa_target(
+    staff: &domain::auth::StaffPrincipal,
+    batch_id: Option<ID>,
+    store_code: Option<String>,
+) -> ApiResult<scan::WxaTarget> {
+    staff
+        .require(Permission::ManageScanCodes)
+        .map_err(ApiError::from)?;
+    match (batch_id, store_code) {
+        (Some(id), None) => Ok(scan::WxaTarget::Batch(parse_id(&id)?)),
+        (None, Some(code)) => Ok(scan::WxaTarget::Store(code)),
+        _ => Err(ApiError::bad_input("give either batchId or storeCode")),
     }
 }

@@ -12,6 +12,7 @@
 //! small port and keeps the records.
 
 pub mod crypto;
+pub mod demo;
 pub mod header;
 pub mod intake;
 pub mod signing;
@@ -24,4 +25,4 @@ pub use object_store;
 pub use crypto::{CryptoError, DataKey, MasterKey};
 pub use intake::{IntakeError, IntakeLimits, Processed, Processor, SourceFormat, Variant, WIDTHS};
 pub use signing::{SignatureError, UrlSigner};
-pub use storage::{MediaStore, StorageClass, StorageError, StoredVariant};
+pub use storage::{MediaStore, S3Options, StorageClass, StorageError, StoredVariant, UploadTarget};

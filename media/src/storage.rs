@@ -63,10 +63,41 @@ pub struct SensitivePut {
 
 /// Part size of a streamed upload (S3's minimum part is 5 MiB).
 const CHUNK: usize = 5 * 1024 * 1024;
+/// How an S3-compatible store is reached (Tencent COS, Aliyun OSS, AWS, a test server).
+#[derive(Clone)]
+pub struct S3Options {
+    /// e.g. `https://cos.ap-shanghai.myqcloud.com` or `http://127.0.0.1:9000`
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// `http://host/bucket/key` rather than `http://bucket.host/key` (test servers, MinIO)
+    pub path_style: bool,
+}
+
+impl std::fmt::Debug for S3Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "S3Options({} bucket {} region {} path_style {})",
+            self.endpoint, self.bucket, self.region, self.path_style
+        )
+    }
+}
+
+/// Where a client sends a direct upload: a `PUT` of the raw bytes to `url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadTarget {
+    pub method: &'static str,
+    pub url: String,
+}
 
 #[derive(Clone)]
 pub struct MediaStore {
     store: Arc<dyn ObjectStore>,
+    /// S3: presigns direct uploads; `None` for local files (Rouge takes the PUT itself)
+    presigner: Option<Arc<dyn object_store::signer::Signer>>,
     signer: UrlSigner,
     master: MasterKey,
     /// URL prefix the objects are served under, e.g. `/media` or `https://cdn.example/media`
@@ -105,10 +136,93 @@ impl MediaStore {
     ) -> Self {
         Self {
             store,
+            presigner: None,
             signer,
             master,
             base_url: base_url.trim_end_matches('/').to_string(),
         }
+    }
+
+    /// An S3-compatible bucket: objects there, direct uploads to presigned PUT URLs.
+    pub fn s3(
+        options: &S3Options,
+        signer: UrlSigner,
+        master: MasterKey,
+        base_url: &str,
+    ) -> Result<Self, StorageError> {
+        let s3 = object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(&options.endpoint)
+            .with_bucket_name(&options.bucket)
+            .with_region(&options.region)
+            .with_access_key_id(&options.access_key_id)
+            .with_secret_access_key(&options.secret_access_key)
+            .with_virtual_hosted_style_request(!options.path_style)
+            .with_allow_http(options.endpoint.starts_with("http://"))
+            .build()?;
+        let s3 = Arc::new(s3);
+        let mut store = Self::new(s3.clone(), signer, master, base_url);
+        store.presigner = Some(s3);
+        Ok(store)
+    }
+
+    /// Where the client uploads the raw bytes for `key` (an [`Self::incoming_key`]), valid
+    /// until `expires` (unix seconds, at least a second from `now`). S3: a presigned PUT;
+    /// local files: Rouge's own upload route with an HMAC over the key and expiry.
+    pub async fn upload_target(
+        &self,
+        key: &str,
+        expires: i64,
+        now: i64,
+    ) -> Result<UploadTarget, StorageError> {
+        let id = key.strip_prefix("incoming/").ok_or(StorageError::BadKey)?;
+        let url = match &self.presigner {
+            Some(presigner) => {
+                let ttl = std::time::Duration::from_secs(u64::try_from(expires - now).unwrap_or(1));
+                presigner
+                    .signed_url(object_store::signer::Method::PUT, &path(key)?, ttl)
+                    .await?
+                    .to_string()
+            }
+            None => format!(
+                "{}/upload/{id}?{}",
+                self.base_url,
+                self.signer.put_query(key, expires)
+            ),
+        };
+        Ok(UploadTarget { method: "PUT", url })
+    }
+
+    /// Checks a PUT to Rouge's own upload route (`/media/upload/<id>`) and returns the key it
+    /// may write: `incoming/<id>`, signed for PUT and unexpired.
+    pub fn authorize_upload(
+        &self,
+        id: &str,
+        expires: Option<i64>,
+        sig: Option<&str>,
+        now: i64,
+    ) -> Result<String, SignatureError> {
+        if !valid_segment(id) {
+            return Err(SignatureError::BadSignature);
+        }
+        let key = format!("incoming/{id}");
+        match (expires, sig) {
+            (Some(exp), Some(sig)) => self.signer.verify_put(&key, exp, sig, now).map(|()| key),
+            _ => Err(SignatureError::BadSignature),
+        }
+    }
+
+    /// The size of a stored object, `None` when there is none.
+    pub async fn size_of(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        match self.store.head(&path(key)?).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether direct uploads go to the object store itself (presigned) rather than to Rouge.
+    pub fn presigns_uploads(&self) -> bool {
+        self.presigner.is_some()
     }
 
     /// Local files under `dir` (created if missing): the embedded default.

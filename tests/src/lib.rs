@@ -53,6 +53,35 @@ pub fn redis_url() -> String {
         .expect("this test needs Redis: set ROUGE_TEST_REDIS_URL (scripts/test starts one)")
 }
 
+/// Stored media in a bucket of its own on the S3-protocol test server that `scripts/test`
+/// starts (`ROUGE_TEST_S3_ENDPOINT`, `_ACCESS_KEY`, `_SECRET_KEY`, `_ROOT`: the server's folder,
+/// where a bucket is a sub-folder). A missing server is a failure, never a skip.
+pub fn s3_media() -> domain::media::MediaPort {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("this test needs the S3 test server: set {name} (scripts/test starts one)")
+        })
+    };
+    let bucket = format!("t{}", uuid::Uuid::new_v4().simple());
+    std::fs::create_dir_all(std::path::Path::new(&var("ROUGE_TEST_S3_ROOT")).join(&bucket))
+        .expect("bucket folder");
+    let options = media::S3Options {
+        endpoint: var("ROUGE_TEST_S3_ENDPOINT"),
+        bucket,
+        region: "us-east-1".to_owned(),
+        access_key_id: var("ROUGE_TEST_S3_ACCESS_KEY"),
+        secret_access_key: var("ROUGE_TEST_S3_SECRET_KEY"),
+        path_style: true,
+    };
+    domain::media::MediaPort::s3(
+        &options,
+        b"rouge-test-media-signing-key-32-bytes!",
+        &[9u8; 32],
+        media::IntakeLimits::default(),
+    )
+    .expect("S3 media port")
+}
+
 /// A key-value store of its own for one test: the in-process store, or a fresh key prefix on Redis.
 pub fn test_kv(backend: Backend) -> Arc<dyn KeyValueStore> {
     match backend {
@@ -93,6 +122,7 @@ pub struct TestAppBuilder {
     config: api::config::Config,
     demo_consents: bool,
     full_demo: bool,
+    media: Option<domain::media::MediaPort>,
 }
 
 impl TestAppBuilder {
@@ -151,6 +181,12 @@ impl TestAppBuilder {
     }
 
     /// Leave out the demo stores, staff and members.
+    /// Stored media somewhere else than in memory (the S3 test server: [`s3_media`]).
+    pub fn media(mut self, media: domain::media::MediaPort) -> Self {
+        self.media = Some(media);
+        self
+    }
+
     pub fn empty(mut self) -> Self {
         self.seed_demo = false;
         self
@@ -197,7 +233,9 @@ impl TestAppBuilder {
             },
             jwt_secret: JWT_SECRET.to_vec(),
             pii_keys: (vec![1; 32], vec![2; 32]),
-            media: domain::media::MediaPort::in_memory(),
+            media: self
+                .media
+                .unwrap_or_else(domain::media::MediaPort::in_memory),
             consent_sink: self.demo_consents.then(|| api::demo::consent_sink(&wechat)),
         })
         .expect("state");
@@ -250,6 +288,7 @@ impl TestApp {
             config: api::config::Config::default(),
             demo_consents: false,
             full_demo: false,
+            media: None,
         }
     }
 

@@ -21,6 +21,15 @@ pub(super) fn media(e: &MediaError) -> Option<Text> {
         E::LinkExpired => t("LINK_EXPIRED", "链接已过期，请重新获取"),
         E::LinkInvalid => t("LINK_INVALID", "链接无效"),
         E::Auth(e) => super::people::auth(e),
+        E::TicketUsed => t("TICKET_USED", "该上传凭证已使用，请重新申请"),
+        E::TicketExpired => t("TICKET_EXPIRED", "上传凭证已过期，请重新申请"),
+        E::UploadMissing => t("UPLOAD_MISSING", "尚未收到上传的文件"),
+        E::SizeMismatch { declared } => t(
+            "UPLOAD_SIZE_MISMATCH",
+            format!("上传的文件大小与申请时声明的 {declared} 字节不符"),
+        ),
+        E::HashMismatch => t("UPLOAD_HASH_MISMATCH", "上传的文件与申请时声明的校验值不符"),
+        E::TooManyTickets => t("TOO_MANY_UPLOAD_TICKETS", "未完成的上传过多，请稍后再试"),
         E::Store(_) | E::Storage(_) => None,
         _ => None,
     }

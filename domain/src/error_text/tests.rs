@@ -552,6 +552,12 @@ fn media_errors_have_a_reason_and_a_chinese_message() {
             crate::media::MediaError::Auth(AuthError::Forbidden),
             crate::media::MediaError::Store(store()),
             crate::media::MediaError::Storage("disk full".into()),
+            crate::media::MediaError::TicketUsed,
+            crate::media::MediaError::TicketExpired,
+            crate::media::MediaError::UploadMissing,
+            crate::media::MediaError::SizeMismatch { declared: 1234 },
+            crate::media::MediaError::HashMismatch,
+            crate::media::MediaError::TooManyTickets,
         ],
         &mut p,
     );

@@ -11,9 +11,11 @@
 //!   mints fresh 5-minute links and writes an audit entry; withdrawing the consent or erasing
 //!   the member deletes rows, wrapped keys and objects ([`erase_member_media`]).
 
+mod cleanup;
 mod product_images;
 mod serve;
 mod skin_photos;
+mod tickets;
 mod upload;
 
 use std::sync::Arc;
@@ -25,8 +27,10 @@ use crate::auth::AuthError;
 use crate::platform::error::{DomainError, ErrorCode, StoreError};
 use entities::media_asset;
 
+pub use cleanup::MediaCleanup;
 pub use entities::media_asset::{MediaClass, MediaPurpose};
 pub use entities::skin_photo::SkinArea;
+pub(crate) use product_images::add_seed_picture;
 pub use product_images::{
     ProductImage, attach_product_images, images_of_products, remove_product_image,
     reorder_product_images,
@@ -36,7 +40,11 @@ pub use skin_photos::{
     NewSkinPhoto, SkinPhoto, erase_member_media, erase_skin_photo, member_skin_photos,
     my_skin_photos, purge_member_objects, record_skin_photo,
 };
-pub use upload::{Uploader, upload};
+pub use tickets::{
+    MAX_OPEN_TICKETS, NewTicket, TICKET_TTL_SECS, UploadSlot, UploadTicket, authorize_put,
+    complete_upload, create_upload_ticket, store_put,
+};
+pub use upload::{Uploader, store_wxacode, upload};
 
 /// Where the api crate serves stored objects.
 pub const MEDIA_PATH: &str = "/media";
@@ -70,6 +78,24 @@ impl MediaPort {
         let store =
             media::MediaStore::local(dir, media::UrlSigner::new(signing_key), master, MEDIA_PATH)
                 .map_err(internal)?;
+        Ok(Self::with_store(store, limits))
+    }
+
+    /// An S3-compatible bucket (objects there, direct uploads to presigned PUT URLs).
+    pub fn s3(
+        options: &media::S3Options,
+        signing_key: &[u8],
+        master_key: &[u8],
+        limits: media::IntakeLimits,
+    ) -> Result<Self, MediaError> {
+        let master = media::MasterKey::from_bytes(master_key).map_err(internal)?;
+        let store = media::MediaStore::s3(
+            options,
+            media::UrlSigner::new(signing_key),
+            master,
+            MEDIA_PATH,
+        )
+        .map_err(internal)?;
         Ok(Self::with_store(store, limits))
     }
 
@@ -136,6 +162,18 @@ pub enum MediaError {
     Store(#[from] StoreError),
     #[error("media storage: {0}")]
     Storage(String),
+    #[error("this upload ticket has been used")]
+    TicketUsed,
+    #[error("this upload ticket has expired")]
+    TicketExpired,
+    #[error("nothing has been uploaded for this ticket yet")]
+    UploadMissing,
+    #[error("the upload is not the declared {declared} bytes")]
+    SizeMismatch { declared: i64 },
+    #[error("the upload does not match the declared SHA-256")]
+    HashMismatch,
+    #[error("too many open upload tickets")]
+    TooManyTickets,
 }
 
 crate::store_error_conversions!(MediaError);
@@ -146,7 +184,14 @@ impl DomainError for MediaError {
             Self::Rejected(media::IntakeError::Internal(_)) | Self::Storage(_) => {
                 ErrorCode::Internal
             }
-            Self::Rejected(_) | Self::InvalidInput(_) => ErrorCode::BadUserInput,
+            Self::Rejected(_)
+            | Self::InvalidInput(_)
+            | Self::UploadMissing
+            | Self::SizeMismatch { .. }
+            | Self::HashMismatch => ErrorCode::BadUserInput,
+            Self::TicketUsed => ErrorCode::Conflict,
+            Self::TicketExpired => ErrorCode::Expired,
+            Self::TooManyTickets => ErrorCode::LimitReached,
             Self::NotFound => ErrorCode::NotFound,
             Self::NoConsent | Self::LinkInvalid => ErrorCode::Forbidden,
             Self::AssetInUse => ErrorCode::Conflict,

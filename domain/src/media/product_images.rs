@@ -223,3 +223,33 @@ pub async fn images_of_products(
     }
     Ok(out)
 }
+
+/// The demo seed's pictures: bytes through the normal intake, stored PUBLIC, attached as the
+/// product's first picture.
+pub(crate) async fn add_seed_picture(
+    app: &AppState,
+    product_id: i64,
+    bytes: Vec<u8>,
+    alt: &str,
+) -> Result<(), MediaError> {
+    let processed = port(app).processor.process(bytes.into()).await?;
+    let asset = super::upload::store_processed(
+        app,
+        MediaPurpose::ProductImage,
+        None,
+        None,
+        None,
+        &processed,
+    )
+    .await?;
+    product_image::ActiveModel {
+        product_id: Set(product_id),
+        asset_id: Set(asset.id),
+        position: Set(0),
+        alt: Set(alt.to_owned()),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await?;
+    Ok(())
+}

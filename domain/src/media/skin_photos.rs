@@ -92,7 +92,10 @@ pub(super) async fn require_access(
 
 /// The member's open sensitive-data consent to the current text (as `privacy` decides it;
 /// read here directly because privacy calls into media on withdrawal).
-async fn has_sensitive_consent(app: &AppState, member_id: i64) -> Result<bool, MediaError> {
+pub(super) async fn has_sensitive_consent(
+    app: &AppState,
+    member_id: i64,
+) -> Result<bool, MediaError> {
     let open = member_consent::Entity::find()
         .filter(member_consent::Column::MemberId.eq(member_id))
         .filter(member_consent::Column::Kind.eq(ConsentKind::SensitiveData))
@@ -291,11 +294,7 @@ pub async fn erase_skin_photo(
     .await?;
     txn.commit().await?;
     if let Some(prefix) = asset.key_prefix {
-        port(app)
-            .store
-            .delete_prefix(&prefix)
-            .await
-            .map_err(|e| MediaError::Storage(e.to_string()))?;
+        super::cleanup::forget_objects(app, &format!("{prefix}/")).await;
     }
     Ok(true)
 }
@@ -325,7 +324,7 @@ pub async fn purge_member_objects(app: &AppState, member_id: i64) {
         Ok(p) => p,
         Err(_) => return,
     };
-    if let Err(e) = port(app).store.delete_prefix(&prefix).await {
-        tracing::error!(member_id, error = %e, "skin photo objects not deleted; their keys are");
-    }
+    // a failure is queued for the cleanup task: the keys are gone already, the objects are
+    // ciphertext
+    super::cleanup::forget_objects(app, &format!("{prefix}/")).await;
 }

@@ -40,6 +40,11 @@ pub async fn upload(
             }
             None
         }
+        MediaPurpose::Wxacode => {
+            return Err(invalid(
+                "mini-program codes are made by Rouge, not uploaded",
+            ));
+        }
         MediaPurpose::SkinPhoto => {
             staff.require(Permission::KeepSkinPhotos)?;
             let id = member_id.ok_or_else(|| invalid("a skin photo needs the member"))?;
@@ -52,20 +57,33 @@ pub async fn upload(
             Some(id)
         }
     };
+    let processed = port(app).processor.process(bytes).await?;
+    store_processed(app, purpose, owner, Some(staff.staff_id), None, &processed).await
+}
+
+/// Stores processed variants in the class the owner decides (a member: SENSITIVE under her
+/// prefix; none: PUBLIC) and records the asset; on a failed insert the objects go too.
+pub(super) async fn store_processed(
+    app: &AppState,
+    purpose: MediaPurpose,
+    owner: Option<i64>,
+    by_staff: Option<i64>,
+    by_member: Option<i64>,
+    processed: &media::Processed,
+) -> Result<Asset, MediaError> {
     let port = port(app);
-    let processed = port.processor.process(bytes).await?;
     let store_err = |e: media::StorageError| MediaError::Storage(e.to_string());
     let (class, variants, key_prefix, wrapped_key) = match owner {
         None => (
             MediaClass::Public,
-            port.store.put_public(&processed).await.map_err(store_err)?,
+            port.store.put_public(processed).await.map_err(store_err)?,
             None,
             None,
         ),
         Some(member_id) => {
             let put = port
                 .store
-                .put_sensitive(&owner_segment(member_id), &processed)
+                .put_sensitive(&owner_segment(member_id), processed)
                 .await
                 .map_err(store_err)?;
             (
@@ -90,8 +108,8 @@ pub async fn upload(
         class: Set(class),
         purpose: Set(purpose),
         owner_member_id: Set(owner),
-        uploaded_by_staff_id: Set(Some(staff.staff_id)),
-        uploaded_by_member_id: Set(None),
+        uploaded_by_staff_id: Set(by_staff),
+        uploaded_by_member_id: Set(by_member),
         source_mime: Set(processed.source.as_str().to_owned()),
         width: Set(i32::try_from(processed.width).unwrap_or(i32::MAX)),
         height: Set(i32::try_from(processed.height).unwrap_or(i32::MAX)),
@@ -119,4 +137,24 @@ pub async fn upload(
 /// The key segment a member's SENSITIVE objects live under.
 pub(super) fn owner_segment(member_id: i64) -> String {
     format!("m{member_id}")
+}
+
+/// Stores a mini-program code Rouge fetched from WeChat as a PUBLIC asset (it is printed on
+/// displays): the same intake as uploads, content-addressed variants.
+pub async fn store_wxacode(
+    app: &AppState,
+    staff: &StaffPrincipal,
+    jpeg: Vec<u8>,
+) -> Result<Asset, MediaError> {
+    staff.require(Permission::ManageScanCodes)?;
+    let processed = port(app).processor.process(jpeg.into()).await?;
+    store_processed(
+        app,
+        MediaPurpose::Wxacode,
+        None,
+        Some(staff.staff_id),
+        None,
+        &processed,
+    )
+    .await
 }

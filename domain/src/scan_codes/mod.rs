@@ -44,7 +44,7 @@ pub use insight::{
 };
 pub use scan::{ScanInput, ScanOutcome, ScanRegion, ScanStatus, scan};
 pub use vouchers::{SampleVoucher, my_sample_vouchers, redeem_sample_voucher};
-pub use wxacode::{WxaTarget, wxacode};
+pub use wxacode::{WxaTarget, wxacode, wxacode_image};
 
 #[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum ScanError {

@@ -26,6 +26,20 @@ pub async fn wxacode(
     target: WxaTarget,
     page: Option<String>,
 ) -> Result<String, ScanError> {
+    let jpeg = wxacode_image(app, staff, target, page).await?;
+    Ok(base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        jpeg,
+    ))
+}
+
+/// The mini-program code's JPEG as WeChat made it (the caller stores it as a media asset).
+pub async fn wxacode_image(
+    app: &AppState,
+    staff: &StaffPrincipal,
+    target: WxaTarget,
+    page: Option<String>,
+) -> Result<Vec<u8>, ScanError> {
     staff.require(Permission::ManageScanCodes)?;
     let scene = match target {
         WxaTarget::Batch(id) => {
@@ -63,8 +77,5 @@ pub async fn wxacode(
             }
             _ => ScanError::WeChat(e),
         })?;
-    Ok(base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        jpeg,
-    ))
+    Ok(jpeg)
 }

@@ -9,6 +9,7 @@ mod commission;
 mod day_close;
 mod people;
 mod places;
+mod product_pictures;
 mod sales;
 mod showcase;
 mod stored_value;
@@ -31,6 +32,8 @@ pub enum SeedError {
     Store(#[from] StoreError),
     #[error("could not hash a demo password")]
     Hash,
+    #[error("a demo picture was refused: {0}")]
+    Media(String),
     #[error("a demo account was refused: {0}")]
     Accounts(String),
     #[error(transparent)]
@@ -152,6 +155,7 @@ async fn seed(
         sales::roll_up(app).await?;
         commission::seed(app, now).await?;
         day_close::seed(app).await?;
+        product_pictures::seed(app).await?;
     }
     Ok(true)
 }

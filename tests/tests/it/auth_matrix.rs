@@ -42,8 +42,8 @@ const CONSUMER_OPEN: &[&str] = &[
 ];
 
 const INTROSPECT: &str = r"{ __schema {
-  queryType { fields { name args { name type { ...T } } type { ...T } } }
-  mutationType { fields { name args { name type { ...T } } type { ...T } } }
+  queryType { fields(includeDeprecated: true) { name args { name type { ...T } } type { ...T } } }
+  mutationType { fields(includeDeprecated: true) { name args { name type { ...T } } type { ...T } } }
   types { name kind isOneOf enumValues { name } inputFields { name type { ...T } } }
 } }
 fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }";

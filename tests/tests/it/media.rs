@@ -103,7 +103,11 @@ async fn get(app: &TestApp, url: &str) -> reqwest::Response {
 }
 
 async fn product_pictures_are_uploaded_attached_and_served_immutable(backend: Backend) {
-    let app = TestApp::start(backend).await;
+    product_pictures_are_uploaded_attached_and_served_immutable_on(TestApp::start(backend).await)
+        .await;
+}
+
+async fn product_pictures_are_uploaded_attached_and_served_immutable_on(app: TestApp) {
     let hq = app.login_staff("hq-demo").await;
     let token = hq.token().unwrap().to_owned();
     let vars = json!({ "file": null, "p": "PRODUCT_IMAGE" });
@@ -324,7 +328,10 @@ async fn member_with_photo(
 }
 
 async fn skin_photos_are_scoped_audited_signed_and_withdrawn(backend: Backend) {
-    let app = TestApp::start(backend).await;
+    skin_photos_are_scoped_audited_signed_and_withdrawn_on(TestApp::start(backend).await).await;
+}
+
+async fn skin_photos_are_scoped_audited_signed_and_withdrawn_on(app: TestApp) {
     let (me, member_id, photo, ba) = member_with_photo(&app, "skin-photo-member").await;
     let id = member_id.to_string();
     assert_eq!(photo["area"], "CHEEKS");
@@ -458,7 +465,10 @@ async fn skin_photos_are_scoped_audited_signed_and_withdrawn(backend: Backend) {
 }
 
 async fn erasing_a_member_leaves_nothing_under_her_keys(backend: Backend) {
-    let app = TestApp::start(backend).await;
+    erasing_a_member_leaves_nothing_under_her_keys_on(TestApp::start(backend).await).await;
+}
+
+async fn erasing_a_member_leaves_nothing_under_her_keys_on(app: TestApp) {
     let (_, member_id, photo, ba) = member_with_photo(&app, "erased-photo-member").await;
     let (_, keep_id, _, _) = member_with_photo(&app, "kept-photo-member").await;
     // a photo erased on its own goes with its objects
@@ -492,7 +502,498 @@ async fn erasing_a_member_leaves_nothing_under_her_keys(backend: Backend) {
     assert!(objects_of(&app, keep_id).await.is_empty());
 }
 
+const TICKET: &str = "mutation($p: MediaPurpose!, $t: String!, $n: Int!, $h: String!) { createUploadTicket(purpose: $p, contentType: $t, byteSize: $n, sha256: $h) { id method url headers { name value } maxBytes expiresAt } }";
+const COMPLETE: &str = "mutation($id: ID!) { completeUpload(ticketId: $id) { id purpose width height variants { url } } }";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+async fn ticket_for(me: &rouge_tests::Gql, bytes: &[u8], sha: &str) -> Value {
+    me.ok(
+        TICKET,
+        json!({ "p": "SKIN_PHOTO", "t": "image/png", "n": bytes.len(), "h": sha }),
+    )
+    .await["createUploadTicket"]
+        .clone()
+}
+
+/// A PUT to a ticket's URL (Rouge's own route, or a presigned S3 URL).
+async fn put(app: &TestApp, url: &str, body: Vec<u8>) -> u16 {
+    let url = if url.starts_with('/') {
+        format!("{}{url}", app.base_url)
+    } else {
+        url.to_owned()
+    };
+    app.http
+        .put(url)
+        .header("content-type", "image/png")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn ticket_key(app: &TestApp, ticket: &Value) -> String {
+    let id: i64 = ticket["id"].as_str().unwrap().parse().unwrap();
+    entities::upload_ticket::Entity::find_by_id(id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .storage_key
+}
+
+async fn assets_of(app: &TestApp, member_id: i64) -> u64 {
+    media_asset::Entity::find()
+        .filter(media_asset::Column::OwnerMemberId.eq(member_id))
+        .count(app.db())
+        .await
+        .unwrap()
+}
+
+async fn direct_uploads_take_a_single_use_ticket(backend: Backend) {
+    let clock = std::sync::Arc::new(domain::platform::clock::ManualClock::new(chrono::Utc::now()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    direct_uploads_on(app, clock).await;
+}
+
+async fn direct_uploads_on(
+    app: TestApp,
+    clock: std::sync::Arc<domain::platform::clock::ManualClock>,
+) {
+    let (me, id) = app.login_member("ticket-member").await;
+    let member_id: i64 = id.parse().unwrap();
+    let photo = png(900, 1200);
+    let sha = sha256_hex(&photo);
+
+    // Bad input is refused and issues nothing.
+    for (t, n, h) in [
+        ("image/svg+xml", photo.len(), sha.as_str()),
+        ("image/png", 0, sha.as_str()),
+        ("image/png", 21 * 1024 * 1024, sha.as_str()),
+        ("image/png", photo.len(), "xyz"),
+    ] {
+        let body = me
+            .raw(TICKET, json!({ "p": "SKIN_PHOTO", "t": t, "n": n, "h": h }))
+            .await;
+        assert_eq!(reason(&body).0, "BAD_USER_INPUT", "{body}");
+    }
+    let body = me
+        .raw(
+            TICKET,
+            json!({ "p": "PRODUCT_IMAGE", "t": "image/png", "n": 10, "h": sha }),
+        )
+        .await;
+    assert_eq!(reason(&body).0, "FORBIDDEN", "{body}");
+    assert_eq!(
+        entities::upload_ticket::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
+    // Without her sensitive-data consent there is no skin photo upload.
+    let (shy, _) = app.login_member_without_consent("ticket-shy-member").await;
+    shy.ok(
+        "mutation($v: String!) { acceptPrivacyPolicy(version: $v) { privacyPolicyCurrent } }",
+        json!({ "v": domain::privacy::DEFAULT_POLICY_VERSION }),
+    )
+    .await;
+    let body = shy
+        .raw(
+            TICKET,
+            json!({ "p": "SKIN_PHOTO", "t": "image/png", "n": photo.len(), "h": sha }),
+        )
+        .await;
+    assert_eq!(
+        reason(&body),
+        ("FORBIDDEN", "SENSITIVE_CONSENT_REQUIRED"),
+        "{body}"
+    );
+
+    let ticket = ticket_for(&me, &photo, &sha).await;
+    assert_eq!(ticket["method"], "PUT");
+    assert_eq!(ticket["maxBytes"], photo.len());
+    assert_eq!(ticket["headers"][0]["name"], "content-type");
+    let url = ticket["url"].as_str().unwrap().to_owned();
+    let key = ticket_key(&app, &ticket).await;
+    assert!(key.starts_with("incoming/"), "{key}");
+    let store = &app.state.media.store;
+
+    // Completing before the upload: nothing there yet, the ticket stays usable.
+    let body = me.raw(COMPLETE, json!({ "id": ticket["id"] })).await;
+    assert_eq!(
+        reason(&body),
+        ("BAD_USER_INPUT", "UPLOAD_MISSING"),
+        "{body}"
+    );
+
+    // The client never chooses the key: another id with the ticket's signature, no signature,
+    // or any other path → 403, nothing stored.
+    let query = url.split_once('?').unwrap().1;
+    for forged in [
+        format!("/media/upload/chosenbyclient?{query}"),
+        "/media/upload/chosenbyclient".to_owned(),
+        format!("/media/sensitive/m{member_id}/x/512.jpg.enc?{query}"),
+        format!("/media/public/evil.jpg?{query}"),
+    ] {
+        assert_eq!(put(&app, &forged, photo.clone()).await, 403, "{forged}");
+    }
+    if store.presigns_uploads() {
+        // the store checks the signature: the presigned query on another key → 403
+        let own = key.strip_prefix("incoming/").unwrap();
+        let forged = url.replace(own, "chosenbyclient");
+        assert_ne!(forged, url);
+        assert_eq!(put(&app, &forged, photo.clone()).await, 403, "{forged}");
+    }
+    assert!(store.list("incoming").await.unwrap().is_empty());
+    if !store.presigns_uploads() {
+        // Rouge's own route reads no more than the declared size.
+        let mut bigger = photo.clone();
+        bigger.push(0);
+        assert_eq!(put(&app, &url, bigger).await, 413);
+        assert_eq!(store.size_of(&key).await.unwrap(), None);
+    }
+    assert_eq!(put(&app, &url, photo.clone()).await, 200);
+    assert_eq!(store.size_of(&key).await.unwrap(), Some(photo.len() as u64));
+
+    // Another member's ticket is not found and changes nothing.
+    let (other, _) = app.login_member("ticket-other-member").await;
+    let body = other.raw(COMPLETE, json!({ "id": ticket["id"] })).await;
+    assert_eq!(reason(&body).0, "NOT_FOUND", "{body}");
+
+    // Two completions at once: exactly one asset.
+    let (a, b) = tokio::join!(
+        me.raw(COMPLETE, json!({ "id": ticket["id"] })),
+        me.raw(COMPLETE, json!({ "id": ticket["id"] }))
+    );
+    let (done, refused) = if a["errors"].is_null() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!(reason(&refused), ("CONFLICT", "TICKET_USED"), "{refused}");
+    let asset = &done["data"]["completeUpload"];
+    assert_eq!(asset["purpose"], "SKIN_PHOTO", "{done}");
+    assert_eq!(
+        (asset["width"].as_i64(), asset["height"].as_i64()),
+        (Some(900), Some(1200))
+    );
+    assert_eq!(
+        asset["variants"],
+        json!([]),
+        "no unsigned link to a skin photo"
+    );
+    // derivatives stored encrypted under her keys, the raw original gone
+    assert_eq!(objects_of(&app, member_id).await.len(), 3);
+    assert_eq!(store.size_of(&key).await.unwrap(), None);
+    assert_eq!(assets_of(&app, member_id).await, 1);
+    // reused: refused, and the URL no longer takes a PUT
+    let body = me.raw(COMPLETE, json!({ "id": ticket["id"] })).await;
+    assert_eq!(reason(&body), ("CONFLICT", "TICKET_USED"), "{body}");
+    if !store.presigns_uploads() {
+        assert_eq!(put(&app, &url, photo.clone()).await, 403);
+    }
+    // Her exclusive BA records the photo she uploaded herself.
+    set_exclusive_ba(&app, member_id, staff_id(&app, "ba-demo").await).await;
+    let ba = app.login_staff("ba-demo").await;
+    let recorded = ba
+        .ok(
+            RECORD,
+            json!({ "m": id, "a": asset["id"], "t": "2026-12-01T10:00:00.000Z" }),
+        )
+        .await;
+    assert_eq!(recorded["recordSkinPhoto"]["area"], "CHEEKS");
+
+    // A hash that does not match: refused, raw object deleted, no asset, ticket spent.
+    let other_photo = png(640, 480);
+    let wrong = ticket_for(&me, &other_photo, &sha).await;
+    let wrong_key = ticket_key(&app, &wrong).await;
+    assert_eq!(
+        put(&app, wrong["url"].as_str().unwrap(), other_photo.clone()).await,
+        200
+    );
+    let body = me.raw(COMPLETE, json!({ "id": wrong["id"] })).await;
+    assert_eq!(
+        reason(&body),
+        ("BAD_USER_INPUT", "UPLOAD_HASH_MISMATCH"),
+        "{body}"
+    );
+    assert_eq!(store.size_of(&wrong_key).await.unwrap(), None);
+    let body = me.raw(COMPLETE, json!({ "id": wrong["id"] })).await;
+    assert_eq!(reason(&body), ("CONFLICT", "TICKET_USED"), "{body}");
+
+    // An object over its cap (a presigned PUT cannot cap the size): refused and deleted.
+    let capped = ticket_for(&me, &other_photo, &sha256_hex(&other_photo)).await;
+    let capped_key = ticket_key(&app, &capped).await;
+    let mut bigger = other_photo.clone();
+    bigger.extend_from_slice(&[0; 4096]);
+    store.put_raw(&capped_key, bigger.into()).await.unwrap();
+    let body = me.raw(COMPLETE, json!({ "id": capped["id"] })).await;
+    assert_eq!(
+        reason(&body),
+        ("BAD_USER_INPUT", "UPLOAD_SIZE_MISMATCH"),
+        "{body}"
+    );
+    assert_eq!(store.size_of(&capped_key).await.unwrap(), None);
+
+    // Not an image whatever the ticket said: intake refuses, nothing kept.
+    let html = b"<!DOCTYPE html><html><script>alert(1)</script></html>".to_vec();
+    let fake = me
+        .ok(
+            TICKET,
+            json!({ "p": "SKIN_PHOTO", "t": "image/png", "n": html.len(), "h": sha256_hex(&html) }),
+        )
+        .await["createUploadTicket"]
+        .clone();
+    assert_eq!(put(&app, fake["url"].as_str().unwrap(), html).await, 200);
+    let body = me.raw(COMPLETE, json!({ "id": fake["id"] })).await;
+    assert_eq!(
+        reason(&body),
+        ("BAD_USER_INPUT", "UNSUPPORTED_TYPE"),
+        "{body}"
+    );
+    assert!(store.list("incoming").await.unwrap().is_empty());
+
+    // Expired after ten minutes: refused, with the upload already there.
+    let late = ticket_for(&me, &other_photo, &sha256_hex(&other_photo)).await;
+    assert_eq!(
+        put(&app, late["url"].as_str().unwrap(), other_photo.clone()).await,
+        200
+    );
+    clock.advance(chrono::Duration::seconds(601));
+    let body = me.raw(COMPLETE, json!({ "id": late["id"] })).await;
+    assert_eq!(reason(&body), ("EXPIRED", "TICKET_EXPIRED"), "{body}");
+    if !store.presigns_uploads() {
+        assert_eq!(
+            put(&app, late["url"].as_str().unwrap(), other_photo).await,
+            403
+        );
+    }
+    assert_eq!(
+        assets_of(&app, member_id).await,
+        1,
+        "only the one completed upload"
+    );
+}
+
+/// The storage behaviours against the real S3-protocol server `scripts/test` starts (SigV4 on
+/// every request, presigned URLs checked for signature and expiry): a bucket per test.
+async fn storage_behaviours_on_the_s3_server(backend: Backend) {
+    let s3 = || TestApp::builder(backend).media(rouge_tests::s3_media());
+    let app = s3().start().await;
+    assert!(app.state.media.store.presigns_uploads());
+    // put/get/delete, immutable public pictures
+    product_pictures_are_uploaded_attached_and_served_immutable_on(app).await;
+    // signed downloads, tampered/expired links, erasure leaves nothing under her prefix
+    skin_photos_are_scoped_audited_signed_and_withdrawn_on(s3().start().await).await;
+    erasing_a_member_leaves_nothing_under_her_keys_on(s3().start().await).await;
+    // direct upload with a presigned PUT
+    let clock = std::sync::Arc::new(domain::platform::clock::ManualClock::new(chrono::Utc::now()));
+    direct_uploads_on(s3().clock(clock.clone()).start().await, clock).await;
+
+    // A presigned PUT expires on the server: valid for one second, then 403.
+    let app = s3().start().await;
+    let store = &app.state.media.store;
+    let key = media::MediaStore::incoming_key();
+    let now = chrono::Utc::now().timestamp();
+    let target = store.upload_target(&key, now + 1, now).await.unwrap();
+    assert_eq!(put(&app, &target.url, png(8, 8)).await, 200);
+    assert!(store.size_of(&key).await.unwrap().is_some());
+    rouge_tests::eventually(10, "the presigned PUT expires", || {
+        let url = target.url.clone();
+        let app = &app;
+        async move { put(app, &url, png(8, 8)).await == 403 }
+    })
+    .await;
+    // and a download with a presigned GET of ours is refused without credentials
+    let direct = target.url.split('?').next().unwrap().to_owned();
+    assert_eq!(
+        app.http
+            .get(&direct)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403,
+        "the bucket is not public"
+    );
+}
+
+/// A fresh full demo shows every product with a picture (made at seed time, stored through the
+/// intake), and each size's link answers 200 with a JPEG.
+async fn the_demo_catalog_has_pictures(backend: Backend) {
+    let app = TestApp::builder(backend).full_demo().start().await;
+    let data = app
+        .consumer()
+        .ok(
+            "{ products(first: 50) { nodes { name images { alt width height small: url(width: 256) large: url(width: 1080) } } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = data["products"]["nodes"].as_array().unwrap();
+    assert!(!nodes.is_empty());
+    for p in nodes {
+        let images = p["images"].as_array().unwrap();
+        assert_eq!(images.len(), 1, "{p}");
+        let img = &images[0];
+        assert_eq!(img["alt"], p["name"]);
+        assert_eq!(
+            (img["width"].as_i64(), img["height"].as_i64()),
+            (Some(800), Some(800))
+        );
+        for size in ["small", "large"] {
+            let resp = get(&app, img[size].as_str().unwrap()).await;
+            assert_eq!(resp.status(), 200, "{p}");
+            let bytes = resp.bytes().await.unwrap();
+            assert!(bytes.starts_with(&[0xFF, 0xD8]), "a JPEG");
+        }
+    }
+}
+
+/// The worker's media cleanup: a ticket left unfinished has its raw upload removed once it ran
+/// out, and a queued deletion is retried with backoff until the store confirms.
+async fn cleanup_removes_stale_uploads_and_retries_deletions(backend: Backend) {
+    use entities::media_deletion;
+    let clock = std::sync::Arc::new(domain::platform::clock::ManualClock::new(chrono::Utc::now()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let (me, _) = app.login_member("cleanup-member").await;
+    let photo = png(64, 64);
+    let ticket = ticket_for(&me, &photo, &sha256_hex(&photo)).await;
+    let key = ticket_key(&app, &ticket).await;
+    assert_eq!(
+        put(&app, ticket["url"].as_str().unwrap(), photo.clone()).await,
+        200
+    );
+    let fresh = ticket_for(&me, &photo, &sha256_hex(&photo)).await;
+    let fresh_key = ticket_key(&app, &fresh).await;
+    let store = &app.state.media.store;
+    let task = domain::media::MediaCleanup;
+
+    // still running: untouched
+    clock.advance(chrono::Duration::seconds(300));
+    api::worker::run_task_now(&app.state, &task).await.unwrap();
+    assert!(store.size_of(&key).await.unwrap().is_some());
+    // ran out (and the grace minute passed): raw upload gone, ticket EXPIRED, not completable
+    store
+        .put_raw(&fresh_key, photo.clone().into())
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::seconds(361));
+    assert_eq!(
+        api::worker::run_task_now(&app.state, &task).await.unwrap(),
+        2
+    );
+    assert_eq!(store.size_of(&key).await.unwrap(), None);
+    assert_eq!(store.size_of(&fresh_key).await.unwrap(), None);
+    let row = entities::upload_ticket::Entity::find_by_id(
+        ticket["id"].as_str().unwrap().parse::<i64>().unwrap(),
+    )
+    .one(app.db())
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(row.state, entities::upload_ticket::TicketState::Expired);
+    let body = me.raw(COMPLETE, json!({ "id": ticket["id"] })).await;
+    assert_eq!(reason(&body), ("CONFLICT", "TICKET_USED"), "{body}");
+
+    // A queued deletion: retried until it succeeds; one that keeps failing backs off.
+    store
+        .put_raw("private/orphan/512.jpg", png(8, 8).into())
+        .await
+        .unwrap();
+    let now = app.state.clock.now();
+    for key in ["private/orphan/", "private/bad//key.jpg"] {
+        media_deletion::ActiveModel {
+            object_key: Set(key.to_owned()),
+            attempts: Set(1),
+            next_attempt_at: Set(now),
+            last_error: Set(Some("store unavailable".into())),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(app.db())
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        api::worker::run_task_now(&app.state, &task).await.unwrap(),
+        1
+    );
+    assert!(store.list("private/orphan").await.unwrap().is_empty());
+    let left = media_deletion::Entity::find().all(app.db()).await.unwrap();
+    assert_eq!(left.len(), 1, "the deleted one leaves the queue");
+    assert_eq!(left[0].object_key, "private/bad//key.jpg");
+    assert_eq!(left[0].attempts, 2);
+    assert!(left[0].next_attempt_at > now, "backs off");
+    // not due yet: not tried again
+    api::worker::run_task_now(&app.state, &task).await.unwrap();
+    let again = media_deletion::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.attempts, 2);
+    clock.advance(chrono::Duration::minutes(5));
+    api::worker::run_task_now(&app.state, &task).await.unwrap();
+    let again = media_deletion::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.attempts, 3);
+}
+
+/// `createScanWxacodeAsset`: the mini-program code for a display is a stored PUBLIC image with
+/// immutable links (the base64 field stays, deprecated); HQ only.
+async fn the_scan_wxacode_is_a_stored_image(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let hq = app.login_staff("hq-demo").await;
+    const ASSET: &str = "mutation($s: String) { createScanWxacodeAsset(storeCode: $s, page: \"pages/scan/index\") { id purpose width height variants { width url } } }";
+    let asset = hq.ok(ASSET, json!({ "s": "SH001" })).await["createScanWxacodeAsset"].clone();
+    assert_eq!(asset["purpose"], "WXACODE");
+    let variants = asset["variants"].as_array().unwrap();
+    assert!(!variants.is_empty(), "{asset}");
+    for v in variants {
+        let url = v["url"].as_str().unwrap();
+        assert!(url.starts_with("/media/public/"), "{url}");
+        let resp = get(&app, url).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert!(resp.bytes().await.unwrap().starts_with(&[0xFF, 0xD8]));
+    }
+    // the same code again: content-addressed, the same links
+    let again = hq.ok(ASSET, json!({ "s": "SH001" })).await["createScanWxacodeAsset"].clone();
+    assert_eq!(again["variants"], asset["variants"]);
+    let ba = app.login_staff("ba-demo").await;
+    assert_eq!(ba.err(ASSET, json!({ "s": "SH001" })).await, "FORBIDDEN");
+    // nobody uploads a mini-program code
+    let (status, body) = upload(
+        &app,
+        hq.token(),
+        true,
+        json!({ "file": null, "p": "WXACODE" }),
+        &png(64, 64),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(reason(&body).0, "BAD_USER_INPUT", "{body}");
+}
+
 on_both_backends!(
+    the_scan_wxacode_is_a_stored_image,
+    cleanup_removes_stale_uploads_and_retries_deletions,
+    the_demo_catalog_has_pictures,
+    storage_behaviours_on_the_s3_server,
+    direct_uploads_take_a_single_use_ticket,
     product_pictures_are_uploaded_attached_and_served_immutable,
     skin_photos_are_scoped_audited_signed_and_withdrawn,
     erasing_a_member_leaves_nothing_under_her_keys
