@@ -14,8 +14,8 @@ pub mod http;
 pub mod media;
 pub mod members_export;
 pub mod metrics;
-pub mod response_cache;
 pub mod reports_export;
+pub mod response_cache;
 pub mod telemetry;
 pub mod worker;
 

@@ -1,6 +1,8 @@
 //! The GraphQL surface of Rouge: three schemas, one per audience, merged from one module per
 //! capability (named as in `domain`). Resolvers only translate: shapes in, domain call, shapes out.
 
+#![recursion_limit = "256"]
+
 pub mod access;
 pub mod context;
 pub mod error;

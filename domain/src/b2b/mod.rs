@@ -8,9 +8,13 @@ mod allocate;
 mod catalog;
 mod credit;
 mod edit;
+mod execution;
+mod exposure;
 mod fulfilment;
+mod leakage;
 mod lifecycle;
 mod orders;
+mod overrides;
 pub mod packs;
 mod payments;
 mod policies;
@@ -18,14 +22,10 @@ mod price_lists;
 mod quote;
 mod receipt;
 mod receivables;
-mod shelf_life;
-mod ship;
-mod execution;
-mod exposure;
-mod leakage;
-mod overrides;
 mod replenishment;
 mod scope;
+mod shelf_life;
+mod ship;
 mod submit;
 mod tiers;
 
@@ -38,19 +38,19 @@ pub use edit::update_purchase_order;
 pub use entities::credit_entry::CreditEntryKind;
 pub use entities::price_list_item::PriceStep;
 pub use entities::purchase_order::PoStatus;
+pub use execution::{PolicyExecution, policy_execution};
+pub use exposure::{CreditExposure, credit_exposure};
 pub use fulfilment::{
     AllocatedBatch, Fulfilment, FulfilmentLine, Shipment, ShippedRange, purchase_order_fulfilment,
     purchase_order_fulfilment_for_staff,
 };
-pub use execution::{PolicyExecution, policy_execution};
-pub use exposure::{CreditExposure, credit_exposure};
 pub use leakage::{LeakageRow, territory_leakage, territory_leakage_for_staff};
 pub use lifecycle::{
     approve_purchase_order, cancel_purchase_order, purchase_order_queue, reject_purchase_order,
 };
 pub use orders::{PoEvent, PoLine, PurchaseOrder, purchase_order, purchase_orders};
-pub use payments::{DistributorPayment, record_distributor_payment};
 pub use overrides::{CreditOverride, grant_credit_override, release_credit_override};
+pub use payments::{DistributorPayment, record_distributor_payment};
 pub use policies::{
     Policy, PolicyInput, PolicyKind, PolicyRule, acknowledge_policy, create_policy, my_policies,
 };
@@ -60,10 +60,10 @@ pub use receipt::{ReceiptLine, confirm_receipt};
 pub use receivables::{
     AccountStanding, Receivable, account_standing_for_staff, my_account_standing, my_receivables,
 };
-pub use shelf_life::set_min_shelf_life;
-pub use ship::{Carton, CartonLine, ship_purchase_order};
 pub use replenishment::{ReplenishmentParams, Suggestion, replenishment_suggestions};
 pub use scope::{DistributorKind, set_distributor_kind};
+pub use shelf_life::set_min_shelf_life;
+pub use ship::{Carton, CartonLine, ship_purchase_order};
 pub use submit::submit_purchase_order;
 pub use tiers::{
     DistributorTier, TierInput, assign_distributor_tier, distributor_tiers, upsert_distributor_tier,

@@ -7,7 +7,9 @@
 //! packs reached distributors before B2B shipping existed.
 
 use sea_orm::sea_query::{Alias, Condition, Expr, Query, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QuerySelect,
+};
 
 use entities::{scan_code_batch, scan_event, shipment_code_range};
 
@@ -54,8 +56,11 @@ fn ranges_covering_the_scan() -> SelectStatement {
 pub fn shipped_to_condition(distributor_id: i64) -> Condition {
     let shipped_to_them = ranges_covering_the_scan()
         .and_where(
-            Expr::col((Alias::new("scr"), shipment_code_range::Column::DistributorId))
-                .eq(distributor_id),
+            Expr::col((
+                Alias::new("scr"),
+                shipment_code_range::Column::DistributorId,
+            ))
+            .eq(distributor_id),
         )
         .to_owned();
     let batch_is_theirs = scan_event::Column::BatchId.in_subquery(
@@ -65,11 +70,9 @@ pub fn shipped_to_condition(distributor_id: i64) -> Condition {
             .and_where(scan_code_batch::Column::DistributorId.eq(distributor_id))
             .to_owned(),
     );
-    Condition::any()
-        .add(Expr::exists(shipped_to_them))
-        .add(
-            Condition::all()
-                .add(batch_is_theirs)
-                .add(Expr::exists(ranges_covering_the_scan()).not()),
-        )
+    Condition::any().add(Expr::exists(shipped_to_them)).add(
+        Condition::all()
+            .add(batch_is_theirs)
+            .add(Expr::exists(ranges_covering_the_scan()).not()),
+    )
 }

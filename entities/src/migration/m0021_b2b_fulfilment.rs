@@ -1,7 +1,6 @@
 //! B2B fulfilment (issue 15): allocation of purchase orders (FEFO with a per-distributor minimum
 //! remaining shelf life, backorders per line), shipments binding pack-code serial ranges to
-//! order lines, receipts, receivables with due dates, distributor payments, and the rebate
-//! ledger with one balance row per distributor guarded by CHECKs. Only new tables and one
+//! order lines, receipts, receivables with due dates and distributor payments. Only new tables and one
 //! nullable column (`distributors.min_shelf_life_days`), so code released before keeps working.
 
 use sea_orm_migration::prelude::*;
@@ -112,30 +111,6 @@ enum DistributorPayments {
 }
 
 #[derive(DeriveIden)]
-enum RebateEntries {
-    Table,
-    Id,
-    DistributorId,
-    PolicyId,
-    Quarter,
-    Kind,
-    AmountFen,
-    SourceRef,
-    CreatedAt,
-}
-
-#[derive(DeriveIden)]
-enum RebateAccounts {
-    Table,
-    DistributorId,
-    AccruedFen,
-    PendingFen,
-    AvailableFen,
-    HeldFen,
-    UpdatedAt,
-}
-
-#[derive(DeriveIden)]
 enum Locations {
     Table,
     Id,
@@ -170,8 +145,6 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in [
-            RebateAccounts::Table.into_iden(),
-            RebateEntries::Table.into_iden(),
             DistributorPayments::Table.into_iden(),
             Receivables::Table.into_iden(),
             ShipmentCodeRanges::Table.into_iden(),
@@ -362,8 +335,6 @@ async fn shipments(m: &SchemaManager<'_>) -> Result<(), DbErr> {
 
 async fn money(m: &SchemaManager<'_>) -> Result<(), DbErr> {
     use DistributorPayments as P;
-    use RebateAccounts as RA;
-    use RebateEntries as E;
     use Receivables as R;
     m.create_table(
         Table::create()
@@ -422,64 +393,6 @@ async fn money(m: &SchemaManager<'_>) -> Result<(), DbErr> {
         )
         .unique()
         .to_owned(),
-    )
-    .await?;
-    m.create_table(
-        Table::create()
-            .table(E::Table)
-            .col(id(E::Id))
-            .col(big_integer(E::DistributorId))
-            .col(big_integer_null(E::PolicyId))
-            .col(string(E::Quarter))
-            .col(string(E::Kind))
-            .col(big_integer(E::AmountFen))
-            .col(string(E::SourceRef))
-            .col(timestamp_with_time_zone(E::CreatedAt))
-            .foreign_key(&mut fk(
-                (E::Table, E::DistributorId),
-                (Distributors::Table, Distributors::Id),
-            ))
-            .to_owned(),
-    )
-    .await?;
-    m.create_index(
-        index(
-            "uq_rebate_entries_kind_source",
-            E::Table,
-            vec![E::Kind.into_iden(), E::SourceRef.into_iden()],
-        )
-        .unique()
-        .to_owned(),
-    )
-    .await?;
-    m.create_index(index(
-        "idx_rebate_entries_distributor",
-        E::Table,
-        vec![E::DistributorId.into_iden(), E::Id.into_iden()],
-    ))
-    .await?;
-    m.create_table(
-        Table::create()
-            .table(RA::Table)
-            .col(
-                ColumnDef::new(RA::DistributorId)
-                    .big_integer()
-                    .not_null()
-                    .primary_key(),
-            )
-            .col(big_integer(RA::AccruedFen))
-            .col(big_integer(RA::PendingFen))
-            .col(big_integer(RA::AvailableFen))
-            .col(big_integer(RA::HeldFen))
-            .col(timestamp_with_time_zone(RA::UpdatedAt))
-            .foreign_key(&mut fk(
-                (RA::Table, RA::DistributorId),
-                (Distributors::Table, Distributors::Id),
-            ))
-            // A rebate balance can never be spent twice: it never goes below zero.
-            .check(Expr::col(RA::AvailableFen).gte(0))
-            .check(Expr::col(RA::HeldFen).gte(0))
-            .to_owned(),
     )
     .await
 }
