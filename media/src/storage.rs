@@ -150,6 +150,8 @@ impl MediaStore {
         master: MasterKey,
         base_url: &str,
     ) -> Result<Self, StorageError> {
+        // reqwest is built without a default TLS provider; Rouge uses ring everywhere.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let s3 = object_store::aws::AmazonS3Builder::new()
             .with_endpoint(&options.endpoint)
             .with_bucket_name(&options.bucket)

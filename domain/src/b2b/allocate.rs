@@ -59,60 +59,7 @@ pub async fn allocate_purchase_order(
         .all(&txn)
         .await?;
     let first = order.status == PoStatus::Approved;
-    // What each line still needs; claiming it is a conditional update, so two allocations of
-    // one order at once move it once.
-    let mut needs: Vec<(purchase_order_line::Model, i32)> = Vec::new();
-    if first {
-        let claimed = purchase_order::Entity::update_many()
-            .col_expr(
-                purchase_order::Column::Status,
-                Expr::value(PoStatus::Allocated),
-            )
-            .col_expr(purchase_order::Column::UpdatedAt, Expr::value(now))
-            .filter(purchase_order::Column::Id.eq(id))
-            .filter(purchase_order::Column::Status.eq(PoStatus::Approved))
-            .exec(&txn)
-            .await?;
-        if claimed.rows_affected != 1 {
-            return Err(B2bError::WrongState);
-        }
-        for l in lines {
-            po_line_fulfilment::ActiveModel {
-                po_line_id: Set(l.id),
-                purchase_order_id: Set(id),
-                sku_id: Set(l.sku_id),
-                ordered_qty: Set(l.qty),
-                allocated_qty: Set(0),
-                backordered_qty: Set(0),
-                shipped_qty: Set(0),
-                received_qty: Set(0),
-                damaged_qty: Set(0),
-                updated_at: Set(now),
-            }
-            .insert(&txn)
-            .await?;
-            let qty = l.qty;
-            needs.push((l, qty));
-        }
-    } else if matches!(
-        order.status,
-        PoStatus::Allocated | PoStatus::PartiallyShipped
-    ) {
-        for l in lines {
-            let f = po_line_fulfilment::Entity::find_by_id(l.id)
-                .one(&txn)
-                .await?
-                .ok_or(B2bError::WrongState)?;
-            if f.backordered_qty > 0 {
-                needs.push((l, f.backordered_qty));
-            }
-        }
-        if needs.is_empty() {
-            return Err(B2bError::WrongState);
-        }
-    } else {
-        return Err(B2bError::WrongState);
-    }
+    let needs = line_needs(&txn, &order, lines, first, now).await?;
     let dist = distributor::Entity::find_by_id(order.distributor_id)
         .one(&txn)
         .await?
@@ -206,6 +153,73 @@ pub async fn allocate_purchase_order(
     let out = load_fulfilment(&txn, &order).await?;
     txn.commit().await?;
     Ok(out)
+}
+
+/// What each line still needs: all of it on the first allocation (which claims the order,
+/// APPROVED → ALLOCATED), its backorder afterwards.
+async fn line_needs(
+    txn: &sea_orm::DatabaseTransaction,
+    order: &purchase_order::Model,
+    lines: Vec<purchase_order_line::Model>,
+    first: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<(purchase_order_line::Model, i32)>, B2bError> {
+    // What each line still needs; claiming it is a conditional update, so two allocations of
+    // one order at once move it once.
+    let id = order.id;
+    let mut needs: Vec<(purchase_order_line::Model, i32)> = Vec::new();
+    if first {
+        let claimed = purchase_order::Entity::update_many()
+            .col_expr(
+                purchase_order::Column::Status,
+                Expr::value(PoStatus::Allocated),
+            )
+            .col_expr(purchase_order::Column::UpdatedAt, Expr::value(now))
+            .filter(purchase_order::Column::Id.eq(id))
+            .filter(purchase_order::Column::Status.eq(PoStatus::Approved))
+            .exec(txn)
+            .await?;
+        if claimed.rows_affected != 1 {
+            return Err(B2bError::WrongState);
+        }
+        for l in lines {
+            po_line_fulfilment::ActiveModel {
+                po_line_id: Set(l.id),
+                purchase_order_id: Set(id),
+                sku_id: Set(l.sku_id),
+                ordered_qty: Set(l.qty),
+                allocated_qty: Set(0),
+                backordered_qty: Set(0),
+                shipped_qty: Set(0),
+                received_qty: Set(0),
+                damaged_qty: Set(0),
+                updated_at: Set(now),
+            }
+            .insert(txn)
+            .await?;
+            let qty = l.qty;
+            needs.push((l, qty));
+        }
+    } else if matches!(
+        order.status,
+        PoStatus::Allocated | PoStatus::PartiallyShipped
+    ) {
+        for l in lines {
+            let f = po_line_fulfilment::Entity::find_by_id(l.id)
+                .one(txn)
+                .await?
+                .ok_or(B2bError::WrongState)?;
+            if f.backordered_qty > 0 {
+                needs.push((l, f.backordered_qty));
+            }
+        }
+        if needs.is_empty() {
+            return Err(B2bError::WrongState);
+        }
+    } else {
+        return Err(B2bError::WrongState);
+    }
+    Ok(needs)
 }
 
 struct Take<'a> {

@@ -127,39 +127,7 @@ pub async fn ship_purchase_order(
         }
         *per_line.entry(r.line_id).or_default() += r.qty;
     }
-    // Code batches locked in id order (no deadlock between two shippers), then checked.
-    let batch_ids: BTreeSet<i64> = ranges.iter().map(|r| r.code_batch_id).collect();
-    let mut batches = BTreeMap::new();
-    for batch_id in batch_ids {
-        let b = scan_code_batch::Entity::find_by_id(batch_id)
-            .lock_exclusive()
-            .one(&txn)
-            .await?
-            .ok_or(B2bError::NotFound("code batch"))?;
-        batches.insert(batch_id, b);
-    }
-    for r in &ranges {
-        let b = &batches[&r.code_batch_id];
-        if b.sku_id != lines[&r.line_id].sku_id {
-            return Err(mismatch(r.line_id, "codes of another SKU"));
-        }
-        if r.serial_to >= b.code_count {
-            return Err(mismatch(r.line_id, "serials beyond the code batch"));
-        }
-        let shipped_before = shipment_code_range::Entity::find()
-            .filter(shipment_code_range::Column::CodeBatchId.eq(r.code_batch_id))
-            .filter(shipment_code_range::Column::SerialFrom.lte(r.serial_to))
-            .filter(shipment_code_range::Column::SerialTo.gte(r.serial_from))
-            .one(&txn)
-            .await?;
-        if shipped_before.is_some() {
-            return Err(B2bError::CodesAlreadyShipped {
-                batch_id: r.code_batch_id,
-                from: r.serial_from,
-                to: r.serial_to,
-            });
-        }
-    }
+    let batches = lock_and_check_batches(&txn, &ranges, &lines).await?;
     for (&line_id, &qty) in &per_line {
         ship_line(&txn, line_id, qty, now).await?;
     }
@@ -237,6 +205,48 @@ pub async fn ship_purchase_order(
     let out = load_fulfilment(&txn, &order).await?;
     txn.commit().await?;
     Ok(out)
+}
+
+/// Locks the code batches of the ranges in id order (no deadlock between two shippers) and
+/// checks each range: the line's SKU, within the batch, never shipped before.
+async fn lock_and_check_batches(
+    txn: &sea_orm::DatabaseTransaction,
+    ranges: &[CartonLine],
+    lines: &BTreeMap<i64, purchase_order_line::Model>,
+) -> Result<BTreeMap<i64, scan_code_batch::Model>, B2bError> {
+    let batch_ids: BTreeSet<i64> = ranges.iter().map(|r| r.code_batch_id).collect();
+    let mut batches = BTreeMap::new();
+    for batch_id in batch_ids {
+        let b = scan_code_batch::Entity::find_by_id(batch_id)
+            .lock_exclusive()
+            .one(txn)
+            .await?
+            .ok_or(B2bError::NotFound("code batch"))?;
+        batches.insert(batch_id, b);
+    }
+    for r in ranges {
+        let b = &batches[&r.code_batch_id];
+        if b.sku_id != lines[&r.line_id].sku_id {
+            return Err(mismatch(r.line_id, "codes of another SKU"));
+        }
+        if r.serial_to >= b.code_count {
+            return Err(mismatch(r.line_id, "serials beyond the code batch"));
+        }
+        let shipped_before = shipment_code_range::Entity::find()
+            .filter(shipment_code_range::Column::CodeBatchId.eq(r.code_batch_id))
+            .filter(shipment_code_range::Column::SerialFrom.lte(r.serial_to))
+            .filter(shipment_code_range::Column::SerialTo.gte(r.serial_from))
+            .one(txn)
+            .await?;
+        if shipped_before.is_some() {
+            return Err(B2bError::CodesAlreadyShipped {
+                batch_id: r.code_batch_id,
+                from: r.serial_from,
+                to: r.serial_to,
+            });
+        }
+    }
+    Ok(batches)
 }
 
 /// Marks `qty` units of a line shipped: on the line (never beyond what was allocated) and on

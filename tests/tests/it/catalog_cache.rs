@@ -77,26 +77,25 @@ async fn price_and_stock_changes_show_in_time(backend: Backend) {
         .await
         .unwrap();
     let changed = Instant::now();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    // A request that starts later than the stated staleness after the change must show it: the
+    // server only looks at its caches after the request started, so a slow machine can make the
+    // change show later in wall time but never makes such a request stale.
     eventually(10, "the stock change to show", || {
-        let (anonymous, vars, seen) = (&anonymous, vars.clone(), seen.clone());
+        let (anonymous, vars) = (&anonymous, vars.clone());
         async move {
+            let started = changed.elapsed();
             let data = anonymous.ok(PRODUCTS, vars).await;
             let shown = serum(&data)["skus"][0]["available"] == 19;
-            if shown {
-                *seen.lock().unwrap() = Some(changed.elapsed());
-            }
+            assert!(
+                // (+ 50 ms: the caches keep time on their own clock)
+                shown || started <= MAX_STALENESS + std::time::Duration::from_millis(50),
+                "a request started {started:?} after the stock change was answered stale; \
+                 stated {MAX_STALENESS:?}"
+            );
             shown
         }
     })
     .await;
-    let took = seen.lock().unwrap().unwrap();
-    // The answer was last fetched no earlier than the change, so the change shows within
-    // the staleness bound (a little slack for a loaded machine's request time).
-    assert!(
-        took <= MAX_STALENESS + std::time::Duration::from_millis(750),
-        "the stock change took {took:?} to show; stated {MAX_STALENESS:?}"
-    );
 }
 
 on_both_backends!(
