@@ -40,6 +40,29 @@ pub fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
+/// 12:00 on a day in Shanghai (04:00 UTC).
+pub fn shanghai_noon(day: &str) -> chrono::DateTime<chrono::Utc> {
+    date(day).and_hms_opt(4, 0, 0).unwrap().and_utc()
+}
+
+/// A counter sale by `ba` to `member`, paid with `method`: `(sku id, quantity)` lines.
+pub async fn counter_sale(
+    app: &TestApp,
+    ba: &StaffPrincipal,
+    member: i64,
+    lines: &[(i64, i32)],
+    method: domain::orders::PaymentMethod,
+) -> domain::orders::Order {
+    let lines: Vec<domain::orders::LineInput> = lines
+        .iter()
+        .map(|&(sku_id, quantity)| domain::orders::LineInput { sku_id, quantity })
+        .collect();
+    let key = format!("sale-{}", uuid::Uuid::new_v4().simple());
+    domain::orders::record_in_store_sale(&app.state, ba, member, &lines, method, true, &key)
+        .await
+        .unwrap()
+}
+
 /// Creates the catalog; `units` of each SKU are received at the store counter.
 pub async fn catalog(app: &TestApp, units: i64) -> Catalog {
     let hq = staff_principal(app, "hq-demo").await;

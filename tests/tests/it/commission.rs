@@ -8,11 +8,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chrono::{DateTime, TimeZone, Utc};
 use domain::accounts::{NewStaffAccount, create_staff_account};
 use domain::auth::{StaffPrincipal, StaffRole};
 use domain::commission;
-use domain::orders::{self, LineInput, PaymentMethod};
+use domain::orders::PaymentMethod;
 use domain::platform::clock::ManualClock;
 use domain::{DomainError, ErrorCode, RequestMeta, members, payments};
 use entities::sales_fact;
@@ -35,16 +34,6 @@ const LINES: &str = "staffId month status planVersion totalFen lineCount
 const LOCK: &str = "mutation($m: String!, $s: ID!) { lockCommissionMonth(month: $m, storeId: $s) {
   status totalFen statementCount statements(first: 100) { nodes { staffId totalFen lineCount } } } }";
 
-fn key() -> String {
-    format!("key-{}", uuid::Uuid::new_v4().simple())
-}
-
-/// 12:00 on a day in Shanghai.
-fn noon(day: &str) -> DateTime<Utc> {
-    let d = fixtures::date(day);
-    Utc.from_utc_datetime(&d.and_hms_opt(4, 0, 0).unwrap())
-}
-
 fn statement_query() -> String {
     format!(
         "query($s: ID!, $m: String!) {{ commissionStatement(staffId: $s, month: $m) {{ {LINES} }} }}"
@@ -60,30 +49,6 @@ fn fen(v: &Value) -> i64 {
         .unwrap_or_else(|| panic!("not a Fen: {v}"))
         .parse()
         .unwrap()
-}
-
-/// A counter sale by `ba`, paid in cash.
-async fn sell(
-    app: &TestApp,
-    ba: &StaffPrincipal,
-    member: i64,
-    lines: &[(i64, i32)],
-) -> orders::Order {
-    let lines: Vec<LineInput> = lines
-        .iter()
-        .map(|&(sku_id, quantity)| LineInput { sku_id, quantity })
-        .collect();
-    orders::record_in_store_sale(
-        &app.state,
-        ba,
-        member,
-        &lines,
-        PaymentMethod::Cash,
-        true,
-        &key(),
-    )
-    .await
-    .unwrap()
 }
 
 /// The net of an order's facts.
@@ -215,7 +180,7 @@ async fn shares_that_do_not_add_up_are_refused_and_nothing_is_stored(backend: Ba
 }
 
 async fn seed_004s_formula_and_lines_that_add_up_to_the_total(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let cat = fixtures::catalog(&app, 30).await;
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
@@ -247,18 +212,26 @@ async fn seed_004s_formula_and_lines_that_add_up_to_the_total(backend: Backend) 
     .await;
     let mut own = Vec::new();
     for _ in 0..2 {
-        let sale = sell(
+        let sale = fixtures::counter_sale(
             &app,
             &ba,
             regular,
             &[(cat.serum_sku, 1), (cat.cream_sku, 1)],
+            PaymentMethod::Cash,
         )
         .await;
         own.extend(net_of(&app, sale.id).await);
     }
     let mut split = Vec::new();
     for _ in 0..3 {
-        let sale = sell(&app, &ba, devoted, &[(cat.serum_sku, 1)]).await;
+        let sale = fixtures::counter_sale(
+            &app,
+            &ba,
+            devoted,
+            &[(cat.serum_sku, 1)],
+            PaymentMethod::Cash,
+        )
+        .await;
         split.extend(net_of(&app, sale.id).await);
     }
     // The exact figures, in 1/10⁸ fen.
@@ -342,7 +315,7 @@ async fn seed_004s_formula_and_lines_that_add_up_to_the_total(backend: Backend) 
 async fn a_refund_after_the_lock_is_an_adjustment_next_month_and_the_locked_statement_stays(
     backend: Backend,
 ) {
-    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let cat = fixtures::catalog(&app, 20).await;
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
@@ -353,7 +326,14 @@ async fn a_refund_after_the_lock_is_an_adjustment_next_month_and_the_locked_stat
         flat_plan(None, "2026-09", 7000, 3000, 500),
     )
     .await;
-    let sale = sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
+    let sale = fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
     let net: i64 = net_of(&app, sale.id).await.iter().sum();
     let store = cat.store_id.to_string();
     // September is not over: it cannot be locked yet.
@@ -362,7 +342,7 @@ async fn a_refund_after_the_lock_is_an_adjustment_next_month_and_the_locked_stat
         .raw(LOCK, json!({ "m": "2026-09", "s": store }))
         .await;
     assert_eq!(code_of(&body).as_deref(), Some("BAD_USER_INPUT"), "{body}");
-    clock.set(noon("2026-10-02"));
+    clock.set(fixtures::shanghai_noon("2026-10-02"));
     let finance = app.login_staff("finance-demo").await;
     let locked = finance
         .ok(LOCK, json!({ "m": "2026-09", "s": store }))
@@ -399,7 +379,7 @@ async fn a_refund_after_the_lock_is_an_adjustment_next_month_and_the_locked_stat
         .await;
     assert_eq!(code_of(&body).as_deref(), Some("CONFLICT"), "{body}");
     // The sale is refunded in October.
-    clock.set(noon("2026-10-05"));
+    clock.set(fixtures::shanghai_noon("2026-10-05"));
     payments::refund_order(&app.state, &manager, sale.id, None, None)
         .await
         .unwrap();
@@ -429,7 +409,7 @@ async fn a_refund_after_the_lock_is_an_adjustment_next_month_and_the_locked_stat
 }
 
 async fn who_may_read_whose_commission(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let cat = fixtures::catalog(&app, 10).await;
     let other = second_ba(&app, &cat, "ba-other").await;
@@ -498,7 +478,7 @@ async fn who_may_read_whose_commission(backend: Backend) {
 }
 
 async fn two_locks_at_once_write_one_set_of_statements(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let cat = fixtures::catalog(&app, 20).await;
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
@@ -510,9 +490,16 @@ async fn two_locks_at_once_write_one_set_of_statements(backend: Backend) {
     .await;
     second_ba(&app, &cat, "ba-race").await;
     for _ in 0..3 {
-        sell(&app, &ba, member, &[(cat.serum_sku, 1), (cat.cream_sku, 1)]).await;
+        fixtures::counter_sale(
+            &app,
+            &ba,
+            member,
+            &[(cat.serum_sku, 1), (cat.cream_sku, 1)],
+            PaymentMethod::Cash,
+        )
+        .await;
     }
-    clock.set(noon("2026-10-01"));
+    clock.set(fixtures::shanghai_noon("2026-10-01"));
     let finance = fixtures::staff_principal(&app, "finance-demo").await;
     let (a, b) = tokio::join!(
         commission::lock_commission_month(&app.state, &finance, "2026-09", cat.store_id),
@@ -549,7 +536,7 @@ async fn two_locks_at_once_write_one_set_of_statements(backend: Backend) {
 }
 
 async fn locking_takes_the_same_queries_for_few_and_many_bas(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(noon("2026-08-10")));
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-08-10")));
     let counter = Arc::new(AtomicUsize::new(0));
     let app = TestApp::builder(backend)
         .clock(clock.clone())
@@ -564,10 +551,24 @@ async fn locking_takes_the_same_queries_for_few_and_many_bas(backend: Backend) {
         flat_plan(None, "2026-08", 7000, 3000, 500),
     )
     .await;
-    sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
-    clock.set(noon("2026-09-10"));
-    sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
-    clock.set(noon("2026-10-02"));
+    fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
+    clock.set(fixtures::shanghai_noon("2026-09-10"));
+    fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
+    clock.set(fixtures::shanghai_noon("2026-10-02"));
     let finance = fixtures::staff_principal(&app, "finance-demo").await;
     let mut queries = Vec::new();
     for (month, more) in [("2026-08", 0), ("2026-09", 40)] {

@@ -7,9 +7,8 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use domain::auth::StaffPrincipal;
-use domain::orders::{self, LineInput, PaymentMethod};
+use chrono::Duration;
+use domain::orders::PaymentMethod;
 use domain::platform::clock::ManualClock;
 use entities::audit_log;
 use entities::sales_fact::{self, SalesEvent};
@@ -29,29 +28,6 @@ const JOB: &str = "query($id: ID!) { exportJob(id: $id) {
   id status format detail rowsDone rowsTotal url expiresAt } }";
 const PHONE: &str = "13812341234";
 const MASKED: &str = "138****1234";
-
-fn noon(day: &str) -> DateTime<Utc> {
-    let d = fixtures::date(day);
-    Utc.from_utc_datetime(&d.and_hms_opt(4, 0, 0).unwrap())
-}
-
-async fn sell(app: &TestApp, ba: &StaffPrincipal, member: i64, lines: &[(i64, i32)]) {
-    let lines: Vec<LineInput> = lines
-        .iter()
-        .map(|&(sku_id, quantity)| LineInput { sku_id, quantity })
-        .collect();
-    orders::record_in_store_sale(
-        &app.state,
-        ba,
-        member,
-        &lines,
-        PaymentMethod::Cash,
-        true,
-        &format!("key-{}", uuid::Uuid::new_v4().simple()),
-    )
-    .await
-    .unwrap();
-}
 
 /// A member with a bound phone number.
 async fn member_with_phone(app: &TestApp, name: &str) -> i64 {
@@ -227,14 +203,28 @@ fn assert_matches_report(rows: &[Vec<String>], report: &Value, dims: usize, metr
 }
 
 async fn exports_hold_the_reports_figures_mask_phones_expire_and_are_audited(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let cat = fixtures::catalog(&app, 20).await;
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
     let member = member_with_phone(&app, "petra").await;
-    sell(&app, &ba, member, &[(cat.serum_sku, 2), (cat.cream_sku, 1)]).await;
+    fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 2), (cat.cream_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
     clock.advance(Duration::days(1));
-    sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
+    fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
 
     let hq = app.login_staff("hq-demo").await;
     let q = json!({ "metrics": ["NET_REVENUE", "MARGIN", "UNITS", "ORDERS", "MARGIN_PCT"],
@@ -366,12 +356,19 @@ async fn fact_at(app: &TestApp, store_id: i64, template: &sales_fact::Model) {
 }
 
 async fn a_managers_export_holds_only_her_store(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let cat = fixtures::catalog(&app, 20).await;
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
     let member = member_with_phone(&app, "quinn").await;
-    sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
+    fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
     let own = sales_fact::Entity::find()
         .one(app.db())
         .await

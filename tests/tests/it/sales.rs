@@ -5,9 +5,8 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use domain::auth::StaffPrincipal;
-use domain::orders::{self, LineInput, PaymentMethod};
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use domain::orders::{self, PaymentMethod};
 use domain::payments::{self, NotifyOutcome};
 use domain::platform::clock::ManualClock;
 use domain::{catalog, sales};
@@ -31,38 +30,8 @@ fn key() -> String {
     format!("key-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// 12:00 on a day in Shanghai.
-fn noon(day: &str) -> DateTime<Utc> {
-    let d = fixtures::date(day);
-    Utc.from_utc_datetime(&d.and_hms_opt(4, 0, 0).unwrap())
-}
-
 async fn member_id(app: &TestApp, name: &str) -> i64 {
     app.login_member(name).await.1.parse().unwrap()
-}
-
-/// A counter sale by `ba`, paid in cash.
-async fn sell(
-    app: &TestApp,
-    ba: &StaffPrincipal,
-    member: i64,
-    lines: &[(i64, i32)],
-) -> orders::Order {
-    let lines: Vec<LineInput> = lines
-        .iter()
-        .map(|&(sku_id, quantity)| LineInput { sku_id, quantity })
-        .collect();
-    orders::record_in_store_sale(
-        &app.state,
-        ba,
-        member,
-        &lines,
-        PaymentMethod::Cash,
-        true,
-        &key(),
-    )
-    .await
-    .unwrap()
 }
 
 async fn facts_of(app: &TestApp, order_id: i64) -> Vec<sales_fact::Model> {
@@ -185,13 +154,20 @@ async fn a_payment_told_fifteen_times_and_five_at_once_writes_one_fact_per_line(
 }
 
 async fn a_skus_later_cost_leaves_the_margin_of_earlier_sales_alone(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let cat = fixtures::catalog(&app, 20).await;
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
     let hq = app.login_staff("hq-demo").await;
     let member = member_id(&app, "gina").await;
-    let sale = sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
+    let sale = fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
     let q = json!({ "metrics": ["NET_REVENUE", "MARGIN", "MARGIN_PCT", "UNITS"],
         "from": "2026-09-10", "to": "2026-09-10" });
     let before = report(&hq, q.clone()).await;
@@ -210,7 +186,14 @@ async fn a_skus_later_cost_leaves_the_margin_of_earlier_sales_alone(backend: Bac
     let after = report(&hq, q.clone()).await;
     assert_eq!(after["totals"], before["totals"], "history keeps its cost");
     // A sale after the change carries the new cost.
-    let second = sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
+    let second = fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
     let now = report(&hq, q).await;
     assert_eq!(
         money(&now["totals"], "MARGIN"),
@@ -226,7 +209,14 @@ async fn half_past_eleven_on_30_september_in_shanghai_is_september(backend: Back
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
     let hq = app.login_staff("hq-demo").await;
     let member = member_id(&app, "hana").await;
-    let sale = sell(&app, &ba, member, &[(cat.cream_sku, 1)]).await;
+    let sale = fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.cream_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
     let facts = facts_of(&app, sale.id).await;
     assert_eq!(facts[0].business_date, fixtures::date("2026-09-30"));
     assert_eq!(facts[0].occurred_at, at);
@@ -246,14 +236,21 @@ async fn half_past_eleven_on_30_september_in_shanghai_is_september(backend: Back
 }
 
 async fn a_refund_counts_on_its_own_day_or_on_the_sales(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let cat = fixtures::catalog(&app, 20).await;
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
     let manager = fixtures::staff_principal(&app, "manager-demo").await;
     let member = member_id(&app, "iris").await;
     // A sale and its full refund in September: nothing sold in September.
-    let first = sell(&app, &ba, member, &[(cat.serum_sku, 1), (cat.cream_sku, 2)]).await;
+    let first = fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1), (cat.cream_sku, 2)],
+        PaymentMethod::Cash,
+    )
+    .await;
     payments::refund_order(&app.state, &manager, first.id, None, None)
         .await
         .unwrap();
@@ -269,12 +266,19 @@ async fn a_refund_counts_on_its_own_day_or_on_the_sales(backend: Backend) {
     assert_eq!(number(sep, "UNITS"), 0.0);
     assert_eq!(number(sep, "ORDERS"), 1.0, "the order was made");
     // A sale on the 20th refunded in October.
-    clock.set(noon("2026-09-20"));
-    let second = sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
+    clock.set(fixtures::shanghai_noon("2026-09-20"));
+    let second = fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
     let margin = second.total_fen - 7_475;
     let september =
         report(&app.login_staff("hq-demo").await, month("RETURN_DATE")).await["rows"][0].clone();
-    clock.set(noon("2026-10-05"));
+    clock.set(fixtures::shanghai_noon("2026-10-05"));
     payments::refund_order(&app.state, &manager, second.id, None, None)
         .await
         .unwrap();
@@ -332,11 +336,18 @@ async fn with_sales_over_two_months(app: &TestApp, clock: &ManualClock, cat: &Ca
     .iter()
     .enumerate()
     {
-        clock.set(noon(day));
+        clock.set(fixtures::shanghai_noon(day));
         let who = if i % 2 == 0 { member } else { other };
-        let sale = sell(app, &ba, who, &[(cat.serum_sku, 1), (cat.cream_sku, 1)]).await;
+        let sale = fixtures::counter_sale(
+            app,
+            &ba,
+            who,
+            &[(cat.serum_sku, 1), (cat.cream_sku, 1)],
+            PaymentMethod::Cash,
+        )
+        .await;
         if i == 3 {
-            clock.set(noon("2026-10-12"));
+            clock.set(fixtures::shanghai_noon("2026-10-12"));
             payments::refund_order(
                 &app.state,
                 &manager,
@@ -354,7 +365,7 @@ async fn with_sales_over_two_months(app: &TestApp, clock: &ManualClock, cat: &Ca
 }
 
 async fn every_bucket_is_there_and_buckets_add_up_to_the_total(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(noon("2026-09-01")));
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-01")));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let cat = fixtures::catalog(&app, 50).await;
     with_sales_over_two_months(&app, &clock, &cat).await;
@@ -449,17 +460,31 @@ async fn every_bucket_is_there_and_buckets_add_up_to_the_total(backend: Backend)
 }
 
 async fn a_fact_committed_during_its_days_recompute_is_counted_once(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let cat = fixtures::catalog(&app, 20).await;
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
     let member = member_id(&app, "lena").await;
     let day = fixtures::date("2026-09-10");
-    let first = sell(&app, &ba, member, &[(cat.serum_sku, 1)]).await;
+    let first = fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
     let racing = std::sync::Mutex::new(None);
     let cleared = sales::recompute_day_with(&app.state, day, || async {
         // The recompute has read the facts; this sale commits before it writes.
-        let sale = sell(&app, &ba, member, &[(cat.cream_sku, 1)]).await;
+        let sale = fixtures::counter_sale(
+            &app,
+            &ba,
+            member,
+            &[(cat.cream_sku, 1)],
+            PaymentMethod::Cash,
+        )
+        .await;
         *racing.lock().unwrap() = Some(sale);
     })
     .await
@@ -506,7 +531,7 @@ async fn a_fact_committed_during_its_days_recompute_is_counted_once(backend: Bac
 }
 
 async fn rollups_facts_and_money_reconcile(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(noon("2026-09-01")));
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-01")));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let cat = fixtures::catalog(&app, 400).await;
     let ba = fixtures::staff_principal(&app, "ba-demo").await;
@@ -515,7 +540,10 @@ async fn rollups_facts_and_money_reconcile(backend: Backend) {
     let mut rng = Rng(0x0017_c0de);
     let mut sold: Vec<orders::Order> = Vec::new();
     for step in 0..30 {
-        clock.set(noon("2026-09-01") + Duration::hours(i64::try_from(rng.below(24 * 20)).unwrap()));
+        clock.set(
+            fixtures::shanghai_noon("2026-09-01")
+                + Duration::hours(i64::try_from(rng.below(24 * 20)).unwrap()),
+        );
         if step > 3 && rng.below(3) == 0 {
             let o = &sold[usize::try_from(rng.below(sold.len() as u64)).unwrap()];
             let line = &o.lines[usize::try_from(rng.below(o.lines.len() as u64)).unwrap()];
@@ -533,7 +561,7 @@ async fn rollups_facts_and_money_reconcile(backend: Backend) {
             if rng.below(2) == 0 {
                 lines.push((cat.cream_sku, i32::try_from(1 + rng.below(4)).unwrap()));
             }
-            sold.push(sell(&app, &ba, who, &lines).await);
+            sold.push(fixtures::counter_sale(&app, &ba, who, &lines, PaymentMethod::Cash).await);
         }
     }
     sales::recompute_dirty_days(&app.state, 100).await.unwrap();
@@ -571,12 +599,19 @@ async fn rollups_facts_and_money_reconcile(backend: Backend) {
 }
 
 async fn reports_are_scoped_by_role(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let cat = fixtures::catalog(&app, 20).await;
     let ba_p = fixtures::staff_principal(&app, "ba-demo").await;
     let member = member_id(&app, "olga").await;
-    let sale = sell(&app, &ba_p, member, &[(cat.serum_sku, 1)]).await;
+    let sale = fixtures::counter_sale(
+        &app,
+        &ba_p,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
     sales::recompute_dirty_days(&app.state, 10).await.unwrap();
     let other_store = fixtures::staff_principal(&app, "ba-bj-demo")
         .await
