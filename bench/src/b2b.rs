@@ -231,10 +231,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // One submit (5 lines × 10 units at ¥150 = ¥7,500, less 满减 ¥20) is 1/30 of the limit.
     let per_order = 5 * 10 * 15_000 - 2_000;
     let limit = per_order * 30;
+    // The server first: it seeds the demo on an empty database, and the bench's rows come after.
+    let server = Server::start(&url, &[]).await?;
     let seeded = seed_data(&db, &args, limit).await?;
     let storm_skus: Vec<i64> = (0..5).map(|i| seeded.skus[i % seeded.skus.len()]).collect();
     let storm_order = order(&storm_skus, 10);
-    let server = Server::start(&url, &[]).await?;
     let endpoint = Arc::new(format!("{}/graphql/distributor", server.base_url));
     let http = http_client(args.connections.max(args.distributors))?;
     let mut tokens = Vec::with_capacity(seeded.usernames.len());

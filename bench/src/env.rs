@@ -96,7 +96,8 @@ pub fn http_client(connections: usize) -> anyhow::Result<reqwest::Client> {
 }
 
 /// Signs a member in through the fake WeChat (which creates the member on first login) and
-/// returns the access token; `who` makes the member's openid.
+/// returns the access token once the member has accepted the privacy policy; `who` makes the
+/// member's openid.
 pub async fn login_member(
     http: &reqwest::Client,
     endpoint: &str,
@@ -107,10 +108,17 @@ pub async fn login_member(
         "variables": { "c": format!("test:{who}:{}", uuid::Uuid::new_v4().simple()) },
     });
     let data = graphql(http, endpoint, None, &body).await?;
-    data["data"]["login"]["accessToken"]
+    let token = data["data"]["login"]["accessToken"]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| "no access token".to_owned())
+        .ok_or_else(|| "no access token".to_owned())?;
+    // Without the current privacy policy accepted every other operation is refused.
+    let accept = serde_json::json!({
+        "query": "mutation($v: String!) { acceptPrivacyPolicy(version: $v) { privacyPolicyCurrent } }",
+        "variables": { "v": domain::privacy::DEFAULT_POLICY_VERSION },
+    });
+    graphql(http, endpoint, Some(&token), &accept).await?;
+    Ok(token)
 }
 
 /// Posts a GraphQL operation; Ok when it answered without errors.

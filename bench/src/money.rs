@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{Datelike, Utc};
 use futures::StreamExt;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
@@ -26,6 +26,12 @@ pub struct Args {
     covered: i64,
     #[arg(long, default_value_t = 64)]
     connections: usize,
+    /// BAs in the store whose last month is locked after the spending run (0: skip).
+    #[arg(long, default_value_t = 300)]
+    lock_bas: usize,
+    /// Sales lines per BA in that month.
+    #[arg(long, default_value_t = 100)]
+    lines_per_ba: usize,
 }
 
 const PAY: &str =
@@ -36,7 +42,6 @@ const PRICE_FEN: i64 = 9_900;
 async fn login_members(
     http: &reqwest::Client,
     endpoint: &str,
-    db: &sea_orm::DatabaseConnection,
     members: usize,
 ) -> anyhow::Result<Vec<(i64, String)>> {
     let tokens: Vec<Result<String, String>> = futures::stream::iter(0..members)
@@ -51,13 +56,6 @@ async fn login_members(
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::msg)?;
-    let ids: Vec<i64> = entities::member::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
-    anyhow::ensure!(ids.len() == tokens.len(), "one member per login");
     // Logins finished in any order: ask each token who it is.
     let mut out = Vec::with_capacity(tokens.len());
     for token in tokens {
@@ -152,7 +150,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let endpoint = Arc::new(format!("{}/graphql/consumer", server.base_url));
     let http = http_client(args.connections)?;
     let started = std::time::Instant::now();
-    let members = Arc::new(login_members(&http, &endpoint, &db, args.members).await?);
+    let members = Arc::new(login_members(&http, &endpoint, args.members).await?);
     let mut orders = seed_money(&db, &members, &args).await?;
     // Interleave members so concurrent requests hit different balances and the same one.
     orders.sort_by_key(|(i, id)| (*id % 7, *i));
@@ -230,12 +228,147 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             );
         }
     }
-    check_ledger(&db, &args).await
+    check_ledger(&db, &members, &args).await?;
+    if args.lock_bas > 0 {
+        lock_month(&db, &http, &server.base_url, &args).await?;
+    }
+    Ok(())
+}
+
+const STAFF_LOGIN: &str =
+    "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }";
+const HQ_PASSWORD: &str = "bench-hq-password";
+
+/// `lockCommissionMonth` for a store of `lock_bas` BAs with `lines_per_ba` sales facts each in
+/// last month (facts written set-based, as the payment path would have written them).
+async fn lock_month(
+    db: &sea_orm::DatabaseConnection,
+    http: &reqwest::Client,
+    base_url: &str,
+    args: &Args,
+) -> anyhow::Result<()> {
+    use entities::{staff_account, store};
+    use sea_orm::{ConnectionTrait, PaginatorTrait};
+    let now = Utc::now();
+    let shop = store::ActiveModel {
+        code: Set("LOCK-BENCH".into()),
+        name: Set("锁月基准门店".into()),
+        city: Set("上海".into()),
+        address: Set("南京西路 1 号".into()),
+        timezone: Set("Asia/Shanghai".into()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let hash = domain::login::hash_password_async(HQ_PASSWORD.into())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let staff = |username: String, role, store_id| staff_account::ActiveModel {
+        username: Set(username),
+        password_hash: Set(hash.clone()),
+        display_name: Set("基准".into()),
+        role: Set(role),
+        store_id: Set(store_id),
+        active: Set(true),
+        created_at: Set(now),
+        must_change_password: Set(false),
+        password_changed_at: Set(None),
+        phone_cipher: Set(None),
+        phone_masked: Set(None),
+        ..Default::default()
+    };
+    staff("bench-hq".into(), staff_account::StaffRole::Hq, None)
+        .insert(db)
+        .await?;
+    for chunk in (0..args.lock_bas).collect::<Vec<_>>().chunks(500) {
+        staff_account::Entity::insert_many(chunk.iter().map(|i| {
+            staff(
+                format!("bench-ba-{i:04}"),
+                staff_account::StaffRole::Ba,
+                Some(shop.id),
+            )
+        }))
+        .exec_without_returning(db)
+        .await?;
+    }
+    // Last month in Shanghai, and its facts: each BA sells `lines_per_ba` lines over the month.
+    let today = (now + chrono::Duration::hours(8)).date_naive();
+    let first_of_this = today.with_day0(0).unwrap_or(today);
+    let first_of_last = (first_of_this - chrono::Duration::days(1))
+        .with_day0(0)
+        .unwrap_or(first_of_this);
+    let month = first_of_last.format("%Y-%m").to_string();
+    let days = (first_of_this - first_of_last).num_days();
+    db.execute_unprepared(&format!(
+        "INSERT INTO sales_facts (fact_key, event, order_id, order_line_id, refund_id, occurred_at, \
+           business_date, sale_date, store_id, channel, ba_id, exclusive_ba_id, member_id, sku_id, \
+           product_id, category_id, campaign_id, coupon_template_id, region_code, quantity, \
+           gross_fen, discount_fen, coupon_discount_fen, net_fen, cost_fen) \
+         SELECT 'lock-bench:' || s.id || ':' || n, 'SALE', s.id * 1000 + n, s.id * 1000 + n, NULL, \
+           d::timestamptz + interval '4 hours', d::date, d::date, {store}, 'IN_STORE', s.id, NULL, 1, 1, 1, 1, \
+           NULL, NULL, '310000', 1, 12900 + (n % 7) * 1000, 0, 0, 12900 + (n % 7) * 1000, 4000 \
+         FROM staff_accounts s, generate_series(1, {lines}) n, \
+           LATERAL (SELECT DATE '{first}' + ((s.id + n) % {days})::int AS d) day \
+         WHERE s.store_id = {store}",
+        store = shop.id,
+        lines = args.lines_per_ba,
+        first = first_of_last,
+    ))
+    .await?;
+    let staff_endpoint = format!("{base_url}/graphql/staff");
+    let login = json!({ "query": STAFF_LOGIN, "variables": { "u": "bench-hq", "p": HQ_PASSWORD } });
+    let token = crate::env::graphql(http, &staff_endpoint, None, &login)
+        .await
+        .map_err(anyhow::Error::msg)?["data"]["login"]["accessToken"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no HQ token"))?;
+    let plan = json!({
+        "query": "mutation($i: CommissionPlanInput!) { upsertCommissionPlan(input: $i) { id } }",
+        "variables": { "i": {
+            "storeId": shop.id.to_string(), "effectiveFrom": month, "name": "基准方案",
+            "tierMode": "MARGINAL", "designatedShareBp": 7000, "assistantShareBp": 3000,
+            "baseSalaryRateBp": 2000,
+            "rules": [{ "itemKind": "PRODUCT", "base": "NET_REVENUE", "method": "TIERED",
+                "brackets": [{ "fromFen": "0", "rateBp": 300 }, { "fromFen": "10000000", "rateBp": 500 }] }]
+        } }
+    });
+    crate::env::graphql(http, &staff_endpoint, Some(&token), &plan)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let lock = json!({
+        "query": "mutation($m: String!, $s: ID!) { lockCommissionMonth(month: $m, storeId: $s) { totalFen } }",
+        "variables": { "m": month, "s": shop.id.to_string() }
+    });
+    let started = std::time::Instant::now();
+    let answer = crate::env::graphql(http, &staff_endpoint, Some(&token), &lock)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let took = started.elapsed();
+    let total = answer["data"]["lockCommissionMonth"]["totalFen"].clone();
+    let statements = entities::commission_statement::Entity::find()
+        .filter(entities::commission_statement::Column::StoreId.eq(shop.id))
+        .count(db)
+        .await?;
+    let statements = usize::try_from(statements)?;
+    println!(
+        "lockCommissionMonth {month}: {} BAs, {} facts, {statements} statements, total {total} fen, in {:.0} ms (aim ≤ 2,000 ms)",
+        args.lock_bas,
+        args.lock_bas * args.lines_per_ba,
+        took.as_secs_f64() * 1000.0
+    );
+    anyhow::ensure!(statements == args.lock_bas, "one statement per BA");
+    Ok(())
 }
 
 /// After the run: no negative balance, each balance = Σ its ledger, each member paid exactly
 /// the orders her balance covered.
-async fn check_ledger(db: &sea_orm::DatabaseConnection, args: &Args) -> anyhow::Result<()> {
+async fn check_ledger(
+    db: &sea_orm::DatabaseConnection,
+    members: &[(i64, String)],
+    args: &Args,
+) -> anyhow::Result<()> {
     use entities::{balance_ledger, member_balance, order};
     let balances = member_balance::Entity::find().all(db).await?;
     let mut sums: HashMap<i64, (i64, i64)> = HashMap::new();
@@ -265,14 +398,19 @@ async fn check_ledger(db: &sea_orm::DatabaseConnection, args: &Args) -> anyhow::
     let expected_per_member = args
         .covered
         .min(i64::try_from(args.orders_per_member).unwrap_or(0));
+    // Only the bench's members: the demo data has members of its own.
+    let ours: std::collections::HashSet<i64> = members.iter().map(|(id, _)| *id).collect();
     let wrong = balances
         .iter()
+        .filter(|b| ours.contains(&b.member_id))
         .filter(|b| per_member.get(&b.member_id).copied().unwrap_or(0) != expected_per_member)
         .count();
     println!(
         "balances: {}, negative: {negative}, ledger ≠ balance: {mismatched}, orders paid: {}, members with other than {expected_per_member} paid: {wrong}",
         balances.len(),
-        paid.len()
+        ours.iter()
+            .map(|m| per_member.get(m).copied().unwrap_or(0))
+            .sum::<i64>()
     );
     anyhow::ensure!(
         negative == 0 && mismatched == 0 && wrong == 0,

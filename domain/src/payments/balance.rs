@@ -10,13 +10,15 @@ use crate::AppState;
 use crate::auth::MemberPrincipal;
 use crate::orders::{self, Order, OrderStatus, OrdersError, PaymentMethod};
 use crate::platform::db;
+use crate::platform::kv::keys;
 use crate::stored_value::{self, BalanceSource, BalanceSpend};
 use entities::order;
 
 /// Pays `amount_fen` of an unpaid order from the member's balance (all of it when `None`).
 /// Paying the whole order pays it (points and tier follow); paying part leaves it waiting for
 /// WeChat Pay for the rest, and a close gives the part back. Once per order.
-#[tracing::instrument(skip_all, err, fields(member_id = me.member_id, order_id))]
+// A balance that does not cover the order is an answer, not a fault: logged at info.
+#[tracing::instrument(skip_all, err(level = "info"), fields(member_id = me.member_id, order_id))]
 pub async fn pay_order_with_balance(
     app: &AppState,
     me: &MemberPrincipal,
@@ -89,10 +91,14 @@ pub async fn pay_order_with_balance(
 }
 
 /// The balance paid the whole order: a WeChat Pay order started for it by `payOrder` is closed,
-/// so the member cannot pay twice. Best effort after the commit (an order never started at
+/// so the member cannot pay twice (only when `payOrder` started one). Best effort after the commit (an order never started at
 /// WeChat is "not found"; a failure is logged, and a payment that still came in does not match
 /// and is kept for finance in `unmatchedPaymentNotifications`).
 async fn close_wechat_order(app: &AppState, order_no: &str) {
+    // Most balance payments never started one; when the key-value store cannot say, close anyway.
+    if let Ok(None) = app.kv.get(&keys::wechat_payment_started(order_no)).await {
+        return;
+    }
     match app.pay.close_order(order_no).await {
         Ok(()) => {}
         Err(e) if super::overdue::is_missing_order(&e) => {}

@@ -7,6 +7,7 @@ use super::{PaymentsError, pay_error};
 use crate::AppState;
 use crate::auth::MemberPrincipal;
 use crate::orders::{self, OrderStatus, OrdersError};
+use crate::platform::kv::keys;
 use entities::member;
 
 /// The parameters the mini-program passes to wx.requestPayment for one of the member's unpaid orders.
@@ -40,6 +41,18 @@ pub async fn pay_order(
         .one(&app.db)
         .await?;
     let openid = openid.ok_or(OrdersError::NotFound("member"))?;
+    // Before WeChat hears of it: a balance payment of the whole order must close it.
+    let until = (deadline - app.clock.now())
+        .to_std()
+        .unwrap_or_default()
+        .saturating_add(std::time::Duration::from_secs(3600));
+    app.kv
+        .set(
+            &keys::wechat_payment_started(&row.order_no),
+            b"1",
+            Some(until),
+        )
+        .await?;
     let prepay_id = app
         .pay
         .jsapi_prepay(&JsapiOrder {

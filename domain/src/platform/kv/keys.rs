@@ -64,6 +64,12 @@ pub fn booking_window_version(store_id: i64) -> String {
     format!("booking:slots:v:{store_id}")
 }
 
+/// Set while a WeChat Pay order started for one of our orders may still be paid: a balance
+/// payment of the whole order closes it only then.
+pub fn wechat_payment_started(order_no: &str) -> String {
+    format!("wechat:payment-started:{order_no}")
+}
+
 /// WeChat's access token of one mini-program, shared by the replicas.
 pub fn wechat_access_token(app_id: &str) -> String {
     format!("wechat:access-token:{app_id}")
