@@ -2,14 +2,15 @@
 //! opening balance, every invoice and payment dated and referenced, and its closing balance;
 //! opening + Σ lines = closing, each month's opening the last one's closing, and a payment at
 //! 23:30 on the month's last day (Shanghai) in that month although it is 15:30 UTC. The CSV and
-//! XLSX files hold the same figures. A credit override is given back once its order is shipped
-//! and paid.
+//! XLSX files hold the same figures. A credit override is given back once its order is fully
+//! shipped and paid (not before).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::platform::clock::ManualClock;
 use rouge_tests::{Backend, Gql, TestApp, fixtures, on_both_backends};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use super::b2b_fulfilment::{
@@ -79,7 +80,7 @@ async fn pay(finance: &Gql, dist_id: i64, amount: i64, reference: &str) {
     finance
         .ok(
             PAY,
-            json!({ "d": dist_id.to_string(), "a": amount, "r": reference, "k": format!("k-{reference}") }),
+            json!({ "d": dist_id.to_string(), "a": amount, "r": reference, "k": format!("payment-key-{reference}") }),
         )
         .await;
 }
@@ -302,7 +303,195 @@ async fn the_statement_file_holds_the_statement(backend: Backend) {
     app.stop().await;
 }
 
+const GRANT: &str = "mutation($po: ID!, $a: Fen!, $r: String!) {
+  grantCreditOverride(purchaseOrderId: $po, amountFen: $a, reason: $r) { amountFen } }";
+const CREDIT: &str = "{ myCredit { limitFen overrideFen reservedFen openArFen availableFen } }";
+
+async fn credit(dist: &Gql) -> Value {
+    dist.ok(CREDIT, json!({})).await["myCredit"].clone()
+}
+
+/// The ADJUST entries of an order's override: (granted, given back).
+async fn override_entries(app: &TestApp, po: &str) -> i64 {
+    entities::credit_entry::Entity::find()
+        .filter(
+            entities::credit_entry::Column::Kind
+                .eq(entities::credit_entry::CreditEntryKind::Adjust),
+        )
+        .filter(entities::credit_entry::Column::SourceRef.starts_with(format!("override:{po}")))
+        .all(app.db())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.amount_fen)
+        .sum()
+}
+
+async fn a_paid_shipped_order_gives_its_credit_override_back(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let s = setup(&app, 100_000, 100).await;
+    let serum = s.cat.serum_sku;
+    let codes = code_batch(&app, &s, serum, 100).await;
+    let finance = app.login_staff("finance-demo").await;
+    // A ¥600 order carried with ¥500 above the ¥1,000 limit.
+    let (po, lines) = approved_order(&s, &[(serum, 6)]).await;
+    finance
+        .ok(
+            GRANT,
+            json!({ "po": po, "a": 50_000, "r": "大客户旺季备货" }),
+        )
+        .await;
+    assert_eq!(credit(&s.dist).await["overrideFen"], "50000");
+    ship_all(&s, &po, &lines[0].0, codes, 0, 6).await;
+    // Half paid: the order still holds receivables, the override stays.
+    pay(&finance, s.dist_id, 30_000, "OVR-1").await;
+    let c = credit(&s.dist).await;
+    assert_eq!(c["overrideFen"], "50000");
+    assert_eq!(c["openArFen"], "30000");
+    assert_eq!(override_entries(&app, &po).await, 50_000);
+    // Paid in full: the override goes back, once, with its ADJUST entry.
+    pay(&finance, s.dist_id, 30_000, "OVR-2").await;
+    let c = credit(&s.dist).await;
+    assert_eq!(
+        c,
+        json!({ "limitFen": "100000", "overrideFen": "0", "reservedFen": "0", "openArFen": "0", "availableFen": "100000" })
+    );
+    assert_eq!(override_entries(&app, &po).await, 0);
+    let row = entities::credit_override::Entity::find_by_id(po.parse::<i64>().unwrap())
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.returned_fen, Some(50_000));
+    assert!(row.returned_at.is_some());
+    // A partly shipped order paid for what shipped keeps its override until the rest ships
+    // and is paid.
+    let (po2, lines2) = approved_order(&s, &[(serum, 6)]).await;
+    finance
+        .ok(GRANT, json!({ "po": po2, "a": 10_000, "r": "补货" }))
+        .await;
+    s.hq.ok(&allocate(), json!({ "id": po2 })).await;
+    s.hq.ok(
+        &ship(),
+        json!({ "id": po2, "c": [carton(&lines2[0].0, codes, 10, 12)] }),
+    )
+    .await;
+    pay(&finance, s.dist_id, 30_000, "OVR-3").await;
+    assert_eq!(credit(&s.dist).await["overrideFen"], "10000");
+    s.hq.ok(
+        &ship(),
+        json!({ "id": po2, "c": [carton(&lines2[0].0, codes, 13, 15)] }),
+    )
+    .await;
+    pay(&finance, s.dist_id, 30_000, "OVR-4").await;
+    assert_eq!(credit(&s.dist).await["overrideFen"], "0");
+    assert_eq!(override_entries(&app, &po2).await, 0);
+    app.stop().await;
+}
+
+/// On a freshly seeded demo (with the showcase): dist-demo's order went the whole way, its
+/// packs were scanned inside and outside its territory, the must-confirm policy still blocks,
+/// and dist-demo-2 (another territory) cannot see the order.
+async fn the_demo_shows_a_shipped_order_its_scans_and_its_statement(backend: Backend) {
+    let app = TestApp::builder(backend).full_demo().start().await;
+    let dist = app.login_distributor("dist-demo").await;
+    let orders = dist
+        .ok(
+            "{ purchaseOrders { nodes { id no status totalFen } } }",
+            json!({}),
+        )
+        .await["purchaseOrders"]["nodes"]
+        .clone();
+    let order = orders
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["status"] == "RECEIVED" || o["status"] == "SHIPPED")
+        .unwrap_or_else(|| panic!("no shipped demo order: {orders}"))
+        .clone();
+    let f = dist
+        .ok(
+            "query($id: ID!) { purchaseOrderFulfilment(id: $id) { shipments { codeRanges { serialFrom serialTo } } } }",
+            json!({ "id": order["id"] }),
+        )
+        .await["purchaseOrderFulfilment"]
+        .clone();
+    assert_eq!(
+        f["shipments"][0]["codeRanges"][0],
+        json!({ "serialFrom": 0, "serialTo": 17 }),
+        "{f}"
+    );
+    // Scans outside 上海: the seeded order's packs add 2 in 广东 and 1 in 北京 to the showcase's.
+    let leaks = dist
+        .ok("{ territoryLeakage { skuId province scans } }", json!({}))
+        .await["territoryLeakage"]
+        .clone();
+    let leaked: i64 = leaks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["scans"].as_i64().unwrap())
+        .sum();
+    assert!(leaked >= 3, "{leaks}");
+    let advice = dist
+        .ok(
+            "{ replenishmentSuggestions(first: 100) { nodes { skuId scans ordered suggestedQty } } }",
+            json!({}),
+        )
+        .await["replenishmentSuggestions"]["nodes"]
+        .clone();
+    assert!(
+        advice
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["scans"].as_i64().unwrap() >= 13 && s["suggestedQty"].as_i64().unwrap() > 0),
+        "{advice}"
+    );
+    // The order is on this month's statement, and open.
+    let month = app
+        .state
+        .clock
+        .now()
+        .with_timezone(&domain::platform::clock::DEFAULT_ZONE)
+        .format("%Y-%m")
+        .to_string();
+    let st = dist.ok(&statement(), json!({ "m": month })).await["accountStatement"].clone();
+    assert_balances(&st);
+    assert_eq!(st["lines"][0]["kind"], "INVOICE");
+    assert_eq!(st["lines"][0]["purchaseOrderNo"], order["no"]);
+    // The must-confirm policy is still unconfirmed: ordering stays blocked in the demo.
+    let policies = dist
+        .ok("{ myPolicies { requiresAck acknowledgedAt } }", json!({}))
+        .await["myPolicies"]
+        .clone();
+    assert!(
+        policies
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["requiresAck"] == true && p["acknowledgedAt"].is_null()),
+        "{policies}"
+    );
+    // dist-demo-2 exists, in another territory, and cannot see the order.
+    let south = app.login_distributor("dist-demo-2").await;
+    let hidden = south
+        .err(
+            "query($id: ID!) { purchaseOrder(id: $id) { id } }",
+            json!({ "id": order["id"] }),
+        )
+        .await;
+    assert_eq!(hidden, "NOT_FOUND");
+    let theirs = south
+        .ok("{ purchaseOrders { nodes { id } } }", json!({}))
+        .await;
+    assert_eq!(theirs["purchaseOrders"]["nodes"], json!([]));
+    app.stop().await;
+}
+
 on_both_backends!(
+    the_demo_shows_a_shipped_order_its_scans_and_its_statement,
     the_statement_balances_month_by_month_in_shanghai,
     the_statement_file_holds_the_statement,
+    a_paid_shipped_order_gives_its_credit_override_back,
 );
