@@ -411,16 +411,32 @@ async fn the_demo_shows_a_shipped_order_its_scans_and_its_statement(backend: Bac
         .clone();
     let f = dist
         .ok(
-            "query($id: ID!) { purchaseOrderFulfilment(id: $id) { shipments { codeRanges { serialFrom serialTo } } } }",
+            "query($id: ID!) { purchaseOrderFulfilment(id: $id) { shipments { codeRanges { codeBatchId serialFrom serialTo } } } }",
             json!({ "id": order["id"] }),
         )
         .await["purchaseOrderFulfilment"]
         .clone();
-    assert_eq!(
-        f["shipments"][0]["codeRanges"][0],
-        json!({ "serialFrom": 0, "serialTo": 17 }),
-        "{f}"
-    );
+    let range = &f["shipments"][0]["codeRanges"][0];
+    assert_eq!(range["serialFrom"], 0, "{f}");
+    assert_eq!(range["serialTo"], 17, "{f}");
+    // 16 of those packs were scanned, each mapped to dist-demo by its shipment range.
+    let batch: i64 = range["codeBatchId"].as_str().unwrap().parse().unwrap();
+    let scanned = entities::scan_event::Entity::find()
+        .filter(entities::scan_event::Column::BatchId.eq(batch))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(scanned.len(), 16);
+    let dist_id = domain::b2b::packs::shipped_to(app.db(), batch, scanned[0].serial)
+        .await
+        .unwrap();
+    let demo = entities::distributor::Entity::find()
+        .filter(entities::distributor::Column::Code.eq("D-EAST-01"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dist_id, Some(demo.id));
     // Scans outside 上海: the seeded order's packs add 2 in 广东 and 1 in 北京 to the showcase's.
     let leaks = dist
         .ok("{ territoryLeakage { skuId province scans } }", json!({}))
