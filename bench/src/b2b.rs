@@ -3,6 +3,10 @@
 //! storm: 2,000 `submitPurchaseOrder` from 50 distributors (40 each, every one of them worth
 //! 1/30 of its limit, so exactly 30 fit), then the credit rows are checked: none above its limit
 //! and each counter equal to its ledger.
+//!
+//! Each figure is printed against its ceiling from issue 15 (quote p99 ≤ 10 ms at 16
+//! connections; submit p99 ≤ 60 ms with 0 credit rows over the limit), and the quote beside
+//! the floor of any distributor call: an authenticated `me` at the same connections.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +41,10 @@ const QUOTE: &str =
     "query($i: PurchaseOrderInput!) { quotePurchaseOrder(input: $i) { hash totalFen } }";
 const SUBMIT: &str = "mutation($i: PurchaseOrderInput!, $h: String!, $k: String!) {
   submitPurchaseOrder(input: $i, quoteHash: $h, idempotencyKey: $k) { id } }";
+const ME: &str = "{ me { account { id } } }";
+/// Issue 15's ceilings: quote p99 at 16 connections, submit p99 in the storm.
+const QUOTE_P99_CEILING_MS: f64 = 10.0;
+const SUBMIT_P99_CEILING_MS: f64 = 60.0;
 const LOGIN: &str =
     "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }";
 
@@ -211,6 +219,16 @@ async fn seed_data(
     Ok(Seeded { skus, usernames })
 }
 
+/// Prints a report's p99 against its ceiling.
+fn against_ceiling(report: &load::Report, ceiling_ms: f64) {
+    let p99 = report.latency.value_at_quantile(0.99) as f64 / 1000.0;
+    println!(
+        "  {}: p99 {p99:.2} ms, ceiling {ceiling_ms:.0} ms -> {}",
+        report.label,
+        if p99 <= ceiling_ms { "OK" } else { "OVER" }
+    );
+}
+
 fn order(skus: &[i64], qty: i64) -> Value {
     json!({ "lines": skus.iter().map(|s| json!({ "skuId": s.to_string(), "qty": qty })).collect::<Vec<_>>() })
 }
@@ -285,6 +303,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
     };
     report.print();
+    against_ceiling(&report, QUOTE_P99_CEILING_MS);
+    // The floor under any distributor call: an authenticated `me`, same connections.
+    let floor = {
+        let (http, endpoint, tokens) = (http.clone(), endpoint.clone(), tokens.clone());
+        load::run(
+            "me (floor)",
+            args.connections,
+            Duration::from_secs(args.seconds.min(5)),
+            move |c, _n| {
+                let (http, endpoint, tokens) = (http.clone(), endpoint.clone(), tokens.clone());
+                async move {
+                    let body = json!({ "query": ME });
+                    graphql(&http, &endpoint, Some(&tokens[c % tokens.len()]), &body)
+                        .await
+                        .map(|_| ())
+                }
+            },
+        )
+        .await
+    };
+    floor.print();
 
     // (2) The submit storm: every distributor's order quoted once, then submitted many times
     // with fresh keys; refusals for credit (LIMIT_REACHED, or CONFLICT once the quote's
@@ -345,6 +384,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
     };
     report.print();
+    against_ceiling(&report, SUBMIT_P99_CEILING_MS);
     let rows = entities::credit_account::Entity::find().all(&db).await?;
     let mut over = 0;
     let mut drift = 0;

@@ -230,6 +230,8 @@ pub const STAFF: &[(&str, Access)] = &[
     ("setDistributorKind", s(ManageB2b)),
     ("policyExecution", s(ManageB2b)),
     ("distributorTerritoryLeakage", s(ViewDistributors)),
+    // distributor account statement (对账单)
+    ("distributorStatement", s(ViewDistributors)),
 ];
 
 /// Every root field of the distributor schema and what it needs.
@@ -261,6 +263,9 @@ pub const DISTRIBUTOR: &[(&str, Access)] = &[
     ("confirmReceipt", Access::Distributor),
     ("territoryLeakage", Access::Distributor),
     ("replenishmentSuggestions", Access::Distributor),
+    // account statement (对账单): every role of the organisation reads it
+    ("accountStatement", Access::Distributor),
+    ("exportAccountStatement", Access::Distributor),
 ];
 
 /// The consumer operations a member may call before accepting the current privacy policy:

@@ -19,6 +19,7 @@ mod auth;
 mod b2b;
 mod b2b_fulfilment;
 mod b2b_insight;
+mod b2b_statement;
 mod booking;
 mod campaigns;
 mod catalog;
@@ -110,6 +111,7 @@ pub struct StaffQuery(
     b2b::StaffB2bQuery,
     b2b_fulfilment::StaffFulfilmentQuery,
     b2b_insight::StaffB2bInsightQuery,
+    b2b_statement::StaffStatementQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -147,6 +149,7 @@ pub struct DistributorQuery(
     b2b::DistributorB2bQuery,
     b2b_fulfilment::DistributorFulfilmentQuery,
     b2b_insight::DistributorB2bInsightQuery,
+    b2b_statement::DistributorStatementQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -156,6 +159,7 @@ pub struct DistributorMutation(
     accounts::DistributorTeamMutation,
     b2b::DistributorB2bMutation,
     b2b_fulfilment::DistributorFulfilmentMutation,
+    b2b_statement::DistributorStatementMutation,
 );
 
 pub type ConsumerSchema = Schema<ConsumerQuery, ConsumerMutation, EmptySubscription>;

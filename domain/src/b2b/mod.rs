@@ -26,6 +26,8 @@ mod replenishment;
 mod scope;
 mod shelf_life;
 mod ship;
+mod statement;
+mod statement_file;
 mod submit;
 mod tiers;
 
@@ -64,6 +66,10 @@ pub use replenishment::{ReplenishmentParams, Suggestion, replenishment_suggestio
 pub use scope::{DistributorKind, set_distributor_kind};
 pub use shelf_life::set_min_shelf_life;
 pub use ship::{Carton, CartonLine, ship_purchase_order};
+pub use statement::{
+    AccountStatement, StatementLine, StatementLineKind, account_statement, distributor_statement,
+};
+pub use statement_file::{StatementExport, export_account_statement};
 pub use submit::submit_purchase_order;
 pub use tiers::{
     DistributorTier, TierInput, assign_distributor_tier, distributor_tiers, upsert_distributor_tier,
@@ -116,6 +122,9 @@ pub enum B2bError {
     AccountOnHold,
     #[error("this order already has a credit override")]
     CreditOverrideExists,
+    /// Writing or storing a statement file failed (the cause is logged, never shown).
+    #[error("export failed: {0}")]
+    Export(String),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -145,6 +154,7 @@ impl DomainError for B2bError {
             | Self::CreditOverrideExists => ErrorCode::Conflict,
             Self::CartonMismatch { .. } | Self::PaymentExceedsOpen => ErrorCode::BadUserInput,
             Self::CreditExceeded => ErrorCode::LimitReached,
+            Self::Export(_) => ErrorCode::Internal,
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
         }

@@ -6,13 +6,21 @@
 //! the fulfilment flow calls once its receivable is paid) the amount is given back, as far as
 //! the row allows, by a conditional update and an ADJUST entry `override:<po>:back`.
 //!
+//! Decision (completed orders): the override goes back when the order is fully shipped
+//! (SHIPPED or RECEIVED: everything invoiced) and every receivable of it is paid, inside the
+//! payment that settles it ([`release_settled`]). Not on RECEIVED: credit is about money, and
+//! an order paid in full holds no credit any more whether or not the distributor has confirmed
+//! the receipt (which it may never do); waiting for it would leave the ceiling raised.
+//!
 //! A submit refused on credit leaves no order behind, so an override is granted on an order
 //! that exists (SUBMITTED or APPROVED): typically an edit that raises it beyond the credit
 //! available, or a large order finance wants to carry while the distributor pays.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+};
 use serde_json::json;
 
 use super::B2bError;
@@ -24,7 +32,7 @@ use crate::platform::validate;
 use crate::{AppState, RequestMeta};
 use entities::credit_entry::CreditEntryKind;
 use entities::purchase_order::PoStatus;
-use entities::{credit_account, credit_entry, credit_override, purchase_order};
+use entities::{credit_account, credit_entry, credit_override, purchase_order, receivable};
 
 /// An override as granted, with the credit after it.
 #[derive(Debug, Clone)]
@@ -180,6 +188,45 @@ pub async fn release_credit_override<C: ConnectionTrait>(
         .await?;
     }
     Ok(back)
+}
+
+/// Gives back the overrides of the orders among `order_ids` that are now settled: fully
+/// shipped (SHIPPED or RECEIVED) with every receivable paid. Called by a payment, in its
+/// transaction (which holds the credit row, so two payments never release one override twice).
+pub(crate) async fn release_settled<C: ConnectionTrait>(
+    db: &C,
+    order_ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), B2bError> {
+    let mut ids = order_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        let live = credit_override::Entity::find_by_id(id)
+            .filter(credit_override::Column::ReturnedAt.is_null())
+            .one(db)
+            .await?;
+        if live.is_none() {
+            continue;
+        }
+        let Some(order) = purchase_order::Entity::find_by_id(id).one(db).await? else {
+            continue;
+        };
+        if !matches!(order.status, PoStatus::Shipped | PoStatus::Received) {
+            continue;
+        }
+        let open = receivable::Entity::find()
+            .filter(receivable::Column::PurchaseOrderId.eq(id))
+            .filter(
+                Expr::col(receivable::Column::PaidFen).lt(Expr::col(receivable::Column::AmountFen)),
+            )
+            .count(db)
+            .await?;
+        if open == 0 {
+            release_credit_override(db, id, now).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Lowers the override by `amount` if the row stays within its CHECK.

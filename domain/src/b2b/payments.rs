@@ -145,7 +145,9 @@ async fn attempt(
     }
     .insert(&txn)
     .await?;
-    let applied = apply_oldest_first(&txn, ask.distributor_id, ask.amount_fen).await?;
+    let settled = apply_oldest_first(&txn, ask.distributor_id, ask.amount_fen).await?;
+    let applied = settled.len();
+    super::overrides::release_settled(&txn, &settled, now).await?;
     audit::record(
         &txn,
         app,
@@ -161,14 +163,15 @@ async fn attempt(
     Ok(payment.into())
 }
 
-/// Fills the oldest open receivables with `amount`; returns how many it touched.
+/// Fills the oldest open receivables with `amount`; returns the order of each receivable it
+/// touched.
 async fn apply_oldest_first<C: ConnectionTrait>(
     db: &C,
     distributor_id: i64,
     amount: i64,
-) -> Result<usize, B2bError> {
+) -> Result<Vec<i64>, B2bError> {
     let mut left = amount;
-    let mut touched = 0;
+    let mut touched = Vec::new();
     for r in receivable::Entity::find()
         .filter(receivable::Column::DistributorId.eq(distributor_id))
         .filter(Expr::col(receivable::Column::PaidFen).lt(Expr::col(receivable::Column::AmountFen)))
@@ -198,7 +201,7 @@ async fn apply_oldest_first<C: ConnectionTrait>(
             return Err(B2bError::WrongState);
         }
         left -= n;
-        touched += 1;
+        touched.push(r.purchase_order_id);
     }
     Ok(touched)
 }

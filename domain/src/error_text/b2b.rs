@@ -71,7 +71,7 @@ pub(super) fn b2b(e: &B2bError) -> Option<Text> {
             "该订货单已有临时信用额度，不能重复授予",
         ),
         E::Auth(e) => auth(e),
-        E::Store(_) => None,
+        E::Store(_) | E::Export(_) => None,
         _ => None,
     }
 }

@@ -595,6 +595,7 @@ fn b2b_samples() -> Vec<B2bError> {
         B2bError::PaymentExceedsOpen,
         B2bError::AccountOnHold,
         B2bError::CreditOverrideExists,
+        B2bError::Export("disk full".into()),
         B2bError::Auth(AuthError::Forbidden),
         B2bError::Store(store()),
     ]

@@ -42,7 +42,7 @@ impl ExportProgress for NoProgress {
 
 /// One cell of an exported row.
 #[derive(Debug, Clone, PartialEq)]
-enum Cell {
+pub enum Cell {
     Text(String),
     Int(i64),
     Num(f64),
@@ -50,7 +50,7 @@ enum Cell {
 }
 
 impl Cell {
-    fn text(s: impl Into<String>) -> Self {
+    pub fn text(s: impl Into<String>) -> Self {
         Self::Text(s.into())
     }
     fn id(v: Option<i64>) -> Self {
@@ -58,7 +58,9 @@ impl Cell {
     }
 }
 
-enum Sink {
+/// A CSV or XLSX file being written row by row (XLSX in constant memory). Other capabilities'
+/// exports (the distributor statement) write through it too.
+pub enum Sink {
     Csv(Box<csv::Writer<std::io::BufWriter<std::fs::File>>>),
     Xlsx {
         workbook: Box<rust_xlsxwriter::Workbook>,
@@ -72,6 +74,15 @@ fn failed(e: impl std::fmt::Display) -> ReportsError {
 
 impl Sink {
     fn open(format: ExportFormat, file: &Path) -> Result<Self, ReportsError> {
+        Self::open_sheet(format, file, "report")
+    }
+
+    /// Opens `file`; an XLSX gets one sheet named `sheet`.
+    pub fn open_sheet(
+        format: ExportFormat,
+        file: &Path,
+        sheet: &str,
+    ) -> Result<Self, ReportsError> {
         match format {
             ExportFormat::Csv => {
                 let out = std::fs::File::create(file).map_err(failed)?;
@@ -87,7 +98,7 @@ impl Sink {
                 workbook
                     .add_worksheet_with_constant_memory()
                     .map_err(failed)?
-                    .set_name("report")
+                    .set_name(sheet)
                     .map_err(failed)?;
                 Ok(Self::Xlsx {
                     workbook: Box::new(workbook),
@@ -97,12 +108,12 @@ impl Sink {
         }
     }
 
-    fn header(&mut self, names: &[&str]) -> Result<(), ReportsError> {
+    pub fn header(&mut self, names: &[&str]) -> Result<(), ReportsError> {
         let cells: Vec<Cell> = names.iter().map(|n| Cell::text(*n)).collect();
         self.row(&cells)
     }
 
-    fn row(&mut self, cells: &[Cell]) -> Result<(), ReportsError> {
+    pub fn row(&mut self, cells: &[Cell]) -> Result<(), ReportsError> {
         match self {
             Self::Csv(w) => {
                 let record: Vec<String> = cells
@@ -136,7 +147,7 @@ impl Sink {
         }
     }
 
-    async fn finish(self, file: &Path) -> Result<(), ReportsError> {
+    pub async fn finish(self, file: &Path) -> Result<(), ReportsError> {
         match self {
             Self::Csv(mut w) => {
                 w.flush().map_err(failed)?;

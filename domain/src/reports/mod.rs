@@ -11,7 +11,7 @@ mod sales_report;
 
 pub use churn::{ChurnRisk, churn_risk};
 pub use entities::report_export_job::{ExportDetail, ExportFormat, ExportStatus};
-pub use export_file::{ExportProgress, NoProgress, mask_phone, write_export};
+pub use export_file::{Cell, ExportProgress, NoProgress, Sink, mask_phone, write_export};
 pub use exports::{
     EXPORT_LINK_TTL_SECS, ExportJob, RunReportExports, export_job, export_report, export_to_file,
     run_queued_exports,

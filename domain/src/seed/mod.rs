@@ -3,6 +3,7 @@
 //! calls it. Each step seeds one part, in one transaction.
 
 mod b2b;
+mod b2b_fulfilment;
 mod b2b_insight;
 mod catalog;
 mod commission;
@@ -156,6 +157,7 @@ async fn seed(
         commission::seed(app, now).await?;
         day_close::seed(app).await?;
         product_pictures::seed(app).await?;
+        b2b_fulfilment::seed(app).await?;
     }
     Ok(true)
 }

@@ -24,11 +24,11 @@ const FULFILMENT_FIELDS: &str = "purchaseOrderId status
   shipments { id no invoiceFen codeRanges { lineId codeBatchId serialFrom serialTo } }";
 const CREDIT: &str = "{ myCredit { limitFen reservedFen openArFen availableFen } }";
 
-fn allocate() -> String {
+pub(crate) fn allocate() -> String {
     format!("mutation($id: ID!) {{ allocatePurchaseOrder(id: $id) {{ {FULFILMENT_FIELDS} }} }}")
 }
 
-fn ship() -> String {
+pub(crate) fn ship() -> String {
     format!(
         "mutation($id: ID!, $c: [CartonInput!]!) {{ shipPurchaseOrder(id: $id, cartons: $c) {{ {FULFILMENT_FIELDS} }} }}"
     )
@@ -62,11 +62,11 @@ fn code(body: &Value) -> String {
         .to_owned()
 }
 
-struct Setup {
-    hq: Gql,
-    dist: Gql,
-    dist_id: i64,
-    cat: fixtures::Catalog,
+pub(crate) struct Setup {
+    pub(crate) hq: Gql,
+    pub(crate) dist: Gql,
+    pub(crate) dist_id: i64,
+    pub(crate) cat: fixtures::Catalog,
 }
 
 async fn distributor_id(app: &TestApp, code: &str) -> i64 {
@@ -81,7 +81,7 @@ async fn distributor_id(app: &TestApp, code: &str) -> i64 {
 
 /// dist-demo on a fresh tier: the test's two SKUs at ¥100 (MOQ 6, cases of 6), `limit` fen of
 /// credit (30 days, 7 days' grace); `units` of each SKU in the warehouse (expiring 2029).
-async fn setup(app: &TestApp, limit: i64, units: i64) -> Setup {
+pub(crate) async fn setup(app: &TestApp, limit: i64, units: i64) -> Setup {
     let cat = fixtures::catalog(app, units).await;
     let hq = app.login_staff("hq-demo").await;
     let code = format!("F{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -134,7 +134,10 @@ async fn setup(app: &TestApp, limit: i64, units: i64) -> Setup {
 }
 
 /// Submits and approves an order of `lines` (SKU, qty); returns (order id, [(line id, SKU)]).
-async fn approved_order(s: &Setup, lines: &[(i64, i64)]) -> (String, Vec<(String, i64)>) {
+pub(crate) async fn approved_order(
+    s: &Setup,
+    lines: &[(i64, i64)],
+) -> (String, Vec<(String, i64)>) {
     let input = json!({ "lines": lines.iter().map(|(sku, q)| json!({ "skuId": sku.to_string(), "qty": q })).collect::<Vec<_>>() });
     let quote = s.dist.ok(QUOTE, json!({ "i": input })).await["quotePurchaseOrder"].clone();
     let key = format!("ful-{}", uuid::Uuid::new_v4().simple());
@@ -305,7 +308,7 @@ async fn concurrent_allocations_never_oversell_and_respect_shelf_life(backend: B
 }
 
 /// A code batch of `count` pack codes for a SKU.
-async fn code_batch(app: &TestApp, s: &Setup, sku: i64, count: i64) -> i64 {
+pub(crate) async fn code_batch(app: &TestApp, s: &Setup, sku: i64, count: i64) -> i64 {
     let now = Utc::now();
     entities::scan_code_batch::ActiveModel {
         name: Set(format!("packs {sku}")),
@@ -334,7 +337,7 @@ async fn code_batch(app: &TestApp, s: &Setup, sku: i64, count: i64) -> i64 {
     .id
 }
 
-fn carton(line: &str, batch: i64, from: i64, to: i64) -> Value {
+pub(crate) fn carton(line: &str, batch: i64, from: i64, to: i64) -> Value {
     json!({ "lines": [ { "lineId": line, "codeBatchId": batch.to_string(), "serialFrom": from, "serialTo": to, "qty": to - from + 1 } ] })
 }
 
@@ -519,7 +522,7 @@ async fn shipping_binds_pack_ranges_once_and_invoices(backend: Backend) {
     app.stop().await;
 }
 
-const PAY: &str = "mutation($d: ID!, $a: Fen!, $r: String!, $k: String!) {
+pub(crate) const PAY: &str = "mutation($d: ID!, $a: Fen!, $r: String!, $k: String!) {
   recordDistributorPayment(distributorId: $d, amountFen: $a, reference: $r, idempotencyKey: $k) { id amountFen reference } }";
 const STANDING: &str = "{ myAccountStanding { openFen overdueFen onHold } }";
 

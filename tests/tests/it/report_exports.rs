@@ -67,13 +67,13 @@ async fn download(app: &TestApp, url: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn bytes(app: &TestApp, url: &str) -> Vec<u8> {
+pub(crate) async fn bytes(app: &TestApp, url: &str) -> Vec<u8> {
     let response = download(app, url).await;
     assert_eq!(response.status(), 200);
     response.bytes().await.unwrap().to_vec()
 }
 
-fn csv_rows(data: &[u8]) -> Vec<Vec<String>> {
+pub(crate) fn csv_rows(data: &[u8]) -> Vec<Vec<String>> {
     csv::Reader::from_reader(data)
         .records()
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
@@ -128,7 +128,7 @@ fn column_of(reference: &str) -> usize {
 
 /// The first sheet's rows as text cells (shared and inline strings resolved; a cell never
 /// written is an empty string, as in the CSV).
-fn xlsx_rows(data: &[u8]) -> Vec<Vec<String>> {
+pub(crate) fn xlsx_rows(data: &[u8]) -> Vec<Vec<String>> {
     let parts = xlsx_parts(data);
     let shared: Vec<String> = parts
         .get("xl/sharedStrings.xml")
