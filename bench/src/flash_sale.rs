@@ -200,11 +200,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .filter(entities::flash_sale_quota::Column::Units.gt(1))
         .count(&db)
         .await?;
+    // Winners claim unit rows; `sold` is settled in bulk later, so count the claims.
+    let claimed = entities::flash_sale_unit::Entity::find()
+        .filter(entities::flash_sale_unit::Column::SaleId.eq(sale_id))
+        .filter(entities::flash_sale_unit::Column::OrderId.is_not_null())
+        .count(&db)
+        .await?;
     let oversold = (i64::try_from(orders).unwrap_or(i64::MAX) - i64::from(sale.stock)).max(0);
     println!(
-        "orders created: {orders} (answered ORDER: {}), sale.sold={} of {}, oversold: {oversold}, members above the limit: {over_limit}",
+        "orders created: {orders} (answered ORDER: {}), units claimed={claimed} of {}, oversold: {oversold}, members above the limit: {over_limit}",
         answers.get("ORDER").copied().unwrap_or(0),
-        sale.sold,
         sale.stock
     );
 
