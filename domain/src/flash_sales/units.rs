@@ -23,7 +23,7 @@ use crate::AppState;
 use crate::inventory::{self, MovementKind, MovementSpec};
 use crate::orders::OrdersError;
 use crate::platform::db;
-use entities::{flash_sale, flash_sale_quota, flash_sale_unit};
+use entities::{flash_sale, flash_sale_quota, flash_sale_unit, order_allocation};
 
 /// Unit rows written per statement when a sale is set aside.
 const INSERT_CHUNK: usize = 500;
@@ -122,7 +122,7 @@ async fn insert_units(
     txn: &DatabaseTransaction,
     sale_id: i64,
     taken: &[(i64, i64)],
-) -> Result<(), FlashSalesError> {
+) -> Result<(), sea_orm::DbErr> {
     let rows: Vec<flash_sale_unit::ActiveModel> = taken
         .iter()
         .flat_map(|&(batch_id, n)| (0..n).map(move |_| batch_id))
@@ -209,7 +209,8 @@ pub(super) async fn claim(
 /// In the transaction closing an unpaid order of the sale: its units go back to the sale's
 /// pool (their stock stays set aside) unless the sale was settled, when their rows go and the
 /// order returns its stock to the warehouse as any order does. Returns whether the units went
-/// back to the pool (the order's stock then stays where it is).
+/// back to the pool (the order's stock then stays where it is). A sale without unit rows
+/// (never warmed since they exist) leaves the order to return its stock.
 pub(super) async fn free_for_closed_order(
     txn: &DatabaseTransaction,
     sale_id: i64,
@@ -222,11 +223,13 @@ pub(super) async fn free_for_closed_order(
         .filter(flash_sale::Column::Id.eq(sale_id))
         .exec(txn)
         .await?;
-    let settled = flash_sale::Entity::find_by_id(sale_id)
-        .one(txn)
-        .await?
-        .is_none_or(|s| s.settled_at.is_some());
-    if settled {
+    let Some(sale) = flash_sale::Entity::find_by_id(sale_id).one(txn).await? else {
+        return Ok(false);
+    };
+    if sale.units_at.is_none() {
+        return Ok(false);
+    }
+    if sale.settled_at.is_some() {
         flash_sale_unit::Entity::delete_many()
             .filter(flash_sale_unit::Column::OrderId.eq(order_id))
             .exec(txn)
@@ -245,8 +248,28 @@ pub(super) async fn free_for_closed_order(
         .filter(flash_sale_unit::Column::OrderId.eq(order_id))
         .exec(txn)
         .await?;
-    // An order written before its sale had unit rows took its own stock: it returns it.
-    Ok(freed.rows_affected > 0)
+    if freed.rows_affected > 0 {
+        return Ok(true);
+    }
+    // An order written before its sale had unit rows (a sale live across the release that
+    // brought them) took its own stock: that stock becomes free units of the sale.
+    let allocated: Vec<(i64, i32)> = order_allocation::Entity::find()
+        .select_only()
+        .column(order_allocation::Column::BatchId)
+        .column(order_allocation::Column::Quantity)
+        .filter(order_allocation::Column::OrderId.eq(order_id))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if allocated.is_empty() {
+        return Ok(false);
+    }
+    let units: Vec<(i64, i64)> = allocated
+        .into_iter()
+        .map(|(batch, q)| (batch, i64::from(q)))
+        .collect();
+    insert_units(txn, sale_id, &units).await?;
+    Ok(true)
 }
 
 /// Writes `sold` (units held by open orders) when it differs: settled in bulk, not per order.

@@ -101,4 +101,18 @@ impl MigrationTrait for Migration {
         .await?;
         Ok(())
     }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for column in [FlashSales::SettledAt, FlashSales::UnitsAt] {
+            m.alter_table(
+                Table::alter()
+                    .table(FlashSales::Table)
+                    .drop_column(column)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        m.drop_table(Table::drop().table(FlashSaleUnits::Table).to_owned())
+            .await
+    }
 }
