@@ -301,7 +301,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for name in &args.backends {
         let backend = Backend::parse(name)?;
         if backend == Backend::Embedded && crate::truth::synchronous_commit() == "on" {
-            println!("catalog on embedded: SQLite does not use synchronous_commit; measured in the off pass");
+            println!(
+                "catalog on embedded: SQLite does not use synchronous_commit; measured in the off pass"
+            );
             continue;
         }
         run_on(&args, backend).await?;
@@ -310,7 +312,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn run_on(args: &Args, backend: Backend) -> anyhow::Result<()> {
-    println!("== catalog on {} ({})", backend.name(), crate::truth::commit_label());
+    println!(
+        "== catalog on {} ({})",
+        backend.name(),
+        crate::truth::commit_label()
+    );
     let seeded = seeded_server(backend, args.products, args.skus_per_product).await?;
     let endpoint = Arc::new(format!("{}/graphql/consumer", seeded.server.base_url));
     let max = *args.connections.iter().max().unwrap_or(&32);

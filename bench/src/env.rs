@@ -75,8 +75,11 @@ impl Server {
     async fn spawn(env: &[(&str, &str)]) -> anyhow::Result<Server> {
         let bin = std::env::var("ROUGE_BENCH_SERVER")
             .context("ROUGE_BENCH_SERVER (scripts/bench sets it)")?;
-        Self::spawn_program(Command::new(bin).args(["serve", "--listen", "127.0.0.1:0"]), env)
-            .await
+        Self::spawn_program(
+            Command::new(bin).args(["serve", "--listen", "127.0.0.1:0"]),
+            env,
+        )
+        .await
     }
 
     /// Starts `cmd` (a server printing `rouge listening on <url>` when ready) with `env`.

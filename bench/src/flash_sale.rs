@@ -173,10 +173,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut sorted: Vec<_> = answers.iter().collect();
     sorted.sort();
     println!("answers: {sorted:?}");
-    let winners_p99 = by_answer
-        .lock()
-        .ok()
-        .and_then(|h| h.get("ORDER").map(|l| l.value_at_quantile(0.99) as f64 / 1000.0));
+    let winners_p99 = by_answer.lock().ok().and_then(|h| {
+        h.get("ORDER")
+            .map(|l| l.value_at_quantile(0.99) as f64 / 1000.0)
+    });
     if let Ok(h) = by_answer.lock() {
         let mut kinds: Vec<_> = h.iter().collect();
         kinds.sort_by_key(|(k, _)| k.to_owned());

@@ -67,8 +67,8 @@ pub(super) async fn create_order(
     // The sale's units: free rows, locked by this transaction only (no row every winner waits
     // on); their stock was set aside when the sale was warmed.
     let picked = units::pick(&txn, sale.id, quantity).await?;
-    let order = orders::insert_order_with(&txn, draft, Stock::SetAside(&picked.by_batch), now)
-        .await?;
+    let order =
+        orders::insert_order_with(&txn, draft, Stock::SetAside(&picked.by_batch), now).await?;
     units::claim(&txn, &picked, order.id, now).await?;
     let recorded = flash_sale_grab::ActiveModel {
         sale_id: Set(sale.id),

@@ -7,8 +7,8 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
 use super::GrabStatus;
-use super::units;
 use super::counters::give_back_units;
+use super::units;
 use crate::AppState;
 use crate::platform::error::StoreError;
 use entities::{flash_sale_grab, flash_sale_quota};

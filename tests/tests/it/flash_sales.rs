@@ -615,7 +615,11 @@ async fn winners_claim_units_set_aside_when_the_sale_is_warmed(backend: Backend)
     let sale = live_sale(&app, &cat, 4, 1).await;
     assert_eq!(warehouse_on_hand(&app, &cat).await, 6, "4 units set aside");
     assert_eq!(free_units(&app, sale.id).await, 4);
-    assert!(domain::inventory::ledger_balances(&app.state).await.unwrap());
+    assert!(
+        domain::inventory::ledger_balances(&app.state)
+            .await
+            .unwrap()
+    );
 
     let m = Arc::new(members(&app, 5).await);
     let app = Arc::new(app);
@@ -654,7 +658,11 @@ async fn winners_claim_units_set_aside_when_the_sale_is_warmed(backend: Backend)
     assert_eq!(payments::close_overdue_orders(&app.state).await.unwrap(), 3);
     assert_eq!(free_units(&app, sale.id).await, 4);
     assert_eq!(warehouse_on_hand(&app, &cat).await, 6);
-    assert!(domain::inventory::ledger_balances(&app.state).await.unwrap());
+    assert!(
+        domain::inventory::ledger_balances(&app.state)
+            .await
+            .unwrap()
+    );
     assert_counters_match(&app, sale.id).await;
     let late = grab(&app, &m[3], sale.id, 1, &key()).await.unwrap();
     assert_units_claimed_once(&app, sale.id).await;
@@ -664,7 +672,11 @@ async fn winners_claim_units_set_aside_when_the_sale_is_warmed(backend: Backend)
     flash_sales::reconcile_active(&app.state).await.unwrap();
     assert_eq!(free_units(&app, sale.id).await, 0);
     assert_eq!(warehouse_on_hand(&app, &cat).await, 9);
-    assert!(domain::inventory::ledger_balances(&app.state).await.unwrap());
+    assert!(
+        domain::inventory::ledger_balances(&app.state)
+            .await
+            .unwrap()
+    );
     flash_sales::reconcile_active(&app.state).await.unwrap();
     assert_eq!(warehouse_on_hand(&app, &cat).await, 9, "settled once");
 
@@ -677,8 +689,16 @@ async fn winners_claim_units_set_aside_when_the_sale_is_warmed(backend: Backend)
         .unwrap()
         .unwrap();
     assert_eq!(closed.status, domain::orders::OrderStatus::Closed);
-    assert_eq!(warehouse_on_hand(&app, &cat).await, 10, "every unit is back");
-    assert!(domain::inventory::ledger_balances(&app.state).await.unwrap());
+    assert_eq!(
+        warehouse_on_hand(&app, &cat).await,
+        10,
+        "every unit is back"
+    );
+    assert!(
+        domain::inventory::ledger_balances(&app.state)
+            .await
+            .unwrap()
+    );
     let rows = entities::flash_sale_unit::Entity::find()
         .filter(entities::flash_sale_unit::Column::SaleId.eq(sale.id))
         .count(app.db())
@@ -762,7 +782,11 @@ async fn a_crash_between_grab_and_order_never_loses_or_double_sells_a_unit(backe
             grab(&app, &m[i], sale.id, 1, &key()).await.unwrap();
         }
     }
-    assert_eq!(free_units(&app, sale.id).await, 1, "the stuck unit is free again");
+    assert_eq!(
+        free_units(&app, sale.id).await,
+        1,
+        "the stuck unit is free again"
+    );
     assert_units_claimed_once(&app, sale.id).await;
 
     // The crashed grab's unit goes back to the counters once the difference outlives the grace.
