@@ -1,5 +1,7 @@
 //! `scripts/bench catalog`: the mini-program's product list, `products(first: 20)` with SKUs,
-//! prices and stock, on PostgreSQL with 1,000 products and 3,000 SKUs.
+//! prices and stock, 1,000 products and 3,000 SKUs, on both backends (the embedded default:
+//! SQLite and the in-process store; production: PostgreSQL and Redis), each followed at the same
+//! connections by a plain poem handler answering the same bytes (the machine's HTTP ceiling).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,12 +24,15 @@ pub struct Args {
     seconds: u64,
     #[arg(long, value_delimiter = ',', default_value = "32,128")]
     connections: Vec<usize>,
+    /// Backends to run on, in turn.
+    #[arg(long, value_delimiter = ',', default_value = "embedded,production")]
+    backends: Vec<String>,
 }
 
 const QUERY: &str = "query($after: String) { products(first: 20, after: $after) {
   edges { node { id name skus { id priceFen available } } } pageInfo { hasNextPage endCursor } } }";
 
-async fn seed(
+pub async fn seed(
     db: &DatabaseConnection,
     products: usize,
     skus_per_product: usize,
@@ -161,27 +166,108 @@ async fn seed(
     Ok(())
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
-    let (url, db) = fresh_database("bench_catalog").await?;
-    seed(&db, args.products, args.skus_per_product).await?;
-    db.close().await?;
-    let server = Server::start(&url, &[]).await?;
-    let endpoint = Arc::new(format!("{}/graphql/consumer", server.base_url));
-    // Page cursors across the whole catalog, so the load reads every page, not one.
-    let max = *args.connections.iter().max().unwrap_or(&32);
-    let http = http_client(max)?;
+/// Which backend a catalog run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite under a temporary data folder and the in-process key-value store.
+    Embedded,
+    /// The bench PostgreSQL and Redis.
+    Production,
+}
+
+impl Backend {
+    pub fn parse(name: &str) -> anyhow::Result<Self> {
+        match name {
+            "embedded" => Ok(Self::Embedded),
+            "production" => Ok(Self::Production),
+            other => anyhow::bail!("unknown backend {other} (embedded or production)"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Embedded => "embedded",
+            Self::Production => "production",
+        }
+    }
+}
+
+/// A server on a seeded catalog; the data folder (embedded) goes with it.
+pub struct Seeded {
+    pub server: Server,
+    data_dir: Option<std::path::PathBuf>,
+}
+
+impl Drop for Seeded {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Seeds the catalog on a backend and starts the release server on it.
+pub async fn seeded_server(
+    backend: Backend,
+    products: usize,
+    skus_per_product: usize,
+) -> anyhow::Result<Seeded> {
+    match backend {
+        Backend::Production => {
+            let (url, db) = fresh_database("bench_catalog").await?;
+            seed(&db, products, skus_per_product).await?;
+            db.close().await?;
+            Ok(Seeded {
+                server: Server::start(&url, &[]).await?,
+                data_dir: None,
+            })
+        }
+        Backend::Embedded => {
+            let dir = std::env::temp_dir().join(format!(
+                "rouge-bench-embedded-{}-{}",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            ));
+            std::fs::create_dir_all(&dir)?;
+            let url = format!("sqlite://{}/rouge.db?mode=rwc", dir.display());
+            let db = api::connect_database(&url, 4).await?;
+            api::migrate(&db).await?;
+            seed(&db, products, skus_per_product).await?;
+            db.close().await?;
+            let server = Server::start_embedded(&dir, &[]).await?;
+            Ok(Seeded {
+                server,
+                data_dir: Some(dir),
+            })
+        }
+    }
+}
+
+/// Every page's cursor across the whole catalog (opaque: taken from the pages), and the first
+/// page's answer bytes (what the plain handler answers with).
+pub async fn cursors(
+    http: &reqwest::Client,
+    endpoint: &str,
+) -> anyhow::Result<(Vec<Option<String>>, Vec<u8>)> {
+    let first = http
+        .post(endpoint)
+        .json(&json!({ "query": QUERY, "variables": { "after": null } }))
+        .send()
+        .await?
+        .bytes()
+        .await?
+        .to_vec();
     let mut cursors: Vec<Option<String>> = vec![None];
     let mut after: Option<String> = None;
     loop {
         let page = graphql(
-            &http,
-            &endpoint,
+            http,
+            endpoint,
             None,
             &json!({ "query": QUERY, "variables": { "after": after } }),
         )
         .await
         .map_err(anyhow::Error::msg)?;
-        // The cursor is opaque: take it from the page, never build it from an id.
         let Some(last) = page["data"]["products"]["pageInfo"]["endCursor"]
             .as_str()
             .map(str::to_owned)
@@ -194,17 +280,65 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cursors.push(Some(last.clone()));
         after = Some(last);
     }
-    println!("catalog pages: {}", cursors.len());
+    Ok((cursors, first))
+}
+
+/// The plain poem handler answering `body`, in its own process.
+async fn plain_server(body: &[u8]) -> anyhow::Result<(Server, std::path::PathBuf)> {
+    let file = std::env::temp_dir().join(format!(
+        "rouge-bench-plain-{}-{}.json",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&file, body)?;
+    let me = std::env::current_exe()?;
+    let mut cmd = tokio::process::Command::new(me);
+    cmd.arg("plain-server").arg("--body").arg(&file);
+    Ok((Server::spawn_program(&mut cmd, &[]).await?, file))
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    for name in &args.backends {
+        let backend = Backend::parse(name)?;
+        if backend == Backend::Embedded && crate::truth::synchronous_commit() == "on" {
+            println!(
+                "catalog on embedded: SQLite does not use synchronous_commit; measured in the off pass"
+            );
+            continue;
+        }
+        run_on(&args, backend).await?;
+    }
+    Ok(())
+}
+
+async fn run_on(args: &Args, backend: Backend) -> anyhow::Result<()> {
+    println!(
+        "== catalog on {} ({})",
+        backend.name(),
+        crate::truth::commit_label()
+    );
+    let seeded = seeded_server(backend, args.products, args.skus_per_product).await?;
+    let endpoint = Arc::new(format!("{}/graphql/consumer", seeded.server.base_url));
+    let max = *args.connections.iter().max().unwrap_or(&32);
+    let http = http_client(max)?;
+    let (cursors, first_page) = cursors(&http, &endpoint).await?;
+    println!(
+        "catalog pages: {}; first page {} bytes",
+        cursors.len(),
+        first_page.len()
+    );
     let cursors = Arc::new(cursors);
+    let (plain, plain_file) = plain_server(&first_page).await?;
+    let plain_endpoint = Arc::new(format!("{}/graphql/consumer", plain.base_url));
     // Warm-up.
     let _ = load::run("warm-up", 8, Duration::from_secs(3), {
         let (http, endpoint, cursors) = (http.clone(), endpoint.clone(), cursors.clone());
         move |c, n| request(http.clone(), endpoint.clone(), cursors.clone(), c, n)
     })
     .await;
-    for connections in args.connections {
+    for &connections in &args.connections {
         let report = load::run(
-            "products(first: 20)",
+            &format!("products(first: 20) {}", backend.name()),
             connections,
             Duration::from_secs(args.seconds),
             {
@@ -214,16 +348,42 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         )
         .await;
         report.print();
+        // The ceiling, right after, at the same connections: the same bytes from a plain handler.
+        let ceiling = load::run(
+            "plain poem handler",
+            connections,
+            Duration::from_secs(args.seconds),
+            {
+                let (http, endpoint, cursors) =
+                    (http.clone(), plain_endpoint.clone(), cursors.clone());
+                move |c, n| request(http.clone(), endpoint.clone(), cursors.clone(), c, n)
+            },
+        )
+        .await;
+        ceiling.print();
+        let ratio = report.per_second() / ceiling.per_second();
+        println!(
+            "ratio catalog/plain handler @{connections} = {ratio:.3} (aim >= 0.5; p99 aim <= 20 ms)"
+        );
+        crate::truth::summary(
+            &format!("catalog {} @{connections}", backend.name()),
+            &format!(
+                "{:.0} req/s, p99 {:.1} ms; plain handler {:.0} req/s",
+                report.per_second(),
+                report.p99_ms(),
+                ceiling.per_second()
+            ),
+            ">= 0.5 x plain handler; p99 <= 20 ms",
+            Some(ratio),
+        );
     }
-    if let Some(pid) = server.pid()
-        && let Some(rss) = load::peak_rss_mib(pid)
-    {
-        println!("server peak RSS: {rss:.0} MiB");
-    }
+    crate::truth::print_peak_rss(seeded.server.pid());
+    drop(plain);
+    let _ = std::fs::remove_file(plain_file);
     Ok(())
 }
 
-async fn request(
+pub async fn request(
     http: reqwest::Client,
     endpoint: Arc<String>,
     cursors: Arc<Vec<Option<String>>>,

@@ -29,7 +29,9 @@ pub async fn fresh_database(name: &str) -> anyhow::Result<(String, DatabaseConne
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await?;
+    crate::truth::apply_commit_setting(&admin, name).await?;
     admin.close().await?;
+    println!("database {name}: {}", crate::truth::commit_label());
     let (base, _) = admin_url.rsplit_once('/').context("database url")?;
     let url = format!("{base}/{name}");
     let db = api::connect_database(&url, 16).await?;
@@ -45,23 +47,50 @@ pub struct Server {
 impl Server {
     /// Starts the release server on port 0 against a database, with Redis and the fake WeChat.
     pub async fn start(database_url: &str, extra_env: &[(&str, &str)]) -> anyhow::Result<Server> {
+        let redis = redis_url()?;
+        let prefix = format!("bench:{}:", uuid::Uuid::new_v4().simple());
+        let mut env = vec![
+            ("DATABASE_URL", database_url),
+            ("REDIS_URL", redis.as_str()),
+            ("ROUGE_KV__PREFIX", prefix.as_str()),
+            ("ROUGE_DATABASE__MAX_CONNECTIONS", "32"),
+            ("ROUGE_JOBS__IN_SERVE", "false"),
+        ];
+        env.extend_from_slice(extra_env);
+        Self::spawn(&env).await
+    }
+
+    /// Starts the release server as the embedded default: SQLite under `data_dir` and the
+    /// in-process key-value store (no DATABASE_URL, no REDIS_URL).
+    pub async fn start_embedded(
+        data_dir: &std::path::Path,
+        extra_env: &[(&str, &str)],
+    ) -> anyhow::Result<Server> {
+        let dir = data_dir.display().to_string();
+        let mut env = vec![("ROUGE_DATA_DIR", dir.as_str())];
+        env.extend_from_slice(extra_env);
+        Self::spawn(&env).await
+    }
+
+    async fn spawn(env: &[(&str, &str)]) -> anyhow::Result<Server> {
         let bin = std::env::var("ROUGE_BENCH_SERVER")
             .context("ROUGE_BENCH_SERVER (scripts/bench sets it)")?;
-        let mut cmd = Command::new(bin);
-        cmd.args(["serve", "--listen", "127.0.0.1:0"])
-            .env("DATABASE_URL", database_url)
-            .env("REDIS_URL", redis_url()?)
-            .env(
-                "ROUGE_KV__PREFIX",
-                format!("bench:{}:", uuid::Uuid::new_v4().simple()),
-            )
-            .env("ROUGE_DATABASE__MAX_CONNECTIONS", "32")
-            .env("ROUGE_JOBS__IN_SERVE", "false")
+        Self::spawn_program(
+            Command::new(bin).args(["serve", "--listen", "127.0.0.1:0"]),
+            env,
+        )
+        .await
+    }
+
+    /// Starts `cmd` (a server printing `rouge listening on <url>` when ready) with `env`.
+    pub async fn spawn_program(cmd: &mut Command, env: &[(&str, &str)]) -> anyhow::Result<Server> {
+        cmd.env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
-        for (k, v) in extra_env {
+        for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().context("start the release server")?;

@@ -9,5 +9,8 @@ pub mod env;
 pub mod flash_sale;
 pub mod load;
 pub mod money;
+pub mod plain;
 pub mod scan;
 pub mod seed;
+pub mod soak;
+pub mod truth;

@@ -21,7 +21,11 @@ impl Report {
         (self.ok + self.errors) as f64 / self.elapsed.as_secs_f64()
     }
 
-    fn ms(&self, quantile: f64) -> f64 {
+    pub fn p99_ms(&self) -> f64 {
+        self.ms(0.99)
+    }
+
+    pub fn ms(&self, quantile: f64) -> f64 {
         self.latency.value_at_quantile(quantile) as f64 / 1000.0
     }
 
@@ -150,6 +154,14 @@ pub fn new_histogram() -> Histogram<u64> {
 pub fn peak_rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Resident memory of a process now (VmRSS), in MiB.
+pub fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }

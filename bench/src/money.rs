@@ -232,6 +232,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if args.lock_bas > 0 {
         lock_month(&db, &http, &server.base_url, &args).await?;
     }
+    crate::truth::print_peak_rss(server.pid());
+    let rss = crate::truth::peak_rss_text(server.pid());
+    drop(server);
+    // The ceiling, in the same run: pgbench at the server's pool size, as long as the load ran.
+    let seconds = report.elapsed.as_secs().clamp(5, 20);
+    let tps = crate::truth::pgbench_tps(32, seconds).await?;
+    let ratio = report.per_second() / tps;
+    println!("ratio payments/pgbench TPC-B-like = {ratio:.3}");
+    crate::truth::summary(
+        &format!("money @{}", args.connections),
+        &format!(
+            "{:.0} payments/s, p99 {:.0} ms; pgbench {tps:.0} tps; RSS {rss}",
+            report.per_second(),
+            report.p99_ms()
+        ),
+        "p99 ≤ 30 ms @64 (issue 18)",
+        Some(ratio),
+    );
     Ok(())
 }
 

@@ -213,11 +213,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "MISMATCH"
         }
     );
-    if let Some(pid) = server.pid()
-        && let Some(rss) = load::peak_rss_mib(pid)
-    {
-        println!("server peak RSS: {rss:.0} MiB");
-    }
+    crate::truth::print_peak_rss(server.pid());
+    let rss = crate::truth::peak_rss_text(server.pid());
+    drop(server);
+    // The ceiling, in the same run: pgbench at the server's pool size.
+    let tps = crate::truth::pgbench_tps(32, args.seconds).await?;
+    let ratio = report.per_second() / tps;
+    println!("ratio scans/pgbench TPC-B-like = {ratio:.3} (aim >= 0.6)");
+    crate::truth::summary(
+        &format!("scan @{}", args.connections),
+        &format!(
+            "{:.0} scans/s, p50 {:.0} ms, p99 {:.0} ms; pgbench {tps:.0} tps; RSS {rss}",
+            report.per_second(),
+            report.ms(0.5),
+            report.p99_ms()
+        ),
+        ">= 0.6 x pgbench; p99 <= 50 ms @32; RSS <= 100 MiB",
+        Some(ratio),
+    );
     db.close().await?;
     Ok(())
 }

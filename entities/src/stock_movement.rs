@@ -22,6 +22,10 @@ pub enum MovementKind {
     Return,
     /// Units allocated to a distributor's purchase order (B2B), leaving the warehouse's stock.
     B2bAllocate,
+    /// Units set aside for a flash sale when it is warmed (its orders claim them).
+    FlashSaleReserve,
+    /// A settled flash sale's unclaimed units back to the warehouse.
+    FlashSaleReturn,
 }
 
 /// One change of stock: the ledger the on-hand figures are the sum of.

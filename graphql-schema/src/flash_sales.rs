@@ -37,7 +37,8 @@ pub struct FlashSale {
     pub price_fen: i64,
     /// The sale's units.
     pub stock: i32,
-    /// Units held by orders that are not closed (unpaid orders that close give theirs back).
+    /// Units held by orders that are not closed (unpaid orders that close give theirs back), as
+    /// last settled: counted in bulk every 20 seconds while the sale is active, not by each order.
     pub sold: i32,
     pub per_member_limit: i32,
     pub starts_at: DateTime,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{FlashSalesError, counters_down, sale_row};
+use super::{FlashSalesError, counters_down, sale_row, units};
 use crate::AppState;
 use crate::platform::jobs::{PeriodicTask, TaskError};
 use crate::platform::kv::FlashCounters;
@@ -27,8 +27,15 @@ pub(super) async fn truth<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
+    let stock_left = if sale.units_at.is_some() {
+        // The unit rows no order holds (units of orders in flight included: their grabs have
+        // already taken them from the counters, and the claim is the database's guard).
+        units::free(db, sale.id).await?
+    } else {
+        i64::from(sale.stock) - members.iter().map(|(_, u)| i64::from(*u)).sum::<i64>()
+    };
     Ok(FlashCounters {
-        stock_left: i64::from(sale.stock - sale.sold),
+        stock_left,
         starts_at_ms: sale.starts_at.timestamp_millis(),
         ends_at_ms: sale.ends_at.timestamp_millis(),
         per_member_limit: i64::from(sale.per_member_limit),
@@ -49,9 +56,10 @@ fn counters_ttl(app: &AppState, sale: &flash_sale::Model) -> Duration {
         .max(Duration::from_secs(3600))
 }
 
-/// Loads the sale's counters from the database when the store does not have them. Returns
-/// whether they were written.
+/// Sets the sale's units aside (once) and loads its counters from the database when the store
+/// does not have them. Returns whether the counters were written.
 pub async fn warm(app: &AppState, sale: &flash_sale::Model) -> Result<bool, FlashSalesError> {
+    let sale = &units::set_aside(app, sale).await?;
     let counters = truth(&app.db, sale).await?;
     app.kv
         .flash_load(

@@ -3,10 +3,12 @@
 //! flash price that must be paid within the payment time-out, or the unit goes back.
 //!
 //! Where the truth is:
-//! - The database holds it: `flash_sales.sold` (units held by orders that are not closed) and
-//!   `flash_sale_quotas` (each member's units), both changed only in the transaction that writes
-//!   or closes the order, with conditional updates (`sold + q <= stock`, `units + q <= limit`), so
-//!   the database alone never oversells nor lets a member above the limit.
+//! - The database holds it: the sale's units are rows (`flash_sale_units`, set aside from the
+//!   warehouse when the sale is warmed), each claimed by at most one order, and
+//!   `flash_sale_quotas` holds each member's units; both change only in the transaction that
+//!   writes or closes the order (a claim of free unit rows, `units + q <= limit`), so the
+//!   database alone never oversells nor lets a member above the limit. No row is locked by every
+//!   winner: `flash_sales.sold` is settled in bulk by the reconcile task (see `units`).
 //! - The key-value store holds a fast copy (units left, each member's units, the window, and the
 //!   answer given per idempotency key). One atomic step there (a Lua script in Redis, one lock
 //!   in process) decides a grab, so the crowd that cannot buy is turned away without touching the
@@ -28,6 +30,7 @@ mod reconcile;
 mod release;
 mod runtime;
 mod schedule;
+mod units;
 mod views;
 
 use std::sync::Arc;
@@ -160,7 +163,8 @@ pub struct FlashSale {
     pub sku_id: i64,
     pub price_fen: i64,
     pub stock: i32,
-    /// Units held by orders that are not closed.
+    /// Units held by orders that are not closed, as last settled (the reconcile task, every
+    /// 20 seconds while the sale is active).
     pub sold: i32,
     pub per_member_limit: i32,
     pub starts_at: DateTime<Utc>,

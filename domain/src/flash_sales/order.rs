@@ -2,25 +2,26 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use super::runtime::PreparedSale;
+use super::units;
 use super::{FlashSalesError, GrabStatus};
 use crate::AppState;
 use crate::auth::MemberPrincipal;
 use crate::catalog;
-use crate::inventory::MovementKind;
 use crate::orders::{
     self, Channel, Discount, DiscountKind, DraftLine, FulfilmentKind, Order, OrderDraft,
-    OrderStatus, OrdersError,
+    OrderStatus, Stock,
 };
 use crate::platform::db;
 use crate::platform::error::UniqueViolation;
-use entities::{flash_sale, flash_sale_grab, flash_sale_quota};
+use entities::{flash_sale_grab, flash_sale_quota};
 
-/// Writes the order of a granted grab: the database's own guards (units and the member's
-/// limit), the order at the flash price with its stock taken first-expiry-first-out from the
-/// online warehouse, and the grab record, in one transaction.
+/// Writes the order of a granted grab: the database's own guards (the member's limit, and free
+/// unit rows of the sale), the order at the flash price allocated the units' batches (set aside
+/// from the online warehouse when the sale was warmed), the claim of the units and the grab
+/// record, in one transaction. The sale's `sold` is settled in bulk, not here.
 pub(super) async fn create_order(
     app: &AppState,
     me: &MemberPrincipal,
@@ -31,8 +32,6 @@ pub(super) async fn create_order(
 ) -> Result<Order, FlashSalesError> {
     let draft = order_draft(app, me, prepared, quantity, idempotency_key, now);
     let sale = &prepared.sale;
-    // The sale's row and the SKU's stock are what every winner locks: they are changed last,
-    // so each transaction holds them for as short a time as it can.
     let txn = db::begin_write(&app.db).await?;
     let within_limit = flash_sale_quota::Entity::insert(flash_sale_quota::ActiveModel {
         sale_id: Set(sale.id),
@@ -65,12 +64,12 @@ pub(super) async fn create_order(
         );
         return Err(FlashSalesError::LimitReached);
     }
-    let order = match orders::insert_order(&txn, draft, MovementKind::OrderReserve, None, now).await
-    {
-        Ok(order) => order,
-        Err(OrdersError::SoldOut(_)) => return Err(FlashSalesError::SoldOut),
-        Err(e) => return Err(e.into()),
-    };
+    // The sale's units: free rows, locked by this transaction only (no row every winner waits
+    // on); their stock was set aside when the sale was warmed.
+    let picked = units::pick(&txn, sale.id, quantity).await?;
+    let order =
+        orders::insert_order_with(&txn, draft, Stock::SetAside(&picked.by_batch), now).await?;
+    units::claim(&txn, &picked, order.id, now).await?;
     let recorded = flash_sale_grab::ActiveModel {
         sale_id: Set(sale.id),
         member_id: Set(me.member_id),
@@ -85,27 +84,6 @@ pub(super) async fn create_order(
     .insert(&txn)
     .await;
     recorded.on_unique_violation(|| FlashSalesError::InProgress)?;
-    let taken = flash_sale::Entity::update_many()
-        .col_expr(
-            flash_sale::Column::Sold,
-            Expr::col(flash_sale::Column::Sold).add(quantity),
-        )
-        .col_expr(flash_sale::Column::UpdatedAt, Expr::value(now))
-        .filter(flash_sale::Column::Id.eq(sale.id))
-        .filter(
-            Expr::col(flash_sale::Column::Sold)
-                .add(quantity)
-                .lte(Expr::col(flash_sale::Column::Stock)),
-        )
-        .exec(&txn)
-        .await?;
-    if taken.rows_affected != 1 {
-        tracing::warn!(
-            sale_id = sale.id,
-            "the counters granted a unit the database does not have"
-        );
-        return Err(FlashSalesError::SoldOut);
-    }
     txn.commit().await?;
     Ok(orders::load(app, order).await?)
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use super::counters::{active_sales, truth};
-use super::{FlashSalesError, counters_down, sale_row};
+use super::{FlashSalesError, counters_down, sale_row, units};
 use crate::AppState;
 use crate::platform::jobs::{PeriodicTask, TaskError};
 use crate::platform::kv::keys;
@@ -20,6 +20,8 @@ type Suspects = BTreeMap<i64, (i64, i64)>;
 /// many members were corrected.
 pub async fn reconcile(app: &AppState, sale_id: i64) -> Result<u64, FlashSalesError> {
     let sale = sale_row(app, sale_id).await?;
+    // `sold` is settled here in bulk, not by every winner's order.
+    units::settle_sold(app, &sale).await?;
     let key = keys::flash_sale_counters(sale_id);
     let Some(counters) = app.kv.flash_counters(&key).await.map_err(counters_down)? else {
         return Ok(0);
@@ -86,23 +88,32 @@ pub async fn reconcile(app: &AppState, sale_id: i64) -> Result<u64, FlashSalesEr
             .map_err(counters_down)?;
     }
     let held: i64 = counters.members.iter().map(|(_, u)| u).sum();
-    if counters.stock_left + held != i64::from(sale.stock) {
+    let db_held: i64 = truth.members.iter().map(|(_, u)| u).sum();
+    if pending.is_empty() && counters.stock_left + held != truth.stock_left + db_held {
         tracing::error!(
             sale_id,
             left = counters.stock_left,
             held,
-            stock = sale.stock,
+            db_left = truth.stock_left,
+            db_held,
             "flash-sale counters do not add up to the sale's units"
         );
     }
     Ok(corrected)
 }
 
-/// Reconciles every active sale's counters with the database.
+/// Reconciles every active sale's counters with the database (settling `sold`), and settles the
+/// sales that ended with their payment time-out: their unclaimed units go back to the
+/// warehouse.
 pub async fn reconcile_active(app: &AppState) -> Result<u64, FlashSalesError> {
     let mut corrected = 0;
     for sale in active_sales(app).await? {
         corrected += reconcile(app, sale.id).await?;
+    }
+    for sale in units::unsettled(app).await? {
+        let returned = units::settle_units(app, &sale).await?;
+        units::settle_sold(app, &sale).await?;
+        tracing::info!(sale_id = sale.id, returned, "flash sale settled");
     }
     Ok(corrected)
 }

@@ -89,9 +89,6 @@ pub(crate) async fn apply_movement<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Takes `quantity` units of a SKU at a location, soonest-expiring unexpired batch first.
-/// Returns the (batch, units) taken. Concurrent callers can never take more than there is:
-/// each step is a conditional decrement, retried on the next batch when another caller won.
 /// Units to take out of a location, for [`take_fefo`].
 pub(crate) struct Withdrawal<'a> {
     pub location_id: i64,
@@ -103,6 +100,48 @@ pub(crate) struct Withdrawal<'a> {
     pub at: DateTime<Utc>,
 }
 
+/// (batch, units) of a SKU at a location that may still be sold on `today`, soonest-expiring
+/// first.
+async fn candidates<C: ConnectionTrait>(
+    db: &C,
+    location_id: i64,
+    sku_id: i64,
+    today: chrono::NaiveDate,
+) -> Result<Vec<(i64, i64)>, InventoryError> {
+    Ok(stock_level::Entity::find()
+        .select_only()
+        .column(stock_level::Column::BatchId)
+        .column(stock_level::Column::Quantity)
+        .join(JoinType::InnerJoin, stock_level::Relation::Batch.def())
+        .filter(stock_level::Column::LocationId.eq(location_id))
+        .filter(stock_level::Column::SkuId.eq(sku_id))
+        .filter(stock_level::Column::Quantity.gt(0))
+        .filter(stock_batch::Column::ExpiresOn.gt(today))
+        .order_by_asc(stock_batch::Column::ExpiresOn)
+        .order_by_asc(stock_level::Column::BatchId)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Units of a SKU at a location that `take_fefo` could take at `at`.
+pub(crate) async fn sellable<C: ConnectionTrait>(
+    db: &C,
+    location_id: i64,
+    sku_id: i64,
+    at: DateTime<Utc>,
+) -> Result<i64, InventoryError> {
+    let today = at.with_timezone(&DEFAULT_ZONE).date_naive();
+    Ok(candidates(db, location_id, sku_id, today)
+        .await?
+        .iter()
+        .map(|(_, q)| q)
+        .sum())
+}
+
+/// Takes `quantity` units of a SKU at a location, soonest-expiring unexpired batch first.
+/// Returns the (batch, units) taken. Concurrent callers can never take more than there is:
+/// each step is a conditional decrement, retried on the next batch when another caller won.
 pub(crate) async fn take_fefo<C: ConnectionTrait>(
     db: &C,
     withdrawal: Withdrawal<'_>,
@@ -121,20 +160,7 @@ pub(crate) async fn take_fefo<C: ConnectionTrait>(
     let mut taken = Vec::new();
     // Each pass re-reads the candidates; a pass that takes nothing means there is not enough.
     while need > 0 {
-        let candidates: Vec<(i64, i64)> = stock_level::Entity::find()
-            .select_only()
-            .column(stock_level::Column::BatchId)
-            .column(stock_level::Column::Quantity)
-            .join(JoinType::InnerJoin, stock_level::Relation::Batch.def())
-            .filter(stock_level::Column::LocationId.eq(location_id))
-            .filter(stock_level::Column::SkuId.eq(sku_id))
-            .filter(stock_level::Column::Quantity.gt(0))
-            .filter(stock_batch::Column::ExpiresOn.gt(today))
-            .order_by_asc(stock_batch::Column::ExpiresOn)
-            .order_by_asc(stock_level::Column::BatchId)
-            .into_tuple()
-            .all(db)
-            .await?;
+        let candidates = candidates(db, location_id, sku_id, today).await?;
         if candidates.iter().map(|(_, q)| q).sum::<i64>() < need {
             return Err(InventoryError::Insufficient { sku_id });
         }

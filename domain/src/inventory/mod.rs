@@ -20,7 +20,7 @@ use entities::{location, store};
 
 pub use adjustments::adjust;
 pub use ledger::ledger_balances;
-pub(crate) use ledger::{MovementSpec, Withdrawal, apply_movement, take_fefo};
+pub(crate) use ledger::{MovementSpec, Withdrawal, apply_movement, sellable, take_fefo};
 pub use locations::{
     NewStore, create_store, create_warehouse, delivery_warehouse, locations, store, store_location,
     stores,

@@ -36,7 +36,7 @@ pub(crate) use refunds::{apply_refund, claim_refund_units, release_refund_units}
 pub use views::{Order, OrderLine, my_order, my_orders, staff_order, status_by_number};
 pub(crate) use views::{load, row};
 pub use write::new_order_no;
-pub(crate) use write::{OrderDraft, insert_order};
+pub(crate) use write::{OrderDraft, Stock, insert_order, insert_order_with};
 
 // Moved to `crate::pricing`; re-exported here until coupons and flash sales import them from
 // there.

@@ -51,6 +51,29 @@ pub(crate) async fn insert_order(
     staff_id: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<order::Model, OrdersError> {
+    insert_order_with(txn, draft, Stock::Take { movement, staff_id }, now).await
+}
+
+/// Where the units of an order's lines come from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Stock<'a> {
+    /// Taken first-expiry-first-out from the order's location, with a movement of this kind.
+    Take {
+        movement: MovementKind,
+        staff_id: Option<i64>,
+    },
+    /// Already set aside (a flash sale's units, taken from the location when the sale was
+    /// warmed): the order's one line is allocated these (batch, units); no stock row is touched.
+    SetAside(&'a [(i64, i64)]),
+}
+
+/// Writes the order as `insert_order` does, its stock from `stock`.
+pub(crate) async fn insert_order_with(
+    txn: &DatabaseTransaction,
+    draft: OrderDraft,
+    stock: Stock<'_>,
+    now: DateTime<Utc>,
+) -> Result<order::Model, OrdersError> {
     let subtotals: Vec<i64> = draft
         .lines
         .iter()
@@ -92,8 +115,7 @@ pub(crate) async fn insert_order(
         order_id: row.id,
         order_no: &order_no,
         location_id: draft.location_id,
-        movement,
-        staff_id,
+        stock,
         now,
     };
     for ((line, subtotal), share) in draft.lines.into_iter().zip(subtotals).zip(shares) {
@@ -119,8 +141,7 @@ struct Placed<'a> {
     order_id: i64,
     order_no: &'a str,
     location_id: i64,
-    movement: MovementKind,
-    staff_id: Option<i64>,
+    stock: Stock<'a>,
     now: DateTime<Utc>,
 }
 
@@ -155,19 +176,24 @@ async fn insert_line(
     }
     .insert(txn)
     .await?;
-    let taken = inventory::take_fefo(
-        txn,
-        inventory::Withdrawal {
-            location_id: placed.location_id,
-            sku_id: line.sku_id,
-            quantity: i64::from(line.quantity),
-            kind: placed.movement,
-            reference: Some(placed.order_no),
-            staff_id: placed.staff_id,
-            at: placed.now,
-        },
-    )
-    .await?;
+    let taken = match placed.stock {
+        Stock::Take { movement, staff_id } => {
+            inventory::take_fefo(
+                txn,
+                inventory::Withdrawal {
+                    location_id: placed.location_id,
+                    sku_id: line.sku_id,
+                    quantity: i64::from(line.quantity),
+                    kind: movement,
+                    reference: Some(placed.order_no),
+                    staff_id,
+                    at: placed.now,
+                },
+            )
+            .await?
+        }
+        Stock::SetAside(units) => units.to_vec(),
+    };
     for (batch_id, units) in taken {
         order_allocation::ActiveModel {
             order_id: Set(placed.order_id),

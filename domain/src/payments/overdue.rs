@@ -96,9 +96,12 @@ async fn close_unpaid(app: &AppState, order_id: i64) -> Result<bool, OrdersError
         .one(&txn)
         .await?
         .ok_or(OrdersError::NotFound("order"))?;
-    orders::release_stock(&txn, &row, now).await?;
-    crate::stored_value::give_back_on_close(&txn, &row, now).await?;
+    // A flash-sale order's units go back to the sale first: their stock stays set aside for it.
     let released = crate::flash_sales::release_closed_order(&txn, order_id, now).await?;
+    if !released.is_some_and(|r| r.stock_stays_with_sale()) {
+        orders::release_stock(&txn, &row, now).await?;
+    }
+    crate::stored_value::give_back_on_close(&txn, &row, now).await?;
     txn.commit().await?;
     if let Some(released) = released {
         crate::flash_sales::give_back(app, released).await;

@@ -163,6 +163,9 @@ async fn concurrent_grabs_sell_exactly_the_units(backend: Backend) {
             .all(|c| *c == "SOLD_OUT" || *c == "LIMIT_REACHED"),
         "only sold out or limit reached under load: {refusals:?}"
     );
+    assert_units_claimed_once(&app, sale.id).await;
+    // `sold` is settled in bulk (the reconcile task), not by each winner's order.
+    flash_sales::reconcile(&app.state, sale.id).await.unwrap();
     let row = entities::flash_sale::Entity::find_by_id(sale.id)
         .one(app.db())
         .await
@@ -488,6 +491,7 @@ async fn the_database_alone_keeps_members_to_the_limit(backend: Backend) {
     let held = held_in_db(&app, sale.id).await;
     assert_eq!(held.len(), m.len());
     assert!(held.values().all(|u| *u == 2), "{held:?}");
+    flash_sales::reconcile(&app.state, sale.id).await.unwrap();
     let row = entities::flash_sale::Entity::find_by_id(sale.id)
         .one(app.db())
         .await
@@ -541,6 +545,288 @@ async fn grabs_under_one_key_all_answer_with_its_order(backend: Backend) {
     }
 }
 
+/// Every held grab's order claims exactly its units, no unit row is claimed by a closed or
+/// unknown order, and the order's allocations are the units' batches.
+async fn assert_units_claimed_once(app: &TestApp, sale: i64) {
+    use entities::{flash_sale_grab, flash_sale_unit, order_allocation};
+    let units = flash_sale_unit::Entity::find()
+        .filter(flash_sale_unit::Column::SaleId.eq(sale))
+        .all(app.db())
+        .await
+        .unwrap();
+    let mut per_order: HashMap<i64, i64> = HashMap::new();
+    for u in units.iter().filter_map(|u| u.order_id) {
+        *per_order.entry(u).or_default() += 1;
+    }
+    let held: HashMap<i64, i64> = flash_sale_grab::Entity::find()
+        .filter(flash_sale_grab::Column::SaleId.eq(sale))
+        .filter(flash_sale_grab::Column::Status.eq("HELD"))
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.order_id, i64::from(g.quantity)))
+        .collect();
+    assert_eq!(per_order, held, "each held order claims exactly its units");
+    for (order, n) in &held {
+        let allocated: i64 = order_allocation::Entity::find()
+            .filter(order_allocation::Column::OrderId.eq(*order))
+            .all(app.db())
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| i64::from(a.quantity))
+            .sum();
+        assert_eq!(allocated, *n, "the order is allocated its units");
+    }
+}
+
+/// Units of the SKU the warehouse can sell.
+async fn warehouse_on_hand(app: &TestApp, cat: &Catalog) -> i64 {
+    entities::stock_level::Entity::find()
+        .filter(entities::stock_level::Column::LocationId.eq(cat.warehouse))
+        .filter(entities::stock_level::Column::SkuId.eq(cat.serum_sku))
+        .all(app.db())
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.quantity)
+        .sum()
+}
+
+async fn free_units(app: &TestApp, sale: i64) -> u64 {
+    entities::flash_sale_unit::Entity::find()
+        .filter(entities::flash_sale_unit::Column::SaleId.eq(sale))
+        .filter(entities::flash_sale_unit::Column::OrderId.is_null())
+        .count(app.db())
+        .await
+        .unwrap()
+}
+
+/// The new winners' path (issue 19): a warmed sale's units are set aside from the warehouse as
+/// rows; winners' orders claim rows and touch neither the sale's row nor the stock rows; an
+/// unpaid order that closes frees its rows (the stock stays with the sale); once the sale and
+/// its payment time-out ended, the free units go back to the warehouse, and an order closing
+/// after that returns its own. The ledger balances throughout.
+async fn winners_claim_units_set_aside_when_the_sale_is_warmed(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 10).await;
+    let sale = live_sale(&app, &cat, 4, 1).await;
+    assert_eq!(warehouse_on_hand(&app, &cat).await, 6, "4 units set aside");
+    assert_eq!(free_units(&app, sale.id).await, 4);
+    assert!(
+        domain::inventory::ledger_balances(&app.state)
+            .await
+            .unwrap()
+    );
+
+    let m = Arc::new(members(&app, 5).await);
+    let app = Arc::new(app);
+    let tasks: Vec<_> = (0..3)
+        .map(|i| {
+            let (app, m) = (app.clone(), m.clone());
+            tokio::spawn(async move { grab(&app, &m[i], sale.id, 1, &key()).await.unwrap() })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(free_units(&app, sale.id).await, 1);
+    assert_units_claimed_once(&app, sale.id).await;
+    assert_eq!(
+        warehouse_on_hand(&app, &cat).await,
+        6,
+        "winners' orders take no stock row: the units were set aside"
+    );
+    let row = entities::flash_sale::Entity::find_by_id(sale.id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.sold, 0, "the sale's row is not touched by winners");
+    flash_sales::reconcile(&app.state, sale.id).await.unwrap();
+    let row = entities::flash_sale::Entity::find_by_id(sale.id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.sold, 3, "settled in bulk");
+
+    // Unpaid past the time-out: the rows are free again, the stock stays with the sale.
+    clock.advance(Duration::minutes(16));
+    assert_eq!(payments::close_overdue_orders(&app.state).await.unwrap(), 3);
+    assert_eq!(free_units(&app, sale.id).await, 4);
+    assert_eq!(warehouse_on_hand(&app, &cat).await, 6);
+    assert!(
+        domain::inventory::ledger_balances(&app.state)
+            .await
+            .unwrap()
+    );
+    assert_counters_match(&app, sale.id).await;
+    let late = grab(&app, &m[3], sale.id, 1, &key()).await.unwrap();
+    assert_units_claimed_once(&app, sale.id).await;
+
+    // The sale ends; after its payment time-out the three free units go back.
+    clock.advance(Duration::minutes(60));
+    flash_sales::reconcile_active(&app.state).await.unwrap();
+    assert_eq!(free_units(&app, sale.id).await, 0);
+    assert_eq!(warehouse_on_hand(&app, &cat).await, 9);
+    assert!(
+        domain::inventory::ledger_balances(&app.state)
+            .await
+            .unwrap()
+    );
+    flash_sales::reconcile_active(&app.state).await.unwrap();
+    assert_eq!(warehouse_on_hand(&app, &cat).await, 9, "settled once");
+
+    // The last order was never paid either: closing it after the settlement returns its unit
+    // to the warehouse as any order does, and its unit row goes.
+    assert_eq!(payments::close_overdue_orders(&app.state).await.unwrap(), 1);
+    let closed = entities::order::Entity::find_by_id(late.id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(closed.status, domain::orders::OrderStatus::Closed);
+    assert_eq!(
+        warehouse_on_hand(&app, &cat).await,
+        10,
+        "every unit is back"
+    );
+    assert!(
+        domain::inventory::ledger_balances(&app.state)
+            .await
+            .unwrap()
+    );
+    let rows = entities::flash_sale_unit::Entity::find()
+        .filter(entities::flash_sale_unit::Column::SaleId.eq(sale.id))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
+/// A crash between the grab and its order (issue 19), at both places it can happen: after the
+/// counters granted the unit and before the order's transaction (the counters hold a unit no
+/// order has: reconciling gives it back), and inside the order's transaction after it picked a
+/// unit row (the database rolls it back: the row is free again). On PostgreSQL other winners
+/// meanwhile get the other units without waiting for the stuck one. The unit is never lost and
+/// never sold twice: the sale ends with every unit claimed by exactly one order.
+async fn a_crash_between_grab_and_order_never_loses_or_double_sells_a_unit(backend: Backend) {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 10).await;
+    let sale = live_sale(&app, &cat, 3, 1).await;
+    let m = Arc::new(members(&app, 6).await);
+    let counters_key = domain::platform::kv::keys::flash_sale_counters(sale.id);
+
+    // 1. Granted by the counters, then the replica died before writing the order.
+    let grabbed = app
+        .state
+        .kv
+        .flash_grab(
+            &counters_key,
+            m[0].member_id,
+            1,
+            clock.now().timestamp_millis(),
+            "crashed-before-order",
+        )
+        .await
+        .unwrap();
+    assert_eq!(grabbed, FlashGrab::Decided(FlashOutcome::Granted));
+
+    // 2. A winner's transaction picked (and locked) a unit row, then its replica died.
+    let stuck = app.db().begin().await.unwrap();
+    let backend_kind = app.db().get_database_backend();
+    let pick = match backend_kind {
+        sea_orm::DatabaseBackend::Postgres => format!(
+            "SELECT id FROM flash_sale_units WHERE sale_id = {} AND order_id IS NULL \
+             ORDER BY id LIMIT 1 FOR UPDATE",
+            sale.id
+        ),
+        _ => format!(
+            "UPDATE flash_sale_units SET claimed_at = claimed_at WHERE id = (SELECT id FROM \
+             flash_sale_units WHERE sale_id = {} AND order_id IS NULL ORDER BY id LIMIT 1)",
+            sale.id
+        ),
+    };
+    stuck.execute_unprepared(&pick).await.unwrap();
+    let app = Arc::new(app);
+    if backend_kind == sea_orm::DatabaseBackend::Postgres {
+        // The other winners skip the locked row instead of queueing behind it.
+        let tasks: Vec<_> = (1..3)
+            .map(|i| {
+                let (app, m) = (app.clone(), m.clone());
+                tokio::spawn(async move {
+                    tokio::time::timeout(
+                        std::time::Duration::from_secs(20),
+                        grab(&app, &m[i], sale.id, 1, &key()),
+                    )
+                    .await
+                    .expect("a winner never waits for another winner's unit")
+                    .map(|o| o.id)
+                    .map_err(|e| e.code())
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        stuck.rollback().await.unwrap();
+    } else {
+        // SQLite: one writer at a time; the stuck writer dies first.
+        stuck.rollback().await.unwrap();
+        for i in 1..3 {
+            grab(&app, &m[i], sale.id, 1, &key()).await.unwrap();
+        }
+    }
+    assert_eq!(
+        free_units(&app, sale.id).await,
+        1,
+        "the stuck unit is free again"
+    );
+    assert_units_claimed_once(&app, sale.id).await;
+
+    // The crashed grab's unit goes back to the counters once the difference outlives the grace.
+    flash_sales::reconcile(&app.state, sale.id).await.unwrap();
+    clock.advance(Duration::seconds(31));
+    assert_eq!(
+        flash_sales::reconcile(&app.state, sale.id).await.unwrap(),
+        1
+    );
+    assert_counters_match(&app, sale.id).await;
+
+    // The last unit is sold exactly once, to one of several members grabbing at once.
+    let tasks: Vec<_> = (3..6)
+        .map(|i| {
+            let (app, m) = (app.clone(), m.clone());
+            tokio::spawn(async move { code(&grab(&app, &m[i], sale.id, 1, &key()).await) })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    assert_eq!(codes.iter().filter(|c| c.is_none()).count(), 1, "{codes:?}");
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.is_none() || *c == Some(ErrorCode::SoldOut)),
+        "{codes:?}"
+    );
+    assert_eq!(free_units(&app, sale.id).await, 0);
+    assert_units_claimed_once(&app, sale.id).await;
+    let orders = entities::flash_sale_grab::Entity::find()
+        .filter(entities::flash_sale_grab::Column::SaleId.eq(sale.id))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(orders, 3, "three units, three orders");
+    assert_counters_match(&app, sale.id).await;
+}
+
 on_both_backends!(
     the_database_alone_keeps_members_to_the_limit,
     grabs_under_one_key_all_answer_with_its_order,
@@ -549,7 +835,9 @@ on_both_backends!(
     a_member_is_throttled,
     sales_answer_clearly_before_and_after_their_window,
     unpaid_flash_orders_give_the_unit_back,
-    counters_follow_the_database_after_loss_or_crash
+    counters_follow_the_database_after_loss_or_crash,
+    winners_claim_units_set_aside_when_the_sale_is_warmed,
+    a_crash_between_grab_and_order_never_loses_or_double_sells_a_unit
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -620,6 +908,8 @@ async fn a_redis_outage_mid_sale_never_oversells() {
             .all(|c| c.is_none() || *c == Some(ErrorCode::SoldOut)),
         "{rest:?}"
     );
+    assert_units_claimed_once(&app, sale.id).await;
+    flash_sales::reconcile(&app.state, sale.id).await.unwrap();
     let row = entities::flash_sale::Entity::find_by_id(sale.id)
         .one(app.db())
         .await
