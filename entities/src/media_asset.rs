@@ -35,6 +35,9 @@ pub enum MediaPurpose {
     SkinPhoto,
     /// A mini-program code Rouge fetched from WeChat for a display (PUBLIC); never uploaded.
     Wxacode,
+    /// A share poster Rouge drew (PUBLIC PNG, owned by the member whose nickname is on it);
+    /// never uploaded.
+    Poster,
 }
 
 /// One stored derivative of an asset.

@@ -11,9 +11,7 @@
 //! on the inputs and [`TEMPLATE_VERSION`].
 
 use image::{ImageEncoder, RgbImage};
-use tiny_skia::{
-    Color, FillRule, Paint, PathBuilder, Pixmap, PixmapPaint, Rect, Transform, Path,
-};
+use tiny_skia::{Color, FillRule, Paint, Path, PathBuilder, Pixmap, PixmapPaint, Rect, Transform};
 use ttf_parser::{Face, GlyphId, OutlineBuilder};
 
 /// Bumped whenever the layout, colours, texts or font change: cached posters of an older
@@ -95,7 +93,9 @@ pub fn render(content: &PosterContent<'_>) -> Result<RenderedPoster, PosterError
 
     text.line(&mut canvas, "ROUGE", 60.0, 92.0, 44.0, 600.0, ACCENT);
     let (px, py, pw, ph) = PICTURE_BOX;
-    let picture = content.picture.and_then(|bytes| image::load_from_memory(bytes).ok());
+    let picture = content
+        .picture
+        .and_then(|bytes| image::load_from_memory(bytes).ok());
     match picture {
         Some(img) => {
             let fitted = cover(&img.to_rgb8(), pw, ph);
@@ -131,7 +131,15 @@ pub fn render(content: &PosterContent<'_>) -> Result<RenderedPoster, PosterError
         INK,
     );
     text.line(&mut canvas, "向你推荐", 60.0, 1110.0, 28.0, 360.0, MUTED);
-    text.line(&mut canvas, "长按识别小程序码", 60.0, 1170.0, 24.0, 360.0, MUTED);
+    text.line(
+        &mut canvas,
+        "长按识别小程序码",
+        60.0,
+        1170.0,
+        24.0,
+        360.0,
+        MUTED,
+    );
 
     let code = image::load_from_memory(content.code).map_err(PosterError::BadCode)?;
     let (cx, cy, cw, ch) = CODE_BOX;
@@ -360,8 +368,10 @@ impl Text<'_> {
                     };
                     self.face.outline_glyph(id, &mut b).and(b.path.finish())
                 }
-                Glyph::Box => Rect::from_xywh(pen + size * 0.1, y - size * 0.8, size * 0.8, size * 0.8)
-                    .map(PathBuilder::from_rect),
+                Glyph::Box => {
+                    Rect::from_xywh(pen + size * 0.1, y - size * 0.8, size * 0.8, size * 0.8)
+                        .map(PathBuilder::from_rect)
+                }
             };
             if let Some(path) = path {
                 fill(canvas, &path, &paint);
@@ -421,10 +431,7 @@ pub fn inked_pixels(img: &RgbImage, (x, y, w, h): (u32, u32, u32, u32)) -> usize
     for yy in y..(y + h).min(img.height()) {
         for xx in x..(x + w).min(img.width()) {
             let p = img.get_pixel(xx, yy).0;
-            if p.iter()
-                .zip(BACKGROUND)
-                .any(|(a, b)| a.abs_diff(b) > 24)
-            {
+            if p.iter().zip(BACKGROUND).any(|(a, b)| a.abs_diff(b) > 24) {
                 n += 1;
             }
         }
@@ -445,7 +452,8 @@ mod tests {
             }
         });
         let mut out = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut out, image::ImageFormat::Png).expect("png");
+        img.write_to(&mut out, image::ImageFormat::Png)
+            .expect("png");
         out.into_inner()
     }
 
@@ -466,7 +474,15 @@ mod tests {
     fn nicknames_of_rare_ideographs_and_emoji_are_never_blank() {
         let blank = rendered("").width();
         assert_eq!(blank, WIDTH);
-        for nick in ["𠮷", "😀", "👨‍👩‍👧", "🇨🇳", "𠮷😀🎉", "\u{1F9D1}\u{1F3FD}", "\u{E000}"] {
+        for nick in [
+            "𠮷",
+            "😀",
+            "👨‍👩‍👧",
+            "🇨🇳",
+            "𠮷😀🎉",
+            "\u{1F9D1}\u{1F3FD}",
+            "\u{E000}",
+        ] {
             let img = rendered(nick);
             assert!(
                 inked_pixels(&img, NICKNAME_BOX) > 100,

@@ -12,11 +12,13 @@
 //!   the member deletes rows, wrapped keys and objects ([`erase_member_media`]).
 
 mod cleanup;
+mod posters;
 mod product_images;
 mod serve;
 mod skin_photos;
 mod tickets;
 mod upload;
+pub mod wxacode;
 
 use std::sync::Arc;
 
@@ -29,7 +31,11 @@ use entities::media_asset;
 
 pub use cleanup::MediaCleanup;
 pub use entities::media_asset::{MediaClass, MediaPurpose};
+pub use entities::poster::PosterKind;
 pub use entities::skin_photo::SkinArea;
+pub use posters::{
+    Poster, PosterFlights, SHARE_PAGE, ShareScene, resolve_share_scene, share_poster, sign_scene,
+};
 pub(crate) use product_images::add_seed_picture;
 pub use product_images::{
     ProductImage, attach_product_images, images_of_products, remove_product_image,
@@ -58,6 +64,8 @@ pub struct MediaPort {
     pub store: media::MediaStore,
     pub processor: media::Processor,
     pub url_ttl_secs: i64,
+    /// share posters being rendered on this replica (one render per poster at a time)
+    pub poster_flights: PosterFlights,
 }
 
 impl std::fmt::Debug for MediaPort {
@@ -136,6 +144,7 @@ impl MediaPort {
             store,
             processor: media::Processor::per_core(limits),
             url_ttl_secs: SIGNED_URL_TTL_SECS,
+            poster_flights: PosterFlights::default(),
         }
     }
 }
@@ -174,6 +183,12 @@ pub enum MediaError {
     HashMismatch,
     #[error("too many open upload tickets")]
     TooManyTickets,
+    #[error("today's quota of mini-program codes is used up; try again tomorrow")]
+    CodeQuotaReached,
+    #[error("WeChat: {0}")]
+    WeChat(String),
+    #[error("this share code is not valid")]
+    SceneInvalid,
 }
 
 crate::store_error_conversions!(MediaError);
@@ -191,7 +206,9 @@ impl DomainError for MediaError {
             | Self::HashMismatch => ErrorCode::BadUserInput,
             Self::TicketUsed => ErrorCode::Conflict,
             Self::TicketExpired => ErrorCode::Expired,
-            Self::TooManyTickets => ErrorCode::LimitReached,
+            Self::TooManyTickets | Self::CodeQuotaReached => ErrorCode::LimitReached,
+            Self::WeChat(_) => ErrorCode::Unavailable,
+            Self::SceneInvalid => ErrorCode::BadUserInput,
             Self::NotFound => ErrorCode::NotFound,
             Self::NoConsent | Self::LinkInvalid => ErrorCode::Forbidden,
             Self::AssetInUse => ErrorCode::Conflict,

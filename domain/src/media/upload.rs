@@ -40,9 +40,9 @@ pub async fn upload(
             }
             None
         }
-        MediaPurpose::Wxacode => {
+        MediaPurpose::Wxacode | MediaPurpose::Poster => {
             return Err(invalid(
-                "mini-program codes are made by Rouge, not uploaded",
+                "mini-program codes and posters are made by Rouge, not uploaded",
             ));
         }
         MediaPurpose::SkinPhoto => {
