@@ -38,6 +38,8 @@ pub enum MediaPurpose {
     /// A share poster Rouge drew (PUBLIC PNG, owned by the member whose nickname is on it);
     /// never uploaded.
     Poster,
+    /// An image HQ attaches to a B2B policy for distributors (PRIVATE, signed downloads).
+    MarketingMaterial,
 }
 
 /// One stored derivative of an asset.

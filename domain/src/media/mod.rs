@@ -12,6 +12,7 @@
 //!   the member deletes rows, wrapped keys and objects ([`erase_member_media`]).
 
 mod cleanup;
+mod orphans;
 mod posters;
 mod product_images;
 mod serve;
@@ -270,6 +271,51 @@ impl Asset {
             public_variants,
         }
     }
+}
+
+/// Fresh signed links to a PRIVATE asset of `purpose` (for the capability that decided the
+/// reader may see it, e.g. B2B materials), valid for [`SIGNED_URL_TTL_SECS`]; `None` when there
+/// is no such asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateLinks {
+    pub width: i32,
+    pub height: i32,
+    /// largest first
+    pub variants: Vec<VariantLink>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn private_links(
+    app: &AppState,
+    asset_id: i64,
+    purpose: MediaPurpose,
+) -> Result<Option<PrivateLinks>, sea_orm::DbErr> {
+    let Some(asset) = media_asset::Entity::find_by_id(asset_id)
+        .filter(media_asset::Column::Class.eq(MediaClass::Private))
+        .filter(media_asset::Column::Purpose.eq(purpose))
+        .one(&app.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let port = port(app);
+    let expires_at = app.clock.now() + chrono::Duration::seconds(port.url_ttl_secs);
+    let mut variants: Vec<VariantLink> = asset
+        .variants
+        .iter()
+        .map(|v| VariantLink {
+            width: v.width,
+            height: v.height,
+            url: port.store.url(&v.key, expires_at.timestamp()),
+        })
+        .collect();
+    variants.sort_by(|a, b| b.width.cmp(&a.width));
+    Ok(Some(PrivateLinks {
+        width: asset.width,
+        height: asset.height,
+        variants,
+        expires_at,
+    }))
 }
 
 /// The variant to show for a requested width: the smallest fixed width at least as wide,

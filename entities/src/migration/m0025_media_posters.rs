@@ -1,5 +1,6 @@
 //! Share posters (issue 16): one row per rendered poster, keyed by the hash of everything that
-//! went into it, pointing at the PUBLIC asset that holds the PNG. New table only.
+//! went into it, pointing at the PUBLIC asset that holds the PNG; and the marketing materials
+//! HQ attaches to B2B policies (PRIVATE assets). New tables only.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -21,6 +22,23 @@ enum Posters {
     Scene,
     AssetId,
     CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum PolicyMaterials {
+    Table,
+    Id,
+    PolicyId,
+    AssetId,
+    Title,
+    AttachedByStaffId,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum B2bPolicies {
+    Table,
+    Id,
 }
 
 #[derive(DeriveIden)]
@@ -85,10 +103,51 @@ impl MigrationTrait for Migration {
             Posters::Table,
             vec![Posters::AssetId.into_iden()],
         ))
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(PolicyMaterials::Table)
+                .col(id(PolicyMaterials::Id))
+                .col(big_integer(PolicyMaterials::PolicyId))
+                .col(big_integer(PolicyMaterials::AssetId))
+                .col(string(PolicyMaterials::Title))
+                .col(big_integer(PolicyMaterials::AttachedByStaffId))
+                .col(timestamp_with_time_zone(PolicyMaterials::CreatedAt))
+                .foreign_key(&mut fk(
+                    (PolicyMaterials::Table, PolicyMaterials::PolicyId),
+                    (B2bPolicies::Table, B2bPolicies::Id),
+                ))
+                .foreign_key(&mut fk(
+                    (PolicyMaterials::Table, PolicyMaterials::AssetId),
+                    (MediaAssets::Table, MediaAssets::Id),
+                ))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            index(
+                "uq_policy_materials_policy_asset",
+                PolicyMaterials::Table,
+                vec![
+                    PolicyMaterials::PolicyId.into_iden(),
+                    PolicyMaterials::AssetId.into_iden(),
+                ],
+            )
+            .unique()
+            .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "idx_policy_materials_asset",
+            PolicyMaterials::Table,
+            vec![PolicyMaterials::AssetId.into_iden()],
+        ))
         .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(PolicyMaterials::Table).to_owned())
+            .await?;
         m.drop_table(Table::drop().table(Posters::Table).to_owned())
             .await
     }

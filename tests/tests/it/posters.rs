@@ -250,7 +250,287 @@ async fn the_daily_code_quota_stops_new_posters_but_not_stored_ones(backend: Bac
     assert_eq!(app.wechat.wxacode_calls(), 3);
 }
 
+const UPLOAD: &str = "mutation($file: Upload!, $p: MediaPurpose!) { uploadMedia(file: $file, purpose: $p) { id purpose width height variants { url } } }";
+const POLICY: &str = "mutation($i: PolicyInput!) { createPolicy(input: $i) { id } }";
+const ATTACH: &str = "mutation($p: ID!, $a: ID!, $t: String!) { attachPolicyMaterial(policyId: $p, assetId: $a, title: $t) { id policyId title width height variants { width url } expiresAt } }";
+const MATERIALS: &str = "query($p: ID!) { marketingMaterials(policyId: $p) { id title width variants { width height url } expiresAt } }";
+
+/// A staff GraphQL multipart upload of one PNG (`uploadMedia`).
+async fn upload_png(app: &TestApp, token: &str, purpose: &str) -> Value {
+    let img = image::RgbImage::from_fn(300, 200, |x, y| {
+        image::Rgb([(x % 255) as u8, (y % 255) as u8, 90])
+    });
+    let mut file = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(
+            &mut std::io::Cursor::new(&mut file),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let boundary = "rougeposterboundary42";
+    let operations =
+        json!({ "query": UPLOAD, "variables": { "file": null, "p": purpose } }).to_string();
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("operations", operations.as_str()),
+        ("map", r#"{"0":["variables.file"]}"#),
+    ] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"m.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
+    body.extend_from_slice(&file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    app.http
+        .post(format!("{}/graphql/staff", app.base_url))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header("x-rouge-client", "staff-app/1")
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// HQ uploads a MARKETING_MATERIAL (stored PRIVATE: no public links) and attaches it to
+/// policies; a distributor the policy addresses lists it with signed 5-minute links that
+/// download, unsigned or altered links are 403; a policy addressed to another kind of
+/// distributor, or none at all, is NOT_FOUND; BAs cannot attach; bad input changes nothing.
+async fn policy_materials_reach_only_the_distributors_a_policy_addresses(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let hq = app.login_staff("hq-demo").await;
+    let uploaded = upload_png(&app, hq.token().unwrap(), "MARKETING_MATERIAL").await;
+    let asset = uploaded["data"]["uploadMedia"].clone();
+    assert_eq!(asset["purpose"], "MARKETING_MATERIAL", "{uploaded}");
+    assert_eq!(
+        asset["variants"],
+        json!([]),
+        "a PRIVATE asset has no public links"
+    );
+    let asset_id = asset["id"].as_str().unwrap().to_owned();
+    let stored = media_asset::Entity::find_by_id(asset_id.parse::<i64>().unwrap())
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.class, media_asset::MediaClass::Private);
+    assert!(
+        stored
+            .variants
+            .iter()
+            .all(|v| v.key.starts_with("private/"))
+    );
+
+    let from = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let to = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let policy = |name: &str, kind: Option<&str>| {
+        json!({ "i": { "name": name, "kind": "ORDER_REDUCTION", "validFrom": from, "validTo": to,
+            "priority": 1, "requiresAck": false, "thresholdFen": 100_000, "offFen": 5_000,
+            "distributorKind": kind, "regions": [] } })
+    };
+    let everyone = hq.ok(POLICY, policy("春季满减", None)).await["createPolicy"]["id"].clone();
+    let key_accounts =
+        hq.ok(POLICY, policy("KA 专享", Some("KEY_ACCOUNT"))).await["createPolicy"]["id"].clone();
+
+    let attached = hq
+        .ok(
+            ATTACH,
+            json!({ "p": everyone, "a": asset_id, "t": "  春季陈列指引 " }),
+        )
+        .await["attachPolicyMaterial"]
+        .clone();
+    assert_eq!(attached["title"], "春季陈列指引");
+    assert_eq!(attached["width"], 300);
+    hq.ok(
+        ATTACH,
+        json!({ "p": key_accounts, "a": asset_id, "t": "KA 陈列" }),
+    )
+    .await;
+    // refusals change nothing
+    for (vars, code) in [
+        (
+            json!({ "p": everyone, "a": asset_id, "t": "again" }),
+            "BAD_USER_INPUT",
+        ),
+        (
+            json!({ "p": everyone, "a": asset_id, "t": "   " }),
+            "BAD_USER_INPUT",
+        ),
+        (
+            json!({ "p": "999999", "a": asset_id, "t": "x" }),
+            "NOT_FOUND",
+        ),
+        (
+            json!({ "p": everyone, "a": "999999", "t": "x" }),
+            "NOT_FOUND",
+        ),
+    ] {
+        assert_eq!(hq.err(ATTACH, vars.clone()).await, code, "{vars}");
+    }
+    let ba = app.login_staff("ba-demo").await;
+    assert_eq!(
+        ba.err(ATTACH, json!({ "p": everyone, "a": asset_id, "t": "x" }))
+            .await,
+        "FORBIDDEN"
+    );
+    let ba_upload = upload_png(&app, ba.token().unwrap(), "MARKETING_MATERIAL").await;
+    assert_eq!(reason(&ba_upload).0, "FORBIDDEN", "{ba_upload}");
+    assert_eq!(
+        entities::policy_material::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        2
+    );
+
+    let dist = app.login_distributor("dist-demo").await;
+    let list = dist.ok(MATERIALS, json!({ "p": everyone })).await["marketingMaterials"].clone();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["title"], "春季陈列指引");
+    let expires = chrono::DateTime::parse_from_rfc3339(list[0]["expiresAt"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let ttl = (expires - chrono::Utc::now()).num_seconds();
+    assert!((200..=301).contains(&ttl), "links live 5 minutes: {ttl}");
+    for v in list[0]["variants"].as_array().unwrap() {
+        let url = v["url"].as_str().unwrap();
+        assert!(
+            url.starts_with("/media/private/") && url.contains("sig="),
+            "{url}"
+        );
+        let resp = app
+            .http
+            .get(format!("{}{url}", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{url}");
+        assert_eq!(resp.headers()["content-type"], "image/jpeg");
+        let bare = url.split('?').next().unwrap();
+        let altered = url.replace("sig=", "sig=A");
+        for bad in [bare, altered.as_str()] {
+            let resp = app
+                .http
+                .get(format!("{}{bad}", app.base_url))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 403, "{bad}");
+        }
+    }
+    // a policy for key accounts only, and one that does not exist
+    for p in [key_accounts.clone(), json!("999999")] {
+        assert_eq!(
+            dist.err(MATERIALS, json!({ "p": p })).await,
+            "NOT_FOUND",
+            "{p}"
+        );
+    }
+}
+
+/// Uploads nobody attached or recorded are collected by the media cleanup task a day later:
+/// the row and its objects go, except a PUBLIC object another (attached) asset shares by
+/// content; an attached upload and a younger orphan stay.
+async fn unused_uploads_are_collected_after_a_day(backend: Backend) {
+    let clock = std::sync::Arc::new(domain::platform::clock::ManualClock::new(chrono::Utc::now()));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let hq = app.login_staff("hq-demo").await;
+    let token = hq.token().unwrap().to_owned();
+    let id_of = |v: &Value| {
+        v["data"]["uploadMedia"]["id"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+    };
+    // the same bytes twice: the same content-addressed objects
+    let orphan = id_of(&upload_png(&app, &token, "PRODUCT_IMAGE").await);
+    let used = id_of(&upload_png(&app, &token, "PRODUCT_IMAGE").await);
+    let material = id_of(&upload_png(&app, &token, "MARKETING_MATERIAL").await);
+    const ATTACH_IMAGES: &str = "mutation($p: ID!, $a: [ID!]!, $t: [String!]!) { attachProductImages(productId: $p, assetIds: $a, altTexts: $t) { id } }";
+    let product_id = products(&app).await[0];
+    hq.ok(
+        ATTACH_IMAGES,
+        json!({ "p": product_id.to_string(), "a": [used.to_string()], "t": ["正面"] }),
+    )
+    .await;
+    let keys = |id: i64| {
+        let db = app.db().clone();
+        async move {
+            media_asset::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+                .variants
+                .0
+                .into_iter()
+                .map(|v| v.key)
+                .collect::<Vec<_>>()
+        }
+    };
+    let (orphan_keys, used_keys, material_keys) =
+        (keys(orphan).await, keys(used).await, keys(material).await);
+    assert_eq!(orphan_keys, used_keys);
+    clock.advance(chrono::Duration::hours(23));
+    let hq = app.login_staff("hq-demo").await; // the morning's session has run out
+    let young = id_of(&upload_png(&app, hq.token().unwrap(), "MARKETING_MATERIAL").await);
+
+    let task = domain::media::MediaCleanup;
+    api::worker::run_task_now(&app.state, &task).await.unwrap();
+    let left = |id: i64| {
+        let db = app.db().clone();
+        async move {
+            media_asset::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    assert!(
+        left(orphan).await && left(material).await,
+        "not a day old yet"
+    );
+
+    clock.advance(chrono::Duration::hours(2));
+    api::worker::run_task_now(&app.state, &task).await.unwrap();
+    assert!(!left(orphan).await, "unattached product image collected");
+    assert!(!left(material).await, "unattached material collected");
+    assert!(left(used).await && left(young).await);
+    let store = &app.state.media.store;
+    for key in &material_keys {
+        assert_eq!(store.size_of(key).await.unwrap(), None, "{key} deleted");
+    }
+    for key in &used_keys {
+        assert!(
+            store.size_of(key).await.unwrap().is_some(),
+            "{key} is shared and kept"
+        );
+        let resp = app
+            .http
+            .get(format!("{}/media/{key}", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+}
+
 on_both_backends!(
+    unused_uploads_are_collected_after_a_day,
     a_poster_is_drawn_once_and_cached_by_its_inputs,
-    the_daily_code_quota_stops_new_posters_but_not_stored_ones
+    the_daily_code_quota_stops_new_posters_but_not_stored_ones,
+    policy_materials_reach_only_the_distributors_a_policy_addresses
 );
