@@ -309,7 +309,7 @@ pub async fn private_links(
             url: port.store.url(&v.key, expires_at.timestamp()),
         })
         .collect();
-    variants.sort_by(|a, b| b.width.cmp(&a.width));
+    variants.sort_by_key(|v| std::cmp::Reverse(v.width));
     Ok(Some(PrivateLinks {
         width: asset.width,
         height: asset.height,
