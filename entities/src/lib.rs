@@ -61,6 +61,8 @@ pub mod payment_notification;
 pub mod po_allocation;
 pub mod po_line_fulfilment;
 pub mod points_ledger;
+pub mod policy_material;
+pub mod poster;
 pub mod price_list;
 pub mod price_list_item;
 pub mod product;

@@ -35,6 +35,11 @@ pub enum MediaPurpose {
     SkinPhoto,
     /// A mini-program code Rouge fetched from WeChat for a display (PUBLIC); never uploaded.
     Wxacode,
+    /// A share poster Rouge drew (PUBLIC PNG, owned by the member whose nickname is on it);
+    /// never uploaded.
+    Poster,
+    /// An image HQ attaches to a B2B policy for distributors (PRIVATE, signed downloads).
+    MarketingMaterial,
 }
 
 /// One stored derivative of an asset.

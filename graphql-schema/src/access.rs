@@ -217,6 +217,7 @@ pub const STAFF: &[(&str, Access)] = &[
     ("approvePurchaseOrder", s(ManageB2b)),
     ("rejectPurchaseOrder", s(ManageB2b)),
     ("createPolicy", s(ManageB2b)),
+    ("attachPolicyMaterial", s(ManageB2b)),
     // B2B fulfilment and payments (issue 15)
     ("purchaseOrderFulfilment", s(ViewDistributors)),
     ("distributorAccountStanding", s(ViewDistributors)),
@@ -255,6 +256,7 @@ pub const DISTRIBUTOR: &[(&str, Access)] = &[
     ("updatePurchaseOrder", Access::Distributor),
     ("cancelPurchaseOrder", Access::Distributor),
     ("myPolicies", Access::Distributor),
+    ("marketingMaterials", Access::Distributor),
     ("acknowledgePolicy", Access::Distributor),
     // B2B fulfilment (confirmReceipt: OWNER or BUYER, checked by the service)
     ("purchaseOrderFulfilment", Access::Distributor),

@@ -394,6 +394,53 @@ impl DistributorB2bQuery {
             .await?
             .into())
     }
+
+    /// The marketing materials HQ attached to a policy addressed to the organisation, in the
+    /// order attached (a closed list: at most 20 per policy), each with download links valid
+    /// for 5 minutes. A policy not addressed to the organisation is NOT_FOUND.
+    async fn marketing_materials(
+        &self,
+        ctx: &Context<'_>,
+        policy_id: ID,
+    ) -> ApiResult<Vec<PolicyMaterial>> {
+        let who = distributor(ctx).await?;
+        Ok(
+            b2b::marketing_materials(app(ctx), who, parse_id(&policy_id)?)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        )
+    }
+}
+
+/// A marketing material (营销物料) attached to a policy: an image with signed download links.
+#[derive(SimpleObject)]
+pub struct PolicyMaterial {
+    pub id: ID,
+    pub policy_id: ID,
+    pub title: String,
+    pub width: i32,
+    pub height: i32,
+    /// largest first; the links stop working at `expiresAt`
+    pub variants: Vec<crate::media::MediaVariant>,
+    pub expires_at: DateTime,
+    pub created_at: DateTime,
+}
+
+impl From<b2b::Material> for PolicyMaterial {
+    fn from(m: b2b::Material) -> Self {
+        Self {
+            id: m.id.into(),
+            policy_id: m.policy_id.into(),
+            title: m.title,
+            width: m.width,
+            height: m.height,
+            variants: m.variants.into_iter().map(Into::into).collect(),
+            expires_at: DateTime(m.expires_at),
+            created_at: DateTime(m.created_at),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -721,6 +768,27 @@ impl StaffB2bMutation {
             regions: input.regions,
         };
         Ok(b2b::create_policy(app(ctx), staff, input).await?.into())
+    }
+
+    /// Attaches an uploaded MARKETING_MATERIAL (`uploadMedia`, stored PRIVATE) to a policy
+    /// with a title of 1 to 100 characters (HQ); at most 20 per policy, each asset once.
+    async fn attach_policy_material(
+        &self,
+        ctx: &Context<'_>,
+        policy_id: ID,
+        asset_id: ID,
+        title: String,
+    ) -> ApiResult<PolicyMaterial> {
+        let staff = staff(ctx).await?;
+        Ok(b2b::attach_policy_material(
+            app(ctx),
+            staff,
+            parse_id(&policy_id)?,
+            parse_id(&asset_id)?,
+            &title,
+        )
+        .await?
+        .into())
     }
 
     /// Rejects a submitted or approved order, with the reason (HQ); its credit is given back.

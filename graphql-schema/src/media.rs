@@ -320,6 +320,39 @@ impl ConsumerMediaQuery {
         let list = media::my_skin_photos(app(ctx), me, page).await?;
         Ok(photos(list, &page))
     }
+
+    /// What a share poster's mini-program code points at: the landing page passes the `scene`
+    /// it was opened with. A scene Rouge did not sign → BAD_USER_INPUT `SHARE_SCENE_INVALID`.
+    async fn resolve_share_scene(&self, ctx: &Context<'_>, scene: String) -> ApiResult<ShareScene> {
+        let me = member(ctx).await?;
+        let s = media::resolve_share_scene(app(ctx), me, &scene).await?;
+        Ok(ShareScene {
+            kind: s.kind,
+            target_id: s.target_id.into(),
+            sharer_nickname: s.sharer_nickname,
+        })
+    }
+}
+
+/// A share poster: a PNG (720×1280) with the target's picture and title, the member's
+/// nickname and a mini-program code. The link is immutable and cacheable forever.
+#[derive(SimpleObject)]
+pub struct Poster {
+    pub url: String,
+    pub width: i32,
+    pub height: i32,
+    /// the code's scene: a signed token naming the target and the sharer
+    pub scene: String,
+    pub template_version: i32,
+}
+
+/// The target of a share poster's code.
+#[derive(SimpleObject)]
+pub struct ShareScene {
+    pub kind: media::PosterKind,
+    pub target_id: ID,
+    /// the nickname printed on the poster, when the sharer still has one
+    pub sharer_nickname: Option<String>,
 }
 
 /// A header a direct upload must send.
@@ -395,5 +428,27 @@ impl ConsumerMediaMutation {
         Ok(media::complete_upload(app(ctx), me, parse_id(&ticket_id)?)
             .await?
             .into())
+    }
+
+    /// Her share poster for an active product, a scheduled or running campaign or an active
+    /// bookable service (NOT_FOUND otherwise). The same target, nickname and template give the
+    /// stored poster. When WeChat's daily quota of mini-program codes is used up, stored
+    /// posters are still returned and new ones answer LIMIT_REACHED
+    /// `SHARE_CODE_QUOTA_REACHED` until the next day (Asia/Shanghai).
+    async fn share_poster(
+        &self,
+        ctx: &Context<'_>,
+        kind: media::PosterKind,
+        target_id: ID,
+    ) -> ApiResult<Poster> {
+        let me = member(ctx).await?;
+        let p = media::share_poster(app(ctx), me, kind, parse_id(&target_id)?).await?;
+        Ok(Poster {
+            url: p.url,
+            width: p.width,
+            height: p.height,
+            scene: p.scene,
+            template_version: p.template_version,
+        })
     }
 }

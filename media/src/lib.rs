@@ -6,6 +6,7 @@
 //!   GPS never survive), and the fixed-width derivatives are built at once on a bounded pool.
 //! - [`storage`]: the three storage classes (PUBLIC, PRIVATE, SENSITIVE) over `object_store`.
 //! - [`signing`]: HMAC-signed, expiring URLs for objects Rouge serves itself.
+//! - [`poster`]: share posters drawn from a versioned template with the bundled CJK font.
 //! - [`crypto`]: per-object envelope encryption for the SENSITIVE class.
 //!
 //! This crate knows nothing of members, products or permissions: domain calls it through a
@@ -15,6 +16,7 @@ pub mod crypto;
 pub mod demo;
 pub mod header;
 pub mod intake;
+pub mod poster;
 pub mod signing;
 pub mod storage;
 

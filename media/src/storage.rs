@@ -274,6 +274,26 @@ impl MediaStore {
         Ok(out)
     }
 
+    /// Stores a PNG Rouge drew itself (a share poster) as a PUBLIC, content-addressed object;
+    /// `label` is its width.
+    pub async fn put_public_png(
+        &self,
+        png: Vec<u8>,
+        width: u32,
+        height: u32,
+    ) -> Result<StoredVariant, StorageError> {
+        let key = format!("public/{}.png", hex::encode(Sha256::digest(&png)));
+        let bytes = png.len() as u64;
+        self.put(&key, png).await?;
+        Ok(StoredVariant {
+            label: width,
+            width,
+            height,
+            key,
+            bytes,
+        })
+    }
+
     pub async fn put_private(
         &self,
         processed: &Processed,

@@ -13,6 +13,7 @@ mod exposure;
 mod fulfilment;
 mod leakage;
 mod lifecycle;
+mod materials;
 mod orders;
 mod overrides;
 pub mod packs;
@@ -50,6 +51,7 @@ pub use leakage::{LeakageRow, territory_leakage, territory_leakage_for_staff};
 pub use lifecycle::{
     approve_purchase_order, cancel_purchase_order, purchase_order_queue, reject_purchase_order,
 };
+pub use materials::{Material, attach_policy_material, marketing_materials};
 pub use orders::{PoEvent, PoLine, PurchaseOrder, purchase_order, purchase_orders};
 pub use overrides::{CreditOverride, grant_credit_override, release_credit_override};
 pub use payments::{DistributorPayment, record_distributor_payment};

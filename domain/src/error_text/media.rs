@@ -30,7 +30,12 @@ pub(super) fn media(e: &MediaError) -> Option<Text> {
         ),
         E::HashMismatch => t("UPLOAD_HASH_MISMATCH", "上传的文件与申请时声明的校验值不符"),
         E::TooManyTickets => t("TOO_MANY_UPLOAD_TICKETS", "未完成的上传过多，请稍后再试"),
-        E::Store(_) | E::Storage(_) => None,
+        E::CodeQuotaReached => t(
+            "SHARE_CODE_QUOTA_REACHED",
+            "今日小程序码生成次数已达上限，已生成的海报仍可使用，新海报请明天再试",
+        ),
+        E::SceneInvalid => t("SHARE_SCENE_INVALID", "分享码无效"),
+        E::Store(_) | E::Storage(_) | E::WeChat(_) => None,
         _ => None,
     }
 }

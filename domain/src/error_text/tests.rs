@@ -558,6 +558,9 @@ fn media_errors_have_a_reason_and_a_chinese_message() {
             crate::media::MediaError::SizeMismatch { declared: 1234 },
             crate::media::MediaError::HashMismatch,
             crate::media::MediaError::TooManyTickets,
+            crate::media::MediaError::CodeQuotaReached,
+            crate::media::MediaError::WeChat("busy".into()),
+            crate::media::MediaError::SceneInvalid,
         ],
         &mut p,
     );

@@ -1,5 +1,6 @@
 //! Cleaning up stored objects: a deletion queue (`media_deletions`) retried by the worker until
-//! the store confirms, and raw uploads of tickets that ran out unfinished.
+//! the store confirms, raw uploads of tickets that ran out unfinished, and uploads nobody used
+//! within a day ([`super::orphans`]).
 //!
 //! Deleting an object happens after the database change that made it unreachable (an erased
 //! photo, a refused or expired upload): [`forget_objects`] tries at once and queues the key on
@@ -65,8 +66,8 @@ fn backoff(attempts: i32) -> chrono::Duration {
     chrono::Duration::minutes(minutes.min(60))
 }
 
-/// The worker's media cleanup: expires tickets left unfinished (deleting their raw uploads)
-/// and retries queued object deletions.
+/// The worker's media cleanup: expires tickets left unfinished (deleting their raw uploads),
+/// collects uploads left unused for a day and retries queued object deletions.
 pub struct MediaCleanup;
 
 #[async_trait]
@@ -80,7 +81,9 @@ impl PeriodicTask for MediaCleanup {
     }
 
     async fn run(&self, app: &AppState) -> Result<u64, TaskError> {
-        Ok(expire_tickets(app).await? + retry_deletions(app).await?)
+        Ok(expire_tickets(app).await?
+            + super::orphans::collect_orphans(app).await?
+            + retry_deletions(app).await?)
     }
 }
 

@@ -12,11 +12,14 @@
 //!   the member deletes rows, wrapped keys and objects ([`erase_member_media`]).
 
 mod cleanup;
+mod orphans;
+mod posters;
 mod product_images;
 mod serve;
 mod skin_photos;
 mod tickets;
 mod upload;
+pub mod wxacode;
 
 use std::sync::Arc;
 
@@ -29,7 +32,11 @@ use entities::media_asset;
 
 pub use cleanup::MediaCleanup;
 pub use entities::media_asset::{MediaClass, MediaPurpose};
+pub use entities::poster::PosterKind;
 pub use entities::skin_photo::SkinArea;
+pub use posters::{
+    Poster, PosterFlights, SHARE_PAGE, ShareScene, resolve_share_scene, share_poster, sign_scene,
+};
 pub(crate) use product_images::add_seed_picture;
 pub use product_images::{
     ProductImage, attach_product_images, images_of_products, remove_product_image,
@@ -58,6 +65,8 @@ pub struct MediaPort {
     pub store: media::MediaStore,
     pub processor: media::Processor,
     pub url_ttl_secs: i64,
+    /// share posters being rendered on this replica (one render per poster at a time)
+    pub poster_flights: PosterFlights,
 }
 
 impl std::fmt::Debug for MediaPort {
@@ -136,6 +145,7 @@ impl MediaPort {
             store,
             processor: media::Processor::per_core(limits),
             url_ttl_secs: SIGNED_URL_TTL_SECS,
+            poster_flights: PosterFlights::default(),
         }
     }
 }
@@ -174,6 +184,12 @@ pub enum MediaError {
     HashMismatch,
     #[error("too many open upload tickets")]
     TooManyTickets,
+    #[error("today's quota of mini-program codes is used up; try again tomorrow")]
+    CodeQuotaReached,
+    #[error("WeChat: {0}")]
+    WeChat(String),
+    #[error("this share code is not valid")]
+    SceneInvalid,
 }
 
 crate::store_error_conversions!(MediaError);
@@ -191,7 +207,9 @@ impl DomainError for MediaError {
             | Self::HashMismatch => ErrorCode::BadUserInput,
             Self::TicketUsed => ErrorCode::Conflict,
             Self::TicketExpired => ErrorCode::Expired,
-            Self::TooManyTickets => ErrorCode::LimitReached,
+            Self::TooManyTickets | Self::CodeQuotaReached => ErrorCode::LimitReached,
+            Self::WeChat(_) => ErrorCode::Unavailable,
+            Self::SceneInvalid => ErrorCode::BadUserInput,
             Self::NotFound => ErrorCode::NotFound,
             Self::NoConsent | Self::LinkInvalid => ErrorCode::Forbidden,
             Self::AssetInUse => ErrorCode::Conflict,
@@ -253,6 +271,51 @@ impl Asset {
             public_variants,
         }
     }
+}
+
+/// Fresh signed links to a PRIVATE asset of `purpose` (for the capability that decided the
+/// reader may see it, e.g. B2B materials), valid for [`SIGNED_URL_TTL_SECS`]; `None` when there
+/// is no such asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateLinks {
+    pub width: i32,
+    pub height: i32,
+    /// largest first
+    pub variants: Vec<VariantLink>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn private_links(
+    app: &AppState,
+    asset_id: i64,
+    purpose: MediaPurpose,
+) -> Result<Option<PrivateLinks>, sea_orm::DbErr> {
+    let Some(asset) = media_asset::Entity::find_by_id(asset_id)
+        .filter(media_asset::Column::Class.eq(MediaClass::Private))
+        .filter(media_asset::Column::Purpose.eq(purpose))
+        .one(&app.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let port = port(app);
+    let expires_at = app.clock.now() + chrono::Duration::seconds(port.url_ttl_secs);
+    let mut variants: Vec<VariantLink> = asset
+        .variants
+        .iter()
+        .map(|v| VariantLink {
+            width: v.width,
+            height: v.height,
+            url: port.store.url(&v.key, expires_at.timestamp()),
+        })
+        .collect();
+    variants.sort_by_key(|v| std::cmp::Reverse(v.width));
+    Ok(Some(PrivateLinks {
+        width: asset.width,
+        height: asset.height,
+        variants,
+        expires_at,
+    }))
 }
 
 /// The variant to show for a requested width: the smallest fixed width at least as wide,

@@ -24,6 +24,9 @@ pub struct Served {
 fn content_type(key: &str) -> &'static str {
     if key.ends_with(".csv") {
         "text/csv; charset=utf-8"
+    } else if key.ends_with(".png") {
+        // share posters Rouge drew
+        "image/png"
     } else if key.ends_with(".xlsx") {
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     } else {

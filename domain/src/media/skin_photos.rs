@@ -310,6 +310,11 @@ pub async fn erase_member_media<C: ConnectionTrait>(
         .filter(skin_photo::Column::MemberId.eq(member_id))
         .exec(db)
         .await?;
+    // her share posters carry her nickname (their assets are hers, below)
+    entities::poster::Entity::delete_many()
+        .filter(entities::poster::Column::MemberId.eq(member_id))
+        .exec(db)
+        .await?;
     media_asset::Entity::delete_many()
         .filter(media_asset::Column::OwnerMemberId.eq(member_id))
         .exec(db)

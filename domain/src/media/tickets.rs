@@ -86,7 +86,10 @@ pub async fn create_upload_ticket(
                 return Err(MediaError::NoConsent);
             }
         }
-        MediaPurpose::ProductImage | MediaPurpose::Wxacode => {
+        MediaPurpose::ProductImage
+        | MediaPurpose::Wxacode
+        | MediaPurpose::Poster
+        | MediaPurpose::MarketingMaterial => {
             return Err(crate::auth::AuthError::Forbidden.into());
         }
     }
@@ -303,7 +306,10 @@ async fn finish(
     let processed = port(app).processor.process(bytes).await?;
     let owner = match ticket.purpose {
         MediaPurpose::SkinPhoto => Some(me.member_id),
-        MediaPurpose::ProductImage | MediaPurpose::Wxacode => None,
+        MediaPurpose::ProductImage
+        | MediaPurpose::Wxacode
+        | MediaPurpose::Poster
+        | MediaPurpose::MarketingMaterial => None,
     };
     store_processed(
         app,

@@ -40,9 +40,16 @@ pub async fn upload(
             }
             None
         }
-        MediaPurpose::Wxacode => {
+        MediaPurpose::MarketingMaterial => {
+            staff.require(Permission::ManageB2b)?;
+            if member_id.is_some() {
+                return Err(invalid("a marketing material belongs to no member"));
+            }
+            None
+        }
+        MediaPurpose::Wxacode | MediaPurpose::Poster => {
             return Err(invalid(
-                "mini-program codes are made by Rouge, not uploaded",
+                "mini-program codes and posters are made by Rouge, not uploaded",
             ));
         }
         MediaPurpose::SkinPhoto => {
@@ -74,6 +81,13 @@ pub(super) async fn store_processed(
     let port = port(app);
     let store_err = |e: media::StorageError| MediaError::Storage(e.to_string());
     let (class, variants, key_prefix, wrapped_key) = match owner {
+        // distributor materials: random keys, signed links only
+        None if purpose == MediaPurpose::MarketingMaterial => (
+            MediaClass::Private,
+            port.store.put_private(processed).await.map_err(store_err)?,
+            None,
+            None,
+        ),
         None => (
             MediaClass::Public,
             port.store.put_public(processed).await.map_err(store_err)?,

@@ -39,6 +39,7 @@ mod observability;
 mod orders;
 mod orders_stored_values;
 mod payments;
+mod posters;
 mod privacy;
 mod regions;
 mod report_exports;

@@ -153,6 +153,8 @@ struct State {
     tokens: HashMap<String, DateTime<Utc>>,
     current_token: Option<String>,
     token_fetches: u32,
+    /// Calls to /wxa/getwxacodeunlimit, answered or failed.
+    wxacode_calls: u64,
     consents: HashMap<(String, String), u32>,
     sent: Vec<SentMessage>,
     /// Messages accepted per openid (kept even when bodies are not).
@@ -404,6 +406,11 @@ impl FakeWeChat {
                     (users + 1, extra + u64::from(n - 1))
                 })
         })
+    }
+
+    /// Calls to /wxa/getwxacodeunlimit so far (faulted ones included).
+    pub fn wxacode_calls(&self) -> u64 {
+        self.with_state(|s| s.wxacode_calls)
     }
 
     /// Keep only counts of sent messages, not their bodies (for large runs).

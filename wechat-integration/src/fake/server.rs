@@ -363,6 +363,7 @@ async fn subscribe_send(inner: &Inner, q: &HashMap<String, String>, body: &Value
 }
 
 async fn wxacode(inner: &Inner, q: &HashMap<String, String>, body: &Value) -> Response {
+    lock(inner).wxacode_calls += 1;
     if let Err(resp) = check_token(inner, q) {
         return *resp;
     }

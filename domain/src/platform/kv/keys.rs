@@ -78,6 +78,11 @@ pub fn wechat_access_token(app_id: &str) -> String {
 /// Set when WeChat says the day's subscription-message quota is used up: sends wait until it goes.
 pub const CAMPAIGN_DAILY_QUOTA_STOP: &str = "campaigns:daily-quota-stop";
 
+/// Set for a store day once WeChat said the mini-program code quota (45009) is used up.
+pub fn wxacode_quota_stop(day: NaiveDate) -> String {
+    format!("wechat:wxacode-quota-stop:{day}")
+}
+
 /// A member's `exportMyData` calls on one store day.
 pub fn member_export(member_id: i64, day: NaiveDate) -> String {
     format!("member-export:{member_id}:{day}")
