@@ -230,6 +230,9 @@ pub const STAFF: &[(&str, Access)] = &[
     ("setDistributorKind", s(ManageB2b)),
     ("policyExecution", s(ManageB2b)),
     ("distributorTerritoryLeakage", s(ViewDistributors)),
+    // distributor rebates
+    ("distributorRebateAccount", s(ViewDistributors)),
+    ("settleRebates", s(SettleRebates)),
 ];
 
 /// Every root field of the distributor schema and what it needs.
@@ -261,6 +264,7 @@ pub const DISTRIBUTOR: &[(&str, Access)] = &[
     ("confirmReceipt", Access::Distributor),
     ("territoryLeakage", Access::Distributor),
     ("replenishmentSuggestions", Access::Distributor),
+    ("rebateAccount", Access::Distributor),
 ];
 
 /// The consumer operations a member may call before accepting the current privacy policy:

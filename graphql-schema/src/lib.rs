@@ -19,6 +19,7 @@ mod auth;
 mod b2b;
 mod b2b_fulfilment;
 mod b2b_insight;
+mod b2b_rebates;
 mod booking;
 mod campaigns;
 mod catalog;
@@ -110,6 +111,7 @@ pub struct StaffQuery(
     b2b::StaffB2bQuery,
     b2b_fulfilment::StaffFulfilmentQuery,
     b2b_insight::StaffB2bInsightQuery,
+    b2b_rebates::StaffRebatesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -136,6 +138,7 @@ pub struct StaffMutation(
     b2b::StaffB2bMutation,
     b2b_fulfilment::StaffFulfilmentMutation,
     b2b_insight::StaffB2bInsightMutation,
+    b2b_rebates::StaffRebatesMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -147,6 +150,7 @@ pub struct DistributorQuery(
     b2b::DistributorB2bQuery,
     b2b_fulfilment::DistributorFulfilmentQuery,
     b2b_insight::DistributorB2bInsightQuery,
+    b2b_rebates::DistributorRebatesQuery,
 );
 
 #[derive(MergedObject, Default)]

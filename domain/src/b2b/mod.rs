@@ -20,6 +20,7 @@ mod payments;
 mod policies;
 mod price_lists;
 mod quote;
+mod rebates;
 mod receipt;
 mod receivables;
 mod replenishment;
@@ -55,7 +56,12 @@ pub use policies::{
     Policy, PolicyInput, PolicyKind, PolicyRule, acknowledge_policy, create_policy, my_policies,
 };
 pub use price_lists::{PriceList, PriceListItemInput, publish_price_list};
-pub use quote::{LineInput, PricingStep, Quote, QuoteLine, quote_purchase_order};
+pub use quote::{LineInput, PricingStep, Quote, QuoteLine, quote_purchase_order, quote_with_rebate};
+pub use rebates::{
+    AccrueScanRebates, RebateAccount, RebateEntry, Recomputed, Settlement, accrue_scan_rebates,
+    distributor_rebate_account, quarter_bounds, quarter_of, rebate_account, rebate_ledger,
+    recompute_quarter, settle_rebates,
+};
 pub use receipt::{ReceiptLine, confirm_receipt};
 pub use receivables::{
     AccountStanding, Receivable, account_standing_for_staff, my_account_standing, my_receivables,
@@ -64,7 +70,7 @@ pub use replenishment::{ReplenishmentParams, Suggestion, replenishment_suggestio
 pub use scope::{DistributorKind, set_distributor_kind};
 pub use shelf_life::set_min_shelf_life;
 pub use ship::{Carton, CartonLine, ship_purchase_order};
-pub use submit::submit_purchase_order;
+pub use submit::{submit_purchase_order, submit_with_rebate};
 pub use tiers::{
     DistributorTier, TierInput, assign_distributor_tier, distributor_tiers, upsert_distributor_tier,
 };
@@ -116,6 +122,13 @@ pub enum B2bError {
     AccountOnHold,
     #[error("this order already has a credit override")]
     CreditOverrideExists,
+    // Rebates.
+    #[error("not enough rebate available")]
+    RebateInsufficient,
+    #[error("at most {cap_fen} fen of this order may be paid with rebate")]
+    RebateOverCap { cap_fen: i64 },
+    #[error("the quarter has not ended yet")]
+    QuarterNotEnded,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -144,6 +157,9 @@ impl DomainError for B2bError {
             | Self::AccountOnHold
             | Self::CreditOverrideExists => ErrorCode::Conflict,
             Self::CartonMismatch { .. } | Self::PaymentExceedsOpen => ErrorCode::BadUserInput,
+            Self::RebateOverCap { .. } => ErrorCode::BadUserInput,
+            Self::RebateInsufficient => ErrorCode::LimitReached,
+            Self::QuarterNotEnded => ErrorCode::Conflict,
             Self::CreditExceeded => ErrorCode::LimitReached,
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
