@@ -22,6 +22,8 @@ pub enum MovementKind {
     Return,
     /// Units allocated to a distributor's purchase order (B2B), leaving the warehouse's stock.
     B2bAllocate,
+    /// Units a distributor returned after receipt, back into the batch they were shipped from.
+    B2bReturn,
 }
 
 /// One change of stock: the ledger the on-hand figures are the sum of.

@@ -233,6 +233,7 @@ pub const STAFF: &[(&str, Access)] = &[
     // distributor rebates
     ("distributorRebateAccount", s(ViewDistributors)),
     ("settleRebates", s(SettleRebates)),
+    ("acceptB2bReturn", s(ManageB2b)),
 ];
 
 /// Every root field of the distributor schema and what it needs.
@@ -265,6 +266,7 @@ pub const DISTRIBUTOR: &[(&str, Access)] = &[
     ("territoryLeakage", Access::Distributor),
     ("replenishmentSuggestions", Access::Distributor),
     ("rebateAccount", Access::Distributor),
+    ("returnPurchaseOrderLines", Access::Distributor),
 ];
 
 /// The consumer operations a member may call before accepting the current privacy policy:

@@ -163,4 +163,99 @@ impl StaffRebatesMutation {
             adjusted_fen: Fen(s.adjusted_fen),
         })
     }
+
+    /// Accepts a requested return (HQ; audited): stock back, a credit note, the rebate
+    /// accrued on the units reversed. Once.
+    async fn accept_b2b_return(&self, ctx: &Context<'_>, id: ID) -> ApiResult<B2bReturn> {
+        let me = staff(ctx).await?;
+        Ok(
+            b2b::accept_b2b_return(app(ctx), meta(ctx)?, me, parse_id(&id)?)
+                .await?
+                .into(),
+        )
+    }
+}
+
+/// Units of one order line to return.
+#[derive(async_graphql::InputObject)]
+pub struct ReturnLineInput {
+    pub line_id: ID,
+    pub qty: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct ReturnLine {
+    pub line_id: ID,
+    pub qty: i32,
+}
+
+/// A return after receipt (退货): requested by the distributor, accepted by HQ (stock back, a
+/// credit note on open receivables, the volume rebate on the units reversed).
+#[derive(SimpleObject)]
+pub struct B2bReturn {
+    pub id: ID,
+    pub purchase_order_id: ID,
+    pub status: entities::b2b_return::ReturnStatus,
+    pub reason: String,
+    /// The units at the order's prices.
+    pub value_fen: Fen,
+    /// What the credit note took off open receivables (0 until accepted).
+    pub credit_note_fen: Fen,
+    pub lines: Vec<ReturnLine>,
+    pub requested_at: DateTime,
+    pub accepted_at: Option<DateTime>,
+}
+
+impl From<b2b::B2bReturn> for B2bReturn {
+    fn from(r: b2b::B2bReturn) -> Self {
+        Self {
+            id: r.id.into(),
+            purchase_order_id: r.purchase_order_id.into(),
+            status: r.status,
+            reason: r.reason,
+            value_fen: Fen(r.value_fen),
+            credit_note_fen: Fen(r.credit_note_fen),
+            lines: r
+                .lines
+                .into_iter()
+                .map(|(line, qty)| ReturnLine {
+                    line_id: line.into(),
+                    qty,
+                })
+                .collect(),
+            requested_at: r.requested_at.into(),
+            accepted_at: r.accepted_at.map(Into::into),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct DistributorRebatesMutation;
+
+#[Object]
+impl DistributorRebatesMutation {
+    /// Asks to return received units of a RECEIVED order (OWNER or BUYER), with the reason.
+    async fn return_purchase_order_lines(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        lines: Vec<ReturnLineInput>,
+        reason: String,
+    ) -> ApiResult<B2bReturn> {
+        let who = distributor(ctx).await?;
+        let lines = lines
+            .iter()
+            .map(|l| {
+                Ok(b2b::ReturnLineInput {
+                    line_id: parse_id(&l.line_id)?,
+                    qty: l.qty,
+                })
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        Ok(
+            b2b::return_purchase_order_lines(app(ctx), who, parse_id(&id)?, &lines, &reason)
+                .await?
+                .into(),
+        )
+    }
 }

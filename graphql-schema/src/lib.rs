@@ -160,6 +160,7 @@ pub struct DistributorMutation(
     accounts::DistributorTeamMutation,
     b2b::DistributorB2bMutation,
     b2b_fulfilment::DistributorFulfilmentMutation,
+    b2b_rebates::DistributorRebatesMutation,
 );
 
 pub type ConsumerSchema = Schema<ConsumerQuery, ConsumerMutation, EmptySubscription>;

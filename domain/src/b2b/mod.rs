@@ -62,6 +62,7 @@ pub use rebates::{
     distributor_rebate_account, quarter_bounds, quarter_of, rebate_account, rebate_ledger,
     recompute_quarter, settle_rebates,
 };
+pub use rebates::{B2bReturn, ReturnLineInput, accept_b2b_return, return_purchase_order_lines};
 pub use receipt::{ReceiptLine, confirm_receipt};
 pub use receivables::{
     AccountStanding, Receivable, account_standing_for_staff, my_account_standing, my_receivables,

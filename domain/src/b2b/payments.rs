@@ -162,7 +162,7 @@ async fn attempt(
 }
 
 /// Fills the oldest open receivables with `amount`; returns how many it touched.
-async fn apply_oldest_first<C: ConnectionTrait>(
+pub(crate) async fn apply_oldest_first<C: ConnectionTrait>(
     db: &C,
     distributor_id: i64,
     amount: i64,

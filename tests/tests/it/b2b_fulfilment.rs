@@ -16,7 +16,7 @@ const QUOTE: &str =
     "query($i: PurchaseOrderInput!) { quotePurchaseOrder(input: $i) { hash totalFen } }";
 const SUBMIT: &str = "mutation($i: PurchaseOrderInput!, $h: String!, $k: String!) {
   submitPurchaseOrder(input: $i, quoteHash: $h, idempotencyKey: $k) { id totalFen lines { id skuId qty } } }";
-const APPROVE: &str =
+pub(crate) const APPROVE: &str =
     "mutation($id: ID!, $h: String!) { approvePurchaseOrder(id: $id, quoteHash: $h) { status } }";
 const FULFILMENT_FIELDS: &str = "purchaseOrderId status
   lines { lineId skuId orderedQty allocatedQty backorderedQty shippedQty receivedQty damagedQty shortQty }
@@ -24,17 +24,17 @@ const FULFILMENT_FIELDS: &str = "purchaseOrderId status
   shipments { id no invoiceFen codeRanges { lineId codeBatchId serialFrom serialTo } }";
 const CREDIT: &str = "{ myCredit { limitFen reservedFen openArFen availableFen } }";
 
-fn allocate() -> String {
+pub(crate) fn allocate() -> String {
     format!("mutation($id: ID!) {{ allocatePurchaseOrder(id: $id) {{ {FULFILMENT_FIELDS} }} }}")
 }
 
-fn ship() -> String {
+pub(crate) fn ship() -> String {
     format!(
         "mutation($id: ID!, $c: [CartonInput!]!) {{ shipPurchaseOrder(id: $id, cartons: $c) {{ {FULFILMENT_FIELDS} }} }}"
     )
 }
 
-fn receipt() -> String {
+pub(crate) fn receipt() -> String {
     format!(
         "mutation($id: ID!, $l: [ReceiptLineInput!]) {{ confirmReceipt(id: $id, lines: $l) {{ {FULFILMENT_FIELDS} }} }}"
     )
@@ -48,28 +48,28 @@ fn today() -> NaiveDate {
     Utc::now().with_timezone(&DEFAULT_ZONE).date_naive()
 }
 
-fn reason(body: &Value) -> String {
+pub(crate) fn reason(body: &Value) -> String {
     body["errors"][0]["extensions"]["reason"]
         .as_str()
         .unwrap_or_default()
         .to_owned()
 }
 
-fn code(body: &Value) -> String {
+pub(crate) fn code(body: &Value) -> String {
     body["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or_default()
         .to_owned()
 }
 
-struct Setup {
-    hq: Gql,
-    dist: Gql,
-    dist_id: i64,
-    cat: fixtures::Catalog,
+pub(crate) struct Setup {
+    pub(crate) hq: Gql,
+    pub(crate) dist: Gql,
+    pub(crate) dist_id: i64,
+    pub(crate) cat: fixtures::Catalog,
 }
 
-async fn distributor_id(app: &TestApp, code: &str) -> i64 {
+pub(crate) async fn distributor_id(app: &TestApp, code: &str) -> i64 {
     entities::distributor::Entity::find()
         .filter(entities::distributor::Column::Code.eq(code))
         .one(app.db())
@@ -81,7 +81,7 @@ async fn distributor_id(app: &TestApp, code: &str) -> i64 {
 
 /// dist-demo on a fresh tier: the test's two SKUs at ¥100 (MOQ 6, cases of 6), `limit` fen of
 /// credit (30 days, 7 days' grace); `units` of each SKU in the warehouse (expiring 2029).
-async fn setup(app: &TestApp, limit: i64, units: i64) -> Setup {
+pub(crate) async fn setup(app: &TestApp, limit: i64, units: i64) -> Setup {
     let cat = fixtures::catalog(app, units).await;
     let hq = app.login_staff("hq-demo").await;
     let code = format!("F{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -134,7 +134,7 @@ async fn setup(app: &TestApp, limit: i64, units: i64) -> Setup {
 }
 
 /// Submits and approves an order of `lines` (SKU, qty); returns (order id, [(line id, SKU)]).
-async fn approved_order(s: &Setup, lines: &[(i64, i64)]) -> (String, Vec<(String, i64)>) {
+pub(crate) async fn approved_order(s: &Setup, lines: &[(i64, i64)]) -> (String, Vec<(String, i64)>) {
     let input = json!({ "lines": lines.iter().map(|(sku, q)| json!({ "skuId": sku.to_string(), "qty": q })).collect::<Vec<_>>() });
     let quote = s.dist.ok(QUOTE, json!({ "i": input })).await["quotePurchaseOrder"].clone();
     let key = format!("ful-{}", uuid::Uuid::new_v4().simple());
@@ -305,7 +305,7 @@ async fn concurrent_allocations_never_oversell_and_respect_shelf_life(backend: B
 }
 
 /// A code batch of `count` pack codes for a SKU.
-async fn code_batch(app: &TestApp, s: &Setup, sku: i64, count: i64) -> i64 {
+pub(crate) async fn code_batch(app: &TestApp, s: &Setup, sku: i64, count: i64) -> i64 {
     let now = Utc::now();
     entities::scan_code_batch::ActiveModel {
         name: Set(format!("packs {sku}")),
@@ -334,7 +334,7 @@ async fn code_batch(app: &TestApp, s: &Setup, sku: i64, count: i64) -> i64 {
     .id
 }
 
-fn carton(line: &str, batch: i64, from: i64, to: i64) -> Value {
+pub(crate) fn carton(line: &str, batch: i64, from: i64, to: i64) -> Value {
     json!({ "lines": [ { "lineId": line, "codeBatchId": batch.to_string(), "serialFrom": from, "serialTo": to, "qty": to - from + 1 } ] })
 }
 

@@ -19,12 +19,14 @@ mod account;
 mod accrue;
 mod facts;
 mod ledger;
+mod returns;
 mod settle;
 mod spend;
 
 pub use account::{RebateAccount, RebateEntry, distributor_rebate_account, rebate_account, rebate_ledger};
 pub use accrue::{AccrueScanRebates, accrue_scan_rebates};
 pub use facts::{Recomputed, recompute_quarter};
+pub use returns::{B2bReturn, ReturnLineInput, accept_b2b_return, return_purchase_order_lines};
 pub use settle::{Settlement, settle_rebates};
 
 pub(crate) use accrue::on_receipt;
