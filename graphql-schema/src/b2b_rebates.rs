@@ -166,6 +166,7 @@ impl StaffRebatesMutation {
 
     /// Accepts a requested return (HQ; audited): stock back, a credit note, the rebate
     /// accrued on the units reversed. Once.
+    #[graphql(name = "acceptB2bReturn")]
     async fn accept_b2b_return(&self, ctx: &Context<'_>, id: ID) -> ApiResult<B2bReturn> {
         let me = staff(ctx).await?;
         Ok(

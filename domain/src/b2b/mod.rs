@@ -56,7 +56,9 @@ pub use policies::{
     Policy, PolicyInput, PolicyKind, PolicyRule, acknowledge_policy, create_policy, my_policies,
 };
 pub use price_lists::{PriceList, PriceListItemInput, publish_price_list};
-pub use quote::{LineInput, PricingStep, Quote, QuoteLine, quote_purchase_order, quote_with_rebate};
+pub use quote::{
+    LineInput, PricingStep, Quote, QuoteLine, quote_purchase_order, quote_with_rebate,
+};
 pub use rebates::{
     AccrueScanRebates, RebateAccount, RebateEntry, Recomputed, Settlement, accrue_scan_rebates,
     distributor_rebate_account, quarter_bounds, quarter_of, rebate_account, rebate_ledger,

@@ -142,7 +142,14 @@ async fn attempt(
         .exec(&txn)
         .await?;
     super::execution::record_applied(&txn, order.id, who.distributor_id, &fresh).await?;
-    super::rebates::hold(&txn, who.distributor_id, order.id, fresh.rebate_used_fen, now).await?;
+    super::rebates::hold(
+        &txn,
+        who.distributor_id,
+        order.id,
+        fresh.rebate_used_fen,
+        now,
+    )
+    .await?;
     purchase_order_event::ActiveModel {
         purchase_order_id: Set(order.id),
         status: Set(PoStatus::Submitted),

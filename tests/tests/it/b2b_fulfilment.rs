@@ -134,7 +134,10 @@ pub(crate) async fn setup(app: &TestApp, limit: i64, units: i64) -> Setup {
 }
 
 /// Submits and approves an order of `lines` (SKU, qty); returns (order id, [(line id, SKU)]).
-pub(crate) async fn approved_order(s: &Setup, lines: &[(i64, i64)]) -> (String, Vec<(String, i64)>) {
+pub(crate) async fn approved_order(
+    s: &Setup,
+    lines: &[(i64, i64)],
+) -> (String, Vec<(String, i64)>) {
     let input = json!({ "lines": lines.iter().map(|(sku, q)| json!({ "skuId": sku.to_string(), "qty": q })).collect::<Vec<_>>() });
     let quote = s.dist.ok(QUOTE, json!({ "i": input })).await["quotePurchaseOrder"].clone();
     let key = format!("ful-{}", uuid::Uuid::new_v4().simple());

@@ -106,7 +106,11 @@ async fn assert_consistent(app: &TestApp, distributor_id: i64, quarter: &str) {
     let accrued = sum(&[K::Accrue, K::Reverse, K::Adjust]);
     let settled = sum(&[K::Settle, K::Clawback]);
     assert_eq!(row.accrued_fen, accrued, "accrued = ledger");
-    assert_eq!(row.pending_fen, accrued - settled, "pending = accrued - settled");
+    assert_eq!(
+        row.pending_fen,
+        accrued - settled,
+        "pending = accrued - settled"
+    );
     assert_eq!(row.used_fen, -sum(&[K::Use]), "used = ledger");
     assert_eq!(
         row.held_fen + row.used_fen,
@@ -186,7 +190,9 @@ async fn volume_rebates_accrue_on_receipt_in_the_shanghai_quarter_and_settle_onc
     bad["i"]["mode"] = Value::Null;
     assert_eq!(s.hq.err(POLICY, bad).await, "BAD_USER_INPUT");
     let policies = entities::b2b_policy::Entity::find()
-        .filter(entities::b2b_policy::Column::Kind.eq(entities::b2b_policy::PolicyKind::VolumeRebate))
+        .filter(
+            entities::b2b_policy::Column::Kind.eq(entities::b2b_policy::PolicyKind::VolumeRebate),
+        )
         .count(app.db())
         .await
         .unwrap();
@@ -204,7 +210,11 @@ async fn volume_rebates_accrue_on_receipt_in_the_shanghai_quarter_and_settle_onc
     let ledger = a["ledger"]["nodes"].as_array().unwrap();
     assert_eq!(ledger.len(), 1);
     assert_eq!(
-        (&ledger[0]["kind"], &ledger[0]["quarter"], &ledger[0]["amountFen"]),
+        (
+            &ledger[0]["kind"],
+            &ledger[0]["quarter"],
+            &ledger[0]["amountFen"]
+        ),
         (&json!("ACCRUE"), &json!("2026Q1"), &json!("5400"))
     );
     assert_eq!(
@@ -225,7 +235,10 @@ async fn volume_rebates_accrue_on_receipt_in_the_shanghai_quarter_and_settle_onc
         finance.err(SETTLE, json!({ "q": "2026Q5" })).await,
         "BAD_USER_INPUT"
     );
-    assert_eq!(balances(&account(&s).await), fen([5_400, 5_400, 0, 0, 0, 0]));
+    assert_eq!(
+        balances(&account(&s).await),
+        fen([5_400, 5_400, 0, 0, 0, 0])
+    );
 
     // 1 April, 09:00 in Shanghai: finance settles Q1; the pending becomes available.
     clock.set(Utc.with_ymd_and_hms(2026, 4, 1, 1, 0, 0).unwrap());
@@ -240,10 +253,16 @@ async fn volume_rebates_accrue_on_receipt_in_the_shanghai_quarter_and_settle_onc
         first,
         json!({ "quarter": "2026Q1", "distributorsPaid": 1, "settledFen": "5400", "adjustedFen": "0" })
     );
-    assert_eq!(balances(&account(&s).await), fen([5_400, 0, 5_400, 0, 0, 0]));
+    assert_eq!(
+        balances(&account(&s).await),
+        fen([5_400, 0, 5_400, 0, 0, 0])
+    );
     // Settling again pays nothing: only the difference, and there is none.
     let again = s.hq.ok(SETTLE, json!({ "q": "2026Q1" })).await["settleRebates"].clone();
-    assert_eq!((&again["settledFen"], &again["distributorsPaid"]), (&json!("0"), &json!(0)));
+    assert_eq!(
+        (&again["settledFen"], &again["distributorsPaid"]),
+        (&json!("0"), &json!(0))
+    );
     let settles = account(&s).await["ledger"]["nodes"]
         .as_array()
         .unwrap()
@@ -259,7 +278,8 @@ async fn volume_rebates_accrue_on_receipt_in_the_shanghai_quarter_and_settle_onc
     assert_eq!(balances(&staff_view), fen([5_400, 0, 5_400, 0, 0, 0]));
     let ba = app.login_staff("ba-demo").await;
     assert_eq!(
-        ba.err(STAFF_ACCOUNT, json!({ "d": s.dist_id.to_string() })).await,
+        ba.err(STAFF_ACCOUNT, json!({ "d": s.dist_id.to_string() }))
+            .await,
         "FORBIDDEN"
     );
     let south = app.login_distributor("dist-demo-2").await;
@@ -280,7 +300,10 @@ async fn volume_rebates_accrue_on_receipt_in_the_shanghai_quarter_and_settle_onc
 /// dist-demo with `rebate` fen of rebate available: a WHOLE 3% policy from 0 (at most 10% of
 /// an order), an order worth `rebate / 3%` received at the end of Q1, Q1 settled on 1 April.
 /// Serials from 1000 on are free for the test.
-async fn with_available_rebate(backend: Backend, units: i64) -> (TestApp, Arc<ManualClock>, Setup, i64) {
+async fn with_available_rebate(
+    backend: Backend,
+    units: i64,
+) -> (TestApp, Arc<ManualClock>, Setup, i64) {
     let clock = Arc::new(ManualClock::new(q1_last_half_hour()));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let s = setup(&app, 100_000_000, 2_000).await;
@@ -301,24 +324,44 @@ async fn with_available_rebate(backend: Backend, units: i64) -> (TestApp, Arc<Ma
 async fn rebate_pays_part_of_an_order_once(backend: Backend) {
     // 60 serums (¥6,000) received: 3% = 18,000 fen available.
     let (app, _clock, s, codes) = with_available_rebate(backend, 60).await;
-    assert_eq!(balances(&account(&s).await), fen([18_000, 0, 18_000, 0, 0, 0]));
-    let lines = |qty: i64, rebate: i64| {
-        json!({ "lines": [ { "skuId": s.cat.serum_sku.to_string(), "qty": qty } ], "rebateFen": rebate })
-    };
+    assert_eq!(
+        balances(&account(&s).await),
+        fen([18_000, 0, 18_000, 0, 0, 0])
+    );
+    let lines = |qty: i64, rebate: i64| json!({ "lines": [ { "skuId": s.cat.serum_sku.to_string(), "qty": qty } ], "rebateFen": rebate });
     // More than the policy's 10% of a ¥1,200 order: refused; more than is available: refused.
     let over = s.dist.raw(QUOTE, json!({ "i": lines(12, 20_000) })).await;
-    assert_eq!((code(&over), reason(&over)), ("BAD_USER_INPUT".into(), "REBATE_OVER_CAP".into()));
+    assert_eq!(
+        (code(&over), reason(&over)),
+        ("BAD_USER_INPUT".into(), "REBATE_OVER_CAP".into())
+    );
     let short = s.dist.raw(QUOTE, json!({ "i": lines(60, 20_000) })).await;
-    assert_eq!((code(&short), reason(&short)), ("LIMIT_REACHED".into(), "REBATE_INSUFFICIENT".into()));
+    assert_eq!(
+        (code(&short), reason(&short)),
+        ("LIMIT_REACHED".into(), "REBATE_INSUFFICIENT".into())
+    );
     // 10,000 fen of a ¥1,200 order: the explanation states it and the cap.
     let input = lines(12, 10_000);
     let q = s.dist.ok(QUOTE, json!({ "i": input })).await["quotePurchaseOrder"].clone();
     assert_eq!(
-        (&q["totalFen"], &q["rebateUsedFen"], &q["rebateCapFen"], &q["rebateAvailableFen"]),
-        (&json!(110_000), &json!("10000"), &json!("12000"), &json!("18000"))
+        (
+            &q["totalFen"],
+            &q["rebateUsedFen"],
+            &q["rebateCapFen"],
+            &q["rebateAvailableFen"]
+        ),
+        (
+            &json!(110_000),
+            &json!("10000"),
+            &json!("12000"),
+            &json!("18000")
+        )
     );
     let step = q["explain"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!((&step["kind"], &step["amountFen"]), (&json!("REBATE_USE"), &json!(10_000)));
+    assert_eq!(
+        (&step["kind"], &step["amountFen"]),
+        (&json!("REBATE_USE"), &json!(10_000))
+    );
     assert!(step["label"].as_str().unwrap().contains("10%"), "{step}");
     // The rebate is part of the hash: the same lines without it are another quote.
     let plain = s.dist.ok(QUOTE, json!({ "i": lines(12, 0) })).await["quotePurchaseOrder"].clone();
@@ -328,8 +371,11 @@ async fn rebate_pays_part_of_an_order_once(backend: Backend) {
         .map(|i| {
             let (dist, input, hash) = (s.dist.clone(), input.clone(), q["hash"].clone());
             tokio::spawn(async move {
-                dist.raw(SUBMIT, json!({ "i": input, "h": hash, "k": format!("rebate-race-{i}") }))
-                    .await
+                dist.raw(
+                    SUBMIT,
+                    json!({ "i": input, "h": hash, "k": format!("rebate-race-{i}") }),
+                )
+                .await
             })
         })
         .collect();
@@ -345,25 +391,43 @@ async fn rebate_pays_part_of_an_order_once(backend: Backend) {
     assert_eq!(placed.len(), 1, "one order holds the rebate");
     let order = placed[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(placed[0]["totalFen"], 110_000);
-    assert_eq!(balances(&account(&s).await), fen([18_000, 0, 8_000, 10_000, 0, 0]));
+    assert_eq!(
+        balances(&account(&s).await),
+        fen([18_000, 0, 8_000, 10_000, 0, 0])
+    );
     let credit = s.dist.ok("{ myCredit { reservedFen } }", json!({})).await;
-    assert_eq!(credit["myCredit"]["reservedFen"], "110000", "credit for what is left to pay");
+    assert_eq!(
+        credit["myCredit"]["reservedFen"], "110000",
+        "credit for what is left to pay"
+    );
     // Cancelled: the hold goes back, once.
     s.dist.ok(CANCEL, json!({ "id": order })).await;
-    assert_eq!(reason(&s.dist.raw(CANCEL, json!({ "id": order })).await), "PO_WRONG_STATE");
-    assert_eq!(balances(&account(&s).await), fen([18_000, 0, 18_000, 0, 0, 0]));
+    assert_eq!(
+        reason(&s.dist.raw(CANCEL, json!({ "id": order })).await),
+        "PO_WRONG_STATE"
+    );
+    assert_eq!(
+        balances(&account(&s).await),
+        fen([18_000, 0, 18_000, 0, 0, 0])
+    );
     // Ordered again and shipped: the rebate is used.
     let sub = s
         .dist
-        .ok(SUBMIT, json!({ "i": input, "h": q["hash"], "k": "rebate-again" }))
+        .ok(
+            SUBMIT,
+            json!({ "i": input, "h": q["hash"], "k": "rebate-again" }),
+        )
         .await["submitPurchaseOrder"]
         .clone();
     let id = sub["id"].as_str().unwrap().to_owned();
     s.hq.ok(APPROVE, json!({ "id": id, "h": q["hash"] })).await;
     let f = s.hq.ok(&allocate(), json!({ "id": id })).await["allocatePurchaseOrder"].clone();
     let line = f["lines"][0]["lineId"].as_str().unwrap().to_owned();
-    s.hq.ok(&ship(), json!({ "id": id, "c": [carton(&line, codes, 1_000, 1_011)] }))
-        .await;
+    s.hq.ok(
+        &ship(),
+        json!({ "id": id, "c": [carton(&line, codes, 1_000, 1_011)] }),
+    )
+    .await;
     let a = account(&s).await;
     assert_eq!(balances(&a), fen([18_000, 0, 8_000, 0, 10_000, 0]));
     let kinds: Vec<&str> = a["ledger"]["nodes"]
@@ -372,7 +436,10 @@ async fn rebate_pays_part_of_an_order_once(backend: Backend) {
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["USE", "HOLD", "RELEASE", "HOLD", "SETTLE", "ACCRUE"]);
+    assert_eq!(
+        kinds,
+        ["USE", "HOLD", "RELEASE", "HOLD", "SETTLE", "ACCRUE"]
+    );
     assert_consistent(&app, s.dist_id, "2026Q1").await;
     app.stop().await;
 }
@@ -389,7 +456,10 @@ async fn scan_rebates_accrue_only_inside_the_territory_once(backend: Backend) {
         )
         .await["createPolicy"]
         .clone();
-    assert_eq!((&p["kind"], &p["fenPerScan"]), (&json!("SCAN_REBATE"), &json!(50)));
+    assert_eq!(
+        (&p["kind"], &p["fenPerScan"]),
+        (&json!("SCAN_REBATE"), &json!(50))
+    );
     let policy_id = p["id"].as_str().unwrap().to_owned();
     let cat = rouge_tests::fixtures::catalog(&app, 10).await;
     let d1 = crate::b2b_fulfilment::distributor_id(&app, "D-EAST-01").await;
@@ -409,7 +479,9 @@ async fn scan_rebates_accrue_only_inside_the_territory_once(backend: Backend) {
         .map(|_| {
             let state = app.state.clone();
             tokio::spawn(async move {
-                domain::b2b::accrue_scan_rebates(&state, Duration::zero()).await.unwrap()
+                domain::b2b::accrue_scan_rebates(&state, Duration::zero())
+                    .await
+                    .unwrap()
             })
         })
         .collect();
@@ -419,7 +491,9 @@ async fn scan_rebates_accrue_only_inside_the_territory_once(backend: Backend) {
     }
     assert_eq!(written, 2);
     assert_eq!(
-        domain::b2b::accrue_scan_rebates(&app.state, Duration::zero()).await.unwrap(),
+        domain::b2b::accrue_scan_rebates(&app.state, Duration::zero())
+            .await
+            .unwrap(),
         0
     );
     let dist = app.login_distributor("dist-demo").await;
@@ -427,8 +501,14 @@ async fn scan_rebates_accrue_only_inside_the_territory_once(backend: Backend) {
     assert_eq!(balances(&a), fen([100, 100, 0, 0, 0, 0]));
     let ledger = a["ledger"]["nodes"].as_array().unwrap();
     assert_eq!(ledger.len(), 2);
-    assert!(ledger.iter().all(|e| e["kind"] == "ACCRUE" && e["amountFen"] == "50"
-        && e["sourceRef"].as_str().unwrap().ends_with(&format!(":p{policy_id}"))));
+    assert!(ledger.iter().all(|e| {
+        e["kind"] == "ACCRUE"
+            && e["amountFen"] == "50"
+            && e["sourceRef"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!(":p{policy_id}"))
+    }));
     // The scan outside accrued nothing and is in the leakage report.
     let leak = dist
         .ok("{ territoryLeakage { provinceCode scans } }", json!({}))
@@ -442,7 +522,9 @@ async fn scan_rebates_accrue_only_inside_the_territory_once(backend: Backend) {
     // A later scan inside: the next pass accrues only it.
     scan_pack(&app, m2, mine, 3, ("上海", "上海市")).await;
     assert_eq!(
-        domain::b2b::accrue_scan_rebates(&app.state, Duration::zero()).await.unwrap(),
+        domain::b2b::accrue_scan_rebates(&app.state, Duration::zero())
+            .await
+            .unwrap(),
         1
     );
     let a = dist.ok(ACCOUNT, json!({})).await["rebateAccount"].clone();
@@ -455,7 +537,8 @@ async fn scan_rebates_accrue_only_inside_the_territory_once(backend: Backend) {
 
 const RETURN: &str = "mutation($id: ID!, $l: [ReturnLineInput!]!, $r: String!) {
   returnPurchaseOrderLines(id: $id, lines: $l, reason: $r) { id status valueFen creditNoteFen lines { lineId qty } } }";
-const ACCEPT: &str = "mutation($id: ID!) { acceptB2bReturn(id: $id) { id status valueFen creditNoteFen } }";
+const ACCEPT: &str =
+    "mutation($id: ID!) { acceptB2bReturn(id: $id) { id status valueFen creditNoteFen } }";
 
 async fn returns_after_receipt_restock_credit_and_reverse_the_rebate(backend: Backend) {
     let clock = Arc::new(ManualClock::new(q1_last_half_hour()));
@@ -473,29 +556,48 @@ async fn returns_after_receipt_restock_credit_and_reverse_the_rebate(backend: Ba
         dist: app.login_distributor("dist-demo").await,
         ..s
     };
-    assert_eq!(balances(&account(&s).await), fen([3_600, 0, 3_600, 0, 0, 0]));
-    let ret = |qty: i64| json!({ "id": id, "l": [ { "lineId": line, "qty": qty } ], "r": "破损退回" });
+    assert_eq!(
+        balances(&account(&s).await),
+        fen([3_600, 0, 3_600, 0, 0, 0])
+    );
+    let ret =
+        |qty: i64| json!({ "id": id, "l": [ { "lineId": line, "qty": qty } ], "r": "破损退回" });
     // Another organisation: not found; more than received: refused; nothing recorded.
     let south = app.login_distributor("dist-demo-2").await;
     assert_eq!(south.err(RETURN, ret(1)).await, "NOT_FOUND");
     assert_eq!(s.dist.err(RETURN, ret(13)).await, "BAD_USER_INPUT");
-    let returns = entities::b2b_return::Entity::find().count(app.db()).await.unwrap();
+    let returns = entities::b2b_return::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap();
     assert_eq!(returns, 0);
     // Six back: ¥600 at the order's price; then only six are left to return.
     let r = s.dist.ok(RETURN, ret(6)).await["returnPurchaseOrderLines"].clone();
-    assert_eq!((&r["status"], &r["valueFen"]), (&json!("REQUESTED"), &json!("60000")));
+    assert_eq!(
+        (&r["status"], &r["valueFen"]),
+        (&json!("REQUESTED"), &json!("60000"))
+    );
     assert_eq!(s.dist.err(RETURN, ret(7)).await, "BAD_USER_INPUT");
     let rid = r["id"].as_str().unwrap().to_owned();
     let ba = app.login_staff("ba-demo").await;
     assert_eq!(ba.err(ACCEPT, json!({ "id": rid })).await, "FORBIDDEN");
     let before = stock(&app, &s).await;
     let done = s.hq.ok(ACCEPT, json!({ "id": rid })).await["acceptB2bReturn"].clone();
-    assert_eq!((&done["status"], &done["creditNoteFen"]), (&json!("ACCEPTED"), &json!("60000")));
-    assert_eq!(reason(&s.hq.raw(ACCEPT, json!({ "id": rid })).await), "PO_WRONG_STATE");
+    assert_eq!(
+        (&done["status"], &done["creditNoteFen"]),
+        (&json!("ACCEPTED"), &json!("60000"))
+    );
+    assert_eq!(
+        reason(&s.hq.raw(ACCEPT, json!({ "id": rid })).await),
+        "PO_WRONG_STATE"
+    );
     // Stock back (B2B_RETURN), receivables down by the credit note.
     assert_eq!(stock(&app, &s).await, before + 6);
     let moves = entities::stock_movement::Entity::find()
-        .filter(entities::stock_movement::Column::Kind.eq(entities::stock_movement::MovementKind::B2bReturn))
+        .filter(
+            entities::stock_movement::Column::Kind
+                .eq(entities::stock_movement::MovementKind::B2bReturn),
+        )
         .count(app.db())
         .await
         .unwrap();
@@ -510,11 +612,22 @@ async fn returns_after_receipt_restock_credit_and_reverse_the_rebate(backend: Ba
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["kind"].as_str().unwrap(), e["quarter"].as_str().unwrap(), e["amountFen"].as_str().unwrap()))
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap(),
+                e["quarter"].as_str().unwrap(),
+                e["amountFen"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         kinds,
-        [("CLAWBACK", "2026Q1", "-3600"), ("REVERSE", "2026Q1", "-3600"), ("SETTLE", "2026Q1", "3600"), ("ACCRUE", "2026Q1", "3600")]
+        [
+            ("CLAWBACK", "2026Q1", "-3600"),
+            ("REVERSE", "2026Q1", "-3600"),
+            ("SETTLE", "2026Q1", "3600"),
+            ("ACCRUE", "2026Q1", "3600")
+        ]
     );
     // Settling Q1 again pays nothing.
     let again = finance.ok(SETTLE, json!({ "q": "2026Q1" })).await["settleRebates"].clone();
@@ -549,7 +662,12 @@ impl Lcg {
 }
 
 /// A first scan recorded as the scan path records it (the pack's serial, a region).
-async fn scan_fact(app: &TestApp, member_id: i64, (batch, sku, serial): (i64, i64, i64), region: &str) {
+async fn scan_fact(
+    app: &TestApp,
+    member_id: i64,
+    (batch, sku, serial): (i64, i64, i64),
+    region: &str,
+) {
     let at = app.state.clock.now();
     entities::scan_event::Entity::insert(entities::scan_event::ActiveModel {
         batch_id: sea_orm::Set(batch),
@@ -567,7 +685,11 @@ async fn scan_fact(app: &TestApp, member_id: i64, (batch, sku, serial): (i64, i6
         outcome: sea_orm::Set(entities::scan_event::ScanEventOutcome::Redeemed),
         gifted: sea_orm::Set(1),
         flag: sea_orm::Set(None),
-        day: sea_orm::Set(at.with_timezone(&domain::platform::clock::DEFAULT_ZONE).format("%Y-%m-%d").to_string()),
+        day: sea_orm::Set(
+            at.with_timezone(&domain::platform::clock::DEFAULT_ZONE)
+                .format("%Y-%m-%d")
+                .to_string(),
+        ),
         scanned_at: sea_orm::Set(at),
         ..Default::default()
     })
@@ -581,7 +703,9 @@ async fn scan_fact(app: &TestApp, member_id: i64, (batch, sku, serial): (i64, i6
 /// ledger, the balance row equals the ledger's sums, no column is negative, and a settled
 /// quarter has paid exactly what it accrued, never more.
 async fn random_receipts_returns_scans_and_settlements_keep_the_ledger_true(backend: Backend) {
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 5, 2, 0, 0).unwrap()));
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 1, 5, 2, 0, 0).unwrap(),
+    ));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
     let mut s = setup(&app, 0, 5_000).await;
     // Prepaid: orders take no credit, so quarters can pass without payments.
@@ -594,7 +718,8 @@ async fn random_receipts_returns_scans_and_settlements_keep_the_ledger_true(back
         )
         .await;
     s.hq.ok(POLICY, volume_policy(150_000, "WHOLE", 10)).await;
-    s.hq.ok(POLICY, volume_policy(100_000, "MARGINAL", 10)).await;
+    s.hq.ok(POLICY, volume_policy(100_000, "MARGINAL", 10))
+        .await;
     s.hq.ok(
         POLICY,
         json!({ "i": { "name": "动销", "kind": "SCAN_REBATE", "fenPerScan": 30, "maxUsePercent": 10,
@@ -610,9 +735,12 @@ async fn random_receipts_returns_scans_and_settlements_keep_the_ledger_true(back
     let mut scanned = std::collections::HashSet::new();
     let mut quarters = std::collections::BTreeSet::new();
     let mut settled = std::collections::BTreeSet::new();
-    for step in 0..24 {
+    let mut done = [0usize; 4];
+    for step in 0..32 {
         quarters.insert(domain::b2b::quarter_of(clock.now()));
-        match rng.below(5) {
+        let op = rng.below(5);
+        done[usize::try_from(op.min(3)).unwrap()] += 1;
+        match op {
             0 | 1 => {
                 let qty = 6 * (1 + rng.below(3) as i64);
                 let (id, line) = received_order(&s, codes, qty, next_serial).await;
@@ -626,7 +754,10 @@ async fn random_receipts_returns_scans_and_settlements_keep_the_ledger_true(back
                     let n = 1 + rng.below(left as u64) as i64;
                     let r = s
                         .dist
-                        .ok(RETURN, json!({ "id": id, "l": [ { "lineId": line, "qty": n } ], "r": "退货" }))
+                        .ok(
+                            RETURN,
+                            json!({ "id": id, "l": [ { "lineId": line, "qty": n } ], "r": "退货" }),
+                        )
                         .await["returnPurchaseOrderLines"]["id"]
                         .clone();
                     s.hq.ok(ACCEPT, json!({ "id": r })).await;
@@ -635,14 +766,21 @@ async fn random_receipts_returns_scans_and_settlements_keep_the_ledger_true(back
             }
             3 if !received.is_empty() => {
                 for _ in 0..(1 + rng.below(3)) {
-                    let (_, _, _, first, units) = received[rng.below(received.len() as u64) as usize].clone();
+                    let (_, _, _, first, units) =
+                        received[rng.below(received.len() as u64) as usize].clone();
                     let serial = first + rng.below(units as u64) as i64;
                     if scanned.insert(serial) {
-                        let region = if rng.below(3) == 0 { "440100" } else { "310000" };
+                        let region = if rng.below(3) == 0 {
+                            "440100"
+                        } else {
+                            "310000"
+                        };
                         scan_fact(&app, who, (codes, s.cat.serum_sku, serial), region).await;
                     }
                 }
-                domain::b2b::accrue_scan_rebates(&app.state, Duration::zero()).await.unwrap();
+                domain::b2b::accrue_scan_rebates(&app.state, Duration::zero())
+                    .await
+                    .unwrap();
             }
             _ => {
                 clock.advance(Duration::days(20 + rng.below(40) as i64));
@@ -665,16 +803,38 @@ async fn random_receipts_returns_scans_and_settlements_keep_the_ledger_true(back
             assert_consistent(&app, s.dist_id, q).await;
             if settled.contains(q) && rng.below(2) == 0 {
                 // A settled quarter settled again: nothing new unless the facts moved.
-                let r = domain::b2b::recompute_quarter(app.db(), s.dist_id, q).await.unwrap();
+                let r = domain::b2b::recompute_quarter(app.db(), s.dist_id, q)
+                    .await
+                    .unwrap();
                 let before = r.settled;
-                app.login_staff("finance-demo").await.ok(SETTLE, json!({ "q": q })).await;
-                let after = domain::b2b::recompute_quarter(app.db(), s.dist_id, q).await.unwrap();
-                assert_eq!(after.settled, after.ledger.values().sum::<i64>(), "step {step}: {q} paid what it accrued");
-                assert!(after.settled >= before || after.settled == after.ledger.values().sum::<i64>());
+                app.login_staff("finance-demo")
+                    .await
+                    .ok(SETTLE, json!({ "q": q }))
+                    .await;
+                let after = domain::b2b::recompute_quarter(app.db(), s.dist_id, q)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    after.settled,
+                    after.ledger.values().sum::<i64>(),
+                    "step {step}: {q} paid what it accrued"
+                );
+                assert!(
+                    after.settled >= before || after.settled == after.ledger.values().sum::<i64>()
+                );
             }
         }
     }
-    assert!(received.len() >= 3, "the run received orders: {}", received.len());
+    assert!(
+        received.len() >= 3,
+        "the run received orders: {}",
+        received.len()
+    );
+    assert!(
+        done.iter().all(|n| *n > 0),
+        "every kind of step ran: {done:?}"
+    );
+    assert!(settled.len() >= 2, "quarters settled: {settled:?}");
     app.stop().await;
 }
 

@@ -237,7 +237,8 @@ pub async fn recompute_quarter<C: ConnectionTrait>(
     for (policy, from, to) in rebate_policies(db, &dist, window).await? {
         out.earned
             .insert(policy.id, earned(db, &dist, &policy, (from, to)).await?);
-        let sums = super::ledger::quarter_sums(db, distributor_id, quarter, Some(policy.id)).await?;
+        let sums =
+            super::ledger::quarter_sums(db, distributor_id, quarter, Some(policy.id)).await?;
         out.ledger.insert(policy.id, sums.accrued);
     }
     Ok(out)

@@ -23,14 +23,16 @@ mod returns;
 mod settle;
 mod spend;
 
-pub use account::{RebateAccount, RebateEntry, distributor_rebate_account, rebate_account, rebate_ledger};
+pub use account::{
+    RebateAccount, RebateEntry, distributor_rebate_account, rebate_account, rebate_ledger,
+};
 pub use accrue::{AccrueScanRebates, accrue_scan_rebates};
 pub use facts::{Recomputed, recompute_quarter};
 pub use returns::{B2bReturn, ReturnLineInput, accept_b2b_return, return_purchase_order_lines};
 pub use settle::{Settlement, settle_rebates};
 
 pub(crate) use accrue::on_receipt;
-pub(crate) use spend::{consume_hold, hold, release_hold, rebate_use};
+pub(crate) use spend::{consume_hold, hold, rebate_use, release_hold};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
@@ -74,7 +76,12 @@ pub fn quarter_bounds(quarter: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), B
 }
 
 /// What a volume rebate pays on a quarter's value.
-pub(crate) fn volume_rebate(value_fen: i64, threshold_fen: i64, rate_bp: i32, mode: RebateMode) -> i64 {
+pub(crate) fn volume_rebate(
+    value_fen: i64,
+    threshold_fen: i64,
+    rate_bp: i32,
+    mode: RebateMode,
+) -> i64 {
     if value_fen < threshold_fen || value_fen <= 0 {
         return 0;
     }
@@ -110,7 +117,9 @@ pub(crate) fn check_rule(rule: &PolicyRule) -> Result<(), String> {
             max_use_percent,
         } => {
             if !(1..=MAX_FEN_PER_SCAN).contains(fen_per_scan) {
-                return Err(format!("fenPerScan must be between 1 and {MAX_FEN_PER_SCAN}"));
+                return Err(format!(
+                    "fenPerScan must be between 1 and {MAX_FEN_PER_SCAN}"
+                ));
             }
             if !cap_ok(*max_use_percent) {
                 return Err("maxUsePercent must be between 0 and 100".into());
@@ -143,7 +152,11 @@ pub(crate) fn explain_rule(name: &str, rule: &PolicyRule) -> String {
         PolicyRule::OrderReduction {
             threshold_fen,
             off_fen,
-        } => format!("{name}：订单满 {} 元减 {} 元", yuan(*threshold_fen), yuan(*off_fen)),
+        } => format!(
+            "{name}：订单满 {} 元减 {} 元",
+            yuan(*threshold_fen),
+            yuan(*off_fen)
+        ),
         PolicyRule::BuyNGetM { buy, get, .. } => {
             format!("{name}：每满 {buy} 件赠 {get} 件（向下取整，同一 SKU 多行合并计算）")
         }
@@ -189,7 +202,10 @@ mod tests {
         assert_eq!(from, Utc.with_ymd_and_hms(2025, 12, 31, 16, 0, 0).unwrap());
         assert_eq!(to, Utc.with_ymd_and_hms(2026, 3, 31, 16, 0, 0).unwrap());
         assert!(late < to && next >= to);
-        assert_eq!(quarter_bounds("2026Q4").unwrap().1, Utc.with_ymd_and_hms(2026, 12, 31, 16, 0, 0).unwrap());
+        assert_eq!(
+            quarter_bounds("2026Q4").unwrap().1,
+            Utc.with_ymd_and_hms(2026, 12, 31, 16, 0, 0).unwrap()
+        );
         for bad in ["2026Q5", "2026", "Q1", "abcdQ1", "2026Q0"] {
             assert!(quarter_bounds(bad).is_err(), "{bad}");
         }
@@ -200,8 +216,14 @@ mod tests {
         let t = 5_000_000_00;
         assert_eq!(volume_rebate(t - 1, t, 300, RebateMode::Whole), 0);
         assert_eq!(volume_rebate(t, t, 300, RebateMode::Whole), 15_000_000);
-        assert_eq!(volume_rebate(6_000_000_00, t, 300, RebateMode::Whole), 18_000_000);
-        assert_eq!(volume_rebate(6_000_000_00, t, 300, RebateMode::Marginal), 3_000_000);
+        assert_eq!(
+            volume_rebate(6_000_000_00, t, 300, RebateMode::Whole),
+            18_000_000
+        );
+        assert_eq!(
+            volume_rebate(6_000_000_00, t, 300, RebateMode::Marginal),
+            3_000_000
+        );
         assert_eq!(volume_rebate(t - 1, t, 300, RebateMode::Marginal), 0);
     }
 }

@@ -85,7 +85,9 @@ pub async fn return_purchase_order_lines(
     let account = buyer(&app.db, who).await?;
     let reason = validate::text("reason", reason, 200).map_err(B2bError::InvalidInput)?;
     if lines.is_empty() || lines.len() > super::super::quote::MAX_LINES {
-        return Err(B2bError::InvalidInput("name at least one line to return".into()));
+        return Err(B2bError::InvalidInput(
+            "name at least one line to return".into(),
+        ));
     }
     let mut wanted: BTreeMap<i64, i32> = BTreeMap::new();
     for l in lines {
@@ -167,7 +169,10 @@ pub async fn return_purchase_order_lines(
 }
 
 /// Units per line of the order already on returns (requested or accepted).
-async fn on_returns<C: ConnectionTrait>(db: &C, order_id: i64) -> Result<HashMap<i64, i64>, B2bError> {
+async fn on_returns<C: ConnectionTrait>(
+    db: &C,
+    order_id: i64,
+) -> Result<HashMap<i64, i64>, B2bError> {
     let ids: Vec<i64> = b2b_return::Entity::find()
         .select_only()
         .column(b2b_return::Column::Id)
@@ -204,7 +209,10 @@ pub async fn accept_b2b_return(
         .await?
         .ok_or(B2bError::NotFound("return"))?;
     let moved = b2b_return::Entity::update_many()
-        .col_expr(b2b_return::Column::Status, Expr::value(ReturnStatus::Accepted))
+        .col_expr(
+            b2b_return::Column::Status,
+            Expr::value(ReturnStatus::Accepted),
+        )
         .col_expr(b2b_return::Column::AcceptedBy, Expr::value(staff.staff_id))
         .col_expr(b2b_return::Column::AcceptedAt, Expr::value(now))
         .filter(b2b_return::Column::Id.eq(return_id))

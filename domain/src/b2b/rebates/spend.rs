@@ -57,8 +57,8 @@ pub(crate) async fn rebate_use<C: ConnectionTrait>(
         })
         .max()
         .unwrap_or(0);
-    let cap_fen = i64::try_from(i128::from(payable_fen.max(0)) * i128::from(cap_percent) / 100)
-        .unwrap_or(0);
+    let cap_fen =
+        i64::try_from(i128::from(payable_fen.max(0)) * i128::from(cap_percent) / 100).unwrap_or(0);
     let available_fen = rebate_account::Entity::find_by_id(dist.id)
         .one(db)
         .await?
