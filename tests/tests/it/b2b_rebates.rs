@@ -781,6 +781,7 @@ async fn random_receipts_returns_scans_and_settlements_keep_the_ledger_true(back
                 domain::b2b::accrue_scan_rebates(&app.state, Duration::zero())
                     .await
                     .unwrap();
+                done[2] += 1;
             }
             _ => {
                 clock.advance(Duration::days(20 + rng.below(40) as i64));

@@ -213,15 +213,15 @@ mod tests {
 
     #[test]
     fn whole_is_retroactive_and_marginal_is_above_the_threshold() {
-        let t = 5_000_000_00;
+        let t = 500_000_000;
         assert_eq!(volume_rebate(t - 1, t, 300, RebateMode::Whole), 0);
         assert_eq!(volume_rebate(t, t, 300, RebateMode::Whole), 15_000_000);
         assert_eq!(
-            volume_rebate(6_000_000_00, t, 300, RebateMode::Whole),
+            volume_rebate(600_000_000, t, 300, RebateMode::Whole),
             18_000_000
         );
         assert_eq!(
-            volume_rebate(6_000_000_00, t, 300, RebateMode::Marginal),
+            volume_rebate(600_000_000, t, 300, RebateMode::Marginal),
             3_000_000
         );
         assert_eq!(volume_rebate(t - 1, t, 300, RebateMode::Marginal), 0);
