@@ -25,6 +25,7 @@ pub fn scheduled_tasks() -> Vec<Arc<dyn PeriodicTask>> {
         Arc::new(domain::sales::RollupSales),
         Arc::new(domain::reports::RunReportExports),
         Arc::new(domain::media::MediaCleanup),
+        Arc::new(domain::b2b::AccrueScanRebates),
     ]
 }
 

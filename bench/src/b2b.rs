@@ -60,7 +60,7 @@ async fn seed_data(
     args: &Args,
     limit: i64,
 ) -> anyhow::Result<Seeded> {
-    use entities::b2b_policy::{PolicyKind, PolicyRule};
+    use entities::b2b_policy::PolicyRule;
     use entities::price_list_item::PriceStep;
     use entities::{
         b2b_policy, credit_account, distributor, distributor_account, distributor_tier, price_list,
@@ -145,10 +145,7 @@ async fn seed_data(
         },
     ];
     for (i, rule) in rules.into_iter().enumerate() {
-        let kind = match rule {
-            PolicyRule::OrderReduction { .. } => PolicyKind::OrderReduction,
-            PolicyRule::BuyNGetM { .. } => PolicyKind::BuyNGetM,
-        };
+        let kind = rule.kind();
         b2b_policy::ActiveModel {
             name: Set(format!("基准政策 {i}")),
             kind: Set(kind),

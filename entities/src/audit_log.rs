@@ -90,6 +90,12 @@ pub enum Action {
     /// Credit above the limit granted to one purchase order (finance), with the reason.
     #[sea_orm(string_value = "distributor.credit_override")]
     DistributorCreditOverride,
+    /// A quarter's distributor rebates settled (HQ, finance).
+    #[sea_orm(string_value = "rebate.settle")]
+    RebateSettle,
+    /// A distributor's return after receipt accepted (stock back, credit note, rebate reversed).
+    #[sea_orm(string_value = "purchase_order.return")]
+    PurchaseOrderReturn,
     /// The kind of distributor (经销商 / 代理商 / KA) changed.
     #[sea_orm(string_value = "distributor.kind")]
     DistributorKindSet,

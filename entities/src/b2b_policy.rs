@@ -17,6 +17,23 @@ pub enum PolicyKind {
     /// 搭赠: every full `buy` units of a SKU (summed over the order's lines) bring `get` units
     /// of the gift SKU free, rounded down.
     BuyNGetM,
+    /// 季度返点: a share of the quarter's received value once it passes a threshold, accrued on
+    /// receipt, settled per quarter (mode WHOLE or MARGINAL).
+    VolumeRebate,
+    /// 动销返利: an amount per first consumer scan, inside the distributor's territory, of a
+    /// pack shipped to that distributor.
+    ScanRebate,
+}
+
+/// How a volume rebate's rate applies once the threshold is passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RebateMode {
+    /// Retroactive: the rate on the whole quarter's value (超500万返3%: 3% of all of it).
+    Whole,
+    /// Only on the value above the threshold.
+    Marginal,
 }
 
 /// The numbers of a policy, by kind.
@@ -33,6 +50,30 @@ pub enum PolicyRule {
         gift_sku_id: i64,
         get: i32,
     },
+    VolumeRebate {
+        threshold_fen: i64,
+        /// The rate in basis points (300 = 3%).
+        rate_bp: i32,
+        mode: RebateMode,
+        /// At most this percent of an order may be paid with rebate.
+        max_use_percent: i32,
+    },
+    ScanRebate {
+        fen_per_scan: i64,
+        /// At most this percent of an order may be paid with rebate.
+        max_use_percent: i32,
+    },
+}
+
+impl PolicyRule {
+    pub fn kind(&self) -> PolicyKind {
+        match self {
+            Self::OrderReduction { .. } => PolicyKind::OrderReduction,
+            Self::BuyNGetM { .. } => PolicyKind::BuyNGetM,
+            Self::VolumeRebate { .. } => PolicyKind::VolumeRebate,
+            Self::ScanRebate { .. } => PolicyKind::ScanRebate,
+        }
+    }
 }
 
 /// A channel policy, scoped to one tier (or every tier), valid in a window, applied in

@@ -19,6 +19,8 @@ pub enum CreditEntryKind {
     Payment,
     /// Terms changed (limit, override): amount is the change of the limit.
     Adjust,
+    /// A credit note for a return after receipt: open receivables go down.
+    CreditNote,
 }
 
 /// The append-only credit ledger: the counters of `credit_accounts` are always its sums.

@@ -33,6 +33,7 @@ mod m0020_report_exports;
 mod m0021_b2b_fulfilment;
 mod m0022_b2b_insight;
 mod m0023_media_tickets;
+mod m0024_b2b_rebates;
 mod m0025_media_posters;
 mod m0027_flash_sale_units;
 
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0021_b2b_fulfilment::Migration),
             Box::new(m0022_b2b_insight::Migration),
             Box::new(m0023_media_tickets::Migration),
+            Box::new(m0024_b2b_rebates::Migration),
             Box::new(m0025_media_posters::Migration),
             Box::new(m0027_flash_sale_units::Migration),
         ]

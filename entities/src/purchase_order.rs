@@ -37,6 +37,9 @@ pub struct Model {
     pub total_fen: i64,
     /// Credit this order holds (0 for prepaid distributors).
     pub credit_reserved_fen: i64,
+    /// Rebate (返利) spent on this order: held at submit, used at shipment, given back when
+    /// it is cancelled or rejected.
+    pub rebate_used_fen: i64,
     pub idempotency_key: String,
     /// The distributor account that submitted it.
     pub created_by: i64,

@@ -26,6 +26,8 @@ pub enum MovementKind {
     FlashSaleReserve,
     /// A settled flash sale's unclaimed units back to the warehouse.
     FlashSaleReturn,
+    /// Units a distributor returned after receipt, back into the batch they were shipped from.
+    B2bReturn,
 }
 
 /// One change of stock: the ledger the on-hand figures are the sum of.

@@ -233,6 +233,10 @@ pub const STAFF: &[(&str, Access)] = &[
     ("distributorTerritoryLeakage", s(ViewDistributors)),
     // distributor account statement (对账单)
     ("distributorStatement", s(ViewDistributors)),
+    // distributor rebates
+    ("distributorRebateAccount", s(ViewDistributors)),
+    ("settleRebates", s(SettleRebates)),
+    ("acceptB2bReturn", s(ManageB2b)),
 ];
 
 /// Every root field of the distributor schema and what it needs.
@@ -268,6 +272,8 @@ pub const DISTRIBUTOR: &[(&str, Access)] = &[
     // account statement (对账单): every role of the organisation reads it
     ("accountStatement", Access::Distributor),
     ("exportAccountStatement", Access::Distributor),
+    ("rebateAccount", Access::Distributor),
+    ("returnPurchaseOrderLines", Access::Distributor),
 ];
 
 /// The consumer operations a member may call before accepting the current privacy policy:

@@ -5,6 +5,7 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use domain::b2b::{self, PoStatus, PolicyKind, PolicyRule};
+use entities::b2b_policy::RebateMode;
 
 use crate::context::{app, distributor, meta, staff};
 use crate::error::{ApiError, ApiResult, parse_id};
@@ -130,6 +131,13 @@ pub struct PurchaseOrderLineInput {
 pub struct PurchaseOrderInput {
     /// Lines; the same SKU on several lines is priced on its total quantity.
     pub lines: Vec<PurchaseOrderLineInput>,
+    /// Rebate (返利) to pay part of the order with: at most what is available and the
+    /// policies' cap (`Quote.rebateCapFen`). Left out: none. Edits are priced without rebate.
+    pub rebate_fen: Option<Fen>,
+}
+
+fn rebate_of(input: &PurchaseOrderInput) -> i64 {
+    input.rebate_fen.map_or(0, |f| f.0)
 }
 
 fn lines(input: &PurchaseOrderInput) -> ApiResult<Vec<b2b::LineInput>> {
@@ -190,6 +198,11 @@ pub struct Quote {
     /// Must-confirm policies not yet acknowledged: submit is refused until an OWNER or BUYER
     /// calls acknowledgePolicy.
     pub unacknowledged_policy_ids: Vec<ID>,
+    /// Rebate this order spends (hashed), the most it may spend (the policies' cap, hashed)
+    /// and what the account has available now.
+    pub rebate_used_fen: Fen,
+    pub rebate_cap_fen: Fen,
+    pub rebate_available_fen: Fen,
 }
 
 fn quote_line(l: b2b::QuoteLine) -> QuoteLine {
@@ -233,6 +246,9 @@ impl From<b2b::Quote> for Quote {
                 .into_iter()
                 .map(Into::into)
                 .collect(),
+            rebate_used_fen: Fen(q.rebate_used_fen),
+            rebate_cap_fen: Fen(q.rebate_cap_fen),
+            rebate_available_fen: Fen(q.rebate_available_fen),
         }
     }
 }
@@ -353,9 +369,11 @@ impl DistributorB2bQuery {
     ) -> ApiResult<Quote> {
         let who = distributor(ctx).await?;
         let lines = lines(&input)?;
-        Ok(b2b::quote_purchase_order(app(ctx), who, &lines)
-            .await?
-            .into())
+        Ok(
+            b2b::quote_with_rebate(app(ctx), who, &lines, rebate_of(&input))
+                .await?
+                .into(),
+        )
     }
 
     /// The organisation's purchase orders, newest first.
@@ -459,8 +477,9 @@ impl DistributorB2bMutation {
     ) -> ApiResult<PurchaseOrder> {
         let who = distributor(ctx).await?;
         let lines = lines(&input)?;
+        let spend = (lines.as_slice(), rebate_of(&input));
         Ok(
-            b2b::submit_purchase_order(app(ctx), who, &lines, &quote_hash, &idempotency_key)
+            b2b::submit_with_rebate(app(ctx), who, spend, &quote_hash, &idempotency_key)
                 .await?
                 .into(),
         )
@@ -478,6 +497,9 @@ impl DistributorB2bMutation {
     ) -> ApiResult<PurchaseOrder> {
         let who = distributor(ctx).await?;
         let lines = lines(&input)?;
+        if rebate_of(&input) != 0 {
+            return Err(ApiError::bad_input("an edit is priced without rebate"));
+        }
         Ok(
             b2b::update_purchase_order(app(ctx), who, parse_id(&id)?, &lines, &quote_hash)
                 .await?
@@ -533,6 +555,17 @@ pub struct Policy {
     pub distributor_kind: Option<b2b::DistributorKind>,
     /// Only distributors whose territory overlaps these regions (empty: everywhere).
     pub regions: Vec<String>,
+    /// What the rule does, in words (a rebate's mode and cap included).
+    pub explanation: String,
+    /// VOLUME_REBATE: from `thresholdFen` of a quarter's received value, `rateBp` basis points
+    /// (300 = 3%) of the whole value (WHOLE) or of the part above the threshold (MARGINAL).
+    pub rate_bp: Option<i32>,
+    pub mode: Option<RebateMode>,
+    /// SCAN_REBATE: fen per first consumer scan inside the territory of a pack shipped to
+    /// the distributor.
+    pub fen_per_scan: Option<i64>,
+    /// Rebate policies: at most this percent of an order may be paid with rebate.
+    pub max_use_percent: Option<i32>,
 }
 
 impl From<b2b::Policy> for Policy {
@@ -555,6 +588,11 @@ impl From<b2b::Policy> for Policy {
             get: None,
             distributor_kind: p.distributor_kind,
             regions: p.regions,
+            explanation: p.explanation,
+            rate_bp: None,
+            mode: None,
+            fen_per_scan: None,
+            max_use_percent: None,
         };
         match p.rule {
             PolicyRule::OrderReduction {
@@ -574,6 +612,24 @@ impl From<b2b::Policy> for Policy {
                 out.buy = Some(buy);
                 out.gift_sku_id = Some(gift_sku_id.into());
                 out.get = Some(get);
+            }
+            PolicyRule::VolumeRebate {
+                threshold_fen,
+                rate_bp,
+                mode,
+                max_use_percent,
+            } => {
+                out.threshold_fen = Some(threshold_fen);
+                out.rate_bp = Some(rate_bp);
+                out.mode = Some(mode);
+                out.max_use_percent = Some(max_use_percent);
+            }
+            PolicyRule::ScanRebate {
+                fen_per_scan,
+                max_use_percent,
+            } => {
+                out.fen_per_scan = Some(fen_per_scan);
+                out.max_use_percent = Some(max_use_percent);
             }
         }
         out
@@ -605,6 +661,14 @@ pub struct PolicyInput {
     /// Provinces or cities (names or GB/T 2260 codes); left out or empty: everywhere.
     #[graphql(default)]
     pub regions: Vec<String>,
+    /// VOLUME_REBATE only (with `thresholdFen`).
+    pub rate_bp: Option<i32>,
+    pub mode: Option<RebateMode>,
+    /// SCAN_REBATE only.
+    pub fen_per_scan: Option<i64>,
+    /// VOLUME_REBATE and SCAN_REBATE: the most of an order rebate may pay, in percent
+    /// (left out: 0, rebate from this policy's distributors may not be spent).
+    pub max_use_percent: Option<i32>,
 }
 
 fn rule_of(input: &PolicyInput) -> ApiResult<PolicyRule> {
@@ -619,6 +683,16 @@ fn rule_of(input: &PolicyInput) -> ApiResult<PolicyRule> {
             buy: input.buy.ok_or_else(missing)?,
             gift_sku_id: parse_id(input.gift_sku_id.as_ref().ok_or_else(missing)?)?,
             get: input.get.ok_or_else(missing)?,
+        },
+        PolicyKind::VolumeRebate => PolicyRule::VolumeRebate {
+            threshold_fen: input.threshold_fen.ok_or_else(missing)?,
+            rate_bp: input.rate_bp.ok_or_else(missing)?,
+            mode: input.mode.ok_or_else(missing)?,
+            max_use_percent: input.max_use_percent.unwrap_or(0),
+        },
+        PolicyKind::ScanRebate => PolicyRule::ScanRebate {
+            fen_per_scan: input.fen_per_scan.ok_or_else(missing)?,
+            max_use_percent: input.max_use_percent.unwrap_or(0),
         },
     })
 }

@@ -20,6 +20,7 @@ mod b2b;
 mod b2b_fulfilment;
 mod b2b_insight;
 mod b2b_statement;
+mod b2b_rebates;
 mod booking;
 mod campaigns;
 mod catalog;
@@ -112,6 +113,7 @@ pub struct StaffQuery(
     b2b_fulfilment::StaffFulfilmentQuery,
     b2b_insight::StaffB2bInsightQuery,
     b2b_statement::StaffStatementQuery,
+    b2b_rebates::StaffRebatesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -138,6 +140,7 @@ pub struct StaffMutation(
     b2b::StaffB2bMutation,
     b2b_fulfilment::StaffFulfilmentMutation,
     b2b_insight::StaffB2bInsightMutation,
+    b2b_rebates::StaffRebatesMutation,
 );
 
 #[derive(MergedObject, Default)]
@@ -150,6 +153,7 @@ pub struct DistributorQuery(
     b2b_fulfilment::DistributorFulfilmentQuery,
     b2b_insight::DistributorB2bInsightQuery,
     b2b_statement::DistributorStatementQuery,
+    b2b_rebates::DistributorRebatesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -160,6 +164,7 @@ pub struct DistributorMutation(
     b2b::DistributorB2bMutation,
     b2b_fulfilment::DistributorFulfilmentMutation,
     b2b_statement::DistributorStatementMutation,
+    b2b_rebates::DistributorRebatesMutation,
 );
 
 pub type ConsumerSchema = Schema<ConsumerQuery, ConsumerMutation, EmptySubscription>;

@@ -100,6 +100,8 @@ pub enum Permission {
     ManageB2b,
     /// Distributor credit terms (HQ and finance; audited).
     ManageCredit,
+    /// Settle a quarter's distributor rebates (HQ and finance; audited).
+    SettleRebates,
     /// Commission plans and BAs' monthly commission inputs (HQ).
     ManageCommission,
     /// Lock a store's commission month (HQ and finance).
@@ -136,7 +138,9 @@ impl Permission {
             | KeepSkinPhotos => matches!(role, Hq | Manager | Ba),
             ManageStock | RefundOrders | AssignExclusiveBa | ManageBookings
             | ViewBookingReports | ManageStaff => matches!(role, Hq | Manager),
-            ReadPaymentExceptions | ViewDistributors | ManageCredit => matches!(role, Hq | Finance),
+            ReadPaymentExceptions | ViewDistributors | ManageCredit | SettleRebates => {
+                matches!(role, Hq | Finance)
+            }
             ViewSalesReports => matches!(role, Hq | Manager | Finance),
             ViewOwnPerformance => matches!(role, Manager | Ba),
             SetSalesTargets => matches!(role, Hq | Manager),

@@ -76,6 +76,7 @@ pub async fn update_purchase_order(
             purchase_order::Column::CreditReservedFen,
             Expr::value(reserved),
         )
+        .col_expr(purchase_order::Column::RebateUsedFen, Expr::value(0))
         .col_expr(purchase_order::Column::UpdatedAt, Expr::value(now))
         .filter(purchase_order::Column::Id.eq(id))
         .filter(purchase_order::Column::QuoteHash.eq(order.quote_hash.clone()))
@@ -93,6 +94,9 @@ pub async fn update_purchase_order(
         now,
     )
     .await?;
+    // An edit is priced without rebate: what the order held goes back.
+    let edit_ref = uuid::Uuid::new_v4().simple().to_string();
+    super::rebates::release_hold(&txn, &order, Some(&edit_ref), now).await?;
     replace_lines(&txn, id, &fresh).await?;
     super::execution::record_applied(&txn, id, who.distributor_id, &fresh).await?;
     purchase_order_event::ActiveModel {

@@ -84,6 +84,7 @@ async fn release<C: ConnectionTrait>(
     order: &purchase_order::Model,
     now: DateTime<Utc>,
 ) -> Result<(), B2bError> {
+    super::rebates::release_hold(db, order, None, now).await?;
     if order.credit_reserved_fen == 0 {
         super::overrides::release_credit_override(db, order.id, now).await?;
         return Ok(());

@@ -21,6 +21,7 @@ mod payments;
 mod policies;
 mod price_lists;
 mod quote;
+mod rebates;
 mod receipt;
 mod receivables;
 mod replenishment;
@@ -59,7 +60,15 @@ pub use policies::{
     Policy, PolicyInput, PolicyKind, PolicyRule, acknowledge_policy, create_policy, my_policies,
 };
 pub use price_lists::{PriceList, PriceListItemInput, publish_price_list};
-pub use quote::{LineInput, PricingStep, Quote, QuoteLine, quote_purchase_order};
+pub use quote::{
+    LineInput, PricingStep, Quote, QuoteLine, quote_purchase_order, quote_with_rebate,
+};
+pub use rebates::{
+    AccrueScanRebates, RebateAccount, RebateEntry, Recomputed, Settlement, accrue_scan_rebates,
+    distributor_rebate_account, quarter_bounds, quarter_of, rebate_account, rebate_ledger,
+    recompute_quarter, settle_rebates,
+};
+pub use rebates::{B2bReturn, ReturnLineInput, accept_b2b_return, return_purchase_order_lines};
 pub use receipt::{ReceiptLine, confirm_receipt};
 pub use receivables::{
     AccountStanding, Receivable, account_standing_for_staff, my_account_standing, my_receivables,
@@ -72,7 +81,7 @@ pub use statement::{
     AccountStatement, StatementLine, StatementLineKind, account_statement, distributor_statement,
 };
 pub use statement_file::{StatementExport, export_account_statement};
-pub use submit::submit_purchase_order;
+pub use submit::{submit_purchase_order, submit_with_rebate};
 pub use tiers::{
     DistributorTier, TierInput, assign_distributor_tier, distributor_tiers, upsert_distributor_tier,
 };
@@ -127,6 +136,13 @@ pub enum B2bError {
     /// Writing or storing a statement file failed (the cause is logged, never shown).
     #[error("export failed: {0}")]
     Export(String),
+    // Rebates.
+    #[error("not enough rebate available")]
+    RebateInsufficient,
+    #[error("at most {cap_fen} fen of this order may be paid with rebate")]
+    RebateOverCap { cap_fen: i64 },
+    #[error("the quarter has not ended yet")]
+    QuarterNotEnded,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -155,6 +171,9 @@ impl DomainError for B2bError {
             | Self::AccountOnHold
             | Self::CreditOverrideExists => ErrorCode::Conflict,
             Self::CartonMismatch { .. } | Self::PaymentExceedsOpen => ErrorCode::BadUserInput,
+            Self::RebateOverCap { .. } => ErrorCode::BadUserInput,
+            Self::RebateInsufficient => ErrorCode::LimitReached,
+            Self::QuarterNotEnded => ErrorCode::Conflict,
             Self::CreditExceeded => ErrorCode::LimitReached,
             Self::Export(_) => ErrorCode::Internal,
             Self::Auth(e) => e.code(),

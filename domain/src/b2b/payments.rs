@@ -163,9 +163,9 @@ async fn attempt(
     Ok(payment.into())
 }
 
-/// Fills the oldest open receivables with `amount`; returns the order of each receivable it
-/// touched.
-async fn apply_oldest_first<C: ConnectionTrait>(
+/// Fills the oldest open receivables with `amount` (a payment, or a return's credit note);
+/// returns the order of each receivable it touched.
+pub(crate) async fn apply_oldest_first<C: ConnectionTrait>(
     db: &C,
     distributor_id: i64,
     amount: i64,

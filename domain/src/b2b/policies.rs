@@ -54,11 +54,14 @@ pub struct Policy {
     pub distributor_kind: Option<super::scope::DistributorKind>,
     /// The regions' display names (empty: everywhere).
     pub regions: Vec<String>,
+    /// What the rule does, in words (a rebate's mode and cap included).
+    pub explanation: String,
 }
 
 impl Policy {
     fn of(row: b2b_policy::Model, acknowledged_at: Option<DateTime<Utc>>) -> Self {
         Self {
+            explanation: super::rebates::explain_rule(&row.name, &row.rule),
             distributor_kind: row.distributor_kind,
             regions: super::scope::region_names(row.region_codes.as_deref()),
             id: row.id,
@@ -89,6 +92,9 @@ fn check_rule(rule: &PolicyRule) -> Result<(), String> {
             if *buy < 1 || *get < 1 || *get > 1_000_000 || *buy > 1_000_000 {
                 return Err("buy and get must be between 1 and 1000000".into());
             }
+        }
+        PolicyRule::VolumeRebate { .. } | PolicyRule::ScanRebate { .. } => {
+            super::rebates::check_rule(rule)?;
         }
     }
     Ok(())
@@ -128,10 +134,7 @@ pub async fn create_policy(
                 .ok_or(B2bError::NotFound("SKU"))?;
         }
     }
-    let kind = match input.rule {
-        PolicyRule::OrderReduction { .. } => PolicyKind::OrderReduction,
-        PolicyRule::BuyNGetM { .. } => PolicyKind::BuyNGetM,
-    };
+    let kind = input.rule.kind();
     let row = b2b_policy::ActiveModel {
         name: Set(name),
         kind: Set(kind),
@@ -248,6 +251,8 @@ pub(crate) async fn apply<C: ConnectionTrait>(
                     ));
                 }
             }
+            // Rebates do not change the price: they accrue on receipts and scans.
+            PolicyRule::VolumeRebate { .. } | PolicyRule::ScanRebate { .. } => {}
         }
     }
     Ok(out)

@@ -73,6 +73,11 @@ pub struct Quote {
     /// Must-confirm policies in force that the organisation has not acknowledged: submit is
     /// refused until they are.
     pub unacknowledged_policy_ids: Vec<i64>,
+    /// Rebate spent on this order (part of the hash), the most this order may spend (the
+    /// policies' cap) and what the account has available now (not hashed).
+    pub rebate_used_fen: i64,
+    pub rebate_cap_fen: i64,
+    pub rebate_available_fen: i64,
 }
 
 /// A quote for the caller's organisation (any of its accounts may ask).
@@ -82,6 +87,17 @@ pub async fn quote_purchase_order(
     lines: &[LineInput],
 ) -> Result<Quote, B2bError> {
     price(&app.db, who, lines, app.clock.now()).await
+}
+
+/// A quote that pays `rebate_fen` of the order with rebate (at most what is available and
+/// the policies' cap).
+pub async fn quote_with_rebate(
+    app: &AppState,
+    who: &DistributorPrincipal,
+    lines: &[LineInput],
+    rebate_fen: i64,
+) -> Result<Quote, B2bError> {
+    price_using(&app.db, who, lines, rebate_fen, app.clock.now()).await
 }
 
 fn aggregate(lines: &[LineInput]) -> Result<BTreeMap<i64, i64>, B2bError> {
@@ -112,6 +128,17 @@ pub(crate) async fn price<C: ConnectionTrait>(
     db: &C,
     who: &DistributorPrincipal,
     lines: &[LineInput],
+    now: DateTime<Utc>,
+) -> Result<Quote, B2bError> {
+    price_using(db, who, lines, 0, now).await
+}
+
+/// [`price`], paying `rebate_fen` with rebate.
+pub(crate) async fn price_using<C: ConnectionTrait>(
+    db: &C,
+    who: &DistributorPrincipal,
+    lines: &[LineInput],
+    rebate_fen: i64,
     now: DateTime<Utc>,
 ) -> Result<Quote, B2bError> {
     let qty = aggregate(lines)?;
@@ -165,7 +192,9 @@ pub(crate) async fn price<C: ConnectionTrait>(
     }
     let applied = policies::apply(db, &dist, now, &qty, subtotal).await?;
     let discount = applied.discount_fen;
-    let total = subtotal - discount;
+    let rebate =
+        super::rebates::rebate_use(db, &dist, now, subtotal - discount, rebate_fen).await?;
+    let total = subtotal - discount - rebate.used_fen;
     explain.extend(
         applied
             .steps
@@ -178,6 +207,18 @@ pub(crate) async fn price<C: ConnectionTrait>(
                 amount_fen: *amount,
             }),
     );
+    if rebate.used_fen > 0 {
+        explain.push(PricingStep {
+            sku_id: None,
+            policy_id: None,
+            kind: "REBATE_USE",
+            label: format!(
+                "返利抵扣 {} 分（返利政策：每单最多抵扣 {}%，本单上限 {} 分）",
+                rebate.used_fen, rebate.cap_percent, rebate.cap_fen
+            ),
+            amount_fen: rebate.used_fen,
+        });
+    }
     let gifts = gift_lines(db, &applied.gifts).await?;
     let credit = credit::status_of(db, dist.id).await?;
     let credit_sufficient = credit.prepaid || total <= credit.available_fen;
@@ -196,6 +237,7 @@ pub(crate) async fn price<C: ConnectionTrait>(
         credit.prepaid,
         credit_sufficient,
         &applied.unacknowledged,
+        (rebate.used_fen, rebate.cap_fen),
     ));
     Ok(Quote {
         hash,
@@ -212,6 +254,9 @@ pub(crate) async fn price<C: ConnectionTrait>(
         credit_after_fen: credit_after,
         credit_sufficient,
         unacknowledged_policy_ids: applied.unacknowledged,
+        rebate_used_fen: rebate.used_fen,
+        rebate_cap_fen: rebate.cap_fen,
+        rebate_available_fen: rebate.available_fen,
     })
 }
 

@@ -96,6 +96,7 @@ pub async fn confirm_receipt(
     }
     .insert(&txn)
     .await?;
+    super::rebates::on_receipt(&txn, &order, now, &format!("receipt:{id}"), now).await?;
     let order = purchase_order::Entity::find_by_id(order.id)
         .one(&txn)
         .await?

@@ -165,6 +165,7 @@ pub async fn ship_purchase_order(
     .exec(&txn)
     .await?;
     invoice(&txn, &order, &ship, now).await?;
+    super::rebates::consume_hold(&txn, &order, now).await?;
     let to = if complete {
         PoStatus::Shipped
     } else {

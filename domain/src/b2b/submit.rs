@@ -6,7 +6,7 @@
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use super::orders::{PurchaseOrder, load};
-use super::quote::{LineInput, price};
+use super::quote::{LineInput, price_using};
 use super::{B2bError, buyer, credit};
 use crate::AppState;
 use crate::audit::ActorKind;
@@ -46,11 +46,23 @@ pub async fn submit_purchase_order(
     quote_hash: &str,
     idempotency_key: &str,
 ) -> Result<PurchaseOrder, B2bError> {
+    submit_with_rebate(app, who, (lines, 0), quote_hash, idempotency_key).await
+}
+
+/// [`submit_purchase_order`] paying `rebate_fen` of the order with rebate, held in the submit
+/// transaction (two orders spending one balance: one is refused).
+pub async fn submit_with_rebate(
+    app: &AppState,
+    who: &DistributorPrincipal,
+    (lines, rebate_fen): (&[LineInput], i64),
+    quote_hash: &str,
+    idempotency_key: &str,
+) -> Result<PurchaseOrder, B2bError> {
     let key = validate::idempotency_key(idempotency_key).map_err(B2bError::InvalidInput)?;
     let account = buyer(&app.db, who).await?;
     idempotency::same_answer(
         || recorded(app, who, key, quote_hash),
-        || attempt(app, who, account.id, lines, quote_hash, key),
+        || attempt(app, who, account.id, (lines, rebate_fen), quote_hash, key),
     )
     .await
 }
@@ -59,13 +71,13 @@ async fn attempt(
     app: &AppState,
     who: &DistributorPrincipal,
     account_id: i64,
-    lines: &[LineInput],
+    (lines, rebate_fen): (&[LineInput], i64),
     quote_hash: &str,
     key: &str,
 ) -> Result<PurchaseOrder, B2bError> {
     let now = app.clock.now();
     let txn = crate::platform::db::begin_write(&app.db).await?;
-    let fresh = price(&txn, who, lines, now).await?;
+    let fresh = price_using(&txn, who, lines, rebate_fen, now).await?;
     if fresh.hash != quote_hash {
         return Err(B2bError::QuoteChanged);
     }
@@ -92,6 +104,7 @@ async fn attempt(
         discount_fen: Set(fresh.discount_fen),
         total_fen: Set(fresh.total_fen),
         credit_reserved_fen: Set(reserved),
+        rebate_used_fen: Set(fresh.rebate_used_fen),
         idempotency_key: Set(key.to_owned()),
         created_by: Set(account_id),
         created_at: Set(now),
@@ -129,6 +142,14 @@ async fn attempt(
         .exec(&txn)
         .await?;
     super::execution::record_applied(&txn, order.id, who.distributor_id, &fresh).await?;
+    super::rebates::hold(
+        &txn,
+        who.distributor_id,
+        order.id,
+        fresh.rebate_used_fen,
+        now,
+    )
+    .await?;
     purchase_order_event::ActiveModel {
         purchase_order_id: Set(order.id),
         status: Set(PoStatus::Submitted),

@@ -70,6 +70,15 @@ pub(super) fn b2b(e: &B2bError) -> Option<Text> {
             "CREDIT_OVERRIDE_EXISTS",
             "该订货单已有临时信用额度，不能重复授予",
         ),
+        E::RebateInsufficient => t(
+            "REBATE_INSUFFICIENT",
+            "可用返利不足，请减少本单抵扣的返利金额",
+        ),
+        E::RebateOverCap { cap_fen } => t(
+            "REBATE_OVER_CAP",
+            format!("本单最多可用返利抵扣 {cap_fen} 分（返利政策规定的上限）"),
+        ),
+        E::QuarterNotEnded => t("QUARTER_NOT_ENDED", "该季度尚未结束，结束后才能结算返利"),
         E::Auth(e) => auth(e),
         E::Store(_) | E::Export(_) => None,
         _ => None,

@@ -599,6 +599,9 @@ fn b2b_samples() -> Vec<B2bError> {
         B2bError::AccountOnHold,
         B2bError::CreditOverrideExists,
         B2bError::Export("disk full".into()),
+        B2bError::RebateInsufficient,
+        B2bError::RebateOverCap { cap_fen: 5_000 },
+        B2bError::QuarterNotEnded,
         B2bError::Auth(AuthError::Forbidden),
         B2bError::Store(store()),
     ]

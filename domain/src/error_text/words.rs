@@ -58,6 +58,8 @@ fn thing(what: &str) -> Option<&'static str> {
         "SKU code or barcode" => "SKU 编码或条码",
         "purchase order" => "订货单",
         "purchase order line" => "订货行",
+        "rebate account" => "返利账户",
+        "return" => "退货单",
         "tier" => "经销商等级",
         "policy" => "渠道政策",
         "distributor" => "经销商",

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use super::SeedError;
-use entities::b2b_policy::{PolicyKind, PolicyRule};
+use entities::b2b_policy::PolicyRule;
 use entities::{b2b_policy, distributor_tier, sku};
 
 pub(super) async fn seed(txn: &DatabaseTransaction, now: DateTime<Utc>) -> Result<(), SeedError> {
@@ -28,10 +28,7 @@ pub(super) async fn seed(txn: &DatabaseTransaction, now: DateTime<Utc>) -> Resul
         return Ok(());
     };
     let policy = |name: &str, rule: PolicyRule, requires_ack: bool, regions: Option<&str>| {
-        let kind = match rule {
-            PolicyRule::OrderReduction { .. } => PolicyKind::OrderReduction,
-            PolicyRule::BuyNGetM { .. } => PolicyKind::BuyNGetM,
-        };
+        let kind = rule.kind();
         b2b_policy::ActiveModel {
             name: Set(name.to_owned()),
             kind: Set(kind),

@@ -16,7 +16,7 @@ const QUOTE: &str =
     "query($i: PurchaseOrderInput!) { quotePurchaseOrder(input: $i) { hash totalFen } }";
 const SUBMIT: &str = "mutation($i: PurchaseOrderInput!, $h: String!, $k: String!) {
   submitPurchaseOrder(input: $i, quoteHash: $h, idempotencyKey: $k) { id totalFen lines { id skuId qty } } }";
-const APPROVE: &str =
+pub(crate) const APPROVE: &str =
     "mutation($id: ID!, $h: String!) { approvePurchaseOrder(id: $id, quoteHash: $h) { status } }";
 const FULFILMENT_FIELDS: &str = "purchaseOrderId status
   lines { lineId skuId orderedQty allocatedQty backorderedQty shippedQty receivedQty damagedQty shortQty }
@@ -34,7 +34,7 @@ pub(crate) fn ship() -> String {
     )
 }
 
-fn receipt() -> String {
+pub(crate) fn receipt() -> String {
     format!(
         "mutation($id: ID!, $l: [ReceiptLineInput!]) {{ confirmReceipt(id: $id, lines: $l) {{ {FULFILMENT_FIELDS} }} }}"
     )
@@ -48,14 +48,14 @@ fn today() -> NaiveDate {
     Utc::now().with_timezone(&DEFAULT_ZONE).date_naive()
 }
 
-fn reason(body: &Value) -> String {
+pub(crate) fn reason(body: &Value) -> String {
     body["errors"][0]["extensions"]["reason"]
         .as_str()
         .unwrap_or_default()
         .to_owned()
 }
 
-fn code(body: &Value) -> String {
+pub(crate) fn code(body: &Value) -> String {
     body["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or_default()
@@ -69,7 +69,7 @@ pub(crate) struct Setup {
     pub(crate) cat: fixtures::Catalog,
 }
 
-async fn distributor_id(app: &TestApp, code: &str) -> i64 {
+pub(crate) async fn distributor_id(app: &TestApp, code: &str) -> i64 {
     entities::distributor::Entity::find()
         .filter(entities::distributor::Column::Code.eq(code))
         .one(app.db())

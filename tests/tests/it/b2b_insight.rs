@@ -447,7 +447,7 @@ async fn policies_reach_only_their_kind_and_region_and_report_execution(backend:
 }
 
 /// A batch of `count` serum pack codes shipping to `distributor`.
-async fn batch_for(app: &TestApp, sku: i64, distributor: i64, count: i64) -> i64 {
+pub(crate) async fn batch_for(app: &TestApp, sku: i64, distributor: i64, count: i64) -> i64 {
     let hq = fixtures::staff_principal(app, "hq-demo").await;
     let now = Utc::now();
     scan::create_batch(
@@ -471,7 +471,7 @@ async fn batch_for(app: &TestApp, sku: i64, distributor: i64, count: i64) -> i64
     .id
 }
 
-async fn member(app: &TestApp, tag: &str) -> i64 {
+pub(crate) async fn member(app: &TestApp, tag: &str) -> i64 {
     let now = Utc::now();
     let tag = format!("{tag}-{}", uuid::Uuid::new_v4().simple());
     entities::member::Entity::insert(entities::member::ActiveModel {
@@ -493,7 +493,7 @@ async fn member(app: &TestApp, tag: &str) -> i64 {
 }
 
 /// Member `who` scans pack `serial` of `batch` in (province, city).
-async fn scan_pack(app: &TestApp, who: i64, batch: i64, serial: i64, at: (&str, &str)) {
+pub(crate) async fn scan_pack(app: &TestApp, who: i64, batch: i64, serial: i64, at: (&str, &str)) {
     let code = scan::code_for(&app.state.settings.scan.key, batch, serial).unwrap();
     scan::scan(
         &app.state,

@@ -10,6 +10,7 @@ mod b2b;
 mod b2b_fulfilment;
 mod b2b_insight;
 mod b2b_statement;
+mod b2b_rebates;
 mod booking;
 mod booking_stored_values;
 mod campaigns;
