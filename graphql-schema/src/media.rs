@@ -442,7 +442,8 @@ impl ConsumerMediaMutation {
         target_id: ID,
     ) -> ApiResult<Poster> {
         let me = member(ctx).await?;
-        let p = media::share_poster(app(ctx), me, kind, parse_id(&target_id)?).await?;
+        let state = ctx.data_unchecked::<std::sync::Arc<domain::AppState>>();
+        let p = media::share_poster(state, me, kind, parse_id(&target_id)?).await?;
         Ok(Poster {
             url: p.url,
             width: p.width,

@@ -279,7 +279,7 @@ fn to_poster(
 /// otherwise rendered now (once per replica however many ask at the same time).
 #[tracing::instrument(skip(app, me), err)]
 pub async fn share_poster(
-    app: &AppState,
+    app: &Arc<AppState>,
     me: &MemberPrincipal,
     kind: PosterKind,
     target_id: i64,
@@ -296,29 +296,29 @@ pub async fn share_poster(
     if let Some(p) = cached(app, &key, &scene).await? {
         return Ok(p);
     }
-    let flights = &port(app).poster_flights;
-    let lock = flights.lock_for(&key);
-    let result = async {
-        let _held = lock.lock().await;
-        if let Some(p) = cached(app, &key, &scene).await? {
-            return Ok(p);
+    // The render runs in a task of its own that holds the key's lock: a caller that gives up
+    // (the request timed out) does not abort it, so the callers after it find the poster
+    // stored instead of drawing it again.
+    let (app, member_id) = (Arc::clone(app), me.member_id);
+    let task = tokio::spawn(async move {
+        let flights = port(&app).poster_flights.clone();
+        let lock = flights.lock_for(&key);
+        let result = async {
+            let _held = lock.lock().await;
+            if let Some(p) = cached(&app, &key, &scene).await? {
+                return Ok(p);
+            }
+            render_and_store(
+                &app, member_id, kind, target_id, &target, &nickname, &scene, &key,
+            )
+            .await
         }
-        render_and_store(
-            app,
-            me.member_id,
-            kind,
-            target_id,
-            &target,
-            &nickname,
-            &scene,
-            &key,
-        )
-        .await
-    }
-    .await;
-    drop(lock);
-    flights.done(&key);
-    result
+        .await;
+        drop(lock);
+        flights.done(&key);
+        result
+    });
+    task.await.map_err(internal)?
 }
 
 #[allow(clippy::too_many_arguments)]
