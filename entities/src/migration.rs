@@ -33,6 +33,7 @@ mod m0020_report_exports;
 mod m0021_b2b_fulfilment;
 mod m0022_b2b_insight;
 mod m0023_media_tickets;
+mod m0026_reports_rollups;
 
 pub struct Migrator;
 
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0021_b2b_fulfilment::Migration),
             Box::new(m0022_b2b_insight::Migration),
             Box::new(m0023_media_tickets::Migration),
+            Box::new(m0026_reports_rollups::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! three dimensions over a date range in the business zone, every time bucket of the range
 //! present, with each metric's definition; BA and store performance read the rollups.
 
+mod aggregate;
 mod churn;
 mod export_file;
 mod exports;
@@ -9,6 +10,7 @@ mod metrics;
 mod performance;
 mod sales_report;
 
+pub use aggregate::ReportSource;
 pub use churn::{ChurnRisk, churn_risk};
 pub use entities::report_export_job::{ExportDetail, ExportFormat, ExportStatus};
 pub use export_file::{ExportProgress, NoProgress, mask_phone, write_export};
@@ -19,7 +21,7 @@ pub use exports::{
 pub use metrics::{Dimension, Metric, MetricDefinition, ReturnsBasis, definitions};
 pub use performance::{BaPerformance, my_performance, set_ba_target, store_performance};
 pub use sales_report::{
-    ReportKey, ReportQuery, ReportResult, ReportRow, ReportValue, sales_report,
+    ReportKey, ReportQuery, ReportResult, ReportRow, ReportValue, sales_report, sales_report_from,
 };
 
 use crate::auth::AuthError;

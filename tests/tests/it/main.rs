@@ -42,6 +42,7 @@ mod privacy;
 mod regions;
 mod report_exports;
 mod sales;
+mod sales_reports_scale;
 mod scan_codes;
 mod sessions;
 mod subscriptions;
