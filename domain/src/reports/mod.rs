@@ -9,6 +9,7 @@ mod exports;
 mod metrics;
 mod performance;
 mod sales_report;
+mod turnover;
 
 pub use aggregate::ReportSource;
 pub use churn::{ChurnRisk, churn_risk};
@@ -23,6 +24,10 @@ pub use metrics::{Dimension, Metric, MetricDefinition, ReturnsBasis, definitions
 pub use performance::{BaPerformance, my_performance, set_ba_target, store_performance};
 pub use sales_report::{
     ReportKey, ReportQuery, ReportResult, ReportRow, ReportValue, sales_report, sales_report_from,
+};
+pub use turnover::{
+    InventoryTurnover, SnapshotStockValues, TURNOVER_DEFINITION, inventory_turnover,
+    snapshot_stock_values,
 };
 
 use crate::auth::AuthError;

@@ -1,13 +1,14 @@
-//! Reports at scale (issue 17): the SKU-day rollup also keeps the product, the category (both
+//! Reports at scale (issue 17): nightly stock values per location and SKU (turnover days); the SKU-day rollup also keeps the product, the category (both
 //! frozen on the facts) and the coupons' share, so SKU, product and category reports read the
 //! rollup; its key gains the category (a SKU moved between categories keeps each day's facts
 //! where they were). Existing days are queued for a recompute. Export jobs get a heartbeat, so
 //! a job left RUNNING by a crashed worker is queued again once its lease is stale.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{big_integer, date, timestamp_with_time_zone};
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use super::index;
+use super::{id, index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -22,6 +23,19 @@ enum SalesRollupSkuDays {
     ProductId,
     CategoryId,
     CouponDiscountFen,
+}
+
+#[derive(DeriveIden)]
+enum StockValueDays {
+    Table,
+    Id,
+    BusinessDate,
+    LocationId,
+    SkuId,
+    Quantity,
+    UnitCostFen,
+    ValueFen,
+    TakenAt,
 }
 
 #[derive(DeriveIden)]
@@ -84,6 +98,34 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        m.create_table(
+            Table::create()
+                .table(StockValueDays::Table)
+                .col(id(StockValueDays::Id))
+                .col(date(StockValueDays::BusinessDate))
+                .col(big_integer(StockValueDays::LocationId))
+                .col(big_integer(StockValueDays::SkuId))
+                .col(big_integer(StockValueDays::Quantity))
+                .col(big_integer(StockValueDays::UnitCostFen))
+                .col(big_integer(StockValueDays::ValueFen))
+                .col(timestamp_with_time_zone(StockValueDays::TakenAt))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            index(
+                "idx_stock_value_days_key",
+                StockValueDays::Table,
+                vec![
+                    StockValueDays::LocationId.into_iden(),
+                    StockValueDays::SkuId.into_iden(),
+                    StockValueDays::BusinessDate.into_iden(),
+                ],
+            )
+            .unique()
+            .to_owned(),
+        )
+        .await?;
         // Rows written before the new columns: recompute their days.
         let db = m.get_connection();
         let now = match db.get_database_backend() {
@@ -103,6 +145,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(StockValueDays::Table).to_owned())
+            .await?;
         m.alter_table(
             Table::alter()
                 .table(ReportExportJobs::Table)

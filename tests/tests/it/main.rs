@@ -29,6 +29,7 @@ mod flash_sales;
 mod graphql_edge;
 mod http_surface;
 mod input_limits;
+mod inventory_turnover;
 mod kv_contract;
 mod media;
 mod member_balance;
