@@ -24,6 +24,8 @@ pub fn scheduled_tasks() -> Vec<Arc<dyn PeriodicTask>> {
         Arc::new(domain::booking::SendBookingReminders),
         Arc::new(domain::sales::RollupSales),
         Arc::new(domain::reports::RunReportExports),
+        Arc::new(domain::reports::SweepReportExports),
+        Arc::new(domain::reports::SnapshotStockValues),
         Arc::new(domain::media::MediaCleanup),
         Arc::new(domain::b2b::AccrueScanRebates),
     ]

@@ -96,6 +96,7 @@ pub mod staff_account;
 pub mod stock_batch;
 pub mod stock_level;
 pub mod stock_movement;
+pub mod stock_value_day;
 pub mod store;
 pub mod store_closure;
 pub mod store_day_close;

@@ -35,6 +35,7 @@ mod m0022_b2b_insight;
 mod m0023_media_tickets;
 mod m0024_b2b_rebates;
 mod m0025_media_posters;
+mod m0026_reports_rollups;
 mod m0027_flash_sale_units;
 
 pub struct Migrator;
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0023_media_tickets::Migration),
             Box::new(m0024_b2b_rebates::Migration),
             Box::new(m0025_media_posters::Migration),
+            Box::new(m0026_reports_rollups::Migration),
             Box::new(m0027_flash_sale_units::Migration),
         ]
     }

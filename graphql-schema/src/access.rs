@@ -170,6 +170,7 @@ pub const STAFF: &[(&str, Access)] = &[
     // sales reports
     ("salesReport", s(ViewSalesReports)),
     ("storePerformance", s(ViewSalesReports)),
+    ("inventoryTurnover", s(ViewSalesReports)),
     ("myPerformance", s(ViewOwnPerformance)),
     ("setBaTarget", s(SetSalesTargets)),
     // commission

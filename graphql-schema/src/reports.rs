@@ -24,6 +24,10 @@ pub enum Metric {
     AverageOrderValue,
     Members,
     CouponDiscount,
+    NewMembers,
+    RepurchaseRate,
+    CouponRedemptions,
+    CouponRoi,
 }
 
 impl From<Metric> for reports::Metric {
@@ -37,6 +41,10 @@ impl From<Metric> for reports::Metric {
             Metric::AverageOrderValue => Self::AverageOrderValue,
             Metric::Members => Self::Members,
             Metric::CouponDiscount => Self::CouponDiscount,
+            Metric::NewMembers => Self::NewMembers,
+            Metric::RepurchaseRate => Self::RepurchaseRate,
+            Metric::CouponRedemptions => Self::CouponRedemptions,
+            Metric::CouponRoi => Self::CouponRoi,
         }
     }
 }
@@ -52,12 +60,18 @@ impl From<reports::Metric> for Metric {
             reports::Metric::AverageOrderValue => Self::AverageOrderValue,
             reports::Metric::Members => Self::Members,
             reports::Metric::CouponDiscount => Self::CouponDiscount,
+            reports::Metric::NewMembers => Self::NewMembers,
+            reports::Metric::RepurchaseRate => Self::RepurchaseRate,
+            reports::Metric::CouponRedemptions => Self::CouponRedemptions,
+            reports::Metric::CouponRoi => Self::CouponRoi,
         }
     }
 }
 
 /// What a report groups by: one of DAY, WEEK (ISO, from Monday) or MONTH, and up to three in
-/// all.
+/// all. PRODUCT, CATEGORY, CAMPAIGN (last touch), COUPON_TEMPLATE and PROVINCE (the member's
+/// region code's province) are frozen on each sale; TIER and RFM_SEGMENT are the member's
+/// current ones.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum Dimension {
     Day,
@@ -68,6 +82,12 @@ pub enum Dimension {
     Sku,
     Category,
     Channel,
+    Product,
+    Province,
+    Campaign,
+    CouponTemplate,
+    Tier,
+    RfmSegment,
 }
 
 impl From<Dimension> for reports::Dimension {
@@ -81,6 +101,12 @@ impl From<Dimension> for reports::Dimension {
             Dimension::Sku => Self::Sku,
             Dimension::Category => Self::Category,
             Dimension::Channel => Self::Channel,
+            Dimension::Product => Self::Product,
+            Dimension::Province => Self::Province,
+            Dimension::Campaign => Self::Campaign,
+            Dimension::CouponTemplate => Self::CouponTemplate,
+            Dimension::Tier => Self::Tier,
+            Dimension::RfmSegment => Self::RfmSegment,
         }
     }
 }
@@ -96,6 +122,12 @@ impl From<reports::Dimension> for Dimension {
             reports::Dimension::Sku => Self::Sku,
             reports::Dimension::Category => Self::Category,
             reports::Dimension::Channel => Self::Channel,
+            reports::Dimension::Product => Self::Product,
+            reports::Dimension::Province => Self::Province,
+            reports::Dimension::Campaign => Self::Campaign,
+            reports::Dimension::CouponTemplate => Self::CouponTemplate,
+            reports::Dimension::Tier => Self::Tier,
+            reports::Dimension::RfmSegment => Self::RfmSegment,
         }
     }
 }
@@ -178,13 +210,38 @@ pub struct ReportRow {
     pub keys: Vec<ReportKey>,
     /// One per metric, in the order asked.
     pub values: Vec<ReportValue>,
+    /// With `compare`: the same keys in the previous period (the time bucket at the same
+    /// position), null where that period has no such bucket.
+    pub previous: Option<Vec<ReportValue>>,
+    /// With `compare`: the relative change against `previous` (0.25 is +25 %), null on a zero
+    /// base.
+    pub change: Option<Vec<ReportValue>>,
+}
+
+/// Where a report's figures were read from: a rollup (days still waiting for their recompute
+/// read from the facts) or the facts, grouped in the database either way.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ReportSource {
+    BaRollup,
+    SkuRollup,
+    Facts,
+}
+
+impl From<reports::ReportSource> for ReportSource {
+    fn from(s: reports::ReportSource) -> Self {
+        match s {
+            reports::ReportSource::BaRollup => Self::BaRollup,
+            reports::ReportSource::SkuRollup => Self::SkuRollup,
+            reports::ReportSource::Facts => Self::Facts,
+        }
+    }
 }
 
 /// What a metric means and how to read it.
 #[derive(SimpleObject)]
 pub struct MetricDefinition {
     pub metric: Metric,
-    /// FEN, COUNT or PERCENT.
+    /// FEN, COUNT, PERCENT or RATIO.
     pub unit: String,
     /// Whether the rows add up to the total (distinct counts and ratios do not).
     pub additive: bool,
@@ -208,6 +265,7 @@ pub struct ReportResult {
     /// zero base.
     pub change: Option<Vec<ReportValue>>,
     pub definitions: Vec<MetricDefinition>,
+    pub served_from: ReportSource,
 }
 
 fn values(list: Vec<reports::ReportValue>) -> Vec<ReportValue> {
@@ -232,6 +290,8 @@ impl From<reports::ReportResult> for ReportResult {
                         })
                         .collect(),
                     values: values(row.values),
+                    previous: row.previous.map(values),
+                    change: row.change.map(values),
                 })
                 .collect(),
             dimensions: dims,
@@ -242,6 +302,7 @@ impl From<reports::ReportResult> for ReportResult {
             totals: values(r.totals),
             previous_totals: r.previous_totals.map(values),
             change: r.change.map(values),
+            served_from: r.source.into(),
             definitions: r
                 .definitions
                 .into_iter()
@@ -447,6 +508,60 @@ impl StaffReportsQuery {
             .into_iter()
             .map(Into::into)
             .collect())
+    }
+
+    /// Stock turnover days and expiry losses of one location over business days `from` to `to`
+    /// (HQ and finance any location, a manager her store's).
+    async fn inventory_turnover(
+        &self,
+        ctx: &Context<'_>,
+        location_id: ID,
+        from: Date,
+        to: Date,
+    ) -> ApiResult<InventoryTurnover> {
+        let staff = staff(ctx).await?;
+        let id = parse_id(&location_id)?;
+        Ok(
+            reports::inventory_turnover(app(ctx), staff, id, from.0, to.0)
+                .await?
+                .into(),
+        )
+    }
+}
+
+/// A location's stock turnover over a range; `definition` says how each figure is computed.
+#[derive(SimpleObject)]
+pub struct InventoryTurnover {
+    pub location_id: ID,
+    pub from: Date,
+    pub to: Date,
+    /// Days of the range with a nightly stock snapshot.
+    pub snapshot_days: i32,
+    /// The average of the snapshots' values, at cost then.
+    pub average_stock_value_fen: Option<Fen>,
+    /// Cost of goods sold over the range (cost at sale, refunds netted).
+    pub cogs_fen: Fen,
+    /// Average stock value ÷ COGS per day; null without sales or snapshots.
+    pub turnover_days: Option<f64>,
+    pub expiry_loss_units: i32,
+    pub expiry_loss_fen: Fen,
+    pub definition: String,
+}
+
+impl From<reports::InventoryTurnover> for InventoryTurnover {
+    fn from(t: reports::InventoryTurnover) -> Self {
+        Self {
+            location_id: ID(t.location_id.to_string()),
+            from: Date(t.from),
+            to: Date(t.to),
+            snapshot_days: i32::try_from(t.snapshot_days).unwrap_or(i32::MAX),
+            average_stock_value_fen: t.average_stock_value_fen.map(Fen),
+            cogs_fen: Fen(t.cogs_fen),
+            turnover_days: t.turnover_days,
+            expiry_loss_units: i32::try_from(t.expiry_loss_units).unwrap_or(i32::MAX),
+            expiry_loss_fen: Fen(t.expiry_loss_fen),
+            definition: t.definition.to_owned(),
+        }
     }
 }
 

@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-    sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionTrait, sea_query::Expr,
 };
 
 use super::export_file::{ExportProgress, authorize, write_export};
@@ -25,6 +25,15 @@ use entities::staff_account;
 pub const EXPORT_LINK_TTL_SECS: i64 = 3_600;
 /// Jobs one worker pass runs at most.
 const JOBS_PER_PASS: usize = 4;
+/// A RUNNING job whose worker has not renewed its lease (heartbeat at each page written and
+/// before the upload) for this long is taken to be abandoned — the worker crashed — and queued
+/// again.
+pub const EXPORT_LEASE_SECS: i64 = 300;
+/// Finished files are deleted from the store this long after they were written (links last
+/// an hour; a day leaves time to download).
+pub const EXPORT_KEEP_SECS: i64 = 86_400;
+/// Files one sweep deletes at most.
+const SWEEP_BATCH: u64 = 100;
 
 /// An export job as its owner sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +141,10 @@ impl ExportProgress for JobProgress<'_> {
                 report_export_job::Column::RowsDone,
                 Expr::value(i64::try_from(rows).unwrap_or(i64::MAX)),
             )
+            .col_expr(
+                report_export_job::Column::HeartbeatAt,
+                Expr::value(self.app.clock.now()),
+            )
             .filter(report_export_job::Column::Id.eq(self.id))
             .exec(&self.app.db)
             .await;
@@ -158,6 +171,10 @@ async fn claim(app: &AppState) -> Result<Option<report_export_job::Model>, Repor
                 report_export_job::Column::StartedAt,
                 Expr::value(app.clock.now()),
             )
+            .col_expr(
+                report_export_job::Column::HeartbeatAt,
+                Expr::value(app.clock.now()),
+            )
             .filter(report_export_job::Column::Id.eq(job.id))
             .filter(report_export_job::Column::Status.eq(ExportStatus::Queued))
             .exec(&app.db)
@@ -166,6 +183,86 @@ async fn claim(app: &AppState) -> Result<Option<report_export_job::Model>, Repor
             return Ok(Some(job));
         }
     }
+}
+
+/// Renews a running job's lease.
+async fn heartbeat(app: &AppState, id: i64) -> Result<(), ReportsError> {
+    report_export_job::Entity::update_many()
+        .col_expr(
+            report_export_job::Column::HeartbeatAt,
+            Expr::value(app.clock.now()),
+        )
+        .filter(report_export_job::Column::Id.eq(id))
+        .filter(report_export_job::Column::Status.eq(ExportStatus::Running))
+        .exec(&app.db)
+        .await?;
+    Ok(())
+}
+
+/// Queues again the RUNNING jobs whose lease ran out (their worker died mid-file); returns
+/// how many. A conditional update: a job renewed meanwhile stays with its worker.
+pub async fn requeue_stale_exports(app: &AppState) -> Result<u64, ReportsError> {
+    let cutoff = app.clock.now() - Duration::seconds(EXPORT_LEASE_SECS);
+    let stale = Condition::any()
+        .add(report_export_job::Column::HeartbeatAt.lt(cutoff))
+        .add(
+            Condition::all()
+                .add(report_export_job::Column::HeartbeatAt.is_null())
+                .add(report_export_job::Column::StartedAt.lt(cutoff)),
+        );
+    let res = report_export_job::Entity::update_many()
+        .col_expr(
+            report_export_job::Column::Status,
+            Expr::value(ExportStatus::Queued),
+        )
+        .col_expr(report_export_job::Column::RowsDone, Expr::value(0_i64))
+        .col_expr(
+            report_export_job::Column::HeartbeatAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(report_export_job::Column::Status.eq(ExportStatus::Running))
+        .filter(stale)
+        .exec(&app.db)
+        .await?;
+    if res.rows_affected > 0 {
+        tracing::warn!(
+            jobs = res.rows_affected,
+            "stale report exports queued again"
+        );
+    }
+    Ok(res.rows_affected)
+}
+
+/// Deletes the files of exports finished more than a day ago (the job stays DONE, without a
+/// link); returns how many. A file the store fails to delete is tried again next sweep.
+pub async fn sweep_export_files(app: &AppState) -> Result<u64, ReportsError> {
+    let cutoff = app.clock.now() - Duration::seconds(EXPORT_KEEP_SECS);
+    let old = report_export_job::Entity::find()
+        .filter(report_export_job::Column::ObjectKey.is_not_null())
+        .filter(report_export_job::Column::FinishedAt.lt(cutoff))
+        .order_by_asc(report_export_job::Column::Id)
+        .limit(SWEEP_BATCH)
+        .all(&app.db)
+        .await?;
+    let mut swept = 0;
+    for job in old {
+        let Some(key) = job.object_key else { continue };
+        if let Err(e) = app.media.store.delete(&key).await {
+            tracing::warn!(job = job.id, error = %e, "export file not deleted; next sweep");
+            continue;
+        }
+        report_export_job::Entity::update_many()
+            .col_expr(
+                report_export_job::Column::ObjectKey,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(report_export_job::Column::Id.eq(job.id))
+            .filter(report_export_job::Column::ObjectKey.eq(key))
+            .exec(&app.db)
+            .await?;
+        swept += 1;
+    }
+    Ok(swept)
 }
 
 /// The principal a job runs as: its owner as she is now (a deactivated account runs nothing).
@@ -201,6 +298,7 @@ async fn run_job(app: &AppState, job: &report_export_job::Model) -> Result<(), R
         &mut progress,
     )
     .await?;
+    heartbeat(app, job.id).await?;
     let key = app
         .media
         .store
@@ -297,6 +395,7 @@ pub async fn export_to_file(
 
 /// Runs queued export jobs (up to a few per call); returns how many it finished or failed.
 pub async fn run_queued_exports(app: &AppState) -> Result<u64, ReportsError> {
+    requeue_stale_exports(app).await?;
     let mut handled = 0;
     for _ in 0..JOBS_PER_PASS {
         let Some(job) = claim(app).await? else { break };
@@ -317,7 +416,23 @@ pub async fn run_queued_exports(app: &AppState) -> Result<u64, ReportsError> {
     Ok(handled)
 }
 
-/// The worker task that runs queued exports.
+/// The worker task that deletes export files older than a day.
+pub struct SweepReportExports;
+
+#[async_trait]
+impl PeriodicTask for SweepReportExports {
+    fn name(&self) -> &'static str {
+        "report-export-sweep"
+    }
+    fn every(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(600)
+    }
+    async fn run(&self, app: &AppState) -> Result<u64, TaskError> {
+        Ok(sweep_export_files(app).await?)
+    }
+}
+
+/// The worker task that runs queued exports (queuing abandoned ones again first).
 pub struct RunReportExports;
 
 #[async_trait]

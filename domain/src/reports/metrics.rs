@@ -12,6 +12,10 @@ pub enum Metric {
     AverageOrderValue,
     Members,
     CouponDiscount,
+    NewMembers,
+    RepurchaseRate,
+    CouponRedemptions,
+    CouponRoi,
 }
 
 /// What a report groups by.
@@ -26,6 +30,12 @@ pub enum Dimension {
     Sku,
     Category,
     Channel,
+    Product,
+    Province,
+    Campaign,
+    CouponTemplate,
+    Tier,
+    RfmSegment,
 }
 
 impl Dimension {
@@ -50,7 +60,7 @@ pub enum ReturnsBasis {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MetricDefinition {
     pub metric: Metric,
-    /// `FEN`, `COUNT` or `PERCENT`.
+    /// `FEN`, `COUNT`, `PERCENT` or `RATIO`.
     pub unit: &'static str,
     /// Whether buckets add up to the total (distinct counts and ratios do not).
     pub additive: bool,
@@ -102,6 +112,26 @@ impl Metric {
                 "FEN",
                 true,
                 "What coupons took off the lines sold, minus the coupons' share of refunds.",
+            ),
+            Self::NewMembers => (
+                "COUNT",
+                false,
+                "Distinct members whose first purchase with the brand (any store, any channel) falls in the bucket.",
+            ),
+            Self::RepurchaseRate => (
+                "PERCENT",
+                false,
+                "Members with two or more orders in the bucket ÷ members with at least one × 100; null without buyers.",
+            ),
+            Self::CouponRedemptions => (
+                "COUNT",
+                true,
+                "Orders in the bucket that used a coupon (an order with several coupons counts once). Not additive across SKUs or categories.",
+            ),
+            Self::CouponRoi => (
+                "RATIO",
+                false,
+                "(Net revenue − cost) of the lines of orders that used a coupon ÷ the coupon discount given; a return on the discount, not causal uplift. Null when no discount was given.",
             ),
         };
         MetricDefinition {

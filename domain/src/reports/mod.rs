@@ -2,24 +2,32 @@
 //! three dimensions over a date range in the business zone, every time bucket of the range
 //! present, with each metric's definition; BA and store performance read the rollups.
 
+mod aggregate;
 mod churn;
 mod export_file;
 mod exports;
 mod metrics;
 mod performance;
 mod sales_report;
+mod turnover;
 
+pub use aggregate::ReportSource;
 pub use churn::{ChurnRisk, churn_risk};
 pub use entities::report_export_job::{ExportDetail, ExportFormat, ExportStatus};
 pub use export_file::{Cell, ExportProgress, NoProgress, Sink, mask_phone, write_export};
 pub use exports::{
-    EXPORT_LINK_TTL_SECS, ExportJob, RunReportExports, export_job, export_report, export_to_file,
-    run_queued_exports,
+    EXPORT_KEEP_SECS, EXPORT_LEASE_SECS, EXPORT_LINK_TTL_SECS, ExportJob, RunReportExports,
+    SweepReportExports, export_job, export_report, export_to_file, requeue_stale_exports,
+    run_queued_exports, sweep_export_files,
 };
 pub use metrics::{Dimension, Metric, MetricDefinition, ReturnsBasis, definitions};
 pub use performance::{BaPerformance, my_performance, set_ba_target, store_performance};
 pub use sales_report::{
-    ReportKey, ReportQuery, ReportResult, ReportRow, ReportValue, sales_report,
+    ReportKey, ReportQuery, ReportResult, ReportRow, ReportValue, sales_report, sales_report_from,
+};
+pub use turnover::{
+    InventoryTurnover, SnapshotStockValues, TURNOVER_DEFINITION, inventory_turnover,
+    snapshot_stock_values,
 };
 
 use crate::auth::AuthError;

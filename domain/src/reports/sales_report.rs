@@ -6,14 +6,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{Datelike, Duration, NaiveDate};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use super::aggregate::{self, Agg, Ask, ReportSource};
 use super::metrics::{Dimension, Metric, MetricDefinition, ReturnsBasis, definitions};
 use super::{ReportsError, invalid};
 use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal, StaffRole};
-use entities::sales_fact::{self, SalesEvent};
-use entities::{category, product, sku, staff_account, store};
+use crate::platform::regions::RegionCode;
+use entities::{campaign, category, coupon_template, product, sku, staff_account, store, tier};
 
 /// The longest range a report covers.
 const MAX_DAYS: i64 = 366 * 2;
@@ -55,6 +56,10 @@ pub struct ReportValue {
 pub struct ReportRow {
     pub keys: Vec<ReportKey>,
     pub values: Vec<ReportValue>,
+    /// With `compare`: the same keys in the previous period (its bucket at the same position),
+    /// and the relative change (null on a zero base).
+    pub previous: Option<Vec<ReportValue>>,
+    pub change: Option<Vec<ReportValue>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,63 +77,47 @@ pub struct ReportResult {
     pub previous_totals: Option<Vec<ReportValue>>,
     pub change: Option<Vec<ReportValue>>,
     pub definitions: Vec<MetricDefinition>,
+    /// Where the figures were read from.
+    pub source: ReportSource,
 }
 
-#[derive(Default, Clone)]
-struct Acc {
-    orders: BTreeSet<i64>,
-    members: BTreeSet<i64>,
-    units: i64,
-    net_fen: i64,
-    cost_fen: i64,
-    coupon_fen: i64,
+/// One metric's figure from a group's sums.
+#[allow(clippy::cast_precision_loss)]
+fn value(a: &Agg, metric: Metric) -> ReportValue {
+    let margin = a.net_fen - a.cost_fen;
+    let ratio = |num: i64, den: i64, scale: f64| match den {
+        0 => None,
+        den => Some(num as f64 * scale / den as f64),
+    };
+    let (fen, number) = match metric {
+        Metric::NetRevenue => (Some(a.net_fen), None),
+        Metric::Margin => (Some(margin), None),
+        Metric::CouponDiscount => (Some(a.coupon_fen), None),
+        Metric::AverageOrderValue => match a.orders {
+            0 => (None, None),
+            n => (Some(a.net_fen / n), None),
+        },
+        Metric::MarginPct => (None, ratio(margin, a.net_fen, 100.0)),
+        Metric::Orders => (None, Some(a.orders as f64)),
+        Metric::Units => (None, Some(a.units as f64)),
+        Metric::Members => (None, Some(a.members as f64)),
+        Metric::NewMembers => (None, Some(a.new_members as f64)),
+        Metric::RepurchaseRate => (None, ratio(a.repeaters, a.buyers, 100.0)),
+        Metric::CouponRedemptions => (None, Some(a.coupon_orders as f64)),
+        Metric::CouponRoi => (
+            None,
+            ratio(a.coupon_net_fen - a.coupon_cost_fen, a.coupon_fen, 1.0),
+        ),
+    };
+    ReportValue {
+        metric,
+        fen,
+        number,
+    }
 }
 
-impl Acc {
-    fn add(&mut self, f: &sales_fact::Model) {
-        if f.event != SalesEvent::Refund {
-            self.orders.insert(f.order_id);
-            self.members.insert(f.member_id);
-        }
-        self.units += i64::from(f.quantity);
-        self.net_fen += f.net_fen;
-        self.cost_fen += f.cost_fen;
-        self.coupon_fen += f.coupon_discount_fen;
-    }
-
-    fn value(&self, metric: Metric) -> ReportValue {
-        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        let margin = self.net_fen - self.cost_fen;
-        let (fen, number) = match metric {
-            Metric::NetRevenue => (Some(self.net_fen), None),
-            Metric::Margin => (Some(margin), None),
-            Metric::CouponDiscount => (Some(self.coupon_fen), None),
-            Metric::AverageOrderValue => match count(self.orders.len()) {
-                0 => (None, None),
-                n => (Some(self.net_fen / n), None),
-            },
-            #[allow(clippy::cast_precision_loss)]
-            Metric::MarginPct => match self.net_fen {
-                0 => (None, None),
-                net => (None, Some(margin as f64 * 100.0 / net as f64)),
-            },
-            #[allow(clippy::cast_precision_loss)]
-            Metric::Orders => (None, Some(count(self.orders.len()) as f64)),
-            #[allow(clippy::cast_precision_loss)]
-            Metric::Units => (None, Some(self.units as f64)),
-            #[allow(clippy::cast_precision_loss)]
-            Metric::Members => (None, Some(count(self.members.len()) as f64)),
-        };
-        ReportValue {
-            metric,
-            fen,
-            number,
-        }
-    }
-
-    fn values(&self, metrics: &[Metric]) -> Vec<ReportValue> {
-        metrics.iter().map(|m| self.value(*m)).collect()
-    }
+fn values(a: &Agg, metrics: &[Metric]) -> Vec<ReportValue> {
+    metrics.iter().map(|m| value(a, *m)).collect()
 }
 
 /// The bucket a day falls in: its day, the Monday of its ISO week, or its month.
@@ -216,30 +205,16 @@ pub(super) fn check(staff: &StaffPrincipal, q: &ReportQuery) -> Result<(), Repor
         return Err(invalid("a report covers at most two years"));
     }
     // Finance sees the money, not who the members are or how many.
-    if staff.role == StaffRole::Finance && q.metrics.contains(&Metric::Members) {
+    let about_members = [Metric::Members, Metric::NewMembers, Metric::RepurchaseRate];
+    if staff.role == StaffRole::Finance
+        && (q.metrics.iter().any(|m| about_members.contains(m))
+            || q.group_by
+                .iter()
+                .any(|d| matches!(d, Dimension::Tier | Dimension::RfmSegment)))
+    {
         return Err(AuthError::Forbidden.into());
     }
     Ok(())
-}
-
-async fn facts(
-    app: &AppState,
-    stores: Option<&[i64]>,
-    basis: ReturnsBasis,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<sales_fact::Model>, ReportsError> {
-    let column = match basis {
-        ReturnsBasis::ReturnDate => sales_fact::Column::BusinessDate,
-        ReturnsBasis::SaleDate => sales_fact::Column::SaleDate,
-    };
-    let mut select = sales_fact::Entity::find()
-        .filter(column.between(from, to))
-        .order_by_asc(sales_fact::Column::Id);
-    if let Some(ids) = stores {
-        select = select.filter(sales_fact::Column::StoreId.is_in(ids.to_vec()));
-    }
-    Ok(select.all(&app.db).await?)
 }
 
 /// The report: rows, totals, the comparison if asked, and every metric's definition.
@@ -251,10 +226,46 @@ pub async fn sales_report(
 ) -> Result<ReportResult, ReportsError> {
     check(staff, q)?;
     let stores = scope(staff, q.store_ids.as_deref())?;
-    let rows = facts(app, stores.as_deref(), q.basis, q.from, q.to).await?;
-    let date_of = |f: &sales_fact::Model| match q.basis {
-        ReturnsBasis::ReturnDate => f.business_date,
-        ReturnsBasis::SaleDate => f.sale_date,
+    let source = ReportSource::for_query(&q.metrics, &q.group_by, q.basis);
+    sales_report_from(app, q, stores.as_deref(), source).await
+}
+
+/// The single group of an ungrouped query.
+fn total_of(groups: aggregate::Groups) -> Agg {
+    groups
+        .into_values()
+        .flat_map(BTreeMap::into_values)
+        .next()
+        .unwrap_or_default()
+}
+
+/// The period of the same length just before: its groups, its time buckets and its total.
+async fn previous_period(
+    app: &AppState,
+    ask: &Ask<'_>,
+    q: &ReportQuery,
+    time: Option<Dimension>,
+) -> Result<(aggregate::Groups, Vec<NaiveDate>, Agg), ReportsError> {
+    let days = (q.to - q.from).num_days() + 1;
+    let (pfrom, pto) = (q.from - Duration::days(days), q.from - Duration::days(1));
+    let rows = aggregate::grouped(app, ask, &q.group_by, pfrom, pto).await?;
+    let buckets = time.map_or_else(|| vec![pfrom], |t| buckets(t, pfrom, pto));
+    let total = total_of(aggregate::grouped(app, ask, &[], pfrom, pto).await?);
+    Ok((rows, buckets, total))
+}
+
+/// The report read from `source` (tests compare sources; callers use [`sales_report`]).
+pub async fn sales_report_from(
+    app: &AppState,
+    q: &ReportQuery,
+    stores: Option<&[i64]>,
+    source: ReportSource,
+) -> Result<ReportResult, ReportsError> {
+    let ask = Ask {
+        basis: q.basis,
+        stores,
+        metrics: &q.metrics,
+        source,
     };
     let time = q.group_by.iter().copied().find(|d| d.is_time());
     let others: Vec<Dimension> = q
@@ -263,28 +274,27 @@ pub async fn sales_report(
         .copied()
         .filter(|d| !d.is_time())
         .collect();
-    let mut total = Acc::default();
-    // Keyed by the non-time keys, then the time bucket.
-    let mut groups: BTreeMap<Vec<String>, BTreeMap<NaiveDate, Acc>> = BTreeMap::new();
-    for f in &rows {
-        total.add(f);
-        let key: Vec<String> = others.iter().map(|d| raw_key(*d, f)).collect();
-        let b = time.map_or(q.from, |t| bucket(t, date_of(f)));
-        groups.entry(key).or_default().entry(b).or_default().add(f);
-    }
-    if groups.is_empty() && !others.is_empty() {
-        // No key combination sold: no rows but the time buckets' own, if any.
-    }
+    let mut groups = aggregate::grouped(app, &ask, &q.group_by, q.from, q.to).await?;
     if groups.is_empty() && others.is_empty() {
         groups.insert(Vec::new(), BTreeMap::new());
     }
-    let labels = Labels::load(app, &others, &groups).await?;
     let time_buckets = time.map_or_else(|| vec![q.from], |t| buckets(t, q.from, q.to));
+    if groups.len().saturating_mul(time_buckets.len()) > MAX_ROWS {
+        return Err(invalid(format!(
+            "the report has more than {MAX_ROWS} rows: narrow the range or the grouping"
+        )));
+    }
+    let total = total_of(aggregate::grouped(app, &ask, &[], q.from, q.to).await?);
+    let previous = if q.compare {
+        Some(previous_period(app, &ask, q, time).await?)
+    } else {
+        None
+    };
+    let labels = Labels::load(app, &others, &groups).await?;
     let mut out = Vec::new();
     for (key, by_time) in &groups {
-        for b in &time_buckets {
-            let empty = Acc::default();
-            let acc = by_time.get(b).unwrap_or(&empty);
+        for (i, b) in time_buckets.iter().enumerate() {
+            let acc = by_time.get(b).copied().unwrap_or_default();
             let mut keys = Vec::with_capacity(q.group_by.len());
             let mut other = others.iter().zip(key);
             for d in &q.group_by {
@@ -294,38 +304,51 @@ pub async fn sales_report(
                     keys.push(labels.key(*d, k));
                 }
             }
+            let current = values(&acc, &q.metrics);
+            // The same keys in the previous period; its i-th time bucket for the i-th.
+            let (previous, change) = match &previous {
+                Some((rows, pbuckets, _)) => {
+                    let before = pbuckets
+                        .get(i)
+                        .and_then(|pb| rows.get(key).and_then(|t| t.get(pb)))
+                        .copied()
+                        .unwrap_or_default();
+                    let before = if pbuckets.get(i).is_some() {
+                        Some(values(&before, &q.metrics))
+                    } else {
+                        None
+                    };
+                    let change = before
+                        .as_ref()
+                        .map(|p| current.iter().zip(p).map(|(c, p)| changed(c, p)).collect());
+                    (before, change)
+                }
+                None => (None, None),
+            };
             out.push(ReportRow {
                 keys,
-                values: acc.values(&q.metrics),
+                values: current,
+                previous,
+                change,
             });
         }
-    }
-    if out.len() > MAX_ROWS {
-        return Err(invalid(format!(
-            "the report has more than {MAX_ROWS} rows: narrow the range or the grouping"
-        )));
     }
     if time.is_some() {
         // Time first, so a chart reads the series in order.
         out.sort_by_key(|row| time_first(&q.group_by, row));
     }
-    let totals = total.values(&q.metrics);
-    let (previous_totals, change) = if q.compare {
-        let days = (q.to - q.from).num_days() + 1;
-        let (pfrom, pto) = (q.from - Duration::days(days), q.from - Duration::days(1));
-        let mut prev = Acc::default();
-        for f in facts(app, stores.as_deref(), q.basis, pfrom, pto).await? {
-            prev.add(&f);
+    let totals = values(&total, &q.metrics);
+    let (previous_totals, change) = match previous {
+        Some((_, _, prev)) => {
+            let prev = values(&prev, &q.metrics);
+            let change = totals
+                .iter()
+                .zip(&prev)
+                .map(|(c, p)| changed(c, p))
+                .collect();
+            (Some(prev), Some(change))
         }
-        let prev = prev.values(&q.metrics);
-        let change = totals
-            .iter()
-            .zip(&prev)
-            .map(|(c, p)| changed(c, p))
-            .collect();
-        (Some(prev), Some(change))
-    } else {
-        (None, None)
+        None => (None, None),
     };
     Ok(ReportResult {
         dimensions: q.group_by.clone(),
@@ -338,6 +361,7 @@ pub async fn sales_report(
         previous_totals,
         change,
         definitions: definitions(&q.metrics),
+        source,
     })
 }
 
@@ -372,18 +396,6 @@ fn changed(c: &ReportValue, p: &ReportValue) -> ReportValue {
     }
 }
 
-fn raw_key(d: Dimension, f: &sales_fact::Model) -> String {
-    let id = |v: Option<i64>| v.map_or_else(String::new, |v| v.to_string());
-    match d {
-        Dimension::Store => id(f.store_id),
-        Dimension::Ba => id(f.ba_id),
-        Dimension::Sku => f.sku_id.to_string(),
-        Dimension::Category => f.category_id.to_string(),
-        Dimension::Channel => f.channel.as_str().to_owned(),
-        Dimension::Day | Dimension::Week | Dimension::Month => String::new(),
-    }
-}
-
 /// Names for the ids in the rows.
 #[derive(Default)]
 struct Labels {
@@ -394,7 +406,7 @@ impl Labels {
     async fn load(
         app: &AppState,
         dims: &[Dimension],
-        groups: &BTreeMap<Vec<String>, BTreeMap<NaiveDate, Acc>>,
+        groups: &aggregate::Groups,
     ) -> Result<Self, ReportsError> {
         let mut labels = Self::default();
         for (i, d) in dims.iter().enumerate() {
@@ -442,6 +454,42 @@ impl Labels {
                             (s.id, format!("{name} {}", s.code))
                         })
                         .collect()
+                }
+                Dimension::Product => product::Entity::find()
+                    .filter(product::Column::Id.is_in(ids))
+                    .all(&app.db)
+                    .await?
+                    .into_iter()
+                    .map(|p| (p.id, p.name))
+                    .collect(),
+                Dimension::Campaign => campaign::Entity::find()
+                    .filter(campaign::Column::Id.is_in(ids))
+                    .all(&app.db)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.id, c.name))
+                    .collect(),
+                Dimension::CouponTemplate => coupon_template::Entity::find()
+                    .filter(coupon_template::Column::Id.is_in(ids))
+                    .all(&app.db)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.id, c.name))
+                    .collect(),
+                Dimension::Tier => {
+                    for t in tier::Entity::find().all(&app.db).await? {
+                        labels.names.insert((*d, t.code), t.name);
+                    }
+                    Vec::new()
+                }
+                Dimension::Province => {
+                    for key in groups.keys().filter_map(|k| k.get(i)) {
+                        let name = RegionCode::parse_stored(key).and_then(|c| c.names().0);
+                        if let Some(name) = name {
+                            labels.names.insert((*d, key.clone()), name.to_owned());
+                        }
+                    }
+                    Vec::new()
                 }
                 _ => Vec::new(),
             };

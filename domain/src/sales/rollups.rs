@@ -42,6 +42,9 @@ impl Sums {
     }
 }
 
+/// (store, SKU, channel, category): a SKU-day row.
+type SkuKey = (i64, i64, &'static str, i64);
+
 fn channel_key(c: Channel) -> &'static str {
     c.as_str()
 }
@@ -85,7 +88,7 @@ where
         .all(&app.db)
         .await?;
     let mut by_ba: BTreeMap<(i64, i64, &'static str), (Channel, Sums)> = BTreeMap::new();
-    let mut by_sku: BTreeMap<(i64, i64, &'static str), (Channel, Sums)> = BTreeMap::new();
+    let mut by_sku: BTreeMap<SkuKey, (Channel, i64, Sums)> = BTreeMap::new();
     let mut by_member: BTreeMap<(i64, i64), Sums> = BTreeMap::new();
     for f in &facts {
         let store = f.store_id.unwrap_or(0);
@@ -100,9 +103,9 @@ where
             .1
             .add(f);
         by_sku
-            .entry((store, f.sku_id, ch))
-            .or_insert_with(|| (f.channel, Sums::default()))
-            .1
+            .entry((store, f.sku_id, ch, f.category_id))
+            .or_insert_with(|| (f.channel, f.product_id, Sums::default()))
+            .2
             .add(f);
     }
     between().await;
@@ -139,18 +142,21 @@ where
     }
     let sku_rows: Vec<_> = by_sku
         .iter()
-        .map(
-            |((store, sku, _), (channel, s))| sales_rollup_sku_day::ActiveModel {
+        .map(|((store, sku, _, category), (channel, product, s))| {
+            sales_rollup_sku_day::ActiveModel {
                 business_date: Set(day),
                 store_id: Set(*store),
                 sku_id: Set(*sku),
                 channel: Set(*channel),
+                product_id: Set(*product),
+                category_id: Set(*category),
                 units: Set(s.units),
                 net_fen: Set(s.net_fen),
                 cost_fen: Set(s.cost_fen),
+                coupon_discount_fen: Set(s.coupon_discount_fen),
                 ..Default::default()
-            },
-        )
+            }
+        })
         .collect();
     for chunk in sku_rows.chunks(500) {
         sales_rollup_sku_day::Entity::insert_many(chunk.to_vec())

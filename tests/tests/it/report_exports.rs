@@ -414,7 +414,127 @@ async fn a_managers_export_holds_only_her_store(backend: Backend) {
     );
 }
 
+/// A job left RUNNING by a worker that died is queued again once its lease is stale (a job
+/// whose worker is alive is left alone), then finishes; a day after, its file is deleted.
+async fn an_abandoned_job_runs_again_and_old_files_are_swept(backend: Backend) {
+    use entities::report_export_job::{self, ExportStatus};
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 20).await;
+    let ba = fixtures::staff_principal(&app, "ba-demo").await;
+    let member = member_with_phone(&app, "quinn").await;
+    fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
+    let hq = app.login_staff("hq-demo").await;
+    let q = json!({ "metrics": ["NET_REVENUE"], "groupBy": ["DAY"], "from": "2026-09-01", "to": "2026-09-30" });
+    let queue = |gql: &Gql| {
+        let q = q.clone();
+        let gql = gql.clone();
+        async move {
+            gql.ok(EXPORT, json!({ "q": q, "f": "CSV", "d": "SUMMARY" }))
+                .await["exportReport"]["id"]
+                .as_str()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
+        }
+    };
+    let abandoned = queue(&hq).await;
+    let alive = queue(&hq).await;
+    // Both were claimed; one worker died ten minutes ago, the other renewed its lease just now.
+    let now = fixtures::shanghai_noon("2026-09-10");
+    for (id, beat) in [
+        (abandoned, now - Duration::minutes(10)),
+        (alive, now - Duration::seconds(5)),
+    ] {
+        report_export_job::ActiveModel {
+            id: Set(id),
+            status: Set(ExportStatus::Running),
+            started_at: Set(Some(now - Duration::minutes(11))),
+            heartbeat_at: Set(Some(beat)),
+            rows_done: Set(7),
+            ..Default::default()
+        }
+        .update(app.db())
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        domain::reports::run_queued_exports(&app.state)
+            .await
+            .unwrap(),
+        1,
+        "the abandoned job ran again"
+    );
+    let job = |id: i64| {
+        let db = app.db().clone();
+        async move {
+            report_export_job::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let done = job(abandoned).await;
+    assert_eq!(done.status, ExportStatus::Done);
+    let key = done.object_key.clone().expect("a file");
+    assert_eq!(
+        job(alive).await.status,
+        ExportStatus::Running,
+        "a live worker keeps its job"
+    );
+    let view = hq.ok(JOB, json!({ "id": abandoned.to_string() })).await["exportJob"].clone();
+    assert_eq!(view["status"], "DONE");
+    assert_eq!(
+        download(&app, view["url"].as_str().unwrap()).await.status(),
+        200
+    );
+    // Less than a day: kept. More: deleted, the job DONE without a link.
+    clock.set(now + Duration::hours(23));
+    assert_eq!(
+        domain::reports::sweep_export_files(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(app.state.media.store.size_of(&key).await.unwrap().is_some());
+    clock.set(now + Duration::hours(25));
+    assert_eq!(
+        domain::reports::sweep_export_files(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        app.state.media.store.size_of(&key).await.unwrap().is_none(),
+        "the file is gone"
+    );
+    let swept = job(abandoned).await;
+    assert_eq!(swept.status, ExportStatus::Done);
+    assert!(swept.object_key.is_none());
+    // (A day on, the session has run out: ask the service as HQ.)
+    let hq_p = fixtures::staff_principal(&app, "hq-demo").await;
+    let view = domain::reports::export_job(&app.state, &hq_p, abandoned)
+        .await
+        .unwrap();
+    assert!(view.url.is_none());
+    assert_eq!(
+        domain::reports::sweep_export_files(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
 on_both_backends!(
     exports_hold_the_reports_figures_mask_phones_expire_and_are_audited,
     a_managers_export_holds_only_her_store,
+    an_abandoned_job_runs_again_and_old_files_are_swept,
 );
