@@ -153,43 +153,7 @@ pub(crate) async fn price_using<C: ConnectionTrait>(
         .collect();
     let pairs = check_quantities(&qty, &items)?;
     let sku_bands = bands(db, &pairs).await?;
-    let mut out = Vec::with_capacity(qty.len());
-    let mut explain = Vec::new();
-    let mut subtotal: i64 = 0;
-    for (sku_id, n) in &qty {
-        let Some(item) = items.get(sku_id) else {
-            return Err(B2bError::NotOnPriceList(*sku_id));
-        };
-        let availability = sku_bands.get(sku_id).copied().unwrap_or(Availability::Out);
-        if availability == Availability::Out {
-            return Err(B2bError::NotOnPriceList(*sku_id));
-        }
-        let list_price = item.ladder.first().map_or(0, |s| s.unit_price_fen);
-        let unit = price_lists::unit_price(&item.ladder, *n);
-        let total = unit
-            .checked_mul(*n)
-            .ok_or_else(|| B2bError::InvalidInput("the order is too large".into()))?;
-        subtotal = subtotal
-            .checked_add(total)
-            .ok_or_else(|| B2bError::InvalidInput("the order is too large".into()))?;
-        if unit < list_price {
-            explain.push(PricingStep {
-                sku_id: Some(*sku_id),
-                policy_id: None,
-                kind: "LADDER",
-                label: format!("阶梯价：{n} 件，单价 {unit} 分（原价 {list_price} 分）"),
-                amount_fen: (list_price - unit) * n,
-            });
-        }
-        out.push(QuoteLine {
-            sku_id: *sku_id,
-            qty: i32::try_from(*n).unwrap_or(MAX_QTY),
-            list_unit_price_fen: list_price,
-            unit_price_fen: unit,
-            line_total_fen: total,
-            availability,
-        });
-    }
+    let (out, mut explain, subtotal) = priced_lines(&qty, &items, &sku_bands)?;
     let applied = policies::apply(db, &dist, now, &qty, subtotal).await?;
     let discount = applied.discount_fen;
     let rebate =
@@ -258,6 +222,53 @@ pub(crate) async fn price_using<C: ConnectionTrait>(
         rebate_cap_fen: rebate.cap_fen,
         rebate_available_fen: rebate.available_fen,
     })
+}
+
+/// Each line at its ladder price, a LADDER explanation step where the ladder lowered it, and the
+/// subtotal.
+fn priced_lines(
+    qty: &BTreeMap<i64, i64>,
+    items: &HashMap<i64, price_list_item::Model>,
+    sku_bands: &HashMap<i64, Availability>,
+) -> Result<(Vec<QuoteLine>, Vec<PricingStep>, i64), B2bError> {
+    let mut out = Vec::with_capacity(qty.len());
+    let mut explain = Vec::new();
+    let mut subtotal: i64 = 0;
+    for (sku_id, n) in qty {
+        let Some(item) = items.get(sku_id) else {
+            return Err(B2bError::NotOnPriceList(*sku_id));
+        };
+        let availability = sku_bands.get(sku_id).copied().unwrap_or(Availability::Out);
+        if availability == Availability::Out {
+            return Err(B2bError::NotOnPriceList(*sku_id));
+        }
+        let list_price = item.ladder.first().map_or(0, |s| s.unit_price_fen);
+        let unit = price_lists::unit_price(&item.ladder, *n);
+        let total = unit
+            .checked_mul(*n)
+            .ok_or_else(|| B2bError::InvalidInput("the order is too large".into()))?;
+        subtotal = subtotal
+            .checked_add(total)
+            .ok_or_else(|| B2bError::InvalidInput("the order is too large".into()))?;
+        if unit < list_price {
+            explain.push(PricingStep {
+                sku_id: Some(*sku_id),
+                policy_id: None,
+                kind: "LADDER",
+                label: format!("阶梯价：{n} 件，单价 {unit} 分（原价 {list_price} 分）"),
+                amount_fen: (list_price - unit) * n,
+            });
+        }
+        out.push(QuoteLine {
+            sku_id: *sku_id,
+            qty: i32::try_from(*n).unwrap_or(MAX_QTY),
+            list_unit_price_fen: list_price,
+            unit_price_fen: unit,
+            line_total_fen: total,
+            availability,
+        });
+    }
+    Ok((out, explain, subtotal))
 }
 
 /// The gift lines the policies add (price 0), with their bands.

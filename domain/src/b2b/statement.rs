@@ -3,12 +3,12 @@
 //! balance at its end. Opening + Σ lines = closing, always: the opening balance is the sum of
 //! the same sources' lines before the month, so nothing is counted in one and missed in the
 //! other. The balance is what the distributor owes on credit (its open receivables): shipment
-//! invoices raise it, payments lower it. Orders of a prepaid distributor (款到发货) write no
-//! receivable and so no statement line.
+//! invoices raise it, payments and credit notes (accepted returns) lower it. Rebate spent on an
+//! order lowers that order's invoice, so it needs no line of its own. Orders of a prepaid
+//! distributor (款到发货) write no receivable and so no statement line.
 //!
 //! The lines come from a list of sources ([`SOURCES`]), each reading one kind of record. A new
-//! kind of money movement (rebates deducted from payments, credit notes for returns) is one
-//! more [`StatementSource`] and one more entry in that list.
+//! kind of money movement is one more [`StatementSource`] and one more entry in that list.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::auth::{DistributorPrincipal, Permission, StaffPrincipal};
 use crate::platform::clock::DEFAULT_ZONE;
 use crate::platform::db::sum_i64;
+use entities::credit_entry::{self, CreditEntryKind};
 use entities::{distributor, distributor_payment, purchase_order, receivable, shipment};
 
 /// What a statement line is.
@@ -94,8 +95,8 @@ pub(crate) trait StatementSource: Sync {
     ) -> Result<Vec<StatementLine>, B2bError>;
 }
 
-/// Every source of statement lines. Rebates (and credit notes for returns) add theirs here.
-pub(crate) const SOURCES: &[&dyn StatementSource] = &[&Invoices, &Payments];
+/// Every source of statement lines.
+pub(crate) const SOURCES: &[&dyn StatementSource] = &[&Invoices, &Payments, &CreditNotes];
 
 /// Shipment invoices: the receivables shipments wrote (credit orders only).
 struct Invoices;
@@ -214,6 +215,59 @@ impl StatementSource for Payments {
                 purchase_order_id: None,
                 purchase_order_no: None,
                 amount_fen: -p.amount_fen,
+                balance_fen: 0,
+            })
+            .collect())
+    }
+}
+
+/// Credit notes (accepted returns) lower what is owed, as payments do.
+struct CreditNotes;
+
+#[async_trait]
+impl StatementSource for CreditNotes {
+    async fn sum_before(
+        &self,
+        db: &DatabaseConnection,
+        distributor_id: i64,
+        before: DateTime<Utc>,
+    ) -> Result<i64, B2bError> {
+        let sum: Option<i64> = credit_entry::Entity::find()
+            .select_only()
+            .column_as(sum_i64(credit_entry::Column::AmountFen), "s")
+            .filter(credit_entry::Column::DistributorId.eq(distributor_id))
+            .filter(credit_entry::Column::Kind.eq(CreditEntryKind::CreditNote))
+            .filter(credit_entry::Column::CreatedAt.lt(before))
+            .into_tuple()
+            .one(db)
+            .await?
+            .flatten();
+        Ok(-sum.unwrap_or(0))
+    }
+
+    async fn lines(
+        &self,
+        db: &DatabaseConnection,
+        distributor_id: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StatementLine>, B2bError> {
+        Ok(credit_entry::Entity::find()
+            .filter(credit_entry::Column::DistributorId.eq(distributor_id))
+            .filter(credit_entry::Column::Kind.eq(CreditEntryKind::CreditNote))
+            .filter(credit_entry::Column::CreatedAt.gte(from))
+            .filter(credit_entry::Column::CreatedAt.lt(to))
+            .order_by_asc(credit_entry::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| StatementLine {
+                at: c.created_at,
+                kind: StatementLineKind::CreditNote,
+                reference: c.source_ref,
+                purchase_order_id: None,
+                purchase_order_no: None,
+                amount_fen: -c.amount_fen,
                 balance_fen: 0,
             })
             .collect())

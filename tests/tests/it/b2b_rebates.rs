@@ -604,6 +604,23 @@ async fn returns_after_receipt_restock_credit_and_reverse_the_rebate(backend: Ba
     assert_eq!(moves, 1);
     let credit = s.dist.ok("{ myCredit { openArFen } }", json!({})).await;
     assert_eq!(credit["myCredit"]["openArFen"], "60000");
+    // The April statement shows the credit note and closes at what is still owed.
+    let st = s
+        .dist
+        .ok(
+            "{ accountStatement(month: \"2026-04\") { openingFen closingFen lines { kind amountFen } } }",
+            json!({}),
+        )
+        .await["accountStatement"]
+        .clone();
+    assert_eq!(
+        (&st["openingFen"], &st["closingFen"]),
+        (&json!("120000"), &json!("60000"))
+    );
+    assert_eq!(
+        st["lines"],
+        json!([{ "kind": "CREDIT_NOTE", "amountFen": "-60000" }])
+    );
     // ¥600 left in Q1 is below the threshold: the 3,600 is reversed; Q1 was settled, so it is
     // clawed back from what is available.
     let a = account(&s).await;
