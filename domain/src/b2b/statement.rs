@@ -109,16 +109,15 @@ impl StatementSource for Invoices {
         distributor_id: i64,
         before: DateTime<Utc>,
     ) -> Result<i64, B2bError> {
-        let sum: Option<i64> = receivable::Entity::find()
-            .select_only()
-            .column_as(sum_i64(receivable::Column::AmountFen), "s")
-            .filter(receivable::Column::DistributorId.eq(distributor_id))
-            .filter(receivable::Column::CreatedAt.lt(before))
-            .into_tuple()
-            .one(db)
-            .await?
-            .flatten();
-        Ok(sum.unwrap_or(0))
+        let sum = amount_sum(
+            db,
+            receivable::Entity::find()
+                .filter(receivable::Column::DistributorId.eq(distributor_id))
+                .filter(receivable::Column::CreatedAt.lt(before)),
+            receivable::Column::AmountFen,
+        )
+        .await?;
+        Ok(sum)
     }
 
     async fn lines(
@@ -181,16 +180,15 @@ impl StatementSource for Payments {
         distributor_id: i64,
         before: DateTime<Utc>,
     ) -> Result<i64, B2bError> {
-        let sum: Option<i64> = distributor_payment::Entity::find()
-            .select_only()
-            .column_as(sum_i64(distributor_payment::Column::AmountFen), "s")
-            .filter(distributor_payment::Column::DistributorId.eq(distributor_id))
-            .filter(distributor_payment::Column::CreatedAt.lt(before))
-            .into_tuple()
-            .one(db)
-            .await?
-            .flatten();
-        Ok(-sum.unwrap_or(0))
+        let sum = amount_sum(
+            db,
+            distributor_payment::Entity::find()
+                .filter(distributor_payment::Column::DistributorId.eq(distributor_id))
+                .filter(distributor_payment::Column::CreatedAt.lt(before)),
+            distributor_payment::Column::AmountFen,
+        )
+        .await?;
+        Ok(-sum)
     }
 
     async fn lines(
@@ -232,17 +230,16 @@ impl StatementSource for CreditNotes {
         distributor_id: i64,
         before: DateTime<Utc>,
     ) -> Result<i64, B2bError> {
-        let sum: Option<i64> = credit_entry::Entity::find()
-            .select_only()
-            .column_as(sum_i64(credit_entry::Column::AmountFen), "s")
-            .filter(credit_entry::Column::DistributorId.eq(distributor_id))
-            .filter(credit_entry::Column::Kind.eq(CreditEntryKind::CreditNote))
-            .filter(credit_entry::Column::CreatedAt.lt(before))
-            .into_tuple()
-            .one(db)
-            .await?
-            .flatten();
-        Ok(-sum.unwrap_or(0))
+        let sum = amount_sum(
+            db,
+            credit_entry::Entity::find()
+                .filter(credit_entry::Column::DistributorId.eq(distributor_id))
+                .filter(credit_entry::Column::Kind.eq(CreditEntryKind::CreditNote))
+                .filter(credit_entry::Column::CreatedAt.lt(before)),
+            credit_entry::Column::AmountFen,
+        )
+        .await?;
+        Ok(-sum)
     }
 
     async fn lines(
@@ -272,6 +269,22 @@ impl StatementSource for CreditNotes {
             })
             .collect())
     }
+}
+
+/// Σ of a source's amount column over the rows a query selects (0 when none).
+async fn amount_sum<E: EntityTrait>(
+    db: &DatabaseConnection,
+    rows: sea_orm::Select<E>,
+    amount: E::Column,
+) -> Result<i64, B2bError> {
+    let sum: Option<i64> = rows
+        .select_only()
+        .column_as(sum_i64(amount), "s")
+        .into_tuple()
+        .one(db)
+        .await?
+        .flatten();
+    Ok(sum.unwrap_or(0))
 }
 
 fn bad_month() -> B2bError {
