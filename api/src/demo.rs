@@ -13,14 +13,19 @@ use wechat_integration::{MiniProgramClient, WeChatPayClient};
 use crate::WeChatWiring;
 
 /// Starts the fake WeChat and points the clients at it. `notify_url` is where the fake sends
-/// WeChat Pay notifications (this server).
+/// WeChat Pay notifications (this server); its key pairs are kept in `keys_dir` (under the data
+/// folder), so a restart does not generate them again.
 pub(crate) async fn connect_fake_wechat(
     cache: Arc<KvAccessTokenCache>,
     notify_url: &str,
+    keys_dir: std::path::PathBuf,
 ) -> anyhow::Result<WeChatWiring> {
-    let fake = FakeWeChat::start(FakeConfig::default())
-        .await
-        .context("could not start the fake WeChat")?;
+    let fake = FakeWeChat::start(FakeConfig {
+        keys_dir: Some(keys_dir),
+        ..FakeConfig::default()
+    })
+    .await
+    .context("could not start the fake WeChat")?;
     let client = MiniProgramClient::new(fake.mini_program_config(), cache)?;
     let pay = WeChatPayClient::new(fake.pay_config(notify_url))?;
     Ok(WeChatWiring {

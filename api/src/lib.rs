@@ -154,7 +154,10 @@ pub async fn connect_wechat(
     let cache = Arc::new(KvAccessTokenCache::new(kv));
     match config.wechat.mode {
         #[cfg(feature = "demo")]
-        WeChatMode::Fake => demo::connect_fake_wechat(cache, notify_url).await,
+        WeChatMode::Fake => {
+            let keys_dir = config.data_dir.join("fake-wechat-keys");
+            demo::connect_fake_wechat(cache, notify_url, keys_dir).await
+        }
         // Config::load refuses this already; a configuration built in code is refused here.
         #[cfg(not(feature = "demo"))]
         WeChatMode::Fake => Err(config::ConfigError::fake_wechat_not_built().into()),

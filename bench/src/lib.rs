@@ -7,6 +7,7 @@ pub mod campaign;
 pub mod catalog;
 pub mod env;
 pub mod flash_sale;
+pub mod footprint;
 pub mod load;
 pub mod money;
 pub mod plain;

@@ -33,6 +33,8 @@ enum Scenario {
     Money(rouge_bench::money::Args),
     /// Mixed load for --minutes N; the server's RSS every minute and its slope.
     Soak(rouge_bench::soak::Args),
+    /// Ready time on restart and idle RSS, on both backends.
+    Footprint(rouge_bench::footprint::Args),
     /// (internal) The catalog's ceiling: a plain poem handler answering fixed bytes.
     #[command(hide = true)]
     PlainServer(rouge_bench::plain::Args),
@@ -50,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::B2b(args) => rouge_bench::b2b::run(args).await,
         Scenario::Money(args) => rouge_bench::money::run(args).await,
         Scenario::Soak(args) => rouge_bench::soak::run(args).await,
+        Scenario::Footprint(args) => rouge_bench::footprint::run(args).await,
         Scenario::PlainServer(args) => rouge_bench::plain::serve(args).await,
     }
 }

@@ -28,6 +28,11 @@ pub struct Args {
     /// Members logged in before the load (their tokens are used in turn).
     #[arg(long, default_value_t = 64)]
     members: usize,
+    /// Requests per second across all connections; 0 sends as fast as the server answers.
+    /// A paced soak measures memory per request without taking the whole machine for half an
+    /// hour (the latencies it prints then include the wait for each request's slot).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
 }
 
 const MEMBER_PAGE: &str = "query($after: String) { me { id } products(first: 20, after: $after) {
@@ -52,10 +57,15 @@ fn slope(points: &[(f64, f64)]) -> f64 {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let backend = Backend::parse(&args.backend)?;
     println!(
-        "== soak on {} for {} minutes at {} connections ({})",
+        "== soak on {} for {} minutes at {} connections, {} ({})",
         backend.name(),
         args.minutes,
         args.connections,
+        if args.rate == 0 {
+            "unpaced".to_string()
+        } else {
+            format!("paced at {} requests/s", args.rate)
+        },
         crate::truth::commit_label()
     );
     let seeded = seeded_server(backend, args.products, 3).await?;
@@ -77,6 +87,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let tokens = Arc::new(tokens);
     let requests = Arc::new(AtomicU64::new(0));
     let duration = Duration::from_secs(args.minutes * 60);
+    let (paced_from, rate) = (tokio::time::Instant::now(), args.rate);
     let load = tokio::spawn({
         let (http, endpoint, pages, tokens, requests) = (
             http.clone(),
@@ -94,6 +105,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 requests.clone(),
             );
             async move {
+                if rate > 0 {
+                    // Request n has its slot n / rate seconds after the start.
+                    let slot = Duration::from_secs_f64(n as f64 / rate as f64);
+                    tokio::time::sleep_until(paced_from + slot).await;
+                }
                 requests.fetch_add(1, Ordering::Relaxed);
                 let i = usize::try_from(n).unwrap_or(0);
                 let after = &pages[(c * 7 + i) % pages.len()];
@@ -153,7 +169,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     crate::truth::summary(
         &format!("soak {} {}min", backend.name(), args.minutes),
         &format!(
-            "idle {idle:.0} MiB; {first:.0} -> {last:.0} MiB ({change:+.1}%), slope {per_minute:+.2} MiB/min"
+            "idle {idle:.0} MiB; {first:.0} -> {last:.0} MiB ({change:+.1}%), slope {per_minute:+.2} MiB/min over {served:.0} requests"
         ),
         "flat ±10% after warm-up; idle <= 40 MiB",
         None,

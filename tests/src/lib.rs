@@ -98,6 +98,14 @@ pub fn test_kv(backend: Backend) -> Arc<dyn KeyValueStore> {
 
 pub const JWT_SECRET: &[u8] = b"test-jwt-secret-test-jwt-secret-0123456789";
 
+/// One set of fake WeChat key pairs for every test of a run: generating three RSA-2048 pairs
+/// per test cost about a second of CPU each (the keys are test keys; nothing else is shared).
+fn fake_wechat_keys_dir() -> std::path::PathBuf {
+    std::env::var_os("ROUGE_TEST_TMP")
+        .map_or_else(std::env::temp_dir, std::path::PathBuf::from)
+        .join("fake-wechat-keys")
+}
+
 /// A running server with its own database, key-value namespace and fake WeChat.
 pub struct TestApp {
     pub backend: Backend,
@@ -204,9 +212,12 @@ impl TestAppBuilder {
             .expect("bind");
         let base_url = api::local_url(&listener).expect("addr");
         let notify_url = format!("{base_url}{}", api::http::PAY_NOTIFY_PATH);
-        let wechat = FakeWeChat::start(FakeConfig::default())
-            .await
-            .expect("fake wechat");
+        let wechat = FakeWeChat::start(FakeConfig {
+            keys_dir: Some(fake_wechat_keys_dir()),
+            ..FakeConfig::default()
+        })
+        .await
+        .expect("fake wechat");
         let pay = wechat_integration::WeChatPayClient::new(wechat.pay_config(&notify_url))
             .expect("pay client");
         let client = MiniProgramClient::new(

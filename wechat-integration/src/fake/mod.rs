@@ -4,6 +4,7 @@
 //! signatures), signs what WeChat signs, and sends encrypted notifications with retries, plus
 //! switches for faults, duplicate deliveries and signature probes.
 
+mod keys;
 mod server;
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +43,9 @@ pub struct FakeConfig {
     /// How long a login or phone code stays valid after the fake first sees it (WeChat: 5
     /// minutes). A test sets zero to see an expired code answered 40029.
     pub code_lifetime: Duration,
+    /// Where the fake keeps its key pairs between starts (generated and written when missing);
+    /// None generates them in memory on every start.
+    pub keys_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for FakeConfig {
@@ -55,6 +59,7 @@ impl Default for FakeConfig {
                 .map(Duration::from_millis)
                 .collect(),
             code_lifetime: Duration::from_secs(300),
+            keys_dir: None,
         }
     }
 }
@@ -212,16 +217,13 @@ fn random_string(len: usize) -> String {
 
 impl FakeWeChat {
     /// Binds 127.0.0.1:0 and serves until [`FakeWeChat::shutdown`].
-    /// The merchant, platform-certificate and platform public-key key pairs are generated here,
-    /// in memory only.
+    /// The merchant, platform-certificate and platform public-key key pairs are read from
+    /// `config.keys_dir`, or generated (and kept there when it is set).
     pub async fn start(config: FakeConfig) -> Result<FakeWeChat, std::io::Error> {
         crate::install_crypto_provider();
-        // RSA key generation takes a while: off the async threads, three at once.
-        let keygen = || tokio::task::spawn_blocking(pay::generate_test_keypair);
-        let (merchant, cert, pub_key) = tokio::join!(keygen(), keygen(), keygen());
-        let (merchant_private, merchant_public) = merchant.map_err(std::io::Error::other)?;
-        let (platform_cert, _) = cert.map_err(std::io::Error::other)?;
-        let (platform_pub_key, _) = pub_key.map_err(std::io::Error::other)?;
+        let [merchant_private, platform_cert, platform_pub_key] =
+            keys::load_or_generate(config.keys_dir.as_deref()).await?;
+        let merchant_public = RsaPublicKey::from(&merchant_private);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let base_url =
