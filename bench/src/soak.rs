@@ -25,7 +25,8 @@ pub struct Args {
     connections: usize,
     #[arg(long, default_value_t = 1000)]
     products: usize,
-    /// Members logged in before the load (their tokens are used in turn).
+    /// Members logged in before the load (their tokens are used in turn, and renewed by logging
+    /// in again when one expires: access tokens last 15 minutes).
     #[arg(long, default_value_t = 64)]
     members: usize,
     /// Requests per second across all connections; 0 sends as fast as the server answers.
@@ -78,11 +79,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let pages = Arc::new(pages);
     let mut tokens = Vec::with_capacity(args.members);
     for i in 0..args.members {
-        tokens.push(
+        tokens.push(std::sync::RwLock::new(
             login_member(&http, &endpoint, &format!("soak{i}"))
                 .await
                 .map_err(anyhow::Error::msg)?,
-        );
+        ));
     }
     let tokens = Arc::new(tokens);
     let requests = Arc::new(AtomicU64::new(0));
@@ -121,9 +122,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     // Members: never from the answer cache, the whole GraphQL path.
                     1..=29 => {
                         let body = json!({ "query": MEMBER_PAGE, "variables": { "after": after } });
-                        graphql(&http, &endpoint, Some(&tokens[i % tokens.len()]), &body)
-                            .await
-                            .map(|_| ())
+                        let member = i % tokens.len();
+                        let token = tokens[member].read().map(|t| t.clone()).unwrap_or_default();
+                        match graphql(&http, &endpoint, Some(&token), &body).await {
+                            Err(e) if e.contains("401") => {
+                                // Expired: log in again, as the mini-program would.
+                                let fresh =
+                                    login_member(&http, &endpoint, &format!("soak{member}"))
+                                        .await?;
+                                if let Ok(mut slot) = tokens[member].write() {
+                                    *slot = fresh;
+                                }
+                                Ok(())
+                            }
+                            other => other.map(|_| ()),
+                        }
                     }
                     _ => crate::catalog::request(http, endpoint, pages, c, n).await,
                 }
