@@ -36,13 +36,13 @@ const FEN_PER_SCAN: i64 = 50;
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Distributors with received orders and scans.
-    #[arg(long = "rebate-distributors", default_value_t = 200)]
-    pub distributors: i64,
+    #[arg(long, default_value_t = 200)]
+    pub rebate_distributors: i64,
     /// Received order lines (20 per order, 10 units each: one pack serial per unit).
-    #[arg(long = "rebate-lines", default_value_t = 100_000)]
-    pub lines: i64,
+    #[arg(long, default_value_t = 100_000)]
+    pub rebate_lines: i64,
     /// Confirmations of receipt running at once.
-    #[arg(long = "receipt-concurrency", default_value_t = 8)]
+    #[arg(long, default_value_t = 8)]
     pub receipt_concurrency: usize,
 }
 
@@ -54,20 +54,21 @@ pub async fn run(
     (sku_id, price_list_id): (i64, i64),
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.distributors >= 1 && args.lines >= args.distributors * LINES_PER_ORDER,
+        args.rebate_distributors >= 1
+            && args.rebate_lines >= args.rebate_distributors * LINES_PER_ORDER,
         "at least one order of {LINES_PER_ORDER} lines per distributor"
     );
     let now = Utc::now();
     let quarter = domain::b2b::quarter_of(now);
     let (q_from, q_to) =
         domain::b2b::quarter_bounds(&quarter).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let orders_per = args.lines / (args.distributors * LINES_PER_ORDER);
-    let orders = orders_per * args.distributors;
+    let orders_per = args.rebate_lines / (args.rebate_distributors * LINES_PER_ORDER);
+    let orders = orders_per * args.rebate_distributors;
     let lines = orders * LINES_PER_ORDER;
     let packs = lines * UNITS_PER_LINE;
     println!(
         "rebates {quarter}: seeding {} distributors, {orders} orders, {lines} lines, {packs} packs and scans",
-        args.distributors
+        args.rebate_distributors
     );
     let t = Instant::now();
     let tier = seed_policies(db, (q_from, q_to), now).await?;
@@ -175,7 +176,7 @@ async fn seed_orders(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     use entities::scan_code_batch;
-    let n = args.distributors;
+    let n = args.rebate_distributors;
     let at = ts(now);
     let kind = entities::distributor::DistributorKind::Distributor.to_value();
     let owner = entities::distributor_account::DistributorRole::Owner.to_value();
@@ -184,7 +185,7 @@ async fn seed_orders(
     let batch = scan_code_batch::ActiveModel {
         name: Set("返利基准码".into()),
         sku_id: Set(sku_id),
-        code_count: Set(args.lines * UNITS_PER_LINE),
+        code_count: Set(args.rebate_lines * UNITS_PER_LINE),
         stock_batch_id: Set(None),
         lot: Set(None),
         distributor_id: Set(None),
