@@ -34,6 +34,25 @@ pub struct Args {
     /// Submits in the storm (spread evenly over the distributors).
     #[arg(long, default_value_t = 2_000)]
     submits: u64,
+    /// Which parts run: all, quote, submit or recompute.
+    #[arg(long, default_value = "all")]
+    part: Part,
+    #[command(flatten)]
+    rebates: crate::b2b_rebates::Args,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    All,
+    Quote,
+    Submit,
+    Recompute,
+}
+
+impl Part {
+    fn runs(self, part: Part) -> bool {
+        self == Part::All || self == part
+    }
 }
 
 const PASSWORD: &str = "bench-distributor-password";
@@ -51,6 +70,7 @@ const LOGIN: &str =
 struct Seeded {
     skus: Vec<i64>,
     usernames: Vec<String>,
+    price_list_id: i64,
 }
 
 /// 80 SKUs on one tier's price list (ladders of two steps), 5 policies, 50 distributors each
@@ -213,7 +233,11 @@ async fn seed_data(
         .await?;
         usernames.push(username);
     }
-    Ok(Seeded { skus, usernames })
+    Ok(Seeded {
+        skus,
+        usernames,
+        price_list_id: list.id,
+    })
 }
 
 /// Prints a report's p99 against its ceiling.
@@ -269,152 +293,158 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let tokens = Arc::new(tokens);
     println!("{} distributors logged in", tokens.len());
 
-    // (1) Quotes of 80 lines (quantities varied so ladders and gifts both apply).
-    let big = Arc::new(json!({ "lines": seeded.skus.iter().enumerate()
+    if args.part.runs(Part::Quote) {
+        // (1) Quotes of 80 lines (quantities varied so ladders and gifts both apply).
+        let big = Arc::new(json!({ "lines": seeded.skus.iter().enumerate()
         .map(|(i, s)| json!({ "skuId": s.to_string(), "qty": 6 + (i % 9) as i64 }))
         .collect::<Vec<_>>() }));
-    let sample = quote(&http, &endpoint, &tokens[0], &big)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    println!(
-        "quote of {} lines: total {} fen",
-        args.lines, sample["totalFen"]
-    );
-    let report = {
-        let (http, endpoint, tokens, big) =
-            (http.clone(), endpoint.clone(), tokens.clone(), big.clone());
-        load::run(
-            "quotePurchaseOrder(80 lines)",
-            args.connections,
-            Duration::from_secs(args.seconds),
-            move |c, _n| {
-                let (http, endpoint, tokens, big) =
-                    (http.clone(), endpoint.clone(), tokens.clone(), big.clone());
-                async move {
-                    quote(&http, &endpoint, &tokens[c % tokens.len()], &big)
-                        .await
-                        .map(|_| ())
-                }
-            },
-        )
-        .await
-    };
-    report.print();
-    against_ceiling(&report, QUOTE_P99_CEILING_MS);
-    // The floor under any distributor call: an authenticated `me`, same connections.
-    let floor = {
-        let (http, endpoint, tokens) = (http.clone(), endpoint.clone(), tokens.clone());
-        load::run(
-            "me (floor)",
-            args.connections,
-            Duration::from_secs(args.seconds.min(5)),
-            move |c, _n| {
-                let (http, endpoint, tokens) = (http.clone(), endpoint.clone(), tokens.clone());
-                async move {
-                    let body = json!({ "query": ME });
-                    graphql(&http, &endpoint, Some(&tokens[c % tokens.len()]), &body)
-                        .await
-                        .map(|_| ())
-                }
-            },
-        )
-        .await
-    };
-    floor.print();
-
-    // (2) The submit storm: every distributor's order quoted once, then submitted many times
-    // with fresh keys; refusals for credit (LIMIT_REACHED, or CONFLICT once the quote's
-    // "credit covers it" flips) are answers, not errors.
-    let mut hashes = Vec::with_capacity(tokens.len());
-    for t in tokens.iter() {
-        let q = quote(&http, &endpoint, t, &storm_order)
+        let sample = quote(&http, &endpoint, &tokens[0], &big)
             .await
             .map_err(anyhow::Error::msg)?;
-        hashes.push(q["hash"].as_str().unwrap_or_default().to_owned());
-    }
-    let hashes = Arc::new(hashes);
-    let storm_order = Arc::new(storm_order);
-    let accepted = Arc::new(AtomicU64::new(0));
-    let refused = Arc::new(AtomicU64::new(0));
-    let report = {
-        let (http, endpoint, tokens, hashes, input, accepted, refused) = (
-            http.clone(),
-            endpoint.clone(),
-            tokens.clone(),
-            hashes.clone(),
-            storm_order.clone(),
-            accepted.clone(),
-            refused.clone(),
+        println!(
+            "quote of {} lines: total {} fen",
+            args.lines, sample["totalFen"]
         );
-        load::run_count(
-            "submitPurchaseOrder storm",
-            args.connections,
-            args.submits,
-            move |_c, n| {
-                let (http, endpoint, tokens, hashes, input, accepted, refused) = (
-                    http.clone(),
-                    endpoint.clone(),
-                    tokens.clone(),
-                    hashes.clone(),
-                    input.clone(),
-                    accepted.clone(),
-                    refused.clone(),
-                );
-                async move {
-                    let who = usize::try_from(n).unwrap_or(0) % tokens.len();
-                    let body = json!({ "query": SUBMIT, "variables": {
-                        "i": *input, "h": hashes[who], "k": format!("storm-key-{n:06}") } });
-                    match graphql(&http, &endpoint, Some(&tokens[who]), &body).await {
-                        Ok(_) => {
-                            accepted.fetch_add(1, Ordering::Relaxed);
-                            Ok(())
-                        }
-                        Err(e) if e.contains("LIMIT_REACHED") || e.contains("CONFLICT") => {
-                            refused.fetch_add(1, Ordering::Relaxed);
-                            Ok(())
-                        }
-                        Err(e) => Err(e),
+        let report = {
+            let (http, endpoint, tokens, big) =
+                (http.clone(), endpoint.clone(), tokens.clone(), big.clone());
+            load::run(
+                "quotePurchaseOrder(80 lines)",
+                args.connections,
+                Duration::from_secs(args.seconds),
+                move |c, _n| {
+                    let (http, endpoint, tokens, big) =
+                        (http.clone(), endpoint.clone(), tokens.clone(), big.clone());
+                    async move {
+                        quote(&http, &endpoint, &tokens[c % tokens.len()], &big)
+                            .await
+                            .map(|_| ())
                     }
-                }
-            },
-        )
-        .await
-    };
-    report.print();
-    against_ceiling(&report, SUBMIT_P99_CEILING_MS);
-    let rows = entities::credit_account::Entity::find().all(&db).await?;
-    let mut over = 0;
-    let mut drift = 0;
-    for r in &rows {
-        if r.reserved_fen + r.open_ar_fen > r.limit_fen + r.override_fen {
-            over += 1;
-        }
-        let ledger: i64 = entities::credit_entry::Entity::find()
-            .filter(entities::credit_entry::Column::DistributorId.eq(r.distributor_id))
-            .filter(
-                entities::credit_entry::Column::Kind
-                    .eq(entities::credit_entry::CreditEntryKind::Reserve),
+                },
             )
-            .all(&db)
-            .await?
-            .iter()
-            .map(|e| e.amount_fen)
-            .sum();
-        if ledger != r.reserved_fen {
-            drift += 1;
-        }
+            .await
+        };
+        report.print();
+        against_ceiling(&report, QUOTE_P99_CEILING_MS);
+        // The floor under any distributor call: an authenticated `me`, same connections.
+        let floor = {
+            let (http, endpoint, tokens) = (http.clone(), endpoint.clone(), tokens.clone());
+            load::run(
+                "me (floor)",
+                args.connections,
+                Duration::from_secs(args.seconds.min(5)),
+                move |c, _n| {
+                    let (http, endpoint, tokens) = (http.clone(), endpoint.clone(), tokens.clone());
+                    async move {
+                        let body = json!({ "query": ME });
+                        graphql(&http, &endpoint, Some(&tokens[c % tokens.len()]), &body)
+                            .await
+                            .map(|_| ())
+                    }
+                },
+            )
+            .await
+        };
+        floor.print();
     }
-    let fit = u64::try_from(rows.len())? * 30;
-    println!(
-        "submits: accepted={} refused={} (at most {fit} fit); credit rows over the limit = {over}, rows whose ledger differs = {drift} -> {}",
-        accepted.load(Ordering::Relaxed),
-        refused.load(Ordering::Relaxed),
-        if over == 0 && drift == 0 && accepted.load(Ordering::Relaxed) <= fit {
-            "OK"
-        } else {
-            "MISMATCH"
+    if args.part.runs(Part::Submit) {
+        // (2) The submit storm: every distributor's order quoted once, then submitted many times
+        // with fresh keys; refusals for credit (LIMIT_REACHED, or CONFLICT once the quote's
+        // "credit covers it" flips) are answers, not errors.
+        let mut hashes = Vec::with_capacity(tokens.len());
+        for t in tokens.iter() {
+            let q = quote(&http, &endpoint, t, &storm_order)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            hashes.push(q["hash"].as_str().unwrap_or_default().to_owned());
         }
-    );
+        let hashes = Arc::new(hashes);
+        let storm_order = Arc::new(storm_order);
+        let accepted = Arc::new(AtomicU64::new(0));
+        let refused = Arc::new(AtomicU64::new(0));
+        let report = {
+            let (http, endpoint, tokens, hashes, input, accepted, refused) = (
+                http.clone(),
+                endpoint.clone(),
+                tokens.clone(),
+                hashes.clone(),
+                storm_order.clone(),
+                accepted.clone(),
+                refused.clone(),
+            );
+            load::run_count(
+                "submitPurchaseOrder storm",
+                args.connections,
+                args.submits,
+                move |_c, n| {
+                    let (http, endpoint, tokens, hashes, input, accepted, refused) = (
+                        http.clone(),
+                        endpoint.clone(),
+                        tokens.clone(),
+                        hashes.clone(),
+                        input.clone(),
+                        accepted.clone(),
+                        refused.clone(),
+                    );
+                    async move {
+                        let who = usize::try_from(n).unwrap_or(0) % tokens.len();
+                        let body = json!({ "query": SUBMIT, "variables": {
+                        "i": *input, "h": hashes[who], "k": format!("storm-key-{n:06}") } });
+                        match graphql(&http, &endpoint, Some(&tokens[who]), &body).await {
+                            Ok(_) => {
+                                accepted.fetch_add(1, Ordering::Relaxed);
+                                Ok(())
+                            }
+                            Err(e) if e.contains("LIMIT_REACHED") || e.contains("CONFLICT") => {
+                                refused.fetch_add(1, Ordering::Relaxed);
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                },
+            )
+            .await
+        };
+        report.print();
+        against_ceiling(&report, SUBMIT_P99_CEILING_MS);
+        let rows = entities::credit_account::Entity::find().all(&db).await?;
+        let mut over = 0;
+        let mut drift = 0;
+        for r in &rows {
+            if r.reserved_fen + r.open_ar_fen > r.limit_fen + r.override_fen {
+                over += 1;
+            }
+            let ledger: i64 = entities::credit_entry::Entity::find()
+                .filter(entities::credit_entry::Column::DistributorId.eq(r.distributor_id))
+                .filter(
+                    entities::credit_entry::Column::Kind
+                        .eq(entities::credit_entry::CreditEntryKind::Reserve),
+                )
+                .all(&db)
+                .await?
+                .iter()
+                .map(|e| e.amount_fen)
+                .sum();
+            if ledger != r.reserved_fen {
+                drift += 1;
+            }
+        }
+        let fit = u64::try_from(rows.len())? * 30;
+        println!(
+            "submits: accepted={} refused={} (at most {fit} fit); credit rows over the limit = {over}, rows whose ledger differs = {drift} -> {}",
+            accepted.load(Ordering::Relaxed),
+            refused.load(Ordering::Relaxed),
+            if over == 0 && drift == 0 && accepted.load(Ordering::Relaxed) <= fit {
+                "OK"
+            } else {
+                "MISMATCH"
+            }
+        );
+    }
+    if args.part.runs(Part::Recompute) {
+        crate::b2b_rebates::run(&db, &args.rebates, (seeded.skus[0], seeded.price_list_id)).await?;
+    }
     if let Some(pid) = server.pid()
         && let Some(rss) = load::peak_rss_mib(pid)
     {

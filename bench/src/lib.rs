@@ -2,6 +2,7 @@
 //! the release server as a child process) and the load generator.
 
 pub mod b2b;
+pub mod b2b_rebates;
 pub mod booking;
 pub mod campaign;
 pub mod catalog;

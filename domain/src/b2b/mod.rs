@@ -66,7 +66,7 @@ pub use quote::{
 pub use rebates::{
     AccrueScanRebates, RebateAccount, RebateEntry, Recomputed, Settlement, accrue_scan_rebates,
     distributor_rebate_account, quarter_bounds, quarter_of, rebate_account, rebate_ledger,
-    recompute_quarter, settle_rebates,
+    recompute_quarter, recompute_quarter_all, settle_rebates,
 };
 pub use rebates::{B2bReturn, ReturnLineInput, accept_b2b_return, return_purchase_order_lines};
 pub use receipt::{ReceiptLine, confirm_receipt};

@@ -76,3 +76,17 @@ pub fn shipped_to_condition(distributor_id: i64) -> Condition {
             .add(Expr::exists(ranges_covering_the_scan()).not()),
     )
 }
+
+/// The same rule as one SQL expression over an outer `scan_events` row (usable in a select
+/// list and a `GROUP BY`): the distributor of the shipment range covering the scanned pack,
+/// else the distributor its code batch was generated for, else NULL. Shipment ranges never
+/// overlap (shipping refuses a serial shipped before), so the only range that can cover a pack
+/// is the one starting nearest below it: one backward step on `idx_shipment_code_ranges_batch`
+/// per scan, covered or not.
+pub const OWNER_OF_SCAN_SQL: &str = "COALESCE(\
+     (SELECT CASE WHEN scr.serial_to >= scan_events.serial THEN scr.distributor_id END \
+        FROM shipment_code_ranges scr \
+       WHERE scr.code_batch_id = scan_events.batch_id AND scr.serial_from <= scan_events.serial \
+       ORDER BY scr.serial_from DESC LIMIT 1), \
+     (SELECT scb.distributor_id FROM scan_code_batches scb \
+       WHERE scb.id = scan_events.batch_id))";

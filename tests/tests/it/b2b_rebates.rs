@@ -140,6 +140,15 @@ async fn assert_consistent(app: &TestApp, distributor_id: i64, quarter: &str) {
         .await
         .unwrap();
     assert_eq!(r.earned, r.ledger, "recomputed = ledger for {quarter}");
+    // The set-based pass over every distributor answers the same for this one.
+    let all = domain::b2b::recompute_quarter_all(app.db(), quarter)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().find(|a| a.distributor_id == distributor_id),
+        Some(&r),
+        "set-based recompute = per-distributor recompute for {quarter}"
+    );
     assert!(
         r.settled <= r.ledger.values().sum::<i64>(),
         "never settled more than accrued"

@@ -11,14 +11,17 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement, Value,
 };
+use std::collections::HashMap;
 
 use super::super::B2bError;
 use super::facts::{earned, inside, rebate_policies};
-use super::ledger::{Posting, change_accrual, lock_account, quarter_sums};
+use super::ledger::{Posting, accrue_many, change_accrual, lock_account, quarter_sums};
 use super::{quarter_bounds, quarter_of};
 use crate::AppState;
+use crate::b2b::packs::OWNER_OF_SCAN_SQL;
 use crate::platform::jobs::{PeriodicTask, TaskError};
 use entities::b2b_policy::{PolicyKind, PolicyRule};
 use entities::rebate_entry::RebateEntryKind;
@@ -95,7 +98,8 @@ pub(crate) async fn on_receipt<C: ConnectionTrait>(
 }
 
 const SCAN_CURSOR: &str = "scans";
-const SCAN_BATCH: u64 = 2_000;
+/// Scans read per pass (one transaction each): the range is read once, set-based.
+const SCAN_BATCH: u64 = 20_000;
 
 /// Accrues scan rebates for first scans recorded at least `lag` ago and not yet read, in
 /// batches, each batch in one transaction with the cursor; returns the entries written.
@@ -164,7 +168,9 @@ async fn accrue_batch(app: &AppState, cutoff: DateTime<Utc>) -> Result<(u64, boo
 }
 
 /// Accrues the first scans with ids in `(after, upto]`, for every distributor a scan rebate
-/// policy is addressed to.
+/// policy is addressed to: the range's first scans read once with their owner
+/// (`packs::OWNER_OF_SCAN_SQL`), then per distributor (in id order, its balance row locked)
+/// one multi-row insert of its entries per policy and one update of its balance row.
 async fn accrue_range<C: ConnectionTrait>(
     db: &C,
     (after, upto): (i64, i64),
@@ -180,69 +186,87 @@ async fn accrue_range<C: ConnectionTrait>(
     if policies.is_empty() {
         return Ok(0);
     }
+    let mut by_owner = owned_scans(db, (after, upto)).await?;
     let distributors = distributor::Entity::find()
         .filter(distributor::Column::Active.eq(true))
+        .filter(distributor::Column::Id.is_in(by_owner.keys().copied()))
         .order_by_asc(distributor::Column::Id)
         .all(db)
         .await?;
     let mut written = 0;
     for dist in distributors {
-        let theirs: Vec<_> = policies
-            .iter()
-            .filter(|p| super::super::scope::addressed_to(p, &dist))
-            .collect();
-        if theirs.is_empty() {
-            continue;
-        }
-        let scans: Vec<(i64, Option<String>, DateTime<Utc>)> = scan_event::Entity::find()
-            .select_only()
-            .column(scan_event::Column::Id)
-            .column(scan_event::Column::RegionCode)
-            .column(scan_event::Column::ScannedAt)
-            .filter(scan_event::Column::Id.gt(after))
-            .filter(scan_event::Column::Id.lte(upto))
-            .filter(scan_event::Column::Outcome.eq(ScanEventOutcome::Redeemed))
-            .filter(super::super::packs::shipped_to_condition(dist.id))
-            .into_tuple()
-            .all(db)
-            .await?;
+        let scans = by_owner.remove(&dist.id).unwrap_or_default();
         let territory = crate::scan_codes::distributor_territory(&dist);
         let mut locked = false;
-        for (id, region, at) in scans {
-            if !inside(&territory, region.as_deref()) {
+        for p in policies
+            .iter()
+            .filter(|p| super::super::scope::addressed_to(p, &dist))
+        {
+            let PolicyRule::ScanRebate { fen_per_scan, .. } = p.rule.clone().into_inner() else {
+                continue;
+            };
+            let entries: Vec<(String, String)> = scans
+                .iter()
+                .filter(|(_, region, at)| {
+                    inside(&territory, region.as_deref()) && *at >= p.valid_from && *at < p.valid_to
+                })
+                .map(|(id, _, at)| (quarter_of(*at), format!("scan:{id}:p{}", p.id)))
+                .collect();
+            if entries.is_empty() {
                 continue;
             }
-            for p in &theirs {
-                let PolicyRule::ScanRebate { fen_per_scan, .. } = p.rule.clone().into_inner()
-                else {
-                    continue;
-                };
-                if at < p.valid_from || at >= p.valid_to {
-                    continue;
-                }
-                if !locked {
-                    lock_account(db, dist.id, now).await?;
-                    locked = true;
-                }
-                let posted = change_accrual(
-                    db,
-                    Posting {
-                        distributor_id: dist.id,
-                        policy_id: Some(p.id),
-                        quarter: quarter_of(at),
-                        kind: RebateEntryKind::Accrue,
-                        amount_fen: fen_per_scan,
-                        source_ref: format!("scan:{id}:p{}", p.id),
-                        note: None,
-                    },
-                    now,
-                )
-                .await?;
-                written += u64::from(posted);
+            if !locked {
+                lock_account(db, dist.id, now).await?;
+                locked = true;
             }
+            written += accrue_many(db, (dist.id, p.id), entries, fen_per_scan, now).await?;
         }
     }
     Ok(written)
+}
+
+/// A scan read for accrual: id, region, when.
+type OwnedScan = (i64, Option<String>, DateTime<Utc>);
+
+/// The first scans with ids in `(after, upto]` whose pack belongs to a distributor, by owner.
+async fn owned_scans<C: ConnectionTrait>(
+    db: &C,
+    (after, upto): (i64, i64),
+) -> Result<HashMap<i64, Vec<OwnedScan>>, B2bError> {
+    let b = db.get_database_backend();
+    let p = |n: u8| match b {
+        DbBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    };
+    let sql = format!(
+        "SELECT s.id AS id, s.owner AS owner, s.region_code AS region, s.scanned_at AS at \
+         FROM (SELECT scan_events.id, {OWNER_OF_SCAN_SQL} AS owner, scan_events.region_code, \
+                      scan_events.scanned_at \
+                 FROM scan_events WHERE scan_events.id > {} AND scan_events.id <= {} \
+                  AND scan_events.outcome = {}) s \
+         WHERE s.owner IS NOT NULL",
+        p(1),
+        p(2),
+        p(3)
+    );
+    let values: Vec<Value> = vec![
+        after.into(),
+        upto.into(),
+        ScanEventOutcome::Redeemed.to_value().into(),
+    ];
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(b, sql, values))
+        .await?;
+    let mut out: HashMap<i64, Vec<OwnedScan>> = HashMap::new();
+    for row in rows {
+        let owner: i64 = row.try_get("", "owner")?;
+        out.entry(owner).or_default().push((
+            row.try_get("", "id")?,
+            row.try_get("", "region")?,
+            row.try_get("", "at")?,
+        ));
+    }
+    Ok(out)
 }
 
 /// The scan-rebate worker: accrues first scans older than 30 seconds (so a scan transaction

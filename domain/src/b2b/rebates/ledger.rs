@@ -236,3 +236,64 @@ pub(crate) async fn change_accrual<C: ConnectionTrait>(
     }
     Ok(true)
 }
+
+/// Many accruals of `fen_each` for one distributor and policy at once (the scan worker's
+/// batches): each `(quarter, source_ref)` one ACCRUE entry, written by multi-row inserts that
+/// skip entries written before, then one update of the balance row by what was written
+/// (accrued and pending grow; nothing can go below zero). The caller holds the balance row
+/// (`lock_account`). Returns the entries written.
+pub(crate) async fn accrue_many<C: ConnectionTrait>(
+    db: &C,
+    (distributor_id, policy_id): (i64, i64),
+    entries: Vec<(String, String)>,
+    fen_each: i64,
+    now: DateTime<Utc>,
+) -> Result<u64, B2bError> {
+    const CHUNK: usize = 1_000;
+    let mut written = 0u64;
+    let mut entries = entries.into_iter().peekable();
+    while entries.peek().is_some() {
+        let chunk: Vec<rebate_entry::ActiveModel> = entries
+            .by_ref()
+            .take(CHUNK)
+            .map(|(quarter, source_ref)| rebate_entry::ActiveModel {
+                distributor_id: Set(distributor_id),
+                policy_id: Set(Some(policy_id)),
+                quarter: Set(quarter),
+                kind: Set(RebateEntryKind::Accrue),
+                amount_fen: Set(fen_each),
+                source_ref: Set(source_ref),
+                note: Set(None),
+                created_at: Set(now),
+                ..Default::default()
+            })
+            .collect();
+        written += rebate_entry::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([rebate_entry::Column::Kind, rebate_entry::Column::SourceRef])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    if written == 0 {
+        return Ok(0);
+    }
+    let total = i64::try_from(written)
+        .ok()
+        .and_then(|n| n.checked_mul(fen_each))
+        .ok_or_else(|| B2bError::InvalidInput("rebate total out of range".into()))?;
+    use rebate_account::Column as A;
+    let moved = rebate_account::Entity::update_many()
+        .col_expr(A::UpdatedAt, Expr::value(now))
+        .col_expr(A::AccruedFen, Expr::col(A::AccruedFen).add(total))
+        .col_expr(A::PendingFen, Expr::col(A::PendingFen).add(total))
+        .filter(A::DistributorId.eq(distributor_id))
+        .exec(db)
+        .await?;
+    if moved.rows_affected != 1 {
+        return Err(B2bError::NotFound("rebate account"));
+    }
+    Ok(written)
+}

@@ -19,6 +19,7 @@ mod account;
 mod accrue;
 mod facts;
 mod ledger;
+mod recompute_all;
 mod returns;
 mod settle;
 mod spend;
@@ -28,6 +29,7 @@ pub use account::{
 };
 pub use accrue::{AccrueScanRebates, accrue_scan_rebates};
 pub use facts::{Recomputed, recompute_quarter};
+pub use recompute_all::recompute_quarter_all;
 pub use returns::{B2bReturn, ReturnLineInput, accept_b2b_return, return_purchase_order_lines};
 pub use settle::{Settlement, settle_rebates};
 
