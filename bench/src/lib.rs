@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod env;
 pub mod flash_sale;
 pub mod load;
+pub mod media;
 pub mod money;
 pub mod plain;
 pub mod scan;
