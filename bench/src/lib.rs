@@ -10,6 +10,7 @@ pub mod env;
 pub mod flash_sale;
 pub mod footprint;
 pub mod load;
+pub mod media;
 pub mod money;
 pub mod plain;
 pub mod scan;

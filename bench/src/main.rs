@@ -31,6 +31,12 @@ enum Scenario {
     B2b(rouge_bench::b2b::Args),
     /// 1,000 members paying orders from their stored value at 64 connections; ledger checked.
     Money(rouge_bench::money::Args),
+    /// A 12 MP JPEG to three derivatives on one core; products p99 beside 4 uploads; share
+    /// posters drawn and cached; the server's peak RSS.
+    Media(rouge_bench::media::Args),
+    /// (internal) The media scenario's intake timings, run pinned to one CPU.
+    #[command(hide = true)]
+    MediaIntake(rouge_bench::media::IntakeArgs),
     /// Mixed load for --minutes N; the server's RSS every minute and its slope.
     Soak(rouge_bench::soak::Args),
     /// Ready time on restart and idle RSS, on both backends.
@@ -51,6 +57,8 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Booking(args) => rouge_bench::booking::run(args).await,
         Scenario::B2b(args) => rouge_bench::b2b::run(args).await,
         Scenario::Money(args) => rouge_bench::money::run(args).await,
+        Scenario::Media(args) => rouge_bench::media::run(args).await,
+        Scenario::MediaIntake(args) => rouge_bench::media::intake_child(args),
         Scenario::Soak(args) => rouge_bench::soak::run(args).await,
         Scenario::Footprint(args) => rouge_bench::footprint::run(args).await,
         Scenario::PlainServer(args) => rouge_bench::plain::serve(args).await,

@@ -160,7 +160,7 @@ async fn erase(
     tombstone.update(&txn).await?;
     delete_profile_rows(&txn, member_id).await?;
     // skin photos: rows and wrapped keys now, the objects right after the commit
-    crate::media::erase_member_media(&txn, member_id).await?;
+    let objects = crate::media::erase_member_media(&txn, member_id, now).await?;
     clear_free_text(&txn, member_id).await?;
     forfeit(&txn, member_id, now).await?;
     // The member's own audit trail keeps who did what when, without the values.
@@ -181,7 +181,7 @@ async fn erase(
     )
     .await?;
     txn.commit().await?;
-    crate::media::purge_member_objects(app, member_id).await;
+    crate::media::purge_member_objects(app, objects).await;
     crate::login::account_changed(app, Audience::Consumer, member_id).await?;
     Ok(())
 }

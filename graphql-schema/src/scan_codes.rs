@@ -571,7 +571,9 @@ impl StaffScanCodesMutation {
     }
 
     /// A mini-program code for a batch's or a store's display (HQ), stored as a PUBLIC image:
-    /// JPEG sizes 256/512 (and the code's own width) with immutable links.
+    /// JPEG sizes 256/512 (and the code's own width) with immutable links. When WeChat's daily
+    /// quota of codes is used up: LIMIT_REACHED `WXACODE_QUOTA_REACHED` until the next day
+    /// (Asia/Shanghai); stored codes keep working.
     async fn create_scan_wxacode_asset(
         &self,
         ctx: &Context<'_>,

@@ -76,6 +76,72 @@ pub fn product_picture(initial: char, colour: [u8; 3], size: u32) -> Vec<u8> {
     out
 }
 
+/// A photo-like `width`×`height` JPEG (quality 90) for benchmarks: smooth light falling across
+/// the frame, a few soft shapes, fine texture and sensor-like noise, so it decodes and compresses
+/// like a camera picture rather than a flat test card. With `orientation`, an APP1 Exif block
+/// carries that EXIF orientation (1–8) and a camera make, as a phone writes it.
+pub fn photo_jpeg(width: u32, height: u32, orientation: Option<u16>, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut noise = move || {
+        // xorshift64: cheap, deterministic, good enough for grain
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 56) as i32 - 128
+    };
+    let (w, h) = (width.max(1) as f32, height.max(1) as f32);
+    let phase = (seed % 97) as f32 / 97.0 * std::f32::consts::TAU;
+    let mut img = RgbImage::new(width.max(1), height.max(1));
+    for (x, y, px) in img.enumerate_pixels_mut() {
+        let (u, v) = (x as f32 / w, y as f32 / h);
+        let light = 0.55 + 0.35 * (1.0 - ((u - 0.3).powi(2) + (v - 0.35).powi(2)).sqrt());
+        let blob = (-((u - 0.65).powi(2) + (v - 0.6).powi(2)) * 18.0).exp();
+        let texture = ((u * 90.0 + phase).sin() * (v * 70.0).cos()) * 10.0;
+        let grain = noise() / 16;
+        let base = [
+            200.0 * light + 40.0 * blob,
+            150.0 * light + 10.0 * blob,
+            140.0 * light - 30.0 * blob,
+        ];
+        let c = |b: f32| (b + texture) as i32 + grain;
+        *px = Rgb([c(base[0]), c(base[1]), c(base[2])].map(|c| c.clamp(0, 255) as u8));
+    }
+    let mut plain = Vec::new();
+    // Encoding an in-memory RGB image to JPEG cannot fail.
+    let _ = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut plain, 90).encode_image(&img);
+    match orientation {
+        Some(o) if plain.len() > 2 => {
+            let app1 = exif_app1(o);
+            [&plain[..2], &app1[..], &plain[2..]].concat()
+        }
+        _ => plain,
+    }
+}
+
+/// A little-endian TIFF/EXIF APP1 segment: Make "RougeCam", Orientation `orientation`.
+fn exif_app1(orientation: u16) -> Vec<u8> {
+    let mut t = b"II*\0".to_vec();
+    t.extend_from_slice(&8u32.to_le_bytes());
+    t.extend_from_slice(&2u16.to_le_bytes());
+    let entry = |t: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: [u8; 4]| {
+        t.extend_from_slice(&tag.to_le_bytes());
+        t.extend_from_slice(&kind.to_le_bytes());
+        t.extend_from_slice(&count.to_le_bytes());
+        t.extend_from_slice(&value);
+    };
+    entry(&mut t, 0x010F, 2, 9, 38u32.to_le_bytes()); // Make → offset 38
+    let o = orientation.to_le_bytes();
+    entry(&mut t, 0x0112, 3, 1, [o[0], o[1], 0, 0]);
+    t.extend_from_slice(&0u32.to_le_bytes());
+    t.extend_from_slice(b"RougeCam\0");
+    let mut app1 = vec![0xFF, 0xE1];
+    let len = u16::try_from(t.len() + 8).unwrap_or(u16::MAX);
+    app1.extend_from_slice(&len.to_be_bytes());
+    app1.extend_from_slice(b"Exif\0\0");
+    app1.extend_from_slice(&t);
+    app1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +158,24 @@ mod tests {
             &Rgb([255, 255, 255])
         );
         assert_eq!(img.get_pixel(0, 0), &Rgb([200, 40, 80]));
+    }
+
+    #[test]
+    fn a_bench_photo_says_its_orientation_and_comes_out_upright() {
+        let jpeg = photo_jpeg(400, 300, Some(6), 7);
+        let mut probe =
+            image::ImageReader::with_format(std::io::Cursor::new(&jpeg), image::ImageFormat::Jpeg)
+                .into_decoder()
+                .unwrap();
+        use image::ImageDecoder as _;
+        assert_eq!(
+            probe.orientation().unwrap(),
+            image::metadata::Orientation::Rotate90
+        );
+        let processed = crate::intake::process(&jpeg, &crate::IntakeLimits::default()).unwrap();
+        assert_eq!((processed.width, processed.height), (300, 400));
+        for v in &processed.variants {
+            assert!(!v.bytes.windows(8).any(|w| w == b"RougeCam"));
+        }
     }
 }

@@ -173,6 +173,10 @@ pub(super) fn scan(e: &ScanError) -> Option<Text> {
         E::VoucherNotFound => t("NOT_FOUND", "找不到小样兑换券"),
         E::VoucherUsed => t("VOUCHER_ALREADY_REDEEMED", "该小样兑换券已兑换"),
         E::WeChatRefused(m) => t("WXACODE_REFUSED", format!("微信拒绝了小程序码请求：{m}")),
+        E::CodeQuotaReached => t(
+            "WXACODE_QUOTA_REACHED",
+            "今日小程序码生成次数已达上限，已生成的码仍可使用，新码请明天再试",
+        ),
         E::Auth(e) => auth(e),
         E::WeChat(_) | E::Store(_) => None,
         _ => None,

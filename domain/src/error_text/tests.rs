@@ -334,6 +334,7 @@ fn scan_samples() -> Vec<ScanError> {
         ScanError::VoucherNotFound,
         ScanError::VoucherUsed,
         ScanError::WeChatRefused("invalid page".into()),
+        ScanError::CodeQuotaReached,
         ScanError::WeChat(wechat()),
         ScanError::Auth(AuthError::Forbidden),
         ScanError::Store(store()),

@@ -29,7 +29,7 @@ const GRACE_SECS: i64 = 60;
 const BATCH: u64 = 200;
 
 /// Deletes a key, or every key under a prefix ending in `/`.
-async fn delete(app: &AppState, key: &str) -> Result<(), media::StorageError> {
+pub(super) async fn delete(app: &AppState, key: &str) -> Result<(), media::StorageError> {
     let store = &port(app).store;
     match key.strip_suffix('/') {
         Some(prefix) => store.delete_prefix(prefix).await.map(|_| ()),

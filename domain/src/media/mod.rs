@@ -12,6 +12,7 @@
 //!   the member deletes rows, wrapped keys and objects ([`erase_member_media`]).
 
 mod cleanup;
+mod member_erasure;
 mod orphans;
 mod posters;
 mod product_images;
@@ -34,6 +35,7 @@ pub use cleanup::MediaCleanup;
 pub use entities::media_asset::{MediaClass, MediaPurpose};
 pub use entities::poster::PosterKind;
 pub use entities::skin_photo::SkinArea;
+pub use member_erasure::{MemberObjects, erase_member_media, purge_member_objects};
 pub use posters::{
     Poster, PosterFlights, SHARE_PAGE, ShareScene, resolve_share_scene, share_poster, sign_scene,
 };
@@ -44,8 +46,8 @@ pub use product_images::{
 };
 pub use serve::{Served, serve};
 pub use skin_photos::{
-    NewSkinPhoto, SkinPhoto, erase_member_media, erase_skin_photo, member_skin_photos,
-    my_skin_photos, purge_member_objects, record_skin_photo,
+    NewSkinPhoto, SkinPhoto, erase_skin_photo, member_skin_photos, my_skin_photos,
+    record_skin_photo,
 };
 pub use tickets::{
     MAX_OPEN_TICKETS, NewTicket, TICKET_TTL_SECS, UploadSlot, UploadTicket, authorize_put,
@@ -143,7 +145,7 @@ impl MediaPort {
     fn with_store(store: media::MediaStore, limits: media::IntakeLimits) -> Self {
         Self {
             store,
-            processor: media::Processor::per_core(limits),
+            processor: media::Processor::beside_requests(limits),
             url_ttl_secs: SIGNED_URL_TTL_SECS,
             poster_flights: PosterFlights::default(),
         }

@@ -7,12 +7,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::json;
 
-use super::upload::owner_segment;
 use super::{MediaError, MediaPurpose, SkinArea, VariantLink, invalid, load_asset, port};
 use crate::audit::{self, Action, Actor, SubjectKind};
 use crate::auth::{AuthError, MemberPrincipal, Permission, StaffPrincipal, StaffRole};
@@ -297,39 +296,4 @@ pub async fn erase_skin_photo(
         super::cleanup::forget_objects(app, &format!("{prefix}/")).await;
     }
     Ok(true)
-}
-
-/// Deletes the member's skin photos and SENSITIVE assets (rows and wrapped keys) inside the
-/// caller's transaction (consent withdrawal, erasure). Once committed the objects cannot be
-/// opened any more; call [`purge_member_objects`] after the commit to delete them too.
-pub async fn erase_member_media<C: ConnectionTrait>(
-    db: &C,
-    member_id: i64,
-) -> Result<(), sea_orm::DbErr> {
-    skin_photo::Entity::delete_many()
-        .filter(skin_photo::Column::MemberId.eq(member_id))
-        .exec(db)
-        .await?;
-    // her share posters carry her nickname (their assets are hers, below)
-    entities::poster::Entity::delete_many()
-        .filter(entities::poster::Column::MemberId.eq(member_id))
-        .exec(db)
-        .await?;
-    media_asset::Entity::delete_many()
-        .filter(media_asset::Column::OwnerMemberId.eq(member_id))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// Deletes every object under the member's SENSITIVE prefix (after [`erase_member_media`]
-/// committed). A failure is logged: the keys are gone already, the objects are ciphertext.
-pub async fn purge_member_objects(app: &AppState, member_id: i64) {
-    let prefix = match media::MediaStore::sensitive_owner_prefix(&owner_segment(member_id)) {
-        Ok(p) => p,
-        Err(_) => return,
-    };
-    // a failure is queued for the cleanup task: the keys are gone already, the objects are
-    // ciphertext
-    super::cleanup::forget_objects(app, &format!("{prefix}/")).await;
 }

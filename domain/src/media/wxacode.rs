@@ -30,8 +30,24 @@ fn rest_of_day(now: DateTime<Utc>) -> Duration {
 
 /// Whether WeChat said today's code quota is used up.
 pub async fn quota_reached(app: &AppState) -> Result<bool, MediaError> {
+    quota_stopped(app).await.map_err(super::internal)
+}
+
+/// The same flag, with the key-value store's own error (for callers outside media).
+pub async fn quota_stopped(app: &AppState) -> Result<bool, crate::platform::kv::KvError> {
     let key = keys::wxacode_quota_stop(store_day(app.clock.now()));
-    Ok(app.kv.get(&key).await.map_err(super::internal)?.is_some())
+    Ok(app.kv.get(&key).await?.is_some())
+}
+
+/// WeChat answered 45009: no replica asks for a code again until the next store day starts.
+/// (Staff display codes, `scan_codes::wxacode`, share the flag with posters.)
+pub async fn record_quota_stop(app: &AppState) {
+    let now = app.clock.now();
+    let key = keys::wxacode_quota_stop(store_day(now));
+    if let Err(kv) = app.kv.set(&key, b"45009", Some(rest_of_day(now))).await {
+        tracing::error!(error = %kv, "could not record the wxacode quota stop");
+    }
+    tracing::warn!("WeChat wxacode daily quota reached; codes stop until tomorrow");
 }
 
 /// The code's image bytes, or `CodeQuotaReached` without calling WeChat when the day's quota
@@ -43,12 +59,7 @@ pub async fn generate(app: &AppState, req: &WxaCodeRequest) -> Result<Vec<u8>, M
     match app.wechat.wxacode_unlimited(req).await {
         Ok(bytes) => Ok(bytes),
         Err(e) if e.kind() == WeChatErrorKind::DailyQuota => {
-            let now = app.clock.now();
-            let key = keys::wxacode_quota_stop(store_day(now));
-            if let Err(kv) = app.kv.set(&key, b"45009", Some(rest_of_day(now))).await {
-                tracing::error!(error = %kv, "could not record the wxacode quota stop");
-            }
-            tracing::warn!("WeChat wxacode daily quota reached; codes stop until tomorrow");
+            record_quota_stop(app).await;
             Err(MediaError::CodeQuotaReached)
         }
         Err(e) => Err(MediaError::WeChat(e.to_string())),

@@ -174,10 +174,10 @@ pub async fn withdraw_sensitive_data_consent(
         .filter(member_allergy::Column::MemberId.eq(me.member_id))
         .exec(&txn)
         .await?;
-    crate::media::erase_member_media(&txn, me.member_id).await?;
+    let objects = crate::media::erase_member_media(&txn, me.member_id, now).await?;
     close(&txn, me.member_id, ConsentKind::SensitiveData, now).await?;
     txn.commit().await?;
-    crate::media::purge_member_objects(app, me.member_id).await;
+    crate::media::purge_member_objects(app, objects).await;
     consent_status(app, me.member_id).await
 }
 

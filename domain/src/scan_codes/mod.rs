@@ -87,6 +87,10 @@ pub enum ScanError {
     WeChatRefused(String),
     #[error("WeChat is unavailable")]
     WeChat(#[source] WeChatError),
+    /// WeChat's daily mini-program code quota is used up (errcode 45009); until the next
+    /// store day no code is asked for.
+    #[error("today's mini-program code quota is used up")]
+    CodeQuotaReached,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -110,7 +114,7 @@ impl DomainError for ScanError {
             Self::Inactive | Self::NotYetValid | Self::VoucherUsed => ErrorCode::Conflict,
             Self::Expired => ErrorCode::Expired,
             Self::RateLimited | Self::Throttled | Self::Blocked => ErrorCode::RateLimited,
-            Self::DailyCapReached => ErrorCode::LimitReached,
+            Self::DailyCapReached | Self::CodeQuotaReached => ErrorCode::LimitReached,
             Self::WeChat(_) => ErrorCode::Unavailable,
             Self::Coupon(e) => e.code(),
             Self::Auth(e) => e.code(),

@@ -61,7 +61,11 @@ pub async fn wxacode_image(
     {
         return Err(invalid("a page has no leading / and no query"));
     }
-    let jpeg = app
+    // The day's code quota is shared with share posters: once WeChat said 45009, nobody asks.
+    if crate::media::wxacode::quota_stopped(app).await? {
+        return Err(ScanError::CodeQuotaReached);
+    }
+    let answer = app
         .wechat
         .wxacode_unlimited(&WxaCodeRequest {
             scene,
@@ -70,12 +74,18 @@ pub async fn wxacode_image(
             env_version: None,
             width: Some(430),
         })
-        .await
-        .map_err(|e| match e.kind() {
+        .await;
+    match answer {
+        Ok(jpeg) => Ok(jpeg),
+        Err(e) if e.kind() == WeChatErrorKind::DailyQuota => {
+            crate::media::wxacode::record_quota_stop(app).await;
+            Err(ScanError::CodeQuotaReached)
+        }
+        Err(e) => Err(match e.kind() {
             WeChatErrorKind::InvalidScene | WeChatErrorKind::InvalidPage => {
                 ScanError::WeChatRefused(e.to_string())
             }
             _ => ScanError::WeChat(e),
-        })?;
-    Ok(jpeg)
+        }),
+    }
 }

@@ -464,14 +464,56 @@ async fn skin_photos_are_scoped_audited_signed_and_withdrawn_on(app: TestApp) {
     assert_eq!(get(&app, &url).await.status(), 404);
 }
 
+/// Sets the member's nickname and has her share a poster of the first product; its PNG link.
+async fn poster_with_nickname(
+    app: &TestApp,
+    me: &rouge_tests::Gql,
+    member_id: i64,
+    nickname: &str,
+) -> String {
+    let mut m = member::Entity::find_by_id(member_id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
+    m.nickname = Set(Some(nickname.to_owned()));
+    m.update(app.db()).await.unwrap();
+    let page = me
+        .ok(
+            "{ products(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let product = page["products"]["edges"][0]["node"]["id"].clone();
+    let poster = me
+        .ok(
+            "mutation($t: ID!) { sharePoster(kind: PRODUCT, targetId: $t) { url } }",
+            json!({ "t": product }),
+        )
+        .await;
+    let url = poster["sharePoster"]["url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with("/media/public/") && url.ends_with(".png"),
+        "{url}"
+    );
+    url
+}
+
 async fn erasing_a_member_leaves_nothing_under_her_keys(backend: Backend) {
     erasing_a_member_leaves_nothing_under_her_keys_on(TestApp::start(backend).await).await;
 }
 
 async fn erasing_a_member_leaves_nothing_under_her_keys_on(app: TestApp) {
-    let (_, member_id, photo, ba) = member_with_photo(&app, "erased-photo-member").await;
-    let (_, keep_id, _, _) = member_with_photo(&app, "kept-photo-member").await;
-    // a photo erased on its own goes with its objects
+    let (me, member_id, photo, ba) = member_with_photo(&app, "erased-photo-member").await;
+    let (kept, keep_id, _, _) = member_with_photo(&app, "kept-photo-member").await;
+    // both share a poster: a PUBLIC PNG that shows each one's nickname
+    let mine = poster_with_nickname(&app, &me, member_id, "要被删除的小雅").await;
+    let theirs = poster_with_nickname(&app, &kept, keep_id, "留下的小美").await;
+    assert_ne!(mine, theirs);
+    for url in [&mine, &theirs] {
+        assert_eq!(get(&app, url).await.status(), 200);
+    }
     let url = photo["variants"][0]["url"].as_str().unwrap().to_owned();
     assert_eq!(get(&app, &url).await.status(), 200);
     let hq = app.login_staff("hq-demo").await;
@@ -481,6 +523,29 @@ async fn erasing_a_member_leaves_nothing_under_her_keys_on(app: TestApp) {
     )
     .await;
     assert!(objects_of(&app, member_id).await.is_empty());
+    // her poster's PNG is gone from the store (not only its rows), the other member's stays
+    let public = app.state.media.store.list("public").await.unwrap();
+    let key_of = |url: &str| url.trim_start_matches("/media/").to_owned();
+    assert!(!public.contains(&key_of(&mine)), "{mine} still stored");
+    assert!(public.contains(&key_of(&theirs)), "{theirs} was deleted");
+    assert_eq!(get(&app, &mine).await.status(), 404);
+    assert_eq!(get(&app, &theirs).await.status(), 200);
+    assert_eq!(
+        entities::poster::Entity::find()
+            .filter(entities::poster::Column::MemberId.eq(member_id))
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
+    // nothing left waiting: every queued deletion went through at once
+    assert_eq!(
+        entities::media_deletion::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(
         media_asset::Entity::find()
             .filter(media_asset::Column::OwnerMemberId.eq(member_id))

@@ -250,6 +250,83 @@ async fn the_daily_code_quota_stops_new_posters_but_not_stored_ones(backend: Bac
     assert_eq!(app.wechat.wxacode_calls(), 3);
 }
 
+/// Staff display codes (`createScanWxacodeAsset` and the deprecated `createScanWxacode`) share
+/// the day's code quota with posters: a 45009 on a display code stops posters and display codes
+/// alike until the next Shanghai day, without asking WeChat; stored codes and posters stay.
+async fn staff_display_codes_honour_the_daily_code_quota(backend: Backend) {
+    // 2026-12-05 10:00 in Shanghai
+    let start = chrono::DateTime::parse_from_rfc3339("2026-12-05T10:00:00+08:00")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let clock = std::sync::Arc::new(domain::platform::clock::ManualClock::new(start));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    const ASSET: &str = "mutation($s: String) { createScanWxacodeAsset(storeCode: $s, page: \"pages/scan/index\") { id variants { url } } }";
+    const BASE64: &str = "mutation($s: String) { createScanWxacode(storeCode: $s) }";
+    let hq = app.login_staff("hq-demo").await;
+    let stored = hq.ok(ASSET, json!({ "s": "SH001" })).await["createScanWxacodeAsset"].clone();
+    assert_eq!(app.wechat.wxacode_calls(), 1);
+    let (me, _) = app.login_member("quota-staff").await;
+    let ids = products(&app).await;
+    let share = |id: i64| json!({ "k": "PRODUCT", "t": id.to_string() });
+    let poster = me.ok(SHARE, share(ids[0])).await["sharePoster"].clone();
+    assert_eq!(app.wechat.wxacode_calls(), 2);
+
+    // WeChat answers 45009 to a display code: refused with its reason, nothing stored
+    app.wechat
+        .set_fault(FaultScope::WxaCode, Some(Fault::DailyQuota));
+    let assets_before = media_asset::Entity::find().count(app.db()).await.unwrap();
+    let body = hq.raw(ASSET, json!({ "s": "SH002" })).await;
+    assert_eq!(
+        reason(&body),
+        ("LIMIT_REACHED".into(), "WXACODE_QUOTA_REACHED".into()),
+        "{body}"
+    );
+    assert_eq!(app.wechat.wxacode_calls(), 3);
+    assert_eq!(
+        media_asset::Entity::find().count(app.db()).await.unwrap(),
+        assets_before
+    );
+
+    // the rest of the day nobody asks WeChat: display codes (both fields) and new posters
+    app.wechat.set_fault(FaultScope::WxaCode, None);
+    clock.set(start + chrono::Duration::hours(13)); // 23:00 in Shanghai
+    let hq = app.login_staff("hq-demo").await;
+    let (me, _) = app.login_member("quota-staff").await;
+    for (query, vars) in [
+        (ASSET, json!({ "s": "SH002" })),
+        (BASE64, json!({ "s": "SH002" })),
+        (ASSET, json!({ "s": "SH001" })),
+    ] {
+        let body = hq.raw(query, vars).await;
+        assert_eq!(reason(&body).1, "WXACODE_QUOTA_REACHED", "{body}");
+    }
+    let body = me.raw(SHARE, share(ids[1])).await;
+    assert_eq!(reason(&body).1, "SHARE_CODE_QUOTA_REACHED", "{body}");
+    assert_eq!(
+        app.wechat.wxacode_calls(),
+        3,
+        "no call after 45009 the same day"
+    );
+    // what was stored keeps working: the display code's links and the poster
+    for v in stored["variants"].as_array().unwrap() {
+        let resp = app
+            .http
+            .get(format!("{}{}", app.base_url, v["url"].as_str().unwrap()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    assert_eq!(me.ok(SHARE, share(ids[0])).await["sharePoster"], poster);
+
+    // the next Shanghai day (00:30 on the 6th) asks WeChat again
+    clock.set(start + chrono::Duration::minutes(14 * 60 + 30));
+    let hq = app.login_staff("hq-demo").await;
+    let fresh = hq.ok(ASSET, json!({ "s": "SH002" })).await["createScanWxacodeAsset"].clone();
+    assert!(!fresh["variants"].as_array().unwrap().is_empty(), "{fresh}");
+    assert_eq!(app.wechat.wxacode_calls(), 4);
+}
+
 const UPLOAD: &str = "mutation($file: Upload!, $p: MediaPurpose!) { uploadMedia(file: $file, purpose: $p) { id purpose width height variants { url } } }";
 const POLICY: &str = "mutation($i: PolicyInput!) { createPolicy(input: $i) { id } }";
 const ATTACH: &str = "mutation($p: ID!, $a: ID!, $t: String!) { attachPolicyMaterial(policyId: $p, assetId: $a, title: $t) { id policyId title width height variants { width url } expiresAt } }";
@@ -532,5 +609,6 @@ on_both_backends!(
     unused_uploads_are_collected_after_a_day,
     a_poster_is_drawn_once_and_cached_by_its_inputs,
     the_daily_code_quota_stops_new_posters_but_not_stored_ones,
+    staff_display_codes_honour_the_daily_code_quota,
     policy_materials_reach_only_the_distributors_a_policy_addresses
 );
