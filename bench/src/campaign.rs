@@ -103,7 +103,7 @@ impl WeChatPay for NoPay {
     }
 }
 
-fn state(
+pub(crate) fn state(
     db: DatabaseConnection,
     wechat_base: &str,
     settings: CampaignSettings,

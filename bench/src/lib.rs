@@ -10,6 +10,7 @@ pub mod flash_sale;
 pub mod load;
 pub mod money;
 pub mod plain;
+pub mod reports;
 pub mod scan;
 pub mod seed;
 pub mod soak;

@@ -31,6 +31,9 @@ enum Scenario {
     B2b(rouge_bench::b2b::Args),
     /// 1,000 members paying orders from their stored value at 64 connections; ledger checked.
     Money(rouge_bench::money::Args),
+    /// Sales reports over 1,000,000 order lines: dashboards from rollups at 16 connections,
+    /// raw reports over the facts, an XLSX export of 100,000 lines.
+    Reports(rouge_bench::reports::Args),
     /// Mixed load for --minutes N; the server's RSS every minute and its slope.
     Soak(rouge_bench::soak::Args),
     /// (internal) The catalog's ceiling: a plain poem handler answering fixed bytes.
@@ -49,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Booking(args) => rouge_bench::booking::run(args).await,
         Scenario::B2b(args) => rouge_bench::b2b::run(args).await,
         Scenario::Money(args) => rouge_bench::money::run(args).await,
+        Scenario::Reports(args) => rouge_bench::reports::run(args).await,
         Scenario::Soak(args) => rouge_bench::soak::run(args).await,
         Scenario::PlainServer(args) => rouge_bench::plain::serve(args).await,
     }

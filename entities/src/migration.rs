@@ -37,6 +37,7 @@ mod m0024_b2b_rebates;
 mod m0025_media_posters;
 mod m0026_reports_rollups;
 mod m0027_flash_sale_units;
+mod m0030_reports_scale;
 
 pub struct Migrator;
 
@@ -71,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0025_media_posters::Migration),
             Box::new(m0026_reports_rollups::Migration),
             Box::new(m0027_flash_sale_units::Migration),
+            Box::new(m0030_reports_scale::Migration),
         ]
     }
 }
