@@ -246,7 +246,7 @@ async fn seed_data(db: &DatabaseConnection, args: &Args) -> anyhow::Result<(Naiv
                         ({sku_categories})[1 + (g * 613) % {nk}] AS category,
                         CASE WHEN g % 97 = 0 THEN 0 ELSE ({sku_prices})[1 + (g * 613) % {nk}] END AS price,
                         ({sku_costs})[1 + (g * 613) % {nk}] AS cost
-                 FROM (SELECT g, (g - 1) / 2 AS o FROM generate_series({from}, {to}) g) s
+                 FROM (SELECT g, (g - 1) / 2 AS o FROM generate_series({from}::bigint, {to}::bigint) g) s
                ) a
              ) b",
             regions = regions.join(","),
