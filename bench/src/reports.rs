@@ -124,12 +124,20 @@ async fn seed_data(db: &DatabaseConnection, args: &Args) -> anyhow::Result<(Naiv
     )
     .await?;
     let mut categories = Vec::new();
-    for (i, name) in ["精华", "面霜", "水乳", "彩妆", "防晒", "面膜", "洁面", "香氛"]
-        .iter()
-        .enumerate()
+    for (i, name) in [
+        "精华", "面霜", "水乳", "彩妆", "防晒", "面膜", "洁面", "香氛",
+    ]
+    .iter()
+    .enumerate()
     {
-        let c = seed::category(db, &format!("BENCH-C{i}"), name, 90 + i32::try_from(i)?, now)
-            .await?;
+        let c = seed::category(
+            db,
+            &format!("BENCH-C{i}"),
+            name,
+            90 + i32::try_from(i)?,
+            now,
+        )
+        .await?;
         categories.push(c.id);
     }
     // Four SKUs a product (shades and sizes).
@@ -452,7 +460,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ),
         (
             "month x BA",
-            query(&["NET_REVENUE", "ORDERS", "UNITS"], &["MONTH", "BA"], first, last),
+            query(
+                &["NET_REVENUE", "ORDERS", "UNITS"],
+                &["MONTH", "BA"],
+                first,
+                last,
+            ),
             "BA_ROLLUP",
             (first, last),
         ),
@@ -507,15 +520,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let queries: Arc<Vec<Value>> = Arc::new(dashboards.iter().map(|d| d.1.clone()).collect());
     let mix = {
-        let (http, endpoint, token, queries) =
-            (http.clone(), endpoint.clone(), token.clone(), queries.clone());
+        let (http, endpoint, token, queries) = (
+            http.clone(),
+            endpoint.clone(),
+            token.clone(),
+            queries.clone(),
+        );
         load::run(
             "dashboard mix (rollups)",
             args.connections,
             Duration::from_secs(args.seconds),
             move |c, n| {
-                let (http, endpoint, token, queries) =
-                    (http.clone(), endpoint.clone(), token.clone(), queries.clone());
+                let (http, endpoint, token, queries) = (
+                    http.clone(),
+                    endpoint.clone(),
+                    token.clone(),
+                    queries.clone(),
+                );
                 async move {
                     let q = &queries[(c + usize::try_from(n).unwrap_or(0)) % queries.len()];
                     report(&http, &endpoint, &token, q).await.map(|_| ())
@@ -539,14 +560,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "repurchase rate + members, 180 days",
             query(&["REPURCHASE_RATE", "MEMBERS"], &[], first, last),
         ),
-        (
-            "net revenue by month, SALE_DATE basis",
-            {
-                let mut q = query(&["NET_REVENUE", "MARGIN", "UNITS"], &["MONTH"], first, last);
-                q["returnsBasis"] = json!("SALE_DATE");
-                q
-            },
-        ),
+        ("net revenue by month, SALE_DATE basis", {
+            let mut q = query(&["NET_REVENUE", "MARGIN", "UNITS"], &["MONTH"], first, last);
+            q["returnsBasis"] = json!("SALE_DATE");
+            q
+        }),
         (
             "new members by month",
             query(&["NEW_MEMBERS", "MEMBERS"], &["MONTH"], first, last),
@@ -605,7 +623,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     while from > first
         && scalar(
             &db,
-            format!("SELECT COUNT(*) FROM sales_facts WHERE business_date BETWEEN '{from}' AND '{last}'"),
+            format!(
+                "SELECT COUNT(*) FROM sales_facts WHERE business_date BETWEEN '{from}' AND '{last}'"
+            ),
         )
         .await?
             < args.export_rows

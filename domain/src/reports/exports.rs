@@ -22,9 +22,7 @@ use super::{ReportsError, invalid};
 use crate::auth::{Permission, StaffPrincipal};
 use crate::platform::jobs::{PeriodicTask, TaskError};
 use crate::{AppState, RequestMeta, audit};
-use entities::report_export_job::{
-    self, ExportDetail, ExportFailure, ExportFormat, ExportStatus,
-};
+use entities::report_export_job::{self, ExportDetail, ExportFailure, ExportFormat, ExportStatus};
 use entities::staff_account;
 
 /// How long a download link stays valid.
@@ -377,7 +375,11 @@ pub async fn run_claimed_export(
     )
     .await?;
     if !heartbeat(app, claim).await? {
-        tracing::warn!(job = job.id, attempt = claim.attempt, "export lost its lease; not uploaded");
+        tracing::warn!(
+            job = job.id,
+            attempt = claim.attempt,
+            "export lost its lease; not uploaded"
+        );
         return Ok(false);
     }
     let key = app
@@ -396,7 +398,10 @@ pub async fn run_claimed_export(
         )
         .col_expr(report_export_job::Column::RowsDone, Expr::value(rows))
         .col_expr(report_export_job::Column::RowsTotal, Expr::value(rows))
-        .col_expr(report_export_job::Column::ObjectKey, Expr::value(key.clone()))
+        .col_expr(
+            report_export_job::Column::ObjectKey,
+            Expr::value(key.clone()),
+        )
         .col_expr(
             report_export_job::Column::FinishedAt,
             Expr::value(app.clock.now()),
@@ -406,7 +411,11 @@ pub async fn run_claimed_export(
         .await?;
     if finished.rows_affected != 1 {
         txn.rollback().await?;
-        tracing::warn!(job = job.id, attempt = claim.attempt, "export lost its lease; file dropped");
+        tracing::warn!(
+            job = job.id,
+            attempt = claim.attempt,
+            "export lost its lease; file dropped"
+        );
         if let Err(e) = app.media.store.delete(&key).await {
             tracing::warn!(job = job.id, error = %e, "unused export file not deleted");
         }
@@ -506,7 +515,10 @@ pub async fn run_queued_exports(app: &AppState) -> Result<u64, ReportsError> {
                     report_export_job::Column::Failure,
                     Expr::value(ExportFailure::Error),
                 )
-                .col_expr(report_export_job::Column::Error, Expr::value(err.to_string()))
+                .col_expr(
+                    report_export_job::Column::Error,
+                    Expr::value(err.to_string()),
+                )
                 .col_expr(
                     report_export_job::Column::FinishedAt,
                     Expr::value(app.clock.now()),

@@ -564,9 +564,7 @@ async fn export_audits(app: &TestApp, job: i64) -> usize {
 const JOB_FAILURE: &str =
     "query($id: ID!) { exportJob(id: $id) { status attempts failure url rowsDone } }";
 
-async fn an_export_whose_worker_dies_every_time_is_given_up_after_three_attempts(
-    backend: Backend,
-) {
+async fn an_export_whose_worker_dies_every_time_is_given_up_after_three_attempts(backend: Backend) {
     use domain::reports::{
         EXPORT_MAX_ATTEMPTS, ExportFailure, ExportStatus, claim_export, export_job,
         requeue_stale_exports,
@@ -585,17 +583,28 @@ async fn an_export_whose_worker_dies_every_time_is_given_up_after_three_attempts
     for attempt in 1..=3 {
         let claim = claim_export(&app.state).await.unwrap().expect("queued");
         assert_eq!((claim.job.id, claim.attempt), (id, attempt));
-        assert!(claim_export(&app.state).await.unwrap().is_none(), "one holder");
+        assert!(
+            claim_export(&app.state).await.unwrap().is_none(),
+            "one holder"
+        );
         let job = export_job(&app.state, &hq_p, id).await.unwrap();
         assert_eq!((job.status, job.attempts), (ExportStatus::Running, attempt));
         clock.advance(Duration::minutes(6));
         assert_eq!(requeue_stale_exports(&app.state).await.unwrap(), 1);
         let job = export_job(&app.state, &hq_p, id).await.unwrap();
         if attempt < 3 {
-            assert_eq!(job.status, ExportStatus::Queued, "attempt {attempt} is retried");
+            assert_eq!(
+                job.status,
+                ExportStatus::Queued,
+                "attempt {attempt} is retried"
+            );
             assert_eq!(job.failure, None);
         } else {
-            assert_eq!(job.status, ExportStatus::Failed, "given up after three attempts");
+            assert_eq!(
+                job.status,
+                ExportStatus::Failed,
+                "given up after three attempts"
+            );
             assert_eq!(job.failure, Some(ExportFailure::TooManyAttempts));
             assert!(job.url.is_none());
         }
@@ -635,7 +644,10 @@ async fn a_worker_resuming_after_its_job_was_queued_again_finishes_nothing(backe
     let a = claim_export(&app.state).await.unwrap().expect("queued");
     clock.advance(Duration::minutes(6));
     assert_eq!(requeue_stale_exports(&app.state).await.unwrap(), 1);
-    let b = claim_export(&app.state).await.unwrap().expect("queued again");
+    let b = claim_export(&app.state)
+        .await
+        .unwrap()
+        .expect("queued again");
     assert_eq!((a.attempt, b.attempt), (1, 2));
     // A resumes while B runs: both write their file at once; only B's claim finishes the job.
     let (ra, rb) = tokio::join!(
@@ -651,7 +663,11 @@ async fn a_worker_resuming_after_its_job_was_queued_again_finishes_nothing(backe
     assert_eq!(row.status, entities::report_export_job::ExportStatus::Done);
     assert_eq!(row.attempts, 2);
     let key = row.object_key.clone().expect("B's file");
-    assert_eq!(export_audits(&app, id).await, 1, "one finisher, one audit entry");
+    assert_eq!(
+        export_audits(&app, id).await,
+        1,
+        "one finisher, one audit entry"
+    );
     // A, resuming again later, still changes nothing.
     assert!(!run_claimed_export(&app.state, &a).await.unwrap());
     let again = entities::report_export_job::Entity::find_by_id(id)
