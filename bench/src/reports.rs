@@ -451,7 +451,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     // (1) Dashboards from the rollups: checked once, then loaded.
     let d30 = last - chrono::Duration::days(29);
-    let dashboards = vec![
+    let dashboards = [
         (
             "30 days x store",
             query(&["NET_REVENUE"], &["DAY", "STORE"], d30, last),
@@ -555,7 +555,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
 
     // (2) Raw reports over every line, one at a time (median of three).
-    let raw = vec![
+    let raw = [
         (
             "repurchase rate + members, 180 days",
             query(&["REPURCHASE_RATE", "MEMBERS"], &[], first, last),
