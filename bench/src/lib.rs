@@ -13,6 +13,7 @@ pub mod load;
 pub mod media;
 pub mod money;
 pub mod plain;
+pub mod reports;
 pub mod scan;
 pub mod seed;
 pub mod soak;

@@ -37,6 +37,9 @@ enum Scenario {
     /// (internal) The media scenario's intake timings, run pinned to one CPU.
     #[command(hide = true)]
     MediaIntake(rouge_bench::media::IntakeArgs),
+    /// Sales reports over 1,000,000 order lines: dashboards from rollups at 16 connections,
+    /// raw reports over the facts, an XLSX export of 100,000 lines.
+    Reports(rouge_bench::reports::Args),
     /// Mixed load for --minutes N; the server's RSS every minute and its slope.
     Soak(rouge_bench::soak::Args),
     /// Ready time on restart and idle RSS, on both backends.
@@ -59,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Money(args) => rouge_bench::money::run(args).await,
         Scenario::Media(args) => rouge_bench::media::run(args).await,
         Scenario::MediaIntake(args) => rouge_bench::media::intake_child(args),
+        Scenario::Reports(args) => rouge_bench::reports::run(args).await,
         Scenario::Soak(args) => rouge_bench::soak::run(args).await,
         Scenario::Footprint(args) => rouge_bench::footprint::run(args).await,
         Scenario::PlainServer(args) => rouge_bench::plain::serve(args).await,

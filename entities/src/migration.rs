@@ -38,6 +38,7 @@ mod m0025_media_posters;
 mod m0026_reports_rollups;
 mod m0027_flash_sale_units;
 mod m0028_b2b_rebate_recompute;
+mod m0030_reports_scale;
 
 pub struct Migrator;
 
@@ -73,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0026_reports_rollups::Migration),
             Box::new(m0027_flash_sale_units::Migration),
             Box::new(m0028_b2b_rebate_recompute::Migration),
+            Box::new(m0030_reports_scale::Migration),
         ]
     }
 }

@@ -51,6 +51,22 @@ pub enum ExportStatus {
     Failed,
 }
 
+/// Why an export job FAILED, as its owner sees it (the cause itself is only logged).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[cfg_attr(feature = "graphql", derive(async_graphql::Enum))]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::None)",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
+pub enum ExportFailure {
+    /// The file could not be written or stored.
+    Error,
+    /// The export stopped its worker on every attempt (given up after a few): ask for a
+    /// shorter range or a SUMMARY.
+    TooManyAttempts,
+}
+
 /// One `exportReport` job: queued by a staff member, run by the worker, its file kept in the
 /// object store (PRIVATE class, served only through a signed link).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -75,6 +91,11 @@ pub struct Model {
     /// Renewed while a worker writes the file; a RUNNING job whose heartbeat is stale is
     /// queued again.
     pub heartbeat_at: Option<DateTimeUtc>,
+    /// Claims so far; the current claim's number is its lease (only its holder may renew or
+    /// finish the job).
+    pub attempts: i32,
+    /// Why it FAILED, for its owner.
+    pub failure: Option<ExportFailure>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

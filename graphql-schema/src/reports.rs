@@ -11,7 +11,7 @@ use crate::context::{app, staff};
 use crate::error::{ApiResult, parse_id};
 use crate::pagination;
 use crate::scalars::{Date, DateTime, Fen};
-use domain::reports::{ExportDetail, ExportFormat, ExportStatus};
+use domain::reports::{ExportDetail, ExportFailure, ExportFormat, ExportStatus};
 
 /// A figure a report computes (see `MetricDefinition` for each one's meaning).
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -371,6 +371,12 @@ pub struct ExportJob {
     /// The download link, when DONE.
     pub url: Option<String>,
     pub expires_at: Option<DateTime>,
+    /// Why it FAILED: ERROR (the file could not be written; try again), TOO_MANY_ATTEMPTS (the
+    /// export stopped its worker on every attempt: ask for a shorter range or a SUMMARY).
+    pub failure: Option<ExportFailure>,
+    /// Times a worker took it up (a job whose worker stopped is taken up again, at most
+    /// three times).
+    pub attempts: i32,
 }
 
 impl From<reports::ExportJob> for ExportJob {
@@ -386,6 +392,8 @@ impl From<reports::ExportJob> for ExportJob {
             finished_at: j.finished_at.map(Into::into),
             url: j.url,
             expires_at: j.expires_at.map(Into::into),
+            failure: j.failure,
+            attempts: j.attempts,
         }
     }
 }

@@ -222,23 +222,31 @@ fn select_sums(source: ReportSource, metrics: &[Metric]) -> String {
     let mut cols = vec![sum("f.net_fen", "net_fen"), sum("f.cost_fen", "cost_fen")];
     match source {
         ReportSource::Facts => {
+            // Distinct counts cost a sort each over the range's facts: only those asked for.
+            let asked = |ms: &[Metric]| ms.iter().any(|m| metrics.contains(m));
             cols.push(sum("f.coupon_discount_fen", "coupon_fen"));
             cols.push(sum("f.quantity", "units"));
-            cols.push(format!(
-                "COUNT(DISTINCT CASE WHEN {SOLD} THEN f.order_id END) AS orders"
-            ));
-            cols.push(format!(
-                "COUNT(DISTINCT CASE WHEN {SOLD} THEN f.member_id END) AS members"
-            ));
+            if asked(&[Metric::Orders, Metric::AverageOrderValue]) {
+                cols.push(format!(
+                    "COUNT(DISTINCT CASE WHEN {SOLD} THEN f.order_id END) AS orders"
+                ));
+            }
+            if asked(&[Metric::Members]) {
+                cols.push(format!(
+                    "COUNT(DISTINCT CASE WHEN {SOLD} THEN f.member_id END) AS members"
+                ));
+            }
             if metrics.contains(&Metric::NewMembers) {
                 cols.push(format!(
                     "COUNT(DISTINCT CASE WHEN {SOLD} AND f.business_date = fm.first_day \
                      THEN f.member_id END) AS new_members"
                 ));
             }
-            cols.push(format!(
-                "COUNT(DISTINCT CASE WHEN {SOLD} AND {coupon} THEN f.order_id END) AS coupon_orders"
-            ));
+            if asked(&[Metric::CouponRedemptions]) {
+                cols.push(format!(
+                    "COUNT(DISTINCT CASE WHEN {SOLD} AND {coupon} THEN f.order_id END) AS coupon_orders"
+                ));
+            }
             cols.push(sum(
                 &format!("CASE WHEN {coupon} THEN f.net_fen ELSE 0 END"),
                 "coupon_net_fen",

@@ -2,8 +2,12 @@
 //! caller's store scope and queues a job; the worker's `report-exports` task claims queued jobs
 //! one at a time (a conditional update: two workers never run one job), writes the file to a
 //! temporary folder, uploads it as a PRIVATE object, records the audit entry (who, the query,
-//! how many rows) and marks the job DONE in one transaction. `export_job` shows the caller's
-//! own jobs only (another's id is NOT_FOUND) and, once DONE, a signed link valid for an hour.
+//! how many rows) and marks the job DONE in one transaction. Each claim takes the job's next
+//! attempt number, and that number is the claim's lease: progress, heartbeats and the finish
+//! are conditional on it, so a worker resuming after its job was queued again (and claimed by
+//! another) finishes nothing — one file link, one audit entry. A job whose worker died on
+//! [`EXPORT_MAX_ATTEMPTS`] attempts is given up: FAILED with `TOO_MANY_ATTEMPTS`. `export_job`
+//! shows the caller's own jobs only (another's id is NOT_FOUND) and, once DONE, a signed link valid for an hour.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -18,7 +22,7 @@ use super::{ReportsError, invalid};
 use crate::auth::{Permission, StaffPrincipal};
 use crate::platform::jobs::{PeriodicTask, TaskError};
 use crate::{AppState, RequestMeta, audit};
-use entities::report_export_job::{self, ExportDetail, ExportFormat, ExportStatus};
+use entities::report_export_job::{self, ExportDetail, ExportFailure, ExportFormat, ExportStatus};
 use entities::staff_account;
 
 /// How long a download link stays valid.
@@ -29,6 +33,9 @@ const JOBS_PER_PASS: usize = 4;
 /// before the upload) for this long is taken to be abandoned — the worker crashed — and queued
 /// again.
 pub const EXPORT_LEASE_SECS: i64 = 300;
+/// Claims one job gets at most: a job whose worker stopped (crashed, was killed) during each
+/// of them is given up rather than retried forever.
+pub const EXPORT_MAX_ATTEMPTS: i32 = 3;
 /// Finished files are deleted from the store this long after they were written (links last
 /// an hour; a day leaves time to download).
 pub const EXPORT_KEEP_SECS: i64 = 86_400;
@@ -49,6 +56,10 @@ pub struct ExportJob {
     /// The signed download link, when DONE (minted at each read, valid an hour).
     pub url: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Why it FAILED.
+    pub failure: Option<ExportFailure>,
+    /// Times a worker took it up.
+    pub attempts: i32,
 }
 
 fn view(app: &AppState, row: report_export_job::Model) -> ExportJob {
@@ -73,6 +84,8 @@ fn view(app: &AppState, row: report_export_job::Model) -> ExportJob {
         finished_at: row.finished_at,
         url,
         expires_at,
+        failure: row.failure,
+        attempts: row.attempts,
     }
 }
 
@@ -94,6 +107,7 @@ pub async fn export_report(
         query: Set(query),
         status: Set(ExportStatus::Queued),
         rows_done: Set(0),
+        attempts: Set(0),
         created_at: Set(app.clock.now()),
         ..Default::default()
     }
@@ -117,10 +131,28 @@ pub async fn export_job(
     Ok(view(app, row))
 }
 
-/// Writes the job's progress to its row every page.
+/// A job taken up by this worker under attempt `attempt`: its lease. Progress, heartbeats and
+/// the finish change the row only while it is still RUNNING under this attempt.
+#[derive(Debug, Clone)]
+pub struct ClaimedExport {
+    pub job: report_export_job::Model,
+    pub attempt: i32,
+}
+
+impl ClaimedExport {
+    /// The row, while this claim still holds it.
+    fn held(&self) -> Condition {
+        Condition::all()
+            .add(report_export_job::Column::Id.eq(self.job.id))
+            .add(report_export_job::Column::Status.eq(ExportStatus::Running))
+            .add(report_export_job::Column::Attempts.eq(self.attempt))
+    }
+}
+
+/// Writes the job's progress to its row every page (while the claim holds it).
 struct JobProgress<'a> {
     app: &'a AppState,
-    id: i64,
+    claim: &'a ClaimedExport,
 }
 
 #[async_trait]
@@ -131,7 +163,7 @@ impl ExportProgress for JobProgress<'_> {
                 report_export_job::Column::RowsTotal,
                 Expr::value(i64::try_from(rows).unwrap_or(i64::MAX)),
             )
-            .filter(report_export_job::Column::Id.eq(self.id))
+            .filter(self.claim.held())
             .exec(&self.app.db)
             .await;
     }
@@ -145,14 +177,14 @@ impl ExportProgress for JobProgress<'_> {
                 report_export_job::Column::HeartbeatAt,
                 Expr::value(self.app.clock.now()),
             )
-            .filter(report_export_job::Column::Id.eq(self.id))
+            .filter(self.claim.held())
             .exec(&self.app.db)
             .await;
     }
 }
 
-/// Takes the oldest queued job, if any, for this worker.
-async fn claim(app: &AppState) -> Result<Option<report_export_job::Model>, ReportsError> {
+/// Takes the oldest queued job, if any, for this worker, under the job's next attempt.
+pub async fn claim_export(app: &AppState) -> Result<Option<ClaimedExport>, ReportsError> {
     loop {
         let Some(job) = report_export_job::Entity::find()
             .filter(report_export_job::Column::Status.eq(ExportStatus::Queued))
@@ -175,34 +207,42 @@ async fn claim(app: &AppState) -> Result<Option<report_export_job::Model>, Repor
                 report_export_job::Column::HeartbeatAt,
                 Expr::value(app.clock.now()),
             )
+            .col_expr(
+                report_export_job::Column::Attempts,
+                Expr::value(job.attempts + 1),
+            )
             .filter(report_export_job::Column::Id.eq(job.id))
             .filter(report_export_job::Column::Status.eq(ExportStatus::Queued))
+            .filter(report_export_job::Column::Attempts.eq(job.attempts))
             .exec(&app.db)
             .await?;
         if taken.rows_affected == 1 {
-            return Ok(Some(job));
+            let attempt = job.attempts + 1;
+            return Ok(Some(ClaimedExport { job, attempt }));
         }
     }
 }
 
-/// Renews a running job's lease.
-async fn heartbeat(app: &AppState, id: i64) -> Result<(), ReportsError> {
-    report_export_job::Entity::update_many()
+/// Renews a running job's lease; false when the claim no longer holds the job (it was queued
+/// again and maybe taken up by another worker).
+async fn heartbeat(app: &AppState, claim: &ClaimedExport) -> Result<bool, ReportsError> {
+    let res = report_export_job::Entity::update_many()
         .col_expr(
             report_export_job::Column::HeartbeatAt,
             Expr::value(app.clock.now()),
         )
-        .filter(report_export_job::Column::Id.eq(id))
-        .filter(report_export_job::Column::Status.eq(ExportStatus::Running))
+        .filter(claim.held())
         .exec(&app.db)
         .await?;
-    Ok(())
+    Ok(res.rows_affected == 1)
 }
 
-/// Queues again the RUNNING jobs whose lease ran out (their worker died mid-file); returns
-/// how many. A conditional update: a job renewed meanwhile stays with its worker.
+/// Queues again the RUNNING jobs whose lease ran out (their worker died mid-file), or gives
+/// them up (FAILED, TOO_MANY_ATTEMPTS) once they have had [`EXPORT_MAX_ATTEMPTS`]; returns
+/// how many. Conditional updates: a job renewed meanwhile stays with its worker.
 pub async fn requeue_stale_exports(app: &AppState) -> Result<u64, ReportsError> {
-    let cutoff = app.clock.now() - Duration::seconds(EXPORT_LEASE_SECS);
+    let now = app.clock.now();
+    let cutoff = now - Duration::seconds(EXPORT_LEASE_SECS);
     let stale = Condition::any()
         .add(report_export_job::Column::HeartbeatAt.lt(cutoff))
         .add(
@@ -210,6 +250,34 @@ pub async fn requeue_stale_exports(app: &AppState) -> Result<u64, ReportsError> 
                 .add(report_export_job::Column::HeartbeatAt.is_null())
                 .add(report_export_job::Column::StartedAt.lt(cutoff)),
         );
+    let given_up = report_export_job::Entity::update_many()
+        .col_expr(
+            report_export_job::Column::Status,
+            Expr::value(ExportStatus::Failed),
+        )
+        .col_expr(
+            report_export_job::Column::Failure,
+            Expr::value(ExportFailure::TooManyAttempts),
+        )
+        .col_expr(
+            report_export_job::Column::Error,
+            Expr::value(format!(
+                "its worker stopped during each of {EXPORT_MAX_ATTEMPTS} attempts"
+            )),
+        )
+        .col_expr(report_export_job::Column::FinishedAt, Expr::value(now))
+        .filter(report_export_job::Column::Status.eq(ExportStatus::Running))
+        .filter(report_export_job::Column::Attempts.gte(EXPORT_MAX_ATTEMPTS))
+        .filter(stale.clone())
+        .exec(&app.db)
+        .await?;
+    if given_up.rows_affected > 0 {
+        tracing::error!(
+            jobs = given_up.rows_affected,
+            attempts = EXPORT_MAX_ATTEMPTS,
+            "report exports given up: their worker stopped on every attempt"
+        );
+    }
     let res = report_export_job::Entity::update_many()
         .col_expr(
             report_export_job::Column::Status,
@@ -221,6 +289,7 @@ pub async fn requeue_stale_exports(app: &AppState) -> Result<u64, ReportsError> 
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .filter(report_export_job::Column::Status.eq(ExportStatus::Running))
+        .filter(report_export_job::Column::Attempts.lt(EXPORT_MAX_ATTEMPTS))
         .filter(stale)
         .exec(&app.db)
         .await?;
@@ -230,7 +299,7 @@ pub async fn requeue_stale_exports(app: &AppState) -> Result<u64, ReportsError> 
             "stale report exports queued again"
         );
     }
-    Ok(res.rows_affected)
+    Ok(res.rows_affected + given_up.rows_affected)
 }
 
 /// Deletes the files of exports finished more than a day ago (the job stays DONE, without a
@@ -280,14 +349,21 @@ async fn owner(app: &AppState, staff_id: i64) -> Result<StaffPrincipal, ReportsE
     })
 }
 
-async fn run_job(app: &AppState, job: &report_export_job::Model) -> Result<(), ReportsError> {
+/// Runs a claimed job to its end: true when this claim finished it (file link and audit entry
+/// written), false when it had lost the job meanwhile (queued again after a stale lease): then
+/// it writes nothing, and its uploaded file, if any, is deleted.
+pub async fn run_claimed_export(
+    app: &AppState,
+    claim: &ClaimedExport,
+) -> Result<bool, ReportsError> {
+    let job = &claim.job;
     let staff = owner(app, job.staff_id).await?;
     let q: ReportQuery =
         serde_json::from_str(&job.query).map_err(|e| ReportsError::Export(e.to_string()))?;
     let dir = tempfile::tempdir().map_err(|e| ReportsError::Export(e.to_string()))?;
     let name = format!("sales-report-{}.{}", job.id, job.format.extension());
     let file = dir.path().join(&name);
-    let mut progress = JobProgress { app, id: job.id };
+    let mut progress = JobProgress { app, claim };
     let rows = write_export(
         app,
         &staff,
@@ -298,7 +374,14 @@ async fn run_job(app: &AppState, job: &report_export_job::Model) -> Result<(), R
         &mut progress,
     )
     .await?;
-    heartbeat(app, job.id).await?;
+    if !heartbeat(app, claim).await? {
+        tracing::warn!(
+            job = job.id,
+            attempt = claim.attempt,
+            "export lost its lease; not uploaded"
+        );
+        return Ok(false);
+    }
     let key = app
         .media
         .store
@@ -307,6 +390,37 @@ async fn run_job(app: &AppState, job: &report_export_job::Model) -> Result<(), R
         .map_err(|e| ReportsError::Export(e.to_string()))?;
     let rows = i64::try_from(rows).unwrap_or(i64::MAX);
     let txn = app.db.begin().await?;
+    // Finish only while this claim holds the job: one finisher, one link, one audit entry.
+    let finished = report_export_job::Entity::update_many()
+        .col_expr(
+            report_export_job::Column::Status,
+            Expr::value(ExportStatus::Done),
+        )
+        .col_expr(report_export_job::Column::RowsDone, Expr::value(rows))
+        .col_expr(report_export_job::Column::RowsTotal, Expr::value(rows))
+        .col_expr(
+            report_export_job::Column::ObjectKey,
+            Expr::value(key.clone()),
+        )
+        .col_expr(
+            report_export_job::Column::FinishedAt,
+            Expr::value(app.clock.now()),
+        )
+        .filter(claim.held())
+        .exec(&txn)
+        .await?;
+    if finished.rows_affected != 1 {
+        txn.rollback().await?;
+        tracing::warn!(
+            job = job.id,
+            attempt = claim.attempt,
+            "export lost its lease; file dropped"
+        );
+        if let Err(e) = app.media.store.delete(&key).await {
+            tracing::warn!(job = job.id, error = %e, "unused export file not deleted");
+        }
+        return Ok(false);
+    }
     audit_export(
         &txn,
         app,
@@ -318,19 +432,8 @@ async fn run_job(app: &AppState, job: &report_export_job::Model) -> Result<(), R
         rows,
     )
     .await?;
-    report_export_job::ActiveModel {
-        id: Set(job.id),
-        status: Set(ExportStatus::Done),
-        rows_done: Set(rows),
-        rows_total: Set(Some(rows)),
-        object_key: Set(Some(key)),
-        finished_at: Set(Some(app.clock.now())),
-        ..Default::default()
-    }
-    .update(&txn)
-    .await?;
     txn.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// The audit entry of one export: who, the query as run (with its store scope), how many rows.
@@ -398,18 +501,31 @@ pub async fn run_queued_exports(app: &AppState) -> Result<u64, ReportsError> {
     requeue_stale_exports(app).await?;
     let mut handled = 0;
     for _ in 0..JOBS_PER_PASS {
-        let Some(job) = claim(app).await? else { break };
-        if let Err(err) = run_job(app, &job).await {
-            tracing::error!(job = job.id, error = %err, "report export failed");
-            report_export_job::ActiveModel {
-                id: Set(job.id),
-                status: Set(ExportStatus::Failed),
-                error: Set(Some(err.to_string())),
-                finished_at: Set(Some(app.clock.now())),
-                ..Default::default()
-            }
-            .update(&app.db)
-            .await?;
+        let Some(claim) = claim_export(app).await? else {
+            break;
+        };
+        if let Err(err) = run_claimed_export(app, &claim).await {
+            tracing::error!(job = claim.job.id, error = %err, "report export failed");
+            report_export_job::Entity::update_many()
+                .col_expr(
+                    report_export_job::Column::Status,
+                    Expr::value(ExportStatus::Failed),
+                )
+                .col_expr(
+                    report_export_job::Column::Failure,
+                    Expr::value(ExportFailure::Error),
+                )
+                .col_expr(
+                    report_export_job::Column::Error,
+                    Expr::value(err.to_string()),
+                )
+                .col_expr(
+                    report_export_job::Column::FinishedAt,
+                    Expr::value(app.clock.now()),
+                )
+                .filter(claim.held())
+                .exec(&app.db)
+                .await?;
         }
         handled += 1;
     }

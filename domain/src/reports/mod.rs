@@ -13,12 +13,13 @@ mod turnover;
 
 pub use aggregate::ReportSource;
 pub use churn::{ChurnRisk, churn_risk};
-pub use entities::report_export_job::{ExportDetail, ExportFormat, ExportStatus};
+pub use entities::report_export_job::{ExportDetail, ExportFailure, ExportFormat, ExportStatus};
 pub use export_file::{Cell, ExportProgress, NoProgress, Sink, mask_phone, write_export};
 pub use exports::{
-    EXPORT_KEEP_SECS, EXPORT_LEASE_SECS, EXPORT_LINK_TTL_SECS, ExportJob, RunReportExports,
-    SweepReportExports, export_job, export_report, export_to_file, requeue_stale_exports,
-    run_queued_exports, sweep_export_files,
+    ClaimedExport, EXPORT_KEEP_SECS, EXPORT_LEASE_SECS, EXPORT_LINK_TTL_SECS, EXPORT_MAX_ATTEMPTS,
+    ExportJob, RunReportExports, SweepReportExports, claim_export, export_job, export_report,
+    export_to_file, requeue_stale_exports, run_claimed_export, run_queued_exports,
+    sweep_export_files,
 };
 pub use metrics::{Dimension, Metric, MetricDefinition, ReturnsBasis, definitions};
 pub use performance::{BaPerformance, my_performance, set_ba_target, store_performance};

@@ -1,6 +1,7 @@
 //! Rollups kept current from the facts: the worker takes the dirty days and recomputes each
-//! whole — (day, store, BA, channel), (day, store, SKU, channel) and the day's month of
-//! member-month rows — then clears the day's mark only if no fact came since it looked. A fact
+//! whole — (day, store, BA, channel), (day, store, SKU, channel) and the month rows of the
+//! members who bought that day (the only member-month rows the day's facts touch; facts are
+//! never deleted) — then clears the day's mark only if no fact came since it looked. A fact
 //! committed during a recompute leaves the mark standing, so its day is recomputed again: the
 //! fact is counted exactly once, never lost, never doubled (a recompute replaces, never adds).
 
@@ -41,6 +42,9 @@ impl Sums {
         i64::try_from(self.orders.len()).unwrap_or(i64::MAX)
     }
 }
+
+/// Member ids bound in one query (well under SQLite's parameter limit).
+const MEMBERS_PER_QUERY: usize = 2_000;
 
 /// (store, SKU, channel, category): a SKU-day row.
 type SkuKey = (i64, i64, &'static str, i64);
@@ -83,19 +87,21 @@ where
         .map(|d| d.generation);
     let (first, last, month) = month_of(day);
     let facts = sales_fact::Entity::find()
-        .filter(sales_fact::Column::BusinessDate.between(first, last))
+        .filter(sales_fact::Column::BusinessDate.eq(day))
         .order_by_asc(sales_fact::Column::Id)
         .all(&app.db)
         .await?;
+    let members: Vec<i64> = facts
+        .iter()
+        .map(|f| f.member_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let by_member = month_of_members(app, (first, last), &members).await?;
     let mut by_ba: BTreeMap<(i64, i64, &'static str), (Channel, Sums)> = BTreeMap::new();
     let mut by_sku: BTreeMap<SkuKey, (Channel, i64, Sums)> = BTreeMap::new();
-    let mut by_member: BTreeMap<(i64, i64), Sums> = BTreeMap::new();
     for f in &facts {
         let store = f.store_id.unwrap_or(0);
-        by_member.entry((store, f.member_id)).or_default().add(f);
-        if f.business_date != day {
-            continue;
-        }
         let ch = channel_key(f.channel);
         by_ba
             .entry((store, f.ba_id.unwrap_or(0), ch))
@@ -163,7 +169,7 @@ where
             .exec_without_returning(&txn)
             .await?;
     }
-    replace_members(&txn, &month, &by_member).await?;
+    replace_members(&txn, &month, &members, &by_member).await?;
     // Clear the mark only if no fact came since it was read.
     let cleared = match generation {
         Some(g) => {
@@ -181,16 +187,43 @@ where
     Ok(cleared)
 }
 
-/// The month's member rows, replaced.
+/// The month's sums of `members` (each store apart), from their facts of the month.
+async fn month_of_members(
+    app: &AppState,
+    (first, last): (NaiveDate, NaiveDate),
+    members: &[i64],
+) -> Result<BTreeMap<(i64, i64), Sums>, SalesError> {
+    let mut by_member: BTreeMap<(i64, i64), Sums> = BTreeMap::new();
+    for chunk in members.chunks(MEMBERS_PER_QUERY) {
+        for f in sales_fact::Entity::find()
+            .filter(sales_fact::Column::BusinessDate.between(first, last))
+            .filter(sales_fact::Column::MemberId.is_in(chunk.to_vec()))
+            .all(&app.db)
+            .await?
+        {
+            by_member
+                .entry((f.store_id.unwrap_or(0), f.member_id))
+                .or_default()
+                .add(&f);
+        }
+    }
+    Ok(by_member)
+}
+
+/// The month's rows of `members`, replaced.
 async fn replace_members(
     txn: &sea_orm::DatabaseTransaction,
     month: &str,
+    members: &[i64],
     by_member: &BTreeMap<(i64, i64), Sums>,
 ) -> Result<(), SalesError> {
-    sales_member_month::Entity::delete_many()
-        .filter(sales_member_month::Column::Month.eq(month))
-        .exec(txn)
-        .await?;
+    for chunk in members.chunks(MEMBERS_PER_QUERY) {
+        sales_member_month::Entity::delete_many()
+            .filter(sales_member_month::Column::Month.eq(month))
+            .filter(sales_member_month::Column::MemberId.is_in(chunk.to_vec()))
+            .exec(txn)
+            .await?;
+    }
     let member_rows: Vec<_> = by_member
         .iter()
         .map(|((store, member), s)| sales_member_month::ActiveModel {

@@ -533,8 +533,163 @@ async fn an_abandoned_job_runs_again_and_old_files_are_swept(backend: Backend) {
     );
 }
 
+/// Queues HQ's CSV summary of September (one counter sale in it) and returns the job's id.
+async fn queued_summary(app: &TestApp) -> (Gql, i64) {
+    let cat = fixtures::catalog(app, 20).await;
+    let ba = fixtures::staff_principal(app, "ba-demo").await;
+    let member = member_with_phone(app, "rosa").await;
+    fixtures::counter_sale(app, &ba, member, &[(cat.serum_sku, 1)], PaymentMethod::Cash).await;
+    let hq = app.login_staff("hq-demo").await;
+    let q = json!({ "metrics": ["NET_REVENUE"], "groupBy": ["DAY"], "from": "2026-09-01", "to": "2026-09-30" });
+    let id = hq
+        .ok(EXPORT, json!({ "q": q, "f": "CSV", "d": "SUMMARY" }))
+        .await["exportReport"]["id"]
+        .as_str()
+        .unwrap()
+        .parse::<i64>()
+        .unwrap();
+    (hq, id)
+}
+
+async fn export_audits(app: &TestApp, job: i64) -> usize {
+    audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq(audit_log::Action::ReportExport))
+        .filter(audit_log::Column::SubjectId.eq(job))
+        .all(app.db())
+        .await
+        .unwrap()
+        .len()
+}
+
+const JOB_FAILURE: &str =
+    "query($id: ID!) { exportJob(id: $id) { status attempts failure url rowsDone } }";
+
+async fn an_export_whose_worker_dies_every_time_is_given_up_after_three_attempts(backend: Backend) {
+    use domain::reports::{
+        EXPORT_MAX_ATTEMPTS, ExportFailure, ExportStatus, claim_export, export_job,
+        requeue_stale_exports,
+    };
+    let now = fixtures::shanghai_noon("2026-09-10");
+    let clock = Arc::new(ManualClock::new(now));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let (hq, id) = queued_summary(&app).await;
+    let view = hq.ok(JOB_FAILURE, json!({ "id": id.to_string() })).await["exportJob"].clone();
+    assert_eq!(view["attempts"], 0);
+    assert!(view["failure"].is_null());
+    assert_eq!(EXPORT_MAX_ATTEMPTS, 3);
+    // (The clock runs past the session's 15 minutes: read the job through the service.)
+    let hq_p = fixtures::staff_principal(&app, "hq-demo").await;
+    // Each attempt's worker dies mid-file (the claim is dropped, its lease goes stale).
+    for attempt in 1..=3 {
+        let claim = claim_export(&app.state).await.unwrap().expect("queued");
+        assert_eq!((claim.job.id, claim.attempt), (id, attempt));
+        assert!(
+            claim_export(&app.state).await.unwrap().is_none(),
+            "one holder"
+        );
+        let job = export_job(&app.state, &hq_p, id).await.unwrap();
+        assert_eq!((job.status, job.attempts), (ExportStatus::Running, attempt));
+        clock.advance(Duration::minutes(6));
+        assert_eq!(requeue_stale_exports(&app.state).await.unwrap(), 1);
+        let job = export_job(&app.state, &hq_p, id).await.unwrap();
+        if attempt < 3 {
+            assert_eq!(
+                job.status,
+                ExportStatus::Queued,
+                "attempt {attempt} is retried"
+            );
+            assert_eq!(job.failure, None);
+        } else {
+            assert_eq!(
+                job.status,
+                ExportStatus::Failed,
+                "given up after three attempts"
+            );
+            assert_eq!(job.failure, Some(ExportFailure::TooManyAttempts));
+            assert!(job.url.is_none());
+        }
+    }
+    // Nothing left to run, nothing retried, nothing written or audited.
+    clock.advance(Duration::minutes(10));
+    assert_eq!(
+        domain::reports::run_queued_exports(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    // Its owner sees why.
+    let hq = app.login_staff("hq-demo").await;
+    let view = hq.ok(JOB_FAILURE, json!({ "id": id.to_string() })).await["exportJob"].clone();
+    assert_eq!(view["status"], "FAILED");
+    assert_eq!(view["failure"], "TOO_MANY_ATTEMPTS");
+    assert_eq!(view["attempts"], 3);
+    assert!(view["url"].is_null());
+    assert_eq!(export_audits(&app, id).await, 0);
+    let row = entities::report_export_job::Entity::find_by_id(id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.object_key.is_none());
+    assert!(row.finished_at.is_some());
+}
+
+async fn a_worker_resuming_after_its_job_was_queued_again_finishes_nothing(backend: Backend) {
+    use domain::reports::{claim_export, requeue_stale_exports, run_claimed_export};
+    let now = fixtures::shanghai_noon("2026-09-10");
+    let clock = Arc::new(ManualClock::new(now));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let (hq, id) = queued_summary(&app).await;
+    // Worker A takes the job and stalls past its lease; the job is queued again and B takes it.
+    let a = claim_export(&app.state).await.unwrap().expect("queued");
+    clock.advance(Duration::minutes(6));
+    assert_eq!(requeue_stale_exports(&app.state).await.unwrap(), 1);
+    let b = claim_export(&app.state)
+        .await
+        .unwrap()
+        .expect("queued again");
+    assert_eq!((a.attempt, b.attempt), (1, 2));
+    // A resumes while B runs: both write their file at once; only B's claim finishes the job.
+    let (ra, rb) = tokio::join!(
+        run_claimed_export(&app.state, &a),
+        run_claimed_export(&app.state, &b)
+    );
+    assert_eq!((ra.unwrap(), rb.unwrap()), (false, true));
+    let row = entities::report_export_job::Entity::find_by_id(id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, entities::report_export_job::ExportStatus::Done);
+    assert_eq!(row.attempts, 2);
+    let key = row.object_key.clone().expect("B's file");
+    assert_eq!(
+        export_audits(&app, id).await,
+        1,
+        "one finisher, one audit entry"
+    );
+    // A, resuming again later, still changes nothing.
+    assert!(!run_claimed_export(&app.state, &a).await.unwrap());
+    let again = entities::report_export_job::Entity::find_by_id(id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.object_key.as_deref(), Some(key.as_str()));
+    assert_eq!(again.finished_at, row.finished_at);
+    assert_eq!(export_audits(&app, id).await, 1);
+    let view = hq.ok(JOB, json!({ "id": id.to_string() })).await["exportJob"].clone();
+    assert_eq!(view["status"], "DONE");
+    assert_eq!(
+        download(&app, view["url"].as_str().unwrap()).await.status(),
+        200
+    );
+}
+
 on_both_backends!(
     exports_hold_the_reports_figures_mask_phones_expire_and_are_audited,
     a_managers_export_holds_only_her_store,
     an_abandoned_job_runs_again_and_old_files_are_swept,
+    an_export_whose_worker_dies_every_time_is_given_up_after_three_attempts,
+    a_worker_resuming_after_its_job_was_queued_again_finishes_nothing,
 );
