@@ -628,15 +628,10 @@ async fn a_sale_committed_after_its_month_was_locked_is_carried_once(backend: Ba
     // read the clock before it moved are September's, committed before or after the lock.
     let last_second = fixtures::shanghai_noon("2026-09-30") + chrono::Duration::seconds(43_199);
     clock.set(last_second);
-    let sales = futures::future::join_all((0..12).map(|_| {
-        fixtures::counter_sale(
-            &app,
-            &ba,
-            member,
-            &[(cat.cream_sku, 1)],
-            PaymentMethod::Cash,
-        )
-    }));
+    let cream = [(cat.cream_sku, 1)];
+    let sales = futures::future::join_all(
+        (0..12).map(|_| fixtures::counter_sale(&app, &ba, member, &cream, PaymentMethod::Cash)),
+    );
     let lock = async {
         clock.set(last_second + chrono::Duration::seconds(2));
         commission::lock_commission_month(&app.state, &finance, "2026-09", cat.store_id).await
