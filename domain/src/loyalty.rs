@@ -497,42 +497,55 @@ pub async fn upsert_tier(
 }
 
 /// Adds `delta_fen` to the member's cumulative spend and moves them to the tier it reaches
-/// (a refund's negative delta can move them down).
+/// (a refund's negative delta can move them down). Returns the tier code.
 pub(crate) async fn add_spend<C: ConnectionTrait>(
     db: &C,
     member_id: i64,
     delta_fen: i64,
-) -> Result<(), StoreError> {
-    // One statement: the spend and the tier it reaches (both sides of SET read the row as it
-    // was, hence `+ delta` again in the tier's look-up).
+) -> Result<String, StoreError> {
     member::Entity::update_many()
         .col_expr(
             member::Column::CumulativeSpendFen,
             Expr::col(member::Column::CumulativeSpendFen).add(delta_fen),
         )
-        .col_expr(
-            member::Column::TierCode,
-            Expr::cust_with_values(
-                r#"COALESCE((SELECT t.code FROM tiers t WHERE t.threshold_fen <= members.cumulative_spend_fen + ? ORDER BY t."rank" DESC LIMIT 1), 'MEMBER')"#,
-                [delta_fen],
-            ),
-        )
         .filter(member::Column::Id.eq(member_id))
         .exec(db)
         .await?;
-    Ok(())
+    let spend: Option<i64> = member::Entity::find_by_id(member_id)
+        .select_only()
+        .column(member::Column::CumulativeSpendFen)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let spend = spend.unwrap_or(0);
+    let reached = tier::Entity::find()
+        .filter(tier::Column::ThresholdFen.lte(spend))
+        .order_by_desc(tier::Column::Rank)
+        .one(db)
+        .await?;
+    let code = reached.map_or_else(|| "MEMBER".to_owned(), |t| t.code);
+    member::Entity::update_many()
+        .col_expr(member::Column::TierCode, Expr::value(code.clone()))
+        .filter(member::Column::Id.eq(member_id))
+        .exec(db)
+        .await?;
+    Ok(code)
 }
 
-/// The tier a member holds now (one round trip).
+/// The tier a member holds now.
 pub(crate) async fn member_tier<C: ConnectionTrait>(
     db: &C,
     member_id: i64,
 ) -> Result<Option<tier::Model>, StoreError> {
+    let code: Option<String> = member::Entity::find_by_id(member_id)
+        .select_only()
+        .column(member::Column::TierCode)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let Some(code) = code else { return Ok(None) };
     Ok(tier::Entity::find()
-        .filter(Expr::cust_with_values(
-            r#""tiers"."code" = (SELECT m.tier_code FROM members m WHERE m.id = ?)"#,
-            [member_id],
-        ))
+        .filter(tier::Column::Code.eq(code))
         .one(db)
         .await?)
 }
