@@ -252,6 +252,11 @@ fn rule_lines(plan: &Plan, rule: &Rule, mine: &[(&Item, i32, SplitRole)], out: &
             SplitRole::Assistant => format!("，协助导购分成 {}", pct(*share)),
         };
         let prefix = match (item.kind, &item.locked_month) {
+            (CommissionLineKind::Adjustment, Some(m))
+                if super::month_of(item.business_date) == *m =>
+            {
+                format!("已锁定月份 {m} 锁定后入账：")
+            }
             (CommissionLineKind::Adjustment, Some(m)) => format!("已锁定月份 {m} 的销售退款：",),
             (CommissionLineKind::Clawback, _) => "退款追回：".to_owned(),
             _ => String::new(),

@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::compute::{Item, Person};
@@ -122,6 +123,7 @@ pub(super) async fn items<C: ConnectionTrait>(
             }
         })
         .collect();
+    out.splice(0..0, late_facts(db, store, first, &locked).await?);
     let (from, to) = (day_start(store, first)?, day_start(store, next)?);
     let zone = Some(store.timezone.as_str());
     let top_ups = top_up::Entity::find()
@@ -168,6 +170,64 @@ pub(super) async fn items<C: ConnectionTrait>(
         served: b.redeemed_by,
     }));
     Ok(out)
+}
+
+/// How many locked months right before a month are searched for facts their lock did not see.
+const LATE_LOOK_BACK: usize = 3;
+
+/// Facts of the locked months right before the month (`first` is its first day) that no lock
+/// counted: committed after their month was locked (a payment or refund racing the lock over
+/// midnight). Each is an ADJUSTMENT here. A lock counted a fact when one of its statements has
+/// a line from it; the month taking one counts it when it is locked, so it is carried once.
+/// Only the run of locked months right before the month is searched (an open month in between
+/// takes what comes before it), at most [`LATE_LOOK_BACK`] months.
+async fn late_facts<C: ConnectionTrait>(
+    db: &C,
+    store: &store::Model,
+    first: NaiveDate,
+    locked: &BTreeSet<String>,
+) -> Result<Vec<Item>, CommissionError> {
+    let mut months = BTreeSet::new();
+    let mut start = first;
+    for _ in 0..LATE_LOOK_BACK {
+        let Some(before) = start.pred_opt().and_then(|d| d.with_day(1)) else {
+            break;
+        };
+        if !locked.contains(&month_of(before)) {
+            break;
+        }
+        months.insert(month_of(before));
+        start = before;
+    }
+    if months.is_empty() {
+        return Ok(Vec::new());
+    }
+    let facts = sales_fact::Entity::find()
+        .filter(sales_fact::Column::StoreId.eq(store.id))
+        .filter(sales_fact::Column::BusinessDate.gte(start))
+        .filter(sales_fact::Column::BusinessDate.lt(first))
+        .filter(Expr::cust(
+            r#"NOT EXISTS (SELECT 1 FROM commission_lines l WHERE l.source = 'SALES_FACT' AND l.source_id = "sales_facts"."id")"#,
+        ))
+        .order_by_asc(sales_fact::Column::OccurredAt)
+        .order_by_asc(sales_fact::Column::Id)
+        .all(db)
+        .await?;
+    Ok(facts
+        .into_iter()
+        .map(|f| Item {
+            source: CommissionSource::SalesFact,
+            source_id: f.id,
+            item_kind: CommissionItemKind::Product,
+            kind: CommissionLineKind::Adjustment,
+            business_date: f.business_date,
+            locked_month: Some(month_of(f.business_date)),
+            net_fen: f.net_fen,
+            cost_fen: f.cost_fen,
+            designated: f.exclusive_ba_id,
+            served: f.ba_id,
+        })
+        .collect())
 }
 
 /// A store, or NOT_FOUND.

@@ -87,7 +87,15 @@ pub async fn pay_order_with_balance(
     if whole {
         close_wechat_order(app, &row.order_no).await;
     }
-    Ok(orders::load(app, orders::row(app, order_id).await?).await?)
+    // The answer is what the transaction wrote: the order is not read again.
+    let mut row = row;
+    row.updated_at = now;
+    if whole {
+        row.status = OrderStatus::Paid;
+        row.payment_method = Some(PaymentMethod::Balance);
+        row.paid_at = Some(now);
+    }
+    Ok(orders::load(app, row).await?)
 }
 
 /// The balance paid the whole order: a WeChat Pay order started for it by `payOrder` is closed,

@@ -85,6 +85,10 @@ async fn sale_facts(
         .order_by_asc(order_line::Column::Id)
         .all(txn)
         .await?;
+    if lines.is_empty() {
+        // No line, no fact: nothing else to read.
+        return Ok(Vec::new());
+    }
     let sku_ids: Vec<i64> = lines.iter().map(|l| l.sku_id).collect();
     let skus: HashMap<i64, sku::Model> = sku::Entity::find()
         .filter(sku::Column::Id.is_in(sku_ids))

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use super::{Balance, BalanceSource, StoredValueError};
 use entities::{balance_ledger, member_balance};
@@ -24,9 +24,8 @@ pub(crate) struct Change<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// Creates the member's balance row if there is none, and locks it (an UPDATE takes the row
-/// lock on PostgreSQL; SQLite write transactions are serial already). Returns the row as it
-/// is now.
+/// Creates the member's balance row if there is none, and locks it (`SELECT … FOR UPDATE` on
+/// PostgreSQL; SQLite write transactions are serial already). Returns the row as it is now.
 pub(crate) async fn lock<C: ConnectionTrait>(
     db: &C,
     member_id: i64,
@@ -46,18 +45,22 @@ pub(crate) async fn lock<C: ConnectionTrait>(
     )
     .exec_without_returning(db)
     .await?;
-    member_balance::Entity::update_many()
-        .col_expr(
-            member_balance::Column::MemberId,
-            Expr::col(member_balance::Column::MemberId),
-        )
-        .filter(member_balance::Column::MemberId.eq(member_id))
-        .exec(db)
-        .await?;
-    member_balance::Entity::find_by_id(member_id)
-        .one(db)
+    held(db, member_id)
         .await?
         .ok_or(StoredValueError::NotFound("member"))
+}
+
+/// Locks the member's balance row when there is one (`SELECT … FOR UPDATE` on PostgreSQL;
+/// SQLite write transactions are serial already) and returns it: one round trip, for a spend,
+/// which needs no row to be created (no row holds nothing).
+pub(crate) async fn held<C: ConnectionTrait>(
+    db: &C,
+    member_id: i64,
+) -> Result<Option<member_balance::Model>, StoredValueError> {
+    Ok(member_balance::Entity::find_by_id(member_id)
+        .lock_exclusive()
+        .one(db)
+        .await?)
 }
 
 /// What a balance row holds that can be spent now (bonus past its date is not).
@@ -78,7 +81,36 @@ pub(crate) async fn apply<C: ConnectionTrait>(
     db: &C,
     change: &Change<'_>,
 ) -> Result<bool, StoredValueError> {
-    let inserted = balance_ledger::Entity::insert(balance_ledger::ActiveModel {
+    let inserted = insert_entry(db, change).await?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let row = lock(db, change.member_id, change.at).await?;
+    update(db, change, &row).await?;
+    Ok(true)
+}
+
+/// Applies one change to a row the caller locked already in this transaction (`row` as it
+/// is now); the ledger entry and the conditional update, two statements. False when its key
+/// was used before (nothing changed).
+pub(crate) async fn apply_locked<C: ConnectionTrait>(
+    db: &C,
+    change: &Change<'_>,
+    row: &member_balance::Model,
+) -> Result<bool, StoredValueError> {
+    if insert_entry(db, change).await? == 0 {
+        return Ok(false);
+    }
+    update(db, change, row).await?;
+    Ok(true)
+}
+
+/// The ledger entry of a change (0 rows when its key was used before).
+async fn insert_entry<C: ConnectionTrait>(
+    db: &C,
+    change: &Change<'_>,
+) -> Result<u64, StoredValueError> {
+    Ok(balance_ledger::Entity::insert(balance_ledger::ActiveModel {
         member_id: Set(change.member_id),
         source: Set(change.source),
         principal_delta_fen: Set(change.principal_delta_fen),
@@ -95,11 +127,15 @@ pub(crate) async fn apply<C: ConnectionTrait>(
             .to_owned(),
     )
     .exec_without_returning(db)
-    .await?;
-    if inserted == 0 {
-        return Ok(false);
-    }
-    let row = lock(db, change.member_id, change.at).await?;
+    .await?)
+}
+
+/// The conditional update of the (locked) balance row for a change: never below zero.
+async fn update<C: ConnectionTrait>(
+    db: &C,
+    change: &Change<'_>,
+    row: &member_balance::Model,
+) -> Result<(), StoredValueError> {
     let expires_at = match change.bonus_valid_until {
         // A new bonus that does not expire keeps what is held from expiring too, and a later
         // date moves the whole bonus to it: never earlier than a member was told.
@@ -131,8 +167,8 @@ pub(crate) async fn apply<C: ConnectionTrait>(
         .await?;
     if updated.rows_affected != 1 {
         return Err(StoredValueError::Insufficient {
-            available_fen: spendable(&row, change.at).total_fen(),
+            available_fen: spendable(row, change.at).total_fen(),
         });
     }
-    Ok(true)
+    Ok(())
 }

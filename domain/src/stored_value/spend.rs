@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::ledger::{self, Change, spendable};
 use super::{BalanceSource, StoredValueError};
@@ -33,10 +33,11 @@ pub async fn pay_with_balance<C: ConnectionTrait>(
     if spend.amount_fen <= 0 {
         return Err(super::invalid("a balance payment is more than 0 fen"));
     }
-    let row = ledger::lock(db, spend.member_id, spend.at).await?;
-    if order_balance_part(db, spend.order_id).await?.is_some() {
-        return Err(super::invalid("this order is already paid by balance"));
-    }
+    // One round trip: the row locked (no row holds nothing). Whether the order was paid by
+    // balance already is the unique key of its part below.
+    let row = ledger::held(db, spend.member_id)
+        .await?
+        .ok_or(StoredValueError::Insufficient { available_fen: 0 })?;
     let held = spendable(&row, spend.at);
     if held.total_fen() < spend.amount_fen {
         return Err(StoredValueError::Insufficient {
@@ -45,7 +46,7 @@ pub async fn pay_with_balance<C: ConnectionTrait>(
     }
     let principal = std::cmp::min(held.principal_fen, spend.amount_fen);
     let bonus = spend.amount_fen - principal;
-    order_balance_payment::ActiveModel {
+    order_balance_payment::Entity::insert(order_balance_payment::ActiveModel {
         order_id: Set(spend.order_id),
         member_id: Set(spend.member_id),
         principal_fen: Set(principal),
@@ -53,8 +54,8 @@ pub async fn pay_with_balance<C: ConnectionTrait>(
         refunded_principal_fen: Set(0),
         refunded_bonus_fen: Set(0),
         created_at: Set(spend.at),
-    }
-    .insert(db)
+    })
+    .exec_without_returning(db)
     .await
     .map_err(|e| {
         if crate::platform::error::is_unique_violation(&e) {
@@ -63,7 +64,7 @@ pub async fn pay_with_balance<C: ConnectionTrait>(
             e.into()
         }
     })?;
-    ledger::apply(
+    ledger::apply_locked(
         db,
         &Change {
             member_id: spend.member_id,
@@ -76,6 +77,7 @@ pub async fn pay_with_balance<C: ConnectionTrait>(
             bonus_valid_until: None,
             at: spend.at,
         },
+        &row,
     )
     .await?;
     Ok((principal, bonus))

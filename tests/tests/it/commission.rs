@@ -585,6 +585,160 @@ async fn locking_takes_the_same_queries_for_few_and_many_bas(backend: Backend) {
     assert_eq!(queries[0], queries[1], "one set-based pass: {queries:?}");
 }
 
+/// The month each SALES_FACT line of the store's written statements is in, per fact.
+async fn locked_fact_lines(app: &TestApp) -> Vec<(i64, String)> {
+    let months: std::collections::HashMap<i64, String> = commission_statement::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.id, s.month))
+        .collect();
+    commission_line::Entity::find()
+        .filter(commission_line::Column::Source.eq(commission_line::CommissionSource::SalesFact))
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.source_id.unwrap(), months[&l.statement_id].clone()))
+        .collect()
+}
+
+async fn a_sale_committed_after_its_month_was_locked_is_carried_once(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 60).await;
+    let ba = fixtures::staff_principal(&app, "ba-demo").await;
+    let member: i64 = app.login_member("rosa").await.1.parse().unwrap();
+    upsert(
+        &app.login_staff("hq-demo").await,
+        flat_plan(None, "2026-09", 10_000, 0, 500),
+    )
+    .await;
+    fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
+    let finance = fixtures::staff_principal(&app, "finance-demo").await;
+    // Sales started a second before midnight race the lock taken at midnight: those that
+    // read the clock before it moved are September's, committed before or after the lock.
+    let last_second = fixtures::shanghai_noon("2026-09-30") + chrono::Duration::seconds(43_199);
+    clock.set(last_second);
+    let cream = [(cat.cream_sku, 1)];
+    let sales = futures::future::join_all(
+        (0..12).map(|_| fixtures::counter_sale(&app, &ba, member, &cream, PaymentMethod::Cash)),
+    );
+    let lock = async {
+        clock.set(last_second + chrono::Duration::seconds(2));
+        commission::lock_commission_month(&app.state, &finance, "2026-09", cat.store_id).await
+    };
+    let (_, september) = tokio::join!(sales, lock);
+    let september = september.unwrap();
+    // And one recorded surely after the lock: its clock read before midnight.
+    clock.set(last_second);
+    fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
+    clock.set(fixtures::shanghai_noon("2026-10-03"));
+    let september_facts: Vec<sales_fact::Model> = sales_fact::Entity::find()
+        .filter(sales_fact::Column::BusinessDate.lt(fixtures::date("2026-10-01")))
+        .all(app.db())
+        .await
+        .unwrap();
+    let seen: std::collections::HashSet<i64> = locked_fact_lines(&app)
+        .await
+        .into_iter()
+        .map(|(f, _)| f)
+        .collect();
+    let late: Vec<&sales_fact::Model> = september_facts
+        .iter()
+        .filter(|f| !seen.contains(&f.id))
+        .collect();
+    assert!(
+        !late.is_empty(),
+        "the sale after the lock is September's and unseen"
+    );
+    // October (open) carries each late fact as one ADJUSTMENT line; September is unchanged.
+    let gql = app.login_staff("finance-demo").await;
+    let q = statement_query();
+    let vars = |m: &str| json!({ "s": ba.staff_id.to_string(), "m": m });
+    let october = gql.ok(&q, vars("2026-10")).await["commissionStatement"].clone();
+    assert_adds_up(&october);
+    let adjustments: Vec<&Value> = october["lines"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == "ADJUSTMENT")
+        .collect();
+    let mut carried: Vec<i64> = adjustments
+        .iter()
+        .map(|l| l["sourceId"].as_str().unwrap().parse().unwrap())
+        .collect();
+    carried.sort_unstable();
+    let mut expected: Vec<i64> = late.iter().map(|f| f.id).collect();
+    expected.sort_unstable();
+    assert_eq!(carried, expected, "{october}");
+    for line in &adjustments {
+        let id: i64 = line["sourceId"].as_str().unwrap().parse().unwrap();
+        let fact = late.iter().find(|f| f.id == id).unwrap();
+        assert!(
+            line["ruleLabel"].as_str().unwrap().contains("2026-09"),
+            "{line}"
+        );
+        // 5% of the fact, give or take the fen the largest remainder moves.
+        let exact = fact.net_fen * 500;
+        assert!(
+            (fen(&line["amountFen"]) * 10_000 - exact).abs() <= 10_000,
+            "{line}"
+        );
+    }
+    let again = gql.ok(&q, vars("2026-09")).await["commissionStatement"].clone();
+    let in_september = september
+        .statements
+        .iter()
+        .find(|s| s.staff_id == ba.staff_id)
+        .unwrap();
+    assert_eq!(fen(&again["totalFen"]), in_september.total_fen);
+    assert_eq!(
+        again["lines"]["nodes"].as_array().unwrap().len(),
+        in_september.lines.len()
+    );
+    // Once October is locked, each September fact is in exactly one locked month.
+    clock.set(fixtures::shanghai_noon("2026-11-02"));
+    commission::lock_commission_month(&app.state, &finance, "2026-10", cat.store_id)
+        .await
+        .unwrap();
+    let lines = locked_fact_lines(&app).await;
+    for f in &september_facts {
+        let months: Vec<&String> = lines
+            .iter()
+            .filter(|(id, _)| *id == f.id)
+            .map(|(_, m)| m)
+            .collect();
+        assert_eq!(months.len(), 1, "fact {} counted once: {months:?}", f.id);
+    }
+    // November carries nothing from September or October.
+    let gql = app.login_staff("finance-demo").await;
+    let november = gql.ok(&q, vars("2026-11")).await["commissionStatement"].clone();
+    assert!(
+        november["lines"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["kind"] != "ADJUSTMENT"),
+        "{november}"
+    );
+}
+
 on_both_backends!(
     shares_that_do_not_add_up_are_refused_and_nothing_is_stored,
     seed_004s_formula_and_lines_that_add_up_to_the_total,
@@ -592,4 +746,5 @@ on_both_backends!(
     who_may_read_whose_commission,
     two_locks_at_once_write_one_set_of_statements,
     locking_takes_the_same_queries_for_few_and_many_bas,
+    a_sale_committed_after_its_month_was_locked_is_carried_once,
 );
