@@ -73,7 +73,7 @@ fn stmt(sql: String) -> Statement {
 }
 
 async fn ids(db: &DatabaseConnection, sql: String) -> anyhow::Result<Vec<i64>> {
-    db.query_all(stmt(sql))
+    db.query_all_raw(stmt(sql))
         .await?
         .iter()
         .map(|r| Ok(r.try_get::<i64>("", "id")?))
@@ -81,7 +81,7 @@ async fn ids(db: &DatabaseConnection, sql: String) -> anyhow::Result<Vec<i64>> {
 }
 
 async fn scalar(db: &DatabaseConnection, sql: String) -> anyhow::Result<i64> {
-    let row = db.query_one(stmt(sql)).await?.context("no row")?;
+    let row = db.query_one_raw(stmt(sql)).await?.context("no row")?;
     Ok(row.try_get_by_index::<Option<i64>>(0)?.unwrap_or(0))
 }
 
@@ -203,7 +203,7 @@ async fn seed_data(db: &DatabaseConnection, args: &Args) -> anyhow::Result<(Naiv
     );
     // The SKUs' product, category, price and cost, by position.
     let rows = db
-        .query_all(stmt(format!(
+        .query_all_raw(stmt(format!(
             "SELECT s.id, s.product_id, p.category_id, s.price_fen, s.cost_fen
              FROM skus s JOIN products p ON p.id = s.product_id
              WHERE s.id = ANY({}) ORDER BY s.id",
