@@ -35,15 +35,21 @@ pub async fn pay_with_balance<C: ConnectionTrait>(
     }
     // One round trip: the row locked (no row holds nothing). Whether the order was paid by
     // balance already is the unique key of its part below.
-    let row = ledger::held(db, spend.member_id)
-        .await?
-        .ok_or(StoredValueError::Insufficient { available_fen: 0 })?;
-    let held = spendable(&row, spend.at);
-    if held.total_fen() < spend.amount_fen {
+    let row = ledger::held(db, spend.member_id).await?;
+    let available = row
+        .as_ref()
+        .map_or(0, |r| spendable(r, spend.at).total_fen());
+    let Some(row) = row.filter(|_| available >= spend.amount_fen) else {
+        // Only on the refusal path: a second balance part of the same order is refused as
+        // such (its balance is usually spent by the first), not as a short balance.
+        if order_balance_part(db, spend.order_id).await?.is_some() {
+            return Err(super::invalid("this order is already paid by balance"));
+        }
         return Err(StoredValueError::Insufficient {
-            available_fen: held.total_fen(),
+            available_fen: available,
         });
-    }
+    };
+    let held = spendable(&row, spend.at);
     let principal = std::cmp::min(held.principal_fen, spend.amount_fen);
     let bonus = spend.amount_fen - principal;
     order_balance_payment::Entity::insert(order_balance_payment::ActiveModel {

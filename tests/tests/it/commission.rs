@@ -568,10 +568,24 @@ async fn locking_takes_the_same_queries_for_few_and_many_bas(backend: Backend) {
         PaymentMethod::Cash,
     )
     .await;
-    clock.set(fixtures::shanghai_noon("2026-10-02"));
+    clock.set(fixtures::shanghai_noon("2026-10-10"));
+    fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
+    clock.set(fixtures::shanghai_noon("2026-11-02"));
     let finance = fixtures::staff_principal(&app, "finance-demo").await;
+    // Both measured months follow a locked month, so both look for facts committed after that
+    // lock (one query whatever the number of BAs).
+    commission::lock_commission_month(&app.state, &finance, "2026-08", cat.store_id)
+        .await
+        .unwrap();
     let mut queries = Vec::new();
-    for (month, more) in [("2026-08", 0), ("2026-09", 40)] {
+    for (month, more) in [("2026-09", 0), ("2026-10", 40)] {
         for i in 0..more {
             second_ba(&app, &cat, &format!("ba-many-{i}")).await;
         }
