@@ -181,7 +181,7 @@ async fn seed_orders(
     let kind = entities::distributor::DistributorKind::Distributor.to_value();
     let owner = entities::distributor_account::DistributorRole::Owner.to_value();
     let shipped = PoStatus::Shipped.to_value();
-    let staff: i64 = scalar(db, "SELECT MIN(id) FROM staff").await?;
+    let staff: i64 = scalar(db, "SELECT MIN(id) FROM staff_accounts").await?;
     let batch = scan_code_batch::ActiveModel {
         name: Set("返利基准码".into()),
         sku_id: Set(sku_id),
