@@ -109,18 +109,7 @@ pub(super) async fn items<C: ConnectionTrait>(
                 SalesEvent::Refund => (CommissionLineKind::Clawback, None),
                 SalesEvent::Sale | SalesEvent::Gift => (CommissionLineKind::Earned, None),
             };
-            Item {
-                source: CommissionSource::SalesFact,
-                source_id: f.id,
-                item_kind: CommissionItemKind::Product,
-                kind,
-                business_date: f.business_date,
-                locked_month,
-                net_fen: f.net_fen,
-                cost_fen: f.cost_fen,
-                designated: f.exclusive_ba_id,
-                served: f.ba_id,
-            }
+            fact_item(&f, kind, locked_month)
         })
         .collect();
     out.splice(0..0, late_facts(db, store, first, &locked).await?);
@@ -214,20 +203,32 @@ async fn late_facts<C: ConnectionTrait>(
         .all(db)
         .await?;
     Ok(facts
-        .into_iter()
-        .map(|f| Item {
-            source: CommissionSource::SalesFact,
-            source_id: f.id,
-            item_kind: CommissionItemKind::Product,
-            kind: CommissionLineKind::Adjustment,
-            business_date: f.business_date,
-            locked_month: Some(month_of(f.business_date)),
-            net_fen: f.net_fen,
-            cost_fen: f.cost_fen,
-            designated: f.exclusive_ba_id,
-            served: f.ba_id,
+        .iter()
+        .map(|f| {
+            let month = month_of(f.business_date);
+            fact_item(f, CommissionLineKind::Adjustment, Some(month))
         })
         .collect())
+}
+
+/// A sales fact as a commission item: a product line credited to its exclusive and serving BAs.
+fn fact_item(
+    f: &sales_fact::Model,
+    kind: CommissionLineKind,
+    locked_month: Option<String>,
+) -> Item {
+    Item {
+        source: CommissionSource::SalesFact,
+        source_id: f.id,
+        item_kind: CommissionItemKind::Product,
+        kind,
+        business_date: f.business_date,
+        locked_month,
+        net_fen: f.net_fen,
+        cost_fen: f.cost_fen,
+        designated: f.exclusive_ba_id,
+        served: f.ba_id,
+    }
 }
 
 /// A store, or NOT_FOUND.

@@ -35,11 +35,11 @@ pub async fn pay_with_balance<C: ConnectionTrait>(
     }
     // One round trip: the row locked (no row holds nothing). Whether the order was paid by
     // balance already is the unique key of its part below.
-    let row = ledger::held(db, spend.member_id).await?;
-    let available = row
-        .as_ref()
-        .map_or(0, |r| spendable(r, spend.at).total_fen());
-    let Some(row) = row.filter(|_| available >= spend.amount_fen) else {
+    let row = ledger::held(db, spend.member_id)
+        .await?
+        .map(|row| (spendable(&row, spend.at), row));
+    let available = row.as_ref().map_or(0, |(held, _)| held.total_fen());
+    let Some((held, row)) = row.filter(|_| available >= spend.amount_fen) else {
         // Only on the refusal path: a second balance part of the same order is refused as
         // such (its balance is usually spent by the first), not as a short balance.
         if order_balance_part(db, spend.order_id).await?.is_some() {
@@ -49,7 +49,6 @@ pub async fn pay_with_balance<C: ConnectionTrait>(
             available_fen: available,
         });
     };
-    let held = spendable(&row, spend.at);
     let principal = std::cmp::min(held.principal_fen, spend.amount_fen);
     let bonus = spend.amount_fen - principal;
     order_balance_payment::Entity::insert(order_balance_payment::ActiveModel {
