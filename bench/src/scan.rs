@@ -198,9 +198,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
     };
     report.print();
-    let redemptions = entities::scan_redemption::Entity::find().count(&db).await?;
+    // The bench's own batch only: the server's demo data has scans of its own.
+    let redemptions = entities::scan_redemption::Entity::find()
+        .filter(entities::scan_redemption::Column::BatchId.eq(batch))
+        .count(&db)
+        .await?;
     let gifts = entities::points_ledger::Entity::find()
         .filter(entities::points_ledger::Column::Reason.eq("SCAN_GIFT"))
+        .filter(entities::points_ledger::Column::Reference.starts_with(format!("scan:{batch}:")))
         .count(&db)
         .await?;
     println!(
