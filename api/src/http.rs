@@ -18,6 +18,7 @@ use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, handler};
 use tracing::Instrument;
 
+use crate::checked_documents::CheckedDocuments;
 use crate::metrics::{ANONYMOUS_OPERATION, Metrics, operation_label};
 use crate::response_cache::{Kept, ResponseCache, ResponseKey};
 
@@ -67,6 +68,8 @@ struct GraphqlEndpoint<S> {
     metrics: Metrics,
     /// Kept answers to anonymous catalog reads (the consumer endpoint only).
     responses: Option<ResponseCache>,
+    /// Documents that passed the parse and the limits, by their text.
+    documents: CheckedDocuments,
 }
 
 /// The token of an `Authorization` header: `None` when there is no usable bearer token in it.
@@ -376,7 +379,14 @@ impl<S: Executor> GraphqlEndpoint<S> {
         request: &mut async_graphql::Request,
     ) -> Result<ExecutableDocument, ServerError> {
         if request.query.len() <= INLINE_CHECK_BYTES {
-            return limits::check_query(&request.query, &self.options.limits);
+            if let Some(doc) = self.documents.get(&request.query).await {
+                return Ok(doc);
+            }
+            let checked = limits::check_query(&request.query, &self.options.limits);
+            if let Ok(doc) = &checked {
+                self.documents.keep(&request.query, doc).await;
+            }
+            return checked;
         }
         let query = std::mem::take(&mut request.query);
         let options = self.options.clone();
@@ -771,6 +781,7 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
         options: options.clone(),
         metrics: metrics.clone(),
         responses: Some(ResponseCache::default()),
+        documents: CheckedDocuments::default(),
     };
     let staff = GraphqlEndpoint {
         schema: graphql_schema::staff_schema(state.clone(), &options.limits),
@@ -779,6 +790,7 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
         options: options.clone(),
         metrics: metrics.clone(),
         responses: None,
+        documents: CheckedDocuments::default(),
     };
     let distributor = GraphqlEndpoint {
         schema: graphql_schema::distributor_schema(state.clone(), &options.limits),
@@ -787,6 +799,7 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
         options: options.clone(),
         metrics: metrics.clone(),
         responses: None,
+        documents: CheckedDocuments::default(),
     };
     let observe_metrics = metrics.clone();
     let mut route = Route::new();

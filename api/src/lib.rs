@@ -3,6 +3,7 @@
 // The merged staff schema is deep enough to need more than the default 128.
 #![recursion_limit = "256"]
 
+pub mod checked_documents;
 pub mod client_addr;
 pub mod config;
 #[cfg(feature = "demo")]

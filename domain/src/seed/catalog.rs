@@ -20,6 +20,9 @@ type DemoProduct<'a> = (
     &'a [(&'a str, Option<&'a str>, &'a str, i64)],
 );
 
+/// The demo's categories (skin care, make-up), by code.
+pub(super) const DEMO_CATEGORY_CODES: [&str; 2] = ["SKINCARE", "MAKEUP"];
+
 /// Two categories, four products with ingredients and SKUs, and stock at every location.
 pub(super) async fn products_with_stock(
     txn: &DatabaseTransaction,
@@ -28,7 +31,7 @@ pub(super) async fn products_with_stock(
     now: DateTime<Utc>,
 ) -> Result<(), SeedError> {
     let skincare = category::ActiveModel {
-        code: Set("SKINCARE".into()),
+        code: Set(DEMO_CATEGORY_CODES[0].into()),
         name: Set("护肤".into()),
         parent_id: Set(None),
         sort_order: Set(1),
@@ -38,7 +41,7 @@ pub(super) async fn products_with_stock(
     .insert(txn)
     .await?;
     let makeup = category::ActiveModel {
-        code: Set("MAKEUP".into()),
+        code: Set(DEMO_CATEGORY_CODES[1].into()),
         name: Set("彩妆".into()),
         parent_id: Set(None),
         sort_order: Set(2),
