@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use chrono::Utc;
 use domain::scan_codes::PackCodeKey;
+use futures::{StreamExt, TryStreamExt};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::json;
 
@@ -138,19 +139,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     .await?;
     let endpoint = Arc::new(format!("{}/graphql/consumer", server.base_url));
     let http = http_client(args.connections)?;
-    let mut tokens = Vec::with_capacity(args.members);
-    let logins = futures::future::join_all((0..args.members).map(|i| {
-        let (http, endpoint) = (&http, &endpoint);
-        async move {
-            crate::env::login_member(http, endpoint, &format!("scanbench{i}"))
-                .await
-                .map_err(anyhow::Error::msg)
-        }
-    }));
-    for t in logins.await {
-        tokens.push(t?);
-    }
-    println!("{} members logged in", tokens.len());
+    // Logged in at the scenario's own connection count, as the scans are sent.
+    let tokens: Vec<String> = futures::stream::iter(0..args.members)
+        .map(|i| {
+            let (http, endpoint) = (&http, &endpoint);
+            async move {
+                crate::env::login_member(http, endpoint, &format!("scanbench{i}"))
+                    .await
+                    .map_err(anyhow::Error::msg)
+            }
+        })
+        .buffered(args.connections)
+        .try_collect()
+        .await?;
+    println!(
+        "{} members logged in; server peak RSS so far {}",
+        tokens.len(),
+        crate::truth::peak_rss_text(server.pid())
+    );
+    // The figure is the scans' own peak (start-up and logins are printed above).
+    let scans_peak = crate::truth::reset_peak_rss(server.pid());
     let tokens = Arc::new(tokens);
     let key = Arc::new(PackCodeKey::new(KEY.as_bytes()));
     let redeemed = Arc::new(AtomicU64::new(0));
@@ -218,8 +226,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "MISMATCH"
         }
     );
-    crate::truth::print_peak_rss(server.pid());
     let rss = crate::truth::peak_rss_text(server.pid());
+    println!(
+        "server peak RSS {} (VmHWM): {rss}",
+        if scans_peak {
+            "while scanning"
+        } else {
+            "since start (could not reset it)"
+        }
+    );
     drop(server);
     // The ceiling, in the same run: pgbench at the server's pool size.
     let tps = crate::truth::pgbench_tps(32, args.seconds).await?;

@@ -52,6 +52,12 @@ pub fn peak_rss_text(pid: Option<u32>) -> String {
         .map_or_else(|| "n/a".to_owned(), |m| format!("{m:.0} MiB"))
 }
 
+/// Starts a new peak: the kernel's VmHWM of `pid` is set back to its current RSS (Linux
+/// `clear_refs` 5), so a later [`peak_rss_text`] is the peak of what ran since. Whether it could.
+pub fn reset_peak_rss(pid: Option<u32>) -> bool {
+    pid.is_some_and(|pid| std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok())
+}
+
 /// Prints the server's peak RSS line.
 pub fn print_peak_rss(pid: Option<u32>) {
     println!("server peak RSS (VmHWM): {}", peak_rss_text(pid));
