@@ -302,9 +302,9 @@ async fn ticket_to_order(
                 out.ordered += 1;
                 if let Some(w) = t.written_at {
                     ms.push((w - t.created_at).num_milliseconds());
-                    first = Some(first.map_or(t.created_at, |f: chrono::DateTime<Utc>| {
-                        f.min(t.created_at)
-                    }));
+                    first = Some(
+                        first.map_or(t.created_at, |f: chrono::DateTime<Utc>| f.min(t.created_at)),
+                    );
                     last = Some(last.map_or(w, |l: chrono::DateTime<Utc>| l.max(w)));
                 }
             }

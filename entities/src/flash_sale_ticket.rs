@@ -11,7 +11,7 @@ use sea_orm::entity::prelude::*;
 pub enum TicketStatus {
     /// The member won the units; the order is being written.
     Pending,
-    /// The order is written (see `order_id`).
+    /// The order is written (see the order).
     Ordered,
     /// The order could not be written (see `failure`); the units went back to the sale.
     Failed,

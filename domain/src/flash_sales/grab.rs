@@ -102,8 +102,7 @@ pub async fn grab_flash_sale(
                 match outcome {
                     FlashOutcome::Granted => {
                         if let Some(ticket) =
-                            tickets::by_key(&app.db, sale_id, me.member_id, idempotency_key)
-                                .await?
+                            tickets::by_key(&app.db, sale_id, me.member_id, idempotency_key).await?
                         {
                             return Ok(ticket.into());
                         }

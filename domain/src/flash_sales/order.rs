@@ -67,7 +67,9 @@ pub(super) async fn write_order(
         );
         return Ok(None);
     }
-    let take = usize::try_from(quantity).unwrap_or(usize::MAX).min(free.len());
+    let take = usize::try_from(quantity)
+        .unwrap_or(usize::MAX)
+        .min(free.len());
     let picked = units::Picked::new(free.drain(..take).collect());
     let me = MemberPrincipal {
         member_id: ticket.member_id,

@@ -128,10 +128,7 @@ pub(super) async fn pending_units<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(m, q)| (m, i64::from(q)))
-        .collect())
+    Ok(rows.into_iter().map(|(m, q)| (m, i64::from(q))).collect())
 }
 
 /// A member's grab ticket and its order once written. A pending ticket is waited for, up to
@@ -168,7 +165,10 @@ pub async fn flash_sale_order(
 }
 
 /// The ticket's order, once written.
-pub async fn order_of(app: &AppState, ticket: &GrabTicket) -> Result<Option<Order>, FlashSalesError> {
+pub async fn order_of(
+    app: &AppState,
+    ticket: &GrabTicket,
+) -> Result<Option<Order>, FlashSalesError> {
     let Some(order_id) = ticket.order_id else {
         return Ok(None);
     };
