@@ -144,6 +144,69 @@ where
     }
 }
 
+/// Sends requests at a fixed `rate` per second for `duration` (an open loop: each request on
+/// its own task, sent when due whatever the earlier ones are doing), as traffic arrives at a
+/// server with headroom. Unlike [`run`], a slower server does not slow the senders down, so
+/// latencies compare at the same offered load. `request(slot, n)` gets `n % slots` as its slot.
+pub async fn run_rate<F, Fut>(
+    label: &str,
+    rate: f64,
+    slots: usize,
+    duration: Duration,
+    request: F,
+) -> Report
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let request = Arc::new(request);
+    let started = Instant::now();
+    let every = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Result<(), String>)>();
+    let mut n = 0u64;
+    loop {
+        let due = started + every.mul_f64(n as f64);
+        if due >= started + duration {
+            break;
+        }
+        tokio::time::sleep_until(due.into()).await;
+        let (request, tx) = (request.clone(), tx.clone());
+        let slot = usize::try_from(n % slots.max(1) as u64).unwrap_or(0);
+        tokio::spawn(async move {
+            let t = Instant::now();
+            let outcome = request(slot, n).await;
+            let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let _ = tx.send((micros, outcome));
+        });
+        n += 1;
+    }
+    drop(tx);
+    let mut latency = new_histogram();
+    let (mut ok, mut errors) = (0, 0);
+    let mut first_error = None;
+    while let Some((micros, outcome)) = rx.recv().await {
+        let _ = latency.record(micros.max(1));
+        match outcome {
+            Ok(()) => ok += 1,
+            Err(e) => {
+                errors += 1;
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        eprintln!("{label}: first error: {e}");
+    }
+    Report {
+        label: label.to_owned(),
+        connections: slots,
+        elapsed: started.elapsed(),
+        ok,
+        errors,
+        latency,
+    }
+}
+
 pub fn new_histogram() -> Histogram<u64> {
     // 1 µs to 60 s at 3 significant figures; the bounds are valid, so this cannot fail.
     Histogram::new_with_bounds(1, 60_000_000, 3)

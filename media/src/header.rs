@@ -103,7 +103,8 @@ fn png(b: &[u8]) -> Result<Header, HeaderError> {
     })
 }
 
-fn jpeg(b: &[u8]) -> Result<Header, HeaderError> {
+/// Where the first frame header (SOF) of a JPEG starts: the offset of its marker byte.
+fn jpeg_sof(b: &[u8]) -> Result<usize, HeaderError> {
     let mut at = 2usize;
     loop {
         if *b.get(at).ok_or(HeaderError::Malformed)? != 0xFF {
@@ -115,16 +116,7 @@ fn jpeg(b: &[u8]) -> Result<Header, HeaderError> {
         let marker = *b.get(at).ok_or(HeaderError::Malformed)?;
         match marker {
             // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC)
-            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
-                let height = u32::from(be16(b, at + 4)?);
-                let width = u32::from(be16(b, at + 6)?);
-                return Ok(Header {
-                    format: Sniffed::Jpeg,
-                    width,
-                    height,
-                    animated: false,
-                });
-            }
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => return Ok(at),
             // start of scan or end of image before any frame header
             0xDA | 0xD9 => return Err(HeaderError::Malformed),
             // markers without a length
@@ -138,6 +130,52 @@ fn jpeg(b: &[u8]) -> Result<Header, HeaderError> {
             }
         }
     }
+}
+
+fn jpeg(b: &[u8]) -> Result<Header, HeaderError> {
+    let at = jpeg_sof(b)?;
+    let height = u32::from(be16(b, at + 4)?);
+    let width = u32::from(be16(b, at + 6)?);
+    Ok(Header {
+        format: Sniffed::Jpeg,
+        width,
+        height,
+        animated: false,
+    })
+}
+
+/// What a JPEG's first frame header says about its coding, beyond the dimensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JpegFrame {
+    /// the SOF marker: C0 baseline, C1 extended, C2 progressive (Huffman); others arithmetic,
+    /// lossless or hierarchical
+    pub marker: u8,
+    /// bits per sample
+    pub precision: u8,
+    pub components: u8,
+}
+
+impl JpegFrame {
+    /// 8-bit grey or three-component Huffman-coded DCT: what can be decoded at a reduced scale
+    /// (CMYK, 12-bit, lossless and arithmetic-coded files take the full decoder).
+    pub fn dct_scalable(&self) -> bool {
+        matches!(self.marker, 0xC0..=0xC2)
+            && self.precision == 8
+            && matches!(self.components, 1 | 3)
+    }
+}
+
+pub fn jpeg_frame(b: &[u8]) -> Result<JpegFrame, HeaderError> {
+    if sniff(b)? != Sniffed::Jpeg {
+        return Err(HeaderError::Unsupported);
+    }
+    let at = jpeg_sof(b)?;
+    let byte = |i: usize| b.get(at + i).copied().ok_or(HeaderError::Malformed);
+    Ok(JpegFrame {
+        marker: byte(0)?,
+        precision: byte(3)?,
+        components: byte(8)?,
+    })
 }
 
 fn webp(b: &[u8]) -> Result<Header, HeaderError> {

@@ -2,7 +2,8 @@
 //!
 //! Order of checks (each cheaper than the next, nothing stored on refusal):
 //! byte cap → magic bytes → header dimensions against the pixel budget (each side on its own,
-//! then the area; never a tuple comparison) → animation → decode under `image::Limits` →
+//! then the area; never a tuple comparison) → animation → decode under limits (a JPEG at
+//! least twice the largest derivative is decoded at 1/2, 1/4 or 1/8 scale in the IDCT) →
 //! EXIF orientation applied → flattened to RGB → re-encoded. Re-encoding writes pixels only, so
 //! EXIF, XMP, GPS and ICC comments of the upload never reach a stored variant.
 
@@ -10,12 +11,12 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use image::codecs::jpeg::JpegEncoder;
-use image::imageops::FilterType;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
-use tokio::sync::Semaphore;
+use sha2::{Digest, Sha256};
 
 use crate::header::{self, HeaderError, Sniffed};
+use crate::pool::IdlePool;
 
 /// Widths of the derivatives built at upload, largest first. A smaller original is kept at its
 /// own width (never upscaled) under each label.
@@ -96,6 +97,8 @@ pub struct Variant {
     pub height: u32,
     pub mime: &'static str,
     pub bytes: Vec<u8>,
+    /// SHA-256 of `bytes`, computed on the image thread (PUBLIC keys are content addresses)
+    pub sha256: [u8; 32],
 }
 
 #[derive(Debug, Clone)]
@@ -145,10 +148,48 @@ pub fn check(bytes: &[u8], limits: &IntakeLimits) -> Result<header::Header, Inta
 /// The whole intake, synchronously (CPU-bound: call through [`Processor`] from async code).
 pub fn process(bytes: &[u8], limits: &IntakeLimits) -> Result<Processed, IntakeError> {
     let head = check(bytes, limits)?;
-    let (format, source) = match head.format {
-        Sniffed::Jpeg => (ImageFormat::Jpeg, SourceFormat::Jpeg),
-        Sniffed::Png => (ImageFormat::Png, SourceFormat::Png),
-        Sniffed::WebP => (ImageFormat::WebP, SourceFormat::WebP),
+    let source = match head.format {
+        Sniffed::Jpeg => SourceFormat::Jpeg,
+        Sniffed::Png => SourceFormat::Png,
+        Sniffed::WebP => SourceFormat::WebP,
+    };
+    let scaled = match head.format {
+        Sniffed::Jpeg => jpeg_scaled(bytes, &head, limits)?,
+        Sniffed::Png | Sniffed::WebP => None,
+    };
+    let (stored, orientation) = match scaled {
+        Some(decoded) => decoded,
+        None => decode_full(bytes, &head, limits)?,
+    };
+    let (width, height) = if swaps_axes(orientation) {
+        (head.height, head.width)
+    } else {
+        (head.width, head.height)
+    };
+    let target = stored_target(head.width, head.height, orientation, WIDTHS[0]);
+    let variants = derivatives(stored, orientation, target)?;
+    Ok(Processed {
+        source,
+        width,
+        height,
+        variants,
+    })
+}
+
+fn undecodable(e: impl std::fmt::Display) -> IntakeError {
+    IntakeError::Undecodable(e.to_string())
+}
+
+/// The whole picture at full size through `image` (its decoders, under `image::Limits`).
+fn decode_full(
+    bytes: &[u8],
+    head: &header::Header,
+    limits: &IntakeLimits,
+) -> Result<(RgbImage, Orientation), IntakeError> {
+    let format = match head.format {
+        Sniffed::Jpeg => ImageFormat::Jpeg,
+        Sniffed::Png => ImageFormat::Png,
+        Sniffed::WebP => ImageFormat::WebP,
     };
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decode_limits = image::Limits::default();
@@ -156,26 +197,86 @@ pub fn process(bytes: &[u8], limits: &IntakeLimits) -> Result<Processed, IntakeE
     decode_limits.max_image_height = Some(limits.max_side);
     decode_limits.max_alloc = Some(limits.max_alloc);
     reader.limits(decode_limits);
-    let undecodable = |e: image::ImageError| IntakeError::Undecodable(e.to_string());
     let mut decoder = reader.into_decoder().map_err(undecodable)?;
     // The decoder's own dimensions must agree with the header we checked.
-    let (dw, dh) = decoder.dimensions();
-    if (dw, dh) != (head.width, head.height) {
+    if decoder.dimensions() != (head.width, head.height) {
         return Err(IntakeError::Malformed);
     }
     let orientation = decoder.orientation().map_err(undecodable)?;
     let img = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
-    let rgb = flatten(img);
-    // Upright size; the picture itself is turned after the first (much smaller) resize.
-    let turns = swaps_axes(orientation);
-    let (width, height) = if turns { (dh, dw) } else { (dw, dh) };
-    let variants = derivatives(rgb, orientation)?;
-    Ok(Processed {
-        source,
-        width,
-        height,
-        variants,
-    })
+    Ok((flatten(img), orientation))
+}
+
+/// `len` at `eighths`/8 scale, as a JPEG IDCT scales it (rounded up).
+fn dct_scaled(len: u32, eighths: u32) -> u32 {
+    (len * eighths).div_ceil(8)
+}
+
+/// The smallest IDCT scale (in eighths: 1, 2 or 4) at which a `w`×`h` JPEG still covers
+/// `tw`×`th` on both axes; `None` when only the full size does.
+fn dct_eighths(w: u32, h: u32, (tw, th): (u32, u32)) -> Option<u32> {
+    [1, 2, 4]
+        .into_iter()
+        .find(|&e| dct_scaled(w, e) >= tw && dct_scaled(h, e) >= th)
+}
+
+fn exif_orientation(exif: Option<&[u8]>) -> Orientation {
+    exif.and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms)
+}
+
+/// A JPEG at least twice the largest derivative, decoded at 1/2, 1/4 or 1/8 scale: the IDCT
+/// computes only the low frequencies, so the full-size picture never exists (a 12 MP photo
+/// for 1080 px: a quarter of the pixels, ~9 MB instead of 36 MB). `None` when the file is
+/// not worth it or not suited (small, CMYK, 12-bit, lossless, arithmetic-coded, an EXIF
+/// orientation found only after the frame header): the full decoder takes it.
+fn jpeg_scaled(
+    bytes: &[u8],
+    head: &header::Header,
+    limits: &IntakeLimits,
+) -> Result<Option<(RgbImage, Orientation)>, IntakeError> {
+    let frame = header::jpeg_frame(bytes).map_err(|_| IntakeError::Malformed)?;
+    if !frame.dct_scalable() {
+        return Ok(None);
+    }
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.set_max_decoding_buffer_size(usize::try_from(limits.max_alloc).unwrap_or(usize::MAX));
+    // Reads the markers up to the frame header (EXIF included); no pixel buffer yet.
+    decoder.read_info().map_err(undecodable)?;
+    let orientation = exif_orientation(decoder.exif_data());
+    let target = stored_target(head.width, head.height, orientation, WIDTHS[0]);
+    let Some(eighths) = dct_eighths(head.width, head.height, target) else {
+        return Ok(None);
+    };
+    let (ew, eh) = (
+        dct_scaled(head.width, eighths),
+        dct_scaled(head.height, eighths),
+    );
+    let too_wide = |_| IntakeError::Malformed;
+    let (ow, oh) = decoder
+        .scale(
+            u16::try_from(ew).map_err(too_wide)?,
+            u16::try_from(eh).map_err(too_wide)?,
+        )
+        .map_err(undecodable)?;
+    // The decoder's frame must be the one whose dimensions were checked.
+    if (u32::from(ow), u32::from(oh)) != (ew, eh) {
+        return Err(IntakeError::Malformed);
+    }
+    let pixels = decoder.decode().map_err(undecodable)?;
+    if exif_orientation(decoder.exif_data()) != orientation {
+        return Ok(None);
+    }
+    let area = ew as usize * eh as usize;
+    let rgb = match usize::from(frame.components) {
+        3 if pixels.len() == area * 3 => RgbImage::from_raw(ew, eh, pixels),
+        1 if pixels.len() == area => {
+            RgbImage::from_raw(ew, eh, pixels.iter().flat_map(|&v| [v, v, v]).collect())
+        }
+        _ => None,
+    };
+    let rgb = rgb.ok_or_else(|| IntakeError::Undecodable("unexpected pixel layout".into()))?;
+    Ok(Some((rgb, orientation)))
 }
 
 /// Transparent pixels over white (a JPEG has no alpha).
@@ -213,83 +314,70 @@ fn fit(w: u32, h: u32, label: u32) -> (u32, u32) {
     (label, u32::try_from(nh).unwrap_or(u32::MAX))
 }
 
-/// The largest derivative, upright: the stored picture is shrunk first (an integer box average
-/// while it stays well above the target, then the triangle filter to the exact size) and only
-/// then turned upright, so the full-size picture is never copied, rotated or filtered in
-/// floating point (a 12 MP photo: ~4× less work than resizing it whole with the triangle).
-fn first_derivative(stored: RgbImage, orientation: Orientation, label: u32) -> RgbImage {
-    let (w, h) = stored.dimensions();
-    let turns = swaps_axes(orientation);
-    let (uw, uh) = if turns { (h, w) } else { (w, h) };
-    let (tw, th) = fit(uw, uh, label);
-    let (sw, sh) = if turns { (th, tw) } else { (tw, th) };
-    let scaled = if (sw, sh) == (w, h) {
-        stored
+/// The size of the largest derivative (`label` wide upright, never upscaled) in the stored
+/// picture's orientation, from the source's stored dimensions.
+fn stored_target(w: u32, h: u32, orientation: Orientation, label: u32) -> (u32, u32) {
+    if swaps_axes(orientation) {
+        let (tw, th) = fit(h, w, label);
+        (th, tw)
     } else {
-        // Box-average by k while the result stays ≥ 1.25× the target: the triangle filter
-        // then finishes a ratio below 2.5, where it keeps its sharpness.
-        let k = (f64::from(w) / f64::from(sw) / 1.25).floor().max(1.0) as u32;
-        let reduced = if k >= 2 {
-            box_reduce(&stored, k)
-        } else {
-            stored
-        };
-        image::imageops::resize(&reduced, sw, sh, FilterType::Triangle)
-    };
-    let mut img = DynamicImage::ImageRgb8(scaled);
-    img.apply_orientation(orientation);
-    img.into_rgb8()
-}
-
-/// Averages each k×k block into one pixel (integer arithmetic, one pass over the source).
-/// The last `w % k` columns and `h % k` rows are dropped (under k px of an image thousands wide).
-fn box_reduce(src: &RgbImage, k: u32) -> RgbImage {
-    let (w, h) = src.dimensions();
-    let (ow, oh) = ((w / k).max(1), (h / k).max(1));
-    let k = k as usize;
-    let stride = w as usize * 3;
-    let raw = src.as_raw();
-    let area = (k * k) as u32;
-    let mut out = Vec::with_capacity(ow as usize * oh as usize * 3);
-    let mut acc = vec![0u32; ow as usize * 3];
-    for oy in 0..oh as usize {
-        acc.fill(0);
-        for dy in 0..k {
-            let start = (oy * k + dy) * stride;
-            let Some(row) = raw.get(start..start + stride) else {
-                break;
-            };
-            for (sum, block) in acc.chunks_exact_mut(3).zip(row.chunks_exact(3 * k)) {
-                for px in block.chunks_exact(3) {
-                    sum[0] += u32::from(px[0]);
-                    sum[1] += u32::from(px[1]);
-                    sum[2] += u32::from(px[2]);
-                }
-            }
-        }
-        out.extend(acc.iter().map(|&s| ((s + area / 2) / area) as u8));
+        fit(w, h, label)
     }
-    RgbImage::from_raw(ow, oh, out).unwrap_or_else(|| RgbImage::new(ow, oh))
 }
 
-fn derivatives(full: RgbImage, orientation: Orientation) -> Result<Vec<Variant>, IntakeError> {
+/// `img` resized to exactly `w`×`h` with a triangle (bilinear) filter whose support widens with
+/// the reduction, so every source pixel counts: SIMD integer convolution (`fast_image_resize`).
+fn resize(img: RgbImage, w: u32, h: u32) -> Result<RgbImage, IntakeError> {
+    use fast_image_resize as fr;
+    if img.dimensions() == (w, h) {
+        return Ok(img);
+    }
+    let internal = |e: &dyn std::fmt::Display| IntakeError::Internal(e.to_string());
+    let (sw, sh) = img.dimensions();
+    let src = fr::images::Image::from_vec_u8(sw, sh, img.into_raw(), fr::PixelType::U8x3)
+        .map_err(|e| internal(&e))?;
+    let mut dst = fr::images::Image::new(w, h, fr::PixelType::U8x3);
+    let options =
+        fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear));
+    fr::Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| internal(&e))?;
+    RgbImage::from_raw(w, h, dst.into_vec()).ok_or_else(|| internal(&"resized buffer"))
+}
+
+/// The largest derivative, upright: the stored (possibly DCT-scaled) picture is resized to
+/// exactly `target` first and only then turned upright, so the big picture is never copied or
+/// rotated.
+fn first_derivative(
+    stored: RgbImage,
+    orientation: Orientation,
+    (sw, sh): (u32, u32),
+) -> Result<RgbImage, IntakeError> {
+    let mut img = DynamicImage::ImageRgb8(resize(stored, sw, sh)?);
+    img.apply_orientation(orientation);
+    Ok(img.into_rgb8())
+}
+
+/// `stored`: the decoded picture (full size or DCT-scaled); `target`: the largest derivative's
+/// exact size in the stored orientation.
+fn derivatives(
+    stored: RgbImage,
+    orientation: Orientation,
+    target: (u32, u32),
+) -> Result<Vec<Variant>, IntakeError> {
     let mut out = Vec::with_capacity(WIDTHS.len());
     // The largest from the stored picture; each smaller width is resized from the previous
     // derivative (cheaper, same quality with a triangle filter at these ratios).
     let mut source: Option<RgbImage> = None;
-    let mut full = Some(full);
+    let mut full = Some(stored);
     for label in WIDTHS {
         let scaled = match (source.take(), full.take()) {
             (Some(from), _) => {
                 let (w, h) = from.dimensions();
                 let (nw, nh) = fit(w, h, label);
-                if (nw, nh) == (w, h) {
-                    from
-                } else {
-                    image::imageops::resize(&from, nw, nh, FilterType::Triangle)
-                }
+                resize(from, nw, nh)?
             }
-            (None, Some(stored)) => first_derivative(stored, orientation, label),
+            (None, Some(stored)) => first_derivative(stored, orientation, target)?,
             (None, None) => return Err(IntakeError::Internal("no picture".into())),
         };
         let mut bytes = Vec::new();
@@ -301,6 +389,7 @@ fn derivatives(full: RgbImage, orientation: Orientation) -> Result<Vec<Variant>,
             width: scaled.width(),
             height: scaled.height(),
             mime: "image/jpeg",
+            sha256: Sha256::digest(&bytes).into(),
             bytes,
         });
         source = Some(scaled);
@@ -308,24 +397,24 @@ fn derivatives(full: RgbImage, orientation: Orientation) -> Result<Vec<Variant>,
     Ok(out)
 }
 
-/// Runs intake on the blocking pool, at most `parallelism` images at a time, so uploads queue
-/// among themselves instead of taking every blocking thread from the API.
+/// Runs intake on the image threads ([`crate::pool`]: their own, under `SCHED_IDLE` on Linux),
+/// at most `parallelism` images at a time; further uploads queue among themselves.
 #[derive(Clone)]
 pub struct Processor {
-    permits: Arc<Semaphore>,
+    pool: Arc<IdlePool>,
     limits: IntakeLimits,
 }
 
 impl Processor {
     pub fn new(limits: IntakeLimits, parallelism: usize) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(parallelism.max(1))),
+            pool: Arc::new(IdlePool::new(parallelism)),
             limits,
         }
     }
 
-    /// One image at a time per core but one: a core stays free for the API's requests while
-    /// uploads queue among themselves (on 2 cores, one image at a time; on 1 core, one).
+    /// One image at a time per core but one (on 1 or 2 cores, one), on threads that only get
+    /// CPU time the API's requests leave.
     pub fn beside_requests(limits: IntakeLimits) -> Self {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -337,18 +426,31 @@ impl Processor {
         &self.limits
     }
 
+    /// How many images are processed at once.
+    pub fn parallelism(&self) -> usize {
+        self.pool.threads()
+    }
+
     pub async fn process(&self, bytes: bytes::Bytes) -> Result<Processed, IntakeError> {
-        // The cheap checks run inline: a bomb never waits for (or takes) a pool slot.
+        // The cheap checks run inline: a bomb never waits for (or takes) an image thread.
         check(&bytes, &self.limits)?;
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| IntakeError::Internal(e.to_string()))?;
         let limits = self.limits;
-        tokio::task::spawn_blocking(move || process(&bytes, &limits))
+        self.pool
+            .run(move || process(&bytes, &limits))
             .await
             .map_err(|e| IntakeError::Internal(e.to_string()))?
+    }
+
+    /// Runs other CPU-heavy work of an upload (hashing, sealing) on the image threads, off
+    /// the async runtime's workers.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, IntakeError> {
+        self.pool
+            .run(work)
+            .await
+            .map_err(|e| IntakeError::Internal(e.to_string()))
     }
 }
 

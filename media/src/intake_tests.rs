@@ -282,17 +282,158 @@ fn png_with_alpha_and_webp_become_jpeg_variants() -> TestResult {
 #[tokio::test]
 async fn the_pool_refuses_bombs_without_a_slot_and_processes_in_parallel() -> TestResult {
     let pool = Processor::new(IntakeLimits::default(), 1);
-    // the only slot is taken: a bomb is still refused at once
-    let _held = pool.permits.clone().acquire_owned().await?;
+    assert_eq!(pool.parallelism(), 1);
+    // the only image thread is busy until `release` is sent: a bomb is still refused at once
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let busy = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.run(move || wait.recv().is_ok()).await }
+    });
     let bomb = bytes::Bytes::from(png_claiming(60_000, 60_000));
-    assert!(matches!(
-        pool.process(bomb).await,
-        Err(IntakeError::TooLarge { .. })
-    ));
-    drop(_held);
+    let refused = tokio::time::timeout(Duration::from_secs(1), pool.process(bomb)).await?;
+    assert!(matches!(refused, Err(IntakeError::TooLarge { .. })));
+    release.send(())?;
+    assert!(busy.await??);
     let png = bytes::Bytes::from(encode(&image::RgbImage::new(64, 64), ImageFormat::Png)?);
     let (a, b) = tokio::join!(pool.process(png.clone()), pool.process(png));
     assert_eq!(a?.variants.len(), 3);
     assert_eq!(b?.width, 64);
+    Ok(())
+}
+
+/// 4,400×2,400 as stored: left half red, right half blue, a green band along the top, a soft
+/// gradient across; with `app1` spliced in after SOI.
+fn large_jpeg(app1: Option<&[u8]>, grey: bool) -> Result<Vec<u8>, image::ImageError> {
+    let stored = image::RgbImage::from_fn(4400, 2400, |x, y| {
+        let shade = (x / 40 + y / 40) as u8 % 16;
+        let px = if y < 400 {
+            [20, 200, 20]
+        } else if x < 2200 {
+            [220, 20, 20]
+        } else {
+            [20, 20, 220]
+        };
+        image::Rgb(px.map(|c| c.saturating_add(shade)))
+    });
+    let plain = if grey {
+        let mut out = Vec::new();
+        DynamicImage::ImageRgb8(stored)
+            .into_luma8()
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Jpeg)?;
+        out
+    } else {
+        encode(&stored, ImageFormat::Jpeg)?
+    };
+    Ok(match app1 {
+        Some(app1) => [&plain[..2], app1, &plain[2..]].concat(),
+        None => plain,
+    })
+}
+
+#[test]
+fn a_large_jpeg_is_decoded_scaled_and_comes_out_exact_upright_and_clean() -> TestResult {
+    let limits = IntakeLimits::default();
+    let app1 = exif_app1();
+    let photo = large_jpeg(Some(&app1), false)?;
+    let head = check(&photo, &limits)?;
+    // orientation 6: upright 2,400×4,400, the 1080 derivative is 1,980×1,080 as stored, so the
+    // IDCT runs at 1/2 (2,200×1,200), never at full size
+    let Some((decoded, orientation)) = jpeg_scaled(&photo, &head, &limits)? else {
+        return Err("the scaled path was not taken".into());
+    };
+    assert_eq!(orientation, Orientation::Rotate90);
+    assert_eq!(decoded.dimensions(), (2200, 1200));
+
+    let out = process(&photo, &limits)?;
+    assert_eq!((out.width, out.height), (2400, 4400));
+    let sizes: Vec<(u32, u32)> = out.variants.iter().map(|v| (v.width, v.height)).collect();
+    assert_eq!(sizes, [(1080, 1980), (512, 939), (256, 470)]);
+    for v in &out.variants {
+        for needle in [&b"Exif"[..], b"RougeCam", b"II*\0", b"MM\0*"] {
+            assert!(
+                !v.bytes.windows(needle.len()).any(|w| w == needle),
+                "{} has {needle:?}",
+                v.label
+            );
+        }
+        let img = image::load_from_memory_with_format(&v.bytes, ImageFormat::Jpeg)?.into_rgb8();
+        assert_eq!(img.dimensions(), (v.width, v.height));
+        // turned a quarter clockwise: red on top, blue below, the green band on the right
+        let (w, h) = (v.width, v.height);
+        let top = img.get_pixel(w / 3, h / 4).0;
+        let bottom = img.get_pixel(w / 3, h * 3 / 4).0;
+        let right = img.get_pixel(w - 1 - w / 20, h / 2).0;
+        assert!(top[0] > 150 && top[2] < 100, "{w}: red on top: {top:?}");
+        assert!(
+            bottom[2] > 150 && bottom[0] < 100,
+            "{w}: blue below: {bottom:?}"
+        );
+        assert!(
+            right[1] > 150 && right[0] < 100,
+            "{w}: green right: {right:?}"
+        );
+    }
+
+    // The same picture through the full-size decoder: the same sizes, nearly the same pixels.
+    let (full, o) = decode_full(&photo, &head, &limits)?;
+    assert_eq!(o, Orientation::Rotate90);
+    let reference = derivatives(full, o, stored_target(4400, 2400, o, WIDTHS[0]))?;
+    let a = image::load_from_memory(&out.variants[0].bytes)?.into_rgb8();
+    let b = image::load_from_memory(&reference[0].bytes)?.into_rgb8();
+    assert_eq!(a.dimensions(), b.dimensions());
+    let diff: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    let mean = diff as f64 / a.as_raw().len() as f64;
+    assert!(mean < 3.0, "mean difference {mean:.2} per channel");
+    Ok(())
+}
+
+#[test]
+fn without_a_turn_a_large_jpeg_decodes_at_a_quarter_and_grey_ones_too() -> TestResult {
+    let limits = IntakeLimits::default();
+    for grey in [false, true] {
+        let photo = large_jpeg(None, grey)?;
+        let head = check(&photo, &limits)?;
+        // 1080×589 from 4,400×2,400: a quarter (1,100×600) still covers it
+        let Some((decoded, orientation)) = jpeg_scaled(&photo, &head, &limits)? else {
+            return Err("the scaled path was not taken".into());
+        };
+        assert_eq!(orientation, Orientation::NoTransforms);
+        assert_eq!(decoded.dimensions(), (1100, 600));
+        let out = process(&photo, &limits)?;
+        let sizes: Vec<(u32, u32)> = out.variants.iter().map(|v| (v.width, v.height)).collect();
+        assert_eq!(sizes, [(1080, 589), (512, 279), (256, 140)]);
+        let img = image::load_from_memory(&out.variants[0].bytes)?.into_rgb8();
+        let left = img.get_pixel(270, 400).0;
+        let band = img.get_pixel(540, 20).0;
+        if grey {
+            assert!(left[0].abs_diff(left[2]) < 8, "grey stays grey: {left:?}");
+        } else {
+            assert!(left[0] > 150 && left[2] < 100, "red on the left: {left:?}");
+            assert!(band[1] > 150, "green band on top: {band:?}");
+        }
+    }
+    // small pictures are not scaled (nothing to gain): the full decoder takes them
+    let small = encode(&image::RgbImage::new(2000, 1500), ImageFormat::Jpeg)?;
+    assert!(jpeg_scaled(&small, &check(&small, &limits)?, &limits)?.is_none());
+    Ok(())
+}
+
+#[test]
+fn a_large_jpeg_cut_short_is_refused_on_the_scaled_path_without_a_panic() -> TestResult {
+    let limits = IntakeLimits::default();
+    let mut photo = large_jpeg(None, false)?;
+    let frame = header::jpeg_frame(&photo).map_err(|e| format!("{e:?}"))?;
+    assert!(frame.dct_scalable());
+    // cut the scan short: a decode error, never a panic
+    photo.truncate(photo.len() / 3);
+    assert!(matches!(
+        process(&photo, &limits),
+        Err(IntakeError::Undecodable(_))
+    ));
     Ok(())
 }

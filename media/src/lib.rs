@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod demo;
 pub mod header;
 pub mod intake;
+mod pool;
 pub mod poster;
 pub mod signing;
 pub mod storage;

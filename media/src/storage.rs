@@ -261,7 +261,8 @@ impl MediaStore {
     ) -> Result<Vec<StoredVariant>, StorageError> {
         let mut out = Vec::with_capacity(processed.variants.len());
         for v in &processed.variants {
-            let key = format!("public/{}.jpg", hex::encode(Sha256::digest(&v.bytes)));
+            // hashed by the intake, on its own threads
+            let key = format!("public/{}.jpg", hex::encode(v.sha256));
             self.put(&key, v.bytes.clone()).await?;
             out.push(StoredVariant {
                 label: v.label,
