@@ -39,6 +39,7 @@ mod m0026_reports_rollups;
 mod m0027_flash_sale_units;
 mod m0028_b2b_rebate_recompute;
 mod m0030_reports_scale;
+mod m0031_b2b_pricing_version;
 
 pub struct Migrator;
 
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0027_flash_sale_units::Migration),
             Box::new(m0028_b2b_rebate_recompute::Migration),
             Box::new(m0030_reports_scale::Migration),
+            Box::new(m0031_b2b_pricing_version::Migration),
         ]
     }
 }
