@@ -624,9 +624,10 @@ async fn a_quote_reads_few_statements_and_never_an_old_pricing_world(backend: Ba
     assert_eq!(after.total_fen, first.total_fen - 5_000);
     assert_ne!(after.hash, first.hash);
     // So a submit with the quote from before is refused.
-    let refused = domain::b2b::submit_purchase_order(&app.state, &who, &one, &first.hash, "k-1")
-        .await
-        .unwrap_err();
+    let refused =
+        domain::b2b::submit_purchase_order(&app.state, &who, &one, &first.hash, "order-stale-1")
+            .await
+            .unwrap_err();
     assert!(
         matches!(refused, domain::b2b::B2bError::QuoteChanged),
         "{refused:?}"

@@ -502,11 +502,17 @@ async fn the_demo_shows_a_shipped_order_its_scans_and_its_statement(backend: Bac
     let ledger = rebates["ledger"]["nodes"].as_array().unwrap();
     let volume: Vec<&Value> = ledger
         .iter()
-        .filter(|e| e["kind"] == "ACCRUE" && e["sourceRef"].as_str().unwrap().starts_with("receipt:"))
+        .filter(|e| {
+            e["kind"] == "ACCRUE" && e["sourceRef"].as_str().unwrap().starts_with("receipt:")
+        })
         .collect();
     assert_eq!(volume.len(), 1, "{rebates}");
     let total = order["totalFen"].as_i64().unwrap();
-    assert_eq!(volume[0]["amountFen"].as_i64().unwrap(), total * 300 / 10_000, "{rebates}");
+    assert_eq!(
+        volume[0]["amountFen"].as_i64().unwrap(),
+        total * 300 / 10_000,
+        "{rebates}"
+    );
     let scans: i64 = ledger
         .iter()
         .filter(|e| e["kind"] == "ACCRUE" && e["sourceRef"].as_str().unwrap().starts_with("scan:"))
