@@ -135,7 +135,12 @@ impl PricingCache {
         world: &World,
         list_id: i64,
     ) -> Result<Arc<Items>, B2bError> {
-        if let Some(items) = world.items.lock().ok().and_then(|m| m.get(&list_id).cloned()) {
+        if let Some(items) = world
+            .items
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&list_id).cloned())
+        {
             return Ok(items);
         }
         let items: Arc<Items> = Arc::new(
@@ -208,8 +213,11 @@ pub(crate) async fn standing<C: ConnectionTrait>(
         )
         .left_join(
             rebate_account::Entity,
-            Expr::col((rebate_account::Entity, rebate_account::Column::DistributorId))
-                .eq(distributor_id),
+            Expr::col((
+                rebate_account::Entity,
+                rebate_account::Column::DistributorId,
+            ))
+            .eq(distributor_id),
         )
         .and_where(Expr::col((v, Alias::new("id"))).eq(1))
         .to_owned();

@@ -179,9 +179,7 @@ pub(crate) async fn price_using<C: ConnectionTrait>(
     let applied = policies::apply(in_force, &acked, &qty, subtotal);
     let stock = stock_of(
         db,
-        qty.keys()
-            .copied()
-            .chain(applied.gifts.iter().map(|g| g.0)),
+        qty.keys().copied().chain(applied.gifts.iter().map(|g| g.0)),
     )
     .await?;
     for line in &mut out {

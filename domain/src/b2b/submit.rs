@@ -87,8 +87,7 @@ async fn attempt(
     if !fresh.credit_sufficient {
         return Err(B2bError::CreditExceeded);
     }
-    super::receivables::ensure_not_on_hold(&txn, who.distributor_id, fresh.grace_days, now)
-        .await?;
+    super::receivables::ensure_not_on_hold(&txn, who.distributor_id, fresh.grace_days, now).await?;
     let reserved = if fresh.prepaid { 0 } else { fresh.total_fen };
     let no = format!(
         "PO{}{}",
