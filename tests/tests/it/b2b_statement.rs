@@ -540,13 +540,6 @@ async fn the_demo_shows_a_shipped_order_its_scans_and_its_statement(backend: Bac
     app.stop().await;
 }
 
-/// A money amount as the API sends it (a string of fen).
-fn fen(v: &Value) -> i64 {
-    v.as_str()
-        .map_or_else(|| v.as_i64(), |s| s.parse().ok())
-        .unwrap_or_else(|| panic!("not an amount: {v}"))
-}
-
 on_both_backends!(
     the_demo_shows_a_shipped_order_its_scans_and_its_statement,
     the_statement_balances_month_by_month_in_shanghai,
