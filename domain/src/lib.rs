@@ -72,6 +72,8 @@ pub struct Caches {
     pub listings: catalog::ListingCache,
     pub scan_batches: scan_codes::BatchCache,
     pub booking_windows: booking::WindowCache,
+    /// Price lists and policies at the pricing version they were read at.
+    pub b2b_pricing: b2b::PricingCache,
 }
 
 /// Business settings that come from configuration.

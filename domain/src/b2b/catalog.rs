@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::{B2bError, price_lists};
@@ -62,57 +62,75 @@ pub(crate) async fn list_for<C: ConnectionTrait>(
     Ok((dist, list))
 }
 
-/// The band of each SKU from its warehouse stock.
-pub(crate) async fn bands<C: ConnectionTrait>(
+/// A SKU's band from whether it is on and the units the warehouses hold.
+pub(crate) fn band_of(active: bool, units: i64, case_size: i32) -> Availability {
+    if !active {
+        Availability::Out
+    } else if units <= 0 {
+        Availability::Backorder
+    } else if units < LOW_BELOW_CASES * i64::from(case_size) {
+        Availability::Low
+    } else {
+        Availability::InStock
+    }
+}
+
+/// Whether each SKU is on and the units the warehouses hold of it, in one statement (a SKU
+/// that does not exist is left out).
+pub(crate) async fn stock_of<C: ConnectionTrait>(
     db: &C,
-    items: &[(i64, i32)],
-) -> Result<HashMap<i64, Availability>, B2bError> {
-    let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<HashMap<i64, (bool, i64)>, B2bError> {
     let warehouses = Query::select()
         .column(location::Column::Id)
         .from(location::Entity)
         .and_where(Expr::col(location::Column::Kind).eq(LocationKind::Warehouse))
         .to_owned();
-    let held: HashMap<i64, i64> = stock_level::Entity::find()
-        .select_only()
-        .column(stock_level::Column::SkuId)
-        .column_as(
-            crate::platform::db::sum_i64(stock_level::Column::Quantity),
-            "held",
+    let q = Query::select()
+        .column((sku::Entity, sku::Column::Id))
+        .column((sku::Entity, sku::Column::Active))
+        .expr_as(
+            crate::platform::db::sum_i64((stock_level::Entity, stock_level::Column::Quantity)),
+            Alias::new("held"),
         )
-        .filter(stock_level::Column::SkuId.is_in(ids.clone()))
-        .filter(stock_level::Column::LocationId.in_subquery(warehouses))
-        .group_by(stock_level::Column::SkuId)
-        .into_tuple::<(i64, Option<i64>)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|(id, n)| (id, n.unwrap_or(0)))
-        .collect();
-    let active: HashMap<i64, bool> = sku::Entity::find()
-        .select_only()
-        .column(sku::Column::Id)
-        .column(sku::Column::Active)
-        .filter(sku::Column::Id.is_in(ids))
-        .into_tuple::<(i64, bool)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
+        .from(sku::Entity)
+        .left_join(
+            stock_level::Entity,
+            Expr::col((stock_level::Entity, stock_level::Column::SkuId))
+                .equals((sku::Entity, sku::Column::Id))
+                .and(
+                    Expr::col((stock_level::Entity, stock_level::Column::LocationId))
+                        .in_subquery(warehouses),
+                ),
+        )
+        .and_where(Expr::col((sku::Entity, sku::Column::Id)).is_in(ids))
+        .group_by_col((sku::Entity, sku::Column::Id))
+        .group_by_col((sku::Entity, sku::Column::Active))
+        .to_owned();
+    let rows = db
+        .query_all_raw(db.get_database_backend().build(&q))
+        .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let id: i64 = row.try_get("", "id")?;
+        let active: bool = row.try_get("", "active")?;
+        let held: Option<i64> = row.try_get("", "held")?;
+        out.insert(id, (active, held.unwrap_or(0)));
+    }
+    Ok(out)
+}
+
+/// The band of each SKU from its warehouse stock.
+pub(crate) async fn bands<C: ConnectionTrait>(
+    db: &C,
+    items: &[(i64, i32)],
+) -> Result<HashMap<i64, Availability>, B2bError> {
+    let stock = stock_of(db, items.iter().map(|(id, _)| *id)).await?;
     Ok(items
         .iter()
         .map(|(id, case_size)| {
-            let units = held.get(id).copied().unwrap_or(0);
-            let band = if !active.get(id).copied().unwrap_or(false) {
-                Availability::Out
-            } else if units <= 0 {
-                Availability::Backorder
-            } else if units < LOW_BELOW_CASES * i64::from(*case_size) {
-                Availability::Low
-            } else {
-                Availability::InStock
-            };
-            (*id, band)
+            let (active, units) = stock.get(id).copied().unwrap_or((false, 0));
+            (*id, band_of(active, units, *case_size))
         })
         .collect())
 }

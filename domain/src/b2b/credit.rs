@@ -33,7 +33,7 @@ pub struct CreditStatus {
 }
 
 impl CreditStatus {
-    fn of(row: Option<credit_account::Model>) -> Self {
+    pub(crate) fn of(row: Option<credit_account::Model>) -> Self {
         match row {
             Some(r) => Self {
                 available_fen: r.limit_fen + r.override_fen - r.reserved_fen - r.open_ar_fen,

@@ -36,7 +36,7 @@ pub async fn update_purchase_order(
     if !matches!(order.status, PoStatus::Submitted | PoStatus::Approved) {
         return Err(B2bError::WrongState);
     }
-    let fresh = price(&txn, who, lines, now).await?;
+    let fresh = price(app, &txn, who, lines, now).await?;
     if fresh.hash != quote_hash {
         return Err(B2bError::QuoteChanged);
     }
@@ -98,7 +98,7 @@ pub async fn update_purchase_order(
     let edit_ref = uuid::Uuid::new_v4().simple().to_string();
     super::rebates::release_hold(&txn, &order, Some(&edit_ref), now).await?;
     replace_lines(&txn, id, &fresh).await?;
-    super::execution::record_applied(&txn, id, who.distributor_id, &fresh).await?;
+    super::execution::record_applied(&txn, (id, true), who.distributor_id, &fresh).await?;
     purchase_order_event::ActiveModel {
         purchase_order_id: Set(id),
         status: Set(PoStatus::Submitted),

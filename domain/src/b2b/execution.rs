@@ -15,39 +15,29 @@ use entities::b2b_policy::PolicyRule;
 use entities::purchase_order::PoStatus;
 use entities::{b2b_policy, b2b_policy_ack, distributor, purchase_order, purchase_order_policy};
 
-/// Writes what the quote's policies did to order `po_id` (replacing what an earlier version of
-/// the order recorded).
+/// Writes what the quote's policies did to order `po_id` (`replacing` what an earlier version
+/// of the order recorded, when it is edited).
 pub(crate) async fn record_applied<C: ConnectionTrait>(
     db: &C,
-    po_id: i64,
+    (po_id, replacing): (i64, bool),
     distributor_id: i64,
     quote: &Quote,
 ) -> Result<(), B2bError> {
-    purchase_order_policy::Entity::delete_many()
-        .filter(purchase_order_policy::Column::PurchaseOrderId.eq(po_id))
-        .exec(db)
-        .await?;
+    if replacing {
+        purchase_order_policy::Entity::delete_many()
+            .filter(purchase_order_policy::Column::PurchaseOrderId.eq(po_id))
+            .exec(db)
+            .await?;
+    }
     // (discount, gift units) per policy, in the order the quote applied them.
     let mut by_policy: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
-    let mut qty: BTreeMap<i64, i64> = BTreeMap::new();
-    for l in &quote.lines {
-        *qty.entry(l.sku_id).or_default() += i64::from(l.qty);
-    }
     for step in &quote.explain {
-        let Some(policy_id) = step.policy_id else {
-            continue;
-        };
-        let entry = by_policy.entry(policy_id).or_default();
-        entry.0 += step.amount_fen;
-        if step.kind == "BUY_N_GET_M"
-            && let Some(p) = b2b_policy::Entity::find_by_id(policy_id).one(db).await?
-            && let PolicyRule::BuyNGetM {
-                sku_id, buy, get, ..
-            } = p.rule.into_inner()
-        {
-            let bought = qty.get(&sku_id).copied().unwrap_or(0);
-            entry.1 += (bought / i64::from(buy.max(1))) * i64::from(get);
+        if let Some(policy_id) = step.policy_id {
+            by_policy.entry(policy_id).or_default().0 += step.amount_fen;
         }
+    }
+    for (policy_id, units) in &quote.policy_gifts {
+        by_policy.entry(*policy_id).or_default().1 += units;
     }
     if by_policy.is_empty() {
         return Ok(());

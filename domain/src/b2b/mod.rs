@@ -20,6 +20,7 @@ pub mod packs;
 mod payments;
 mod policies;
 mod price_lists;
+mod pricing;
 mod quote;
 mod rebates;
 mod receipt;
@@ -60,6 +61,7 @@ pub use policies::{
     Policy, PolicyInput, PolicyKind, PolicyRule, acknowledge_policy, create_policy, my_policies,
 };
 pub use price_lists::{PriceList, PriceListItemInput, publish_price_list};
+pub use pricing::PricingCache;
 pub use quote::{
     LineInput, PricingStep, Quote, QuoteLine, quote_purchase_order, quote_with_rebate,
 };

@@ -174,7 +174,7 @@ pub(crate) async fn in_force<C: ConnectionTrait>(
         .await?)
 }
 
-async fn acks<C: ConnectionTrait>(
+pub(crate) async fn acks<C: ConnectionTrait>(
     db: &C,
     distributor_id: i64,
 ) -> Result<HashMap<i64, DateTime<Utc>>, B2bError> {
@@ -199,24 +199,20 @@ pub(crate) struct Applied {
     pub unacknowledged: Vec<i64>,
 }
 
-pub(crate) async fn apply<C: ConnectionTrait>(
-    db: &C,
-    dist: &distributor::Model,
-    at: DateTime<Utc>,
+/// What `policies` (in force, addressed to the distributor, in the order they apply) do to an
+/// order of `qty` worth `subtotal`; `acked` are the must-confirm ones the organisation confirmed.
+pub(crate) fn apply<'a>(
+    policies: impl IntoIterator<Item = &'a b2b_policy::Model>,
+    acked: &HashMap<i64, DateTime<Utc>>,
     qty: &BTreeMap<i64, i64>,
     subtotal: i64,
-) -> Result<Applied, B2bError> {
-    let policies = in_force(db, dist.tier_id, at).await?;
-    let policies = policies
-        .into_iter()
-        .filter(|p| super::scope::addressed_to(p, dist));
-    let acked = acks(db, dist.id).await?;
+) -> Applied {
     let mut out = Applied::default();
     for p in policies {
         if p.requires_ack && !acked.contains_key(&p.id) {
             out.unacknowledged.push(p.id);
         }
-        match p.rule.into_inner() {
+        match *p.rule {
             PolicyRule::OrderReduction {
                 threshold_fen,
                 off_fen,
@@ -255,7 +251,7 @@ pub(crate) async fn apply<C: ConnectionTrait>(
             PolicyRule::VolumeRebate { .. } | PolicyRule::ScanRebate { .. } => {}
         }
     }
-    Ok(out)
+    out
 }
 
 /// The start of a day in Asia/Shanghai, as an instant.

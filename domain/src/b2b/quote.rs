@@ -8,14 +8,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use sha2::{Digest, Sha256};
 
-use super::catalog::{Availability, bands, list_for};
-use super::{B2bError, credit, policies, price_lists};
+use super::catalog::{Availability, band_of, stock_of};
+use super::{B2bError, policies, price_lists, pricing};
 use crate::AppState;
 use crate::auth::DistributorPrincipal;
-use entities::price_list_item;
+use entities::{b2b_policy, distributor, price_list_item};
 
 /// The most lines one order holds, and units one line.
 pub const MAX_LINES: usize = 200;
@@ -78,6 +78,10 @@ pub struct Quote {
     pub rebate_used_fen: i64,
     pub rebate_cap_fen: i64,
     pub rebate_available_fen: i64,
+    /// Gift units each policy gave (policy id, units): what `policyExecution` records.
+    pub(crate) policy_gifts: Vec<(i64, i64)>,
+    /// The credit terms' days of grace past a due day (submit's hold check).
+    pub(crate) grace_days: i32,
 }
 
 /// A quote for the caller's organisation (any of its accounts may ask).
@@ -86,7 +90,7 @@ pub async fn quote_purchase_order(
     who: &DistributorPrincipal,
     lines: &[LineInput],
 ) -> Result<Quote, B2bError> {
-    price(&app.db, who, lines, app.clock.now()).await
+    price(app, &app.db, who, lines, app.clock.now()).await
 }
 
 /// A quote that pays `rebate_fen` of the order with rebate (at most what is available and
@@ -97,7 +101,7 @@ pub async fn quote_with_rebate(
     lines: &[LineInput],
     rebate_fen: i64,
 ) -> Result<Quote, B2bError> {
-    price_using(&app.db, who, lines, rebate_fen, app.clock.now()).await
+    price_using(app, &app.db, who, lines, rebate_fen, app.clock.now()).await
 }
 
 fn aggregate(lines: &[LineInput]) -> Result<BTreeMap<i64, i64>, B2bError> {
@@ -125,16 +129,21 @@ fn aggregate(lines: &[LineInput]) -> Result<BTreeMap<i64, i64>, B2bError> {
 
 /// Prices `lines` for the caller at `now`, on `db` (a transaction when submitting).
 pub(crate) async fn price<C: ConnectionTrait>(
+    app: &AppState,
     db: &C,
     who: &DistributorPrincipal,
     lines: &[LineInput],
     now: DateTime<Utc>,
 ) -> Result<Quote, B2bError> {
-    price_using(db, who, lines, 0, now).await
+    price_using(app, db, who, lines, 0, now).await
 }
 
-/// [`price`], paying `rebate_fen` with rebate.
+/// [`price`], paying `rebate_fen` with rebate. Round trips: the distributor row, its standing
+/// (pricing version, credit, rebate balance), the stock of the SKUs quoted and given, and the
+/// organisation's confirmations only when a must-confirm policy is in force for it; the price
+/// lists and policies come from the replica's pricing world at that version (`pricing`).
 pub(crate) async fn price_using<C: ConnectionTrait>(
+    app: &AppState,
     db: &C,
     who: &DistributorPrincipal,
     lines: &[LineInput],
@@ -142,49 +151,57 @@ pub(crate) async fn price_using<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<Quote, B2bError> {
     let qty = aggregate(lines)?;
-    let (dist, list) = list_for(db, who, now).await?;
-    let items: HashMap<i64, price_list_item::Model> = price_list_item::Entity::find()
-        .filter(price_list_item::Column::PriceListId.eq(list.id))
-        .filter(price_list_item::Column::SkuId.is_in(qty.keys().copied()))
-        .all(db)
+    let dist = distributor::Entity::find_by_id(who.distributor_id)
+        .one(db)
         .await?
-        .into_iter()
-        .map(|i| (i.sku_id, i))
+        .filter(|d| d.active)
+        .ok_or(B2bError::NotFound("distributor"))?;
+    let tier = dist.tier_id.ok_or(B2bError::NoPriceList)?;
+    let standing = pricing::standing(db, dist.id).await?;
+    let cache = &app.caches.b2b_pricing;
+    let world = cache.world(db, standing.version).await?;
+    let list = world
+        .list_in_force(tier, now)
+        .ok_or(B2bError::NoPriceList)?
+        .clone();
+    let items = cache.items(db, &world, list.id).await?;
+    let case_sizes = check_quantities(&qty, &items)?;
+    let (mut out, mut explain, subtotal) = priced_lines(&qty, &items)?;
+    let in_force: Vec<&b2b_policy::Model> = world
+        .policies_in_force(dist.tier_id, now)
+        .filter(|p| super::scope::addressed_to(p, &dist))
         .collect();
-    let pairs = check_quantities(&qty, &items)?;
-    let sku_bands = bands(db, &pairs).await?;
-    let (out, mut explain, subtotal) = priced_lines(&qty, &items, &sku_bands)?;
-    let applied = policies::apply(db, &dist, now, &qty, subtotal).await?;
-    let discount = applied.discount_fen;
-    let rebate =
-        super::rebates::rebate_use(db, &dist, now, subtotal - discount, rebate_fen).await?;
-    let total = subtotal - discount - rebate.used_fen;
-    explain.extend(
-        applied
-            .steps
-            .iter()
-            .map(|(id, kind, label, amount)| PricingStep {
-                sku_id: None,
-                policy_id: Some(*id),
-                kind,
-                label: label.clone(),
-                amount_fen: *amount,
-            }),
-    );
-    if rebate.used_fen > 0 {
-        explain.push(PricingStep {
-            sku_id: None,
-            policy_id: None,
-            kind: "REBATE_USE",
-            label: format!(
-                "返利抵扣 {} 分（返利政策：每单最多抵扣 {}%，本单上限 {} 分）",
-                rebate.used_fen, rebate.cap_percent, rebate.cap_fen
-            ),
-            amount_fen: rebate.used_fen,
-        });
+    let acked = if in_force.iter().any(|p| p.requires_ack) {
+        policies::acks(db, dist.id).await?
+    } else {
+        HashMap::new()
+    };
+    let applied = policies::apply(in_force, &acked, &qty, subtotal);
+    let stock = stock_of(
+        db,
+        qty.keys().copied().chain(applied.gifts.iter().map(|g| g.0)),
+    )
+    .await?;
+    for line in &mut out {
+        let (active, units) = stock.get(&line.sku_id).copied().unwrap_or((false, 0));
+        let case_size = case_sizes.get(&line.sku_id).copied().unwrap_or(1);
+        line.availability = band_of(active, units, case_size);
+        if line.availability == Availability::Out {
+            return Err(B2bError::NotOnPriceList(line.sku_id));
+        }
     }
-    let gifts = gift_lines(db, &applied.gifts).await?;
-    let credit = credit::status_of(db, dist.id).await?;
+    let discount = applied.discount_fen;
+    let rebate = super::rebates::rebate_use(
+        world.policies(),
+        &dist,
+        now,
+        (subtotal - discount, rebate_fen),
+        standing.rebate_available_fen,
+    )?;
+    let total = subtotal - discount - rebate.used_fen;
+    explain_policies(&mut explain, &applied.steps, &rebate);
+    let gifts = gift_lines(&applied.gifts, &stock);
+    let credit = standing.credit;
     let credit_sufficient = credit.prepaid || total <= credit.available_fen;
     let credit_after = if credit.prepaid {
         credit.available_fen
@@ -221,7 +238,36 @@ pub(crate) async fn price_using<C: ConnectionTrait>(
         rebate_used_fen: rebate.used_fen,
         rebate_cap_fen: rebate.cap_fen,
         rebate_available_fen: rebate.available_fen,
+        policy_gifts: applied.gifts.iter().map(|g| (g.2, g.1)).collect(),
+        grace_days: credit.grace_days,
     })
+}
+
+/// The policies' explanation lines after the ladder's, then the rebate spent.
+fn explain_policies(
+    explain: &mut Vec<PricingStep>,
+    steps: &[(i64, &'static str, String, i64)],
+    rebate: &super::rebates::RebateUse,
+) {
+    explain.extend(steps.iter().map(|(id, kind, label, amount)| PricingStep {
+        sku_id: None,
+        policy_id: Some(*id),
+        kind,
+        label: label.clone(),
+        amount_fen: *amount,
+    }));
+    if rebate.used_fen > 0 {
+        explain.push(PricingStep {
+            sku_id: None,
+            policy_id: None,
+            kind: "REBATE_USE",
+            label: format!(
+                "返利抵扣 {} 分（返利政策：每单最多抵扣 {}%，本单上限 {} 分）",
+                rebate.used_fen, rebate.cap_percent, rebate.cap_fen
+            ),
+            amount_fen: rebate.used_fen,
+        });
+    }
 }
 
 /// Each line at its ladder price, a LADDER explanation step where the ladder lowered it, and the
@@ -229,7 +275,6 @@ pub(crate) async fn price_using<C: ConnectionTrait>(
 fn priced_lines(
     qty: &BTreeMap<i64, i64>,
     items: &HashMap<i64, price_list_item::Model>,
-    sku_bands: &HashMap<i64, Availability>,
 ) -> Result<(Vec<QuoteLine>, Vec<PricingStep>, i64), B2bError> {
     let mut out = Vec::with_capacity(qty.len());
     let mut explain = Vec::new();
@@ -238,10 +283,6 @@ fn priced_lines(
         let Some(item) = items.get(sku_id) else {
             return Err(B2bError::NotOnPriceList(*sku_id));
         };
-        let availability = sku_bands.get(sku_id).copied().unwrap_or(Availability::Out);
-        if availability == Availability::Out {
-            return Err(B2bError::NotOnPriceList(*sku_id));
-        }
         let list_price = item.ladder.first().map_or(0, |s| s.unit_price_fen);
         let unit = price_lists::unit_price(&item.ladder, *n);
         let total = unit
@@ -265,42 +306,37 @@ fn priced_lines(
             list_unit_price_fen: list_price,
             unit_price_fen: unit,
             line_total_fen: total,
-            availability,
+            // Set from the stock once the gifts are known (one read for both).
+            availability: Availability::Out,
         });
     }
     Ok((out, explain, subtotal))
 }
 
-/// The gift lines the policies add (price 0), with their bands.
-async fn gift_lines<C: ConnectionTrait>(
-    db: &C,
-    gifts: &[(i64, i64, i64)],
-) -> Result<Vec<QuoteLine>, B2bError> {
-    let gift_pairs: Vec<(i64, i32)> = gifts.iter().map(|g| (g.0, 1)).collect();
-    let gift_bands = if gift_pairs.is_empty() {
-        HashMap::new()
-    } else {
-        bands(db, &gift_pairs).await?
-    };
-    Ok(gifts
+/// The gift lines the policies add (price 0), with their bands (a gift counts in units).
+fn gift_lines(gifts: &[(i64, i64, i64)], stock: &HashMap<i64, (bool, i64)>) -> Vec<QuoteLine> {
+    gifts
         .iter()
-        .map(|(sku_id, units, _)| QuoteLine {
-            sku_id: *sku_id,
-            qty: i32::try_from(*units).unwrap_or(MAX_QTY),
-            list_unit_price_fen: 0,
-            unit_price_fen: 0,
-            line_total_fen: 0,
-            availability: gift_bands.get(sku_id).copied().unwrap_or(Availability::Out),
+        .map(|(sku_id, units, _)| {
+            let (active, held) = stock.get(sku_id).copied().unwrap_or((false, 0));
+            QuoteLine {
+                sku_id: *sku_id,
+                qty: i32::try_from(*units).unwrap_or(MAX_QTY),
+                list_unit_price_fen: 0,
+                unit_price_fen: 0,
+                line_total_fen: 0,
+                availability: band_of(active, held, 1),
+            }
         })
-        .collect())
+        .collect()
 }
 
-/// Every SKU on the list, at least its MOQ, in whole cases: (SKU, case size) pairs.
+/// Every SKU on the list, at least its MOQ, in whole cases: each SKU's case size.
 fn check_quantities(
     qty: &BTreeMap<i64, i64>,
     items: &HashMap<i64, price_list_item::Model>,
-) -> Result<Vec<(i64, i32)>, B2bError> {
-    let mut pairs = Vec::with_capacity(qty.len());
+) -> Result<HashMap<i64, i32>, B2bError> {
+    let mut pairs = HashMap::with_capacity(qty.len());
     for (sku_id, n) in qty {
         let item = items.get(sku_id).ok_or(B2bError::NotOnPriceList(*sku_id))?;
         if *n < i64::from(item.moq) {
@@ -315,7 +351,7 @@ fn check_quantities(
                 case_size: item.case_size,
             });
         }
-        pairs.push((*sku_id, item.case_size));
+        pairs.insert(*sku_id, item.case_size);
     }
     Ok(pairs)
 }

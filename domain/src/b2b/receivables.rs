@@ -81,13 +81,30 @@ pub(crate) async fn standing_of<C: ConnectionTrait>(
     Ok(s)
 }
 
-/// Refuses when the account is on hold (called by submit, in its transaction).
+/// Refuses when the account is on hold (called by submit, in its transaction, with the grace
+/// days of the credit row it has read): one look for a receivable still open past its due day
+/// and the grace, as [`standing_of`] decides it.
 pub(crate) async fn ensure_not_on_hold<C: ConnectionTrait>(
     db: &C,
     distributor_id: i64,
+    grace_days: i32,
     now: DateTime<Utc>,
 ) -> Result<(), B2bError> {
-    if standing_of(db, distributor_id, now).await?.on_hold {
+    let today = today(now);
+    let hold_before = today
+        .checked_sub_days(Days::new(u64::try_from(grace_days).unwrap_or(0)))
+        .unwrap_or(today);
+    let overdue = receivable::Entity::find()
+        .select_only()
+        .column(receivable::Column::Id)
+        .filter(receivable::Column::DistributorId.eq(distributor_id))
+        .filter(Expr::col(receivable::Column::PaidFen).lt(Expr::col(receivable::Column::AmountFen)))
+        .filter(receivable::Column::DueOn.lt(hold_before))
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    if overdue.is_some() {
         return Err(B2bError::AccountOnHold);
     }
     Ok(())

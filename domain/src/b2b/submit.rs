@@ -77,7 +77,7 @@ async fn attempt(
 ) -> Result<PurchaseOrder, B2bError> {
     let now = app.clock.now();
     let txn = crate::platform::db::begin_write(&app.db).await?;
-    let fresh = price_using(&txn, who, lines, rebate_fen, now).await?;
+    let fresh = price_using(app, &txn, who, lines, rebate_fen, now).await?;
     if fresh.hash != quote_hash {
         return Err(B2bError::QuoteChanged);
     }
@@ -87,7 +87,7 @@ async fn attempt(
     if !fresh.credit_sufficient {
         return Err(B2bError::CreditExceeded);
     }
-    super::receivables::ensure_not_on_hold(&txn, who.distributor_id, now).await?;
+    super::receivables::ensure_not_on_hold(&txn, who.distributor_id, fresh.grace_days, now).await?;
     let reserved = if fresh.prepaid { 0 } else { fresh.total_fen };
     let no = format!(
         "PO{}{}",
@@ -141,7 +141,7 @@ async fn attempt(
     purchase_order_line::Entity::insert_many(rows.chain(gift_rows))
         .exec(&txn)
         .await?;
-    super::execution::record_applied(&txn, order.id, who.distributor_id, &fresh).await?;
+    super::execution::record_applied(&txn, (order.id, false), who.distributor_id, &fresh).await?;
     super::rebates::hold(
         &txn,
         who.distributor_id,

@@ -5,6 +5,11 @@
 //! 北京), so `territoryLeakage`, `replenishmentSuggestions`, `purchaseOrderFulfilment`,
 //! `myReceivables` and `accountStatement` all show something. Runs after the demo is committed.
 //!
+//! Rebates (返利): tier A has a quarterly volume rebate (3% of the whole quarter once ¥1,000 is
+//! received) and a scan rebate (¥0.50 per first scan inside the territory), so the receipt
+//! accrues a volume rebate and the scan rebate worker's pass accrues the 13 scans in 上海:
+//! `rebateAccount` shows pending rebate and its ledger.
+//!
 //! The must-confirm tier-A policy stays unconfirmed (the demo shows ordering blocked): the demo
 //! order is placed while that policy is held back for a moment (its start moved past now and
 //! restored), as if it had been placed before the policy was published.
@@ -17,6 +22,7 @@ use crate::auth::{DistributorPrincipal, MemberPrincipal, StaffPrincipal};
 use crate::b2b::{self, B2bError, Carton, CartonLine, LineInput};
 use crate::scan_codes::{self, ScanInput};
 use crate::{AppState, RequestMeta};
+use entities::b2b_policy::{PolicyRule, RebateMode};
 use entities::location::LocationKind;
 use entities::{
     b2b_policy, distributor, distributor_account, location, member, price_list_item,
@@ -271,6 +277,55 @@ async fn scans(app: &AppState, batch: i64) -> Result<(), SeedError> {
     Ok(())
 }
 
+/// Tier A's two rebate policies (see the module docs), in force from yesterday for 90 days.
+async fn rebate_policies(app: &AppState, who: &DistributorPrincipal) -> Result<(), SeedError> {
+    let Some(tier) = distributor::Entity::find_by_id(who.distributor_id)
+        .one(&app.db)
+        .await?
+        .and_then(|d| d.tier_id)
+    else {
+        return Ok(());
+    };
+    let now = app.clock.now();
+    let rules = [
+        (
+            "季度进货返利：季度到货满 ¥1,000 全额返 3%",
+            PolicyRule::VolumeRebate {
+                threshold_fen: 100_000,
+                rate_bp: 300,
+                mode: RebateMode::Whole,
+                max_use_percent: 10,
+            },
+        ),
+        (
+            "动销返利：辖区内消费者首次扫码每码返 ¥0.50",
+            PolicyRule::ScanRebate {
+                fen_per_scan: 50,
+                max_use_percent: 10,
+            },
+        ),
+    ];
+    for (name, rule) in rules {
+        b2b_policy::ActiveModel {
+            name: Set(name.to_owned()),
+            kind: Set(rule.kind()),
+            rule: Set(rule.into()),
+            tier_id: Set(Some(tier)),
+            valid_from: Set(now - chrono::Duration::days(1)),
+            valid_to: Set(now + chrono::Duration::days(90)),
+            priority: Set(20),
+            requires_ack: Set(false),
+            created_at: Set(now),
+            distributor_kind: Set(None),
+            region_codes: Set(None),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await?;
+    }
+    Ok(())
+}
+
 pub(super) async fn seed(app: &AppState) -> Result<(), SeedError> {
     let Some((who, hq)) = principals(app).await? else {
         return Ok(());
@@ -278,6 +333,12 @@ pub(super) async fn seed(app: &AppState) -> Result<(), SeedError> {
     let Some(sku) = stocked_sku(app, &who).await? else {
         return Ok(());
     };
+    rebate_policies(app, &who).await?;
     let batch = order_through(app, &who, &hq, sku).await?;
-    scans(app, batch).await
+    scans(app, batch).await?;
+    // The scan rebate worker's pass, now (every scan above has committed).
+    b2b::accrue_scan_rebates(app, chrono::Duration::zero())
+        .await
+        .map_err(b2b_failed)?;
+    Ok(())
 }

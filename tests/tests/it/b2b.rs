@@ -2,6 +2,9 @@
 //! a hash, credit that cannot be overrun (64 concurrent submits), idempotent submits, and the
 //! separation between organisations.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use rouge_tests::{Backend, Gql, TestApp, fixtures, on_both_backends};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -546,7 +549,100 @@ async fn policies_give_floor_rounded_gifts_and_block_until_confirmed(backend: Ba
 const QUOTE_WITH_POLICIES: &str = "query($i: PurchaseOrderInput!) { quotePurchaseOrder(input: $i) {
   hash discountFen totalFen gifts { skuId qty } explain { kind policyId } unacknowledgedPolicyIds } }";
 
+/// dist-demo's owner as the domain sees it.
+async fn dist_demo_principal(app: &TestApp) -> domain::auth::DistributorPrincipal {
+    let account = entities::distributor_account::Entity::find()
+        .filter(entities::distributor_account::Column::Username.eq("dist-demo"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    domain::auth::DistributorPrincipal {
+        account_id: account.id,
+        distributor_id: account.distributor_id,
+        session_id: "test".into(),
+    }
+}
+
+/// A quote reads a fixed, small number of statements whatever its lines (the price lists and
+/// policies come from the replica's pricing world), and a change to the pricing world made
+/// behind the domain's back (a policy row written straight into the database) is in the very
+/// next quote: the world is kept per pricing version, which database triggers bump.
+async fn a_quote_reads_few_statements_and_never_an_old_pricing_world(backend: Backend) {
+    let counter = Arc::new(AtomicUsize::new(0));
+    let app = TestApp::builder(backend)
+        .count_queries(counter.clone())
+        .start()
+        .await;
+    let s = setup(&app, 10_000_000).await;
+    let who = dist_demo_principal(&app).await;
+    let line = |sku, qty| domain::b2b::LineInput { sku_id: sku, qty };
+    let one = [line(s.serum, 12)];
+    let two = [line(s.serum, 60), line(s.cream, 20)];
+    let first = domain::b2b::quote_purchase_order(&app.state, &who, &one)
+        .await
+        .unwrap();
+    let mut counts = Vec::new();
+    for lines in [&one[..], &two[..]] {
+        counter.store(0, Ordering::SeqCst);
+        domain::b2b::quote_purchase_order(&app.state, &who, lines)
+            .await
+            .unwrap();
+        counts.push(counter.load(Ordering::SeqCst));
+    }
+    // The distributor row; pricing version + credit + rebate balance; stock of every SKU.
+    assert_eq!(counts, vec![3, 3], "statements per quote");
+    // A 满减 written straight into the database for the test's tier.
+    let now = chrono::Utc::now();
+    let policy = entities::b2b_policy::ActiveModel {
+        name: sea_orm::Set("直写满减".into()),
+        kind: sea_orm::Set(entities::b2b_policy::PolicyKind::OrderReduction),
+        rule: sea_orm::Set(
+            entities::b2b_policy::PolicyRule::OrderReduction {
+                threshold_fen: 100_000,
+                off_fen: 5_000,
+            }
+            .into(),
+        ),
+        tier_id: sea_orm::Set(Some(s.tier.parse().unwrap())),
+        valid_from: sea_orm::Set(now - chrono::Duration::days(1)),
+        valid_to: sea_orm::Set(now + chrono::Duration::days(1)),
+        priority: sea_orm::Set(0),
+        requires_ack: sea_orm::Set(false),
+        created_at: sea_orm::Set(now),
+        distributor_kind: sea_orm::Set(None),
+        region_codes: sea_orm::Set(None),
+        ..Default::default()
+    };
+    sea_orm::ActiveModelTrait::insert(policy, app.db())
+        .await
+        .unwrap();
+    let after = domain::b2b::quote_purchase_order(&app.state, &who, &one)
+        .await
+        .unwrap();
+    assert_eq!(after.discount_fen, 5_000);
+    assert_eq!(after.total_fen, first.total_fen - 5_000);
+    assert_ne!(after.hash, first.hash);
+    // So a submit with the quote from before is refused.
+    let refused =
+        domain::b2b::submit_purchase_order(&app.state, &who, &one, &first.hash, "order-stale-1")
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(refused, domain::b2b::B2bError::QuoteChanged),
+        "{refused:?}"
+    );
+    // Back to the fixed count once the new world is kept.
+    counter.store(0, Ordering::SeqCst);
+    domain::b2b::quote_purchase_order(&app.state, &who, &two)
+        .await
+        .unwrap();
+    assert_eq!(counter.load(Ordering::SeqCst), 3);
+    app.stop().await;
+}
+
 on_both_backends!(
+    a_quote_reads_few_statements_and_never_an_old_pricing_world,
     policies_give_floor_rounded_gifts_and_block_until_confirmed,
     approval_binds_to_the_quote_and_cancel_gives_credit_back,
     the_catalog_shows_tier_prices_ladders_and_bands,

@@ -489,6 +489,41 @@ async fn the_demo_shows_a_shipped_order_its_scans_and_its_statement(backend: Bac
             .any(|p| p["requiresAck"] == true && p["acknowledgedAt"].is_null()),
         "{policies}"
     );
+    // Rebate activity: the receipt accrued tier A's volume rebate (3% of the order's value) and
+    // the 13 scans of its packs inside 上海 the scan rebate (¥0.50 each; the showcase's own
+    // scans of dist-demo's packs may add some).
+    let rebates = dist
+        .ok(
+            "{ rebateAccount { accruedFen pendingFen ledger(first: 50) { nodes { kind amountFen sourceRef } } } }",
+            json!({}),
+        )
+        .await["rebateAccount"]
+        .clone();
+    let ledger = rebates["ledger"]["nodes"].as_array().unwrap();
+    let volume: Vec<&Value> = ledger
+        .iter()
+        .filter(|e| {
+            e["kind"] == "ACCRUE" && e["sourceRef"].as_str().unwrap().starts_with("receipt:")
+        })
+        .collect();
+    assert_eq!(volume.len(), 1, "{rebates}");
+    let total = fen(&order["totalFen"]);
+    assert_eq!(
+        fen(&volume[0]["amountFen"]),
+        total * 300 / 10_000,
+        "{rebates}"
+    );
+    let scans: i64 = ledger
+        .iter()
+        .filter(|e| e["kind"] == "ACCRUE" && e["sourceRef"].as_str().unwrap().starts_with("scan:"))
+        .map(|e| fen(&e["amountFen"]))
+        .sum();
+    assert!(scans >= 13 * 50, "{rebates}");
+    assert_eq!(
+        fen(&rebates["pendingFen"]),
+        total * 300 / 10_000 + scans,
+        "{rebates}"
+    );
     // dist-demo-2 exists, in another territory, and cannot see the order.
     let south = app.login_distributor("dist-demo-2").await;
     let hidden = south

@@ -34,7 +34,7 @@ pub use returns::{B2bReturn, ReturnLineInput, accept_b2b_return, return_purchase
 pub use settle::{Settlement, settle_rebates};
 
 pub(crate) use accrue::on_receipt;
-pub(crate) use spend::{consume_hold, hold, rebate_use, release_hold};
+pub(crate) use spend::{RebateUse, consume_hold, hold, rebate_use, release_hold};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 

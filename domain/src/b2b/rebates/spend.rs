@@ -26,27 +26,28 @@ pub(crate) struct RebateUse {
     pub available_fen: i64,
 }
 
-/// How much of an order paying `payable_fen` the rebate may cover, and checks `requested`.
-pub(crate) async fn rebate_use<C: ConnectionTrait>(
-    db: &C,
+/// How much of an order paying `payable_fen` the rebate may cover, and checks `requested`
+/// against it and against `available_fen` (the account's available balance); `policies` are
+/// every policy (the rebate ones addressed to `dist` decide the cap).
+pub(crate) fn rebate_use<'a>(
+    policies: impl IntoIterator<Item = &'a b2b_policy::Model>,
     dist: &distributor::Model,
     now: DateTime<Utc>,
-    payable_fen: i64,
-    requested: i64,
+    (payable_fen, requested): (i64, i64),
+    available_fen: i64,
 ) -> Result<RebateUse, B2bError> {
     if requested < 0 {
         return Err(B2bError::InvalidInput("rebateFen must be 0 or more".into()));
     }
-    let policies = b2b_policy::Entity::find()
-        .filter(b2b_policy::Column::Kind.is_in([PolicyKind::VolumeRebate, PolicyKind::ScanRebate]))
-        .filter(b2b_policy::Column::ValidFrom.lte(now))
-        .filter(b2b_policy::Column::ValidTo.gt(now - Duration::days(365)))
-        .all(db)
-        .await?;
     let cap_percent = policies
-        .iter()
-        .filter(|p| super::super::scope::addressed_to(p, dist))
-        .map(|p| match p.rule.clone().into_inner() {
+        .into_iter()
+        .filter(|p| {
+            matches!(p.kind, PolicyKind::VolumeRebate | PolicyKind::ScanRebate)
+                && p.valid_from <= now
+                && p.valid_to > now - Duration::days(365)
+                && super::super::scope::addressed_to(p, dist)
+        })
+        .map(|p| match *p.rule {
             PolicyRule::VolumeRebate {
                 max_use_percent, ..
             }
@@ -59,10 +60,6 @@ pub(crate) async fn rebate_use<C: ConnectionTrait>(
         .unwrap_or(0);
     let cap_fen =
         i64::try_from(i128::from(payable_fen.max(0)) * i128::from(cap_percent) / 100).unwrap_or(0);
-    let available_fen = rebate_account::Entity::find_by_id(dist.id)
-        .one(db)
-        .await?
-        .map_or(0, |a| a.available_fen);
     if requested > cap_fen {
         return Err(B2bError::RebateOverCap { cap_fen });
     }
