@@ -313,7 +313,7 @@ fn large_jpeg(app1: Option<&[u8]>, grey: bool) -> Result<Vec<u8>, image::ImageEr
         } else {
             [20, 20, 220]
         };
-        image::Rgb(px.map(|c| c.saturating_add(shade)))
+        image::Rgb(px.map(|c: u8| c.saturating_add(shade)))
     });
     let plain = if grey {
         let mut out = Vec::new();

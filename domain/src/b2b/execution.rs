@@ -11,7 +11,6 @@ use super::B2bError;
 use super::quote::Quote;
 use crate::AppState;
 use crate::auth::{Permission, StaffPrincipal};
-use entities::b2b_policy::PolicyRule;
 use entities::purchase_order::PoStatus;
 use entities::{b2b_policy, b2b_policy_ack, distributor, purchase_order, purchase_order_policy};
 

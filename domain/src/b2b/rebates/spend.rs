@@ -6,14 +6,14 @@
 //! edited: an edit is priced without rebate), used at the first shipment.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::ConnectionTrait;
 
 use super::super::B2bError;
 use super::ledger::{Moves, Posting, post};
 use super::quarter_of;
 use entities::b2b_policy::{PolicyKind, PolicyRule};
 use entities::rebate_entry::RebateEntryKind;
-use entities::{b2b_policy, distributor, purchase_order, rebate_account};
+use entities::{b2b_policy, distributor, purchase_order};
 
 /// What an order may and does spend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
