@@ -1,43 +1,41 @@
-//! Writing the order of a grab ticket, with the database's own guards, in the order writer's
-//! transaction.
-
-use std::collections::VecDeque;
+//! Writing the order of a granted grab, with the database's own guards, in one transaction.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{DatabaseTransaction, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
-use super::FlashSalesError;
 use super::runtime::PreparedSale;
 use super::units;
+use super::{FlashSalesError, GrabStatus};
 use crate::AppState;
 use crate::auth::MemberPrincipal;
 use crate::catalog;
 use crate::orders::{
-    self, Channel, Discount, DiscountKind, DraftLine, FulfilmentKind, OrderDraft, OrderStatus,
-    Stock,
+    self, Channel, Discount, DiscountKind, DraftLine, FulfilmentKind, Order, OrderDraft,
+    OrderStatus, Stock,
 };
-use entities::{flash_sale_quota, flash_sale_ticket};
+use crate::platform::db;
+use crate::platform::error::UniqueViolation;
+use entities::{flash_sale_grab, flash_sale_quota};
 
-/// In the order writer's transaction, the order of one ticket: the database's own guards (the
-/// member's limit; free unit rows of the sale, picked by the writer), the order at the flash
-/// price allocated the units' batches (set aside from the online warehouse when the sale was
-/// warmed) and the claim of the units. None when the member's limit refuses it (the units stay
-/// in `free` for the next ticket). The caller checked `free` holds the ticket's units, and writes
-/// the grab record and the ticket's state. The sale's `sold` is settled in bulk, not here.
-pub(super) async fn write_order(
+/// Writes the order of a granted grab: the database's own guards (the member's limit, and free
+/// unit rows of the sale), the order at the flash price allocated the units' batches (set aside
+/// from the online warehouse when the sale was warmed), the claim of the units and the grab
+/// record, in one transaction. The sale's `sold` is settled in bulk, not here.
+pub(super) async fn create_order(
     app: &AppState,
-    txn: &DatabaseTransaction,
+    me: &MemberPrincipal,
     prepared: &PreparedSale,
-    ticket: &flash_sale_ticket::Model,
-    free: &mut VecDeque<(i64, i64)>,
+    quantity: i32,
+    idempotency_key: &str,
     now: DateTime<Utc>,
-) -> Result<Option<i64>, FlashSalesError> {
+) -> Result<Order, FlashSalesError> {
+    let draft = order_draft(app, me, prepared, quantity, idempotency_key, now);
     let sale = &prepared.sale;
-    let quantity = ticket.quantity;
+    let txn = db::begin_write(&app.db).await?;
     let within_limit = flash_sale_quota::Entity::insert(flash_sale_quota::ActiveModel {
         sale_id: Set(sale.id),
-        member_id: Set(ticket.member_id),
+        member_id: Set(me.member_id),
         units: Set(quantity),
     })
     .on_conflict(
@@ -56,30 +54,38 @@ pub(super) async fn write_order(
         )
         .to_owned(),
     )
-    .exec_without_returning(txn)
+    .exec_without_returning(&txn)
     .await?;
     if within_limit != 1 {
         tracing::warn!(
             sale_id = sale.id,
-            member_id = ticket.member_id,
-            ticket = ticket.id,
+            member_id = me.member_id,
             "the counters granted a unit above the member's limit"
         );
-        return Ok(None);
+        return Err(FlashSalesError::LimitReached);
     }
-    let take = usize::try_from(quantity)
-        .unwrap_or(usize::MAX)
-        .min(free.len());
-    let picked = units::Picked::new(free.drain(..take).collect());
-    let me = MemberPrincipal {
-        member_id: ticket.member_id,
-        session_id: "flash-sale-writer".into(),
-    };
-    let draft = order_draft(app, &me, prepared, quantity, &ticket.idempotency_key, now);
+    // The sale's units: free rows, locked by this transaction only (no row every winner waits
+    // on); their stock was set aside when the sale was warmed.
+    let picked = units::pick(&txn, sale.id, quantity).await?;
     let order =
-        orders::insert_order_with(txn, draft, Stock::SetAside(&picked.by_batch), now).await?;
-    units::claim(txn, &picked, order.id, now).await?;
-    Ok(Some(order.id))
+        orders::insert_order_with(&txn, draft, Stock::SetAside(&picked.by_batch), now).await?;
+    units::claim(&txn, &picked, order.id, now).await?;
+    let recorded = flash_sale_grab::ActiveModel {
+        sale_id: Set(sale.id),
+        member_id: Set(me.member_id),
+        order_id: Set(order.id),
+        quantity: Set(quantity),
+        idempotency_key: Set(idempotency_key.to_owned()),
+        status: Set(GrabStatus::Held),
+        created_at: Set(now),
+        released_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    recorded.on_unique_violation(|| FlashSalesError::InProgress)?;
+    txn.commit().await?;
+    Ok(orders::load(app, order).await?)
 }
 
 /// The order of a grab: the SKU at its list price less a flash-sale discount down to the flash
