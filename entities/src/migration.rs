@@ -39,11 +39,7 @@ mod m0026_reports_rollups;
 mod m0027_flash_sale_units;
 mod m0028_b2b_rebate_recompute;
 mod m0030_reports_scale;
-<<<<<<< HEAD
-mod m0031_flash_sale_tickets;
 mod m0032_b2b_pricing_version;
-=======
->>>>>>> parent of 090dea9 (Merge branch 'f19')
 
 pub struct Migrator;
 
@@ -80,11 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0027_flash_sale_units::Migration),
             Box::new(m0028_b2b_rebate_recompute::Migration),
             Box::new(m0030_reports_scale::Migration),
-<<<<<<< HEAD
-            Box::new(m0031_flash_sale_tickets::Migration),
             Box::new(m0032_b2b_pricing_version::Migration),
-=======
->>>>>>> parent of 090dea9 (Merge branch 'f19')
         ]
     }
 }
