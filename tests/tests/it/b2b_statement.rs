@@ -507,7 +507,9 @@ async fn the_demo_shows_a_shipped_order_its_scans_and_its_statement(backend: Bac
         })
         .collect();
     assert_eq!(volume.len(), 1, "{rebates}");
-    let total = order["totalFen"].as_i64().expect("an order's totalFen is an Int");
+    let total = order["totalFen"]
+        .as_i64()
+        .expect("an order's totalFen is an Int");
     assert_eq!(
         fen(&volume[0]["amountFen"]),
         total * 300 / 10_000,
