@@ -415,16 +415,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             if r.reserved_fen + r.open_ar_fen > r.limit_fen + r.override_fen {
                 over += 1;
             }
+            // What is reserved: taken by orders, less what they gave back and what was
+            // invoiced (a shipped order's reservation becomes a receivable).
+            use entities::credit_entry::CreditEntryKind as Kind;
             let ledger: i64 = entities::credit_entry::Entity::find()
                 .filter(entities::credit_entry::Column::DistributorId.eq(r.distributor_id))
-                .filter(
-                    entities::credit_entry::Column::Kind
-                        .eq(entities::credit_entry::CreditEntryKind::Reserve),
-                )
                 .all(&db)
                 .await?
                 .iter()
-                .map(|e| e.amount_fen)
+                .map(|e| match e.kind {
+                    Kind::Reserve => e.amount_fen,
+                    Kind::Release | Kind::Invoice => -e.amount_fen,
+                    Kind::Payment | Kind::Adjust | Kind::CreditNote => 0,
+                })
                 .sum();
             if ledger != r.reserved_fen {
                 drift += 1;
