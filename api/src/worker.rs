@@ -18,6 +18,7 @@ pub fn scheduled_tasks() -> Vec<Arc<dyn PeriodicTask>> {
         Arc::new(domain::coupons::BirthdayCoupons),
         Arc::new(domain::flash_sales::WarmFlashSales),
         Arc::new(domain::flash_sales::ReconcileFlashSales),
+        Arc::new(domain::flash_sales::WriteFlashSaleOrders),
         Arc::new(domain::campaigns::insights::RefreshMemberInsights),
         Arc::new(domain::campaigns::automations::RunAutomations),
         Arc::new(domain::booking::MarkNoShows),

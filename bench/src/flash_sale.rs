@@ -1,7 +1,8 @@
 //! `scripts/bench flash-sale`: 100,000 grab attempts for 1,000 units from 20,000 members at 256
 //! connections over HTTP against the release server on PostgreSQL and Redis; then the same Lua
 //! script run by `redis-benchmark` (EVALSHA) as the ceiling, and the ratio; the winners'
-//! latency apart from the crowd's.
+//! latency apart from the crowd's: the time to their answer (the grab ticket) and, from the
+//! database, the time from the ticket to its order (the background writer).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,7 +28,7 @@ pub struct Args {
     connections: usize,
 }
 
-const GRAB: &str = "mutation($s: ID!, $k: String!) { grabFlashSale(saleId: $s, quantity: 1, idempotencyKey: $k) { id totalFen } }";
+const GRAB: &str = "mutation($s: ID!, $k: String!) { grabFlashSale(saleId: $s, quantity: 1, idempotencyKey: $k) { ticket status } }";
 
 /// The SKU, its stock in the online warehouse, and the sale (live from now for an hour).
 async fn seed(db: &sea_orm::DatabaseConnection, units: i32) -> anyhow::Result<i64> {
@@ -125,7 +126,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.units
     );
     let answers: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
-    // Latency per answer: the winners (orders written) and the crowd turned away differ.
+    // Latency per answer: the winners (answered with a ticket) and the crowd turned away differ.
     let by_answer: Arc<Mutex<HashMap<String, hdrhistogram::Histogram<u64>>>> = Arc::default();
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let report = load::run_count("grabFlashSale", args.connections, args.attempts, {
@@ -158,7 +159,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 }
                 let expected = matches!(
                     answer.as_str(),
-                    "ORDER" | "SOLD_OUT" | "LIMIT_REACHED" | "RATE_LIMITED"
+                    "TICKET" | "SOLD_OUT" | "LIMIT_REACHED" | "RATE_LIMITED"
                 );
                 if let Ok(mut a) = answers.lock() {
                     *a.entry(answer.clone()).or_default() += 1;
@@ -174,7 +175,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     sorted.sort();
     println!("answers: {sorted:?}");
     let winners_p99 = by_answer.lock().ok().and_then(|h| {
-        h.get("ORDER")
+        h.get("TICKET")
             .map(|l| l.value_at_quantile(0.99) as f64 / 1000.0)
     });
     if let Ok(h) = by_answer.lock() {
@@ -191,32 +192,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
 
-    // The database's view.
-    let orders = entities::flash_sale_grab::Entity::find()
-        .filter(entities::flash_sale_grab::Column::SaleId.eq(sale_id))
-        .count(&db)
-        .await?;
-    let sale = entities::flash_sale::Entity::find_by_id(sale_id)
-        .one(&db)
-        .await?
-        .context("sale")?;
-    let over_limit = entities::flash_sale_quota::Entity::find()
-        .filter(entities::flash_sale_quota::Column::SaleId.eq(sale_id))
-        .filter(entities::flash_sale_quota::Column::Units.gt(1))
-        .count(&db)
-        .await?;
-    // Winners claim unit rows; `sold` is settled in bulk later, so count the claims.
-    let claimed = entities::flash_sale_unit::Entity::find()
-        .filter(entities::flash_sale_unit::Column::SaleId.eq(sale_id))
-        .filter(entities::flash_sale_unit::Column::OrderId.is_not_null())
-        .count(&db)
-        .await?;
-    let oversold = (i64::try_from(orders).unwrap_or(i64::MAX) - i64::from(sale.stock)).max(0);
-    println!(
-        "orders created: {orders} (answered ORDER: {}), units claimed={claimed} of {}, oversold: {oversold}, members above the limit: {over_limit}",
-        answers.get("ORDER").copied().unwrap_or(0),
-        sale.stock
-    );
+    let winners = answers.get("TICKET").copied().unwrap_or(0);
+    let (to_order, oversold, one_order_per_winner) = check_database(&db, sale_id, winners).await?;
 
     // The ceiling: the same script, straight at Redis.
     let ceiling = redis_ceiling(args.connections, args.attempts, args.units).await?;
@@ -228,10 +205,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     crate::truth::summary(
         "flash-sale",
         &format!(
-            "{:.0} attempts/s, p99 {:.1} ms; winners p99 {}; oversold {oversold}; RSS {}",
+            "{:.0} attempts/s, p99 {:.1} ms; winners p99 {} (ticket), order written p99 {} ms after the ticket; oversold {oversold}; one order per winner {one_order_per_winner}; RSS {}",
             report.per_second(),
             report.p99_ms(),
             winners_p99.map_or_else(|| "n/a".to_owned(), |w| format!("{w:.0} ms")),
+            to_order.p99_ms,
             crate::truth::peak_rss_text(server.pid())
         ),
         "ratio >= 0.2; p99 <= 50 ms; winners p99 <= 250 ms",
@@ -240,7 +218,120 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One grab; the answer is ORDER or the error code.
+/// The database's view after the load: waits for the tickets' orders, then counts orders,
+/// claims and members above the limit. Returns the tickets' way to their orders, the units
+/// oversold and whether every winner has exactly one order.
+async fn check_database(
+    db: &sea_orm::DatabaseConnection,
+    sale_id: i64,
+    winners: u64,
+) -> anyhow::Result<(TicketToOrder, i64, bool)> {
+    // The orders follow the tickets: wait for the writers, then the time from ticket to order.
+    let to_order = ticket_to_order(db, sale_id).await?;
+    let orders = entities::flash_sale_grab::Entity::find()
+        .filter(entities::flash_sale_grab::Column::SaleId.eq(sale_id))
+        .count(db)
+        .await?;
+    let sale = entities::flash_sale::Entity::find_by_id(sale_id)
+        .one(db)
+        .await?
+        .context("sale")?;
+    let over_limit = entities::flash_sale_quota::Entity::find()
+        .filter(entities::flash_sale_quota::Column::SaleId.eq(sale_id))
+        .filter(entities::flash_sale_quota::Column::Units.gt(1))
+        .count(db)
+        .await?;
+    // Orders claim unit rows; `sold` is settled in bulk later, so count the claims.
+    let claimed = entities::flash_sale_unit::Entity::find()
+        .filter(entities::flash_sale_unit::Column::SaleId.eq(sale_id))
+        .filter(entities::flash_sale_unit::Column::OrderId.is_not_null())
+        .count(db)
+        .await?;
+    let oversold = (i64::try_from(orders).unwrap_or(i64::MAX) - i64::from(sale.stock)).max(0);
+    println!(
+        "orders created: {orders} (answered TICKET: {winners}; tickets ordered {}, failed {}, still pending {}), units claimed={claimed} of {}, oversold: {oversold}, members above the limit: {over_limit}",
+        to_order.ordered, to_order.failed, to_order.pending, sale.stock
+    );
+    let one_order_per_winner = orders == winners
+        && to_order.ordered == winners
+        && to_order.failed == 0
+        && to_order.pending == 0
+        && claimed == orders
+        && over_limit == 0;
+    println!("one order per winner: {one_order_per_winner}");
+    Ok((to_order, oversold, one_order_per_winner))
+}
+
+/// The tickets' way to their orders, from the database (server clock): `written_at -
+/// created_at` of the ordered tickets, after waiting (up to 30 s) for none to be pending.
+#[derive(Debug, Default)]
+struct TicketToOrder {
+    ordered: u64,
+    failed: u64,
+    pending: u64,
+    p99_ms: i64,
+}
+
+async fn ticket_to_order(
+    db: &sea_orm::DatabaseConnection,
+    sale_id: i64,
+) -> anyhow::Result<TicketToOrder> {
+    use entities::flash_sale_ticket::{Column, Entity, TicketStatus};
+    let pending = || {
+        Entity::find()
+            .filter(Column::SaleId.eq(sale_id))
+            .filter(Column::Status.eq(TicketStatus::Pending))
+            .count(db)
+    };
+    let waited = std::time::Instant::now();
+    while pending().await? > 0 && waited.elapsed() < std::time::Duration::from_secs(30) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let tickets = Entity::find()
+        .filter(Column::SaleId.eq(sale_id))
+        .all(db)
+        .await?;
+    let mut out = TicketToOrder::default();
+    let mut ms: Vec<i64> = Vec::new();
+    let (mut first, mut last) = (None, None);
+    for t in &tickets {
+        match t.status {
+            TicketStatus::Pending => out.pending += 1,
+            TicketStatus::Failed => out.failed += 1,
+            TicketStatus::Ordered => {
+                out.ordered += 1;
+                if let Some(w) = t.written_at {
+                    ms.push((w - t.created_at).num_milliseconds());
+                    first = Some(
+                        first.map_or(t.created_at, |f: chrono::DateTime<Utc>| f.min(t.created_at)),
+                    );
+                    last = Some(last.map_or(w, |l: chrono::DateTime<Utc>| l.max(w)));
+                }
+            }
+        }
+    }
+    ms.sort_unstable();
+    let at = |q: f64| {
+        ms.get(((ms.len() as f64 * q).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(0)
+    };
+    out.p99_ms = at(0.99);
+    println!(
+        "ticket -> order written (server clock, {} orders): p50={} ms p99={} ms max={} ms; first ticket to last order {} ms",
+        ms.len(),
+        at(0.5),
+        at(0.99),
+        ms.last().copied().unwrap_or(0),
+        match (first, last) {
+            (Some(f), Some(l)) => (l - f).num_milliseconds(),
+            _ => 0,
+        }
+    );
+    Ok(out)
+}
+
+/// One grab; the answer is TICKET or the error code.
 async fn grab(
     http: &reqwest::Client,
     endpoint: &str,
@@ -263,8 +354,8 @@ async fn grab(
         Ok(v) => v,
         Err(e) => return format!("body: {e}"),
     };
-    if value["data"]["grabFlashSale"]["id"].is_string() {
-        return "ORDER".into();
+    if value["data"]["grabFlashSale"]["ticket"].is_string() {
+        return "TICKET".into();
     }
     value["errors"][0]["extensions"]["code"]
         .as_str()

@@ -44,6 +44,7 @@ pub mod distributor_tier;
 pub mod flash_sale;
 pub mod flash_sale_grab;
 pub mod flash_sale_quota;
+pub mod flash_sale_ticket;
 pub mod flash_sale_unit;
 pub mod location;
 pub mod media_asset;

@@ -40,6 +40,7 @@ mod m0027_flash_sale_units;
 mod m0028_b2b_rebate_recompute;
 mod m0030_reports_scale;
 mod m0032_b2b_pricing_version;
+mod m0033_flash_sale_tickets;
 
 pub struct Migrator;
 
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0028_b2b_rebate_recompute::Migration),
             Box::new(m0030_reports_scale::Migration),
             Box::new(m0032_b2b_pricing_version::Migration),
+            Box::new(m0033_flash_sale_tickets::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
-//! Flash sales (秒杀): HQ schedules them; members see the current ones and grab units, which
-//! creates an order at the flash price to pay within the payment time-out.
+//! Flash sales (秒杀): HQ schedules them; members see the current ones and grab units: a winner
+//! is answered at once with a grab ticket, and the order at the flash price (to pay within the
+//! payment time-out) follows within two seconds (`flashSaleOrder`).
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
@@ -63,6 +64,46 @@ impl From<flash_sales::FlashSale> for FlashSale {
     }
 }
 
+/// A winning grab: the ticket a winner gets at once. The units are the member's from then on;
+/// the order at the flash price is written by a background writer, exactly once per ticket,
+/// and shows here (`flashSaleOrder`) and in `myOrders` within 2 seconds (`orderExpectedBy`).
+#[derive(SimpleObject)]
+pub struct FlashSaleGrab {
+    /// The ticket: ask `flashSaleOrder(ticket: …)` for its order.
+    pub ticket: ID,
+    pub sale_id: ID,
+    /// The units reserved for the member.
+    pub quantity: i32,
+    /// PENDING until the order is written, then ORDERED (or FAILED, with `failure`: the order
+    /// could not be written and the units went back to the sale; rare: the counters had granted
+    /// what the database could not hold).
+    pub status: flash_sales::TicketStatus,
+    pub failure: Option<flash_sales::TicketFailure>,
+    pub grabbed_at: DateTime,
+    /// When the order is expected to exist: 2 seconds after the grab.
+    pub order_expected_by: DateTime,
+    /// When the order was written (or the ticket failed).
+    pub order_written_at: Option<DateTime>,
+    /// The order, once written (null while PENDING and when FAILED).
+    pub order: Option<Order>,
+}
+
+impl FlashSaleGrab {
+    fn new(t: flash_sales::GrabTicket, order: Option<domain::orders::Order>) -> Self {
+        Self {
+            ticket: t.id.into(),
+            sale_id: t.sale_id.into(),
+            quantity: t.quantity,
+            status: t.status,
+            failure: t.failure,
+            grabbed_at: t.grabbed_at.into(),
+            order_expected_by: t.order_expected_by.into(),
+            order_written_at: t.order_written_at.map(Into::into),
+            order: order.map(Into::into),
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct ScheduleFlashSaleInput {
     pub title: String,
@@ -105,6 +146,16 @@ impl ConsumerFlashSalesQuery {
             .await?
             .into())
     }
+
+    /// The member's grab ticket and its order once written. While the ticket is PENDING this
+    /// waits up to 2 seconds for the order (answering as soon as it is written), so one call
+    /// after `grabFlashSale` normally returns the order. NOT_FOUND for another member's ticket.
+    async fn flash_sale_order(&self, ctx: &Context<'_>, ticket: ID) -> ApiResult<FlashSaleGrab> {
+        let me = member(ctx).await?;
+        let (ticket, order) =
+            flash_sales::flash_sale_order(app(ctx), me, parse_id(&ticket)?).await?;
+        Ok(FlashSaleGrab::new(ticket, order))
+    }
 }
 
 #[derive(Default)]
@@ -112,27 +163,32 @@ pub struct ConsumerFlashSalesMutation;
 
 #[Object]
 impl ConsumerFlashSalesMutation {
-    /// Grabs units of a flash sale and creates the order at the flash price, to pay within the
-    /// payment time-out. Errors: BAD_USER_INPUT (not started yet), EXPIRED (ended), SOLD_OUT,
-    /// LIMIT_REACHED, RATE_LIMITED, UNAVAILABLE. The same idempotency key replays the first
-    /// answer; with another quantity it is a CONFLICT.
+    /// Grabs units of a flash sale. A winner is answered at once with a grab ticket (status
+    /// PENDING): the units are hers, and the order at the flash price (to pay within the payment
+    /// time-out) is written within 2 seconds: `flashSaleOrder(ticket)` returns it (waiting for
+    /// it if need be) and it shows in `myOrders`. Errors: BAD_USER_INPUT (not started yet),
+    /// EXPIRED (ended), SOLD_OUT, LIMIT_REACHED, RATE_LIMITED, UNAVAILABLE. The same idempotency
+    /// key replays the first answer (the same ticket, with its order once written); with another
+    /// quantity it is a CONFLICT.
     async fn grab_flash_sale(
         &self,
         ctx: &Context<'_>,
         sale_id: ID,
         #[graphql(default = 1)] quantity: i32,
         idempotency_key: String,
-    ) -> ApiResult<Order> {
+    ) -> ApiResult<FlashSaleGrab> {
         let me = member(ctx).await?;
-        Ok(flash_sales::grab_flash_sale(
-            ctx.data_unchecked::<std::sync::Arc<domain::AppState>>(),
+        let state = ctx.data_unchecked::<std::sync::Arc<domain::AppState>>();
+        let ticket = flash_sales::grab_flash_sale(
+            state,
             me,
             parse_id(&sale_id)?,
             quantity,
             &idempotency_key,
         )
-        .await?
-        .into())
+        .await?;
+        let order = flash_sales::order_of(state, &ticket).await?;
+        Ok(FlashSaleGrab::new(ticket, order))
     }
 }
 

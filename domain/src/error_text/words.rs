@@ -48,6 +48,7 @@ fn thing(what: &str) -> Option<&'static str> {
         "batch" => "批次",
         "code batch" => "码批次",
         "flash sale" => "秒杀活动",
+        "grab ticket" => "抢购凭证",
         "BA" => "美容顾问（BA）",
         "commission plan" => "提成方案",
         "commission month" => "提成月份",

@@ -1,11 +1,12 @@
 //! The key-value counters of a sale: what the database says they are, warming them before the
 //! start (and whenever the store lost them), giving units back, and the periodic warm task.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{FlashSalesError, counters_down, sale_row, units};
+use super::{FlashSalesError, counters_down, sale_row, tickets, units};
 use crate::AppState;
 use crate::platform::jobs::{PeriodicTask, TaskError};
 use crate::platform::kv::FlashCounters;
@@ -27,22 +28,30 @@ pub(super) async fn truth<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
+    // Tickets whose order is not written yet hold their units too (the counters took them;
+    // no quota or unit row shows them yet).
+    let pending = tickets::pending_units(db, sale.id).await?;
+    let in_tickets: i64 = pending.iter().map(|(_, u)| u).sum();
+    let mut members: BTreeMap<i64, i64> = members
+        .into_iter()
+        .map(|(m, u)| (m, i64::from(u)))
+        .collect();
+    for (m, u) in pending {
+        *members.entry(m).or_default() += u;
+    }
     let stock_left = if sale.units_at.is_some() {
-        // The unit rows no order holds (units of orders in flight included: their grabs have
-        // already taken them from the counters, and the claim is the database's guard).
-        units::free(db, sale.id).await?
+        // The unit rows no order holds, less the pending tickets' (units of orders being
+        // written included: their tickets are still pending until the order commits).
+        (units::free(db, sale.id).await? - in_tickets).max(0)
     } else {
-        i64::from(sale.stock) - members.iter().map(|(_, u)| i64::from(*u)).sum::<i64>()
+        i64::from(sale.stock) - members.values().sum::<i64>()
     };
     Ok(FlashCounters {
         stock_left,
         starts_at_ms: sale.starts_at.timestamp_millis(),
         ends_at_ms: sale.ends_at.timestamp_millis(),
         per_member_limit: i64::from(sale.per_member_limit),
-        members: members
-            .into_iter()
-            .map(|(m, u)| (m, i64::from(u)))
-            .collect(),
+        members: members.into_iter().filter(|(_, u)| *u > 0).collect(),
     })
 }
 

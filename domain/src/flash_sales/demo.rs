@@ -11,6 +11,7 @@ use crate::AppState;
 use crate::auth::MemberPrincipal;
 use crate::inventory::MovementKind;
 use crate::orders::{OrderStatus, PaymentMethod};
+use entities::flash_sale_ticket::{self, TicketStatus};
 use entities::{flash_sale, flash_sale_grab, flash_sale_quota, order, product, sku};
 
 /// The member whose grab the demo shows, and where it ships.
@@ -98,6 +99,22 @@ pub async fn seed_demo(
         status: Set(GrabStatus::Held),
         created_at: Set(now),
         released_at: Set(None),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    flash_sale_ticket::ActiveModel {
+        sale_id: Set(live.id),
+        member_id: Set(grab.member_id),
+        quantity: Set(1),
+        idempotency_key: Set("demo-grab-1".into()),
+        status: Set(TicketStatus::Ordered),
+        failure: Set(None),
+        order_id: Set(Some(row.id)),
+        attempts: Set(0),
+        created_at: Set(now),
+        order_due_at: Set(now + super::ORDER_WITHIN),
+        written_at: Set(Some(now)),
         ..Default::default()
     }
     .insert(txn)

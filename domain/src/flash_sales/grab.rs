@@ -1,23 +1,21 @@
-//! A member grabs units: the counters decide in one atomic step, then the order is written (or
-//! the units go back) on its own task.
+//! A member grabs units: the counters decide in one atomic step, then the grab ticket is
+//! recorded (or the units go back) on its own task and the winner is answered with it; the
+//! order follows from the background writer.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::counters::{give_back_units, warm};
-use super::order::create_order;
-use super::runtime::prepared_sale;
-use super::{FlashSalesError, counters_down, invalid, sale_row};
+use super::tickets::{self, GrabTicket};
+use super::{FlashSalesError, counters_down, invalid, sale_row, writer};
 use crate::AppState;
 use crate::auth::MemberPrincipal;
-use crate::orders::{self, Order};
 use crate::platform::kv::keys;
 use crate::platform::kv::{FlashGrab, FlashOutcome, KvError};
 use crate::platform::{idempotency, validate};
-use entities::{flash_sale, flash_sale_grab};
+use entities::flash_sale;
 
 fn refused(outcome: FlashOutcome, sale: Option<&flash_sale::Model>) -> FlashSalesError {
     match outcome {
@@ -32,9 +30,11 @@ fn refused(outcome: FlashOutcome, sale: Option<&flash_sale::Model>) -> FlashSale
     }
 }
 
-/// A member grabs `quantity` units of a flash sale. The counters decide in one atomic step;
-/// a successful grab then creates the order at the flash price (payable within the payment
-/// time-out). Never sells more than the sale's units, nor more than the member's limit.
+/// A member grabs `quantity` units of a flash sale. The counters decide in one atomic step; a
+/// successful grab is answered at once with its ticket (one row, written before the answer),
+/// and its order at the flash price (payable within the payment time-out) is written by the
+/// background writer, exactly once, within [`tickets::ORDER_WITHIN`]. Never sells more than the
+/// sale's units, nor more than the member's limit.
 ///
 /// Refusals (sold out, limit, ...) are the normal answer for most grabs and are not logged as
 /// errors; the API layer logs internal and unavailable ones.
@@ -45,7 +45,7 @@ pub async fn grab_flash_sale(
     sale_id: i64,
     quantity: i32,
     idempotency_key: &str,
-) -> Result<Order, FlashSalesError> {
+) -> Result<GrabTicket, FlashSalesError> {
     validate::idempotency_key(idempotency_key).map_err(invalid)?;
     if !(1..=99).contains(&quantity) {
         return Err(invalid("a quantity is between 1 and 99"));
@@ -101,14 +101,14 @@ pub async fn grab_flash_sale(
                 }
                 match outcome {
                     FlashOutcome::Granted => {
-                        if let Some(order) =
-                            grabbed_order(app, sale_id, me, idempotency_key).await?
+                        if let Some(ticket) =
+                            tickets::by_key(&app.db, sale_id, me.member_id, idempotency_key).await?
                         {
-                            return Ok(order);
+                            return Ok(ticket.into());
                         }
-                        // The first grab under this key is still writing its order (or failed
-                        // and gives the key back): its answer is ours, so wait for it and ask
-                        // the counters again.
+                        // The first grab under this key is still recording its ticket (or
+                        // failed and gives the key back): its answer is ours, so wait for it and
+                        // ask the counters again.
                         if !twin.pause().await {
                             return Err(FlashSalesError::InProgress);
                         }
@@ -124,12 +124,12 @@ pub async fn grab_flash_sale(
                 }
             }
             FlashGrab::Decided(FlashOutcome::Granted) => {
-                // The units are taken: finishing (the order, or giving them back) runs on its
+                // The units are taken: finishing (the ticket, or giving them back) runs on its
                 // own task, so a request cancelled half-way (client gone, time-out) cannot
                 // strand them.
                 let task = tokio::spawn({
                     let (app, me, key) = (Arc::clone(app), me.clone(), idempotency_key.to_owned());
-                    async move { finish_grab(&app, &me, sale_id, sale, quantity, &key, now).await }
+                    async move { finish_grab(&app, &me, sale_id, quantity, &key, now).await }
                 });
                 return task.await.unwrap_or_else(|e| {
                     Err(FlashSalesError::CountersDown(KvError::Protocol(format!(
@@ -149,65 +149,32 @@ pub async fn grab_flash_sale(
     }
 }
 
-/// After the counters granted `quantity` units: writes the order, or gives the units back.
+/// After the counters granted `quantity` units: records the ticket (and starts a writer for its
+/// order), or gives the units back.
 async fn finish_grab(
-    app: &AppState,
+    app: &Arc<AppState>,
     me: &MemberPrincipal,
     sale_id: i64,
-    sale: Option<flash_sale::Model>,
     quantity: i32,
     idempotency_key: &str,
     now: DateTime<Utc>,
-) -> Result<Order, FlashSalesError> {
+) -> Result<GrabTicket, FlashSalesError> {
     let q = i64::from(quantity);
-    let created = async {
-        let prepared = prepared_sale(app, sale_id, sale).await?;
-        let _writer = app
-            .flash_sales
-            .order_writers
-            .acquire()
-            .await
-            .map_err(|_| FlashSalesError::ShuttingDown)?;
-        if let Some(order) = grabbed_order(app, sale_id, me, idempotency_key).await? {
-            // The counters forgot the answer (a restart) but the order exists: give the
-            // units just taken back and answer with the first order.
-            return Ok((order, true));
+    match tickets::record(app, sale_id, me.member_id, quantity, idempotency_key, now).await {
+        Ok((ticket, true)) => {
+            writer::kick(app);
+            Ok(ticket.into())
         }
-        create_order(app, me, &prepared, quantity, idempotency_key, now)
-            .await
-            .map(|o| (o, false))
-    }
-    .await;
-    match created {
-        Ok((order, false)) => Ok(order),
-        Ok((order, true)) => {
+        Ok((ticket, false)) => {
+            // The counters forgot the answer (a restart) but the ticket exists: give the units
+            // just taken back and answer with the first ticket.
             give_back_units(app, sale_id, me.member_id, q, None).await;
-            Ok(order)
+            Ok(ticket.into())
         }
         Err(e) => {
-            // The order did not happen: the units go back and the key may be retried.
+            // No ticket: the units go back and the key may be retried.
             give_back_units(app, sale_id, me.member_id, q, Some(idempotency_key)).await;
             Err(e)
         }
     }
-}
-
-/// The order a member's earlier grab under this key created.
-async fn grabbed_order(
-    app: &AppState,
-    sale_id: i64,
-    me: &MemberPrincipal,
-    idempotency_key: &str,
-) -> Result<Option<Order>, FlashSalesError> {
-    let Some(grab) = flash_sale_grab::Entity::find()
-        .filter(flash_sale_grab::Column::SaleId.eq(sale_id))
-        .filter(flash_sale_grab::Column::MemberId.eq(me.member_id))
-        .filter(flash_sale_grab::Column::IdempotencyKey.eq(idempotency_key))
-        .one(&app.db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let row = orders::row(app, grab.order_id).await?;
-    Ok(Some(orders::load(app, row).await?))
 }

@@ -14,12 +14,16 @@
 //!   in process) decides a grab, so the crowd that cannot buy is turned away without touching the
 //!   database. The copy is warmed from the database before the sale starts (and on demand when it
 //!   is missing, e.g. after a Redis restart), and reconciled against it by a periodic task.
+//! - Between the two, a winner's grab ticket (`flash_sale_tickets`): written in one statement
+//!   before the winner is answered, so a granted grab is never only in the counters' memory.
+//!   Its order is written by a background writer in batches, exactly once per ticket (see
+//!   `writer`); until then the ticket's units count as the member's in the counters' truth.
 //!
 //! Answers: a sale that has not started is BAD_USER_INPUT ("not started", nothing remembered);
 //! after its end EXPIRED; no units left SOLD_OUT; above the member's limit LIMIT_REACHED; the
 //! key-value store down UNAVAILABLE; more than a few grabs a second by one member RATE_LIMITED.
 //! Idempotency keys are per member and per sale: the same key replays the first answer (the same
-//! order for a successful grab, waited for while the first grab still writes it); the same key
+//! ticket for a successful grab, waited for while the first grab still records it); the same key
 //! with another quantity is a CONFLICT.
 
 mod counters;
@@ -30,8 +34,10 @@ mod reconcile;
 mod release;
 mod runtime;
 mod schedule;
+mod tickets;
 mod units;
 mod views;
+mod writer;
 
 use std::sync::Arc;
 
@@ -48,12 +54,15 @@ use entities::flash_sale;
 pub use counters::{WarmFlashSales, counters_and_truth, warm, warm_upcoming};
 pub(crate) use demo::{DemoGrab, seed_demo};
 pub use entities::flash_sale_grab::GrabStatus;
+pub use entities::flash_sale_ticket::{TicketFailure, TicketStatus};
 pub use grab::grab_flash_sale;
 pub use reconcile::{ReconcileFlashSales, reconcile, reconcile_active};
 pub(crate) use release::{give_back, release_closed_order};
 pub use runtime::FlashSaleRuntime;
 pub use schedule::schedule_flash_sale;
+pub use tickets::{GrabTicket, ORDER_WITHIN, flash_sale_order, order_of};
 pub use views::{all_flash_sales, current_flash_sales, flash_sale};
+pub use writer::{WriteFlashSaleOrders, write_pending_orders};
 
 #[derive(Debug, thiserror::Error, strum::IntoStaticStr, strum::VariantNames)]
 pub enum FlashSalesError {
@@ -132,9 +141,9 @@ pub struct FlashSaleSettings {
     /// A difference between counters and database must last this long before it is corrected
     /// (grabs in flight between the counter and the order's commit are not differences).
     pub reconcile_grace: chrono::Duration,
-    /// Orders of granted grabs written at once by one replica. The winners of a sale arrive in
-    /// one burst and all lock the same sale and stock rows; queueing them here, rather than on
-    /// the database pool, keeps connections for everything else and never times a winner out.
+    /// Background order writers per replica (each writes a batch of up to 64 tickets' orders
+    /// in one transaction). The winners are answered with tickets at once; keeping the writers
+    /// few leaves the database pool's connections for everything else.
     pub order_writers: usize,
 }
 
@@ -144,7 +153,7 @@ impl Default for FlashSaleSettings {
             grabs_per_second: 10,
             warm_ahead: chrono::Duration::minutes(10),
             reconcile_grace: chrono::Duration::seconds(30),
-            order_writers: 8,
+            order_writers: 4,
         }
     }
 }

@@ -1,41 +1,43 @@
-//! Writing the order of a granted grab, with the database's own guards, in one transaction.
+//! Writing the order of a grab ticket, with the database's own guards, in the order writer's
+//! transaction.
+
+use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{DatabaseTransaction, EntityTrait, Set};
 
+use super::FlashSalesError;
 use super::runtime::PreparedSale;
 use super::units;
-use super::{FlashSalesError, GrabStatus};
 use crate::AppState;
 use crate::auth::MemberPrincipal;
 use crate::catalog;
 use crate::orders::{
-    self, Channel, Discount, DiscountKind, DraftLine, FulfilmentKind, Order, OrderDraft,
-    OrderStatus, Stock,
+    self, Channel, Discount, DiscountKind, DraftLine, FulfilmentKind, OrderDraft, OrderStatus,
+    Stock,
 };
-use crate::platform::db;
-use crate::platform::error::UniqueViolation;
-use entities::{flash_sale_grab, flash_sale_quota};
+use entities::{flash_sale_quota, flash_sale_ticket};
 
-/// Writes the order of a granted grab: the database's own guards (the member's limit, and free
-/// unit rows of the sale), the order at the flash price allocated the units' batches (set aside
-/// from the online warehouse when the sale was warmed), the claim of the units and the grab
-/// record, in one transaction. The sale's `sold` is settled in bulk, not here.
-pub(super) async fn create_order(
+/// In the order writer's transaction, the order of one ticket: the database's own guards (the
+/// member's limit; free unit rows of the sale, picked by the writer), the order at the flash
+/// price allocated the units' batches (set aside from the online warehouse when the sale was
+/// warmed) and the claim of the units. None when the member's limit refuses it (the units stay
+/// in `free` for the next ticket). The caller checked `free` holds the ticket's units, and writes
+/// the grab record and the ticket's state. The sale's `sold` is settled in bulk, not here.
+pub(super) async fn write_order(
     app: &AppState,
-    me: &MemberPrincipal,
+    txn: &DatabaseTransaction,
     prepared: &PreparedSale,
-    quantity: i32,
-    idempotency_key: &str,
+    ticket: &flash_sale_ticket::Model,
+    free: &mut VecDeque<(i64, i64)>,
     now: DateTime<Utc>,
-) -> Result<Order, FlashSalesError> {
-    let draft = order_draft(app, me, prepared, quantity, idempotency_key, now);
+) -> Result<Option<i64>, FlashSalesError> {
     let sale = &prepared.sale;
-    let txn = db::begin_write(&app.db).await?;
+    let quantity = ticket.quantity;
     let within_limit = flash_sale_quota::Entity::insert(flash_sale_quota::ActiveModel {
         sale_id: Set(sale.id),
-        member_id: Set(me.member_id),
+        member_id: Set(ticket.member_id),
         units: Set(quantity),
     })
     .on_conflict(
@@ -54,38 +56,30 @@ pub(super) async fn create_order(
         )
         .to_owned(),
     )
-    .exec_without_returning(&txn)
+    .exec_without_returning(txn)
     .await?;
     if within_limit != 1 {
         tracing::warn!(
             sale_id = sale.id,
-            member_id = me.member_id,
+            member_id = ticket.member_id,
+            ticket = ticket.id,
             "the counters granted a unit above the member's limit"
         );
-        return Err(FlashSalesError::LimitReached);
+        return Ok(None);
     }
-    // The sale's units: free rows, locked by this transaction only (no row every winner waits
-    // on); their stock was set aside when the sale was warmed.
-    let picked = units::pick(&txn, sale.id, quantity).await?;
+    let take = usize::try_from(quantity)
+        .unwrap_or(usize::MAX)
+        .min(free.len());
+    let picked = units::Picked::new(free.drain(..take).collect());
+    let me = MemberPrincipal {
+        member_id: ticket.member_id,
+        session_id: "flash-sale-writer".into(),
+    };
+    let draft = order_draft(app, &me, prepared, quantity, &ticket.idempotency_key, now);
     let order =
-        orders::insert_order_with(&txn, draft, Stock::SetAside(&picked.by_batch), now).await?;
-    units::claim(&txn, &picked, order.id, now).await?;
-    let recorded = flash_sale_grab::ActiveModel {
-        sale_id: Set(sale.id),
-        member_id: Set(me.member_id),
-        order_id: Set(order.id),
-        quantity: Set(quantity),
-        idempotency_key: Set(idempotency_key.to_owned()),
-        status: Set(GrabStatus::Held),
-        created_at: Set(now),
-        released_at: Set(None),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await;
-    recorded.on_unique_violation(|| FlashSalesError::InProgress)?;
-    txn.commit().await?;
-    Ok(orders::load(app, order).await?)
+        orders::insert_order_with(txn, draft, Stock::SetAside(&picked.by_batch), now).await?;
+    units::claim(txn, &picked, order.id, now).await?;
+    Ok(Some(order.id))
 }
 
 /// The order of a grab: the SKU at its list price less a flash-sale discount down to the flash

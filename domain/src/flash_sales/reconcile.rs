@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use super::counters::{active_sales, truth};
-use super::{FlashSalesError, counters_down, sale_row, units};
+use super::{FlashSalesError, counters_down, sale_row, units, writer};
 use crate::AppState;
 use crate::platform::jobs::{PeriodicTask, TaskError};
 use crate::platform::kv::keys;
@@ -102,10 +102,14 @@ pub async fn reconcile(app: &AppState, sale_id: i64) -> Result<u64, FlashSalesEr
     Ok(corrected)
 }
 
-/// Reconciles every active sale's counters with the database (settling `sold`), and settles the
+/// Writes the orders of tickets left pending, reconciles every active sale's counters with the
+/// database (settling `sold`), and settles the
 /// sales that ended with their payment time-out: their unclaimed units go back to the
 /// warehouse.
 pub async fn reconcile_active(app: &AppState) -> Result<u64, FlashSalesError> {
+    // Tickets left without their order (a crash between ticket and order) first: their units
+    // then show where they belong.
+    writer::write_pending_orders(app).await?;
     let mut corrected = 0;
     for sale in active_sales(app).await? {
         corrected += reconcile(app, sale.id).await?;

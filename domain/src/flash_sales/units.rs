@@ -5,9 +5,9 @@
 //!
 //! Why rows: a winner's order used to lock the sale's row (`sold + q <= stock`) and the SKU's
 //! stock rows; every winner of a burst queued on both, so orders were written at a few hundred a
-//! second. Now a winner's transaction locks only its own unit rows (`FOR UPDATE SKIP LOCKED` on
-//! PostgreSQL: a row another winner holds is passed over, not waited for; SQLite has one writer
-//! at a time anyway) and its member's quota row. Never oversold: a unit row is claimed by one
+//! second. Now the order writer's transaction locks only the unit rows it claims (`FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL: a row another writer holds is passed over, not waited for; SQLite has
+//! one writer at a time anyway) and its members' quota rows. Never oversold: a unit row is claimed by one
 //! order (the claim and the order commit together, or neither does), and there are no more
 //! rows than units.
 
@@ -142,23 +142,39 @@ async fn insert_units(
     Ok(())
 }
 
-/// Free units a winner's transaction holds (locked on PostgreSQL) until its order is written.
+/// Free units a writer's transaction holds (locked on PostgreSQL) until its order is written.
 pub(super) struct Picked {
     ids: Vec<i64>,
     /// (batch, units): the order's allocations.
     pub(super) by_batch: Vec<(i64, i64)>,
 }
 
-/// In a winner's order transaction: picks `quantity` free units of the sale and locks them. On
-/// PostgreSQL the rows other winners hold are skipped, not waited for (`FOR UPDATE SKIP
-/// LOCKED`); SQLite ignores the lock clause, its writers take turns. SOLD_OUT when fewer than
-/// `quantity` are free (the transaction is then dropped, so nothing is claimed).
-pub(super) async fn pick(
+impl Picked {
+    /// The order's units: (unit id, batch) as picked.
+    pub(super) fn new(units: Vec<(i64, i64)>) -> Self {
+        let mut by_batch: Vec<(i64, i64)> = Vec::new();
+        for &(_, batch) in &units {
+            match by_batch.iter_mut().find(|(b, _)| *b == batch) {
+                Some((_, n)) => *n += 1,
+                None => by_batch.push((batch, 1)),
+            }
+        }
+        Self {
+            ids: units.into_iter().map(|(id, _)| id).collect(),
+            by_batch,
+        }
+    }
+}
+
+/// In the order writer's transaction: picks up to `quantity` free units of the sale, (unit id,
+/// batch), and locks them. On PostgreSQL the rows other writers hold are skipped, not waited for
+/// (`FOR UPDATE SKIP LOCKED`); SQLite ignores the lock clause, its writers take turns.
+pub(super) async fn pick_free(
     txn: &DatabaseTransaction,
     sale_id: i64,
-    quantity: i32,
-) -> Result<Picked, FlashSalesError> {
-    let units: Vec<(i64, i64)> = flash_sale_unit::Entity::find()
+    quantity: i64,
+) -> Result<Vec<(i64, i64)>, FlashSalesError> {
+    Ok(flash_sale_unit::Entity::find()
         .select_only()
         .column(flash_sale_unit::Column::Id)
         .column(flash_sale_unit::Column::BatchId)
@@ -169,21 +185,7 @@ pub(super) async fn pick(
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .into_tuple()
         .all(txn)
-        .await?;
-    if units.len() < usize::try_from(quantity).unwrap_or(usize::MAX) {
-        return Err(FlashSalesError::SoldOut);
-    }
-    let mut by_batch: Vec<(i64, i64)> = Vec::new();
-    for &(_, batch) in &units {
-        match by_batch.iter_mut().find(|(b, _)| *b == batch) {
-            Some((_, n)) => *n += 1,
-            None => by_batch.push((batch, 1)),
-        }
-    }
-    Ok(Picked {
-        ids: units.into_iter().map(|(id, _)| id).collect(),
-        by_batch,
-    })
+        .await?)
 }
 
 /// The picked units become the order's (still only if free: a unit is never claimed twice).

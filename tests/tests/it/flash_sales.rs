@@ -1,6 +1,8 @@
-//! Flash sales (秒杀): scheduling, grabs decided by the counters in one atomic step, orders at the
-//! flash price, units returned by unpaid orders, and counters that follow the database after a
-//! Redis restart or a crash between the counter and the order.
+//! Flash sales (秒杀): scheduling, grabs decided by the counters in one atomic step, tickets
+//! answered at once and orders at the flash price written by the background writer, units
+//! returned by unpaid orders, and counters that follow the database after a Redis restart or a
+//! crash between the counter and the ticket. (Tickets and a crash between ticket and order:
+//! `flash_sale_tickets`.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +20,9 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
 const GRAB: &str = "mutation($s: ID!, $q: Int!, $k: String!) { grabFlashSale(saleId: $s, quantity: $q, idempotencyKey: $k) {
-  id orderNo status subtotalFen discountFen totalFen payDeadline lines { skuId quantity unitPriceFen } discounts { kind amountFen } } }";
+  ticket status quantity order { id } } }";
+const ORDER: &str = "query($t: ID!) { flashSaleOrder(ticket: $t) { ticket status order {
+  id orderNo status subtotalFen discountFen totalFen payDeadline lines { skuId quantity unitPriceFen } discounts { kind amountFen } } } }";
 const SCHEDULE: &str = "mutation($i: ScheduleFlashSaleInput!) { scheduleFlashSale(input: $i) {
   id title priceFen stock sold perMemberLimit status } }";
 
@@ -92,8 +96,40 @@ async fn grab(
     sale: i64,
     quantity: i32,
     key: &str,
-) -> Result<domain::orders::Order, FlashSalesError> {
+) -> Result<flash_sales::GrabTicket, FlashSalesError> {
     flash_sales::grab_flash_sale(&app.state, me, sale, quantity, key).await
+}
+
+/// A grab and, for a winner, its order (written by the background writer; waited for as
+/// `flashSaleOrder` waits).
+async fn grab_order(
+    app: &TestApp,
+    me: &MemberPrincipal,
+    sale: i64,
+    quantity: i32,
+    key: &str,
+) -> Result<domain::orders::Order, FlashSalesError> {
+    let ticket = grab(app, me, sale, quantity, key).await?;
+    let (ticket, order) = flash_sales::flash_sale_order(&app.state, me, ticket.id).await?;
+    Ok(order.unwrap_or_else(|| panic!("the ticket's order is written in time: {ticket:?}")))
+}
+
+/// Writes the orders of the tickets still pending (what the writers do within seconds), and
+/// waits for the writers started by the grabs (on PostgreSQL a pass skips the tickets another
+/// writer holds) until no ticket is pending, for at most 10 seconds.
+async fn write_orders(app: &TestApp) {
+    for _ in 0..1_000 {
+        flash_sales::write_pending_orders(&app.state).await.unwrap();
+        let pending = entities::flash_sale_ticket::Entity::find()
+            .filter(entities::flash_sale_ticket::Column::Status.eq("PENDING"))
+            .count(app.db())
+            .await
+            .unwrap();
+        if pending == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 fn code<T>(r: &Result<T, FlashSalesError>) -> Option<ErrorCode> {
@@ -102,6 +138,7 @@ fn code<T>(r: &Result<T, FlashSalesError>) -> Option<ErrorCode> {
 
 /// The database's units per member of a sale (grab records of orders not closed).
 async fn held_in_db(app: &TestApp, sale: i64) -> HashMap<i64, i64> {
+    write_orders(app).await;
     let mut held = HashMap::new();
     for g in entities::flash_sale_grab::Entity::find()
         .filter(entities::flash_sale_grab::Column::SaleId.eq(sale))
@@ -117,6 +154,7 @@ async fn held_in_db(app: &TestApp, sale: i64) -> HashMap<i64, i64> {
 
 /// The counters equal the database's truth.
 async fn assert_counters_match(app: &TestApp, sale: i64) {
+    write_orders(app).await;
     let (counters, truth) = flash_sales::counters_and_truth(&app.state, sale)
         .await
         .unwrap();
@@ -164,6 +202,13 @@ async fn concurrent_grabs_sell_exactly_the_units(backend: Backend) {
         "only sold out or limit reached under load: {refusals:?}"
     );
     assert_units_claimed_once(&app, sale.id).await;
+    let ordered = entities::flash_sale_ticket::Entity::find()
+        .filter(entities::flash_sale_ticket::Column::SaleId.eq(sale.id))
+        .filter(entities::flash_sale_ticket::Column::Status.eq("ORDERED"))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(ordered, 100, "every winner's ticket has its order");
     // `sold` is settled in bulk (the reconcile task), not by each winner's order.
     flash_sales::reconcile(&app.state, sale.id).await.unwrap();
     let row = entities::flash_sale::Entity::find_by_id(sale.id)
@@ -212,8 +257,13 @@ async fn grabs_make_orders_at_the_flash_price_and_replay(backend: Backend) {
 
     let (me, _) = app.login_member("flash-fay").await;
     let k1 = key();
-    let order =
+    let grabbed =
         me.ok(GRAB, json!({ "s": sale_id, "q": 1, "k": k1 })).await["grabFlashSale"].clone();
+    assert_eq!(grabbed["quantity"], 1);
+    // The order follows the ticket: `flashSaleOrder` waits for it.
+    let order = me.ok(ORDER, json!({ "t": grabbed["ticket"] })).await["flashSaleOrder"].clone();
+    assert_eq!(order["status"], "ORDERED", "{order}");
+    let order = order["order"].clone();
     assert_eq!(order["status"], "PENDING_PAYMENT");
     assert_eq!(order["totalFen"], 9_900);
     assert_eq!(order["subtotalFen"], 29_900);
@@ -222,7 +272,11 @@ async fn grabs_make_orders_at_the_flash_price_and_replay(backend: Backend) {
     // The same key answers with the same order; with another quantity it is a conflict.
     let again =
         me.ok(GRAB, json!({ "s": sale_id, "q": 1, "k": k1 })).await["grabFlashSale"].clone();
-    assert_eq!(again["id"], order["id"]);
+    assert_eq!(again["ticket"], grabbed["ticket"]);
+    assert_eq!(
+        again["order"]["id"], order["id"],
+        "a replay shows the written order"
+    );
     assert_eq!(
         me.err(GRAB, json!({ "s": sale_id, "q": 2, "k": k1 })).await,
         "CONFLICT"
@@ -364,7 +418,7 @@ async fn unpaid_flash_orders_give_the_unit_back(backend: Backend) {
     let sale = live_sale(&app, &cat, 1, 1).await;
     let m = members(&app, 2).await;
     let (a, b) = (&m[0], &m[1]);
-    let order = grab(&app, a, sale.id, 1, &key()).await.unwrap();
+    let order = grab_order(&app, a, sale.id, 1, &key()).await.unwrap();
     assert_eq!(
         code(&grab(&app, b, sale.id, 1, &key()).await),
         Some(ErrorCode::SoldOut)
@@ -449,7 +503,8 @@ async fn counters_follow_the_database_after_loss_or_crash(backend: Backend) {
 
 /// The database keeps each member to the limit on its own: when the counters have lost what
 /// members hold (rebuilt from a moment that missed grabs in flight, say), members at their limit
-/// grabbing eight times at once are all refused, and nobody holds more than the limit.
+/// grabbing seven times at once get no order (the counters refuse, or the ticket they granted
+/// fails at the database's quota), and nobody holds more than the limit.
 async fn the_database_alone_keeps_members_to_the_limit(backend: Backend) {
     let app = Arc::new(TestApp::start(backend).await);
     let cat = fixtures::catalog(&app, 200).await;
@@ -482,11 +537,33 @@ async fn the_database_alone_keeps_members_to_the_limit(backend: Backend) {
     let tasks: Vec<_> = (0..m.len() * 7)
         .map(|i| {
             let (app, me) = (app.clone(), m[i % m.len()].clone());
-            tokio::spawn(async move { code(&grab(&app, &me, sale.id, 1, &key()).await) })
+            tokio::spawn(async move {
+                grab(&app, &me, sale.id, 1, &key())
+                    .await
+                    .map(|t| t.id)
+                    .map_err(|e| e.code())
+            })
         })
         .collect();
+    // The counters (which forgot) grant some: their tickets' orders are refused by the
+    // database's quota, so the tickets fail and their units go back.
+    let mut tickets = Vec::new();
     for t in tasks {
-        assert_eq!(t.await.unwrap(), Some(ErrorCode::LimitReached));
+        match t.await.unwrap() {
+            Ok(ticket) => tickets.push(ticket),
+            Err(code) => assert_eq!(code, ErrorCode::LimitReached),
+        }
+    }
+    write_orders(&app).await;
+    for id in tickets {
+        let t = entities::flash_sale_ticket::Entity::find_by_id(id)
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.status, flash_sales::TicketStatus::Failed);
+        assert_eq!(t.failure, Some(flash_sales::TicketFailure::LimitReached));
+        assert_eq!(t.order_id, None);
     }
     let held = held_in_db(&app, sale.id).await;
     assert_eq!(held.len(), m.len());
@@ -549,6 +626,7 @@ async fn grabs_under_one_key_all_answer_with_its_order(backend: Backend) {
 /// unknown order, and the order's allocations are the units' batches.
 async fn assert_units_claimed_once(app: &TestApp, sale: i64) {
     use entities::{flash_sale_grab, flash_sale_unit, order_allocation};
+    write_orders(app).await;
     let units = flash_sale_unit::Entity::find()
         .filter(flash_sale_unit::Column::SaleId.eq(sale))
         .all(app.db())
@@ -595,6 +673,7 @@ async fn warehouse_on_hand(app: &TestApp, cat: &Catalog) -> i64 {
 }
 
 async fn free_units(app: &TestApp, sale: i64) -> u64 {
+    write_orders(app).await;
     entities::flash_sale_unit::Entity::find()
         .filter(entities::flash_sale_unit::Column::SaleId.eq(sale))
         .filter(entities::flash_sale_unit::Column::OrderId.is_null())
@@ -664,7 +743,7 @@ async fn winners_claim_units_set_aside_when_the_sale_is_warmed(backend: Backend)
             .unwrap()
     );
     assert_counters_match(&app, sale.id).await;
-    let late = grab(&app, &m[3], sale.id, 1, &key()).await.unwrap();
+    let late = grab_order(&app, &m[3], sale.id, 1, &key()).await.unwrap();
     assert_units_claimed_once(&app, sale.id).await;
 
     // The sale ends; after its payment time-out the three free units go back.

@@ -27,6 +27,7 @@ mod deploy_manifests;
 mod dev_pay;
 mod erasure;
 mod error_messages;
+mod flash_sale_tickets;
 mod flash_sales;
 mod graphql_edge;
 mod http_surface;

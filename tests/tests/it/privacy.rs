@@ -376,11 +376,17 @@ async fn one_of_each(
     .await
     .unwrap()
     .id;
-    let flash_order =
+    // The grab answers with a ticket; its order follows from the writer.
+    let ticket =
         domain::flash_sales::grab_flash_sale(&app.state, &principal, sale, 1, "export-grab")
             .await
-            .unwrap()
-            .id;
+            .unwrap();
+    let flash_order = domain::flash_sales::flash_sale_order(&app.state, &principal, ticket.id)
+        .await
+        .unwrap()
+        .0
+        .order_id
+        .expect("the ticket's order is written within its stated time");
 
     use domain::scan_codes as scan;
     let batch = scan::create_batch(
