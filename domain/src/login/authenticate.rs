@@ -9,6 +9,7 @@ use crate::auth::{
     Audience, AuthError, DistributorPrincipal, MemberPrincipal, Principal, StaffPrincipal,
     StaffRole,
 };
+use crate::platform::kv::keys;
 
 /// Who is calling, and whether they must change a one-time password (staff, distributors) or
 /// accept the current privacy policy (members) before anything else.
@@ -51,11 +52,21 @@ pub async fn authenticate(
         .tokens
         .verify(bearer, audience, app.clock.now())
         .ok_or(AuthError::Unauthenticated)?;
-    let record = sessions::load(app, &token.session_id)
-        .await?
+    // The session and its account's stamp in one round trip: the token names the subject.
+    let (raw, stamp) = app
+        .kv
+        .get_two(
+            &keys::session(&token.session_id),
+            &keys::account_stamp(audience.as_str(), token.subject),
+        )
+        .await?;
+    let record = raw
+        .map(|raw| sessions::parse(&raw))
+        .transpose()?
         .filter(|r| r.audience == audience && r.subject == token.subject)
         .ok_or(AuthError::Unauthenticated)?;
-    let mut record = revocation::confirm(app, &token.session_id, record).await?;
+    let stamp = stamp.map(|raw| String::from_utf8_lossy(&raw).into_owned());
+    let mut record = revocation::confirm(app, &token.session_id, record, stamp).await?;
     let consent_required = audience == Audience::Consumer
         && consent_required(app, &token.session_id, &mut record).await?;
     let session_id = token.session_id;

@@ -18,7 +18,8 @@ pub async fn refresh(
     let (sid, mut record, new_refresh) = sessions::rotate(app, audience, refresh_token).await?;
     if audience == Audience::Consumer {
         // An erased member's sessions end here too.
-        record = revocation::confirm(app, &sid, record).await?;
+        let current = revocation::stamp(app, audience, record.subject).await?;
+        record = revocation::confirm(app, &sid, record, current).await?;
     } else {
         match revocation::current_record(app, audience, record.subject, record.created_at).await {
             Ok(fresh) => record = fresh,

@@ -29,7 +29,11 @@ use crate::AppState;
 use crate::auth::{Audience, AuthError};
 use crate::platform::kv::keys;
 
-async fn stamp(app: &AppState, audience: Audience, id: i64) -> Result<Option<String>, AuthError> {
+pub(super) async fn stamp(
+    app: &AppState,
+    audience: Audience,
+    id: i64,
+) -> Result<Option<String>, AuthError> {
     Ok(app
         .kv
         .get(&keys::account_stamp(audience.as_str(), id))
@@ -115,14 +119,14 @@ pub(super) async fn current_record(
     Ok(record)
 }
 
-/// A loaded session as it may be used now: unchanged while the account's stamp is the one it
-/// saw, otherwise rewritten from the database or revoked.
+/// A loaded session as it may be used now: unchanged while the account's stamp (`current`,
+/// read with the session) is the one it saw, otherwise rewritten from the database or revoked.
 pub(super) async fn confirm(
     app: &AppState,
     sid: &str,
     record: SessionRecord,
+    current: Option<String>,
 ) -> Result<SessionRecord, AuthError> {
-    let current = stamp(app, record.audience, record.subject).await?;
     if current == record.stamp {
         return Ok(record);
     }

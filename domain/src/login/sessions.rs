@@ -69,9 +69,12 @@ pub(super) async fn load(app: &AppState, sid: &str) -> Result<Option<SessionReco
     let Some(raw) = app.kv.get(&keys::session(sid)).await? else {
         return Ok(None);
     };
-    serde_json::from_slice(&raw)
-        .map(Some)
-        .map_err(|e| AuthError::Internal(e.to_string()))
+    parse(&raw).map(Some)
+}
+
+/// A session record as stored.
+pub(super) fn parse(raw: &[u8]) -> Result<SessionRecord, AuthError> {
+    serde_json::from_slice(raw).map_err(|e| AuthError::Internal(e.to_string()))
 }
 
 /// Rewrites a session record (its refresh lifetime restarts).

@@ -22,8 +22,19 @@ async fn basic_operations(backend: Backend) {
             .unwrap()
     );
     assert_eq!(kv.get("b").await.unwrap().as_deref(), Some(&b"x"[..]));
+    kv.set("a", b"1", None).await.unwrap();
+    // Two keys in one round trip, each answered in its place, a missing one as None.
+    assert_eq!(
+        kv.get_two("a", "b").await.unwrap(),
+        (Some(b"1".to_vec()), Some(b"x".to_vec()))
+    );
+    assert_eq!(
+        kv.get_two("missing", "a").await.unwrap(),
+        (None, Some(b"1".to_vec()))
+    );
     assert_eq!(kv.delete(&["a", "b", "missing"]).await.unwrap(), 2);
     assert_eq!(kv.get("a").await.unwrap(), None);
+    assert_eq!(kv.get_two("a", "b").await.unwrap(), (None, None));
     kv.ping().await.unwrap();
 }
 

@@ -87,6 +87,19 @@ impl KeyValueStore for MemoryStore {
         self.with(|e, now| e.live(key, now).map(|entry| entry.value.clone()))
     }
 
+    async fn get_two(
+        &self,
+        first: &str,
+        second: &str,
+    ) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), KvError> {
+        self.with(|e, now| {
+            (
+                e.live(first, now).map(|entry| entry.value.clone()),
+                e.live(second, now).map(|entry| entry.value.clone()),
+            )
+        })
+    }
+
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), KvError> {
         self.with(|e, now| {
             e.map.insert(

@@ -95,6 +95,15 @@ pub enum FlashGrab {
 pub trait KeyValueStore: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
 
+    /// Reads two keys in one round trip (a pipeline, not `MGET`: the keys may live in
+    /// different cluster slots). Every request's authentication reads its session and its
+    /// account's stamp this way.
+    async fn get_two(
+        &self,
+        first: &str,
+        second: &str,
+    ) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), KvError>;
+
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), KvError>;
 
     /// Writes only when the key is absent; true when written.

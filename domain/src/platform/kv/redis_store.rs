@@ -215,6 +215,20 @@ impl KeyValueStore for RedisStore {
         conn.get(self.key(key)).await.map_err(unavailable)
     }
 
+    async fn get_two(
+        &self,
+        first: &str,
+        second: &str,
+    ) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), KvError> {
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .get(self.key(first))
+            .get(self.key(second))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), KvError> {
         let mut conn = self.conn.clone();
         match ttl {
