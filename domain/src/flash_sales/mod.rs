@@ -153,7 +153,7 @@ impl Default for FlashSaleSettings {
             grabs_per_second: 10,
             warm_ahead: chrono::Duration::minutes(10),
             reconcile_grace: chrono::Duration::seconds(30),
-            order_writers: 8,
+            order_writers: 4,
         }
     }
 }

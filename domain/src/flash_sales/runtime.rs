@@ -34,6 +34,8 @@ pub struct FlashSaleRuntime {
     pub(super) recorded: AtomicU64,
     /// Woken after each batch of orders commits (`flashSaleOrder` waits on it).
     pub(super) written: tokio::sync::Notify,
+    /// Granted grabs waiting for the next shared insert of their tickets.
+    pub(super) tickets: super::tickets::TicketQueue,
     /// Tickets recorded here start no writer (drills and tests of a crash between ticket and
     /// order; the periodic pass still writes them).
     paused: AtomicBool,
@@ -50,6 +52,7 @@ impl FlashSaleRuntime {
             max_writers: settings.order_writers.max(1),
             recorded: AtomicU64::new(0),
             written: tokio::sync::Notify::new(),
+            tickets: super::tickets::TicketQueue::default(),
             paused: AtomicBool::new(false),
         }
     }

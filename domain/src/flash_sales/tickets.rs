@@ -4,9 +4,12 @@
 //! [`ORDER_WITHIN`] in normal running. A member reads her ticket (and its order once written)
 //! with [`flash_sale_order`], which waits up to that time for a pending ticket.
 
+use std::collections::HashMap;
 use std::pin::pin;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, TryInsertResult,
 };
@@ -55,38 +58,178 @@ impl From<flash_sale_ticket::Model> for GrabTicket {
     }
 }
 
-/// Records the ticket of a grab the counters granted, in one statement. Returns the ticket and
-/// whether it is new: an existing one under the same key (the counters forgot its answer, e.g.
-/// after a Redis restart) is the answer, and the units just taken go back.
+/// Tickets in one shared insert at most.
+const SHARED_INSERT: usize = 64;
+
+/// A granted grab waiting for the next shared insert of tickets.
+pub(super) struct WaitingTicket {
+    row: flash_sale_ticket::ActiveModel,
+    sale_id: i64,
+    member_id: i64,
+    idempotency_key: String,
+    answer: oneshot::Sender<Result<(flash_sale_ticket::Model, bool), FlashSalesError>>,
+}
+
+/// Grabs granted at the same moment share one `INSERT` of their tickets (group commit): the
+/// winners of a burst arrive together, and one statement for up to 64 of them, one at a time,
+/// leaves the pool's connections to the order writers instead of queueing a connection per
+/// winner.
+#[derive(Default)]
+pub(super) struct TicketQueue {
+    state: Mutex<QueueState>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    waiting: Vec<WaitingTicket>,
+    /// A task is inserting: it takes what waits when its insert is done.
+    inserting: bool,
+}
+
+impl TicketQueue {
+    /// Queues a ticket; true when the caller must start the inserting task.
+    fn push(&self, ticket: WaitingTicket) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.waiting.push(ticket);
+        !std::mem::replace(&mut state.inserting, true)
+    }
+
+    /// The next tickets to insert, or none (and the inserting task ends).
+    fn next(&self) -> Vec<WaitingTicket> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.waiting.is_empty() {
+            state.inserting = false;
+            return Vec::new();
+        }
+        let take = state.waiting.len().min(SHARED_INSERT);
+        state.waiting.drain(..take).collect()
+    }
+}
+
+/// Ends the inserting task's turn even if it panicked, starting another for what still waits.
+struct InsertingTurn(Arc<AppState>);
+
+impl Drop for InsertingTurn {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let queue = &self.0.flash_sales.tickets;
+            let mut state = queue.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.inserting = false;
+            if !state.waiting.is_empty() {
+                state.inserting = true;
+                tokio::spawn(insert_waiting(Arc::clone(&self.0)));
+            }
+        }
+    }
+}
+
+/// Records the ticket of a grab the counters granted (durable before the answer). Returns the
+/// ticket and whether it is new: an existing one under the same key (the counters forgot its
+/// answer, e.g. after a Redis restart) is the answer, and the units just taken go back.
 pub(super) async fn record(
-    app: &AppState,
+    app: &Arc<AppState>,
     sale_id: i64,
     member_id: i64,
     quantity: i32,
     idempotency_key: &str,
     now: DateTime<Utc>,
 ) -> Result<(flash_sale_ticket::Model, bool), FlashSalesError> {
-    let inserted = flash_sale_ticket::Entity::insert(flash_sale_ticket::ActiveModel {
-        sale_id: Set(sale_id),
-        member_id: Set(member_id),
-        quantity: Set(quantity),
-        idempotency_key: Set(idempotency_key.to_owned()),
-        status: Set(TicketStatus::Pending),
-        failure: Set(None),
-        order_id: Set(None),
-        attempts: Set(0),
-        created_at: Set(now),
-        order_due_at: Set(now + ORDER_WITHIN),
-        written_at: Set(None),
-        ..Default::default()
-    })
-    .on_conflict_do_nothing_on([
-        flash_sale_ticket::Column::SaleId,
-        flash_sale_ticket::Column::MemberId,
-        flash_sale_ticket::Column::IdempotencyKey,
-    ])
-    .exec_with_returning(&app.db)
-    .await?;
+    let (answer, answered) = oneshot::channel();
+    let ticket = WaitingTicket {
+        row: flash_sale_ticket::ActiveModel {
+            sale_id: Set(sale_id),
+            member_id: Set(member_id),
+            quantity: Set(quantity),
+            idempotency_key: Set(idempotency_key.to_owned()),
+            status: Set(TicketStatus::Pending),
+            failure: Set(None),
+            order_id: Set(None),
+            attempts: Set(0),
+            created_at: Set(now),
+            order_due_at: Set(now + ORDER_WITHIN),
+            written_at: Set(None),
+            ..Default::default()
+        },
+        sale_id,
+        member_id,
+        idempotency_key: idempotency_key.to_owned(),
+        answer,
+    };
+    if app.flash_sales.tickets.push(ticket) {
+        tokio::spawn(insert_waiting(Arc::clone(app)));
+    }
+    // A dropped answer means the inserting task died with this ticket: nothing was recorded.
+    answered.await.unwrap_or(Err(FlashSalesError::InProgress))
+}
+
+/// The inserting task: shared inserts until nothing waits.
+async fn insert_waiting(app: Arc<AppState>) {
+    let _turn = InsertingTurn(Arc::clone(&app));
+    loop {
+        let tickets = app.flash_sales.tickets.next();
+        if tickets.is_empty() {
+            return;
+        }
+        insert_shared(&app, tickets).await;
+    }
+}
+
+/// One statement for the tickets; each waiting grab gets its ticket, a conflicting key its
+/// earlier ticket, a failed statement its own error from a statement of its own.
+async fn insert_shared(app: &AppState, tickets: Vec<WaitingTicket>) {
+    let rows = tickets.iter().map(|t| t.row.clone());
+    let inserted = flash_sale_ticket::Entity::insert_many(rows)
+        .on_conflict_do_nothing_on([
+            flash_sale_ticket::Column::SaleId,
+            flash_sale_ticket::Column::MemberId,
+            flash_sale_ticket::Column::IdempotencyKey,
+        ])
+        .exec_with_returning_many(&app.db)
+        .await;
+    let mut new_rows: HashMap<(i64, i64, String), flash_sale_ticket::Model> = match inserted {
+        Ok(TryInsertResult::Inserted(rows)) => rows
+            .into_iter()
+            .map(|r| ((r.sale_id, r.member_id, r.idempotency_key.clone()), r))
+            .collect(),
+        Ok(TryInsertResult::Empty | TryInsertResult::Conflicted) => HashMap::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, tickets = tickets.len(), "a shared insert of grab tickets failed; inserting one by one");
+            for t in tickets {
+                let one = insert_one(app, t.row, t.sale_id, t.member_id, &t.idempotency_key).await;
+                let _ = t.answer.send(one);
+            }
+            return;
+        }
+    };
+    for t in tickets {
+        let answer = match new_rows.remove(&(t.sale_id, t.member_id, t.idempotency_key.clone())) {
+            Some(row) => Ok((row, true)),
+            None => by_key(&app.db, t.sale_id, t.member_id, &t.idempotency_key)
+                .await
+                .and_then(|row| row.ok_or(FlashSalesError::InProgress))
+                .map(|row| (row, false)),
+        };
+        // The grab may have given up waiting (its task ended): nothing to answer.
+        let _ = t.answer.send(answer);
+    }
+}
+
+/// One ticket in a statement of its own.
+async fn insert_one(
+    app: &AppState,
+    row: flash_sale_ticket::ActiveModel,
+    sale_id: i64,
+    member_id: i64,
+    idempotency_key: &str,
+) -> Result<(flash_sale_ticket::Model, bool), FlashSalesError> {
+    let inserted = flash_sale_ticket::Entity::insert(row)
+        .on_conflict_do_nothing_on([
+            flash_sale_ticket::Column::SaleId,
+            flash_sale_ticket::Column::MemberId,
+            flash_sale_ticket::Column::IdempotencyKey,
+        ])
+        .exec_with_returning(&app.db)
+        .await?;
     match inserted {
         TryInsertResult::Inserted(row) => Ok((row, true)),
         TryInsertResult::Empty | TryInsertResult::Conflicted => {
