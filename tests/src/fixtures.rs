@@ -193,3 +193,21 @@ pub async fn catalog(app: &TestApp, units: i64) -> Catalog {
         cream_sku,
     }
 }
+
+/// Replaces a flash sale's counters in the key-value store with `counters` (what a Redis
+/// restart, or counters rebuilt wrong, leaves the sale with).
+pub async fn replace_flash_counters(
+    app: &TestApp,
+    sale_id: i64,
+    counters: &domain::platform::kv::FlashCounters,
+) {
+    let key = domain::platform::kv::keys::flash_sale_counters(sale_id);
+    app.state.kv.delete(&[&key]).await.unwrap();
+    assert!(
+        app.state
+            .kv
+            .flash_load(&key, counters, std::time::Duration::from_secs(600))
+            .await
+            .unwrap()
+    );
+}

@@ -55,6 +55,19 @@ pub(super) async fn truth<C: ConnectionTrait>(
     })
 }
 
+/// [`truth`] read in one snapshot. Its reads (quotas, pending tickets, free units) must agree:
+/// an order written between two of them would otherwise count its units in neither place, or in
+/// both, and the counters rebuilt from it would be wrong.
+pub(super) async fn truth_now(
+    db: &sea_orm::DatabaseConnection,
+    sale: &flash_sale::Model,
+) -> Result<FlashCounters, FlashSalesError> {
+    let txn = crate::platform::db::begin_snapshot_read(db).await?;
+    let counters = truth(&txn, sale).await?;
+    txn.commit().await?;
+    Ok(counters)
+}
+
 /// How long counters live: past the end by the payment time-out (units of unpaid orders come
 /// back) and a day to spare.
 fn counters_ttl(app: &AppState, sale: &flash_sale::Model) -> Duration {
@@ -69,7 +82,7 @@ fn counters_ttl(app: &AppState, sale: &flash_sale::Model) -> Duration {
 /// does not have them. Returns whether the counters were written.
 pub async fn warm(app: &AppState, sale: &flash_sale::Model) -> Result<bool, FlashSalesError> {
     let sale = &units::set_aside(app, sale).await?;
-    let counters = truth(&app.db, sale).await?;
+    let counters = truth_now(&app.db, sale).await?;
     app.kv
         .flash_load(
             &keys::flash_sale_counters(sale.id),
@@ -113,7 +126,7 @@ pub async fn counters_and_truth(
         .flash_counters(&keys::flash_sale_counters(sale_id))
         .await
         .map_err(counters_down)?;
-    Ok((counters, truth(&app.db, &sale).await?))
+    Ok((counters, truth_now(&app.db, &sale).await?))
 }
 
 /// Sales whose counters matter now: starting soon, live, or ended less than the payment

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use super::counters::{active_sales, truth};
+use super::counters::{active_sales, truth_now};
 use super::{FlashSalesError, counters_down, sale_row, units, writer};
 use crate::AppState;
 use crate::platform::jobs::{PeriodicTask, TaskError};
@@ -26,7 +26,7 @@ pub async fn reconcile(app: &AppState, sale_id: i64) -> Result<u64, FlashSalesEr
     let Some(counters) = app.kv.flash_counters(&key).await.map_err(counters_down)? else {
         return Ok(0);
     };
-    let truth = truth(&app.db, &sale).await?;
+    let truth = truth_now(&app.db, &sale).await?;
     let kv: HashMap<i64, i64> = counters.members.iter().copied().collect();
     let db: HashMap<i64, i64> = truth.members.iter().copied().collect();
     let suspects_key = keys::flash_sale_suspects(sale_id);

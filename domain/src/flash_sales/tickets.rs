@@ -9,10 +9,10 @@ use std::pin::pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::oneshot;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, TryInsertResult,
 };
+use tokio::sync::oneshot;
 
 use super::FlashSalesError;
 use crate::AppState;

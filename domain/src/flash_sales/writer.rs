@@ -298,17 +298,21 @@ pub(super) fn kick(app: &Arc<AppState>) {
     if rt.writing_paused() {
         return;
     }
-    let running = rt.writers.load(Ordering::SeqCst);
-    if running >= rt.max_writers
-        || rt
-            .writers
-            .compare_exchange(running, running + 1, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-    {
+    if !take_writer_place(rt) {
         // Running writers see the new ticket (`recorded` changed under them).
         return;
     }
     tokio::spawn(drain(Arc::clone(app)));
+}
+
+/// Counts one more writer on this replica, unless as many as may already run.
+fn take_writer_place(rt: &super::FlashSaleRuntime) -> bool {
+    let running = rt.writers.load(Ordering::SeqCst);
+    running < rt.max_writers
+        && rt
+            .writers
+            .compare_exchange(running, running + 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
 }
 
 /// One writer: passes until one started with no ticket recorded since, then stops (checking
@@ -331,13 +335,7 @@ async fn drain(app: Arc<AppState>) {
         if rt.recorded.load(Ordering::SeqCst) == seen {
             return;
         }
-        let running = rt.writers.load(Ordering::SeqCst);
-        if running >= rt.max_writers
-            || rt
-                .writers
-                .compare_exchange(running, running + 1, Ordering::SeqCst, Ordering::SeqCst)
-                .is_err()
-        {
+        if !take_writer_place(rt) {
             return;
         }
     }

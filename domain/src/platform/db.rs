@@ -1,8 +1,8 @@
 //! Database helpers shared by every capability.
 
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    AccessMode, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, IsolationLevel,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at BEGIN
@@ -14,6 +14,23 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..Default::default()
     })
     .await
+}
+
+/// Begins a read-only transaction whose statements all read one snapshot: REPEATABLE READ on
+/// PostgreSQL (under READ COMMITTED each statement would see the commits made between them);
+/// SQLite's transactions read one snapshot already.
+pub async fn begin_snapshot_read(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            db.begin_with_options(TransactionOptions {
+                isolation_level: Some(IsolationLevel::RepeatableRead),
+                access_mode: Some(AccessMode::ReadOnly),
+                ..Default::default()
+            })
+            .await
+        }
+        _ => db.begin().await,
+    }
 }
 
 /// SUM of an integer column as BIGINT: PostgreSQL sums BIGINT into NUMERIC, SQLite into INTEGER.

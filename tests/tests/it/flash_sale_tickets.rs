@@ -274,18 +274,7 @@ async fn a_crash_between_ticket_and_order_never_loses_or_double_sells(backend: B
         stock_left: 1,
         ..truth
     };
-    app.state.kv.delete(&[&counters_key]).await.unwrap();
-    assert!(
-        app.state
-            .kv
-            .flash_load(
-                &counters_key,
-                &forgetful,
-                std::time::Duration::from_secs(600)
-            )
-            .await
-            .unwrap()
-    );
+    fixtures::replace_flash_counters(&app, sale.id, &forgetful).await;
     // Nothing is left in the database either: the sale is sold out there, so the unit the
     // stale counters offered cannot sell twice.
     let last = flash_sales::grab_flash_sale(&app.state, &m[6], sale.id, 1, &key())
@@ -336,23 +325,11 @@ async fn a_failed_tickets_unit_goes_back_to_the_sale(backend: Backend) {
     let (_, truth) = flash_sales::counters_and_truth(&app.state, sale.id)
         .await
         .unwrap();
-    let counters_key = keys::flash_sale_counters(sale.id);
-    app.state.kv.delete(&[&counters_key]).await.unwrap();
     let forgetful = FlashCounters {
         members: vec![],
         ..truth
     };
-    assert!(
-        app.state
-            .kv
-            .flash_load(
-                &counters_key,
-                &forgetful,
-                std::time::Duration::from_secs(600)
-            )
-            .await
-            .unwrap()
-    );
+    fixtures::replace_flash_counters(&app, sale.id, &forgetful).await;
     let second = flash_sales::grab_flash_sale(&app.state, &m[0], sale.id, 1, &key())
         .await
         .unwrap();

@@ -517,23 +517,11 @@ async fn the_database_alone_keeps_members_to_the_limit(backend: Backend) {
     let (_, truth) = flash_sales::counters_and_truth(&app.state, sale.id)
         .await
         .unwrap();
-    let counters_key = domain::platform::kv::keys::flash_sale_counters(sale.id);
-    app.state.kv.delete(&[&counters_key]).await.unwrap();
     let forgetful = FlashCounters {
         members: vec![],
         ..truth
     };
-    assert!(
-        app.state
-            .kv
-            .flash_load(
-                &counters_key,
-                &forgetful,
-                std::time::Duration::from_secs(600)
-            )
-            .await
-            .unwrap()
-    );
+    fixtures::replace_flash_counters(&app, sale.id, &forgetful).await;
     let tasks: Vec<_> = (0..m.len() * 7)
         .map(|i| {
             let (app, me) = (app.clone(), m[i % m.len()].clone());
