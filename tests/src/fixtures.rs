@@ -211,3 +211,51 @@ pub async fn replace_flash_counters(
             .unwrap()
     );
 }
+
+/// `n` new members (created 16 at a time), as the principals their sessions would carry.
+pub async fn members(app: &TestApp, n: usize) -> Vec<domain::auth::MemberPrincipal> {
+    use futures::StreamExt;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let state = app.state.clone();
+            let openid = format!("flash-{run}-{i}");
+            async move {
+                let m = domain::members::find_or_create_by_openid(&state, &openid, None)
+                    .await
+                    .unwrap();
+                domain::auth::MemberPrincipal {
+                    member_id: m.id,
+                    session_id: "fixture".into(),
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await
+}
+
+/// A flash sale of the catalog's serum at ¥99, open from a minute ago for an hour.
+pub async fn live_flash_sale(
+    app: &TestApp,
+    cat: &Catalog,
+    stock: i32,
+    limit: i32,
+) -> domain::flash_sales::FlashSale {
+    let now = app.state.clock.now();
+    domain::flash_sales::schedule_flash_sale(
+        &app.state,
+        &cat.hq,
+        domain::flash_sales::NewFlashSale {
+            title: "玫瑰精华 秒杀".into(),
+            sku_id: cat.serum_sku,
+            price_fen: 9_900,
+            stock,
+            per_member_limit: limit,
+            starts_at: now - chrono::Duration::minutes(1),
+            ends_at: now + chrono::Duration::hours(1),
+        },
+    )
+    .await
+    .unwrap()
+}

@@ -6,12 +6,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Duration;
-use domain::auth::MemberPrincipal;
-use domain::flash_sales::{self, FlashSale, NewFlashSale, TicketFailure, TicketStatus};
+use domain::flash_sales::{self, TicketFailure, TicketStatus};
 use domain::platform::kv::{FlashCounters, keys};
 use domain::{DomainError, ErrorCode};
 use entities::{flash_sale_grab, flash_sale_ticket, flash_sale_unit};
-use rouge_tests::fixtures::{self, Catalog};
+use rouge_tests::fixtures::{self, live_flash_sale as live_sale, members};
 use rouge_tests::{Backend, TestApp, on_both_backends};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
@@ -25,41 +24,6 @@ const MY_ORDERS: &str = "{ myOrders(first: 20) { nodes { id status } } }";
 
 fn key() -> String {
     format!("key-{}", uuid::Uuid::new_v4().simple())
-}
-
-async fn live_sale(app: &TestApp, cat: &Catalog, stock: i32, limit: i32) -> FlashSale {
-    let now = app.state.clock.now();
-    flash_sales::schedule_flash_sale(
-        &app.state,
-        &cat.hq,
-        NewFlashSale {
-            title: "玫瑰精华 秒杀".into(),
-            sku_id: cat.serum_sku,
-            price_fen: 9_900,
-            stock,
-            per_member_limit: limit,
-            starts_at: now - Duration::minutes(1),
-            ends_at: now + Duration::hours(1),
-        },
-    )
-    .await
-    .unwrap()
-}
-
-async fn members(app: &TestApp, n: usize) -> Vec<MemberPrincipal> {
-    let run = uuid::Uuid::new_v4().simple().to_string();
-    let mut out = Vec::new();
-    for i in 0..n {
-        let m =
-            domain::members::find_or_create_by_openid(&app.state, &format!("t-{run}-{i}"), None)
-                .await
-                .unwrap();
-        out.push(MemberPrincipal {
-            member_id: m.id,
-            session_id: "fixture".into(),
-        });
-    }
-    out
 }
 
 async fn tickets(app: &TestApp, sale: i64) -> Vec<flash_sale_ticket::Model> {

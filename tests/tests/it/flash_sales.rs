@@ -13,8 +13,7 @@ use domain::flash_sales::{self, FlashSale, FlashSalesError, NewFlashSale};
 use domain::platform::clock::{Clock, ManualClock};
 use domain::platform::kv::{FlashCounters, FlashGrab, FlashOutcome, RedisStore, RedisStoreOptions};
 use domain::{DomainError, ErrorCode, payments};
-use futures::StreamExt;
-use rouge_tests::fixtures::{self, Catalog};
+use rouge_tests::fixtures::{self, Catalog, live_flash_sale as live_sale, members};
 use rouge_tests::{Backend, PrivateRedis, TestApp, on_both_backends};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
@@ -31,27 +30,6 @@ fn key() -> String {
 }
 
 /// Members written straight to the database (logging 2,000 in over HTTP would be the test).
-async fn members(app: &TestApp, n: usize) -> Vec<MemberPrincipal> {
-    let run = uuid::Uuid::new_v4().simple().to_string();
-    futures::stream::iter(0..n)
-        .map(|i| {
-            let state = app.state.clone();
-            let openid = format!("flash-{run}-{i}");
-            async move {
-                let m = domain::members::find_or_create_by_openid(&state, &openid, None)
-                    .await
-                    .unwrap();
-                MemberPrincipal {
-                    member_id: m.id,
-                    session_id: "fixture".into(),
-                }
-            }
-        })
-        .buffer_unordered(16)
-        .collect()
-        .await
-}
-
 async fn schedule(
     app: &TestApp,
     cat: &Catalog,
@@ -75,19 +53,6 @@ async fn schedule(
     )
     .await
     .unwrap()
-}
-
-async fn live_sale(app: &TestApp, cat: &Catalog, stock: i32, limit: i32) -> FlashSale {
-    let now = app.state.clock.now();
-    schedule(
-        app,
-        cat,
-        stock,
-        limit,
-        now - Duration::minutes(1),
-        now + Duration::hours(1),
-    )
-    .await
 }
 
 async fn grab(
