@@ -32,9 +32,11 @@ pub enum CommissionSource {
 pub enum CommissionLineKind {
     /// Earned on a sale, service or top-up of the month.
     Earned,
-    /// Taken back for a refund in the month of the refund (negative).
+    /// Taken back in the month it happens (negative): a refund, or unused stored-value
+    /// principal paid back on a top-up.
     Clawback,
-    /// A refund of a sale whose month is already locked, carried into this open month.
+    /// A refund of a sale, or principal paid back on a top-up, whose month is already locked,
+    /// carried into this open month.
     Adjustment,
     /// Base salary share or rating bonus.
     Fixed,

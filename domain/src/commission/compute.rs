@@ -251,13 +251,18 @@ fn rule_lines(plan: &Plan, rule: &Rule, mine: &[(&Item, i32, SplitRole)], out: &
             SplitRole::Designated => format!("，指定导购分成 {}", pct(*share)),
             SplitRole::Assistant => format!("，协助导购分成 {}", pct(*share)),
         };
+        let top_up = item.item_kind == CommissionItemKind::TopUp;
         let prefix = match (item.kind, &item.locked_month) {
+            (CommissionLineKind::Adjustment, Some(m)) if top_up => {
+                format!("已锁定月份 {m} 的储值本金退还：")
+            }
             (CommissionLineKind::Adjustment, Some(m))
                 if super::month_of(item.business_date) == *m =>
             {
                 format!("已锁定月份 {m} 锁定后入账：")
             }
             (CommissionLineKind::Adjustment, Some(m)) => format!("已锁定月份 {m} 的销售退款：",),
+            (CommissionLineKind::Clawback, _) if top_up => "储值本金退还追回：".to_owned(),
             (CommissionLineKind::Clawback, _) => "退款追回：".to_owned(),
             _ => String::new(),
         };

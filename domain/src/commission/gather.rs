@@ -1,7 +1,8 @@
 //! Reads what a store's month is computed from, in a few set-based queries: the store's BAs
 //! (and managers, who sell too) with their inputs, the month's sales facts by business day,
-//! counter top-ups paid and bookings redeemed within the month in the store's zone, and which
-//! earlier months are locked (a refund of a locked month's sale is an adjustment here).
+//! counter top-ups paid and bookings redeemed within the month in the store's zone, principal
+//! paid back on those top-ups, and which earlier months are locked (a refund of a locked
+//! month's sale is an adjustment here).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -158,6 +159,7 @@ pub(super) async fn items<C: ConnectionTrait>(
         designated: Some(b.ba_id),
         served: b.redeemed_by,
     }));
+    out.extend(super::principal_returns::items(db, store, (from, to), month, &locked).await?);
     Ok(out)
 }
 

@@ -15,6 +15,7 @@ mod inputs;
 mod lock;
 mod plans;
 mod preview;
+mod principal_returns;
 mod statements;
 
 pub use compute::largest_remainder;

@@ -3,7 +3,7 @@
 //! (基础工资×20% + 销售额×5% + 评价加分); a refund after the lock is an adjustment in the next
 //! month and the locked statement stays as it was; who may read whose commission; two locks at
 //! once write one set of statements, and locking reads and writes in a fixed number of queries
-//! whatever the number of BAs.
+//! whatever the number of BAs; principal paid back takes the top-up commission back.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +13,7 @@ use domain::auth::{StaffPrincipal, StaffRole};
 use domain::commission;
 use domain::orders::PaymentMethod;
 use domain::platform::clock::ManualClock;
-use domain::{DomainError, ErrorCode, RequestMeta, members, payments};
+use domain::{DomainError, ErrorCode, RequestMeta, members, payments, stored_value};
 use entities::sales_fact;
 use entities::{
     commission_line, commission_month, commission_plan, commission_plan_rule, commission_statement,
@@ -753,6 +753,152 @@ async fn a_sale_committed_after_its_month_was_locked_is_carried_once(backend: Ba
     );
 }
 
+/// A counter top-up of `amount_fen` in cash by `ba` for `member`.
+async fn top_up(app: &TestApp, ba: &StaffPrincipal, member: i64, amount_fen: i64) {
+    stored_value::record_counter_top_up(
+        &app.state,
+        ba,
+        stored_value::CounterTopUp {
+            member_id: member,
+            plan_id: None,
+            amount_fen: Some(amount_fen),
+            tender: PaymentMethod::Cash,
+        },
+        &format!("top-up-{}", uuid::Uuid::new_v4().simple()),
+    )
+    .await
+    .unwrap();
+}
+
+/// The lines of a statement with a TOP_UP item kind, as (kind, base, amount, label).
+fn top_up_lines(statement: &Value) -> Vec<(String, i64, i64, String)> {
+    statement["lines"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["itemKind"] == "TOP_UP")
+        .map(|l| {
+            (
+                l["kind"].as_str().unwrap().to_owned(),
+                fen(&l["baseFen"]),
+                fen(&l["amountFen"]),
+                l["ruleLabel"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn principal_paid_back_takes_the_top_up_commission_back_in_its_month(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 20).await;
+    let ba = fixtures::staff_principal(&app, "ba-demo").await;
+    second_ba(&app, &cat, "ba-top-ups").await;
+    let helper = fixtures::staff_principal(&app, "ba-top-ups").await;
+    let ada: i64 = app.login_member("ada").await.1.parse().unwrap();
+    let bea: i64 = app.login_member("bea").await.1.parse().unwrap();
+    let mut plan = flat_plan(None, "2026-09", 7000, 3000, 500);
+    plan["rules"] = json!([
+        { "itemKind": "PRODUCT", "base": "NET_REVENUE", "method": "FLAT", "rateBp": 500 },
+        { "itemKind": "TOP_UP", "base": "NET_REVENUE", "method": "FLAT", "rateBp": 300 },
+    ]);
+    upsert(&app.login_staff("hq-demo").await, plan).await;
+    // September: ada tops up ¥1,000 with ba-demo, then ¥500 with the helper, and spends some.
+    top_up(&app, &ba, ada, 100_000).await;
+    clock.set(fixtures::shanghai_noon("2026-09-12"));
+    top_up(&app, &helper, ada, 50_000).await;
+    clock.set(fixtures::shanghai_noon("2026-09-15"));
+    let spent = fixtures::counter_sale(
+        &app,
+        &ba,
+        ada,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Balance,
+    )
+    .await
+    .total_fen;
+    assert!((1..50_000).contains(&spent), "{spent}");
+    clock.set(fixtures::shanghai_noon("2026-10-02"));
+    let store = cat.store_id.to_string();
+    let finance = app.login_staff("finance-demo").await;
+    finance
+        .ok(LOCK, json!({ "m": "2026-09", "s": store }))
+        .await;
+    let q = statement_query();
+    let vars = |staff: i64, month: &str| json!({ "s": staff.to_string(), "m": month });
+    let mut september = Vec::new();
+    for who in [ba.staff_id, helper.staff_id] {
+        let s = finance.ok(&q, vars(who, "2026-09")).await["commissionStatement"].clone();
+        assert_eq!(top_up_lines(&s).len(), 1, "{s}");
+        september.push(s);
+    }
+    // October: bea tops up ¥200 with ba-demo and has it paid back days later; ada has the
+    // principal she has left paid back.
+    clock.set(fixtures::shanghai_noon("2026-10-03"));
+    top_up(&app, &ba, bea, 20_000).await;
+    let pay_back = "mutation($m: ID!, $k: String!) { returnMemberPrincipal(memberId: $m, idempotencyKey: $k) }";
+    clock.set(fixtures::shanghai_noon("2026-10-05"));
+    let manager = app.login_staff("manager-demo").await;
+    let back = manager
+        .ok(pay_back, json!({ "m": ada.to_string(), "k": "ada-back" }))
+        .await;
+    let ada_back = 150_000 - spent;
+    assert_eq!(fen(&back["returnMemberPrincipal"]), ada_back);
+    clock.set(fixtures::shanghai_noon("2026-10-06"));
+    let manager = app.login_staff("manager-demo").await;
+    manager
+        .ok(pay_back, json!({ "m": bea.to_string(), "k": "bea-back" }))
+        .await;
+    // Asked again, nothing more is paid back or taken back.
+    let body = manager
+        .raw(pay_back, json!({ "m": ada.to_string(), "k": "ada-back" }))
+        .await;
+    assert_eq!(code_of(&body).as_deref(), Some("BAD_USER_INPUT"), "{body}");
+
+    let finance = app.login_staff("finance-demo").await;
+    // The newest top-up (the helper's ¥500) is paid back whole, ba-demo's for the rest.
+    let helper_october =
+        finance.ok(&q, vars(helper.staff_id, "2026-10")).await["commissionStatement"].clone();
+    assert_adds_up(&helper_october);
+    let lines = top_up_lines(&helper_october);
+    assert_eq!(lines.len(), 1, "{helper_october}");
+    assert_eq!(
+        (lines[0].0.as_str(), lines[0].1, lines[0].2),
+        ("ADJUSTMENT", -50_000, -1_500)
+    );
+    assert!(
+        lines[0].3.contains("已锁定月份 2026-09 的储值本金退还"),
+        "{lines:?}"
+    );
+    let ba_october =
+        finance.ok(&q, vars(ba.staff_id, "2026-10")).await["commissionStatement"].clone();
+    assert_adds_up(&ba_october);
+    let mut lines = top_up_lines(&ba_october);
+    lines.sort();
+    let taken = (100_000 - spent) * 3;
+    let taken = (taken + 50) / 100;
+    let kinds: Vec<(&str, i64, i64)> = lines
+        .iter()
+        .map(|(k, b, a, _)| (k.as_str(), *b, *a))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("ADJUSTMENT", -(100_000 - spent), -taken),
+            ("CLAWBACK", -20_000, -600),
+            ("EARNED", 20_000, 600),
+        ],
+        "{ba_october}"
+    );
+    assert!(lines[1].3.starts_with("储值本金退还追回"), "{lines:?}");
+    assert_eq!(fen(&ba_october["totalFen"]), -taken);
+    // September's locked statements did not move.
+    for (who, before) in [ba.staff_id, helper.staff_id].into_iter().zip(&september) {
+        let after = finance.ok(&q, vars(who, "2026-09")).await["commissionStatement"].clone();
+        assert_eq!(&after, before);
+    }
+}
+
 on_both_backends!(
     shares_that_do_not_add_up_are_refused_and_nothing_is_stored,
     seed_004s_formula_and_lines_that_add_up_to_the_total,
@@ -761,4 +907,5 @@ on_both_backends!(
     two_locks_at_once_write_one_set_of_statements,
     locking_takes_the_same_queries_for_few_and_many_bas,
     a_sale_committed_after_its_month_was_locked_is_carried_once,
+    principal_paid_back_takes_the_top_up_commission_back_in_its_month,
 );
