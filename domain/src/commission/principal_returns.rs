@@ -1,10 +1,10 @@
 //! Top-up commission taken back when a member's unused principal is paid back to her
-//! (`returnPrincipal`), in the month of the return, as a refund of a sale is.
+//! (`returnMemberPrincipal`), in the month of the return, as a refund of a sale is.
 //!
 //! A return pays back the whole principal left, so it covers only what was topped up since the
 //! member's previous return (which left nothing). The balance keeps no lots; read first in,
-//! first out, spending took the oldest money, so the principal left is the newest: the return is laid over those top-ups newest first, each up to
-//! the principal it put in. The part that falls on a counter top-up of this store is a negative
+//! first out, spending took the oldest money, so the principal left is the newest: the return
+//! is laid over those top-ups newest first, each up to the principal it put in. The part that falls on a counter top-up of this store is a negative
 //! TOP_UP item credited to the BA who recorded it: a CLAWBACK, or an ADJUSTMENT when the
 //! top-up's month is already locked. Principal that came back by refunds of orders paid before
 //! the previous return covers no top-up of the window and takes nothing back.
