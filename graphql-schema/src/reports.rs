@@ -28,6 +28,8 @@ pub enum Metric {
     RepurchaseRate,
     CouponRedemptions,
     CouponRoi,
+    BookingsRedeemed,
+    TurnoverDays,
 }
 
 impl From<Metric> for reports::Metric {
@@ -45,6 +47,8 @@ impl From<Metric> for reports::Metric {
             Metric::RepurchaseRate => Self::RepurchaseRate,
             Metric::CouponRedemptions => Self::CouponRedemptions,
             Metric::CouponRoi => Self::CouponRoi,
+            Metric::BookingsRedeemed => Self::BookingsRedeemed,
+            Metric::TurnoverDays => Self::TurnoverDays,
         }
     }
 }
@@ -64,6 +68,8 @@ impl From<reports::Metric> for Metric {
             reports::Metric::RepurchaseRate => Self::RepurchaseRate,
             reports::Metric::CouponRedemptions => Self::CouponRedemptions,
             reports::Metric::CouponRoi => Self::CouponRoi,
+            reports::Metric::BookingsRedeemed => Self::BookingsRedeemed,
+            reports::Metric::TurnoverDays => Self::TurnoverDays,
         }
     }
 }
@@ -241,7 +247,7 @@ impl From<reports::ReportSource> for ReportSource {
 #[derive(SimpleObject)]
 pub struct MetricDefinition {
     pub metric: Metric,
-    /// FEN, COUNT, PERCENT or RATIO.
+    /// FEN, COUNT, PERCENT, RATIO or DAYS.
     pub unit: String,
     /// Whether the rows add up to the total (distinct counts and ratios do not).
     pub additive: bool,
@@ -331,6 +337,11 @@ pub struct BaPerformance {
     pub units: i64,
     /// Distinct members she sold to in the month.
     pub members: i64,
+    /// Members who bought from her twice or more in the month ÷ members × 100; null without
+    /// members.
+    pub repurchase_rate_pct: Option<f64>,
+    /// Bookings she redeemed at the counter in the month.
+    pub bookings_redeemed: i64,
     pub target_fen: Option<Fen>,
     /// Net revenue ÷ target × 100; null without a target.
     pub attainment_pct: Option<f64>,
@@ -348,6 +359,8 @@ impl From<reports::BaPerformance> for BaPerformance {
             orders: p.orders,
             units: p.units,
             members: p.members,
+            repurchase_rate_pct: p.repurchase_rate_pct,
+            bookings_redeemed: p.bookings_redeemed,
             target_fen: p.target_fen.map(Fen),
             attainment_pct: p.attainment_pct,
         }

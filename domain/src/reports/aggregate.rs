@@ -54,9 +54,16 @@ impl ReportSource {
 
     fn has_metric(self, m: Metric) -> bool {
         use Metric as M;
+        // Bookings and stock values are read from their own tables whatever the source.
         let additive = matches!(
             m,
-            M::NetRevenue | M::Margin | M::MarginPct | M::Units | M::CouponDiscount
+            M::NetRevenue
+                | M::Margin
+                | M::MarginPct
+                | M::Units
+                | M::CouponDiscount
+                | M::BookingsRedeemed
+                | M::TurnoverDays
         );
         match self {
             // Orders are additive over days, stores, BAs and channels (one order, one of each).
@@ -98,6 +105,12 @@ pub struct Agg {
     /// Members with at least one order, and with at least two.
     pub buyers: i64,
     pub repeaters: i64,
+    pub bookings_redeemed: i64,
+    /// Σ of the snapshotted stock values over the bucket's snapshot days, and how many days.
+    pub stock_value_fen: i64,
+    pub stock_days: i64,
+    /// Days of the bucket within the range (set with the stock values).
+    pub bucket_days: i64,
 }
 
 impl Agg {
@@ -115,6 +128,9 @@ impl Agg {
         self.coupon_cost_fen += o.coupon_cost_fen;
         self.buyers += o.buyers;
         self.repeaters += o.repeaters;
+        self.bookings_redeemed += o.bookings_redeemed;
+        self.stock_value_fen += o.stock_value_fen;
+        self.stock_days += o.stock_days;
     }
 }
 
@@ -131,13 +147,13 @@ pub struct Ask<'a> {
 pub type Groups = BTreeMap<Vec<String>, BTreeMap<NaiveDate, Agg>>;
 
 /// Bound values with the backend's placeholders.
-struct Binds {
-    backend: DbBackend,
-    values: Vec<Value>,
+pub(super) struct Binds {
+    pub backend: DbBackend,
+    pub values: Vec<Value>,
 }
 
 impl Binds {
-    fn bind(&mut self, v: impl Into<Value>) -> String {
+    pub fn bind(&mut self, v: impl Into<Value>) -> String {
         self.values.push(v.into());
         match self.backend {
             DbBackend::Postgres => format!("${}", self.values.len()),
@@ -147,7 +163,7 @@ impl Binds {
 }
 
 /// A time bucket's first day as `YYYY-MM-DD` text.
-fn time_expr(backend: DbBackend, d: Dimension, col: &str) -> String {
+pub(super) fn time_expr(backend: DbBackend, d: Dimension, col: &str) -> String {
     match (backend, d) {
         (DbBackend::Postgres, Dimension::Week) => {
             format!("to_char(date_trunc('week', {col}), 'YYYY-MM-DD')")
@@ -290,13 +306,17 @@ fn read_agg(row: &QueryResult) -> Result<Agg, ReportsError> {
         coupon_cost_fen: get("coupon_cost_fen")?,
         buyers: get("buyers")?,
         repeaters: get("repeaters")?,
+        bookings_redeemed: 0,
+        stock_value_fen: get("stock_value_fen")?,
+        stock_days: get("stock_days")?,
+        bucket_days: 0,
     })
 }
 
 /// The key columns of a grouped query: non-time dimensions first, then the time bucket.
-struct Keys {
-    exprs: Vec<String>,
-    time: Option<Dimension>,
+pub(super) struct Keys {
+    pub exprs: Vec<String>,
+    pub time: Option<Dimension>,
 }
 
 impl Keys {
@@ -313,7 +333,7 @@ impl Keys {
         Self { exprs, time }
     }
 
-    fn select(&self) -> String {
+    pub fn select(&self) -> String {
         self.exprs
             .iter()
             .enumerate()
@@ -321,7 +341,7 @@ impl Keys {
             .collect()
     }
 
-    fn group_by(&self, extra: &str) -> String {
+    pub fn group_by(&self, extra: &str) -> String {
         let mut all = self.exprs.clone();
         if !extra.is_empty() {
             all.push(extra.to_owned());
@@ -401,7 +421,7 @@ fn filter(
     sql
 }
 
-async fn run(
+pub(super) async fn run(
     app: &AppState,
     sql: String,
     values: Vec<Value>,
@@ -489,6 +509,12 @@ pub async fn grouped(
     }
     if ask.metrics.contains(&Metric::RepurchaseRate) {
         repurchase(app, ask, dims, from, to, &mut groups).await?;
+    }
+    if ask.metrics.contains(&Metric::BookingsRedeemed) {
+        super::bookings_redeemed::count_into(app, ask.stores, dims, from, to, &mut groups).await?;
+    }
+    if ask.metrics.contains(&Metric::TurnoverDays) {
+        super::turnover::stock_values_into(app, ask.stores, dims, from, to, &mut groups).await?;
     }
     Ok(groups)
 }

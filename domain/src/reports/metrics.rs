@@ -16,6 +16,8 @@ pub enum Metric {
     RepurchaseRate,
     CouponRedemptions,
     CouponRoi,
+    BookingsRedeemed,
+    TurnoverDays,
 }
 
 /// What a report groups by.
@@ -44,6 +46,19 @@ impl Dimension {
     }
 }
 
+impl Metric {
+    /// The dimensions a metric that is not read from the sales facts can be grouped by; `None`
+    /// for the facts' metrics (every dimension).
+    pub const fn dimensions(self) -> Option<&'static [Dimension]> {
+        use Dimension as D;
+        match self {
+            Self::BookingsRedeemed => Some(&[D::Day, D::Week, D::Month, D::Store, D::Ba]),
+            Self::TurnoverDays => Some(&[D::Day, D::Week, D::Month, D::Store, D::Sku]),
+            _ => None,
+        }
+    }
+}
+
 /// Which day a refund counts on: its own (the default: a period once closed stays as it
 /// was) or its sale's (the period of the sale is restated).
 #[derive(
@@ -60,7 +75,7 @@ pub enum ReturnsBasis {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MetricDefinition {
     pub metric: Metric,
-    /// `FEN`, `COUNT`, `PERCENT` or `RATIO`.
+    /// `FEN`, `COUNT`, `PERCENT`, `RATIO` or `DAYS`.
     pub unit: &'static str,
     /// Whether buckets add up to the total (distinct counts and ratios do not).
     pub additive: bool,
@@ -132,6 +147,16 @@ impl Metric {
                 "RATIO",
                 false,
                 "(Net revenue − cost) of the lines of orders that used a coupon ÷ the coupon discount given; a return on the discount, not causal uplift. Null when no discount was given.",
+            ),
+            Self::BookingsRedeemed => (
+                "COUNT",
+                true,
+                "Bookings redeemed at the counter in the bucket (the store's business day of the redemption), credited to the BA who redeemed them. Groups by time, store and BA only.",
+            ),
+            Self::TurnoverDays => (
+                "DAYS",
+                false,
+                "Stock turnover days (库存周转天数) = average stock value ÷ cost of goods sold per day. Stock value: the stock snapshotted each business day at each SKU's cost that day (a store's locations; warehouses count under no store), averaged over the bucket's days with a snapshot. Cost of goods sold: the cost at sale of the units sold in the bucket, minus refunds, ÷ the bucket's days within the range. Null without sales or snapshots. Groups by time, store and SKU only.",
             ),
         };
         MetricDefinition {

@@ -3,6 +3,7 @@
 //! present, with each metric's definition; BA and store performance read the rollups.
 
 mod aggregate;
+mod bookings_redeemed;
 mod churn;
 mod export_file;
 mod exports;

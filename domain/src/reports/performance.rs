@@ -27,6 +27,11 @@ pub struct BaPerformance {
     pub units: i64,
     /// Distinct members she sold to in the month.
     pub members: i64,
+    /// Of those members, the share who bought from her twice or more in the month (orders,
+    /// not lines), × 100; null without members.
+    pub repurchase_rate_pct: Option<f64>,
+    /// Bookings she redeemed at the counter in the month.
+    pub bookings_redeemed: i64,
     pub target_fen: Option<i64>,
     /// Net revenue ÷ target × 100; null without a target (or a zero one).
     pub attainment_pct: Option<f64>,
@@ -60,19 +65,33 @@ async fn performance_of(
         .filter(sales_rollup_ba_day::Column::BaId.is_in(ids.clone()))
         .all(&app.db)
         .await?;
-    let members: Vec<(i64, i64)> = sales_fact::Entity::find()
+    let members: Vec<(i64, i64, i64)> = sales_fact::Entity::find()
         .select_only()
         .column(sales_fact::Column::BaId)
         .column(sales_fact::Column::MemberId)
+        .column(sales_fact::Column::OrderId)
         .filter(sales_fact::Column::BusinessDate.between(from, to))
         .filter(sales_fact::Column::BaId.is_in(ids.clone()))
         .filter(sales_fact::Column::Event.ne(SalesEvent::Refund))
         .into_tuple()
         .all(&app.db)
         .await?;
-    let mut served: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
-    for (ba, member) in members {
-        served.entry(ba).or_default().insert(member);
+    // BA → member → her orders with the BA.
+    let mut served: BTreeMap<i64, BTreeMap<i64, BTreeSet<i64>>> = BTreeMap::new();
+    for (ba, member, order) in members {
+        served
+            .entry(ba)
+            .or_default()
+            .entry(member)
+            .or_default()
+            .insert(order);
+    }
+    let mut stores: Vec<i64> = people.iter().filter_map(|p| p.store_id).collect();
+    stores.sort_unstable();
+    stores.dedup();
+    let mut bookings: BTreeMap<i64, i64> = BTreeMap::new();
+    for r in super::bookings_redeemed::redeemed(app, Some(&stores), from, to).await? {
+        *bookings.entry(r.ba_id).or_default() += 1;
     }
     let targets: BTreeMap<i64, i64> = ba_target::Entity::find()
         .filter(ba_target::Column::Month.eq(month))
@@ -94,6 +113,12 @@ async fn performance_of(
                 units += r.units;
             }
             let target_fen = targets.get(&p.id).copied();
+            let mine = served.get(&p.id);
+            let buyers = mine.map_or(0, BTreeMap::len);
+            let repeaters = mine.map_or(0, |m| m.values().filter(|o| o.len() >= 2).count());
+            #[allow(clippy::cast_precision_loss)]
+            let repurchase_rate_pct =
+                (buyers > 0).then(|| repeaters as f64 * 100.0 / buyers as f64);
             #[allow(clippy::cast_precision_loss)]
             let attainment_pct = target_fen
                 .filter(|t| *t > 0)
@@ -107,9 +132,9 @@ async fn performance_of(
                 margin_fen: net - cost,
                 orders,
                 units,
-                members: served
-                    .get(&p.id)
-                    .map_or(0, |s| i64::try_from(s.len()).unwrap_or(i64::MAX)),
+                members: i64::try_from(buyers).unwrap_or(i64::MAX),
+                repurchase_rate_pct,
+                bookings_redeemed: bookings.get(&p.id).copied().unwrap_or(0),
                 target_fen,
                 attainment_pct,
             }

@@ -108,6 +108,8 @@ fn value(a: &Agg, metric: Metric) -> ReportValue {
             None,
             ratio(a.coupon_net_fen - a.coupon_cost_fen, a.coupon_fen, 1.0),
         ),
+        Metric::BookingsRedeemed => (None, Some(a.bookings_redeemed as f64)),
+        Metric::TurnoverDays => (None, turnover_days(a)),
     };
     ReportValue {
         metric,
@@ -121,12 +123,42 @@ fn values(a: &Agg, metrics: &[Metric]) -> Vec<ReportValue> {
 }
 
 /// The bucket a day falls in: its day, the Monday of its ISO week, or its month.
-fn bucket(dim: Dimension, day: NaiveDate) -> NaiveDate {
+pub(super) fn bucket(dim: Dimension, day: NaiveDate) -> NaiveDate {
     match dim {
         Dimension::Week => day - Duration::days(i64::from(day.weekday().num_days_from_monday())),
         Dimension::Month => day.with_day(1).unwrap_or(day),
         _ => day,
     }
+}
+
+/// How many days of the bucket starting `start` lie within `from..=to` (the whole range
+/// without a time dimension).
+pub(super) fn bucket_days(
+    time: Option<Dimension>,
+    start: NaiveDate,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> i64 {
+    let Some(t) = time else {
+        return (to - from).num_days() + 1;
+    };
+    let mut day = start.max(from);
+    let mut n = 0;
+    while day <= to && bucket(t, day) == start {
+        n += 1;
+        day += Duration::days(1);
+    }
+    n
+}
+
+/// Stock turnover days of a group: its average snapshot value ÷ its cost of goods sold per day.
+#[allow(clippy::cast_precision_loss)]
+fn turnover_days(a: &Agg) -> Option<f64> {
+    if a.stock_days <= 0 || a.cost_fen <= 0 || a.bucket_days <= 0 {
+        return None;
+    }
+    let average = a.stock_value_fen / a.stock_days;
+    Some(average as f64 / (a.cost_fen as f64 / a.bucket_days as f64))
 }
 
 fn bucket_key(dim: Dimension, start: NaiveDate) -> ReportKey {
@@ -198,6 +230,19 @@ pub(super) fn check(staff: &StaffPrincipal, q: &ReportQuery) -> Result<(), Repor
     if q.group_by.iter().filter(|d| d.is_time()).count() > 1 {
         return Err(invalid("group by one of day, week or month"));
     }
+    for m in &q.metrics {
+        if let Some(allowed) = m.dimensions()
+            && let Some(d) = q.group_by.iter().find(|d| !allowed.contains(d))
+        {
+            let allowed: Vec<String> = allowed.iter().map(api_name).collect();
+            return Err(invalid(format!(
+                "{} cannot be grouped by {}: group it by {}",
+                api_name(m),
+                api_name(d),
+                allowed.join(", ")
+            )));
+        }
+    }
     if q.to < q.from {
         return Err(invalid("the range ends before it starts"));
     }
@@ -215,6 +260,14 @@ pub(super) fn check(staff: &StaffPrincipal, q: &ReportQuery) -> Result<(), Repor
         return Err(AuthError::Forbidden.into());
     }
     Ok(())
+}
+
+/// A metric's or dimension's name as the API spells it (`BOOKINGS_REDEEMED`).
+fn api_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// The report: rows, totals, the comparison if asked, and every metric's definition.

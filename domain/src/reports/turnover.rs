@@ -13,6 +13,9 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
+use super::aggregate::{Binds, Groups, Keys, run, time_expr};
+use super::metrics::Dimension;
+use super::sales_report::bucket_days;
 use super::{ReportsError, invalid};
 use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal};
@@ -23,6 +26,71 @@ use entities::{location, sales_fact, sku, stock_batch, stock_value_day};
 
 /// What turnover days means, returned with every answer.
 pub const TURNOVER_DEFINITION: &str = "Turnover days = average stock value ÷ cost of goods sold per day. Stock value: the location's stock as snapshotted each business day, at each SKU's cost at that time, averaged over the days of the range with a snapshot. Cost of goods sold: the cost at sale of the units sold at the location's store (online orders without a store for a warehouse) over the range, minus refunds, ÷ the days of the range. Null when nothing was sold or no snapshot exists. Expiry losses: units written off by a negative adjustment on or after their batch's expiry date, at the SKU's cost in the latest snapshot up to that day.";
+
+/// Adds each group's snapshotted stock values, and every group's days of its bucket within the
+/// range, for TURNOVER_DAYS (by time, store and SKU; the query was checked). A store's stock is
+/// that of its locations; warehouses count under no store.
+pub(super) async fn stock_values_into(
+    app: &AppState,
+    stores: Option<&[i64]>,
+    dims: &[Dimension],
+    from: NaiveDate,
+    to: NaiveDate,
+    groups: &mut Groups,
+) -> Result<(), ReportsError> {
+    let backend = app.db.get_database_backend();
+    let mut exprs: Vec<String> = dims
+        .iter()
+        .filter(|d| !d.is_time())
+        .map(|d| match d {
+            Dimension::Store => "COALESCE(CAST(l.store_id AS TEXT), '')".to_owned(),
+            Dimension::Sku => "CAST(v.sku_id AS TEXT)".to_owned(),
+            _ => "''".to_owned(),
+        })
+        .collect();
+    let time = dims.iter().copied().find(|d| d.is_time());
+    if let Some(t) = time {
+        exprs.push(time_expr(backend, t, "v.business_date"));
+    }
+    let keys = Keys { exprs, time };
+    let mut b = Binds {
+        backend,
+        values: Vec::new(),
+    };
+    let mut sql = format!(
+        "SELECT {}CAST(COALESCE(SUM(v.value_fen), 0) AS BIGINT) AS stock_value_fen, \
+         CAST(COUNT(DISTINCT v.business_date) AS BIGINT) AS stock_days \
+         FROM stock_value_days v JOIN locations l ON l.id = v.location_id \
+         WHERE v.business_date BETWEEN {} AND {}",
+        keys.select(),
+        b.bind(from),
+        b.bind(to)
+    );
+    if let Some(ids) = stores {
+        let list: Vec<String> = ids.iter().map(|id| b.bind(*id)).collect();
+        if list.is_empty() {
+            sql.push_str(" AND 1 = 0");
+        } else {
+            sql.push_str(&format!(" AND l.store_id IN ({})", list.join(", ")));
+        }
+    }
+    sql.push_str(&keys.group_by(""));
+    let mut part = Groups::new();
+    run(app, sql, b.values, &keys, from, &mut part).await?;
+    for (k, by_time) in part {
+        for (at, agg) in by_time {
+            let slot = groups.entry(k.clone()).or_default().entry(at).or_default();
+            slot.stock_value_fen = agg.stock_value_fen;
+            slot.stock_days = agg.stock_days;
+        }
+    }
+    for by_time in groups.values_mut() {
+        for (start, agg) in by_time.iter_mut() {
+            agg.bucket_days = bucket_days(time, *start, from, to);
+        }
+    }
+    Ok(())
+}
 
 /// The longest range asked at once.
 const MAX_DAYS: i64 = 366 * 2;

@@ -1,7 +1,8 @@
 //! Inventory turnover (issue 17): the nightly snapshot values each location's stock at the cost
 //! of the day (once a day however often it runs); turnover days = average stock value ÷ COGS
 //! per day; expiry losses count only units written off on or after their batch's expiry, at
-//! the snapshot's cost; HQ any location, a manager her store's, a BA none.
+//! the snapshot's cost; HQ any location, a manager her store's, a BA none; the same turnover
+//! as the TURNOVER_DAYS report metric, by store and by day.
 
 use std::sync::Arc;
 
@@ -13,8 +14,10 @@ use entities::{location, stock_batch};
 use rouge_tests::fixtures;
 use rouge_tests::{Backend, TestApp, on_both_backends};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::json;
+use serde_json::{Value, json};
 
+const REPORT: &str = "query($q: ReportQuery!) { salesReport(query: $q) {
+  rows { keys { key } values { metric number } } } }";
 const TURNOVER: &str = "query($l: ID!, $f: Date!, $t: Date!) { inventoryTurnover(locationId: $l, from: $f, to: $t) {
   locationId snapshotDays averageStockValueFen cogsFen turnoverDays expiryLossUnits expiryLossFen definition } }";
 
@@ -126,6 +129,48 @@ async fn stock_value_turnover_days_and_expiry_losses(backend: Backend) {
     #[allow(clippy::cast_precision_loss)]
     let expected = average as f64 / (2.0 * serum_cost as f64 / 2.0);
     assert!((t["turnoverDays"].as_f64().unwrap() - expected).abs() < 1e-9);
+    // The same figure as a report metric: by store, and by day (the first day sold two serums,
+    // the second nothing: null, never a division by zero).
+    let report = |group_by: Value| {
+        let q = json!({ "metrics": ["TURNOVER_DAYS", "MARGIN"], "groupBy": group_by,
+            "from": "2026-09-01", "to": "2026-09-02" });
+        let hq = &hq;
+        async move { hq.ok(REPORT, json!({ "q": q })).await["salesReport"]["rows"].clone() }
+    };
+    let store = cat.store_id.to_string();
+    let turnover_of = |rows: &Value, keys: &[&str]| -> Value {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                let k: Vec<&str> = r["keys"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| k["key"].as_str().unwrap())
+                    .collect();
+                k == keys
+            })
+            .unwrap_or_else(|| panic!("no row {keys:?} in {rows}"))["values"][0]["number"]
+            .clone()
+    };
+    let by_store = report(json!(["STORE"])).await;
+    let got = turnover_of(&by_store, &[&store]).as_f64().unwrap();
+    assert!((got - expected).abs() < 1e-9, "{got} against {expected}");
+    let by_day = report(json!(["DAY", "STORE"])).await;
+    #[allow(clippy::cast_precision_loss)]
+    let first_day = v1 as f64 / (2.0 * serum_cost as f64);
+    let got = turnover_of(&by_day, &["2026-09-01", &store])
+        .as_f64()
+        .unwrap();
+    assert!((got - first_day).abs() < 1e-9, "{got} against {first_day}");
+    assert!(turnover_of(&by_day, &["2026-09-02", &store]).is_null());
+    let by_category = json!({ "metrics": ["TURNOVER_DAYS"], "groupBy": ["CATEGORY"],
+        "from": "2026-09-01", "to": "2026-09-02" });
+    assert_eq!(
+        hq.err(REPORT, json!({ "q": by_category })).await,
+        "BAD_USER_INPUT"
+    );
     assert!(
         t["definition"]
             .as_str()

@@ -46,6 +46,7 @@ mod posters;
 mod privacy;
 mod regions;
 mod report_exports;
+mod report_metrics;
 mod sales;
 mod sales_reports_scale;
 mod scan_codes;
