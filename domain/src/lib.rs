@@ -74,6 +74,8 @@ pub struct Caches {
     pub booking_windows: booking::WindowCache,
     /// Price lists and policies at the pricing version they were read at.
     pub b2b_pricing: b2b::PricingCache,
+    /// Report answers at the sales facts they were read at.
+    pub reports: reports::AnswerCache,
 }
 
 /// Business settings that come from configuration.

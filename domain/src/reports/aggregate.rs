@@ -21,7 +21,7 @@ use crate::AppState;
 use entities::sales_dirty_day;
 
 /// Where a report's figures are read from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReportSource {
     /// `sales_rollup_ba_days` (day, store, BA, channel), dirty days from the facts.
     BaRollup,

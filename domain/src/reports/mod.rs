@@ -3,6 +3,7 @@
 //! present, with each metric's definition; BA and store performance read the rollups.
 
 mod aggregate;
+mod answer_cache;
 mod bookings_redeemed;
 mod churn;
 mod export_file;
@@ -13,6 +14,7 @@ mod sales_report;
 mod turnover;
 
 pub use aggregate::ReportSource;
+pub use answer_cache::{ANSWER_TTL, AnswerCache};
 pub use churn::{ChurnRisk, churn_risk};
 pub use entities::report_export_job::{ExportDetail, ExportFailure, ExportFormat, ExportStatus};
 pub use export_file::{Cell, ExportProgress, NoProgress, Sink, mask_phone, write_export};

@@ -280,7 +280,10 @@ pub async fn sales_report(
     check(staff, q)?;
     let stores = scope(staff, q.store_ids.as_deref())?;
     let source = ReportSource::for_query(&q.metrics, &q.group_by, q.basis);
-    sales_report_from(app, q, stores.as_deref(), source).await
+    app.caches
+        .reports
+        .answer(app, q, stores.as_deref(), source)
+        .await
 }
 
 /// The single group of an ungrouped query.

@@ -45,6 +45,7 @@ mod payments;
 mod posters;
 mod privacy;
 mod regions;
+mod report_answers;
 mod report_exports;
 mod report_metrics;
 mod sales;
