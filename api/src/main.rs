@@ -132,6 +132,33 @@ enum ReportsCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Draw one metric of a sales report along its days, weeks or months as an SVG line chart
+    /// (one line per store, BA, ...), as --staff sees it.
+    Chart {
+        /// The staff account the report is read as.
+        #[arg(long)]
+        staff: String,
+        /// First business day (YYYY-MM-DD).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last business day, included.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// A time dimension (day, week, month) and at most one other, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "day")]
+        by: Vec<String>,
+        /// The metric drawn (net_revenue, orders, ...).
+        #[arg(long, default_value = "net_revenue")]
+        metric: String,
+        /// Only these stores (ids, comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        stores: Option<Vec<i64>>,
+        /// The chart's title (default: the metric and the range).
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -235,6 +262,36 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             wechat.shutdown().await;
             let rows = written?;
             println!("wrote {rows} rows to {}", out.display());
+            Ok(())
+        }
+        Command::Reports {
+            command:
+                ReportsCommand::Chart {
+                    staff,
+                    from,
+                    to,
+                    by,
+                    metric,
+                    stores,
+                    title,
+                    out,
+                },
+        } => {
+            let req = api::reports_export::ChartRequest {
+                staff_username: staff,
+                from,
+                to,
+                by,
+                metric,
+                store_ids: stores,
+                title,
+            };
+            let db = open_database(&config).await?;
+            let (state, wechat) = api::state_from_config(&config, db, "http://127.0.0.1").await?;
+            let drawn = api::reports_export::chart(&state, &req, &out).await;
+            wechat.shutdown().await;
+            drawn?;
+            println!("drew {}", out.display());
             Ok(())
         }
         Command::ExportSchema { .. } => Ok(()),

@@ -1,6 +1,7 @@
 //! `rouge reports export`: a sales report written straight to a file (CSV or XLSX), as a named
 //! staff account would see it (her role's access and store scope), with a progress bar. The
-//! export is audited like one made through `exportReport`.
+//! export is audited like one made through `exportReport`. `rouge reports chart` draws one
+//! metric of a report along its time buckets as an SVG file.
 
 use std::path::Path;
 
@@ -59,39 +60,94 @@ impl ExportProgress for Bar {
     }
 }
 
-/// Writes the export to `out` (which must not exist yet); returns the data rows written.
-pub async fn run(app: &AppState, req: &ExportRequest, out: &Path) -> anyhow::Result<u64> {
+/// The active staff account named `username`, as a principal.
+async fn staff_named(app: &AppState, username: &str) -> anyhow::Result<StaffPrincipal> {
     let account = entities::staff_account::Entity::find()
-        .filter(entities::staff_account::Column::Username.eq(req.staff_username.clone()))
+        .filter(entities::staff_account::Column::Username.eq(username))
         .one(&app.db)
         .await?
         .filter(|a| a.active)
-        .with_context(|| format!("no active staff account {:?}", req.staff_username))?;
-    let staff = StaffPrincipal {
+        .with_context(|| format!("no active staff account {username:?}"))?;
+    Ok(StaffPrincipal {
         staff_id: account.id,
         role: account.role,
         store_id: account.store_id,
         session_id: "cli".into(),
-    };
-    let metrics = req
-        .metrics
+    })
+}
+
+/// The report query the command line names.
+fn query_of(
+    metrics: &[String],
+    by: &[String],
+    (from, to): (chrono::NaiveDate, chrono::NaiveDate),
+    store_ids: Option<Vec<i64>>,
+) -> anyhow::Result<reports::ReportQuery> {
+    let metrics = metrics
         .iter()
         .map(|m| parse_enum::<Metric>("metric", m))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let group_by = req
-        .by
+    let group_by = by
         .iter()
         .map(|d| parse_enum::<Dimension>("dimension", d))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let q = reports::ReportQuery {
+    Ok(reports::ReportQuery {
         metrics,
         group_by,
-        from: req.from,
-        to: req.to,
-        store_ids: req.store_ids.clone(),
+        from,
+        to,
+        store_ids,
         compare: false,
         basis: reports::ReturnsBasis::ReturnDate,
-    };
+    })
+}
+
+/// What `rouge reports chart` asks for.
+pub struct ChartRequest {
+    pub staff_username: String,
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    /// A time dimension and at most one other (`day,store`).
+    pub by: Vec<String>,
+    pub metric: String,
+    pub store_ids: Option<Vec<i64>>,
+    pub title: Option<String>,
+}
+
+/// Draws the report's metric to `out` (which must not exist yet) as an SVG file.
+pub async fn chart(app: &AppState, req: &ChartRequest, out: &Path) -> anyhow::Result<()> {
+    let staff = staff_named(app, &req.staff_username).await?;
+    let q = query_of(
+        std::slice::from_ref(&req.metric),
+        &req.by,
+        (req.from, req.to),
+        req.store_ids.clone(),
+    )?;
+    if out.exists() {
+        anyhow::bail!("{} exists already", out.display());
+    }
+    let report = reports::sales_report(app, &staff, &q)
+        .await
+        .map_err(|e| anyhow::anyhow!("report failed: {e}"))?;
+    let title = req
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("{} · {} – {}", req.metric, req.from, req.to));
+    let svg = reports::render_svg(&report, q.metrics[0], &title)
+        .map_err(|e| anyhow::anyhow!("cannot draw: {e}"))?;
+    std::fs::write(out, svg).with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
+}
+
+/// Writes the export to `out` (which must not exist yet); returns the data rows written.
+pub async fn run(app: &AppState, req: &ExportRequest, out: &Path) -> anyhow::Result<u64> {
+    let staff = staff_named(app, &req.staff_username).await?;
+    let q = query_of(
+        &req.metrics,
+        &req.by,
+        (req.from, req.to),
+        req.store_ids.clone(),
+    )?;
     if out.exists() {
         anyhow::bail!("{} exists already", out.display());
     }

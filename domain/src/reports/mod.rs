@@ -5,6 +5,7 @@
 mod aggregate;
 mod answer_cache;
 mod bookings_redeemed;
+mod chart_svg;
 mod churn;
 mod export_file;
 mod exports;
@@ -15,6 +16,7 @@ mod turnover;
 
 pub use aggregate::ReportSource;
 pub use answer_cache::{ANSWER_TTL, AnswerCache};
+pub use chart_svg::render_svg;
 pub use churn::{ChurnRisk, churn_risk};
 pub use entities::report_export_job::{ExportDetail, ExportFailure, ExportFormat, ExportStatus};
 pub use export_file::{Cell, ExportProgress, NoProgress, Sink, mask_phone, write_export};
