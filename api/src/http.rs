@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
 use async_graphql::{BatchRequest, BatchResponse, Executor, ServerError};
-use domain::auth::{self, Audience};
+use domain::auth::{self, Audience, Principal};
 use domain::login;
 use domain::{AppState, DomainError, ErrorCode, RequestMeta};
 use graphql_schema::error::{cap_message, localize, log_error};
@@ -66,7 +66,7 @@ struct GraphqlEndpoint<S> {
     app: Arc<AppState>,
     options: Arc<HttpOptions>,
     metrics: Metrics,
-    /// Kept answers to anonymous catalog reads (the consumer endpoint only).
+    /// Kept answers: anonymous catalog reads (consumer), staff members' sales reports (staff).
     responses: Option<ResponseCache>,
     /// Documents that passed the parse and the limits, by their text.
     documents: CheckedDocuments,
@@ -141,11 +141,16 @@ impl<S: Executor> GraphqlEndpoint<S> {
                 return self.refuse(started, StatusCode::BAD_REQUEST, "BODY_UNREADABLE", message);
             }
         };
-        let kept_key = self.responses.as_ref().and_then(|_| {
+        // Anonymous answers are kept on the consumer endpoint only.
+        let anonymous_cache = self
+            .responses
+            .as_ref()
+            .filter(|_| self.audience == Audience::Consumer);
+        let kept_key = anonymous_cache.and_then(|_| {
             let generation = self.app.caches.listings.generation();
             ResponseCache::key(generation, authorization.is_none(), locale, &body)
         });
-        if let (Some(cache), Some(key)) = (&self.responses, &kept_key)
+        if let (Some(cache), Some(key)) = (anonymous_cache, &kept_key)
             && let Some(kept) = cache.get(key).await
         {
             self.metrics.observe_operation(
@@ -191,10 +196,55 @@ impl<S: Executor> GraphqlEndpoint<S> {
                         operation_label(self.audience.as_str(), name.as_deref()),
                     )
                 }),
-            _ => None,
+            _ => {
+                self.report_key(&batch, principal.as_ref(), locale, &body)
+                    .await
+            }
         };
+        if let (Some(cache), Some((key, _))) = (&self.responses, &keep)
+            && key.is_owned()
+            && let Some(kept) = cache.get(key).await
+        {
+            self.metrics.observe_operation(
+                self.audience.as_str(),
+                kept.label,
+                &[],
+                started.elapsed(),
+            );
+            return Response::builder()
+                .content_type("application/json")
+                .body(kept.json);
+        }
         self.execute_keeping(batch, principal, meta, locale, started, keep)
             .await
+    }
+
+    /// The key of a staff member's sales-report request that may be answered from the cache
+    /// (see `response_cache`), read at the current sales version; `None` otherwise.
+    async fn report_key(
+        &self,
+        batch: &BatchRequest,
+        principal: Option<&login::Authenticated>,
+        locale: Locale,
+        body: &bytes::Bytes,
+    ) -> Option<(ResponseKey, String)> {
+        self.responses.as_ref()?;
+        let (BatchRequest::Single(request), Some(auth)) = (batch, principal) else {
+            return None;
+        };
+        let Principal::Staff(staff) = &auth.principal else {
+            return None;
+        };
+        if auth.password_change_required || auth.consent_required {
+            return None;
+        }
+        let name = crate::response_cache::report_cacheable(request, body)?;
+        let version = domain::reports::facts_version(&self.app).await.ok()?;
+        let key = ResponseCache::staff_key(staff.staff_id, version, locale, body)?;
+        Some((
+            key,
+            operation_label(self.audience.as_str(), name.as_deref()),
+        ))
     }
 
     /// Runs a parsed request (JSON or multipart) for an authenticated caller (or none).
@@ -789,7 +839,7 @@ pub fn routes(state: Arc<AppState>, options: HttpOptions, metrics: Metrics) -> i
         app: state.clone(),
         options: options.clone(),
         metrics: metrics.clone(),
-        responses: None,
+        responses: Some(ResponseCache::new(crate::response_cache::REPORT_TTL)),
         documents: CheckedDocuments::default(),
     };
     let distributor = GraphqlEndpoint {

@@ -13,6 +13,18 @@
 //! - for [`RESPONSE_TTL`]: with the listing cache's own time to live, a stock or price change made
 //!   elsewhere (another replica, an order taking stock) shows within [`MAX_STALENESS`];
 //! - bounded by bytes ([`MAX_BYTES`]), so memory stays flat whatever the traffic.
+//!
+//! On the staff endpoint, dashboards repeat the same sales reports while the sales stay as they
+//! were; resolving a report of hundreds of rows costs more than reading it. A staff answer is
+//! kept when:
+//! - the request is a single query whose root fields are all `salesReport` ([`REPORT_ROOTS`])
+//!   and names none of the metrics or dimensions read from tables as they are now
+//!   ([`LIVE_WORDS`]: bookings, stock values, members' current tier and segment);
+//! - keyed by the staff member (her token is checked first, every time; an answer is never
+//!   served to anyone else), the body, the language and the highest sales fact id
+//!   (`domain::reports::facts_version`): facts are only appended, so a new sale makes a new key;
+//! - for [`REPORT_TTL`], the bound `domain::reports::ANSWER_TTL` also sets: a fact committing
+//!   out of id order, or a renamed store, shows within it.
 
 use std::time::Duration;
 
@@ -32,10 +44,19 @@ const MAX_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_REQUEST_BYTES: usize = 4 * 1024;
 /// Root fields whose answers depend on the catalog only (for an anonymous caller).
 const CACHEABLE_ROOTS: &[&str] = &["products", "product", "sku", "categories", "__typename"];
+/// How long a staff member's report answer is kept.
+pub const REPORT_TTL: Duration = domain::reports::ANSWER_TTL;
+/// Staff root fields whose answers depend on the caller and the sales facts only.
+const REPORT_ROOTS: &[&str] = &["salesReport", "__typename"];
+/// Words naming report metrics and dimensions read from tables as they are now: a request
+/// holding any (in its query or variables) is never kept.
+const LIVE_WORDS: &[&str] = &["BOOKINGS_REDEEMED", "TURNOVER_DAYS", "TIER", "RFM_SEGMENT"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ResponseKey {
     generation: u64,
+    /// The staff member the answer is for (0: anonymous).
+    owner: i64,
     locale: Locale,
     body: Bytes,
 }
@@ -53,6 +74,13 @@ pub struct ResponseCache {
 
 impl Default for ResponseCache {
     fn default() -> Self {
+        Self::new(RESPONSE_TTL)
+    }
+}
+
+impl ResponseCache {
+    /// A cache keeping answers for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
         Self {
             entries: moka::future::Cache::builder()
                 .max_capacity(MAX_BYTES)
@@ -60,13 +88,26 @@ impl Default for ResponseCache {
                     u32::try_from(k.body.len() + v.json.len() + v.label.len() + 64)
                         .unwrap_or(u32::MAX)
                 })
-                .time_to_live(RESPONSE_TTL)
+                .time_to_live(ttl)
                 .build(),
         }
     }
-}
 
-impl ResponseCache {
+    /// The key of a staff member's report request at a sales version, when small enough.
+    pub fn staff_key(
+        staff_id: i64,
+        version: i64,
+        locale: Locale,
+        body: &Bytes,
+    ) -> Option<ResponseKey> {
+        (body.len() <= MAX_REQUEST_BYTES).then(|| ResponseKey {
+            generation: u64::try_from(version).unwrap_or(0),
+            owner: staff_id,
+            locale,
+            body: body.clone(),
+        })
+    }
+
     /// The key of a request that may be answered from the cache: anonymous, small enough.
     pub fn key(
         generation: u64,
@@ -76,6 +117,7 @@ impl ResponseCache {
     ) -> Option<ResponseKey> {
         (anonymous && body.len() <= MAX_REQUEST_BYTES).then(|| ResponseKey {
             generation,
+            owner: 0,
             locale,
             body: body.clone(),
         })
@@ -90,10 +132,33 @@ impl ResponseCache {
     }
 }
 
-/// Whether a request's answer may be kept: one query (no mutation, no subscription) whose root
-/// selections are all catalog reads, named directly (no fragments at the root). Some(the
-/// operation's name) when it may.
+impl ResponseKey {
+    /// Whether the key is a staff member's (looked up after her token was checked).
+    pub const fn is_owned(&self) -> bool {
+        self.owner != 0
+    }
+}
+
+/// Whether an anonymous request's answer may be kept: one query (no mutation, no subscription)
+/// whose root selections are all catalog reads, named directly (no fragments at the root).
+/// Some(the operation's name) when it may.
 pub fn cacheable(request: &async_graphql::Request) -> Option<Option<String>> {
+    kept_roots(request, CACHEABLE_ROOTS)
+}
+
+/// Whether a staff request's answer may be kept: one query of sales reports only, naming
+/// nothing read as it is now (`body` is the request as sent, variables included).
+pub fn report_cacheable(request: &async_graphql::Request, body: &[u8]) -> Option<Option<String>> {
+    let live = LIVE_WORDS
+        .iter()
+        .any(|w| body.windows(w.len()).any(|part| part == w.as_bytes()));
+    if live {
+        return None;
+    }
+    kept_roots(request, REPORT_ROOTS)
+}
+
+fn kept_roots(request: &async_graphql::Request, roots: &[&str]) -> Option<Option<String>> {
     let doc = async_graphql::parser::parse_query(&request.query).ok()?;
     let (name, operation) = match (&doc.operations, request.operation_name.as_deref()) {
         (DocumentOperations::Single(op), name) => (name.map(str::to_owned), op),
@@ -108,17 +173,18 @@ pub fn cacheable(request: &async_graphql::Request) -> Option<Option<String>> {
     if operation.node.ty != OperationType::Query {
         return None;
     }
-    let catalog_only = operation
-        .node
-        .selection_set
-        .node
-        .items
-        .iter()
-        .all(|selection| match &selection.node {
-            Selection::Field(field) => CACHEABLE_ROOTS.contains(&field.node.name.node.as_str()),
-            Selection::FragmentSpread(_) | Selection::InlineFragment(_) => false,
-        });
-    catalog_only.then_some(name)
+    let only_roots =
+        operation
+            .node
+            .selection_set
+            .node
+            .items
+            .iter()
+            .all(|selection| match &selection.node {
+                Selection::Field(field) => roots.contains(&field.node.name.node.as_str()),
+                Selection::FragmentSpread(_) | Selection::InlineFragment(_) => false,
+            });
+    only_roots.then_some(name)
 }
 
 #[cfg(test)]
@@ -131,6 +197,30 @@ mod tests {
 
     fn cacheable(request: &async_graphql::Request) -> bool {
         super::cacheable(request).is_some()
+    }
+
+    #[test]
+    fn only_report_queries_naming_nothing_live_are_kept_for_staff() {
+        let kept = |query: &str, variables: &str| {
+            let body = format!("{{\"query\":{query:?},\"variables\":{variables}}}");
+            super::report_cacheable(&req(query), body.as_bytes()).is_some()
+        };
+        let report = "query($q: ReportQuery!) { salesReport(query: $q) { totals { fen } } }";
+        assert!(kept(report, r#"{"q":{"metrics":["NET_REVENUE"]}}"#));
+        assert!(!kept(report, r#"{"q":{"metrics":["BOOKINGS_REDEEMED"]}}"#));
+        assert!(!kept(report, r#"{"q":{"groupBy":["TIER"]}}"#));
+        assert!(!kept(
+            "{ salesReport(query: {metrics: [TURNOVER_DAYS]}) { totals { fen } } }",
+            "{}"
+        ));
+        assert!(!kept(
+            "{ salesReport(query: {metrics: [UNITS]}) { totals { fen } } myPerformance(month: \"2026-09\") { orders } }",
+            "{}"
+        ));
+        assert!(!kept(
+            "mutation { setBaTarget(baId: 1, month: \"2026-09\", targetFen: \"1\") { staffId } }",
+            "{}"
+        ));
     }
 
     #[test]

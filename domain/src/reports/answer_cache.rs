@@ -67,8 +67,9 @@ fn keepable(q: &ReportQuery) -> bool {
             .any(|d| matches!(d, Dimension::Tier | Dimension::RfmSegment))
 }
 
-/// The highest sales fact id (0 without facts): one read of the primary key's index.
-async fn highest_fact(app: &AppState) -> Result<i64, ReportsError> {
+/// The highest sales fact id (0 without facts): one read of the primary key's index. Answers
+/// that depend on the sales facts alone are the same while it is (within [`ANSWER_TTL`]).
+pub async fn facts_version(app: &AppState) -> Result<i64, ReportsError> {
     let max: Option<Option<i64>> = sales_fact::Entity::find()
         .select_only()
         .column_as(sales_fact::Column::Id.max(), "m")
@@ -97,7 +98,7 @@ impl AnswerCache {
             query,
             stores: stores.map(<[i64]>::to_vec),
             source,
-            facts: highest_fact(app).await?,
+            facts: facts_version(app).await?,
         };
         if let Some(answer) = self.answers.get(&key).await {
             return Ok((*answer).clone());

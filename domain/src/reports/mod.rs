@@ -15,7 +15,7 @@ mod sales_report;
 mod turnover;
 
 pub use aggregate::ReportSource;
-pub use answer_cache::{ANSWER_TTL, AnswerCache};
+pub use answer_cache::{ANSWER_TTL, AnswerCache, facts_version};
 pub use chart_svg::render_svg;
 pub use churn::{ChurnRisk, churn_risk};
 pub use entities::report_export_job::{ExportDetail, ExportFailure, ExportFormat, ExportStatus};
