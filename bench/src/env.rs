@@ -151,6 +151,37 @@ pub async fn login_member(
 }
 
 /// Posts a GraphQL operation; Ok when it answered without errors.
+/// A GraphQL answer checked without building it: data and no errors. For load loops, where
+/// building every answer as a `Value` would spend the load generator's share of the cores
+/// (the answers were checked in full before the load).
+pub async fn graphql_ok(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: bytes::Bytes,
+) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        data: Option<serde::de::IgnoredAny>,
+        errors: Option<serde::de::IgnoredAny>,
+    }
+    let mut req = http
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+    let envelope: Envelope = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    if !status.is_success() || envelope.errors.is_some() || envelope.data.is_none() {
+        return Err(String::from_utf8_lossy(&bytes).chars().take(300).collect());
+    }
+    Ok(())
+}
+
 pub async fn graphql(
     http: &reqwest::Client,
     url: &str,

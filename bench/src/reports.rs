@@ -518,7 +518,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             );
         }
     }
-    let queries: Arc<Vec<Value>> = Arc::new(dashboards.iter().map(|d| d.1.clone()).collect());
+    let queries: Arc<Vec<bytes::Bytes>> = Arc::new(
+        dashboards
+            .iter()
+            .map(|d| {
+                bytes::Bytes::from(
+                    json!({ "query": REPORT, "variables": { "q": d.1 } }).to_string(),
+                )
+            })
+            .collect(),
+    );
     let mix = {
         let (http, endpoint, token, queries) = (
             http.clone(),
@@ -539,7 +548,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 );
                 async move {
                     let q = &queries[(c + usize::try_from(n).unwrap_or(0)) % queries.len()];
-                    report(&http, &endpoint, &token, q).await.map(|_| ())
+                    crate::env::graphql_ok(&http, &endpoint, Some(&token), q.clone()).await
                 }
             },
         )

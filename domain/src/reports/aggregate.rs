@@ -17,7 +17,6 @@ use sea_orm::{
 
 use super::ReportsError;
 use super::metrics::{Dimension, Metric, ReturnsBasis};
-use crate::AppState;
 use entities::sales_dirty_day;
 
 /// Where a report's figures are read from.
@@ -421,17 +420,16 @@ fn filter(
     sql
 }
 
-pub(super) async fn run(
-    app: &AppState,
+pub(super) async fn run<C: ConnectionTrait>(
+    db: &C,
     sql: String,
     values: Vec<Value>,
     keys: &Keys,
     from: NaiveDate,
     into: &mut Groups,
 ) -> Result<(), ReportsError> {
-    let backend = app.db.get_database_backend();
-    let rows = app
-        .db
+    let backend = db.get_database_backend();
+    let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     for row in &rows {
@@ -447,8 +445,8 @@ pub(super) async fn run(
 }
 
 /// The days of the range still waiting for their rollups.
-async fn dirty_days(
-    app: &AppState,
+async fn dirty_days<C: ConnectionTrait>(
+    db: &C,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<NaiveDate>, ReportsError> {
@@ -457,19 +455,19 @@ async fn dirty_days(
         .column(sales_dirty_day::Column::BusinessDate)
         .filter(sales_dirty_day::Column::BusinessDate.between(from, to))
         .into_tuple()
-        .all(&app.db)
+        .all(db)
         .await?)
 }
 
-/// The sums grouped by `dims` over `from..=to`.
-pub async fn grouped(
-    app: &AppState,
+/// The sums grouped by `dims` over `from..=to`, read on `db` (the report's one snapshot).
+pub async fn grouped<C: ConnectionTrait>(
+    db: &C,
     ask: &Ask<'_>,
     dims: &[Dimension],
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Groups, ReportsError> {
-    let backend = app.db.get_database_backend();
+    let backend = db.get_database_backend();
     let mut groups = Groups::new();
     let date_col = match ask.basis {
         ReturnsBasis::ReturnDate => "f.business_date",
@@ -478,7 +476,7 @@ pub async fn grouped(
     let dirty = if ask.source == ReportSource::Facts {
         Vec::new()
     } else {
-        dirty_days(app, from, to).await?
+        dirty_days(db, from, to).await?
     };
     let mut parts = vec![(ask.source, Days::All)];
     if ask.source != ReportSource::Facts {
@@ -505,30 +503,30 @@ pub async fn grouped(
         );
         sql.push_str(&filter(&mut b, date_col, from, to, ask.stores, &days));
         sql.push_str(&keys.group_by(""));
-        run(app, sql, b.values, &keys, from, &mut groups).await?;
+        run(db, sql, b.values, &keys, from, &mut groups).await?;
     }
     if ask.metrics.contains(&Metric::RepurchaseRate) {
-        repurchase(app, ask, dims, from, to, &mut groups).await?;
+        repurchase(db, ask, dims, from, to, &mut groups).await?;
     }
     if ask.metrics.contains(&Metric::BookingsRedeemed) {
-        super::bookings_redeemed::count_into(app, ask.stores, dims, from, to, &mut groups).await?;
+        super::bookings_redeemed::count_into(db, ask.stores, dims, from, to, &mut groups).await?;
     }
     if ask.metrics.contains(&Metric::TurnoverDays) {
-        super::turnover::stock_values_into(app, ask.stores, dims, from, to, &mut groups).await?;
+        super::turnover::stock_values_into(db, ask.stores, dims, from, to, &mut groups).await?;
     }
     Ok(groups)
 }
 
 /// Members with ≥ 1 and ≥ 2 orders per group: one inner GROUP BY member, one outer by group.
-async fn repurchase(
-    app: &AppState,
+async fn repurchase<C: ConnectionTrait>(
+    db: &C,
     ask: &Ask<'_>,
     dims: &[Dimension],
     from: NaiveDate,
     to: NaiveDate,
     groups: &mut Groups,
 ) -> Result<(), ReportsError> {
-    let backend = app.db.get_database_backend();
+    let backend = db.get_database_backend();
     let date_col = match ask.basis {
         ReturnsBasis::ReturnDate => "f.business_date",
         ReturnsBasis::SaleDate => "f.sale_date",
@@ -560,7 +558,7 @@ async fn repurchase(
         outer_keys.group_by(""),
     );
     let mut part = Groups::new();
-    run(app, sql, b.values, &outer_keys, from, &mut part).await?;
+    run(db, sql, b.values, &outer_keys, from, &mut part).await?;
     for (k, by_time) in part {
         for (bucket, agg) in by_time {
             let slot = groups

@@ -6,13 +6,12 @@
 use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDate, NaiveTime};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::ReportsError;
 use super::aggregate::Groups;
 use super::metrics::Dimension;
 use super::sales_report::bucket;
-use crate::AppState;
 use crate::sales::business_date;
 use entities::booking::{self, BookingStatus};
 use entities::store;
@@ -25,8 +24,8 @@ pub(super) struct Redeemed {
 }
 
 /// The bookings redeemed on the business days `from..=to` (at `stores` when given).
-pub(super) async fn redeemed(
-    app: &AppState,
+pub(super) async fn redeemed<C: ConnectionTrait>(
+    db: &C,
     stores: Option<&[i64]>,
     from: NaiveDate,
     to: NaiveDate,
@@ -47,13 +46,13 @@ pub(super) async fn redeemed(
         q = q.filter(booking::Column::StoreId.is_in(ids.iter().copied()));
     }
     type Row = (i64, i64, Option<i64>, Option<chrono::DateTime<chrono::Utc>>);
-    let rows: Vec<Row> = q.into_tuple().all(&app.db).await?;
+    let rows: Vec<Row> = q.into_tuple().all(db).await?;
     let mut store_ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
     store_ids.sort_unstable();
     store_ids.dedup();
     let zones: HashMap<i64, String> = store::Entity::find()
         .filter(store::Column::Id.is_in(store_ids))
-        .all(&app.db)
+        .all(db)
         .await?
         .into_iter()
         .map(|s| (s.id, s.timezone))
@@ -72,8 +71,8 @@ pub(super) async fn redeemed(
 }
 
 /// Adds each group's bookings redeemed (by time, store and BA; the query was checked).
-pub(super) async fn count_into(
-    app: &AppState,
+pub(super) async fn count_into<C: ConnectionTrait>(
+    db: &C,
     stores: Option<&[i64]>,
     dims: &[Dimension],
     from: NaiveDate,
@@ -81,7 +80,7 @@ pub(super) async fn count_into(
     groups: &mut Groups,
 ) -> Result<(), ReportsError> {
     let time = dims.iter().copied().find(|d| d.is_time());
-    for r in redeemed(app, stores, from, to).await? {
+    for r in redeemed(db, stores, from, to).await? {
         let keys: Vec<String> = dims
             .iter()
             .filter(|d| !d.is_time())

@@ -90,7 +90,7 @@ async fn performance_of(
     stores.sort_unstable();
     stores.dedup();
     let mut bookings: BTreeMap<i64, i64> = BTreeMap::new();
-    for r in super::bookings_redeemed::redeemed(app, Some(&stores), from, to).await? {
+    for r in super::bookings_redeemed::redeemed(&app.db, Some(&stores), from, to).await? {
         *bookings.entry(r.ba_id).or_default() += 1;
     }
     let targets: BTreeMap<i64, i64> = ba_target::Entity::find()

@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{Datelike, Duration, NaiveDate};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+};
 
 use super::aggregate::{self, Agg, Ask, ReportSource};
 use super::metrics::{Dimension, Metric, MetricDefinition, ReturnsBasis, definitions};
@@ -295,19 +297,52 @@ fn total_of(groups: aggregate::Groups) -> Agg {
         .unwrap_or_default()
 }
 
+/// The single group of an ungrouped query, or the total read again for a grouped one
+/// (distinct counts are never summed over groups).
+async fn total_for<C: ConnectionTrait>(
+    db: &C,
+    ask: &Ask<'_>,
+    q: &ReportQuery,
+    groups: &aggregate::Groups,
+    (from, to): (NaiveDate, NaiveDate),
+) -> Result<Agg, ReportsError> {
+    if q.group_by.is_empty() {
+        return Ok(groups
+            .values()
+            .flat_map(BTreeMap::values)
+            .next()
+            .copied()
+            .unwrap_or_default());
+    }
+    Ok(total_of(aggregate::grouped(db, ask, &[], from, to).await?))
+}
+
 /// The period of the same length just before: its groups, its time buckets and its total.
-async fn previous_period(
-    app: &AppState,
+async fn previous_period<C: ConnectionTrait>(
+    db: &C,
     ask: &Ask<'_>,
     q: &ReportQuery,
     time: Option<Dimension>,
 ) -> Result<(aggregate::Groups, Vec<NaiveDate>, Agg), ReportsError> {
     let days = (q.to - q.from).num_days() + 1;
     let (pfrom, pto) = (q.from - Duration::days(days), q.from - Duration::days(1));
-    let rows = aggregate::grouped(app, ask, &q.group_by, pfrom, pto).await?;
+    let rows = aggregate::grouped(db, ask, &q.group_by, pfrom, pto).await?;
     let buckets = time.map_or_else(|| vec![pfrom], |t| buckets(t, pfrom, pto));
-    let total = total_of(aggregate::grouped(app, ask, &[], pfrom, pto).await?);
+    let total = total_for(db, ask, q, &rows, (pfrom, pto)).await?;
     Ok((rows, buckets, total))
+}
+
+/// One snapshot for every statement of a report, so its rows, total and comparison agree. On
+/// PostgreSQL, distinct counts and the repurchase grouping sort up to a million rows: they are
+/// given memory to sort in, and no JIT compilation (it costs more than it saves on them).
+async fn report_snapshot(app: &AppState) -> Result<DatabaseTransaction, ReportsError> {
+    let txn = crate::platform::db::begin_snapshot_read(&app.db).await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL work_mem = '64MB'")
+            .await?;
+        txn.execute_unprepared("SET LOCAL jit = off").await?;
+    }
+    Ok(txn)
 }
 
 /// The report read from `source` (tests compare sources; callers use [`sales_report`]).
@@ -330,7 +365,8 @@ pub async fn sales_report_from(
         .copied()
         .filter(|d| !d.is_time())
         .collect();
-    let mut groups = aggregate::grouped(app, &ask, &q.group_by, q.from, q.to).await?;
+    let txn = report_snapshot(app).await?;
+    let mut groups = aggregate::grouped(&txn, &ask, &q.group_by, q.from, q.to).await?;
     if groups.is_empty() && others.is_empty() {
         groups.insert(Vec::new(), BTreeMap::new());
     }
@@ -340,12 +376,13 @@ pub async fn sales_report_from(
             "the report has more than {MAX_ROWS} rows: narrow the range or the grouping"
         )));
     }
-    let total = total_of(aggregate::grouped(app, &ask, &[], q.from, q.to).await?);
+    let total = total_for(&txn, &ask, q, &groups, (q.from, q.to)).await?;
     let previous = if q.compare {
-        Some(previous_period(app, &ask, q, time).await?)
+        Some(previous_period(&txn, &ask, q, time).await?)
     } else {
         None
     };
+    txn.commit().await?;
     let labels = Labels::load(app, &others, &groups).await?;
     let mut out = Vec::new();
     for (key, by_time) in &groups {

@@ -30,15 +30,15 @@ pub const TURNOVER_DEFINITION: &str = "Turnover days = average stock value ÷ co
 /// Adds each group's snapshotted stock values, and every group's days of its bucket within the
 /// range, for TURNOVER_DAYS (by time, store and SKU; the query was checked). A store's stock is
 /// that of its locations; warehouses count under no store.
-pub(super) async fn stock_values_into(
-    app: &AppState,
+pub(super) async fn stock_values_into<C: ConnectionTrait>(
+    db: &C,
     stores: Option<&[i64]>,
     dims: &[Dimension],
     from: NaiveDate,
     to: NaiveDate,
     groups: &mut Groups,
 ) -> Result<(), ReportsError> {
-    let backend = app.db.get_database_backend();
+    let backend = db.get_database_backend();
     let mut exprs: Vec<String> = dims
         .iter()
         .filter(|d| !d.is_time())
@@ -76,7 +76,7 @@ pub(super) async fn stock_values_into(
     }
     sql.push_str(&keys.group_by(""));
     let mut part = Groups::new();
-    run(app, sql, b.values, &keys, from, &mut part).await?;
+    run(db, sql, b.values, &keys, from, &mut part).await?;
     for (k, by_time) in part {
         for (at, agg) in by_time {
             let slot = groups.entry(k.clone()).or_default().entry(at).or_default();
