@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::metrics::Metric;
+use super::metrics::{Dimension, Metric};
 use super::sales_report::ReportResult;
 use super::{ReportsError, invalid};
 
@@ -68,9 +68,14 @@ fn series_of(
         let name: Vec<&str> = row
             .keys
             .iter()
+            .zip(&report.dimensions)
             .enumerate()
             .filter(|(i, _)| *i != time)
-            .map(|(_, k)| k.label.as_str())
+            .map(|(_, (k, d))| match (d, k.key.as_str()) {
+                (Dimension::Store, "") => "线上（无门店）",
+                (Dimension::Ba, "") => "无导购",
+                _ => k.label.as_str(),
+            })
             .collect();
         let name = if name.is_empty() {
             metric_name(metric).to_owned()
@@ -309,11 +314,16 @@ mod tests {
             ("2026-09-02", "B", Some(50_000)),
             ("2026-09-03", "A<&>", Some(30_000)),
             ("2026-09-03", "B", Some(20_000)),
+            ("2026-09-03", "", Some(1_000)),
         ]);
         let svg = render_svg(&r, Metric::NetRevenue, "净销售额 <demo>").unwrap();
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
         let paths: Vec<&str> = svg.lines().filter(|l| l.starts_with("<path")).collect();
-        assert_eq!(paths.len(), 2, "{svg}");
+        assert_eq!(paths.len(), 3, "{svg}");
+        assert!(
+            svg.contains("线上（无门店）"),
+            "sales without a store are named"
+        );
         // B (the larger) first, unbroken through three buckets; A broken by its gap.
         assert_eq!(
             paths[0].matches('M').count() + paths[0].matches('L').count(),
