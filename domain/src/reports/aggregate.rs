@@ -246,7 +246,8 @@ fn select_sums(source: ReportSource, metrics: &[Metric]) -> String {
                     "COUNT(DISTINCT CASE WHEN {SOLD} THEN f.order_id END) AS orders"
                 ));
             }
-            if asked(&[Metric::Members]) {
+            // With the repurchase rate, its buyers are these members (one pass less).
+            if asked(&[Metric::Members]) && !metrics.contains(&Metric::RepurchaseRate) {
                 cols.push(format!(
                     "COUNT(DISTINCT CASE WHEN {SOLD} THEN f.member_id END) AS members"
                 ));
@@ -568,6 +569,10 @@ async fn repurchase<C: ConnectionTrait>(
                 .or_default();
             slot.buyers = agg.buyers;
             slot.repeaters = agg.repeaters;
+            // Buyers are the members with a sale in the group: the MEMBERS figure, exactly.
+            if ask.metrics.contains(&Metric::Members) {
+                slot.members = agg.buyers;
+            }
         }
     }
     Ok(())
