@@ -175,6 +175,7 @@ pub const STAFF: &[(&str, Access)] = &[
     ("setBaTarget", s(SetSalesTargets)),
     // commission
     ("upsertCommissionPlan", s(ManageCommission)),
+    ("commissionPlans", s(ViewCommission)),
     ("setCommissionInputs", s(ManageCommission)),
     ("previewCommission", s(ViewCommission)),
     ("commissionStatement", s(ViewCommission)),

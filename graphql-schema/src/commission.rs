@@ -333,6 +333,23 @@ impl StaffCommissionQuery {
         )
     }
 
+    /// Commission plan versions, newest first, with their rules (HQ and finance every plan; a
+    /// manager her store's and the brand's). With `storeId`: that store's versions and the
+    /// brand's.
+    async fn commission_plans(
+        &self,
+        ctx: &Context<'_>,
+        store_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, CommissionPlan>> {
+        let staff = staff(ctx).await?;
+        let store = store_id.as_ref().map(parse_id).transpose()?;
+        let page = pagination::keyset::<i64>(first, after.as_deref())?;
+        let plans = commission::commission_plans(app(ctx), staff, store, &page).await?;
+        Ok(pagination::connection(plans, &page, |p| p.id, Into::into))
+    }
+
     /// A BA's statement for a month (HQ and finance any BA, a manager her store's): locked as
     /// written, or computed live while the month is open.
     async fn commission_statement(

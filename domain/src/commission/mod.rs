@@ -13,6 +13,7 @@ mod compute;
 mod gather;
 mod inputs;
 mod lock;
+mod plan_list;
 mod plans;
 mod preview;
 mod principal_returns;
@@ -26,6 +27,7 @@ pub use entities::commission_plan_rule::{
 };
 pub use inputs::{CommissionInputs, set_commission_inputs};
 pub use lock::lock_commission_month;
+pub use plan_list::commission_plans;
 pub use plans::{PlanInput, RuleInput, upsert_commission_plan};
 pub use preview::preview_commission;
 pub use statements::{commission_statement, my_commission};

@@ -899,6 +899,58 @@ async fn principal_paid_back_takes_the_top_up_commission_back_in_its_month(backe
     }
 }
 
+async fn plan_versions_are_listed_newest_first_to_those_who_may_read_them(backend: Backend) {
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let sh = fixtures::staff_principal(&app, "ba-demo").await.store_id.unwrap();
+    let bj = fixtures::staff_principal(&app, "ba-bj-demo")
+        .await
+        .store_id
+        .unwrap();
+    let hq = app.login_staff("hq-demo").await;
+    let brand = upsert(&hq, flat_plan(None, "2026-09", 7000, 3000, 500)).await;
+    let here = upsert(&hq, flat_plan(Some(sh), "2026-10", 6000, 4000, 600)).await;
+    let there = upsert(&hq, flat_plan(Some(bj), "2026-10", 5000, 5000, 700)).await;
+    let list = "query($s: ID, $f: Int, $a: String) { commissionPlans(storeId: $s, first: $f, after: $a) {
+      nodes { id storeId version effectiveFrom rules { itemKind rateBp } } pageInfo { hasNextPage endCursor } } }";
+    let ids = |v: &Value| -> Vec<Value> {
+        v["commissionPlans"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].clone())
+            .collect()
+    };
+    let all = hq.ok(list, json!({})).await;
+    assert_eq!(
+        ids(&all),
+        vec![there["id"].clone(), here["id"].clone(), brand["id"].clone()]
+    );
+    assert_eq!(all["commissionPlans"]["nodes"][1]["rules"][0]["rateBp"], 600);
+    // Page by page.
+    let first = hq.ok(list, json!({ "f": 1 })).await;
+    assert_eq!(ids(&first), vec![there["id"].clone()]);
+    assert_eq!(first["commissionPlans"]["pageInfo"]["hasNextPage"], true);
+    let cursor = first["commissionPlans"]["pageInfo"]["endCursor"].clone();
+    let rest = hq.ok(list, json!({ "a": cursor })).await;
+    assert_eq!(ids(&rest), vec![here["id"].clone(), brand["id"].clone()]);
+    // One store: its own and the brand's.
+    let one = hq.ok(list, json!({ "s": bj.to_string() })).await;
+    assert_eq!(ids(&one), vec![there["id"].clone(), brand["id"].clone()]);
+    // The manager: her store's and the brand's; another store's are refused; a BA none.
+    let manager = app.login_staff("manager-demo").await;
+    let mine = manager.ok(list, json!({})).await;
+    assert_eq!(ids(&mine), vec![here["id"].clone(), brand["id"].clone()]);
+    assert_eq!(
+        manager.err(list, json!({ "s": bj.to_string() })).await,
+        "FORBIDDEN"
+    );
+    let finance = app.login_staff("finance-demo").await;
+    assert_eq!(ids(&finance.ok(list, json!({})).await).len(), 3);
+    let ba = app.login_staff("ba-demo").await;
+    assert_eq!(ba.err(list, json!({})).await, "FORBIDDEN");
+}
+
 on_both_backends!(
     shares_that_do_not_add_up_are_refused_and_nothing_is_stored,
     seed_004s_formula_and_lines_that_add_up_to_the_total,
@@ -908,4 +960,5 @@ on_both_backends!(
     locking_takes_the_same_queries_for_few_and_many_bas,
     a_sale_committed_after_its_month_was_locked_is_carried_once,
     principal_paid_back_takes_the_top_up_commission_back_in_its_month,
+    plan_versions_are_listed_newest_first_to_those_who_may_read_them,
 );
