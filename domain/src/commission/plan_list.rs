@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{CommissionError, Plan, Rule, plans::scope_of};
+use super::plans::{plan_of, rule_of, scope_of};
+use super::{CommissionError, Plan, Rule};
 use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal};
 use crate::platform::page::{Keyset, Page};
-use entities::typed::JsonText;
 use entities::{commission_plan, commission_plan_rule};
 
 /// Plan versions the caller may read (of `store_id` and the brand's when given), newest first,
@@ -54,25 +54,10 @@ pub async fn commission_plans(
         .all(&app.db)
         .await?
     {
-        rules.entry(r.plan_id).or_default().push(Rule {
-            item_kind: r.item_kind,
-            base: r.base,
-            method: r.method,
-            rate_bp: r.rate_bp,
-            brackets: r.brackets.map(JsonText::into_inner).unwrap_or_default(),
-        });
+        rules.entry(r.plan_id).or_default().push(rule_of(r));
     }
-    Ok(page.map(|plan| Plan {
-        rules: rules.remove(&plan.id).unwrap_or_default(),
-        id: plan.id,
-        store_id: plan.store_id,
-        version: plan.version,
-        effective_month: plan.effective_month,
-        name: plan.name,
-        tier_mode: plan.tier_mode,
-        designated_share_bp: plan.designated_share_bp,
-        assistant_share_bp: plan.assistant_share_bp,
-        base_salary_rate_bp: plan.base_salary_rate_bp,
-        created_at: plan.created_at,
+    Ok(page.map(|plan| {
+        let own = rules.remove(&plan.id).unwrap_or_default();
+        plan_of(plan, own)
     }))
 }

@@ -204,15 +204,25 @@ pub(super) async fn load_plan<C: sea_orm::ConnectionTrait>(
         .all(db)
         .await?
         .into_iter()
-        .map(|r| Rule {
-            item_kind: r.item_kind,
-            base: r.base,
-            method: r.method,
-            rate_bp: r.rate_bp,
-            brackets: r.brackets.map(JsonText::into_inner).unwrap_or_default(),
-        })
+        .map(rule_of)
         .collect();
-    Ok(Some(Plan {
+    Ok(Some(plan_of(plan, rules)))
+}
+
+/// A stored rule.
+pub(super) fn rule_of(r: commission_plan_rule::Model) -> Rule {
+    Rule {
+        item_kind: r.item_kind,
+        base: r.base,
+        method: r.method,
+        rate_bp: r.rate_bp,
+        brackets: r.brackets.map(JsonText::into_inner).unwrap_or_default(),
+    }
+}
+
+/// A stored plan version with its rules.
+pub(super) fn plan_of(plan: commission_plan::Model, rules: Vec<Rule>) -> Plan {
+    Plan {
         id: plan.id,
         store_id: plan.store_id,
         version: plan.version,
@@ -224,7 +234,7 @@ pub(super) async fn load_plan<C: sea_orm::ConnectionTrait>(
         base_salary_rate_bp: plan.base_salary_rate_bp,
         rules,
         created_at: plan.created_at,
-    }))
+    }
 }
 
 /// The version in force at a store in a month: the store's own latest version that has started,

@@ -902,7 +902,10 @@ async fn principal_paid_back_takes_the_top_up_commission_back_in_its_month(backe
 async fn plan_versions_are_listed_newest_first_to_those_who_may_read_them(backend: Backend) {
     let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
     let app = TestApp::builder(backend).clock(clock.clone()).start().await;
-    let sh = fixtures::staff_principal(&app, "ba-demo").await.store_id.unwrap();
+    let sh = fixtures::staff_principal(&app, "ba-demo")
+        .await
+        .store_id
+        .unwrap();
     let bj = fixtures::staff_principal(&app, "ba-bj-demo")
         .await
         .store_id
@@ -926,7 +929,10 @@ async fn plan_versions_are_listed_newest_first_to_those_who_may_read_them(backen
         ids(&all),
         vec![there["id"].clone(), here["id"].clone(), brand["id"].clone()]
     );
-    assert_eq!(all["commissionPlans"]["nodes"][1]["rules"][0]["rateBp"], 600);
+    assert_eq!(
+        all["commissionPlans"]["nodes"][1]["rules"][0]["rateBp"],
+        600
+    );
     // Page by page.
     let first = hq.ok(list, json!({ "f": 1 })).await;
     assert_eq!(ids(&first), vec![there["id"].clone()]);
