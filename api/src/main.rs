@@ -100,18 +100,8 @@ enum ReportsCommand {
     /// and store scope), with a progress bar; audited. LINES: one row per sales fact, phones
     /// masked.
     Export {
-        /// The staff account the export is made as (HQ, FINANCE or MANAGER).
-        #[arg(long)]
-        staff: String,
-        /// First business day (YYYY-MM-DD).
-        #[arg(long)]
-        from: chrono::NaiveDate,
-        /// Last business day, included.
-        #[arg(long)]
-        to: chrono::NaiveDate,
-        /// Dimensions, comma-separated: day, week, month, store, ba, sku, category, channel.
-        #[arg(long, value_delimiter = ',', default_value = "day")]
-        by: Vec<String>,
+        #[command(flatten)]
+        report: api::reports_export::ReportArgs,
         /// Metrics, comma-separated (net_revenue, margin, margin_pct, orders, units,
         /// average_order_value, members, coupon_discount).
         #[arg(
@@ -120,9 +110,6 @@ enum ReportsCommand {
             default_value = "net_revenue,margin,orders,units"
         )]
         metrics: Vec<String>,
-        /// Only these stores (ids, comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        stores: Option<Vec<i64>>,
         /// csv or xlsx.
         #[arg(long, default_value = "csv")]
         format: String,
@@ -135,24 +122,11 @@ enum ReportsCommand {
     /// Draw one metric of a sales report along its days, weeks or months as an SVG line chart
     /// (one line per store, BA, ...), as --staff sees it.
     Chart {
-        /// The staff account the report is read as.
-        #[arg(long)]
-        staff: String,
-        /// First business day (YYYY-MM-DD).
-        #[arg(long)]
-        from: chrono::NaiveDate,
-        /// Last business day, included.
-        #[arg(long)]
-        to: chrono::NaiveDate,
-        /// A time dimension (day, week, month) and at most one other, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "day")]
-        by: Vec<String>,
+        #[command(flatten)]
+        report: api::reports_export::ReportArgs,
         /// The metric drawn (net_revenue, orders, ...).
         #[arg(long, default_value = "net_revenue")]
         metric: String,
-        /// Only these stores (ids, comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        stores: Option<Vec<i64>>,
         /// The chart's title (default: the metric and the range).
         #[arg(long)]
         title: Option<String>,
@@ -235,24 +209,16 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         Command::Reports {
             command:
                 ReportsCommand::Export {
-                    staff,
-                    from,
-                    to,
-                    by,
+                    report,
                     metrics,
-                    stores,
                     format,
                     detail,
                     out,
                 },
         } => {
             let req = api::reports_export::ExportRequest {
-                staff_username: staff,
-                from,
-                to,
-                by,
+                report,
                 metrics,
-                store_ids: stores,
                 format: api::reports_export::parse_format(&format)?,
                 detail: api::reports_export::parse_detail(&detail)?,
             };
@@ -267,23 +233,15 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         Command::Reports {
             command:
                 ReportsCommand::Chart {
-                    staff,
-                    from,
-                    to,
-                    by,
+                    report,
                     metric,
-                    stores,
                     title,
                     out,
                 },
         } => {
             let req = api::reports_export::ChartRequest {
-                staff_username: staff,
-                from,
-                to,
-                by,
+                report,
                 metric,
-                store_ids: stores,
                 title,
             };
             let db = open_database(&config).await?;

@@ -13,16 +13,34 @@ use domain::reports::{self, Dimension, ExportDetail, ExportFormat, ExportProgres
 use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-/// What the command line asks for.
-pub struct ExportRequest {
+/// The report a command reads, and as whom: the arguments `reports export` and `reports chart`
+/// share.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// The staff account the report is read as (HQ, FINANCE or MANAGER): her role's access and
+    /// store scope.
+    #[arg(long = "staff")]
     pub staff_username: String,
+    /// First business day (YYYY-MM-DD).
+    #[arg(long)]
     pub from: chrono::NaiveDate,
+    /// Last business day, included.
+    #[arg(long)]
     pub to: chrono::NaiveDate,
-    /// Dimensions by name (`day`, `store`, ...).
+    /// Dimensions, comma-separated: day, week, month, store, ba, sku, category, channel (a
+    /// chart: one of day, week, month and at most one other).
+    #[arg(long, value_delimiter = ',', default_value = "day")]
     pub by: Vec<String>,
+    /// Only these stores (ids, comma-separated).
+    #[arg(long = "stores", value_delimiter = ',')]
+    pub store_ids: Option<Vec<i64>>,
+}
+
+/// What `rouge reports export` asks for.
+pub struct ExportRequest {
+    pub report: ReportArgs,
     /// Metrics by name (`net_revenue`, ...).
     pub metrics: Vec<String>,
-    pub store_ids: Option<Vec<i64>>,
     pub format: ExportFormat,
     pub detail: ExportDetail,
 }
@@ -76,27 +94,33 @@ async fn staff_named(app: &AppState, username: &str) -> anyhow::Result<StaffPrin
     })
 }
 
-/// The report query the command line names.
-fn query_of(
+/// The staff member and the report query the command line names.
+async fn asked(
+    app: &AppState,
+    report: &ReportArgs,
     metrics: &[String],
-    by: &[String],
-    (from, to): (chrono::NaiveDate, chrono::NaiveDate),
-    store_ids: Option<Vec<i64>>,
-) -> anyhow::Result<reports::ReportQuery> {
+) -> anyhow::Result<(StaffPrincipal, reports::ReportQuery)> {
+    let staff = staff_named(app, &report.staff_username).await?;
+    Ok((staff, query_of(report, metrics)?))
+}
+
+/// The report query the command line names.
+fn query_of(report: &ReportArgs, metrics: &[String]) -> anyhow::Result<reports::ReportQuery> {
     let metrics = metrics
         .iter()
         .map(|m| parse_enum::<Metric>("metric", m))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let group_by = by
+    let group_by = report
+        .by
         .iter()
         .map(|d| parse_enum::<Dimension>("dimension", d))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(reports::ReportQuery {
         metrics,
         group_by,
-        from,
-        to,
-        store_ids,
+        from: report.from,
+        to: report.to,
+        store_ids: report.store_ids.clone(),
         compare: false,
         basis: reports::ReturnsBasis::ReturnDate,
     })
@@ -104,25 +128,14 @@ fn query_of(
 
 /// What `rouge reports chart` asks for.
 pub struct ChartRequest {
-    pub staff_username: String,
-    pub from: chrono::NaiveDate,
-    pub to: chrono::NaiveDate,
-    /// A time dimension and at most one other (`day,store`).
-    pub by: Vec<String>,
+    pub report: ReportArgs,
     pub metric: String,
-    pub store_ids: Option<Vec<i64>>,
     pub title: Option<String>,
 }
 
 /// Draws the report's metric to `out` (which must not exist yet) as an SVG file.
 pub async fn chart(app: &AppState, req: &ChartRequest, out: &Path) -> anyhow::Result<()> {
-    let staff = staff_named(app, &req.staff_username).await?;
-    let q = query_of(
-        std::slice::from_ref(&req.metric),
-        &req.by,
-        (req.from, req.to),
-        req.store_ids.clone(),
-    )?;
+    let (staff, q) = asked(app, &req.report, std::slice::from_ref(&req.metric)).await?;
     if out.exists() {
         anyhow::bail!("{} exists already", out.display());
     }
@@ -132,7 +145,7 @@ pub async fn chart(app: &AppState, req: &ChartRequest, out: &Path) -> anyhow::Re
     let title = req
         .title
         .clone()
-        .unwrap_or_else(|| format!("{} · {} – {}", req.metric, req.from, req.to));
+        .unwrap_or_else(|| format!("{} · {} – {}", req.metric, q.from, q.to));
     let svg = reports::render_svg(&report, q.metrics[0], &title)
         .map_err(|e| anyhow::anyhow!("cannot draw: {e}"))?;
     std::fs::write(out, svg).with_context(|| format!("writing {}", out.display()))?;
@@ -141,13 +154,7 @@ pub async fn chart(app: &AppState, req: &ChartRequest, out: &Path) -> anyhow::Re
 
 /// Writes the export to `out` (which must not exist yet); returns the data rows written.
 pub async fn run(app: &AppState, req: &ExportRequest, out: &Path) -> anyhow::Result<u64> {
-    let staff = staff_named(app, &req.staff_username).await?;
-    let q = query_of(
-        &req.metrics,
-        &req.by,
-        (req.from, req.to),
-        req.store_ids.clone(),
-    )?;
+    let (staff, q) = asked(app, &req.report, &req.metrics).await?;
     if out.exists() {
         anyhow::bail!("{} exists already", out.display());
     }

@@ -19,7 +19,8 @@
 //! kept when:
 //! - the request is a single query whose root fields are all `salesReport` ([`REPORT_ROOTS`])
 //!   and names none of the metrics or dimensions read from tables as they are now
-//!   ([`LIVE_WORDS`]: bookings, stock values, members' current tier and segment);
+//!   (`domain::reports::live_names`: bookings, stock values, members' current tier and
+//!   segment; the same list the domain's own answer cache keeps out);
 //! - keyed by the staff member (her token is checked first, every time; an answer is never
 //!   served to anyone else), the body, the language and the highest sales fact id
 //!   (`domain::reports::facts_version`): facts are only appended, so a new sale makes a new key;
@@ -48,9 +49,10 @@ const CACHEABLE_ROOTS: &[&str] = &["products", "product", "sku", "categories", "
 pub const REPORT_TTL: Duration = domain::reports::ANSWER_TTL;
 /// Staff root fields whose answers depend on the caller and the sales facts only.
 const REPORT_ROOTS: &[&str] = &["salesReport", "__typename"];
-/// Words naming report metrics and dimensions read from tables as they are now: a request
-/// holding any (in its query or variables) is never kept.
-const LIVE_WORDS: &[&str] = &["BOOKINGS_REDEEMED", "TURNOVER_DAYS", "TIER", "RFM_SEGMENT"];
+/// Names of the report metrics and dimensions read from tables as they are now, from the
+/// domain: a request holding any (in its query or variables) is never kept.
+static LIVE_WORDS: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(domain::reports::live_names);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ResponseKey {
@@ -149,10 +151,9 @@ pub fn cacheable(request: &async_graphql::Request) -> Option<Option<String>> {
 /// Whether a staff request's answer may be kept: one query of sales reports only, naming
 /// nothing read as it is now (`body` is the request as sent, variables included).
 pub fn report_cacheable(request: &async_graphql::Request, body: &[u8]) -> Option<Option<String>> {
-    let live = LIVE_WORDS
-        .iter()
-        .any(|w| body.windows(w.len()).any(|part| part == w.as_bytes()));
-    if live {
+    let holds = |word: &str| body.windows(word.len()).any(|part| part == word.as_bytes());
+    // Every other staff request leaves here, before the query is parsed a second time.
+    if !holds("salesReport") || LIVE_WORDS.iter().any(|w| holds(w)) {
         return None;
     }
     kept_roots(request, REPORT_ROOTS)

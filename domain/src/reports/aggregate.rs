@@ -108,8 +108,6 @@ pub struct Agg {
     /// Σ of the snapshotted stock values over the bucket's snapshot days, and how many days.
     pub stock_value_fen: i64,
     pub stock_days: i64,
-    /// Days of the bucket within the range (set with the stock values).
-    pub bucket_days: i64,
 }
 
 impl Agg {
@@ -309,7 +307,6 @@ fn read_agg(row: &QueryResult) -> Result<Agg, ReportsError> {
         bookings_redeemed: 0,
         stock_value_fen: get("stock_value_fen")?,
         stock_days: get("stock_days")?,
-        bucket_days: 0,
     })
 }
 

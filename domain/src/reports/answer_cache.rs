@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QuerySelect};
 
 use super::ReportsError;
 use super::aggregate::ReportSource;
-use super::metrics::{Dimension, Metric};
+use super::metrics::{LIVE_DIMENSIONS, LIVE_METRICS};
 use super::sales_report::{ReportQuery, ReportResult, sales_report_from};
 use crate::AppState;
 use entities::sales_fact;
@@ -58,13 +58,8 @@ impl Default for AnswerCache {
 
 /// Whether the answer depends on the sales facts alone.
 fn keepable(q: &ReportQuery) -> bool {
-    !q.metrics
-        .iter()
-        .any(|m| matches!(m, Metric::BookingsRedeemed | Metric::TurnoverDays))
-        && !q
-            .group_by
-            .iter()
-            .any(|d| matches!(d, Dimension::Tier | Dimension::RfmSegment))
+    !q.metrics.iter().any(|m| LIVE_METRICS.contains(m))
+        && !q.group_by.iter().any(|d| LIVE_DIMENSIONS.contains(d))
 }
 
 /// The highest sales fact id (0 without facts): one read of the primary key's index. Answers
@@ -88,11 +83,9 @@ impl AnswerCache {
         stores: Option<&[i64]>,
         source: ReportSource,
     ) -> Result<ReportResult, ReportsError> {
-        if !keepable(q) {
-            return sales_report_from(app, q, stores, source).await;
-        }
-        let Ok(query) = serde_json::to_string(q) else {
-            return sales_report_from(app, q, stores, source).await;
+        let query = match serde_json::to_string(q) {
+            Ok(query) if keepable(q) => query,
+            _ => return sales_report_from(app, q, stores, source).await,
         };
         let key = AnswerKey {
             query,

@@ -10,7 +10,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::metrics::{Metric, ReturnsBasis};
+use super::metrics::{Metric, ReturnsBasis, api_name};
 use super::sales_report::{ReportQuery, ReportValue, check, sales_report, scope};
 use super::{ReportsError, invalid};
 use crate::AppState;
@@ -205,10 +205,7 @@ pub async fn write_export(
 }
 
 fn metric_column(m: Metric) -> String {
-    let name = serde_json::to_value(m)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let name = api_name(&m);
     let unit = m.definition().unit;
     format!("{name} ({unit})")
 }
@@ -233,10 +230,7 @@ async fn summary(
     progress.total(total).await;
     let mut header: Vec<String> = Vec::new();
     for d in &report.dimensions {
-        let name = serde_json::to_value(d)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let name = api_name(d);
         header.push(format!("{name} key"));
         header.push(name);
     }

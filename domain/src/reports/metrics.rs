@@ -46,6 +46,30 @@ impl Dimension {
     }
 }
 
+/// A metric's or dimension's name as the API spells it (`BOOKINGS_REDEEMED`).
+pub fn api_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Metrics read from tables as they are now (bookings, stock values), not from the sales facts:
+/// an answer holding one is not a function of the facts and is never kept.
+pub const LIVE_METRICS: [Metric; 2] = [Metric::BookingsRedeemed, Metric::TurnoverDays];
+/// Dimensions read from members as they are now (current tier and RFM segment).
+pub const LIVE_DIMENSIONS: [Dimension; 2] = [Dimension::Tier, Dimension::RfmSegment];
+
+/// The API names of [`LIVE_METRICS`] and [`LIVE_DIMENSIONS`]: a request naming none of them asks
+/// only for figures of the sales facts.
+pub fn live_names() -> Vec<String> {
+    LIVE_METRICS
+        .iter()
+        .map(api_name)
+        .chain(LIVE_DIMENSIONS.iter().map(api_name))
+        .collect()
+}
+
 impl Metric {
     /// The dimensions a metric that is not read from the sales facts can be grouped by; `None`
     /// for the facts' metrics (every dimension).

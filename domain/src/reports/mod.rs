@@ -26,7 +26,9 @@ pub use exports::{
     export_to_file, requeue_stale_exports, run_claimed_export, run_queued_exports,
     sweep_export_files,
 };
-pub use metrics::{Dimension, Metric, MetricDefinition, ReturnsBasis, definitions};
+pub use metrics::{
+    Dimension, Metric, MetricDefinition, ReturnsBasis, api_name, definitions, live_names,
+};
 pub use performance::{BaPerformance, my_performance, set_ba_target, store_performance};
 pub use sales_report::{
     ReportKey, ReportQuery, ReportResult, ReportRow, ReportValue, sales_report, sales_report_from,

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::aggregate::{self, Agg, Ask, ReportSource};
-use super::metrics::{Dimension, Metric, MetricDefinition, ReturnsBasis, definitions};
+use super::metrics::{Dimension, Metric, MetricDefinition, ReturnsBasis, api_name, definitions};
 use super::{ReportsError, invalid};
 use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal, StaffRole};
@@ -85,7 +85,7 @@ pub struct ReportResult {
 
 /// One metric's figure from a group's sums.
 #[allow(clippy::cast_precision_loss)]
-fn value(a: &Agg, metric: Metric) -> ReportValue {
+fn value(a: &Agg, metric: Metric, days: i64) -> ReportValue {
     let margin = a.net_fen - a.cost_fen;
     let ratio = |num: i64, den: i64, scale: f64| match den {
         0 => None,
@@ -111,7 +111,7 @@ fn value(a: &Agg, metric: Metric) -> ReportValue {
             ratio(a.coupon_net_fen - a.coupon_cost_fen, a.coupon_fen, 1.0),
         ),
         Metric::BookingsRedeemed => (None, Some(a.bookings_redeemed as f64)),
-        Metric::TurnoverDays => (None, turnover_days(a)),
+        Metric::TurnoverDays => (None, turnover_days(a, days)),
     };
     ReportValue {
         metric,
@@ -120,8 +120,9 @@ fn value(a: &Agg, metric: Metric) -> ReportValue {
     }
 }
 
-fn values(a: &Agg, metrics: &[Metric]) -> Vec<ReportValue> {
-    metrics.iter().map(|m| value(a, *m)).collect()
+/// A group's figures; `days`: how many days of its bucket lie within the range.
+fn values(a: &Agg, metrics: &[Metric], days: i64) -> Vec<ReportValue> {
+    metrics.iter().map(|m| value(a, *m, days)).collect()
 }
 
 /// The bucket a day falls in: its day, the Monday of its ISO week, or its month.
@@ -135,12 +136,7 @@ pub(super) fn bucket(dim: Dimension, day: NaiveDate) -> NaiveDate {
 
 /// How many days of the bucket starting `start` lie within `from..=to` (the whole range
 /// without a time dimension).
-pub(super) fn bucket_days(
-    time: Option<Dimension>,
-    start: NaiveDate,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> i64 {
+fn bucket_days(time: Option<Dimension>, start: NaiveDate, from: NaiveDate, to: NaiveDate) -> i64 {
     let Some(t) = time else {
         return (to - from).num_days() + 1;
     };
@@ -153,14 +149,15 @@ pub(super) fn bucket_days(
     n
 }
 
-/// Stock turnover days of a group: its average snapshot value ÷ its cost of goods sold per day.
+/// Stock turnover days of a group over `days` days: its average snapshot value ÷ its cost of
+/// goods sold per day.
 #[allow(clippy::cast_precision_loss)]
-fn turnover_days(a: &Agg) -> Option<f64> {
-    if a.stock_days <= 0 || a.cost_fen <= 0 || a.bucket_days <= 0 {
+fn turnover_days(a: &Agg, days: i64) -> Option<f64> {
+    if a.stock_days <= 0 || a.cost_fen <= 0 || days <= 0 {
         return None;
     }
     let average = a.stock_value_fen / a.stock_days;
-    Some(average as f64 / (a.cost_fen as f64 / a.bucket_days as f64))
+    Some(average as f64 / (a.cost_fen as f64 / days as f64))
 }
 
 fn bucket_key(dim: Dimension, start: NaiveDate) -> ReportKey {
@@ -264,14 +261,6 @@ pub(super) fn check(staff: &StaffPrincipal, q: &ReportQuery) -> Result<(), Repor
     Ok(())
 }
 
-/// A metric's or dimension's name as the API spells it (`BOOKINGS_REDEEMED`).
-fn api_name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// The report: rows, totals, the comparison if asked, and every metric's definition.
 #[tracing::instrument(skip_all, err, fields(staff_id = staff.staff_id))]
 pub async fn sales_report(
@@ -289,11 +278,12 @@ pub async fn sales_report(
 }
 
 /// The single group of an ungrouped query.
-fn total_of(groups: aggregate::Groups) -> Agg {
+fn total_of(groups: &aggregate::Groups) -> Agg {
     groups
-        .into_values()
-        .flat_map(BTreeMap::into_values)
+        .values()
+        .flat_map(BTreeMap::values)
         .next()
+        .copied()
         .unwrap_or_default()
 }
 
@@ -307,14 +297,15 @@ async fn total_for<C: ConnectionTrait>(
     (from, to): (NaiveDate, NaiveDate),
 ) -> Result<Agg, ReportsError> {
     if q.group_by.is_empty() {
-        return Ok(groups
-            .values()
-            .flat_map(BTreeMap::values)
-            .next()
-            .copied()
-            .unwrap_or_default());
+        return Ok(total_of(groups));
     }
-    Ok(total_of(aggregate::grouped(db, ask, &[], from, to).await?))
+    Ok(total_of(&aggregate::grouped(db, ask, &[], from, to).await?))
+}
+
+/// The period of the same length just before the query's.
+fn previous_range(q: &ReportQuery) -> (NaiveDate, NaiveDate) {
+    let days = (q.to - q.from).num_days() + 1;
+    (q.from - Duration::days(days), q.from - Duration::days(1))
 }
 
 /// The period of the same length just before: its groups, its time buckets and its total.
@@ -324,8 +315,7 @@ async fn previous_period<C: ConnectionTrait>(
     q: &ReportQuery,
     time: Option<Dimension>,
 ) -> Result<(aggregate::Groups, Vec<NaiveDate>, Agg), ReportsError> {
-    let days = (q.to - q.from).num_days() + 1;
-    let (pfrom, pto) = (q.from - Duration::days(days), q.from - Duration::days(1));
+    let (pfrom, pto) = previous_range(q);
     let rows = aggregate::grouped(db, ask, &q.group_by, pfrom, pto).await?;
     let buckets = time.map_or_else(|| vec![pfrom], |t| buckets(t, pfrom, pto));
     let total = total_for(db, ask, q, &rows, (pfrom, pto)).await?;
@@ -397,7 +387,7 @@ pub async fn sales_report_from(
                     keys.push(labels.key(*d, k));
                 }
             }
-            let current = values(&acc, &q.metrics);
+            let current = values(&acc, &q.metrics, bucket_days(time, *b, q.from, q.to));
             // The same keys in the previous period; its i-th time bucket for the i-th.
             let (previous, change) = match &previous {
                 Some((rows, pbuckets, _)) => {
@@ -406,11 +396,10 @@ pub async fn sales_report_from(
                         .and_then(|pb| rows.get(key).and_then(|t| t.get(pb)))
                         .copied()
                         .unwrap_or_default();
-                    let before = if pbuckets.get(i).is_some() {
-                        Some(values(&before, &q.metrics))
-                    } else {
-                        None
-                    };
+                    let (pfrom, pto) = previous_range(q);
+                    let before = pbuckets
+                        .get(i)
+                        .map(|pb| values(&before, &q.metrics, bucket_days(time, *pb, pfrom, pto)));
                     let change = before
                         .as_ref()
                         .map(|p| current.iter().zip(p).map(|(c, p)| changed(c, p)).collect());
@@ -430,10 +419,11 @@ pub async fn sales_report_from(
         // Time first, so a chart reads the series in order.
         out.sort_by_key(|row| time_first(&q.group_by, row));
     }
-    let totals = values(&total, &q.metrics);
+    let range_days = (q.to - q.from).num_days() + 1;
+    let totals = values(&total, &q.metrics, range_days);
     let (previous_totals, change) = match previous {
         Some((_, _, prev)) => {
-            let prev = values(&prev, &q.metrics);
+            let prev = values(&prev, &q.metrics, range_days);
             let change = totals
                 .iter()
                 .zip(&prev)

@@ -15,7 +15,6 @@ use sea_orm::{
 
 use super::aggregate::{Binds, Groups, Keys, run, time_expr};
 use super::metrics::Dimension;
-use super::sales_report::bucket_days;
 use super::{ReportsError, invalid};
 use crate::AppState;
 use crate::auth::{AuthError, Permission, StaffPrincipal};
@@ -27,9 +26,9 @@ use entities::{location, sales_fact, sku, stock_batch, stock_value_day};
 /// What turnover days means, returned with every answer.
 pub const TURNOVER_DEFINITION: &str = "Turnover days = average stock value ÷ cost of goods sold per day. Stock value: the location's stock as snapshotted each business day, at each SKU's cost at that time, averaged over the days of the range with a snapshot. Cost of goods sold: the cost at sale of the units sold at the location's store (online orders without a store for a warehouse) over the range, minus refunds, ÷ the days of the range. Null when nothing was sold or no snapshot exists. Expiry losses: units written off by a negative adjustment on or after their batch's expiry date, at the SKU's cost in the latest snapshot up to that day.";
 
-/// Adds each group's snapshotted stock values, and every group's days of its bucket within the
-/// range, for TURNOVER_DAYS (by time, store and SKU; the query was checked). A store's stock is
-/// that of its locations; warehouses count under no store.
+/// Adds each group's snapshotted stock values, for TURNOVER_DAYS (by time, store and SKU; the
+/// query was checked). A store's stock is that of its locations; warehouses count under no
+/// store.
 pub(super) async fn stock_values_into<C: ConnectionTrait>(
     db: &C,
     stores: Option<&[i64]>,
@@ -82,11 +81,6 @@ pub(super) async fn stock_values_into<C: ConnectionTrait>(
             let slot = groups.entry(k.clone()).or_default().entry(at).or_default();
             slot.stock_value_fen = agg.stock_value_fen;
             slot.stock_days = agg.stock_days;
-        }
-    }
-    for by_time in groups.values_mut() {
-        for (start, agg) in by_time.iter_mut() {
-            agg.bucket_days = bucket_days(time, *start, from, to);
         }
     }
     Ok(())
