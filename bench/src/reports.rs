@@ -291,6 +291,15 @@ async fn seed_data(db: &DatabaseConnection, args: &Args) -> anyhow::Result<(Naiv
          WHERE f.fact_key LIKE 'BENCH-SALE:%' AND f.event = 'SALE' AND f.order_line_id % 20 = 0"
     ))
     .await?;
+    // What the fact writer keeps with each payment: every buyer's first purchase day.
+    db.execute_unprepared(
+        "INSERT INTO member_first_purchases (member_id, first_day)
+         SELECT member_id, MIN(business_date) FROM sales_facts WHERE event <> 'REFUND'
+         GROUP BY member_id
+         ON CONFLICT (member_id) DO UPDATE SET first_day = excluded.first_day
+         WHERE member_first_purchases.first_day > excluded.first_day",
+    )
+    .await?;
     db.execute_unprepared(
         "INSERT INTO sales_dirty_days (business_date, generation, marked_at)
          SELECT DISTINCT business_date, 1, now() FROM sales_facts
@@ -583,6 +592,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         (
             "orders by category, 180 days",
             query(&["ORDERS", "NET_REVENUE"], &["CATEGORY"], first, last),
+        ),
+        // No rollup counts orders per product: the facts answer, the total from the BA rollup.
+        (
+            "orders by product, 180 days",
+            query(&["ORDERS", "NET_REVENUE"], &["PRODUCT"], first, last),
         ),
     ];
     let mut raw_worst: f64 = 0.0;

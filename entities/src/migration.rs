@@ -41,6 +41,7 @@ mod m0028_b2b_rebate_recompute;
 mod m0030_reports_scale;
 mod m0032_b2b_pricing_version;
 mod m0033_flash_sale_tickets;
+mod m0034_reports_first_purchases;
 
 pub struct Migrator;
 
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0030_reports_scale::Migration),
             Box::new(m0032_b2b_pricing_version::Migration),
             Box::new(m0033_flash_sale_tickets::Migration),
+            Box::new(m0034_reports_first_purchases::Migration),
         ]
     }
 }

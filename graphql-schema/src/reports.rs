@@ -230,6 +230,7 @@ pub struct ReportRow {
 pub enum ReportSource {
     BaRollup,
     SkuRollup,
+    CategoryRollup,
     Facts,
 }
 
@@ -238,6 +239,7 @@ impl From<reports::ReportSource> for ReportSource {
         match s {
             reports::ReportSource::BaRollup => Self::BaRollup,
             reports::ReportSource::SkuRollup => Self::SkuRollup,
+            reports::ReportSource::CategoryRollup => Self::CategoryRollup,
             reports::ReportSource::Facts => Self::Facts,
         }
     }

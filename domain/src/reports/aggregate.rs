@@ -1,9 +1,10 @@
 //! The database does the adding: every report figure is one SQL `GROUP BY`, on PostgreSQL and
-//! SQLite alike, over the cheapest table that answers it exactly. Additive figures over day,
-//! store, BA and channel come from the BA-day rollup; over SKU, product and category from the
-//! SKU-day rollup; everything else (distinct members, orders across SKUs, coupons, new members,
-//! repurchase, the SALE_DATE basis, the province/campaign/coupon/tier/RFM dimensions) from the
-//! facts. A rollup row is only as fresh as its day's last recompute, so the days still queued
+//! SQLite alike, over the cheapest table that answers it exactly. Additive figures and orders
+//! over day, store, BA and channel come from the BA-day rollup; over category (with store and
+//! channel) from the category-day rollup; additive figures over SKU and product from the SKU-day
+//! rollup; everything else (distinct members, orders across SKUs, coupons, repurchase, the
+//! SALE_DATE basis, the province/campaign/coupon/tier/RFM dimensions) from the facts. New
+//! members are one statement of their own, driven by the members' kept first purchases. A rollup row is only as fresh as its day's last recompute, so the days still queued
 //! for one are read from the facts instead: a rollup-served answer equals the fact-served one
 //! at every moment. Facts are never loaded into Rust.
 
@@ -26,6 +27,9 @@ pub enum ReportSource {
     BaRollup,
     /// `sales_rollup_sku_days` (day, store, SKU, channel, category), dirty days from the facts.
     SkuRollup,
+    /// `sales_rollup_category_days` (day, store, channel, category) with distinct orders, dirty
+    /// days from the facts.
+    CategoryRollup,
     /// `sales_facts`, grouped in SQL.
     Facts,
 }
@@ -35,6 +39,7 @@ impl ReportSource {
         match self {
             Self::BaRollup => "sales_rollup_ba_days",
             Self::SkuRollup => "sales_rollup_sku_days",
+            Self::CategoryRollup => "sales_rollup_category_days",
             Self::Facts => "sales_facts",
         }
     }
@@ -47,13 +52,15 @@ impl ReportSource {
                 d.is_time()
                     || matches!(d, D::Store | D::Sku | D::Channel | D::Product | D::Category)
             }
+            Self::CategoryRollup => d.is_time() || matches!(d, D::Store | D::Channel | D::Category),
             Self::Facts => true,
         }
     }
 
     fn has_metric(self, m: Metric) -> bool {
         use Metric as M;
-        // Bookings and stock values are read from their own tables whatever the source.
+        // Bookings, stock values and new members are read by statements of their own whatever
+        // the source.
         let additive = matches!(
             m,
             M::NetRevenue
@@ -63,10 +70,14 @@ impl ReportSource {
                 | M::CouponDiscount
                 | M::BookingsRedeemed
                 | M::TurnoverDays
+                | M::NewMembers
         );
         match self {
-            // Orders are additive over days, stores, BAs and channels (one order, one of each).
-            Self::BaRollup => additive || matches!(m, M::Orders | M::AverageOrderValue),
+            // Orders are additive over days, stores, BAs and channels (one order, one of each);
+            // an order is counted once in each of its categories.
+            Self::BaRollup | Self::CategoryRollup => {
+                additive || matches!(m, M::Orders | M::AverageOrderValue)
+            }
             Self::SkuRollup => additive,
             Self::Facts => true,
         }
@@ -78,7 +89,8 @@ impl ReportSource {
             // The rollups are by the day the event happened.
             return Self::Facts;
         }
-        [Self::BaRollup, Self::SkuRollup]
+        // Smallest first: a category query reads the category rows, not the SKU rows.
+        [Self::BaRollup, Self::CategoryRollup, Self::SkuRollup]
             .into_iter()
             .find(|s| {
                 metrics.iter().all(|m| s.has_metric(*m)) && dims.iter().all(|d| s.has_dimension(*d))
@@ -175,15 +187,17 @@ pub(super) fn time_expr(backend: DbBackend, d: Dimension, col: &str) -> String {
     }
 }
 
-/// A non-time key as text ('' for none). Rollups store 0 for "no store/BA".
+/// A non-time key as text ('' for none). Rollups store 0 for "no store/BA"; SKU, product and
+/// category ids are copied from the facts as they are.
 fn key_expr(source: ReportSource, d: Dimension) -> String {
-    let id = |col: &str| match source {
-        ReportSource::Facts => format!("COALESCE(CAST(f.{col} AS TEXT), '')"),
+    let id = |col: &str| format!("COALESCE(CAST(f.{col} AS TEXT), '')");
+    let maybe = |col: &str| match source {
+        ReportSource::Facts => id(col),
         _ => format!("COALESCE(CAST(NULLIF(f.{col}, 0) AS TEXT), '')"),
     };
     match d {
-        Dimension::Store => id("store_id"),
-        Dimension::Ba => id("ba_id"),
+        Dimension::Store => maybe("store_id"),
+        Dimension::Ba => maybe("ba_id"),
         Dimension::Sku => id("sku_id"),
         Dimension::Product => id("product_id"),
         Dimension::Category => id("category_id"),
@@ -197,7 +211,7 @@ fn key_expr(source: ReportSource, d: Dimension) -> String {
     }
 }
 
-fn joins(source: ReportSource, dims: &[Dimension], metrics: &[Metric]) -> String {
+fn joins(source: ReportSource, dims: &[Dimension]) -> String {
     let mut sql = String::new();
     if source != ReportSource::Facts {
         return sql;
@@ -207,12 +221,6 @@ fn joins(source: ReportSource, dims: &[Dimension], metrics: &[Metric]) -> String
     }
     if dims.contains(&Dimension::RfmSegment) {
         sql.push_str(" LEFT JOIN member_insights mi ON mi.member_id = f.member_id");
-    }
-    if metrics.contains(&Metric::NewMembers) {
-        sql.push_str(
-            " LEFT JOIN (SELECT member_id, MIN(business_date) AS first_day FROM sales_facts \
-             WHERE event <> 'REFUND' GROUP BY member_id) fm ON fm.member_id = f.member_id",
-        );
     }
     sql
 }
@@ -250,12 +258,6 @@ fn select_sums(source: ReportSource, metrics: &[Metric]) -> String {
                     "COUNT(DISTINCT CASE WHEN {SOLD} THEN f.member_id END) AS members"
                 ));
             }
-            if metrics.contains(&Metric::NewMembers) {
-                cols.push(format!(
-                    "COUNT(DISTINCT CASE WHEN {SOLD} AND f.business_date = fm.first_day \
-                     THEN f.member_id END) AS new_members"
-                ));
-            }
             if asked(&[Metric::CouponRedemptions]) {
                 cols.push(format!(
                     "COUNT(DISTINCT CASE WHEN {SOLD} AND {coupon} THEN f.order_id END) AS coupon_orders"
@@ -270,7 +272,7 @@ fn select_sums(source: ReportSource, metrics: &[Metric]) -> String {
                 "coupon_cost_fen",
             ));
         }
-        ReportSource::BaRollup => {
+        ReportSource::BaRollup | ReportSource::CategoryRollup => {
             cols.push(sum("f.coupon_discount_fen", "coupon_fen"));
             cols.push(sum("f.units", "units"));
             cols.push(sum("f.orders", "orders"));
@@ -497,7 +499,7 @@ pub async fn grouped<C: ConnectionTrait>(
             keys.select(),
             select_sums(source, ask.metrics),
             source.table(),
-            joins(source, dims, ask.metrics),
+            joins(source, dims),
         );
         sql.push_str(&filter(&mut b, date_col, from, to, ask.stores, &days));
         sql.push_str(&keys.group_by(""));
@@ -505,6 +507,9 @@ pub async fn grouped<C: ConnectionTrait>(
     }
     if ask.metrics.contains(&Metric::RepurchaseRate) {
         repurchase(db, ask, dims, from, to, &mut groups).await?;
+    }
+    if ask.metrics.contains(&Metric::NewMembers) {
+        new_members(db, ask, dims, from, to, &mut groups).await?;
     }
     if ask.metrics.contains(&Metric::BookingsRedeemed) {
         super::bookings_redeemed::count_into(db, ask.stores, dims, from, to, &mut groups).await?;
@@ -537,7 +542,7 @@ async fn repurchase<C: ConnectionTrait>(
     let mut inner = format!(
         "SELECT {}COUNT(DISTINCT f.order_id) AS n FROM sales_facts f{}",
         inner_keys.select(),
-        joins(ReportSource::Facts, dims, &[]),
+        joins(ReportSource::Facts, dims),
     );
     inner.push_str(&filter(&mut b, date_col, from, to, ask.stores, &Days::All));
     inner.push_str(" AND f.event <> 'REFUND'");
@@ -570,6 +575,51 @@ async fn repurchase<C: ConnectionTrait>(
             if ask.metrics.contains(&Metric::Members) {
                 slot.members = agg.buyers;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Members whose first purchase with the brand is in the group: the facts of each member's kept
+/// first day (`member_first_purchases`), not a minimum over all her facts.
+async fn new_members<C: ConnectionTrait>(
+    db: &C,
+    ask: &Ask<'_>,
+    dims: &[Dimension],
+    from: NaiveDate,
+    to: NaiveDate,
+    groups: &mut Groups,
+) -> Result<(), ReportsError> {
+    let backend = db.get_database_backend();
+    let date_col = match ask.basis {
+        ReturnsBasis::ReturnDate => "f.business_date",
+        ReturnsBasis::SaleDate => "f.sale_date",
+    };
+    let keys = Keys::new(backend, ReportSource::Facts, dims, date_col);
+    let mut b = Binds {
+        backend,
+        values: Vec::new(),
+    };
+    let mut sql = format!(
+        "SELECT {}COUNT(DISTINCT f.member_id) AS new_members FROM sales_facts f \
+         JOIN member_first_purchases fm ON fm.member_id = f.member_id \
+         AND fm.first_day = f.business_date{}",
+        keys.select(),
+        joins(ReportSource::Facts, dims),
+    );
+    sql.push_str(&filter(&mut b, date_col, from, to, ask.stores, &Days::All));
+    sql.push_str(" AND f.event <> 'REFUND'");
+    sql.push_str(&keys.group_by(""));
+    let mut part = Groups::new();
+    run(db, sql, b.values, &keys, from, &mut part).await?;
+    for (k, by_time) in part {
+        for (bucket, agg) in by_time {
+            groups
+                .entry(k.clone())
+                .or_default()
+                .entry(bucket)
+                .or_default()
+                .new_members = agg.new_members;
         }
     }
     Ok(())

@@ -1,14 +1,17 @@
 //! Writing a report export to a local file, row by row: CSV through `csv`, XLSX through
 //! `rust_xlsxwriter` in constant-memory mode (each row goes to a temporary file as it is
 //! written). SUMMARY exports write the rows of `sales_report`; LINES exports read the sales facts
-//! in keyset pages and write each page before reading the next, so memory stays flat whatever
-//! the range. A member appears only as her id and her masked phone (`138****1234`).
+//! in keyset pages on a task of their own, at most two pages ahead of the writer, so memory stays
+//! flat whatever the range. A member appears only as her id and her masked phone (`138****1234`).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use async_trait::async_trait;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use super::metrics::{Metric, ReturnsBasis, api_name};
 use super::sales_report::{ReportQuery, ReportValue, check, sales_report, scope};
@@ -294,7 +297,7 @@ struct Names {
 impl Names {
     async fn learn(
         &mut self,
-        app: &AppState,
+        db: &DatabaseConnection,
         page: &[sales_fact::Model],
     ) -> Result<(), ReportsError> {
         let stores: Vec<i64> = page
@@ -305,7 +308,7 @@ impl Names {
         if !stores.is_empty() {
             for s in store::Entity::find()
                 .filter(store::Column::Id.is_in(stores))
-                .all(&app.db)
+                .all(db)
                 .await?
             {
                 self.stores.insert(s.id, s.name);
@@ -319,7 +322,7 @@ impl Names {
         if !skus.is_empty() {
             for s in sku::Entity::find()
                 .filter(sku::Column::Id.is_in(skus))
-                .all(&app.db)
+                .all(db)
                 .await?
             {
                 self.skus.insert(s.id, s.code);
@@ -365,30 +368,89 @@ async fn lines(
     }
     progress.total(total).await;
     sink.header(LINE_COLUMNS)?;
+    // The next pages are read and made into cells while this one is written: the database and
+    // the file writer work at once. At most PAGES_AHEAD pages wait, so memory stays flat.
+    let (pages, mut ready) = tokio::sync::mpsc::channel(PAGES_AHEAD);
+    let reader = tokio::spawn(read_line_pages(app.db.clone(), base, pages));
+    let mut written = 0u64;
+    while let Some(page) = ready.recv().await {
+        let page: Vec<Vec<Cell>> = page?;
+        for cells in &page {
+            sink.row(cells)?;
+        }
+        written += page.len() as u64;
+        progress.done(written).await;
+    }
+    // A reader that stopped without sending its error (a panic) must not pass for the end.
+    reader
+        .await
+        .map_err(|e| ReportsError::Export(format!("the line reader stopped: {e}")))?;
+    Ok(written)
+}
+
+/// Pages of export lines read ahead of the writer.
+const PAGES_AHEAD: usize = 2;
+
+/// Reads the facts of `base` in keyset pages and sends each as rows of cells, with the store
+/// and SKU names and the member's masked phone. Stops at the end, at an error (sent on), or
+/// when the writer has gone.
+async fn read_line_pages(
+    db: DatabaseConnection,
+    base: sea_orm::Select<sales_fact::Entity>,
+    pages: tokio::sync::mpsc::Sender<Result<Vec<Vec<Cell>>, ReportsError>>,
+) {
     let mut names = Names::default();
     let mut after = 0i64;
-    let mut written = 0u64;
     loop {
-        let page = base
-            .clone()
-            .filter(sales_fact::Column::Id.gt(after))
-            .order_by_asc(sales_fact::Column::Id)
-            .limit(PAGE)
-            .all(&app.db)
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        names.learn(app, &page).await?;
-        let member_ids: Vec<i64> = page.iter().map(|f| f.member_id).collect();
-        let phones: HashMap<i64, String> = member::Entity::find()
-            .filter(member::Column::Id.is_in(member_ids))
-            .all(&app.db)
-            .await?
-            .into_iter()
-            .filter_map(|m| m.phone_masked.map(|p| (m.id, mask_phone(&p))))
-            .collect();
-        for f in &page {
-            let cells = [
+        let page = match line_page(&db, &base, after, &mut names).await {
+            Ok(Some((last, rows))) => {
+                after = last;
+                Ok(rows)
+            }
+            Ok(None) => return,
+            Err(e) => Err(e),
+        };
+        let failed = page.is_err();
+        if pages.send(page).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// The page of facts after id `after` as rows of cells, and its last id; None past the end.
+async fn line_page(
+    db: &DatabaseConnection,
+    base: &sea_orm::Select<sales_fact::Entity>,
+    after: i64,
+    names: &mut Names,
+) -> Result<Option<(i64, Vec<Vec<Cell>>)>, ReportsError> {
+    let page = base
+        .clone()
+        .filter(sales_fact::Column::Id.gt(after))
+        .order_by_asc(sales_fact::Column::Id)
+        .limit(PAGE)
+        .all(db)
+        .await?;
+    let Some(last) = page.last().map(|f| f.id) else {
+        return Ok(None);
+    };
+    names.learn(db, &page).await?;
+    let member_ids: Vec<i64> = page.iter().map(|f| f.member_id).collect();
+    let phones: HashMap<i64, String> = member::Entity::find()
+        .select_only()
+        .column(member::Column::Id)
+        .column(member::Column::PhoneMasked)
+        .filter(member::Column::Id.is_in(member_ids))
+        .into_tuple::<(i64, Option<String>)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(id, phone)| phone.map(|p| (id, mask_phone(&p))))
+        .collect();
+    let rows = page
+        .iter()
+        .map(|f| {
+            vec![
                 Cell::Int(f.id),
                 Cell::text(f.business_date.to_string()),
                 Cell::text(f.sale_date.to_string()),
@@ -417,13 +479,10 @@ async fn lines(
                 Cell::Int(f.coupon_discount_fen),
                 Cell::Int(f.net_fen),
                 Cell::Int(f.cost_fen),
-            ];
-            sink.row(&cells)?;
-        }
-        written += page.len() as u64;
-        progress.done(written).await;
-    }
-    Ok(written)
+            ]
+        })
+        .collect();
+    Ok(Some((last, rows)))
 }
 
 #[cfg(test)]

@@ -16,7 +16,9 @@ use crate::platform::error::StoreError;
 use entities::campaign_delivery::{self, DeliveryState};
 use entities::order_discount::{self, DiscountKind};
 use entities::sales_fact::{self, SalesEvent};
-use entities::{coupon, member, order, order_line, product, sales_dirty_day, sku, store};
+use entities::{
+    coupon, member, member_first_purchase, order, order_line, product, sales_dirty_day, sku, store,
+};
 
 /// The business day of an instant in a store's zone (Asia/Shanghai unless the store says
 /// otherwise), whatever zone the process runs in.
@@ -181,11 +183,23 @@ async fn write(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let mut days: Vec<NaiveDate> = Vec::new();
+    // Each buyer's earliest day among the SALE and GIFT facts (one buyer per order).
+    let mut bought: Vec<(i64, NaiveDate)> = Vec::new();
     for f in &facts {
-        if let sea_orm::ActiveValue::Set(d) = &f.business_date
-            && !days.contains(d)
-        {
+        let sea_orm::ActiveValue::Set(d) = &f.business_date else {
+            continue;
+        };
+        if !days.contains(d) {
             days.push(*d);
+        }
+        if let (sea_orm::ActiveValue::Set(member), sea_orm::ActiveValue::Set(event)) =
+            (&f.member_id, &f.event)
+            && *event != SalesEvent::Refund
+        {
+            match bought.iter_mut().find(|(m, _)| m == member) {
+                Some((_, first)) => *first = Ord::min(*first, *d),
+                None => bought.push((*member, *d)),
+            }
         }
     }
     if facts.is_empty() {
@@ -202,6 +216,38 @@ async fn write(
     for day in days {
         mark_dirty(txn, day, now).await?;
     }
+    for (member, day) in bought {
+        keep_first_purchase(txn, member, day).await?;
+    }
+    Ok(())
+}
+
+/// Keeps `day` as the member's first purchase unless an earlier one is kept (a refund of an
+/// order paid before facts were kept writes its sale facts on their own, earlier, day). Called
+/// with every SALE or GIFT fact written, in the same transaction.
+pub async fn keep_first_purchase<C: ConnectionTrait>(
+    txn: &C,
+    member: i64,
+    day: NaiveDate,
+) -> Result<(), StoreError> {
+    member_first_purchase::Entity::insert(member_first_purchase::ActiveModel {
+        member_id: Set(member),
+        first_day: Set(day),
+    })
+    .on_conflict(
+        OnConflict::column(member_first_purchase::Column::MemberId)
+            .update_column(member_first_purchase::Column::FirstDay)
+            .action_and_where(
+                Expr::col((
+                    member_first_purchase::Entity,
+                    member_first_purchase::Column::FirstDay,
+                ))
+                .gt(day),
+            )
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ mod facts;
 mod rollups;
 
 pub use entities::sales_fact::SalesEvent;
-pub use facts::{business_date, record_refund, record_sale};
+pub use facts::{business_date, keep_first_purchase, record_refund, record_sale};
 pub use rollups::{RollupSales, recompute_day, recompute_day_with, recompute_dirty_days};
 
 use crate::platform::error::{DomainError, ErrorCode, StoreError};

@@ -1,5 +1,6 @@
 //! Rollups kept current from the facts: the worker takes the dirty days and recomputes each
-//! whole — (day, store, BA, channel), (day, store, SKU, channel) and the month rows of the
+//! whole — (day, store, BA, channel), (day, store, SKU, channel), (day, store, channel,
+//! category) and the month rows of the
 //! members who bought that day (the only member-month rows the day's facts touch; facts are
 //! never deleted) — then clears the day's mark only if no fact came since it looked. A fact
 //! committed during a recompute leaves the mark standing, so its day is recomputed again: the
@@ -17,7 +18,10 @@ use crate::platform::db;
 use crate::platform::jobs::{PeriodicTask, TaskError};
 use entities::order::Channel;
 use entities::sales_fact::{self, SalesEvent};
-use entities::{sales_dirty_day, sales_member_month, sales_rollup_ba_day, sales_rollup_sku_day};
+use entities::{
+    sales_dirty_day, sales_member_month, sales_rollup_ba_day, sales_rollup_category_day,
+    sales_rollup_sku_day,
+};
 
 #[derive(Default)]
 struct Sums {
@@ -100,6 +104,7 @@ where
     let by_member = month_of_members(app, (first, last), &members).await?;
     let mut by_ba: BTreeMap<(i64, i64, &'static str), (Channel, Sums)> = BTreeMap::new();
     let mut by_sku: BTreeMap<SkuKey, (Channel, i64, Sums)> = BTreeMap::new();
+    let mut by_category: BTreeMap<(i64, &'static str, i64), (Channel, Sums)> = BTreeMap::new();
     for f in &facts {
         let store = f.store_id.unwrap_or(0);
         let ch = channel_key(f.channel);
@@ -113,6 +118,11 @@ where
             .or_insert_with(|| (f.channel, f.product_id, Sums::default()))
             .2
             .add(f);
+        by_category
+            .entry((store, ch, f.category_id))
+            .or_insert_with(|| (f.channel, Sums::default()))
+            .1
+            .add(f);
     }
     between().await;
     let txn = db::begin_write(&app.db).await?;
@@ -122,6 +132,10 @@ where
         .await?;
     sales_rollup_sku_day::Entity::delete_many()
         .filter(sales_rollup_sku_day::Column::BusinessDate.eq(day))
+        .exec(&txn)
+        .await?;
+    sales_rollup_category_day::Entity::delete_many()
+        .filter(sales_rollup_category_day::Column::BusinessDate.eq(day))
         .exec(&txn)
         .await?;
     let ba_rows: Vec<_> = by_ba
@@ -166,6 +180,28 @@ where
         .collect();
     for chunk in sku_rows.chunks(500) {
         sales_rollup_sku_day::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    let category_rows: Vec<_> = by_category
+        .iter()
+        .map(
+            |((store, _, category), (channel, s))| sales_rollup_category_day::ActiveModel {
+                business_date: Set(day),
+                store_id: Set(*store),
+                channel: Set(*channel),
+                category_id: Set(*category),
+                orders: Set(s.orders()),
+                units: Set(s.units),
+                net_fen: Set(s.net_fen),
+                cost_fen: Set(s.cost_fen),
+                coupon_discount_fen: Set(s.coupon_discount_fen),
+                ..Default::default()
+            },
+        )
+        .collect();
+    for chunk in category_rows.chunks(500) {
+        sales_rollup_category_day::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(&txn)
             .await?;
     }

@@ -256,7 +256,7 @@ async fn a_refund_counts_on_its_own_day_or_on_the_sales(backend: Backend) {
         .unwrap();
     // Sessions last less than the weeks this test moves the clock: HQ signs in for each look.
     let month = |basis: &str| {
-        json!({ "metrics": ["NET_REVENUE", "MARGIN", "UNITS", "ORDERS"], "groupBy": ["MONTH"],
+        json!({ "metrics": ["NET_REVENUE", "MARGIN", "UNITS", "ORDERS", "NEW_MEMBERS"], "groupBy": ["MONTH"],
             "from": "2026-09-01", "to": "2026-10-31", "returnsBasis": basis })
     };
     let r = report(&app.login_staff("hq-demo").await, month("RETURN_DATE")).await;
@@ -265,6 +265,11 @@ async fn a_refund_counts_on_its_own_day_or_on_the_sales(backend: Backend) {
     assert_eq!(money(sep, "MARGIN"), 0);
     assert_eq!(number(sep, "UNITS"), 0.0);
     assert_eq!(number(sep, "ORDERS"), 1.0, "the order was made");
+    assert_eq!(
+        number(sep, "NEW_MEMBERS"),
+        1.0,
+        "her first purchase, refunded or not"
+    );
     // A sale on the 20th refunded in October.
     clock.set(fixtures::shanghai_noon("2026-09-20"));
     let second = fixtures::counter_sale(
@@ -290,6 +295,12 @@ async fn a_refund_counts_on_its_own_day_or_on_the_sales(backend: Backend) {
     assert_eq!(money(oct, "NET_REVENUE"), -second.total_fen);
     assert_eq!(money(oct, "MARGIN"), -margin);
     assert_eq!(number(oct, "UNITS"), -1.0);
+    assert_eq!(
+        number(sep, "NEW_MEMBERS"),
+        1.0,
+        "new once, on her first day"
+    );
+    assert_eq!(number(oct, "NEW_MEMBERS"), 0.0);
     assert_eq!(money(&r["totals"], "NET_REVENUE"), 0);
     let r = report(&app.login_staff("hq-demo").await, month("SALE_DATE")).await;
     assert_eq!(r["returnsBasis"], "SALE_DATE");

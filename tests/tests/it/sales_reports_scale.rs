@@ -132,6 +132,11 @@ async fn seed_facts(
             .await
             .unwrap();
     }
+    for f in rows.iter().filter(sold) {
+        sales::keep_first_purchase(app.db(), f.member_id, f.business_date)
+            .await
+            .unwrap();
+    }
     for day in days {
         sales_dirty_day::Entity::insert(sales_dirty_day::ActiveModel {
             business_date: Set(day),
@@ -207,14 +212,19 @@ async fn rollup_served_answers_equal_fact_served_ones(backend: Backend) {
         Dimension::Store,
         Dimension::Channel,
     ];
-    for round in 0..10 {
+    let category_dims = [Dimension::Category, Dimension::Store, Dimension::Channel];
+    for round in 0..12 {
         let from = start + Duration::days(i64::try_from(rng.below(50)).unwrap());
         let to = from + Duration::days(i64::try_from(rng.below(70)).unwrap());
         let grain = rng.pick(&[Dimension::Day, Dimension::Week, Dimension::Month]);
-        let (metrics, pool, expected): (&[Metric], &[Dimension], ReportSource) = if round % 2 == 0 {
-            (&ROLLUP_METRICS, &ba_dims, ReportSource::BaRollup)
-        } else {
-            (&ROLLUP_METRICS[..5], &sku_dims, ReportSource::SkuRollup)
+        let (metrics, pool, expected): (&[Metric], &[Dimension], ReportSource) = match round % 3 {
+            0 => (&ROLLUP_METRICS, &ba_dims, ReportSource::BaRollup),
+            1 => (&ROLLUP_METRICS[..5], &sku_dims, ReportSource::SkuRollup),
+            _ => (
+                &ROLLUP_METRICS,
+                &category_dims,
+                ReportSource::CategoryRollup,
+            ),
         };
         let metrics: Vec<Metric> = if expected == ReportSource::SkuRollup {
             metrics
@@ -226,7 +236,13 @@ async fn rollup_served_answers_equal_fact_served_ones(backend: Backend) {
             metrics.to_vec()
         };
         let mut dims = vec![grain];
-        for _ in 0..rng.below(3) {
+        match expected {
+            // A SKU or product grouping is what the category rows cannot answer.
+            ReportSource::SkuRollup => dims.push(rng.pick(&[Dimension::Sku, Dimension::Product])),
+            ReportSource::CategoryRollup => dims.push(Dimension::Category),
+            _ => {}
+        }
+        for _ in 0..rng.below(4 - dims.len() as u64) {
             let d = rng.pick(pool);
             if !dims.contains(&d) {
                 dims.push(d);
