@@ -4,7 +4,7 @@
 //! channel) from the category-day rollup; additive figures over SKU and product from the SKU-day
 //! rollup; everything else (distinct members, orders across SKUs, coupons, repurchase, the
 //! SALE_DATE basis, the province/campaign/coupon/tier/RFM dimensions) from the facts. New
-//! members are one statement of their own, driven by the members' kept first purchases. A rollup row is only as fresh as its day's last recompute, so the days still queued
+//! members, and members by month, are statements of their own (`member_counts.rs`). A rollup row is only as fresh as its day's last recompute, so the days still queued
 //! for one are read from the facts instead: a rollup-served answer equals the fact-served one
 //! at every moment. Facts are never loaded into Rust.
 
@@ -89,11 +89,17 @@ impl ReportSource {
             // The rollups are by the day the event happened.
             return Self::Facts;
         }
+        // Members by month are read apart, from the member-month rows, whatever the source.
+        let apart = super::member_counts::months_answer_members(metrics, dims, basis);
         // Smallest first: a category query reads the category rows, not the SKU rows.
         [Self::BaRollup, Self::CategoryRollup, Self::SkuRollup]
             .into_iter()
             .find(|s| {
-                metrics.iter().all(|m| s.has_metric(*m)) && dims.iter().all(|d| s.has_dimension(*d))
+                metrics
+                    .iter()
+                    .filter(|m| !(apart && **m == Metric::Members))
+                    .all(|m| s.has_metric(*m))
+                    && dims.iter().all(|d| s.has_dimension(*d))
             })
             .unwrap_or(Self::Facts)
     }
@@ -211,7 +217,7 @@ fn key_expr(source: ReportSource, d: Dimension) -> String {
     }
 }
 
-fn joins(source: ReportSource, dims: &[Dimension]) -> String {
+pub(super) fn joins(source: ReportSource, dims: &[Dimension]) -> String {
     let mut sql = String::new();
     if source != ReportSource::Facts {
         return sql;
@@ -226,7 +232,7 @@ fn joins(source: ReportSource, dims: &[Dimension]) -> String {
 }
 
 /// Which of the range's days to read.
-enum Days<'a> {
+pub(super) enum Days<'a> {
     All,
     Only(&'a [NaiveDate]),
     Except(&'a [NaiveDate]),
@@ -319,7 +325,12 @@ pub(super) struct Keys {
 }
 
 impl Keys {
-    fn new(backend: DbBackend, source: ReportSource, dims: &[Dimension], date_col: &str) -> Self {
+    pub fn new(
+        backend: DbBackend,
+        source: ReportSource,
+        dims: &[Dimension],
+        date_col: &str,
+    ) -> Self {
         let mut exprs: Vec<String> = dims
             .iter()
             .filter(|d| !d.is_time())
@@ -379,7 +390,7 @@ impl Keys {
 }
 
 /// `WHERE` over the range, the stores and the days.
-fn filter(
+pub(super) fn filter(
     b: &mut Binds,
     date_col: &str,
     from: NaiveDate,
@@ -445,7 +456,7 @@ pub(super) async fn run<C: ConnectionTrait>(
 }
 
 /// The days of the range still waiting for their rollups.
-async fn dirty_days<C: ConnectionTrait>(
+pub(super) async fn dirty_days<C: ConnectionTrait>(
     db: &C,
     from: NaiveDate,
     to: NaiveDate,
@@ -469,6 +480,14 @@ pub async fn grouped<C: ConnectionTrait>(
 ) -> Result<Groups, ReportsError> {
     let backend = db.get_database_backend();
     let mut groups = Groups::new();
+    // Members by month come from the member-month rows where they can (a statement of their own).
+    let members_apart = super::member_counts::months_answer_members(ask.metrics, dims, ask.basis);
+    let main_metrics: Vec<Metric> = ask
+        .metrics
+        .iter()
+        .copied()
+        .filter(|m| !(members_apart && *m == Metric::Members))
+        .collect();
     let date_col = match ask.basis {
         ReturnsBasis::ReturnDate => "f.business_date",
         ReturnsBasis::SaleDate => "f.sale_date",
@@ -497,7 +516,7 @@ pub async fn grouped<C: ConnectionTrait>(
         let mut sql = format!(
             "SELECT {}{} FROM {} f{}",
             keys.select(),
-            select_sums(source, ask.metrics),
+            select_sums(source, &main_metrics),
             source.table(),
             joins(source, dims),
         );
@@ -509,7 +528,10 @@ pub async fn grouped<C: ConnectionTrait>(
         repurchase(db, ask, dims, from, to, &mut groups).await?;
     }
     if ask.metrics.contains(&Metric::NewMembers) {
-        new_members(db, ask, dims, from, to, &mut groups).await?;
+        super::member_counts::new_members(db, ask, dims, from, to, &mut groups).await?;
+    }
+    if members_apart {
+        super::member_counts::members_by_month(db, ask, dims, from, to, &mut groups).await?;
     }
     if ask.metrics.contains(&Metric::BookingsRedeemed) {
         super::bookings_redeemed::count_into(db, ask.stores, dims, from, to, &mut groups).await?;
@@ -575,51 +597,6 @@ async fn repurchase<C: ConnectionTrait>(
             if ask.metrics.contains(&Metric::Members) {
                 slot.members = agg.buyers;
             }
-        }
-    }
-    Ok(())
-}
-
-/// Members whose first purchase with the brand is in the group: the facts of each member's kept
-/// first day (`member_first_purchases`), not a minimum over all her facts.
-async fn new_members<C: ConnectionTrait>(
-    db: &C,
-    ask: &Ask<'_>,
-    dims: &[Dimension],
-    from: NaiveDate,
-    to: NaiveDate,
-    groups: &mut Groups,
-) -> Result<(), ReportsError> {
-    let backend = db.get_database_backend();
-    let date_col = match ask.basis {
-        ReturnsBasis::ReturnDate => "f.business_date",
-        ReturnsBasis::SaleDate => "f.sale_date",
-    };
-    let keys = Keys::new(backend, ReportSource::Facts, dims, date_col);
-    let mut b = Binds {
-        backend,
-        values: Vec::new(),
-    };
-    let mut sql = format!(
-        "SELECT {}COUNT(DISTINCT f.member_id) AS new_members FROM sales_facts f \
-         JOIN member_first_purchases fm ON fm.member_id = f.member_id \
-         AND fm.first_day = f.business_date{}",
-        keys.select(),
-        joins(ReportSource::Facts, dims),
-    );
-    sql.push_str(&filter(&mut b, date_col, from, to, ask.stores, &Days::All));
-    sql.push_str(" AND f.event <> 'REFUND'");
-    sql.push_str(&keys.group_by(""));
-    let mut part = Groups::new();
-    run(db, sql, b.values, &keys, from, &mut part).await?;
-    for (k, by_time) in part {
-        for (bucket, agg) in by_time {
-            groups
-                .entry(k.clone())
-                .or_default()
-                .entry(bucket)
-                .or_default()
-                .new_members = agg.new_members;
         }
     }
     Ok(())

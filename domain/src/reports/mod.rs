@@ -9,6 +9,7 @@ mod chart_svg;
 mod churn;
 mod export_file;
 mod exports;
+mod member_counts;
 mod metrics;
 mod performance;
 mod sales_report;

@@ -15,7 +15,8 @@ use entities::sales_fact::{self, SalesEvent};
 use rouge_tests::fixtures;
 use rouge_tests::{Backend, Gql, TestApp, on_both_backends};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use serde_json::{Value, json};
 
@@ -686,10 +687,185 @@ async fn a_worker_resuming_after_its_job_was_queued_again_finishes_nothing(backe
     );
 }
 
+/// `rouge reports export` and `rouge reports chart` as the command line runs them: a LINES
+/// export of more facts than three pages holds every fact once, in order, phones masked, and
+/// is audited; the SUMMARY holds the report's figures; the chart draws the report's series;
+/// an unknown account, a BA, an unknown metric and an existing file are refused, writing nothing.
+async fn the_command_line_exports_and_charts_what_the_report_says(backend: Backend) {
+    use api::reports_export::{ChartRequest, ExportRequest, ReportArgs, chart, run};
+    use domain::reports::{ExportDetail, ExportFormat};
+    let clock = Arc::new(ManualClock::new(fixtures::shanghai_noon("2026-09-10")));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 20).await;
+    let ba = fixtures::staff_principal(&app, "ba-demo").await;
+    let member = member_with_phone(&app, "rosa").await;
+    fixtures::counter_sale(
+        &app,
+        &ba,
+        member,
+        &[(cat.serum_sku, 1)],
+        PaymentMethod::Cash,
+    )
+    .await;
+    let sold = sales_fact::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    // 2,599 more lines like it: the export reads them in pages of 1,000.
+    let more: Vec<sales_fact::ActiveModel> = (0..2_599)
+        .map(|i| {
+            let mut f = sold.clone().into_active_model().reset_all();
+            f.id = sea_orm::ActiveValue::NotSet;
+            f.fact_key = Set(format!("TEST:cli:{i}"));
+            f
+        })
+        .collect();
+    for chunk in more.chunks(200) {
+        sales_fact::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(app.db())
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let args = |staff: &str, by: &[&str]| ReportArgs {
+        staff_username: staff.into(),
+        from: fixtures::date("2026-09-01"),
+        to: fixtures::date("2026-09-30"),
+        by: by.iter().map(|d| (*d).to_owned()).collect(),
+        store_ids: None,
+    };
+    let request = |staff: &str, by: &[&str], format, detail| ExportRequest {
+        report: args(staff, by),
+        metrics: vec!["net_revenue".into(), "units".into()],
+        format,
+        detail,
+    };
+
+    let lines = dir.path().join("lines.csv");
+    let written = run(
+        &app.state,
+        &request("hq-demo", &["day"], ExportFormat::Csv, ExportDetail::Lines),
+        &lines,
+    )
+    .await
+    .unwrap();
+    assert_eq!(written, 2_600);
+    let text = std::fs::read_to_string(&lines).unwrap();
+    assert!(text.contains(MASKED));
+    assert!(!text.contains(PHONE) && !text.contains(&PHONE[3..]));
+    let ids: Vec<i64> = csv_rows(text.as_bytes())
+        .iter()
+        .map(|r| r[0].parse().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2_600);
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "every fact once, in order"
+    );
+
+    let summary = dir.path().join("summary.xlsx");
+    run(
+        &app.state,
+        &request(
+            "hq-demo",
+            &["store"],
+            ExportFormat::Xlsx,
+            ExportDetail::Summary,
+        ),
+        &summary,
+    )
+    .await
+    .unwrap();
+    let hq = app.login_staff("hq-demo").await;
+    let q = json!({ "metrics": ["NET_REVENUE", "UNITS"], "groupBy": ["STORE"],
+        "from": "2026-09-01", "to": "2026-09-30" });
+    let report = hq.ok(REPORT, json!({ "q": q })).await["salesReport"].clone();
+    assert_matches_report(&xlsx_rows(&std::fs::read(&summary).unwrap()), &report, 1, 2);
+    assert_eq!(
+        report["totals"][0]["fen"],
+        (2_600 * sold.net_fen).to_string()
+    );
+    let audited = audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq(audit_log::Action::ReportExport))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(audited, 2, "each command-line export audited");
+
+    let svg = dir.path().join("chart.svg");
+    let asked = |metric: &str| ChartRequest {
+        report: args("hq-demo", &["day"]),
+        metric: metric.into(),
+        title: Some("九月".into()),
+    };
+    chart(&app.state, &asked("net_revenue"), &svg)
+        .await
+        .unwrap();
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        drawn.starts_with("<svg") && drawn.contains("九月"),
+        "{drawn}"
+    );
+    assert!(
+        drawn.contains("<polyline") || drawn.contains("<path"),
+        "a series is drawn"
+    );
+
+    // Refused, and nothing written.
+    let refused = dir.path().join("refused.csv");
+    for (staff, by) in [
+        ("nobody", "day"),
+        ("ba-demo", "day"),
+        ("hq-demo", "weekday"),
+    ] {
+        let req = request(staff, &[by], ExportFormat::Csv, ExportDetail::Summary);
+        assert!(
+            run(&app.state, &req, &refused).await.is_err(),
+            "{staff} by {by}"
+        );
+        assert!(!refused.exists());
+    }
+    assert!(
+        chart(&app.state, &asked("happiness"), &refused)
+            .await
+            .is_err()
+    );
+    assert!(
+        chart(&app.state, &asked("net_revenue"), &svg)
+            .await
+            .is_err(),
+        "the file exists"
+    );
+    assert!(
+        run(
+            &app.state,
+            &request("hq-demo", &["day"], ExportFormat::Csv, ExportDetail::Lines),
+            &lines
+        )
+        .await
+        .is_err()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&lines).unwrap(),
+        text,
+        "left as it was"
+    );
+    assert_eq!(
+        audit_log::Entity::find()
+            .filter(audit_log::Column::Action.eq(audit_log::Action::ReportExport))
+            .count(app.db())
+            .await
+            .unwrap(),
+        2
+    );
+}
+
 on_both_backends!(
     exports_hold_the_reports_figures_mask_phones_expire_and_are_audited,
     a_managers_export_holds_only_her_store,
     an_abandoned_job_runs_again_and_old_files_are_swept,
     an_export_whose_worker_dies_every_time_is_given_up_after_three_attempts,
     a_worker_resuming_after_its_job_was_queued_again_finishes_nothing,
+    the_command_line_exports_and_charts_what_the_report_says,
 );
