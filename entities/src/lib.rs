@@ -82,6 +82,7 @@ pub mod rebate_entry;
 pub mod receivable;
 pub mod refund;
 pub mod report_export_job;
+pub mod rfm_segment_day;
 pub mod sales_dirty_day;
 pub mod sales_fact;
 pub mod sales_member_month;

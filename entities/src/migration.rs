@@ -42,6 +42,7 @@ mod m0030_reports_scale;
 mod m0032_b2b_pricing_version;
 mod m0033_flash_sale_tickets;
 mod m0034_reports_first_purchases;
+mod m0035_rfm_segment_days;
 
 pub struct Migrator;
 
@@ -81,6 +82,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0032_b2b_pricing_version::Migration),
             Box::new(m0033_flash_sale_tickets::Migration),
             Box::new(m0034_reports_first_purchases::Migration),
+            Box::new(m0035_rfm_segment_days::Migration),
         ]
     }
 }

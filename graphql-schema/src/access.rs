@@ -184,6 +184,7 @@ pub const STAFF: &[(&str, Access)] = &[
     ("exportReport", s(ViewSalesReports)),
     ("exportJob", s(ViewSalesReports)),
     ("churnRisk", s(ViewSalesReports)),
+    ("rfmSegmentCounts", s(ViewSalesReports)),
     // the store's day close (日结) and expenses
     ("storeDay", s(ViewStoreMoney)),
     ("storeMonth", s(ViewStoreMoney)),

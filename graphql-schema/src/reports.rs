@@ -533,6 +533,28 @@ impl StaffReportsQuery {
             .collect())
     }
 
+    /// How many members each RFM segment held over time, by DAY, WEEK or MONTH over business
+    /// days `from` to `to` (HQ all stores or one; a manager her store: members whose exclusive
+    /// BA works there). Every bucket is listed, oldest first.
+    async fn rfm_segment_counts(
+        &self,
+        ctx: &Context<'_>,
+        store_id: Option<ID>,
+        grain: Dimension,
+        from: Date,
+        to: Date,
+    ) -> ApiResult<Vec<RfmSegmentBucket>> {
+        let staff = staff(ctx).await?;
+        let store = store_id.as_ref().map(parse_id).transpose()?;
+        let counts =
+            reports::rfm_segment_counts(app(ctx), staff, store, grain.into(), (from.0, to.0))
+                .await?;
+        Ok(counts
+            .into_iter()
+            .map(|c| RfmSegmentBucket::of(grain, c))
+            .collect())
+    }
+
     /// Stock turnover days and expiry losses of one location over business days `from` to `to`
     /// (HQ and finance any location, a manager her store's).
     async fn inventory_turnover(
@@ -549,6 +571,46 @@ impl StaffReportsQuery {
                 .await?
                 .into(),
         )
+    }
+}
+
+/// How many members an RFM segment held on the bucket's day with counts.
+#[derive(SimpleObject)]
+pub struct RfmSegmentCount {
+    pub segment: domain::campaigns::RfmSegment,
+    /// Null when the bucket has no counts.
+    pub members: Option<i32>,
+}
+
+/// One time bucket of RFM segment counts: the last day in it with counts (the nightly member
+/// insights keep them), and every segment's members that day. Counts are levels: a week or a
+/// month shows its last counted day, never a sum.
+#[derive(SimpleObject)]
+pub struct RfmSegmentBucket {
+    pub bucket: ReportKey,
+    /// The day the counts are from; null when the bucket has none (no nightly run in it yet).
+    pub counted_on: Option<Date>,
+    pub segments: Vec<RfmSegmentCount>,
+}
+
+impl RfmSegmentBucket {
+    fn of(grain: Dimension, c: reports::SegmentCounts) -> Self {
+        Self {
+            bucket: ReportKey {
+                dimension: grain,
+                key: c.bucket.key,
+                label: c.bucket.label,
+            },
+            counted_on: c.counted_on.map(Date),
+            segments: c
+                .members
+                .into_iter()
+                .map(|(segment, members)| RfmSegmentCount {
+                    segment,
+                    members: members.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+                })
+                .collect(),
+        }
     }
 }
 

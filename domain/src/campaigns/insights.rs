@@ -12,14 +12,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Value;
 use sea_orm::{
-    ActiveEnum, ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 
 use super::{CampaignsError, segments};
 use crate::AppState;
 use crate::platform::jobs::{PeriodicTask, TaskError};
 use crate::platform::kv::keys;
-use entities::member;
+use entities::{member, rfm_segment_day};
 
 /// Spend from which a buyer counts as a high spender (fen): ¥3,000.
 pub const HIGH_SPEND_FEN: i64 = 300_000;
@@ -99,7 +100,41 @@ pub async fn recompute(app: &AppState, now: DateTime<Utc>) -> Result<u64, Campai
             .rows_affected();
         lo = hi;
     }
+    keep_segment_counts(app, now).await?;
     Ok(written)
+}
+
+/// Keeps how many members each segment holds today (the store zone's day), per store of the
+/// member's exclusive BA, replacing what an earlier run the same day kept: segment counts over
+/// time, read by `reports::rfm_segment_counts`.
+async fn keep_segment_counts(app: &AppState, now: DateTime<Utc>) -> Result<(), CampaignsError> {
+    let day = now
+        .with_timezone(&crate::platform::clock::DEFAULT_ZONE)
+        .date_naive();
+    let txn = crate::platform::db::begin_write(&app.db).await?;
+    rfm_segment_day::Entity::delete_many()
+        .filter(rfm_segment_day::Column::BusinessDate.eq(day))
+        .exec(&txn)
+        .await?;
+    let backend = txn.get_database_backend();
+    let day_p = match backend {
+        DbBackend::Postgres => "$1",
+        _ => "?",
+    };
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "INSERT INTO rfm_segment_days (business_date, store_id, segment, members) \
+             SELECT {day_p}, COALESCE(s.store_id, 0), mi.rfm_segment, COUNT(*) \
+             FROM member_insights mi JOIN members m ON m.id = mi.member_id \
+             LEFT JOIN staff_accounts s ON s.id = m.exclusive_ba_id \
+             GROUP BY COALESCE(s.store_id, 0), mi.rfm_segment"
+        ),
+        vec![day.into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Nightly: recomputes insights once a local day, after 02:00 in the store zone.

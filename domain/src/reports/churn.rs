@@ -42,7 +42,10 @@ impl ChurnRisk {
 }
 
 /// The store to look at: HQ any (or all), a manager her own (the default); others FORBIDDEN.
-fn store_scope(staff: &StaffPrincipal, asked: Option<i64>) -> Result<Option<i64>, ReportsError> {
+pub(super) fn store_scope(
+    staff: &StaffPrincipal,
+    asked: Option<i64>,
+) -> Result<Option<i64>, ReportsError> {
     staff.require(Permission::ViewSalesReports)?;
     match staff.role {
         StaffRole::Hq => Ok(asked),

@@ -12,6 +12,7 @@ mod exports;
 mod member_counts;
 mod metrics;
 mod performance;
+mod rfm_trend;
 mod sales_report;
 mod turnover;
 
@@ -31,6 +32,7 @@ pub use metrics::{
     Dimension, Metric, MetricDefinition, ReturnsBasis, api_name, definitions, live_names,
 };
 pub use performance::{BaPerformance, my_performance, set_ba_target, store_performance};
+pub use rfm_trend::{SegmentCounts, rfm_segment_counts};
 pub use sales_report::{
     ReportKey, ReportQuery, ReportResult, ReportRow, ReportValue, sales_report, sales_report_from,
 };

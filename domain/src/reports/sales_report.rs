@@ -19,7 +19,7 @@ use crate::platform::regions::RegionCode;
 use entities::{campaign, category, coupon_template, product, sku, staff_account, store, tier};
 
 /// The longest range a report covers.
-const MAX_DAYS: i64 = 366 * 2;
+pub(super) const MAX_DAYS: i64 = 366 * 2;
 /// The most rows a report returns.
 const MAX_ROWS: usize = 10_000;
 
@@ -160,7 +160,7 @@ fn turnover_days(a: &Agg, days: i64) -> Option<f64> {
     Some(average as f64 / (a.cost_fen as f64 / days as f64))
 }
 
-fn bucket_key(dim: Dimension, start: NaiveDate) -> ReportKey {
+pub(super) fn bucket_key(dim: Dimension, start: NaiveDate) -> ReportKey {
     match dim {
         Dimension::Week => {
             let w = start.iso_week();
@@ -184,7 +184,7 @@ fn bucket_key(dim: Dimension, start: NaiveDate) -> ReportKey {
 }
 
 /// Every bucket of the range, oldest first.
-fn buckets(dim: Dimension, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
+pub(super) fn buckets(dim: Dimension, from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
     let mut all = Vec::new();
     let mut day = from;
     while day <= to {

@@ -18,7 +18,10 @@ const SERVICE_REFUSAL: &str = "your role may not do this";
 /// Operations the table allows a role but whose placeholder arguments name something outside
 /// the caller's store, so the service refuses the scope (with the same words as a role).
 /// (A booking service without a store is brand-wide: HQ's.)
+/// Also the one operation whose service refuses a role the table allows: sales reports are open
+/// to finance, counts of members are not (as MEMBERS in `salesReport`). In table order.
 const SCOPE_REFUSED: &[(&str, StaffRole)] = &[
+    ("rfmSegmentCounts", StaffRole::Finance),
     ("createBookingService", StaffRole::Manager),
     ("updateBookingService", StaffRole::Manager),
 ];

@@ -139,4 +139,182 @@ async fn members_past_their_cycle_are_listed_most_overdue_first(backend: Backend
     let _ = (b, c);
 }
 
-on_both_backends!(members_past_their_cycle_are_listed_most_overdue_first);
+const RFM: &str = "query($s: ID, $g: Dimension!, $from: Date!, $to: Date!) {
+  rfmSegmentCounts(storeId: $s, grain: $g, from: $from, to: $to) {
+    bucket { key label } countedOn segments { segment members } } }";
+
+/// The members of `segment` in a bucket of `rfmSegmentCounts` (null when it has no counts).
+fn members_in(bucket: &serde_json::Value, segment: &str) -> serde_json::Value {
+    bucket["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["segment"] == segment)
+        .map(|s| s["members"].clone())
+        .unwrap()
+}
+
+/// RFM segment counts over time (issue 17): each nightly insights run keeps the day's counts per
+/// store of the member's exclusive BA; a day, week or month shows its last counted day (never a
+/// sum), every bucket is there (without counts: null), a manager sees her store's members, HQ
+/// all or one store, finance and BAs are refused, and bad input is BAD_USER_INPUT.
+async fn rfm_segment_counts_follow_the_nightly_insights(backend: Backend) {
+    use domain::platform::clock::Clock;
+    use entities::member_insight::{self, RfmSegment};
+    use sea_orm::{
+        ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+        Set,
+    };
+    let clock = Arc::new(ManualClock::new(noon("2026-09-10")));
+    let app = TestApp::builder(backend).clock(clock.clone()).start().await;
+    let cat = fixtures::catalog(&app, 20).await;
+    let ba = fixtures::staff_principal(&app, "ba-demo").await;
+    let id = |s: String| s.parse::<i64>().unwrap();
+    let (eva, fay) = (
+        id(app.login_member("eva").await.1),
+        id(app.login_member("fay").await.1),
+    );
+    // Eva is the demo BA's member; Fay has no exclusive BA.
+    let mut row = entities::member::Entity::find_by_id(eva)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
+    row.exclusive_ba_id = Set(Some(ba.staff_id));
+    row.update(app.db()).await.unwrap();
+    sell_on(&app, &clock, &ba, eva, cat.serum_sku, "2026-09-10").await;
+    sell_on(&app, &clock, &ba, fay, cat.serum_sku, "2026-09-10").await;
+
+    // The night of 11 September: both bought within 30 days (PROMISING).
+    clock.set(noon("2026-09-11"));
+    domain::campaigns::insights::recompute(&app.state, clock.now())
+        .await
+        .unwrap();
+    let count_now = |segment: RfmSegment| {
+        let app = &app;
+        async move {
+            member_insight::Entity::find()
+                .filter(member_insight::Column::RfmSegment.eq(segment))
+                .count(app.db())
+                .await
+                .unwrap()
+        }
+    };
+    let promising_then = count_now(RfmSegment::Promising).await;
+    let prospects_then = count_now(RfmSegment::Prospect).await;
+    assert!(promising_then >= 2);
+    // 40 days on, run twice the same day (the second replaces the first): both HIBERNATING.
+    clock.set(noon("2026-10-20"));
+    domain::campaigns::insights::recompute(&app.state, clock.now())
+        .await
+        .unwrap();
+    domain::campaigns::insights::recompute(&app.state, clock.now())
+        .await
+        .unwrap();
+    let hibernating_later = count_now(RfmSegment::Hibernating).await;
+    assert!(hibernating_later >= 2);
+
+    let hq = app.login_staff("hq-demo").await;
+    let days = hq
+        .ok(
+            RFM,
+            json!({ "g": "DAY", "from": "2026-09-10", "to": "2026-10-20" }),
+        )
+        .await["rfmSegmentCounts"]
+        .clone();
+    let days = days.as_array().unwrap();
+    assert_eq!(days.len(), 41, "every day of the range");
+    assert!(days[0]["countedOn"].is_null());
+    assert_eq!(members_in(&days[0], "PROMISING"), serde_json::Value::Null);
+    assert_eq!(days[1]["countedOn"], "2026-09-11");
+    assert_eq!(members_in(&days[1], "PROMISING"), promising_then);
+    assert_eq!(members_in(&days[1], "PROSPECT"), prospects_then);
+    assert_eq!(days[1]["segments"].as_array().unwrap().len(), 6);
+    assert_eq!(members_in(&days[40], "HIBERNATING"), hibernating_later);
+    assert_eq!(
+        members_in(&days[40], "PROMISING"),
+        count_now(RfmSegment::Promising).await
+    );
+    // A month shows its last counted day, not a sum of days.
+    let months = hq
+        .ok(
+            RFM,
+            json!({ "g": "MONTH", "from": "2026-09-01", "to": "2026-11-30" }),
+        )
+        .await["rfmSegmentCounts"]
+        .clone();
+    let months = months.as_array().unwrap();
+    assert_eq!(months.len(), 3);
+    assert_eq!(months[0]["bucket"]["key"], "2026-09");
+    assert_eq!(months[0]["countedOn"], "2026-09-11");
+    assert_eq!(members_in(&months[0], "PROMISING"), promising_then);
+    assert_eq!(months[1]["countedOn"], "2026-10-20");
+    assert_eq!(members_in(&months[1], "HIBERNATING"), hibernating_later);
+    assert!(months[2]["countedOn"].is_null());
+
+    // The manager's store: Eva only (her exclusive BA works there); HQ asking for it agrees.
+    let manager = app.login_staff("manager-demo").await;
+    let own = manager
+        .ok(
+            RFM,
+            json!({ "g": "WEEK", "from": "2026-10-19", "to": "2026-10-20" }),
+        )
+        .await["rfmSegmentCounts"][0]
+        .clone();
+    assert_eq!(own["countedOn"], "2026-10-20");
+    assert_eq!(members_in(&own, "HIBERNATING"), 1);
+    let same = hq
+        .ok(
+            RFM,
+            json!({ "s": cat.store_id.to_string(), "g": "WEEK", "from": "2026-10-19", "to": "2026-10-20" }),
+        )
+        .await["rfmSegmentCounts"][0]
+        .clone();
+    assert_eq!(same, own);
+    let other_store = fixtures::staff_principal(&app, "ba-bj-demo")
+        .await
+        .store_id
+        .unwrap();
+    let q = |s: Option<String>, g: &str, from: &str, to: &str| json!({ "s": s, "g": g, "from": from, "to": to });
+    assert_eq!(
+        manager
+            .err(
+                RFM,
+                q(
+                    Some(other_store.to_string()),
+                    "DAY",
+                    "2026-10-01",
+                    "2026-10-20"
+                )
+            )
+            .await,
+        "FORBIDDEN"
+    );
+    let finance = app.login_staff("finance-demo").await;
+    assert_eq!(
+        finance
+            .err(RFM, q(None, "DAY", "2026-10-01", "2026-10-20"))
+            .await,
+        "FORBIDDEN"
+    );
+    let ba_gql = app.login_staff("ba-demo").await;
+    assert_eq!(
+        ba_gql
+            .err(RFM, q(None, "DAY", "2026-10-01", "2026-10-20"))
+            .await,
+        "FORBIDDEN"
+    );
+    for bad in [
+        q(None, "STORE", "2026-10-01", "2026-10-20"),
+        q(None, "DAY", "2026-10-20", "2026-10-01"),
+        q(None, "DAY", "2024-01-01", "2026-10-20"),
+    ] {
+        assert_eq!(hq.err(RFM, bad).await, "BAD_USER_INPUT");
+    }
+}
+
+on_both_backends!(
+    members_past_their_cycle_are_listed_most_overdue_first,
+    rfm_segment_counts_follow_the_nightly_insights,
+);
