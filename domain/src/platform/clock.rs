@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
 /// Where "now" comes from, so rules that depend on time (expiry, windows, birthdays) can be
 /// tested at any moment without waiting.
@@ -54,3 +54,14 @@ impl Clock for ManualClock {
 
 /// The zone business rules use when a store names none.
 pub const DEFAULT_ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
+/// The first and last day of the month of `day`.
+pub fn month_bounds(day: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first = day.with_day(1).unwrap_or(day);
+    let next = if first.month() == 12 {
+        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+    };
+    (first, next.map_or(day, |n| n - Duration::days(1)))
+}

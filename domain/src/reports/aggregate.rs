@@ -238,6 +238,14 @@ pub(super) enum Days<'a> {
     Except(&'a [NaiveDate]),
 }
 
+/// The facts' day column a report's range and buckets are on.
+pub(super) fn date_col(basis: ReturnsBasis) -> &'static str {
+    match basis {
+        ReturnsBasis::ReturnDate => "f.business_date",
+        ReturnsBasis::SaleDate => "f.sale_date",
+    }
+}
+
 /// `SUM` as BIGINT on both backends (PostgreSQL sums BIGINT as NUMERIC).
 fn sum(expr: &str, alias: &str) -> String {
     format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT) AS {alias}")
@@ -488,10 +496,7 @@ pub async fn grouped<C: ConnectionTrait>(
         .copied()
         .filter(|m| !(members_apart && *m == Metric::Members))
         .collect();
-    let date_col = match ask.basis {
-        ReturnsBasis::ReturnDate => "f.business_date",
-        ReturnsBasis::SaleDate => "f.sale_date",
-    };
+    let date_col = date_col(ask.basis);
     let dirty = if ask.source == ReportSource::Facts {
         Vec::new()
     } else {
@@ -552,10 +557,7 @@ async fn repurchase<C: ConnectionTrait>(
     groups: &mut Groups,
 ) -> Result<(), ReportsError> {
     let backend = db.get_database_backend();
-    let date_col = match ask.basis {
-        ReturnsBasis::ReturnDate => "f.business_date",
-        ReturnsBasis::SaleDate => "f.sale_date",
-    };
+    let date_col = date_col(ask.basis);
     let inner_keys = Keys::new(backend, ReportSource::Facts, dims, date_col);
     let mut b = Binds {
         backend,

@@ -7,21 +7,15 @@
 //!   with no day waiting for its recompute; the other months from the facts. Each month is read
 //!   from one of the two, never both, so nobody is counted twice.
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Duration, NaiveDate};
 use sea_orm::ConnectionTrait;
 
 use super::ReportsError;
 use super::aggregate::{
-    Agg, Ask, Binds, Days, Groups, Keys, ReportSource, dirty_days, filter, joins, run,
+    Agg, Ask, Binds, Days, Groups, Keys, ReportSource, date_col, dirty_days, filter, joins, run,
 };
 use super::metrics::{Dimension, Metric, ReturnsBasis};
-
-fn date_col(basis: ReturnsBasis) -> &'static str {
-    match basis {
-        ReturnsBasis::ReturnDate => "f.business_date",
-        ReturnsBasis::SaleDate => "f.sale_date",
-    }
-}
+use crate::platform::clock::month_bounds;
 
 /// Copies one figure of `part` into the matching groups.
 fn set_into(part: Groups, groups: &mut Groups, field: fn(&mut Agg) -> &mut i64) {
@@ -103,17 +97,6 @@ pub(super) fn months_answer_members(
         && dims
             .iter()
             .all(|d| matches!(d, Dimension::Month | Dimension::Store))
-}
-
-/// The first and last day of the month of `day`.
-fn month_bounds(day: NaiveDate) -> (NaiveDate, NaiveDate) {
-    let first = day.with_day(1).unwrap_or(day);
-    let next = if first.month() == 12 {
-        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
-    };
-    (first, next.map_or(day, |n| n - Duration::days(1)))
 }
 
 /// MEMBERS by month (and store): whole months with no dirty day from `sales_member_months`,

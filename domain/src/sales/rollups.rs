@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::SalesError;
@@ -57,16 +57,123 @@ fn channel_key(c: Channel) -> &'static str {
     c.as_str()
 }
 
-/// The first and last day of the month of `day`.
+/// The first and last day of the month of `day`, and its `YYYY-MM` key.
 fn month_of(day: NaiveDate) -> (NaiveDate, NaiveDate, String) {
-    let first = day.with_day(1).unwrap_or(day);
-    let next = if first.month() == 12 {
-        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
-    };
-    let last = next.map_or(day, |n| n - Duration::days(1));
+    let (first, last) = crate::platform::clock::month_bounds(day);
     (first, last, first.format("%Y-%m").to_string())
+}
+
+/// A day's facts summed per (store, BA, channel), (store, SKU, channel, category) and (store,
+/// channel, category).
+#[derive(Default)]
+struct DayRollups {
+    by_ba: BTreeMap<(i64, i64, &'static str), (Channel, Sums)>,
+    by_sku: BTreeMap<SkuKey, (Channel, i64, Sums)>,
+    by_category: BTreeMap<(i64, &'static str, i64), (Channel, Sums)>,
+}
+
+impl DayRollups {
+    fn of(facts: &[sales_fact::Model]) -> Self {
+        let mut rows = Self::default();
+        for f in facts {
+            let store = f.store_id.unwrap_or(0);
+            let ch = channel_key(f.channel);
+            rows.by_ba
+                .entry((store, f.ba_id.unwrap_or(0), ch))
+                .or_insert_with(|| (f.channel, Sums::default()))
+                .1
+                .add(f);
+            rows.by_sku
+                .entry((store, f.sku_id, ch, f.category_id))
+                .or_insert_with(|| (f.channel, f.product_id, Sums::default()))
+                .2
+                .add(f);
+            rows.by_category
+                .entry((store, ch, f.category_id))
+                .or_insert_with(|| (f.channel, Sums::default()))
+                .1
+                .add(f);
+        }
+        rows
+    }
+
+    /// Replaces the day's rows of the three rollups with these.
+    async fn replace(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        day: NaiveDate,
+    ) -> Result<(), SalesError> {
+        sales_rollup_ba_day::Entity::delete_many()
+            .filter(sales_rollup_ba_day::Column::BusinessDate.eq(day))
+            .exec(txn)
+            .await?;
+        sales_rollup_sku_day::Entity::delete_many()
+            .filter(sales_rollup_sku_day::Column::BusinessDate.eq(day))
+            .exec(txn)
+            .await?;
+        sales_rollup_category_day::Entity::delete_many()
+            .filter(sales_rollup_category_day::Column::BusinessDate.eq(day))
+            .exec(txn)
+            .await?;
+        let ba_rows: Vec<_> = self
+            .by_ba
+            .iter()
+            .map(
+                |((store, ba, _), (channel, s))| sales_rollup_ba_day::ActiveModel {
+                    business_date: Set(day),
+                    store_id: Set(*store),
+                    ba_id: Set(*ba),
+                    channel: Set(*channel),
+                    orders: Set(s.orders()),
+                    units: Set(s.units),
+                    net_fen: Set(s.net_fen),
+                    cost_fen: Set(s.cost_fen),
+                    coupon_discount_fen: Set(s.coupon_discount_fen),
+                    ..Default::default()
+                },
+            )
+            .collect();
+        insert_in_chunks(txn, ba_rows).await?;
+        let sku_rows: Vec<_> = self
+            .by_sku
+            .iter()
+            .map(|((store, sku, _, category), (channel, product, s))| {
+                sales_rollup_sku_day::ActiveModel {
+                    business_date: Set(day),
+                    store_id: Set(*store),
+                    sku_id: Set(*sku),
+                    channel: Set(*channel),
+                    product_id: Set(*product),
+                    category_id: Set(*category),
+                    units: Set(s.units),
+                    net_fen: Set(s.net_fen),
+                    cost_fen: Set(s.cost_fen),
+                    coupon_discount_fen: Set(s.coupon_discount_fen),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        insert_in_chunks(txn, sku_rows).await?;
+        let category_rows: Vec<_> = self
+            .by_category
+            .iter()
+            .map(
+                |((store, _, category), (channel, s))| sales_rollup_category_day::ActiveModel {
+                    business_date: Set(day),
+                    store_id: Set(*store),
+                    channel: Set(*channel),
+                    category_id: Set(*category),
+                    orders: Set(s.orders()),
+                    units: Set(s.units),
+                    net_fen: Set(s.net_fen),
+                    cost_fen: Set(s.cost_fen),
+                    coupon_discount_fen: Set(s.coupon_discount_fen),
+                    ..Default::default()
+                },
+            )
+            .collect();
+        insert_in_chunks(txn, category_rows).await
+    }
 }
 
 /// Recomputes one day's rollups now.
@@ -102,109 +209,10 @@ where
         .into_iter()
         .collect();
     let by_member = month_of_members(app, (first, last), &members).await?;
-    let mut by_ba: BTreeMap<(i64, i64, &'static str), (Channel, Sums)> = BTreeMap::new();
-    let mut by_sku: BTreeMap<SkuKey, (Channel, i64, Sums)> = BTreeMap::new();
-    let mut by_category: BTreeMap<(i64, &'static str, i64), (Channel, Sums)> = BTreeMap::new();
-    for f in &facts {
-        let store = f.store_id.unwrap_or(0);
-        let ch = channel_key(f.channel);
-        by_ba
-            .entry((store, f.ba_id.unwrap_or(0), ch))
-            .or_insert_with(|| (f.channel, Sums::default()))
-            .1
-            .add(f);
-        by_sku
-            .entry((store, f.sku_id, ch, f.category_id))
-            .or_insert_with(|| (f.channel, f.product_id, Sums::default()))
-            .2
-            .add(f);
-        by_category
-            .entry((store, ch, f.category_id))
-            .or_insert_with(|| (f.channel, Sums::default()))
-            .1
-            .add(f);
-    }
+    let rows = DayRollups::of(&facts);
     between().await;
     let txn = db::begin_write(&app.db).await?;
-    sales_rollup_ba_day::Entity::delete_many()
-        .filter(sales_rollup_ba_day::Column::BusinessDate.eq(day))
-        .exec(&txn)
-        .await?;
-    sales_rollup_sku_day::Entity::delete_many()
-        .filter(sales_rollup_sku_day::Column::BusinessDate.eq(day))
-        .exec(&txn)
-        .await?;
-    sales_rollup_category_day::Entity::delete_many()
-        .filter(sales_rollup_category_day::Column::BusinessDate.eq(day))
-        .exec(&txn)
-        .await?;
-    let ba_rows: Vec<_> = by_ba
-        .iter()
-        .map(
-            |((store, ba, _), (channel, s))| sales_rollup_ba_day::ActiveModel {
-                business_date: Set(day),
-                store_id: Set(*store),
-                ba_id: Set(*ba),
-                channel: Set(*channel),
-                orders: Set(s.orders()),
-                units: Set(s.units),
-                net_fen: Set(s.net_fen),
-                cost_fen: Set(s.cost_fen),
-                coupon_discount_fen: Set(s.coupon_discount_fen),
-                ..Default::default()
-            },
-        )
-        .collect();
-    for chunk in ba_rows.chunks(500) {
-        sales_rollup_ba_day::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    let sku_rows: Vec<_> = by_sku
-        .iter()
-        .map(|((store, sku, _, category), (channel, product, s))| {
-            sales_rollup_sku_day::ActiveModel {
-                business_date: Set(day),
-                store_id: Set(*store),
-                sku_id: Set(*sku),
-                channel: Set(*channel),
-                product_id: Set(*product),
-                category_id: Set(*category),
-                units: Set(s.units),
-                net_fen: Set(s.net_fen),
-                cost_fen: Set(s.cost_fen),
-                coupon_discount_fen: Set(s.coupon_discount_fen),
-                ..Default::default()
-            }
-        })
-        .collect();
-    for chunk in sku_rows.chunks(500) {
-        sales_rollup_sku_day::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    let category_rows: Vec<_> = by_category
-        .iter()
-        .map(
-            |((store, _, category), (channel, s))| sales_rollup_category_day::ActiveModel {
-                business_date: Set(day),
-                store_id: Set(*store),
-                channel: Set(*channel),
-                category_id: Set(*category),
-                orders: Set(s.orders()),
-                units: Set(s.units),
-                net_fen: Set(s.net_fen),
-                cost_fen: Set(s.cost_fen),
-                coupon_discount_fen: Set(s.coupon_discount_fen),
-                ..Default::default()
-            },
-        )
-        .collect();
-    for chunk in category_rows.chunks(500) {
-        sales_rollup_category_day::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    rows.replace(&txn, day).await?;
     replace_members(&txn, &month, &members, &by_member).await?;
     // Clear the mark only if no fact came since it was read.
     let cleared = match generation {
@@ -221,6 +229,22 @@ where
     };
     txn.commit().await?;
     Ok(cleared)
+}
+
+/// Inserts rollup rows 500 to a statement (well under SQLite's parameter limit).
+async fn insert_in_chunks<A>(
+    txn: &sea_orm::DatabaseTransaction,
+    rows: Vec<A>,
+) -> Result<(), SalesError>
+where
+    A: sea_orm::ActiveModelTrait + Clone + Send,
+{
+    for chunk in rows.chunks(500) {
+        <A::Entity as EntityTrait>::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The month's sums of `members` (each store apart), from their facts of the month.
@@ -271,11 +295,7 @@ async fn replace_members(
             ..Default::default()
         })
         .collect();
-    for chunk in member_rows.chunks(500) {
-        sales_member_month::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(txn)
-            .await?;
-    }
+    insert_in_chunks(txn, member_rows).await?;
     Ok(())
 }
 
