@@ -158,6 +158,11 @@ async fn seed(
         day_close::seed(app).await?;
         product_pictures::seed(app).await?;
         b2b_fulfilment::seed(app).await?;
+        // The members' segments and today's segment counts, as the nightly run keeps them, so
+        // the segment reports show something on a fresh demo.
+        crate::campaigns::insights::recompute(app, now)
+            .await
+            .map_err(|e| SeedError::Sales(format!("member insights: {e}")))?;
     }
     Ok(true)
 }

@@ -452,6 +452,30 @@ async fn the_showcase_gives_every_flow_something_to_show(backend: Backend) {
     );
 
     // Seeding again (a second `rouge seed --demo`) finds it there and adds nothing.
+    // Today's RFM segment counts are there (the seed runs the members' insights once).
+    use domain::platform::clock::Clock;
+    let today = domain::sales::business_date(app.state.clock.now(), None).to_string();
+    let counts = hq
+        .ok(
+            "query($d: Date!) { rfmSegmentCounts(grain: DAY, from: $d, to: $d) {
+               countedOn segments { segment members } } }",
+            json!({ "d": today }),
+        )
+        .await["rfmSegmentCounts"][0]
+        .clone();
+    assert_eq!(counts["countedOn"], today.as_str(), "{counts}");
+    let counted: i64 = counts["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["members"].as_i64().unwrap())
+        .sum();
+    let with_insights = entities::member_insight::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(counted, with_insights as i64, "every member in one segment");
     let members = entities::member::Entity::find()
         .all(app.db())
         .await
