@@ -451,9 +451,7 @@ async fn the_showcase_gives_every_flow_something_to_show(backend: Backend) {
         "{cross}"
     );
 
-    // Seeding again (a second `rouge seed --demo`) finds it there and adds nothing.
     // Today's RFM segment counts are there (the seed runs the members' insights once).
-    use domain::platform::clock::Clock;
     let today = domain::sales::business_date(app.state.clock.now(), None).to_string();
     let counts = hq
         .ok(
@@ -482,6 +480,7 @@ async fn the_showcase_gives_every_flow_something_to_show(backend: Backend) {
         .unwrap()
         .len();
     assert!(members >= 10 + domain::seed::DEMO_MEMBERS.len());
+    // Seeding again (a second `rouge seed --demo`) finds it there and adds nothing.
     assert!(
         !domain::seed::demo(&app.state, FakeWeChat::openid_for)
             .await
