@@ -168,6 +168,25 @@ pub(super) struct Binds {
 }
 
 impl Binds {
+    pub fn new(backend: DbBackend) -> Self {
+        Self {
+            backend,
+            values: Vec::new(),
+        }
+    }
+
+    /// ` AND f.store_id IN (…)` for a store scope (nothing for none; an empty scope reads nothing).
+    pub fn store_clause(&mut self, stores: Option<&[i64]>) -> String {
+        match stores {
+            None => String::new(),
+            Some([]) => " AND 1 = 0".to_owned(),
+            Some(ids) => {
+                let list: Vec<String> = ids.iter().map(|id| self.bind(*id)).collect();
+                format!(" AND f.store_id IN ({})", list.join(", "))
+            }
+        }
+    }
+
     pub fn bind(&mut self, v: impl Into<Value>) -> String {
         self.values.push(v.into());
         match self.backend {
@@ -195,7 +214,7 @@ pub(super) fn time_expr(backend: DbBackend, d: Dimension, col: &str) -> String {
 
 /// A non-time key as text ('' for none). Rollups store 0 for "no store/BA"; SKU, product and
 /// category ids are copied from the facts as they are.
-fn key_expr(source: ReportSource, d: Dimension) -> String {
+pub(super) fn key_expr(source: ReportSource, d: Dimension) -> String {
     let id = |col: &str| format!("COALESCE(CAST(f.{col} AS TEXT), '')");
     let maybe = |col: &str| match source {
         ReportSource::Facts => id(col),
@@ -411,14 +430,7 @@ pub(super) fn filter(
         b.bind(from),
         b.bind(to)
     );
-    if let Some(ids) = stores {
-        if ids.is_empty() {
-            sql.push_str(" AND 1 = 0");
-        } else {
-            let list: Vec<String> = ids.iter().map(|id| b.bind(*id)).collect();
-            sql.push_str(&format!(" AND f.store_id IN ({})", list.join(", ")));
-        }
-    }
+    sql.push_str(&b.store_clause(stores));
     match days {
         Days::All => {}
         Days::Only(list) | Days::Except(list) if list.is_empty() => {
@@ -464,7 +476,7 @@ pub(super) async fn run<C: ConnectionTrait>(
 }
 
 /// The days of the range still waiting for their rollups.
-pub(super) async fn dirty_days<C: ConnectionTrait>(
+async fn dirty_days<C: ConnectionTrait>(
     db: &C,
     from: NaiveDate,
     to: NaiveDate,
@@ -497,7 +509,9 @@ pub async fn grouped<C: ConnectionTrait>(
         .filter(|m| !(members_apart && *m == Metric::Members))
         .collect();
     let date_col = date_col(ask.basis);
-    let dirty = if ask.source == ReportSource::Facts {
+    // The days still waiting for their rollups: read from the facts by a rollup source and by
+    // the member-month rows alike.
+    let dirty = if ask.source == ReportSource::Facts && !members_apart {
         Vec::new()
     } else {
         dirty_days(db, from, to).await?
@@ -514,10 +528,7 @@ pub async fn grouped<C: ConnectionTrait>(
             continue;
         }
         let keys = Keys::new(backend, source, dims, date_col);
-        let mut b = Binds {
-            backend,
-            values: Vec::new(),
-        };
+        let mut b = Binds::new(backend);
         let mut sql = format!(
             "SELECT {}{} FROM {} f{}",
             keys.select(),
@@ -536,7 +547,8 @@ pub async fn grouped<C: ConnectionTrait>(
         super::member_counts::new_members(db, ask, dims, from, to, &mut groups).await?;
     }
     if members_apart {
-        super::member_counts::members_by_month(db, ask, dims, from, to, &mut groups).await?;
+        let range = (from, to);
+        super::member_counts::members_by_month(db, ask, dims, range, &dirty, &mut groups).await?;
     }
     if ask.metrics.contains(&Metric::BookingsRedeemed) {
         super::bookings_redeemed::count_into(db, ask.stores, dims, from, to, &mut groups).await?;
@@ -559,10 +571,7 @@ async fn repurchase<C: ConnectionTrait>(
     let backend = db.get_database_backend();
     let date_col = date_col(ask.basis);
     let inner_keys = Keys::new(backend, ReportSource::Facts, dims, date_col);
-    let mut b = Binds {
-        backend,
-        values: Vec::new(),
-    };
+    let mut b = Binds::new(backend);
     let mut inner = format!(
         "SELECT {}COUNT(DISTINCT f.order_id) AS n FROM sales_facts f{}",
         inner_keys.select(),

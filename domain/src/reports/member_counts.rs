@@ -12,7 +12,7 @@ use sea_orm::ConnectionTrait;
 
 use super::ReportsError;
 use super::aggregate::{
-    Agg, Ask, Binds, Days, Groups, Keys, ReportSource, date_col, dirty_days, filter, joins, run,
+    Agg, Ask, Binds, Days, Groups, Keys, ReportSource, date_col, filter, joins, key_expr, run,
 };
 use super::metrics::{Dimension, Metric, ReturnsBasis};
 use crate::platform::clock::month_bounds;
@@ -43,10 +43,7 @@ pub(super) async fn new_members<C: ConnectionTrait>(
     groups: &mut Groups,
 ) -> Result<(), ReportsError> {
     let backend = db.get_database_backend();
-    let mut b = Binds {
-        backend,
-        values: Vec::new(),
-    };
+    let mut b = Binds::new(backend);
     let time_only = dims.iter().all(|d| d.is_time());
     let (sql, keys) = if ask.stores.is_none() && time_only {
         // Every kept first day has a SALE or GIFT fact on it (on either basis: a sale's sale
@@ -99,18 +96,17 @@ pub(super) fn months_answer_members(
             .all(|d| matches!(d, Dimension::Month | Dimension::Store))
 }
 
-/// MEMBERS by month (and store): whole months with no dirty day from `sales_member_months`,
+/// MEMBERS by month (and store): whole months with no `dirty` day from `sales_member_months`,
 /// the other days of the range from the facts.
 pub(super) async fn members_by_month<C: ConnectionTrait>(
     db: &C,
     ask: &Ask<'_>,
     dims: &[Dimension],
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
+    dirty: &[NaiveDate],
     groups: &mut Groups,
 ) -> Result<(), ReportsError> {
     let backend = db.get_database_backend();
-    let dirty = dirty_days(db, from, to).await?;
     let mut kept_months: Vec<String> = Vec::new();
     let mut fact_days: Vec<NaiveDate> = Vec::new();
     let mut day = from;
@@ -130,15 +126,13 @@ pub(super) async fn members_by_month<C: ConnectionTrait>(
     }
     let mut part = Groups::new();
     if !kept_months.is_empty() {
-        let mut b = Binds {
-            backend,
-            values: Vec::new(),
-        };
+        let mut b = Binds::new(backend);
         // The month is kept as `YYYY-MM`; its bucket is its first day.
         let month_key = "(f.month || '-01')";
         let mut exprs = Vec::new();
         if dims.contains(&Dimension::Store) {
-            exprs.push("COALESCE(CAST(NULLIF(f.store_id, 0) AS TEXT), '')".to_owned());
+            // Store 0 is "no store", as in the rollups.
+            exprs.push(key_expr(ReportSource::BaRollup, Dimension::Store));
         }
         exprs.push(month_key.to_owned());
         let keys = Keys {
@@ -152,22 +146,12 @@ pub(super) async fn members_by_month<C: ConnectionTrait>(
             keys.select(),
             months.join(", "),
         );
-        if let Some(ids) = ask.stores {
-            if ids.is_empty() {
-                sql.push_str(" AND 1 = 0");
-            } else {
-                let list: Vec<String> = ids.iter().map(|id| b.bind(*id)).collect();
-                sql.push_str(&format!(" AND f.store_id IN ({})", list.join(", ")));
-            }
-        }
+        sql.push_str(&b.store_clause(ask.stores));
         sql.push_str(&keys.group_by(""));
         run(db, sql, b.values, &keys, from, &mut part).await?;
     }
     if !fact_days.is_empty() {
-        let mut b = Binds {
-            backend,
-            values: Vec::new(),
-        };
+        let mut b = Binds::new(backend);
         let date_col = date_col(ask.basis);
         let keys = Keys::new(backend, ReportSource::Facts, dims, date_col);
         let mut sql = format!(

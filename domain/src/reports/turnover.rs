@@ -52,10 +52,7 @@ pub(super) async fn stock_values_into<C: ConnectionTrait>(
         exprs.push(time_expr(backend, t, "v.business_date"));
     }
     let keys = Keys { exprs, time };
-    let mut b = Binds {
-        backend,
-        values: Vec::new(),
-    };
+    let mut b = Binds::new(backend);
     let mut sql = format!(
         "SELECT {}CAST(COALESCE(SUM(v.value_fen), 0) AS BIGINT) AS stock_value_fen, \
          CAST(COUNT(DISTINCT v.business_date) AS BIGINT) AS stock_days \

@@ -807,9 +807,14 @@ async fn the_command_line_exports_and_charts_what_the_report_says(backend: Backe
         drawn.starts_with("<svg") && drawn.contains("九月"),
         "{drawn}"
     );
-    assert!(
-        drawn.contains("<polyline") || drawn.contains("<path"),
-        "a series is drawn"
+    // One series (grouped by day only), a point for each of September's 30 days.
+    let series: Vec<&str> = drawn.lines().filter(|l| l.starts_with("<path")).collect();
+    assert_eq!(series.len(), 1, "{drawn}");
+    assert_eq!(
+        series[0].matches('M').count() + series[0].matches('L').count(),
+        30,
+        "{}",
+        series[0]
     );
 
     // Refused, and nothing written.
