@@ -399,10 +399,13 @@ async fn redis_ceiling(connections: usize, attempts: u64, units: i32) -> anyhow:
     let output = tokio::process::Command::new("redis-benchmark")
         .args(["-h", &host, "-p", &port, "-q", "-r", "1000000000"])
         .args(["-c", &connections.to_string(), "-n", &attempts.to_string()])
-        .args(["EVALSHA", &sha, "3", base])
+        // The server's call: the sale's three keys and the member's attempt window.
+        .args(["EVALSHA", &sha, "4", base])
         .arg(format!("{base}:m"))
         .arg(format!("{base}:k"))
+        .arg(format!("{base}:rl:__rand_int__"))
         .args(["__rand_int__", "1", &now.to_string(), "k__rand_int__"])
+        .args(["10", "1000"])
         .output()
         .await
         .context("run redis-benchmark")?;

@@ -13,7 +13,7 @@ use super::{FlashSalesError, counters_down, invalid, sale_row, writer};
 use crate::AppState;
 use crate::auth::MemberPrincipal;
 use crate::platform::kv::keys;
-use crate::platform::kv::{FlashGrab, FlashOutcome, KvError};
+use crate::platform::kv::{AttemptWindow, FlashGrab, FlashOutcome, KvError};
 use crate::platform::{idempotency, validate};
 use entities::flash_sale;
 
@@ -51,42 +51,44 @@ pub async fn grab_flash_sale(
         return Err(invalid("a quantity is between 1 and 99"));
     }
     let key = keys::flash_sale_counters(sale_id);
-    let attempts = app
-        .kv
-        .incr_window(
-            &keys::flash_sale_grab_rate(sale_id, me.member_id),
-            Duration::from_secs(1),
-        )
-        .await
-        .map_err(counters_down)?;
-    if attempts > app.settings.flash_sales.grabs_per_second {
-        return Err(FlashSalesError::Throttled);
-    }
+    let rate_key = keys::flash_sale_grab_rate(sale_id, me.member_id);
+    // The attempt is counted by the grab's own script: once per request (not again while
+    // waiting on a twin), and only once the counters are loaded (not twice across a warm).
+    let mut attempt = Some(AttemptWindow {
+        key: &rate_key,
+        window: Duration::from_secs(1),
+        limit: app.settings.flash_sales.grabs_per_second,
+    });
     let q = i64::from(quantity);
     let now = app.clock.now();
-    let grab = || {
+    let grab = |attempts| {
         app.kv.flash_grab(
             &key,
             me.member_id,
             q,
             now.timestamp_millis(),
             idempotency_key,
+            attempts,
         )
     };
     let mut sale = None;
     let mut twin = idempotency::TwinWait::new();
     loop {
-        let mut decision = grab().await.map_err(counters_down)?;
+        let mut decision = grab(attempt).await.map_err(counters_down)?;
         if decision == FlashGrab::NotLoaded {
             let row = match sale.take() {
                 Some(row) => row,
                 None => sale_row(app, sale_id).await?,
             };
             warm(app, &row).await?;
-            decision = grab().await.map_err(counters_down)?;
+            decision = grab(attempt).await.map_err(counters_down)?;
             sale = Some(row);
         }
+        if decision != FlashGrab::NotLoaded {
+            attempt = None;
+        }
         match decision {
+            FlashGrab::Throttled => return Err(FlashSalesError::Throttled),
             FlashGrab::NotLoaded => {
                 return Err(FlashSalesError::CountersDown(KvError::Unavailable(
                     "flash counters vanished while loading".into(),

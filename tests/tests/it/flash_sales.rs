@@ -438,6 +438,7 @@ async fn counters_follow_the_database_after_loss_or_crash(backend: Backend) {
             1,
             clock.now().timestamp_millis(),
             "crashed-grab",
+            None,
         )
         .await
         .unwrap();
@@ -764,6 +765,7 @@ async fn a_crash_between_grab_and_order_never_loses_or_double_sells_a_unit(backe
             1,
             clock.now().timestamp_millis(),
             "crashed-before-order",
+            None,
         )
         .await
         .unwrap();

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::platform::kv::{CasOutcome, FlashCounters, FlashGrab, FlashOutcome, KeyValueStore};
+use domain::platform::kv::{
+    AttemptWindow, CasOutcome, FlashCounters, FlashGrab, FlashOutcome, KeyValueStore,
+};
 use rouge_tests::{Backend, on_both_backends, test_kv};
 
 async fn basic_operations(backend: Backend) {
@@ -233,7 +235,9 @@ async fn flash_grab_semantics(backend: Backend) {
     let ttl = Duration::from_secs(60);
     let sale = "flash:{1}";
     assert_eq!(
-        kv.flash_grab(sale, 7, 1, 1_500, "key-0001").await.unwrap(),
+        kv.flash_grab(sale, 7, 1, 1_500, "key-0001", None)
+            .await
+            .unwrap(),
         FlashGrab::NotLoaded
     );
     let mut loaded = flash_counters(3, 2);
@@ -250,43 +254,61 @@ async fn flash_grab_semantics(backend: Backend) {
 
     let decided = |o| FlashGrab::Decided(o);
     assert_eq!(
-        kv.flash_grab(sale, 7, 1, 999, "key-0001").await.unwrap(),
+        kv.flash_grab(sale, 7, 1, 999, "key-0001", None)
+            .await
+            .unwrap(),
         decided(FlashOutcome::NotStarted)
     );
     // Not started is not remembered: the same key may grab once the sale opens.
     assert_eq!(
-        kv.flash_grab(sale, 7, 1, 1_000, "key-0001").await.unwrap(),
+        kv.flash_grab(sale, 7, 1, 1_000, "key-0001", None)
+            .await
+            .unwrap(),
         decided(FlashOutcome::Granted)
     );
     assert_eq!(
-        kv.flash_grab(sale, 7, 5, 1_000, "key-0001").await.unwrap(),
+        kv.flash_grab(sale, 7, 5, 1_000, "key-0001", None)
+            .await
+            .unwrap(),
         FlashGrab::Replay {
             quantity: 1,
             outcome: FlashOutcome::Granted
         }
     );
     assert_eq!(
-        kv.flash_grab(sale, 7, 2, 1_100, "key-0002").await.unwrap(),
+        kv.flash_grab(sale, 7, 2, 1_100, "key-0002", None)
+            .await
+            .unwrap(),
         decided(FlashOutcome::LimitReached)
     );
     assert_eq!(
-        kv.flash_grab(sale, 8, 2, 1_100, "key-0003").await.unwrap(),
+        kv.flash_grab(sale, 8, 2, 1_100, "key-0003", None)
+            .await
+            .unwrap(),
         decided(FlashOutcome::SoldOut)
     );
     assert_eq!(
-        kv.flash_grab(sale, 8, 1, 1_100, "key-0004").await.unwrap(),
+        kv.flash_grab(sale, 8, 1, 1_100, "key-0004", None)
+            .await
+            .unwrap(),
         decided(FlashOutcome::Granted)
     );
     assert_eq!(
-        kv.flash_grab(sale, 8, 1, 1_100, "key-0005").await.unwrap(),
+        kv.flash_grab(sale, 8, 1, 1_100, "key-0005", None)
+            .await
+            .unwrap(),
         decided(FlashOutcome::SoldOut)
     );
     assert_eq!(
-        kv.flash_grab(sale, 8, 1, 2_000, "key-0006").await.unwrap(),
+        kv.flash_grab(sale, 8, 1, 2_000, "key-0006", None)
+            .await
+            .unwrap(),
         decided(FlashOutcome::Ended)
     );
     assert_eq!(
-        kv.flash_grab(sale, 8, 1, 1_100, "key-0003").await.unwrap(),
+        kv.flash_grab(sale, 8, 1, 1_100, "key-0003", None)
+            .await
+            .unwrap(),
         FlashGrab::Replay {
             quantity: 2,
             outcome: FlashOutcome::SoldOut
@@ -302,7 +324,9 @@ async fn flash_grab_semantics(backend: Backend) {
     assert_eq!(state.stock_left, 1);
     assert_eq!(state.members, vec![(7, 1), (9, 1)]);
     assert_eq!(
-        kv.flash_grab(sale, 8, 1, 1_100, "key-0004").await.unwrap(),
+        kv.flash_grab(sale, 8, 1, 1_100, "key-0004", None)
+            .await
+            .unwrap(),
         decided(FlashOutcome::Granted)
     );
     // Never more back than the member held.
@@ -321,7 +345,9 @@ async fn flash_grab_semantics(backend: Backend) {
     assert_eq!(kv.flash_counters(sale).await.unwrap(), None);
     assert!(!kv.flash_adjust(sale, 7, 1, None).await.unwrap());
     assert_eq!(
-        kv.flash_grab(sale, 7, 1, 1_500, "key-0009").await.unwrap(),
+        kv.flash_grab(sale, 7, 1, 1_500, "key-0009", None)
+            .await
+            .unwrap(),
         FlashGrab::NotLoaded
     );
 }
@@ -335,7 +361,7 @@ async fn concurrent_flash_grabs_never_oversell(backend: Backend) {
     let grabs = (0..400).map(|i| {
         let kv = kv.clone();
         tokio::spawn(async move {
-            kv.flash_grab(sale, i % 200, 1, 1_500, &format!("key-{i:05}"))
+            kv.flash_grab(sale, i % 200, 1, 1_500, &format!("key-{i:05}"), None)
                 .await
                 .unwrap()
         })
@@ -362,7 +388,7 @@ async fn concurrent_flash_grabs_keep_each_member_to_the_limit(backend: Backend) 
     let grabs = (0..400).map(|i| {
         let kv = kv.clone();
         tokio::spawn(async move {
-            kv.flash_grab(sale, i % 10, 1, 1_500, &format!("key-{i:05}"))
+            kv.flash_grab(sale, i % 10, 1, 1_500, &format!("key-{i:05}"), None)
                 .await
                 .unwrap()
         })
@@ -389,8 +415,87 @@ async fn concurrent_flash_grabs_keep_each_member_to_the_limit(backend: Backend) 
     assert_eq!(state.members, (0..10).map(|m| (m, 2)).collect::<Vec<_>>());
 }
 
+/// The attempt window counted inside the grab: nothing is counted while the counters are not
+/// loaded; past the limit the answer is Throttled, nothing is taken and the key is not
+/// remembered (the same key grabs in a later window).
+async fn flash_grab_counts_attempts_in_its_window(backend: Backend) {
+    let kv = test_kv(backend);
+    let sale = "flash:{5}";
+    let window = |limit| {
+        Some(AttemptWindow {
+            key: "flash:{5}:rl:7",
+            window: Duration::from_secs(60),
+            limit,
+        })
+    };
+    assert_eq!(
+        kv.flash_grab(sale, 7, 1, 1_500, "key-a", window(1))
+            .await
+            .unwrap(),
+        FlashGrab::NotLoaded
+    );
+    kv.flash_load(sale, &flash_counters(10, 5), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        kv.flash_grab(sale, 7, 1, 1_500, "key-a", window(1))
+            .await
+            .unwrap(),
+        FlashGrab::Decided(FlashOutcome::Granted),
+        "the attempt before loading was not counted"
+    );
+    assert_eq!(
+        kv.flash_grab(sale, 7, 1, 1_500, "key-b", window(1))
+            .await
+            .unwrap(),
+        FlashGrab::Throttled
+    );
+    // A replay is an attempt too.
+    assert_eq!(
+        kv.flash_grab(sale, 7, 1, 1_500, "key-a", window(1))
+            .await
+            .unwrap(),
+        FlashGrab::Throttled
+    );
+    let state = kv.flash_counters(sale).await.unwrap().unwrap();
+    assert_eq!((state.stock_left, state.members.clone()), (9, vec![(7, 1)]));
+    let later_window = Some(AttemptWindow {
+        key: "flash:{5}:rl:7:later",
+        window: Duration::from_secs(60),
+        limit: 1,
+    });
+    assert_eq!(
+        kv.flash_grab(sale, 7, 1, 1_500, "key-b", later_window)
+            .await
+            .unwrap(),
+        FlashGrab::Decided(FlashOutcome::Granted),
+        "a throttled key is not remembered"
+    );
+    // 100 attempts at once against a limit of 40: exactly 40 pass the window.
+    let attempts = (0..100).map(|i| {
+        let kv = kv.clone();
+        tokio::spawn(async move {
+            let window = AttemptWindow {
+                key: "flash:{5}:rl:8",
+                window: Duration::from_secs(60),
+                limit: 40,
+            };
+            kv.flash_grab(sale, 8, 1, 1_500, &format!("key-{i:03}"), Some(window))
+                .await
+                .unwrap()
+        })
+    });
+    let throttled = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .filter(|g| *g.as_ref().unwrap() == FlashGrab::Throttled)
+        .count();
+    assert_eq!(throttled, 60);
+}
+
 on_both_backends!(
     flash_grab_semantics,
+    flash_grab_counts_attempts_in_its_window,
     concurrent_flash_grabs_never_oversell,
     concurrent_flash_grabs_keep_each_member_to_the_limit,
     basic_operations,
@@ -412,7 +517,9 @@ async fn flash_script_survives_an_empty_script_cache() {
         .await
         .unwrap();
     assert_eq!(
-        kv.flash_grab(sale, 1, 1, 1_500, "key-0001").await.unwrap(),
+        kv.flash_grab(sale, 1, 1, 1_500, "key-0001", None)
+            .await
+            .unwrap(),
         FlashGrab::Decided(FlashOutcome::Granted)
     );
     let client = redis::Client::open(rouge_tests::redis_url()).unwrap();
@@ -423,7 +530,9 @@ async fn flash_script_survives_an_empty_script_cache() {
         .await
         .unwrap();
     assert_eq!(
-        kv.flash_grab(sale, 2, 1, 1_500, "key-0002").await.unwrap(),
+        kv.flash_grab(sale, 2, 1, 1_500, "key-0002", None)
+            .await
+            .unwrap(),
         FlashGrab::Decided(FlashOutcome::Granted)
     );
     assert_eq!(

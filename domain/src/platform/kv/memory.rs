@@ -5,7 +5,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
-use super::{CasOutcome, FlashCounters, FlashGrab, FlashOutcome, KeyValueStore, KvError};
+use super::{
+    AttemptWindow, CasOutcome, FlashCounters, FlashGrab, FlashOutcome, KeyValueStore, KvError,
+};
 
 /// The in-process store of the embedded default. Every operation holds one lock for its whole
 /// length, which is what makes the compound operations atomic. Expired entries are dropped when
@@ -71,6 +73,23 @@ impl Entries {
             self.flash.remove(sale);
         }
         self.flash.get_mut(sale)
+    }
+
+    fn incr_window(&mut self, key: &str, window: Duration, now: Instant) -> i64 {
+        let entry = match self.live(key, now) {
+            Some(entry) => entry,
+            None => self.map.entry(key.to_owned()).or_insert(Entry {
+                value: b"0".to_vec(),
+                expires_at: Some(now + window),
+            }),
+        };
+        let count = std::str::from_utf8(&entry.value)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0)
+            + 1;
+        entry.value = count.to_string().into_bytes();
+        count
     }
 
     fn live(&mut self, key: &str, now: Instant) -> Option<&mut Entry> {
@@ -140,22 +159,7 @@ impl KeyValueStore for MemoryStore {
     }
 
     async fn incr_window(&self, key: &str, window: Duration) -> Result<i64, KvError> {
-        self.with(|e, now| {
-            let entry = match e.live(key, now) {
-                Some(entry) => entry,
-                None => e.map.entry(key.to_owned()).or_insert(Entry {
-                    value: b"0".to_vec(),
-                    expires_at: Some(now + window),
-                }),
-            };
-            let count = std::str::from_utf8(&entry.value)
-                .ok()
-                .and_then(|s| s.parse::<i64>().ok())
-                .unwrap_or(0)
-                + 1;
-            entry.value = count.to_string().into_bytes();
-            count
-        })
+        self.with(|e, now| e.incr_window(key, window, now))
     }
 
     async fn decr_window(&self, key: &str) -> Result<i64, KvError> {
@@ -237,8 +241,17 @@ impl KeyValueStore for MemoryStore {
         quantity: i64,
         now_ms: i64,
         idempotency_key: &str,
+        attempts: Option<AttemptWindow<'_>>,
     ) -> Result<FlashGrab, KvError> {
         self.with(|e, now| {
+            if e.flash(sale, now).is_none() {
+                return FlashGrab::NotLoaded;
+            }
+            if let Some(window) = attempts
+                && e.incr_window(window.key, window.window, now) > window.limit
+            {
+                return FlashGrab::Throttled;
+            }
             let Some(f) = e.flash(sale, now) else {
                 return FlashGrab::NotLoaded;
             };

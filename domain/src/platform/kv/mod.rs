@@ -89,6 +89,18 @@ pub enum FlashGrab {
         quantity: i64,
         outcome: FlashOutcome,
     },
+    /// The member's attempts in the current window passed the limit: nothing else was read.
+    Throttled,
+}
+
+/// A fixed-window attempt counter checked inside [`KeyValueStore::flash_grab`] (same slot as
+/// the sale's counters), so a grab costs one round trip, not two.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptWindow<'a> {
+    pub key: &'a str,
+    pub window: Duration,
+    /// Attempts allowed in one window.
+    pub limit: i64,
 }
 
 #[async_trait]
@@ -141,9 +153,11 @@ pub trait KeyValueStore: Send + Sync + 'static {
         ttl: Duration,
     ) -> Result<bool, KvError>;
 
-    /// One atomic step: replays an answer already given under `idempotency_key`; otherwise checks
-    /// the window against `now_ms`, the member's limit and the units left, and takes `quantity`
-    /// units when all allow it. Every answer but `NotStarted` is remembered under the key.
+    /// One atomic step: when the counters are loaded, counts the attempt in `attempts` (if
+    /// given) and answers `Throttled` past its limit; replays an answer already given under
+    /// `idempotency_key`; otherwise checks the window against `now_ms`, the member's limit and
+    /// the units left, and takes `quantity` units when all allow it. Every answer but
+    /// `NotStarted` and `Throttled` is remembered under the key.
     async fn flash_grab(
         &self,
         sale: &str,
@@ -151,6 +165,7 @@ pub trait KeyValueStore: Send + Sync + 'static {
         quantity: i64,
         now_ms: i64,
         idempotency_key: &str,
+        attempts: Option<AttemptWindow<'_>>,
     ) -> Result<FlashGrab, KvError>;
 
     /// Gives `units` back from the member to the counter (negative: takes them), never leaving

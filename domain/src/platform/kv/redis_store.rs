@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, RedisError, Script};
 
-use super::{CasOutcome, FlashCounters, FlashGrab, FlashOutcome, KeyValueStore, KvError};
+use super::{
+    AttemptWindow, CasOutcome, FlashCounters, FlashGrab, FlashOutcome, KeyValueStore, KvError,
+};
 
 /// Redis behind the key-value port. One multiplexed, self-reconnecting connection per process
 /// (redis pipelines requests on it, which beats a pool for small commands); every key is
@@ -32,6 +34,11 @@ struct Scripts {
 const FLASH_GRAB_LUA: &str = r"
 local meta = redis.call('HMGET', KEYS[1], 'stock', 'start', 'end', 'limit')
 if not meta[1] then return {'N'} end
+if KEYS[4] then
+  local n = redis.call('INCR', KEYS[4])
+  if n == 1 then redis.call('PEXPIRE', KEYS[4], ARGV[6]) end
+  if n > tonumber(ARGV[5]) then return {'T'} end
+end
 local prev = redis.call('HGET', KEYS[3], ARGV[4])
 if prev then return {'R', prev} end
 local q = tonumber(ARGV[2])
@@ -354,25 +361,32 @@ impl KeyValueStore for RedisStore {
         quantity: i64,
         now_ms: i64,
         idempotency_key: &str,
+        attempts: Option<AttemptWindow<'_>>,
     ) -> Result<FlashGrab, KvError> {
         let mut conn = self.conn.clone();
         let [meta, members, answers] = self.flash_keys(sale);
-        let reply: Vec<String> = self
-            .scripts
-            .flash_grab
-            .key(meta)
+        let mut invocation = self.scripts.flash_grab.key(meta);
+        invocation
             .key(members)
             .key(answers)
             .arg(member_id)
             .arg(quantity)
             .arg(now_ms)
-            .arg(idempotency_key)
+            .arg(idempotency_key);
+        if let Some(window) = attempts {
+            invocation
+                .key(self.key(window.key))
+                .arg(window.limit)
+                .arg(millis(window.window));
+        }
+        let reply: Vec<String> = invocation
             .invoke_async(&mut conn)
             .await
             .map_err(unavailable)?;
         let bad = || KvError::Protocol(format!("unexpected flash grab reply {reply:?}"));
         match reply.as_slice() {
             [tag] if tag == "N" => Ok(FlashGrab::NotLoaded),
+            [tag] if tag == "T" => Ok(FlashGrab::Throttled),
             [tag] => FlashOutcome::from_tag(tag)
                 .map(FlashGrab::Decided)
                 .ok_or_else(bad),
