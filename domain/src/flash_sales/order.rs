@@ -1,10 +1,10 @@
 //! Writing the order of a grab ticket, with the database's own guards, in the order writer's
 //! transaction.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
 use sea_orm::{DatabaseTransaction, EntityTrait, Set};
 
 use super::FlashSalesError;
@@ -80,6 +80,81 @@ pub(super) async fn write_order(
         orders::insert_order_with(txn, draft, Stock::SetAside(&picked.by_batch), now).await?;
     units::claim(txn, &picked, order.id, now).await?;
     Ok(Some(order.id))
+}
+
+/// [`write_order`] for a batch of one sale's tickets with one statement per table: the
+/// members' limits in one upsert (each member once in the batch), the orders with their lines,
+/// discounts and allocations, then the claim of every unit. The caller checked that `free`
+/// holds every ticket's units. Each ticket's order, or None when the member's limit refuses it
+/// (its units stay in `free`).
+pub(super) async fn write_orders(
+    app: &AppState,
+    txn: &DatabaseTransaction,
+    prepared: &PreparedSale,
+    tickets: &[flash_sale_ticket::Model],
+    free: &mut VecDeque<(i64, i64)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Option<i64>>, FlashSalesError> {
+    use flash_sale_quota::Column as Quota;
+    let sale = &prepared.sale;
+    let held = || Expr::col((flash_sale_quota::Entity, Quota::Units));
+    let asked = || Expr::col((Alias::new("excluded"), Quota::Units));
+    let within: HashSet<i64> = flash_sale_quota::Entity::insert_many(tickets.iter().map(|t| {
+        flash_sale_quota::ActiveModel {
+            sale_id: Set(sale.id),
+            member_id: Set(t.member_id),
+            units: Set(t.quantity),
+        }
+    }))
+    .on_conflict(
+        OnConflict::columns([Quota::SaleId, Quota::MemberId])
+            .value(Quota::Units, held().add(asked()))
+            .action_and_where(held().add(asked()).lte(sale.per_member_limit))
+            .to_owned(),
+    )
+    .exec_with_returning(txn)
+    .await?
+    .into_iter()
+    .map(|q| q.member_id)
+    .collect();
+    let mut drafts = Vec::with_capacity(tickets.len());
+    let mut picks = Vec::with_capacity(tickets.len());
+    for t in tickets.iter().filter(|t| within.contains(&t.member_id)) {
+        let take = usize::try_from(t.quantity)
+            .unwrap_or(usize::MAX)
+            .min(free.len());
+        let picked = units::Picked::new(free.drain(..take).collect());
+        let me = MemberPrincipal {
+            member_id: t.member_id,
+            session_id: "flash-sale-writer".into(),
+        };
+        drafts.push(orders::SetAsideOrder {
+            draft: order_draft(app, &me, prepared, t.quantity, &t.idempotency_key, now),
+            units: picked.by_batch.clone(),
+        });
+        picks.push(picked);
+    }
+    let placed = orders::insert_set_aside_orders(txn, drafts, now).await?;
+    let claims: Vec<(&units::Picked, i64)> =
+        picks.iter().zip(placed.iter().map(|o| o.id)).collect();
+    units::claim_many(txn, &claims, now).await?;
+    let mut ids = placed.into_iter().map(|o| o.id);
+    Ok(tickets
+        .iter()
+        .map(|t| {
+            if within.contains(&t.member_id) {
+                ids.next()
+            } else {
+                tracing::warn!(
+                    sale_id = sale.id,
+                    member_id = t.member_id,
+                    ticket = t.id,
+                    "the counters granted a unit above the member's limit"
+                );
+                None
+            }
+        })
+        .collect())
 }
 
 /// The order of a grab: the SKU at its list price less a flash-sale discount down to the flash

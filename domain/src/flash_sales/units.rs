@@ -208,6 +208,38 @@ pub(super) async fn claim(
     Ok(())
 }
 
+/// [`claim`] for many orders in one statement: each order's picked units get its id. Sold out
+/// (the transaction is to be rolled back) unless every unit was still free.
+pub(super) async fn claim_many(
+    txn: &DatabaseTransaction,
+    claims: &[(&Picked, i64)],
+    now: DateTime<Utc>,
+) -> Result<(), FlashSalesError> {
+    let mut order_of = sea_orm::sea_query::CaseStatement::new();
+    let mut ids = Vec::new();
+    for (picked, order_id) in claims {
+        order_of = order_of.case(
+            flash_sale_unit::Column::Id.is_in(picked.ids.iter().copied()),
+            Expr::value(*order_id),
+        );
+        ids.extend_from_slice(&picked.ids);
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let claimed = flash_sale_unit::Entity::update_many()
+        .col_expr(flash_sale_unit::Column::OrderId, order_of.into())
+        .col_expr(flash_sale_unit::Column::ClaimedAt, Expr::value(now))
+        .filter(flash_sale_unit::Column::Id.is_in(ids.iter().copied()))
+        .filter(flash_sale_unit::Column::OrderId.is_null())
+        .exec(txn)
+        .await?;
+    if claimed.rows_affected != ids.len() as u64 {
+        return Err(FlashSalesError::SoldOut);
+    }
+    Ok(())
+}
+
 /// In the transaction closing an unpaid order of the sale: its units go back to the sale's
 /// pool (their stock stays set aside) unless the sale was settled, when their rows go and the
 /// order returns its stock to the warehouse as any order does. Returns whether the units went

@@ -14,19 +14,19 @@
 //! the counters after the commit (if that step is lost, the reconcile task corrects the
 //! counters: a failed ticket holds nothing in the database).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{CaseStatement, Expr, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::counters::give_back_units;
-use super::order::write_order;
+use super::order::{write_order, write_orders};
 use super::runtime::prepared_sale;
 use super::{FlashSalesError, GrabStatus, units};
 use crate::AppState;
@@ -174,6 +174,21 @@ async fn write_sale(
     }
     let wanted: i64 = tickets.iter().map(|t| i64::from(t.quantity)).sum();
     let mut free: VecDeque<(i64, i64)> = units::pick_free(txn, sale_id, wanted).await?.into();
+    let members: BTreeSet<i64> = tickets.iter().map(|t| t.member_id).collect();
+    if i64::try_from(free.len()).unwrap_or(i64::MAX) >= wanted && members.len() == tickets.len() {
+        // The usual batch: units for every ticket, each member once; one statement per table.
+        let written = write_orders(app, txn, &prepared, &tickets, &mut free, now).await?;
+        for (t, order) in tickets.into_iter().zip(written) {
+            let outcome = match order {
+                Some(order_id) => Outcome::Ordered(order_id),
+                None => Outcome::Failed(TicketFailure::LimitReached),
+            };
+            outcomes.push((t, outcome));
+        }
+        return Ok(());
+    }
+    // Short of units, or a member twice: ticket by ticket, in (member, ticket) order, so a
+    // refused ticket leaves its units to the next and a short one takes none.
     for t in tickets {
         let q = usize::try_from(t.quantity).unwrap_or(usize::MAX);
         let outcome = if free.len() < q {
@@ -229,18 +244,22 @@ async fn behind_older_tickets(
         .partition(|t| !waiting.contains(&t.member_id)))
 }
 
-/// Each ticket's state, and the grab records of the orders written (one statement). Returns
-/// the orders written.
+/// Each ticket's state (the ordered ones in one statement), and the grab records of the orders
+/// written (one statement). Returns the orders written.
 async fn record_outcomes(
     txn: &DatabaseTransaction,
     outcomes: &[(flash_sale_ticket::Model, Outcome)],
     now: DateTime<Utc>,
 ) -> Result<u64, FlashSalesError> {
+    let pending = || {
+        flash_sale_ticket::Entity::update_many()
+            .filter(flash_sale_ticket::Column::Status.eq(TicketStatus::Pending))
+    };
     let mut grabs = Vec::new();
+    let mut order_of = CaseStatement::new();
+    let mut ordered_ids = Vec::new();
     for (t, outcome) in outcomes {
-        let update = flash_sale_ticket::Entity::update_many()
-            .filter(flash_sale_ticket::Column::Id.eq(t.id))
-            .filter(flash_sale_ticket::Column::Status.eq(TicketStatus::Pending));
+        let update = pending().filter(flash_sale_ticket::Column::Id.eq(t.id));
         let update = match outcome {
             Outcome::Ordered(order_id) => {
                 grabs.push(flash_sale_grab::ActiveModel {
@@ -254,13 +273,12 @@ async fn record_outcomes(
                     released_at: Set(None),
                     ..Default::default()
                 });
-                update
-                    .col_expr(
-                        flash_sale_ticket::Column::Status,
-                        Expr::value(TicketStatus::Ordered),
-                    )
-                    .col_expr(flash_sale_ticket::Column::OrderId, Expr::value(*order_id))
-                    .col_expr(flash_sale_ticket::Column::WrittenAt, Expr::value(now))
+                order_of = order_of.case(
+                    flash_sale_ticket::Column::Id.eq(t.id),
+                    Expr::value(*order_id),
+                );
+                ordered_ids.push(t.id);
+                continue;
             }
             Outcome::Failed(failure) => update
                 .col_expr(
@@ -275,19 +293,36 @@ async fn record_outcomes(
             ),
             Outcome::Deferred => continue,
         };
-        let changed = update.exec(txn).await?;
-        if changed.rows_affected != 1 {
-            // The ticket is locked by this transaction: nobody else can have written it.
-            return Err(FlashSalesError::InProgress);
-        }
+        expect_changed(update.exec(txn).await?.rows_affected, 1)?;
     }
+    if ordered_ids.is_empty() {
+        return Ok(0);
+    }
+    let changed = pending()
+        .col_expr(
+            flash_sale_ticket::Column::Status,
+            Expr::value(TicketStatus::Ordered),
+        )
+        .col_expr(flash_sale_ticket::Column::OrderId, order_of.into())
+        .col_expr(flash_sale_ticket::Column::WrittenAt, Expr::value(now))
+        .filter(flash_sale_ticket::Column::Id.is_in(ordered_ids.iter().copied()))
+        .exec(txn)
+        .await?;
+    expect_changed(changed.rows_affected, ordered_ids.len())?;
     let ordered = grabs.len() as u64;
-    if !grabs.is_empty() {
-        flash_sale_grab::Entity::insert_many(grabs)
-            .exec_without_returning(txn)
-            .await?;
-    }
+    flash_sale_grab::Entity::insert_many(grabs)
+        .exec_without_returning(txn)
+        .await?;
     Ok(ordered)
+}
+
+/// The tickets are locked by this transaction: nobody else can have written them.
+fn expect_changed(rows: u64, tickets: usize) -> Result<(), FlashSalesError> {
+    if rows == tickets as u64 {
+        Ok(())
+    } else {
+        Err(FlashSalesError::InProgress)
+    }
 }
 
 /// After a ticket was recorded on this replica: makes sure a writer runs (up to the replica's

@@ -23,6 +23,7 @@ mod place;
 mod refunds;
 mod views;
 mod write;
+mod write_many;
 
 pub use delivery::set_delivery_address;
 pub use entities::order::{FulfilmentKind, OrderStatus, PaymentMethod};
@@ -37,6 +38,7 @@ pub use views::{Order, OrderLine, my_order, my_orders, staff_order, status_by_nu
 pub(crate) use views::{load, row};
 pub use write::new_order_no;
 pub(crate) use write::{OrderDraft, Stock, insert_order, insert_order_with};
+pub(crate) use write_many::{SetAsideOrder, insert_set_aside_orders};
 
 // Moved to `crate::pricing`; re-exported here until coupons and flash sales import them from
 // there.

@@ -83,8 +83,35 @@ pub(crate) async fn insert_order_with(
     let discount: i64 = draft.discounts.iter().map(|d| d.amount_fen).sum::<i64>();
     let discount = std::cmp::min(discount, subtotal);
     let order_no = new_order_no(now);
-    let row = order::ActiveModel {
-        order_no: Set(order_no.clone()),
+    let row = order_row(&draft, order_no.clone(), (subtotal, discount), now)
+        .insert(txn)
+        .await?;
+    let shares = allocate_discount(&subtotals, discount);
+    let placed = Placed {
+        order_id: row.id,
+        order_no: &order_no,
+        location_id: draft.location_id,
+        stock,
+        now,
+    };
+    for ((line, subtotal), share) in draft.lines.into_iter().zip(subtotals).zip(shares) {
+        insert_line(txn, &placed, line, subtotal, share).await?;
+    }
+    for d in draft.discounts {
+        discount_row(row.id, d).insert(txn).await?;
+    }
+    Ok(row)
+}
+
+/// The order's row as written: totals from its lines, less the discount (never below zero).
+pub(super) fn order_row(
+    draft: &OrderDraft,
+    order_no: String,
+    (subtotal, discount): (i64, i64),
+    now: DateTime<Utc>,
+) -> order::ActiveModel {
+    order::ActiveModel {
+        order_no: Set(order_no),
         member_id: Set(draft.member_id),
         channel: Set(draft.channel),
         fulfilment: Set(draft.fulfilment),
@@ -98,9 +125,9 @@ pub(crate) async fn insert_order_with(
         payment_method: Set(draft.payment_method),
         transaction_id: Set(None),
         ba_id: Set(draft.ba_id),
-        idempotency_key: Set(draft.idempotency_key),
-        request_hash: Set(draft.request_hash),
-        delivery_address: Set(draft.delivery_address),
+        idempotency_key: Set(draft.idempotency_key.clone()),
+        request_hash: Set(draft.request_hash.clone()),
+        delivery_address: Set(draft.delivery_address.clone()),
         pay_deadline: Set(draft.pay_deadline),
         paid_at: Set((draft.status == OrderStatus::Paid).then_some(now)),
         closed_at: Set(None),
@@ -108,32 +135,39 @@ pub(crate) async fn insert_order_with(
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(txn)
-    .await?;
-    let shares = allocate_discount(&subtotals, discount);
-    let placed = Placed {
-        order_id: row.id,
-        order_no: &order_no,
-        location_id: draft.location_id,
-        stock,
-        now,
-    };
-    for ((line, subtotal), share) in draft.lines.into_iter().zip(subtotals).zip(shares) {
-        insert_line(txn, &placed, line, subtotal, share).await?;
+}
+
+/// A line's row: its share of the order's discount taken off, the cost at placing kept.
+pub(super) fn line_row(
+    order_id: i64,
+    line: DraftLine,
+    (subtotal, share): (i64, i64),
+    unit_cost_fen: Option<i64>,
+) -> order_line::ActiveModel {
+    order_line::ActiveModel {
+        order_id: Set(order_id),
+        sku_id: Set(line.sku_id),
+        product_name: Set(line.product_name),
+        sku_label: Set(line.sku_label),
+        quantity: Set(line.quantity),
+        unit_price_fen: Set(line.unit_price_fen),
+        discount_fen: Set(share),
+        line_total_fen: Set(subtotal - share),
+        refunded_quantity: Set(0),
+        unit_cost_fen: Set(unit_cost_fen),
+        ..Default::default()
     }
-    for d in draft.discounts {
-        order_discount::ActiveModel {
-            order_id: Set(row.id),
-            kind: Set(d.kind),
-            label: Set(d.label),
-            amount_fen: Set(d.amount_fen),
-            reference: Set(d.reference),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?;
+}
+
+pub(super) fn discount_row(order_id: i64, d: Discount) -> order_discount::ActiveModel {
+    order_discount::ActiveModel {
+        order_id: Set(order_id),
+        kind: Set(d.kind),
+        label: Set(d.label),
+        amount_fen: Set(d.amount_fen),
+        reference: Set(d.reference),
+        ..Default::default()
     }
-    Ok(row)
 }
 
 /// The written order its lines are added to, and how their stock is taken.
@@ -161,29 +195,19 @@ async fn insert_line(
         .into_tuple()
         .one(txn)
         .await?;
-    let line_row = order_line::ActiveModel {
-        order_id: Set(placed.order_id),
-        sku_id: Set(line.sku_id),
-        product_name: Set(line.product_name),
-        sku_label: Set(line.sku_label),
-        quantity: Set(line.quantity),
-        unit_price_fen: Set(line.unit_price_fen),
-        discount_fen: Set(share),
-        line_total_fen: Set(subtotal - share),
-        refunded_quantity: Set(0),
-        unit_cost_fen: Set(unit_cost_fen),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
+    let quantity = line.quantity;
+    let sku_id = line.sku_id;
+    let line_row = line_row(placed.order_id, line, (subtotal, share), unit_cost_fen)
+        .insert(txn)
+        .await?;
     let taken = match placed.stock {
         Stock::Take { movement, staff_id } => {
             inventory::take_fefo(
                 txn,
                 inventory::Withdrawal {
                     location_id: placed.location_id,
-                    sku_id: line.sku_id,
-                    quantity: i64::from(line.quantity),
+                    sku_id,
+                    quantity: i64::from(quantity),
                     kind: movement,
                     reference: Some(placed.order_no),
                     staff_id,

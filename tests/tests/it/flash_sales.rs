@@ -613,6 +613,87 @@ async fn assert_units_claimed_once(app: &TestApp, sale: i64) {
     }
 }
 
+/// One batch of tickets, written with one statement per table: members with room get their
+/// orders at the flash price, each claiming exactly its unit; members the counters wrongly let
+/// through (they forgot) are refused by the database's quota and their units stay free. A
+/// batch with a member twice is written ticket by ticket, to the same rules.
+async fn a_batch_of_tickets_is_written_whole_and_kept_to_the_limits(backend: Backend) {
+    let app = Arc::new(TestApp::start(backend).await);
+    let cat = fixtures::catalog(&app, 200).await;
+    let sale = live_sale(&app, &cat, 20, 1).await;
+    let m = members(&app, 10).await;
+    for me in &m[..4] {
+        grab(&app, me, sale.id, 1, &key()).await.unwrap();
+    }
+    write_orders(&app).await;
+    let (_, truth) = flash_sales::counters_and_truth(&app.state, sale.id)
+        .await
+        .unwrap();
+    fixtures::replace_flash_counters(
+        &app,
+        sale.id,
+        &FlashCounters {
+            members: vec![],
+            ..truth
+        },
+    )
+    .await;
+    app.state.flash_sales.pause_order_writing(true);
+    let mut tickets = Vec::new();
+    for me in &m {
+        tickets.push((
+            me.member_id,
+            grab(&app, me, sale.id, 1, &key()).await.unwrap().id,
+        ));
+    }
+    let written = flash_sales::write_pending_orders(&app.state).await.unwrap();
+    assert_eq!(written, 6, "the six members with room");
+    for (member_id, id) in tickets {
+        let t = entities::flash_sale_ticket::Entity::find_by_id(id)
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap();
+        if m[..4].iter().any(|x| x.member_id == member_id) {
+            assert_eq!(t.status, flash_sales::TicketStatus::Failed);
+            assert_eq!(t.failure, Some(flash_sales::TicketFailure::LimitReached));
+        } else {
+            assert_eq!(t.status, flash_sales::TicketStatus::Ordered);
+            let order = entities::order::Entity::find_by_id(t.order_id.unwrap())
+                .one(app.db())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(order.member_id, member_id);
+            assert_eq!(order.total_fen, sale.price_fen);
+        }
+    }
+    assert_units_claimed_once(&app, sale.id).await;
+    assert_eq!(held_in_db(&app, sale.id).await.len(), 10);
+    assert_eq!(free_units(&app, sale.id).await, 10);
+
+    let pair = live_sale(&app, &cat, 5, 2).await;
+    let twice = [
+        grab(&app, &m[0], pair.id, 1, &key()).await.unwrap(),
+        grab(&app, &m[0], pair.id, 1, &key()).await.unwrap(),
+    ];
+    assert_eq!(
+        flash_sales::write_pending_orders(&app.state).await.unwrap(),
+        2
+    );
+    for ticket in twice {
+        let t = entities::flash_sale_ticket::Entity::find_by_id(ticket.id)
+            .one(app.db())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.status, flash_sales::TicketStatus::Ordered);
+    }
+    assert_units_claimed_once(&app, pair.id).await;
+    app.state.flash_sales.pause_order_writing(false);
+    assert_counters_match(&app, pair.id).await;
+}
+
 /// Units of the SKU the warehouse can sell.
 async fn warehouse_on_hand(app: &TestApp, cat: &Catalog) -> i64 {
     entities::stock_level::Entity::find()
@@ -867,6 +948,7 @@ on_both_backends!(
     concurrent_grabs_sell_exactly_the_units,
     grabs_make_orders_at_the_flash_price_and_replay,
     a_member_is_throttled,
+    a_batch_of_tickets_is_written_whole_and_kept_to_the_limits,
     sales_answer_clearly_before_and_after_their_window,
     unpaid_flash_orders_give_the_unit_back,
     counters_follow_the_database_after_loss_or_crash,
