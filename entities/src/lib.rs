@@ -91,6 +91,7 @@ pub mod sales_rollup_category_day;
 pub mod sales_rollup_sku_day;
 pub mod scan_code_batch;
 pub mod scan_event;
+pub mod scan_gift_day;
 pub mod scan_redemption;
 pub mod shipment;
 pub mod shipment_code_range;

@@ -43,6 +43,7 @@ mod m0032_b2b_pricing_version;
 mod m0033_flash_sale_tickets;
 mod m0034_reports_first_purchases;
 mod m0035_rfm_segment_days;
+mod m0036_scan_gift_days;
 
 pub struct Migrator;
 
@@ -83,6 +84,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0033_flash_sale_tickets::Migration),
             Box::new(m0034_reports_first_purchases::Migration),
             Box::new(m0035_rfm_segment_days::Migration),
+            Box::new(m0036_scan_gift_days::Migration),
         ]
     }
 }

@@ -2,11 +2,9 @@
 //! transaction; later scans answer "already redeemed" with when and where. Every valid scan is
 //! kept as an event (region, mini-survey, outcome, fraud flag) for insight.
 
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
-};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use super::batches::cached_batch;
 use super::throttle::{check_throttle, note_unknown};
@@ -20,7 +18,7 @@ use crate::platform::error::StoreError;
 use crate::platform::regions::{self, Place, RegionCode};
 use crate::platform::{db, validate};
 use crate::{AppState, RequestMeta};
-use entities::{member, scan_code_batch, scan_event, scan_redemption};
+use entities::{member, scan_code_batch, scan_event, scan_gift_day, scan_redemption};
 
 /// A coarse region: province and city only, never a position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,14 +66,6 @@ fn store_day(at: DateTime<Utc>) -> String {
         .date_naive()
         .format("%Y-%m-%d")
         .to_string()
-}
-
-fn day_start(at: DateTime<Utc>) -> DateTime<Utc> {
-    let local = at.with_timezone(&DEFAULT_ZONE).date_naive();
-    DEFAULT_ZONE
-        .from_local_datetime(&local.and_time(NaiveTime::MIN))
-        .earliest()
-        .map_or(at - Duration::hours(24), |d| d.with_timezone(&Utc))
 }
 
 fn normalise_region(r: ScanRegion) -> Result<Place, ScanError> {
@@ -365,10 +355,10 @@ struct Claim<'a> {
 /// Claims the code and grants the gift in one transaction. When another scan claimed it first,
 /// nothing is written and that scan's redemption is answered.
 ///
-/// Order inside the transaction: the member's row lock (one member's claims one after the
-/// other, so the daily cap is exact), the claim (the unique (batch, serial) makes it
-/// exactly-once; a scan that lost the race stops here without counting), then the day's count
-/// including this claim, then the gift and the event.
+/// Order inside the transaction: the claim (the unique (batch, serial) makes it exactly-once; a
+/// scan that lost the race stops here without counting), then the gift counted on the member's
+/// day row (its lock puts one member's claims one after the other, so the daily cap is exact),
+/// then the gift and the event.
 async fn redeem(
     app: &AppState,
     who: &MemberPrincipal,
@@ -389,8 +379,6 @@ async fn redeem(
         .is_some_and(|at| regions::outside(&territory, at));
     let voucher = matches!(gift, Gift::Sample { .. }).then(random_voucher);
     let txn = db::begin_write(&app.db).await?;
-    // One member's gifts are counted one after the other, so the daily cap is exact.
-    loyalty::lock_member(&txn, who.member_id).await?;
     let redemption = scan_redemption::ActiveModel {
         batch_id: Set(batch.id),
         serial: Set(serial),
@@ -417,12 +405,7 @@ async fn redeem(
         return Ok(Claimed::Before(Box::new(first)));
     }
     // Today's gifts with this one: over the cap, the claim is undone.
-    let today = scan_redemption::Entity::find()
-        .filter(scan_redemption::Column::MemberId.eq(who.member_id))
-        .filter(scan_redemption::Column::RedeemedAt.gte(day_start(now)))
-        .count(&txn)
-        .await?;
-    if i64::try_from(today).unwrap_or(i64::MAX) > app.settings.scan.daily_gift_cap {
+    if count_gift(&txn, who.member_id, &store_day(now)).await? > app.settings.scan.daily_gift_cap {
         txn.rollback().await?;
         return Err(ScanError::DailyCapReached);
     }
@@ -462,6 +445,32 @@ async fn redeem(
         first_region_code: region.and_then(|r| r.code).map(|c| c.to_string()),
         redeemed_by_you: true,
     })))
+}
+
+/// Counts one more gift on the member's store day and returns the day's gifts. The row's lock,
+/// held to the commit, puts one member's claims one after the other, so the cap is exact.
+async fn count_gift<C: ConnectionTrait>(
+    txn: &C,
+    member_id: i64,
+    day: &str,
+) -> Result<i64, ScanError> {
+    use scan_gift_day::Column as Day;
+    let counted = scan_gift_day::Entity::insert(scan_gift_day::ActiveModel {
+        member_id: Set(member_id),
+        day: Set(day.to_owned()),
+        gifts: Set(1),
+    })
+    .on_conflict(
+        OnConflict::columns([Day::MemberId, Day::Day])
+            .value(
+                Day::Gifts,
+                Expr::col((scan_gift_day::Entity, Day::Gifts)).add(1),
+            )
+            .to_owned(),
+    )
+    .exec_with_returning(txn)
+    .await?;
+    Ok(counted.gifts)
 }
 
 /// The code's redemption, which must exist.
@@ -539,15 +548,13 @@ async fn grant_gift<C: ConnectionTrait>(
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+
     use super::*;
 
     #[test]
     fn the_store_day_is_in_shanghai() {
         let at = Utc.with_ymd_and_hms(2026, 3, 1, 17, 0, 0).unwrap();
         assert_eq!(store_day(at), "2026-03-02");
-        assert_eq!(
-            day_start(at),
-            Utc.with_ymd_and_hms(2026, 3, 1, 16, 0, 0).unwrap()
-        );
     }
 }

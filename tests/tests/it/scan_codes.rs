@@ -815,6 +815,68 @@ async fn daily_gift_cap(backend: Backend) {
     assert_eq!(other.status, ScanStatus::Redeemed);
 }
 
+/// One member scans cap + 8 different codes at once: exactly `cap` are redeemed with their
+/// points, the rest are refused over the cap and their codes stay unredeemed (another member
+/// redeems one after).
+async fn concurrent_scans_keep_the_daily_gift_cap(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let cat = fixtures::catalog(&app, 0).await;
+    let hq = fixtures::staff_principal(&app, "hq-demo").await;
+    let batch = scan::create_batch(&app.state, &hq, batch_input(&cat, 100, Gift::Points(3)))
+        .await
+        .unwrap();
+    let ids = make_members(&app, 2, "capc", None).await;
+    let cap = app.state.settings.scan.daily_gift_cap;
+    let member = ids[0];
+    let tasks: Vec<_> = (0..cap + 8)
+        .map(|serial| {
+            let (state, code) = (app.state.clone(), code(&app, batch.id, serial));
+            tokio::spawn(async move {
+                scan_as(&state, member, &code, scan::Survey::default(), None)
+                    .await
+                    .map(|_| serial)
+            })
+        })
+        .collect();
+    let (mut redeemed, mut refused) = (Vec::new(), Vec::new());
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(serial) => redeemed.push(serial),
+            Err(ScanError::DailyCapReached) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    for serial in 0..cap + 8 {
+        if !redeemed.contains(&serial) {
+            refused.push(serial);
+        }
+    }
+    assert_eq!(redeemed.len() as i64, cap);
+    let points: i64 = entities::points_ledger::Entity::find()
+        .filter(entities::points_ledger::Column::MemberId.eq(ids[0]))
+        .all(app.db())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.delta)
+        .sum();
+    assert_eq!(points, 3 * cap, "one gift per redeemed code");
+    let other = scan_as(
+        &app.state,
+        ids[1],
+        &code(&app, batch.id, refused[0]),
+        scan::Survey::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        other.status,
+        ScanStatus::Redeemed,
+        "a refused code stays free"
+    );
+}
+
 /// A batch whose stored gift kind Rouge does not know is an error, never read as a default:
 /// scanning its codes answers INTERNAL (without the cause) and writes nothing; HQ's list of
 /// batches is refused the same way.
@@ -955,6 +1017,7 @@ on_both_backends!(
     guessing_is_throttled,
     distributor_insight_is_deidentified_and_scoped,
     daily_gift_cap,
+    concurrent_scans_keep_the_daily_gift_cap,
     unknown_stored_gift_kind_is_an_error,
     statements_per_scan,
 );
