@@ -44,11 +44,6 @@ const SHORT_PASSES: i32 = 3;
 /// Passes (10 ms apart) a writer waits for another writer's older tickets of the same members;
 /// after that the periodic pass takes over.
 const DEFERRED_WAITS: u32 = 100;
-/// How long a writer started by a new ticket waits before its first pass. A sale opens with
-/// hundreds of winners within a few hundred milliseconds: waiting leaves the CPU and the
-/// database to their answers (each waits for its ticket's insert) and fills the batches. Well
-/// within the stated [`super::tickets::ORDER_WITHIN`].
-const WRITER_LINGER: Duration = Duration::from_millis(200);
 
 enum Outcome {
     Ordered(i64),
@@ -359,12 +354,6 @@ fn take_writer_place(rt: &super::FlashSaleRuntime) -> bool {
 /// once more after giving its place back, so a ticket recorded meanwhile is never stranded).
 async fn drain(app: Arc<AppState>) {
     let rt = &app.flash_sales;
-    tokio::time::sleep(WRITER_LINGER).await;
-    if rt.writing_paused() {
-        // Paused while lingering: the periodic pass (or the next kick after resuming) writes.
-        rt.writers.fetch_sub(1, Ordering::SeqCst);
-        return;
-    }
     loop {
         let seen = rt.recorded.load(Ordering::SeqCst);
         if let Err(e) = write_pending_orders(&app).await {
