@@ -59,23 +59,10 @@ pub(super) async fn write_order(
     .exec_without_returning(txn)
     .await?;
     if within_limit != 1 {
-        tracing::warn!(
-            sale_id = sale.id,
-            member_id = ticket.member_id,
-            ticket = ticket.id,
-            "the counters granted a unit above the member's limit"
-        );
+        warn_over_limit(ticket);
         return Ok(None);
     }
-    let take = usize::try_from(quantity)
-        .unwrap_or(usize::MAX)
-        .min(free.len());
-    let picked = units::Picked::new(free.drain(..take).collect());
-    let me = MemberPrincipal {
-        member_id: ticket.member_id,
-        session_id: "flash-sale-writer".into(),
-    };
-    let draft = order_draft(app, &me, prepared, quantity, &ticket.idempotency_key, now);
+    let (picked, draft) = ticket_draft(app, prepared, ticket, free, now);
     let order =
         orders::insert_order_with(txn, draft, Stock::SetAside(&picked.by_batch), now).await?;
     units::claim(txn, &picked, order.id, now).await?;
@@ -120,16 +107,9 @@ pub(super) async fn write_orders(
     let mut drafts = Vec::with_capacity(tickets.len());
     let mut picks = Vec::with_capacity(tickets.len());
     for t in tickets.iter().filter(|t| within.contains(&t.member_id)) {
-        let take = usize::try_from(t.quantity)
-            .unwrap_or(usize::MAX)
-            .min(free.len());
-        let picked = units::Picked::new(free.drain(..take).collect());
-        let me = MemberPrincipal {
-            member_id: t.member_id,
-            session_id: "flash-sale-writer".into(),
-        };
+        let (picked, draft) = ticket_draft(app, prepared, t, free, now);
         drafts.push(orders::SetAsideOrder {
-            draft: order_draft(app, &me, prepared, t.quantity, &t.idempotency_key, now),
+            draft,
             units: picked.by_batch.clone(),
         });
         picks.push(picked);
@@ -145,16 +125,48 @@ pub(super) async fn write_orders(
             if within.contains(&t.member_id) {
                 ids.next()
             } else {
-                tracing::warn!(
-                    sale_id = sale.id,
-                    member_id = t.member_id,
-                    ticket = t.id,
-                    "the counters granted a unit above the member's limit"
-                );
+                warn_over_limit(t);
                 None
             }
         })
         .collect())
+}
+
+/// The database's quota refused what the counters granted (they forgot a member's units).
+fn warn_over_limit(ticket: &flash_sale_ticket::Model) {
+    tracing::warn!(
+        sale_id = ticket.sale_id,
+        member_id = ticket.member_id,
+        ticket = ticket.id,
+        "the counters granted a unit above the member's limit"
+    );
+}
+
+/// A ticket's units, taken from the front of `free`, and its order's draft.
+fn ticket_draft(
+    app: &AppState,
+    prepared: &PreparedSale,
+    ticket: &flash_sale_ticket::Model,
+    free: &mut VecDeque<(i64, i64)>,
+    now: DateTime<Utc>,
+) -> (units::Picked, OrderDraft) {
+    let take = usize::try_from(ticket.quantity)
+        .unwrap_or(usize::MAX)
+        .min(free.len());
+    let picked = units::Picked::new(free.drain(..take).collect());
+    let me = MemberPrincipal {
+        member_id: ticket.member_id,
+        session_id: "flash-sale-writer".into(),
+    };
+    let draft = order_draft(
+        app,
+        &me,
+        prepared,
+        ticket.quantity,
+        &ticket.idempotency_key,
+        now,
+    );
+    (picked, draft)
 }
 
 /// The order of a grab: the SKU at its list price less a flash-sale discount down to the flash
