@@ -195,17 +195,7 @@ pub(super) async fn claim(
     order_id: i64,
     now: DateTime<Utc>,
 ) -> Result<(), FlashSalesError> {
-    let claimed = flash_sale_unit::Entity::update_many()
-        .col_expr(flash_sale_unit::Column::OrderId, Expr::value(order_id))
-        .col_expr(flash_sale_unit::Column::ClaimedAt, Expr::value(now))
-        .filter(flash_sale_unit::Column::Id.is_in(picked.ids.iter().copied()))
-        .filter(flash_sale_unit::Column::OrderId.is_null())
-        .exec(txn)
-        .await?;
-    if claimed.rows_affected != picked.ids.len() as u64 {
-        return Err(FlashSalesError::SoldOut);
-    }
-    Ok(())
+    claim_many(txn, &[(picked, order_id)], now).await
 }
 
 /// [`claim`] for many orders in one statement: each order's picked units get its id. Sold out

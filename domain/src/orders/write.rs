@@ -33,6 +33,20 @@ pub(crate) struct OrderDraft {
     pub pay_deadline: Option<DateTime<Utc>>,
 }
 
+impl OrderDraft {
+    /// Each line's subtotal, and the order's discount (never above their sum).
+    pub(super) fn totals(&self) -> (Vec<i64>, i64) {
+        let subtotals: Vec<i64> = self
+            .lines
+            .iter()
+            .map(|l| l.unit_price_fen * i64::from(l.quantity))
+            .collect();
+        let discount: i64 = self.discounts.iter().map(|d| d.amount_fen).sum();
+        let discount = discount.min(subtotals.iter().sum());
+        (subtotals, discount)
+    }
+}
+
 pub fn new_order_no(now: DateTime<Utc>) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
     let mut rng = rand::thread_rng();
@@ -74,14 +88,8 @@ pub(crate) async fn insert_order_with(
     stock: Stock<'_>,
     now: DateTime<Utc>,
 ) -> Result<order::Model, OrdersError> {
-    let subtotals: Vec<i64> = draft
-        .lines
-        .iter()
-        .map(|l| l.unit_price_fen * i64::from(l.quantity))
-        .collect();
+    let (subtotals, discount) = draft.totals();
     let subtotal: i64 = subtotals.iter().sum();
-    let discount: i64 = draft.discounts.iter().map(|d| d.amount_fen).sum::<i64>();
-    let discount = std::cmp::min(discount, subtotal);
     let order_no = new_order_no(now);
     let row = order_row(&draft, order_no.clone(), (subtotal, discount), now)
         .insert(txn)

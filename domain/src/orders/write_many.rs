@@ -48,23 +48,12 @@ pub(crate) async fn insert_set_aside_orders(
         while !numbers.insert(no.clone()) {
             no = new_order_no(now);
         }
-        let subtotal: i64 = o
-            .draft
-            .lines
-            .iter()
-            .map(|l| l.unit_price_fen * i64::from(l.quantity))
-            .sum();
-        let discount = o
-            .draft
-            .discounts
-            .iter()
-            .map(|d| d.amount_fen)
-            .sum::<i64>()
-            .min(subtotal);
+        let (subtotals, discount) = o.draft.totals();
+        let subtotal: i64 = subtotals.iter().sum();
         nos.push(no.clone());
         rows.push((
             order_row(&o.draft, no, (subtotal, discount), now),
-            subtotal,
+            subtotals,
             discount,
         ));
     }
@@ -97,11 +86,10 @@ pub(crate) async fn insert_set_aside_orders(
     let mut lines = Vec::with_capacity(orders.len());
     let mut discounts = Vec::new();
     let mut units_of: HashMap<i64, Vec<(i64, i64)>> = HashMap::with_capacity(orders.len());
-    for (o, (row, (_, subtotal, discount))) in orders.into_iter().zip(placed.iter().zip(&rows)) {
-        let shares = allocate_discount(&[*subtotal], *discount);
-        let share = shares.first().copied().unwrap_or(0);
+    for (o, (row, (_, subtotals, discount))) in orders.into_iter().zip(placed.iter().zip(&rows)) {
+        let shares = allocate_discount(subtotals, *discount);
         let SetAsideOrder { draft, units } = o;
-        for line in draft.lines {
+        for ((line, subtotal), share) in draft.lines.into_iter().zip(subtotals).zip(shares) {
             let cost = costs.get(&line.sku_id).copied().flatten();
             lines.push(line_row(row.id, line, (*subtotal, share), cost));
         }
