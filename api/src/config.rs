@@ -129,7 +129,7 @@ impl Default for TelemetryConfig {
 pub struct FlashSalesConfig {
     /// Grabs one member may make for one sale per second (default 10).
     pub grabs_per_second: Option<i64>,
-    /// Orders of winning grabs written at once by one replica (default 8; keep it below
+    /// Orders of winning grabs written at once by one replica (default 2; keep it below
     /// `database.max_connections`).
     pub order_writers: Option<usize>,
 }
