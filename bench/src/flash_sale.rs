@@ -11,9 +11,9 @@ use anyhow::Context as _;
 use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
-use serde_json::json;
 
 use crate::env::{Server, fresh_database, http_client, redis_url};
+use crate::wire::{Answer, Wires, string_field};
 use crate::{load, seed};
 
 #[derive(clap::Args, Debug)]
@@ -28,6 +28,11 @@ pub struct Args {
     connections: usize,
 }
 
+/// The sale's opening, when the winners' tickets are recorded and their orders written: the
+/// crowd's latency is printed for it and for the rest apart.
+const OPENING: std::time::Duration = std::time::Duration::from_millis(1500);
+/// The consumer endpoint, as the mini-program calls it.
+const ENDPOINT: &str = "/graphql/consumer";
 const GRAB: &str = "mutation($s: ID!, $k: String!) { grabFlashSale(saleId: $s, quantity: 1, idempotencyKey: $k) { ticket status } }";
 
 /// The SKU, its stock in the online warehouse, and the sale (live from now for an hour).
@@ -128,34 +133,56 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let answers: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
     // Latency per answer: the winners (answered with a ticket) and the crowd turned away differ.
     let by_answer: Arc<Mutex<HashMap<String, hdrhistogram::Histogram<u64>>>> = Arc::default();
+    // The turned-away crowd's latency by when it was sent: during the opening (the winners'
+    // tickets and the order writers at work) and after it, to show where the tail comes from.
+    let by_phase: Arc<Mutex<[hdrhistogram::Histogram<u64>; 2]>> =
+        Arc::new(Mutex::new([load::new_histogram(), load::new_histogram()]));
     let run_id = uuid::Uuid::new_v4().simple().to_string();
+    // One lean keep-alive connection per load slot (see `wire`): the generator's CPU is time
+    // the server would otherwise lack on this machine.
+    let wires = Arc::new(Wires::connect(&server.base_url, args.connections).await?);
+    let query = Arc::new(serde_json::to_string(GRAB)?);
+    let load_started = std::time::Instant::now();
     let report = load::run_count("grabFlashSale", args.connections, args.attempts, {
-        let (http, endpoint, tokens, answers, by_answer) = (
-            http.clone(),
-            endpoint.clone(),
+        let (wires, query, tokens, answers, by_answer, by_phase) = (
+            wires.clone(),
+            query.clone(),
             tokens.clone(),
             answers.clone(),
             by_answer.clone(),
+            by_phase.clone(),
         );
-        move |_, n| {
-            let (http, endpoint, tokens, answers, by_answer) = (
-                http.clone(),
-                endpoint.clone(),
+        move |slot, n| {
+            let (wires, query, tokens, answers, by_answer, by_phase) = (
+                wires.clone(),
+                query.clone(),
                 tokens.clone(),
                 answers.clone(),
                 by_answer.clone(),
+                by_phase.clone(),
             );
             let key = format!("b{run_id}{n}").chars().take(64).collect::<String>();
             async move {
                 let token = &tokens[usize::try_from(n).unwrap_or(0) % tokens.len()];
+                let body =
+                    format!(r#"{{"query":{query},"variables":{{"s":"{sale_id}","k":"{key}"}}}}"#);
                 let sent = std::time::Instant::now();
-                let answer = grab(&http, &endpoint, token, sale_id, &key).await;
+                let answer = wires
+                    .post_json(slot, ENDPOINT, token, body.as_bytes(), grab_answer)
+                    .await
+                    .unwrap_or_else(|e| format!("transport: {e}"));
                 let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
                 if let Ok(mut h) = by_answer.lock() {
                     let _ = h
                         .entry(answer.clone())
                         .or_insert_with(load::new_histogram)
                         .record(micros.clamp(1, 60_000_000));
+                }
+                if answer != "TICKET"
+                    && let Ok(mut phases) = by_phase.lock()
+                {
+                    let phase = usize::from(sent.duration_since(load_started) >= OPENING);
+                    let _ = phases[phase].record(micros.clamp(1, 60_000_000));
                 }
                 let expected = matches!(
                     answer.as_str(),
@@ -184,6 +211,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         for (answer, lat) in kinds {
             println!(
                 "  {answer:<14} n={:<7} p50={:>8.2}ms p99={:>8.2}ms max={:>8.2}ms",
+                lat.len(),
+                lat.value_at_quantile(0.5) as f64 / 1000.0,
+                lat.value_at_quantile(0.99) as f64 / 1000.0,
+                lat.max() as f64 / 1000.0
+            );
+        }
+    }
+
+    if let Ok(phases) = by_phase.lock() {
+        for (phase, lat) in ["opening", "after it"].iter().zip(phases.iter()) {
+            println!(
+                "  turned away, sent {phase:<8} ({} s): n={:<7} p50={:>8.2}ms p99={:>8.2}ms max={:>8.2}ms",
+                OPENING.as_secs_f64(),
                 lat.len(),
                 lat.value_at_quantile(0.5) as f64 / 1000.0,
                 lat.value_at_quantile(0.99) as f64 / 1000.0,
@@ -331,35 +371,21 @@ async fn ticket_to_order(
     Ok(out)
 }
 
-/// One grab; the answer is TICKET or the error code.
-async fn grab(
-    http: &reqwest::Client,
-    endpoint: &str,
-    token: &str,
-    sale_id: i64,
-    key: &str,
-) -> String {
-    let body = json!({ "query": GRAB, "variables": { "s": sale_id.to_string(), "k": key } });
-    let resp = match http
-        .post(endpoint)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return format!("transport: {e}"),
-    };
-    let value: serde_json::Value = match resp.json().await {
-        Ok(v) => v,
-        Err(e) => return format!("body: {e}"),
-    };
-    if value["data"]["grabFlashSale"]["ticket"].is_string() {
+/// A grab's answer: TICKET or the error code.
+fn grab_answer(answer: &Answer<'_>) -> String {
+    if string_field(answer.body, "ticket").is_some() {
         return "TICKET".into();
     }
-    value["errors"][0]["extensions"]["code"]
-        .as_str()
-        .map_or_else(|| format!("unexpected: {value}"), str::to_owned)
+    string_field(answer.body, "code").map_or_else(
+        || {
+            format!(
+                "unexpected ({}): {}",
+                answer.status,
+                String::from_utf8_lossy(answer.body)
+            )
+        },
+        str::to_owned,
+    )
 }
 
 /// Loads the grab script and a sale's counters, then has `redis-benchmark` call EVALSHA with

@@ -18,3 +18,4 @@ pub mod scan;
 pub mod seed;
 pub mod soak;
 pub mod truth;
+pub mod wire;
