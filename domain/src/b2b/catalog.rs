@@ -103,7 +103,11 @@ pub(crate) async fn stock_of<C: ConnectionTrait>(
                         .in_subquery(warehouses),
                 ),
         )
-        .and_where(Expr::col((sku::Entity, sku::Column::Id)).is_in(ids))
+        .and_where(crate::platform::db::id_in(
+            db.get_database_backend(),
+            (sku::Entity, sku::Column::Id),
+            ids,
+        ))
         .group_by_col((sku::Entity, sku::Column::Id))
         .group_by_col((sku::Entity, sku::Column::Active))
         .to_owned();

@@ -38,3 +38,30 @@ pub fn sum_i64(col: impl sea_orm::sea_query::IntoColumnRef) -> sea_orm::sea_quer
     use sea_orm::sea_query::{Expr, ExprTrait};
     Expr::col(col).sum().cast_as("BIGINT")
 }
+
+/// `col IN (ids)` for a statement run often with many ids. On PostgreSQL it is one array
+/// parameter, `col = ANY(CAST($1 AS BIGINT[]))`: the statement's text and parameters stay the
+/// same whatever the number of ids, so PostgreSQL keeps one generic plan for it. An IN list of 80
+/// parameters (a b2b quote's stock) was planned again on every call: 0.30 ms of planning against
+/// 0.12 ms of execution, read from `pg_stat_statements`. SQLite has no arrays: a plain list.
+pub fn id_in(
+    backend: DatabaseBackend,
+    col: impl sea_orm::sea_query::IntoColumnRef,
+    ids: impl IntoIterator<Item = i64>,
+) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    match backend {
+        DatabaseBackend::Postgres => {
+            let list = ids
+                .into_iter()
+                .map(|id| id.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            Expr::cust_with_exprs(
+                "$1 = ANY(CAST($2 AS BIGINT[]))",
+                [Expr::col(col), Expr::val(format!("{{{list}}}"))],
+            )
+        }
+        _ => Expr::col(col).is_in(ids),
+    }
+}
