@@ -279,6 +279,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // The server first: it seeds the demo on an empty database, and the bench's rows come after.
     let server = Server::start(&url, &[]).await?;
     let seeded = seed_data(&db, &args, limit).await?;
+    // Statistics for the rows just seeded, as a database in service has them: otherwise
+    // autovacuum analyzes the fresh tables during the load, and every connection plans its
+    // statements again after it.
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "ANALYZE").await?;
     let storm_skus: Vec<i64> = (0..5).map(|i| seeded.skus[i % seeded.skus.len()]).collect();
     let storm_order = order(&storm_skus, 10);
     let endpoint = Arc::new(format!("{}/graphql/distributor", server.base_url));

@@ -14,7 +14,8 @@ use futures::{StreamExt, TryStreamExt};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::json;
 
-use crate::env::{Server, fresh_database, graphql, http_client};
+use crate::env::{Server, fresh_database, http_client};
+use crate::wire::{Wires, string_field};
 use crate::{load, seed};
 
 #[derive(clap::Args, Debug)]
@@ -164,10 +165,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let redeemed = Arc::new(AtomicU64::new(0));
     let already = Arc::new(AtomicU64::new(0));
     let max_attempts = u64::try_from(args.codes)? * 2;
+    // Scans go on lean connections (see `wire`), as the flash sale's grabs do.
+    let wires = Arc::new(Wires::connect(&server.base_url, args.connections).await?);
     let report = {
-        let (http, endpoint, tokens, key, redeemed, already) = (
-            http.clone(),
-            endpoint.clone(),
+        let (wires, tokens, key, redeemed, already) = (
+            wires.clone(),
             tokens.clone(),
             key.clone(),
             redeemed.clone(),
@@ -177,10 +179,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "scanCode",
             args.connections,
             Duration::from_secs(args.seconds),
-            move |_c, n| {
-                let (http, endpoint, tokens, key, redeemed, already) = (
-                    http.clone(),
-                    endpoint.clone(),
+            move |c, n| {
+                let (wires, tokens, key, redeemed, already) = (
+                    wires.clone(),
                     tokens.clone(),
                     key.clone(),
                     redeemed.clone(),
@@ -193,11 +194,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     let member = usize::try_from(n).unwrap_or(0) % tokens.len();
                     let code = key.code(u32::try_from(batch).unwrap_or(0), serial);
                     let body = json!({ "query": SCAN, "variables": { "c": code } });
-                    let data = graphql(&http, &endpoint, Some(&tokens[member]), &body).await?;
-                    match data["data"]["scanCode"]["status"].as_str() {
-                        Some("REDEEMED") => redeemed.fetch_add(1, Ordering::Relaxed),
-                        Some("ALREADY_REDEEMED") => already.fetch_add(1, Ordering::Relaxed),
-                        _ => return Err(format!("unexpected answer {data}")),
+                    let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
+                    let answer = wires
+                        .post_json(c, "/graphql/consumer", &tokens[member], &body, |a| {
+                            string_field(a.body, "status")
+                                .map(str::to_owned)
+                                .ok_or_else(|| String::from_utf8_lossy(a.body).into_owned())
+                        })
+                        .await
+                        .map_err(|e| format!("transport: {e}"))?;
+                    match answer.as_deref() {
+                        Ok("REDEEMED") => redeemed.fetch_add(1, Ordering::Relaxed),
+                        Ok("ALREADY_REDEEMED") => already.fetch_add(1, Ordering::Relaxed),
+                        _ => return Err(format!("unexpected answer {answer:?}")),
                     };
                     Ok(())
                 }
