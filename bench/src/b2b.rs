@@ -471,13 +471,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         report.print();
         if let Ok(phases) = by_phase.lock() {
             for (phase, lat) in ["first", "after the first"].iter().zip(phases.iter()) {
-                println!(
-                    "  {phase} {STORM_START} submits: n={} p50={:.2}ms p99={:.2}ms max={:.2}ms",
-                    lat.len(),
-                    lat.value_at_quantile(0.5) as f64 / 1000.0,
-                    lat.value_at_quantile(0.99) as f64 / 1000.0,
-                    lat.max() as f64 / 1000.0
-                );
+                println!("  {phase} {STORM_START} submits: {}", load::quantiles(lat));
             }
         }
         against_ceiling(&report, SUBMIT_P99_CEILING_MS);

@@ -209,25 +209,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let mut kinds: Vec<_> = h.iter().collect();
         kinds.sort_by_key(|(k, _)| k.to_owned());
         for (answer, lat) in kinds {
-            println!(
-                "  {answer:<14} n={:<7} p50={:>8.2}ms p99={:>8.2}ms max={:>8.2}ms",
-                lat.len(),
-                lat.value_at_quantile(0.5) as f64 / 1000.0,
-                lat.value_at_quantile(0.99) as f64 / 1000.0,
-                lat.max() as f64 / 1000.0
-            );
+            println!("  {answer:<14} {}", load::quantiles(lat));
         }
     }
 
     if let Ok(phases) = by_phase.lock() {
         for (phase, lat) in ["opening", "after it"].iter().zip(phases.iter()) {
             println!(
-                "  turned away, sent {phase:<8} ({} s): n={:<7} p50={:>8.2}ms p99={:>8.2}ms max={:>8.2}ms",
+                "  turned away, sent {phase:<8} ({} s): {}",
                 OPENING.as_secs_f64(),
-                lat.len(),
-                lat.value_at_quantile(0.5) as f64 / 1000.0,
-                lat.value_at_quantile(0.99) as f64 / 1000.0,
-                lat.max() as f64 / 1000.0
+                load::quantiles(lat)
             );
         }
     }

@@ -207,6 +207,18 @@ where
     }
 }
 
+/// `n=… p50=…ms p99=…ms max=…ms` of a latency histogram (µs), for the per-answer and
+/// per-phase lines the scenarios print under their report.
+pub fn quantiles(latency: &Histogram<u64>) -> String {
+    format!(
+        "n={:<7} p50={:>8.2}ms p99={:>8.2}ms max={:>8.2}ms",
+        latency.len(),
+        latency.value_at_quantile(0.5) as f64 / 1000.0,
+        latency.value_at_quantile(0.99) as f64 / 1000.0,
+        latency.max() as f64 / 1000.0
+    )
+}
+
 pub fn new_histogram() -> Histogram<u64> {
     // 1 µs to 60 s at 3 significant figures; the bounds are valid, so this cannot fail.
     Histogram::new_with_bounds(1, 60_000_000, 3)

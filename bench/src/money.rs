@@ -219,13 +219,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let mut kinds: Vec<_> = h.iter().collect();
         kinds.sort_by_key(|(k, _)| k.to_owned());
         for (answer, lat) in kinds {
-            println!(
-                "  {answer:<22} n={:<7} p50={:>8.2}ms p99={:>8.2}ms max={:>8.2}ms",
-                lat.len(),
-                lat.value_at_quantile(0.5) as f64 / 1000.0,
-                lat.value_at_quantile(0.99) as f64 / 1000.0,
-                lat.max() as f64 / 1000.0
-            );
+            println!("  {answer:<22} {}", load::quantiles(lat));
         }
     }
     check_ledger(&db, &members, &args).await?;
