@@ -16,7 +16,7 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
-use crate::env::{Server, fresh_database, graphql, http_client};
+use crate::env::{DISTRIBUTOR, Server, fresh_database, graphql, http_client};
 use crate::wire::Wires;
 use crate::{load, seed};
 
@@ -61,8 +61,6 @@ const QUOTE: &str =
     "query($i: PurchaseOrderInput!) { quotePurchaseOrder(input: $i) { hash totalFen } }";
 const SUBMIT: &str = "mutation($i: PurchaseOrderInput!, $h: String!, $k: String!) {
   submitPurchaseOrder(input: $i, quoteHash: $h, idempotencyKey: $k) { id } }";
-/// The distributors' endpoint, as their app calls it.
-const ENDPOINT: &str = "/graphql/distributor";
 const ME: &str = "{ me { account { id } } }";
 /// Issue 15's ceilings: quote p99 at 16 connections, submit p99 in the storm.
 const QUOTE_P99_CEILING_MS: f64 = 10.0;
@@ -285,7 +283,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     sea_orm::ConnectionTrait::execute_unprepared(&db, "ANALYZE").await?;
     let storm_skus: Vec<i64> = (0..5).map(|i| seeded.skus[i % seeded.skus.len()]).collect();
     let storm_order = order(&storm_skus, 10);
-    let endpoint = Arc::new(format!("{}/graphql/distributor", server.base_url));
+    let endpoint = Arc::new(server.endpoint(DISTRIBUTOR));
     let http = http_client(args.connections.max(args.distributors))?;
     let mut tokens = Vec::with_capacity(seeded.usernames.len());
     for u in &seeded.usernames {
@@ -332,7 +330,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     let (wires, tokens, body) = (wires.clone(), tokens.clone(), body.clone());
                     async move {
                         wires
-                            .graphql(c, ENDPOINT, &tokens[c % tokens.len()], &body)
+                            .graphql(c, DISTRIBUTOR, &tokens[c % tokens.len()], &body)
                             .await
                     }
                 },
@@ -353,7 +351,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     let (wires, tokens, me) = (wires.clone(), tokens.clone(), me.clone());
                     async move {
                         wires
-                            .graphql(c, ENDPOINT, &tokens[c % tokens.len()], &me)
+                            .graphql(c, DISTRIBUTOR, &tokens[c % tokens.len()], &me)
                             .await
                     }
                 },
@@ -398,7 +396,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                         let body = serde_json::to_vec(&json!({ "query": SUBMIT, "variables": {
                             "i": *input, "h": hashes[who], "k": format!("warm-key-{n:06}") } }))
                         .map_err(|e| e.to_string())?;
-                        match wires.graphql(c, ENDPOINT, &tokens[who], &body).await {
+                        match wires.graphql(c, DISTRIBUTOR, &tokens[who], &body).await {
                             Err(e) if e != "LIMIT_REACHED" && e != "CONFLICT" => Err(e),
                             _ => Ok(()),
                         }
@@ -447,7 +445,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                         "i": *input, "h": hashes[who], "k": format!("storm-key-{n:06}") } });
                         let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
                         let sent = std::time::Instant::now();
-                        let outcome = wires.graphql(c, ENDPOINT, &tokens[who], &body).await;
+                        let outcome = wires.graphql(c, DISTRIBUTOR, &tokens[who], &body).await;
                         let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
                         if let Ok(mut phases) = by_phase.lock() {
                             let _ = phases[usize::from(n >= STORM_START)].record(micros.max(1));

@@ -39,12 +39,22 @@ pub async fn fresh_database(name: &str) -> anyhow::Result<(String, DatabaseConne
     Ok((url, db))
 }
 
+/// The consumers' (mini-program) GraphQL path.
+pub const CONSUMER: &str = "/graphql/consumer";
+/// The distributors' (their app) GraphQL path.
+pub const DISTRIBUTOR: &str = "/graphql/distributor";
+
 pub struct Server {
     pub base_url: String,
     pub child: Child,
 }
 
 impl Server {
+    /// The full URL of one of the server's GraphQL paths.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
     /// Starts the release server on port 0 against a database, with Redis and the fake WeChat.
     pub async fn start(database_url: &str, extra_env: &[(&str, &str)]) -> anyhow::Result<Server> {
         let redis = redis_url()?;

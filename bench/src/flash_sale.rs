@@ -12,7 +12,7 @@ use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
-use crate::env::{Server, fresh_database, http_client, redis_url};
+use crate::env::{CONSUMER, Server, fresh_database, http_client, redis_url};
 use crate::wire::{Answer, Wires, string_field};
 use crate::{load, seed};
 
@@ -31,8 +31,6 @@ pub struct Args {
 /// The sale's opening, when the winners' tickets are recorded and their orders written: the
 /// crowd's latency is printed for it and for the rest apart.
 const OPENING: std::time::Duration = std::time::Duration::from_millis(1500);
-/// The consumer endpoint, as the mini-program calls it.
-const ENDPOINT: &str = "/graphql/consumer";
 const GRAB: &str = "mutation($s: ID!, $k: String!) { grabFlashSale(saleId: $s, quantity: 1, idempotencyKey: $k) { ticket status } }";
 
 /// The SKU, its stock in the online warehouse, and the sale (live from now for an hour).
@@ -120,7 +118,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let (url, db) = fresh_database("bench_flash").await?;
     let sale_id = seed(&db, args.units).await?;
     let server = Server::start(&url, &[]).await?;
-    let endpoint = Arc::new(format!("{}/graphql/consumer", server.base_url));
+    let endpoint = Arc::new(server.endpoint(CONSUMER));
     let http = http_client(args.connections)?;
     let started = std::time::Instant::now();
     let tokens = Arc::new(login_members(&http, &endpoint, args.members).await?);
@@ -168,7 +166,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     format!(r#"{{"query":{query},"variables":{{"s":"{sale_id}","k":"{key}"}}}}"#);
                 let sent = std::time::Instant::now();
                 let answer = wires
-                    .post_json(slot, ENDPOINT, token, body.as_bytes(), grab_answer)
+                    .post_json(slot, CONSUMER, token, body.as_bytes(), grab_answer)
                     .await
                     .unwrap_or_else(|e| format!("transport: {e}"));
                 let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);

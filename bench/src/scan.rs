@@ -14,7 +14,7 @@ use futures::{StreamExt, TryStreamExt};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::json;
 
-use crate::env::{Server, fresh_database, http_client};
+use crate::env::{CONSUMER, Server, fresh_database, http_client};
 use crate::wire::{Wires, string_field};
 use crate::{load, seed};
 
@@ -138,7 +138,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ],
     )
     .await?;
-    let endpoint = Arc::new(format!("{}/graphql/consumer", server.base_url));
+    let endpoint = Arc::new(server.endpoint(CONSUMER));
     let http = http_client(args.connections)?;
     // Logged in at the scenario's own connection count, as the scans are sent.
     let tokens: Vec<String> = futures::stream::iter(0..args.members)
@@ -196,7 +196,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     let body = json!({ "query": SCAN, "variables": { "c": code } });
                     let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
                     let answer = wires
-                        .post_json(c, "/graphql/consumer", &tokens[member], &body, |a| {
+                        .post_json(c, CONSUMER, &tokens[member], &body, |a| {
                             string_field(a.body, "status")
                                 .map(str::to_owned)
                                 .ok_or_else(|| String::from_utf8_lossy(a.body).into_owned())

@@ -173,7 +173,7 @@ impl Wires {
         body: &[u8],
     ) -> Result<(), String> {
         self.post_json(slot, path, bearer, body, |answer| {
-            let failed = answer.status != 200 || contains(answer.body, b"\"errors\":");
+            let failed = answer.status != 200 || find(answer.body, b"\"errors\":").is_some();
             if !failed {
                 return Ok(());
             }
@@ -192,8 +192,9 @@ impl Wires {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn invalid(what: &str) -> io::Error {
@@ -205,10 +206,7 @@ fn invalid(what: &str) -> io::Error {
 /// database, not these answers).
 pub fn string_field<'a>(body: &'a [u8], name: &str) -> Option<&'a str> {
     let needle = format!("\"{name}\":\"");
-    let start = body
-        .windows(needle.len())
-        .position(|w| w == needle.as_bytes())?
-        + needle.len();
+    let start = find(body, needle.as_bytes())? + needle.len();
     let len = body[start..].iter().position(|&b| b == b'"')?;
     std::str::from_utf8(&body[start..start + len]).ok()
 }
