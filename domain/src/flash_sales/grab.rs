@@ -75,12 +75,20 @@ pub async fn grab_flash_sale(
     let mut twin = idempotency::TwinWait::new();
     loop {
         let mut decision = grab(attempt).await.map_err(counters_down)?;
-        if decision == FlashGrab::NotLoaded {
+        // Missing counters are loaded once per replica, not once per grab (`warm_once`); a
+        // stripe shared with another cold sale can take a second look.
+        for _ in 0..2 {
+            if decision != FlashGrab::NotLoaded {
+                break;
+            }
+            let seen = app.flash_sales.warm_loads(sale_id);
             let row = match sale.take() {
                 Some(row) => row,
                 None => sale_row(app, sale_id).await?,
             };
-            warm(app, &row).await?;
+            app.flash_sales
+                .warm_once(sale_id, seen, || warm(app, &row))
+                .await?;
             decision = grab(attempt).await.map_err(counters_down)?;
             sale = Some(row);
         }

@@ -39,7 +39,20 @@ pub struct FlashSaleRuntime {
     /// Tickets recorded here start no writer (drills and tests of a crash between ticket and
     /// order; the periodic pass still writes them).
     paused: AtomicBool,
+    /// Loads of missing counters, striped by sale id (see [`Self::warm_once`]).
+    warming: [WarmStripe; WARM_STRIPES],
 }
+
+/// One stripe of counter loads: the turn to load, and how many loads it has finished.
+#[derive(Default)]
+struct WarmStripe {
+    turn: tokio::sync::Mutex<()>,
+    loads: AtomicU64,
+}
+
+/// Stripes of the counter loads: sales sharing one take turns only when both are cold at once
+/// (and a grab that finds its sale's counters still missing after another sale's load loads them).
+const WARM_STRIPES: usize = 16;
 
 impl FlashSaleRuntime {
     pub fn new(settings: &FlashSaleSettings) -> Self {
@@ -54,7 +67,45 @@ impl FlashSaleRuntime {
             written: tokio::sync::Notify::new(),
             tickets: super::tickets::TicketQueue::default(),
             paused: AtomicBool::new(false),
+            warming: std::array::from_fn(|_| WarmStripe::default()),
         }
+    }
+
+    fn warm_stripe(&self, sale_id: i64) -> &WarmStripe {
+        let stripe = sale_id.unsigned_abs() % WARM_STRIPES as u64;
+        &self.warming[usize::try_from(stripe).unwrap_or(0)]
+    }
+
+    /// Loads finished so far in the sale's stripe: read right after a grab found the counters
+    /// missing, and handed to [`Self::warm_once`].
+    pub(super) fn warm_loads(&self, sale_id: i64) -> u64 {
+        self.warm_stripe(sale_id).loads.load(Ordering::SeqCst)
+    }
+
+    /// Loads a sale's missing counters with `load`, one grab at a time on this replica, unless
+    /// a load finished since this grab found them missing (`seen`). At a cold opening (nothing
+    /// warmed the sale, or the store lost its counters) every grab found them missing, and each
+    /// held a pooled connection to load them (waiting on the sale row's lock while the first
+    /// set the units aside): the whole pool stalled for the opening's first ~100 ms. Now one
+    /// loads and the others wait for it without a connection, then go on at once.
+    pub(super) async fn warm_once<F, Fut>(
+        &self,
+        sale_id: i64,
+        seen: u64,
+        load: F,
+    ) -> Result<(), FlashSalesError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<bool, FlashSalesError>>,
+    {
+        let stripe = self.warm_stripe(sale_id);
+        let _turn = stripe.turn.lock().await;
+        if stripe.loads.load(Ordering::SeqCst) != seen {
+            return Ok(());
+        }
+        load().await?;
+        stripe.loads.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Stops (true) or resumes (false) starting order writers on this replica when tickets are

@@ -72,10 +72,16 @@ pub(super) struct WaitingTicket {
     answer: oneshot::Sender<Result<(flash_sale_ticket::Model, bool), FlashSalesError>>,
 }
 
+/// Tasks inserting tickets at once at most. With one, a winner arriving just after an insert
+/// began waited for that insert and then its own; the opening's last winners waited for every
+/// insert before theirs. Two overlap them and still leave the pool's connections to the order
+/// writers.
+const INSERTERS: usize = 2;
+
 /// Grabs granted at the same moment share one `INSERT` of their tickets (group commit): the
-/// winners of a burst arrive together, and one statement for up to 256 of them, one at a time,
-/// leaves the pool's connections to the order writers instead of queueing a connection per
-/// winner.
+/// winners of a burst arrive together, and one statement for up to 256 of them, at most
+/// [`INSERTERS`] at a time, leaves the pool's connections to the order writers instead of
+/// queueing a connection per winner.
 #[derive(Default)]
 pub(super) struct TicketQueue {
     state: Mutex<QueueState>,
@@ -84,23 +90,35 @@ pub(super) struct TicketQueue {
 #[derive(Default)]
 struct QueueState {
     waiting: Vec<WaitingTicket>,
-    /// A task is inserting: it takes what waits when its insert is done.
-    inserting: bool,
+    /// Tasks inserting: each takes what waits when its insert is done.
+    inserters: usize,
+}
+
+impl QueueState {
+    /// Counts a new inserting task in; false when enough run already.
+    fn start_inserter(&mut self) -> bool {
+        if self.inserters < INSERTERS {
+            self.inserters += 1;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl TicketQueue {
-    /// Queues a ticket; true when the caller must start the inserting task.
+    /// Queues a ticket; true when the caller must start an inserting task.
     fn push(&self, ticket: WaitingTicket) -> bool {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.waiting.push(ticket);
-        !std::mem::replace(&mut state.inserting, true)
+        state.start_inserter()
     }
 
     /// The next tickets to insert, or none (and the inserting task ends).
     fn next(&self) -> Vec<WaitingTicket> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.waiting.is_empty() {
-            state.inserting = false;
+            state.inserters -= 1;
             return Vec::new();
         }
         let take = state.waiting.len().min(SHARED_INSERT);
@@ -116,9 +134,8 @@ impl Drop for InsertingTurn {
         if std::thread::panicking() {
             let queue = &self.0.flash_sales.tickets;
             let mut state = queue.state.lock().unwrap_or_else(PoisonError::into_inner);
-            state.inserting = false;
-            if !state.waiting.is_empty() {
-                state.inserting = true;
+            state.inserters -= 1;
+            if !state.waiting.is_empty() && state.start_inserter() {
                 tokio::spawn(insert_waiting(Arc::clone(&self.0)));
             }
         }
