@@ -28,6 +28,18 @@ pub enum Availability {
     Backorder,
 }
 
+impl Availability {
+    /// The band as the API spells it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InStock => "IN_STOCK",
+            Self::Low => "LOW",
+            Self::Out => "OUT",
+            Self::Backorder => "BACKORDER",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct B2bSku {
     pub sku_id: i64,

@@ -15,20 +15,25 @@
 //! was committed in between). A list's items (immutable by design, read when a list is first
 //! quoted) are kept the same way.
 //!
-//! *Per quote*, besides the distributor row: one statement for the version, the credit row and
-//! the rebate balance, and one for the stock and on/off state of every SKU quoted or given; the
+//! *Per quote*: one statement for the distributor row, the version, the credit row and the
+//! rebate balance, and one for the stock and on/off state of every SKU quoted or given; the
 //! organisation's policy confirmations only when a must-confirm policy is in force for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectExpr, SelectExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+    QueryOrder,
+};
 
 use super::B2bError;
 use super::credit::CreditStatus;
-use entities::{b2b_policy, credit_account, price_list, price_list_item, rebate_account};
+use entities::{
+    b2b_policy, credit_account, distributor, price_list, price_list_item, rebate_account,
+};
 
 /// A price list's items by SKU.
 pub(crate) type Items = HashMap<i64, price_list_item::Model>;
@@ -162,6 +167,8 @@ impl PricingCache {
 }
 
 const VERSIONS: &str = "b2b_pricing_versions";
+/// The prefix of the distributor row's columns in [`standing`]'s answer.
+const DISTRIBUTOR: &str = "d_";
 
 async fn current_version<C: ConnectionTrait>(db: &C) -> Result<i64, B2bError> {
     let q = Query::select()
@@ -176,8 +183,10 @@ async fn current_version<C: ConnectionTrait>(db: &C) -> Result<i64, B2bError> {
     Ok(row.try_get::<i64>("", "version")?)
 }
 
-/// The pricing version, the distributor's credit row and its available rebate, read together.
+/// The distributor row, the pricing version, its credit row and its available rebate, read
+/// together (one round trip of a quote's four).
 pub(crate) struct Standing {
+    pub distributor: Option<distributor::Model>,
     pub version: i64,
     pub credit: CreditStatus,
     pub rebate_available_fen: i64,
@@ -206,6 +215,10 @@ pub(crate) async fn standing<C: ConnectionTrait>(
             .map(|c| (credit_account::Entity, c)),
         )
         .column((rebate_account::Entity, rebate_account::Column::AvailableFen))
+        .exprs(distributor::Column::iter().map(|c| {
+            SelectExpr::from(Expr::col((distributor::Entity, c)))
+                .alias(Alias::new(format!("{DISTRIBUTOR}{}", c.as_str())))
+        }))
         .from_as(Alias::new(VERSIONS), v.clone())
         .left_join(
             credit_account::Entity,
@@ -218,6 +231,10 @@ pub(crate) async fn standing<C: ConnectionTrait>(
                 rebate_account::Column::DistributorId,
             ))
             .eq(distributor_id),
+        )
+        .left_join(
+            distributor::Entity,
+            Expr::col((distributor::Entity, distributor::Column::Id)).eq(distributor_id),
         )
         .and_where(Expr::col((v, Alias::new("id"))).eq(1))
         .to_owned();
@@ -239,7 +256,14 @@ pub(crate) async fn standing<C: ConnectionTrait>(
             updated_at: row.try_get("", "updated_at")?,
         }),
     };
+    // No distributor under that id leaves its columns NULL; a row that is there but does not
+    // read (an unknown kind) is an error, not a missing distributor.
+    let distributor = match row.try_get::<Option<i64>>(DISTRIBUTOR, "id")? {
+        None => None,
+        Some(_) => Some(distributor::Model::from_query_result(&row, DISTRIBUTOR)?),
+    };
     Ok(Standing {
+        distributor,
         version: row.try_get("", "version")?,
         credit: CreditStatus::of(credit),
         rebate_available_fen: row

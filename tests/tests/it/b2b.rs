@@ -590,8 +590,40 @@ async fn a_quote_reads_few_statements_and_never_an_old_pricing_world(backend: Ba
             .unwrap();
         counts.push(counter.load(Ordering::SeqCst));
     }
-    // The distributor row; pricing version + credit + rebate balance; stock of every SKU.
-    assert_eq!(counts, vec![3, 3], "statements per quote");
+    // The distributor row with the pricing version, credit and rebate balance; the stock of
+    // every SKU.
+    assert_eq!(counts, vec![2, 2], "statements per quote");
+    // Read in that statement, an organisation that is not there, or switched off, quotes nothing.
+    let ghost = domain::auth::DistributorPrincipal {
+        distributor_id: 999_999,
+        ..who.clone()
+    };
+    let off = entities::distributor::ActiveModel {
+        id: sea_orm::Set(who.distributor_id),
+        active: sea_orm::Set(false),
+        ..Default::default()
+    };
+    for (principal, switch_off) in [(&ghost, false), (&who, true)] {
+        if switch_off {
+            sea_orm::ActiveModelTrait::update(off.clone(), &app.state.db)
+                .await
+                .unwrap();
+        }
+        let refused = domain::b2b::quote_purchase_order(&app.state, principal, &one).await;
+        assert!(
+            matches!(refused, Err(domain::b2b::B2bError::NotFound("distributor"))),
+            "{refused:?}"
+        );
+    }
+    sea_orm::ActiveModelTrait::update(
+        entities::distributor::ActiveModel {
+            active: sea_orm::Set(true),
+            ..off
+        },
+        &app.state.db,
+    )
+    .await
+    .unwrap();
     // A 满减 written straight into the database for the test's tier.
     let now = chrono::Utc::now();
     let policy = entities::b2b_policy::ActiveModel {
@@ -637,7 +669,7 @@ async fn a_quote_reads_few_statements_and_never_an_old_pricing_world(backend: Ba
     domain::b2b::quote_purchase_order(&app.state, &who, &two)
         .await
         .unwrap();
-    assert_eq!(counter.load(Ordering::SeqCst), 3);
+    assert_eq!(counter.load(Ordering::SeqCst), 2);
     app.stop().await;
 }
 
