@@ -11,7 +11,8 @@ use futures::StreamExt;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
-use crate::env::{Server, fresh_database, http_client};
+use crate::env::{CONSUMER, Server, fresh_database, http_client};
+use crate::wire::{Answer, Wires, string_field};
 use crate::{load, seed};
 
 #[derive(clap::Args, Debug)]
@@ -147,7 +148,7 @@ async fn seed_money(
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let (url, db) = fresh_database("bench_money").await?;
     let server = Server::start(&url, &[]).await?;
-    let endpoint = Arc::new(format!("{}/graphql/consumer", server.base_url));
+    let endpoint = Arc::new(server.endpoint(CONSUMER));
     let http = http_client(args.connections)?;
     let started = std::time::Instant::now();
     let members = Arc::new(login_members(&http, &endpoint, args.members).await?);
@@ -165,19 +166,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let answers: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
     let by_answer: Arc<Mutex<HashMap<String, hdrhistogram::Histogram<u64>>>> = Arc::default();
     let total = u64::try_from(orders.len()).unwrap_or(0);
+    // One lean keep-alive connection per load slot (see `wire`), as the flash sale and b2b
+    // loads have: the generator's CPU is time the server and PostgreSQL would otherwise lack.
+    let wires = Arc::new(Wires::connect(&server.base_url, args.connections).await?);
+    let query = Arc::new(serde_json::to_string(PAY)?);
     let report = load::run_count("payOrderWithBalance", args.connections, total, {
-        let (http, endpoint, members, orders, answers, by_answer) = (
-            http.clone(),
-            endpoint.clone(),
+        let (wires, query, members, orders, answers, by_answer) = (
+            wires.clone(),
+            query.clone(),
             members.clone(),
             orders.clone(),
             answers.clone(),
             by_answer.clone(),
         );
-        move |_, n| {
-            let (http, endpoint, members, orders, answers, by_answer) = (
-                http.clone(),
-                endpoint.clone(),
+        move |slot, n| {
+            let (wires, query, members, orders, answers, by_answer) = (
+                wires.clone(),
+                query.clone(),
                 members.clone(),
                 orders.clone(),
                 answers.clone(),
@@ -186,18 +191,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             async move {
                 let (member, order_id) = orders[usize::try_from(n).unwrap_or(0) % orders.len()];
                 let token = &members[member].1;
+                let body = format!(r#"{{"query":{query},"variables":{{"id":"{order_id}"}}}}"#);
                 let sent = std::time::Instant::now();
-                let body = json!({ "query": PAY, "variables": { "id": order_id.to_string() } });
-                let answer = match crate::env::graphql(&http, &endpoint, Some(token), &body).await {
-                    Ok(v) if v["data"]["payOrderWithBalance"]["status"] == "PAID" => {
-                        "PAID".to_owned()
-                    }
-                    Ok(v) => format!("unexpected: {v}"),
-                    Err(e) if e.contains("INSUFFICIENT_BALANCE") => {
-                        "INSUFFICIENT_BALANCE".to_owned()
-                    }
-                    Err(e) => e,
-                };
+                let answer = wires
+                    .post_json(slot, CONSUMER, token, body.as_bytes(), pay_answer)
+                    .await
+                    .unwrap_or_else(|e| format!("transport: {e}"));
                 let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
                 if let Ok(mut h) = by_answer.lock() {
                     let _ = h
@@ -245,6 +244,25 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Some(ratio),
     );
     Ok(())
+}
+
+/// PAID, the error's reason (INSUFFICIENT_BALANCE: `extensions.reason`; its code is
+/// LIMIT_REACHED), or what came back instead.
+fn pay_answer(answer: &Answer<'_>) -> String {
+    if let Some(reason) = string_field(answer.body, "reason") {
+        return reason.to_owned();
+    }
+    if let Some(code) = string_field(answer.body, "code") {
+        return code.to_owned();
+    }
+    if string_field(answer.body, "status") == Some("PAID") {
+        return "PAID".into();
+    }
+    format!(
+        "unexpected ({}): {}",
+        answer.status,
+        String::from_utf8_lossy(answer.body)
+    )
 }
 
 const STAFF_LOGIN: &str =
