@@ -458,10 +458,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         report.errors,
         hot.len()
     );
-    if let Some(pid) = server.pid()
-        && let Some(rss) = load::peak_rss_mib(pid)
-    {
-        println!("server peak RSS: {rss:.0} MiB");
-    }
+    crate::truth::print_peak_rss(server.pid());
+    let rss = crate::truth::peak_rss_text(server.pid());
+    drop(server);
+    // The ceiling of the write path, in the same run: pgbench at the contended load's 32
+    // connections, as long as that load ran.
+    let seconds = report.elapsed.as_secs().clamp(5, 20);
+    let tps = crate::truth::pgbench_tps(32, seconds).await?;
+    let ratio = report.per_second() / tps;
+    println!("ratio bookService attempts/pgbench TPC-B-like = {ratio:.3}");
+    crate::truth::summary(
+        "booking @32 (contended)",
+        &format!(
+            "{:.0} bookService attempts/s, p99 {:.0} ms, {} booked, {} CONFLICT; pgbench {tps:.0} tps; RSS {rss}",
+            report.per_second(),
+            report.p99_ms(),
+            booked.load(Ordering::Relaxed),
+            conflicts.load(Ordering::Relaxed)
+        ),
+        "none stated (no double booking: the tests)",
+        Some(ratio),
+    );
     Ok(())
 }
