@@ -479,12 +479,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 println!("  {phase} {STORM_START} submits: {}", load::quantiles(lat));
             }
         }
-        // The write path's ceiling, in the same run: pgbench at the storm's connections.
-        let tps =
-            crate::truth::pgbench_tps(args.connections, report.elapsed.as_secs().clamp(5, 20))
-                .await?;
-        let ratio = report.per_second() / tps;
-        println!("ratio submits/pgbench TPC-B-like = {ratio:.3} ({tps:.0} tps)");
+        // The write path's ceiling at the storm's connections.
+        let (_, ratio) = crate::truth::pgbench_ratio(&report, args.connections, "submits").await?;
         against_ceiling(&report, SUBMIT_P99_CEILING_MS, Some(ratio));
         let rows = entities::credit_account::Entity::find().all(&db).await?;
         let mut over = 0;

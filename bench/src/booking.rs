@@ -461,12 +461,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     crate::truth::print_peak_rss(server.pid());
     let rss = crate::truth::peak_rss_text(server.pid());
     drop(server);
-    // The ceiling of the write path, in the same run: pgbench at the contended load's 32
-    // connections, as long as that load ran.
-    let seconds = report.elapsed.as_secs().clamp(5, 20);
-    let tps = crate::truth::pgbench_tps(32, seconds).await?;
-    let ratio = report.per_second() / tps;
-    println!("ratio bookService attempts/pgbench TPC-B-like = {ratio:.3}");
+    // The ceiling at the contended load's 32 connections.
+    let (tps, ratio) = crate::truth::pgbench_ratio(&report, 32, "bookService attempts").await?;
     crate::truth::summary(
         "booking @32 (contended)",
         &format!(

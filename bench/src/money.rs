@@ -228,11 +228,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     crate::truth::print_peak_rss(server.pid());
     let rss = crate::truth::peak_rss_text(server.pid());
     drop(server);
-    // The ceiling, in the same run: pgbench at the server's pool size, as long as the load ran.
-    let seconds = report.elapsed.as_secs().clamp(5, 20);
-    let tps = crate::truth::pgbench_tps(32, seconds).await?;
-    let ratio = report.per_second() / tps;
-    println!("ratio payments/pgbench TPC-B-like = {ratio:.3}");
+    // The ceiling at the server's pool size.
+    let (tps, ratio) = crate::truth::pgbench_ratio(&report, 32, "payments").await?;
     crate::truth::summary(
         &format!("money @{}", args.connections),
         &format!(

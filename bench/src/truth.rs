@@ -63,6 +63,19 @@ pub fn print_peak_rss(pid: Option<u32>) {
     println!("server peak RSS (VmHWM): {}", peak_rss_text(pid));
 }
 
+/// A write path's ceiling, in the same run: pgbench at `clients` connections for as long as the
+/// load ran (5 to 20 s); prints and returns (pgbench's transactions/s, the load's ratio to it).
+pub async fn pgbench_ratio(
+    report: &crate::load::Report,
+    clients: usize,
+    what: &str,
+) -> anyhow::Result<(f64, f64)> {
+    let tps = pgbench_tps(clients, report.elapsed.as_secs().clamp(5, 20)).await?;
+    let ratio = report.per_second() / tps;
+    println!("ratio {what}/pgbench TPC-B-like = {ratio:.3} ({tps:.0} tps)");
+    Ok((tps, ratio))
+}
+
 /// pgbench's TPC-B-like transactions per second on the bench PostgreSQL, measured now with the
 /// run's commit setting: `clients` connections (the server's pool size), `seconds` long, on a
 /// fresh database of scale `clients` (one branch row per client, so the ceiling is not a
