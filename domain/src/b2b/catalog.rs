@@ -18,7 +18,7 @@ use entities::{distributor, location, price_list, price_list_item, product, sku,
 pub const LOW_BELOW_CASES: i64 = 10;
 
 /// How much of a SKU the warehouses hold, as a band.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Availability {
     InStock,
     Low,

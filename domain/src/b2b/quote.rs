@@ -27,7 +27,7 @@ pub struct LineInput {
     pub qty: i32,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct QuoteLine {
     pub sku_id: i64,
     pub qty: i32,
@@ -40,7 +40,7 @@ pub struct QuoteLine {
 }
 
 /// One line of the explanation: what was applied, to which SKU, worth how much.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct PricingStep {
     pub sku_id: Option<i64>,
     /// The policy applied (none for a ladder step).
