@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+#[derive(Clone)]
 pub struct Report {
     pub label: String,
     pub connections: usize,
@@ -17,6 +18,27 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report with no requests yet, to [`Report::add`] others to.
+    pub fn empty(label: &str, connections: usize) -> Self {
+        Self {
+            label: label.to_owned(),
+            connections,
+            elapsed: Duration::ZERO,
+            ok: 0,
+            errors: 0,
+            latency: new_histogram(),
+        }
+    }
+
+    /// Pools `other`'s requests into this one (segments of the same load taken apart in time).
+    pub fn add(&mut self, other: &Report) {
+        self.elapsed += other.elapsed;
+        self.ok += other.ok;
+        self.errors += other.errors;
+        // Both come from `new_histogram`, so their bounds agree and adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+    }
+
     pub fn per_second(&self) -> f64 {
         (self.ok + self.errors) as f64 / self.elapsed.as_secs_f64()
     }
