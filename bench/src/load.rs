@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-#[derive(Clone)]
 pub struct Report {
     pub label: String,
     pub connections: usize,

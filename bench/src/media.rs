@@ -575,7 +575,15 @@ async fn alternate(
     token: &str,
     bodies: &Arc<Vec<(String, Vec<u8>)>>,
 ) -> Alternation {
-    let mut pooled: Option<Alternation> = None;
+    let empty = |label: &str| load::Report::empty(label, args.connections);
+    let mut all = Alternation {
+        idle: empty("idle"),
+        busy: empty("beside uploads"),
+        idle_odd: empty("idle, odd rounds"),
+        idle_even: empty("idle, even rounds"),
+        done: 0,
+        failed: 0,
+    };
     for round in 1..=args.rounds {
         let idle = products_load(
             &format!("round {round}: idle"),
@@ -597,36 +605,15 @@ async fn alternate(
         )
         .await;
         let (done, failed, _) = uploads.stop().await;
-        match pooled.as_mut() {
-            None => {
-                pooled = Some(Alternation {
-                    idle_odd: idle.clone(),
-                    idle_even: load::Report::empty("idle, even rounds", args.connections),
-                    idle,
-                    busy,
-                    done,
-                    failed,
-                })
-            }
-            Some(all) => {
-                if round % 2 == 0 {
-                    all.idle_even.add(&idle);
-                } else {
-                    all.idle_odd.add(&idle);
-                }
-                all.idle.add(&idle);
-                all.busy.add(&busy);
-                all.done += done;
-                all.failed += failed;
-            }
+        if round % 2 == 0 {
+            all.idle_even.add(&idle);
+        } else {
+            all.idle_odd.add(&idle);
         }
+        all.idle.add(&idle);
+        all.busy.add(&busy);
+        all.done += done;
+        all.failed += failed;
     }
-    pooled.unwrap_or_else(|| Alternation {
-        idle: load::Report::empty("idle", args.connections),
-        busy: load::Report::empty("busy", args.connections),
-        idle_odd: load::Report::empty("idle, odd rounds", args.connections),
-        idle_even: load::Report::empty("idle, even rounds", args.connections),
-        done: 0,
-        failed: 0,
-    })
+    all
 }
