@@ -82,12 +82,12 @@ fn photo(seed: u64) -> Vec<u8> {
     media::demo::photo_jpeg(4000, 3000, Some(6), seed)
 }
 
-/// A 400×300 JPEG with zeros after its end marker, as large as the 12 MP photo (decoders stop
-/// at the marker).
-fn padded_small_photo(seed: u64) -> (String, Vec<u8>) {
+/// A 400×300 JPEG with zeros after its end marker up to `len` bytes (decoders stop at the
+/// marker).
+fn padded_small_photo(seed: u64, len: usize) -> Vec<u8> {
     let mut file = media::demo::photo_jpeg(400, 300, Some(6), seed);
-    file.resize(photo(seed).len(), 0);
-    multipart(&file)
+    file.resize(len, 0);
+    file
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -387,10 +387,11 @@ async fn serve_and_measure(
         (0..args.uploads)
             .map(|i| {
                 let seed = 100 + i as u64;
+                let full = photo(seed);
                 if args.body_only {
-                    padded_small_photo(seed)
+                    multipart(&padded_small_photo(seed, full.len()))
                 } else {
-                    multipart(&photo(seed))
+                    multipart(&full)
                 }
             })
             .collect(),
@@ -553,6 +554,7 @@ async fn serve_and_measure(
 
 /// The closed loop's idle and beside-uploads latencies, each pooled over the rounds.
 struct Alternation {
+    /// All the idle rounds (the odd and the even ones together).
     idle: load::Report,
     busy: load::Report,
     /// The idle rounds 1, 3, … and 2, 4, … apart: the control.
@@ -565,7 +567,6 @@ struct Alternation {
 /// Rounds of the saturating closed loop, idle then beside uploads, so both see the same drift
 /// of a shared machine (one idle run then one busy run differed by up to ×1.25 with no uploads
 /// at all). Each busy segment ends with its uploads finished, so the next idle one is idle.
-#[allow(clippy::too_many_arguments)]
 async fn alternate(
     args: &Args,
     http: &reqwest::Client,
@@ -576,14 +577,10 @@ async fn alternate(
     bodies: &Arc<Vec<(String, Vec<u8>)>>,
 ) -> Alternation {
     let empty = |label: &str| load::Report::empty(label, args.connections);
-    let mut all = Alternation {
-        idle: empty("idle"),
-        busy: empty("beside uploads"),
-        idle_odd: empty("idle, odd rounds"),
-        idle_even: empty("idle, even rounds"),
-        done: 0,
-        failed: 0,
-    };
+    let mut busy = empty("beside uploads");
+    let mut idle_odd = empty("idle, odd rounds");
+    let mut idle_even = empty("idle, even rounds");
+    let (mut done, mut failed) = (0, 0);
     for round in 1..=args.rounds {
         let idle = products_load(
             &format!("round {round}: idle"),
@@ -595,7 +592,7 @@ async fn alternate(
         )
         .await;
         let uploads = Uploads::start(args.uploads, http, staff, token, bodies);
-        let busy = products_load(
+        let round_busy = products_load(
             &format!("round {round}: + {} uploads", args.uploads),
             http,
             consumer,
@@ -604,16 +601,25 @@ async fn alternate(
             args.segment_seconds,
         )
         .await;
-        let (done, failed, _) = uploads.stop().await;
+        let (round_done, round_failed, _) = uploads.stop().await;
         if round % 2 == 0 {
-            all.idle_even.add(&idle);
+            idle_even.add(&idle);
         } else {
-            all.idle_odd.add(&idle);
+            idle_odd.add(&idle);
         }
-        all.idle.add(&idle);
-        all.busy.add(&busy);
-        all.done += done;
-        all.failed += failed;
+        busy.add(&round_busy);
+        done += round_done;
+        failed += round_failed;
     }
-    all
+    let mut idle = empty("idle");
+    idle.add(&idle_odd);
+    idle.add(&idle_even);
+    Alternation {
+        idle,
+        busy,
+        idle_odd,
+        idle_even,
+        done,
+        failed,
+    }
 }
