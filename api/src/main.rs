@@ -275,7 +275,7 @@ async fn open_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseConne
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("could not create {}", config.data_dir.display()))?;
     }
-    api::connect_database(&config.database_url(), config.database.max_connections).await
+    api::connect_database(&config.database_url(), config.database_pool_size()).await
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
