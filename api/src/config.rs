@@ -571,7 +571,7 @@ impl Config {
     }
 
     /// SQLite writes one transaction at a time, and every connection of its pool keeps a thread,
-    /// a page cache and a copy of the schema (about 0.35 MiB idle): 4 serve two cores' readers.
+    /// a page cache and a copy of the schema (about 0.45 MiB idle): 4 serve two cores' readers.
     pub fn database_pool_size(&self) -> u32 {
         match self.database.max_connections {
             Some(size) => size,
