@@ -137,36 +137,39 @@ pub(crate) async fn earn<C: ConnectionTrait>(
     event: &PointsEvent<'_>,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<bool, StoreError> {
-    let PointsEvent {
-        member_id,
-        points,
-        reason,
-        reference,
-        idempotency_key,
-        at: now,
-    } = *event;
-    if points <= 0 {
+    if event.points <= 0 {
         return Ok(false);
     }
-    let inserted = points_ledger::Entity::insert(points_ledger::ActiveModel {
-        member_id: Set(member_id),
-        delta: Set(points),
-        reason: Set(reason),
-        reference: Set(Some(reference.to_owned())),
-        idempotency_key: Set(idempotency_key.to_owned()),
-        expires_at: Set(expires_at),
-        remaining: Set(points),
-        created_at: Set(now),
-        ..Default::default()
-    })
-    .on_conflict(
-        OnConflict::column(points_ledger::Column::IdempotencyKey)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
+    let inserted = points_ledger::Entity::insert(earning_entry(event, expires_at))
+        .on_conflict(earning_key_taken())
+        .exec_without_returning(db)
+        .await?;
     Ok(inserted == 1)
+}
+
+/// The ledger row an earning writes: a lot of `points`, all of it remaining.
+pub(crate) fn earning_entry(
+    event: &PointsEvent<'_>,
+    expires_at: Option<DateTime<Utc>>,
+) -> points_ledger::ActiveModel {
+    points_ledger::ActiveModel {
+        member_id: Set(event.member_id),
+        delta: Set(event.points),
+        reason: Set(event.reason),
+        reference: Set(Some(event.reference.to_owned())),
+        idempotency_key: Set(event.idempotency_key.to_owned()),
+        expires_at: Set(expires_at),
+        remaining: Set(event.points),
+        created_at: Set(event.at),
+        ..Default::default()
+    }
+}
+
+/// An earning whose key was used already writes nothing.
+pub(crate) fn earning_key_taken() -> OnConflict {
+    OnConflict::column(points_ledger::Column::IdempotencyKey)
+        .do_nothing()
+        .to_owned()
 }
 
 /// Takes points out of the member's lots, soonest-expiring first (lots that never expire last),

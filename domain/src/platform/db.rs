@@ -67,3 +67,30 @@ pub fn id_in(
         _ => Expr::col(col).is_in(ids),
     }
 }
+
+/// `INSERT INTO <row's table> (<its set columns>) SELECT <its values> FROM <source>`: the row is
+/// written once for each row of `source`, a common table expression of the same statement. So
+/// a statement writes it only when an earlier part of it did something (returned a row).
+/// PostgreSQL only: SQLite has no writing common table expressions.
+pub fn insert_per_row<A: sea_orm::ActiveModelTrait>(
+    row: &A,
+    source: &'static str,
+) -> Result<sea_orm::sea_query::InsertStatement, DbErr> {
+    use sea_orm::sea_query::{Expr, Query};
+    use sea_orm::{ActiveValue, ColumnTrait, EntityName, EntityTrait, Iterable};
+    let mut columns = Vec::new();
+    let mut values = Vec::new();
+    for col in <A::Entity as EntityTrait>::Column::iter() {
+        if let ActiveValue::Set(v) | ActiveValue::Unchanged(v) = row.get(col) {
+            columns.push(col);
+            values.push(col.save_as(Expr::val(v)));
+        }
+    }
+    let mut insert = Query::insert();
+    insert
+        .into_table(A::Entity::default().table_ref())
+        .columns(columns)
+        .select_from(Query::select().exprs(values).from(source).to_owned())
+        .map_err(|e| DbErr::Custom(format!("insert_per_row: {e}")))?;
+    Ok(insert)
+}

@@ -3,8 +3,13 @@
 //! kept as an event (region, mini-survey, outcome, fraud flag) for insight.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::sea_query::{
+    CommonTableExpression, Expr, ExprTrait, InsertStatement, OnConflict, Query, WithClause,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, QueryTrait, Set,
+};
 
 use super::batches::cached_batch;
 use super::throttle::{check_throttle, note_unknown};
@@ -18,7 +23,9 @@ use crate::platform::error::StoreError;
 use crate::platform::regions::{self, Place, RegionCode};
 use crate::platform::{db, validate};
 use crate::{AppState, RequestMeta};
-use entities::{member, scan_code_batch, scan_event, scan_gift_day, scan_redemption};
+use entities::{
+    member, points_ledger, scan_code_batch, scan_event, scan_gift_day, scan_redemption,
+};
 
 /// A coarse region: province and city only, never a position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -358,7 +365,7 @@ struct Claim<'a> {
 /// Order inside the transaction: the claim (the unique (batch, serial) makes it exactly-once; a
 /// scan that lost the race stops here without counting), then the gift counted on the member's
 /// day row (its lock puts one member's claims one after the other, so the daily cap is exact),
-/// then the gift and the event.
+/// then the gift and the event. Over the cap, all of it is rolled back.
 async fn redeem(
     app: &AppState,
     who: &MemberPrincipal,
@@ -378,52 +385,75 @@ async fn redeem(
         .and_then(|r| r.code)
         .is_some_and(|at| regions::outside(&territory, at));
     let voucher = matches!(gift, Gift::Sample { .. }).then(random_voucher);
-    let txn = db::begin_write(&app.db).await?;
-    let redemption = scan_redemption::ActiveModel {
-        batch_id: Set(batch.id),
-        serial: Set(serial),
-        member_id: Set(who.member_id),
-        sku_id: Set(batch.sku_id),
-        province: Set(region.map(|r| r.province.clone())),
-        city: Set(region.and_then(|r| r.city.clone())),
-        region_code: Set(region.and_then(|r| r.code).map(|c| c.to_string())),
-        cross_territory: Set(cross),
-        gift_kind: Set(gift.kind()),
-        gift_points: Set(gift.points()),
-        voucher_code: Set(voucher.clone()),
-        voucher_redeemed_at: Set(None),
-        voucher_redeemed_by: Set(None),
-        voucher_store_id: Set(None),
-        redeemed_at: Set(now),
-        ..Default::default()
+    let rows = RedemptionRows {
+        redemption: scan_redemption::ActiveModel {
+            batch_id: Set(batch.id),
+            serial: Set(serial),
+            member_id: Set(who.member_id),
+            sku_id: Set(batch.sku_id),
+            province: Set(region.map(|r| r.province.clone())),
+            city: Set(region.and_then(|r| r.city.clone())),
+            region_code: Set(region.and_then(|r| r.code).map(|c| c.to_string())),
+            cross_territory: Set(cross),
+            gift_kind: Set(gift.kind()),
+            gift_points: Set(gift.points()),
+            voucher_code: Set(voucher.clone()),
+            voucher_redeemed_at: Set(None),
+            voucher_redeemed_by: Set(None),
+            voucher_store_id: Set(None),
+            redeemed_at: Set(now),
+            ..Default::default()
+        },
+        day: scan_gift_day::ActiveModel {
+            member_id: Set(who.member_id),
+            day: Set(store_day(now)),
+            gifts: Set(1),
+        },
+        event: event(EventFacts {
+            batch,
+            serial,
+            member_id: who.member_id,
+            region,
+            survey,
+            outcome: ScanEventOutcome::Redeemed,
+            gifted: true,
+            flag: cross.then_some(ScanFlag::CrossTerritory),
+            at: now,
+        }),
     };
-    if !claim_code(&txn, redemption).await? {
-        // Claimed first by a scan that has committed (PostgreSQL waited for it at the unique
-        // index; SQLite's writers take turns): read it before letting go.
-        let first = find_redemption(&txn, batch.id, serial).await?;
-        txn.rollback().await?;
-        return Ok(Claimed::Before(Box::new(first)));
+    let gift_write = GiftWrite::of(&gift, (batch.id, serial));
+    let cap = app.settings.scan.daily_gift_cap;
+    let txn = db::begin_write(&app.db).await?;
+    // SQLite has no writing common table expressions; a coupon's rules read before writing.
+    let one_statement = txn.get_database_backend() == DbBackend::Postgres
+        && !matches!(gift_write, GiftWrite::Coupon { .. });
+    let counted = if one_statement {
+        let points = match &gift_write {
+            GiftWrite::Points(points) => {
+                let expires_at = now + app.settings.loyalty.points_validity;
+                Some(points.entry(who.member_id, now, expires_at))
+            }
+            _ => None,
+        };
+        claim_in_one_statement(&txn, rows, points).await?
+    } else {
+        let gift = (&gift_write, now);
+        claim_step_by_step(app, &txn, who.member_id, rows, gift).await?
+    };
+    match counted {
+        Counted::Lost => {
+            // Claimed first by a scan that has committed (PostgreSQL waited for it at the
+            // unique index; SQLite's writers take turns): read it before letting go.
+            let first = find_redemption(&txn, batch.id, serial).await?;
+            txn.rollback().await?;
+            return Ok(Claimed::Before(Box::new(first)));
+        }
+        Counted::Gifts(gifts) if gifts > cap => {
+            txn.rollback().await?;
+            return Err(ScanError::DailyCapReached);
+        }
+        Counted::Gifts(_) => txn.commit().await?,
     }
-    // Today's gifts with this one: over the cap, the claim is undone.
-    if count_gift(&txn, who.member_id, &store_day(now)).await? > app.settings.scan.daily_gift_cap {
-        txn.rollback().await?;
-        return Err(ScanError::DailyCapReached);
-    }
-    grant_gift(app, &txn, who.member_id, (batch.id, serial), &gift, now).await?;
-    scan_event::Entity::insert(event(EventFacts {
-        batch,
-        serial,
-        member_id: who.member_id,
-        region,
-        survey,
-        outcome: ScanEventOutcome::Redeemed,
-        gifted: true,
-        flag: cross.then_some(ScanFlag::CrossTerritory),
-        at: now,
-    }))
-    .exec_without_returning(&txn)
-    .await?;
-    txn.commit().await?;
     if cross {
         tracing::info!(
             batch_id = batch.id,
@@ -447,30 +477,169 @@ async fn redeem(
     })))
 }
 
-/// Counts one more gift on the member's store day and returns the day's gifts. The row's lock,
-/// held to the commit, puts one member's claims one after the other, so the cap is exact.
-async fn count_gift<C: ConnectionTrait>(
-    txn: &C,
-    member_id: i64,
-    day: &str,
-) -> Result<i64, ScanError> {
+/// The rows a first scan writes besides its gift: the redemption (the claim), the member's
+/// day count and the event.
+struct RedemptionRows {
+    redemption: scan_redemption::ActiveModel,
+    day: scan_gift_day::ActiveModel,
+    event: scan_event::ActiveModel,
+}
+
+/// What the claim came to, before the daily cap is judged.
+enum Counted {
+    /// Another scan claimed the code first: nothing was written.
+    Lost,
+    /// This scan claimed it: the member's gifts on the store day, this one included. Within
+    /// the cap, the gift and the event are written too.
+    Gifts(i64),
+}
+
+/// How a code's gift is written.
+enum GiftWrite {
+    /// One points entry, keyed by the code.
+    Points(ScanPoints),
+    /// Nothing beyond the redemption (a sample: the redemption row is its voucher).
+    Nothing,
+    /// Through the coupon rules (`coupons::grant_in`), keyed by the code.
+    Coupon { template_id: i64, key: String },
+}
+
+impl GiftWrite {
+    fn of(gift: &Gift, (batch_id, serial): (i64, i64)) -> Self {
+        match gift {
+            Gift::Points(points) if *points > 0 => Self::Points(ScanPoints {
+                points: *points,
+                reference: format!("scan:{batch_id}:{serial}"),
+                key: gift_key(batch_id, serial),
+            }),
+            // No points, no entry (as `loyalty::earn`); a batch is created with 1 or more.
+            Gift::Points(_) | Gift::Sample { .. } => Self::Nothing,
+            Gift::Coupon { template_id } => Self::Coupon {
+                template_id: *template_id,
+                key: gift_key(batch_id, serial),
+            },
+        }
+    }
+}
+
+/// A points gift: one entry per code, so a replay adds nothing.
+struct ScanPoints {
+    points: i64,
+    reference: String,
+    key: String,
+}
+
+impl ScanPoints {
+    fn event(&self, member_id: i64, at: DateTime<Utc>) -> PointsEvent<'_> {
+        PointsEvent {
+            member_id,
+            points: self.points,
+            reason: PointsReason::ScanGift,
+            reference: &self.reference,
+            idempotency_key: &self.key,
+            at,
+        }
+    }
+
+    fn entry(
+        &self,
+        member_id: i64,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> points_ledger::ActiveModel {
+        loyalty::earning_entry(&self.event(member_id, at), Some(expires_at))
+    }
+}
+
+fn gift_key(batch_id: i64, serial: i64) -> String {
+    format!("scan-gift:{batch_id}:{serial}")
+}
+
+/// PostgreSQL: the claim, the day's count, the points entry and the event as one statement
+/// (each later part writes once per row the claim returned, so a lost claim writes nothing).
+/// A first scan was four statements inside its transaction; each costs the database a parse,
+/// bind and round trip of its own, which at 2 cores was as much as the work itself.
+async fn claim_in_one_statement(
+    txn: &DatabaseTransaction,
+    rows: RedemptionRows,
+    points: Option<points_ledger::ActiveModel>,
+) -> Result<Counted, ScanError> {
     use scan_gift_day::Column as Day;
-    let counted = scan_gift_day::Entity::insert(scan_gift_day::ActiveModel {
-        member_id: Set(member_id),
-        day: Set(day.to_owned()),
-        gifts: Set(1),
-    })
-    .on_conflict(
-        OnConflict::columns([Day::MemberId, Day::Day])
-            .value(
-                Day::Gifts,
-                Expr::col((scan_gift_day::Entity, Day::Gifts)).add(1),
-            )
-            .to_owned(),
-    )
-    .exec_with_returning(txn)
-    .await?;
-    Ok(counted.gifts)
+    let mut claim = scan_redemption::Entity::insert(rows.redemption)
+        .on_conflict(code_taken())
+        .into_query();
+    claim.returning_col(scan_redemption::Column::Id);
+    let mut day = db::insert_per_row(&rows.day, "claim")?;
+    day.on_conflict(one_more_gift()).returning_col(Day::Gifts);
+    let mut with = WithClause::new();
+    with.cte(cte("claim", claim)).cte(cte("day", day));
+    if let Some(entry) = points {
+        let mut points = db::insert_per_row(&entry, "claim")?;
+        points.on_conflict(loyalty::earning_key_taken());
+        with.cte(cte("points", points));
+    }
+    with.cte(cte("event", db::insert_per_row(&rows.event, "claim")?));
+    let statement = with.query(Query::select().column(Day::Gifts).from("day").to_owned());
+    let counted = match txn.query_one(&statement).await? {
+        None => Counted::Lost,
+        Some(row) => Counted::Gifts(row.try_get_by_index(0)?),
+    };
+    Ok(counted)
+}
+
+fn cte(name: &'static str, statement: InsertStatement) -> CommonTableExpression {
+    CommonTableExpression::new()
+        .query(statement)
+        .table_name(name)
+        .to_owned()
+}
+
+/// SQLite (no writing common table expressions), and coupon gifts, whose rules read first:
+/// the claim, the count, then the gift and the event when within the cap.
+async fn claim_step_by_step(
+    app: &AppState,
+    txn: &DatabaseTransaction,
+    member_id: i64,
+    rows: RedemptionRows,
+    (gift, now): (&GiftWrite, DateTime<Utc>),
+) -> Result<Counted, ScanError> {
+    if !claim_code(txn, rows.redemption).await? {
+        return Ok(Counted::Lost);
+    }
+    let gifts = scan_gift_day::Entity::insert(rows.day)
+        .on_conflict(one_more_gift())
+        .exec_with_returning(txn)
+        .await?
+        .gifts;
+    if gifts <= app.settings.scan.daily_gift_cap {
+        grant_gift(app, txn, member_id, gift, now).await?;
+        scan_event::Entity::insert(rows.event)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(Counted::Gifts(gifts))
+}
+
+/// One more gift on the member's store day. The row's lock, held to the commit, puts one
+/// member's claims one after the other, so the cap is exact.
+fn one_more_gift() -> OnConflict {
+    use scan_gift_day::Column as Day;
+    OnConflict::columns([Day::MemberId, Day::Day])
+        .value(
+            Day::Gifts,
+            Expr::col((scan_gift_day::Entity, Day::Gifts)).add(1),
+        )
+        .to_owned()
+}
+
+/// A code redeemed already is not claimed again (the unique (batch, serial)).
+fn code_taken() -> OnConflict {
+    OnConflict::columns([
+        scan_redemption::Column::BatchId,
+        scan_redemption::Column::Serial,
+    ])
+    .do_nothing()
+    .to_owned()
 }
 
 /// The code's redemption, which must exist.
@@ -498,14 +667,7 @@ async fn claim_code<C: ConnectionTrait>(
     redemption: scan_redemption::ActiveModel,
 ) -> Result<bool, ScanError> {
     let claimed = scan_redemption::Entity::insert(redemption)
-        .on_conflict(
-            OnConflict::columns([
-                scan_redemption::Column::BatchId,
-                scan_redemption::Column::Serial,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
+        .on_conflict(code_taken())
         .exec_without_returning(txn)
         .await?;
     Ok(claimed == 1)
@@ -516,32 +678,18 @@ async fn grant_gift<C: ConnectionTrait>(
     app: &AppState,
     txn: &C,
     member_id: i64,
-    (batch_id, serial): (i64, i64),
-    gift: &Gift,
+    gift: &GiftWrite,
     now: DateTime<Utc>,
 ) -> Result<(), ScanError> {
-    let key = format!("scan-gift:{batch_id}:{serial}");
     match gift {
-        Gift::Points(points) => {
-            loyalty::earn(
-                txn,
-                &PointsEvent {
-                    member_id,
-                    points: *points,
-                    reason: PointsReason::ScanGift,
-                    reference: &format!("scan:{batch_id}:{serial}"),
-                    idempotency_key: &key,
-                    at: now,
-                },
-                Some(now + app.settings.loyalty.points_validity),
-            )
-            .await?;
+        GiftWrite::Points(points) => {
+            let expires_at = now + app.settings.loyalty.points_validity;
+            loyalty::earn(txn, &points.event(member_id, now), Some(expires_at)).await?;
         }
-        Gift::Coupon { template_id } => {
-            grant_coupon_gift(txn, member_id, *template_id, &key, now).await?;
+        GiftWrite::Coupon { template_id, key } => {
+            grant_coupon_gift(txn, member_id, *template_id, key, now).await?;
         }
-        // The voucher is the redemption row itself.
-        Gift::Sample { .. } => {}
+        GiftWrite::Nothing => {}
     }
     Ok(())
 }

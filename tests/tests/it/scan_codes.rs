@@ -1002,9 +1002,15 @@ async fn statements_per_scan(backend: Backend) {
         repeat_statements, 2,
         "a repeat scan: the read and the event"
     );
-    assert!(
-        first_statements <= 8,
-        "a first scan ran {first_statements} statements"
+    // PostgreSQL: the read, then the claim, the day's count, the points and the event as one
+    // statement. SQLite has no writing common table expressions: those four one by one.
+    let expected_first = match backend {
+        Backend::Production => 2,
+        Backend::Embedded => 5,
+    };
+    assert_eq!(
+        first_statements, expected_first,
+        "a first scan: the read, then the claim, count, points and event"
     );
     let (redemptions, events, gifts) = counts(&app).await;
     assert_eq!((redemptions, events, gifts), (2, 3, 2));
