@@ -35,10 +35,10 @@ pub struct Args {
     /// Seconds of scanning load.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
-    /// Codes between a code's first scan and its second (by another member). At 4 x the
-    /// connections the first has committed; 0 sends both at once, racing.
-    #[arg(long, default_value_t = 128)]
-    repeat_lag: u64,
+    /// Codes between a code's first scan and its second (by another member); by default 4 x
+    /// the connections, so the first has committed. 0 sends both at once, racing.
+    #[arg(long)]
+    repeat_lag: Option<u64>,
 }
 
 /// The bench's own pack-code key (the server and the generator are given the same).
@@ -79,6 +79,18 @@ async fn seed(db: &sea_orm::DatabaseConnection, codes: i64) -> anyhow::Result<i6
     .insert(db)
     .await?;
     Ok(batch.id)
+}
+
+/// The code attempt `n` scans: attempt 2k redeems code k; attempt 2k+1 (another member: the
+/// member is `n` modulo their number, an even count) scans code k - lag again. The first `lag`
+/// odd attempts have no earlier code and race for code k.
+fn serial_of(n: u64, lag: u64) -> u64 {
+    let k = n / 2;
+    if n.is_multiple_of(2) || k < lag {
+        k
+    } else {
+        k - lag
+    }
 }
 
 /// Runs `rouge codes generate` and prints its time and peak memory.
@@ -173,7 +185,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let redeemed = Arc::new(AtomicU64::new(0));
     let already = Arc::new(AtomicU64::new(0));
     let max_attempts = u64::try_from(args.codes)? * 2;
-    let lag = args.repeat_lag;
+    // Fewer codes back than scans in flight, and the second scan would race its first again.
+    let lag = args
+        .repeat_lag
+        .unwrap_or(4 * u64::try_from(args.connections)?);
     println!(
         "second scans {lag} codes after the first{}",
         if lag == 0 {
@@ -206,11 +221,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 );
                 async move {
                     let n = n % max_attempts;
-                    // Attempt 2k redeems code k; attempt 2k+1, by another member, scans
-                    // code k - lag again (the first `lag` odd attempts race for code k).
-                    let k = n / 2;
-                    let again = if k >= lag { k - lag } else { k };
-                    let serial = u32::try_from(if n % 2 == 0 { k } else { again }).unwrap_or(0);
+                    let serial = u32::try_from(serial_of(n, lag)).unwrap_or(0);
                     let member = usize::try_from(n).unwrap_or(0) % tokens.len();
                     let code = key.code(u32::try_from(batch).unwrap_or(0), serial);
                     let body = json!({ "query": SCAN, "variables": { "c": code } });
@@ -282,4 +293,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
     db.close().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serial_of;
+
+    #[test]
+    fn every_code_is_redeemed_then_scanned_again_lag_codes_later() {
+        let lag = 128;
+        for k in lag..10_000 {
+            assert_eq!(serial_of(2 * k, lag), k, "attempt 2k redeems code k");
+            assert_eq!(
+                serial_of(2 * k + 1, lag),
+                k - lag,
+                "attempt 2k+1 comes back"
+            );
+            // The repeat comes 2 * lag attempts after the redeeming one.
+            assert_eq!(serial_of(2 * (k - lag), lag), k - lag);
+        }
+        // Before `lag` codes exist, and with no lag, the pair races for one code.
+        assert_eq!(serial_of(7, lag), 3);
+        assert_eq!(serial_of(2 * 500 + 1, 0), 500);
+    }
 }

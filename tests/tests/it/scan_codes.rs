@@ -1014,6 +1014,46 @@ async fn statements_per_scan(backend: Backend) {
     );
     let (redemptions, events, gifts) = counts(&app).await;
     assert_eq!((redemptions, events, gifts), (2, 3, 2));
+
+    // Whichever path wrote them, the rows are those of `loyalty::earn` and the event builder: a
+    // lot spendable in full for the points' validity from the scan, and a gifted event.
+    let redeemed_at = first.first_scanned_at;
+    let entry = entities::points_ledger::Entity::find()
+        .filter(
+            entities::points_ledger::Column::IdempotencyKey.eq(format!("scan-gift:{}:0", batch.id)),
+        )
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("the first scan's points entry");
+    assert_eq!(
+        (entry.member_id, entry.delta, entry.remaining),
+        (ids[0], 5, 5)
+    );
+    assert_eq!(entry.reference, Some(format!("scan:{}:0", batch.id)));
+    assert_eq!(entry.created_at, redeemed_at);
+    assert_eq!(
+        entry.expires_at,
+        Some(redeemed_at + app.state.settings.loyalty.points_validity)
+    );
+    let event = entities::scan_event::Entity::find()
+        .filter(entities::scan_event::Column::BatchId.eq(batch.id))
+        .filter(entities::scan_event::Column::Serial.eq(0))
+        .filter(entities::scan_event::Column::MemberId.eq(ids[0]))
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("the first scan's event");
+    assert_eq!(
+        (event.outcome, event.gifted, event.sku_id, event.scanned_at),
+        (
+            entities::scan_event::ScanEventOutcome::Redeemed,
+            1,
+            cat.serum_sku,
+            redeemed_at
+        )
+    );
+    assert_eq!(event.province.as_deref(), Some("上海市"));
 }
 
 on_both_backends!(
